@@ -1,0 +1,221 @@
+/*
+ * layout.h — the ring's memory block and the process-local handles (private).
+ *
+ * One block, addressed by offsets only, so it works on the heap, in caller
+ * memory or mapped by several processes:
+ *
+ *   +--------------------+  rr_layout: geometry (read-only after format), then
+ *   | header             |  one cache line per group of hot fields
+ *   +--------------------+  readers_off
+ *   | reader table       |  RR_MAX_READERS entries, one cache line each
+ *   +--------------------+  meta_off
+ *   | slot metadata      |  capacity x 16 B: stamp, len, type
+ *   +--------------------+  payload_off (64-byte aligned)
+ *   | payload slots      |  capacity x slot_stride (slot_size rounded up to 64)
+ *   +--------------------+  total_bytes
+ *
+ * Invariants:
+ *   - Event s lives in slot s % capacity. A slot's stamp is 0 before its first
+ *     event, 2s+1 while event s is being written (overwrite mode and multi
+ *     producers), and 2s+2 once event s is published. Stamps only grow.
+ *   - `published` only grows; it counts events made visible.
+ *   - A reader entry's `gate` says every event below it is released by that
+ *     reader; RR_GATE_FREE marks an unused entry. Gates only grow while a
+ *     reader is registered.
+ *   - Writers may claim sequences below `gating.limit` without looking at the
+ *     readers; every confirmed limit stays valid forever (see writer.c).
+ */
+#ifndef RR_LAYOUT_H
+#define RR_LAYOUT_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "rusted_ring.h"
+
+#define RR_CACHE_LINE      64
+#define RR_LINE            _Alignas(RR_CACHE_LINE)
+#define RR_MAGIC           UINT64_C(0x474E495254535552) /* "RUSTRING" */
+#define RR_LAYOUT_VERSION  1u
+#define RR_GATE_FREE       UINT64_MAX
+#define RR_LEN_ABANDONED   UINT32_MAX   /* slot of a multi-producer claim given up */
+#define RR_MAX_CAPACITY    (UINT64_C(1) << 40)
+
+_Static_assert(ATOMIC_LLONG_LOCK_FREE == 2, "64-bit atomics must be lock-free");
+_Static_assert(ATOMIC_INT_LOCK_FREE == 2, "32-bit atomics must be lock-free");
+
+enum { RR_ENTRY_FREE = 0, RR_ENTRY_CLAIMED = 1, RR_ENTRY_ACTIVE = 2 };
+
+typedef struct rr_slot_meta {
+    _Atomic uint64_t stamp;   /* 0 | 2s+1 writing s | 2s+2 holds s */
+    _Atomic uint32_t len;     /* RR_LEN_ABANDONED: skip this slot */
+    _Atomic uint32_t type;
+} rr_slot_meta;
+
+typedef struct rr_reader_entry {
+    RR_LINE _Atomic uint64_t gate;  /* events < gate released (backpressure) */
+    _Atomic uint64_t position;      /* next sequence it reads */
+    _Atomic uint64_t lost;
+    _Atomic uint32_t state;         /* RR_ENTRY_* */
+    _Atomic uint32_t pid;
+} rr_reader_entry;
+
+/* A futex word and the number of threads that may sleep on it. */
+typedef struct rr_waitq {
+    RR_LINE _Atomic uint32_t futex;
+    _Atomic uint32_t waiters;
+} rr_waitq;
+
+typedef struct rr_geometry {
+    uint64_t magic;
+    uint32_t version;
+    uint32_t header_bytes;
+    uint64_t total_bytes;
+    uint64_t capacity;
+    uint32_t slot_size;
+    uint32_t slot_stride;
+    uint32_t mode;
+    uint32_t producers;
+    uint32_t max_readers;
+    uint32_t reserved;
+    uint64_t readers_off;
+    uint64_t meta_off;
+    uint64_t payload_off;
+    uint64_t checksum;          /* FNV-1a of every field above */
+} rr_geometry;
+
+typedef struct rr_layout {
+    RR_LINE rr_geometry geo;                 /* read-only after format */
+    RR_LINE _Atomic uint64_t claim;          /* multi: next sequence to claim */
+    RR_LINE _Atomic uint64_t published;      /* events made visible */
+    RR_LINE struct {
+        _Atomic uint64_t limit;              /* confirmed: claim below this */
+        _Atomic uint64_t proposed;           /* highest limit ever proposed */
+        _Atomic uint32_t gen;                /* bumped by each reader registration */
+        _Atomic uint32_t reader_hw;          /* entries [0, hw) may be in use */
+    } gating;
+    rr_waitq readable;                       /* readers wait for events */
+    rr_waitq writable;                       /* writers wait for space */
+    RR_LINE struct {
+        _Atomic uint32_t closed;
+        _Atomic uint32_t writer_owner;       /* single producer: 0 or owner pid */
+        _Atomic uint32_t writers;            /* open writer handles */
+    } control;
+    RR_LINE struct {
+        _Atomic uint64_t stalls;             /* times a writer found the ring full */
+        _Atomic uint64_t abandoned;          /* events of claims given up */
+    } counters;
+} rr_layout;
+
+/* The process-local handle on a block. */
+struct rr_ring {
+    rr_layout       *L;
+    unsigned char   *base;
+    rr_reader_entry *readers;
+    rr_slot_meta    *meta;
+    unsigned char   *payload;
+    uint64_t         capacity;
+    uint32_t         slot_size;
+    uint32_t         stride;
+    bool             overwrite;
+    bool             multi;
+    bool             owns_block;   /* rr_ring_create: free the block on destroy */
+    bool             private_mem;  /* only this process maps it: private futexes */
+    _Atomic uint32_t handles;      /* open writers and readers */
+};
+
+struct rr_writer {
+    rr_ring  *ring;
+    bool      single;
+    bool      pending;    /* single producer: a claim is out */
+    uint32_t  pending_count;
+    uint64_t  next;       /* single producer: next sequence to claim */
+    uint64_t  idx;        /* single producer: next % capacity */
+    uint64_t  limit;      /* single producer: private copy of the confirmed limit */
+};
+
+struct rr_reader {
+    rr_ring         *ring;
+    rr_reader_entry *entry;
+    uint64_t         pos;        /* next sequence to read */
+    uint64_t         idx;        /* pos % capacity */
+    uint64_t         gate;       /* last value stored in entry->gate */
+    uint64_t         cur_lo;     /* first sequence handed out by the last call */
+    uint64_t         lost;
+    uint64_t         delivered;
+    uint32_t        *holds;      /* backpressure: hold counts by slot */
+    uint64_t         nholds;
+    unsigned char   *scratch;    /* overwrite: verified copies */
+    size_t           scratch_events;
+};
+
+/* ---- helpers shared by the core's files ------------------------------------ */
+
+static inline uint64_t rr__stamp_writing(uint64_t seq) { return 2 * seq + 1; }
+static inline uint64_t rr__stamp_done(uint64_t seq) { return 2 * seq + 2; }
+
+static inline unsigned char *rr__slot(const rr_ring *ring, uint64_t idx)
+{
+    return ring->payload + idx * ring->stride;
+}
+
+static inline bool rr__closed(const rr_ring *ring)
+{
+    return atomic_load_explicit(&ring->L->control.closed, memory_order_acquire) != 0;
+}
+
+/* Where the writers have got to: the first sequence not yet claimed. */
+static inline uint64_t rr__head(const rr_ring *ring)
+{
+    return ring->multi
+        ? atomic_load_explicit(&ring->L->claim, memory_order_acquire)
+        : atomic_load_explicit(&ring->L->published, memory_order_acquire);
+}
+
+/* Raise an atomic to at least v. */
+static inline void rr__store_max(_Atomic uint64_t *a, uint64_t v)
+{
+    uint64_t cur = atomic_load_explicit(a, memory_order_seq_cst);
+    while (cur < v &&
+           !atomic_compare_exchange_weak_explicit(a, &cur, v, memory_order_seq_cst,
+                                                  memory_order_seq_cst)) {
+    }
+}
+
+/* status.c */
+rr_status rr__fail(rr_status st, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* wait.c — see the comment at its top for the wake-up protocol. */
+void      rr__wait_init(void);
+void      rr__notify_slow(const rr_ring *ring, rr_waitq *q);
+void      rr__wake_all(const rr_ring *ring, rr_waitq *q);
+int64_t   rr__deadline(int64_t timeout_ns);
+typedef rr_status (*rr_ready_fn)(void *ctx);   /* RR_EMPTY: not yet */
+rr_status rr__wait(const rr_ring *ring, rr_waitq *q, rr_ready_fn ready, void *ctx,
+                   int64_t deadline);
+extern _Atomic bool rr__asym_fences;
+
+/* Tell sleepers on q that their condition may have changed. Call after the
+ * store that changed it. With asymmetric fences (wait.c) the waiter pays for
+ * the store-load ordering with membarrier(), so this costs one plain load. */
+static inline void rr__notify(const rr_ring *ring, rr_waitq *q)
+{
+    if (atomic_load_explicit(&rr__asym_fences, memory_order_relaxed))
+        atomic_signal_fence(memory_order_seq_cst);   /* keep the load after the store */
+    else
+        atomic_thread_fence(memory_order_seq_cst);   /* store-load fence */
+    if (atomic_load_explicit(&q->waiters, memory_order_relaxed) != 0)
+        rr__notify_slow(ring, q);
+}
+
+/* writer.c */
+uint64_t  rr__gate_refresh(rr_ring *ring, uint64_t head);
+
+/* ring.c */
+size_t    rr__footprint(uint64_t capacity, size_t slot_size, size_t *readers_off,
+                        size_t *meta_off, size_t *payload_off);
+
+#endif /* RR_LAYOUT_H */

@@ -1,0 +1,425 @@
+/*
+ * reader.c — registering readers and handing them events.
+ *
+ * A reader owns one entry of the reader table. `pos` is the next sequence it
+ * reads; events handed out by its last call, and events it holds explicitly,
+ * stay pinned: in backpressure mode the entry's `gate` (what writers look at)
+ * stays at the oldest of them until the reader moves on or releases them.
+ *
+ * Backpressure reads are in place: the stamp says the slot holds event pos,
+ * and no writer may reuse the slot before the gate passes it.
+ *
+ * Overwrite reads are a seqlock: load the stamp, copy the payload, fence, load
+ * the stamp again. The copy is kept only if both stamps say "event pos,
+ * complete". A stamp for a later event means the writer lapped the reader: it
+ * skips to the oldest event that can still be intact and counts every
+ * sequence it skipped in `lost`, so delivered + lost always equals the
+ * sequences it passed.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "layout.h"
+
+#define RR_SCRATCH_BYTES (256u * 1024)   /* overwrite: copies per batch call */
+
+/* ---- opening and closing ------------------------------------------------------ */
+
+static rr_status rr__reader_alloc(rr_ring *ring, rr_reader **out)
+{
+    rr_reader *r = calloc(1, sizeof *r);
+    if (!r)
+        return rr__fail(RR_NO_MEMORY, "cannot allocate a reader");
+    r->ring = ring;
+    if (ring->overwrite) {
+        size_t n = RR_SCRATCH_BYTES / ring->stride;
+        r->scratch_events = n == 0 ? 1 : n > ring->capacity ? ring->capacity : n;
+        r->scratch = malloc(r->scratch_events * ring->stride);
+    } else {
+        r->holds = calloc(ring->capacity, sizeof *r->holds);
+    }
+    if (!r->scratch && !r->holds) {
+        free(r);
+        return rr__fail(RR_NO_MEMORY, "cannot allocate the reader's buffers");
+    }
+    *out = r;
+    return RR_OK;
+}
+
+static void rr__reader_free(rr_reader *r)
+{
+    free(r->holds);
+    free(r->scratch);
+    free(r);
+}
+
+static rr_reader_entry *rr__claim_entry(rr_ring *ring, uint32_t *index)
+{
+    for (uint32_t i = 0; i < RR_MAX_READERS; i++) {
+        uint32_t expect = RR_ENTRY_FREE;
+        if (atomic_compare_exchange_strong_explicit(&ring->readers[i].state, &expect,
+                                                    RR_ENTRY_CLAIMED, memory_order_acq_rel,
+                                                    memory_order_relaxed)) {
+            *index = i;
+            return &ring->readers[i];
+        }
+    }
+    return NULL;
+}
+
+static void rr__raise_hw(rr_layout *L, uint32_t hw)
+{
+    uint32_t cur = atomic_load_explicit(&L->gating.reader_hw, memory_order_seq_cst);
+    while (cur < hw &&
+           !atomic_compare_exchange_weak_explicit(&L->gating.reader_hw, &cur, hw,
+                                                  memory_order_seq_cst, memory_order_seq_cst)) {
+    }
+}
+
+/* Backpressure: publish the gate, then make sure it is not below what a writer
+ * may already overwrite (see the protocol at the top of writer.c). */
+static uint64_t rr__register_gate(rr_ring *ring, rr_reader_entry *e, uint64_t start)
+{
+    rr_layout *L = ring->L;
+    atomic_store_explicit(&e->gate, start, memory_order_seq_cst);
+    atomic_fetch_add_explicit(&L->gating.gen, 1, memory_order_seq_cst);
+    uint64_t lim = atomic_load_explicit(&L->gating.limit, memory_order_seq_cst);
+    uint64_t prop = atomic_load_explicit(&L->gating.proposed, memory_order_seq_cst);
+    if (prop > lim)
+        lim = prop;
+    uint64_t floor = lim > ring->capacity ? lim - ring->capacity : 0;
+    if (start < floor) {
+        start = floor;
+        atomic_store_explicit(&e->gate, start, memory_order_seq_cst);
+    }
+    return start;
+}
+
+rr_status rr_reader_open(rr_ring *ring, rr_start start, rr_reader **out)
+{
+    if (!ring || !out || (start != RR_START_OLDEST && start != RR_START_LATEST))
+        return rr__fail(RR_INVALID, "rr_reader_open needs a ring, a start and a place for the reader");
+    if (rr__closed(ring))
+        return rr__fail(RR_CLOSED, "cannot open a reader: the ring is closed");
+    rr_reader *r = NULL;
+    rr_status st = rr__reader_alloc(ring, &r);
+    if (st != RR_OK)
+        return st;
+    uint32_t index;
+    rr_reader_entry *e = rr__claim_entry(ring, &index);
+    if (!e) {
+        rr__reader_free(r);
+        return rr__fail(RR_TOO_MANY_READERS, "all %d reader entries of the ring are in use",
+                        RR_MAX_READERS);
+    }
+    atomic_store_explicit(&e->lost, 0, memory_order_relaxed);
+    atomic_store_explicit(&e->pid, (uint32_t)getpid(), memory_order_relaxed);
+    rr__raise_hw(ring->L, index + 1);
+    uint64_t head = rr__head(ring);
+    uint64_t pos = start == RR_START_LATEST ? head
+                 : head > ring->capacity ? head - ring->capacity : 0;
+    if (!ring->overwrite)
+        pos = rr__register_gate(ring, e, pos);
+    atomic_store_explicit(&e->position, pos, memory_order_relaxed);
+    atomic_store_explicit(&e->state, RR_ENTRY_ACTIVE, memory_order_release);
+    r->entry = e;
+    r->pos = r->gate = r->cur_lo = pos;
+    r->idx = pos % ring->capacity;
+    atomic_fetch_add_explicit(&ring->handles, 1, memory_order_acq_rel);
+    rr__wait_init();
+    *out = r;
+    return RR_OK;
+}
+
+void rr_reader_close(rr_reader *r)
+{
+    if (!r)
+        return;
+    rr_ring *ring = r->ring;
+    rr_reader_entry *e = r->entry;
+    if (!ring->overwrite) {
+        /* release: our reads are done before a writer reuses the slots */
+        atomic_store_explicit(&e->gate, RR_GATE_FREE, memory_order_release);
+        rr__notify(ring, &ring->L->writable);
+    }
+    atomic_store_explicit(&e->pid, 0, memory_order_relaxed);
+    atomic_store_explicit(&e->state, RR_ENTRY_FREE, memory_order_release);
+    atomic_fetch_sub_explicit(&ring->handles, 1, memory_order_acq_rel);
+    rr__reader_free(r);
+}
+
+/* ---- releasing ------------------------------------------------------------------ */
+
+/* Let writers reuse every slot below `upto` that is not held. */
+static inline void rr__release_to(rr_reader *r, uint64_t upto)
+{
+    uint64_t g = r->gate;
+    if (r->nholds == 0) {
+        g = upto;
+    } else {
+        while (g < upto && r->holds[g % r->ring->capacity] == 0)
+            g++;
+    }
+    if (g == r->gate)
+        return;
+    r->gate = g;
+    /* release: our reads of those slots happen before a writer refills them */
+    atomic_store_explicit(&r->entry->gate, g, memory_order_release);
+    rr__notify(r->ring, &r->ring->L->writable);
+}
+
+/* ---- fetching one event ------------------------------------------------------------ */
+
+static inline void rr__advance(rr_reader *r)
+{
+    r->pos++;
+    if (++r->idx == r->ring->capacity)
+        r->idx = 0;
+}
+
+/* The writer lapped us: the slot holds a later event (its stamp says which).
+ * Jump to the oldest event that can still be intact and count the skip. */
+static void rr__skip_lapped(rr_reader *r, uint64_t stamp)
+{
+    rr_ring *ring = r->ring;
+    uint64_t cap = ring->capacity;
+    uint64_t in_slot = (stamp - 1) / 2;          /* the event written over ours */
+    uint64_t target = in_slot - cap + 1;         /* its writer touched nothing later */
+    uint64_t head = rr__head(ring);
+    if (head > cap && head - cap > target)
+        target = head - cap;
+    if (target <= r->pos)
+        target = r->pos + 1;
+    r->lost += target - r->pos;
+    r->pos = target;
+    r->idx = target % cap;
+    atomic_store_explicit(&r->entry->lost, r->lost, memory_order_relaxed);
+}
+
+/* The seqlock's copy: it may race with a writer refilling the slot; the caller
+ * throws the copy away unless the stamp is unchanged afterwards. This is the
+ * core's one deliberate data race. ThreadSanitizer builds copy byte by byte
+ * without instrumentation, so the race is not reported while every other
+ * access still is (tests/c/tsan.supp names it too, as a second guard). */
+void rr__overwrite_copy(void *dst, const void *src, size_t n);
+#if defined(__SANITIZE_THREAD__)
+__attribute__((noinline, no_sanitize_thread, optimize("no-tree-loop-distribute-patterns")))
+void rr__overwrite_copy(void *dst, const void *src, size_t n)
+{
+    unsigned char *d = dst;
+    const unsigned char *s = src;
+    for (size_t i = 0; i < n; i++)
+        d[i] = s[i];
+}
+#else
+void rr__overwrite_copy(void *dst, const void *src, size_t n)
+{
+    memcpy(dst, src, n);
+}
+#endif
+
+static rr_status rr__fetch_overwrite(rr_reader *r, rr_event *ev, unsigned char *dst)
+{
+    rr_ring *ring = r->ring;
+    for (;;) {
+        rr_slot_meta *m = &ring->meta[r->idx];
+        uint64_t want = rr__stamp_done(r->pos);
+        uint64_t s1 = atomic_load_explicit(&m->stamp, memory_order_acquire);
+        if (s1 < want)
+            return RR_EMPTY;               /* not published yet (or being written) */
+        if (s1 > want) {
+            rr__skip_lapped(r, s1);
+            continue;
+        }
+        uint32_t len = atomic_load_explicit(&m->len, memory_order_relaxed);
+        uint32_t type = atomic_load_explicit(&m->type, memory_order_relaxed);
+        rr__overwrite_copy(dst, rr__slot(ring, r->idx), len <= ring->slot_size ? len : 0);
+        atomic_thread_fence(memory_order_acquire);   /* the copy happens before the re-check */
+        uint64_t s2 = atomic_load_explicit(&m->stamp, memory_order_relaxed);
+        if (s2 != s1) {
+            rr__skip_lapped(r, s2);
+            continue;
+        }
+        if (len > ring->slot_size) {       /* abandoned (multi producer): not an event */
+            rr__advance(r);
+            continue;
+        }
+        *ev = (rr_event){ .sequence = r->pos, .len = len, .event_type = type, .data = dst };
+        rr__advance(r);
+        r->delivered++;
+        return RR_OK;
+    }
+}
+
+static rr_status rr__fetch_in_place(rr_reader *r, rr_event *ev)
+{
+    rr_ring *ring = r->ring;
+    for (;;) {
+        rr_slot_meta *m = &ring->meta[r->idx];
+        uint64_t want = rr__stamp_done(r->pos);
+        /* acquire pairs with the writer's release: the payload is complete */
+        uint64_t s = atomic_load_explicit(&m->stamp, memory_order_acquire);
+        if (s != want) {
+            if (s < want)
+                return RR_EMPTY;
+            rr__skip_lapped(r, s);         /* cannot happen while we gate; never hide it */
+            continue;
+        }
+        uint32_t len = atomic_load_explicit(&m->len, memory_order_relaxed);
+        if (len > ring->slot_size) {       /* abandoned (multi producer): not an event */
+            rr__advance(r);
+            continue;
+        }
+        *ev = (rr_event){ .sequence = r->pos, .len = len,
+                          .event_type = atomic_load_explicit(&m->type, memory_order_relaxed),
+                          .data = rr__slot(ring, r->idx) };
+        rr__advance(r);
+        r->delivered++;
+        return RR_OK;
+    }
+}
+
+static inline rr_status rr__fetch(rr_reader *r, rr_event *ev, unsigned char *dst)
+{
+    return r->ring->overwrite ? rr__fetch_overwrite(r, ev, dst) : rr__fetch_in_place(r, ev);
+}
+
+/* ---- waiting ------------------------------------------------------------------------ */
+
+struct rr_pending_read {
+    rr_reader *r;
+    rr_event  *ev;
+};
+
+/* One event, or RR_EMPTY, or RR_CLOSED once the ring is closed and drained. */
+static rr_status rr__read_ready(void *ctx)
+{
+    struct rr_pending_read *p = ctx;
+    rr_status st = rr__fetch(p->r, p->ev, p->r->scratch);
+    if (st != RR_EMPTY || !rr__closed(p->r->ring))
+        return st;
+    st = rr__fetch(p->r, p->ev, p->r->scratch);   /* published just before the close */
+    return st == RR_EMPTY ? RR_CLOSED : st;
+}
+
+static rr_status rr__read_first(rr_reader *r, rr_event *ev, int64_t timeout_ns)
+{
+    struct rr_pending_read p = { r, ev };
+    rr_status st = rr__read_ready(&p);
+    if (st == RR_EMPTY && timeout_ns != 0) {
+        st = rr__wait(r->ring, &r->ring->L->readable, rr__read_ready, &p,
+                      rr__deadline(timeout_ns));
+        if (st == RR_EMPTY)
+            st = RR_TIMEOUT;
+    }
+    return st;
+}
+
+/* Moving on: release what the last call handed out (unless held). */
+static inline void rr__move_on(rr_reader *r)
+{
+    if (!r->ring->overwrite)
+        rr__release_to(r, r->pos);
+    r->cur_lo = r->pos;
+}
+
+rr_status rr_reader_next(rr_reader *r, rr_event *ev, int64_t timeout_ns)
+{
+    if (!r || !ev)
+        return rr__fail(RR_INVALID, "rr_reader_next needs a reader and an event");
+    rr__move_on(r);
+    rr_status st = rr__read_first(r, ev, timeout_ns);
+    atomic_store_explicit(&r->entry->position, r->pos, memory_order_relaxed);
+    return st;
+}
+
+rr_status rr_reader_next_batch(rr_reader *r, rr_event *evs, size_t max, size_t *n_out,
+                               int64_t timeout_ns)
+{
+    if (!r || !evs || !n_out || max == 0)
+        return rr__fail(RR_INVALID, "rr_reader_next_batch needs a reader, room for events and a count");
+    *n_out = 0;
+    rr__move_on(r);
+    size_t limit = r->ring->overwrite && max > r->scratch_events ? r->scratch_events : max;
+    rr_status st = rr__read_first(r, &evs[0], timeout_ns);
+    size_t n = st == RR_OK ? 1 : 0;
+    while (n > 0 && n < limit &&
+           rr__fetch(r, &evs[n], r->scratch ? r->scratch + n * r->ring->stride : NULL) == RR_OK)
+        n++;
+    *n_out = n;
+    atomic_store_explicit(&r->entry->position, r->pos, memory_order_relaxed);
+    return st;
+}
+
+size_t rr_reader_batch_limit(const rr_reader *r)
+{
+    if (!r)
+        return 0;
+    return r->ring->overwrite ? r->scratch_events : RR_MAX_CLAIM;
+}
+
+/* ---- holds ------------------------------------------------------------------------------ */
+
+static rr_status rr__check_hold(const rr_reader *r, uint64_t seq, const char *what)
+{
+    if (!r)
+        return rr__fail(RR_INVALID, "no reader given");
+    if (r->ring->overwrite)
+        return rr__fail(RR_INVALID,
+                        "cannot %s in an overwrite ring: its events are copies", what);
+    if (seq < r->gate || seq >= r->pos)
+        return rr__fail(RR_INVALID, "cannot %s event %llu: the reader holds [%llu, %llu)",
+                        what, (unsigned long long)seq, (unsigned long long)r->gate,
+                        (unsigned long long)r->pos);
+    return RR_OK;
+}
+
+rr_status rr_reader_hold(rr_reader *r, uint64_t sequence)
+{
+    rr_status st = rr__check_hold(r, sequence, "hold");
+    if (st != RR_OK)
+        return st;
+    r->holds[sequence % r->ring->capacity]++;
+    r->nholds++;
+    return RR_OK;
+}
+
+rr_status rr_reader_release(rr_reader *r, uint64_t sequence)
+{
+    rr_status st = rr__check_hold(r, sequence, "release");
+    if (st != RR_OK)
+        return st;
+    uint32_t *h = &r->holds[sequence % r->ring->capacity];
+    if (*h == 0)
+        return rr__fail(RR_INVALID, "event %llu is not held", (unsigned long long)sequence);
+    (*h)--;
+    r->nholds--;
+    rr__release_to(r, r->cur_lo);   /* never past what the last call handed out */
+    return RR_OK;
+}
+
+/* ---- figures -------------------------------------------------------------------------------- */
+
+uint64_t rr_reader_cursor(const rr_reader *r) { return r ? r->pos : 0; }
+uint64_t rr_reader_lost(const rr_reader *r) { return r ? r->lost : 0; }
+uint64_t rr_reader_delivered(const rr_reader *r) { return r ? r->delivered : 0; }
+
+uint64_t rr_reader_lag(const rr_reader *r)
+{
+    if (!r)
+        return 0;
+    uint64_t head = rr__head(r->ring);
+    return head > r->pos ? head - r->pos : 0;
+}
+
+double rr_reader_backpressure_ratio(const rr_reader *r)
+{
+    if (!r)
+        return 0.0;
+    double ratio = (double)rr_reader_lag(r) / (double)r->ring->capacity;
+    return ratio > 1.0 ? 1.0 : ratio;
+}
+
+bool rr_reader_is_under_pressure(const rr_reader *r) { return rr_reader_backpressure_ratio(r) > 0.8; }
+bool rr_reader_should_throttle(const rr_reader *r) { return rr_reader_backpressure_ratio(r) >= 0.9; }

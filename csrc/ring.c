@@ -1,0 +1,262 @@
+/*
+ * ring.c — laying out a ring block, attaching handles to it, closing it.
+ *
+ * The block's geometry is written once by rr_ring_format and checked in full
+ * by rr_ring_attach before any other byte of the block is trusted: magic,
+ * layout version, sizes, offsets recomputed from capacity and slot size, the
+ * total against the length the caller has, and a checksum of the geometry.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "layout.h"
+
+static size_t rr__round_up(size_t n, size_t to)
+{
+    return (n + to - 1) / to * to;
+}
+
+/* Offsets of each region and the total, or 0 when the sizes do not fit. */
+size_t rr__footprint(uint64_t capacity, size_t slot_size, size_t *readers_off,
+                     size_t *meta_off, size_t *payload_off)
+{
+    if (capacity == 0 || capacity > RR_MAX_CAPACITY || slot_size == 0 ||
+        slot_size > RR_MAX_SLOT_SIZE)
+        return 0;
+    size_t stride = rr__round_up(slot_size, RR_CACHE_LINE);
+    size_t readers = rr__round_up(sizeof(rr_layout), RR_CACHE_LINE);
+    size_t meta = readers + RR_MAX_READERS * sizeof(rr_reader_entry);
+    size_t meta_bytes, payload_bytes, total;
+    if (__builtin_mul_overflow((size_t)capacity, sizeof(rr_slot_meta), &meta_bytes) ||
+        __builtin_mul_overflow((size_t)capacity, stride, &payload_bytes))
+        return 0;
+    size_t payload = meta + rr__round_up(meta_bytes, RR_CACHE_LINE);
+    if (__builtin_add_overflow(payload, payload_bytes, &total))
+        return 0;
+    if (readers_off) *readers_off = readers;
+    if (meta_off) *meta_off = meta;
+    if (payload_off) *payload_off = payload;
+    return total;
+}
+
+static bool rr__config_valid(const rr_config *cfg)
+{
+    return cfg && (cfg->mode == RR_MODE_BACKPRESSURE || cfg->mode == RR_MODE_OVERWRITE) &&
+           (cfg->producers == RR_PRODUCERS_SINGLE || cfg->producers == RR_PRODUCERS_MULTI) &&
+           rr__footprint(cfg->capacity, cfg->slot_size, NULL, NULL, NULL) != 0;
+}
+
+size_t rr_ring_footprint(const rr_config *cfg)
+{
+    return rr__config_valid(cfg) ? rr__footprint(cfg->capacity, cfg->slot_size, NULL, NULL, NULL)
+                                 : 0;
+}
+
+static rr_status rr__config_error(const rr_config *cfg)
+{
+    if (!cfg)
+        return rr__fail(RR_INVALID, "no configuration given");
+    if (cfg->capacity == 0)
+        return rr__fail(RR_INVALID, "capacity must be at least 1");
+    if (cfg->capacity > RR_MAX_CAPACITY)
+        return rr__fail(RR_INVALID, "capacity %llu exceeds the maximum of %llu",
+                        (unsigned long long)cfg->capacity, (unsigned long long)RR_MAX_CAPACITY);
+    if (cfg->slot_size == 0)
+        return rr__fail(RR_INVALID, "slot size must be at least 1 byte");
+    if (cfg->slot_size > RR_MAX_SLOT_SIZE)
+        return rr__fail(RR_INVALID, "slot size %zu exceeds the maximum of %u bytes",
+                        cfg->slot_size, (unsigned)RR_MAX_SLOT_SIZE);
+    if (cfg->mode != RR_MODE_BACKPRESSURE && cfg->mode != RR_MODE_OVERWRITE)
+        return rr__fail(RR_INVALID, "unknown mode %d", (int)cfg->mode);
+    if (cfg->producers != RR_PRODUCERS_SINGLE && cfg->producers != RR_PRODUCERS_MULTI)
+        return rr__fail(RR_INVALID, "unknown producers value %d", (int)cfg->producers);
+    return rr__fail(RR_INVALID, "capacity %llu x slot size %zu does not fit in memory",
+                    (unsigned long long)cfg->capacity, cfg->slot_size);
+}
+
+static uint64_t rr__geometry_checksum(const rr_geometry *g)
+{
+    const unsigned char *p = (const unsigned char *)g;
+    uint64_t h = UINT64_C(14695981039346656037);
+    for (size_t i = 0; i < offsetof(rr_geometry, checksum); i++) {
+        h ^= p[i];
+        h *= UINT64_C(1099511628211);
+    }
+    return h;
+}
+
+/* Fill a process-local handle from a block whose geometry is trusted. */
+static rr_status rr__handle(unsigned char *base, bool owns, bool private_mem, rr_ring **out)
+{
+    rr_ring *ring = calloc(1, sizeof *ring);
+    if (!ring)
+        return rr__fail(RR_NO_MEMORY, "cannot allocate a ring handle");
+    rr_layout *L = (rr_layout *)base;
+    ring->L = L;
+    ring->base = base;
+    ring->readers = (rr_reader_entry *)(base + L->geo.readers_off);
+    ring->meta = (rr_slot_meta *)(base + L->geo.meta_off);
+    ring->payload = base + L->geo.payload_off;
+    ring->capacity = L->geo.capacity;
+    ring->slot_size = L->geo.slot_size;
+    ring->stride = L->geo.slot_stride;
+    ring->overwrite = L->geo.mode == RR_MODE_OVERWRITE;
+    ring->multi = L->geo.producers == RR_PRODUCERS_MULTI;
+    ring->owns_block = owns;
+    ring->private_mem = private_mem;
+    rr__wait_init();
+    *out = ring;
+    return RR_OK;
+}
+
+static void rr__write_geometry(unsigned char *mem, const rr_config *cfg)
+{
+    size_t readers_off, meta_off, payload_off;
+    size_t total = rr__footprint(cfg->capacity, cfg->slot_size, &readers_off, &meta_off,
+                                 &payload_off);
+    rr_layout *L = (rr_layout *)mem;
+    L->geo = (rr_geometry){
+        .magic = RR_MAGIC,
+        .version = RR_LAYOUT_VERSION,
+        .header_bytes = (uint32_t)sizeof(rr_layout),
+        .total_bytes = total,
+        .capacity = cfg->capacity,
+        .slot_size = (uint32_t)cfg->slot_size,
+        .slot_stride = (uint32_t)rr__round_up(cfg->slot_size, RR_CACHE_LINE),
+        .mode = (uint32_t)cfg->mode,
+        .producers = (uint32_t)cfg->producers,
+        .max_readers = RR_MAX_READERS,
+        .readers_off = readers_off,
+        .meta_off = meta_off,
+        .payload_off = payload_off,
+    };
+    L->geo.checksum = rr__geometry_checksum(&L->geo);
+    rr_reader_entry *entries = (rr_reader_entry *)(mem + readers_off);
+    for (size_t i = 0; i < RR_MAX_READERS; i++)
+        atomic_init(&entries[i].gate, RR_GATE_FREE);
+}
+
+static rr_status rr__format(void *mem, size_t len, const rr_config *cfg, bool owns,
+                            bool private_mem, rr_ring **out)
+{
+    if (!out)
+        return rr__fail(RR_INVALID, "no place for the ring handle");
+    if (!rr__config_valid(cfg))
+        return rr__config_error(cfg);
+    size_t need = rr_ring_footprint(cfg);
+    if (!mem || ((uintptr_t)mem % RR_CACHE_LINE) != 0)
+        return rr__fail(RR_INVALID, "ring memory must be non-NULL and 64-byte aligned");
+    if (len < need)
+        return rr__fail(RR_INVALID, "ring memory of %zu bytes is smaller than the %zu needed",
+                        len, need);
+    memset(mem, 0, need);   /* every counter, stamp and cursor starts at 0 */
+    rr__write_geometry(mem, cfg);
+    return rr__handle(mem, owns, private_mem, out);
+}
+
+rr_status rr_ring_format(void *mem, size_t len, const rr_config *cfg, rr_ring **out)
+{
+    return rr__format(mem, len, cfg, false, false, out);
+}
+
+rr_status rr_ring_create(const rr_config *cfg, rr_ring **out)
+{
+    if (!out)
+        return rr__fail(RR_INVALID, "no place for the ring handle");
+    if (!rr__config_valid(cfg))
+        return rr__config_error(cfg);
+    size_t need = rr_ring_footprint(cfg);
+    void *mem = aligned_alloc(RR_CACHE_LINE, need);
+    if (!mem)
+        return rr__fail(RR_NO_MEMORY, "cannot allocate %zu bytes for the ring", need);
+    rr_status st = rr__format(mem, need, cfg, true, true, out);
+    if (st != RR_OK)
+        free(mem);
+    return st;
+}
+
+/* Check every geometry field against what format would have written. */
+static rr_status rr__validate(const void *mem, size_t len)
+{
+    if (!mem || ((uintptr_t)mem % RR_CACHE_LINE) != 0)
+        return rr__fail(RR_INVALID, "ring memory must be non-NULL and 64-byte aligned");
+    if (len < sizeof(rr_layout))
+        return rr__fail(RR_SHM_INVALID, "%zu bytes cannot hold a ring header of %zu bytes",
+                        len, sizeof(rr_layout));
+    const rr_geometry *g = &((const rr_layout *)mem)->geo;
+    if (g->magic != RR_MAGIC)
+        return rr__fail(RR_SHM_INVALID, "not a rusted_ring block (bad magic)");
+    if (g->version != RR_LAYOUT_VERSION || g->header_bytes != sizeof(rr_layout) ||
+        g->max_readers != RR_MAX_READERS)
+        return rr__fail(RR_SHM_INCOMPATIBLE,
+                        "ring layout version %u (header %u bytes, %u readers); "
+                        "this library reads version %u",
+                        g->version, g->header_bytes, g->max_readers, RR_LAYOUT_VERSION);
+    if (g->checksum != rr__geometry_checksum(g))
+        return rr__fail(RR_SHM_INVALID, "ring header is corrupted (checksum mismatch)");
+    size_t readers_off, meta_off, payload_off;
+    size_t total = rr__footprint(g->capacity, g->slot_size, &readers_off, &meta_off,
+                                 &payload_off);
+    if (total == 0 || g->total_bytes != total || g->readers_off != readers_off ||
+        g->meta_off != meta_off || g->payload_off != payload_off ||
+        g->slot_stride != rr__round_up(g->slot_size, RR_CACHE_LINE) ||
+        g->mode > RR_MODE_OVERWRITE || g->producers > RR_PRODUCERS_MULTI)
+        return rr__fail(RR_SHM_INVALID, "ring header is inconsistent");
+    if (total > len)
+        return rr__fail(RR_SHM_INVALID, "ring needs %zu bytes but only %zu are mapped",
+                        total, len);
+    return RR_OK;
+}
+
+rr_status rr_ring_attach(void *mem, size_t len, rr_ring **out)
+{
+    if (!out)
+        return rr__fail(RR_INVALID, "no place for the ring handle");
+    rr_status st = rr__validate(mem, len);
+    if (st != RR_OK)
+        return st;
+    return rr__handle(mem, false, false, out);
+}
+
+rr_status rr_ring_destroy(rr_ring *ring)
+{
+    if (!ring)
+        return RR_OK;
+    uint32_t open = atomic_load_explicit(&ring->handles, memory_order_acquire);
+    if (open != 0)
+        return rr__fail(RR_IN_USE, "ring still has %u open writer/reader handle(s)", open);
+    if (ring->owns_block)
+        free(ring->base);
+    free(ring);
+    return RR_OK;
+}
+
+rr_status rr_ring_close(rr_ring *ring)
+{
+    if (!ring)
+        return rr__fail(RR_INVALID, "no ring given");
+    atomic_store_explicit(&ring->L->control.closed, 1, memory_order_seq_cst);
+    rr__wake_all(ring, &ring->L->readable);
+    rr__wake_all(ring, &ring->L->writable);
+    return RR_OK;
+}
+
+bool rr_ring_closed(const rr_ring *ring) { return ring ? rr__closed(ring) : true; }
+size_t rr_ring_slot_size(const rr_ring *ring) { return ring ? ring->slot_size : 0; }
+uint64_t rr_ring_capacity(const rr_ring *ring) { return ring ? ring->capacity : 0; }
+rr_mode rr_ring_mode(const rr_ring *ring)
+{
+    return ring && ring->overwrite ? RR_MODE_OVERWRITE : RR_MODE_BACKPRESSURE;
+}
+rr_producers rr_ring_producers(const rr_ring *ring)
+{
+    return ring && ring->multi ? RR_PRODUCERS_MULTI : RR_PRODUCERS_SINGLE;
+}
+size_t rr_ring_memory_bytes(const rr_ring *ring)
+{
+    return ring ? (size_t)ring->L->geo.total_bytes : 0;
+}
+uint64_t rr_ring_published(const rr_ring *ring)
+{
+    return ring ? atomic_load_explicit(&ring->L->published, memory_order_acquire) : 0;
+}

@@ -1,0 +1,327 @@
+/*
+ * rusted_ring.h — the one public header of the rusted_ring C core.
+ *
+ * A ring holds `capacity` slots of at most `slot_size` payload bytes. One writer
+ * (or several, with RR_PRODUCERS_MULTI) claims slots, fills them in place and
+ * publishes them; any number of readers (up to RR_MAX_READERS) each follow the
+ * stream with their own cursor.
+ *
+ * Two delivery modes, fixed when the ring is made:
+ *   RR_MODE_BACKPRESSURE  readers gate the writer; nothing is ever lost; a
+ *                         writer that finds the ring full says so or waits.
+ *   RR_MODE_OVERWRITE     the writer never waits; a reader it laps skips to the
+ *                         oldest intact event and counts what it missed in
+ *                         `lost`. A torn or stale payload is never delivered.
+ *
+ * Conventions: every fallible call returns an rr_status; rr_strerror() names it
+ * and rr_last_error() gives the calling thread's detailed message for its last
+ * failure (for example both sizes of an oversized payload). Timeouts are in
+ * nanoseconds: 0 never waits, RR_FOREVER (any negative value) waits without
+ * limit. The core never aborts and never prints.
+ *
+ * Thread rules: a ring may be used from any thread. A single-producer writer
+ * handle and every reader handle belong to one thread at a time; a
+ * multi-producer writer handle may be shared by any number of threads.
+ */
+#ifndef RUSTED_RING_H
+#define RUSTED_RING_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define RR_VERSION_MAJOR 0
+#define RR_VERSION_MINOR 1
+#define RR_VERSION_PATCH 0
+
+#define RR_MAX_READERS   64                /* entries in a ring's reader table */
+#define RR_MAX_SLOT_SIZE (64u * 1024 * 1024) /* largest payload slot: 64 MiB */
+#define RR_FOREVER       ((int64_t)-1)     /* timeout: wait without limit */
+#define RR_MAX_CLAIM     4096u             /* most events claimed in one step */
+
+/* ---- status ------------------------------------------------------------ */
+
+typedef enum rr_status {
+    RR_OK = 0,
+    RR_EMPTY,             /* nothing to read now (non-blocking read) */
+    RR_FULL,              /* no free slot now (non-blocking write) */
+    RR_TIMEOUT,           /* the wait ran out */
+    RR_CLOSED,            /* the ring (or handle) is closed; end of stream */
+    RR_TOO_LARGE,         /* payload larger than the slot */
+    RR_INVALID,           /* a bad argument or a call out of order */
+    RR_TOO_MANY_READERS,  /* the reader table is full */
+    RR_WRITER_BUSY,       /* a single-producer ring already has a live writer */
+    RR_IN_USE,            /* cannot change something that is in use */
+    RR_NO_MEMORY,         /* allocation failed */
+    RR_SHM_NOT_FOUND,     /* no shared segment of that name */
+    RR_SHM_EXISTS,        /* a shared segment of that name already exists */
+    RR_SHM_INVALID,       /* a segment that is not a ring, or is corrupted */
+    RR_SHM_INCOMPATIBLE,  /* a ring of another layout version */
+    RR_SYSTEM,            /* an operating-system call failed (see rr_last_error) */
+    RR_STATUS_COUNT
+} rr_status;
+
+/* A static, one-line description of a status ("ring full", ...). */
+const char *rr_strerror(rr_status status);
+
+/* The calling thread's detailed message for its last failing call, for
+ * example "payload of 100 bytes exceeds the slot size of 64 bytes". Valid
+ * until the thread's next failing call. Never NULL. */
+const char *rr_last_error(void);
+
+/* ---- rings --------------------------------------------------------------- */
+
+typedef enum rr_mode { RR_MODE_BACKPRESSURE = 0, RR_MODE_OVERWRITE = 1 } rr_mode;
+typedef enum rr_producers { RR_PRODUCERS_SINGLE = 0, RR_PRODUCERS_MULTI = 1 } rr_producers;
+
+typedef struct rr_config {
+    size_t       slot_size;   /* payload bytes per slot, 1 .. RR_MAX_SLOT_SIZE */
+    uint64_t     capacity;    /* slots, >= 1; never rounded */
+    rr_mode      mode;
+    rr_producers producers;
+} rr_config;
+
+typedef struct rr_ring   rr_ring;    /* a process-local handle on a ring block */
+typedef struct rr_writer rr_writer;
+typedef struct rr_reader rr_reader;
+
+/* Bytes a ring of this configuration occupies (header, reader table, slot
+ * metadata, payload), or 0 when the configuration is invalid. */
+size_t rr_ring_footprint(const rr_config *cfg);
+
+/* Lay a ring out in caller memory (64-byte aligned, rr_ring_footprint bytes)
+ * and attach a handle to it. The block holds no pointers, so the same bytes
+ * work wherever they are mapped. rr_ring_destroy leaves the memory alone. */
+rr_status rr_ring_format(void *mem, size_t len, const rr_config *cfg, rr_ring **out);
+
+/* Attach a handle to a block that rr_ring_format already laid out (in this
+ * or another process). The header is validated before anything else in the
+ * block is used: RR_SHM_INVALID / RR_SHM_INCOMPATIBLE when it does not match. */
+rr_status rr_ring_attach(void *mem, size_t len, rr_ring **out);
+
+/* A ring on the heap. */
+rr_status rr_ring_create(const rr_config *cfg, rr_ring **out);
+
+/* Release the handle (and the heap block of rr_ring_create). Writers and
+ * readers opened on it must be closed first: RR_IN_USE otherwise, and
+ * nothing is freed. NULL is accepted. */
+rr_status rr_ring_destroy(rr_ring *ring);
+
+/* End the stream: writers get RR_CLOSED, readers drain what is left and then
+ * get RR_CLOSED, and every blocked call wakes. Idempotent. */
+rr_status rr_ring_close(rr_ring *ring);
+
+bool         rr_ring_closed(const rr_ring *ring);
+size_t       rr_ring_slot_size(const rr_ring *ring);
+uint64_t     rr_ring_capacity(const rr_ring *ring);
+rr_mode      rr_ring_mode(const rr_ring *ring);
+rr_producers rr_ring_producers(const rr_ring *ring);
+size_t       rr_ring_memory_bytes(const rr_ring *ring);
+uint64_t     rr_ring_published(const rr_ring *ring);   /* events made visible */
+
+/* ---- writers ------------------------------------------------------------- */
+
+/* A single-producer ring has at most one open writer (RR_WRITER_BUSY for a
+ * second); a multi-producer ring any number, and each handle may be shared
+ * between threads. */
+rr_status rr_writer_open(rr_ring *ring, rr_writer **out);
+void      rr_writer_close(rr_writer *w);            /* NULL is accepted */
+
+/* One claim: `count` consecutive slots to fill in place. */
+typedef struct rr_claim {
+    uint64_t sequence;     /* sequence of the first claimed event */
+    uint32_t count;        /* events claimed */
+    uint32_t slot_size;    /* writable bytes per event */
+    /* private to the core */
+    void    *_ring;
+    uint64_t _idx;         /* slot of the first event */
+    uint32_t _state;
+    uint32_t _pad;
+} rr_claim;
+
+/* Claim `count` (1 .. min(capacity, RR_MAX_CLAIM)) slots. Each starts with
+ * length slot_size and type `event_type`. Backpressure rings: RR_FULL when
+ * there is no room and timeout_ns is 0, else wait up to timeout_ns
+ * (RR_TIMEOUT). A single-producer writer holds at most one claim at a time. */
+rr_status rr_writer_claim(rr_writer *w, uint32_t count, uint32_t event_type,
+                          rr_claim *c, int64_t timeout_ns);
+
+/* Writable payload of claimed event i (0 <= i < count), slot_size bytes. */
+void     *rr_claim_data(const rr_claim *c, uint32_t i);
+
+/* Set the published length and type of claimed event i. RR_TOO_LARGE when
+ * len > slot_size (the event keeps its previous length). */
+rr_status rr_claim_set(rr_claim *c, uint32_t i, size_t len, uint32_t event_type);
+
+/* Make every event of the claim visible to readers, in order. */
+rr_status rr_writer_publish(rr_writer *w, rr_claim *c);
+
+/* Give the claim up: no reader ever sees its events. */
+rr_status rr_writer_abandon(rr_writer *w, rr_claim *c);
+
+/* Copy one payload in and publish it; *seq_out (may be NULL) receives its
+ * sequence. timeout_ns as for rr_writer_claim. */
+rr_status rr_writer_add(rr_writer *w, const void *data, size_t len,
+                        uint32_t event_type, uint64_t *seq_out, int64_t timeout_ns);
+
+typedef struct rr_payload {
+    const void *data;
+    size_t      len;
+    uint32_t    event_type;
+} rr_payload;
+
+/* Publish n payloads with one claim (n <= min(capacity, RR_MAX_CLAIM)); all
+ * or none. Every length is checked before anything is claimed. */
+rr_status rr_writer_add_batch(rr_writer *w, const rr_payload *items, size_t n,
+                              uint64_t *first_seq_out, int64_t timeout_ns);
+
+/* ---- readers ------------------------------------------------------------- */
+
+typedef enum rr_start { RR_START_OLDEST = 0, RR_START_LATEST = 1 } rr_start;
+
+typedef struct rr_event {
+    uint64_t    sequence;
+    uint32_t    len;
+    uint32_t    event_type;
+    const void *data;      /* len bytes; see rr_reader_next for how long */
+} rr_event;
+
+/* Register a reader starting at the next event published (RR_START_LATEST)
+ * or at the oldest event the ring still holds for readers (RR_START_OLDEST):
+ * in an overwrite ring the last `capacity` events; in a backpressure ring the
+ * slowest registered reader's position, or, when no reader is registered,
+ * the oldest event a writer is not already allowed to overwrite (writers with
+ * nobody to gate them run up to one lap ahead without looking back, so this
+ * can be later than published - capacity). RR_TOO_MANY_READERS when the table
+ * is full. */
+rr_status rr_reader_open(rr_ring *ring, rr_start start, rr_reader **out);
+
+/* Unregister: the reader stops gating writers. NULL is accepted. */
+void      rr_reader_close(rr_reader *r);
+
+/* The next event. The event stays the reader's until its next call to
+ * rr_reader_next or rr_reader_next_batch. Backpressure rings hand out the
+ * slot itself (no copy), and no writer reuses it while it is the reader's or
+ * held. Overwrite rings hand out the reader's private copy, verified intact.
+ * RR_EMPTY (timeout_ns 0) / RR_TIMEOUT when nothing arrives; RR_CLOSED once
+ * the ring is closed and everything published has been read. */
+rr_status rr_reader_next(rr_reader *r, rr_event *ev, int64_t timeout_ns);
+
+/* Up to `max` events in one step (*n_out of them; at least one unless the
+ * status is not RR_OK). Overwrite rings copy at most
+ * rr_reader_batch_limit() events per call. */
+rr_status rr_reader_next_batch(rr_reader *r, rr_event *evs, size_t max,
+                               size_t *n_out, int64_t timeout_ns);
+size_t    rr_reader_batch_limit(const rr_reader *r);
+
+/* Backpressure rings only: keep event `sequence` (one the reader has been
+ * handed and not yet moved past) pinned after the reader moves on, until a
+ * matching rr_reader_release. Holds nest. */
+rr_status rr_reader_hold(rr_reader *r, uint64_t sequence);
+rr_status rr_reader_release(rr_reader *r, uint64_t sequence);
+
+uint64_t  rr_reader_cursor(const rr_reader *r);      /* next sequence to read */
+uint64_t  rr_reader_lag(const rr_reader *r);         /* published, not yet read */
+uint64_t  rr_reader_lost(const rr_reader *r);        /* skipped after a lap */
+uint64_t  rr_reader_delivered(const rr_reader *r);   /* events handed out */
+double    rr_reader_backpressure_ratio(const rr_reader *r); /* lag / capacity, 0..1 */
+bool      rr_reader_is_under_pressure(const rr_reader *r);  /* ratio > 0.8 */
+bool      rr_reader_should_throttle(const rr_reader *r);    /* ratio >= 0.9 */
+
+/* ---- statistics ------------------------------------------------------------ */
+
+typedef struct rr_reader_stats {
+    uint32_t index;        /* entry in the reader table */
+    uint32_t pid;          /* owning process */
+    uint64_t cursor;       /* next sequence it will read */
+    uint64_t lag;
+    uint64_t lost;
+    double   backpressure; /* lag / capacity, clamped to 0..1 */
+} rr_reader_stats;
+
+typedef struct rr_ring_stats {
+    uint64_t        capacity;
+    size_t          slot_size;
+    rr_mode         mode;
+    rr_producers    producers;
+    size_t          memory_bytes;
+    uint64_t        published;
+    uint64_t        writer_stalls;   /* times a writer found the ring full */
+    uint64_t        abandoned;       /* events of claims given up */
+    uint32_t        writers;         /* open writer handles */
+    bool            closed;
+    uint32_t        reader_count;
+    double          max_backpressure;
+    rr_reader_stats readers[RR_MAX_READERS];
+} rr_ring_stats;
+
+/* A snapshot, taken without stopping writers or readers. */
+rr_status rr_ring_stats_get(const rr_ring *ring, rr_ring_stats *out);
+
+/* ---- pools (the seed's T-shirt sizes) ------------------------------------ */
+
+typedef enum rr_pool_id {
+    RR_POOL_XS = 0, RR_POOL_S = 1, RR_POOL_M = 2, RR_POOL_L = 3, RR_POOL_XL = 4,
+    RR_POOL_COUNT = 5
+} rr_pool_id;
+
+typedef enum rr_event_size {
+    RR_SIZE_XS = 0, RR_SIZE_S, RR_SIZE_M, RR_SIZE_L, RR_SIZE_XL, RR_SIZE_XXL
+} rr_event_size;
+
+typedef enum rr_preset {
+    RR_PRESET_PRODUCTION = 0, RR_PRESET_MOBILE, RR_PRESET_HIGH_THROUGHPUT
+} rr_preset;
+
+typedef struct rr_pool_config {
+    uint64_t capacity[RR_POOL_COUNT];   /* XS .. XL */
+} rr_pool_config;
+
+size_t        rr_pool_slot_size(rr_pool_id id);  /* 64 256 1024 4096 16384; 0 if bad id */
+const char   *rr_pool_name(rr_pool_id id);       /* "XS" .. "XL"; NULL if bad id */
+rr_event_size rr_estimate_size(size_t len);
+/* The smallest pool whose slot fits len; RR_TOO_LARGE above 16384 bytes. */
+rr_status     rr_estimate_pool_id(size_t len, rr_pool_id *out);   /* out may be NULL */
+rr_status     rr_preset_config(rr_preset preset, rr_pool_config *out);
+
+/* Configure the process-wide default pools before first use; RR_IN_USE once
+ * they exist. Capacities must be >= 1. */
+rr_status rr_pools_configure(const rr_pool_config *cfg);
+/* The configuration in force (or that will be used when the pools appear). */
+void      rr_pools_config(rr_pool_config *out);
+
+/* The default pools: overwrite mode, multi-producer, created on first use
+ * (thread-safe). The ring handle is owned by the library. */
+rr_status rr_pool_ring(rr_pool_id id, rr_ring **out);
+rr_status rr_pool_writer(rr_pool_id id, rr_writer **out);
+rr_status rr_pool_reader(rr_pool_id id, rr_start start, rr_reader **out);
+
+/* Auto-sized emit: publish into the smallest pool that fits (its id in
+ * *pool_out, which may be NULL). Never waits: the pools are overwrite rings. */
+rr_status rr_emit(const void *data, size_t len, uint32_t event_type, rr_pool_id *pool_out);
+
+typedef struct rr_pool_stats {
+    rr_pool_id id;
+    uint64_t   capacity;
+    size_t     slot_size;
+    size_t     memory_bytes;         /* 0 until the pool exists */
+    uint64_t   published;
+    uint32_t   reader_count;
+    double     current_backpressure; /* largest ratio among its readers */
+} rr_pool_stats;
+
+/* One entry per pool, XS .. XL. Pools not yet created report their
+ * configured capacity and no pressure; this call does not create them. */
+void rr_pool_stats_collect(rr_pool_stats out[RR_POOL_COUNT]);
+
+/* "Pool XS: capacity=2000, backpressure=15.3%". Returns what snprintf would. */
+int  rr_pool_stats_format(const rr_pool_stats *s, char *buf, size_t len);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* RUSTED_RING_H */

@@ -1,0 +1,188 @@
+/*
+ * wait.c — blocking waits and wake-ups.
+ *
+ * A waiter spins briefly, then yields, then sleeps on a futex word of an
+ * rr_waitq. The side that makes progress (a writer publishing, a reader
+ * releasing a slot) calls rr__notify(), which wakes sleepers only when the
+ * queue's `waiters` count is non-zero: an uncontended publish makes no system
+ * call.
+ *
+ * The lost wake-up problem is a store-load race: the notifier stores its
+ * progress then loads `waiters`; the waiter increments `waiters` then loads
+ * the progress. Each side needs a full fence between its store and its load.
+ * We make the waiter pay for both (asymmetric fences): after incrementing
+ * `waiters` it calls membarrier(), which forces every running thread of every
+ * registered process through a full barrier. Afterwards either the waiter's
+ * re-check sees the notifier's progress, or the notifier's later load of
+ * `waiters` sees the increment. The notifier then needs only a compiler
+ * barrier. Where membarrier is unavailable, notifiers use a real seq_cst fence
+ * instead (rr__asym_fences is false).
+ *
+ * The futex word itself is bumped before each wake, and a waiter reads it
+ * before its last re-check, so a wake between the re-check and the sleep makes
+ * FUTEX_WAIT return at once.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <linux/futex.h>
+#include <linux/membarrier.h>
+#include <pthread.h>
+#include <sched.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "layout.h"
+
+#define RR_SPIN_ROUNDS   256
+#define RR_YIELD_ROUNDS  32
+/* When this process could not register for membarrier, a waiter cannot force
+ * the notifier's fence; it then sleeps in short slices so that a wake-up lost
+ * to that race costs at most this long. */
+#define RR_FALLBACK_SLICE_NS 1000000
+
+_Atomic bool rr__asym_fences;         /* set at init; cleared if a forked child cannot register */
+static pid_t rr__registered_pid;      /* process that holds the registration */
+static pthread_once_t rr__once = PTHREAD_ONCE_INIT;
+static pthread_mutex_t rr__register_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static long rr__membarrier(int cmd)
+{
+    return syscall(__NR_membarrier, cmd, 0, 0);
+}
+
+/* Register this process for expedited membarriers (again after a fork). */
+static bool rr__register(void)
+{
+    long private_ok = rr__membarrier(MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED);
+    long global_ok = rr__membarrier(MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED);
+    return private_ok == 0 && global_ok == 0;
+}
+
+static void rr__init_once(void)
+{
+    atomic_store_explicit(&rr__asym_fences, rr__register(), memory_order_relaxed);
+    rr__registered_pid = getpid();
+}
+
+/* Called whenever a ring, writer or reader is opened: registers the process
+ * once, and again in a child after fork() (a new address space starts
+ * unregistered, and notifiers that are not registered would not take part in
+ * a waiter's barrier). */
+void rr__wait_init(void)
+{
+    pthread_once(&rr__once, rr__init_once);
+    if (!atomic_load_explicit(&rr__asym_fences, memory_order_relaxed))
+        return;
+    pid_t me = getpid();
+    pthread_mutex_lock(&rr__register_lock);
+    if (rr__registered_pid != me) {
+        /* A child whose registration fails must not rely on asymmetric fences;
+         * the flag is process-wide, and this child is not yet notifying. */
+        if (!rr__register())
+            atomic_store_explicit(&rr__asym_fences, false, memory_order_relaxed);
+        rr__registered_pid = me;
+    }
+    pthread_mutex_unlock(&rr__register_lock);
+}
+
+static int rr__futex(_Atomic uint32_t *addr, int op, uint32_t val,
+                     const struct timespec *ts, bool private_mem)
+{
+    if (private_mem)
+        op |= FUTEX_PRIVATE_FLAG;
+    return (int)syscall(SYS_futex, (uint32_t *)addr, op, val, ts, NULL, 0);
+}
+
+void rr__wake_all(const rr_ring *ring, rr_waitq *q)
+{
+    atomic_fetch_add_explicit(&q->futex, 1, memory_order_release);
+    rr__futex(&q->futex, FUTEX_WAKE, INT_MAX, NULL, ring->private_mem);
+}
+
+void rr__notify_slow(const rr_ring *ring, rr_waitq *q)
+{
+    rr__wake_all(ring, q);
+}
+
+static int64_t rr__now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/* Absolute deadline for a timeout: 0 stays 0 (never wait), negative stays
+ * negative (no limit). */
+int64_t rr__deadline(int64_t timeout_ns)
+{
+    if (timeout_ns <= 0)
+        return timeout_ns;
+    int64_t now = rr__now_ns();
+    return timeout_ns > INT64_MAX - now ? -1 : now + timeout_ns;
+}
+
+static inline void rr__cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
+}
+
+/* Sleep on q until ready() stops saying RR_EMPTY or the deadline passes. */
+static rr_status rr__sleep(const rr_ring *ring, rr_waitq *q, rr_ready_fn ready,
+                           void *ctx, int64_t deadline)
+{
+    atomic_fetch_add_explicit(&q->waiters, 1, memory_order_seq_cst);
+    bool sliced = !atomic_load_explicit(&rr__asym_fences, memory_order_relaxed);
+    if (!sliced) {
+        int cmd = ring->private_mem ? MEMBARRIER_CMD_PRIVATE_EXPEDITED
+                                    : MEMBARRIER_CMD_GLOBAL_EXPEDITED;
+        sliced = rr__membarrier(cmd) != 0;
+    }
+    rr_status st;
+    for (;;) {
+        uint32_t seen = atomic_load_explicit(&q->futex, memory_order_acquire);
+        if ((st = ready(ctx)) != RR_EMPTY)
+            break;
+        int64_t wait_ns = INT64_MAX;
+        if (deadline > 0) {
+            wait_ns = deadline - rr__now_ns();
+            if (wait_ns <= 0) { st = RR_TIMEOUT; break; }
+        }
+        if (sliced && wait_ns > RR_FALLBACK_SLICE_NS)
+            wait_ns = RR_FALLBACK_SLICE_NS;
+        struct timespec ts = { .tv_sec = wait_ns / 1000000000LL,
+                               .tv_nsec = wait_ns % 1000000000LL };
+        rr__futex(&q->futex, FUTEX_WAIT, seen, wait_ns == INT64_MAX ? NULL : &ts,
+                  ring->private_mem);
+    }
+    atomic_fetch_sub_explicit(&q->waiters, 1, memory_order_release);
+    return st;
+}
+
+/* Wait until ready() returns something other than RR_EMPTY. A deadline of 0
+ * never waits (RR_EMPTY comes back as is); a negative deadline has no limit.
+ * Escalates spin -> yield -> futex sleep. */
+rr_status rr__wait(const rr_ring *ring, rr_waitq *q, rr_ready_fn ready, void *ctx,
+                   int64_t deadline)
+{
+    rr_status st = ready(ctx);
+    if (st != RR_EMPTY || deadline == 0)
+        return st;
+    for (int i = 0; i < RR_SPIN_ROUNDS; i++) {
+        rr__cpu_relax();
+        if ((st = ready(ctx)) != RR_EMPTY)
+            return st;
+    }
+    for (int i = 0; i < RR_YIELD_ROUNDS; i++) {
+        sched_yield();
+        if ((st = ready(ctx)) != RR_EMPTY)
+            return st;
+        if (deadline > 0 && rr__now_ns() >= deadline)
+            return RR_TIMEOUT;
+    }
+    return rr__sleep(ring, q, ready, ctx, deadline);
+}

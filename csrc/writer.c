@@ -1,0 +1,474 @@
+/*
+ * writer.c — claim, fill in place, publish.
+ *
+ * Single producer: the writer keeps its next sequence and slot index in its
+ * handle; publishing is a release store of each slot's stamp and of
+ * `published`. Multi producer: sequences are claimed from `claim` with an
+ * atomic, and each slot is published by its own stamp. Before reusing a slot,
+ * a multi-producer writer waits until the previous lap's event in it is
+ * complete, so two writers never fill one slot at once.
+ *
+ * Overwrite mode marks a slot "being written" (odd stamp) before touching it,
+ * so a reader copying the old event notices the change (see reader.c).
+ *
+ * Backpressure gating. A writer may claim sequences below `gating.limit`. To
+ * raise it, a writer scans the reader table for the smallest gate m and
+ * proposes m + capacity. A reader registering concurrently could be missed by
+ * that scan, so registration bumps `gating.gen` after publishing its gate, and
+ * a limit is confirmed only if `gen` did not move during the scan. A new
+ * reader starts no lower than max(limit, proposed) - capacity, the oldest
+ * event no writer can have overwritten. So every confirmed limit stays valid.
+ */
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "layout.h"
+
+enum { RR_CLAIM_NONE = 0, RR_CLAIM_OPEN = 0x436c6d31 /* "Clm1" */ };
+
+uint64_t rr__gate_refresh(rr_ring *ring, uint64_t head)
+{
+    rr_layout *L = ring->L;
+    for (;;) {
+        uint32_t gen = atomic_load_explicit(&L->gating.gen, memory_order_seq_cst);
+        uint32_t hw = atomic_load_explicit(&L->gating.reader_hw, memory_order_seq_cst);
+        if (hw > RR_MAX_READERS)
+            hw = RR_MAX_READERS;
+        uint64_t min = RR_GATE_FREE;
+        for (uint32_t i = 0; i < hw; i++) {
+            /* acquire pairs with the reader's release: its reads of a slot
+             * happen before we overwrite that slot */
+            uint64_t g = atomic_load_explicit(&ring->readers[i].gate, memory_order_seq_cst);
+            if (g < min)
+                min = g;
+        }
+        if (min == RR_GATE_FREE)
+            min = head;          /* nobody gates: one lap ahead of the writer */
+        uint64_t lim = min + ring->capacity;
+        rr__store_max(&L->gating.proposed, lim);
+        if (atomic_load_explicit(&L->gating.gen, memory_order_seq_cst) == gen) {
+            rr__store_max(&L->gating.limit, lim);
+            return atomic_load_explicit(&L->gating.limit, memory_order_seq_cst);
+        }
+    }
+}
+
+/* ---- opening and closing ---------------------------------------------------- */
+
+rr_status rr_writer_open(rr_ring *ring, rr_writer **out)
+{
+    if (!ring || !out)
+        return rr__fail(RR_INVALID, "rr_writer_open needs a ring and a place for the writer");
+    if (rr__closed(ring))
+        return rr__fail(RR_CLOSED, "cannot open a writer: the ring is closed");
+    rr_layout *L = ring->L;
+    if (!ring->multi) {
+        uint32_t none = 0, me = (uint32_t)getpid();
+        if (!atomic_compare_exchange_strong_explicit(&L->control.writer_owner, &none, me,
+                                                     memory_order_acq_rel,
+                                                     memory_order_acquire))
+            return rr__fail(RR_WRITER_BUSY,
+                            "the ring already has a writer (process %u); a single-producer "
+                            "ring allows one at a time", none);
+    }
+    rr_writer *w = calloc(1, sizeof *w);
+    if (!w) {
+        if (!ring->multi)
+            atomic_store_explicit(&L->control.writer_owner, 0, memory_order_release);
+        return rr__fail(RR_NO_MEMORY, "cannot allocate a writer");
+    }
+    w->ring = ring;
+    w->single = !ring->multi;
+    w->next = atomic_load_explicit(&L->published, memory_order_acquire);
+    w->idx = w->next % ring->capacity;
+    w->limit = atomic_load_explicit(&L->gating.limit, memory_order_acquire);
+    atomic_fetch_add_explicit(&L->control.writers, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&ring->handles, 1, memory_order_acq_rel);
+    rr__wait_init();
+    *out = w;
+    return RR_OK;
+}
+
+void rr_writer_close(rr_writer *w)
+{
+    if (!w)
+        return;
+    rr_ring *ring = w->ring;
+    rr_layout *L = ring->L;
+    if (w->single) {
+        if (w->pending)   /* an open claim dies with its writer */
+            atomic_fetch_add_explicit(&L->counters.abandoned, w->pending_count,
+                                      memory_order_relaxed);
+        atomic_store_explicit(&L->control.writer_owner, 0, memory_order_release);
+    }
+    atomic_fetch_sub_explicit(&L->control.writers, 1, memory_order_relaxed);
+    atomic_fetch_sub_explicit(&ring->handles, 1, memory_order_acq_rel);
+    free(w);
+}
+
+/* ---- waiting for room (backpressure) ------------------------------------------ */
+
+struct rr_room {
+    rr_writer *w;
+    uint64_t   need;   /* single: claim must reach below this limit */
+    uint32_t   count;  /* multi: events wanted at the current claim cursor */
+};
+
+static rr_status rr__room_ready(void *ctx)
+{
+    struct rr_room *r = ctx;
+    rr_ring *ring = r->w->ring;
+    if (rr__closed(ring))
+        return RR_CLOSED;
+    if (r->w->single) {
+        r->w->limit = rr__gate_refresh(ring, r->w->next);
+        return r->need <= r->w->limit ? RR_OK : RR_EMPTY;
+    }
+    uint64_t head = atomic_load_explicit(&ring->L->claim, memory_order_acquire);
+    return head + r->count <= rr__gate_refresh(ring, head) ? RR_OK : RR_EMPTY;
+}
+
+/* The ring had no room for the claim: count the stall (once per claim), then
+ * report full or wait until the deadline for a reader to release slots. */
+static rr_status rr__wait_room(rr_writer *w, uint64_t need, uint32_t count, int64_t deadline,
+                               bool *stalled)
+{
+    rr_ring *ring = w->ring;
+    struct rr_room room = { w, need, count };
+    if (rr__room_ready(&room) == RR_OK)
+        return RR_OK;
+    if (!*stalled) {
+        *stalled = true;
+        atomic_fetch_add_explicit(&ring->L->counters.stalls, 1, memory_order_relaxed);
+    }
+    rr_status st = rr__wait(ring, &ring->L->writable, rr__room_ready, &room, deadline);
+    if (st == RR_EMPTY)
+        return RR_FULL;
+    if (st == RR_CLOSED)
+        return rr__fail(RR_CLOSED, "the ring was closed while the writer waited for room");
+    return st;
+}
+
+/* ---- claiming ------------------------------------------------------------------ */
+
+/* Multi producer: wait until the slot's previous event (one lap back) is
+ * complete, so no two writers fill it at once. Brief: the other writer is
+ * between its claim and its publish. */
+static rr_status rr__await_slot(rr_ring *ring, uint64_t seq, uint64_t idx)
+{
+    if (seq < ring->capacity)
+        return RR_OK;
+    uint64_t want = rr__stamp_done(seq - ring->capacity);
+    for (unsigned spins = 0;; spins++) {
+        if (atomic_load_explicit(&ring->meta[idx].stamp, memory_order_acquire) >= want)
+            return RR_OK;
+        if (rr__closed(ring))
+            return rr__fail(RR_CLOSED, "the ring was closed while a writer waited for a slot");
+        if (spins > 64)
+            sched_yield();
+    }
+}
+
+/* Mark the claimed slots and give each its default length and type. */
+static rr_status rr__prepare(rr_ring *ring, uint64_t seq, uint64_t idx, uint32_t n,
+                             uint32_t type)
+{
+    uint64_t i0 = idx;
+    for (uint32_t i = 0; i < n; i++) {
+        if (ring->multi) {
+            rr_status st = rr__await_slot(ring, seq + i, idx);
+            if (st != RR_OK)
+                return st;
+        }
+        if (ring->overwrite)
+            atomic_store_explicit(&ring->meta[idx].stamp, rr__stamp_writing(seq + i),
+                                  memory_order_relaxed);
+        if (++idx == ring->capacity)
+            idx = 0;
+    }
+    if (ring->overwrite) /* the odd stamps are seen before any byte of the new event */
+        atomic_thread_fence(memory_order_release);
+    for (uint32_t i = 0; i < n; i++) {
+        atomic_store_explicit(&ring->meta[i0].len, ring->slot_size, memory_order_relaxed);
+        atomic_store_explicit(&ring->meta[i0].type, type, memory_order_relaxed);
+        if (++i0 == ring->capacity)
+            i0 = 0;
+    }
+    return RR_OK;
+}
+
+static rr_status rr__claim_single(rr_writer *w, uint32_t n, int64_t timeout_ns, uint64_t *seq)
+{
+    if (w->pending)
+        return rr__fail(RR_INVALID, "this writer already holds a claim; publish or abandon it first");
+    uint64_t need = w->next + n;
+    bool stalled = false;
+    if (!w->ring->overwrite && need > w->limit) {
+        rr_status st = rr__wait_room(w, need, n, rr__deadline(timeout_ns), &stalled);
+        if (st != RR_OK)
+            return st;
+    }
+    *seq = w->next;
+    return RR_OK;
+}
+
+static rr_status rr__claim_multi(rr_writer *w, uint32_t n, int64_t timeout_ns, uint64_t *seq)
+{
+    rr_ring *ring = w->ring;
+    rr_layout *L = ring->L;
+    if (ring->overwrite) {
+        *seq = atomic_fetch_add_explicit(&L->claim, n, memory_order_acq_rel);
+        return RR_OK;
+    }
+    uint64_t s = atomic_load_explicit(&L->claim, memory_order_relaxed);
+    int64_t deadline = rr__deadline(timeout_ns);
+    bool stalled = false;
+    for (;;) {
+        if (s + n > atomic_load_explicit(&L->gating.limit, memory_order_acquire) &&
+            s + n > rr__gate_refresh(ring, s)) {
+            rr_status st = rr__wait_room(w, 0, n, deadline, &stalled);
+            if (st != RR_OK)
+                return st;
+            /* room seen; another writer may take it first, so look again */
+            s = atomic_load_explicit(&L->claim, memory_order_relaxed);
+            continue;
+        }
+        if (atomic_compare_exchange_weak_explicit(&L->claim, &s, s + n, memory_order_acq_rel,
+                                                  memory_order_relaxed))
+            break;
+    }
+    *seq = s;
+    return RR_OK;
+}
+
+static rr_status rr__check_claim_args(rr_writer *w, uint32_t count, rr_claim *c)
+{
+    if (!w || !c)
+        return rr__fail(RR_INVALID, "rr_writer_claim needs a writer and a claim");
+    uint64_t most = w->ring->capacity < RR_MAX_CLAIM ? w->ring->capacity : RR_MAX_CLAIM;
+    if (count == 0 || count > most)
+        return rr__fail(RR_INVALID, "cannot claim %u events: between 1 and %llu at a time",
+                        count, (unsigned long long)most);
+    if (rr__closed(w->ring))
+        return rr__fail(RR_CLOSED, "cannot write: the ring is closed");
+    return RR_OK;
+}
+
+rr_status rr_writer_claim(rr_writer *w, uint32_t count, uint32_t event_type, rr_claim *c,
+                          int64_t timeout_ns)
+{
+    rr_status st = rr__check_claim_args(w, count, c);
+    if (st != RR_OK)
+        return st;
+    rr_ring *ring = w->ring;
+    uint64_t seq = 0;
+    st = w->single ? rr__claim_single(w, count, timeout_ns, &seq)
+                   : rr__claim_multi(w, count, timeout_ns, &seq);
+    if (st != RR_OK)
+        return st;
+    uint64_t idx = w->single ? w->idx : seq % ring->capacity;
+    st = rr__prepare(ring, seq, idx, count, event_type);
+    if (st != RR_OK)
+        return st;
+    if (w->single) {   /* a multi-producer handle is shared: never written here */
+        w->pending = true;
+        w->pending_count = count;
+    }
+    *c = (rr_claim){ .sequence = seq, .count = count, .slot_size = ring->slot_size,
+                     ._ring = ring, ._idx = idx, ._state = RR_CLAIM_OPEN };
+    return RR_OK;
+}
+
+/* ---- filling a claim --------------------------------------------------------------- */
+
+static uint64_t rr__claim_slot(const rr_claim *c, uint32_t i)
+{
+    const rr_ring *ring = c->_ring;
+    uint64_t idx = c->_idx + i;
+    return idx >= ring->capacity ? idx - ring->capacity : idx;
+}
+
+void *rr_claim_data(const rr_claim *c, uint32_t i)
+{
+    if (!c || c->_state != RR_CLAIM_OPEN || i >= c->count)
+        return NULL;
+    return rr__slot(c->_ring, rr__claim_slot(c, i));
+}
+
+rr_status rr_claim_set(rr_claim *c, uint32_t i, size_t len, uint32_t event_type)
+{
+    if (!c || c->_state != RR_CLAIM_OPEN || i >= c->count)
+        return rr__fail(RR_INVALID, "no open claim with an event %u", i);
+    const rr_ring *ring = c->_ring;
+    if (len > ring->slot_size)
+        return rr__fail(RR_TOO_LARGE, "payload of %zu bytes exceeds the slot size of %u bytes",
+                        len, ring->slot_size);
+    rr_slot_meta *m = &ring->meta[rr__claim_slot(c, i)];
+    atomic_store_explicit(&m->len, (uint32_t)len, memory_order_relaxed);
+    atomic_store_explicit(&m->type, event_type, memory_order_relaxed);
+    return RR_OK;
+}
+
+static rr_status rr__check_open_claim(rr_writer *w, rr_claim *c)
+{
+    if (!w || !c || c->_state != RR_CLAIM_OPEN || c->_ring != w->ring)
+        return rr__fail(RR_INVALID, "not an open claim of this writer");
+    if (w->single && (!w->pending || c->sequence != w->next))
+        return rr__fail(RR_INVALID, "not the claim this writer holds");
+    return RR_OK;
+}
+
+/* Publish each stamp in order; release makes the slot's bytes visible first. */
+static void rr__stamp_all(rr_ring *ring, const rr_claim *c)
+{
+    uint64_t idx = c->_idx;
+    for (uint32_t i = 0; i < c->count; i++) {
+        atomic_store_explicit(&ring->meta[idx].stamp, rr__stamp_done(c->sequence + i),
+                              memory_order_release);
+        if (++idx == ring->capacity)
+            idx = 0;
+    }
+}
+
+rr_status rr_writer_publish(rr_writer *w, rr_claim *c)
+{
+    rr_status st = rr__check_open_claim(w, c);
+    if (st != RR_OK)
+        return st;
+    rr_ring *ring = w->ring;
+    rr__stamp_all(ring, c);
+    if (w->single) {
+        w->next += c->count;
+        w->idx = (w->idx + c->count) % ring->capacity;
+        w->pending = false;
+        atomic_store_explicit(&ring->L->published, w->next, memory_order_release);
+    } else {
+        atomic_fetch_add_explicit(&ring->L->published, c->count, memory_order_release);
+    }
+    c->_state = RR_CLAIM_NONE;
+    rr__notify(ring, &ring->L->readable);
+    return RR_OK;
+}
+
+rr_status rr_writer_abandon(rr_writer *w, rr_claim *c)
+{
+    rr_status st = rr__check_open_claim(w, c);
+    if (st != RR_OK)
+        return st;
+    rr_ring *ring = w->ring;
+    atomic_fetch_add_explicit(&ring->L->counters.abandoned, c->count, memory_order_relaxed);
+    c->_state = RR_CLAIM_NONE;
+    if (w->single) {
+        /* The sequence is reused by the next claim. In overwrite mode the odd
+         * stamps stay: the old events there were already given up. */
+        w->pending = false;
+        return RR_OK;
+    }
+    /* Multi producer: the sequences are spent; mark them so readers skip them. */
+    uint64_t idx = c->_idx;
+    for (uint32_t i = 0; i < c->count; i++) {
+        atomic_store_explicit(&ring->meta[idx].len, RR_LEN_ABANDONED, memory_order_relaxed);
+        if (++idx == ring->capacity)
+            idx = 0;
+    }
+    rr__stamp_all(ring, c);
+    rr__notify(ring, &ring->L->readable);
+    return RR_OK;
+}
+
+/* ---- copying writes -------------------------------------------------------------------- */
+
+static rr_status rr__too_large(size_t len, const rr_ring *ring)
+{
+    return rr__fail(RR_TOO_LARGE, "payload of %zu bytes exceeds the slot size of %u bytes",
+                    len, ring->slot_size);
+}
+
+/* The single-producer add, kept in one piece: claim, copy, publish. */
+static rr_status rr__add_single(rr_writer *w, const void *data, size_t len, uint32_t type,
+                                uint64_t *seq_out, int64_t timeout_ns)
+{
+    rr_ring *ring = w->ring;
+    uint64_t seq = w->next;
+    if (w->pending)
+        return rr__fail(RR_INVALID, "this writer holds a claim; publish or abandon it first");
+    bool stalled = false;
+    if (!ring->overwrite && seq + 1 > w->limit) {
+        rr_status st = rr__wait_room(w, seq + 1, 1, rr__deadline(timeout_ns), &stalled);
+        if (st != RR_OK)
+            return st;
+    }
+    uint64_t idx = w->idx;
+    rr_slot_meta *m = &ring->meta[idx];
+    if (ring->overwrite) {
+        atomic_store_explicit(&m->stamp, rr__stamp_writing(seq), memory_order_relaxed);
+        atomic_thread_fence(memory_order_release);
+    }
+    atomic_store_explicit(&m->len, (uint32_t)len, memory_order_relaxed);
+    atomic_store_explicit(&m->type, type, memory_order_relaxed);
+    if (len)
+        memcpy(rr__slot(ring, idx), data, len);
+    atomic_store_explicit(&m->stamp, rr__stamp_done(seq), memory_order_release);
+    w->next = seq + 1;
+    w->idx = idx + 1 == ring->capacity ? 0 : idx + 1;
+    atomic_store_explicit(&ring->L->published, seq + 1, memory_order_release);
+    rr__notify(ring, &ring->L->readable);
+    if (seq_out)
+        *seq_out = seq;
+    return RR_OK;
+}
+
+rr_status rr_writer_add(rr_writer *w, const void *data, size_t len, uint32_t event_type,
+                        uint64_t *seq_out, int64_t timeout_ns)
+{
+    if (!w || (!data && len))
+        return rr__fail(RR_INVALID, "rr_writer_add needs a writer and data");
+    rr_ring *ring = w->ring;
+    if (len > ring->slot_size)
+        return rr__too_large(len, ring);
+    if (atomic_load_explicit(&ring->L->control.closed, memory_order_relaxed))
+        return rr__fail(RR_CLOSED, "cannot write: the ring is closed");
+    if (w->single)
+        return rr__add_single(w, data, len, event_type, seq_out, timeout_ns);
+    rr_claim c;
+    rr_status st = rr_writer_claim(w, 1, event_type, &c, timeout_ns);
+    if (st != RR_OK)
+        return st;
+    if (len)
+        memcpy(rr_claim_data(&c, 0), data, len);
+    atomic_store_explicit(&ring->meta[c._idx].len, (uint32_t)len, memory_order_relaxed);
+    if (seq_out)
+        *seq_out = c.sequence;
+    return rr_writer_publish(w, &c);
+}
+
+rr_status rr_writer_add_batch(rr_writer *w, const rr_payload *items, size_t n,
+                              uint64_t *first_seq_out, int64_t timeout_ns)
+{
+    if (!w || !items)
+        return rr__fail(RR_INVALID, "rr_writer_add_batch needs a writer and items");
+    if (n == 0 || n > RR_MAX_CLAIM)
+        return rr__fail(RR_INVALID, "a batch holds 1 to %u events, not %zu", RR_MAX_CLAIM, n);
+    for (size_t i = 0; i < n; i++) {
+        if (items[i].len > w->ring->slot_size)
+            return rr__fail(RR_TOO_LARGE,
+                            "payload %zu of the batch has %zu bytes; the slot size is %u bytes",
+                            i, items[i].len, w->ring->slot_size);
+        if (!items[i].data && items[i].len)
+            return rr__fail(RR_INVALID, "payload %zu of the batch has no data", i);
+    }
+    rr_claim c;
+    rr_status st = rr_writer_claim(w, (uint32_t)n, 0, &c, timeout_ns);
+    if (st != RR_OK)
+        return st;
+    for (uint32_t i = 0; i < c.count; i++) {
+        if (items[i].len)
+            memcpy(rr_claim_data(&c, i), items[i].data, items[i].len);
+        rr_claim_set(&c, i, items[i].len, items[i].event_type);
+    }
+    if (first_seq_out)
+        *first_seq_out = c.sequence;
+    return rr_writer_publish(w, &c);
+}
