@@ -1,7 +1,7 @@
 # rusted_ring — one Makefile for the C core, its tests, benchmarks and demo.
 #
 #   make test       build and run every test suite that exists
-#   make sanitize   unit tests under ASan+UBSan, stress tests (shortened) under TSan
+#   make sanitize   all C tests under ASan+UBSan and under TSan (stress tests shortened)
 #   make bench-c    C core benchmarks (prints events/s, ns/event, ratios)
 #   make demo       the seed's fan-out scenario
 #   make stress     long stress runs (RR_STRESS_SCALE=10), not part of CI
@@ -54,9 +54,10 @@ test-c: $(addprefix $(BUILD)/release/,$(C_UNIT) $(C_STRESS)) $(BUILD)/examples/q
 	@set -e; for t in $(C_UNIT) $(C_STRESS); do echo "== $$t"; $(BUILD)/release/$$t; done
 	@echo "== examples/quickstart"; $(BUILD)/examples/quickstart
 
-sanitize: $(addprefix $(BUILD)/asan/,$(C_UNIT)) $(addprefix $(BUILD)/tsan/,$(C_STRESS) $(C_UNIT))
-	@set -e; for t in $(C_UNIT); do echo "== asan+ubsan $$t"; \
-	  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 $(BUILD)/asan/$$t; done
+sanitize: $(addprefix $(BUILD)/asan/,$(C_UNIT) $(C_STRESS)) $(addprefix $(BUILD)/tsan/,$(C_STRESS) $(C_UNIT))
+	@set -e; for t in $(C_UNIT) $(C_STRESS); do echo "== asan+ubsan $$t"; \
+	  RR_STRESS_SCALE=0.1 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 $(BUILD)/asan/$$t; done
 	@set -e; for t in $(C_STRESS) $(C_UNIT); do echo "== tsan $$t"; \
 	  RR_STRESS_SCALE=0.02 TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 history_size=7 suppressions=$(CURDIR)/tests/c/tsan.supp" \
 	  $(BUILD)/tsan/$$t; done

@@ -93,7 +93,7 @@ typedef struct rr_layout {
     RR_LINE struct {
         _Atomic uint64_t limit;              /* confirmed: claim below this */
         _Atomic uint64_t proposed;           /* highest limit ever proposed */
-        _Atomic uint32_t gen;                /* bumped by each reader registration */
+        _Atomic uint64_t gen;                /* bumped by each reader registration */
         _Atomic uint32_t reader_hw;          /* entries [0, hw) may be in use */
     } gating;
     rr_waitq readable;                       /* readers wait for events */
@@ -119,6 +119,7 @@ struct rr_ring {
     uint64_t         capacity;
     uint32_t         slot_size;
     uint32_t         stride;
+    size_t           memory_bytes;
     bool             overwrite;
     bool             multi;
     bool             owns_block;   /* rr_ring_create: free the block on destroy */
@@ -144,6 +145,7 @@ struct rr_reader {
     uint64_t         gate;       /* last value stored in entry->gate */
     uint64_t         cur_lo;     /* first sequence handed out by the last call */
     uint64_t         lost;
+    uint64_t         skipped;    /* abandoned sequences passed over */
     uint64_t         delivered;
     uint32_t        *holds;      /* backpressure: hold counts by slot */
     uint64_t         nholds;

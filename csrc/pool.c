@@ -157,7 +157,8 @@ rr_status rr_pool_reader(rr_pool_id id, rr_start start, rr_reader **out)
     return st == RR_OK ? rr_reader_open(rr__pools[id], start, out) : st;
 }
 
-rr_status rr_emit(const void *data, size_t len, uint32_t event_type, rr_pool_id *pool_out)
+rr_status rr_emit(const void *data, size_t len, uint32_t event_type, int64_t timeout_ns,
+                  rr_pool_id *pool_out)
 {
     rr_pool_id id;
     rr_status st = rr_estimate_pool_id(len, &id);
@@ -167,7 +168,7 @@ rr_status rr_emit(const void *data, size_t len, uint32_t event_type, rr_pool_id 
         return st;
     if (pool_out)
         *pool_out = id;
-    return rr_writer_add(rr__emitters[id], data, len, event_type, NULL, 0);
+    return rr_writer_add(rr__emitters[id], data, len, event_type, NULL, timeout_ns);
 }
 
 void rr_pool_stats_collect(rr_pool_stats out[RR_POOL_COUNT])

@@ -92,6 +92,8 @@ static uint64_t rr__register_gate(rr_ring *ring, rr_reader_entry *e, uint64_t st
     if (start < floor) {
         start = floor;
         atomic_store_explicit(&e->gate, start, memory_order_seq_cst);
+        /* a writer may have seen the provisional gate and gone to sleep */
+        rr__notify(ring, &L->writable);
     }
     return start;
 }
@@ -178,17 +180,43 @@ static inline void rr__advance(rr_reader *r)
         r->idx = 0;
 }
 
+/* Multi producer: the oldest sequence >= pos that is not provably gone. A
+ * slot holding (or being filled with) q proves every earlier sequence of its
+ * residue gone; a slot still behind pos proves nothing. Writers fill slots out
+ * of order, so only the stamps can tell, and all of them are read. */
+static uint64_t rr__oldest_possible(const rr_ring *ring, uint64_t pos)
+{
+    uint64_t cap = ring->capacity, best = UINT64_MAX;
+    uint64_t base = pos - pos % cap;              /* first sequence of pos's lap */
+    for (uint64_t r = 0; r < cap; r++) {
+        uint64_t stamp = atomic_load_explicit(&ring->meta[r].stamp, memory_order_acquire);
+        uint64_t q = stamp ? (stamp - 1) / 2 : 0; /* the sequence in slot r */
+        uint64_t first = base + r < pos ? base + r + cap : base + r; /* residue r, >= pos */
+        uint64_t cand = stamp && q >= pos ? q : first;
+        if (cand < best)
+            best = cand;
+    }
+    return best;
+}
+
 /* The writer lapped us: the slot holds a later event (its stamp says which).
- * Jump to the oldest event that can still be intact and count the skip. */
+ * Jump to the oldest event that can still be intact and count every
+ * sequence jumped over in `lost`. */
 static void rr__skip_lapped(rr_reader *r, uint64_t stamp)
 {
     rr_ring *ring = r->ring;
     uint64_t cap = ring->capacity;
-    uint64_t in_slot = (stamp - 1) / 2;          /* the event written over ours */
-    uint64_t target = in_slot - cap + 1;         /* its writer touched nothing later */
-    uint64_t head = rr__head(ring);
-    if (head > cap && head - cap > target)
-        target = head - cap;
+    uint64_t target;
+    if (ring->multi) {
+        target = rr__oldest_possible(ring, r->pos);
+    } else {
+        /* one writer, in order: writing q touched nothing after q - cap */
+        uint64_t in_slot = (stamp - 1) / 2;
+        target = in_slot - cap + 1;
+        uint64_t head = atomic_load_explicit(&ring->L->published, memory_order_acquire);
+        if (head > cap && head - cap > target)
+            target = head - cap;
+    }
     if (target <= r->pos)
         target = r->pos + 1;
     r->lost += target - r->pos;
@@ -243,6 +271,7 @@ static rr_status rr__fetch_overwrite(rr_reader *r, rr_event *ev, unsigned char *
         }
         if (len > ring->slot_size) {       /* abandoned (multi producer): not an event */
             rr__advance(r);
+            r->skipped++;
             continue;
         }
         *ev = (rr_event){ .sequence = r->pos, .len = len, .event_type = type, .data = dst };
@@ -269,6 +298,7 @@ static rr_status rr__fetch_in_place(rr_reader *r, rr_event *ev)
         uint32_t len = atomic_load_explicit(&m->len, memory_order_relaxed);
         if (len > ring->slot_size) {       /* abandoned (multi producer): not an event */
             rr__advance(r);
+            r->skipped++;
             continue;
         }
         *ev = (rr_event){ .sequence = r->pos, .len = len,
@@ -292,15 +322,23 @@ struct rr_pending_read {
     rr_event  *ev;
 };
 
-/* One event, or RR_EMPTY, or RR_CLOSED once the ring is closed and drained. */
+/* One event, or RR_EMPTY, or RR_CLOSED once the ring is closed and drained.
+ * With several producers, drained means every claimed sequence was read: a
+ * claim still open when the ring closed holds the reader up (until its
+ * timeout) rather than letting it skip the events behind it. */
 static rr_status rr__read_ready(void *ctx)
 {
     struct rr_pending_read *p = ctx;
+    rr_ring *ring = p->r->ring;
     rr_status st = rr__fetch(p->r, p->ev, p->r->scratch);
-    if (st != RR_EMPTY || !rr__closed(p->r->ring))
+    if (st != RR_EMPTY || !rr__closed(ring))
         return st;
     st = rr__fetch(p->r, p->ev, p->r->scratch);   /* published just before the close */
-    return st == RR_EMPTY ? RR_CLOSED : st;
+    if (st != RR_EMPTY)
+        return st;
+    if (ring->multi && p->r->pos < atomic_load_explicit(&ring->L->claim, memory_order_acquire))
+        return RR_EMPTY;
+    return RR_CLOSED;
 }
 
 static rr_status rr__read_first(rr_reader *r, rr_event *ev, int64_t timeout_ns)
@@ -404,6 +442,7 @@ rr_status rr_reader_release(rr_reader *r, uint64_t sequence)
 uint64_t rr_reader_cursor(const rr_reader *r) { return r ? r->pos : 0; }
 uint64_t rr_reader_lost(const rr_reader *r) { return r ? r->lost : 0; }
 uint64_t rr_reader_delivered(const rr_reader *r) { return r ? r->delivered : 0; }
+uint64_t rr_reader_skipped(const rr_reader *r) { return r ? r->skipped : 0; }
 
 uint64_t rr_reader_lag(const rr_reader *r)
 {

@@ -85,23 +85,26 @@ static uint64_t rr__geometry_checksum(const rr_geometry *g)
     return h;
 }
 
-/* Fill a process-local handle from a block whose geometry is trusted. */
-static rr_status rr__handle(unsigned char *base, bool owns, bool private_mem, rr_ring **out)
+/* Fill a process-local handle from a trusted copy of the block's geometry.
+ * The handle never reads the geometry from the block again, so a process
+ * scribbling over a shared header later cannot move the handle's pointers. */
+static rr_status rr__handle(unsigned char *base, const rr_geometry *g, bool owns,
+                            bool private_mem, rr_ring **out)
 {
     rr_ring *ring = calloc(1, sizeof *ring);
     if (!ring)
         return rr__fail(RR_NO_MEMORY, "cannot allocate a ring handle");
-    rr_layout *L = (rr_layout *)base;
-    ring->L = L;
+    ring->L = (rr_layout *)base;
     ring->base = base;
-    ring->readers = (rr_reader_entry *)(base + L->geo.readers_off);
-    ring->meta = (rr_slot_meta *)(base + L->geo.meta_off);
-    ring->payload = base + L->geo.payload_off;
-    ring->capacity = L->geo.capacity;
-    ring->slot_size = L->geo.slot_size;
-    ring->stride = L->geo.slot_stride;
-    ring->overwrite = L->geo.mode == RR_MODE_OVERWRITE;
-    ring->multi = L->geo.producers == RR_PRODUCERS_MULTI;
+    ring->readers = (rr_reader_entry *)(base + g->readers_off);
+    ring->meta = (rr_slot_meta *)(base + g->meta_off);
+    ring->payload = base + g->payload_off;
+    ring->capacity = g->capacity;
+    ring->slot_size = g->slot_size;
+    ring->stride = g->slot_stride;
+    ring->memory_bytes = g->total_bytes;
+    ring->overwrite = g->mode == RR_MODE_OVERWRITE;
+    ring->multi = g->producers == RR_PRODUCERS_MULTI;
     ring->owns_block = owns;
     ring->private_mem = private_mem;
     rr__wait_init();
@@ -151,7 +154,7 @@ static rr_status rr__format(void *mem, size_t len, const rr_config *cfg, bool ow
                         len, need);
     memset(mem, 0, need);   /* every counter, stamp and cursor starts at 0 */
     rr__write_geometry(mem, cfg);
-    return rr__handle(mem, owns, private_mem, out);
+    return rr__handle(mem, &((rr_layout *)mem)->geo, owns, private_mem, out);
 }
 
 rr_status rr_ring_format(void *mem, size_t len, const rr_config *cfg, rr_ring **out)
@@ -175,15 +178,10 @@ rr_status rr_ring_create(const rr_config *cfg, rr_ring **out)
     return st;
 }
 
-/* Check every geometry field against what format would have written. */
-static rr_status rr__validate(const void *mem, size_t len)
+/* Check every field of a copy of the geometry against what format would
+ * have written for its capacity and slot size. */
+static rr_status rr__validate(const rr_geometry *g, size_t len)
 {
-    if (!mem || ((uintptr_t)mem % RR_CACHE_LINE) != 0)
-        return rr__fail(RR_INVALID, "ring memory must be non-NULL and 64-byte aligned");
-    if (len < sizeof(rr_layout))
-        return rr__fail(RR_SHM_INVALID, "%zu bytes cannot hold a ring header of %zu bytes",
-                        len, sizeof(rr_layout));
-    const rr_geometry *g = &((const rr_layout *)mem)->geo;
     if (g->magic != RR_MAGIC)
         return rr__fail(RR_SHM_INVALID, "not a rusted_ring block (bad magic)");
     if (g->version != RR_LAYOUT_VERSION || g->header_bytes != sizeof(rr_layout) ||
@@ -212,10 +210,17 @@ rr_status rr_ring_attach(void *mem, size_t len, rr_ring **out)
 {
     if (!out)
         return rr__fail(RR_INVALID, "no place for the ring handle");
-    rr_status st = rr__validate(mem, len);
+    if (!mem || ((uintptr_t)mem % RR_CACHE_LINE) != 0)
+        return rr__fail(RR_INVALID, "ring memory must be non-NULL and 64-byte aligned");
+    if (len < sizeof(rr_layout))
+        return rr__fail(RR_SHM_INVALID, "%zu bytes cannot hold a ring header of %zu bytes",
+                        len, sizeof(rr_layout));
+    rr_geometry g;
+    memcpy(&g, &((const rr_layout *)mem)->geo, sizeof g);   /* validate what we use */
+    rr_status st = rr__validate(&g, len);
     if (st != RR_OK)
         return st;
-    return rr__handle(mem, false, false, out);
+    return rr__handle(mem, &g, false, false, out);
 }
 
 rr_status rr_ring_destroy(rr_ring *ring)
@@ -254,7 +259,7 @@ rr_producers rr_ring_producers(const rr_ring *ring)
 }
 size_t rr_ring_memory_bytes(const rr_ring *ring)
 {
-    return ring ? (size_t)ring->L->geo.total_bytes : 0;
+    return ring ? ring->memory_bytes : 0;
 }
 uint64_t rr_ring_published(const rr_ring *ring)
 {

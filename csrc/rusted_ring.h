@@ -9,9 +9,12 @@
  * Two delivery modes, fixed when the ring is made:
  *   RR_MODE_BACKPRESSURE  readers gate the writer; nothing is ever lost; a
  *                         writer that finds the ring full says so or waits.
- *   RR_MODE_OVERWRITE     the writer never waits; a reader it laps skips to the
- *                         oldest intact event and counts what it missed in
- *                         `lost`. A torn or stale payload is never delivered.
+ *   RR_MODE_OVERWRITE     the writer never waits for readers; a reader it laps
+ *                         skips to the oldest intact event and counts what it
+ *                         missed in `lost`. A torn or stale payload is never
+ *                         delivered. (With several producers, a writer can
+ *                         wait for another producer still filling the slot
+ *                         it needs a whole lap behind.)
  *
  * Conventions: every fallible call returns an rr_status; rr_strerror() names it
  * and rr_last_error() gives the calling thread's detailed message for its last
@@ -208,7 +211,9 @@ void      rr_reader_close(rr_reader *r);
  * slot itself (no copy), and no writer reuses it while it is the reader's or
  * held. Overwrite rings hand out the reader's private copy, verified intact.
  * RR_EMPTY (timeout_ns 0) / RR_TIMEOUT when nothing arrives; RR_CLOSED once
- * the ring is closed and everything published has been read. */
+ * the ring is closed and everything published has been read (with several
+ * producers: every claimed sequence, so a claim left open at the close makes
+ * readers wait, up to their timeout, for it to be published or abandoned). */
 rr_status rr_reader_next(rr_reader *r, rr_event *ev, int64_t timeout_ns);
 
 /* Up to `max` events in one step (*n_out of them; at least one unless the
@@ -228,6 +233,9 @@ uint64_t  rr_reader_cursor(const rr_reader *r);      /* next sequence to read */
 uint64_t  rr_reader_lag(const rr_reader *r);         /* published, not yet read */
 uint64_t  rr_reader_lost(const rr_reader *r);        /* skipped after a lap */
 uint64_t  rr_reader_delivered(const rr_reader *r);   /* events handed out */
+uint64_t  rr_reader_skipped(const rr_reader *r);     /* abandoned claims passed over */
+/* For every reader: cursor - start == delivered + lost + skipped, and
+ * skipped is 0 with a single producer (its abandoned sequences are reused). */
 double    rr_reader_backpressure_ratio(const rr_reader *r); /* lag / capacity, 0..1 */
 bool      rr_reader_is_under_pressure(const rr_reader *r);  /* ratio > 0.8 */
 bool      rr_reader_should_throttle(const rr_reader *r);    /* ratio >= 0.9 */
@@ -301,8 +309,11 @@ rr_status rr_pool_writer(rr_pool_id id, rr_writer **out);
 rr_status rr_pool_reader(rr_pool_id id, rr_start start, rr_reader **out);
 
 /* Auto-sized emit: publish into the smallest pool that fits (its id in
- * *pool_out, which may be NULL). Never waits: the pools are overwrite rings. */
-rr_status rr_emit(const void *data, size_t len, uint32_t event_type, rr_pool_id *pool_out);
+ * *pool_out, which may be NULL). The pools never wait for readers; an emit
+ * waits (up to timeout_ns; 0 reports RR_FULL at once) only when another
+ * producer is still filling, a whole lap behind, the slot it needs. */
+rr_status rr_emit(const void *data, size_t len, uint32_t event_type, int64_t timeout_ns,
+                  rr_pool_id *pool_out);
 
 typedef struct rr_pool_stats {
     rr_pool_id id;

@@ -66,9 +66,10 @@ static void rr__init_once(void)
 }
 
 /* Called whenever a ring, writer or reader is opened: registers the process
- * once, and again in a child after fork() (a new address space starts
- * unregistered, and notifiers that are not registered would not take part in
- * a waiter's barrier). */
+ * once, and again in a child after fork(). Linux 6.x carries the registration
+ * into the child, but nothing promises that, and a notifier that is not
+ * registered would not take part in a waiter's barrier; registering twice is
+ * harmless. */
 void rr__wait_init(void)
 {
     pthread_once(&rr__once, rr__init_once);
@@ -136,6 +137,7 @@ static rr_status rr__sleep(const rr_ring *ring, rr_waitq *q, rr_ready_fn ready,
                            void *ctx, int64_t deadline)
 {
     atomic_fetch_add_explicit(&q->waiters, 1, memory_order_seq_cst);
+    atomic_thread_fence(memory_order_seq_cst);   /* our half of the store-load fence */
     bool sliced = !atomic_load_explicit(&rr__asym_fences, memory_order_relaxed);
     if (!sliced) {
         int cmd = ring->private_mem ? MEMBARRIER_CMD_PRIVATE_EXPEDITED

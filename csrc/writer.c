@@ -4,9 +4,12 @@
  * Single producer: the writer keeps its next sequence and slot index in its
  * handle; publishing is a release store of each slot's stamp and of
  * `published`. Multi producer: sequences are claimed from `claim` with an
- * atomic, and each slot is published by its own stamp. Before reusing a slot,
- * a multi-producer writer waits until the previous lap's event in it is
- * complete, so two writers never fill one slot at once.
+ * atomic, and each slot is published by its own stamp. A multi-producer
+ * writer claims a run of slots only once each holds its previous lap's event
+ * complete (stamps only grow, so the check stays true), so two writers never
+ * fill one slot and a claim never has to wait after it is taken. Even an
+ * overwrite ring can then make a writer wait, or report full: when another
+ * producer has held a claim for a whole lap.
  *
  * Overwrite mode marks a slot "being written" (odd stamp) before touching it,
  * so a reader copying the old event notices the change (see reader.c).
@@ -32,7 +35,7 @@ uint64_t rr__gate_refresh(rr_ring *ring, uint64_t head)
 {
     rr_layout *L = ring->L;
     for (;;) {
-        uint32_t gen = atomic_load_explicit(&L->gating.gen, memory_order_seq_cst);
+        uint64_t gen = atomic_load_explicit(&L->gating.gen, memory_order_seq_cst);
         uint32_t hw = atomic_load_explicit(&L->gating.reader_hw, memory_order_seq_cst);
         if (hw > RR_MAX_READERS)
             hw = RR_MAX_READERS;
@@ -108,7 +111,37 @@ void rr_writer_close(rr_writer *w)
     free(w);
 }
 
-/* ---- waiting for room (backpressure) ------------------------------------------ */
+/* ---- waiting for room --------------------------------------------------------- */
+
+/* Multi producer: may [s, s + n) be claimed? Each slot must hold its previous
+ * lap's event, complete, or never have been used. */
+static bool rr__slots_free(const rr_ring *ring, uint64_t s, uint32_t n)
+{
+    uint64_t cap = ring->capacity;
+    if (s + n <= cap)
+        return true;
+    uint64_t idx = s % cap;
+    for (uint32_t i = 0; i < n; i++) {
+        uint64_t seq = s + i;
+        /* acquire: the previous writer's bytes are done before we refill */
+        if (seq >= cap && atomic_load_explicit(&ring->meta[idx].stamp, memory_order_acquire) <
+                              rr__stamp_done(seq - cap))
+            return false;
+        if (++idx == cap)
+            idx = 0;
+    }
+    return true;
+}
+
+/* Multi producer: may `count` events be claimed at s right now? */
+static bool rr__multi_room(rr_ring *ring, uint64_t s, uint32_t count)
+{
+    if (!ring->overwrite &&
+        s + count > atomic_load_explicit(&ring->L->gating.limit, memory_order_acquire) &&
+        s + count > rr__gate_refresh(ring, s))
+        return false;
+    return rr__slots_free(ring, s, count);
+}
 
 struct rr_room {
     rr_writer *w;
@@ -116,6 +149,8 @@ struct rr_room {
     uint32_t   count;  /* multi: events wanted at the current claim cursor */
 };
 
+/* Readers releasing slots and (with several producers) writers publishing
+ * both notify the `writable` queue that this waits on. */
 static rr_status rr__room_ready(void *ctx)
 {
     struct rr_room *r = ctx;
@@ -127,7 +162,7 @@ static rr_status rr__room_ready(void *ctx)
         return r->need <= r->w->limit ? RR_OK : RR_EMPTY;
     }
     uint64_t head = atomic_load_explicit(&ring->L->claim, memory_order_acquire);
-    return head + r->count <= rr__gate_refresh(ring, head) ? RR_OK : RR_EMPTY;
+    return rr__multi_room(ring, head, r->count) ? RR_OK : RR_EMPTY;
 }
 
 /* The ring had no room for the claim: count the stall (once per claim), then
@@ -153,50 +188,26 @@ static rr_status rr__wait_room(rr_writer *w, uint64_t need, uint32_t count, int6
 
 /* ---- claiming ------------------------------------------------------------------ */
 
-/* Multi producer: wait until the slot's previous event (one lap back) is
- * complete, so no two writers fill it at once. Brief: the other writer is
- * between its claim and its publish. */
-static rr_status rr__await_slot(rr_ring *ring, uint64_t seq, uint64_t idx)
-{
-    if (seq < ring->capacity)
-        return RR_OK;
-    uint64_t want = rr__stamp_done(seq - ring->capacity);
-    for (unsigned spins = 0;; spins++) {
-        if (atomic_load_explicit(&ring->meta[idx].stamp, memory_order_acquire) >= want)
-            return RR_OK;
-        if (rr__closed(ring))
-            return rr__fail(RR_CLOSED, "the ring was closed while a writer waited for a slot");
-        if (spins > 64)
-            sched_yield();
-    }
-}
-
 /* Mark the claimed slots and give each its default length and type. */
-static rr_status rr__prepare(rr_ring *ring, uint64_t seq, uint64_t idx, uint32_t n,
-                             uint32_t type)
+static void rr__prepare(rr_ring *ring, uint64_t seq, uint64_t idx, uint32_t n, uint32_t type)
 {
-    uint64_t i0 = idx;
-    for (uint32_t i = 0; i < n; i++) {
-        if (ring->multi) {
-            rr_status st = rr__await_slot(ring, seq + i, idx);
-            if (st != RR_OK)
-                return st;
-        }
-        if (ring->overwrite)
-            atomic_store_explicit(&ring->meta[idx].stamp, rr__stamp_writing(seq + i),
+    if (ring->overwrite) {
+        uint64_t i0 = idx;
+        for (uint32_t i = 0; i < n; i++) {
+            atomic_store_explicit(&ring->meta[i0].stamp, rr__stamp_writing(seq + i),
                                   memory_order_relaxed);
+            if (++i0 == ring->capacity)
+                i0 = 0;
+        }
+        /* the odd stamps are seen before any byte of the new events */
+        atomic_thread_fence(memory_order_release);
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        atomic_store_explicit(&ring->meta[idx].len, ring->slot_size, memory_order_relaxed);
+        atomic_store_explicit(&ring->meta[idx].type, type, memory_order_relaxed);
         if (++idx == ring->capacity)
             idx = 0;
     }
-    if (ring->overwrite) /* the odd stamps are seen before any byte of the new event */
-        atomic_thread_fence(memory_order_release);
-    for (uint32_t i = 0; i < n; i++) {
-        atomic_store_explicit(&ring->meta[i0].len, ring->slot_size, memory_order_relaxed);
-        atomic_store_explicit(&ring->meta[i0].type, type, memory_order_relaxed);
-        if (++i0 == ring->capacity)
-            i0 = 0;
-    }
-    return RR_OK;
 }
 
 static rr_status rr__claim_single(rr_writer *w, uint32_t n, int64_t timeout_ns, uint64_t *seq)
@@ -218,16 +229,11 @@ static rr_status rr__claim_multi(rr_writer *w, uint32_t n, int64_t timeout_ns, u
 {
     rr_ring *ring = w->ring;
     rr_layout *L = ring->L;
-    if (ring->overwrite) {
-        *seq = atomic_fetch_add_explicit(&L->claim, n, memory_order_acq_rel);
-        return RR_OK;
-    }
     uint64_t s = atomic_load_explicit(&L->claim, memory_order_relaxed);
     int64_t deadline = rr__deadline(timeout_ns);
     bool stalled = false;
     for (;;) {
-        if (s + n > atomic_load_explicit(&L->gating.limit, memory_order_acquire) &&
-            s + n > rr__gate_refresh(ring, s)) {
+        if (!rr__multi_room(ring, s, n)) {
             rr_status st = rr__wait_room(w, 0, n, deadline, &stalled);
             if (st != RR_OK)
                 return st;
@@ -269,9 +275,7 @@ rr_status rr_writer_claim(rr_writer *w, uint32_t count, uint32_t event_type, rr_
     if (st != RR_OK)
         return st;
     uint64_t idx = w->single ? w->idx : seq % ring->capacity;
-    st = rr__prepare(ring, seq, idx, count, event_type);
-    if (st != RR_OK)
-        return st;
+    rr__prepare(ring, seq, idx, count, event_type);
     if (w->single) {   /* a multi-producer handle is shared: never written here */
         w->pending = true;
         w->pending_count = count;
@@ -320,6 +324,15 @@ static rr_status rr__check_open_claim(rr_writer *w, rr_claim *c)
     return RR_OK;
 }
 
+/* Slots became complete: readers may go on, and other producers waiting for
+ * a slot's previous lap may claim. */
+static void rr__notify_published(rr_ring *ring)
+{
+    rr__notify(ring, &ring->L->readable);
+    if (ring->multi)
+        rr__notify(ring, &ring->L->writable);
+}
+
 /* Publish each stamp in order; release makes the slot's bytes visible first. */
 static void rr__stamp_all(rr_ring *ring, const rr_claim *c)
 {
@@ -348,7 +361,7 @@ rr_status rr_writer_publish(rr_writer *w, rr_claim *c)
         atomic_fetch_add_explicit(&ring->L->published, c->count, memory_order_release);
     }
     c->_state = RR_CLAIM_NONE;
-    rr__notify(ring, &ring->L->readable);
+    rr__notify_published(ring);
     return RR_OK;
 }
 
@@ -374,7 +387,7 @@ rr_status rr_writer_abandon(rr_writer *w, rr_claim *c)
             idx = 0;
     }
     rr__stamp_all(ring, c);
-    rr__notify(ring, &ring->L->readable);
+    rr__notify_published(ring);
     return RR_OK;
 }
 

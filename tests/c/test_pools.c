@@ -263,7 +263,7 @@ static void emit_lands_in(size_t len, rr_pool_id want)
     CHECK(buf);
     payload_fill(buf, len, len, 3);
     rr_pool_id got_pool = (rr_pool_id)99;
-    CHECK_ST(rr_emit(buf, len, 3, &got_pool), RR_OK);
+    CHECK_ST(rr_emit(buf, len, 3, 0, &got_pool), RR_OK);
     CHECK_EQ(got_pool, want);
     for (int i = 0; i < RR_POOL_COUNT; i++) {
         rr_event ev;
@@ -304,7 +304,7 @@ TEST(test_emit_of_16385_bytes_is_too_large)
     rr_pool_stats before[RR_POOL_COUNT], after[RR_POOL_COUNT];
     rr_pool_stats_collect(before);
     rr_pool_id id;
-    CHECK_ST(rr_emit(buf, 16385, 0, &id), RR_TOO_LARGE);
+    CHECK_ST(rr_emit(buf, 16385, 0, 0, &id), RR_TOO_LARGE);
     CHECK(strstr(rr_last_error(), "16385"));
     rr_pool_stats_collect(after);
     for (int i = 0; i < RR_POOL_COUNT; i++) CHECK_EQ(after[i].published, before[i].published);
@@ -320,7 +320,7 @@ TEST(test_pool_stats_after_use_report_memory_published_and_readers)
     unsigned char buf[2000];
     payload_fill(buf, sizeof buf, 1, 0);
     rr_pool_id id = RR_POOL_COUNT;
-    for (int i = 0; i < 3; i++) CHECK_ST(rr_emit(buf, sizeof buf, 0, &id), RR_OK);
+    for (int i = 0; i < 3; i++) CHECK_ST(rr_emit(buf, sizeof buf, 0, 0, &id), RR_OK);
     CHECK_EQ(id, RR_POOL_L);
     rr_pool_stats_collect(st);
     rr_ring *ring = NULL;
@@ -355,7 +355,7 @@ static void *emit_thread(void *arg)
     for (uint64_t s = 0; s < e->count && e->st == RR_OK; s++) {
         payload_fill(buf, sizeof buf, s, e->id);
         rr_pool_id id = RR_POOL_COUNT;
-        e->st = rr_emit(buf, sizeof buf, e->id, &id);
+        e->st = rr_emit(buf, sizeof buf, e->id, SEC(30), &id);  /* may wait for a preempted producer */
         if (e->st == RR_OK && id != RR_POOL_XS) e->st = RR_INVALID;
     }
     atomic_fetch_add_explicit(e->done, 1, memory_order_release);
