@@ -146,6 +146,7 @@ struct rr_reader {
     uint64_t         cur_lo;     /* first sequence handed out by the last call */
     uint64_t         lost;
     uint64_t         skipped;    /* abandoned sequences passed over */
+    uint64_t         lap_margin; /* overwrite: how far past the oldest to resume */
     uint64_t         delivered;
     uint32_t        *holds;      /* backpressure: hold counts by slot */
     uint64_t         nholds;

@@ -22,7 +22,7 @@
 
 #include "layout.h"
 
-#define RR_SCRATCH_BYTES (256u * 1024)   /* overwrite: copies per batch call */
+#define RR_SCRATCH_BYTES (32u * 1024)    /* overwrite: verified copies per batch call */
 
 /* ---- opening and closing ------------------------------------------------------ */
 
@@ -201,22 +201,32 @@ static uint64_t rr__oldest_possible(const rr_ring *ring, uint64_t pos)
 
 /* The writer lapped us: the slot holds a later event (its stamp says which).
  * Jump to the oldest event that can still be intact and count every
- * sequence jumped over in `lost`. */
+ * sequence jumped over in `lost`.
+ *
+ * The oldest intact event is the one a running writer overwrites next, so a
+ * reader slower than the writer that always resumes there is lapped again at
+ * once and delivers almost nothing. A reader lapped again before it caught
+ * up therefore resumes `lap_margin` events later, doubling up to half a lap;
+ * the margin goes back to 0 once the reader catches up with the writer. */
 static void rr__skip_lapped(rr_reader *r, uint64_t stamp)
 {
     rr_ring *ring = r->ring;
     uint64_t cap = ring->capacity;
-    uint64_t target;
+    uint64_t target, head = rr__head(ring);
     if (ring->multi) {
         target = rr__oldest_possible(ring, r->pos);
     } else {
         /* one writer, in order: writing q touched nothing after q - cap */
         uint64_t in_slot = (stamp - 1) / 2;
         target = in_slot - cap + 1;
-        uint64_t head = atomic_load_explicit(&ring->L->published, memory_order_acquire);
         if (head > cap && head - cap > target)
             target = head - cap;
     }
+    uint64_t resume = target + r->lap_margin;
+    target = resume < head ? resume : target > head ? target : head;
+    r->lap_margin = r->lap_margin ? r->lap_margin * 2 : 1;
+    if (r->lap_margin > cap / 2)
+        r->lap_margin = cap / 2;
     if (target <= r->pos)
         target = r->pos + 1;
     r->lost += target - r->pos;
@@ -254,8 +264,10 @@ static rr_status rr__fetch_overwrite(rr_reader *r, rr_event *ev, unsigned char *
         rr_slot_meta *m = &ring->meta[r->idx];
         uint64_t want = rr__stamp_done(r->pos);
         uint64_t s1 = atomic_load_explicit(&m->stamp, memory_order_acquire);
-        if (s1 < want)
+        if (s1 < want) {
+            r->lap_margin = 0;             /* caught up with the writer */
             return RR_EMPTY;               /* not published yet (or being written) */
+        }
         if (s1 > want) {
             rr__skip_lapped(r, s1);
             continue;

@@ -12,9 +12,13 @@
  *   RR_MODE_OVERWRITE     the writer never waits for readers; a reader it laps
  *                         skips to the oldest intact event and counts what it
  *                         missed in `lost`. A torn or stale payload is never
- *                         delivered. (With several producers, a writer can
- *                         wait for another producer still filling the slot
- *                         it needs a whole lap behind.)
+ *                         delivered. A reader lapped again before it caught
+ *                         up resumes a little later each time (1, 2, 4 ...
+ *                         events past the oldest, at most half a lap), since
+ *                         the oldest is the slot the writer fills next; every
+ *                         sequence skipped is counted. (With several
+ *                         producers, a writer can wait for another producer
+ *                         still filling the slot it needs a whole lap behind.)
  *
  * Conventions: every fallible call returns an rr_status; rr_strerror() names it
  * and rr_last_error() gives the calling thread's detailed message for its last

@@ -188,25 +188,51 @@ static rr_status rr__wait_room(rr_writer *w, uint64_t need, uint32_t count, int6
 
 /* ---- claiming ------------------------------------------------------------------ */
 
-/* Mark the claimed slots and give each its default length and type. */
-static void rr__prepare(rr_ring *ring, uint64_t seq, uint64_t idx, uint32_t n, uint32_t type)
+/* Overwrite mode: mark the claimed slots "being written" before any byte of
+ * them changes, so a reader copying an old event there sees the change. */
+static void rr__mark_writing(rr_ring *ring, uint64_t seq, uint64_t idx, uint32_t n)
 {
-    if (ring->overwrite) {
-        uint64_t i0 = idx;
-        for (uint32_t i = 0; i < n; i++) {
-            atomic_store_explicit(&ring->meta[i0].stamp, rr__stamp_writing(seq + i),
-                                  memory_order_relaxed);
-            if (++i0 == ring->capacity)
-                i0 = 0;
-        }
-        /* the odd stamps are seen before any byte of the new events */
-        atomic_thread_fence(memory_order_release);
-    }
+    if (!ring->overwrite)
+        return;
     for (uint32_t i = 0; i < n; i++) {
-        atomic_store_explicit(&ring->meta[idx].len, ring->slot_size, memory_order_relaxed);
-        atomic_store_explicit(&ring->meta[idx].type, type, memory_order_relaxed);
+        atomic_store_explicit(&ring->meta[idx].stamp, rr__stamp_writing(seq + i),
+                              memory_order_relaxed);
         if (++idx == ring->capacity)
             idx = 0;
+    }
+    /* the odd stamps are seen before any byte of the new events */
+    atomic_thread_fence(memory_order_release);
+}
+
+static inline void rr__set_meta(rr_slot_meta *m, uint32_t len, uint32_t type)
+{
+    atomic_store_explicit(&m->len, len, memory_order_relaxed);
+    atomic_store_explicit(&m->type, type, memory_order_relaxed);
+}
+
+/* Copy a payload into a slot. Payloads up to 64 bytes (the common event) are
+ * copied with two overlapping fixed-size moves instead of a call to memcpy;
+ * neither move reads outside [src, src + n). */
+static inline void rr__copy_in(unsigned char *dst, const unsigned char *src, size_t n)
+{
+    if (n > 64) {
+        memcpy(dst, src, n);
+    } else if (n >= 32) {
+        memcpy(dst, src, 32);
+        memcpy(dst + n - 32, src + n - 32, 32);
+    } else if (n >= 16) {
+        memcpy(dst, src, 16);
+        memcpy(dst + n - 16, src + n - 16, 16);
+    } else if (n >= 8) {
+        memcpy(dst, src, 8);
+        memcpy(dst + n - 8, src + n - 8, 8);
+    } else if (n >= 4) {
+        memcpy(dst, src, 4);
+        memcpy(dst + n - 4, src + n - 4, 4);
+    } else if (n > 0) {
+        dst[0] = src[0];
+        dst[n / 2] = src[n / 2];
+        dst[n - 1] = src[n - 1];
     }
 }
 
@@ -262,26 +288,42 @@ static rr_status rr__check_claim_args(rr_writer *w, uint32_t count, rr_claim *c)
     return RR_OK;
 }
 
-rr_status rr_writer_claim(rr_writer *w, uint32_t count, uint32_t event_type, rr_claim *c,
-                          int64_t timeout_ns)
+/* Take `count` slots (waiting for room as the ring's mode says) and mark
+ * them; the caller fills them and sets each slot's length and type. */
+static rr_status rr__reserve(rr_writer *w, uint32_t count, int64_t timeout_ns, rr_claim *c)
 {
-    rr_status st = rr__check_claim_args(w, count, c);
-    if (st != RR_OK)
-        return st;
     rr_ring *ring = w->ring;
     uint64_t seq = 0;
-    st = w->single ? rr__claim_single(w, count, timeout_ns, &seq)
-                   : rr__claim_multi(w, count, timeout_ns, &seq);
+    rr_status st = w->single ? rr__claim_single(w, count, timeout_ns, &seq)
+                             : rr__claim_multi(w, count, timeout_ns, &seq);
     if (st != RR_OK)
         return st;
     uint64_t idx = w->single ? w->idx : seq % ring->capacity;
-    rr__prepare(ring, seq, idx, count, event_type);
+    rr__mark_writing(ring, seq, idx, count);
     if (w->single) {   /* a multi-producer handle is shared: never written here */
         w->pending = true;
         w->pending_count = count;
     }
     *c = (rr_claim){ .sequence = seq, .count = count, .slot_size = ring->slot_size,
                      ._ring = ring, ._idx = idx, ._state = RR_CLAIM_OPEN };
+    return RR_OK;
+}
+
+rr_status rr_writer_claim(rr_writer *w, uint32_t count, uint32_t event_type, rr_claim *c,
+                          int64_t timeout_ns)
+{
+    rr_status st = rr__check_claim_args(w, count, c);
+    if (st == RR_OK)
+        st = rr__reserve(w, count, timeout_ns, c);
+    if (st != RR_OK)
+        return st;
+    rr_ring *ring = w->ring;
+    uint64_t idx = c->_idx;
+    for (uint32_t i = 0; i < count; i++) {
+        rr__set_meta(&ring->meta[idx], ring->slot_size, event_type);
+        if (++idx == ring->capacity)
+            idx = 0;
+    }
     return RR_OK;
 }
 
@@ -415,14 +457,9 @@ static rr_status rr__add_single(rr_writer *w, const void *data, size_t len, uint
     }
     uint64_t idx = w->idx;
     rr_slot_meta *m = &ring->meta[idx];
-    if (ring->overwrite) {
-        atomic_store_explicit(&m->stamp, rr__stamp_writing(seq), memory_order_relaxed);
-        atomic_thread_fence(memory_order_release);
-    }
-    atomic_store_explicit(&m->len, (uint32_t)len, memory_order_relaxed);
-    atomic_store_explicit(&m->type, type, memory_order_relaxed);
-    if (len)
-        memcpy(rr__slot(ring, idx), data, len);
+    rr__mark_writing(ring, seq, idx, 1);
+    rr__set_meta(m, (uint32_t)len, type);
+    rr__copy_in(rr__slot(ring, idx), data, len);
     atomic_store_explicit(&m->stamp, rr__stamp_done(seq), memory_order_release);
     w->next = seq + 1;
     w->idx = idx + 1 == ring->capacity ? 0 : idx + 1;
@@ -446,12 +483,11 @@ rr_status rr_writer_add(rr_writer *w, const void *data, size_t len, uint32_t eve
     if (w->single)
         return rr__add_single(w, data, len, event_type, seq_out, timeout_ns);
     rr_claim c;
-    rr_status st = rr_writer_claim(w, 1, event_type, &c, timeout_ns);
+    rr_status st = rr__reserve(w, 1, timeout_ns, &c);
     if (st != RR_OK)
         return st;
-    if (len)
-        memcpy(rr_claim_data(&c, 0), data, len);
-    atomic_store_explicit(&ring->meta[c._idx].len, (uint32_t)len, memory_order_relaxed);
+    rr__set_meta(&ring->meta[c._idx], (uint32_t)len, event_type);
+    rr__copy_in(rr__slot(ring, c._idx), data, len);
     if (seq_out)
         *seq_out = c.sequence;
     return rr_writer_publish(w, &c);
@@ -473,13 +509,18 @@ rr_status rr_writer_add_batch(rr_writer *w, const rr_payload *items, size_t n,
             return rr__fail(RR_INVALID, "payload %zu of the batch has no data", i);
     }
     rr_claim c;
-    rr_status st = rr_writer_claim(w, (uint32_t)n, 0, &c, timeout_ns);
+    rr_status st = rr__check_claim_args(w, (uint32_t)n, &c);
+    if (st == RR_OK)
+        st = rr__reserve(w, (uint32_t)n, timeout_ns, &c);
     if (st != RR_OK)
         return st;
+    rr_ring *ring = w->ring;
+    uint64_t idx = c._idx;
     for (uint32_t i = 0; i < c.count; i++) {
-        if (items[i].len)
-            memcpy(rr_claim_data(&c, i), items[i].data, items[i].len);
-        rr_claim_set(&c, i, items[i].len, items[i].event_type);
+        rr__set_meta(&ring->meta[idx], (uint32_t)items[i].len, items[i].event_type);
+        rr__copy_in(rr__slot(ring, idx), items[i].data, items[i].len);
+        if (++idx == ring->capacity)
+            idx = 0;
     }
     if (first_seq_out)
         *first_seq_out = c.sequence;

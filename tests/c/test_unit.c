@@ -1695,6 +1695,45 @@ TEST(test_add_batch_of_zero_or_beyond_capacity_is_invalid)
     teardown(ring, w, NULL);
 }
 
+/* A reader lapped again before it caught up resumes further past the oldest
+ * event (1, 2, 4 ... up to half a lap), so a writer that never pauses cannot
+ * keep it at the one slot it overwrites next; catching up resets that. */
+TEST(test_repeatedly_lapped_reader_backs_off_and_counts_every_skip)
+{
+    rr_ring *ring = ring_new(64, 8, OW, SP);
+    CHECK(ring);
+    rr_writer *w = writer_new(ring);
+    rr_reader *r = reader_new(ring, RR_START_OLDEST);
+    CHECK(w && r);
+    uint64_t s = 0;
+    rr_event ev;
+    for (; s < 20; s++) CHECK_ST(add_seq(w, 64, s, 0), RR_OK);
+    CHECK_ST(rr_reader_next(r, &ev, 0), RR_OK);
+    CHECK_EQ(ev.sequence, 12);                       /* first lap: the oldest intact */
+    CHECK(event_ok(&ev));
+    for (; s < 40; s++) CHECK_ST(add_seq(w, 64, s, 0), RR_OK);
+    CHECK_ST(rr_reader_next(r, &ev, 0), RR_OK);
+    CHECK_EQ(ev.sequence, 33);                       /* lapped again: oldest (32) + 1 */
+    for (; s < 60; s++) CHECK_ST(add_seq(w, 64, s, 0), RR_OK);
+    CHECK_ST(rr_reader_next(r, &ev, 0), RR_OK);
+    CHECK_EQ(ev.sequence, 54);                       /* and again: oldest (52) + 2 */
+    CHECK(event_ok(&ev));
+    uint64_t delivered = 3;
+    while (rr_reader_next(r, &ev, 0) == RR_OK) {     /* catch up: the margin resets */
+        CHECK(event_ok(&ev));
+        delivered++;
+    }
+    for (; s < 80; s++) CHECK_ST(add_seq(w, 64, s, 0), RR_OK);
+    CHECK_ST(rr_reader_next(r, &ev, 0), RR_OK);
+    CHECK_EQ(ev.sequence, 72);                       /* the oldest intact again */
+    delivered++;
+    while (rr_reader_next(r, &ev, 0) == RR_OK) delivered++;
+    CHECK_EQ(delivered, rr_reader_delivered(r));
+    CHECK_EQ(rr_reader_delivered(r) + rr_reader_lost(r), 80);
+    CHECK_EQ(rr_reader_cursor(r), 80);
+    teardown(ring, w, r);
+}
+
 int main(void)
 {
     alarm(600); /* a call that never returns fails the suite instead of hanging CI */
@@ -1755,6 +1794,7 @@ int main(void)
     RUN(test_lapped_reader_counts_every_lost_event);
     RUN(test_lapped_batch_reader_counts_every_lost_event);
     RUN(test_overwrite_writer_never_reports_full);
+    RUN(test_repeatedly_lapped_reader_backs_off_and_counts_every_skip);
     RUN(test_reader_from_oldest_sees_retained_events);
     RUN(test_reader_from_latest_sees_only_new_events);
     RUN(test_latest_reader_does_not_gate_older_events);
