@@ -58,6 +58,7 @@ typedef struct rr_reader_entry {
     RR_LINE _Atomic uint64_t gate;  /* events < gate released (backpressure) */
     _Atomic uint64_t position;      /* next sequence it reads */
     _Atomic uint64_t lost;
+    _Atomic uint64_t skipped;       /* abandoned sequences passed over */
     _Atomic uint32_t state;         /* RR_ENTRY_* */
     _Atomic uint32_t pid;
 } rr_reader_entry;

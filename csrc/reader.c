@@ -116,6 +116,7 @@ rr_status rr_reader_open(rr_ring *ring, rr_start start, rr_reader **out)
                         RR_MAX_READERS);
     }
     atomic_store_explicit(&e->lost, 0, memory_order_relaxed);
+    atomic_store_explicit(&e->skipped, 0, memory_order_relaxed);
     atomic_store_explicit(&e->pid, (uint32_t)getpid(), memory_order_relaxed);
     rr__raise_hw(ring->L, index + 1);
     uint64_t head = rr__head(ring);
@@ -180,6 +181,13 @@ static inline void rr__advance(rr_reader *r)
         r->idx = 0;
 }
 
+static void rr__skip_abandoned(rr_reader *r)
+{
+    rr__advance(r);
+    r->skipped++;
+    atomic_store_explicit(&r->entry->skipped, r->skipped, memory_order_relaxed);
+}
+
 /* Multi producer: the oldest sequence >= pos that is not provably gone. A
  * slot holding (or being filled with) q proves every earlier sequence of its
  * residue gone; a slot still behind pos proves nothing. Writers fill slots out
@@ -223,7 +231,18 @@ static void rr__skip_lapped(rr_reader *r, uint64_t stamp)
             target = head - cap;
     }
     uint64_t resume = target + r->lap_margin;
-    target = resume < head ? resume : target > head ? target : head;
+    if (resume > head)
+        resume = head > target ? head : target;
+    if (ring->multi) {
+        /* below the claim cursor a sequence may be claimed and not yet
+         * published: never pass one of those on purpose */
+        uint64_t q = target;
+        while (q < resume && atomic_load_explicit(&ring->meta[q % cap].stamp,
+                                                  memory_order_acquire) >= rr__stamp_done(q))
+            q++;
+        resume = q;
+    }
+    target = resume;
     r->lap_margin = r->lap_margin ? r->lap_margin * 2 : 1;
     if (r->lap_margin > cap / 2)
         r->lap_margin = cap / 2;
@@ -282,8 +301,7 @@ static rr_status rr__fetch_overwrite(rr_reader *r, rr_event *ev, unsigned char *
             continue;
         }
         if (len > ring->slot_size) {       /* abandoned (multi producer): not an event */
-            rr__advance(r);
-            r->skipped++;
+            rr__skip_abandoned(r);
             continue;
         }
         *ev = (rr_event){ .sequence = r->pos, .len = len, .event_type = type, .data = dst };
@@ -309,8 +327,7 @@ static rr_status rr__fetch_in_place(rr_reader *r, rr_event *ev)
         }
         uint32_t len = atomic_load_explicit(&m->len, memory_order_relaxed);
         if (len > ring->slot_size) {       /* abandoned (multi producer): not an event */
-            rr__advance(r);
-            r->skipped++;
+            rr__skip_abandoned(r);
             continue;
         }
         *ev = (rr_event){ .sequence = r->pos, .len = len,
@@ -343,6 +360,13 @@ static rr_status rr__read_ready(void *ctx)
     struct rr_pending_read *p = ctx;
     rr_ring *ring = p->r->ring;
     rr_status st = rr__fetch(p->r, p->ev, p->r->scratch);
+    if (st == RR_EMPTY && !ring->overwrite && p->r->cur_lo != p->r->pos) {
+        /* The fetch passed over abandoned slots and nothing is handed out
+         * yet: release them, or a writer needing them waits for us while we
+         * wait for it. */
+        rr__release_to(p->r, p->r->pos);
+        p->r->cur_lo = p->r->pos;
+    }
     if (st != RR_EMPTY || !rr__closed(ring))
         return st;
     st = rr__fetch(p->r, p->ev, p->r->scratch);   /* published just before the close */

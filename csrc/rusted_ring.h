@@ -252,6 +252,7 @@ typedef struct rr_reader_stats {
     uint64_t cursor;       /* next sequence it will read */
     uint64_t lag;
     uint64_t lost;
+    uint64_t skipped;      /* abandoned claims passed over */
     double   backpressure; /* lag / capacity, clamped to 0..1 */
 } rr_reader_stats;
 

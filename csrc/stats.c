@@ -23,6 +23,7 @@ static void rr__reader_figures(const rr_ring *ring, uint32_t i, uint64_t head,
         .cursor = pos,
         .lag = lag,
         .lost = atomic_load_explicit(&e->lost, memory_order_relaxed),
+        .skipped = atomic_load_explicit(&e->skipped, memory_order_relaxed),
         .backpressure = ratio > 1.0 ? 1.0 : ratio,
     };
 }

@@ -278,6 +278,7 @@ static void *mp_reader_main(void *arg) { mp_read(arg); return NULL; }
 
 static void multi_run(mp_params p)
 {
+    CHECK(p.writers <= MAX_WRITERS && p.readers <= MAX_READERS);
     p.slot = p.mode == RR_MODE_OVERWRITE ? SLOT_OW : SLOT_BP;
     rr_config cfg = { .slot_size = p.slot, .capacity = p.capacity, .mode = p.mode,
                       .producers = RR_PRODUCERS_MULTI };
@@ -401,6 +402,22 @@ TEST(test_multi_overwrite_two_threads_share_one_handle)
                            .readers = 2, .slow = 2, .events = check_scaled(2000000), .abandon = true });
 }
 
+/* Tiny rings: every claim needs the slot a lap back finished and released,
+ * and a reader passing an abandoned claim must release it before it waits. */
+TEST(test_multi_backpressure_capacity_one_and_three_with_abandoned_claims)
+{
+    multi_run((mp_params){ .mode = BP, .capacity = 1, .writers = 3, .readers = 2,
+                           .events = check_scaled(100000), .abandon = true });
+    multi_run((mp_params){ .mode = BP, .capacity = 3, .writers = 2, .shared = true,
+                           .readers = 2, .events = check_scaled(200000), .abandon = true });
+}
+
+TEST(test_multi_overwrite_capacity_two_with_abandoned_claims)
+{
+    multi_run((mp_params){ .mode = OW, .capacity = 2, .writers = 3, .readers = 2, .slow = 1,
+                           .events = check_scaled(400000), .abandon = true });
+}
+
 int main(void)
 {
     watchdog_arm();
@@ -415,5 +432,9 @@ int main(void)
     RUN(test_multi_overwrite_three_writers_two_readers_never_torn);
     watchdog_arm();
     RUN(test_multi_overwrite_two_threads_share_one_handle);
+    watchdog_arm();
+    RUN(test_multi_backpressure_capacity_one_and_three_with_abandoned_claims);
+    watchdog_arm();
+    RUN(test_multi_overwrite_capacity_two_with_abandoned_claims);
     return check_report();
 }

@@ -1734,6 +1734,66 @@ TEST(test_repeatedly_lapped_reader_backs_off_and_counts_every_skip)
     teardown(ring, w, r);
 }
 
+/* A backpressure reader that passes over abandoned claims must release those
+ * slots even when its call then finds nothing: otherwise a writer needing
+ * them waits for the reader while the reader waits for the writer. */
+TEST(test_abandoned_slots_passed_over_are_released_to_writers)
+{
+    rr_ring *ring = ring_new(64, 4, BP, RR_PRODUCERS_MULTI);
+    CHECK(ring);
+    rr_writer *w = writer_new(ring);
+    rr_reader *r = reader_new(ring, RR_START_OLDEST);
+    CHECK(w && r);
+    rr_claim c;
+    CHECK_ST(rr_writer_claim(w, 4, 0, &c, 0), RR_OK);
+    CHECK_ST(rr_writer_abandon(w, &c), RR_OK);
+    rr_event ev;
+    CHECK_ST(rr_reader_next(r, &ev, 0), RR_EMPTY);     /* passes 0..3, nothing to hand out */
+    CHECK_EQ(rr_reader_cursor(r), 4);
+    CHECK_EQ(rr_reader_skipped(r), 4);
+    CHECK_ST(add_seq(w, 64, 4, 0), RR_OK);             /* room: the slots were released */
+    CHECK_ST(rr_reader_next(r, &ev, 0), RR_OK);
+    CHECK_EQ(ev.sequence, 4);
+    CHECK(event_ok(&ev));
+    rr_ring_stats st;
+    CHECK_ST(rr_ring_stats_get(ring, &st), RR_OK);
+    CHECK_EQ(st.readers[0].skipped, 4);
+    teardown(ring, w, r);
+}
+
+/* With several producers a sequence below the claim cursor may be claimed and
+ * not yet published; a lapped reader backing off must stop there rather than
+ * count as lost an event that is published afterwards. */
+TEST(test_lap_back_off_never_passes_an_unpublished_claim)
+{
+    rr_ring *ring = ring_new(64, 8, OW, RR_PRODUCERS_MULTI);
+    CHECK(ring);
+    rr_writer *w = writer_new(ring);
+    rr_reader *r = reader_new(ring, RR_START_OLDEST);
+    CHECK(w && r);
+    rr_event ev;
+    uint64_t s = 0;
+    for (; s < 16; s++) CHECK_ST(add_seq(w, 64, s, 0), RR_OK);
+    CHECK_ST(rr_reader_next(r, &ev, 0), RR_OK);
+    CHECK_EQ(ev.sequence, 8);                           /* lapped once: margin now 1 */
+    for (; s < 18; s++) CHECK_ST(add_seq(w, 64, s, 0), RR_OK);
+    rr_claim open;
+    CHECK_ST(rr_writer_claim(w, 1, 0, &open, 0), RR_OK);
+    CHECK_EQ(open.sequence, 18);
+    for (s = 19; s < 26; s++) CHECK_ST(add_seq(w, 64, s, 0), RR_OK);
+    CHECK_ST(rr_reader_next(r, &ev, 0), RR_EMPTY);      /* lapped; stops at 18, unpublished */
+    CHECK_EQ(rr_reader_cursor(r), 18);
+    payload_fill(rr_claim_data(&open, 0), 64, 18, 0);
+    CHECK_ST(rr_writer_publish(w, &open), RR_OK);
+    CHECK_ST(rr_reader_next(r, &ev, 0), RR_OK);
+    CHECK_EQ(ev.sequence, 18);
+    CHECK(event_ok(&ev));
+    while (rr_reader_next(r, &ev, 0) == RR_OK) CHECK(event_ok(&ev));
+    CHECK_EQ(rr_reader_delivered(r) + rr_reader_lost(r), 26);
+    CHECK_EQ(rr_reader_cursor(r), 26);
+    teardown(ring, w, r);
+}
+
 int main(void)
 {
     alarm(600); /* a call that never returns fails the suite instead of hanging CI */
@@ -1795,6 +1855,8 @@ int main(void)
     RUN(test_lapped_batch_reader_counts_every_lost_event);
     RUN(test_overwrite_writer_never_reports_full);
     RUN(test_repeatedly_lapped_reader_backs_off_and_counts_every_skip);
+    RUN(test_abandoned_slots_passed_over_are_released_to_writers);
+    RUN(test_lap_back_off_never_passes_an_unpublished_claim);
     RUN(test_reader_from_oldest_sees_retained_events);
     RUN(test_reader_from_latest_sees_only_new_events);
     RUN(test_latest_reader_does_not_gate_older_events);
