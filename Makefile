@@ -34,7 +34,9 @@ $(BUILD)/$(1):
 endef
 
 $(eval $(call variant,release,))
-$(eval $(call variant,asan,-O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all))
+# (Flags with commas go through a variable: $(call) splits its arguments at commas.)
+ASAN_FLAGS := -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+$(eval $(call variant,asan,$(ASAN_FLAGS)))
 # GCC's TSan does not model atomic_thread_fence and warns (-Wtsan) at each one.
 # The core's fences order the seqlock (whose one racy copy TSan builds leave
 # uninstrumented, see reader.c) and the no-membarrier fallback; the rest of
