@@ -5,9 +5,12 @@
  * raises an atomic flag just before it calls into the ring, the other thread
  * waits for the flag and a settle time (so the waiter is really asleep) and
  * only then publishes, releases or closes. Waits use timeouts of several
- * seconds, and the wake must come well before them.
+ * seconds, and the wake must come well before them. The same holds between
+ * two processes sharing one ring block (shared futexes, global barriers).
  */
 #include <pthread.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -385,10 +388,182 @@ TEST(test_nonblocking_next_on_empty_ring_is_empty_at_once_overwrite)
     nonblocking_next_is_immediate(OW, MP);
 }
 
+/* ---- across processes ----------------------------------------------------------------- */
+
+/* Two rings in one shared mapping: `ping` carries the parent's events to the
+ * child, `pong` the child's answers back, plus a flag page for the settle
+ * handshake. The child attaches its own handles, as another process would. */
+typedef struct shared_rings {
+    void     *map;
+    size_t    ring_bytes, total;
+    rr_ring  *ping, *pong;
+    _Atomic uint64_t *flag;   /* the waiter's "about to wait" counter */
+} shared_rings;
+
+static int shared_rings_make(shared_rings *s, rr_mode mode, uint64_t cap)
+{
+    rr_config c = { .slot_size = 64, .capacity = cap, .mode = mode,
+                    .producers = RR_PRODUCERS_SINGLE };
+    s->ring_bytes = (rr_ring_footprint(&c) + 4095) / 4096 * 4096;
+    s->total = 2 * s->ring_bytes + 4096;
+    s->map = mmap(NULL, s->total, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (s->map == MAP_FAILED)
+        return 0;
+    unsigned char *base = s->map;
+    s->flag = (_Atomic uint64_t *)(base + 2 * s->ring_bytes);
+    return rr_ring_format(base, s->ring_bytes, &c, &s->ping) == RR_OK &&
+           rr_ring_format(base + s->ring_bytes, s->ring_bytes, &c, &s->pong) == RR_OK;
+}
+
+static void shared_rings_free(shared_rings *s)
+{
+    rr_ring_destroy(s->ping);
+    rr_ring_destroy(s->pong);
+    munmap(s->map, s->total);
+}
+
+/* Child: answer each ping with a pong carrying the same sequence; raise the
+ * flag before each blocking read. Exit 0 when all `rounds` went well. */
+static void pong_child(shared_rings *s, uint64_t rounds)
+{
+    rr_ring *ping, *pong;
+    rr_reader *r;
+    rr_writer *w;
+    unsigned char *base = s->map;
+    if (rr_ring_attach(base, s->ring_bytes, &ping) != RR_OK ||
+        rr_ring_attach(base + s->ring_bytes, s->ring_bytes, &pong) != RR_OK ||
+        rr_reader_open(ping, RR_START_OLDEST, &r) != RR_OK || rr_writer_open(pong, &w) != RR_OK)
+        _exit(2);
+    atomic_store(s->flag, 1);                    /* registered */
+    for (uint64_t i = 0; i < rounds; i++) {
+        rr_event ev;
+        atomic_store(s->flag, 2 * i + 2);         /* about to wait for ping i */
+        if (rr_reader_next(r, &ev, SEC(10)) != RR_OK || !event_is(&ev, i))
+            _exit(3);
+        if (add_seq(w, i, NULL, SEC(10)) != RR_OK)
+            _exit(4);
+    }
+    _exit(0);
+}
+
+/* Parent: ping, wait for the pong. With `settle`, first wait until the child
+ * is about to block and leave it time to fall asleep, so the wake must come
+ * through the shared futex. Returns the number of failed rounds. */
+static uint64_t ping_rounds(shared_rings *s, uint64_t rounds, bool settle)
+{
+    rr_writer *w = writer_new(s->ping);
+    rr_reader *r = NULL;
+    uint64_t bad = 0;
+    if (!w || rr_reader_open(s->pong, RR_START_OLDEST, &r) != RR_OK ||
+        !WAIT_UNTIL(atomic_load(s->flag) >= 1, 10.0))
+        return rounds;
+    for (uint64_t i = 0; i < rounds; i++) {
+        if (settle) {
+            if (!WAIT_UNTIL(atomic_load(s->flag) == 2 * i + 2, 10.0))
+                return rounds;
+            double t = check_now();
+            while (check_now() - t < SETTLE / 5)
+                ;
+        }
+        double t0 = check_now();
+        rr_event ev;
+        bad += add_seq(w, i, NULL, SEC(10)) != RR_OK;
+        bad += rr_reader_next(r, &ev, SEC(10)) != RR_OK || !event_is(&ev, i) ||
+               check_now() - t0 > PROMPT;
+        if (bad) {   /* one failed round is enough; do not wait out the rest */
+            fprintf(stderr, "     round %" PRIu64 " of %" PRIu64 " failed\n", i, rounds);
+            rr_ring_close(s->ping);
+            break;
+        }
+    }
+    rr_reader_close(r);
+    rr_writer_close(w);
+    return bad;
+}
+
+static void ping_pong_processes(rr_mode mode, uint64_t rounds, bool settle)
+{
+    shared_rings s;
+    CHECK(shared_rings_make(&s, mode, 4));
+    fflush(NULL);
+    pid_t pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0)
+        pong_child(&s, rounds);
+    uint64_t bad = ping_rounds(&s, rounds, settle);
+    int status = 0;
+    CHECK(waitpid(pid, &status, 0) == pid);
+    shared_rings_free(&s);
+    CHECK_EQ(bad, 0);
+    CHECK(WIFEXITED(status));
+    CHECK_EQ(WEXITSTATUS(status), 0);
+}
+
+/* The reader in the other process is asleep when each event arrives. */
+TEST(test_reader_in_another_process_wakes_on_publish)
+{
+    ping_pong_processes(BP, 40, true);
+}
+
+TEST(test_reader_in_another_process_wakes_on_publish_overwrite)
+{
+    ping_pong_processes(OW, 40, true);
+}
+
+/* Many quick round trips: any lost wake-up between processes would stall a
+ * round for its whole 10 s timeout and fail it. */
+TEST(test_wake_ups_between_processes_are_never_lost)
+{
+    ping_pong_processes(BP, check_scaled(20000), false);
+}
+
+/* A writer in another process, blocked on a full ring, wakes when this
+ * process's reader releases a slot. */
+TEST(test_writer_in_another_process_wakes_when_a_reader_releases)
+{
+    shared_rings s;
+    CHECK(shared_rings_make(&s, BP, 4));
+    rr_reader *r = reader_new(s.ping, RR_START_OLDEST);
+    CHECK(r);
+    fflush(NULL);
+    pid_t pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0) {
+        rr_ring *ping;
+        rr_writer *w;
+        if (rr_ring_attach(s.map, s.ring_bytes, &ping) != RR_OK || rr_writer_open(ping, &w) != RR_OK)
+            _exit(2);
+        for (uint64_t i = 0; i < 4; i++)
+            if (add_seq(w, i, NULL, 0) != RR_OK)
+                _exit(3);
+        atomic_store(s.flag, 1);                 /* full; about to block */
+        _exit(add_seq(w, 4, NULL, SEC(10)) == RR_OK ? 0 : 4);
+    }
+    CHECK(WAIT_UNTIL(atomic_load(s.flag) == 1, 10.0));
+    double t = check_now();
+    while (check_now() - t < SETTLE)
+        ;
+    rr_event ev;
+    CHECK_ST(rr_reader_next(r, &ev, 0), RR_OK);
+    double t0 = check_now();
+    CHECK_ST(rr_reader_next(r, &ev, 0), RR_OK);   /* moving on releases event 0 */
+    int status = 0;
+    CHECK(waitpid(pid, &status, 0) == pid);
+    CHECK(check_now() - t0 < PROMPT);
+    CHECK(WIFEXITED(status));
+    CHECK_EQ(WEXITSTATUS(status), 0);
+    rr_reader_close(r);
+    shared_rings_free(&s);
+}
+
 int main(void)
 {
     alarm(600); /* a lost wake-up with RR_FOREVER fails the suite instead of hanging CI */
     RUN(test_blocked_reader_wakes_on_publish);
+    RUN(test_reader_in_another_process_wakes_on_publish);
+    RUN(test_reader_in_another_process_wakes_on_publish_overwrite);
+    RUN(test_wake_ups_between_processes_are_never_lost);
+    RUN(test_writer_in_another_process_wakes_when_a_reader_releases);
     RUN(test_blocked_reader_wakes_on_publish_multi_producer);
     RUN(test_blocked_reader_wakes_on_publish_overwrite);
     RUN(test_reader_waiting_forever_wakes_on_publish);
