@@ -16,8 +16,8 @@
  *
  * Invariants:
  *   - Event s lives in slot s % capacity. A slot's stamp is 0 before its first
- *     event, 2s+1 while event s is being written (overwrite mode and multi
- *     producers), and 2s+2 once event s is published. Stamps only grow.
+ *     event, 2s+1 while event s is being written (overwrite mode only), and
+ *     2s+2 once event s is published or abandoned. Stamps only grow.
  *   - `published` only grows; it counts events made visible.
  *   - A reader entry's `gate` says every event below it is released by that
  *     reader; RR_GATE_FREE marks an unused entry. Gates only grow while a
@@ -178,6 +178,19 @@ static inline uint64_t rr__head(const rr_ring *ring)
         : atomic_load_explicit(&ring->L->published, memory_order_acquire);
 }
 
+/* How far a reader at `pos` is behind `head`, and that as a share of the
+ * capacity, clamped to 0..1 (a lapped overwrite reader can be further). */
+static inline uint64_t rr__lag(uint64_t head, uint64_t pos)
+{
+    return head > pos ? head - pos : 0;
+}
+
+static inline double rr__ratio(const rr_ring *ring, uint64_t lag)
+{
+    double ratio = (double)lag / (double)ring->capacity;
+    return ratio > 1.0 ? 1.0 : ratio;
+}
+
 /* Raise an atomic to at least v. */
 static inline void rr__store_max(_Atomic uint64_t *a, uint64_t v)
 {
@@ -194,7 +207,6 @@ rr_status rr__fail(rr_status st, const char *fmt, ...)
 
 /* wait.c — see the comment at its top for the wake-up protocol. */
 void      rr__wait_init(void);
-void      rr__notify_slow(const rr_ring *ring, rr_waitq *q);
 void      rr__wake_all(const rr_ring *ring, rr_waitq *q);
 int64_t   rr__deadline(int64_t timeout_ns);
 typedef rr_status (*rr_ready_fn)(void *ctx);   /* RR_EMPTY: not yet */
@@ -212,7 +224,7 @@ static inline void rr__notify(const rr_ring *ring, rr_waitq *q)
     else
         atomic_thread_fence(memory_order_seq_cst);   /* store-load fence */
     if (atomic_load_explicit(&q->waiters, memory_order_relaxed) != 0)
-        rr__notify_slow(ring, q);
+        rr__wake_all(ring, q);
 }
 
 /* writer.c */

@@ -112,18 +112,17 @@ static rr_status rr__pools_get(void)
         return RR_OK;
     rr_status st = RR_OK;
     pthread_mutex_lock(&rr__pools_lock);
-    for (int i = 0; !atomic_load_explicit(&rr__pools_ready, memory_order_relaxed) &&
-                    i < RR_POOL_COUNT; i++) {
-        rr_config cfg = { rr__pool_sizes[i], rr__pools_cfg.capacity[i], RR_MODE_OVERWRITE,
-                          RR_PRODUCERS_MULTI };
-        st = rr_ring_create(&cfg, &rr__pools[i]);
-        if (st == RR_OK)
-            st = rr_writer_open(rr__pools[i], &rr__emitters[i]);
-        if (st != RR_OK) {
-            rr__pools_teardown(i + 1);
-            break;
+    if (!atomic_load_explicit(&rr__pools_ready, memory_order_relaxed)) {
+        for (int i = 0; i < RR_POOL_COUNT && st == RR_OK; i++) {
+            rr_config cfg = { rr__pool_sizes[i], rr__pools_cfg.capacity[i], RR_MODE_OVERWRITE,
+                              RR_PRODUCERS_MULTI };
+            st = rr_ring_create(&cfg, &rr__pools[i]);
+            if (st == RR_OK)
+                st = rr_writer_open(rr__pools[i], &rr__emitters[i]);
+            if (st != RR_OK)
+                rr__pools_teardown(i + 1);
         }
-        if (i == RR_POOL_COUNT - 1)
+        if (st == RR_OK)
             atomic_store_explicit(&rr__pools_ready, true, memory_order_release);
     }
     pthread_mutex_unlock(&rr__pools_lock);

@@ -13,8 +13,9 @@
  * the stamp again. The copy is kept only if both stamps say "event pos,
  * complete". A stamp for a later event means the writer lapped the reader: it
  * skips to the oldest event that can still be intact and counts every
- * sequence it skipped in `lost`, so delivered + lost always equals the
- * sequences it passed.
+ * sequence it skipped in `lost`. Abandoned claims (several producers) are
+ * passed over and counted in `skipped`, so delivered + lost + skipped always
+ * equals the sequences a reader passed.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -482,18 +483,12 @@ uint64_t rr_reader_skipped(const rr_reader *r) { return r ? r->skipped : 0; }
 
 uint64_t rr_reader_lag(const rr_reader *r)
 {
-    if (!r)
-        return 0;
-    uint64_t head = rr__head(r->ring);
-    return head > r->pos ? head - r->pos : 0;
+    return r ? rr__lag(rr__head(r->ring), r->pos) : 0;
 }
 
 double rr_reader_backpressure_ratio(const rr_reader *r)
 {
-    if (!r)
-        return 0.0;
-    double ratio = (double)rr_reader_lag(r) / (double)r->ring->capacity;
-    return ratio > 1.0 ? 1.0 : ratio;
+    return r ? rr__ratio(r->ring, rr_reader_lag(r)) : 0.0;
 }
 
 bool rr_reader_is_under_pressure(const rr_reader *r) { return rr_reader_backpressure_ratio(r) > 0.8; }

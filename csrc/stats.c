@@ -15,8 +15,7 @@ static void rr__reader_figures(const rr_ring *ring, uint32_t i, uint64_t head,
 {
     const rr_reader_entry *e = &ring->readers[i];
     uint64_t pos = atomic_load_explicit(&e->position, memory_order_relaxed);
-    uint64_t lag = head > pos ? head - pos : 0;
-    double ratio = (double)lag / (double)ring->capacity;
+    uint64_t lag = rr__lag(head, pos);
     *out = (rr_reader_stats){
         .index = i,
         .pid = atomic_load_explicit(&e->pid, memory_order_relaxed),
@@ -24,7 +23,7 @@ static void rr__reader_figures(const rr_ring *ring, uint32_t i, uint64_t head,
         .lag = lag,
         .lost = atomic_load_explicit(&e->lost, memory_order_relaxed),
         .skipped = atomic_load_explicit(&e->skipped, memory_order_relaxed),
-        .backpressure = ratio > 1.0 ? 1.0 : ratio,
+        .backpressure = rr__ratio(ring, lag),
     };
 }
 

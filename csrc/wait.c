@@ -101,11 +101,6 @@ void rr__wake_all(const rr_ring *ring, rr_waitq *q)
     rr__futex(&q->futex, FUTEX_WAKE, INT_MAX, NULL, ring->private_mem);
 }
 
-void rr__notify_slow(const rr_ring *ring, rr_waitq *q)
-{
-    rr__wake_all(ring, q);
-}
-
 static int64_t rr__now_ns(void)
 {
     struct timespec ts;

@@ -204,6 +204,12 @@ static void rr__mark_writing(rr_ring *ring, uint64_t seq, uint64_t idx, uint32_t
     atomic_thread_fence(memory_order_release);
 }
 
+static rr_status rr__too_large(size_t len, const rr_ring *ring)
+{
+    return rr__fail(RR_TOO_LARGE, "payload of %zu bytes exceeds the slot size of %u bytes",
+                    len, ring->slot_size);
+}
+
 static inline void rr__set_meta(rr_slot_meta *m, uint32_t len, uint32_t type)
 {
     atomic_store_explicit(&m->len, len, memory_order_relaxed);
@@ -349,11 +355,8 @@ rr_status rr_claim_set(rr_claim *c, uint32_t i, size_t len, uint32_t event_type)
         return rr__fail(RR_INVALID, "no open claim with an event %u", i);
     const rr_ring *ring = c->_ring;
     if (len > ring->slot_size)
-        return rr__fail(RR_TOO_LARGE, "payload of %zu bytes exceeds the slot size of %u bytes",
-                        len, ring->slot_size);
-    rr_slot_meta *m = &ring->meta[rr__claim_slot(c, i)];
-    atomic_store_explicit(&m->len, (uint32_t)len, memory_order_relaxed);
-    atomic_store_explicit(&m->type, event_type, memory_order_relaxed);
+        return rr__too_large(len, ring);
+    rr__set_meta(&ring->meta[rr__claim_slot(c, i)], (uint32_t)len, event_type);
     return RR_OK;
 }
 
@@ -434,12 +437,6 @@ rr_status rr_writer_abandon(rr_writer *w, rr_claim *c)
 }
 
 /* ---- copying writes -------------------------------------------------------------------- */
-
-static rr_status rr__too_large(size_t len, const rr_ring *ring)
-{
-    return rr__fail(RR_TOO_LARGE, "payload of %zu bytes exceeds the slot size of %u bytes",
-                    len, ring->slot_size);
-}
 
 /* The single-producer add, kept in one piece: claim, copy, publish. */
 static rr_status rr__add_single(rr_writer *w, const void *data, size_t len, uint32_t type,

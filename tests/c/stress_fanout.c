@@ -16,10 +16,7 @@
  * reports the messages after joining them.
  */
 #include <pthread.h>
-#include <signal.h>
-#include <stdarg.h>
 #include <stdbool.h>
-#include <unistd.h>
 
 #include "check.h"
 #include "stress.h"

@@ -462,8 +462,7 @@ static uint64_t ping_rounds(shared_rings *s, uint64_t rounds, bool settle)
             if (!WAIT_UNTIL(atomic_load(s->flag) == 2 * i + 2, 10.0))
                 return rounds;
             double t = check_now();
-            while (check_now() - t < SETTLE / 5)
-                ;
+            WAIT_UNTIL(check_now() - t > SETTLE / 5, 10.0);   /* yields: the child runs */
         }
         double t0 = check_now();
         rr_event ev;
@@ -541,8 +540,7 @@ TEST(test_writer_in_another_process_wakes_when_a_reader_releases)
     }
     CHECK(WAIT_UNTIL(atomic_load(s.flag) == 1, 10.0));
     double t = check_now();
-    while (check_now() - t < SETTLE)
-        ;
+    WAIT_UNTIL(check_now() - t > SETTLE, 10.0);        /* yields: the child runs */
     rr_event ev;
     CHECK_ST(rr_reader_next(r, &ev, 0), RR_OK);
     double t0 = check_now();
