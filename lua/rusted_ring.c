@@ -1,0 +1,1064 @@
+/*
+ * rusted_ring.c — the Lua 5.4 binding of the rusted_ring C core
+ * (`local rr = require "rusted_ring"`).
+ *
+ * Translation only: argument checking, object lifetime and error mapping. All
+ * ring behaviour lives in csrc/ behind rusted_ring.h.
+ *
+ * Objects are full userdata, one metatable per type (rusted_ring.ring, .writer,
+ * .reader, .event). Lifetime rules:
+ *   - A writer or reader keeps its ring userdata alive through its user value,
+ *     and the ring counts them (`children`). The ring's block is freed only
+ *     once the ring was released (its __gc or __close ran) and its last child
+ *     closed, so no finalizer order can free a ring under an open handle.
+ *   - An event is a small userdata naming its reader and the reader's
+ *     generation when it was handed out. Every next() (and close) bumps the
+ *     generation, so an event used after its reader moved on raises instead of
+ *     reading a slot that now holds something else.
+ *   - Handles the program dropped close in __gc. Lua does not see the reader
+ *     table fill up, so when opening a reader (or a single-producer writer)
+ *     finds no room, one full collection runs and the open is retried.
+ *
+ * Outcomes a caller handles (empty, full, timeout, closed) return nil and a
+ * word; everything else raises with the core's detailed message.
+ */
+#include <math.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "lauxlib.h"
+#include "lua.h"
+#include "rr_unpack.h"
+#include "rusted_ring.h"
+
+int luaopen_rusted_ring(lua_State *L);   /* the module's one exported symbol */
+
+#define RING_MT      "rusted_ring.ring"
+#define WRITER_MT    "rusted_ring.writer"
+#define READER_MT    "rusted_ring.reader"
+#define EVENT_MT     "rusted_ring.event"
+#define POOLSTAT_MT  "rusted_ring.pool_stats"
+
+#define BATCH_ON_STACK 64   /* add_batch items described without an allocation */
+
+typedef struct lring {
+    rr_ring *ring;       /* NULL once the block is freed */
+    uint32_t children;   /* open writers and readers made from this ring */
+    bool     released;   /* __gc / __close ran: free the block at children == 0 */
+} lring;
+
+typedef struct lwriter {
+    rr_writer *w;        /* NULL once closed */
+    lring     *parent;   /* NULL for a default pool's writer */
+    size_t     slot_size;
+    uint64_t   max_batch;   /* min(capacity, RR_MAX_CLAIM) */
+} lwriter;
+
+typedef struct lreader {
+    rr_reader *r;        /* NULL once closed */
+    lring     *parent;   /* NULL for a default pool's reader */
+    uint64_t   gen;      /* bumped by every next() and by close */
+    rr_event   ev;       /* the event handed out at generation `gen` */
+} lreader;
+
+typedef struct levent {
+    lreader *rd;         /* kept alive by the event's user value */
+    uint64_t gen;
+} levent;
+
+/* ---- statuses ------------------------------------------------------------ */
+
+/* The words returned (after nil) for outcomes; NULL where the status raises. */
+static const char *const outcome_words[RR_STATUS_COUNT] = {
+    [RR_EMPTY] = "empty", [RR_FULL] = "full", [RR_TIMEOUT] = "timeout", [RR_CLOSED] = "closed",
+};
+
+/* Push nil, word for an outcome; raise for anything else. `arg` names the
+ * argument to blame for a payload that does not fit (0: none). */
+static int push_outcome(lua_State *L, rr_status st, int arg)
+{
+    if ((unsigned)st < RR_STATUS_COUNT && outcome_words[st]) {
+        lua_pushnil(L);
+        lua_pushstring(L, outcome_words[st]);
+        return 2;
+    }
+    if (st == RR_TOO_LARGE && arg > 0)
+        return luaL_argerror(L, arg, rr_last_error());
+    return luaL_error(L, "%s (%s)", rr_last_error(), rr_strerror(st));
+}
+
+/* ---- argument checks ------------------------------------------------------ */
+
+static const char *check_payload(lua_State *L, int arg, size_t *len)
+{
+    if (lua_type(L, arg) != LUA_TSTRING)
+        luaL_typeerror(L, arg, "string");
+    return lua_tolstring(L, arg, len);
+}
+
+/* The integer at stack index idx, which must lie in lo..hi. With arg > 0 an
+ * error blames that argument; otherwise (a table field) it is `what` alone. */
+static lua_Integer check_int_in(lua_State *L, int idx, int arg, const char *what,
+                                lua_Integer lo, lua_Integer hi)
+{
+    int exact = 0;
+    lua_Integer v = lua_type(L, idx) == LUA_TNUMBER ? lua_tointegerx(L, idx, &exact) : 0;
+    if (exact && v >= lo && v <= hi)
+        return v;
+    const char *msg;
+    if (lua_type(L, idx) != LUA_TNUMBER)
+        msg = lua_pushfstring(L, "%s must be an integer, got %s", what, luaL_typename(L, idx));
+    else if (!exact)
+        msg = lua_pushfstring(L, "%s must be an integer, got %s", what,
+                              luaL_tolstring(L, idx, NULL));
+    else
+        msg = lua_pushfstring(L, "%s must be in %I..%I, got %I", what, lo, hi, v);
+    if (arg > 0)
+        return luaL_argerror(L, arg, msg);
+    return luaL_error(L, "%s", msg);
+}
+
+#define check_range(L, arg, what, lo, hi) check_int_in(L, arg, arg, what, lo, hi)
+
+static uint32_t opt_event_type(lua_State *L, int arg)
+{
+    if (lua_isnoneornil(L, arg))
+        return 0;
+    return (uint32_t)check_range(L, arg, "event type", 0, UINT32_MAX);
+}
+
+/* Seconds -> the core's nanoseconds. nil, 0 and negative never wait (a
+ * deadline already passed); math.huge (or anything past ~290 years) waits
+ * without limit. */
+static int64_t opt_timeout(lua_State *L, int arg)
+{
+    if (lua_isnoneornil(L, arg))
+        return 0;
+    if (lua_type(L, arg) != LUA_TNUMBER)
+        luaL_typeerror(L, arg, "number of seconds");
+    lua_Number s = lua_tonumber(L, arg);
+    if (isnan(s))
+        luaL_argerror(L, arg, "timeout is NaN");
+    if (s <= 0)
+        return 0;
+    if (s >= 9.0e9)
+        return RR_FOREVER;
+    int64_t ns = (int64_t)(s * 1e9);
+    return ns > 0 ? ns : 1;
+}
+
+/* ---- rings ---------------------------------------------------------------- */
+
+static void ring_free_if_unused(lring *rg)
+{
+    if (rg->released && rg->children == 0 && rg->ring) {
+        /* RR_IN_USE only if C code opened handles through ring:handle() and
+         * kept them; the block is then left to them rather than freed. */
+        rr_ring_destroy(rg->ring);
+        rg->ring = NULL;
+    }
+}
+
+static lring *check_ring(lua_State *L, int arg)
+{
+    lring *rg = luaL_checkudata(L, arg, RING_MT);
+    if (rg->released)
+        luaL_error(L, "attempt to use a released ring");
+    return rg;
+}
+
+/* Option `key` of the table at t: one of names (NULL-terminated), or dflt
+ * when absent; returns its index. */
+static int field_option(lua_State *L, int t, const char *key, const char *const names[],
+                        int dflt)
+{
+    int found = -1;
+    lua_getfield(L, t, key);
+    if (lua_isnil(L, -1))
+        found = dflt;
+    for (int i = 0; found < 0 && names[i] && lua_type(L, -1) == LUA_TSTRING; i++)
+        if (strcmp(lua_tostring(L, -1), names[i]) == 0)
+            found = i;
+    if (found < 0)
+        luaL_error(L, "rr.ring: %s must be \"%s\" or \"%s\", got %s", key, names[0], names[1],
+                   luaL_tolstring(L, -1, NULL));
+    lua_pop(L, 1);
+    return found;
+}
+
+static lua_Integer field_range(lua_State *L, int t, const char *key, lua_Integer lo,
+                               lua_Integer hi)
+{
+    lua_getfield(L, t, key);
+    if (lua_isnil(L, -1))
+        luaL_error(L, "rr.ring: option '%s' is required", key);
+    int value = lua_gettop(L);
+    const char *what = lua_pushfstring(L, "rr.ring: %s", key);
+    lua_Integer v = check_int_in(L, value, 0, what, lo, hi);
+    lua_pop(L, 2);
+    return v;
+}
+
+/* Refuse option names the ring does not know: a typo must not pass silently. */
+static void check_ring_keys(lua_State *L, int t)
+{
+    static const char *const known[] = { "slot_size", "capacity", "mode", "producers", NULL };
+    lua_pushnil(L);
+    while (lua_next(L, t)) {
+        lua_pop(L, 1);
+        int ok = lua_type(L, -1) == LUA_TSTRING;
+        for (int i = 0; ok && known[i]; i++)
+            if (strcmp(lua_tostring(L, -1), known[i]) == 0)
+                ok = 2;
+        if (ok != 2)
+            luaL_error(L, "rr.ring: unknown option %s", luaL_tolstring(L, -1, NULL));
+    }
+}
+
+/* rr.ring{ slot_size = n, capacity = n, mode = "backpressure"|"overwrite",
+ *          producers = "single"|"multi" } */
+static int rr_lua_ring(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TTABLE);
+    check_ring_keys(L, 1);
+    rr_config cfg;
+    cfg.slot_size = (size_t)field_range(L, 1, "slot_size", 1, RR_MAX_SLOT_SIZE);
+    cfg.capacity = (uint64_t)field_range(L, 1, "capacity", 1, LUA_MAXINTEGER);
+    static const char *const modes[] = { "backpressure", "overwrite", NULL };
+    static const char *const producers[] = { "single", "multi", NULL };
+    cfg.mode = (rr_mode)field_option(L, 1, "mode", modes, RR_MODE_BACKPRESSURE);
+    cfg.producers = (rr_producers)field_option(L, 1, "producers", producers, RR_PRODUCERS_SINGLE);
+    lring *rg = lua_newuserdatauv(L, sizeof *rg, 0);
+    rg->ring = NULL, rg->children = 0, rg->released = false;
+    luaL_setmetatable(L, RING_MT);
+    rr_status st = rr_ring_create(&cfg, &rg->ring);
+    if (st != RR_OK) {
+        rg->released = true;
+        return luaL_error(L, "rr.ring: %s", rr_last_error());
+    }
+    return 1;
+}
+
+/* __gc and __close: end the stream and free the block once no child is open. */
+static int ring_release(lua_State *L)
+{
+    lring *rg = luaL_checkudata(L, 1, RING_MT);
+    if (!rg->released && rg->ring) {
+        rg->released = true;
+        rr_ring_close(rg->ring);
+        ring_free_if_unused(rg);
+    }
+    return 0;
+}
+
+/* ring:close(): end of stream. Readers drain what is left, writers get
+ * "closed"; the ring's figures stay readable. Idempotent. */
+static int ring_close(lua_State *L)
+{
+    lring *rg = luaL_checkudata(L, 1, RING_MT);
+    if (!rg->released)
+        rr_ring_close(rg->ring);
+    return 0;
+}
+
+static int ring_closed(lua_State *L)
+{
+    lring *rg = luaL_checkudata(L, 1, RING_MT);
+    lua_pushboolean(L, rg->released || rr_ring_closed(rg->ring));
+    return 1;
+}
+
+static const char *mode_name(rr_mode m) { return m == RR_MODE_OVERWRITE ? "overwrite" : "backpressure"; }
+static const char *producers_name(rr_producers p) { return p == RR_PRODUCERS_MULTI ? "multi" : "single"; }
+
+static int ring_tostring(lua_State *L)
+{
+    lring *rg = luaL_checkudata(L, 1, RING_MT);
+    if (rg->released || rr_ring_closed(rg->ring))
+        lua_pushliteral(L, "rusted_ring.ring (closed)");
+    else
+        lua_pushfstring(L, "rusted_ring.ring (slot_size=%I, capacity=%I, %s, %s) (%p)",
+                        (lua_Integer)rr_ring_slot_size(rg->ring),
+                        (lua_Integer)rr_ring_capacity(rg->ring),
+                        mode_name(rr_ring_mode(rg->ring)),
+                        producers_name(rr_ring_producers(rg->ring)), (void *)rg);
+    return 1;
+}
+
+static int ring_slot_size(lua_State *L)
+{
+    lua_pushinteger(L, (lua_Integer)rr_ring_slot_size(check_ring(L, 1)->ring));
+    return 1;
+}
+
+static int ring_capacity(lua_State *L)
+{
+    lua_pushinteger(L, (lua_Integer)rr_ring_capacity(check_ring(L, 1)->ring));
+    return 1;
+}
+
+static int ring_mode(lua_State *L)
+{
+    lua_pushstring(L, mode_name(rr_ring_mode(check_ring(L, 1)->ring)));
+    return 1;
+}
+
+static int ring_producers(lua_State *L)
+{
+    lua_pushstring(L, producers_name(rr_ring_producers(check_ring(L, 1)->ring)));
+    return 1;
+}
+
+static int ring_published(lua_State *L)
+{
+    lua_pushinteger(L, (lua_Integer)rr_ring_published(check_ring(L, 1)->ring));
+    return 1;
+}
+
+static int ring_memory_bytes(lua_State *L)
+{
+    lua_pushinteger(L, (lua_Integer)rr_ring_memory_bytes(check_ring(L, 1)->ring));
+    return 1;
+}
+
+/* ring:handle(): the rr_ring * as a light userdata, for C code linked with the
+ * core (the test helper's writer thread). Valid while the ring is referenced. */
+static int ring_handle(lua_State *L)
+{
+    lua_pushlightuserdata(L, check_ring(L, 1)->ring);
+    return 1;
+}
+
+static void set_int(lua_State *L, const char *k, uint64_t v)
+{
+    lua_pushinteger(L, (lua_Integer)v);
+    lua_setfield(L, -2, k);
+}
+
+static void set_num(lua_State *L, const char *k, double v)
+{
+    lua_pushnumber(L, v);
+    lua_setfield(L, -2, k);
+}
+
+static void push_reader_stats(lua_State *L, const rr_reader_stats *r)
+{
+    lua_createtable(L, 0, 7);
+    set_int(L, "index", r->index);
+    set_int(L, "pid", r->pid);
+    set_int(L, "cursor", r->cursor);
+    set_int(L, "lag", r->lag);
+    set_int(L, "lost", r->lost);
+    set_int(L, "skipped", r->skipped);
+    set_num(L, "backpressure", r->backpressure);
+}
+
+/* ring:stats() -> plain table: the ring's figures and `readers`, a list. */
+static int ring_stats(lua_State *L)
+{
+    lring *rg = check_ring(L, 1);
+    rr_ring_stats *s = lua_newuserdatauv(L, sizeof *s, 0);   /* too big for the C stack */
+    rr_status st = rr_ring_stats_get(rg->ring, s);
+    if (st != RR_OK)
+        return push_outcome(L, st, 0);
+    lua_createtable(L, 0, 13);
+    set_int(L, "capacity", s->capacity);
+    set_int(L, "slot_size", s->slot_size);
+    lua_pushstring(L, mode_name(s->mode)), lua_setfield(L, -2, "mode");
+    lua_pushstring(L, producers_name(s->producers)), lua_setfield(L, -2, "producers");
+    set_int(L, "memory_bytes", s->memory_bytes);
+    set_int(L, "published", s->published);
+    set_int(L, "writer_stalls", s->writer_stalls);
+    set_int(L, "abandoned", s->abandoned);
+    set_int(L, "writers", s->writers);
+    lua_pushboolean(L, s->closed), lua_setfield(L, -2, "closed");
+    set_int(L, "reader_count", s->reader_count);
+    set_num(L, "max_backpressure", s->max_backpressure);
+    lua_createtable(L, (int)s->reader_count, 0);
+    for (uint32_t i = 0; i < s->reader_count && i < RR_MAX_READERS; i++) {
+        push_reader_stats(L, &s->readers[i]);
+        lua_rawseti(L, -2, (lua_Integer)i + 1);
+    }
+    lua_setfield(L, -2, "readers");
+    return 1;
+}
+
+/* ---- writers -------------------------------------------------------------- */
+
+static lwriter *new_writer_ud(lua_State *L)
+{
+    lwriter *w = lua_newuserdatauv(L, sizeof *w, 1);
+    w->w = NULL, w->parent = NULL, w->slot_size = 0, w->max_batch = 0;
+    luaL_setmetatable(L, WRITER_MT);
+    return w;
+}
+
+static void writer_sizes(lwriter *w, rr_ring *ring)
+{
+    uint64_t cap = rr_ring_capacity(ring);
+    w->slot_size = rr_ring_slot_size(ring);
+    w->max_batch = cap < RR_MAX_CLAIM ? cap : RR_MAX_CLAIM;
+}
+
+/* ring:writer() */
+static int ring_writer(lua_State *L)
+{
+    lring *rg = check_ring(L, 1);
+    lwriter *w = new_writer_ud(L);
+    rr_status st = rr_writer_open(rg->ring, &w->w);
+    if (st == RR_WRITER_BUSY) {   /* perhaps a dropped writer the GC has not closed yet */
+        lua_gc(L, LUA_GCCOLLECT);
+        st = rr_writer_open(rg->ring, &w->w);
+    }
+    if (st != RR_OK)
+        return luaL_error(L, "%s", rr_last_error());
+    w->parent = rg;
+    rg->children++;
+    writer_sizes(w, rg->ring);
+    lua_pushvalue(L, 1);
+    lua_setiuservalue(L, -2, 1);   /* the writer keeps its ring alive */
+    return 1;
+}
+
+static lwriter *check_writer(lua_State *L)
+{
+    lwriter *w = luaL_checkudata(L, 1, WRITER_MT);
+    if (!w->w)
+        luaL_error(L, "attempt to use a closed writer");
+    return w;
+}
+
+/* close, __gc and __close */
+static int writer_close(lua_State *L)
+{
+    lwriter *w = luaL_checkudata(L, 1, WRITER_MT);
+    if (w->w) {
+        rr_writer_close(w->w);
+        w->w = NULL;
+        if (w->parent) {
+            w->parent->children--;
+            ring_free_if_unused(w->parent);
+        }
+    }
+    return 0;
+}
+
+static int writer_tostring(lua_State *L)
+{
+    lwriter *w = luaL_checkudata(L, 1, WRITER_MT);
+    if (!w->w)
+        lua_pushliteral(L, "rusted_ring.writer (closed)");
+    else
+        lua_pushfstring(L, "rusted_ring.writer (%p)", (void *)w);
+    return 1;
+}
+
+/* w:add(data [, event_type [, timeout]]) -> sequence | nil, "full"|"timeout"|"closed" */
+static int writer_add(lua_State *L)
+{
+    lwriter *w = check_writer(L);
+    size_t len;
+    const char *data = check_payload(L, 2, &len);
+    uint32_t type = opt_event_type(L, 3);
+    int64_t timeout = opt_timeout(L, 4);
+    uint64_t seq;
+    rr_status st = rr_writer_add(w->w, data, len, type, &seq, timeout);
+    if (st != RR_OK)
+        return push_outcome(L, st, 2);
+    lua_pushinteger(L, (lua_Integer)seq);
+    return 1;
+}
+
+/* w:try_add(data [, event_type]) -> true | false, "full"|"closed" */
+static int writer_try_add(lua_State *L)
+{
+    lwriter *w = check_writer(L);
+    size_t len;
+    const char *data = check_payload(L, 2, &len);
+    uint32_t type = opt_event_type(L, 3);
+    rr_status st = rr_writer_add(w->w, data, len, type, NULL, 0);
+    if (st == RR_OK) {
+        lua_pushboolean(L, 1);
+        return 1;
+    }
+    push_outcome(L, st, 2);
+    lua_pushboolean(L, 0);
+    lua_replace(L, -3);   /* false, word */
+    return 2;
+}
+
+/* The event type of batch item i: one integer for all, or a list. */
+static uint32_t batch_type(lua_State *L, int types, lua_Integer i)
+{
+    if (lua_type(L, types) != LUA_TTABLE)
+        return opt_event_type(L, types);
+    lua_rawgeti(L, types, i);
+    int value = lua_gettop(L);
+    const char *what = lua_pushfstring(L, "event type %I", i);
+    uint32_t t = (uint32_t)check_int_in(L, value, types, what, 0, UINT32_MAX);
+    lua_pop(L, 2);
+    return t;
+}
+
+/* Describe batch item i (1-based); its string stays anchored in the list. */
+static void batch_item(lua_State *L, lwriter *w, lua_Integer i, rr_payload *p)
+{
+    lua_rawgeti(L, 2, i);
+    if (lua_type(L, -1) != LUA_TSTRING)
+        luaL_argerror(L, 2, lua_pushfstring(L, "item %I is %s, not a string", i,
+                                            luaL_typename(L, -1)));
+    p->data = lua_tolstring(L, -1, &p->len);
+    lua_pop(L, 1);
+    if (p->len > w->slot_size)
+        luaL_argerror(L, 2, lua_pushfstring(L, "item %I has %I bytes; the slot size is %I bytes",
+                                            i, (lua_Integer)p->len, (lua_Integer)w->slot_size));
+    p->event_type = batch_type(L, 3, i);
+}
+
+/* w:add_batch({ data, ... } [, event_type | { event_type, ... } [, timeout]])
+ * -> count, first sequence | nil, "full"|"timeout"|"closed". All or none. */
+static int writer_add_batch(lua_State *L)
+{
+    lwriter *w = check_writer(L);
+    luaL_checktype(L, 2, LUA_TTABLE);
+    int64_t timeout = opt_timeout(L, 4);
+    lua_settop(L, 4);   /* the scratch list below must not land on argument 3 */
+    lua_Integer n = (lua_Integer)lua_rawlen(L, 2);
+    if (n == 0) {
+        lua_pushinteger(L, 0);
+        return 1;
+    }
+    if ((uint64_t)n > w->max_batch)
+        return luaL_argerror(L, 2, lua_pushfstring(L, "a batch holds 1 to %I events here, not %I",
+                                                   (lua_Integer)w->max_batch, n));
+    rr_payload on_stack[BATCH_ON_STACK];
+    rr_payload *items = n <= BATCH_ON_STACK ? on_stack
+                                            : lua_newuserdatauv(L, (size_t)n * sizeof *items, 0);
+    for (lua_Integer i = 1; i <= n; i++)
+        batch_item(L, w, i, &items[i - 1]);
+    uint64_t first;
+    rr_status st = rr_writer_add_batch(w->w, items, (size_t)n, &first, timeout);
+    if (st != RR_OK)
+        return push_outcome(L, st, 2);
+    lua_pushinteger(L, n);
+    lua_pushinteger(L, (lua_Integer)first);
+    return 2;
+}
+
+/* ---- readers -------------------------------------------------------------- */
+
+static lreader *new_reader_ud(lua_State *L)
+{
+    lreader *rd = lua_newuserdatauv(L, sizeof *rd, 1);
+    memset(rd, 0, sizeof *rd);
+    luaL_setmetatable(L, READER_MT);
+    return rd;
+}
+
+static rr_start check_start(lua_State *L, int arg)
+{
+    static const char *const names[] = { "oldest", "latest", NULL };
+    return (rr_start)luaL_checkoption(L, arg, "oldest", names);
+}
+
+/* Open a reader, collecting garbage once if dropped readers fill the table. */
+static rr_status open_reader(lua_State *L, rr_ring *ring, rr_start start, rr_reader **out)
+{
+    rr_status st = rr_reader_open(ring, start, out);
+    if (st == RR_TOO_MANY_READERS) {
+        lua_gc(L, LUA_GCCOLLECT);
+        st = rr_reader_open(ring, start, out);
+    }
+    return st;
+}
+
+/* ring:reader(["oldest" | "latest"]) */
+static int ring_reader(lua_State *L)
+{
+    lring *rg = check_ring(L, 1);
+    rr_start start = check_start(L, 2);
+    lreader *rd = new_reader_ud(L);
+    if (open_reader(L, rg->ring, start, &rd->r) != RR_OK)
+        return luaL_error(L, "%s", rr_last_error());
+    rd->parent = rg;
+    rg->children++;
+    lua_pushvalue(L, 1);
+    lua_setiuservalue(L, -2, 1);   /* the reader keeps its ring alive */
+    return 1;
+}
+
+static lreader *check_reader(lua_State *L)
+{
+    lreader *rd = luaL_checkudata(L, 1, READER_MT);
+    if (!rd->r)
+        luaL_error(L, "attempt to use a closed reader");
+    return rd;
+}
+
+/* close, __gc and __close: unregister, so the reader stops gating writers. */
+static int reader_close(lua_State *L)
+{
+    lreader *rd = luaL_checkudata(L, 1, READER_MT);
+    if (rd->r) {
+        rr_reader_close(rd->r);
+        rd->r = NULL;
+        rd->gen++;   /* its last event is stale now */
+        if (rd->parent) {
+            rd->parent->children--;
+            ring_free_if_unused(rd->parent);
+        }
+    }
+    return 0;
+}
+
+static int reader_tostring(lua_State *L)
+{
+    lreader *rd = luaL_checkudata(L, 1, READER_MT);
+    if (!rd->r)
+        lua_pushliteral(L, "rusted_ring.reader (closed)");
+    else
+        lua_pushfstring(L, "rusted_ring.reader (cursor=%I, lag=%I) (%p)",
+                        (lua_Integer)rr_reader_cursor(rd->r), (lua_Integer)rr_reader_lag(rd->r),
+                        (void *)rd);
+    return 1;
+}
+
+/* Read the next event for the reader at stack index 1; push it or nil, word. */
+static int next_event(lua_State *L, lreader *rd, int64_t timeout)
+{
+    rd->gen++;   /* whatever happens, the previous event is no longer ours */
+    rr_status st = rr_reader_next(rd->r, &rd->ev, timeout);
+    if (st != RR_OK)
+        return push_outcome(L, st, 0);
+    levent *e = lua_newuserdatauv(L, sizeof *e, 1);
+    e->rd = rd;
+    e->gen = rd->gen;
+    luaL_setmetatable(L, EVENT_MT);
+    lua_pushvalue(L, 1);
+    lua_setiuservalue(L, -2, 1);   /* the event keeps its reader alive */
+    return 1;
+}
+
+/* r:next([timeout]) -> event | nil, "empty"|"timeout"|"closed" */
+static int reader_next(lua_State *L)
+{
+    lreader *rd = check_reader(L);
+    return next_event(L, rd, opt_timeout(L, 2));
+}
+
+/* The iterator of r:events(): (reader, previous event) -> event | nil. */
+static int events_step(lua_State *L)
+{
+    lreader *rd = check_reader(L);
+    int64_t timeout = (int64_t)lua_tointeger(L, lua_upvalueindex(1));
+    int n = next_event(L, rd, timeout);
+    return n == 1 ? 1 : (lua_pushnil(L), 1);
+}
+
+/* for ev in r:events([timeout]) do ... end: what is available now (or within
+ * `timeout` of each event); ends when nothing comes or the ring is closed. */
+static int reader_events(lua_State *L)
+{
+    check_reader(L);
+    lua_pushinteger(L, (lua_Integer)opt_timeout(L, 2));
+    lua_pushcclosure(L, events_step, 1);
+    lua_pushvalue(L, 1);
+    return 2;
+}
+
+#define READER_GETTER(name, push, expr)                 \
+    static int reader_##name(lua_State *L)              \
+    {                                                   \
+        lreader *rd = check_reader(L);                  \
+        push(L, expr(rd->r));                           \
+        return 1;                                       \
+    }
+READER_GETTER(lag, lua_pushinteger, (lua_Integer)rr_reader_lag)
+READER_GETTER(lost, lua_pushinteger, (lua_Integer)rr_reader_lost)
+READER_GETTER(cursor, lua_pushinteger, (lua_Integer)rr_reader_cursor)
+READER_GETTER(delivered, lua_pushinteger, (lua_Integer)rr_reader_delivered)
+READER_GETTER(skipped, lua_pushinteger, (lua_Integer)rr_reader_skipped)
+READER_GETTER(backpressure_ratio, lua_pushnumber, rr_reader_backpressure_ratio)
+READER_GETTER(is_under_pressure, lua_pushboolean, rr_reader_is_under_pressure)
+READER_GETTER(should_throttle, lua_pushboolean, rr_reader_should_throttle)
+
+/* ---- events --------------------------------------------------------------- */
+
+/* The event at index 1, which must still be its reader's current one. */
+static const rr_event *check_event(lua_State *L)
+{
+    levent *e = luaL_checkudata(L, 1, EVENT_MT);
+    if (e->gen != e->rd->gen)
+        luaL_error(L, "stale event: its reader has moved on (an event is valid until "
+                      "the reader's next call to next)");
+    return &e->rd->ev;
+}
+
+static int event_data(lua_State *L)
+{
+    const rr_event *ev = check_event(L);
+    lua_pushlstring(L, ev->len ? ev->data : "", ev->len);
+    return 1;
+}
+
+static int event_len(lua_State *L)
+{
+    lua_pushinteger(L, check_event(L)->len);
+    return 1;
+}
+
+static int event_type(lua_State *L)
+{
+    lua_pushinteger(L, check_event(L)->event_type);
+    return 1;
+}
+
+static int event_sequence(lua_State *L)
+{
+    lua_pushinteger(L, (lua_Integer)check_event(L)->sequence);
+    return 1;
+}
+
+/* string.sub's start index: negative from the end, clamped to 1. */
+static size_t start_index(lua_Integer i, size_t len)
+{
+    if (i > 0)
+        return (size_t)i;
+    if (i == 0 || (lua_Unsigned)-(i + 1) >= len)
+        return 1;
+    return len + (size_t)i + 1;
+}
+
+/* string.sub's end index: negative from the end, clamped to len (0: none). */
+static size_t end_index(lua_Integer j, size_t len)
+{
+    if (j > (lua_Integer)len)
+        return len;
+    if (j >= 0)
+        return (size_t)j;
+    if ((lua_Unsigned)-(j + 1) >= len)
+        return 0;
+    return len + (size_t)j + 1;
+}
+
+/* ev:sub(i [, j]) as string.sub(ev:data(), i, j), copying only the slice. */
+static int event_sub(lua_State *L)
+{
+    const rr_event *ev = check_event(L);
+    size_t i = start_index(luaL_checkinteger(L, 2), ev->len);
+    size_t j = end_index(luaL_optinteger(L, 3, -1), ev->len);
+    if (i > j)
+        lua_pushliteral(L, "");
+    else
+        lua_pushlstring(L, (const char *)ev->data + i - 1, j - i + 1);
+    return 1;
+}
+
+/* ev:byte([i [, j]]) as string.byte(ev:data(), i, j). */
+static int event_byte(lua_State *L)
+{
+    const rr_event *ev = check_event(L);
+    lua_Integer first = luaL_optinteger(L, 2, 1);
+    size_t i = start_index(first, ev->len);
+    size_t j = end_index(luaL_optinteger(L, 3, first), ev->len);   /* j defaults to i as given */
+    if (i > j)
+        return 0;
+    if (j - i >= (size_t)INT32_MAX)
+        return luaL_error(L, "string slice too long");
+    int n = (int)(j - i) + 1;
+    luaL_checkstack(L, n, "string slice too long");
+    const unsigned char *p = ev->data;
+    for (int k = 0; k < n; k++)
+        lua_pushinteger(L, p[i - 1 + (size_t)k]);
+    return n;
+}
+
+/* ev:unpack(fmt [, pos]) as string.unpack(fmt, ev:data(), pos). */
+static int event_unpack(lua_State *L)
+{
+    const rr_event *ev = check_event(L);
+    return rr_unpack(L, ev->data, ev->len, 2, 3);
+}
+
+static int event_tostring(lua_State *L)
+{
+    levent *e = luaL_checkudata(L, 1, EVENT_MT);
+    if (e->gen != e->rd->gen)
+        lua_pushliteral(L, "rusted_ring.event (stale)");
+    else
+        lua_pushfstring(L, "rusted_ring.event (sequence=%I, len=%I, type=%I)",
+                        (lua_Integer)e->rd->ev.sequence, (lua_Integer)e->rd->ev.len,
+                        (lua_Integer)e->rd->ev.event_type);
+    return 1;
+}
+
+/* ---- pools ------------------------------------------------------------------ */
+
+static const char *const pool_names[] = { "XS", "S", "M", "L", "XL", NULL };
+
+/* The pool named by the key at idx ("XS" .. "XL"). */
+static int pool_index(lua_State *L, int idx)
+{
+    for (int i = 0; pool_names[i] && lua_type(L, idx) == LUA_TSTRING; i++)
+        if (strcmp(lua_tostring(L, idx), pool_names[i]) == 0)
+            return i;
+    return luaL_argerror(L, 1, lua_pushfstring(L, "unknown pool %s (expected XS, S, M, L or XL)",
+                                               luaL_tolstring(L, idx, NULL)));
+}
+
+/* rr.configure_pools("production" | "mobile" | "high_throughput" | { XS = n, ... }) */
+static int rr_lua_configure_pools(lua_State *L)
+{
+    static const char *const presets[] = { "production", "mobile", "high_throughput", NULL };
+    rr_pool_config cfg;
+    if (lua_type(L, 1) == LUA_TSTRING) {
+        rr_preset_config((rr_preset)luaL_checkoption(L, 1, NULL, presets), &cfg);
+    } else {
+        luaL_checktype(L, 1, LUA_TTABLE);
+        rr_pools_config(&cfg);   /* sizes not named keep their configured capacity */
+        lua_pushnil(L);
+        while (lua_next(L, 1)) {
+            int id = pool_index(L, -2), value = lua_gettop(L);
+            const char *what = lua_pushfstring(L, "pool %s capacity", pool_names[id]);
+            cfg.capacity[id] = (uint64_t)check_int_in(L, value, 1, what, 1, LUA_MAXINTEGER);
+            lua_pop(L, 2);
+        }
+    }
+    rr_status st = rr_pools_configure(&cfg);
+    if (st == RR_IN_USE)
+        return luaL_error(L, "the default pools are already in use; configure them before "
+                             "their first use");
+    if (st != RR_OK)
+        return luaL_error(L, "%s", rr_last_error());
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+/* rr.pool_config() -> { XS = n, S = n, ... }: the capacities in force. */
+static int rr_lua_pool_config(lua_State *L)
+{
+    rr_pool_config cfg;
+    rr_pools_config(&cfg);
+    lua_createtable(L, 0, RR_POOL_COUNT);
+    for (int i = 0; i < RR_POOL_COUNT; i++)
+        set_int(L, pool_names[i], cfg.capacity[i]);
+    return 1;
+}
+
+/* EventPoolFactory.get_<size>_writer(): a writer on a default pool (upvalue: id). */
+static int pool_writer(lua_State *L)
+{
+    rr_pool_id id = (rr_pool_id)lua_tointeger(L, lua_upvalueindex(1));
+    lwriter *w = new_writer_ud(L);
+    rr_ring *ring;
+    if (rr_pool_ring(id, &ring) != RR_OK || rr_pool_writer(id, &w->w) != RR_OK)
+        return luaL_error(L, "%s", rr_last_error());
+    writer_sizes(w, ring);
+    return 1;
+}
+
+/* EventPoolFactory.get_<size>_reader(["oldest" | "latest"]) */
+static int pool_reader(lua_State *L)
+{
+    rr_pool_id id = (rr_pool_id)lua_tointeger(L, lua_upvalueindex(1));
+    rr_start start = check_start(L, 1);
+    lreader *rd = new_reader_ud(L);
+    rr_ring *ring;
+    if (rr_pool_ring(id, &ring) != RR_OK || open_reader(L, ring, start, &rd->r) != RR_OK)
+        return luaL_error(L, "%s", rr_last_error());
+    return 1;
+}
+
+static size_t check_size_arg(lua_State *L, int arg)
+{
+    return (size_t)check_range(L, arg, "size", 0, LUA_MAXINTEGER);
+}
+
+/* rr.estimate_size(n) -> "XS" .. "XL", or "XXL" when no pool fits */
+static int rr_lua_estimate_size(lua_State *L)
+{
+    rr_event_size s = rr_estimate_size(check_size_arg(L, 1));
+    lua_pushstring(L, s == RR_SIZE_XXL ? "XXL" : pool_names[s]);
+    return 1;
+}
+
+/* rr.estimate_pool_id(n) -> PoolId (0 .. 4) | nil when no pool fits */
+static int rr_lua_estimate_pool_id(lua_State *L)
+{
+    rr_pool_id id;
+    if (rr_estimate_pool_id(check_size_arg(L, 1), &id) != RR_OK)
+        lua_pushnil(L);
+    else
+        lua_pushinteger(L, id);
+    return 1;
+}
+
+/* rr.emit(data [, event_type [, timeout]]) -> pool id | nil, "full"|"timeout" */
+static int rr_lua_emit(lua_State *L)
+{
+    size_t len;
+    const char *data = check_payload(L, 1, &len);
+    uint32_t type = opt_event_type(L, 2);
+    int64_t timeout = opt_timeout(L, 3);
+    rr_pool_id id;
+    rr_status st = rr_emit(data, len, type, timeout, &id);
+    if (st != RR_OK)
+        return push_outcome(L, st, 1);
+    lua_pushinteger(L, id);
+    return 1;
+}
+
+static int pool_stats_tostring(lua_State *L)
+{
+    rr_pool_stats s;
+    char line[128];
+    luaL_checktype(L, 1, LUA_TTABLE);
+    lua_getfield(L, 1, "pool_id");
+    lua_getfield(L, 1, "capacity");
+    lua_getfield(L, 1, "current_backpressure");
+    s.id = (rr_pool_id)lua_tointeger(L, -3);
+    s.capacity = (uint64_t)lua_tointeger(L, -2);
+    s.current_backpressure = lua_tonumber(L, -1);
+    rr_pool_stats_format(&s, line, sizeof line);
+    lua_pushstring(L, line);
+    return 1;
+}
+
+/* rr.pool_stats() -> list of { pool_id, name, capacity, ... } that print as
+ * "Pool XS: capacity=2000, backpressure=15.3%". Creates no pool. */
+static int rr_lua_pool_stats(lua_State *L)
+{
+    rr_pool_stats all[RR_POOL_COUNT];
+    rr_pool_stats_collect(all);
+    lua_createtable(L, RR_POOL_COUNT, 0);
+    for (int i = 0; i < RR_POOL_COUNT; i++) {
+        lua_createtable(L, 0, 8);
+        set_int(L, "pool_id", all[i].id);
+        lua_pushstring(L, rr_pool_name(all[i].id)), lua_setfield(L, -2, "name");
+        set_int(L, "capacity", all[i].capacity);
+        set_int(L, "slot_size", all[i].slot_size);
+        set_int(L, "memory_bytes", all[i].memory_bytes);
+        set_int(L, "published", all[i].published);
+        set_int(L, "reader_count", all[i].reader_count);
+        set_num(L, "current_backpressure", all[i].current_backpressure);
+        luaL_setmetatable(L, POOLSTAT_MT);
+        lua_rawseti(L, -2, i + 1);
+    }
+    return 1;
+}
+
+/* ---- registration ----------------------------------------------------------- */
+
+static const luaL_Reg ring_methods[] = {
+    { "slot_size", ring_slot_size }, { "capacity", ring_capacity }, { "mode", ring_mode },
+    { "producers", ring_producers }, { "published", ring_published },
+    { "memory_bytes", ring_memory_bytes }, { "closed", ring_closed }, { "close", ring_close },
+    { "stats", ring_stats }, { "writer", ring_writer }, { "reader", ring_reader },
+    { "handle", ring_handle }, { NULL, NULL }
+};
+static const luaL_Reg ring_meta[] = {
+    { "__gc", ring_release }, { "__close", ring_release }, { "__tostring", ring_tostring },
+    { NULL, NULL }
+};
+
+static const luaL_Reg writer_methods[] = {
+    { "add", writer_add }, { "try_add", writer_try_add }, { "add_batch", writer_add_batch },
+    { "close", writer_close }, { NULL, NULL }
+};
+static const luaL_Reg writer_meta[] = {
+    { "__gc", writer_close }, { "__close", writer_close }, { "__tostring", writer_tostring },
+    { NULL, NULL }
+};
+
+static const luaL_Reg reader_methods[] = {
+    { "next", reader_next }, { "events", reader_events },
+    { "backpressure_ratio", reader_backpressure_ratio },
+    { "is_under_pressure", reader_is_under_pressure },
+    { "should_throttle", reader_should_throttle }, { "lag", reader_lag },
+    { "lost", reader_lost }, { "cursor", reader_cursor }, { "delivered", reader_delivered },
+    { "skipped", reader_skipped }, { "close", reader_close }, { NULL, NULL }
+};
+static const luaL_Reg reader_meta[] = {
+    { "__gc", reader_close }, { "__close", reader_close }, { "__tostring", reader_tostring },
+    { NULL, NULL }
+};
+
+/* Events own nothing, so they have no __gc (a finalizer would slow every next). */
+static const luaL_Reg event_methods[] = {
+    { "data", event_data }, { "len", event_len }, { "type", event_type },
+    { "sequence", event_sequence }, { "byte", event_byte }, { "sub", event_sub },
+    { "unpack", event_unpack }, { NULL, NULL }
+};
+static const luaL_Reg event_meta[] = {
+    { "__len", event_len }, { "__tostring", event_tostring }, { NULL, NULL }
+};
+
+static const luaL_Reg module_funcs[] = {
+    { "ring", rr_lua_ring }, { "configure_pools", rr_lua_configure_pools },
+    { "pool_config", rr_lua_pool_config }, { "estimate_size", rr_lua_estimate_size },
+    { "estimate_pool_id", rr_lua_estimate_pool_id }, { "emit", rr_lua_emit },
+    { "pool_stats", rr_lua_pool_stats }, { NULL, NULL }
+};
+
+/* Create or refresh a type's metatable; refreshing keeps a second
+ * luaopen_rusted_ring in the same state harmless. */
+static void define_type(lua_State *L, const char *name, const luaL_Reg *methods,
+                        const luaL_Reg *meta)
+{
+    luaL_newmetatable(L, name);   /* sets __name when it creates the table */
+    luaL_setfuncs(L, meta, 0);
+    if (methods) {
+        lua_newtable(L);
+        luaL_setfuncs(L, methods, 0);
+        lua_setfield(L, -2, "__index");
+    }
+    lua_pop(L, 1);
+}
+
+/* rr.EventPoolFactory: get_xs_writer ... get_xl_reader, estimate_size, estimate_pool_id */
+static void push_pool_factory(lua_State *L)
+{
+    static const char *const lower[] = { "xs", "s", "m", "l", "xl" };
+    lua_createtable(L, 0, 2 * RR_POOL_COUNT + 2);
+    char name[32];
+    for (int i = 0; i < RR_POOL_COUNT; i++) {
+        lua_pushinteger(L, i);
+        lua_pushcclosure(L, pool_writer, 1);
+        snprintf(name, sizeof name, "get_%s_writer", lower[i]);
+        lua_setfield(L, -2, name);
+        lua_pushinteger(L, i);
+        lua_pushcclosure(L, pool_reader, 1);
+        snprintf(name, sizeof name, "get_%s_reader", lower[i]);
+        lua_setfield(L, -2, name);
+    }
+    lua_pushcfunction(L, rr_lua_estimate_size), lua_setfield(L, -2, "estimate_size");
+    lua_pushcfunction(L, rr_lua_estimate_pool_id), lua_setfield(L, -2, "estimate_pool_id");
+}
+
+static void push_pool_ids(lua_State *L)
+{
+    lua_createtable(L, 0, RR_POOL_COUNT);
+    for (int i = 0; i < RR_POOL_COUNT; i++)
+        set_int(L, pool_names[i], (uint64_t)i);
+}
+
+int luaopen_rusted_ring(lua_State *L)
+{
+    luaL_checkversion(L);
+    define_type(L, RING_MT, ring_methods, ring_meta);
+    define_type(L, WRITER_MT, writer_methods, writer_meta);
+    define_type(L, READER_MT, reader_methods, reader_meta);
+    define_type(L, EVENT_MT, event_methods, event_meta);
+    static const luaL_Reg stats_meta[] = { { "__tostring", pool_stats_tostring }, { NULL, NULL } };
+    define_type(L, POOLSTAT_MT, NULL, stats_meta);
+    luaL_newlib(L, module_funcs);
+    push_pool_factory(L), lua_setfield(L, -2, "EventPoolFactory");
+    push_pool_ids(L), lua_setfield(L, -2, "PoolId");
+    lua_pushinteger(L, RR_MAX_READERS), lua_setfield(L, -2, "MAX_READERS");
+    lua_pushinteger(L, RR_MAX_SLOT_SIZE), lua_setfield(L, -2, "MAX_SLOT_SIZE");
+    lua_pushfstring(L, "%d.%d.%d", RR_VERSION_MAJOR, RR_VERSION_MINOR, RR_VERSION_PATCH);
+    lua_setfield(L, -2, "version");
+    return 1;
+}

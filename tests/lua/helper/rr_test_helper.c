@@ -1,0 +1,247 @@
+/*
+ * rr_test_helper.c — a test-only Lua module (built into build/lua/ by
+ * `make test-lua`) that acts on a ring from another OS thread, so the busted
+ * suite can prove that a Lua call blocked in the core is woken by a writer,
+ * a reader or a close on another thread.
+ *
+ *   local job = helper.start(ring, action, opts)   -- opens its handle now
+ *   job:arm()            -- the Lua side, just before its blocking call
+ *   job:join()           -- status word, time of the action (helper.now() clock)
+ *   helper.now()         -- CLOCK_MONOTONIC seconds
+ *
+ * Actions: "publish" one payload; "close" the ring; "drain" what is there
+ * (reading until empty, so the reader moves past every slot; it registers at
+ * start, so it gates a backpressure writer until then);
+ * "stream" publishes `count` 16-byte events: sequence number (u64 LE) and
+ * its checksum (u32 LE: sequence * 2654435761 mod 2^32), then a u32 zero.
+ *
+ * A one-shot action waits for arm() and then `settle` seconds (default 0.05)
+ * so that the Lua thread is really asleep in the core before it acts; it
+ * gives up after 10 s without an arm (status "not armed"). The thread links
+ * its own copy of the core and reaches the ring through ring:handle().
+ */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "lauxlib.h"
+#include "lua.h"
+#include "rusted_ring.h"
+
+#define JOB_MT "rr_test_helper.job"
+
+int luaopen_rr_test_helper(lua_State *L);
+
+typedef enum { ACT_PUBLISH, ACT_CLOSE, ACT_DRAIN, ACT_STREAM } action;
+
+typedef struct job {
+    action      act;
+    rr_ring    *ring;
+    rr_writer  *w;
+    rr_reader  *r;
+    char       *payload;      /* ACT_PUBLISH: a copy owned by the job */
+    size_t      len;
+    uint32_t    event_type;
+    uint64_t    count;        /* ACT_STREAM */
+    double      settle;
+    atomic_bool armed, cancel;
+    pthread_t   thread;
+    bool        started, joined;
+    rr_status   st;
+    double      t_action;
+} job;
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void nap(double s)
+{
+    struct timespec ts = { (time_t)s, (long)((s - (double)(time_t)s) * 1e9) };
+    while (nanosleep(&ts, &ts) != 0) {}
+}
+
+/* Wait (polling, bounded) for the Lua side's arm(), then let it fall asleep. */
+static bool wait_armed(job *j)
+{
+    double give_up = now_s() + 10.0;
+    while (!atomic_load(&j->armed)) {
+        if (atomic_load(&j->cancel) || now_s() > give_up)
+            return false;
+        nap(0.0005);
+    }
+    nap(j->settle);
+    return true;
+}
+
+static void put_le(unsigned char *p, uint64_t v, int n)
+{
+    for (int i = 0; i < n; i++)
+        p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static rr_status stream(job *j)
+{
+    unsigned char buf[16];
+    for (uint64_t i = 0; i < j->count && !atomic_load(&j->cancel); i++) {
+        memset(buf, 0, sizeof buf);
+        put_le(buf, i, 8);
+        put_le(buf + 8, (uint32_t)(i * 2654435761u), 4);
+        rr_status st = rr_writer_add(j->w, buf, sizeof buf, 1, NULL, 10000000000LL);
+        if (st != RR_OK)
+            return st;
+    }
+    return RR_OK;
+}
+
+static void *job_main(void *arg)
+{
+    job *j = arg;
+    rr_event ev;
+    if (j->act == ACT_STREAM) {
+        j->t_action = now_s();
+        j->st = stream(j);
+        return NULL;
+    }
+    if (!wait_armed(j)) {
+        j->st = RR_INVALID;
+        return NULL;
+    }
+    j->t_action = now_s();
+    switch (j->act) {
+    case ACT_PUBLISH: j->st = rr_writer_add(j->w, j->payload, j->len, j->event_type, NULL, 0); break;
+    case ACT_CLOSE:   j->st = rr_ring_close(j->ring); break;
+    case ACT_DRAIN:
+        while ((j->st = rr_reader_next(j->r, &ev, 0)) == RR_OK) {}
+        if (j->st == RR_EMPTY)
+            j->st = RR_OK;
+        break;
+    default:          break;
+    }
+    return NULL;
+}
+
+/* Join the thread (once) and close the job's handles. */
+static void job_finish(job *j)
+{
+    if (j->started && !j->joined) {
+        pthread_join(j->thread, NULL);
+        j->joined = true;
+    }
+    rr_writer_close(j->w);
+    rr_reader_close(j->r);
+    j->w = NULL, j->r = NULL;
+    free(j->payload);
+    j->payload = NULL;
+}
+
+static int job_gc(lua_State *L)
+{
+    job *j = luaL_checkudata(L, 1, JOB_MT);
+    atomic_store(&j->cancel, true);
+    job_finish(j);
+    return 0;
+}
+
+static int job_arm(lua_State *L)
+{
+    job *j = luaL_checkudata(L, 1, JOB_MT);
+    atomic_store(&j->armed, true);
+    return 0;
+}
+
+/* job:join() -> "ok" | "full" | "closed" | ... | "not armed", t_action */
+static int job_join(lua_State *L)
+{
+    job *j = luaL_checkudata(L, 1, JOB_MT);
+    job_finish(j);
+    if (j->st == RR_INVALID && j->act != ACT_STREAM)
+        lua_pushliteral(L, "not armed");
+    else
+        lua_pushstring(L, j->st == RR_OK ? "ok" : rr_strerror(j->st));
+    lua_pushnumber(L, j->t_action);
+    return 2;
+}
+
+static void job_options(lua_State *L, job *j)
+{
+    lua_getfield(L, 3, "settle");
+    j->settle = luaL_optnumber(L, -1, 0.05);
+    lua_getfield(L, 3, "count");
+    j->count = (uint64_t)luaL_optinteger(L, -1, 0);
+    lua_getfield(L, 3, "event_type");
+    j->event_type = (uint32_t)luaL_optinteger(L, -1, 0);
+    lua_getfield(L, 3, "payload");
+    const char *p = luaL_optlstring(L, -1, "", &j->len);
+    j->payload = malloc(j->len + 1);
+    if (j->payload)
+        memcpy(j->payload, p, j->len + 1);
+    lua_pop(L, 4);
+}
+
+/* helper.start(ring, action [, { payload, event_type, settle, count }]) */
+static int helper_start(lua_State *L)
+{
+    static const char *const names[] = { "publish", "close", "drain", "stream", NULL };
+    luaL_checkudata(L, 1, "rusted_ring.ring");
+    action act = (action)luaL_checkoption(L, 2, NULL, names);
+    if (lua_isnoneornil(L, 3)) {
+        lua_settop(L, 2);
+        lua_newtable(L);
+    }
+    luaL_checktype(L, 3, LUA_TTABLE);
+    job *j = lua_newuserdatauv(L, sizeof *j, 1);
+    memset(j, 0, sizeof *j);
+    luaL_setmetatable(L, JOB_MT);
+    lua_pushvalue(L, 1);
+    lua_setiuservalue(L, -2, 1);   /* the job keeps the ring alive */
+    j->act = act;
+    job_options(L, j);
+    lua_getfield(L, 1, "handle");
+    lua_pushvalue(L, 1);
+    lua_call(L, 1, 1);
+    j->ring = lua_touserdata(L, -1);
+    lua_pop(L, 1);
+    rr_status st = RR_OK;
+    if (act == ACT_PUBLISH || act == ACT_STREAM)
+        st = rr_writer_open(j->ring, &j->w);
+    else if (act == ACT_DRAIN)
+        st = rr_reader_open(j->ring, RR_START_OLDEST, &j->r);
+    if (st != RR_OK)
+        return luaL_error(L, "helper.start: %s", rr_last_error());
+    if (pthread_create(&j->thread, NULL, job_main, j) != 0)
+        return luaL_error(L, "helper.start: cannot start a thread");
+    j->started = true;
+    return 1;
+}
+
+static int helper_now(lua_State *L)
+{
+    lua_pushnumber(L, now_s());
+    return 1;
+}
+
+int luaopen_rr_test_helper(lua_State *L)
+{
+    static const luaL_Reg job_methods[] = {
+        { "arm", job_arm }, { "join", job_join }, { NULL, NULL }
+    };
+    static const luaL_Reg funcs[] = {
+        { "start", helper_start }, { "now", helper_now }, { NULL, NULL }
+    };
+    luaL_newmetatable(L, JOB_MT);
+    lua_pushcfunction(L, job_gc);
+    lua_setfield(L, -2, "__gc");
+    lua_newtable(L);
+    luaL_setfuncs(L, job_methods, 0);
+    lua_setfield(L, -2, "__index");
+    lua_pop(L, 1);
+    luaL_newlib(L, funcs);
+    return 1;
+}
