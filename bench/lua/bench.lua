@@ -1,0 +1,141 @@
+-- bench.lua — the Lua module against the queue a Lua program would otherwise
+-- write (`make bench-lua`). One run measures, best of REPEAT rounds each:
+--   1. add + next per event against a pure-Lua table queue's push + pop of
+--      the same strings, interleaved (one in, one out) and in bursts of 512;
+--   2. reading a 1 KiB payload's header: next + ev:unpack (in place) against
+--      next + ev:data() (+ string.unpack on the copy).
+-- Times are os.clock() CPU seconds of this single thread, garbage collection
+-- included (each next() makes one small event userdata; the queue makes none).
+local rr = require "rusted_ring"
+
+local N = tonumber(os.getenv("RR_BENCH_N")) or 2000000
+local REPEAT = tonumber(os.getenv("RR_BENCH_REPEAT")) or 5
+local BURST = 512
+
+-- The peer: a FIFO on a table with head and tail indices, used through
+-- methods as the ring is.
+local Queue = {}
+Queue.__index = Queue
+function Queue.new() return setmetatable({ head = 1, tail = 0 }, Queue) end
+function Queue:push(v)
+  local t = self.tail + 1
+  self.tail = t
+  self[t] = v
+end
+function Queue:pop()
+  local h = self.head
+  if h > self.tail then return nil end
+  local v = self[h]
+  self[h] = nil
+  self.head = h + 1
+  return v
+end
+
+-- 256 distinct 64-byte strings, cycled, so neither side sees one constant.
+local strings = {}
+for i = 1, 256 do strings[i] = string.format("%-64s", "event " .. i):sub(1, 64) end
+
+local function best_of(f)
+  local best = math.huge
+  for _ = 1, REPEAT do
+    collectgarbage(); collectgarbage()
+    local t0 = os.clock()
+    f()
+    local dt = os.clock() - t0
+    if dt < best then best = dt end
+  end
+  return best / N * 1e9   -- ns per event
+end
+
+local function queue_interleaved()
+  local q, sink = Queue.new(), nil
+  for i = 1, N do
+    q:push(strings[i % 256 + 1])
+    sink = q:pop()
+  end
+  return sink
+end
+
+local function queue_bursts()
+  local q, sink = Queue.new(), nil
+  for i = 1, N, BURST do
+    for k = 0, BURST - 1 do q:push(strings[(i + k) % 256 + 1]) end
+    for _ = 1, BURST do sink = q:pop() end
+  end
+  return sink
+end
+
+local function ring_for(slot)
+  local ring = rr.ring{ slot_size = slot, capacity = 1024, mode = "backpressure" }
+  return ring, ring:writer(), ring:reader()
+end
+
+local function ring_interleaved()
+  local _, w, r = ring_for(64)
+  local ev
+  for i = 1, N do
+    w:add(strings[i % 256 + 1])
+    ev = r:next()
+  end
+  return ev
+end
+
+local function ring_bursts()
+  local _, w, r = ring_for(64)
+  local ev
+  for i = 1, N, BURST do
+    for k = 0, BURST - 1 do w:add(strings[(i + k) % 256 + 1]) end
+    for _ = 1, BURST do ev = r:next() end
+  end
+  return ev
+end
+
+-- 1 KiB payloads whose first 20 bytes are a header: id (u64), kind (u32), value (double).
+local big = {}
+for i = 1, 16 do big[i] = string.pack("<I8I4d", i, i % 7, i * 0.5) .. string.rep("p", 1024 - 20) end
+
+local function read_unpack()
+  local _, w, r = ring_for(1024)
+  local sum = 0
+  for i = 1, N do
+    w:add(big[i % 16 + 1])
+    local id, kind, value = r:next():unpack("<I8I4d")
+    sum = sum + id + kind + value
+  end
+  return sum
+end
+
+local function read_data()
+  local _, w, r = ring_for(1024)
+  local sum = 0
+  for i = 1, N do
+    w:add(big[i % 16 + 1])
+    local id, kind, value = string.unpack("<I8I4d", r:next():data())
+    sum = sum + id + kind + value
+  end
+  return sum
+end
+
+local function machine()
+  local f = io.open("/proc/cpuinfo")
+  local model = f and f:read("a"):match("model name%s*:%s*([^\n]+)") or "unknown CPU"
+  if f then f:close() end
+  return model
+end
+
+print(string.format("rusted_ring %s, %s, %s; N=%d events, best of %d rounds",
+                    rr.version, _VERSION, machine(), N, REPEAT))
+print()
+print("1. one event in and out (64-byte strings)")
+local qi, ri = best_of(queue_interleaved), best_of(ring_interleaved)
+local qb, rb = best_of(queue_bursts), best_of(ring_bursts)
+print(string.format("   %-34s %8s %8s %8s", "", "queue", "ring", "ring/queue"))
+print(string.format("   %-34s %8.1f %8.1f %8.2fx", "interleaved: push+pop / add+next", qi, ri, ri / qi))
+print(string.format("   %-34s %8.1f %8.1f %8.2fx", "bursts of 512", qb, rb, rb / qb))
+print("   (ns per event; target: ring within 2x of the pure-Lua queue)")
+print()
+print("2. 1 KiB payload, read its 20-byte header")
+local ru, rd = best_of(read_unpack), best_of(read_data)
+print(string.format("   %-34s %8.1f ns/event", "add + next + ev:unpack", ru))
+print(string.format("   %-34s %8.1f ns/event", "add + next + ev:data() + unpack", rd))
+print(string.format("   %-34s %8.2fx", "data() / unpack", rd / ru))
