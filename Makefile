@@ -1,9 +1,11 @@
 # rusted_ring — one Makefile for the C core, its tests, benchmarks and demo.
 #
-#   make test       build and run every test suite that exists
+#   make test       build and run every test suite: C, Python, Lua, interop
 #   make sanitize   all C tests under ASan+UBSan and under TSan (stress tests shortened)
 #   make bench-c    C core benchmarks (prints events/s, ns/event, ratios)
-#   make demo       the seed's fan-out scenario
+#   make bench-py   Python benchmarks against queue.Queue and friends
+#   make bench-lua  Lua benchmarks against a pure-Lua queue
+#   make demo       the seed's fan-out scenario in C, Python and Lua
 #   make stress     long stress runs (RR_STRESS_SCALE=10), not part of CI
 
 CC      ?= cc
@@ -46,11 +48,38 @@ $(eval $(call variant,tsan,-O1 -fsanitize=thread -Wno-tsan))
 C_UNIT   := $(notdir $(basename $(wildcard tests/c/test_*.c)))
 C_STRESS := $(notdir $(basename $(wildcard tests/c/stress_*.c)))
 
-.PHONY: all lib test test-c sanitize bench-c demo stress clean
+.PHONY: all lib test test-c sanitize bench-c demo demo-c stress clean
 all: lib
 lib: $(BUILD)/release/lib.a
 
-test: test-c
+test: test-c test-python test-lua
+
+# ---- Python: the extension is built in place (python/rusted_ring/_core*.so) ----
+PYTHON  ?= python3
+PY_EXT  := python/rusted_ring/_core$(shell $(PYTHON) -c 'import sysconfig; print(sysconfig.get_config_var("EXT_SUFFIX"))' 2>/dev/null)
+PY_RUN  := PYTHONPATH=$(CURDIR)/python $(PYTHON)
+
+.PHONY: python py-deps test-python bench-py demo-python
+python: $(PY_EXT)
+$(PY_EXT): $(CORE_SRC) $(CORE_HDR) python/rusted_ring/_core.c setup.py
+	$(PYTHON) setup.py -q build_ext --inplace
+
+# The test suite's own dependencies, installed only when missing.
+py-deps:
+	@$(PYTHON) -c 'import pytest, hypothesis, numpy' 2>/dev/null || \
+	  $(PYTHON) -m pip install -q 'pytest>=7' 'hypothesis>=6' numpy
+
+test-python: python py-deps
+	$(PY_RUN) -m pytest -q -p no:cacheprovider tests/python
+
+bench-py: python
+	$(PY_RUN) bench/python/bench_queue.py
+
+demo-python: python
+	$(PY_RUN) examples/fanout.py
+
+# The Lua module's rules (targets lua, test-lua, bench-lua, demo-lua).
+include lua/lua.mk
 
 test-c: $(addprefix $(BUILD)/release/,$(C_UNIT) $(C_STRESS)) $(BUILD)/examples/quickstart
 	@set -e; for t in $(C_UNIT) $(C_STRESS); do echo "== $$t"; $(BUILD)/release/$$t; done
@@ -79,8 +108,10 @@ $(BUILD)/examples/%: examples/%.c $(BUILD)/release/lib.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $< $(BUILD)/release/lib.a -o $@ $(LDLIBS)
 
-demo: $(BUILD)/examples/fanout
+demo: demo-c demo-python demo-lua
+
+demo-c: $(BUILD)/examples/fanout
 	$(BUILD)/examples/fanout
 
 clean:
-	rm -rf $(BUILD)
+	rm -rf $(BUILD) python/rusted_ring/_core*.so python/rusted_ring.egg-info
