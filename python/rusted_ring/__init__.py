@@ -1,0 +1,53 @@
+"""rusted_ring: LMAX-Disruptor-style ring buffers for event systems.
+
+One writer (or several) and many readers with their own cursors, in two delivery
+modes: "backpressure" (nothing is lost; readers see payloads in place) and
+"overwrite" (the writer never waits; lapped readers count what they lost).
+
+    import rusted_ring as rr
+    ring = rr.Ring(64, 2000)
+    w, r = ring.writer(), ring.reader()
+    w.add(b"stroke 1", event_type=7)
+    for ev in r:
+        print(ev.sequence, ev.event_type, bytes(ev))
+
+The seed's names (EventPoolFactory, EventUtils, PoolStats, health_check, ...) work
+on process-wide default pools in overwrite mode.
+"""
+from ._core import (
+    Claim,
+    DataTooLarge,
+    Event,
+    Reader,
+    Ring,
+    RingClosed,
+    RingError,
+    RingFull,
+    SharedMemoryError,
+    TooManyReaders,
+    Writer,
+    WriterBusy,
+    __version__,
+    MAX_CLAIM,
+    MAX_READERS,
+    MAX_SLOT_SIZE,
+)
+
+__all__ = [
+    "Ring", "Writer", "Reader", "Event", "Claim",
+    "RingError", "DataTooLarge", "RingFull", "RingClosed", "TooManyReaders", "WriterBusy",
+    "SharedMemoryError", "MAX_CLAIM", "MAX_READERS", "MAX_SLOT_SIZE", "__version__",
+]
+
+try:
+    from .pools import *  # noqa: F401,F403
+    from .pools import __all__ as _pools_all
+    from .stats import *  # noqa: F401,F403
+    from .stats import __all__ as _stats_all
+    from .pipes import *  # noqa: F401,F403
+    from .pipes import __all__ as _pipes_all
+except ImportError as _e:  # the pure-Python layer is being written alongside
+    if "pools" not in str(_e) and "stats" not in str(_e) and "pipes" not in str(_e):
+        raise
+else:
+    __all__ += _pools_all + _stats_all + _pipes_all
