@@ -679,17 +679,17 @@ fail:
 
 static PyMethodDef Ring_methods[] = {
     {"writer", (PyCFunction)Ring_writer, METH_NOARGS,
-     "writer() -> Writer\n\nOpen a writer. A single-producer ring allows one live writer "
+     "writer($self)\n--\n\nReturns Writer. Open a writer. A single-producer ring allows one live writer "
      "(WriterBusy for a second); a multi-producer ring any number, each usable from any thread."},
     {"reader", (PyCFunction)(void (*)(void))Ring_reader, METH_FASTCALL | METH_KEYWORDS,
-     "reader(start='oldest') -> Reader\n\nRegister a reader with its own cursor, starting at the "
+     "reader($self, /, start='oldest')\n--\n\nReturns Reader. Register a reader with its own cursor, starting at the "
      "oldest event the ring still holds ('oldest') or at the next one published ('latest'). "
      "TooManyReaders when the ring's 64-entry reader table is full."},
     {"close", (PyCFunction)Ring_close, METH_NOARGS,
-     "close()\n\nEnd the stream: writers get RingClosed, readers drain what is left and then see "
+     "close($self)\n--\n\nEnd the stream: writers get RingClosed, readers drain what is left and then see "
      "the end, and every blocked call wakes. Idempotent."},
     {"stats", (PyCFunction)Ring_stats, METH_NOARGS,
-     "stats() -> dict\n\nA snapshot as plain data, taken without stopping anyone: capacity, "
+     "stats($self)\n--\n\nReturns dict. A snapshot as plain data, taken without stopping anyone: capacity, "
      "slot_size, mode, producers, memory_bytes, published, writer_stalls, abandoned, writers, "
      "closed, reader_count, max_backpressure and 'readers', one dict per reader (index, pid, "
      "cursor, lag, lost, skipped, backpressure)."},
@@ -710,7 +710,7 @@ static PyGetSetDef Ring_getset[] = {
 };
 
 PyDoc_STRVAR(Ring_doc,
-"Ring(slot_size, capacity, *, mode='backpressure', producers='single')\n\n"
+"Ring(slot_size, capacity, *, mode='backpressure', producers='single')\n--\n\n"
 "A ring of `capacity` slots of at most `slot_size` payload bytes, with one writer\n"
 "(or several, producers='multi') and up to 64 readers, each with its own cursor.\n\n"
 "mode='backpressure': the writer waits for the slowest reader; nothing is lost and\n"
@@ -1031,23 +1031,23 @@ static void Writer_dealloc(WriterObject *self)
 
 static PyMethodDef Writer_methods[] = {
     {"add", (PyCFunction)(void (*)(void))Writer_add, METH_FASTCALL | METH_KEYWORDS,
-     "add(data, event_type=None, *, timeout=None) -> int\n\nCopy one payload into the ring and "
+     "add($self, /, data, event_type=None, *, timeout=None)\n--\n\nReturns int. Copy one payload into the ring and "
      "publish it; returns its sequence. data: any C-contiguous bytes-like object, or an event "
      "with .data and .event_type (a PooledEvent), whose type is used unless event_type is given. "
      "Backpressure rings wait for a free slot with the GIL released, up to `timeout` seconds "
      "(None: without limit), then raise RingFull. DataTooLarge when the payload exceeds slot_size."},
     {"try_add", (PyCFunction)(void (*)(void))Writer_try_add, METH_FASTCALL | METH_KEYWORDS,
-     "try_add(data, event_type=None) -> bool\n\nLike add, but never waits: False when the ring is full."},
+     "try_add($self, /, data, event_type=None)\n--\n\nReturns bool. Like add, but never waits: False when the ring is full."},
     {"add_batch", (PyCFunction)(void (*)(void))Writer_add_batch, METH_FASTCALL | METH_KEYWORDS,
-     "add_batch(payloads, event_types=0, *, timeout=None) -> int\n\nPublish a sequence of payloads "
+     "add_batch($self, /, payloads, event_types=0, *, timeout=None)\n--\n\nReturns int. Publish a sequence of payloads "
      "with one claim, all or none, and return how many. event_types: one int for all, or one per "
      "payload. Every size is checked before anything is claimed. At most min(capacity, 4096) payloads."},
     {"claim", (PyCFunction)(void (*)(void))Writer_claim, METH_FASTCALL | METH_KEYWORDS,
-     "claim(event_type=0, *, timeout=None) -> Claim\n\nZero-copy write: `with w.claim() as slot:` "
+     "claim($self, /, event_type=0, *, timeout=None)\n--\n\nReturns Claim. Zero-copy write: `with w.claim() as slot:` "
      "gives a writable buffer of slot_size bytes in the ring; set slot.length to the bytes used. "
      "Leaving the block publishes; an exception abandons the event (no reader sees it)."},
     {"close", (PyCFunction)Writer_close, METH_NOARGS,
-     "close()\n\nRelease the writer (a single-producer ring then accepts a new one). Idempotent."},
+     "close($self)\n--\n\nRelease the writer (a single-producer ring then accepts a new one). Idempotent."},
     {"__enter__", (PyCFunction)Ring_enter, METH_NOARGS, "Return the writer itself."},
     {"__exit__", (PyCFunction)(void (*)(void))Writer_exit, METH_FASTCALL, "Close the writer."},
     {NULL}
@@ -1697,23 +1697,23 @@ static void Reader_dealloc(ReaderObject *self)
 
 static PyMethodDef Reader_methods[] = {
     {"next", (PyCFunction)(void (*)(void))Reader_next, METH_FASTCALL | METH_KEYWORDS,
-     "next(timeout=0) -> Event | None\n\nThe next event, or None when none arrives within "
+     "next($self, /, timeout=0)\n--\n\nReturns Event | None. The next event, or None when none arrives within "
      "`timeout` seconds (0: never wait; None: wait until an event or the ring's close, with the "
      "GIL released) or the ring is closed and drained. Ctrl-C interrupts a wait."},
     {"next_batch", (PyCFunction)(void (*)(void))Reader_next_batch, METH_FASTCALL | METH_KEYWORDS,
-     "next_batch(max_events, timeout=0) -> list[Event]\n\nUp to max_events events in one step "
+     "next_batch($self, /, max_events, timeout=0)\n--\n\nReturns list[Event]. Up to max_events events in one step "
      "(waiting as next() does for the first); an empty list when none arrived."},
     {"events", (PyCFunction)(void (*)(void))Reader_events, METH_FASTCALL | METH_KEYWORDS,
-     "events(timeout=None) -> iterator of Event\n\nWaits for each event; ends when the ring is "
+     "events($self, /, timeout=None)\n--\n\nReturns iterator of Event. Waits for each event; ends when the ring is "
      "closed and drained, or when nothing arrives within `timeout` seconds."},
     {"backpressure_ratio", (PyCFunction)Reader_backpressure_ratio, METH_NOARGS,
-     "backpressure_ratio() -> float\n\nlag / capacity, from 0.0 (caught up) to 1.0."},
+     "backpressure_ratio($self)\n--\n\nReturns float. lag / capacity, from 0.0 (caught up) to 1.0."},
     {"is_under_pressure", (PyCFunction)Reader_is_under_pressure, METH_NOARGS,
-     "is_under_pressure() -> bool\n\nbackpressure_ratio() > 0.8."},
+     "is_under_pressure($self)\n--\n\nReturns bool. backpressure_ratio() > 0.8."},
     {"should_throttle", (PyCFunction)Reader_should_throttle, METH_NOARGS,
-     "should_throttle() -> bool\n\nbackpressure_ratio() >= 0.9."},
+     "should_throttle($self)\n--\n\nReturns bool. backpressure_ratio() >= 0.9."},
     {"close", (PyCFunction)Reader_close, METH_NOARGS,
-     "close()\n\nUnregister: the reader stops gating writers (once events you still hold from it "
+     "close($self)\n--\n\nUnregister: the reader stops gating writers (once events you still hold from it "
      "are gone). Idempotent."},
     {"__enter__", (PyCFunction)Ring_enter, METH_NOARGS, "Return the reader itself."},
     {"__exit__", (PyCFunction)(void (*)(void))Reader_exit, METH_FASTCALL, "Close the reader."},
@@ -2082,26 +2082,26 @@ static PyObject *mod_pool_stats(PyObject *m, PyObject *unused)
 }
 
 static PyMethodDef module_methods[] = {
-    {"pool_slot_size", mod_pool_slot_size, METH_O, "pool_slot_size(pool_id) -> int: 64, 256, 1024, 4096 or 16384."},
+    {"pool_slot_size", mod_pool_slot_size, METH_O, "pool_slot_size($module, pool_id, /)\n--\n\nReturns int: 64, 256, 1024, 4096 or 16384."},
     {"estimate_size", mod_estimate_size, METH_O,
-     "estimate_size(n) -> int: the T-shirt size for n bytes, 0 (XS) .. 4 (XL), 5 (XXL) above 16384."},
+     "estimate_size($module, n, /)\n--\n\nReturns int: the T-shirt size for n bytes, 0 (XS) .. 4 (XL), 5 (XXL) above 16384."},
     {"estimate_pool_id", mod_estimate_pool_id, METH_O,
-     "estimate_pool_id(n) -> int | None: the smallest pool whose slot fits n bytes."},
+     "estimate_pool_id($module, n, /)\n--\n\nReturns int | None: the smallest pool whose slot fits n bytes."},
     {"preset_config", mod_preset_config, METH_O,
-     "preset_config(name) -> tuple: capacities (XS .. XL) of 'production', 'mobile' or 'high_throughput'."},
+     "preset_config($module, name, /)\n--\n\nReturns tuple: capacities (XS .. XL) of 'production', 'mobile' or 'high_throughput'."},
     {"configure_pools", mod_configure_pools, METH_O,
-     "configure_pools(capacities)\n\nSet the 5 default pools' capacities (XS .. XL) before their "
+     "configure_pools($module, capacities, /)\n--\n\nSet the 5 default pools' capacities (XS .. XL) before their "
      "first use; RingError once they exist."},
     {"pools_config", mod_pools_config, METH_NOARGS,
-     "pools_config() -> tuple: the capacities in force (or to be used when the pools appear)."},
+     "pools_config($module)\n--\n\nReturns tuple: the capacities in force (or to be used when the pools appear)."},
     {"pool_ring", mod_pool_ring, METH_O,
-     "pool_ring(pool_id) -> Ring\n\nThe process-wide default pool (overwrite mode, multi-producer), "
+     "pool_ring($module, pool_id, /)\n--\n\nReturns Ring. The process-wide default pool (overwrite mode, multi-producer), "
      "created on first use."},
     {"emit", (PyCFunction)(void (*)(void))mod_emit, METH_FASTCALL | METH_KEYWORDS,
-     "emit(data, event_type=None, *, timeout=0) -> int\n\nPublish into the smallest default pool that "
+     "emit($module, /, data, event_type=None, *, timeout=0)\n--\n\nReturns int. Publish into the smallest default pool that "
      "fits and return its id. DataTooLarge above 16384 bytes."},
     {"pool_stats", mod_pool_stats, METH_NOARGS,
-     "pool_stats() -> list[dict]\n\nOne entry per default pool (pool_id, capacity, slot_size, "
+     "pool_stats($module)\n--\n\nReturns list[dict]. One entry per default pool (pool_id, capacity, slot_size, "
      "memory_bytes, published, reader_count, current_backpressure, text); creates no pool."},
     {NULL}
 };
