@@ -35,7 +35,7 @@ describe("writer", function()
     assert.are.same({ nil, "timeout" }, { w:add("3", 0, 0.05) })
     assert.is_true(support.now() - t0 >= 0.045)
     assert.are.same({ false, "full" }, { w:try_add("3") })
-    assert.are.equal(1, ring:stats().writer_stalls >= 1 and 1 or 0)
+    assert.is_true(ring:stats().writer_stalls >= 1)
     -- the ring is still usable: the reader frees a slot when it moves past
     -- the event it was handed (backpressure events are read in place)
     assert.are.equal("1", r:next():data())
