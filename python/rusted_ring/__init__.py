@@ -39,15 +39,11 @@ __all__ = [
     "SharedMemoryError", "MAX_CLAIM", "MAX_READERS", "MAX_SLOT_SIZE", "__version__",
 ]
 
-try:
-    from .pools import *  # noqa: F401,F403
-    from .pools import __all__ as _pools_all
-    from .stats import *  # noqa: F401,F403
-    from .stats import __all__ as _stats_all
-    from .pipes import *  # noqa: F401,F403
-    from .pipes import __all__ as _pipes_all
-except ImportError as _e:  # the pure-Python layer is being written alongside
-    if "pools" not in str(_e) and "stats" not in str(_e) and "pipes" not in str(_e):
-        raise
-else:
-    __all__ += _pools_all + _stats_all + _pipes_all
+from .pools import *  # noqa: E402,F401,F403
+from .pools import __all__ as _pools_all  # noqa: E402
+from .stats import *  # noqa: E402,F401,F403
+from .stats import __all__ as _stats_all  # noqa: E402
+from .pipes import *  # noqa: E402,F401,F403
+from .pipes import __all__ as _pipes_all  # noqa: E402
+
+__all__ += _pools_all + _stats_all + _pipes_all
