@@ -92,7 +92,10 @@ typedef struct {
     int64_t       timeout_ns;
 } ClaimObject;
 
-enum { CLAIM_NEW = 0, CLAIM_OPEN, CLAIM_DONE };
+/* NEW -> WAITING (claiming) -> OPEN (writable) -> DONE, or OPEN -> DRAINING
+ * (left while a buffer of the slot was still alive: the event is abandoned
+ * once the last buffer goes, so the slot is never reused under it). */
+enum { CLAIM_NEW = 0, CLAIM_WAITING, CLAIM_OPEN, CLAIM_DRAINING, CLAIM_DONE };
 
 typedef struct EventObject EventObject;
 
@@ -265,16 +268,17 @@ static int as_timeout(PyObject *o, int64_t none_ns, int64_t *out)
         *out = none_ns;
         return 0;
     }
-    if (PyLong_CheckExact(o) && !PyBool_Check(o)) {
-        long long v = PyLong_AsLongLong(o);
+    if (PyLong_Check(o) && !PyBool_Check(o)) {
+        int overflow = 0;
+        long long v = PyLong_AsLongLongAndOverflow(o, &overflow);
         if (v == -1 && PyErr_Occurred())
             return -1;
-        if (v < 0)
+        if (overflow < 0 || (overflow == 0 && v < 0))
             goto negative;
-        *out = v > (long long)RR_PY_MAX_WAIT_S ? RR_FOREVER : (int64_t)v * 1000000000LL;
+        *out = overflow > 0 || v > (long long)RR_PY_MAX_WAIT_S ? RR_FOREVER : (int64_t)v * 1000000000LL;
         return 0;
     }
-    if (!PyFloat_Check(o) && !PyLong_Check(o)) {
+    if (!PyFloat_Check(o)) {
         PyErr_Format(PyExc_TypeError, "timeout must be a number of seconds or None, not %.100s",
                      Py_TYPE(o)->tp_name);
         return -1;
@@ -338,15 +342,16 @@ static int payload_get(PyObject *o, payload *p)
         p->len = p->view.len;
         return 0;
     }
-    if (PyUnicode_Check(o) || !PyObject_HasAttrString(o, "data")) {
-        PyErr_Format(PyExc_TypeError,
-                     "data must be a bytes-like object or an event with .data and .event_type, "
-                     "not %.100s (encode text first)", Py_TYPE(o)->tp_name);
+    PyObject *data = PyUnicode_Check(o) ? NULL : PyObject_GetAttrString(o, "data");
+    if (!data) {
+        if (PyUnicode_Check(o) || PyErr_ExceptionMatches(PyExc_AttributeError)) {
+            PyErr_Clear();
+            PyErr_Format(PyExc_TypeError,
+                         "data must be a bytes-like object or an event with .data and .event_type, "
+                         "not %.100s (encode text first)", Py_TYPE(o)->tp_name);
+        }
         return -1;
     }
-    PyObject *data = PyObject_GetAttrString(o, "data");
-    if (!data)
-        return -1;
     PyObject *et = PyObject_GetAttrString(o, "event_type");
     if (!et) {
         Py_DECREF(data);
@@ -845,6 +850,12 @@ static int writer_args(WriterObject *self, const char *fname, PyObject *const *a
     } else {
         *type = p->has_type ? p->type : 0;
     }
+    /* Converting the payload may have run Python code (a .data property) that
+     * closed the writer or let another thread start waiting in it. */
+    if (writer_usable(self) < 0) {
+        payload_release(p);
+        return -1;
+    }
     return 0;
 }
 
@@ -908,11 +919,22 @@ static PyObject *Writer_add_batch(WriterObject *self, PyObject *const *args, Py_
     if (parse_args("add_batch", args, nargs, kwnames, names, 3, 2, 1, a) < 0 ||
         as_timeout(a[2], RR_FOREVER, &timeout) < 0 || writer_usable(self) < 0)
         return NULL;
-    PyObject *seq = PySequence_Fast(a[0], "payloads must be an iterable of bytes-like objects");
-    if (!seq)
+    /* A tuple snapshot: its items stay alive however Python code run during the
+     * conversion (or another thread, while we wait) changes the caller's list. */
+    PyObject *seq = PySequence_Tuple(a[0]);
+    if (!seq) {
+        if (PyErr_ExceptionMatches(PyExc_TypeError)) {
+            PyErr_Clear();
+            PyErr_Format(PyExc_TypeError, "payloads must be an iterable of bytes-like objects, not %.100s",
+                         Py_TYPE(a[0])->tp_name);
+        }
         return NULL;
+    }
     PyObject *types = NULL, *result = NULL;
-    size_t n = (size_t)PySequence_Fast_GET_SIZE(seq), nviews = 0;
+    size_t n = (size_t)PyTuple_GET_SIZE(seq), nviews = 0;
+    rr_payload *items = NULL;
+    Py_buffer *views = NULL;
+    int own_scratch = 0;
     uint64_t limit = rr_ring_capacity(self->ring->ring);
     if (limit > RR_MAX_CLAIM)
         limit = RR_MAX_CLAIM;
@@ -930,35 +952,49 @@ static PyObject *Writer_add_batch(WriterObject *self, PyObject *const *args, Py_
         if (a[1] != Py_None && as_event_type(a[1], &common_type) < 0)
             goto done;
     } else if (a[1]) {
-        types = PySequence_Fast(a[1], "event_types must be an int or a sequence of ints");
-        if (!types)
+        types = PySequence_Tuple(a[1]);
+        if (!types) {
+            PyErr_Clear();
+            PyErr_Format(PyExc_TypeError, "event_types must be an int or a sequence of ints, not %.100s",
+                         Py_TYPE(a[1])->tp_name);
             goto done;
-        if ((size_t)PySequence_Fast_GET_SIZE(types) != n) {
+        }
+        if ((size_t)PyTuple_GET_SIZE(types) != n) {
             PyErr_Format(PyExc_ValueError, "event_types has %zd entries for %zu payloads",
-                         PySequence_Fast_GET_SIZE(types), n);
+                         PyTuple_GET_SIZE(types), n);
             goto done;
         }
     }
-    if (writer_grow(self, n) < 0) {
+    /* A single-producer handle serves one call at a time and keeps its scratch;
+     * a shared multi-producer handle may be in several calls at once. */
+    if (self->multi) {
+        items = PyMem_Malloc(n * sizeof *items);
+        views = PyMem_Malloc(n * sizeof *views);
+        own_scratch = 1;
+    } else if (writer_grow(self, n) == 0) {
+        items = self->items;
+        views = self->views;
+    }
+    if (!items || !views) {
         PyErr_NoMemory();
         goto done;
     }
     for (size_t i = 0; i < n; i++) {
         payload p;
-        if (payload_get(PySequence_Fast_GET_ITEM(seq, i), &p) < 0)
+        if (payload_get(PyTuple_GET_ITEM(seq, i), &p) < 0)
             goto done;
         if (p.has_view)
-            self->views[nviews++] = p.view;
-        rr_payload *it = &self->items[i];
+            views[nviews++] = p.view;
+        rr_payload *it = &items[i];
         it->data = p.buf;
         it->len = (size_t)p.len;
         it->event_type = p.has_type && !types && (!a[1] || a[1] == Py_None) ? p.type : common_type;
-        if (types && as_event_type(PySequence_Fast_GET_ITEM(types, i), &it->event_type) < 0)
+        if (types && as_event_type(PyTuple_GET_ITEM(types, i), &it->event_type) < 0)
             goto done;
     }
     uint64_t first;
     rr_status s;
-    if (writer_publish(self, self->items, n, timeout, &first, &s) < 0)
+    if (writer_usable(self) < 0 || writer_publish(self, items, n, timeout, &first, &s) < 0)
         goto done;
     if (s != RR_OK) {
         writer_fail(self, s, timeout);
@@ -967,7 +1003,11 @@ static PyObject *Writer_add_batch(WriterObject *self, PyObject *const *args, Py_
     result = PyLong_FromSize_t(n);
 done:
     while (nviews > 0)
-        PyBuffer_Release(&self->views[--nviews]);
+        PyBuffer_Release(&views[--nviews]);
+    if (own_scratch) {
+        PyMem_Free(items);
+        PyMem_Free(views);
+    }
     Py_XDECREF(types);
     Py_DECREF(seq);
     return result;
@@ -1079,12 +1119,13 @@ static PyType_Spec Writer_spec = {
 
 typedef struct {
     ClaimObject *c;
+    uint32_t     type;       /* copied: the Claim's attribute may change while we wait */
 } claim_ctx;
 
 static rr_status claim_op(void *p, int64_t slice)
 {
-    ClaimObject *c = ((claim_ctx *)p)->c;
-    return rr_writer_claim(c->writer->w, 1, c->type, &c->c, slice);
+    claim_ctx *ctx = p;
+    return rr_writer_claim(ctx->c->writer->w, 1, ctx->type, &ctx->c->c, slice);
 }
 
 static rr_status claim_between(void *p)
@@ -1102,19 +1143,26 @@ static PyObject *Claim_enter(ClaimObject *self, PyObject *unused)
     }
     if (writer_usable(w) < 0)
         return NULL;
-    claim_ctx ctx = {self};
+    claim_ctx ctx = {self, self->type};
+    self->state = CLAIM_WAITING;          /* no second __enter__ while we wait */
     rr_status s = claim_op(&ctx, 0);
     if ((s == RR_FULL || s == RR_TIMEOUT) && self->timeout_ns != 0) {
         w->active++;
         int rc = wait_sliced(&ctx, claim_op, claim_between, self->timeout_ns, &s);
         w->active--;
+        if (rc < 0)
+            s = RR_STATUS_COUNT;          /* a signal handler raised */
+        else if (s == RR_OK && w->closing) {
+            rr_writer_abandon(w->w, &self->c);   /* closed while we waited */
+            s = RR_CLOSED;
+        }
         if (w->closing)
             writer_finish_close(w);
-        if (rc < 0)
-            return NULL;
     }
-    if (s != RR_OK)
-        return writer_fail(w, s, self->timeout_ns);
+    if (s != RR_OK) {
+        self->state = CLAIM_NEW;
+        return s == RR_STATUS_COUNT ? NULL : writer_fail(w, s, self->timeout_ns);
+    }
     self->state = CLAIM_OPEN;
     w->claim_open++;
     return Py_NewRef(self);
@@ -1137,19 +1185,22 @@ static PyObject *Claim_exit(ClaimObject *self, PyObject *const *args, Py_ssize_t
     rr_writer *w = self->writer->w;
     rr_py_state *st = state_of_type(Py_TYPE(self));
     int failed = nargs > 0 && args[0] != Py_None;
+    if (self->exports > 0) {
+        /* A live view could still write into the slot: keep the claim until
+         * the last view goes, then abandon it (Claim_releasebuffer). */
+        self->state = CLAIM_DRAINING;
+        if (failed)
+            Py_RETURN_FALSE;            /* let the block's exception propagate */
+        PyErr_SetString(PyExc_BufferError,
+                        "a buffer taken from the claimed slot is still alive at the end of the "
+                        "block; the event is abandoned once it is released (release views, e.g. "
+                        "`with memoryview(slot) as mv:`, before leaving)");
+        return NULL;
+    }
     if (failed) {
         rr_writer_abandon(w, &self->c);
         claim_end(self);
         Py_RETURN_FALSE;                /* let the exception propagate */
-    }
-    if (self->exports > 0) {
-        rr_writer_abandon(w, &self->c);
-        claim_end(self);
-        PyErr_SetString(PyExc_BufferError,
-                        "a buffer taken from the claimed slot is still alive at the end of the "
-                        "block; the event was abandoned (release views, e.g. `with memoryview(slot) "
-                        "as mv:`, before leaving)");
-        return NULL;
     }
     rr_status s = rr_claim_set(&self->c, 0, (size_t)self->length, self->type);
     if (s == RR_OK)
@@ -1178,7 +1229,10 @@ static int Claim_getbuffer(ClaimObject *self, Py_buffer *view, int flags)
 static void Claim_releasebuffer(ClaimObject *self, Py_buffer *view)
 {
     (void)view;
-    self->exports--;
+    if (--self->exports == 0 && self->state == CLAIM_DRAINING) {
+        rr_writer_abandon(self->writer->w, &self->c);
+        claim_end(self);
+    }
 }
 
 /* Item access goes through a short-lived memoryview of the slot. */
@@ -1272,7 +1326,7 @@ static int Claim_set_type(ClaimObject *self, PyObject *v, void *c)
 static PyObject *Claim_get_sequence(ClaimObject *self, void *c)
 {
     (void)c;
-    if (self->state == CLAIM_NEW)
+    if (self->state == CLAIM_NEW || self->state == CLAIM_WAITING)
         Py_RETURN_NONE;
     return PyLong_FromUnsignedLongLong(self->c.sequence);
 }
@@ -1282,7 +1336,7 @@ static PyObject *Claim_get_slot_size(ClaimObject *self, void *c) { (void)c; retu
 static void Claim_dealloc(ClaimObject *self)
 {
     PyTypeObject *tp = Py_TYPE(self);
-    if (self->state == CLAIM_OPEN) {       /* entered and never left: nobody sees it */
+    if (self->state == CLAIM_OPEN || self->state == CLAIM_DRAINING) {   /* never published */
         rr_writer_abandon(self->writer->w, &self->c);
         claim_end(self);
     }
@@ -1358,7 +1412,11 @@ static void reader_release(ReaderObject *self, uint64_t seq)
             if (!p) {
                 /* Cannot queue: keep the hold. The reader stays pinned at this
                  * event until it is closed; nothing is overwritten. */
+                PyObject *t, *v, *tb;
+                PyErr_Fetch(&t, &v, &tb);
+                PyErr_NoMemory();
                 PyErr_WriteUnraisable((PyObject *)self);
+                PyErr_Restore(t, v, tb);
                 return;
             }
             self->pending = p;
