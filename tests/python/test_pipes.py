@@ -37,7 +37,7 @@ def test_source_waits_for_events_from_another_thread_until_close():
         for i in range(1000):
             w.add(struct.pack("<I", i))
         ring.close()
-    t = threading.Thread(target=produce)
+    t = threading.Thread(target=produce, daemon=True)
     t.start()
     seqs = [struct.unpack("<I", bytes(ev))[0] for ev in src]
     t.join(JOIN)
@@ -87,6 +87,15 @@ def test_source_and_sink_reject_what_is_not_a_ring_handle():
         rr.RingSink(rr.Ring(64, 8), timeout=-1)
 
 
+def test_source_over_a_closed_reader_ends_without_claiming_the_stream_ended():
+    ring = rr.Ring(64, 8)
+    fill(ring, [b"unread"])
+    reader = ring.reader()
+    reader.close()
+    src = rr.RingSource(reader)
+    assert list(src) == [] and not src.ended
+
+
 # ---- RingSink ------------------------------------------------------------------------------
 
 def test_sink_send_returns_sequences_and_keeps_a_pooled_events_type():
@@ -106,9 +115,9 @@ def test_sink_send_many_publishes_in_order_past_the_ring_capacity():
     def consume():
         for ev in r.events():
             got.append((struct.unpack("<I", bytes(ev))[0], ev.event_type))
-    t = threading.Thread(target=consume)
+    t = threading.Thread(target=consume, daemon=True)
     t.start()
-    with rr.RingSink(ring) as sink:
+    with rr.RingSink(ring, timeout=JOIN) as sink:
         assert sink.send_many((struct.pack("<I", i) for i in range(1000)), 7) == 1000
         assert sink.send_many([]) == 0
     ring.close()
@@ -144,6 +153,17 @@ def test_sink_close_ends_the_stream_only_when_asked():
     assert own.writer.closed and not own.ring.closed
 
 
+def test_sink_send_after_the_ring_closed_raises_ring_closed():
+    ring = rr.Ring(64, 8)
+    sink = rr.RingSink(ring.writer())
+    assert sink.send(b"early") == 0
+    ring.close()
+    with pytest.raises(rr.RingClosed):
+        sink.send(b"late")
+    with pytest.raises(rr.RingClosed):
+        sink.send_many([b"later"])
+
+
 # ---- RingPipe ------------------------------------------------------------------------------
 
 def test_pipe_publishes_what_the_transform_returns_and_counts_in_out_dropped():
@@ -168,6 +188,16 @@ def test_pipe_publishes_what_the_transform_returns_and_counts_in_out_dropped():
     assert stats.as_dict() == {"in": 4, "out": 3, "dropped": 1}
     assert [(bytes(e), e.event_type) for e in out] == [(b"KEEP", 4), (b"PAIR", 8), (b"POOLED", 9)]
     assert dst.closed  # the source ended, so the next stage is told
+
+
+def test_pipe_publishes_an_empty_payload_rather_than_dropping_it():
+    src, dst = rr.Ring(64, 8), rr.Ring(64, 8)
+    out = dst.reader()
+    fill(src, [b"x", b"y"])
+    pipe = rr.RingPipe(src, lambda ev: b"", dst)
+    src.close()
+    assert pipe.run().as_dict() == {"in": 2, "out": 2, "dropped": 0}
+    assert [len(e) for e in out] == [0, 0]
 
 
 def test_pipe_without_close_sink_leaves_the_next_ring_open():
@@ -239,9 +269,9 @@ def test_pipe_start_runs_in_a_daemon_thread_until_the_source_closes():
     assert thread.daemon and thread.name == "doubler"
     fill(src, [b"ab", b"cd"])
     src.close()
-    got = [bytes(ev) for ev in out.events()]  # ends when the pipe closes dst
+    got = [bytes(ev) for ev in out.events(timeout=JOIN)]  # ends when the pipe closes dst
     thread.join(JOIN)
-    assert not thread.is_alive() and pipe.error is None
+    assert not thread.is_alive() and pipe.error is None and dst.closed
     assert got == [b"abab", b"cdcd"]
 
 

@@ -173,6 +173,10 @@ def test_auto_sized_event_above_16384_bytes_raises_data_too_large_naming_both_si
 
 # ---- configure_pools ----------------------------------------------------------------------
 
+def test_presets_are_the_seeds_three():
+    assert rr.PRESETS == ("production", "mobile", "high_throughput")
+
+
 @pytest.mark.parametrize("bad, error, text", [
     ("enormous", ValueError, "production"),
     ({"XXL": 10}, ValueError, "XXL"),
@@ -297,6 +301,7 @@ def test_pool_reader_starts_at_the_oldest_retained_event_or_latest_on_request():
         # A reader made now sees what the pool still holds: the last 4 events.
         late = F.get_xs_reader()
         assert [e.event_type for e in late] == [6, 7, 8, 9]
+        assert [e.event_type for e in F.get_reader("XS")] == [6, 7, 8, 9]
         latest = F.get_xs_reader(start="latest")
         assert latest.next() is None
         w.add(b"new", 10)

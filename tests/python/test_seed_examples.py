@@ -74,12 +74,12 @@ def test_fan_out_delivers_every_event_to_storage_network_and_analytics_in_order(
                 throttled += 1  # the seed sleeps here; counting is enough
         results[name] = (expected, strokes, reader.lost)
 
-    threads = [threading.Thread(target=consume, args=item) for item in readers.items()]
+    threads = [threading.Thread(target=consume, args=item, daemon=True) for item in readers.items()]
     for t in threads:
         t.start()
     writer = ring.writer()
     for seq in range(n):
-        writer.add(make_payload(seq, 16 + seq % 48), STROKE if seq % 4 else CURSOR)
+        writer.add(make_payload(seq, 16 + seq % 48), STROKE if seq % 4 else CURSOR, timeout=JOIN)
     ring.close()
     for t in threads:
         t.join(JOIN)
@@ -173,7 +173,7 @@ def test_three_stage_pipeline_with_threads_transforms_every_event_in_order():
             assert check_payload(enriched[:200]) == seq
             finals.append(seq)
 
-    threads = [threading.Thread(target=f) for f in (input_processor, transformer, output_processor)]
+    threads = [threading.Thread(target=f, daemon=True) for f in (input_processor, transformer, output_processor)]
     for t in threads:
         t.start()
     for t in threads:
@@ -196,9 +196,9 @@ def test_three_stage_pipeline_with_ring_pipes_parse_enrich_store():
         for ev in store.events():
             seq, _ = HEADER.unpack_from(ev.data)
             stored.append(seq)
-    st = threading.Thread(target=storer)
+    st = threading.Thread(target=storer, daemon=True)
     st.start()
-    sink = rr.RingSink(raw)
+    sink = rr.RingSink(raw, timeout=JOIN)  # RingFull rather than a hang if a stage dies
     sink.send_many((make_payload(seq, 200) for seq in range(n)), RAW)
     sink.close(close_ring=True)  # end of stream flows down the chain
     for t in stages + [st]:
