@@ -181,6 +181,12 @@ typedef struct rr_payload {
     uint32_t    event_type;
 } rr_payload;
 
+/* For bindings that split one logical wait into several timed calls (to run
+ * signal handlers between them): the calling thread marks the calls after the
+ * first with true, and resets with false when the wait ends, so that the wait
+ * counts once in writer_stalls. Per thread; no effect on anything else. */
+void rr_writer_wait_resumed(bool resumed);
+
 /* Publish n payloads with one claim (n <= min(capacity, RR_MAX_CLAIM)); all
  * or none. Every length is checked before anything is claimed. */
 rr_status rr_writer_add_batch(rr_writer *w, const rr_payload *items, size_t n,

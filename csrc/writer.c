@@ -167,6 +167,14 @@ static rr_status rr__room_ready(void *ctx)
 
 /* The ring had no room for the claim: count the stall (once per claim), then
  * report full or wait until the deadline for a reader to release slots. */
+/* Set by a binding between the slices of one logical wait (rr_writer_wait_resumed). */
+static _Thread_local bool rr__wait_resumed;
+
+void rr_writer_wait_resumed(bool resumed)
+{
+    rr__wait_resumed = resumed;
+}
+
 static rr_status rr__wait_room(rr_writer *w, uint64_t need, uint32_t count, int64_t deadline,
                                bool *stalled)
 {
@@ -176,7 +184,8 @@ static rr_status rr__wait_room(rr_writer *w, uint64_t need, uint32_t count, int6
         return RR_OK;
     if (!*stalled) {
         *stalled = true;
-        atomic_fetch_add_explicit(&ring->L->counters.stalls, 1, memory_order_relaxed);
+        if (!rr__wait_resumed)
+            atomic_fetch_add_explicit(&ring->L->counters.stalls, 1, memory_order_relaxed);
     }
     rr_status st = rr__wait(ring, &ring->L->writable, rr__room_ready, &room, deadline);
     if (st == RR_EMPTY)

@@ -414,7 +414,11 @@ static int wait_sliced(void *ctx, wait_op op, wait_between between, int64_t time
         }
         rr_status s;
         Py_BEGIN_ALLOW_THREADS
+        /* The caller made the first, non-waiting attempt: the slices resume
+         * that one wait, which counts once in writer_stalls. */
+        rr_writer_wait_resumed(true);
         s = op(ctx, slice);
+        rr_writer_wait_resumed(false);
         Py_END_ALLOW_THREADS
         if (s != RR_TIMEOUT) {
             *out = s;

@@ -947,6 +947,28 @@ TEST(test_full_backpressure_ring_reports_full_until_a_slot_is_released)
     teardown(ring, w, r);
 }
 
+TEST(test_a_wait_resumed_in_slices_counts_one_stall)
+{
+    rr_ring *ring = ring_new(64, 2, BP, SP);
+    CHECK(ring);
+    rr_writer *w = writer_new(ring);
+    rr_reader *r = reader_new(ring, RR_START_OLDEST);
+    CHECK(w && r);
+    for (uint64_t s = 0; s < 2; s++) CHECK_ST(add_seq(w, 64, s, 0), RR_OK);
+    rr_ring_stats st;
+    CHECK_ST(add_seq(w, 64, 2, 0), RR_FULL);             /* the first slice */
+    rr_writer_wait_resumed(true);
+    CHECK_ST(add_seq(w, 64, 2, 1000), RR_TIMEOUT);       /* later slices */
+    CHECK_ST(add_seq(w, 64, 2, 0), RR_FULL);
+    rr_writer_wait_resumed(false);
+    CHECK_ST(rr_ring_stats_get(ring, &st), RR_OK);
+    CHECK_EQ(st.writer_stalls, 1);
+    CHECK_ST(add_seq(w, 64, 2, 0), RR_FULL);             /* a new wait counts again */
+    CHECK_ST(rr_ring_stats_get(ring, &st), RR_OK);
+    CHECK_EQ(st.writer_stalls, 2);
+    teardown(ring, w, r);
+}
+
 TEST(test_claim_and_batch_on_full_ring_are_full_and_all_or_none)
 {
     rr_ring *ring = ring_new(64, 4, BP, SP);
@@ -1885,5 +1907,6 @@ int main(void)
     RUN(test_null_arguments_on_live_handles_are_invalid);
     RUN(test_add_batch_publishes_all_in_order_with_their_types);
     RUN(test_add_batch_of_zero_or_beyond_capacity_is_invalid);
+    RUN(test_a_wait_resumed_in_slices_counts_one_stall);
     return check_report();
 }
