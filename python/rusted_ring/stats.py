@@ -31,6 +31,8 @@ class PoolStats:
         published: events written into the pool so far.
         reader_count: live readers of the pool.
         current_backpressure: the largest lag / capacity among its readers, 0.0 ... 1.0.
+        text: the core's formatted line (what ``str(stat)`` returns; formatted
+            from the fields when empty).
 
     ``str(stat)`` reads ``"Pool XS: capacity=2000, backpressure=15.3%"``.
     """
