@@ -5,6 +5,9 @@
     python bench/python/bench_queue.py --json out.json
 
 (a) one thread: an add followed by a next, ns per pair (target <= 150 ns).
+(c) fan-out, the seed's scenario: one writer thread -> three reader threads that
+    each see every event: one Ring with three readers against one queue per
+    reader (the writer puts each event three times).
 (b) one writer thread -> one reader thread, 64-byte payloads, events/s for a
     backpressure Ring one event at a time, the same with add_batch/next_batch
     of 64, queue.Queue, queue.SimpleQueue and collections.deque guarded by a
@@ -230,6 +233,83 @@ def deque_condition(data: list[bytes]) -> float:
     return two_threads("deque+Condition", len(data), produce, consume)
 
 
+def fan_out(name: str, n: int, produce, consumers) -> float:
+    """One writer thread and len(consumers) reader threads; events/s delivered to each."""
+    results = []
+    readers = [threading.Thread(target=lambda c=c: results.append(c(n)), name=f"{name}-reader")
+               for c in consumers]
+    writer = threading.Thread(target=produce, args=(n,), name=f"{name}-writer")
+    t0 = time.perf_counter()
+    for t in readers:
+        t.start()
+    writer.start()
+    for t in [writer, *readers]:
+        t.join(JOIN)
+    elapsed = time.perf_counter() - t0
+    if writer.is_alive() or any(t.is_alive() for t in readers):
+        raise SystemExit(f"{name}: did not finish in {JOIN} s")
+    for got in results:
+        check(name, got, n)
+    if len(results) != len(consumers):
+        raise SystemExit(f"{name}: a reader failed")
+    return n / elapsed
+
+
+def ring_fan_out(data: list[bytes], readers: int) -> float:
+    ring = rr.Ring(PAYLOAD, CAPACITY)
+    rs = [ring.reader() for _ in range(readers)]   # all registered before the writer starts
+    words = PAYLOAD // SEQ.size
+
+    def produce(n):
+        add_batch = ring.writer().add_batch
+        for start in range(0, n, BATCH):
+            add_batch(data[start:start + BATCH])
+        ring.close()
+
+    def consumer(r):
+        def consume(n):
+            nb, join = r.next_batch, b"".join
+            expected = 0
+            while True:
+                batch = nb(BATCH, None)
+                if not batch:
+                    return expected
+                k = len(batch)
+                if memoryview(join(batch)).cast("Q")[::words].tolist() != list(range(expected, expected + k)):
+                    return expected
+                expected += k
+        return consume
+
+    return fan_out("ring fan-out", len(data), produce, [consumer(r) for r in rs])
+
+
+def queues_fan_out(data: list[bytes], make, readers: int) -> float:
+    qs = [make() for _ in range(readers)]
+
+    def produce(n):
+        puts = [q.put for q in qs]
+        for item in data:
+            for put in puts:
+                put(item)
+        for put in puts:
+            put(None)
+
+    def consumer(q):
+        def consume(n):
+            get, unpack = q.get, SEQ.unpack_from
+            expected = 0
+            while True:
+                item = get()
+                if item is None:
+                    return expected
+                if unpack(item)[0] != expected:
+                    return expected
+                expected += 1
+        return consume
+
+    return fan_out(type(qs[0]).__name__, len(data), produce, [consumer(q) for q in qs])
+
+
 # ---- reporting -----------------------------------------------------------------------------
 
 def machine() -> dict:
@@ -297,13 +377,26 @@ def main(argv=None) -> int:
     for (name, rate, target), (_, r, _) in zip(rates, runs):
         print(f"  {name:36} {rate:12,.0f} {1e9 / rate:9.1f} {rate / base:8.1f}x  {min(r):10,.0f}  {target}")
 
+    fan = [
+        ("Ring, 3 readers, batches of 64", [ring_fan_out(data, 3) for _ in range(repeat)]),
+        ("3 x queue.Queue", [queues_fan_out(data, queue.Queue, 3) for _ in range(repeat)]),
+        ("3 x queue.SimpleQueue", [queues_fan_out(data, queue.SimpleQueue, 3) for _ in range(repeat)]),
+    ]
+    fan_base = max(fan[1][1])
+    print("\n(c) fan-out: 1 writer thread -> 3 reader threads, each reader checks every event")
+    print(f"  {'':36} {'events/s':>12} {'ns/event':>9} {'vs Queue':>9}  {'worst run':>10}")
+    for name, r in fan:
+        rate = max(r)
+        print(f"  {name:36} {rate:12,.0f} {1e9 / rate:9.1f} {rate / fan_base:8.1f}x  {min(r):10,.0f}")
+
     if args.json:
         doc = {"machine": info, "events": n, "repeat": repeat, "payload_bytes": PAYLOAD,
                "capacity": CAPACITY, "batch": BATCH,
                "single_thread_ns_per_pair": {name: ns for name, ns, _ in single},
                "threaded_events_per_s": {name: rate for name, rate, _ in rates},
                "threaded_events_per_s_all_runs": {name: r for name, r, _ in runs},
-               "ratio_vs_queue": {name: rate / base for name, rate, _ in rates}}
+               "ratio_vs_queue": {name: rate / base for name, rate, _ in rates},
+               "fan_out_3_readers_events_per_s_all_runs": {name: r for name, r in fan}}
         Path(args.json).write_text(json.dumps(doc, indent=2) + "\n")
     return 0
 

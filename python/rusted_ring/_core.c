@@ -824,7 +824,7 @@ static PyObject *writer_fail(WriterObject *self, rr_status s, int64_t timeout_ns
     {
         char secs[32];
         snprintf(secs, sizeof secs, "%.6g", (double)timeout_ns / 1e9);
-        return raise_status(st, s, "ring full: no slot of %llu became free within %s s",
+        return raise_status(st, s, "ring full: no room among %llu slots within %s s (events readers keep pin their slots)",
                             (unsigned long long)rr_ring_capacity(self->ring->ring), secs);
     }
     case RR_CLOSED:
@@ -1085,7 +1085,10 @@ static PyMethodDef Writer_methods[] = {
     {"add_batch", (PyCFunction)(void (*)(void))Writer_add_batch, METH_FASTCALL | METH_KEYWORDS,
      "add_batch($self, /, payloads, event_types=0, *, timeout=None)\n--\n\nReturns int. Publish a sequence of payloads "
      "with one claim, all or none, and return how many. event_types: one int for all, or one per "
-     "payload. Every size is checked before anything is claimed. At most min(capacity, 4096) payloads."},
+     "payload. Every size is checked before anything is claimed. At most min(capacity, 4096) payloads. "
+     "The batch needs that many free slots at once: events readers still keep (a kept Event or "
+     "buffer pins its slot, in backpressure mode) count against it, so keep batches well below "
+     "the capacity."},
     {"claim", (PyCFunction)(void (*)(void))Writer_claim, METH_FASTCALL | METH_KEYWORDS,
      "claim($self, /, event_type=0, *, timeout=None)\n--\n\nReturns Claim. Zero-copy write: `with w.claim() as slot:` "
      "gives a writable buffer of slot_size bytes in the ring; set slot.length to the bytes used. "
