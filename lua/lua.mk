@@ -17,7 +17,9 @@ LUA_HDR    := $(wildcard lua/*.h)
 LUA_MOD    := $(BUILD)/lua/rusted_ring.so
 LUA_HELPER := $(BUILD)/lua/rr_test_helper.so
 # Only luaopen_rusted_ring leaves the module; the core inside stays private.
-LUA_LINK   := -shared -Wl,--version-script=lua/rusted_ring.map
+# -z nodelete: the default pools are process-wide; a lua_close that unloads
+# the module must not strand them (the next state reuses them instead).
+LUA_LINK   := -shared -Wl,--version-script=lua/rusted_ring.map -Wl,-z,nodelete
 # Run from the repository root: the module and the test helper come from build/.
 LUA_ENV     = LUA_PATH='./tests/lua/?.lua;;' LUA_CPATH='./$(BUILD)/lua/?.so;;'
 

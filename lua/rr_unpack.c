@@ -217,7 +217,8 @@ static size_t start_offset(lua_State *L, int pos_arg, size_t len)
     return (size_t)i - 1;
 }
 
-int rr_unpack(lua_State *L, const unsigned char *data, size_t len, int fmt_arg, int pos_arg)
+int rr_unpack(lua_State *L, const unsigned char *data, size_t len, int fmt_arg, int pos_arg,
+              int (*valid)(void *ctx), void *ctx)
 {
     fmt_state f = { L, fmt_arg, luaL_checkstring(L, fmt_arg), native_little(), 1 };
     size_t pos = start_offset(L, pos_arg, len);
@@ -230,6 +231,8 @@ int rr_unpack(lua_State *L, const unsigned char *data, size_t len, int fmt_arg, 
             luaL_error(L, "data string too short");
         pos += pad;
         luaL_checkstack(L, 2, "too many results");
+        if (valid && !valid(ctx))
+            luaL_error(L, "stale event: its reader moved on while it was being unpacked");
         pos += push_item(&f, k, size, data, len, pos) + (size_t)size;
         if (k < OPT_PAD)
             pushed++;

@@ -13,7 +13,11 @@
  * at the 1-based position at pos_arg (optional, negative counts from the end),
  * exactly as string.unpack(fmt, data, pos) would. Pushes the values and the
  * position after the last byte read; returns how many values it pushed.
- * Raises the errors string.unpack raises (bad format, data too short). */
-int rr_unpack(lua_State *L, const unsigned char *data, size_t len, int fmt_arg, int pos_arg);
+ * Raises the errors string.unpack raises (bad format, data too short).
+ * valid(ctx) (may be NULL) is asked before each item is read; pushing a
+ * string can run finalizers, which may take the bytes away. Raises a "stale
+ * event" error when it answers 0. */
+int rr_unpack(lua_State *L, const unsigned char *data, size_t len, int fmt_arg, int pos_arg,
+              int (*valid)(void *ctx), void *ctx);
 
 #endif /* RR_UNPACK_H */

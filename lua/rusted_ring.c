@@ -489,31 +489,46 @@ static int writer_try_add(lua_State *L)
     return 2;
 }
 
-/* The event type of batch item i: one integer for all, or a list. */
+/* The event type of batch item i: one integer for all, or a list. Allocates
+ * only to raise. */
 static uint32_t batch_type(lua_State *L, int types, lua_Integer i)
 {
     if (lua_type(L, types) != LUA_TTABLE)
         return opt_event_type(L, types);
     lua_rawgeti(L, types, i);
-    int value = lua_gettop(L);
-    const char *what = lua_pushfstring(L, "event type %I", i);
-    uint32_t t = (uint32_t)check_int_in(L, value, types, what, 0, UINT32_MAX);
-    lua_pop(L, 2);
-    return t;
+    int exact = 0;
+    lua_Integer v = lua_type(L, -1) == LUA_TNUMBER ? lua_tointegerx(L, -1, &exact) : 0;
+    if (!exact || v < 0 || v > (lua_Integer)UINT32_MAX) {
+        int value = lua_gettop(L);
+        check_int_in(L, value, 3, lua_pushfstring(L, "event type %I", i), 0, UINT32_MAX);
+    }
+    lua_pop(L, 1);
+    return (uint32_t)v;
 }
 
-/* Describe batch item i (1-based); its string stays anchored in the list. */
-static void batch_item(lua_State *L, lwriter *w, lua_Integer i, rr_payload *p)
+/* Check batch item i (1-based): a string that fits, with a valid type. */
+static void batch_check(lua_State *L, lwriter *w, lua_Integer i)
 {
     lua_rawgeti(L, 2, i);
     if (lua_type(L, -1) != LUA_TSTRING)
         luaL_argerror(L, 2, lua_pushfstring(L, "item %I is %s, not a string", i,
                                             luaL_typename(L, -1)));
+    size_t len = lua_rawlen(L, -1);
+    lua_pop(L, 1);
+    if (len > w->slot_size)
+        luaL_argerror(L, 2, lua_pushfstring(L, "item %I has %I bytes; the slot size is %I bytes",
+                                            i, (lua_Integer)len, (lua_Integer)w->slot_size));
+    batch_type(L, 3, i);
+}
+
+/* Describe batch item i once every item is checked. Nothing here allocates,
+ * so no finalizer can run and change the list before the core copies it; the
+ * strings stay anchored in the list. */
+static void batch_item(lua_State *L, lua_Integer i, rr_payload *p)
+{
+    lua_rawgeti(L, 2, i);
     p->data = lua_tolstring(L, -1, &p->len);
     lua_pop(L, 1);
-    if (p->len > w->slot_size)
-        luaL_argerror(L, 2, lua_pushfstring(L, "item %I has %I bytes; the slot size is %I bytes",
-                                            i, (lua_Integer)p->len, (lua_Integer)w->slot_size));
     p->event_type = batch_type(L, 3, i);
 }
 
@@ -537,7 +552,9 @@ static int writer_add_batch(lua_State *L)
     rr_payload *items = n <= BATCH_ON_STACK ? on_stack
                                             : lua_newuserdatauv(L, (size_t)n * sizeof *items, 0);
     for (lua_Integer i = 1; i <= n; i++)
-        batch_item(L, w, i, &items[i - 1]);
+        batch_check(L, w, i);
+    for (lua_Integer i = 1; i <= n; i++)
+        batch_item(L, i, &items[i - 1]);
     uint64_t first;
     rr_status st = rr_writer_add_batch(w->w, items, (size_t)n, &first, timeout);
     if (st != RR_OK)
@@ -563,13 +580,16 @@ static rr_start check_start(lua_State *L, int arg)
     return (rr_start)luaL_checkoption(L, arg, "oldest", names);
 }
 
-/* Open a reader, collecting garbage once if dropped readers fill the table. */
-static rr_status open_reader(lua_State *L, rr_ring *ring, rr_start start, rr_reader **out)
+/* Open a reader, collecting garbage once if dropped readers fill the table.
+ * The collection runs finalizers, which may release the ring: look again. */
+static rr_status open_reader(lua_State *L, lring *rg, rr_start start, rr_reader **out)
 {
-    rr_status st = rr_reader_open(ring, start, out);
+    rr_status st = rr_reader_open(rg->ring, start, out);
     if (st == RR_TOO_MANY_READERS) {
         lua_gc(L, LUA_GCCOLLECT);
-        st = rr_reader_open(ring, start, out);
+        if (rg->released || !rg->ring)
+            luaL_error(L, "attempt to use a released ring");
+        st = rr_reader_open(rg->ring, start, out);
     }
     return st;
 }
@@ -580,7 +600,7 @@ static int ring_reader(lua_State *L)
     lring *rg = check_ring(L, 1);
     rr_start start = check_start(L, 2);
     lreader *rd = new_reader_ud(L);
-    if (open_reader(L, rg->ring, start, &rd->r) != RR_OK)
+    if (open_reader(L, rg, start, &rd->r) != RR_OK)
         return luaL_error(L, "%s", rr_last_error());
     rd->parent = rg;
     rg->children++;
@@ -632,9 +652,12 @@ static int next_event(lua_State *L, lreader *rd, int64_t timeout)
     rr_status st = rr_reader_next(rd->r, &rd->ev, timeout);
     if (st != RR_OK)
         return push_outcome(L, st, 0);
+    /* Taken before allocating: the allocation may run finalizers, and one that
+     * closes this reader or reads from it must leave the new event stale. */
+    uint64_t gen = rd->gen;
     levent *e = lua_newuserdatauv(L, sizeof *e, 1);
     e->rd = rd;
-    e->gen = rd->gen;
+    e->gen = gen;
     luaL_setmetatable(L, EVENT_MT);
     lua_pushvalue(L, 1);
     lua_setiuservalue(L, -2, 1);   /* the event keeps its reader alive */
@@ -776,10 +799,18 @@ static int event_byte(lua_State *L)
 }
 
 /* ev:unpack(fmt [, pos]) as string.unpack(fmt, ev:data(), pos). */
+/* Pushing a string may run a collection step, and a finalizer may move the
+ * reader on or close it: rr_unpack asks again before each item. */
+static int event_still_ours(void *p)
+{
+    const levent *e = p;
+    return e->gen == e->rd->gen;
+}
+
 static int event_unpack(lua_State *L)
 {
     const rr_event *ev = check_event(L);
-    return rr_unpack(L, ev->data, ev->len, 2, 3);
+    return rr_unpack(L, ev->data, ev->len, 2, 3, event_still_ours, lua_touserdata(L, 1));
 }
 
 static int event_tostring(lua_State *L)
@@ -865,8 +896,8 @@ static int pool_reader(lua_State *L)
     rr_pool_id id = (rr_pool_id)lua_tointeger(L, lua_upvalueindex(1));
     rr_start start = check_start(L, 1);
     lreader *rd = new_reader_ud(L);
-    rr_ring *ring;
-    if (rr_pool_ring(id, &ring) != RR_OK || open_reader(L, ring, start, &rd->r) != RR_OK)
+    lring pool = { 0 };   /* the default pools live as long as the process */
+    if (rr_pool_ring(id, &pool.ring) != RR_OK || open_reader(L, &pool, start, &rd->r) != RR_OK)
         return luaL_error(L, "%s", rr_last_error());
     return 1;
 }
