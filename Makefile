@@ -67,7 +67,9 @@ $(PY_EXT): $(CORE_SRC) $(CORE_HDR) python/rusted_ring/_core.c setup.py
 # The test suite's own dependencies, installed only when missing.
 py-deps:
 	@$(PYTHON) -c 'import pytest, hypothesis, numpy' 2>/dev/null || \
-	  $(PYTHON) -m pip install -q 'pytest>=7' 'hypothesis>=6' numpy
+	  $(PYTHON) -m pip install -q 'pytest>=7' 'hypothesis>=6' numpy || { \
+	  echo "could not install pytest, hypothesis and numpy for $(PYTHON); use a virtual environment:"; \
+	  echo "  python3 -m venv .venv && make test PYTHON=.venv/bin/python"; exit 1; }
 
 test-python: python py-deps
 	$(PY_RUN) -m pytest -q -p no:cacheprovider tests/python
