@@ -5,28 +5,14 @@ every test that touches them runs its body in a fresh interpreter
 (`run_fresh`); the rest use rings of their own.
 """
 
-import os
-import subprocess
-import sys
-import textwrap
-from pathlib import Path
 
 import pytest
 
 import rusted_ring as rr
 
-PACKAGE_ROOT = str(Path(rr.__file__).resolve().parent.parent)
+from fresh import run_fresh  # noqa: E402
 
 
-def run_fresh(body: str, timeout: float = 120) -> str:
-    """Run `body` (with `rr` imported) in a new interpreter; fail with its stderr if it fails."""
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [PACKAGE_ROOT, env.get("PYTHONPATH")]))
-    code = "import rusted_ring as rr\n" + textwrap.dedent(body)
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          env=env, timeout=timeout)
-    assert proc.returncode == 0, f"child failed:\n{proc.stdout}\n{proc.stderr}"
-    return proc.stdout
 
 
 PRODUCTION = {"XS": 2000, "S": 1000, "M": 300, "L": 60, "XL": 15}

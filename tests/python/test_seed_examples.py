@@ -7,34 +7,20 @@ never on sleeps. Examples that use the process-wide default pools run in a
 fresh interpreter (`run_fresh`).
 """
 
-import os
 import struct
-import subprocess
-import sys
-import textwrap
 import threading
 import zlib
-from pathlib import Path
 
 import pytest
 
 import rusted_ring as rr
 
-PACKAGE_ROOT = str(Path(rr.__file__).resolve().parent.parent)
+from fresh import run_fresh  # noqa: E402
 JOIN = 120  # seconds: generous, only reached when something hangs
 
 HEADER = struct.Struct("<QI")  # sequence, crc32 of the body
 
 
-def run_fresh(body: str, timeout: float = 180) -> str:
-    """Run `body` (with `rr` imported) in a new interpreter; fail with its stderr if it fails."""
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [PACKAGE_ROOT, env.get("PYTHONPATH")]))
-    code = "import rusted_ring as rr\n" + textwrap.dedent(body)
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          env=env, timeout=timeout)
-    assert proc.returncode == 0, f"child failed:\n{proc.stdout}\n{proc.stderr}"
-    return proc.stdout
 
 
 def make_payload(seq: int, size: int) -> bytes:

@@ -5,29 +5,15 @@ Tests that read the process-wide default pools run in a fresh interpreter
 """
 
 import dataclasses
-import os
-import subprocess
-import sys
-import textwrap
-from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 
 import rusted_ring as rr
 
-PACKAGE_ROOT = str(Path(rr.__file__).resolve().parent.parent)
+from fresh import run_fresh  # noqa: E402
 
 
-def run_fresh(body: str, timeout: float = 120) -> str:
-    """Run `body` (with `rr` imported) in a new interpreter; fail with its stderr if it fails."""
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [PACKAGE_ROOT, env.get("PYTHONPATH")]))
-    code = "import rusted_ring as rr\n" + textwrap.dedent(body)
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          env=env, timeout=timeout)
-    assert proc.returncode == 0, f"child failed:\n{proc.stdout}\n{proc.stderr}"
-    return proc.stdout
 
 
 def make_stat(pool="XS", capacity=2000, backpressure=0.153, text=""):
