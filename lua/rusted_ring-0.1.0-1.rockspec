@@ -17,7 +17,6 @@ Rings of fixed-size slots with one writer (or several) and any number of
 readers, each with its own cursor; backpressure or overwrite delivery,
 lapped readers told what they lost, the rusted-ring crate's T-shirt sized
 pools. The module embeds the project's C11 core.]],
-   license = "MPL-2.0",
 }
 dependencies = {
    "lua >= 5.4, < 5.5",

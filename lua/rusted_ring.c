@@ -1022,8 +1022,17 @@ static const luaL_Reg event_methods[] = {
     { "sequence", event_sequence }, { "byte", event_byte }, { "sub", event_sub },
     { "unpack", event_unpack }, { NULL, NULL }
 };
+/* `local ev <close> = r:next()` works as for every handle; an event owns
+ * nothing, so closing one releases nothing. */
+static int event_close(lua_State *L)
+{
+    luaL_checkudata(L, 1, EVENT_MT);
+    return 0;
+}
+
 static const luaL_Reg event_meta[] = {
-    { "__len", event_len }, { "__tostring", event_tostring }, { NULL, NULL }
+    { "__len", event_len }, { "__tostring", event_tostring }, { "__close", event_close },
+    { NULL, NULL }
 };
 
 static const luaL_Reg module_funcs[] = {

@@ -171,3 +171,22 @@ for _, mode in ipairs({ "backpressure", "overwrite" }) do
     end)
   end)
 end
+
+describe("an event in a to-be-closed variable", function()
+  it("closes without error, like every other handle", function()
+    local ring = rr.ring{ slot_size = 16, capacity = 4 }
+    local w, r = ring:writer(), ring:reader()
+    w:add("closable", 2)
+    do
+      local ev <close> = r:next()
+      assert.are.equal("closable", ev:data())
+    end
+    do
+      local nothing <close> = r:next()   -- nil: nothing to close
+      assert.is_nil(nothing)
+    end
+    w:add("again")
+    local ev = r:next()
+    assert.has_error(function() getmetatable(ev).__close(ring) end)   -- not an event
+  end)
+end)
