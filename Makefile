@@ -57,7 +57,10 @@ test: test-c test-python test-lua
 # ---- Python: the extension is built in place (python/rusted_ring/_core*.so) ----
 PYTHON  ?= python3
 PY_EXT  := python/rusted_ring/_core$(shell $(PYTHON) -c 'import sysconfig; print(sysconfig.get_config_var("EXT_SUFFIX"))' 2>/dev/null)
-PY_RUN  := PYTHONPATH=$(CURDIR)/python $(PYTHON)
+# -P (Python 3.11+): the current directory is not put on sys.path, so a Lua
+# rusted_ring.so that `luarocks make` leaves at the top is never imported.
+PY_SAFE := $(shell $(PYTHON) -P -c '' 2>/dev/null && echo -P)
+PY_RUN  := PYTHONPATH=$(CURDIR)/python $(PYTHON) $(PY_SAFE)
 
 .PHONY: python py-deps test-python bench-py demo-python
 python: $(PY_EXT)

@@ -20,7 +20,9 @@ def run_fresh(body: str, timeout: float = 180) -> str:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [PACKAGE_ROOT, env.get("PYTHONPATH")]))
     code = "import rusted_ring as rr\n" + textwrap.dedent(body)
+    # Run from the package's folder: `-c` puts the current directory first on
+    # sys.path, and the checkout's top may hold a Lua rusted_ring.so.
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          env=env, timeout=timeout)
+                          env=env, timeout=timeout, cwd=PACKAGE_ROOT)
     assert proc.returncode == 0, f"child failed:\n{proc.stdout}\n{proc.stderr}"
     return proc.stdout

@@ -300,7 +300,7 @@ def test_ctrl_c_interrupts_a_reader_blocked_without_timeout():
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(
         [pkg] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]))
     child = subprocess.Popen([sys.executable, "-c", CHILD], stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, text=True, env=env)
+                             stderr=subprocess.PIPE, text=True, env=env, cwd=pkg)
     try:
         line = child.stdout.readline()
         assert line == "waiting\n", (line, child.stderr.read() if child.poll() is not None else "")
