@@ -11,6 +11,7 @@
  */
 #include <pthread.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "layout.h"
 
@@ -38,6 +39,25 @@ const char *rr_pool_name(rr_pool_id id)
     return (unsigned)id < RR_POOL_COUNT ? rr__pool_names[id] : NULL;
 }
 
+rr_status rr_pool_id_from_name(const char *name, rr_pool_id *out)
+{
+    for (int i = 0; name && i < RR_POOL_COUNT; i++)
+        if (strcmp(name, rr__pool_names[i]) == 0) {
+            if (out)
+                *out = (rr_pool_id)i;
+            return RR_OK;
+        }
+    return rr__fail(RR_INVALID, "unknown pool %s%s%s (expected XS, S, M, L or XL)",
+                    name ? "\"" : "", name ? name : "(none)", name ? "\"" : "");
+}
+
+const char *rr_event_size_name(rr_event_size size)
+{
+    if (size == RR_SIZE_XXL)
+        return "XXL";
+    return rr_pool_name((rr_pool_id)size);
+}
+
 rr_event_size rr_estimate_size(size_t len)
 {
     for (int i = 0; i < RR_POOL_COUNT; i++)
@@ -63,6 +83,19 @@ rr_status rr_preset_config(rr_preset preset, rr_pool_config *out)
         return rr__fail(RR_INVALID, "unknown pool preset %d", (int)preset);
     *out = rr__presets[preset];
     return RR_OK;
+}
+
+rr_status rr_preset_from_name(const char *name, rr_preset *out)
+{
+    static const char *const names[] = { "production", "mobile", "high_throughput" };
+    for (int i = 0; name && i < 3; i++)
+        if (strcmp(name, names[i]) == 0) {
+            if (out)
+                *out = (rr_preset)i;
+            return RR_OK;
+        }
+    return rr__fail(RR_INVALID, "unknown preset %s%s%s (expected production, mobile or "
+                    "high_throughput)", name ? "\"" : "", name ? name : "(none)", name ? "\"" : "");
 }
 
 rr_status rr_pools_configure(const rr_pool_config *cfg)

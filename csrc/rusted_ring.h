@@ -302,10 +302,16 @@ typedef struct rr_pool_config {
 
 size_t        rr_pool_slot_size(rr_pool_id id);  /* 64 256 1024 4096 16384; 0 if bad id */
 const char   *rr_pool_name(rr_pool_id id);       /* "XS" .. "XL"; NULL if bad id */
+/* The pool named "XS" .. "XL"; RR_INVALID (naming the choices) otherwise. */
+rr_status     rr_pool_id_from_name(const char *name, rr_pool_id *out);
+const char   *rr_event_size_name(rr_event_size size);   /* "XS" .. "XL", "XXL"; NULL if bad */
 rr_event_size rr_estimate_size(size_t len);
 /* The smallest pool whose slot fits len; RR_TOO_LARGE above 16384 bytes. */
 rr_status     rr_estimate_pool_id(size_t len, rr_pool_id *out);   /* out may be NULL */
 rr_status     rr_preset_config(rr_preset preset, rr_pool_config *out);
+/* The preset named "production", "mobile" or "high_throughput"; RR_INVALID
+ * (naming the choices) otherwise. */
+rr_status     rr_preset_from_name(const char *name, rr_preset *out);
 
 /* Configure the process-wide default pools before first use; RR_IN_USE once
  * they exist. Capacities must be >= 1. */

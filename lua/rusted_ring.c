@@ -827,14 +827,12 @@ static int event_tostring(lua_State *L)
 
 /* ---- pools ------------------------------------------------------------------ */
 
-static const char *const pool_names[] = { "XS", "S", "M", "L", "XL", NULL };
-
 /* The pool named by the key at idx ("XS" .. "XL"). */
 static int pool_index(lua_State *L, int idx)
 {
-    for (int i = 0; pool_names[i] && lua_type(L, idx) == LUA_TSTRING; i++)
-        if (strcmp(lua_tostring(L, idx), pool_names[i]) == 0)
-            return i;
+    rr_pool_id id;
+    if (lua_type(L, idx) == LUA_TSTRING && rr_pool_id_from_name(lua_tostring(L, idx), &id) == RR_OK)
+        return (int)id;
     return luaL_argerror(L, 1, lua_pushfstring(L, "unknown pool %s (expected XS, S, M, L or XL)",
                                                luaL_tolstring(L, idx, NULL)));
 }
@@ -842,17 +840,19 @@ static int pool_index(lua_State *L, int idx)
 /* rr.configure_pools("production" | "mobile" | "high_throughput" | { XS = n, ... }) */
 static int rr_lua_configure_pools(lua_State *L)
 {
-    static const char *const presets[] = { "production", "mobile", "high_throughput", NULL };
     rr_pool_config cfg;
     if (lua_type(L, 1) == LUA_TSTRING) {
-        rr_preset_config((rr_preset)luaL_checkoption(L, 1, NULL, presets), &cfg);
+        rr_preset preset;
+        if (rr_preset_from_name(lua_tostring(L, 1), &preset) != RR_OK)
+            return luaL_argerror(L, 1, rr_last_error());
+        rr_preset_config(preset, &cfg);
     } else {
         luaL_checktype(L, 1, LUA_TTABLE);
         rr_pools_config(&cfg);   /* sizes not named keep their configured capacity */
         lua_pushnil(L);
         while (lua_next(L, 1)) {
             int id = pool_index(L, -2), value = lua_gettop(L);
-            const char *what = lua_pushfstring(L, "pool %s capacity", pool_names[id]);
+            const char *what = lua_pushfstring(L, "pool %s capacity", rr_pool_name((rr_pool_id)id));
             cfg.capacity[id] = (uint64_t)check_int_in(L, value, 1, what, 1, LUA_MAXINTEGER);
             lua_pop(L, 2);
         }
@@ -874,7 +874,7 @@ static int rr_lua_pool_config(lua_State *L)
     rr_pools_config(&cfg);
     lua_createtable(L, 0, RR_POOL_COUNT);
     for (int i = 0; i < RR_POOL_COUNT; i++)
-        set_int(L, pool_names[i], cfg.capacity[i]);
+        set_int(L, rr_pool_name((rr_pool_id)i), cfg.capacity[i]);
     return 1;
 }
 
@@ -911,7 +911,7 @@ static size_t check_size_arg(lua_State *L, int arg)
 static int rr_lua_estimate_size(lua_State *L)
 {
     rr_event_size s = rr_estimate_size(check_size_arg(L, 1));
-    lua_pushstring(L, s == RR_SIZE_XXL ? "XXL" : pool_names[s]);
+    lua_pushstring(L, rr_event_size_name(s));
     return 1;
 }
 
@@ -1081,7 +1081,7 @@ static void push_pool_ids(lua_State *L)
 {
     lua_createtable(L, 0, RR_POOL_COUNT);
     for (int i = 0; i < RR_POOL_COUNT; i++)
-        set_int(L, pool_names[i], (uint64_t)i);
+        set_int(L, rr_pool_name((rr_pool_id)i), (uint64_t)i);
 }
 
 int luaopen_rusted_ring(lua_State *L)

@@ -2001,19 +2001,21 @@ static PyObject *config_tuple(const rr_pool_config *c)
 static PyObject *mod_preset_config(PyObject *m, PyObject *arg)
 {
     (void)m;
-    static const char *const names[] = {"production", "mobile", "high_throughput"};
     if (!PyUnicode_Check(arg)) {
         PyErr_Format(PyExc_TypeError, "preset must be a str, not %.100s", Py_TYPE(arg)->tp_name);
         return NULL;
     }
-    for (int i = 0; i < 3; i++)
-        if (PyUnicode_CompareWithASCIIString(arg, names[i]) == 0) {
-            rr_pool_config c;
-            rr_preset_config((rr_preset)i, &c);
-            return config_tuple(&c);
-        }
-    PyErr_Format(PyExc_ValueError, "unknown preset %R: use 'production', 'mobile' or 'high_throughput'", arg);
-    return NULL;
+    const char *name = PyUnicode_AsUTF8(arg);
+    rr_preset preset;
+    if (!name)
+        return NULL;
+    if (rr_preset_from_name(name, &preset) != RR_OK) {
+        PyErr_SetString(PyExc_ValueError, rr_last_error());
+        return NULL;
+    }
+    rr_pool_config c;
+    rr_preset_config(preset, &c);
+    return config_tuple(&c);
 }
 
 static PyObject *mod_configure_pools(PyObject *m, PyObject *arg)

@@ -157,10 +157,8 @@ def configure_pools(config: str | Mapping[PoolIdLike, int] | Sequence[int]) -> d
     them at start-up, before the first get_*_writer/get_*_reader/emit).
     """
     if isinstance(config, str):
-        name = config.replace("-", "_").lower()
-        if name not in PRESETS:
-            raise ValueError(f"unknown preset {config!r}; expected one of {', '.join(PRESETS)}")
-        capacities = list(_core.preset_config(name))
+        # The core knows the presets and names them in its error.
+        capacities = list(_core.preset_config(config.replace("-", "_").lower()))
     elif isinstance(config, Mapping):
         capacities = list(_core.pools_config())
         for key, value in config.items():

@@ -38,6 +38,33 @@ TEST(test_pool_names_match_the_seed)
     CHECK(rr_pool_name((rr_pool_id)99) == NULL);
 }
 
+TEST(test_names_map_back_to_pools_sizes_and_presets)
+{
+    static const char *names[RR_POOL_COUNT] = { "XS", "S", "M", "L", "XL" };
+    for (int i = 0; i < RR_POOL_COUNT; i++) {
+        rr_pool_id id = RR_POOL_COUNT;
+        CHECK_ST(rr_pool_id_from_name(names[i], &id), RR_OK);
+        CHECK_EQ(id, i);
+        CHECK(strcmp(rr_event_size_name((rr_event_size)i), names[i]) == 0);
+    }
+    CHECK(strcmp(rr_event_size_name(RR_SIZE_XXL), "XXL") == 0);
+    CHECK(rr_event_size_name((rr_event_size)42) == NULL);
+    CHECK_ST(rr_pool_id_from_name("xs", NULL), RR_INVALID);
+    CHECK(strstr(rr_last_error(), "\"xs\"") && strstr(rr_last_error(), "XS, S, M, L or XL"));
+    CHECK_ST(rr_pool_id_from_name("XXL", NULL), RR_INVALID);
+    CHECK_ST(rr_pool_id_from_name(NULL, NULL), RR_INVALID);
+
+    static const char *presets[] = { "production", "mobile", "high_throughput" };
+    for (int i = 0; i < 3; i++) {
+        rr_preset p = (rr_preset)99;
+        CHECK_ST(rr_preset_from_name(presets[i], &p), RR_OK);
+        CHECK_EQ(p, i);
+    }
+    CHECK_ST(rr_preset_from_name("high-throughput", NULL), RR_INVALID);
+    CHECK(strstr(rr_last_error(), "production, mobile or high_throughput"));
+    CHECK_ST(rr_preset_from_name(NULL, NULL), RR_INVALID);
+}
+
 TEST(test_estimate_size_at_every_boundary)
 {
     static const struct { size_t len; rr_event_size want; } cases[] = {
@@ -436,5 +463,6 @@ int main(void)
     RUN(test_emit_of_16385_bytes_is_too_large);
     RUN(test_pool_stats_after_use_report_memory_published_and_readers);
     RUN(test_default_pools_accept_writers_from_many_threads);
+    RUN(test_names_map_back_to_pools_sizes_and_presets);
     return check_report();
 }
