@@ -1,7 +1,9 @@
 """Blocking calls release the GIL: other Python threads make progress meanwhile.
 
-Each test waits on conditions (events, counters) with generous limits, never on
-sleeps, so a slow machine makes them slower, not flaky.
+Each test waits on conditions with generous limits, never on sleeps, so a slow
+machine makes them slower, not flaky. "Waiting" is observed, not assumed: a
+reader that waits in another thread refuses its getters (RuntimeError), and a
+writer that waits has counted a stall.
 """
 import threading
 import time
@@ -11,63 +13,91 @@ import rusted_ring as rr
 LIMIT = 30.0   # seconds; only reached when something is broken
 
 
-def spin_counter(stop, counter):
-    """Pure-Python work that needs the GIL for every step."""
+def wait_until(cond, what):
+    deadline = time.monotonic() + LIMIT
+    while not cond():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.001)
+
+
+def in_thread(fn):
+    """Start fn() in a thread; returns the thread and a list that receives its result."""
+    result = []
+    t = threading.Thread(target=lambda: result.append(fn()))
+    t.start()
+    return t, result
+
+
+def reader_waits(r):
+    """True while another thread waits inside r (its getters refuse meanwhile)."""
+    try:
+        r.lag
+    except RuntimeError as e:
+        assert "another thread" in str(e)
+        return True
+    return False
+
+
+def writer_stalled(ring):
+    return lambda: ring.stats()["writer_stalls"] > 0
+
+
+def stamp_progress(stop, stamps):
+    """Pure-Python work that needs the GIL for every step; notes the time every 10 000 steps."""
+    n = 0
     while not stop.is_set():
-        counter[0] += 1
+        n += 1
+        if n % 10_000 == 0:
+            stamps.append(time.monotonic())
+
+
+def progress_during(call):
+    """Run call() while another thread works; return how often that thread got on
+    with its work strictly inside the call (a margin of 0.1 s at both ends)."""
+    stamps, stop = [], threading.Event()
+    t = threading.Thread(target=stamp_progress, args=(stop, stamps))
+    t.start()
+    try:
+        start = time.monotonic()
+        call()
+        end = time.monotonic()
+    finally:
+        stop.set()
+        t.join(LIMIT)
+    assert end - start >= 0.9
+    # Had the call held the GIL, the other thread could not have run at all
+    # between its start and its end.
+    return sum(start + 0.1 < s < end - 0.1 for s in stamps)
 
 
 def test_reader_blocked_in_next_lets_other_threads_run():
     ring = rr.Ring(8, 4)
     ring.writer()
     r = ring.reader()
-    counter, stop = [0], threading.Event()
-    t = threading.Thread(target=spin_counter, args=(stop, counter))
-    t.start()
-    try:
-        start = time.monotonic()
-        assert r.next(timeout=1) is None
-        waited = time.monotonic() - start
-    finally:
-        stop.set()
-        t.join(LIMIT)
-    assert waited >= 0.9
-    # Had the wait held the GIL, the counter thread would have had at most a few
-    # switch intervals (5 ms each) of the second; it gets most of it instead.
-    assert counter[0] > 100_000, f"only {counter[0]} steps while the reader waited"
+    assert progress_during(lambda: r.next(timeout=1)) >= 10
 
 
 def test_writer_blocked_in_add_lets_other_threads_run():
     ring = rr.Ring(8, 1)
     w, r = ring.writer(), ring.reader()
     w.add(b"full")
-    counter, stop = [0], threading.Event()
-    t = threading.Thread(target=spin_counter, args=(stop, counter))
-    t.start()
-    try:
+
+    def blocked_add():
         try:
             w.add(b"waits", timeout=1)
-            raise AssertionError("add should have timed out")
         except rr.RingFull:
-            pass
-    finally:
-        stop.set()
-        t.join(LIMIT)
-    assert counter[0] > 100_000, f"only {counter[0]} steps while the writer waited"
+            return
+        raise AssertionError("add should have timed out")
+
+    assert progress_during(blocked_add) >= 10
 
 
 def test_blocked_reader_wakes_when_another_thread_publishes():
     ring = rr.Ring(16, 4)
     w, r = ring.writer(), ring.reader()
-    got, entered = [], threading.Event()
-
-    def read():
-        entered.set()
-        got.append(r.next(timeout=LIMIT))
-
-    t = threading.Thread(target=read)
-    t.start()
-    assert entered.wait(LIMIT)
+    t, got = in_thread(lambda: r.next(timeout=LIMIT))
+    wait_until(lambda: reader_waits(r), "the reader to wait")
     start = time.monotonic()
     w.add(b"wake up", 3)
     t.join(LIMIT)
@@ -80,15 +110,8 @@ def test_blocked_writer_wakes_when_a_reader_frees_a_slot():
     ring = rr.Ring(8, 1)
     w, r = ring.writer(), ring.reader()
     w.add(b"0")
-    done, entered = [], threading.Event()
-
-    def write():
-        entered.set()
-        done.append(w.add(b"1", timeout=LIMIT))
-
-    t = threading.Thread(target=write)
-    t.start()
-    assert entered.wait(LIMIT)
+    t, done = in_thread(lambda: w.add(b"1", timeout=LIMIT))
+    wait_until(writer_stalled(ring), "the writer to wait")
     assert bytes(r.next()) == b"0"
     # The writer needs the slot of "0", which stays pinned until the reader moves on.
     assert r.next(timeout=LIMIT) is not None
@@ -99,26 +122,8 @@ def test_blocked_writer_wakes_when_a_reader_frees_a_slot():
 def test_reader_in_use_by_a_waiting_thread_refuses_other_threads():
     ring = rr.Ring(8, 4)
     w, r = ring.writer(), ring.reader()
-    entered, result = threading.Event(), []
-
-    def read():
-        entered.set()
-        result.append(r.next(timeout=LIMIT))
-
-    t = threading.Thread(target=read)
-    t.start()
-    assert entered.wait(LIMIT)
-    # Wait until the reader thread really is inside the wait (it marks the reader busy).
-    deadline = time.monotonic() + LIMIT
-    while time.monotonic() < deadline:
-        try:
-            r.lag
-        except RuntimeError as e:
-            assert "another thread" in str(e)
-            break
-        time.sleep(0)   # let the reader thread run; not a timing assumption
-    else:
-        raise AssertionError("the reader never became busy")
+    t, result = in_thread(lambda: r.next(timeout=LIMIT))
+    wait_until(lambda: reader_waits(r), "the reader to wait")
     try:
         r.next()
         raise AssertionError("a busy reader accepted a second thread")
@@ -133,15 +138,8 @@ def test_closing_a_reader_while_another_thread_waits_ends_the_wait():
     ring = rr.Ring(8, 4)
     ring.writer()
     r = ring.reader()
-    entered, result = threading.Event(), []
-
-    def read():
-        entered.set()
-        result.append(r.next(timeout=LIMIT))
-
-    t = threading.Thread(target=read)
-    t.start()
-    assert entered.wait(LIMIT)
+    t, result = in_thread(lambda: r.next(timeout=LIMIT))
+    wait_until(lambda: reader_waits(r), "the reader to wait")
     r.close()
     t.join(LIMIT)
     assert not t.is_alive() and result == [None]
@@ -154,17 +152,10 @@ def test_event_dropped_by_another_thread_while_reader_waits_frees_the_writer():
     w, r = ring.writer(), ring.reader()
     w.add(b"held")
     held = [r.next()]
-    entered, result = threading.Event(), []
-
-    def read():
-        entered.set()
-        result.append(r.next(timeout=LIMIT))    # moves on: `held` becomes a hold
-
-    t = threading.Thread(target=read)
-    t.start()
-    assert entered.wait(LIMIT)
+    t, result = in_thread(lambda: r.next(timeout=LIMIT))   # moves on: `held` becomes a hold
+    wait_until(lambda: reader_waits(r), "the reader to wait")
     assert w.try_add(b"x") is False
-    held.clear()            # dropped while the reader waits
+    held.clear()            # dropped while the reader waits: its release is queued
     # The writer can now publish (within a slice of the reader's wait), and the
     # reader receives it.
     w.add(b"after", timeout=LIMIT)

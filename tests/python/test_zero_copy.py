@@ -19,20 +19,36 @@ def fill(writer, tag):
     return n
 
 
+def address(buffer) -> int:
+    """Where a buffer's bytes live (the view taken to ask is released at once)."""
+    np = pytest.importorskip("numpy")
+    with memoryview(buffer) as mv:
+        arr = np.frombuffer(mv, np.uint8)
+        at = arr.__array_interface__["data"][0]
+        del arr
+    return at
+
+
 def test_event_data_points_into_the_ring_without_copying():
     ring = rr.Ring(64, 4)
     w, r = ring.writer(), ring.reader()
-    w.add(b"A" * 64)
+    with w.claim() as slot:              # where the ring keeps event 0
+        slot[:] = b"A" * 64
+        slot_at = address(slot)
     a = r.next()
-    b = r.next()         # nothing more yet; `a` is still alive
-    assert b is None
-    view1, view2 = memoryview(a), a.data
-    # Two views of the same event share one address: no copy was made for either.
-    np = pytest.importorskip("numpy")
-    arr1, arr2 = np.frombuffer(view1, np.uint8), np.frombuffer(view2, np.uint8)
-    assert arr1.__array_interface__["data"][0] == arr2.__array_interface__["data"][0]
-    view1.release()
-    view2.release()
+    assert address(a) == slot_at, "the event's payload is a copy, not the slot"
+    assert address(a.data) == slot_at
+    assert r.next() is None              # `a` is still alive: it becomes a hold, still in place
+    assert address(a) == slot_at and bytes(a) == b"A" * 64
+
+
+def test_overwrite_events_are_copies_not_the_slot():
+    ring = rr.Ring(64, 4, mode="overwrite")
+    w, r = ring.writer(), ring.reader()
+    with w.claim() as slot:
+        slot[:] = b"B" * 64
+        slot_at = address(slot)
+    assert address(r.next()) != slot_at
 
 
 def test_held_view_keeps_its_bytes_while_the_writer_fills_the_ring():
