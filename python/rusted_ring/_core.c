@@ -1569,12 +1569,10 @@ static int reader_read(ReaderObject *self, size_t max, int64_t timeout_ns, size_
     return (int)s;
 }
 
-static PyObject *reader_next_one(ReaderObject *self, int64_t timeout_ns, int *status)
+static PyObject *reader_next_one(ReaderObject *self, int64_t timeout_ns)
 {
     size_t n;
     int s = reader_read(self, 1, timeout_ns, &n);
-    if (status)
-        *status = s;
     if (s < 0)
         return NULL;
     if (s != RR_OK)
@@ -1595,12 +1593,12 @@ static PyObject *Reader_next(ReaderObject *self, PyObject *const *args, Py_ssize
             (a[0] && as_timeout(a[0], RR_FOREVER, &timeout) < 0))
             return NULL;
     }
-    return reader_next_one(self, timeout, NULL);
+    return reader_next_one(self, timeout);
 }
 
 static PyObject *Reader_iternext(ReaderObject *self)
 {
-    PyObject *ev = reader_next_one(self, 0, NULL);
+    PyObject *ev = reader_next_one(self, 0);
     if (ev == Py_None) {
         Py_DECREF(ev);
         return NULL;                    /* StopIteration */
@@ -1828,8 +1826,7 @@ static PyObject *EventsIter_next(EventsIterObject *self)
 {
     if (self->ended)
         return NULL;
-    int s;
-    PyObject *ev = reader_next_one(self->reader, self->timeout_ns, &s);
+    PyObject *ev = reader_next_one(self->reader, self->timeout_ns);
     if (ev == Py_None) {
         Py_DECREF(ev);
         self->ended = 1;
