@@ -52,7 +52,7 @@ C_STRESS := $(notdir $(basename $(wildcard tests/c/stress_*.c)))
 all: lib
 lib: $(BUILD)/release/lib.a
 
-test: test-c test-python test-lua
+test: test-c test-python test-lua test-interop test-notebooks
 
 # ---- Python: the extension is built in place (python/rusted_ring/_core*.so) ----
 PYTHON  ?= python3
@@ -85,6 +85,10 @@ demo-python: python
 
 # The Lua module's rules (targets lua, test-lua, bench-lua, demo-lua).
 include lua/lua.mk
+# Cross-process and cross-language tests (target test-interop, demo-interop).
+include tests/interop/interop.mk
+# The benchmark suite and its notebooks (targets bench, bench-quick, test-notebooks).
+include bench/bench.mk
 
 test-c: $(addprefix $(BUILD)/release/,$(C_UNIT) $(C_STRESS)) $(BUILD)/examples/quickstart
 	@set -e; for t in $(C_UNIT) $(C_STRESS); do echo "== $$t"; $(BUILD)/release/$$t; done

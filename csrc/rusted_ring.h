@@ -255,6 +255,7 @@ bool      rr_reader_should_throttle(const rr_reader *r);    /* ratio >= 0.9 */
 typedef struct rr_reader_stats {
     uint32_t index;        /* entry in the reader table */
     uint32_t pid;          /* owning process */
+    bool     alive;        /* the owning process still runs (always true in-process) */
     uint64_t cursor;       /* next sequence it will read */
     uint64_t lag;
     uint64_t lost;
@@ -271,7 +272,13 @@ typedef struct rr_ring_stats {
     uint64_t        published;
     uint64_t        writer_stalls;   /* times a writer found the ring full */
     uint64_t        abandoned;       /* events of claims given up */
-    uint32_t        writers;         /* open writer handles */
+    uint32_t        writers;         /* open writer handles (dead processes' included) */
+    uint32_t        writer_pid;      /* single producer: the writer's process, 0 when none */
+    uint32_t        writer_processes;/* live processes holding a writer (or the ring, see
+                                        rr_shm_open) */
+    bool            writer_alive;    /* writer_processes > 0 */
+    bool            shared;          /* mapped from a named shared segment */
+    uint64_t        readers_evicted; /* readers of dead processes taken out of the table */
     bool            closed;
     uint32_t        reader_count;
     double          max_backpressure;
@@ -280,6 +287,47 @@ typedef struct rr_ring_stats {
 
 /* A snapshot, taken without stopping writers or readers. */
 rr_status rr_ring_stats_get(const rr_ring *ring, rr_ring_stats *out);
+
+/* ---- shared memory ----------------------------------------------------------- */
+
+#define RR_SHM_NAME_MAX 200   /* longest segment name, not counting a leading '/' */
+
+/* Create a ring in POSIX shared memory under `name` and attach a handle. The
+ * segment holds the same block an in-process ring uses. Names: one optional
+ * leading '/', then 1 .. RR_SHM_NAME_MAX printable ASCII characters other
+ * than '/' (not "." or ".."); "strokes" and "/strokes" are the same ring.
+ * `permissions` are the segment's mode bits, applied as given (0 means 0600).
+ * RR_SHM_EXISTS when the name is taken. No other process can open the segment
+ * before it is completely laid out.
+ *
+ * Processes sharing a ring must share a PID namespace: the reader table
+ * records each reader's process (pid and start time), and a backpressure
+ * writer that finds the ring full takes readers of dead processes out of the
+ * table (at most every RR_SHM_LIVENESS_NS while it waits), so a killed reader
+ * cannot stop the stream. A single-producer writer whose process died is
+ * replaced by the next rr_writer_open. */
+rr_status rr_shm_create(const char *name, const rr_config *cfg, unsigned permissions,
+                        rr_ring **out);
+
+/* Map an existing shared ring. Its header (magic, layout version, sizes,
+ * mode, checksum, total length against the segment's real size) is checked
+ * before anything else in it is used: RR_SHM_NOT_FOUND, RR_SHM_INVALID (not
+ * a ring, truncated or corrupted), RR_SHM_INCOMPATIBLE (another layout
+ * version), RR_INVALID for a bad name. */
+rr_status rr_shm_open(const char *name, rr_ring **out);
+
+/* Remove the name; processes that have the ring mapped keep using it, and the
+ * memory goes when the last one lets go. RR_SHM_NOT_FOUND when there is no
+ * such segment. */
+rr_status rr_shm_unlink(const char *name);
+
+/* The ring's segment name with its leading '/' ("/strokes"), or NULL for a
+ * ring that is not a named shared segment. rr_ring_destroy unmaps a shared
+ * ring (after its writers and readers are closed); the segment stays until
+ * rr_shm_unlink. */
+const char *rr_ring_shm_name(const rr_ring *ring);
+
+#define RR_SHM_LIVENESS_NS 100000000   /* 100 ms */
 
 /* ---- pools (the seed's T-shirt sizes) ------------------------------------ */
 
