@@ -24,6 +24,10 @@
  *     reader is registered.
  *   - Writers may claim sequences below `gating.limit` without looking at the
  *     readers; every confirmed limit stays valid forever (see writer.c).
+ *   - Processes are named by an owner word (proc.c): pid in the low 32 bits,
+ *     the low 32 bits of its start time above. 0 is nobody. Whoever swaps a
+ *     dead owner word for another value owns the entry; a word is never
+ *     reused by a live process, so a swap cannot hit a live owner.
  */
 #ifndef RR_LAYOUT_H
 #define RR_LAYOUT_H
@@ -42,6 +46,7 @@
 #define RR_GATE_FREE       UINT64_MAX
 #define RR_LEN_ABANDONED   UINT32_MAX   /* slot of a multi-producer claim given up */
 #define RR_MAX_CAPACITY    (UINT64_C(1) << 40)
+#define RR_MAX_WRITER_PROCS 16          /* multi producer: processes tracked */
 
 _Static_assert(ATOMIC_LLONG_LOCK_FREE == 2, "64-bit atomics must be lock-free");
 _Static_assert(ATOMIC_INT_LOCK_FREE == 2, "32-bit atomics must be lock-free");
@@ -59,8 +64,8 @@ typedef struct rr_reader_entry {
     _Atomic uint64_t position;      /* next sequence it reads */
     _Atomic uint64_t lost;
     _Atomic uint64_t skipped;       /* abandoned sequences passed over */
+    _Atomic uint64_t owner;         /* process owner word (proc.c), 0 when none */
     _Atomic uint32_t state;         /* RR_ENTRY_* */
-    _Atomic uint32_t pid;
 } rr_reader_entry;
 
 /* A futex word and the number of threads that may sleep on it. */
@@ -101,12 +106,15 @@ typedef struct rr_layout {
     rr_waitq writable;                       /* writers wait for space */
     RR_LINE struct {
         _Atomic uint32_t closed;
-        _Atomic uint32_t writer_owner;       /* single producer: 0 or owner pid */
         _Atomic uint32_t writers;            /* open writer handles */
+        _Atomic uint64_t writer_owner;       /* single producer: owner word or 0 */
+        /* multi producer: owner words of processes that opened a writer */
+        _Atomic uint64_t writer_procs[RR_MAX_WRITER_PROCS];
     } control;
     RR_LINE struct {
         _Atomic uint64_t stalls;             /* times a writer found the ring full */
         _Atomic uint64_t abandoned;          /* events of claims given up */
+        _Atomic uint64_t evicted;            /* readers of dead processes removed */
     } counters;
 } rr_layout;
 
@@ -126,6 +134,11 @@ struct rr_ring {
     bool             owns_block;   /* rr_ring_create: free the block on destroy */
     bool             private_mem;  /* only this process maps it: private futexes */
     _Atomic uint32_t handles;      /* open writers and readers */
+    /* multi producer: this process's entry in control.writer_procs */
+    _Atomic uint64_t wproc_owner;  /* owner word it was taken for (a forked child differs) */
+    _Atomic int32_t  wproc_index;  /* -1 none yet */
+    size_t           map_len;      /* shared segment: bytes mapped, 0 otherwise */
+    char            *shm_name;     /* shared segment: "/name", NULL otherwise */
 };
 
 struct rr_writer {
@@ -136,6 +149,7 @@ struct rr_writer {
     uint64_t  next;       /* single producer: next sequence to claim */
     uint64_t  idx;        /* single producer: next % capacity */
     uint64_t  limit;      /* single producer: private copy of the confirmed limit */
+    int64_t   liveness_at;/* shared backpressure: when readers were last checked */
 };
 
 struct rr_reader {
@@ -230,7 +244,19 @@ static inline void rr__notify(const rr_ring *ring, rr_waitq *q)
 /* writer.c */
 uint64_t  rr__gate_refresh(rr_ring *ring, uint64_t head);
 
+/* proc.c — which process owns an entry, and whether it still runs. */
+uint64_t  rr__self_owner(void);
+bool      rr__owner_alive(uint64_t owner);
+static inline uint32_t rr__owner_pid(uint64_t owner) { return (uint32_t)owner; }
+/* Take readers of dead processes out of the table; returns how many. */
+uint32_t  rr__evict_dead_readers(rr_ring *ring);
+/* Multi producer: record this process in control.writer_procs. */
+void      rr__writer_proc_register(rr_ring *ring);
+int64_t   rr__now_ns(void);
+
 /* ring.c */
+rr_status rr__format_zeroed(void *mem, size_t len, const rr_config *cfg, rr_ring **out);
+uint64_t  rr__read_magic(const void *mem);
 size_t    rr__footprint(uint64_t capacity, size_t slot_size, size_t *readers_off,
                         size_t *meta_off, size_t *payload_off);
 

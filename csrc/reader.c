@@ -111,6 +111,8 @@ rr_status rr_reader_open(rr_ring *ring, rr_start start, rr_reader **out)
         return st;
     uint32_t index;
     rr_reader_entry *e = rr__claim_entry(ring, &index);
+    if (!e && !ring->private_mem && rr__evict_dead_readers(ring) > 0)
+        e = rr__claim_entry(ring, &index);   /* entries of dead processes came free */
     if (!e) {
         rr__reader_free(r);
         return rr__fail(RR_TOO_MANY_READERS, "all %d reader entries of the ring are in use",
@@ -118,7 +120,7 @@ rr_status rr_reader_open(rr_ring *ring, rr_start start, rr_reader **out)
     }
     atomic_store_explicit(&e->lost, 0, memory_order_relaxed);
     atomic_store_explicit(&e->skipped, 0, memory_order_relaxed);
-    atomic_store_explicit(&e->pid, (uint32_t)getpid(), memory_order_relaxed);
+    atomic_store_explicit(&e->owner, rr__self_owner(), memory_order_relaxed);
     rr__raise_hw(ring->L, index + 1);
     uint64_t head = rr__head(ring);
     uint64_t pos = start == RR_START_LATEST ? head
@@ -142,13 +144,19 @@ void rr_reader_close(rr_reader *r)
         return;
     rr_ring *ring = r->ring;
     rr_reader_entry *e = r->entry;
-    if (!ring->overwrite) {
-        /* release: our reads are done before a writer reuses the slots */
-        atomic_store_explicit(&e->gate, RR_GATE_FREE, memory_order_release);
-        rr__notify(ring, &ring->L->writable);
+    /* Give the entry up only while it is still ours: a process taken for dead
+     * (see proc.c) has lost it, and it may belong to another reader now. */
+    uint64_t me = atomic_load_explicit(&e->owner, memory_order_relaxed);
+    if (me != 0 && atomic_compare_exchange_strong_explicit(&e->owner, &me, 0,
+                                                           memory_order_acq_rel,
+                                                           memory_order_relaxed)) {
+        if (!ring->overwrite) {
+            /* release: our reads are done before a writer reuses the slots */
+            atomic_store_explicit(&e->gate, RR_GATE_FREE, memory_order_release);
+            rr__notify(ring, &ring->L->writable);
+        }
+        atomic_store_explicit(&e->state, RR_ENTRY_FREE, memory_order_release);
     }
-    atomic_store_explicit(&e->pid, 0, memory_order_relaxed);
-    atomic_store_explicit(&e->state, RR_ENTRY_FREE, memory_order_release);
     atomic_fetch_sub_explicit(&ring->handles, 1, memory_order_acq_rel);
     rr__reader_free(r);
 }

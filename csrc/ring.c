@@ -8,6 +8,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "layout.h"
 
@@ -107,6 +108,7 @@ static rr_status rr__handle(unsigned char *base, const rr_geometry *g, bool owns
     ring->multi = g->producers == RR_PRODUCERS_MULTI;
     ring->owns_block = owns;
     ring->private_mem = private_mem;
+    atomic_init(&ring->wproc_index, -1);
     rr__wait_init();
     *out = ring;
     return RR_OK;
@@ -118,7 +120,7 @@ static void rr__write_geometry(unsigned char *mem, const rr_config *cfg)
     size_t total = rr__footprint(cfg->capacity, cfg->slot_size, &readers_off, &meta_off,
                                  &payload_off);
     rr_layout *L = (rr_layout *)mem;
-    L->geo = (rr_geometry){
+    rr_geometry g = {
         .magic = RR_MAGIC,
         .version = RR_LAYOUT_VERSION,
         .header_bytes = (uint32_t)sizeof(rr_layout),
@@ -133,14 +135,24 @@ static void rr__write_geometry(unsigned char *mem, const rr_config *cfg)
         .meta_off = meta_off,
         .payload_off = payload_off,
     };
-    L->geo.checksum = rr__geometry_checksum(&L->geo);
+    g.checksum = rr__geometry_checksum(&g);
     rr_reader_entry *entries = (rr_reader_entry *)(mem + readers_off);
     for (size_t i = 0; i < RR_MAX_READERS; i++)
         atomic_init(&entries[i].gate, RR_GATE_FREE);
+    /* The magic goes in last, with release: a process that opens the block
+     * by name and sees the magic sees a complete ring (see rr__read_magic). */
+    g.magic = 0;
+    memcpy(&L->geo, &g, sizeof g);
+    __atomic_store_n(&L->geo.magic, RR_MAGIC, __ATOMIC_RELEASE);
+}
+
+uint64_t rr__read_magic(const void *mem)
+{
+    return __atomic_load_n(&((const rr_layout *)mem)->geo.magic, __ATOMIC_ACQUIRE);
 }
 
 static rr_status rr__format(void *mem, size_t len, const rr_config *cfg, bool owns,
-                            bool private_mem, rr_ring **out)
+                            bool private_mem, bool zeroed, rr_ring **out)
 {
     if (!out)
         return rr__fail(RR_INVALID, "no place for the ring handle");
@@ -152,14 +164,20 @@ static rr_status rr__format(void *mem, size_t len, const rr_config *cfg, bool ow
     if (len < need)
         return rr__fail(RR_INVALID, "ring memory of %zu bytes is smaller than the %zu needed",
                         len, need);
-    memset(mem, 0, need);   /* every counter, stamp and cursor starts at 0 */
+    if (!zeroed)
+        memset(mem, 0, need);   /* every counter, stamp and cursor starts at 0 */
     rr__write_geometry(mem, cfg);
     return rr__handle(mem, &((rr_layout *)mem)->geo, owns, private_mem, out);
 }
 
 rr_status rr_ring_format(void *mem, size_t len, const rr_config *cfg, rr_ring **out)
 {
-    return rr__format(mem, len, cfg, false, false, out);
+    return rr__format(mem, len, cfg, false, false, false, out);
+}
+
+rr_status rr__format_zeroed(void *mem, size_t len, const rr_config *cfg, rr_ring **out)
+{
+    return rr__format(mem, len, cfg, false, false, true, out);
 }
 
 rr_status rr_ring_create(const rr_config *cfg, rr_ring **out)
@@ -172,7 +190,7 @@ rr_status rr_ring_create(const rr_config *cfg, rr_ring **out)
     void *mem = aligned_alloc(RR_CACHE_LINE, need);
     if (!mem)
         return rr__fail(RR_NO_MEMORY, "cannot allocate %zu bytes for the ring", need);
-    rr_status st = rr__format(mem, need, cfg, true, true, out);
+    rr_status st = rr__format(mem, need, cfg, true, true, false, out);
     if (st != RR_OK)
         free(mem);
     return st;
@@ -216,7 +234,10 @@ rr_status rr_ring_attach(void *mem, size_t len, rr_ring **out)
         return rr__fail(RR_SHM_INVALID, "%zu bytes cannot hold a ring header of %zu bytes",
                         len, sizeof(rr_layout));
     rr_geometry g;
-    memcpy(&g, &((const rr_layout *)mem)->geo, sizeof g);   /* validate what we use */
+    g.magic = rr__read_magic(mem);   /* acquire: the rest was written before it */
+    memcpy((unsigned char *)&g + sizeof g.magic,
+           (const unsigned char *)&((const rr_layout *)mem)->geo + sizeof g.magic,
+           sizeof g - sizeof g.magic);   /* validate the copy we use */
     rr_status st = rr__validate(&g, len);
     if (st != RR_OK)
         return st;
@@ -232,6 +253,9 @@ rr_status rr_ring_destroy(rr_ring *ring)
         return rr__fail(RR_IN_USE, "ring still has %u open writer/reader handle(s)", open);
     if (ring->owns_block)
         free(ring->base);
+    if (ring->map_len)
+        munmap(ring->base, ring->map_len);
+    free(ring->shm_name);
     free(ring);
     return RR_OK;
 }
@@ -257,6 +281,11 @@ rr_producers rr_ring_producers(const rr_ring *ring)
 {
     return ring && ring->multi ? RR_PRODUCERS_MULTI : RR_PRODUCERS_SINGLE;
 }
+const char *rr_ring_shm_name(const rr_ring *ring)
+{
+    return ring ? ring->shm_name : NULL;
+}
+
 size_t rr_ring_memory_bytes(const rr_ring *ring)
 {
     return ring ? ring->memory_bytes : 0;

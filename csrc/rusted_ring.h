@@ -274,8 +274,8 @@ typedef struct rr_ring_stats {
     uint64_t        abandoned;       /* events of claims given up */
     uint32_t        writers;         /* open writer handles (dead processes' included) */
     uint32_t        writer_pid;      /* single producer: the writer's process, 0 when none */
-    uint32_t        writer_processes;/* live processes holding a writer (or the ring, see
-                                        rr_shm_open) */
+    uint32_t        writer_processes;/* live processes that opened a writer (multi
+                                        producer, shared: until the process exits) */
     bool            writer_alive;    /* writer_processes > 0 */
     bool            shared;          /* mapped from a named shared segment */
     uint64_t        readers_evicted; /* readers of dead processes taken out of the table */

@@ -16,15 +16,41 @@ static void rr__reader_figures(const rr_ring *ring, uint32_t i, uint64_t head,
     const rr_reader_entry *e = &ring->readers[i];
     uint64_t pos = atomic_load_explicit(&e->position, memory_order_relaxed);
     uint64_t lag = rr__lag(head, pos);
+    uint64_t owner = atomic_load_explicit(&e->owner, memory_order_relaxed);
     *out = (rr_reader_stats){
         .index = i,
-        .pid = atomic_load_explicit(&e->pid, memory_order_relaxed),
+        .pid = rr__owner_pid(owner),
+        .alive = ring->private_mem || rr__owner_alive(owner),
         .cursor = pos,
         .lag = lag,
         .lost = atomic_load_explicit(&e->lost, memory_order_relaxed),
         .skipped = atomic_load_explicit(&e->skipped, memory_order_relaxed),
         .backpressure = rr__ratio(ring, lag),
     };
+}
+
+/* Which processes write. In-process rings: this one, while a writer is open.
+ * Shared: the single producer's recorded process, or every live process in
+ * the multi-producer table (one that opened a writer stays listed until it
+ * exits, even after closing it). */
+static void rr__writer_figures(const rr_ring *ring, rr_ring_stats *out)
+{
+    const rr_layout *L = ring->L;
+    if (!ring->multi) {
+        uint64_t owner = atomic_load_explicit(&L->control.writer_owner, memory_order_relaxed);
+        out->writer_pid = rr__owner_pid(owner);
+        out->writer_processes = owner != 0 && (ring->private_mem || rr__owner_alive(owner));
+    } else if (ring->private_mem) {
+        out->writer_processes = out->writers > 0;
+    } else if (out->writers > 0) {
+        for (uint32_t i = 0; i < RR_MAX_WRITER_PROCS; i++) {
+            uint64_t owner = atomic_load_explicit(&L->control.writer_procs[i],
+                                                  memory_order_relaxed);
+            if (owner != 0 && rr__owner_alive(owner))
+                out->writer_processes++;
+        }
+    }
+    out->writer_alive = out->writer_processes > 0;
 }
 
 rr_status rr_ring_stats_get(const rr_ring *ring, rr_ring_stats *out)
@@ -43,6 +69,9 @@ rr_status rr_ring_stats_get(const rr_ring *ring, rr_ring_stats *out)
     out->abandoned = atomic_load_explicit(&L->counters.abandoned, memory_order_relaxed);
     out->writers = atomic_load_explicit(&L->control.writers, memory_order_relaxed);
     out->closed = rr__closed(ring);
+    out->shared = ring->shm_name != NULL;
+    out->readers_evicted = atomic_load_explicit(&L->counters.evicted, memory_order_relaxed);
+    rr__writer_figures(ring, out);
     uint64_t head = rr__head(ring);
     for (uint32_t i = 0; i < RR_MAX_READERS; i++) {
         if (atomic_load_explicit(&ring->readers[i].state, memory_order_acquire) != RR_ENTRY_ACTIVE)

@@ -101,7 +101,7 @@ void rr__wake_all(const rr_ring *ring, rr_waitq *q)
     rr__futex(&q->futex, FUTEX_WAKE, INT_MAX, NULL, ring->private_mem);
 }
 
-static int64_t rr__now_ns(void)
+int64_t rr__now_ns(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -139,6 +139,11 @@ static rr_status rr__sleep(const rr_ring *ring, rr_waitq *q, rr_ready_fn ready,
                                     : MEMBARRIER_CMD_GLOBAL_EXPEDITED;
         sliced = rr__membarrier(cmd) != 0;
     }
+    /* A writer of a shared backpressure ring wakes now and then to look for
+     * readers of dead processes (writer.c): nobody else would wake it. */
+    int64_t slice = sliced ? RR_FALLBACK_SLICE_NS
+                  : !ring->private_mem && !ring->overwrite && q == &ring->L->writable
+                        ? RR_SHM_LIVENESS_NS : 0;
     rr_status st;
     for (;;) {
         uint32_t seen = atomic_load_explicit(&q->futex, memory_order_acquire);
@@ -149,8 +154,8 @@ static rr_status rr__sleep(const rr_ring *ring, rr_waitq *q, rr_ready_fn ready,
             wait_ns = deadline - rr__now_ns();
             if (wait_ns <= 0) { st = RR_TIMEOUT; break; }
         }
-        if (sliced && wait_ns > RR_FALLBACK_SLICE_NS)
-            wait_ns = RR_FALLBACK_SLICE_NS;
+        if (slice && wait_ns > slice)
+            wait_ns = slice;
         struct timespec ts = { .tv_sec = wait_ns / 1000000000LL,
                                .tv_nsec = wait_ns % 1000000000LL };
         rr__futex(&q->futex, FUTEX_WAIT, seen, wait_ns == INT64_MAX ? NULL : &ts,

@@ -60,6 +60,57 @@ uint64_t rr__gate_refresh(rr_ring *ring, uint64_t head)
 
 /* ---- opening and closing ---------------------------------------------------- */
 
+/* Single producer, taking over from a writer whose process died: events it
+ * stamped complete but did not count in `published` are published now, so
+ * the next sequence is never one a reader may already have been handed. */
+static void rr__recover_published(rr_ring *ring)
+{
+    uint64_t pub = atomic_load_explicit(&ring->L->published, memory_order_acquire);
+    uint64_t next = pub;
+    while (next - pub < ring->capacity &&
+           atomic_load_explicit(&ring->meta[next % ring->capacity].stamp,
+                                memory_order_acquire) == rr__stamp_done(next))
+        next++;
+    if (next != pub) {
+        atomic_store_explicit(&ring->L->published, next, memory_order_release);
+        rr__notify(ring, &ring->L->readable);
+    }
+}
+
+/* Single producer: make this process the ring's writer. A writer of a dead
+ * process (shared rings only) is replaced. */
+static rr_status rr__take_writer(rr_ring *ring)
+{
+    rr_layout *L = ring->L;
+    uint64_t me = rr__self_owner(), cur = 0;
+    if (atomic_compare_exchange_strong_explicit(&L->control.writer_owner, &cur, me,
+                                                memory_order_acq_rel, memory_order_acquire))
+        return RR_OK;
+    while (!ring->private_mem && cur != 0 && rr__owner_pid(cur) != rr__owner_pid(me) &&
+           !rr__owner_alive(cur)) {
+        if (atomic_compare_exchange_strong_explicit(&L->control.writer_owner, &cur, me,
+                                                    memory_order_acq_rel,
+                                                    memory_order_acquire)) {
+            atomic_fetch_sub_explicit(&L->control.writers, 1, memory_order_relaxed);
+            rr__recover_published(ring);
+            return RR_OK;
+        }
+    }
+    if (cur == 0)   /* the writer closed meanwhile: try again */
+        return rr__take_writer(ring);
+    return rr__fail(RR_WRITER_BUSY,
+                    "the ring already has a writer (process %u); a single-producer "
+                    "ring allows one at a time", rr__owner_pid(cur));
+}
+
+static void rr__give_writer(rr_ring *ring)
+{
+    uint64_t me = rr__self_owner();
+    /* only while it is still ours (a process taken for dead has lost it) */
+    atomic_compare_exchange_strong_explicit(&ring->L->control.writer_owner, &me, 0,
+                                            memory_order_acq_rel, memory_order_relaxed);
+}
+
 rr_status rr_writer_open(rr_ring *ring, rr_writer **out)
 {
     if (!ring || !out)
@@ -68,20 +119,18 @@ rr_status rr_writer_open(rr_ring *ring, rr_writer **out)
         return rr__fail(RR_CLOSED, "cannot open a writer: the ring is closed");
     rr_layout *L = ring->L;
     if (!ring->multi) {
-        uint32_t none = 0, me = (uint32_t)getpid();
-        if (!atomic_compare_exchange_strong_explicit(&L->control.writer_owner, &none, me,
-                                                     memory_order_acq_rel,
-                                                     memory_order_acquire))
-            return rr__fail(RR_WRITER_BUSY,
-                            "the ring already has a writer (process %u); a single-producer "
-                            "ring allows one at a time", none);
+        rr_status st = rr__take_writer(ring);
+        if (st != RR_OK)
+            return st;
     }
     rr_writer *w = calloc(1, sizeof *w);
     if (!w) {
         if (!ring->multi)
-            atomic_store_explicit(&L->control.writer_owner, 0, memory_order_release);
+            rr__give_writer(ring);
         return rr__fail(RR_NO_MEMORY, "cannot allocate a writer");
     }
+    if (ring->multi && !ring->private_mem)
+        rr__writer_proc_register(ring);
     w->ring = ring;
     w->single = !ring->multi;
     w->next = atomic_load_explicit(&L->published, memory_order_acquire);
@@ -104,7 +153,7 @@ void rr_writer_close(rr_writer *w)
         if (w->pending)   /* an open claim dies with its writer */
             atomic_fetch_add_explicit(&L->counters.abandoned, w->pending_count,
                                       memory_order_relaxed);
-        atomic_store_explicit(&L->control.writer_owner, 0, memory_order_release);
+        rr__give_writer(ring);
     }
     atomic_fetch_sub_explicit(&L->control.writers, 1, memory_order_relaxed);
     atomic_fetch_sub_explicit(&ring->handles, 1, memory_order_acq_rel);
@@ -151,18 +200,40 @@ struct rr_room {
 
 /* Readers releasing slots and (with several producers) writers publishing
  * both notify the `writable` queue that this waits on. */
+static bool rr__room_now(struct rr_room *r)
+{
+    rr_ring *ring = r->w->ring;
+    if (r->w->single) {
+        r->w->limit = rr__gate_refresh(ring, r->w->next);
+        return r->need <= r->w->limit;
+    }
+    uint64_t head = atomic_load_explicit(&ring->L->claim, memory_order_acquire);
+    return rr__multi_room(ring, head, r->count);
+}
+
+/* Shared backpressure rings: a reader whose process died would gate the
+ * writers forever. While a writer finds no room, it looks for such readers
+ * at most every RR_SHM_LIVENESS_NS (the look costs system calls). */
+static bool rr__dead_readers_gone(rr_writer *w)
+{
+    rr_ring *ring = w->ring;
+    if (ring->private_mem || ring->overwrite)
+        return false;
+    int64_t now = rr__now_ns();
+    if (w->liveness_at != 0 && now - w->liveness_at < RR_SHM_LIVENESS_NS)
+        return false;
+    w->liveness_at = now;
+    return rr__evict_dead_readers(ring) > 0;
+}
+
 static rr_status rr__room_ready(void *ctx)
 {
     struct rr_room *r = ctx;
-    rr_ring *ring = r->w->ring;
-    if (rr__closed(ring))
+    if (rr__closed(r->w->ring))
         return RR_CLOSED;
-    if (r->w->single) {
-        r->w->limit = rr__gate_refresh(ring, r->w->next);
-        return r->need <= r->w->limit ? RR_OK : RR_EMPTY;
-    }
-    uint64_t head = atomic_load_explicit(&ring->L->claim, memory_order_acquire);
-    return rr__multi_room(ring, head, r->count) ? RR_OK : RR_EMPTY;
+    if (rr__room_now(r))
+        return RR_OK;
+    return rr__dead_readers_gone(r->w) && rr__room_now(r) ? RR_OK : RR_EMPTY;
 }
 
 /* The ring had no room for the claim: count the stall (once per claim), then

@@ -1,0 +1,152 @@
+/*
+ * proc.c — who owns a reader entry or a writer, and whether it still runs.
+ *
+ * A ring shared between processes records, for each reader and writer, an
+ * owner word: the process id in the low 32 bits and the low 32 bits of the
+ * process's start time (field 22 of /proc/<pid>/stat, in clock ticks since
+ * boot) above. A process whose id was reused after it died then no longer
+ * matches its word. Where /proc cannot be read the start part is 0 and only
+ * the process id is checked.
+ *
+ * A process counts as dead when it no longer exists or is a zombie (killed,
+ * not yet reaped by its parent): a zombie can never touch the ring again.
+ *
+ * Evicting a dead reader: the evictor swaps the entry's owner word for 0; the
+ * one that succeeds frees the entry. A live reader's entry is never swapped,
+ * since its word belongs to a running process. Processes sharing a ring must
+ * share a PID namespace for this to hold.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "layout.h"
+
+/* Read the state letter and start time of process `pid` from /proc.
+ * Returns false when the file cannot be read or parsed. */
+static bool rr__proc_stat(uint32_t pid, char *state, uint64_t *start)
+{
+    char path[48], buf[1024];
+    snprintf(path, sizeof path, "/proc/%u/stat", pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0)
+        return false;
+    buf[n] = '\0';
+    /* "pid (comm) S ppid ...": comm may hold spaces and parentheses, so the
+     * fields start after the last ')'. */
+    char *p = strrchr(buf, ')');
+    if (!p || p[1] != ' ' || p[2] == '\0')
+        return false;
+    *state = p[2];
+    p += 3;
+    /* field 3 was the state; skip fields 4..21 to reach 22, the start time */
+    for (int field = 4; field <= 21; field++) {
+        p = strchr(p + 1, ' ');
+        if (!p)
+            return false;
+    }
+    unsigned long long t;
+    if (sscanf(p + 1, "%llu", &t) != 1)
+        return false;
+    *start = t;
+    return true;
+}
+
+static uint64_t rr__owner_of(uint32_t pid)
+{
+    char state;
+    uint64_t start = 0;
+    if (!rr__proc_stat(pid, &state, &start))
+        start = 0;
+    return (start & UINT32_MAX) << 32 | pid;
+}
+
+static _Atomic uint64_t rr__self;   /* cached owner word of this process */
+
+uint64_t rr__self_owner(void)
+{
+    uint32_t pid = (uint32_t)getpid();
+    uint64_t me = atomic_load_explicit(&rr__self, memory_order_relaxed);
+    if (rr__owner_pid(me) != pid) {   /* first call, or a forked child */
+        me = rr__owner_of(pid);
+        atomic_store_explicit(&rr__self, me, memory_order_relaxed);
+    }
+    return me;
+}
+
+bool rr__owner_alive(uint64_t owner)
+{
+    uint32_t pid = rr__owner_pid(owner);
+    if (pid == 0)
+        return false;
+    if (pid == (uint32_t)getpid())
+        return owner == rr__self_owner();
+    char state;
+    uint64_t start;
+    if (rr__proc_stat(pid, &state, &start)) {
+        if (state == 'Z' || state == 'X')
+            return false;
+        uint32_t recorded = (uint32_t)(owner >> 32);
+        return recorded == 0 || recorded == (uint32_t)start;
+    }
+    /* no /proc: ask the kernel whether the id exists (EPERM: it does) */
+    return kill((pid_t)pid, 0) == 0 || errno != ESRCH;
+}
+
+uint32_t rr__evict_dead_readers(rr_ring *ring)
+{
+    rr_layout *L = ring->L;
+    uint32_t evicted = 0;
+    for (uint32_t i = 0; i < RR_MAX_READERS; i++) {
+        rr_reader_entry *e = &ring->readers[i];
+        /* a process can die between claiming an entry and activating it */
+        if (atomic_load_explicit(&e->state, memory_order_acquire) == RR_ENTRY_FREE)
+            continue;
+        uint64_t owner = atomic_load_explicit(&e->owner, memory_order_acquire);
+        if (owner == 0 || rr__owner_alive(owner))
+            continue;
+        if (!atomic_compare_exchange_strong_explicit(&e->owner, &owner, 0,
+                                                     memory_order_acq_rel,
+                                                     memory_order_relaxed))
+            continue;   /* another process evicted it first */
+        /* the entry is ours now: stop gating, then free it for new readers */
+        atomic_store_explicit(&e->gate, RR_GATE_FREE, memory_order_seq_cst);
+        atomic_store_explicit(&e->state, RR_ENTRY_FREE, memory_order_release);
+        atomic_fetch_add_explicit(&L->counters.evicted, 1, memory_order_relaxed);
+        evicted++;
+    }
+    if (evicted)
+        rr__notify(ring, &L->writable);
+    return evicted;
+}
+
+void rr__writer_proc_register(rr_ring *ring)
+{
+    uint64_t me = rr__self_owner();
+    if (atomic_load_explicit(&ring->wproc_index, memory_order_acquire) >= 0 &&
+        atomic_load_explicit(&ring->wproc_owner, memory_order_acquire) == me)
+        return;
+    _Atomic uint64_t *procs = ring->L->control.writer_procs;
+    int32_t found = -1;
+    for (int32_t i = 0; i < RR_MAX_WRITER_PROCS && found < 0; i++)
+        if (atomic_load_explicit(&procs[i], memory_order_acquire) == me)
+            found = i;   /* another handle of this process took one */
+    for (int32_t i = 0; i < RR_MAX_WRITER_PROCS && found < 0; i++) {
+        uint64_t cur = atomic_load_explicit(&procs[i], memory_order_acquire);
+        if ((cur == 0 || !rr__owner_alive(cur)) &&
+            atomic_compare_exchange_strong_explicit(&procs[i], &cur, me, memory_order_acq_rel,
+                                                    memory_order_relaxed))
+            found = i;
+    }
+    /* Entries stay until their process dies (then the next process reuses
+     * them); a full table leaves this process untracked. */
+    atomic_store_explicit(&ring->wproc_owner, me, memory_order_release);
+    atomic_store_explicit(&ring->wproc_index, found, memory_order_release);
+}
