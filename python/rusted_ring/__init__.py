@@ -11,6 +11,11 @@ modes: "backpressure" (nothing is lost; readers see payloads in place) and
     for ev in r:
         print(ev.sequence, ev.event_type, bytes(ev))
 
+Rings in shared memory are opened by name from any process, in Python or Lua:
+
+    ring = rr.Ring.create_shared("strokes", 64, 2000)   # another process:
+    ring = rr.Ring.open_shared("strokes")               # ... then writer()/reader()
+
 The seed's names (EventPoolFactory, EventUtils, PoolStats, health_check, ...) work
 on process-wide default pools in overwrite mode.
 """
@@ -24,6 +29,8 @@ from ._core import (
     RingError,
     RingFull,
     SharedMemoryError,
+    SharedMemoryExists,
+    SharedMemoryNotFound,
     TooManyReaders,
     Writer,
     WriterBusy,
@@ -36,7 +43,7 @@ from ._core import (
 __all__ = [
     "Ring", "Writer", "Reader", "Event", "Claim",
     "RingError", "DataTooLarge", "RingFull", "RingClosed", "TooManyReaders", "WriterBusy",
-    "SharedMemoryError", "MAX_CLAIM", "MAX_READERS", "MAX_SLOT_SIZE", "__version__",
+    "SharedMemoryError", "SharedMemoryNotFound", "SharedMemoryExists", "MAX_CLAIM", "MAX_READERS", "MAX_SLOT_SIZE", "__version__",
 ]
 
 from .pools import *  # noqa: E402,F401,F403

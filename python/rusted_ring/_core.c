@@ -5,7 +5,9 @@
  * ring behaviour lives in csrc/. Multi-phase init, module state, heap types.
  *
  * Objects and what they own:
- *   Ring    an rr_ring (owned, or one of the process-wide pools, borrowed).
+ *   Ring    an rr_ring (owned, or one of the process-wide pools, borrowed):
+ *           on the heap, or mapped from a named shared segment. Dropping a
+ *           shared Ring unmaps it; only Ring.unlink_shared removes the name.
  *   Writer  an rr_writer; keeps its Ring alive.
  *   Claim   one open claim of a Writer (`with w.claim() as slot:`).
  *   Reader  an rr_reader; keeps its Ring alive.
@@ -31,6 +33,7 @@
 #include <Python.h>
 #include <structmember.h>
 
+#include <errno.h>
 #include <math.h>
 #include <string.h>
 #include <time.h>
@@ -42,12 +45,15 @@
 
 /* ---- module state --------------------------------------------------------------- */
 
+typedef struct RingObject RingObject;
+
 typedef struct {
     PyTypeObject *ring_type, *writer_type, *claim_type, *reader_type, *event_type, *iter_type;
     PyObject *RingError, *DataTooLarge, *RingFull, *RingClosed, *TooManyReaders, *WriterBusy,
-             *SharedMemoryError;
+             *SharedMemoryError, *SharedMemoryNotFound, *SharedMemoryExists;
     PyObject *str_backpressure, *str_overwrite, *str_single, *str_multi;
     PyObject *pools[RR_POOL_COUNT];          /* Ring objects of the default pools, lazily */
+    RingObject *live;                        /* every other Ring alive, borrowed (see below) */
 } rr_py_state;
 
 static inline rr_py_state *state_of(PyObject *module)
@@ -62,11 +68,19 @@ static inline rr_py_state *state_of_type(PyTypeObject *t)
 
 /* ---- objects -------------------------------------------------------------------- */
 
-typedef struct {
+/* Every Ring but the pools' is on its module's `live` list from creation to
+ * deallocation, which unlinks it. The list holds no references: monitoring
+ * (`_live_rings()`) sees the rings that exist without keeping any alive. The
+ * GIL guards it. */
+struct RingObject {
     PyObject_HEAD
-    rr_ring *ring;
-    int      owned;          /* 0 for the process-wide pools */
-} RingObject;
+    rr_ring    *ring;
+    int         owned;       /* 0 for the process-wide pools */
+    PyObject   *name;        /* shared: the segment's name ("/strokes"); else a label or NULL */
+    PyObject   *weakrefs;
+    RingObject *live_next;
+    RingObject **live_prev;  /* NULL while not on the list */
+};
 
 typedef struct {
     PyObject_HEAD
@@ -140,8 +154,11 @@ typedef struct {
 
 /* ---- errors: one table from core status to Python exception ------------------- */
 
-static PyObject *exception_for(rr_py_state *st, rr_status s)
+/* The exception for status s, and the errno that goes with it for the
+ * statuses that raise an OSError subclass the way open() would (0: none). */
+static PyObject *exception_for(rr_py_state *st, rr_status s, int *err)
 {
+    *err = 0;
     switch (s) {
     case RR_FULL: case RR_TIMEOUT:       return st->RingFull;
     case RR_CLOSED:                      return st->RingClosed;
@@ -150,7 +167,8 @@ static PyObject *exception_for(rr_py_state *st, rr_status s)
     case RR_TOO_MANY_READERS:            return st->TooManyReaders;
     case RR_WRITER_BUSY:                 return st->WriterBusy;
     case RR_NO_MEMORY:                   return PyExc_MemoryError;
-    case RR_SHM_NOT_FOUND: case RR_SHM_EXISTS:
+    case RR_SHM_NOT_FOUND:               *err = ENOENT; return st->SharedMemoryNotFound;
+    case RR_SHM_EXISTS:                  *err = EEXIST; return st->SharedMemoryExists;
     case RR_SHM_INVALID: case RR_SHM_INCOMPATIBLE:
                                          return st->SharedMemoryError;
     case RR_SYSTEM:                      return PyExc_OSError;
@@ -162,7 +180,8 @@ static PyObject *exception_for(rr_py_state *st, rr_status s)
  * message for outcomes the core reports without one (full, timeout, closed). */
 static PyObject *raise_status(rr_py_state *st, rr_status s, const char *detail, ...)
 {
-    PyObject *exc = exception_for(st, s);
+    int err;
+    PyObject *exc = exception_for(st, s, &err);
     if (detail) {
         va_list ap;
         va_start(ap, detail);
@@ -174,6 +193,23 @@ static PyObject *raise_status(rr_py_state *st, rr_status s, const char *detail, 
         }
     } else {
         PyErr_SetString(exc, rr_last_error());
+    }
+    return NULL;
+}
+
+/* Raise for status s of a call on the shared segment `name`. A missing or
+ * taken name raises FileNotFoundError / FileExistsError (also
+ * SharedMemoryError) with errno and filename, as opening a file would. */
+static PyObject *raise_named(rr_py_state *st, rr_status s, PyObject *name)
+{
+    int err;
+    PyObject *exc = exception_for(st, s, &err);
+    if (!err)
+        return raise_status(st, s, NULL);
+    PyObject *args = Py_BuildValue("(isO)", err, rr_strerror(s), name);
+    if (args) {
+        PyErr_SetObject(exc, args);
+        Py_DECREF(args);
     }
     return NULL;
 }
@@ -455,67 +491,217 @@ static int parse_choice(PyObject *o, const char *what, const char *a, const char
     return 0;
 }
 
-static RingObject *ring_wrap(PyTypeObject *type, rr_ring *ring, int owned)
+/* The registry of live rings: a doubly linked list through the Ring objects. */
+static void ring_register(rr_py_state *st, RingObject *self)
+{
+    self->live_next = st->live;
+    if (st->live)
+        st->live->live_prev = &self->live_next;
+    st->live = self;
+    self->live_prev = &st->live;
+}
+
+static void ring_unregister(RingObject *self)
+{
+    if (!self->live_prev)
+        return;
+    *self->live_prev = self->live_next;
+    if (self->live_next)
+        self->live_next->live_prev = self->live_prev;
+    self->live_prev = NULL;
+    self->live_next = NULL;
+}
+
+/* A Ring object for `ring`. Owned rings go on the registry; the pools
+ * (owned = 0) do not. On failure the caller still owns `ring`. */
+static RingObject *ring_wrap(PyTypeObject *type, rr_ring *ring, int owned, PyObject *name)
 {
     RingObject *self = (RingObject *)type->tp_alloc(type, 0);
     if (!self)
         return NULL;
     self->ring = ring;
     self->owned = owned;
+    self->name = Py_XNewRef(name);
+    if (owned)
+        ring_register(state_of_type(type), self);
     return self;
 }
 
-static PyObject *Ring_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
+/* slot_size, capacity, mode and producers as Ring() and create_shared() take them
+ * (mode_o and prod_o may be NULL: the defaults). */
+static int config_from(PyObject *slot_o, PyObject *cap_o, PyObject *mode_o, PyObject *prod_o,
+                       rr_config *cfg)
 {
-    static char *kwlist[] = {"slot_size", "capacity", "mode", "producers", NULL};
-    PyObject *slot_o, *cap_o, *mode_o = NULL, *prod_o = NULL;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OO|$OO:Ring", kwlist, &slot_o, &cap_o,
-                                     &mode_o, &prod_o))
-        return NULL;
-    rr_py_state *st = state_of_type(type);
     uint64_t slot, cap;
     int mode = 0, prod = 0;
     if (as_u64(slot_o, "slot_size", RR_MAX_SLOT_SIZE, &slot) < 0 ||
         as_u64(cap_o, "capacity", UINT64_MAX >> 1, &cap) < 0)
-        return NULL;
+        return -1;
     if (slot == 0 || cap == 0) {
         PyErr_Format(PyExc_ValueError, "%s must be at least 1, got 0", slot == 0 ? "slot_size" : "capacity");
-        return NULL;
+        return -1;
     }
     if ((mode_o && parse_choice(mode_o, "mode", "backpressure", "overwrite", &mode) < 0) ||
         (prod_o && parse_choice(prod_o, "producers", "single", "multi", &prod) < 0))
+        return -1;
+    *cfg = (rr_config){.slot_size = (size_t)slot, .capacity = cap,
+                       .mode = mode ? RR_MODE_OVERWRITE : RR_MODE_BACKPRESSURE,
+                       .producers = prod ? RR_PRODUCERS_MULTI : RR_PRODUCERS_SINGLE};
+    return 0;
+}
+
+static PyObject *Ring_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
+{
+    static char *kwlist[] = {"slot_size", "capacity", "mode", "producers", "name", NULL};
+    PyObject *slot_o, *cap_o, *mode_o = NULL, *prod_o = NULL, *name = NULL;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OO|$OOO:Ring", kwlist, &slot_o, &cap_o,
+                                     &mode_o, &prod_o, &name))
         return NULL;
-    rr_config cfg = {.slot_size = (size_t)slot, .capacity = cap,
-                     .mode = mode ? RR_MODE_OVERWRITE : RR_MODE_BACKPRESSURE,
-                     .producers = prod ? RR_PRODUCERS_MULTI : RR_PRODUCERS_SINGLE};
+    rr_config cfg;
+    if (config_from(slot_o, cap_o, mode_o, prod_o, &cfg) < 0)
+        return NULL;
+    if (name == Py_None)
+        name = NULL;
+    if (name && !PyUnicode_Check(name)) {
+        PyErr_Format(PyExc_TypeError, "name must be a str or None, not %.100s", Py_TYPE(name)->tp_name);
+        return NULL;
+    }
     rr_ring *ring;
     rr_status s = rr_ring_create(&cfg, &ring);
     if (s != RR_OK)
-        return raise_status(st, s, NULL);
-    RingObject *self = ring_wrap(type, ring, 1);
+        return raise_status(state_of_type(type), s, NULL);
+    RingObject *self = ring_wrap(type, ring, 1, name);
     if (!self)
         rr_ring_destroy(ring);
     return (PyObject *)self;
 }
 
+/* ---- shared memory ---- */
+
+/* A segment name as the core takes it. Only str: the core checks the rest
+ * (length, characters, '/') and says which rule a name breaks. */
+static const char *shm_name_arg(PyObject *o)
+{
+    if (!PyUnicode_Check(o)) {
+        PyErr_Format(PyExc_TypeError, "name must be a str, not %.100s", Py_TYPE(o)->tp_name);
+        return NULL;
+    }
+    Py_ssize_t n;
+    const char *name = PyUnicode_AsUTF8AndSize(o, &n);
+    if (name && strlen(name) != (size_t)n) {
+        PyErr_SetString(PyExc_ValueError, "a shared ring's name must not contain NUL characters");
+        return NULL;
+    }
+    return name;
+}
+
+/* A Ring object for a ring the core just mapped; NULL (ring released) on failure. */
+static PyObject *ring_shared(PyTypeObject *type, rr_ring *ring)
+{
+    PyObject *name = PyUnicode_FromString(rr_ring_shm_name(ring));
+    RingObject *self = name ? ring_wrap(type, ring, 1, name) : NULL;
+    Py_XDECREF(name);
+    if (!self)
+        rr_ring_destroy(ring);
+    return (PyObject *)self;
+}
+
+static PyObject *Ring_create_shared(PyTypeObject *type, PyObject *const *args, Py_ssize_t nargs,
+                                    PyObject *kwnames)
+{
+    static const char *const names[] = {"name", "slot_size", "capacity", "mode", "producers",
+                                        "permissions"};
+    PyObject *a[6];
+    const char *name;
+    rr_config cfg;
+    uint64_t perm = 0600;
+    if (parse_args("create_shared", args, nargs, kwnames, names, 6, 3, 3, a) < 0 ||
+        !(name = shm_name_arg(a[0])) || config_from(a[1], a[2], a[3], a[4], &cfg) < 0 ||
+        (a[5] && as_u64(a[5], "permissions", UINT64_MAX >> 1, &perm) < 0))
+        return NULL;
+    if (perm > 0777) {
+        PyErr_Format(PyExc_ValueError, "permissions must be mode bits from 0o0 to 0o777, got %R",
+                     a[5]);
+        return NULL;
+    }
+    rr_ring *ring;
+    rr_status s;
+    Py_BEGIN_ALLOW_THREADS           /* lays the whole segment out */
+    s = rr_shm_create(name, &cfg, (unsigned)perm, &ring);
+    Py_END_ALLOW_THREADS
+    if (s != RR_OK)
+        return raise_named(state_of_type(type), s, a[0]);
+    PyObject *self = ring_shared(type, ring);
+    if (!self)
+        rr_shm_unlink(name);         /* nobody was handed the ring we made */
+    return self;
+}
+
+static PyObject *Ring_open_shared(PyTypeObject *type, PyObject *const *args, Py_ssize_t nargs,
+                                  PyObject *kwnames)
+{
+    static const char *const names[] = {"name"};
+    PyObject *a[1];
+    const char *name;
+    if (parse_args("open_shared", args, nargs, kwnames, names, 1, 1, 1, a) < 0 ||
+        !(name = shm_name_arg(a[0])))
+        return NULL;
+    rr_ring *ring;
+    rr_status s;
+    Py_BEGIN_ALLOW_THREADS
+    s = rr_shm_open(name, &ring);
+    Py_END_ALLOW_THREADS
+    if (s != RR_OK)
+        return raise_named(state_of_type(type), s, a[0]);
+    return ring_shared(type, ring);
+}
+
+static PyObject *Ring_unlink_shared(PyTypeObject *type, PyObject *const *args, Py_ssize_t nargs,
+                                    PyObject *kwnames)
+{
+    static const char *const names[] = {"name"};
+    PyObject *a[1];
+    const char *name;
+    if (parse_args("unlink_shared", args, nargs, kwnames, names, 1, 1, 1, a) < 0 ||
+        !(name = shm_name_arg(a[0])))
+        return NULL;
+    rr_status s = rr_shm_unlink(name);
+    if (s != RR_OK)
+        return raise_named(state_of_type(type), s, a[0]);
+    Py_RETURN_NONE;
+}
+
 static void Ring_dealloc(RingObject *self)
 {
     PyTypeObject *tp = Py_TYPE(self);
-    /* Writers and readers keep their Ring alive, so none is open here. */
+    ring_unregister(self);           /* first: weakref callbacks must not find it */
+    if (self->weakrefs)
+        PyObject_ClearWeakRefs((PyObject *)self);
+    /* Writers and readers keep their Ring alive, so none is open here. A
+     * shared ring is unmapped; its segment stays until unlink_shared. */
     if (self->owned && self->ring)
         rr_ring_destroy(self->ring);
+    Py_XDECREF(self->name);
     tp->tp_free((PyObject *)self);
     Py_DECREF(tp);
 }
 
 static PyObject *Ring_repr(RingObject *self)
 {
-    return PyUnicode_FromFormat("<rusted_ring.Ring slot_size=%zu capacity=%llu mode=%s producers=%s%s>",
-                                rr_ring_slot_size(self->ring),
-                                (unsigned long long)rr_ring_capacity(self->ring),
-                                mode_name(rr_ring_mode(self->ring)),
-                                producers_name(rr_ring_producers(self->ring)),
-                                rr_ring_closed(self->ring) ? " closed" : "");
+    PyObject *label = self->name ? PyUnicode_FromFormat(" name=%R", self->name)
+                                 : PyUnicode_FromString("");
+    if (!label)
+        return NULL;
+    PyObject *r = PyUnicode_FromFormat("<rusted_ring.Ring%s%U slot_size=%zu capacity=%llu mode=%s "
+                                       "producers=%s%s>",
+                                       rr_ring_shm_name(self->ring) ? " shared" : "", label,
+                                       rr_ring_slot_size(self->ring),
+                                       (unsigned long long)rr_ring_capacity(self->ring),
+                                       mode_name(rr_ring_mode(self->ring)),
+                                       producers_name(rr_ring_producers(self->ring)),
+                                       rr_ring_closed(self->ring) ? " closed" : "");
+    Py_DECREF(label);
+    return r;
 }
 
 static PyObject *Ring_get_slot_size(RingObject *self, void *c) { (void)c; return PyLong_FromSize_t(rr_ring_slot_size(self->ring)); }
@@ -523,6 +709,8 @@ static PyObject *Ring_get_capacity(RingObject *self, void *c) { (void)c; return 
 static PyObject *Ring_get_published(RingObject *self, void *c) { (void)c; return PyLong_FromUnsignedLongLong(rr_ring_published(self->ring)); }
 static PyObject *Ring_get_memory_bytes(RingObject *self, void *c) { (void)c; return PyLong_FromSize_t(rr_ring_memory_bytes(self->ring)); }
 static PyObject *Ring_get_closed(RingObject *self, void *c) { (void)c; return PyBool_FromLong(rr_ring_closed(self->ring)); }
+static PyObject *Ring_get_shared(RingObject *self, void *c) { (void)c; return PyBool_FromLong(rr_ring_shm_name(self->ring) != NULL); }
+static PyObject *Ring_get_name(RingObject *self, void *c) { (void)c; return Py_NewRef(self->name ? self->name : Py_None); }
 
 static PyObject *Ring_get_mode(RingObject *self, void *c)
 {
@@ -545,8 +733,9 @@ static PyObject *Ring_writer(RingObject *self, PyObject *unused)
     rr_writer *w;
     rr_status s = rr_writer_open(self->ring, &w);
     if (s == RR_WRITER_BUSY)
-        return raise_status(st, s, "this single-producer ring already has a live writer; close it "
-                                   "first, or create the ring with producers=\"multi\"");
+        return raise_status(st, s, "this single-producer ring already has a live writer (in this "
+                                   "or another process); close it first, or create the ring with "
+                                   "producers=\"multi\"");
     if (s == RR_CLOSED)
         return raise_status(st, s, "the ring is closed");
     if (s != RR_OK)
@@ -650,7 +839,13 @@ static PyObject *Ring_stats(RingObject *self, PyObject *unused)
         put(d, "writer_stalls", PyLong_FromUnsignedLongLong(s->writer_stalls)) < 0 ||
         put(d, "abandoned", PyLong_FromUnsignedLongLong(s->abandoned)) < 0 ||
         put(d, "writers", PyLong_FromUnsignedLong(s->writers)) < 0 ||
+        put(d, "writer_pid", PyLong_FromUnsignedLong(s->writer_pid)) < 0 ||
+        put(d, "writer_processes", PyLong_FromUnsignedLong(s->writer_processes)) < 0 ||
+        put(d, "writer_alive", PyBool_FromLong(s->writer_alive)) < 0 ||
         put(d, "closed", PyBool_FromLong(s->closed)) < 0 ||
+        put(d, "shared", PyBool_FromLong(s->shared)) < 0 ||
+        put(d, "name", self->name ? Py_NewRef(self->name) : PyUnicode_FromString("")) < 0 ||
+        put(d, "readers_evicted", PyLong_FromUnsignedLongLong(s->readers_evicted)) < 0 ||
         put(d, "reader_count", PyLong_FromUnsignedLong(s->reader_count)) < 0 ||
         put(d, "max_backpressure", PyFloat_FromDouble(s->max_backpressure)) < 0)
         goto fail;
@@ -667,6 +862,7 @@ static PyObject *Ring_stats(RingObject *self, PyObject *unused)
         Py_DECREF(e);
         if (put(e, "index", PyLong_FromUnsignedLong(rs->index)) < 0 ||
             put(e, "pid", PyLong_FromUnsignedLong(rs->pid)) < 0 ||
+            put(e, "alive", PyBool_FromLong(rs->alive)) < 0 ||
             put(e, "cursor", PyLong_FromUnsignedLongLong(rs->cursor)) < 0 ||
             put(e, "lag", PyLong_FromUnsignedLongLong(rs->lag)) < 0 ||
             put(e, "lost", PyLong_FromUnsignedLongLong(rs->lost)) < 0 ||
@@ -699,9 +895,36 @@ static PyMethodDef Ring_methods[] = {
      "the end, and every blocked call wakes. Idempotent."},
     {"stats", (PyCFunction)Ring_stats, METH_NOARGS,
      "stats($self)\n--\n\nReturns dict. A snapshot as plain data, taken without stopping anyone: capacity, "
-     "slot_size, mode, producers, memory_bytes, published, writer_stalls, abandoned, writers, "
-     "closed, reader_count, max_backpressure and 'readers', one dict per reader (index, pid, "
-     "cursor, lag, lost, skipped, backpressure)."},
+     "slot_size, mode, producers, memory_bytes, published, writer_stalls, abandoned, writers "
+     "(open writer handles, a dead process's included), writer_pid (single producer: the "
+     "writer's process, 0 when none), writer_processes (live processes with a writer), "
+     "writer_alive (writer_processes > 0), closed, shared, name ('' for a ring without one), readers_evicted (readers of "
+     "dead processes taken out of the table), reader_count, max_backpressure and 'readers', "
+     "one dict per reader (index, pid, alive, cursor, lag, lost, skipped, backpressure)."},
+    {"create_shared", (PyCFunction)(void (*)(void))Ring_create_shared,
+     METH_FASTCALL | METH_KEYWORDS | METH_CLASS,
+     "create_shared($type, /, name, slot_size, capacity, *, mode='backpressure', "
+     "producers='single', permissions=0o600)\n--\n\n"
+     "Returns Ring. Create a ring in POSIX shared memory under `name` (one optional leading "
+     "'/', then 1 to 200 printable ASCII characters other than '/'; 'strokes' and '/strokes' "
+     "are the same ring) that any process can open with open_shared, in Python or Lua. "
+     "permissions: the segment's mode bits, applied exactly, whatever the umask (0 means "
+     "0o600). FileExistsError (a SharedMemoryError) when the name is taken; ValueError for a "
+     "bad name. The segment stays until unlink_shared, however many handles are dropped."},
+    {"open_shared", (PyCFunction)(void (*)(void))Ring_open_shared,
+     METH_FASTCALL | METH_KEYWORDS | METH_CLASS,
+     "open_shared($type, /, name)\n--\n\n"
+     "Returns Ring. Map the shared ring `name`, made by create_shared in any process. Its "
+     "header is checked before anything else in it is used: FileNotFoundError (a "
+     "SharedMemoryError) when there is no such segment, SharedMemoryError when it is not a "
+     "ring, is damaged, or has another layout version. Dropping the handle unmaps the ring; "
+     "close() ends the stream for every process."},
+    {"unlink_shared", (PyCFunction)(void (*)(void))Ring_unlink_shared,
+     METH_FASTCALL | METH_KEYWORDS | METH_CLASS,
+     "unlink_shared($type, /, name)\n--\n\n"
+     "Remove the name of a shared ring. Processes that have it open keep using it; the memory "
+     "goes when the last one lets go. FileNotFoundError (a SharedMemoryError) when there is "
+     "no such segment."},
     {"__enter__", (PyCFunction)Ring_enter, METH_NOARGS, "Return the ring itself."},
     {"__exit__", (PyCFunction)(void (*)(void))Ring_exit, METH_FASTCALL, "Close the ring."},
     {NULL}
@@ -715,18 +938,31 @@ static PyGetSetDef Ring_getset[] = {
     {"published", (getter)Ring_get_published, NULL, "Events published so far.", NULL},
     {"memory_bytes", (getter)Ring_get_memory_bytes, NULL, "Bytes the ring occupies.", NULL},
     {"closed", (getter)Ring_get_closed, NULL, "True once close() was called.", NULL},
+    {"shared", (getter)Ring_get_shared, NULL,
+     "True for a ring mapped from a named shared segment (create_shared, open_shared).", NULL},
+    {"name", (getter)Ring_get_name, NULL,
+     "A shared ring's segment name with its leading '/' ('/strokes'); otherwise the label "
+     "given to Ring(..., name=...), or None.", NULL},
+    {NULL}
+};
+
+static PyMemberDef Ring_members[] = {
+    {"__weaklistoffset__", T_PYSSIZET, offsetof(RingObject, weakrefs), READONLY, NULL},
     {NULL}
 };
 
 PyDoc_STRVAR(Ring_doc,
-"Ring(slot_size, capacity, *, mode='backpressure', producers='single')\n--\n\n"
+"Ring(slot_size, capacity, *, mode='backpressure', producers='single', name=None)\n--\n\n"
 "A ring of `capacity` slots of at most `slot_size` payload bytes, with one writer\n"
 "(or several, producers='multi') and up to 64 readers, each with its own cursor.\n\n"
 "mode='backpressure': the writer waits for the slowest reader; nothing is lost and\n"
 "  readers see payloads in place, without copying.\n"
 "mode='overwrite': the writer never waits; a reader it laps skips to the oldest\n"
 "  intact event and counts what it missed in `lost`.\n\n"
-"Use as a context manager to close it on exit.");
+"name: an optional label (a str) that stats() and monitoring report.\n"
+"Ring.create_shared() and Ring.open_shared() make a ring that several processes\n"
+"share. Use as a context manager to close it on exit (for a shared ring: for\n"
+"every process).");
 
 static PyType_Slot Ring_slots[] = {
     {Py_tp_doc, (void *)Ring_doc},
@@ -735,6 +971,7 @@ static PyType_Slot Ring_slots[] = {
     {Py_tp_repr, Ring_repr},
     {Py_tp_methods, Ring_methods},
     {Py_tp_getset, Ring_getset},
+    {Py_tp_members, Ring_members},
     {0, NULL}
 };
 
@@ -2064,7 +2301,7 @@ static PyObject *pool_ring_obj(PyObject *m, rr_pool_id id)
         rr_status s = rr_pool_ring(id, &ring);
         if (s != RR_OK)
             return raise_status(st, s, NULL);
-        st->pools[id] = (PyObject *)ring_wrap(st->ring_type, ring, 0);
+        st->pools[id] = (PyObject *)ring_wrap(st->ring_type, ring, 0, NULL);
         if (!st->pools[id])
             return NULL;
     }
@@ -2145,6 +2382,27 @@ static PyObject *mod_pool_stats(PyObject *m, PyObject *unused)
     return list;
 }
 
+/* The Rings alive now, oldest first, for monitoring. */
+static PyObject *mod_live_rings(PyObject *m, PyObject *unused)
+{
+    (void)unused;
+    PyObject *list = PyList_New(0);
+    if (!list)
+        return NULL;
+    /* Appending only grows the list's item array: no garbage collection, so
+     * no Ring leaves the registry while we walk it. */
+    for (RingObject *r = state_of(m)->live; r; r = r->live_next)
+        if (PyList_Append(list, (PyObject *)r) < 0) {
+            Py_DECREF(list);
+            return NULL;
+        }
+    if (PyList_Reverse(list) < 0) {
+        Py_DECREF(list);
+        return NULL;
+    }
+    return list;
+}
+
 static PyMethodDef module_methods[] = {
     {"pool_slot_size", mod_pool_slot_size, METH_O, "pool_slot_size($module, pool_id, /)\n--\n\nReturns int: 64, 256, 1024, 4096 or 16384."},
     {"estimate_size", mod_estimate_size, METH_O,
@@ -2167,6 +2425,10 @@ static PyMethodDef module_methods[] = {
     {"pool_stats", mod_pool_stats, METH_NOARGS,
      "pool_stats($module)\n--\n\nReturns list[dict]. One entry per default pool (pool_id, capacity, slot_size, "
      "memory_bytes, published, reader_count, current_backpressure, text); creates no pool."},
+    {"_live_rings", mod_live_rings, METH_NOARGS,
+     "_live_rings($module)\n--\n\nReturns list[Ring]. Every Ring object alive in this interpreter, "
+     "in-process and shared, oldest first; not the default pools (see pool_stats). The registry "
+     "keeps no ring alive: a Ring leaves it when it is deallocated."},
     {NULL}
 };
 
@@ -2223,7 +2485,13 @@ static int module_exec(PyObject *m)
                  "A single-producer ring already has a live writer.", &st->WriterBusy) < 0 ||
         add_exc2(m, "SharedMemoryError", st->RingError, PyExc_OSError,
                  "A shared ring segment is missing, exists already, or is not a compatible ring.",
-                 &st->SharedMemoryError) < 0)
+                 &st->SharedMemoryError) < 0 ||
+        add_exc2(m, "SharedMemoryNotFound", st->SharedMemoryError, PyExc_FileNotFoundError,
+                 "No shared ring segment of that name (errno ENOENT; filename is the name).",
+                 &st->SharedMemoryNotFound) < 0 ||
+        add_exc2(m, "SharedMemoryExists", st->SharedMemoryError, PyExc_FileExistsError,
+                 "A shared ring segment of that name exists already (errno EEXIST; filename is "
+                 "the name).", &st->SharedMemoryExists) < 0)
         return -1;
     if (!(st->str_backpressure = PyUnicode_InternFromString("backpressure")) ||
         !(st->str_overwrite = PyUnicode_InternFromString("overwrite")) ||
@@ -2247,7 +2515,8 @@ static int module_traverse(PyObject *m, visitproc visit, void *arg)
     Py_VISIT(st->reader_type); Py_VISIT(st->event_type); Py_VISIT(st->iter_type);
     Py_VISIT(st->RingError); Py_VISIT(st->DataTooLarge); Py_VISIT(st->RingFull);
     Py_VISIT(st->RingClosed); Py_VISIT(st->TooManyReaders); Py_VISIT(st->WriterBusy);
-    Py_VISIT(st->SharedMemoryError);
+    Py_VISIT(st->SharedMemoryError); Py_VISIT(st->SharedMemoryNotFound);
+    Py_VISIT(st->SharedMemoryExists);
     for (int i = 0; i < RR_POOL_COUNT; i++)
         Py_VISIT(st->pools[i]);
     return 0;
@@ -2260,7 +2529,8 @@ static int module_clear(PyObject *m)
     Py_CLEAR(st->reader_type); Py_CLEAR(st->event_type); Py_CLEAR(st->iter_type);
     Py_CLEAR(st->RingError); Py_CLEAR(st->DataTooLarge); Py_CLEAR(st->RingFull);
     Py_CLEAR(st->RingClosed); Py_CLEAR(st->TooManyReaders); Py_CLEAR(st->WriterBusy);
-    Py_CLEAR(st->SharedMemoryError);
+    Py_CLEAR(st->SharedMemoryError); Py_CLEAR(st->SharedMemoryNotFound);
+    Py_CLEAR(st->SharedMemoryExists);
     Py_CLEAR(st->str_backpressure); Py_CLEAR(st->str_overwrite);
     Py_CLEAR(st->str_single); Py_CLEAR(st->str_multi);
     for (int i = 0; i < RR_POOL_COUNT; i++)
