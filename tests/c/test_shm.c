@@ -1,0 +1,719 @@
+/*
+ * test_shm.c — rings in POSIX shared memory: names, permissions, refusing
+ * foreign segments, events between processes, and processes that die while
+ * they read or write.
+ *
+ * Every segment is named "/rr-test-<pid>-<n>" and unlinked by its test.
+ * Processes are made with fork(); they meet only through the named segment.
+ */
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "layout.h"   /* to damage headers on purpose and to fake a writer dying mid-publish */
+
+#define BP RR_MODE_BACKPRESSURE
+#define OW RR_MODE_OVERWRITE
+
+static char name_buf[64];
+static int name_count;
+
+/* A fresh segment name for this test. */
+static const char *fresh_name(void)
+{
+    snprintf(name_buf, sizeof name_buf, "/rr-test-%d-%d", (int)getpid(), ++name_count);
+    rr_shm_unlink(name_buf);
+    return name_buf;
+}
+
+static rr_config cfg_of(rr_mode mode, rr_producers producers, uint64_t capacity, size_t slot)
+{
+    return (rr_config){ .slot_size = slot, .capacity = capacity, .mode = mode,
+                        .producers = producers };
+}
+
+static rr_status add_seq(rr_writer *w, uint64_t seq, int64_t timeout)
+{
+    unsigned char buf[64];
+    payload_fill(buf, sizeof buf, seq, 7);
+    return rr_writer_add(w, buf, sizeof buf, 1, NULL, timeout);
+}
+
+static int mode_of(const char *path)
+{
+    char fs[128];
+    snprintf(fs, sizeof fs, "/dev/shm%s", path);
+    struct stat sb;
+    return stat(fs, &sb) == 0 ? (int)(sb.st_mode & 07777) : -1;
+}
+
+/* A child process that waits to be killed (read end of a pipe never written). */
+static void wait_forever(void)
+{
+    for (;;)
+        pause();
+}
+
+static uint32_t reader_count(rr_ring *ring)
+{
+    static rr_ring_stats st;
+    return rr_ring_stats_get(ring, &st) == RR_OK ? st.reader_count : UINT32_MAX;
+}
+
+/* ---- names, creation, opening -------------------------------------------------- */
+
+TEST(test_create_open_unlink_round_trip)
+{
+    const char *name = fresh_name();
+    rr_config cfg = cfg_of(BP, RR_PRODUCERS_SINGLE, 16, 64);
+    rr_ring *a, *b;
+    CHECK_ST(rr_shm_create(name, &cfg, 0, &a), RR_OK);
+    CHECK(rr_ring_shm_name(a) && strcmp(rr_ring_shm_name(a), name) == 0);
+    CHECK_ST(rr_shm_open(name + 1, &b), RR_OK);     /* "x" and "/x" are one ring */
+    CHECK_EQ(rr_ring_capacity(b), 16);
+    CHECK_EQ(rr_ring_slot_size(b), 64);
+    CHECK_EQ(rr_ring_mode(b), BP);
+    rr_writer *w;
+    rr_reader *r;
+    CHECK_ST(rr_reader_open(b, RR_START_OLDEST, &r), RR_OK);
+    CHECK_ST(rr_writer_open(a, &w), RR_OK);
+    CHECK_ST(add_seq(w, 0, 0), RR_OK);
+    rr_event ev;
+    uint64_t seq = 99;
+    CHECK_ST(rr_reader_next(r, &ev, 0), RR_OK);
+    CHECK(payload_ok(ev.data, ev.len, 7, &seq));
+    CHECK_EQ(seq, 0);
+    rr_ring_stats st;
+    CHECK_ST(rr_ring_stats_get(b, &st), RR_OK);
+    CHECK(st.shared);
+    CHECK_EQ(st.writer_pid, getpid());
+    CHECK(st.writer_alive);
+    CHECK_EQ(st.reader_count, 1);
+    CHECK(st.readers[0].alive);
+    rr_reader_close(r);
+    rr_writer_close(w);
+    CHECK_ST(rr_ring_destroy(a), RR_OK);
+    CHECK_ST(rr_ring_destroy(b), RR_OK);
+    /* the segment outlives its handles until it is unlinked */
+    CHECK_ST(rr_shm_open(name, &a), RR_OK);
+    CHECK_EQ(rr_ring_published(a), 1);
+    CHECK_ST(rr_ring_destroy(a), RR_OK);
+    CHECK_ST(rr_shm_unlink(name), RR_OK);
+    CHECK_ST(rr_shm_open(name, &a), RR_SHM_NOT_FOUND);
+    CHECK(strstr(rr_last_error(), "not found") != NULL);
+    CHECK_ST(rr_shm_unlink(name), RR_SHM_NOT_FOUND);
+}
+
+TEST(test_create_refuses_a_taken_name_and_leaves_the_ring_alone)
+{
+    const char *name = fresh_name();
+    rr_config cfg = cfg_of(OW, RR_PRODUCERS_MULTI, 8, 128);
+    rr_ring *a, *b;
+    CHECK_ST(rr_shm_create(name, &cfg, 0, &a), RR_OK);
+    CHECK_ST(rr_shm_create(name, &cfg, 0, &b), RR_SHM_EXISTS);
+    CHECK(strstr(rr_last_error(), "already exists") != NULL);
+    CHECK_ST(rr_shm_open(name, &b), RR_OK);
+    CHECK_EQ(rr_ring_mode(b), OW);
+    CHECK_EQ(rr_ring_producers(b), RR_PRODUCERS_MULTI);
+    rr_ring_destroy(b);
+    rr_ring_destroy(a);
+    CHECK_ST(rr_shm_unlink(name), RR_OK);
+}
+
+TEST(test_bad_names_are_refused_with_the_rule)
+{
+    rr_config cfg = cfg_of(BP, RR_PRODUCERS_SINGLE, 4, 64);
+    rr_ring *r;
+    char longname[RR_SHM_NAME_MAX + 3];
+    memset(longname, 'a', sizeof longname - 1);
+    longname[sizeof longname - 1] = '\0';
+    const char *bad[] = { "", "/", "a/b", "/a/b", ".", "..", "/..", "sp ace", "tab\t",
+                          "\x7f", longname };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        CHECK_ST(rr_shm_create(bad[i], &cfg, 0, &r), RR_INVALID);
+        CHECK(strstr(rr_last_error(), "name") != NULL);
+        CHECK_ST(rr_shm_open(bad[i], &r), RR_INVALID);
+        CHECK_ST(rr_shm_unlink(bad[i]), RR_INVALID);
+    }
+    CHECK_ST(rr_shm_create(NULL, &cfg, 0, &r), RR_INVALID);
+    CHECK_ST(rr_shm_open(NULL, &r), RR_INVALID);
+    /* the longest allowed name works */
+    longname[RR_SHM_NAME_MAX] = '\0';
+    rr_shm_unlink(longname);
+    CHECK_ST(rr_shm_create(longname, &cfg, 0, &r), RR_OK);
+    rr_ring_destroy(r);
+    CHECK_ST(rr_shm_unlink(longname), RR_OK);
+}
+
+TEST(test_bad_configurations_create_nothing)
+{
+    const char *name = fresh_name();
+    rr_ring *r;
+    rr_config zero_cap = cfg_of(BP, RR_PRODUCERS_SINGLE, 0, 64);
+    rr_config zero_slot = cfg_of(BP, RR_PRODUCERS_SINGLE, 4, 0);
+    CHECK_ST(rr_shm_create(name, &zero_cap, 0, &r), RR_INVALID);
+    CHECK(strstr(rr_last_error(), "capacity") != NULL);
+    CHECK_ST(rr_shm_create(name, &zero_slot, 0, &r), RR_INVALID);
+    CHECK(strstr(rr_last_error(), "slot size") != NULL);
+    CHECK_ST(rr_shm_create(name, NULL, 0, &r), RR_INVALID);
+    rr_config ok = cfg_of(BP, RR_PRODUCERS_SINGLE, 4, 64);
+    CHECK_ST(rr_shm_create(name, &ok, 01000, &r), RR_INVALID);
+    CHECK(strstr(rr_last_error(), "permissions") != NULL);
+    CHECK_ST(rr_shm_open(name, &r), RR_SHM_NOT_FOUND);   /* nothing was left behind */
+}
+
+TEST(test_permissions_default_to_0600_and_are_applied_exactly)
+{
+    mode_t old = umask(077);
+    const char *name = fresh_name();
+    rr_config cfg = cfg_of(BP, RR_PRODUCERS_SINGLE, 4, 64);
+    rr_ring *r;
+    CHECK_ST(rr_shm_create(name, &cfg, 0, &r), RR_OK);
+    CHECK_EQ(mode_of(name), 0600);
+    rr_ring_destroy(r);
+    rr_shm_unlink(name);
+    CHECK_ST(rr_shm_create(name, &cfg, 0640, &r), RR_OK);
+    CHECK_EQ(mode_of(name), 0640);   /* the umask of 077 did not narrow it */
+    rr_ring_destroy(r);
+    rr_shm_unlink(name);
+    umask(old);
+}
+
+/* ---- segments that are not (good) rings ------------------------------------------- */
+
+/* Replace the segment `name` with `len` bytes from `bytes`. */
+static bool write_segment(const char *name, const void *bytes, size_t len)
+{
+    rr_shm_unlink(name);
+    int fd = shm_open(name, O_RDWR | O_CREAT | O_EXCL, 0600);
+    if (fd < 0)
+        return false;
+    bool ok = ftruncate(fd, (off_t)len) == 0 &&
+              (len == 0 || pwrite(fd, bytes, len, 0) == (ssize_t)len);
+    close(fd);
+    return ok;
+}
+
+static uint64_t fnv64(const void *p, size_t n)
+{
+    const unsigned char *b = p;
+    uint64_t h = UINT64_C(14695981039346656037);
+    for (size_t i = 0; i < n; i++) {
+        h ^= b[i];
+        h *= UINT64_C(1099511628211);
+    }
+    return h;
+}
+
+/* A good ring's bytes, to damage. */
+static unsigned char *good_ring_bytes(size_t *len)
+{
+    rr_config cfg = cfg_of(BP, RR_PRODUCERS_SINGLE, 8, 64);
+    *len = rr_ring_footprint(&cfg);
+    unsigned char *mem = aligned_alloc(64, *len);
+    rr_ring *r;
+    if (!mem || rr_ring_format(mem, *len, &cfg, &r) != RR_OK)
+        return NULL;
+    rr_ring_destroy(r);
+    return mem;
+}
+
+static void reseal(unsigned char *mem)
+{
+    rr_geometry *g = &((rr_layout *)mem)->geo;
+    g->checksum = fnv64(g, offsetof(rr_geometry, checksum));
+}
+
+/* The segment is refused with `want`, the message names why, and the process
+ * can still make and use a good shared ring afterwards. */
+static void expect_refused(const char *name, rr_status want, const char *why)
+{
+    rr_ring *r;
+    CHECK_ST(rr_shm_open(name, &r), want);
+    CHECK(strstr(rr_last_error(), why) != NULL);
+    CHECK(strstr(rr_last_error(), name) != NULL);
+    rr_shm_unlink(name);
+    rr_config cfg = cfg_of(BP, RR_PRODUCERS_SINGLE, 4, 64);
+    rr_writer *w;
+    rr_reader *rd;
+    rr_event ev;
+    CHECK_ST(rr_shm_create(name, &cfg, 0, &r), RR_OK);
+    CHECK_ST(rr_reader_open(r, RR_START_OLDEST, &rd), RR_OK);
+    CHECK_ST(rr_writer_open(r, &w), RR_OK);
+    CHECK_ST(add_seq(w, 5, 0), RR_OK);
+    CHECK_ST(rr_reader_next(rd, &ev, 0), RR_OK);
+    CHECK(payload_ok(ev.data, ev.len, 7, NULL));
+    rr_reader_close(rd);
+    rr_writer_close(w);
+    rr_ring_destroy(r);
+    rr_shm_unlink(name);
+}
+
+TEST(test_foreign_and_damaged_segments_are_refused)
+{
+    const char *name = fresh_name();
+    size_t len;
+    unsigned char *good = good_ring_bytes(&len);
+    CHECK(good);
+    unsigned char *bad = aligned_alloc(64, len);
+    CHECK(bad);
+
+    CHECK(write_segment(name, good, 0));                         /* empty */
+    expect_refused(name, RR_SHM_INVALID, "0 bytes");
+    CHECK(write_segment(name, good, 100));                       /* shorter than a header */
+    expect_refused(name, RR_SHM_INVALID, "100 bytes");
+
+    srand(12345);
+    for (size_t i = 0; i < len; i++)
+        bad[i] = (unsigned char)rand();
+    CHECK(write_segment(name, bad, len));                        /* random bytes */
+    expect_refused(name, RR_SHM_INVALID, "magic");
+
+    memcpy(bad, good, len);
+    bad[0] ^= 0x20;
+    CHECK(write_segment(name, bad, len));                        /* wrong magic */
+    expect_refused(name, RR_SHM_INVALID, "magic");
+
+    memcpy(bad, good, len);
+    ((rr_layout *)bad)->geo.version = RR_LAYOUT_VERSION + 1;
+    reseal(bad);
+    CHECK(write_segment(name, bad, len));                        /* another version */
+    expect_refused(name, RR_SHM_INCOMPATIBLE, "version");
+
+    memcpy(bad, good, len);
+    ((rr_layout *)bad)->geo.slot_size = 32;
+    CHECK(write_segment(name, bad, len));                        /* checksum broken */
+    expect_refused(name, RR_SHM_INVALID, "checksum");
+
+    /* capacity larger than the segment, header otherwise consistent */
+    memcpy(bad, good, len);
+    rr_geometry *g = &((rr_layout *)bad)->geo;
+    rr_config big = cfg_of(BP, RR_PRODUCERS_SINGLE, 1000, 64);
+    g->capacity = 1000;
+    g->total_bytes = rr_ring_footprint(&big);
+    size_t ro, mo, po;
+    rr__footprint(1000, 64, &ro, &mo, &po);
+    g->readers_off = ro;
+    g->meta_off = mo;
+    g->payload_off = po;
+    reseal(bad);
+    CHECK(write_segment(name, bad, len));
+    expect_refused(name, RR_SHM_INVALID, "mapped");
+
+    CHECK(write_segment(name, good, len - 64));                  /* truncated */
+    expect_refused(name, RR_SHM_INVALID, "mapped");
+
+    memcpy(bad, good, len);
+    ((rr_layout *)bad)->geo.mode = 7;
+    reseal(bad);
+    CHECK(write_segment(name, bad, len));                        /* unknown mode */
+    expect_refused(name, RR_SHM_INVALID, "inconsistent");
+
+    CHECK(write_segment(name, good, len));                       /* the good one opens */
+    rr_ring *r;
+    CHECK_ST(rr_shm_open(name, &r), RR_OK);
+    rr_ring_destroy(r);
+    rr_shm_unlink(name);
+    free(bad);
+    free(good);
+}
+
+/* ---- between processes ---------------------------------------------------------- */
+
+static int child_write(const char *name, uint64_t n, uint64_t first)
+{
+    rr_ring *ring;
+    rr_writer *w;
+    if (rr_shm_open(name, &ring) != RR_OK || rr_writer_open(ring, &w) != RR_OK)
+        return 2;
+    for (uint64_t i = 0; i < n; i++)
+        if (add_seq(w, first + i, SEC(30)) != RR_OK)
+            return 3;
+    rr_writer_close(w);
+    rr_ring_destroy(ring);
+    return 0;
+}
+
+/* A writer process → this process's reader, every event intact and in order. */
+static void events_between_processes(rr_mode mode, rr_producers producers)
+{
+    const char *name = fresh_name();
+    rr_config cfg = cfg_of(mode, producers, 256, 64);
+    rr_ring *ring;
+    rr_reader *r;
+    CHECK_ST(rr_shm_create(name, &cfg, 0, &ring), RR_OK);
+    CHECK_ST(rr_reader_open(ring, RR_START_OLDEST, &r), RR_OK);
+    uint64_t n = check_scaled(200000);
+    fflush(NULL);
+    pid_t pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0)
+        _exit(child_write(name, n, 0));
+    uint64_t next = 0, bad = 0, delivered = 0;
+    rr_event ev;
+    for (;;) {
+        if (mode == BP && next == n)
+            break;
+        rr_status st = rr_reader_next(r, &ev, MS(200));
+        if (st == RR_TIMEOUT) {
+            if (mode == OW && rr_ring_published(ring) == n &&
+                rr_reader_cursor(r) == n)
+                break;
+            int status;
+            if (waitpid(pid, &status, WNOHANG) == pid && rr_ring_published(ring) < n) {
+                pid = -1;
+                break;   /* the writer failed */
+            }
+            continue;
+        }
+        CHECK_ST(st, RR_OK);
+        uint64_t seq;
+        if (!payload_ok(ev.data, ev.len, 7, &seq) || seq != ev.sequence || seq < next)
+            bad++;
+        next = seq + 1;
+        delivered++;
+    }
+    CHECK(pid > 0);
+    int status = 0;
+    CHECK(waitpid(pid, &status, 0) == pid);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    CHECK_EQ(bad, 0);
+    if (mode == BP)
+        CHECK_EQ(delivered, n);
+    else
+        CHECK_EQ(delivered + rr_reader_lost(r) + rr_reader_skipped(r), n);
+    rr_reader_close(r);
+    rr_ring_destroy(ring);
+    rr_shm_unlink(name);
+}
+
+TEST(test_events_between_processes_backpressure)
+{
+    events_between_processes(BP, RR_PRODUCERS_SINGLE);
+}
+
+TEST(test_events_between_processes_backpressure_multi_producer)
+{
+    events_between_processes(BP, RR_PRODUCERS_MULTI);
+}
+
+TEST(test_events_between_processes_overwrite)
+{
+    events_between_processes(OW, RR_PRODUCERS_SINGLE);
+}
+
+/* A reader in another process, blocked without limit, ends when this one closes. */
+TEST(test_close_in_one_process_ends_the_stream_in_another)
+{
+    const char *name = fresh_name();
+    rr_config cfg = cfg_of(BP, RR_PRODUCERS_SINGLE, 8, 64);
+    rr_ring *ring;
+    CHECK_ST(rr_shm_create(name, &cfg, 0, &ring), RR_OK);
+    fflush(NULL);
+    pid_t pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0) {
+        rr_ring *mine;
+        rr_reader *r;
+        rr_event ev;
+        if (rr_shm_open(name, &mine) != RR_OK || rr_reader_open(mine, RR_START_OLDEST, &r) != RR_OK)
+            _exit(2);
+        if (rr_reader_next(r, &ev, RR_FOREVER) != RR_OK)   /* event 0 */
+            _exit(3);
+        _exit(rr_reader_next(r, &ev, RR_FOREVER) == RR_CLOSED ? 0 : 4);
+    }
+    CHECK(WAIT_UNTIL(reader_count(ring) == 1, 10.0));
+    rr_writer *w;
+    CHECK_ST(rr_writer_open(ring, &w), RR_OK);
+    CHECK_ST(add_seq(w, 0, 0), RR_OK);
+    /* whether or not the child has read event 0 yet, it drains it, then ends */
+    CHECK_ST(rr_ring_close(ring), RR_OK);
+    int status = 0;
+    CHECK(waitpid(pid, &status, 0) == pid);
+    CHECK(WIFEXITED(status));
+    CHECK_EQ(WEXITSTATUS(status), 0);
+    rr_writer_close(w);
+    rr_ring_destroy(ring);
+    rr_shm_unlink(name);
+}
+
+/* A reader process killed while it gates a full backpressure ring: the writer
+ * carries on within about a second of needing the slot, and the stats show the
+ * reader dead first, then evicted. The killed child is left unreaped (a
+ * zombie) until the end: that must count as dead too. */
+TEST(test_a_killed_reader_stops_gating_the_writer)
+{
+    const char *name = fresh_name();
+    rr_config cfg = cfg_of(BP, RR_PRODUCERS_SINGLE, 8, 64);
+    rr_ring *ring;
+    CHECK_ST(rr_shm_create(name, &cfg, 0, &ring), RR_OK);
+    fflush(NULL);
+    pid_t pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0) {
+        rr_ring *mine;
+        rr_reader *r;
+        if (rr_shm_open(name, &mine) != RR_OK || rr_reader_open(mine, RR_START_OLDEST, &r) != RR_OK)
+            _exit(2);
+        wait_forever();
+    }
+    CHECK(WAIT_UNTIL(reader_count(ring) == 1, 10.0));
+    rr_reader *survivor;
+    CHECK_ST(rr_reader_open(ring, RR_START_OLDEST, &survivor), RR_OK);
+    rr_writer *w;
+    CHECK_ST(rr_writer_open(ring, &w), RR_OK);
+    for (uint64_t i = 0; i < 8; i++)
+        CHECK_ST(add_seq(w, i, 0), RR_OK);
+    CHECK_ST(add_seq(w, 8, 0), RR_FULL);
+    static rr_ring_stats st;
+    CHECK_ST(rr_ring_stats_get(ring, &st), RR_OK);
+    CHECK_EQ(st.reader_count, 2);
+    CHECK(st.readers[0].alive && st.readers[1].alive);
+    CHECK(kill(pid, SIGKILL) == 0);
+    /* the survivor reads everything; the dead reader still gates... */
+    rr_event ev;
+    for (uint64_t i = 0; i < 8; i++)
+        CHECK_ST(rr_reader_next(survivor, &ev, 0), RR_OK);
+    /* ...until the writer, waiting for room, finds it dead */
+    double t0 = check_now();
+    for (uint64_t i = 8; i < 40; i++) {
+        CHECK_ST(add_seq(w, i, SEC(10)), RR_OK);
+        CHECK_ST(rr_reader_next(survivor, &ev, 0), RR_OK);
+        uint64_t seq;
+        CHECK(payload_ok(ev.data, ev.len, 7, &seq));
+        CHECK_EQ(seq, i);
+    }
+    CHECK(check_now() - t0 < 3.0);
+    CHECK_ST(rr_ring_stats_get(ring, &st), RR_OK);
+    CHECK_EQ(st.reader_count, 1);
+    CHECK_EQ(st.readers_evicted, 1);
+    CHECK(st.readers[0].alive);
+    CHECK_EQ(st.readers[0].pid, getpid());
+    int status;
+    CHECK(waitpid(pid, &status, 0) == pid);
+    rr_writer_close(w);
+    rr_reader_close(survivor);
+    rr_ring_destroy(ring);
+    rr_shm_unlink(name);
+}
+
+/* A writer that only tries (never waits) also gets past a dead reader. */
+TEST(test_try_add_also_evicts_a_dead_reader)
+{
+    const char *name = fresh_name();
+    rr_config cfg = cfg_of(BP, RR_PRODUCERS_MULTI, 4, 64);
+    rr_ring *ring;
+    CHECK_ST(rr_shm_create(name, &cfg, 0, &ring), RR_OK);
+    fflush(NULL);
+    pid_t pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0) {
+        rr_ring *mine;
+        rr_reader *r;
+        if (rr_shm_open(name, &mine) != RR_OK || rr_reader_open(mine, RR_START_OLDEST, &r) != RR_OK)
+            _exit(2);
+        wait_forever();
+    }
+    CHECK(WAIT_UNTIL(reader_count(ring) == 1, 10.0));
+    rr_writer *w;
+    CHECK_ST(rr_writer_open(ring, &w), RR_OK);
+    for (uint64_t i = 0; i < 4; i++)
+        CHECK_ST(add_seq(w, i, 0), RR_OK);
+    CHECK(kill(pid, SIGKILL) == 0);
+    int status;
+    CHECK(waitpid(pid, &status, 0) == pid);   /* reaped this time: the pid is gone */
+    CHECK(WAIT_UNTIL(add_seq(w, 4, 0) == RR_OK, 10.0));
+    rr_writer_close(w);
+    rr_ring_destroy(ring);
+    rr_shm_unlink(name);
+}
+
+/* A reader table full of dead processes' readers makes room for a new one. */
+TEST(test_readers_of_dead_processes_free_their_entries)
+{
+    const char *name = fresh_name();
+    rr_config cfg = cfg_of(OW, RR_PRODUCERS_SINGLE, 8, 64);
+    rr_ring *ring;
+    CHECK_ST(rr_shm_create(name, &cfg, 0, &ring), RR_OK);
+    fflush(NULL);
+    pid_t pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0) {
+        rr_ring *mine;
+        rr_reader *r;
+        if (rr_shm_open(name, &mine) != RR_OK)
+            _exit(2);
+        for (int i = 0; i < RR_MAX_READERS; i++)
+            if (rr_reader_open(mine, RR_START_LATEST, &r) != RR_OK)
+                _exit(3);
+        _exit(0);   /* exits without closing them */
+    }
+    int status;
+    CHECK(waitpid(pid, &status, 0) == pid);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    CHECK_EQ(reader_count(ring), RR_MAX_READERS);
+    rr_reader *r;
+    CHECK_ST(rr_reader_open(ring, RR_START_LATEST, &r), RR_OK);
+    CHECK_EQ(reader_count(ring), 1);
+    rr_reader_close(r);
+    rr_ring_destroy(ring);
+    rr_shm_unlink(name);
+}
+
+/* A writer process killed mid-stream: readers time out, the stats say the
+ * writer is dead, and a new writer takes its place and goes on in sequence. */
+TEST(test_a_dead_writer_is_reported_and_replaced)
+{
+    const char *name = fresh_name();
+    rr_config cfg = cfg_of(BP, RR_PRODUCERS_SINGLE, 16, 64);
+    rr_ring *ring;
+    rr_reader *r;
+    CHECK_ST(rr_shm_create(name, &cfg, 0, &ring), RR_OK);
+    CHECK_ST(rr_reader_open(ring, RR_START_OLDEST, &r), RR_OK);
+    fflush(NULL);
+    pid_t pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0) {
+        rr_ring *mine;
+        rr_writer *w;
+        if (rr_shm_open(name, &mine) != RR_OK || rr_writer_open(mine, &w) != RR_OK)
+            _exit(2);
+        for (uint64_t i = 0; i < 3; i++)
+            if (add_seq(w, i, 0) != RR_OK)
+                _exit(3);
+        wait_forever();
+    }
+    CHECK(WAIT_UNTIL(rr_ring_published(ring) == 3, 10.0));
+    static rr_ring_stats st;
+    CHECK_ST(rr_ring_stats_get(ring, &st), RR_OK);
+    CHECK_EQ(st.writer_pid, pid);
+    CHECK(st.writer_alive);
+    rr_writer *mine;
+    CHECK_ST(rr_writer_open(ring, &mine), RR_WRITER_BUSY);   /* alive: no takeover */
+    CHECK(kill(pid, SIGKILL) == 0);
+    int status;
+    CHECK(waitpid(pid, &status, 0) == pid);
+    rr_event ev;
+    for (int i = 0; i < 3; i++)
+        CHECK_ST(rr_reader_next(r, &ev, 0), RR_OK);
+    CHECK_ST(rr_reader_next(r, &ev, MS(100)), RR_TIMEOUT);
+    CHECK_ST(rr_ring_stats_get(ring, &st), RR_OK);
+    CHECK_EQ(st.writer_pid, pid);
+    CHECK(!st.writer_alive);
+    CHECK_EQ(st.writer_processes, 0);
+    /* Fake the dead writer having stamped event 3 without counting it: the
+     * new writer must not hand out sequence 3 a second time. */
+    rr_slot_meta *m = &ring->meta[3];
+    atomic_store(&m->len, 64);
+    atomic_store(&m->stamp, 2 * 3 + 2);
+    CHECK_ST(rr_writer_open(ring, &mine), RR_OK);
+    CHECK_EQ(rr_ring_published(ring), 4);
+    uint64_t seq;
+    unsigned char buf[64];
+    payload_fill(buf, sizeof buf, 4, 7);
+    CHECK_ST(rr_writer_add(mine, buf, sizeof buf, 1, &seq, 0), RR_OK);
+    CHECK_EQ(seq, 4);
+    CHECK_ST(rr_ring_stats_get(ring, &st), RR_OK);
+    CHECK_EQ(st.writer_pid, getpid());
+    CHECK(st.writer_alive);
+    CHECK_EQ(st.writers, 1);   /* the dead writer's handle no longer counts */
+    CHECK_ST(rr_reader_next(r, &ev, 0), RR_OK);
+    CHECK_EQ(ev.sequence, 3);
+    CHECK_ST(rr_reader_next(r, &ev, 0), RR_OK);
+    CHECK_EQ(ev.sequence, 4);
+    rr_writer_close(mine);
+    rr_reader_close(r);
+    rr_ring_destroy(ring);
+    rr_shm_unlink(name);
+}
+
+/* Multi producer: the stats count the live processes that write. */
+TEST(test_writer_processes_are_counted_while_alive)
+{
+    const char *name = fresh_name();
+    rr_config cfg = cfg_of(OW, RR_PRODUCERS_MULTI, 16, 64);
+    rr_ring *ring;
+    CHECK_ST(rr_shm_create(name, &cfg, 0, &ring), RR_OK);
+    rr_writer *w;
+    CHECK_ST(rr_writer_open(ring, &w), RR_OK);
+    fflush(NULL);
+    pid_t pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0) {
+        rr_ring *mine;
+        rr_writer *cw;
+        if (rr_shm_open(name, &mine) != RR_OK || rr_writer_open(mine, &cw) != RR_OK)
+            _exit(2);
+        wait_forever();
+    }
+    static rr_ring_stats st;
+    CHECK(WAIT_UNTIL(rr_ring_stats_get(ring, &st) == RR_OK && st.writer_processes == 2, 10.0));
+    CHECK_EQ(st.writers, 2);
+    CHECK(kill(pid, SIGKILL) == 0);
+    int status;
+    CHECK(waitpid(pid, &status, 0) == pid);
+    CHECK_ST(rr_ring_stats_get(ring, &st), RR_OK);
+    CHECK_EQ(st.writer_processes, 1);
+    CHECK(st.writer_alive);
+    rr_writer_close(w);
+    rr_ring_destroy(ring);
+    rr_shm_unlink(name);
+}
+
+/* A segment is complete before anyone can open it: a process that opens it
+ * while it is being created either does not find it or gets the whole ring. */
+TEST(test_opening_while_another_process_creates)
+{
+    const char *name = fresh_name();
+    rr_config cfg = cfg_of(BP, RR_PRODUCERS_SINGLE, 4096, 1024);
+    int rounds = (int)check_scaled(50);
+    for (int round = 0; round < rounds; round++) {
+        fflush(NULL);
+        pid_t pid = fork();
+        CHECK(pid >= 0);
+        if (pid == 0) {
+            rr_ring *r;
+            int64_t give_up = rr__now_ns() + SEC(10);
+            rr_status st;
+            while ((st = rr_shm_open(name, &r)) == RR_SHM_NOT_FOUND && rr__now_ns() < give_up)
+                sched_yield();
+            if (st != RR_OK)
+                _exit(2);
+            _exit(rr_ring_capacity(r) == 4096 && rr_ring_slot_size(r) == 1024 ? 0 : 3);
+        }
+        rr_ring *ring;
+        CHECK_ST(rr_shm_create(name, &cfg, 0, &ring), RR_OK);
+        int status;
+        CHECK(waitpid(pid, &status, 0) == pid);
+        CHECK(WIFEXITED(status));
+        CHECK_EQ(WEXITSTATUS(status), 0);
+        rr_ring_destroy(ring);
+        rr_shm_unlink(name);
+    }
+}
+
+int main(void)
+{
+    alarm(600);   /* a lost wake-up fails the suite instead of hanging CI */
+    RUN(test_create_open_unlink_round_trip);
+    RUN(test_create_refuses_a_taken_name_and_leaves_the_ring_alone);
+    RUN(test_bad_names_are_refused_with_the_rule);
+    RUN(test_bad_configurations_create_nothing);
+    RUN(test_permissions_default_to_0600_and_are_applied_exactly);
+    RUN(test_foreign_and_damaged_segments_are_refused);
+    RUN(test_events_between_processes_backpressure);
+    RUN(test_events_between_processes_backpressure_multi_producer);
+    RUN(test_events_between_processes_overwrite);
+    RUN(test_close_in_one_process_ends_the_stream_in_another);
+    RUN(test_a_killed_reader_stops_gating_the_writer);
+    RUN(test_try_add_also_evicts_a_dead_reader);
+    RUN(test_readers_of_dead_processes_free_their_entries);
+    RUN(test_a_dead_writer_is_reported_and_replaced);
+    RUN(test_writer_processes_are_counted_while_alive);
+    RUN(test_opening_while_another_process_creates);
+    return check_report();
+}
