@@ -16,7 +16,8 @@ description = {
 Rings of fixed-size slots with one writer (or several) and any number of
 readers, each with its own cursor; backpressure or overwrite delivery,
 lapped readers told what they lost, the rusted-ring crate's T-shirt sized
-pools. The module embeds the project's C11 core.]],
+pools, rings shared between processes by name. The module embeds the
+project's C11 core.]],
 }
 dependencies = {
    "lua >= 5.4, < 5.5",
@@ -27,12 +28,14 @@ build = {
       rusted_ring = {
          sources = {
             "lua/rusted_ring.c", "lua/rr_unpack.c",
-            "csrc/pool.c", "csrc/reader.c", "csrc/ring.c", "csrc/stats.c",
-            "csrc/status.c", "csrc/wait.c", "csrc/writer.c",
+            "csrc/pool.c", "csrc/proc.c", "csrc/reader.c", "csrc/ring.c",
+            "csrc/shm.c", "csrc/stats.c", "csrc/status.c", "csrc/wait.c",
+            "csrc/writer.c",
          },
          defines = { "_GNU_SOURCE" },
          incdirs = { "csrc", "lua" },
-         libraries = { "pthread" },
+         -- rt: shm_open and shm_unlink live there before glibc 2.34
+         libraries = { "pthread", "rt" },
       },
    },
 }

@@ -18,9 +18,14 @@
  *   - Handles the program dropped close in __gc. Lua does not see the reader
  *     table fill up, so when opening a reader (or a single-producer writer)
  *     finds no room, one full collection runs and the open is retried.
+ *   - A shared ring (rr.create_shared / rr.open_shared) is the same ring
+ *     userdata. Releasing it unmaps the segment but neither ends the stream,
+ *     which other processes may still use, nor removes the name.
  *
  * Outcomes a caller handles (empty, full, timeout, closed) return nil and a
- * word; everything else raises with the core's detailed message.
+ * word; a shared ring that cannot be made or opened (not found, the name
+ * taken, a segment that is not a usable ring) returns nil and the core's
+ * message; everything else raises with the core's detailed message.
  */
 #include <math.h>
 #include <stdbool.h>
@@ -170,9 +175,9 @@ static lring *check_ring(lua_State *L, int arg)
 }
 
 /* Option `key` of the table at t: one of names (NULL-terminated), or dflt
- * when absent; returns its index. */
-static int field_option(lua_State *L, int t, const char *key, const char *const names[],
-                        int dflt)
+ * when absent; returns its index. `fn` names the caller in errors. */
+static int field_option(lua_State *L, int t, const char *fn, const char *key,
+                        const char *const names[], int dflt)
 {
     int found = -1;
     lua_getfield(L, t, key);
@@ -182,29 +187,29 @@ static int field_option(lua_State *L, int t, const char *key, const char *const 
         if (strcmp(lua_tostring(L, -1), names[i]) == 0)
             found = i;
     if (found < 0)
-        luaL_error(L, "rr.ring: %s must be \"%s\" or \"%s\", got %s", key, names[0], names[1],
+        luaL_error(L, "%s: %s must be \"%s\" or \"%s\", got %s", fn, key, names[0], names[1],
                    luaL_tolstring(L, -1, NULL));
     lua_pop(L, 1);
     return found;
 }
 
-static lua_Integer field_range(lua_State *L, int t, const char *key, lua_Integer lo,
-                               lua_Integer hi)
+/* Required integer option `key` of the table at t, in lo..hi. */
+static lua_Integer field_range(lua_State *L, int t, const char *fn, const char *key,
+                               lua_Integer lo, lua_Integer hi)
 {
     lua_getfield(L, t, key);
     if (lua_isnil(L, -1))
-        luaL_error(L, "rr.ring: option '%s' is required", key);
+        luaL_error(L, "%s: option '%s' is required", fn, key);
     int value = lua_gettop(L);
-    const char *what = lua_pushfstring(L, "rr.ring: %s", key);
+    const char *what = lua_pushfstring(L, "%s: %s", fn, key);
     lua_Integer v = check_int_in(L, value, 0, what, lo, hi);
     lua_pop(L, 2);
     return v;
 }
 
-/* Refuse option names the ring does not know: a typo must not pass silently. */
-static void check_ring_keys(lua_State *L, int t)
+/* Refuse option names the caller does not know: a typo must not pass silently. */
+static void check_option_keys(lua_State *L, int t, const char *fn, const char *const known[])
 {
-    static const char *const known[] = { "slot_size", "capacity", "mode", "producers", NULL };
     lua_pushnil(L);
     while (lua_next(L, t)) {
         lua_pop(L, 1);
@@ -213,41 +218,151 @@ static void check_ring_keys(lua_State *L, int t)
             if (strcmp(lua_tostring(L, -1), known[i]) == 0)
                 ok = 2;
         if (ok != 2)
-            luaL_error(L, "rr.ring: unknown option %s", luaL_tolstring(L, -1, NULL));
+            luaL_error(L, "%s: unknown option %s", fn, luaL_tolstring(L, -1, NULL));
     }
+}
+
+/* The ring options of the table at t (slot_size, capacity, mode, producers). */
+static rr_config check_config(lua_State *L, int t, const char *fn)
+{
+    static const char *const modes[] = { "backpressure", "overwrite", NULL };
+    static const char *const producers[] = { "single", "multi", NULL };
+    rr_config cfg;
+    cfg.slot_size = (size_t)field_range(L, t, fn, "slot_size", 1, RR_MAX_SLOT_SIZE);
+    cfg.capacity = (uint64_t)field_range(L, t, fn, "capacity", 1, LUA_MAXINTEGER);
+    cfg.mode = (rr_mode)field_option(L, t, fn, "mode", modes, RR_MODE_BACKPRESSURE);
+    cfg.producers = (rr_producers)field_option(L, t, fn, "producers", producers,
+                                               RR_PRODUCERS_SINGLE);
+    return cfg;
+}
+
+/* A new ring userdata with no block yet: released, so that its __gc does
+ * nothing if making the block fails. */
+static lring *new_ring_ud(lua_State *L)
+{
+    lring *rg = lua_newuserdatauv(L, sizeof *rg, 0);
+    rg->ring = NULL, rg->children = 0, rg->released = true;
+    luaL_setmetatable(L, RING_MT);
+    return rg;
 }
 
 /* rr.ring{ slot_size = n, capacity = n, mode = "backpressure"|"overwrite",
  *          producers = "single"|"multi" } */
 static int rr_lua_ring(lua_State *L)
 {
+    static const char *const known[] = { "slot_size", "capacity", "mode", "producers", NULL };
     luaL_checktype(L, 1, LUA_TTABLE);
-    check_ring_keys(L, 1);
-    rr_config cfg;
-    cfg.slot_size = (size_t)field_range(L, 1, "slot_size", 1, RR_MAX_SLOT_SIZE);
-    cfg.capacity = (uint64_t)field_range(L, 1, "capacity", 1, LUA_MAXINTEGER);
-    static const char *const modes[] = { "backpressure", "overwrite", NULL };
-    static const char *const producers[] = { "single", "multi", NULL };
-    cfg.mode = (rr_mode)field_option(L, 1, "mode", modes, RR_MODE_BACKPRESSURE);
-    cfg.producers = (rr_producers)field_option(L, 1, "producers", producers, RR_PRODUCERS_SINGLE);
-    lring *rg = lua_newuserdatauv(L, sizeof *rg, 0);
-    rg->ring = NULL, rg->children = 0, rg->released = false;
-    luaL_setmetatable(L, RING_MT);
-    rr_status st = rr_ring_create(&cfg, &rg->ring);
-    if (st != RR_OK) {
-        rg->released = true;
+    check_option_keys(L, 1, "rr.ring", known);
+    rr_config cfg = check_config(L, 1, "rr.ring");
+    lring *rg = new_ring_ud(L);
+    if (rr_ring_create(&cfg, &rg->ring) != RR_OK)
         return luaL_error(L, "rr.ring: %s", rr_last_error());
-    }
+    rg->released = false;
     return 1;
 }
 
-/* __gc and __close: end the stream and free the block once no child is open. */
+/* ---- shared rings ---------------------------------------------------------- */
+
+/* A segment name: a string without embedded zeros. Its other rules (length,
+ * no '/' past the first character, not "." or "..") are the core's. */
+static const char *check_shm_name(lua_State *L, int arg)
+{
+    size_t len;
+    if (lua_type(L, arg) != LUA_TSTRING)
+        luaL_typeerror(L, arg, "string");
+    const char *name = lua_tolstring(L, arg, &len);
+    if (strlen(name) != len)
+        luaL_argerror(L, arg, "a shared ring name cannot contain '\\0'");
+    return name;
+}
+
+/* Option `permissions`: the segment's mode bits, 0 .. 0777 (0: the core's
+ * default, 0600). Lua has no octal literals: 0x180 or tonumber("600", 8). */
+static unsigned field_permissions(lua_State *L, int t, const char *fn)
+{
+    lua_getfield(L, t, "permissions");
+    int exact = 0;
+    lua_Integer v = lua_type(L, -1) == LUA_TNUMBER ? lua_tointegerx(L, -1, &exact) : 0;
+    if (!lua_isnil(L, -1) && (!exact || v < 0 || v > 0777))
+        luaL_error(L, "%s: permissions must be file mode bits, an integer in 0..0x1FF "
+                      "(octal 0..0777), got %s", fn, luaL_tolstring(L, -1, NULL));
+    lua_pop(L, 1);
+    return (unsigned)v;
+}
+
+/* After a failed rr_shm_* call: nil and the core's message for what a caller
+ * handles (no such ring, the name taken, a segment that is not a usable
+ * ring, the system refusing); raise for misuse (a bad name or options). */
+static int push_shm_failure(lua_State *L, const char *fn, rr_status st)
+{
+    switch (st) {
+    case RR_SHM_NOT_FOUND:
+    case RR_SHM_EXISTS:
+    case RR_SHM_INVALID:
+    case RR_SHM_INCOMPATIBLE:
+    case RR_SYSTEM:
+        lua_pushnil(L);
+        lua_pushstring(L, rr_last_error());
+        return 2;
+    default:
+        return luaL_error(L, "%s: %s", fn, rr_last_error());
+    }
+}
+
+/* rr.create_shared(name, { slot_size = n, capacity = n, mode = ..., producers = ...,
+ *                          permissions = 0x180 (0600, the default) }) -> ring | nil, message */
+static int rr_lua_create_shared(lua_State *L)
+{
+    static const char *const known[] = { "slot_size", "capacity", "mode", "producers",
+                                         "permissions", NULL };
+    const char *name = check_shm_name(L, 1);
+    luaL_checktype(L, 2, LUA_TTABLE);
+    check_option_keys(L, 2, "rr.create_shared", known);
+    rr_config cfg = check_config(L, 2, "rr.create_shared");
+    unsigned permissions = field_permissions(L, 2, "rr.create_shared");
+    lring *rg = new_ring_ud(L);
+    rr_status st = rr_shm_create(name, &cfg, permissions, &rg->ring);
+    if (st != RR_OK)
+        return push_shm_failure(L, "rr.create_shared", st);
+    rg->released = false;
+    return 1;
+}
+
+/* rr.open_shared(name) -> ring | nil, message */
+static int rr_lua_open_shared(lua_State *L)
+{
+    const char *name = check_shm_name(L, 1);
+    lring *rg = new_ring_ud(L);
+    rr_status st = rr_shm_open(name, &rg->ring);
+    if (st != RR_OK)
+        return push_shm_failure(L, "rr.open_shared", st);
+    rg->released = false;
+    return 1;
+}
+
+/* rr.unlink_shared(name) -> true | nil, message. Rings already open stay usable. */
+static int rr_lua_unlink_shared(lua_State *L)
+{
+    rr_status st = rr_shm_unlink(check_shm_name(L, 1));
+    if (st != RR_OK)
+        return push_shm_failure(L, "rr.unlink_shared", st);
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+/* ---- ring handles ------------------------------------------------------------ */
+
+/* __gc and __close: free the block (unmap a shared one) once no child is
+ * open. An in-process ring's stream ends with its last handle; a shared
+ * ring's belongs to every process that maps it, so it stays open, and its
+ * name stays until rr.unlink_shared. */
 static int ring_release(lua_State *L)
 {
     lring *rg = luaL_checkudata(L, 1, RING_MT);
     if (!rg->released && rg->ring) {
         rg->released = true;
-        rr_ring_close(rg->ring);
+        if (!rr_ring_shm_name(rg->ring))
+            rr_ring_close(rg->ring);
         ring_free_if_unused(rg);
     }
     return 0;
@@ -276,14 +391,16 @@ static const char *producers_name(rr_producers p) { return p == RR_PRODUCERS_MUL
 static int ring_tostring(lua_State *L)
 {
     lring *rg = luaL_checkudata(L, 1, RING_MT);
-    if (rg->released || rr_ring_closed(rg->ring))
+    if (rg->released || rr_ring_closed(rg->ring)) {
         lua_pushliteral(L, "rusted_ring.ring (closed)");
-    else
-        lua_pushfstring(L, "rusted_ring.ring (slot_size=%I, capacity=%I, %s, %s) (%p)",
-                        (lua_Integer)rr_ring_slot_size(rg->ring),
-                        (lua_Integer)rr_ring_capacity(rg->ring),
-                        mode_name(rr_ring_mode(rg->ring)),
-                        producers_name(rr_ring_producers(rg->ring)), (void *)rg);
+        return 1;
+    }
+    const char *name = rr_ring_shm_name(rg->ring);
+    const char *shared = name ? lua_pushfstring(L, "'%s' ", name) : "";
+    lua_pushfstring(L, "rusted_ring.ring %s(slot_size=%I, capacity=%I, %s, %s) (%p)", shared,
+                    (lua_Integer)rr_ring_slot_size(rg->ring),
+                    (lua_Integer)rr_ring_capacity(rg->ring), mode_name(rr_ring_mode(rg->ring)),
+                    producers_name(rr_ring_producers(rg->ring)), (void *)rg);
     return 1;
 }
 
@@ -323,6 +440,19 @@ static int ring_memory_bytes(lua_State *L)
     return 1;
 }
 
+/* ring:name() -> the segment's name ("/strokes"), or nil for an in-process ring */
+static int ring_name(lua_State *L)
+{
+    lua_pushstring(L, rr_ring_shm_name(check_ring(L, 1)->ring));   /* NULL pushes nil */
+    return 1;
+}
+
+static int ring_shared(lua_State *L)
+{
+    lua_pushboolean(L, rr_ring_shm_name(check_ring(L, 1)->ring) != NULL);
+    return 1;
+}
+
 /* ring:handle(): the rr_ring * as a light userdata, for C code linked with the
  * core (the test helper's writer thread). Valid while the ring is referenced. */
 static int ring_handle(lua_State *L)
@@ -345,9 +475,10 @@ static void set_num(lua_State *L, const char *k, double v)
 
 static void push_reader_stats(lua_State *L, const rr_reader_stats *r)
 {
-    lua_createtable(L, 0, 7);
+    lua_createtable(L, 0, 8);
     set_int(L, "index", r->index);
     set_int(L, "pid", r->pid);
+    lua_pushboolean(L, r->alive), lua_setfield(L, -2, "alive");
     set_int(L, "cursor", r->cursor);
     set_int(L, "lag", r->lag);
     set_int(L, "lost", r->lost);
@@ -363,7 +494,7 @@ static int ring_stats(lua_State *L)
     rr_status st = rr_ring_stats_get(rg->ring, s);
     if (st != RR_OK)
         return push_outcome(L, st, 0);
-    lua_createtable(L, 0, 13);
+    lua_createtable(L, 0, 18);
     set_int(L, "capacity", s->capacity);
     set_int(L, "slot_size", s->slot_size);
     lua_pushstring(L, mode_name(s->mode)), lua_setfield(L, -2, "mode");
@@ -373,6 +504,11 @@ static int ring_stats(lua_State *L)
     set_int(L, "writer_stalls", s->writer_stalls);
     set_int(L, "abandoned", s->abandoned);
     set_int(L, "writers", s->writers);
+    set_int(L, "writer_pid", s->writer_pid);
+    set_int(L, "writer_processes", s->writer_processes);
+    lua_pushboolean(L, s->writer_alive), lua_setfield(L, -2, "writer_alive");
+    lua_pushboolean(L, s->shared), lua_setfield(L, -2, "shared");
+    set_int(L, "readers_evicted", s->readers_evicted);
     lua_pushboolean(L, s->closed), lua_setfield(L, -2, "closed");
     set_int(L, "reader_count", s->reader_count);
     set_num(L, "max_backpressure", s->max_backpressure);
@@ -987,7 +1123,8 @@ static const luaL_Reg ring_methods[] = {
     { "producers", ring_producers }, { "published", ring_published },
     { "memory_bytes", ring_memory_bytes }, { "closed", ring_closed }, { "close", ring_close },
     { "stats", ring_stats }, { "writer", ring_writer }, { "reader", ring_reader },
-    { "handle", ring_handle }, { NULL, NULL }
+    { "name", ring_name }, { "shared", ring_shared }, { "handle", ring_handle },
+    { NULL, NULL }
 };
 static const luaL_Reg ring_meta[] = {
     { "__gc", ring_release }, { "__close", ring_release }, { "__tostring", ring_tostring },
@@ -1039,7 +1176,9 @@ static const luaL_Reg module_funcs[] = {
     { "ring", rr_lua_ring }, { "configure_pools", rr_lua_configure_pools },
     { "pool_config", rr_lua_pool_config }, { "estimate_size", rr_lua_estimate_size },
     { "estimate_pool_id", rr_lua_estimate_pool_id }, { "emit", rr_lua_emit },
-    { "pool_stats", rr_lua_pool_stats }, { NULL, NULL }
+    { "pool_stats", rr_lua_pool_stats }, { "create_shared", rr_lua_create_shared },
+    { "open_shared", rr_lua_open_shared }, { "unlink_shared", rr_lua_unlink_shared },
+    { NULL, NULL }
 };
 
 /* Create or refresh a type's metatable; refreshing keeps a second
@@ -1098,6 +1237,7 @@ int luaopen_rusted_ring(lua_State *L)
     push_pool_ids(L), lua_setfield(L, -2, "PoolId");
     lua_pushinteger(L, RR_MAX_READERS), lua_setfield(L, -2, "MAX_READERS");
     lua_pushinteger(L, RR_MAX_SLOT_SIZE), lua_setfield(L, -2, "MAX_SLOT_SIZE");
+    lua_pushinteger(L, RR_SHM_NAME_MAX), lua_setfield(L, -2, "SHM_NAME_MAX");
     lua_pushfstring(L, "%d.%d.%d", RR_VERSION_MAJOR, RR_VERSION_MINOR, RR_VERSION_PATCH);
     lua_setfield(L, -2, "version");
     return 1;
