@@ -1,6 +1,6 @@
 -- support.lua — helpers the Lua specs share: payloads that carry their own
 -- sequence number and checksum, and running a snippet in a fresh lua5.4
--- (for process-wide state such as the default pools).
+-- (for process-wide state such as the default pools, and for shared rings).
 local M = {}
 
 -- 16 bytes (or more): sequence (u64 LE), checksum (u32 LE), then filler bytes
@@ -24,9 +24,10 @@ function M.check(data)
   return seq
 end
 
--- Run `code` in a new lua5.4 process with this process's module paths.
--- Returns true/false (exit status 0) and everything it printed.
-function M.run_lua(code)
+-- Start `code` in a new lua5.4 process with this process's module paths; it
+-- runs alongside this one. job:wait() returns true/false (exit status 0) and
+-- everything it printed.
+function M.spawn_lua(code)
   local file = os.tmpname()
   local f = assert(io.open(file, "w"))
   f:write(code)
@@ -34,15 +35,54 @@ function M.run_lua(code)
   local cmd = string.format("LUA_PATH=%q LUA_CPATH=%q %s %s 2>&1", package.path, package.cpath,
                             os.getenv("RR_LUA") or "lua5.4", file)
   local p = assert(io.popen(cmd))
-  local out = p:read("a")
-  local ok = p:close()
-  os.remove(file)
-  return ok == true, out
+  return {
+    wait = function(_)
+      local out = p:read("a")
+      local ok = p:close()
+      os.remove(file)
+      return ok == true, out
+    end,
+  }
+end
+
+-- Run `code` in a new lua5.4 process and wait for it; as job:wait().
+function M.run_lua(code)
+  return M.spawn_lua(code):wait()
 end
 
 -- Seconds on a monotonic clock (the test helper's), for wait measurements.
 function M.now()
   return require("rr_test_helper").now()
+end
+
+-- Wait until cond() is true, checking every few milliseconds for up to
+-- `timeout` seconds; raise naming `what` if it never is. The pause between
+-- checks is a wait on a ring nobody writes to (Lua has no sleep).
+function M.wait_for(cond, timeout, what)
+  local idle = require("rusted_ring").ring{ slot_size = 1, capacity = 1 }:reader()
+  local give_up = M.now() + timeout
+  while not cond() do
+    if M.now() > give_up then error("gave up after " .. timeout .. " s waiting for " .. what, 2) end
+    idle:next(0.002)
+  end
+  return true
+end
+
+-- This process's id.
+function M.pid()
+  local f = assert(io.open("/proc/self/stat"))
+  local pid = f:read("n")
+  f:close()
+  return pid
+end
+
+-- Whether process `pid` is asleep (state S: blocked, in a futex wait for one).
+function M.asleep(pid)
+  local f = io.open("/proc/" .. pid .. "/stat")
+  if not f then return false end
+  local stat = f:read("a")
+  f:close()
+  return stat:match(".*%) (%a)") == "S"   -- after the last ")": comm may hold one
 end
 
 return M
