@@ -12,7 +12,14 @@
  *      sequence and the reader checks it, and the counts are verified;
  *   d. memory per preset: rr_ring_footprint against the payload bytes and
  *      against the seed's layout (PooledEvent<N> is round_up(N + 8, 64) bytes);
- *   e. one writer -> 2 and 3 readers (backpressure).
+ *   e. one writer -> 1, 2 and 3 readers (backpressure);
+ *   f. the LMAX Disruptor's OneToOneSequencedThroughputTest shape: one
+ *      producer thread -> one consumer thread, an 8-byte value per event,
+ *      65536 slots, the producer claims and publishes one event at a time and
+ *      the consumer takes whatever is available and sums the values (the Java
+ *      peer in bench/peers/java runs the same in the same benchmark run);
+ *   g. 1 writer -> 1 reader against payload size, 8 B .. 16 KiB;
+ *   h. 1 writer -> 1 reader against batch size, 1 .. 1024.
  *
  * Every figure is the best of REPEATS runs of a fixed event count, chosen by a
  * short calibration so that one run takes about TARGET_S seconds.
@@ -24,7 +31,10 @@
  * wider load), about 3.5 ns here, which would dominate a 64 B copy and hide
  * what the ring itself costs. The ceiling and the ring use the same sources.
  *
- *   bench_core [--quick] [--json FILE]
+ *   bench_core [--quick] [--repeats N] [--only SECTIONS] [--json FILE]
+ *
+ * SECTIONS is a list of letters (for example "acf"); the memcpy ceiling is
+ * measured whenever section a is.
  *
  * Exit status: 0, or 1 when a count or payload check failed (a core bug). The
  * PASS/MISS marks are informative and never fail the run.
@@ -42,15 +52,17 @@
 
 #include "rusted_ring.h"
 
-#define SLOTS        4096u   /* ring capacity for sections a, b, c, e */
+#define SLOTS        4096u   /* ring capacity for sections a, b, c, e, h */
 #define BATCH        64u     /* events per batch */
-#define SRC_N        (2 * BATCH)  /* payload sources: two banks of a batch */
+#define MAX_BATCH    1024u   /* largest batch of section h */
 #define SRC_AHEAD    32      /* one at a time: stamp this many events ahead */
 #define REPEATS      3
+#define DISRUPTOR_SLOTS 65536u  /* section f: the Disruptor test's BUFFER_SIZE */
+#define SCALE_BYTES  (4u << 20) /* section g: ring payload bytes, at most 4096 slots */
 #define TARGET_S     0.4     /* seconds per measured run */
 #define TARGET_QUICK 0.06
 #define MAX_READERS  3
-#define MAX_RESULTS  64
+#define MAX_RESULTS  128
 #define WRITE_TARGET 0.5     /* write-only / ceiling target */
 #define MEM_TARGET   1.25    /* ours / payload target per preset */
 
@@ -61,6 +73,7 @@
 /* ---- plumbing -------------------------------------------------------------- */
 
 static double target_s = TARGET_S;
+static int repeats = REPEATS;
 static int failures;
 
 static double now_s(void)
@@ -111,23 +124,27 @@ static uint64_t get_seq(const void *payload)
 /* ---- payload sources (see the top of the file) ------------------------------- */
 
 typedef struct source {
-    unsigned char *buf;      /* SRC_N buffers of `stride` bytes */
+    unsigned char *buf;      /* n buffers of `stride` bytes: two banks of a batch */
     size_t         stride;
+    uint64_t       n;
 } source;
 
 static unsigned char *src_at(const source *s, uint64_t k)
 {
-    return s->buf + (k % SRC_N) * s->stride;
+    return s->buf + (k % s->n) * s->stride;
 }
 
-/* Buffers stamped with events 0 .. BATCH-1, ready for src_one / src_batch. */
-static void src_init(source *s, size_t payload)
+/* Buffers for batches of up to `batch` (at least BATCH) events, stamped with
+ * events 0 .. batch-1, ready for src_one / src_batch. */
+static void src_init(source *s, size_t payload, uint32_t batch)
 {
+    uint64_t bank = batch > BATCH ? batch : BATCH;
     s->stride = (payload + 63) / 64 * 64;
-    s->buf = aligned_alloc(64, SRC_N * s->stride);
+    s->n = 2 * bank;
+    s->buf = aligned_alloc(64, s->n * s->stride);
     if (!s->buf) { fprintf(stderr, "bench_core: out of memory\n"); exit(2); }
-    memset(s->buf, 0xA5, SRC_N * s->stride);
-    for (uint64_t k = 0; k < BATCH; k++) put_seq(src_at(s, k), k);
+    memset(s->buf, 0xA5, s->n * s->stride);
+    for (uint64_t k = 0; k < bank; k++) put_seq(src_at(s, k), k);
 }
 
 static void src_free(source *s)
@@ -142,12 +159,13 @@ static inline const unsigned char *src_one(const source *s, uint64_t i)
     return src_at(s, i);
 }
 
-/* Events i .. i+BATCH-1 (one bank) into items; stamps the other bank for the
- * next batch. */
-static inline void src_batch(const source *s, uint64_t i, rr_payload *items, size_t len)
+/* Events i .. i+batch-1 (one bank) into items; stamps the next batch's
+ * buffers. */
+static inline void src_batch(const source *s, uint64_t i, rr_payload *items, size_t len,
+                             uint32_t batch)
 {
-    for (uint32_t j = 0; j < BATCH; j++) {
-        put_seq(src_at(s, i + BATCH + j), i + BATCH + j);
+    for (uint32_t j = 0; j < batch; j++) {
+        put_seq(src_at(s, i + batch + j), i + batch + j);
         items[j].data = src_at(s, i + j);
         items[j].len = len;
         items[j].event_type = 1;
@@ -178,7 +196,10 @@ struct workload {
     run_fn      run;
     rr_mode     mode;
     size_t      payload;  /* bytes per event */
-    uint32_t    batch;    /* 1 or BATCH */
+    uint32_t    batch;    /* writer: 1 (add or claim of 1) or add_batch of this many */
+    uint32_t    rbatch;   /* reader: 1 (next) or next_batch of up to this many */
+    uint64_t    capacity; /* ring slots */
+    bool        claim;    /* writer: claim 1 / fill in place / publish instead of add */
     int         readers;
 };
 
@@ -195,10 +216,11 @@ static const result *ceiling;   /* the memcpy ceiling, once measured */
 static double rate(const result *r) { return (double)r->events / r->best.seconds; }
 static double ns_per(const result *r) { return r->best.seconds * 1e9 / (double)r->events; }
 
-/* Pick an event count (a multiple of BATCH) that takes about target_s. */
+/* Pick an event count (a multiple of the batch) that takes about target_s. */
 static uint64_t calibrate(const workload *wl)
 {
-    uint64_t n = 16 * BATCH;
+    uint64_t unit = wl->batch > BATCH ? wl->batch : BATCH;
+    uint64_t n = 16 * unit;
     run_out o;
     for (;;) {
         memset(&o, 0, sizeof o);
@@ -207,8 +229,8 @@ static uint64_t calibrate(const workload *wl)
         n *= 4;
     }
     double scaled = (double)n * target_s / (o.seconds > 1e-9 ? o.seconds : 1e-9);
-    uint64_t m = (uint64_t)scaled / BATCH * BATCH;
-    return m < BATCH ? BATCH : m;
+    uint64_t m = (uint64_t)scaled / unit * unit;
+    return m < unit ? unit : m;
 }
 
 /* Calibrate, run REPEATS times, keep the fastest; any failed check counts. */
@@ -219,7 +241,7 @@ static const result *measure(const workload *wl)
     r->wl = *wl;
     r->events = calibrate(wl);
     bool all_ok = true;
-    for (int i = 0; i < REPEATS; i++) {
+    for (int i = 0; i < repeats; i++) {
         run_out o;
         memset(&o, 0, sizeof o);
         wl->run(wl, r->events, &o);
@@ -249,7 +271,7 @@ static void run_memcpy_ceiling(const workload *wl, uint64_t n, run_out *out)
     source src;
     if (!buf) { fprintf(stderr, "bench_core: out of memory\n"); exit(2); }
     memset(buf, 0, (size_t)SLOTS * wl->payload);
-    src_init(&src, 64);
+    src_init(&src, 64, 1);
     size_t slot = 0;
     double t0 = now_s();
     for (uint64_t i = 0; i < n; i++) {
@@ -268,7 +290,7 @@ static void run_write_add(const workload *wl, uint64_t n, run_out *out)
     rr_ring *ring = make_ring(64, SLOTS, wl->mode);
     rr_writer *w;
     source src;
-    src_init(&src, 64);
+    src_init(&src, 64, 1);
     MUST(rr_writer_open(ring, &w));
     double t0 = now_s();
     for (uint64_t i = 0; i < n; i++) {
@@ -286,11 +308,11 @@ static void run_write_batch(const workload *wl, uint64_t n, run_out *out)
     rr_writer *w;
     source src;
     rr_payload items[BATCH];
-    src_init(&src, 64);
+    src_init(&src, 64, BATCH);
     MUST(rr_writer_open(ring, &w));
     double t0 = now_s();
     for (uint64_t i = 0; i < n; i += BATCH) {
-        src_batch(&src, i, items, 64);
+        src_batch(&src, i, items, 64, BATCH);
         rr_status st = rr_writer_add_batch(w, items, BATCH, NULL, 0);
         if (st != RR_OK) die("rr_writer_add_batch", st);
     }
@@ -305,7 +327,7 @@ static void run_write_claim(const workload *wl, uint64_t n, run_out *out)
     rr_writer *w;
     rr_claim c;
     source src;
-    src_init(&src, 64);
+    src_init(&src, 64, BATCH);
     MUST(rr_writer_open(ring, &w));
     double t0 = now_s();
     for (uint64_t i = 0; i < n; i += BATCH) {
@@ -329,6 +351,7 @@ static void run_write_claim(const workload *wl, uint64_t n, run_out *out)
 typedef struct reader_ctx {
     rr_reader     *r;
     atomic_int    *go;
+    uint32_t       rbatch;   /* next_batch of up to this many */
     double         t_end;
     uint64_t       seen, bad, sum;
 } reader_ctx;
@@ -365,11 +388,11 @@ static void *reader_one(void *arg)
 static void *reader_batch(void *arg)
 {
     reader_ctx *c = arg;
-    rr_event evs[BATCH];
+    rr_event evs[MAX_BATCH];
     size_t k;
     wait_go(c->go);
     for (;;) {
-        rr_status st = rr_reader_next_batch(c->r, evs, BATCH, &k, RR_FOREVER);
+        rr_status st = rr_reader_next_batch(c->r, evs, c->rbatch, &k, RR_FOREVER);
         if (st == RR_CLOSED) break;
         if (st != RR_OK) die("rr_reader_next_batch", st);
         for (size_t i = 0; i < k; i++) consume(c, &evs[i]);
@@ -386,12 +409,26 @@ static void write_one(rr_writer *w, const source *src, size_t len, uint64_t n)
     }
 }
 
-static void write_batch(rr_writer *w, const source *src, size_t len, uint64_t n)
+/* The Disruptor's producer loop: next() / set the value / publish(). */
+static void write_claim_one(rr_writer *w, uint64_t n)
 {
-    rr_payload items[BATCH];
-    for (uint64_t i = 0; i < n; i += BATCH) {
-        src_batch(src, i, items, len);
-        rr_status st = rr_writer_add_batch(w, items, BATCH, NULL, RR_FOREVER);
+    rr_claim c;
+    for (uint64_t i = 0; i < n; i++) {
+        rr_status st = rr_writer_claim(w, 1, 1, &c, RR_FOREVER);
+        if (st != RR_OK) die("rr_writer_claim", st);
+        put_seq(rr_claim_data(&c, 0), i);
+        st = rr_writer_publish(w, &c);
+        if (st != RR_OK) die("rr_writer_publish", st);
+    }
+}
+
+static void write_batch(rr_writer *w, const source *src, size_t len, uint64_t n,
+                        uint32_t batch)
+{
+    rr_payload items[MAX_BATCH];
+    for (uint64_t i = 0; i < n; i += batch) {
+        src_batch(src, i, items, len, batch);
+        rr_status st = rr_writer_add_batch(w, items, batch, NULL, RR_FOREVER);
         if (st != RR_OK) die("rr_writer_add_batch", st);
     }
 }
@@ -403,8 +440,9 @@ static bool verify_readers(const workload *wl, reader_ctx *cs, uint64_t n, run_o
     bool ok = true;
     for (int i = 0; i < wl->readers; i++) {
         uint64_t d = rr_reader_delivered(cs[i].r), l = rr_reader_lost(cs[i].r);
+        /* Backpressure: the values 0 .. n-1 all arrived, so they add up. */
         bool good = cs[i].bad == 0 && d == cs[i].seen && d + l == n &&
-                    (wl->mode == RR_MODE_OVERWRITE || l == 0);
+                    (wl->mode == RR_MODE_OVERWRITE || (l == 0 && cs[i].sum == n * (n - 1) / 2));
         if (!good)
             fprintf(stderr, "bench_core: %s reader %d: delivered %" PRIu64 " (seen %" PRIu64
                     ") lost %" PRIu64 " bad %" PRIu64 " of %" PRIu64 "\n",
@@ -419,23 +457,25 @@ static bool verify_readers(const workload *wl, reader_ctx *cs, uint64_t n, run_o
 
 static void run_threads(const workload *wl, uint64_t n, run_out *out)
 {
-    rr_ring *ring = make_ring(wl->payload, SLOTS, wl->mode);
+    rr_ring *ring = make_ring(wl->payload, wl->capacity, wl->mode);
     rr_writer *w;
     reader_ctx cs[MAX_READERS];
     pthread_t th[MAX_READERS];
     atomic_int go = 0;
     source src;
-    src_init(&src, wl->payload);
+    src_init(&src, wl->payload, wl->batch);
     MUST(rr_writer_open(ring, &w));
     for (int i = 0; i < wl->readers; i++) {
         memset(&cs[i], 0, sizeof cs[i]);
         cs[i].go = &go;
+        cs[i].rbatch = wl->rbatch;
         MUST(rr_reader_open(ring, RR_START_OLDEST, &cs[i].r));
-        pthread_create(&th[i], NULL, wl->batch > 1 ? reader_batch : reader_one, &cs[i]);
+        pthread_create(&th[i], NULL, wl->rbatch > 1 ? reader_batch : reader_one, &cs[i]);
     }
     double t0 = now_s();
     atomic_store_explicit(&go, 1, memory_order_release);
-    if (wl->batch > 1) write_batch(w, &src, wl->payload, n);
+    if (wl->claim) write_claim_one(w, n);
+    else if (wl->batch > 1) write_batch(w, &src, wl->payload, n, wl->batch);
     else write_one(w, &src, wl->payload, n);
     MUST(rr_ring_close(ring));
     double t_end = t0;
@@ -506,7 +546,7 @@ static void print_machine(void)
     printf("cpu: %s, %ld cores online; compiler: %s\n", model, sysconf(_SC_NPROCESSORS_ONLN),
            __VERSION__);
     printf("each figure: best of %d runs, events per run calibrated to ~%.2f s; ring %u slots\n",
-           REPEATS, target_s, SLOTS);
+           repeats, target_s, SLOTS);
     print_load("load before the run");
 }
 
@@ -522,6 +562,8 @@ static workload wl_make(const char *section, run_fn run, rr_mode mode, size_t pa
     wl.mode = mode;
     wl.payload = payload;
     wl.batch = batch;
+    wl.rbatch = batch;
+    wl.capacity = SLOTS;
     wl.readers = readers;
     return wl;
 }
@@ -586,15 +628,75 @@ static void section_fanout(void)
            "(%ld cores: N + 1 threads share them)\n", SLOTS, sysconf(_SC_NPROCESSORS_ONLN));
     print_rule();
     print_head(true);
-    for (int n = 2; n <= MAX_READERS; n++) {
+    for (int n = 1; n <= MAX_READERS; n++) {
         for (int b = 0; b < 2; b++) {
             workload wl = wl_make("fanout", run_threads, RR_MODE_BACKPRESSURE, 64, b ? BATCH : 1, n);
-            snprintf(wl.name, sizeof wl.name, "1 -> %d readers %s", n,
+            snprintf(wl.name, sizeof wl.name, "1 -> %d reader%s %s", n, n > 1 ? "s" : "",
                      b ? "add_batch/next_batch(64)" : "add/next");
             print_row(measure(&wl), true);
         }
     }
     printf("  (delivered is summed over the readers)\n");
+}
+
+static void section_disruptor(void)
+{
+    printf("\nf. the Disruptor's OneToOneSequencedThroughputTest shape: 1 producer -> 1 consumer "
+           "thread,\n   8-byte value, %u slots, backpressure; the consumer takes what is "
+           "available (up to %u) and sums the values\n", DISRUPTOR_SLOTS, MAX_BATCH);
+    print_rule();
+    print_head(true);
+    for (int k = 0; k < 2; k++) {
+        workload wl = wl_make("disruptor", run_threads, RR_MODE_BACKPRESSURE, 8, 1, 1);
+        wl.rbatch = MAX_BATCH;
+        wl.capacity = DISRUPTOR_SLOTS;
+        wl.claim = k == 0;
+        snprintf(wl.name, sizeof wl.name, "1P1C 8 B %s / next_batch",
+                 k == 0 ? "claim(1)+publish" : "add (copy 8 B)");
+        print_row(measure(&wl), true);
+    }
+    printf("  (the sum of the values is checked, as the Disruptor's test does)\n");
+}
+
+/* Section g's ring: at most SCALE_BYTES of payload, at most SLOTS slots. */
+static uint64_t scale_capacity(size_t payload)
+{
+    uint64_t cap = SCALE_BYTES / payload;
+    return cap > SLOTS ? SLOTS : cap;
+}
+
+static void section_payload(void)
+{
+    static const size_t sizes[] = { 8, 64, 256, 1024, 4096, 16384 };
+    printf("\ng. 1 writer -> 1 reader thread against payload size, backpressure; ring of "
+           "min(%u, %u KiB / size) slots\n", SLOTS, SCALE_BYTES >> 10);
+    print_rule();
+    print_head(true);
+    for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
+        for (int b = 0; b < 2; b++) {
+            workload wl = wl_make("payload", run_threads, RR_MODE_BACKPRESSURE, sizes[s],
+                                  b ? BATCH : 1, 1);
+            wl.capacity = scale_capacity(sizes[s]);
+            snprintf(wl.name, sizeof wl.name, "%5zu B x %4" PRIu64 " slots %s", sizes[s],
+                     wl.capacity, b ? "add_batch/next_batch(64)" : "add/next");
+            print_row(measure(&wl), true);
+        }
+    }
+}
+
+static void section_batch(void)
+{
+    static const uint32_t batches[] = { 1, 4, 16, 64, 256, 1024 };
+    printf("\nh. 1 writer -> 1 reader thread against batch size, backpressure, 64 B, %u slots\n",
+           SLOTS);
+    print_rule();
+    print_head(true);
+    for (size_t b = 0; b < sizeof batches / sizeof batches[0]; b++) {
+        workload wl = wl_make("batch", run_threads, RR_MODE_BACKPRESSURE, 64, batches[b], 1);
+        snprintf(wl.name, sizeof wl.name, "batch %4u: %s", batches[b],
+                 batches[b] > 1 ? "add_batch/next_batch" : "add/next");
+        print_row(measure(&wl), true);
+    }
 }
 
 /* ---- d. memory per preset ------------------------------------------------------ */
@@ -677,12 +779,14 @@ static void json_result(FILE *f, const result *r, bool last)
     if (ceiling && !is_ceiling && strcmp(r->wl.section, "write") == 0)
         snprintf(ratio, sizeof ratio, "%.4f", rate(r) / rate(ceiling));
     fprintf(f, "    {\"section\": \"%s\", \"name\": \"%s\", \"mode\": \"%s\", "
-            "\"payload\": %zu, \"batch\": %u, \"readers\": %d, \"events\": %" PRIu64
+            "\"payload\": %zu, \"batch\": %u, \"reader_batch\": %u, \"capacity\": %" PRIu64
+            ", \"writer_api\": \"%s\", \"readers\": %d, \"events\": %" PRIu64
             ", \"seconds\": %.6f, \"events_per_s\": %.1f, \"ns_per_event\": %.3f, "
             "\"delivered\": %" PRIu64 ", \"lost\": %" PRIu64 ", \"ratio_to_ceiling\": %s, "
             "\"ok\": %s}%s\n",
             r->wl.section, r->wl.name, is_ceiling ? "none" : mode_name(r->wl.mode),
-            r->wl.payload, r->wl.batch, r->wl.readers, r->events, r->best.seconds, rate(r),
+            r->wl.payload, r->wl.batch, r->wl.rbatch, r->wl.capacity,
+            r->wl.claim ? "claim" : r->wl.batch > 1 ? "add_batch" : "add", r->wl.readers, r->events, r->best.seconds, rate(r),
             ns_per(r), r->best.delivered, r->best.lost, ratio, r->best.ok ? "true" : "false",
             last ? "" : ",");
 }
@@ -718,7 +822,7 @@ static void write_json(const char *path, bool quick)
             "\"quick\": %s, \"repeats\": %d, \"slots\": %u, \"write_target\": %.2f, "
             "\"memory_target\": %.2f,\n", RR_VERSION_MAJOR,
             RR_VERSION_MINOR, RR_VERSION_PATCH, __VERSION__, sysconf(_SC_NPROCESSORS_ONLN),
-            quick ? "true" : "false", REPEATS, SLOTS, WRITE_TARGET, MEM_TARGET);
+            quick ? "true" : "false", repeats, SLOTS, WRITE_TARGET, MEM_TARGET);
     json_results(f);
     json_memory(f);
     fprintf(f, "}\n");
@@ -730,26 +834,34 @@ static void write_json(const char *path, bool quick)
 
 static void usage(void)
 {
-    fprintf(stderr, "usage: bench_core [--quick] [--json FILE]\n");
+    fprintf(stderr, "usage: bench_core [--quick] [--repeats N] [--only SECTIONS] [--json FILE]\n"
+            "  SECTIONS: letters of a (write-only), c (1 -> 1), d (memory), e (readers),\n"
+            "  f (Disruptor shape), g (payload size), h (batch size); default all\n");
     exit(2);
 }
 
 int main(int argc, char **argv)
 {
-    const char *json = NULL;
+    const char *json = NULL, *only = "acdefgh";
     bool quick = false;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--quick") == 0) quick = true;
         else if (strcmp(argv[i], "--json") == 0 && i + 1 < argc) json = argv[++i];
+        else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc) only = argv[++i];
+        else if (strcmp(argv[i], "--repeats") == 0 && i + 1 < argc) repeats = atoi(argv[++i]);
         else usage();
     }
+    if (repeats < 1 || only[strspn(only, "abcdefgh")] != '\0') usage();
     if (quick) target_s = TARGET_QUICK;
     setvbuf(stdout, NULL, _IOLBF, 0);
     print_machine();
-    section_write_only();
-    section_threads();
-    section_memory();
-    section_fanout();
+    if (strpbrk(only, "ab")) section_write_only();
+    if (strchr(only, 'c')) section_threads();
+    if (strchr(only, 'd')) section_memory();
+    if (strchr(only, 'e')) section_fanout();
+    if (strchr(only, 'f')) section_disruptor();
+    if (strchr(only, 'g')) section_payload();
+    if (strchr(only, 'h')) section_batch();
     printf("\n");
     print_load("load after the run (includes this benchmark)");
     if (json) write_json(json, quick);
