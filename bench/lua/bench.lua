@@ -6,6 +6,10 @@
 --      next + ev:data() (+ string.unpack on the copy).
 -- Times are os.clock() CPU seconds of this single thread, garbage collection
 -- included (each next() makes one small event userdata; the queue makes none).
+--
+-- Environment: RR_BENCH_N events per round (default 2000000), RR_BENCH_REPEAT
+-- rounds (default 5), RR_BENCH_JSON a file to write the figures to as JSON
+-- (bench/run.py uses it).
 local rr = require "rusted_ring"
 
 local N = tonumber(os.getenv("RR_BENCH_N")) or 2000000
@@ -139,3 +143,24 @@ local ru, rd = best_of(read_unpack), best_of(read_data)
 print(string.format("   %-34s %8.1f ns/event", "add + next + ev:unpack", ru))
 print(string.format("   %-34s %8.1f ns/event", "add + next + ev:data() + unpack", rd))
 print(string.format("   %-34s %8.2fx", "data() / unpack", rd / ru))
+
+local json_path = os.getenv("RR_BENCH_JSON")
+if json_path then
+  local rows = {
+    { "interleaved", "one in, one out: push+pop / add+next, 64-byte strings", qi, ri },
+    { "bursts", "bursts of 512 in, then 512 out", qb, rb },
+  }
+  local out = {}
+  out[#out + 1] = string.format('{\n  "lua": "%s", "rusted_ring": "%s", "events": %d, "repeat": %d,\n',
+                                _VERSION, rr.version, N, REPEAT)
+  out[#out + 1] = '  "queue_vs_ring": [\n'
+  for i, r in ipairs(rows) do
+    out[#out + 1] = string.format('    {"name": "%s", "what": "%s", "queue_ns": %.3f, "ring_ns": %.3f}%s\n',
+                                  r[1], r[2], r[3], r[4], i < #rows and "," or "")
+  end
+  out[#out + 1] = string.format('  ],\n  "header_1k": {"unpack_ns": %.3f, "data_ns": %.3f}\n}\n', ru, rd)
+  local f = assert(io.open(json_path, "w"))
+  f:write(table.concat(out))
+  f:close()
+  print("\nwrote " .. json_path)
+end
