@@ -1,0 +1,594 @@
+"""Run every rusted_ring benchmark and its peers in one go; write one result
+file and print a summary of ratios (`make bench`, `make bench-quick`).
+
+    python bench/run.py                  # full run, several minutes
+    python bench/run.py --quick          # well under a minute (CI, notebooks)
+    python bench/run.py --only c_core,rust_seed --out /tmp/r.json
+    python bench/run.py --list           # the benchmark groups
+    python bench/run.py --summary FILE   # print the summary of an earlier run
+
+Each group is one program (C, Rust, Java, Python or Lua) that writes its own
+JSON; this runner builds what it needs, runs the groups one after another
+with a progress line, keeps each program's output in a log next to the result
+file, and merges everything into one JSON document with the machine's CPU,
+core count, tool versions, the date and the git commit.
+
+A peer that cannot be built here (no cargo, no Maven, no network for its
+dependencies, a Python package missing) is skipped with the reason, never
+replaced by anything else. Every ratio in the summary compares two figures
+from the same run of this script.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import shlex
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+BENCH = ROOT / "bench"
+RESULTS = BENCH / "results"
+DEFAULT_OUT = RESULTS / "results.json"
+DEFAULT_QUICK_OUT = RESULTS / "results-quick.json"
+PY = [sys.executable] + (["-P"] if sys.version_info >= (3, 11) else [])
+LUA = os.environ.get("LUA", "lua5.4")
+
+
+# ---- the groups ------------------------------------------------------------------------------
+
+class Skip(Exception):
+    """A group that cannot run on this machine, and why."""
+
+
+def _need(tool: str, hint: str) -> str:
+    path = shutil.which(tool)
+    if not path:
+        raise Skip(f"{tool} not found ({hint})")
+    return path
+
+
+def _build(cmd: list[str], log, timeout: float, what: str) -> None:
+    log.write(f"$ {shlex.join(cmd)}\n")
+    log.flush()
+    try:
+        p = subprocess.run(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise Skip(f"{what} did not build within {timeout:.0f} s") from None
+    if p.returncode != 0:
+        raise Skip(f"{what} did not build (exit {p.returncode}; see the log)")
+
+
+def c_core(quick, out, log, timeout):
+    cmd = [str(ROOT / "build/bench/bench_core"), "--json", str(out)]
+    return cmd + (["--quick", "--repeats", "1"] if quick else []), None
+
+
+def c_latency(quick, out, log, timeout):
+    return [str(ROOT / "build/bench/bench_latency"), "--json", str(out)] + (["--quick"] if quick else []), None
+
+
+def rust_seed(quick, out, log, timeout):
+    cargo = _need("cargo", "install Rust from https://rustup.rs to measure the seed crate")
+    manifest = BENCH / "peers/rust/Cargo.toml"
+    _build([cargo, "build", "--release", "--quiet", "--manifest-path", str(manifest)], log, timeout,
+           "the Rust peer (bench/peers/rust, rusted-ring 0.5.6 from crates.io)")
+    exe = BENCH / "peers/rust/target/release/seed_peer"
+    return [str(exe), "--json", str(out)] + (["--quick", "--repeats", "1"] if quick else []), None
+
+
+def java_disruptor(quick, out, log, timeout):
+    mvn = _need("mvn", "install Maven and a JDK >= 11 to measure the LMAX Disruptor")
+    java = _need("java", "install a JDK >= 11 to measure the LMAX Disruptor")
+    pom = BENCH / "peers/java/pom.xml"
+    cp_file = BENCH / "peers/java/target/classpath.txt"
+    _build([mvn, "-q", "-B", "-f", str(pom), "compile", "dependency:build-classpath",
+            f"-Dmdep.outputFile={cp_file}"], log, timeout,
+           "the Java peer (bench/peers/java, com.lmax:disruptor 4.0.0 from Maven Central)")
+    cp = f"{BENCH / 'peers/java/target/classes'}{os.pathsep}{cp_file.read_text().strip()}"
+    cmd = [java, "-cp", cp, "rusted_ring.bench.DisruptorPeer", "--json", str(out)]
+    return cmd + (["--quick"] if quick else []), None
+
+
+def _py(script):
+    def group(quick, out, log, timeout):
+        return PY + [str(BENCH / "python" / script), "--json", str(out)] + (["--quick"] if quick else []), None
+    return group
+
+
+def lua(quick, out, log, timeout):
+    _need(LUA, "install Lua 5.4 (apt-get install lua5.4 liblua5.4-dev)")
+    if not (ROOT / "build/lua/rusted_ring.so").exists():
+        raise Skip("build/lua/rusted_ring.so is missing (make lua)")
+    env = {"RR_BENCH_JSON": str(out), "LUA_CPATH": f"{ROOT / 'build/lua'}/?.so;;"}
+    if quick:
+        env.update(RR_BENCH_N="200000", RR_BENCH_REPEAT="2")
+    return [LUA, str(BENCH / "lua/bench.lua")], env
+
+
+GROUPS = {
+    "c_core": ("C core: throughput, memory, scaling (bench_core)", c_core),
+    "c_latency": ("C core: latency (bench_latency)", c_latency),
+    "rust_seed": ("peer: Rust seed crate rusted-ring 0.5.6 (cargo)", rust_seed),
+    "java_disruptor": ("peer: LMAX Disruptor 4.0.0 (Maven)", java_disruptor),
+    "py_threads": ("Python threads vs queue.Queue & co (bench_queue.py)", _py("bench_queue.py")),
+    "py_latency": ("Python ping-pong latency (bench_latency.py)", _py("bench_latency.py")),
+    "py_procs": ("Python processes vs mp.Queue, faster-fifo, pyzmq (bench_procs.py)", _py("bench_procs.py")),
+    "py_pressure": ("writer outrunning its reader, sampled (bench_pressure.py)", _py("bench_pressure.py")),
+    "lua": ("Lua vs a pure-Lua table queue (bench.lua)", lua),
+}
+
+
+# ---- the machine -------------------------------------------------------------------------------
+
+def _first_line(cmd: list[str]) -> str | None:
+    """The first line a command prints (java -version and lua -v use stderr)."""
+    try:
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    if p.returncode != 0:
+        return None
+    text = (p.stdout or p.stderr).strip()
+    return text.splitlines()[0].strip() if text else None
+
+
+def machine() -> dict:
+    sys.path.insert(0, str(BENCH / "python"))
+    from common import cpu_model
+    info = {"cpu": cpu_model(), "cores": os.cpu_count()}
+    try:
+        info["usable_cores"] = len(os.sched_getaffinity(0))
+    except AttributeError:
+        pass
+    try:
+        mem = Path("/proc/meminfo").read_text().split("\n", 1)[0].split()
+        info["memory_gib"] = round(int(mem[1]) / 2**20, 1)
+    except (OSError, IndexError, ValueError):
+        pass
+    info["os"] = platform.platform()
+    info["python"] = f"{platform.python_implementation()} {platform.python_version()}"
+    info["lua"] = _first_line([LUA, "-v"])
+    info["cc"] = _first_line([os.environ.get("CC", "cc"), "--version"])
+    info["rustc"] = _first_line(["rustc", "--version"])
+    info["cargo"] = _first_line(["cargo", "--version"])
+    info["java"] = _first_line(["java", "-version"])
+    info["maven"] = _first_line(["mvn", "-B", "--version"])
+    for mod, attr in (("faster_fifo", None), ("zmq", "pyzmq_version"), ("zmq", "zmq_version"),
+                      ("rusted_ring", "__version__")):
+        try:
+            m = __import__(mod)
+            key = {"pyzmq_version": "pyzmq", "zmq_version": "libzmq"}.get(attr, mod)
+            if attr is None:
+                from importlib.metadata import version
+                info[key] = version(mod.replace("_", "-"))
+            else:
+                v = getattr(m, attr)
+                info[key] = v() if callable(v) else v
+        except Exception:  # noqa: BLE001 - a missing module is just not reported
+            pass
+    git = lambda *a: _first_line(["git", "-C", str(ROOT), *a])  # noqa: E731
+    info["git_commit"] = git("rev-parse", "HEAD")
+    try:
+        dirty = subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True, timeout=30).stdout.strip()
+        info["git_dirty"] = bool(dirty)
+    except (OSError, subprocess.TimeoutExpired):
+        pass
+    return info
+
+
+def load_now() -> dict:
+    out = {}
+    try:
+        out["loadavg"] = [float(x) for x in Path("/proc/loadavg").read_text().split()[:3]]
+    except OSError:
+        pass
+    return out
+
+
+# ---- progress ----------------------------------------------------------------------------------
+
+class Progress:
+    """One line per group; on a terminal the line shows the elapsed time and
+    the program's latest output while it runs."""
+
+    def __init__(self, total: int):
+        self.total = total
+        self.tty = sys.stdout.isatty()
+        self._stop = None
+
+    def start(self, i: int, title: str, log: Path):
+        self.head = f"[{i}/{self.total}] {title}"
+        self.t0 = time.monotonic()
+        if not self.tty:
+            print(f"{self.head} ...", flush=True)
+            return
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._spin, args=(log,), daemon=True)
+        self._thread.start()
+
+    def _spin(self, log: Path):
+        width = shutil.get_terminal_size((100, 20)).columns
+        while not self._stop.wait(0.25):
+            last = ""
+            try:
+                with open(log, "rb") as f:
+                    f.seek(max(0, f.seek(0, 2) - 400))
+                    lines = [x for x in f.read().decode(errors="replace").splitlines() if x.strip()]
+                    last = lines[-1].strip() if lines else ""
+            except OSError:
+                pass
+            line = f"{self.head}  {time.monotonic() - self.t0:5.1f} s  {last}"
+            sys.stdout.write("\r" + line[: width - 1].ljust(width - 1))
+            sys.stdout.flush()
+
+    def done(self, status: str):
+        elapsed = time.monotonic() - self.t0
+        if self._stop:
+            self._stop.set()
+            self._thread.join()
+            sys.stdout.write("\r" + " " * (shutil.get_terminal_size((100, 20)).columns - 1) + "\r")
+        print(f"{self.head}: {status} ({elapsed:.1f} s)", flush=True)
+        return elapsed
+
+
+# ---- running -------------------------------------------------------------------------------------
+
+def build(quick: bool) -> None:
+    """The C benchmark programs, the Python extension and the Lua module."""
+    targets = ["build/bench/bench_core", "build/bench/bench_latency", "python", "lua"]
+    cmd = ["make", "-s", "--no-print-directory", f"PYTHON={sys.executable}", *targets]
+    print(f"building: {shlex.join(cmd)}", flush=True)
+    p = subprocess.run(cmd, cwd=ROOT)
+    if p.returncode != 0:
+        sys.exit(f"run.py: the build failed ({shlex.join(cmd)})")
+
+
+def run_group(name: str, quick: bool, part: Path, log_path: Path, timeout: float) -> dict:
+    title, fn = GROUPS[name]
+    entry = {"title": title, "log": str(log_path.relative_to(ROOT)) if log_path.is_relative_to(ROOT)
+             else str(log_path)}
+    with open(log_path, "w") as log:
+        try:
+            cmd, env = fn(quick, part, log, timeout)
+        except Skip as e:
+            entry.update(status="skipped", reason=str(e))
+            log.write(f"skipped: {e}\n")
+            return entry
+        entry["command"] = shlex.join(cmd)
+        log.write(f"$ {entry['command']}\n")
+        log.flush()
+        child_env = dict(os.environ)
+        pp = str(ROOT / "python")
+        child_env["PYTHONPATH"] = pp + (os.pathsep + child_env["PYTHONPATH"] if child_env.get("PYTHONPATH") else "")
+        child_env.update(env or {})
+        part.unlink(missing_ok=True)
+        try:
+            p = subprocess.run(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=child_env,
+                               timeout=timeout)
+            rc = p.returncode
+        except subprocess.TimeoutExpired:
+            rc = None
+        except OSError as e:
+            entry.update(status="failed", reason=f"could not start: {e}")
+            return entry
+    if part.exists():
+        try:
+            entry["data"] = json.loads(part.read_text())
+        except json.JSONDecodeError as e:
+            entry.update(status="failed", reason=f"bad JSON from the program: {e}")
+            return entry
+    if rc is None:
+        entry.update(status="failed", reason=f"timed out after {timeout:.0f} s")
+    elif rc != 0:
+        entry.update(status="failed", reason=f"exit status {rc} (a check failed; see the log)")
+    elif "data" not in entry:
+        entry.update(status="failed", reason="the program wrote no results")
+    else:
+        entry["status"] = "ok"
+    return entry
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="small counts, one repetition: well under a minute")
+    ap.add_argument("--only", help="comma-separated groups to run (see --list)")
+    ap.add_argument("--out", type=Path, help=f"result file (default {DEFAULT_OUT.relative_to(ROOT)}, "
+                                             f"quick: {DEFAULT_QUICK_OUT.relative_to(ROOT)})")
+    ap.add_argument("--no-build", action="store_true", help="do not run make first (make bench already did)")
+    ap.add_argument("--list", action="store_true", help="list the groups and exit")
+    ap.add_argument("--summary", type=Path, metavar="FILE", help="print the summary of a result file and exit")
+    args = ap.parse_args(argv)
+
+    if args.list:
+        for name, (title, _) in GROUPS.items():
+            print(f"  {name:15} {title}")
+        return 0
+    if args.summary:
+        doc = json.loads(args.summary.read_text())
+        doc["summary"] = summary(doc)   # with this version's rows
+        print_summary(doc)
+        return 0
+    names = list(GROUPS) if not args.only else [g.strip() for g in args.only.split(",") if g.strip()]
+    unknown = [g for g in names if g not in GROUPS]
+    if unknown:
+        ap.error(f"unknown group(s) {', '.join(unknown)}; choose from {', '.join(GROUPS)}")
+
+    out = (args.out or (DEFAULT_QUICK_OUT if args.quick else DEFAULT_OUT)).resolve()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    logs = out.parent / (out.stem + "-logs")
+    logs.mkdir(exist_ok=True)
+    timeout = 240.0 if args.quick else 900.0
+
+    t_start = time.monotonic()
+    if not args.no_build:
+        build(args.quick)
+    info = machine()
+    print(f"machine: {info['cpu']}, {info['cores']} cores; {info['python']}; {info.get('lua')}; "
+          f"{info.get('cc')}; {info.get('rustc') or 'no rustc'}; {info.get('java') or 'no java'}")
+    print(f"git {info.get('git_commit', '?')[:12]}{' (uncommitted changes)' if info.get('git_dirty') else ''}; "
+          f"{'quick' if args.quick else 'full'} run of {len(names)} group(s); logs in {logs}\n", flush=True)
+    doc = {"schema": "rusted_ring-bench/1",
+           "command": "python bench/run.py" + (" " + shlex.join(argv if argv is not None else sys.argv[1:])
+                                               if (argv if argv is not None else sys.argv[1:]) else ""),
+           "quick": args.quick,
+           "started": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+           "machine": info, "load_before": load_now(), "groups": {}}
+    progress = Progress(len(names))
+    for i, name in enumerate(names, 1):
+        log_path = logs / f"{name}.log"
+        progress.start(i, GROUPS[name][0], log_path)
+        entry = run_group(name, args.quick, logs / f"{name}.json", log_path, timeout)
+        status = entry["status"] + (f": {entry['reason']}" if entry.get("reason") else "")
+        entry["seconds"] = round(progress.done(status), 2)
+        doc["groups"][name] = entry
+    doc["load_after"] = load_now()
+    doc["finished"] = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    doc["duration_s"] = round(time.monotonic() - t_start, 1)
+    doc["summary"] = summary(doc)
+    tmp = out.with_suffix(".tmp")
+    tmp.write_text(json.dumps(doc, indent=1) + "\n")
+    tmp.replace(out)
+    print()
+    print_summary(doc)
+    print(f"\nwrote {out} ({doc['duration_s']} s)")
+    failed = [n for n, g in doc["groups"].items() if g["status"] == "failed"]
+    if failed:
+        print(f"FAILED: {', '.join(failed)} (see the logs in {logs})")
+    return 1 if failed else 0
+
+
+# ---- the summary ----------------------------------------------------------------------------------
+
+def _data(doc, group):
+    g = doc["groups"].get(group)
+    return g.get("data") if g and g.get("status") == "ok" else None
+
+
+def _find(rows, **match):
+    for r in rows or []:
+        if all(r.get(k) == v for k, v in match.items()):
+            return r
+    return None
+
+
+def _why(doc, *groups):
+    for g in groups:
+        e = doc["groups"].get(g)
+        if e is None:
+            return f"{g} not run"
+        if e.get("status") != "ok":
+            return f"{g} {e.get('status')}: {e.get('reason', '')}"
+    return "no figure"
+
+
+def summary(doc: dict) -> list[dict]:
+    """Rows of rusted_ring's figure beside a peer's from the same run."""
+    rows = []
+
+    def add(section, what, ours_label, ours, peer_label, peer, unit, better, note="", groups=(),
+            reference=False):
+        row = {"section": section, "what": what, "ours_label": ours_label, "ours": ours,
+               "peer_label": peer_label, "peer": peer, "unit": unit, "better": better, "note": note}
+        if reference:   # both figures are rusted_ring's: a ratio, not a contest
+            row["reference"] = True
+        if ours is not None and peer is not None and ours > 0 and peer > 0:
+            row["speedup"] = ours / peer if better == "higher" else peer / ours
+        elif ours is None or peer is None:
+            row["missing"] = _why(doc, *groups)
+            if row["missing"] == "no figure":
+                # The program ran but skipped a contender: say why.
+                for g in groups:
+                    for r in (_data(doc, g) or {}).get("results", []):
+                        if r.get("skipped") and r.get("name") in (ours_label, peer_label):
+                            row["missing"] = r["skipped"]
+                        elif r.get("error") and r.get("name") in (ours_label, peer_label):
+                            row["missing"] = r["error"]
+        rows.append(row)
+
+    core, seed, lmax = _data(doc, "c_core"), _data(doc, "rust_seed"), _data(doc, "java_disruptor")
+    clat = _data(doc, "c_latency")
+    cres = (core or {}).get("results", [])
+    sres = (seed or {}).get("results", [])
+
+    def c_rate(name):
+        r = _find(cres, name=name)
+        return r["events_per_s"] if r else None
+
+    def s_rate(name):
+        r = _find(sres, name=name)
+        return r["events_per_s"] if r and r.get("ok") else None
+
+    g = ("c_core", "rust_seed")
+    add("C vs the Rust seed", "1 thread, write-only, 64 B, one at a time", "rr_writer_add (backpressure)",
+        c_rate("backpressure add (one at a time)"), "create_pooled_event + Writer::add",
+        s_rate("write-only create_pooled_event + add (one at a time)"), "events/s", "higher",
+        "the seed's add has no checks and no waiting; ours checks size/closed/readers", g)
+    add("C vs the Rust seed", "1 thread, write-only, 64 B, in place", "claim 64 / fill / publish",
+        c_rate("backpressure claim/publish(64), fill in place"), "Writer::add of a prebuilt event",
+        s_rate("write-only add of a prebuilt PooledEvent"), "events/s", "higher", "", g)
+    seed_rr = _find(sres, section="spsc")
+    note = ""
+    if seed_rr and seed_rr.get("ok"):
+        bad = seed_rr["stale"] + seed_rr["torn"]
+        note = (f"seed handed out {seed_rr['stale']:,} stale and {seed_rr['torn']:,} torn of "
+                f"{seed_rr['delivered']:,} events ({100 * bad / max(seed_rr['delivered'], 1):.0f}%); ours never does")
+    ow = _find(cres, name="overwrite   64 B add/next")
+    if ow and ow.get("delivered") is not None:
+        note += f"; ours (overwrite) delivered {ow['delivered']:,}, counted {ow['lost']:,} lost"
+    add("C vs the Rust seed", "1 writer -> 1 reader thread, 64 B", "overwrite add/next",
+        c_rate("overwrite   64 B add/next"), "Writer::add / Reader::next",
+        s_rate("1 writer -> 1 reader thread, 64 B add/next"), "events/s", "higher", note.lstrip("; "), g)
+    add("C vs the Rust seed", "1 writer -> 1 reader thread, 64 B, nothing lost", "backpressure add/next",
+        c_rate("backpressure   64 B add/next"), "Writer::add / Reader::next (loses events)",
+        s_rate("1 writer -> 1 reader thread, 64 B add/next"), "events/s", "higher",
+        "the seed cannot keep a slow reader's events", g)
+
+    g = ("c_core", "java_disruptor")
+    lrow = _find((lmax or {}).get("results", []), section="disruptor")
+    lrate = lrow["events_per_s"] if lrow and lrow.get("ok") else None
+    add("C vs the LMAX Disruptor", "1P1C 8 B value, one claim per event (OneToOneSequenced)",
+        "claim(1)/publish, next_batch", c_rate("1P1C 8 B claim(1)+publish / next_batch"),
+        "Disruptor next/publish, BatchEventProcessor", lrate, "events/s", "higher",
+        "Disruptor: YieldingWaitStrategy, 65536 slots; ours: spin/yield/futex, 65536 slots", g)
+    add("C vs the LMAX Disruptor", "1P1C 8 B value, copied in", "rr_writer_add(8 B), next_batch",
+        c_rate("1P1C 8 B add (copy 8 B) / next_batch"), "Disruptor next/publish, BatchEventProcessor",
+        lrate, "events/s", "higher", "", g)
+    ours_pp = _find((clat or {}).get("results", []), name="ping-pong round trip, 8 B")
+    for strat in ("YieldingWaitStrategy", "BlockingWaitStrategy"):
+        peer_pp = _find((lmax or {}).get("latency", []), name=f"ping-pong round trip, {strat}")
+        for q, key in (("p50", "p50_ns"), ("p99", "p99_ns")):
+            add("C vs the LMAX Disruptor", f"ping-pong round trip, 8 B, {q}, vs {strat.replace('WaitStrategy', '')}",
+                "two rings, rr_reader_next(RR_FOREVER) (spin, yield, futex)",
+                ours_pp and ours_pp[key], f"Disruptor ring pair, {strat}", peer_pp and peer_pp[key], "ns",
+                "lower", "", ("c_latency", "java_disruptor"))
+
+    py = _data(doc, "py_threads")
+    rates = (py or {}).get("threaded_events_per_s", {})
+    fan = {k: max(v) for k, v in (py or {}).get("fan_out_3_readers_events_per_s_all_runs", {}).items()}
+    g = ("py_threads",)
+    for ours in ("Ring add / next, one at a time", "Ring add_batch / next_batch (64)"):
+        for peer in ("queue.Queue put / get", "queue.SimpleQueue put / get", "deque + Condition"):
+            add("Python, 1 writer thread -> 1 reader thread, 64 B", f"{ours} vs {peer.split(' put')[0]}",
+                ours, rates.get(ours), peer, rates.get(peer), "events/s", "higher", "", g)
+    for peer in ("3 x queue.Queue", "3 x queue.SimpleQueue"):
+        add("Python, 1 writer thread -> 3 reader threads, 64 B", f"one Ring, 3 readers vs {peer}",
+            "Ring, 3 readers, batches of 64", fan.get("Ring, 3 readers, batches of 64"), peer, fan.get(peer),
+            "events/s", "higher", "each reader sees every event", g)
+
+    pl = (_data(doc, "py_latency") or {}).get("results", [])
+    for kind, ours_name, peers in (("threads", "rusted_ring Ring", ("queue.Queue", "queue.SimpleQueue")),
+                                   ("processes", "rusted_ring shared Ring",
+                                    ("multiprocessing.Queue", "faster-fifo", "pyzmq PUSH/PULL ipc"))):
+        o = _find(pl, kind=kind, name=ours_name)
+        for peer in peers:
+            p = _find(pl, kind=kind, name=peer)
+            for q, key in (("p50", "p50_ns"), ("p99", "p99_ns")):
+                add(f"Python ping-pong latency, {kind}, 64 B", f"round trip {q} vs {peer}", ours_name,
+                    o.get(key) if o else None, peer, p.get(key) if p else None, "ns", "lower", "",
+                    ("py_latency",))
+
+    pp = (_data(doc, "py_procs") or {}).get("results", [])
+
+    def p_rate(name):
+        r = _find(pp, name=name)
+        return r.get("events_per_s") if r else None
+
+    one, bat = "rusted_ring add / next", "rusted_ring add_batch / next_batch (64)"
+    short = {one: "add/next", bat: "add_batch/next_batch(64)",
+             "multiprocessing.Queue put / get": "mp.Queue put/get",
+             "multiprocessing.Queue lists of 64": "mp.Queue lists of 64",
+             "faster-fifo put / get": "faster-fifo put/get",
+             "faster-fifo put_many / get_many (64)": "faster-fifo put_many/get_many(64)",
+             "faster-fifo put_many / get_many (64), raw bytes": "faster-fifo put_many/get_many(64) raw",
+             "pyzmq PUSH/PULL ipc send / recv": "pyzmq PUSH/PULL send/recv",
+             "pyzmq PUSH/PULL ipc, 64 per message": "pyzmq PUSH/PULL 64 per message"}
+    g = ("py_procs",)
+    sec = "Python, 1 writer process -> 1 reader process, 64 B"
+    for ours, peer, target in ((one, "multiprocessing.Queue put / get", ">= 10x"),
+                               (bat, "multiprocessing.Queue put / get", ">= 10x"),
+                               (bat, "multiprocessing.Queue lists of 64", ""),
+                               (one, "faster-fifo put / get", ""),
+                               (bat, "faster-fifo put_many / get_many (64)", ">= 3x"),
+                               (bat, "faster-fifo put_many / get_many (64), raw bytes", ">= 3x"),
+                               (one, "pyzmq PUSH/PULL ipc send / recv", ""),
+                               (bat, "pyzmq PUSH/PULL ipc, 64 per message", "")):
+        add(sec, f"{short[ours]} vs {short[peer]}", ours, p_rate(ours), peer, p_rate(peer),
+            "events/s", "higher", f"target {target}" if target else "", g)
+    for mode in ("add / next", "add_batch / next"):
+        name = f"Python writer -> Lua reader, {mode}"
+        py_name = one if mode == "add / next" else bat
+        add(sec, f"Python -> Lua reader ({mode.replace(' ', '')}) vs Python reader", name, p_rate(name),
+            py_name.replace("rusted_ring", "Python reader,"), p_rate(py_name), "events/s", "higher",
+            "both rusted_ring: x is what reading in Lua costs against reading in Python", g, reference=True)
+
+    lu = _data(doc, "lua")
+    for r in (lu or {}).get("queue_vs_ring", []) or [{"name": "interleaved", "what": "one in, one out"}]:
+        add("Lua, one state", r.get("what", r["name"]), "w:add + r:next", r.get("ring_ns"),
+            "pure-Lua table queue push + pop", r.get("queue_ns"), "ns/event", "lower", "", ("lua",))
+
+    mem = _find((core or {}).get("memory", []), preset="production", pool="total")
+    xs = _find((core or {}).get("memory", []), preset="production", pool="XS")
+    add("memory", "production preset, 5 pools", "rusted_ring", mem and mem["ours_bytes"],
+        "the seed's layout", mem and mem["seed_bytes"], "bytes", "lower",
+        f"payload {mem['payload_bytes']:,} B; XS pool: ours {xs['ours_bytes']:,} B, seed {xs['seed_bytes']:,} B"
+        if mem and xs else "", ("c_core",))
+    return rows
+
+
+def _fmt(v, unit):
+    if v is None:
+        return "-"
+    if unit == "events/s":
+        return f"{v / 1e6:,.2f} M/s" if v >= 1e5 else f"{v / 1e3:,.1f} k/s"
+    if unit in ("ns", "ns/event"):
+        return f"{v / 1e3:,.1f} us" if v >= 1e4 else f"{v:,.0f} ns"
+    if unit == "bytes":
+        return f"{v:,} B"
+    return f"{v}"
+
+
+def print_summary(doc: dict) -> None:
+    m = doc.get("machine", {})
+    print(f"summary of `{doc.get('command', 'bench/run.py')}` ({'quick' if doc.get('quick') else 'full'} run, "
+          f"{doc.get('started', '?')}, git {str(m.get('git_commit'))[:12]}"
+          f"{'+changes' if m.get('git_dirty') else ''}; {m.get('cpu')}, {m.get('cores')} cores)")
+    print("x: how many times better rusted_ring's figure is than the peer's from the same run "
+          "(events/s: ours / peer; ns and bytes: peer / ours). Above 1 rusted_ring wins, below 1 the peer wins.")
+    section = None
+    for r in doc.get("summary", []):
+        if r["section"] != section:
+            section = r["section"]
+            print(f"\n  {section}")
+            print(f"    {'workload':66} {'rusted_ring':>12} {'peer':>12} {'x':>7}  winner")
+        if "speedup" in r:
+            x = f"{r['speedup']:.2f}"
+            win = "rusted_ring" if r["speedup"] > 1.05 else ("peer" if r["speedup"] < 0.95 else "even")
+            if r.get("reference"):
+                win = "(both rusted_ring)"
+        else:
+            x, win = "-", "n/a"
+        print(f"    {r['what'][:66]:66} {_fmt(r['ours'], r['unit']):>12} {_fmt(r['peer'], r['unit']):>12} "
+              f"{x:>7}  {win}")
+        detail = f"ours: {r['ours_label']}; peer: {r['peer_label']}"
+        for extra in (r.get("note"), r.get("missing") and f"missing: {r['missing']}"):
+            if extra:
+                detail += f"; {extra}"
+        print(f"      {detail}")
+    skipped = {n: g["reason"] for n, g in doc.get("groups", {}).items() if g.get("status") != "ok"}
+    for n, why in skipped.items():
+        print(f"\n  {n}: {doc['groups'][n]['status']}: {why}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
