@@ -26,6 +26,7 @@ import datetime as dt
 import json
 import os
 import platform
+import re
 import shlex
 import shutil
 import subprocess
@@ -137,7 +138,7 @@ def _first_line(cmd: list[str]) -> str | None:
         return None
     if p.returncode != 0:
         return None
-    text = (p.stdout or p.stderr).strip()
+    text = re.sub(r"\x1b\[[0-9;]*m", "", p.stdout or p.stderr).strip()   # mvn colours its banner
     return text.splitlines()[0].strip() if text else None
 
 
