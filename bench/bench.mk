@@ -17,10 +17,10 @@
 BENCH_BIN := $(BUILD)/bench/bench_core $(BUILD)/bench/bench_latency
 
 bench: $(BENCH_BIN) python lua
-	$(PY_RUN) bench/run.py --no-build
+	$(PY_RUN) bench/run.py --no-build --as "make bench"
 
 bench-quick: $(BENCH_BIN) python lua
-	$(PY_RUN) bench/run.py --no-build --quick
+	$(PY_RUN) bench/run.py --no-build --quick --as "make bench-quick"
 
 # What the notebooks need (the `bench` extra of pyproject.toml without the
 # peers, which are skipped when missing), installed only when missing.

@@ -307,6 +307,8 @@ def main(argv=None) -> int:
     ap.add_argument("--out", type=Path, help=f"result file (default {DEFAULT_OUT.relative_to(ROOT)}, "
                                              f"quick: {DEFAULT_QUICK_OUT.relative_to(ROOT)})")
     ap.add_argument("--no-build", action="store_true", help="do not run make first (make bench already did)")
+    ap.add_argument("--as", dest="as_command", metavar="COMMAND",
+                    help="the command to record as having made the results (make bench says 'make bench')")
     ap.add_argument("--list", action="store_true", help="list the groups and exit")
     ap.add_argument("--summary", type=Path, metavar="FILE", help="print the summary of a result file and exit")
     args = ap.parse_args(argv)
@@ -339,9 +341,9 @@ def main(argv=None) -> int:
           f"{info.get('cc')}; {info.get('rustc') or 'no rustc'}; {info.get('java') or 'no java'}")
     print(f"git {info.get('git_commit', '?')[:12]}{' (uncommitted changes)' if info.get('git_dirty') else ''}; "
           f"{'quick' if args.quick else 'full'} run of {len(names)} group(s); logs in {logs}\n", flush=True)
+    args_given = sys.argv[1:] if argv is None else argv
     doc = {"schema": "rusted_ring-bench/1",
-           "command": "python bench/run.py" + (" " + shlex.join(argv if argv is not None else sys.argv[1:])
-                                               if (argv if argv is not None else sys.argv[1:]) else ""),
+           "command": args.as_command or shlex.join(["python", "bench/run.py", *args_given]),
            "quick": args.quick,
            "started": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
            "machine": info, "load_before": load_now(), "groups": {}}
