@@ -54,3 +54,11 @@ from .pipes import *  # noqa: E402,F401,F403
 from .pipes import __all__ as _pipes_all  # noqa: E402
 
 __all__ += _pools_all + _stats_all + _pipes_all
+
+# Monitoring: live rings (weak registry), snapshots, a background Monitor.
+# (rusted_ring.prometheus needs prometheus_client and is imported on its own.)
+from .monitor import Alert, Monitor, PressureLevel, Sample  # noqa: E402
+from .registry import live_rings  # noqa: E402
+from .snapshots import snapshot  # noqa: E402
+
+__all__ += ["Monitor", "Sample", "Alert", "PressureLevel", "snapshot", "live_rings"]

@@ -1,0 +1,135 @@
+"""Ring statistics as plain records, for notebooks, pandas and JSON.
+
+`snapshot()` reads every target ring once and returns one flat dict per ring
+and reader: the ring's figures repeated on each of its readers' rows, so that
+``pandas.DataFrame(rr.snapshot())`` needs no reshaping. A ring without readers
+still has one row, its reader fields None.
+
+Row fields (in `RECORD_FIELDS` order):
+
+    timestamp          seconds since the epoch (time.time()) when the snapshot was taken
+    ring               the ring's label (see rusted_ring.registry)
+    kind               "pool", "shared" or "ring"
+    pool               "XS" .. "XL" for a default pool, else None
+    mode, producers    as Ring.mode / Ring.producers
+    capacity, slot_size, memory_bytes, published, writer_stalls, writers,
+    writer_alive, writer_pid, shared, closed, reader_count, readers_evicted,
+    max_backpressure   as in Ring.stats()
+    readers_alive      readers whose process still runs
+    health             "EXCELLENT" .. "CRITICAL" from max_backpressure (SystemHealth)
+    reader             the reader's entry in the ring's reader table (None: no reader)
+    reader_pid, reader_alive, cursor, lag, lost, skipped
+    backpressure       lag / capacity, 0.0 .. 1.0
+    under_pressure     backpressure > 0.8 (Reader.is_under_pressure)
+    should_throttle    backpressure >= 0.9 (Reader.should_throttle)
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from .registry import RingView, Targets, TargetSet, collect
+from .stats import SystemHealth
+
+__all__ = ["snapshot", "records", "to_frame", "RECORD_FIELDS", "UNDER_PRESSURE", "THROTTLE"]
+
+#: The seed's thresholds: a reader is under pressure above 0.8 and should throttle from 0.9.
+UNDER_PRESSURE = 0.8
+THROTTLE = 0.9
+
+RING_FIELDS = (
+    "timestamp", "ring", "kind", "pool", "mode", "producers", "capacity", "slot_size",
+    "memory_bytes", "published", "writer_stalls", "writers", "writer_alive", "writer_pid",
+    "shared", "closed", "reader_count", "readers_alive", "readers_evicted",
+    "max_backpressure", "health",
+)
+READER_FIELDS = (
+    "reader", "reader_pid", "reader_alive", "cursor", "lag", "lost", "skipped",
+    "backpressure", "under_pressure", "should_throttle",
+)
+#: The keys of every record, in order (the columns of `to_frame`).
+RECORD_FIELDS = RING_FIELDS + READER_FIELDS
+
+
+def _ring_part(view: RingView, stats: dict[str, Any], timestamp: float) -> dict[str, Any]:
+    readers = stats["readers"]
+    return {
+        "timestamp": timestamp,
+        "ring": view.label,
+        "kind": view.kind,
+        "pool": None if view.pool is None else view.pool.name,
+        "mode": stats["mode"],
+        "producers": stats["producers"],
+        "capacity": stats["capacity"],
+        "slot_size": stats["slot_size"],
+        "memory_bytes": stats["memory_bytes"],
+        "published": stats["published"],
+        "writer_stalls": stats["writer_stalls"],
+        "writers": stats["writers"],
+        "writer_alive": stats["writer_alive"],
+        "writer_pid": stats["writer_pid"],
+        "shared": stats["shared"],
+        "closed": stats["closed"],
+        "reader_count": stats["reader_count"],
+        "readers_alive": sum(1 for r in readers if r["alive"]),
+        "readers_evicted": stats["readers_evicted"],
+        "max_backpressure": stats["max_backpressure"],
+        "health": SystemHealth.from_backpressure(stats["max_backpressure"]).name,
+    }
+
+
+def _reader_part(reader: dict[str, Any] | None) -> dict[str, Any]:
+    if reader is None:
+        return dict.fromkeys(READER_FIELDS)
+    ratio = reader["backpressure"]
+    return {
+        "reader": reader["index"],
+        "reader_pid": reader["pid"],
+        "reader_alive": reader["alive"],
+        "cursor": reader["cursor"],
+        "lag": reader["lag"],
+        "lost": reader["lost"],
+        "skipped": reader["skipped"],
+        "backpressure": ratio,
+        "under_pressure": ratio > UNDER_PRESSURE,
+        "should_throttle": ratio >= THROTTLE,
+    }
+
+
+def records(view: RingView, stats: dict[str, Any], timestamp: float) -> list[dict[str, Any]]:
+    """The rows of one ring: one per reader, or a single row with reader fields None."""
+    ring = _ring_part(view, stats, timestamp)
+    return [{**ring, **_reader_part(r)} for r in stats["readers"] or [None]]
+
+
+def snapshot(targets: Targets | TargetSet = None) -> list[dict[str, Any]]:
+    """One plain dict per ring and reader, read now (see the module docstring).
+
+    `targets` is None for every live ring and every default pool that exists
+    (a pool that was never used is not created, and not listed), or Rings and
+    pools (PoolId, 0..4, "XS".."XL"). Values are ints, floats, bools, strs or
+    None, so the rows go straight to json.dumps or pandas.DataFrame.
+    """
+    timestamp = time.time()
+    rows: list[dict[str, Any]] = []
+    for view, stats in collect(targets):
+        rows += records(view, stats, timestamp)
+    return rows
+
+
+def to_frame(rows: list[dict[str, Any]]) -> Any:
+    """A pandas DataFrame of snapshot rows, one column per field, timestamp as UTC datetimes.
+
+    Raises ImportError, saying how to install it, when pandas is missing.
+    """
+    try:
+        import pandas as pd
+    except ImportError as e:
+        raise ImportError(
+            "rusted_ring needs pandas for DataFrames, and pandas is not installed: "
+            "pip install pandas (or rusted_ring[pandas]); the plain records work without it"
+        ) from e
+    frame = pd.DataFrame.from_records(rows, columns=list(RECORD_FIELDS))
+    frame["timestamp"] = pd.to_datetime(frame["timestamp"], unit="s", utc=True)
+    return frame

@@ -1,0 +1,195 @@
+"""`python -m rusted_ring stats`, run as a subprocess.
+
+The shared-ring cases read a ring that another process created and writes:
+that process publishes 30 events, one of its readers reads all of them and the
+other 10, then it holds the ring until the test lets it go.
+"""
+import json
+import os
+import queue
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import uuid
+from contextlib import contextmanager
+
+import pytest
+
+import rusted_ring as rr
+
+from fresh import PACKAGE_ROOT  # noqa: E402
+
+WAIT = 120  # seconds; generous, the machine may be busy
+
+WRITER = textwrap.dedent("""
+    import os, sys
+    import rusted_ring as rr
+    ring = rr.Ring.create_shared(sys.argv[1], 64, 100, mode="backpressure")
+    w, slow, fast = ring.writer(), ring.reader(), ring.reader()
+    for i in range(30):
+        w.add(b"event %d" % i, i)
+    for _ in range(30):
+        assert fast.next() is not None
+    for _ in range(10):
+        assert slow.next() is not None
+    print("ready", os.getpid(), flush=True)
+    sys.stdin.readline()                  # hold the ring until the test is done
+""")
+
+
+def env():
+    e = dict(os.environ)
+    e["PYTHONPATH"] = os.pathsep.join(filter(None, [PACKAGE_ROOT, e.get("PYTHONPATH")]))
+    return e
+
+
+def python(*args, **kw):
+    """Popen of the test's Python in the package's folder (see fresh.py for why there)."""
+    return subprocess.Popen([sys.executable, *args], cwd=PACKAGE_ROOT, env=env(), text=True, **kw)
+
+
+def stats(*args):
+    """Run `python -m rusted_ring stats ARGS`; return the CompletedProcess."""
+    return subprocess.run([sys.executable, "-m", "rusted_ring", "stats", *args], cwd=PACKAGE_ROOT,
+                          env=env(), text=True, capture_output=True, timeout=WAIT)
+
+
+def unique():
+    return f"rr-cli-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+
+
+@contextmanager
+def shared_writer():
+    """A process that wrote to a new shared ring; yields (name, its pid)."""
+    name = unique()
+    proc = python("-c", WRITER, name, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                  stderr=subprocess.PIPE)
+    try:
+        line = proc.stdout.readline()
+        assert line.startswith("ready "), f"writer failed: {line}{proc.stderr.read()}"
+        yield name, int(line.split()[1])
+    finally:
+        proc.stdin.close()
+        proc.wait(WAIT)
+        try:
+            rr.Ring.unlink_shared(name)
+        except rr.SharedMemoryNotFound:
+            pass
+
+
+def test_table_of_a_shared_ring_written_by_another_process():
+    with shared_writer() as (name, pid):
+        done = stats("--shared", name)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0].startswith(f"ring /{name} ") and "backpressure, single producer" in lines[0]
+    assert f"writer pid {pid} (alive)" in lines[0]
+    assert "capacity 100 x 64 bytes" in lines[1] and "published 30" in lines[1]
+    assert "readers 2" in lines[2] and "max backpressure 20.0%" in lines[2]
+    assert "health EXCELLENT" in lines[2]
+    header = lines.index(next(line for line in lines if line.startswith("READER")))
+    assert lines[header].split() == ["READER", "PID", "ALIVE", "CURSOR", "LAG", "LOST",
+                                     "BACKPRESSURE", "STATE"]
+    rows = sorted(line.split() for line in lines[header + 1:])
+    assert [row[1:] for row in rows] == [[str(pid), "yes", "10", "20", "0", "20.0%", "ok"],
+                                         [str(pid), "yes", "30", "0", "0", "0.0%", "ok"]]
+
+
+def test_json_of_a_shared_ring_written_by_another_process():
+    with shared_writer() as (name, pid):
+        done = stats("--shared", name, "--json")
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert (report["name"], report["shared"], report["mode"]) == (f"/{name}", True, "backpressure")
+    assert (report["published"], report["capacity"], report["slot_size"]) == (30, 100, 64)
+    assert (report["writer_pid"], report["writer_alive"], report["closed"]) == (pid, True, False)
+    assert report["health"] == "EXCELLENT" and report["max_backpressure"] == 0.2
+    readers = sorted(report["readers"], key=lambda r: r["cursor"])
+    assert [(r["cursor"], r["lag"], r["lost"], r["pid"], r["alive"], r["level"]) for r in readers] == [
+        (10, 20, 0, pid, True, "NORMAL"), (30, 0, 0, pid, True, "NORMAL")]
+    assert isinstance(report["timestamp"], float)
+
+
+def test_the_viewer_leaves_the_ring_as_it_was():
+    # The command must never close() a shared ring: that would end the stream for everyone.
+    with shared_writer() as (name, _):
+        assert stats("--shared", name).returncode == 0
+        ring = rr.Ring.open_shared(name)
+        s = ring.stats()
+        assert not s["closed"] and s["reader_count"] == 2 and s["writer_alive"]
+
+
+def test_watch_refreshes_until_its_count():
+    with shared_writer() as (name, _):
+        done = stats("--shared", name, "--watch", "--interval", "0.05", "--count", "3")
+        lines = stats("--shared", name, "--watch", "--json", "-i", "0.05", "-n", "2")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.count("python -m rusted_ring stats") == 3
+    assert done.stdout.count(f"ring /{name} ") == 3
+    assert "\x1b[" not in done.stdout           # no screen control when not on a terminal
+    reports = [json.loads(line) for line in lines.stdout.splitlines()]
+    assert len(reports) == 2 and all(r["published"] == 30 for r in reports)
+
+
+def test_watch_exits_cleanly_on_ctrl_c():
+    proc = python("-m", "rusted_ring", "stats", "--watch", "--interval", "0.05",
+                  stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    lines = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(line) for line in proc.stdout], daemon=True).start()
+    try:
+        while "default pools" not in lines.get(timeout=WAIT):
+            pass
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(WAIT) == 0
+        assert "Traceback" not in proc.stderr.read()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(WAIT)
+
+
+def test_missing_shared_ring_is_a_clear_error():
+    name = unique()
+    done = stats("--shared", name)
+    assert done.returncode == 1 and done.stdout == ""
+    assert f"no shared ring named {name!r}" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_a_segment_that_is_not_a_ring_is_refused():
+    shared_memory = pytest.importorskip("multiprocessing.shared_memory")
+    name = unique()
+    foreign = shared_memory.SharedMemory(name=name, create=True, size=4096)
+    try:
+        foreign.buf[:16] = b"not a ring at al"
+        done = stats("--shared", name, "--json")
+    finally:
+        foreign.close()
+        foreign.unlink()
+    assert done.returncode == 1 and done.stdout == ""
+    assert f"cannot open shared ring {name!r}" in done.stderr and "not a rusted_ring" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_bad_names_and_arguments_exit_non_zero():
+    bad = stats("--shared", "a/b")
+    assert bad.returncode == 1 and "bad shared ring name" in bad.stderr
+    assert stats("--interval", "0", "--watch").returncode == 2
+    assert stats("--count", "zero").returncode == 2
+
+
+def test_default_pools_table_and_json():
+    done = stats()
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0].startswith("default pools of process") and "health EXCELLENT" in lines[0]
+    rows = {line.split()[0]: line.split() for line in lines[3:]}
+    assert list(rows) == ["XS", "S", "M", "L", "XL"]
+    assert [rows[p][1:3] for p in rows] == [["64", "2000"], ["256", "1000"], ["1024", "300"],
+                                            ["4096", "60"], ["16384", "15"]]
+    assert all("not created" in line for line in lines[3:])
+    report = json.loads(stats("--json").stdout)
+    assert [p["pool_id"] for p in report["pools"]] == ["XS", "S", "M", "L", "XL"]
+    assert [p["capacity"] for p in report["pools"]] == [2000, 1000, 300, 60, 15]
+    assert report["health"] == "EXCELLENT" and not any(p["exists"] for p in report["pools"])
