@@ -25,9 +25,12 @@
  *   - Writers may claim sequences below `gating.limit` without looking at the
  *     readers; every confirmed limit stays valid forever (see writer.c).
  *   - Processes are named by an owner word (proc.c): pid in the low 32 bits,
- *     the low 32 bits of its start time above. 0 is nobody. Whoever swaps a
- *     dead owner word for another value owns the entry; a word is never
- *     reused by a live process, so a swap cannot hit a live owner.
+ *     the low 32 bits of its start time above. 0 is nobody. A reader entry
+ *     is free exactly when its owner word is 0: a reader takes it by swapping
+ *     0 for its process's word and gives it back by storing 0 last, after
+ *     its gate and state. An evictor swaps a dead process's word for its own
+ *     word, resets the entry and stores 0 last, so an entry abandoned at any
+ *     step by a dying process names a dead process and can be evicted.
  */
 #ifndef RR_LAYOUT_H
 #define RR_LAYOUT_H
@@ -64,8 +67,9 @@ typedef struct rr_reader_entry {
     _Atomic uint64_t position;      /* next sequence it reads */
     _Atomic uint64_t lost;
     _Atomic uint64_t skipped;       /* abandoned sequences passed over */
-    _Atomic uint64_t owner;         /* process owner word (proc.c), 0 when none */
+    _Atomic uint64_t owner;         /* process owner word (proc.c), 0: free */
     _Atomic uint32_t state;         /* RR_ENTRY_* */
+    _Atomic uint32_t sleeping;      /* 1 while counted in readable.waiters */
 } rr_reader_entry;
 
 /* A futex word and the number of threads that may sleep on it. */
@@ -108,6 +112,7 @@ typedef struct rr_layout {
         _Atomic uint32_t closed;
         _Atomic uint32_t writers;            /* open writer handles */
         _Atomic uint64_t writer_owner;       /* single producer: owner word or 0 */
+        _Atomic uint32_t writer_sleeping;    /* single producer: counted in writable.waiters */
         /* multi producer: owner words of processes that opened a writer */
         _Atomic uint64_t writer_procs[RR_MAX_WRITER_PROCS];
     } control;
@@ -149,12 +154,13 @@ struct rr_writer {
     uint64_t  next;       /* single producer: next sequence to claim */
     uint64_t  idx;        /* single producer: next % capacity */
     uint64_t  limit;      /* single producer: private copy of the confirmed limit */
-    int64_t   liveness_at;/* shared backpressure: when readers were last checked */
+    _Atomic int64_t liveness_at; /* shared backpressure: when readers were last checked */
 };
 
 struct rr_reader {
     rr_ring         *ring;
     rr_reader_entry *entry;
+    uint64_t         owner;      /* owner word the entry was taken with */
     uint64_t         pos;        /* next sequence to read */
     uint64_t         idx;        /* pos % capacity */
     uint64_t         gate;       /* last value stored in entry->gate */
@@ -224,8 +230,13 @@ void      rr__wait_init(void);
 void      rr__wake_all(const rr_ring *ring, rr_waitq *q);
 int64_t   rr__deadline(int64_t timeout_ns);
 typedef rr_status (*rr_ready_fn)(void *ctx);   /* RR_EMPTY: not yet */
+/* `sleeping` (may be NULL): a flag in the ring that is 1 while this waiter
+ * is counted in q->waiters, so that whoever finds the waiter's process dead
+ * can take the count back (proc.c). */
 rr_status rr__wait(const rr_ring *ring, rr_waitq *q, rr_ready_fn ready, void *ctx,
-                   int64_t deadline);
+                   int64_t deadline, _Atomic uint32_t *sleeping);
+/* Take back the waiter count of a dead process's sleeping flag. */
+void      rr__forget_sleeper(rr_waitq *q, _Atomic uint32_t *sleeping);
 extern _Atomic bool rr__asym_fences;
 
 /* Tell sleepers on q that their condition may have changed. Call after the
@@ -249,7 +260,8 @@ uint64_t  rr__self_owner(void);
 bool      rr__owner_alive(uint64_t owner);
 static inline uint32_t rr__owner_pid(uint64_t owner) { return (uint32_t)owner; }
 /* Take readers of dead processes out of the table; returns how many. */
-uint32_t  rr__evict_dead_readers(rr_ring *ring);
+uint32_t  rr__evict_dead_readers(const rr_ring *ring);
+void      rr__reap_dead_sleepers(const rr_ring *ring);
 /* Multi producer: record this process in control.writer_procs. */
 void      rr__writer_proc_register(rr_ring *ring);
 int64_t   rr__now_ns(void);

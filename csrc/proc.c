@@ -9,15 +9,21 @@
  * the process id is checked.
  *
  * A process counts as dead when it no longer exists or is a zombie (killed,
- * not yet reaped by its parent): a zombie can never touch the ring again.
+ * not yet reaped by its parent) with no thread left: a zombie can never touch
+ * the ring again. (A process whose main thread has exited while others run
+ * also shows as a zombie, but with more than one thread: alive.)
  *
- * Evicting a dead reader: the evictor swaps the entry's owner word for 0; the
- * one that succeeds frees the entry. A live reader's entry is never swapped,
- * since its word belongs to a running process. Processes sharing a ring must
- * share a PID namespace for this to hold.
+ * Evicting a dead reader (layout.h): the evictor swaps the dead word for its
+ * own, resets the entry and stores 0 last; the one whose swap succeeds does
+ * it. A live reader's entry is never swapped, since its word belongs to a
+ * running process. Processes sharing a ring must share a PID namespace (and
+ * a time namespace, since the start time is read through /proc) for this to
+ * hold; handles belong to the process that opened them, not to a child that
+ * inherits them through fork().
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -59,6 +65,24 @@ static bool rr__proc_stat(uint32_t pid, char *state, uint64_t *start)
     return true;
 }
 
+/* A zombie that still has running threads (its main thread exited). */
+static bool rr__zombie_has_threads(uint32_t pid)
+{
+    char path[48], buf[2048];
+    snprintf(path, sizeof path, "/proc/%u/status", pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0)
+        return false;
+    buf[n] = '\0';
+    const char *t = strstr(buf, "\nThreads:");
+    unsigned long threads = 0;
+    return t && sscanf(t + 9, "%lu", &threads) == 1 && threads > 1;
+}
+
 static uint64_t rr__owner_of(uint32_t pid)
 {
     char state;
@@ -84,14 +108,14 @@ uint64_t rr__self_owner(void)
 bool rr__owner_alive(uint64_t owner)
 {
     uint32_t pid = rr__owner_pid(owner);
-    if (pid == 0)
+    if (pid == 0 || pid > INT32_MAX)   /* no process (a damaged word, say) */
         return false;
     if (pid == (uint32_t)getpid())
         return owner == rr__self_owner();
     char state;
     uint64_t start;
     if (rr__proc_stat(pid, &state, &start)) {
-        if (state == 'Z' || state == 'X')
+        if ((state == 'Z' || state == 'X') && !rr__zombie_has_threads(pid))
             return false;
         uint32_t recorded = (uint32_t)(owner >> 32);
         return recorded == 0 || recorded == (uint32_t)start;
@@ -100,31 +124,65 @@ bool rr__owner_alive(uint64_t owner)
     return kill((pid_t)pid, 0) == 0 || errno != ESRCH;
 }
 
-uint32_t rr__evict_dead_readers(rr_ring *ring)
+uint32_t rr__evict_dead_readers(const rr_ring *ring)
 {
     rr_layout *L = ring->L;
+    uint64_t me = rr__self_owner();
     uint32_t evicted = 0;
     for (uint32_t i = 0; i < RR_MAX_READERS; i++) {
         rr_reader_entry *e = &ring->readers[i];
-        /* a process can die between claiming an entry and activating it */
-        if (atomic_load_explicit(&e->state, memory_order_acquire) == RR_ENTRY_FREE)
-            continue;
+        /* any step of taking, using, giving up or evicting an entry leaves a
+         * word naming the process that did it (layout.h) */
         uint64_t owner = atomic_load_explicit(&e->owner, memory_order_acquire);
         if (owner == 0 || rr__owner_alive(owner))
             continue;
-        if (!atomic_compare_exchange_strong_explicit(&e->owner, &owner, 0,
+        if (!atomic_compare_exchange_strong_explicit(&e->owner, &owner, me,
                                                      memory_order_acq_rel,
                                                      memory_order_relaxed))
             continue;   /* another process evicted it first */
-        /* the entry is ours now: stop gating, then free it for new readers */
+        /* the entry is ours now: stop gating, take back a sleeper's count,
+         * then free it for new readers */
         atomic_store_explicit(&e->gate, RR_GATE_FREE, memory_order_seq_cst);
         atomic_store_explicit(&e->state, RR_ENTRY_FREE, memory_order_release);
+        rr__forget_sleeper(&L->readable, &e->sleeping);
         atomic_fetch_add_explicit(&L->counters.evicted, 1, memory_order_relaxed);
+        atomic_store_explicit(&e->owner, 0, memory_order_release);
         evicted++;
     }
     if (evicted)
         rr__notify(ring, &L->writable);
     return evicted;
+}
+
+/* A process killed while it slept on a queue stays counted in its waiters,
+ * and every later publish or release would make a wake-up system call for
+ * nobody. Whoever makes such a call looks, at most every
+ * RR_SHM_LIVENESS_NS per process, for sleepers of dead processes. */
+void rr__reap_dead_sleepers(const rr_ring *ring)
+{
+    static _Atomic int64_t last;
+    int64_t now = rr__now_ns();
+    int64_t seen = atomic_load_explicit(&last, memory_order_relaxed);
+    if (now - seen < RR_SHM_LIVENESS_NS ||
+        !atomic_compare_exchange_strong_explicit(&last, &seen, now, memory_order_relaxed,
+                                                 memory_order_relaxed))
+        return;
+    rr_layout *L = ring->L;
+    uint64_t writer = atomic_load_explicit(&L->control.writer_owner, memory_order_acquire);
+    if (atomic_load_explicit(&L->control.writer_sleeping, memory_order_relaxed) &&
+        writer != 0 && !rr__owner_alive(writer) &&
+        atomic_compare_exchange_strong_explicit(&L->control.writer_owner, &writer, 0,
+                                                memory_order_acq_rel, memory_order_relaxed)) {
+        /* the dead writer's place is given up too, as a takeover would */
+        atomic_fetch_sub_explicit(&L->control.writers, 1, memory_order_relaxed);
+        rr__forget_sleeper(&L->writable, &L->control.writer_sleeping);
+    }
+    for (uint32_t i = 0; i < RR_MAX_READERS; i++) {
+        if (atomic_load_explicit(&ring->readers[i].sleeping, memory_order_relaxed)) {
+            rr__evict_dead_readers(ring);
+            break;
+        }
+    }
 }
 
 void rr__writer_proc_register(rr_ring *ring)

@@ -55,13 +55,16 @@ static void rr__reader_free(rr_reader *r)
     free(r);
 }
 
-static rr_reader_entry *rr__claim_entry(rr_ring *ring, uint32_t *index)
+/* Take a free entry (owner word 0) for this process; see layout.h. */
+static rr_reader_entry *rr__claim_entry(rr_ring *ring, uint64_t me, uint32_t *index)
 {
     for (uint32_t i = 0; i < RR_MAX_READERS; i++) {
-        uint32_t expect = RR_ENTRY_FREE;
-        if (atomic_compare_exchange_strong_explicit(&ring->readers[i].state, &expect,
-                                                    RR_ENTRY_CLAIMED, memory_order_acq_rel,
+        uint64_t expect = 0;
+        if (atomic_compare_exchange_strong_explicit(&ring->readers[i].owner, &expect, me,
+                                                    memory_order_acq_rel,
                                                     memory_order_relaxed)) {
+            atomic_store_explicit(&ring->readers[i].state, RR_ENTRY_CLAIMED,
+                                  memory_order_relaxed);
             *index = i;
             return &ring->readers[i];
         }
@@ -110,9 +113,10 @@ rr_status rr_reader_open(rr_ring *ring, rr_start start, rr_reader **out)
     if (st != RR_OK)
         return st;
     uint32_t index;
-    rr_reader_entry *e = rr__claim_entry(ring, &index);
+    uint64_t me = rr__self_owner();
+    rr_reader_entry *e = rr__claim_entry(ring, me, &index);
     if (!e && !ring->private_mem && rr__evict_dead_readers(ring) > 0)
-        e = rr__claim_entry(ring, &index);   /* entries of dead processes came free */
+        e = rr__claim_entry(ring, me, &index);   /* entries of dead processes came free */
     if (!e) {
         rr__reader_free(r);
         return rr__fail(RR_TOO_MANY_READERS, "all %d reader entries of the ring are in use",
@@ -120,7 +124,6 @@ rr_status rr_reader_open(rr_ring *ring, rr_start start, rr_reader **out)
     }
     atomic_store_explicit(&e->lost, 0, memory_order_relaxed);
     atomic_store_explicit(&e->skipped, 0, memory_order_relaxed);
-    atomic_store_explicit(&e->owner, rr__self_owner(), memory_order_relaxed);
     rr__raise_hw(ring->L, index + 1);
     uint64_t head = rr__head(ring);
     uint64_t pos = start == RR_START_LATEST ? head
@@ -130,6 +133,7 @@ rr_status rr_reader_open(rr_ring *ring, rr_start start, rr_reader **out)
     atomic_store_explicit(&e->position, pos, memory_order_relaxed);
     atomic_store_explicit(&e->state, RR_ENTRY_ACTIVE, memory_order_release);
     r->entry = e;
+    r->owner = me;
     r->pos = r->gate = r->cur_lo = pos;
     r->idx = pos % ring->capacity;
     atomic_fetch_add_explicit(&ring->handles, 1, memory_order_acq_rel);
@@ -144,18 +148,21 @@ void rr_reader_close(rr_reader *r)
         return;
     rr_ring *ring = r->ring;
     rr_reader_entry *e = r->entry;
-    /* Give the entry up only while it is still ours: a process taken for dead
-     * (see proc.c) has lost it, and it may belong to another reader now. */
-    uint64_t me = atomic_load_explicit(&e->owner, memory_order_relaxed);
-    if (me != 0 && atomic_compare_exchange_strong_explicit(&e->owner, &me, 0,
-                                                           memory_order_acq_rel,
-                                                           memory_order_relaxed)) {
+    /* Give the entry up only from the process that took it (a child that
+     * inherited the handle through fork() only frees its memory), and only
+     * while the entry still names that process. */
+    uint64_t me = r->owner;
+    if (me == rr__self_owner() &&
+        atomic_load_explicit(&e->owner, memory_order_acquire) == me) {
         if (!ring->overwrite) {
             /* release: our reads are done before a writer reuses the slots */
             atomic_store_explicit(&e->gate, RR_GATE_FREE, memory_order_release);
             rr__notify(ring, &ring->L->writable);
         }
         atomic_store_explicit(&e->state, RR_ENTRY_FREE, memory_order_release);
+        /* last: the entry is free for the next reader */
+        atomic_compare_exchange_strong_explicit(&e->owner, &me, 0, memory_order_acq_rel,
+                                                memory_order_relaxed);
     }
     atomic_fetch_sub_explicit(&ring->handles, 1, memory_order_acq_rel);
     rr__reader_free(r);
@@ -392,7 +399,8 @@ static rr_status rr__read_first(rr_reader *r, rr_event *ev, int64_t timeout_ns)
     rr_status st = rr__read_ready(&p);
     if (st == RR_EMPTY && timeout_ns != 0) {
         st = rr__wait(r->ring, &r->ring->L->readable, rr__read_ready, &p,
-                      rr__deadline(timeout_ns));
+                      rr__deadline(timeout_ns),
+                      r->ring->private_mem ? NULL : &r->entry->sleeping);
         if (st == RR_EMPTY)
             st = RR_TIMEOUT;
     }

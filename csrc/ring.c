@@ -114,7 +114,7 @@ static rr_status rr__handle(unsigned char *base, const rr_geometry *g, bool owns
     return RR_OK;
 }
 
-static void rr__write_geometry(unsigned char *mem, const rr_config *cfg)
+static void rr__write_geometry(unsigned char *mem, const rr_config *cfg, rr_geometry *out)
 {
     size_t readers_off, meta_off, payload_off;
     size_t total = rr__footprint(cfg->capacity, cfg->slot_size, &readers_off, &meta_off,
@@ -141,9 +141,10 @@ static void rr__write_geometry(unsigned char *mem, const rr_config *cfg)
         atomic_init(&entries[i].gate, RR_GATE_FREE);
     /* The magic goes in last, with release: a process that opens the block
      * by name and sees the magic sees a complete ring (see rr__read_magic). */
-    g.magic = 0;
-    memcpy(&L->geo, &g, sizeof g);
+    memcpy((unsigned char *)&L->geo + sizeof g.magic, (const unsigned char *)&g + sizeof g.magic,
+           sizeof g - sizeof g.magic);
     __atomic_store_n(&L->geo.magic, RR_MAGIC, __ATOMIC_RELEASE);
+    *out = g;
 }
 
 uint64_t rr__read_magic(const void *mem)
@@ -166,8 +167,9 @@ static rr_status rr__format(void *mem, size_t len, const rr_config *cfg, bool ow
                         len, need);
     if (!zeroed)
         memset(mem, 0, need);   /* every counter, stamp and cursor starts at 0 */
-    rr__write_geometry(mem, cfg);
-    return rr__handle(mem, &((rr_layout *)mem)->geo, owns, private_mem, out);
+    rr_geometry g;   /* the handle is built from our copy, never read back */
+    rr__write_geometry(mem, cfg, &g);
+    return rr__handle(mem, &g, owns, private_mem, out);
 }
 
 rr_status rr_ring_format(void *mem, size_t len, const rr_config *cfg, rr_ring **out)

@@ -295,7 +295,8 @@ rr_status rr_ring_stats_get(const rr_ring *ring, rr_ring_stats *out);
 /* Create a ring in POSIX shared memory under `name` and attach a handle. The
  * segment holds the same block an in-process ring uses. Names: one optional
  * leading '/', then 1 .. RR_SHM_NAME_MAX printable ASCII characters other
- * than '/' (not "." or ".."); "strokes" and "/strokes" are the same ring.
+ * than '/' and space (not "." or ".."); "strokes" and "/strokes" are the
+ * same ring. RR_SYSTEM when /dev/shm has no room for it.
  * `permissions` are the segment's mode bits, applied as given (0 means 0600).
  * RR_SHM_EXISTS when the name is taken. No other process can open the segment
  * before it is completely laid out.
@@ -305,7 +306,11 @@ rr_status rr_ring_stats_get(const rr_ring *ring, rr_ring_stats *out);
  * writer that finds the ring full takes readers of dead processes out of the
  * table (at most every RR_SHM_LIVENESS_NS while it waits), so a killed reader
  * cannot stop the stream. A single-producer writer whose process died is
- * replaced by the next rr_writer_open. */
+ * replaced by the next rr_writer_open. Writer and reader handles belong to
+ * the process that opened them: a child that inherits one through fork()
+ * must not use it (closing it only frees the child's memory). Not covered:
+ * a multi-producer writer process that dies holding a claim stops readers at
+ * that sequence (and its waiter count is never taken back). */
 rr_status rr_shm_create(const char *name, const rr_config *cfg, unsigned permissions,
                         rr_ring **out);
 

@@ -102,6 +102,13 @@ rr_status rr_shm_create(const char *name, const rr_config *cfg, unsigned permiss
         st = rr__shm_errno(errno, "cannot set the permissions of shared ring", path);
     } else if (ftruncate(fd, (off_t)len) != 0) {
         st = rr__shm_errno(errno, "cannot size shared ring", path);
+    } else if ((errno = posix_fallocate(fd, 0, (off_t)len)) != 0) {
+        /* Reserve the pages now: a tmpfs without room for them would
+         * otherwise kill a process with SIGBUS when it first touches one. */
+        st = errno == ENOSPC
+                 ? rr__fail(RR_SYSTEM, "no room for shared ring '%s': %zu bytes do not fit "
+                                       "in /dev/shm", path, len)
+                 : rr__shm_errno(errno, "cannot reserve memory for shared ring", path);
     } else if ((mem = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)) ==
                MAP_FAILED) {
         st = rr__shm_errno(errno, "cannot map shared ring", path);
@@ -114,7 +121,7 @@ rr_status rr_shm_create(const char *name, const rr_config *cfg, unsigned permiss
     if (st != RR_OK) {
         if (mem != MAP_FAILED)
             munmap(mem, len);
-        shm_unlink(path);   /* the name is ours: nobody could open it yet */
+        shm_unlink(path);   /* ours; an opener found no magic and refuses it */
     }
     return st;
 }

@@ -99,6 +99,8 @@ void rr__wake_all(const rr_ring *ring, rr_waitq *q)
 {
     atomic_fetch_add_explicit(&q->futex, 1, memory_order_release);
     rr__futex(&q->futex, FUTEX_WAKE, INT_MAX, NULL, ring->private_mem);
+    if (!ring->private_mem)
+        rr__reap_dead_sleepers(ring);
 }
 
 int64_t rr__now_ns(void)
@@ -129,9 +131,13 @@ static inline void rr__cpu_relax(void)
 
 /* Sleep on q until ready() stops saying RR_EMPTY or the deadline passes. */
 static rr_status rr__sleep(const rr_ring *ring, rr_waitq *q, rr_ready_fn ready,
-                           void *ctx, int64_t deadline)
+                           void *ctx, int64_t deadline, _Atomic uint32_t *sleeping)
 {
     atomic_fetch_add_explicit(&q->waiters, 1, memory_order_seq_cst);
+    /* after the count: a process dying between the two leaks one count
+     * (spurious wake calls), never takes back a count it did not add */
+    if (sleeping)
+        atomic_store_explicit(sleeping, 1, memory_order_release);
     atomic_thread_fence(memory_order_seq_cst);   /* our half of the store-load fence */
     bool sliced = !atomic_load_explicit(&rr__asym_fences, memory_order_relaxed);
     if (!sliced) {
@@ -161,15 +167,25 @@ static rr_status rr__sleep(const rr_ring *ring, rr_waitq *q, rr_ready_fn ready,
         rr__futex(&q->futex, FUTEX_WAIT, seen, wait_ns == INT64_MAX ? NULL : &ts,
                   ring->private_mem);
     }
-    atomic_fetch_sub_explicit(&q->waiters, 1, memory_order_release);
+    rr__forget_sleeper(q, sleeping);
+    if (!sleeping)
+        atomic_fetch_sub_explicit(&q->waiters, 1, memory_order_release);
     return st;
+}
+
+/* Whoever turns the flag from 1 to 0 takes the count back: the waiter
+ * itself, or a process that found the waiter's process dead. */
+void rr__forget_sleeper(rr_waitq *q, _Atomic uint32_t *sleeping)
+{
+    if (sleeping && atomic_exchange_explicit(sleeping, 0, memory_order_acq_rel) == 1)
+        atomic_fetch_sub_explicit(&q->waiters, 1, memory_order_release);
 }
 
 /* Wait until ready() returns something other than RR_EMPTY. A deadline of 0
  * never waits (RR_EMPTY comes back as is); a negative deadline has no limit.
  * Escalates spin -> yield -> futex sleep. */
 rr_status rr__wait(const rr_ring *ring, rr_waitq *q, rr_ready_fn ready, void *ctx,
-                   int64_t deadline)
+                   int64_t deadline, _Atomic uint32_t *sleeping)
 {
     rr_status st = ready(ctx);
     if (st != RR_EMPTY || deadline == 0)
@@ -186,5 +202,5 @@ rr_status rr__wait(const rr_ring *ring, rr_waitq *q, rr_ready_fn ready, void *ct
         if (deadline > 0 && rr__now_ns() >= deadline)
             return RR_TIMEOUT;
     }
-    return rr__sleep(ring, q, ready, ctx, deadline);
+    return rr__sleep(ring, q, ready, ctx, deadline, sleeping);
 }

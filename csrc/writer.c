@@ -84,14 +84,18 @@ static rr_status rr__take_writer(rr_ring *ring)
     rr_layout *L = ring->L;
     uint64_t me = rr__self_owner(), cur = 0;
     if (atomic_compare_exchange_strong_explicit(&L->control.writer_owner, &cur, me,
-                                                memory_order_acq_rel, memory_order_acquire))
+                                                memory_order_acq_rel, memory_order_acquire)) {
+        /* the last writer may have died and been cleared (rr__reap_dead_sleepers) */
+        if (!ring->private_mem)
+            rr__recover_published(ring);
         return RR_OK;
-    while (!ring->private_mem && cur != 0 && rr__owner_pid(cur) != rr__owner_pid(me) &&
-           !rr__owner_alive(cur)) {
+    }
+    while (!ring->private_mem && cur != 0 && cur != me && !rr__owner_alive(cur)) {
         if (atomic_compare_exchange_strong_explicit(&L->control.writer_owner, &cur, me,
                                                     memory_order_acq_rel,
                                                     memory_order_acquire)) {
             atomic_fetch_sub_explicit(&L->control.writers, 1, memory_order_relaxed);
+            rr__forget_sleeper(&L->writable, &L->control.writer_sleeping);
             rr__recover_published(ring);
             return RR_OK;
         }
@@ -220,9 +224,12 @@ static bool rr__dead_readers_gone(rr_writer *w)
     if (ring->private_mem || ring->overwrite)
         return false;
     int64_t now = rr__now_ns();
-    if (w->liveness_at != 0 && now - w->liveness_at < RR_SHM_LIVENESS_NS)
+    int64_t last = atomic_load_explicit(&w->liveness_at, memory_order_relaxed);
+    /* a multi-producer handle may be shared: one thread per period looks */
+    if ((last != 0 && now - last < RR_SHM_LIVENESS_NS) ||
+        !atomic_compare_exchange_strong_explicit(&w->liveness_at, &last, now,
+                                                 memory_order_relaxed, memory_order_relaxed))
         return false;
-    w->liveness_at = now;
     return rr__evict_dead_readers(ring) > 0;
 }
 
@@ -258,7 +265,10 @@ static rr_status rr__wait_room(rr_writer *w, uint64_t need, uint32_t count, int6
         if (!rr__wait_resumed)
             atomic_fetch_add_explicit(&ring->L->counters.stalls, 1, memory_order_relaxed);
     }
-    rr_status st = rr__wait(ring, &ring->L->writable, rr__room_ready, &room, deadline);
+    _Atomic uint32_t *sleeping = w->single && !ring->private_mem
+                                     ? &ring->L->control.writer_sleeping : NULL;
+    rr_status st = rr__wait(ring, &ring->L->writable, rr__room_ready, &room, deadline,
+                            sleeping);
     if (st == RR_EMPTY)
         return RR_FULL;
     if (st == RR_CLOSED)

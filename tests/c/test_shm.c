@@ -7,6 +7,7 @@
  * Processes are made with fork(); they meet only through the named segment.
  */
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -371,9 +372,11 @@ static void events_between_processes(rr_mode mode, rr_producers producers)
             continue;
         }
         CHECK_ST(st, RR_OK);
-        uint64_t seq;
-        if (!payload_ok(ev.data, ev.len, 7, &seq) || seq != ev.sequence || seq < next)
+        uint64_t seq = 0;
+        if (!payload_ok(ev.data, ev.len, 7, &seq) || seq != ev.sequence || seq < next) {
             bad++;
+            seq = ev.sequence;
+        }
         next = seq + 1;
         delivered++;
     }
@@ -696,6 +699,130 @@ TEST(test_opening_while_another_process_creates)
     }
 }
 
+/* A reader process killed while it sleeps in next() leaves no waiter count
+ * behind: publishing goes back to making no wake-up system call. */
+TEST(test_a_reader_killed_asleep_leaves_no_waiter_behind)
+{
+    const char *name = fresh_name();
+    rr_config cfg = cfg_of(OW, RR_PRODUCERS_SINGLE, 64, 64);
+    rr_ring *ring;
+    CHECK_ST(rr_shm_create(name, &cfg, 0, &ring), RR_OK);
+    fflush(NULL);
+    pid_t pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0) {
+        rr_ring *mine;
+        rr_reader *r;
+        rr_event ev;
+        if (rr_shm_open(name, &mine) != RR_OK || rr_reader_open(mine, RR_START_LATEST, &r) != RR_OK)
+            _exit(2);
+        rr_reader_next(r, &ev, RR_FOREVER);
+        _exit(3);
+    }
+    CHECK(WAIT_UNTIL(atomic_load(&ring->L->readable.waiters) == 1, 10.0));
+    CHECK(kill(pid, SIGKILL) == 0);
+    int status;
+    CHECK(waitpid(pid, &status, 0) == pid);
+    CHECK(WIFSIGNALED(status));
+    CHECK_EQ(atomic_load(&ring->L->readable.waiters), 1);   /* the dead sleeper's count */
+    rr_writer *w;
+    CHECK_ST(rr_writer_open(ring, &w), RR_OK);
+    uint64_t i = 0;
+    CHECK(WAIT_UNTIL((add_seq(w, i++, 0), atomic_load(&ring->L->readable.waiters) == 0), 10.0));
+    CHECK_EQ(reader_count(ring), 0);
+    rr_writer_close(w);
+    rr_ring_destroy(ring);
+    rr_shm_unlink(name);
+}
+
+/* A child that inherits a reader through fork() and closes it (as a garbage
+ * collector in the child would) does not take the parent's reader away. */
+TEST(test_closing_an_inherited_reader_leaves_the_parents_alone)
+{
+    const char *name = fresh_name();
+    rr_config cfg = cfg_of(BP, RR_PRODUCERS_SINGLE, 4, 64);
+    rr_ring *ring;
+    rr_reader *r;
+    CHECK_ST(rr_shm_create(name, &cfg, 0, &ring), RR_OK);
+    CHECK_ST(rr_reader_open(ring, RR_START_OLDEST, &r), RR_OK);
+    fflush(NULL);
+    pid_t pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0) {
+        rr_reader_close(r);
+        _exit(0);
+    }
+    int status;
+    CHECK(waitpid(pid, &status, 0) == pid);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    CHECK_EQ(reader_count(ring), 1);
+    rr_writer *w;
+    CHECK_ST(rr_writer_open(ring, &w), RR_OK);
+    for (uint64_t i = 0; i < 4; i++)
+        CHECK_ST(add_seq(w, i, 0), RR_OK);
+    CHECK_ST(add_seq(w, 4, 0), RR_FULL);   /* the parent's reader still gates */
+    rr_writer_close(w);
+    rr_reader_close(r);
+    CHECK_EQ(reader_count(ring), 0);
+    rr_ring_destroy(ring);
+    rr_shm_unlink(name);
+}
+
+static void *hold_reader(void *arg)
+{
+    (void)arg;
+    wait_forever();
+    return NULL;
+}
+
+/* A process whose main thread has exited shows as a zombie in /proc while
+ * its other threads run: it is alive, and its reader keeps gating. */
+TEST(test_a_process_whose_main_thread_exited_is_alive)
+{
+    const char *name = fresh_name();
+    rr_config cfg = cfg_of(BP, RR_PRODUCERS_SINGLE, 4, 64);
+    rr_ring *ring;
+    CHECK_ST(rr_shm_create(name, &cfg, 0, &ring), RR_OK);
+    fflush(NULL);
+    pid_t pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0) {
+        rr_ring *mine;
+        rr_reader *r;
+        pthread_t t;
+        if (rr_shm_open(name, &mine) != RR_OK || rr_reader_open(mine, RR_START_OLDEST, &r) != RR_OK ||
+            pthread_create(&t, NULL, hold_reader, NULL) != 0)
+            _exit(2);
+        pthread_exit(NULL);
+    }
+    char path[64], state = 0;
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    CHECK(WAIT_UNTIL(({
+        FILE *f = fopen(path, "r");
+        char buf[512] = "";
+        if (f) { if (!fgets(buf, sizeof buf, f)) buf[0] = 0; fclose(f); }
+        char *p = strrchr(buf, ')');
+        state = p && p[1] ? p[2] : 0;
+        state == 'Z' && reader_count(ring) == 1;
+    }), 10.0));
+    rr_writer *w;
+    CHECK_ST(rr_writer_open(ring, &w), RR_OK);
+    for (uint64_t i = 0; i < 4; i++)
+        CHECK_ST(add_seq(w, i, 0), RR_OK);
+    CHECK_ST(add_seq(w, 4, MS(500)), RR_TIMEOUT);   /* still gated: not evicted */
+    static rr_ring_stats st;
+    CHECK_ST(rr_ring_stats_get(ring, &st), RR_OK);
+    CHECK_EQ(st.readers_evicted, 0);
+    CHECK(st.readers[0].alive);
+    CHECK(kill(pid, SIGKILL) == 0);
+    int status;
+    CHECK(waitpid(pid, &status, 0) == pid);
+    CHECK_ST(add_seq(w, 4, SEC(10)), RR_OK);        /* now it is dead */
+    rr_writer_close(w);
+    rr_ring_destroy(ring);
+    rr_shm_unlink(name);
+}
+
 int main(void)
 {
     alarm(600);   /* a lost wake-up fails the suite instead of hanging CI */
@@ -715,5 +842,8 @@ int main(void)
     RUN(test_a_dead_writer_is_reported_and_replaced);
     RUN(test_writer_processes_are_counted_while_alive);
     RUN(test_opening_while_another_process_creates);
+    RUN(test_a_reader_killed_asleep_leaves_no_waiter_behind);
+    RUN(test_closing_an_inherited_reader_leaves_the_parents_alone);
+    RUN(test_a_process_whose_main_thread_exited_is_alive);
     return check_report();
 }
