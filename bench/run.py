@@ -188,10 +188,17 @@ def machine() -> dict:
 
 
 def load_now() -> dict:
+    """How busy the machine is: load averages and the share of the last 10 s
+    in which some runnable task waited for a CPU (Linux PSI)."""
     out = {}
     try:
         out["loadavg"] = [float(x) for x in Path("/proc/loadavg").read_text().split()[:3]]
     except OSError:
+        pass
+    try:
+        some = Path("/proc/pressure/cpu").read_text().splitlines()[0].split()
+        out["cpu_pressure_avg10"] = float(some[1].split("=")[1])
+    except (OSError, IndexError, ValueError):
         pass
     return out
 
@@ -351,7 +358,9 @@ def main(argv=None) -> int:
     for i, name in enumerate(names, 1):
         log_path = logs / f"{name}.log"
         progress.start(i, GROUPS[name][0], log_path)
+        before = load_now()
         entry = run_group(name, args.quick, logs / f"{name}.json", log_path, timeout)
+        entry["load_before"], entry["load_after"] = before, load_now()
         status = entry["status"] + (f": {entry['reason']}" if entry.get("reason") else "")
         entry["seconds"] = round(progress.done(status), 2)
         doc["groups"][name] = entry
@@ -588,6 +597,12 @@ def print_summary(doc: dict) -> None:
             if extra:
                 detail += f"; {extra}"
         print(f"      {detail}")
+    cores = m.get("cores") or 1
+    busy = [n for n, g in doc.get("groups", {}).items()
+            if (g.get("load_before", {}).get("loadavg") or [0])[0] > cores]
+    if busy:
+        print(f"\n  note: the 1-minute load average exceeded the {cores} cores when these groups started: "
+              f"{', '.join(busy)}; other work on the machine was competing with them")
     skipped = {n: g["reason"] for n, g in doc.get("groups", {}).items() if g.get("status") != "ok"}
     for n, why in skipped.items():
         print(f"\n  {n}: {doc['groups'][n]['status']}: {why}")
