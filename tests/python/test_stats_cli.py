@@ -7,6 +7,7 @@ other 10, then it holds the ring until the test lets it go.
 import json
 import os
 import queue
+import select
 import signal
 import subprocess
 import sys
@@ -131,6 +132,33 @@ def test_watch_refreshes_until_its_count():
     assert "\x1b[" not in done.stdout           # no screen control when not on a terminal
     reports = [json.loads(line) for line in lines.stdout.splitlines()]
     assert len(reports) == 2 and all(r["published"] == 30 for r in reports)
+
+
+def test_watch_on_a_terminal_redraws_in_place():
+    pty = pytest.importorskip("pty")
+    master, slave = pty.openpty()
+    proc = python("-m", "rusted_ring", "stats", "--watch", "-i", "0.05", "-n", "2",
+                  stdout=slave, stderr=subprocess.PIPE)
+    os.close(slave)
+    out = b""
+    try:
+        while True:
+            ready, _, _ = select.select([master], [], [], WAIT)
+            assert ready, f"no output from the command within {WAIT} s"
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:                         # EIO: the child has exited
+                break
+            if not chunk:
+                break
+            out += chunk
+        assert proc.wait(WAIT) == 0, proc.stderr.read()
+    finally:
+        os.close(master)
+        if proc.poll() is None:
+            proc.kill()
+    text = out.decode()
+    assert text.count("\x1b[H\x1b[2J") == 2 and text.count("default pools of process") == 2
 
 
 def test_watch_exits_cleanly_on_ctrl_c():
