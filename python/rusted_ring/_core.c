@@ -335,6 +335,25 @@ negative:
     return -1;
 }
 
+/* A shared segment's mode bits, 0 .. 0o777 (the core reads 0 as 0o600). */
+static int as_permissions(PyObject *o, unsigned *out)
+{
+    uint64_t v;
+    if (as_u64(o, "permissions", 0777, &v) == 0) {
+        *out = (unsigned)v;
+        return 0;
+    }
+    if (PyErr_ExceptionMatches(PyExc_ValueError)) {   /* say it in octal */
+        PyErr_Clear();
+        PyObject *oct = PyNumber_ToBase(o, 8);
+        if (oct) {
+            PyErr_Format(PyExc_ValueError, "permissions must be mode bits from 0o0 to 0o777, got %U", oct);
+            Py_DECREF(oct);
+        }
+    }
+    return -1;
+}
+
 /* A payload: any C-contiguous bytes-like object, or an event-like object with
  * `data` and `event_type` (PooledEvent, AutoSizedEvent, or an Event). */
 typedef struct {
@@ -614,20 +633,15 @@ static PyObject *Ring_create_shared(PyTypeObject *type, PyObject *const *args, P
     PyObject *a[6];
     const char *name;
     rr_config cfg;
-    uint64_t perm = 0600;
+    unsigned perm = 0600;
     if (parse_args("create_shared", args, nargs, kwnames, names, 6, 3, 3, a) < 0 ||
         !(name = shm_name_arg(a[0])) || config_from(a[1], a[2], a[3], a[4], &cfg) < 0 ||
-        (a[5] && as_u64(a[5], "permissions", UINT64_MAX >> 1, &perm) < 0))
+        (a[5] && as_permissions(a[5], &perm) < 0))
         return NULL;
-    if (perm > 0777) {
-        PyErr_Format(PyExc_ValueError, "permissions must be mode bits from 0o0 to 0o777, got %R",
-                     a[5]);
-        return NULL;
-    }
     rr_ring *ring;
     rr_status s;
     Py_BEGIN_ALLOW_THREADS           /* lays the whole segment out */
-    s = rr_shm_create(name, &cfg, (unsigned)perm, &ring);
+    s = rr_shm_create(name, &cfg, perm, &ring);
     Py_END_ALLOW_THREADS
     if (s != RR_OK)
         return raise_named(state_of_type(type), s, a[0]);
