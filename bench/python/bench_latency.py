@@ -217,10 +217,10 @@ def procs_zmq(n: int) -> list[int]:
         while msg := recv():
             send(msg)
 
+    p = _in_process(ponger)   # forked before this process starts zmq's threads
     ctx = zmq.Context()
     push, pull = ctx.socket(zmq.PUSH), ctx.socket(zmq.PULL)
-    pull.bind(pong_ep)
-    p = _in_process(ponger)
+    pull.bind(pong_ep)        # the ponger's PUSH connects and retries until it is there
     try:
         if not ready.wait(30):
             raise Failed("ponger process did not start")
