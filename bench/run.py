@@ -344,9 +344,9 @@ def main(argv=None) -> int:
     if not args.no_build:
         build(args.quick)
     info = machine()
-    print(f"machine: {info['cpu']}, {info['cores']} cores; {info['python']}; {info.get('lua')}; "
-          f"{info.get('cc')}; {info.get('rustc') or 'no rustc'}; {info.get('java') or 'no java'}")
-    print(f"git {info.get('git_commit', '?')[:12]}{' (uncommitted changes)' if info.get('git_dirty') else ''}; "
+    print(f"machine: {info['cpu']}, {info['cores']} cores; {info['python']}; {info.get('lua') or 'no lua'}; "
+          f"{info.get('cc') or 'no cc'}; {info.get('rustc') or 'no rustc'}; {info.get('java') or 'no java'}")
+    print(f"git {(info.get('git_commit') or '?')[:12]}{' (uncommitted changes)' if info.get('git_dirty') else ''}; "
           f"{'quick' if args.quick else 'full'} run of {len(names)} group(s); logs in {logs}\n", flush=True)
     args_given = sys.argv[1:] if argv is None else argv
     doc = {"schema": "rusted_ring-bench/1",
@@ -410,6 +410,8 @@ def summary(doc: dict) -> list[dict]:
 
     def add(section, what, ours_label, ours, peer_label, peer, unit, better, note="", groups=(),
             reference=False):
+        if groups and not any(g in doc["groups"] for g in groups):
+            return   # a partial run (--only) without these groups
         row = {"section": section, "what": what, "ours_label": ours_label, "ours": ours,
                "peer_label": peer_label, "peer": peer, "unit": unit, "better": better, "note": note}
         if reference:   # both figures are rusted_ring's: a ratio, not a contest
