@@ -148,6 +148,7 @@ struct rr_ring {
 
 struct rr_writer {
     rr_ring  *ring;
+    uint64_t  owner;      /* owner word of the process that opened it */
     bool      single;
     bool      pending;    /* single producer: a claim is out */
     uint32_t  pending_count;

@@ -136,6 +136,7 @@ rr_status rr_writer_open(rr_ring *ring, rr_writer **out)
     if (ring->multi && !ring->private_mem)
         rr__writer_proc_register(ring);
     w->ring = ring;
+    w->owner = rr__self_owner();
     w->single = !ring->multi;
     w->next = atomic_load_explicit(&L->published, memory_order_acquire);
     w->idx = w->next % ring->capacity;
@@ -153,6 +154,12 @@ void rr_writer_close(rr_writer *w)
         return;
     rr_ring *ring = w->ring;
     rr_layout *L = ring->L;
+    if (w->owner != rr__self_owner()) {
+        /* inherited through fork(): the writer is still the parent's */
+        atomic_fetch_sub_explicit(&ring->handles, 1, memory_order_acq_rel);
+        free(w);
+        return;
+    }
     if (w->single) {
         if (w->pending)   /* an open claim dies with its writer */
             atomic_fetch_add_explicit(&L->counters.abandoned, w->pending_count,

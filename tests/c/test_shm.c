@@ -735,8 +735,8 @@ TEST(test_a_reader_killed_asleep_leaves_no_waiter_behind)
     rr_shm_unlink(name);
 }
 
-/* A child that inherits a reader through fork() and closes it (as a garbage
- * collector in the child would) does not take the parent's reader away. */
+/* A child that inherits a reader and a writer through fork() and closes them
+ * (as a garbage collector in the child would) takes neither from the parent. */
 TEST(test_closing_an_inherited_reader_leaves_the_parents_alone)
 {
     const char *name = fresh_name();
@@ -745,19 +745,24 @@ TEST(test_closing_an_inherited_reader_leaves_the_parents_alone)
     rr_reader *r;
     CHECK_ST(rr_shm_create(name, &cfg, 0, &ring), RR_OK);
     CHECK_ST(rr_reader_open(ring, RR_START_OLDEST, &r), RR_OK);
+    rr_writer *w;
+    CHECK_ST(rr_writer_open(ring, &w), RR_OK);
     fflush(NULL);
     pid_t pid = fork();
     CHECK(pid >= 0);
     if (pid == 0) {
         rr_reader_close(r);
+        rr_writer_close(w);
         _exit(0);
     }
     int status;
     CHECK(waitpid(pid, &status, 0) == pid);
     CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
     CHECK_EQ(reader_count(ring), 1);
-    rr_writer *w;
-    CHECK_ST(rr_writer_open(ring, &w), RR_OK);
+    static rr_ring_stats st;
+    CHECK_ST(rr_ring_stats_get(ring, &st), RR_OK);
+    CHECK_EQ(st.writers, 1);                 /* still ours */
+    CHECK_EQ(st.writer_pid, getpid());
     for (uint64_t i = 0; i < 4; i++)
         CHECK_ST(add_seq(w, i, 0), RR_OK);
     CHECK_ST(add_seq(w, 4, 0), RR_FULL);   /* the parent's reader still gates */

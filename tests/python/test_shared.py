@@ -751,8 +751,6 @@ def test_pythons_resource_tracker_never_sees_our_segments(shm):
     assert_round_trip(ring, again)
 
 
-@pytest.mark.xfail(strict=True, reason="core: rr_reader_close / rr_writer_close in a forked child act on "
-                                       "the parent's reader entry and writer count (repro: /tmp/rr_fork_repro)")
 def test_a_forked_child_dropping_inherited_handles_leaves_the_parents_reader_registered(shm):
     """Handles a child inherits through fork belong to the parent: a child that
     closes them (or exits normally, deallocating them) must not unregister the
