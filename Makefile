@@ -1,11 +1,14 @@
 # rusted_ring — one Makefile for the C core, its tests, benchmarks and demo.
 #
-#   make test       build and run every test suite: C, Python, Lua, interop
+#   make test       build and run every test suite: C, Python, Lua, interop, notebooks
 #   make sanitize   all C tests under ASan+UBSan and under TSan (stress tests shortened)
+#   make bench      every benchmark against its peers, one result file, a summary
+#   make bench-quick  the same with small counts (well under a minute)
 #   make bench-c    C core benchmarks (prints events/s, ns/event, ratios)
 #   make bench-py   Python benchmarks against queue.Queue and friends
 #   make bench-lua  Lua benchmarks against a pure-Lua queue
-#   make demo       the seed's fan-out scenario in C, Python and Lua
+#   make demo       the seed's fan-out scenario in C, Python and Lua, and a
+#                   Python process writing strokes that a Lua process reads
 #   make stress     long stress runs (RR_STRESS_SCALE=10), not part of CI
 
 CC      ?= cc
@@ -117,7 +120,7 @@ $(BUILD)/examples/%: examples/%.c $(BUILD)/release/lib.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $< $(BUILD)/release/lib.a -o $@ $(LDLIBS)
 
-demo: demo-c demo-python demo-lua
+demo: demo-c demo-python demo-lua demo-interop
 
 demo-c: $(BUILD)/examples/fanout
 	$(BUILD)/examples/fanout

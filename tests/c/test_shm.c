@@ -52,7 +52,37 @@ static int mode_of(const char *path)
     return stat(fs, &sb) == 0 ? (int)(sb.st_mode & 07777) : -1;
 }
 
-/* A child process that waits to be killed (read end of a pipe never written). */
+/* Children of the running test: a test that fails before it kills or reaps
+ * its children leaves them to reap_children(), run after every test, so none
+ * outlives the suite (holding its output open). */
+static pid_t children[8];
+
+static pid_t spawn(void)
+{
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid > 0) {
+        for (size_t i = 0; i < sizeof children / sizeof *children; i++)
+            if (children[i] == 0) {
+                children[i] = pid;
+                break;
+            }
+    }
+    return pid;
+}
+
+static void reap_children(void)
+{
+    for (size_t i = 0; i < sizeof children / sizeof *children; i++) {
+        if (children[i] > 0) {
+            kill(children[i], SIGKILL);
+            waitpid(children[i], NULL, 0);   /* ECHILD when the test reaped it */
+        }
+        children[i] = 0;
+    }
+}
+
+/* A child process that waits to be killed. */
 static void wait_forever(void)
 {
     for (;;)
@@ -349,8 +379,7 @@ static void events_between_processes(rr_mode mode, rr_producers producers)
     CHECK_ST(rr_shm_create(name, &cfg, 0, &ring), RR_OK);
     CHECK_ST(rr_reader_open(ring, RR_START_OLDEST, &r), RR_OK);
     uint64_t n = check_scaled(200000);
-    fflush(NULL);
-    pid_t pid = fork();
+    pid_t pid = spawn();
     CHECK(pid >= 0);
     if (pid == 0)
         _exit(child_write(name, n, 0));
@@ -416,8 +445,7 @@ TEST(test_close_in_one_process_ends_the_stream_in_another)
     rr_config cfg = cfg_of(BP, RR_PRODUCERS_SINGLE, 8, 64);
     rr_ring *ring;
     CHECK_ST(rr_shm_create(name, &cfg, 0, &ring), RR_OK);
-    fflush(NULL);
-    pid_t pid = fork();
+    pid_t pid = spawn();
     CHECK(pid >= 0);
     if (pid == 0) {
         rr_ring *mine;
@@ -454,8 +482,7 @@ TEST(test_a_killed_reader_stops_gating_the_writer)
     rr_config cfg = cfg_of(BP, RR_PRODUCERS_SINGLE, 8, 64);
     rr_ring *ring;
     CHECK_ST(rr_shm_create(name, &cfg, 0, &ring), RR_OK);
-    fflush(NULL);
-    pid_t pid = fork();
+    pid_t pid = spawn();
     CHECK(pid >= 0);
     if (pid == 0) {
         rr_ring *mine;
@@ -511,8 +538,7 @@ TEST(test_try_add_also_evicts_a_dead_reader)
     rr_config cfg = cfg_of(BP, RR_PRODUCERS_MULTI, 4, 64);
     rr_ring *ring;
     CHECK_ST(rr_shm_create(name, &cfg, 0, &ring), RR_OK);
-    fflush(NULL);
-    pid_t pid = fork();
+    pid_t pid = spawn();
     CHECK(pid >= 0);
     if (pid == 0) {
         rr_ring *mine;
@@ -542,8 +568,7 @@ TEST(test_readers_of_dead_processes_free_their_entries)
     rr_config cfg = cfg_of(OW, RR_PRODUCERS_SINGLE, 8, 64);
     rr_ring *ring;
     CHECK_ST(rr_shm_create(name, &cfg, 0, &ring), RR_OK);
-    fflush(NULL);
-    pid_t pid = fork();
+    pid_t pid = spawn();
     CHECK(pid >= 0);
     if (pid == 0) {
         rr_ring *mine;
@@ -577,8 +602,7 @@ TEST(test_a_dead_writer_is_reported_and_replaced)
     rr_reader *r;
     CHECK_ST(rr_shm_create(name, &cfg, 0, &ring), RR_OK);
     CHECK_ST(rr_reader_open(ring, RR_START_OLDEST, &r), RR_OK);
-    fflush(NULL);
-    pid_t pid = fork();
+    pid_t pid = spawn();
     CHECK(pid >= 0);
     if (pid == 0) {
         rr_ring *mine;
@@ -643,8 +667,7 @@ TEST(test_writer_processes_are_counted_while_alive)
     CHECK_ST(rr_shm_create(name, &cfg, 0, &ring), RR_OK);
     rr_writer *w;
     CHECK_ST(rr_writer_open(ring, &w), RR_OK);
-    fflush(NULL);
-    pid_t pid = fork();
+    pid_t pid = spawn();
     CHECK(pid >= 0);
     if (pid == 0) {
         rr_ring *mine;
@@ -654,8 +677,8 @@ TEST(test_writer_processes_are_counted_while_alive)
         wait_forever();
     }
     static rr_ring_stats st;
-    CHECK(WAIT_UNTIL(rr_ring_stats_get(ring, &st) == RR_OK && st.writer_processes == 2, 10.0));
-    CHECK_EQ(st.writers, 2);
+    CHECK(WAIT_UNTIL(rr_ring_stats_get(ring, &st) == RR_OK && st.writer_processes == 2 &&
+                     st.writers == 2, 10.0));
     CHECK(kill(pid, SIGKILL) == 0);
     int status;
     CHECK(waitpid(pid, &status, 0) == pid);
@@ -675,8 +698,7 @@ TEST(test_opening_while_another_process_creates)
     rr_config cfg = cfg_of(BP, RR_PRODUCERS_SINGLE, 4096, 1024);
     int rounds = (int)check_scaled(50);
     for (int round = 0; round < rounds; round++) {
-        fflush(NULL);
-        pid_t pid = fork();
+        pid_t pid = spawn();
         CHECK(pid >= 0);
         if (pid == 0) {
             rr_ring *r;
@@ -707,8 +729,7 @@ TEST(test_a_reader_killed_asleep_leaves_no_waiter_behind)
     rr_config cfg = cfg_of(OW, RR_PRODUCERS_SINGLE, 64, 64);
     rr_ring *ring;
     CHECK_ST(rr_shm_create(name, &cfg, 0, &ring), RR_OK);
-    fflush(NULL);
-    pid_t pid = fork();
+    pid_t pid = spawn();
     CHECK(pid >= 0);
     if (pid == 0) {
         rr_ring *mine;
@@ -747,8 +768,7 @@ TEST(test_closing_an_inherited_reader_leaves_the_parents_alone)
     CHECK_ST(rr_reader_open(ring, RR_START_OLDEST, &r), RR_OK);
     rr_writer *w;
     CHECK_ST(rr_writer_open(ring, &w), RR_OK);
-    fflush(NULL);
-    pid_t pid = fork();
+    pid_t pid = spawn();
     CHECK(pid >= 0);
     if (pid == 0) {
         rr_reader_close(r);
@@ -788,8 +808,7 @@ TEST(test_a_process_whose_main_thread_exited_is_alive)
     rr_config cfg = cfg_of(BP, RR_PRODUCERS_SINGLE, 4, 64);
     rr_ring *ring;
     CHECK_ST(rr_shm_create(name, &cfg, 0, &ring), RR_OK);
-    fflush(NULL);
-    pid_t pid = fork();
+    pid_t pid = spawn();
     CHECK(pid >= 0);
     if (pid == 0) {
         rr_ring *mine;
@@ -832,23 +851,42 @@ int main(void)
 {
     alarm(600);   /* a lost wake-up fails the suite instead of hanging CI */
     RUN(test_create_open_unlink_round_trip);
+    reap_children();
     RUN(test_create_refuses_a_taken_name_and_leaves_the_ring_alone);
+    reap_children();
     RUN(test_bad_names_are_refused_with_the_rule);
+    reap_children();
     RUN(test_bad_configurations_create_nothing);
+    reap_children();
     RUN(test_permissions_default_to_0600_and_are_applied_exactly);
+    reap_children();
     RUN(test_foreign_and_damaged_segments_are_refused);
+    reap_children();
     RUN(test_events_between_processes_backpressure);
+    reap_children();
     RUN(test_events_between_processes_backpressure_multi_producer);
+    reap_children();
     RUN(test_events_between_processes_overwrite);
+    reap_children();
     RUN(test_close_in_one_process_ends_the_stream_in_another);
+    reap_children();
     RUN(test_a_killed_reader_stops_gating_the_writer);
+    reap_children();
     RUN(test_try_add_also_evicts_a_dead_reader);
+    reap_children();
     RUN(test_readers_of_dead_processes_free_their_entries);
+    reap_children();
     RUN(test_a_dead_writer_is_reported_and_replaced);
+    reap_children();
     RUN(test_writer_processes_are_counted_while_alive);
+    reap_children();
     RUN(test_opening_while_another_process_creates);
+    reap_children();
     RUN(test_a_reader_killed_asleep_leaves_no_waiter_behind);
+    reap_children();
     RUN(test_closing_an_inherited_reader_leaves_the_parents_alone);
+    reap_children();
     RUN(test_a_process_whose_main_thread_exited_is_alive);
+    reap_children();
     return check_report();
 }
