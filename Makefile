@@ -72,9 +72,9 @@ $(PY_EXT): $(CORE_SRC) $(CORE_HDR) python/rusted_ring/_core.c setup.py
 
 # The test suite's own dependencies, installed only when missing.
 py-deps:
-	@$(PYTHON) -c 'import pytest, hypothesis, numpy' 2>/dev/null || \
-	  $(PYTHON) -m pip install -q 'pytest>=7' 'hypothesis>=6' numpy || { \
-	  echo "could not install pytest, hypothesis and numpy for $(PYTHON); use a virtual environment:"; \
+	@$(PYTHON) -c 'import pytest, hypothesis, numpy, prometheus_client, pandas' 2>/dev/null || \
+	  $(PYTHON) -m pip install -q 'pytest>=7' 'hypothesis>=6' numpy 'prometheus_client>=0.17' pandas || { \
+	  echo "could not install the Python test dependencies for $(PYTHON); use a virtual environment:"; \
 	  echo "  python3 -m venv .venv && make test PYTHON=.venv/bin/python"; exit 1; }
 
 test-python: python py-deps
