@@ -120,6 +120,7 @@ typedef struct rr_layout {
         _Atomic uint64_t stalls;             /* times a writer found the ring full */
         _Atomic uint64_t abandoned;          /* events of claims given up */
         _Atomic uint64_t evicted;            /* readers of dead processes removed */
+        _Atomic int64_t  reaped_at;          /* last look for dead sleepers (proc.c) */
     } counters;
 } rr_layout;
 
@@ -261,8 +262,9 @@ uint64_t  rr__self_owner(void);
 bool      rr__owner_alive(uint64_t owner);
 static inline uint32_t rr__owner_pid(uint64_t owner) { return (uint32_t)owner; }
 /* Take readers of dead processes out of the table; returns how many. */
-uint32_t  rr__evict_dead_readers(const rr_ring *ring);
+uint32_t  rr__evict_dead_readers(const rr_ring *ring, bool sleepers_only);
 void      rr__reap_dead_sleepers(const rr_ring *ring);
+void      rr__drop_dead_writer(rr_layout *L);
 /* Multi producer: record this process in control.writer_procs. */
 void      rr__writer_proc_register(rr_ring *ring);
 int64_t   rr__now_ns(void);

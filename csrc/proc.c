@@ -31,9 +31,9 @@
 
 #include "layout.h"
 
-/* Read the state letter and start time of process `pid` from /proc.
- * Returns false when the file cannot be read or parsed. */
-static bool rr__proc_stat(uint32_t pid, char *state, uint64_t *start)
+/* Read the state letter, thread count and start time of process `pid` from
+ * one read of /proc/<pid>/stat. False when it cannot be read or parsed. */
+static bool rr__proc_stat(uint32_t pid, char *state, unsigned long *threads, uint64_t *start)
 {
     char path[48], buf[1024];
     snprintf(path, sizeof path, "/proc/%u/stat", pid);
@@ -52,10 +52,13 @@ static bool rr__proc_stat(uint32_t pid, char *state, uint64_t *start)
         return false;
     *state = p[2];
     p += 3;
-    /* field 3 was the state; skip fields 4..21 to reach 22, the start time */
+    /* field 3 was the state; walk to 20 (threads) and 22 (the start time):
+     * after step k, p is the space before field k + 1 */
     for (int field = 4; field <= 21; field++) {
         p = strchr(p + 1, ' ');
-        if (!p)
+        if (!p || p[1] == '\0')
+            return false;
+        if (field == 19 && sscanf(p + 1, "%lu", threads) != 1)
             return false;
     }
     unsigned long long t;
@@ -65,29 +68,12 @@ static bool rr__proc_stat(uint32_t pid, char *state, uint64_t *start)
     return true;
 }
 
-/* A zombie that still has running threads (its main thread exited). */
-static bool rr__zombie_has_threads(uint32_t pid)
-{
-    char path[48], buf[2048];
-    snprintf(path, sizeof path, "/proc/%u/status", pid);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return false;
-    ssize_t n = read(fd, buf, sizeof buf - 1);
-    close(fd);
-    if (n <= 0)
-        return false;
-    buf[n] = '\0';
-    const char *t = strstr(buf, "\nThreads:");
-    unsigned long threads = 0;
-    return t && sscanf(t + 9, "%lu", &threads) == 1 && threads > 1;
-}
-
 static uint64_t rr__owner_of(uint32_t pid)
 {
     char state;
+    unsigned long threads;
     uint64_t start = 0;
-    if (!rr__proc_stat(pid, &state, &start))
+    if (!rr__proc_stat(pid, &state, &threads, &start))
         start = 0;
     return (start & UINT32_MAX) << 32 | pid;
 }
@@ -113,9 +99,11 @@ bool rr__owner_alive(uint64_t owner)
     if (pid == (uint32_t)getpid())
         return owner == rr__self_owner();
     char state;
+    unsigned long threads = 0;
     uint64_t start;
-    if (rr__proc_stat(pid, &state, &start)) {
-        if ((state == 'Z' || state == 'X') && !rr__zombie_has_threads(pid))
+    if (rr__proc_stat(pid, &state, &threads, &start)) {
+        /* a zombie whose other threads still run is alive */
+        if ((state == 'Z' || state == 'X') && threads <= 1)
             return false;
         uint32_t recorded = (uint32_t)(owner >> 32);
         return recorded == 0 || recorded == (uint32_t)start;
@@ -124,13 +112,15 @@ bool rr__owner_alive(uint64_t owner)
     return kill((pid_t)pid, 0) == 0 || errno != ESRCH;
 }
 
-uint32_t rr__evict_dead_readers(const rr_ring *ring)
+uint32_t rr__evict_dead_readers(const rr_ring *ring, bool sleepers_only)
 {
     rr_layout *L = ring->L;
     uint64_t me = rr__self_owner();
     uint32_t evicted = 0;
     for (uint32_t i = 0; i < RR_MAX_READERS; i++) {
         rr_reader_entry *e = &ring->readers[i];
+        if (sleepers_only && !atomic_load_explicit(&e->sleeping, memory_order_relaxed))
+            continue;
         /* any step of taking, using, giving up or evicting an entry leaves a
          * word naming the process that did it (layout.h) */
         uint64_t owner = atomic_load_explicit(&e->owner, memory_order_acquire);
@@ -146,7 +136,9 @@ uint32_t rr__evict_dead_readers(const rr_ring *ring)
         atomic_store_explicit(&e->state, RR_ENTRY_FREE, memory_order_release);
         rr__forget_sleeper(&L->readable, &e->sleeping);
         atomic_fetch_add_explicit(&L->counters.evicted, 1, memory_order_relaxed);
-        atomic_store_explicit(&e->owner, 0, memory_order_release);
+        uint64_t mine = me;   /* 0 last, and only if nobody took the eviction over */
+        atomic_compare_exchange_strong_explicit(&e->owner, &mine, 0, memory_order_acq_rel,
+                                                memory_order_relaxed);
         evicted++;
     }
     if (evicted)
@@ -154,35 +146,46 @@ uint32_t rr__evict_dead_readers(const rr_ring *ring)
     return evicted;
 }
 
+/* The single writer's process died and its role was taken (by a new writer
+ * or by rr__reap_dead_sleepers, holding the role meanwhile so that nobody
+ * else can become the writer and sleep): its handle no longer counts, and a
+ * count it left in the writable queue's waiters is taken back. */
+void rr__drop_dead_writer(rr_layout *L)
+{
+    uint32_t n = atomic_load_explicit(&L->control.writers, memory_order_relaxed);
+    while (n > 0 && !atomic_compare_exchange_weak_explicit(&L->control.writers, &n, n - 1,
+                                                           memory_order_relaxed,
+                                                           memory_order_relaxed)) {
+    }
+    rr__forget_sleeper(&L->writable, &L->control.writer_sleeping);
+}
+
 /* A process killed while it slept on a queue stays counted in its waiters,
  * and every later publish or release would make a wake-up system call for
- * nobody. Whoever makes such a call looks, at most every
- * RR_SHM_LIVENESS_NS per process, for sleepers of dead processes. */
+ * nobody. Whoever makes such a call looks, at most every RR_SHM_LIVENESS_NS
+ * per ring, for sleepers of dead processes (only those that sleep: a /proc
+ * read each). */
 void rr__reap_dead_sleepers(const rr_ring *ring)
 {
-    static _Atomic int64_t last;
-    int64_t now = rr__now_ns();
-    int64_t seen = atomic_load_explicit(&last, memory_order_relaxed);
-    if (now - seen < RR_SHM_LIVENESS_NS ||
-        !atomic_compare_exchange_strong_explicit(&last, &seen, now, memory_order_relaxed,
-                                                 memory_order_relaxed))
-        return;
     rr_layout *L = ring->L;
+    int64_t now = rr__now_ns();
+    int64_t seen = atomic_load_explicit(&L->counters.reaped_at, memory_order_relaxed);
+    if ((uint64_t)(now - seen) < RR_SHM_LIVENESS_NS ||
+        !atomic_compare_exchange_strong_explicit(&L->counters.reaped_at, &seen, now,
+                                                 memory_order_relaxed, memory_order_relaxed))
+        return;
+    uint64_t me = rr__self_owner();
     uint64_t writer = atomic_load_explicit(&L->control.writer_owner, memory_order_acquire);
     if (atomic_load_explicit(&L->control.writer_sleeping, memory_order_relaxed) &&
-        writer != 0 && !rr__owner_alive(writer) &&
-        atomic_compare_exchange_strong_explicit(&L->control.writer_owner, &writer, 0,
+        writer != 0 && writer != me && !rr__owner_alive(writer) &&
+        atomic_compare_exchange_strong_explicit(&L->control.writer_owner, &writer, me,
                                                 memory_order_acq_rel, memory_order_relaxed)) {
-        /* the dead writer's place is given up too, as a takeover would */
-        atomic_fetch_sub_explicit(&L->control.writers, 1, memory_order_relaxed);
-        rr__forget_sleeper(&L->writable, &L->control.writer_sleeping);
+        rr__drop_dead_writer(L);
+        uint64_t mine = me;
+        atomic_compare_exchange_strong_explicit(&L->control.writer_owner, &mine, 0,
+                                                memory_order_acq_rel, memory_order_relaxed);
     }
-    for (uint32_t i = 0; i < RR_MAX_READERS; i++) {
-        if (atomic_load_explicit(&ring->readers[i].sleeping, memory_order_relaxed)) {
-            rr__evict_dead_readers(ring);
-            break;
-        }
-    }
+    rr__evict_dead_readers(ring, true);
 }
 
 void rr__writer_proc_register(rr_ring *ring)

@@ -115,7 +115,7 @@ rr_status rr_reader_open(rr_ring *ring, rr_start start, rr_reader **out)
     uint32_t index;
     uint64_t me = rr__self_owner();
     rr_reader_entry *e = rr__claim_entry(ring, me, &index);
-    if (!e && !ring->private_mem && rr__evict_dead_readers(ring) > 0)
+    if (!e && !ring->private_mem && rr__evict_dead_readers(ring, false) > 0)
         e = rr__claim_entry(ring, me, &index);   /* entries of dead processes came free */
     if (!e) {
         rr__reader_free(r);

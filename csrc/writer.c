@@ -94,8 +94,7 @@ static rr_status rr__take_writer(rr_ring *ring)
         if (atomic_compare_exchange_strong_explicit(&L->control.writer_owner, &cur, me,
                                                     memory_order_acq_rel,
                                                     memory_order_acquire)) {
-            atomic_fetch_sub_explicit(&L->control.writers, 1, memory_order_relaxed);
-            rr__forget_sleeper(&L->writable, &L->control.writer_sleeping);
+            rr__drop_dead_writer(L);
             rr__recover_published(ring);
             return RR_OK;
         }
@@ -237,7 +236,7 @@ static bool rr__dead_readers_gone(rr_writer *w)
         !atomic_compare_exchange_strong_explicit(&w->liveness_at, &last, now,
                                                  memory_order_relaxed, memory_order_relaxed))
         return false;
-    return rr__evict_dead_readers(ring) > 0;
+    return rr__evict_dead_readers(ring, false) > 0;
 }
 
 static rr_status rr__room_ready(void *ctx)
