@@ -89,6 +89,21 @@ static void wait_forever(void)
         pause();
 }
 
+/* A child process that opens `name`, registers a reader at the oldest event
+ * and then reads nothing until it is killed. */
+static pid_t spawn_idle_reader(const char *name)
+{
+    pid_t pid = spawn();
+    if (pid == 0) {
+        rr_ring *mine;
+        rr_reader *r;
+        if (rr_shm_open(name, &mine) != RR_OK || rr_reader_open(mine, RR_START_OLDEST, &r) != RR_OK)
+            _exit(2);
+        wait_forever();
+    }
+    return pid;
+}
+
 static uint32_t reader_count(rr_ring *ring)
 {
     static rr_ring_stats st;
@@ -482,15 +497,8 @@ TEST(test_a_killed_reader_stops_gating_the_writer)
     rr_config cfg = cfg_of(BP, RR_PRODUCERS_SINGLE, 8, 64);
     rr_ring *ring;
     CHECK_ST(rr_shm_create(name, &cfg, 0, &ring), RR_OK);
-    pid_t pid = spawn();
+    pid_t pid = spawn_idle_reader(name);
     CHECK(pid >= 0);
-    if (pid == 0) {
-        rr_ring *mine;
-        rr_reader *r;
-        if (rr_shm_open(name, &mine) != RR_OK || rr_reader_open(mine, RR_START_OLDEST, &r) != RR_OK)
-            _exit(2);
-        wait_forever();
-    }
     CHECK(WAIT_UNTIL(reader_count(ring) == 1, 10.0));
     rr_reader *survivor;
     CHECK_ST(rr_reader_open(ring, RR_START_OLDEST, &survivor), RR_OK);
@@ -538,15 +546,8 @@ TEST(test_try_add_also_evicts_a_dead_reader)
     rr_config cfg = cfg_of(BP, RR_PRODUCERS_MULTI, 4, 64);
     rr_ring *ring;
     CHECK_ST(rr_shm_create(name, &cfg, 0, &ring), RR_OK);
-    pid_t pid = spawn();
+    pid_t pid = spawn_idle_reader(name);
     CHECK(pid >= 0);
-    if (pid == 0) {
-        rr_ring *mine;
-        rr_reader *r;
-        if (rr_shm_open(name, &mine) != RR_OK || rr_reader_open(mine, RR_START_OLDEST, &r) != RR_OK)
-            _exit(2);
-        wait_forever();
-    }
     CHECK(WAIT_UNTIL(reader_count(ring) == 1, 10.0));
     rr_writer *w;
     CHECK_ST(rr_writer_open(ring, &w), RR_OK);
