@@ -69,7 +69,7 @@ typedef struct rr_reader_entry {
     _Atomic uint64_t skipped;       /* abandoned sequences passed over */
     _Atomic uint64_t owner;         /* process owner word (proc.c), 0: free */
     _Atomic uint32_t state;         /* RR_ENTRY_* */
-    _Atomic uint32_t sleeping;      /* 1 while counted in readable.waiters */
+    _Atomic uint64_t sleeping;      /* owner word of a reader counted in readable.waiters */
 } rr_reader_entry;
 
 /* A futex word and the number of threads that may sleep on it. */
@@ -112,7 +112,8 @@ typedef struct rr_layout {
         _Atomic uint32_t closed;
         _Atomic uint32_t writers;            /* open writer handles */
         _Atomic uint64_t writer_owner;       /* single producer: owner word or 0 */
-        _Atomic uint32_t writer_sleeping;    /* single producer: counted in writable.waiters */
+        _Atomic uint64_t writer_sleeping;    /* single producer: owner word of a writer
+                                                counted in writable.waiters, or 0 */
         /* multi producer: owner words of processes that opened a writer */
         _Atomic uint64_t writer_procs[RR_MAX_WRITER_PROCS];
     } control;
@@ -232,13 +233,14 @@ void      rr__wait_init(void);
 void      rr__wake_all(const rr_ring *ring, rr_waitq *q);
 int64_t   rr__deadline(int64_t timeout_ns);
 typedef rr_status (*rr_ready_fn)(void *ctx);   /* RR_EMPTY: not yet */
-/* `sleeping` (may be NULL): a flag in the ring that is 1 while this waiter
- * is counted in q->waiters, so that whoever finds the waiter's process dead
- * can take the count back (proc.c). */
+/* `sleeping` (may be NULL): a word in the ring that holds the waiter's owner
+ * word while it is counted in q->waiters, so that whoever finds that process
+ * dead can take the count back (proc.c). */
 rr_status rr__wait(const rr_ring *ring, rr_waitq *q, rr_ready_fn ready, void *ctx,
-                   int64_t deadline, _Atomic uint32_t *sleeping);
-/* Take back the waiter count of a dead process's sleeping flag. */
-void      rr__forget_sleeper(rr_waitq *q, _Atomic uint32_t *sleeping);
+                   int64_t deadline, _Atomic uint64_t *sleeping);
+/* Take back the waiter count that `sleeping` holds for `owner`: whoever
+ * swaps that word for 0 (the waiter itself, or a finder of its death) does. */
+void      rr__forget_sleeper(rr_waitq *q, _Atomic uint64_t *sleeping, uint64_t owner);
 extern _Atomic bool rr__asym_fences;
 
 /* Tell sleepers on q that their condition may have changed. Call after the
@@ -264,7 +266,7 @@ static inline uint32_t rr__owner_pid(uint64_t owner) { return (uint32_t)owner; }
 /* Take readers of dead processes out of the table; returns how many. */
 uint32_t  rr__evict_dead_readers(const rr_ring *ring, bool sleepers_only);
 void      rr__reap_dead_sleepers(const rr_ring *ring);
-void      rr__drop_dead_writer(rr_layout *L);
+void      rr__drop_dead_writer(rr_layout *L, uint64_t dead);
 /* Multi producer: record this process in control.writer_procs. */
 void      rr__writer_proc_register(rr_ring *ring);
 int64_t   rr__now_ns(void);

@@ -134,7 +134,7 @@ uint32_t rr__evict_dead_readers(const rr_ring *ring, bool sleepers_only)
          * then free it for new readers */
         atomic_store_explicit(&e->gate, RR_GATE_FREE, memory_order_seq_cst);
         atomic_store_explicit(&e->state, RR_ENTRY_FREE, memory_order_release);
-        rr__forget_sleeper(&L->readable, &e->sleeping);
+        rr__forget_sleeper(&L->readable, &e->sleeping, owner);
         atomic_fetch_add_explicit(&L->counters.evicted, 1, memory_order_relaxed);
         uint64_t mine = me;   /* 0 last, and only if nobody took the eviction over */
         atomic_compare_exchange_strong_explicit(&e->owner, &mine, 0, memory_order_acq_rel,
@@ -146,45 +146,36 @@ uint32_t rr__evict_dead_readers(const rr_ring *ring, bool sleepers_only)
     return evicted;
 }
 
-/* The single writer's process died and its role was taken (by a new writer
- * or by rr__reap_dead_sleepers, holding the role meanwhile so that nobody
- * else can become the writer and sleep): its handle no longer counts, and a
- * count it left in the writable queue's waiters is taken back. */
-void rr__drop_dead_writer(rr_layout *L)
+/* The single writer's process (owner word `dead`) died and a new writer took
+ * its role: the dead handle no longer counts, and a count it left in the
+ * writable queue's waiters is taken back. */
+void rr__drop_dead_writer(rr_layout *L, uint64_t dead)
 {
     uint32_t n = atomic_load_explicit(&L->control.writers, memory_order_relaxed);
     while (n > 0 && !atomic_compare_exchange_weak_explicit(&L->control.writers, &n, n - 1,
                                                            memory_order_relaxed,
                                                            memory_order_relaxed)) {
     }
-    rr__forget_sleeper(&L->writable, &L->control.writer_sleeping);
+    rr__forget_sleeper(&L->writable, &L->control.writer_sleeping, dead);
 }
 
 /* A process killed while it slept on a queue stays counted in its waiters,
  * and every later publish or release would make a wake-up system call for
  * nobody. Whoever makes such a call looks, at most every RR_SHM_LIVENESS_NS
  * per ring, for sleepers of dead processes (only those that sleep: a /proc
- * read each). */
+ * read each). A dead writer keeps its role until a new writer takes it. */
 void rr__reap_dead_sleepers(const rr_ring *ring)
 {
     rr_layout *L = ring->L;
-    int64_t now = rr__now_ns();
+    uint64_t now = (uint64_t)rr__now_ns();
     int64_t seen = atomic_load_explicit(&L->counters.reaped_at, memory_order_relaxed);
-    if ((uint64_t)(now - seen) < RR_SHM_LIVENESS_NS ||
-        !atomic_compare_exchange_strong_explicit(&L->counters.reaped_at, &seen, now,
+    if (now - (uint64_t)seen < RR_SHM_LIVENESS_NS ||
+        !atomic_compare_exchange_strong_explicit(&L->counters.reaped_at, &seen, (int64_t)now,
                                                  memory_order_relaxed, memory_order_relaxed))
         return;
-    uint64_t me = rr__self_owner();
-    uint64_t writer = atomic_load_explicit(&L->control.writer_owner, memory_order_acquire);
-    if (atomic_load_explicit(&L->control.writer_sleeping, memory_order_relaxed) &&
-        writer != 0 && writer != me && !rr__owner_alive(writer) &&
-        atomic_compare_exchange_strong_explicit(&L->control.writer_owner, &writer, me,
-                                                memory_order_acq_rel, memory_order_relaxed)) {
-        rr__drop_dead_writer(L);
-        uint64_t mine = me;
-        atomic_compare_exchange_strong_explicit(&L->control.writer_owner, &mine, 0,
-                                                memory_order_acq_rel, memory_order_relaxed);
-    }
+    uint64_t writer = atomic_load_explicit(&L->control.writer_sleeping, memory_order_acquire);
+    if (writer != 0 && !rr__owner_alive(writer))
+        rr__forget_sleeper(&L->writable, &L->control.writer_sleeping, writer);
     rr__evict_dead_readers(ring, true);
 }
 

@@ -131,13 +131,14 @@ static inline void rr__cpu_relax(void)
 
 /* Sleep on q until ready() stops saying RR_EMPTY or the deadline passes. */
 static rr_status rr__sleep(const rr_ring *ring, rr_waitq *q, rr_ready_fn ready,
-                           void *ctx, int64_t deadline, _Atomic uint32_t *sleeping)
+                           void *ctx, int64_t deadline, _Atomic uint64_t *sleeping)
 {
+    uint64_t me = sleeping ? rr__self_owner() : 0;   /* before: it may read /proc */
     atomic_fetch_add_explicit(&q->waiters, 1, memory_order_seq_cst);
     /* after the count: a process dying between the two leaks one count
      * (spurious wake calls), never takes back a count it did not add */
     if (sleeping)
-        atomic_store_explicit(sleeping, 1, memory_order_release);
+        atomic_store_explicit(sleeping, me, memory_order_release);
     atomic_thread_fence(memory_order_seq_cst);   /* our half of the store-load fence */
     bool sliced = !atomic_load_explicit(&rr__asym_fences, memory_order_relaxed);
     if (!sliced) {
@@ -167,17 +168,20 @@ static rr_status rr__sleep(const rr_ring *ring, rr_waitq *q, rr_ready_fn ready,
         rr__futex(&q->futex, FUTEX_WAIT, seen, wait_ns == INT64_MAX ? NULL : &ts,
                   ring->private_mem);
     }
-    rr__forget_sleeper(q, sleeping);
-    if (!sleeping)
+    if (sleeping)
+        rr__forget_sleeper(q, sleeping, me);
+    else
         atomic_fetch_sub_explicit(&q->waiters, 1, memory_order_release);
     return st;
 }
 
 /* Whoever turns the flag from 1 to 0 takes the count back: the waiter
  * itself, or a process that found the waiter's process dead. */
-void rr__forget_sleeper(rr_waitq *q, _Atomic uint32_t *sleeping)
+void rr__forget_sleeper(rr_waitq *q, _Atomic uint64_t *sleeping, uint64_t owner)
 {
-    if (sleeping && atomic_exchange_explicit(sleeping, 0, memory_order_acq_rel) == 1)
+    if (owner != 0 &&
+        atomic_compare_exchange_strong_explicit(sleeping, &owner, 0, memory_order_acq_rel,
+                                                memory_order_relaxed))
         atomic_fetch_sub_explicit(&q->waiters, 1, memory_order_release);
 }
 
@@ -185,7 +189,7 @@ void rr__forget_sleeper(rr_waitq *q, _Atomic uint32_t *sleeping)
  * never waits (RR_EMPTY comes back as is); a negative deadline has no limit.
  * Escalates spin -> yield -> futex sleep. */
 rr_status rr__wait(const rr_ring *ring, rr_waitq *q, rr_ready_fn ready, void *ctx,
-                   int64_t deadline, _Atomic uint32_t *sleeping)
+                   int64_t deadline, _Atomic uint64_t *sleeping)
 {
     rr_status st = ready(ctx);
     if (st != RR_EMPTY || deadline == 0)

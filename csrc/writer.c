@@ -85,7 +85,7 @@ static rr_status rr__take_writer(rr_ring *ring)
     uint64_t me = rr__self_owner(), cur = 0;
     if (atomic_compare_exchange_strong_explicit(&L->control.writer_owner, &cur, me,
                                                 memory_order_acq_rel, memory_order_acquire)) {
-        /* the last writer may have died and been cleared (rr__reap_dead_sleepers) */
+        /* events a writer stamped but never counted, if it died (see below) */
         if (!ring->private_mem)
             rr__recover_published(ring);
         return RR_OK;
@@ -94,7 +94,7 @@ static rr_status rr__take_writer(rr_ring *ring)
         if (atomic_compare_exchange_strong_explicit(&L->control.writer_owner, &cur, me,
                                                     memory_order_acq_rel,
                                                     memory_order_acquire)) {
-            rr__drop_dead_writer(L);
+            rr__drop_dead_writer(L, cur);
             rr__recover_published(ring);
             return RR_OK;
         }
@@ -271,7 +271,7 @@ static rr_status rr__wait_room(rr_writer *w, uint64_t need, uint32_t count, int6
         if (!rr__wait_resumed)
             atomic_fetch_add_explicit(&ring->L->counters.stalls, 1, memory_order_relaxed);
     }
-    _Atomic uint32_t *sleeping = w->single && !ring->private_mem
+    _Atomic uint64_t *sleeping = w->single && !ring->private_mem
                                      ? &ring->L->control.writer_sleeping : NULL;
     rr_status st = rr__wait(ring, &ring->L->writable, rr__room_ready, &room, deadline,
                             sleeping);

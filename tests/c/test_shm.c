@@ -741,7 +741,8 @@ TEST(test_a_reader_killed_asleep_leaves_no_waiter_behind)
         rr_reader_next(r, &ev, RR_FOREVER);
         _exit(3);
     }
-    CHECK(WAIT_UNTIL(atomic_load(&ring->L->readable.waiters) == 1, 10.0));
+    CHECK(WAIT_UNTIL(atomic_load(&ring->L->readable.waiters) == 1 &&
+                     atomic_load(&ring->readers[0].sleeping) != 0, 10.0));
     CHECK(kill(pid, SIGKILL) == 0);
     int status;
     CHECK(waitpid(pid, &status, 0) == pid);
