@@ -45,7 +45,7 @@
 #define RR_CACHE_LINE      64
 #define RR_LINE            _Alignas(RR_CACHE_LINE)
 #define RR_MAGIC           UINT64_C(0x474E495254535552) /* "RUSTRING" */
-#define RR_LAYOUT_VERSION  1u
+#define RR_LAYOUT_VERSION  2u   /* 2: owner and sleeper words in the reader table and control */
 #define RR_GATE_FREE       UINT64_MAX
 #define RR_LEN_ABANDONED   UINT32_MAX   /* slot of a multi-producer claim given up */
 #define RR_MAX_CAPACITY    (UINT64_C(1) << 40)
@@ -266,7 +266,7 @@ static inline uint32_t rr__owner_pid(uint64_t owner) { return (uint32_t)owner; }
 /* Take readers of dead processes out of the table; returns how many. */
 uint32_t  rr__evict_dead_readers(const rr_ring *ring, bool sleepers_only);
 void      rr__reap_dead_sleepers(const rr_ring *ring);
-void      rr__drop_dead_writer(rr_layout *L, uint64_t dead);
+void      rr__drop_dead_writer(rr_layout *L);
 /* Multi producer: record this process in control.writer_procs. */
 void      rr__writer_proc_register(rr_ring *ring);
 int64_t   rr__now_ns(void);

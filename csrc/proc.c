@@ -112,6 +112,16 @@ bool rr__owner_alive(uint64_t owner)
     return kill((pid_t)pid, 0) == 0 || errno != ESRCH;
 }
 
+/* Take back the count of whoever sleeps in `sleeping` if its process is dead.
+ * That need not be the process the caller found dead: an evictor or a new
+ * writer that died before doing this leaves the first sleeper's word. */
+static void rr__forget_dead_sleeper(rr_waitq *q, _Atomic uint64_t *sleeping)
+{
+    uint64_t slept = atomic_load_explicit(sleeping, memory_order_acquire);
+    if (slept != 0 && !rr__owner_alive(slept))
+        rr__forget_sleeper(q, sleeping, slept);
+}
+
 uint32_t rr__evict_dead_readers(const rr_ring *ring, bool sleepers_only)
 {
     rr_layout *L = ring->L;
@@ -134,7 +144,7 @@ uint32_t rr__evict_dead_readers(const rr_ring *ring, bool sleepers_only)
          * then free it for new readers */
         atomic_store_explicit(&e->gate, RR_GATE_FREE, memory_order_seq_cst);
         atomic_store_explicit(&e->state, RR_ENTRY_FREE, memory_order_release);
-        rr__forget_sleeper(&L->readable, &e->sleeping, owner);
+        rr__forget_dead_sleeper(&L->readable, &e->sleeping);
         atomic_fetch_add_explicit(&L->counters.evicted, 1, memory_order_relaxed);
         uint64_t mine = me;   /* 0 last, and only if nobody took the eviction over */
         atomic_compare_exchange_strong_explicit(&e->owner, &mine, 0, memory_order_acq_rel,
@@ -146,17 +156,17 @@ uint32_t rr__evict_dead_readers(const rr_ring *ring, bool sleepers_only)
     return evicted;
 }
 
-/* The single writer's process (owner word `dead`) died and a new writer took
+/* The single writer's process died and a new writer took
  * its role: the dead handle no longer counts, and a count it left in the
  * writable queue's waiters is taken back. */
-void rr__drop_dead_writer(rr_layout *L, uint64_t dead)
+void rr__drop_dead_writer(rr_layout *L)
 {
     uint32_t n = atomic_load_explicit(&L->control.writers, memory_order_relaxed);
     while (n > 0 && !atomic_compare_exchange_weak_explicit(&L->control.writers, &n, n - 1,
                                                            memory_order_relaxed,
                                                            memory_order_relaxed)) {
     }
-    rr__forget_sleeper(&L->writable, &L->control.writer_sleeping, dead);
+    rr__forget_dead_sleeper(&L->writable, &L->control.writer_sleeping);
 }
 
 /* A process killed while it slept on a queue stays counted in its waiters,
@@ -173,9 +183,7 @@ void rr__reap_dead_sleepers(const rr_ring *ring)
         !atomic_compare_exchange_strong_explicit(&L->counters.reaped_at, &seen, (int64_t)now,
                                                  memory_order_relaxed, memory_order_relaxed))
         return;
-    uint64_t writer = atomic_load_explicit(&L->control.writer_sleeping, memory_order_acquire);
-    if (writer != 0 && !rr__owner_alive(writer))
-        rr__forget_sleeper(&L->writable, &L->control.writer_sleeping, writer);
+    rr__forget_dead_sleeper(&L->writable, &L->control.writer_sleeping);
     rr__evict_dead_readers(ring, true);
 }
 

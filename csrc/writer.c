@@ -94,7 +94,7 @@ static rr_status rr__take_writer(rr_ring *ring)
         if (atomic_compare_exchange_strong_explicit(&L->control.writer_owner, &cur, me,
                                                     memory_order_acq_rel,
                                                     memory_order_acquire)) {
-            rr__drop_dead_writer(L, cur);
+            rr__drop_dead_writer(L);
             rr__recover_published(ring);
             return RR_OK;
         }
