@@ -512,6 +512,11 @@ TEST(test_a_killed_reader_stops_gating_the_writer)
     CHECK_EQ(st.reader_count, 2);
     CHECK(st.readers[0].alive && st.readers[1].alive);
     CHECK(kill(pid, SIGKILL) == 0);
+    /* the stats see it dead (a zombie, not yet reaped) before anyone evicts it */
+    CHECK(WAIT_UNTIL(rr_ring_stats_get(ring, &st) == RR_OK && st.reader_count == 2 &&
+                     st.readers[0].alive != st.readers[1].alive, 10.0));
+    CHECK_EQ(st.readers_evicted, 0);
+    CHECK_EQ(st.readers[st.readers[0].alive ? 1 : 0].pid, pid);
     /* the survivor reads everything; the dead reader still gates... */
     rr_event ev;
     for (uint64_t i = 0; i < 8; i++)
