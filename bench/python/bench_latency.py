@@ -31,15 +31,10 @@ import threading
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-try:
-    import rusted_ring as rr
-except ImportError:  # run from a source checkout without installing
-    sys.path.insert(0, str(ROOT / "python"))
-    import rusted_ring as rr
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import machine  # noqa: E402
+from common import import_rusted_ring, machine  # noqa: E402
+
+rr = import_rusted_ring()
 
 PAYLOAD = 64
 CAPACITY = 1024

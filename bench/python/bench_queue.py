@@ -32,8 +32,6 @@ from __future__ import annotations
 import argparse
 import collections
 import json
-import os
-import platform
 import queue
 import struct
 import sys
@@ -41,11 +39,10 @@ import threading
 import time
 from pathlib import Path
 
-try:
-    import rusted_ring as rr
-except ImportError:  # run from a source checkout without installing
-    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "python"))
-    import rusted_ring as rr
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import import_rusted_ring, machine  # noqa: E402
+
+rr = import_rusted_ring()
 
 PAYLOAD = 64
 BATCH = 64
@@ -311,24 +308,6 @@ def queues_fan_out(data: list[bytes], make, readers: int) -> float:
 
 
 # ---- reporting -----------------------------------------------------------------------------
-
-def machine() -> dict:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    try:
-        usable = len(os.sched_getaffinity(0))
-    except AttributeError:
-        usable = os.cpu_count()
-    return {"cpu": cpu, "cores": os.cpu_count(), "usable_cores": usable,
-            "python": f"{platform.python_implementation()} {platform.python_version()}",
-            "platform": platform.platform(), "rusted_ring": rr.__version__}
-
 
 def best(fn, repeat: int, better) -> float:
     return better(fn() for _ in range(repeat))

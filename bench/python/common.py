@@ -1,10 +1,24 @@
-"""Helpers shared by the Python benchmarks: the machine they ran on."""
+"""Helpers shared by the Python benchmarks: the package under test and the
+machine they ran on."""
 
 from __future__ import annotations
 
 import os
 import platform
+import sys
 from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def import_rusted_ring():
+    """The installed rusted_ring, or the checkout's python/ when it is not installed."""
+    try:
+        import rusted_ring
+    except ImportError:  # run from a source checkout without installing
+        sys.path.insert(0, str(ROOT / "python"))
+        import rusted_ring
+    return rusted_ring
 
 
 def cpu_model() -> str:
