@@ -7,21 +7,13 @@ Threads here synchronise on threading.Event with generous limits, not on sleeps;
 where a wait must already be in progress, the test polls for its visible effect.
 """
 import threading
-import time
 
 import pytest
 
 import rusted_ring as rr
+from payloads import wait_until
 
 LIMIT = 30.0
-
-
-def wait_until(cond, what):
-    deadline = time.monotonic() + LIMIT
-    while not cond():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.001)
 
 
 def test_add_batch_keeps_payloads_alive_when_a_data_property_mutates_the_list():
@@ -116,7 +108,7 @@ def test_single_writer_is_not_entered_twice_while_a_data_property_runs():
         except RuntimeError:
             return True
         return False
-    wait_until(b_busy, "thread B to wait in the writer")
+    wait_until(b_busy, LIMIT, "thread B to wait in the writer")
     b_waiting.set()
     ta.join(LIMIT)
     assert isinstance(dict(results)["A"], RuntimeError), "a single-producer writer ran two calls at once"
@@ -175,7 +167,7 @@ def test_closing_the_writer_while_a_claim_waits_abandons_it():
     t = threading.Thread(target=enter)
     t.start()
     assert started.wait(LIMIT)
-    wait_until(lambda: ring.stats()["writer_stalls"] > 0, "the claim to wait")
+    wait_until(lambda: ring.stats()["writer_stalls"] > 0, LIMIT, "the claim to wait")
     w.close()                        # deferred: the claim is waiting in the writer
     assert bytes(r.next()) == b"full"
     r.next()                         # frees the slot: the claim may now succeed
@@ -207,7 +199,7 @@ def test_a_claim_cannot_be_entered_by_two_threads():
     t1 = threading.Thread(target=enter)
     t1.start()
     assert started.wait(LIMIT)
-    wait_until(lambda: ring.stats()["writer_stalls"] > 0, "the first enter to wait")
+    wait_until(lambda: ring.stats()["writer_stalls"] > 0, LIMIT, "the first enter to wait")
     with pytest.raises(RuntimeError, match="entered only once"):
         c.__enter__()
     assert [bytes(e) for e in r.next_batch(2)] == [b"x", b"y"]

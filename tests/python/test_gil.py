@@ -9,16 +9,9 @@ import threading
 import time
 
 import rusted_ring as rr
+from payloads import wait_until
 
 LIMIT = 30.0   # seconds; only reached when something is broken
-
-
-def wait_until(cond, what):
-    deadline = time.monotonic() + LIMIT
-    while not cond():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.001)
 
 
 def in_thread(fn):
@@ -97,7 +90,7 @@ def test_blocked_reader_wakes_when_another_thread_publishes():
     ring = rr.Ring(16, 4)
     w, r = ring.writer(), ring.reader()
     t, got = in_thread(lambda: r.next(timeout=LIMIT))
-    wait_until(lambda: reader_waits(r), "the reader to wait")
+    wait_until(lambda: reader_waits(r), LIMIT, "the reader to wait")
     start = time.monotonic()
     w.add(b"wake up", 3)
     t.join(LIMIT)
@@ -111,7 +104,7 @@ def test_blocked_writer_wakes_when_a_reader_frees_a_slot():
     w, r = ring.writer(), ring.reader()
     w.add(b"0")
     t, done = in_thread(lambda: w.add(b"1", timeout=LIMIT))
-    wait_until(writer_stalled(ring), "the writer to wait")
+    wait_until(writer_stalled(ring), LIMIT, "the writer to wait")
     assert bytes(r.next()) == b"0"
     # The writer needs the slot of "0", which stays pinned until the reader moves on.
     assert r.next(timeout=LIMIT) is not None
@@ -123,7 +116,7 @@ def test_reader_in_use_by_a_waiting_thread_refuses_other_threads():
     ring = rr.Ring(8, 4)
     w, r = ring.writer(), ring.reader()
     t, result = in_thread(lambda: r.next(timeout=LIMIT))
-    wait_until(lambda: reader_waits(r), "the reader to wait")
+    wait_until(lambda: reader_waits(r), LIMIT, "the reader to wait")
     try:
         r.next()
         raise AssertionError("a busy reader accepted a second thread")
@@ -139,7 +132,7 @@ def test_closing_a_reader_while_another_thread_waits_ends_the_wait():
     ring.writer()
     r = ring.reader()
     t, result = in_thread(lambda: r.next(timeout=LIMIT))
-    wait_until(lambda: reader_waits(r), "the reader to wait")
+    wait_until(lambda: reader_waits(r), LIMIT, "the reader to wait")
     r.close()
     t.join(LIMIT)
     assert not t.is_alive() and result == [None]
@@ -153,7 +146,7 @@ def test_event_dropped_by_another_thread_while_reader_waits_frees_the_writer():
     w.add(b"held")
     held = [r.next()]
     t, result = in_thread(lambda: r.next(timeout=LIMIT))   # moves on: `held` becomes a hold
-    wait_until(lambda: reader_waits(r), "the reader to wait")
+    wait_until(lambda: reader_waits(r), LIMIT, "the reader to wait")
     assert w.try_add(b"x") is False
     held.clear()            # dropped while the reader waits: its release is queued
     # The writer can now publish (within a slice of the reader's wait), and the
