@@ -125,6 +125,64 @@ typedef struct rr_layout {
     } counters;
 } rr_layout;
 
+/* ---- the layout, pinned --------------------------------------------------------
+ *
+ * Every process that maps a ring must agree on these bytes, and the header
+ * check on attach compares only RR_LAYOUT_VERSION. So each size and offset is
+ * asserted here: a change to any of them fails to compile until the version
+ * is bumped and these numbers are updated with it. */
+#define RR_PIN(cond, what) _Static_assert(cond, what " changed: bump RR_LAYOUT_VERSION")
+
+RR_PIN(sizeof(rr_slot_meta) == 16 && _Alignof(rr_slot_meta) == 8, "rr_slot_meta size");
+RR_PIN(offsetof(rr_slot_meta, stamp) == 0 && offsetof(rr_slot_meta, len) == 8 &&
+       offsetof(rr_slot_meta, type) == 12, "rr_slot_meta fields");
+
+RR_PIN(sizeof(rr_reader_entry) == RR_CACHE_LINE && _Alignof(rr_reader_entry) == RR_CACHE_LINE,
+       "rr_reader_entry size (one cache line)");
+RR_PIN(offsetof(rr_reader_entry, gate) == 0 && offsetof(rr_reader_entry, position) == 8 &&
+       offsetof(rr_reader_entry, lost) == 16 && offsetof(rr_reader_entry, skipped) == 24 &&
+       offsetof(rr_reader_entry, owner) == 32 && offsetof(rr_reader_entry, state) == 40 &&
+       offsetof(rr_reader_entry, sleeping) == 48, "rr_reader_entry fields");
+
+RR_PIN(sizeof(rr_waitq) == RR_CACHE_LINE && _Alignof(rr_waitq) == RR_CACHE_LINE,
+       "rr_waitq size (one cache line)");
+RR_PIN(offsetof(rr_waitq, futex) == 0 && offsetof(rr_waitq, waiters) == 4, "rr_waitq fields");
+
+RR_PIN(sizeof(rr_geometry) == 88 && _Alignof(rr_geometry) == 8, "rr_geometry size");
+RR_PIN(offsetof(rr_geometry, magic) == 0 && offsetof(rr_geometry, version) == 8 &&
+       offsetof(rr_geometry, header_bytes) == 12 && offsetof(rr_geometry, total_bytes) == 16 &&
+       offsetof(rr_geometry, capacity) == 24 && offsetof(rr_geometry, slot_size) == 32 &&
+       offsetof(rr_geometry, slot_stride) == 36 && offsetof(rr_geometry, mode) == 40 &&
+       offsetof(rr_geometry, producers) == 44 && offsetof(rr_geometry, max_readers) == 48 &&
+       offsetof(rr_geometry, reserved) == 52 && offsetof(rr_geometry, readers_off) == 56 &&
+       offsetof(rr_geometry, meta_off) == 64 && offsetof(rr_geometry, payload_off) == 72 &&
+       offsetof(rr_geometry, checksum) == 80, "rr_geometry fields");
+
+/* rr_layout, one cache-line group at a time (the geometry takes two lines). */
+RR_PIN(sizeof(rr_layout) == 704 && _Alignof(rr_layout) == RR_CACHE_LINE, "rr_layout size");
+RR_PIN(offsetof(rr_layout, geo) == 0, "rr_layout geometry group");
+RR_PIN(offsetof(rr_layout, claim) == 128, "rr_layout claim line");
+RR_PIN(offsetof(rr_layout, published) == 192, "rr_layout published line");
+RR_PIN(offsetof(rr_layout, gating) == 256 && sizeof(((rr_layout *)0)->gating) == 32 &&
+       offsetof(rr_layout, gating.limit) == 256 && offsetof(rr_layout, gating.proposed) == 264 &&
+       offsetof(rr_layout, gating.gen) == 272 && offsetof(rr_layout, gating.reader_hw) == 280,
+       "rr_layout gating group");
+RR_PIN(offsetof(rr_layout, readable) == 320 && offsetof(rr_layout, writable) == 384,
+       "rr_layout wait queues");
+RR_PIN(offsetof(rr_layout, control) == 448 && sizeof(((rr_layout *)0)->control) == 152 &&
+       offsetof(rr_layout, control.closed) == 448 && offsetof(rr_layout, control.writers) == 452 &&
+       offsetof(rr_layout, control.writer_owner) == 456 &&
+       offsetof(rr_layout, control.writer_sleeping) == 464 &&
+       offsetof(rr_layout, control.writer_procs) == 472 && RR_MAX_WRITER_PROCS == 16,
+       "rr_layout control group");
+RR_PIN(offsetof(rr_layout, counters) == 640 && sizeof(((rr_layout *)0)->counters) == 32 &&
+       offsetof(rr_layout, counters.stalls) == 640 &&
+       offsetof(rr_layout, counters.abandoned) == 648 &&
+       offsetof(rr_layout, counters.evicted) == 656 &&
+       offsetof(rr_layout, counters.reaped_at) == 664, "rr_layout counters group");
+RR_PIN(RR_MAX_READERS == 64 && RR_GATE_FREE == UINT64_MAX && RR_LEN_ABANDONED == UINT32_MAX,
+       "a constant stored in the block");
+
 /* The process-local handle on a block. */
 struct rr_ring {
     rr_layout       *L;
@@ -206,6 +264,15 @@ static inline uint64_t rr__head(const rr_ring *ring)
 static inline uint64_t rr__lag(uint64_t head, uint64_t pos)
 {
     return head > pos ? head - pos : 0;
+}
+
+/* Backpressure rings: the events a reader has read but not released, [gate,
+ * pos) (handed out by its last call, or held); writers cannot reuse their
+ * slots, so they count against the room as much as unread events do.
+ * Overwrite readers pin nothing. */
+static inline uint64_t rr__pinned(const rr_ring *ring, uint64_t gate, uint64_t pos)
+{
+    return !ring->overwrite && pos > gate ? pos - gate : 0;
 }
 
 static inline double rr__ratio(const rr_ring *ring, uint64_t lag)

@@ -502,10 +502,23 @@ uint64_t rr_reader_lag(const rr_reader *r)
     return r ? rr__lag(rr__head(r->ring), r->pos) : 0;
 }
 
-double rr_reader_backpressure_ratio(const rr_reader *r)
+/* [gate, pos): read, and still kept from writers (see rr__pinned). */
+uint64_t rr_reader_pinned(const rr_reader *r)
 {
-    return r ? rr__ratio(r->ring, rr_reader_lag(r)) : 0.0;
+    return r ? rr__pinned(r->ring, r->gate, r->pos) : 0;
 }
 
-bool rr_reader_is_under_pressure(const rr_reader *r) { return rr_reader_backpressure_ratio(r) > 0.8; }
-bool rr_reader_should_throttle(const rr_reader *r) { return rr_reader_backpressure_ratio(r) >= 0.9; }
+double rr_reader_backpressure_ratio(const rr_reader *r)
+{
+    return r ? rr__ratio(r->ring, rr_reader_lag(r) + rr_reader_pinned(r)) : 0.0;
+}
+
+bool rr_reader_is_under_pressure(const rr_reader *r)
+{
+    return rr_ratio_is_under_pressure(rr_reader_backpressure_ratio(r));
+}
+
+bool rr_reader_should_throttle(const rr_reader *r)
+{
+    return rr_ratio_should_throttle(rr_reader_backpressure_ratio(r));
+}

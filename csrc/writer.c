@@ -249,27 +249,19 @@ static rr_status rr__room_ready(void *ctx)
     return rr__dead_readers_gone(r->w) && rr__room_now(r) ? RR_OK : RR_EMPTY;
 }
 
-/* The ring had no room for the claim: count the stall (once per claim), then
- * report full or wait until the deadline for a reader to release slots. */
-/* Set by a binding between the slices of one logical wait (rr_writer_wait_resumed). */
-static _Thread_local bool rr__wait_resumed;
-
-void rr_writer_wait_resumed(bool resumed)
-{
-    rr__wait_resumed = resumed;
-}
-
+/* The ring had no room for the claim: count the stall (once per logical
+ * wait, which the caller's rr_wait spans), then report full or wait until the
+ * deadline for a reader to release slots. */
 static rr_status rr__wait_room(rr_writer *w, uint64_t need, uint32_t count, int64_t deadline,
-                               bool *stalled)
+                               rr_wait *wait)
 {
     rr_ring *ring = w->ring;
     struct rr_room room = { w, need, count };
     if (rr__room_ready(&room) == RR_OK)
         return RR_OK;
-    if (!*stalled) {
-        *stalled = true;
-        if (!rr__wait_resumed)
-            atomic_fetch_add_explicit(&ring->L->counters.stalls, 1, memory_order_relaxed);
+    if (!wait->stalled) {
+        wait->stalled = true;
+        atomic_fetch_add_explicit(&ring->L->counters.stalls, 1, memory_order_relaxed);
     }
     _Atomic uint64_t *sleeping = w->single && !ring->private_mem
                                      ? &ring->L->control.writer_sleeping : NULL;
@@ -338,14 +330,14 @@ static inline void rr__copy_in(unsigned char *dst, const unsigned char *src, siz
     }
 }
 
-static rr_status rr__claim_single(rr_writer *w, uint32_t n, int64_t timeout_ns, uint64_t *seq)
+static rr_status rr__claim_single(rr_writer *w, uint32_t n, int64_t timeout_ns, uint64_t *seq,
+                                  rr_wait *wait)
 {
     if (w->pending)
         return rr__fail(RR_INVALID, "this writer already holds a claim; publish or abandon it first");
     uint64_t need = w->next + n;
-    bool stalled = false;
     if (!w->ring->overwrite && need > w->limit) {
-        rr_status st = rr__wait_room(w, need, n, rr__deadline(timeout_ns), &stalled);
+        rr_status st = rr__wait_room(w, need, n, rr__deadline(timeout_ns), wait);
         if (st != RR_OK)
             return st;
     }
@@ -353,16 +345,16 @@ static rr_status rr__claim_single(rr_writer *w, uint32_t n, int64_t timeout_ns, 
     return RR_OK;
 }
 
-static rr_status rr__claim_multi(rr_writer *w, uint32_t n, int64_t timeout_ns, uint64_t *seq)
+static rr_status rr__claim_multi(rr_writer *w, uint32_t n, int64_t timeout_ns, uint64_t *seq,
+                                 rr_wait *wait)
 {
     rr_ring *ring = w->ring;
     rr_layout *L = ring->L;
     uint64_t s = atomic_load_explicit(&L->claim, memory_order_relaxed);
     int64_t deadline = rr__deadline(timeout_ns);
-    bool stalled = false;
     for (;;) {
         if (!rr__multi_room(ring, s, n)) {
-            rr_status st = rr__wait_room(w, 0, n, deadline, &stalled);
+            rr_status st = rr__wait_room(w, 0, n, deadline, wait);
             if (st != RR_OK)
                 return st;
             /* room seen; another writer may take it first, so look again */
@@ -392,12 +384,13 @@ static rr_status rr__check_claim_args(rr_writer *w, uint32_t count, rr_claim *c)
 
 /* Take `count` slots (waiting for room as the ring's mode says) and mark
  * them; the caller fills them and sets each slot's length and type. */
-static rr_status rr__reserve(rr_writer *w, uint32_t count, int64_t timeout_ns, rr_claim *c)
+static rr_status rr__reserve(rr_writer *w, uint32_t count, int64_t timeout_ns, rr_claim *c,
+                             rr_wait *wait)
 {
     rr_ring *ring = w->ring;
     uint64_t seq = 0;
-    rr_status st = w->single ? rr__claim_single(w, count, timeout_ns, &seq)
-                             : rr__claim_multi(w, count, timeout_ns, &seq);
+    rr_status st = w->single ? rr__claim_single(w, count, timeout_ns, &seq, wait)
+                             : rr__claim_multi(w, count, timeout_ns, &seq, wait);
     if (st != RR_OK)
         return st;
     uint64_t idx = w->single ? w->idx : seq % ring->capacity;
@@ -411,12 +404,13 @@ static rr_status rr__reserve(rr_writer *w, uint32_t count, int64_t timeout_ns, r
     return RR_OK;
 }
 
-rr_status rr_writer_claim(rr_writer *w, uint32_t count, uint32_t event_type, rr_claim *c,
-                          int64_t timeout_ns)
+rr_status rr_writer_claim_ex(rr_writer *w, uint32_t count, uint32_t event_type, rr_claim *c,
+                             int64_t timeout_ns, rr_wait *wait)
 {
+    rr_wait own = RR_WAIT_INIT;
     rr_status st = rr__check_claim_args(w, count, c);
     if (st == RR_OK)
-        st = rr__reserve(w, count, timeout_ns, c);
+        st = rr__reserve(w, count, timeout_ns, c, wait ? wait : &own);
     if (st != RR_OK)
         return st;
     rr_ring *ring = w->ring;
@@ -427,6 +421,12 @@ rr_status rr_writer_claim(rr_writer *w, uint32_t count, uint32_t event_type, rr_
             idx = 0;
     }
     return RR_OK;
+}
+
+rr_status rr_writer_claim(rr_writer *w, uint32_t count, uint32_t event_type, rr_claim *c,
+                          int64_t timeout_ns)
+{
+    return rr_writer_claim_ex(w, count, event_type, c, timeout_ns, NULL);
 }
 
 /* ---- filling a claim --------------------------------------------------------------- */
@@ -536,15 +536,16 @@ rr_status rr_writer_abandon(rr_writer *w, rr_claim *c)
 
 /* The single-producer add, kept in one piece: claim, copy, publish. */
 static rr_status rr__add_single(rr_writer *w, const void *data, size_t len, uint32_t type,
-                                uint64_t *seq_out, int64_t timeout_ns)
+                                uint64_t *seq_out, int64_t timeout_ns, rr_wait *wait)
 {
     rr_ring *ring = w->ring;
     uint64_t seq = w->next;
     if (w->pending)
         return rr__fail(RR_INVALID, "this writer holds a claim; publish or abandon it first");
-    bool stalled = false;
     if (!ring->overwrite && seq + 1 > w->limit) {
-        rr_status st = rr__wait_room(w, seq + 1, 1, rr__deadline(timeout_ns), &stalled);
+        rr_wait own = RR_WAIT_INIT;
+        rr_status st = rr__wait_room(w, seq + 1, 1, rr__deadline(timeout_ns),
+                                     wait ? wait : &own);
         if (st != RR_OK)
             return st;
     }
@@ -563,8 +564,8 @@ static rr_status rr__add_single(rr_writer *w, const void *data, size_t len, uint
     return RR_OK;
 }
 
-rr_status rr_writer_add(rr_writer *w, const void *data, size_t len, uint32_t event_type,
-                        uint64_t *seq_out, int64_t timeout_ns)
+rr_status rr_writer_add_ex(rr_writer *w, const void *data, size_t len, uint32_t event_type,
+                           uint64_t *seq_out, int64_t timeout_ns, rr_wait *wait)
 {
     if (!w || (!data && len))
         return rr__fail(RR_INVALID, "rr_writer_add needs a writer and data");
@@ -574,9 +575,10 @@ rr_status rr_writer_add(rr_writer *w, const void *data, size_t len, uint32_t eve
     if (atomic_load_explicit(&ring->L->control.closed, memory_order_relaxed))
         return rr__fail(RR_CLOSED, "cannot write: the ring is closed");
     if (w->single)
-        return rr__add_single(w, data, len, event_type, seq_out, timeout_ns);
+        return rr__add_single(w, data, len, event_type, seq_out, timeout_ns, wait);
+    rr_wait own = RR_WAIT_INIT;
     rr_claim c;
-    rr_status st = rr__reserve(w, 1, timeout_ns, &c);
+    rr_status st = rr__reserve(w, 1, timeout_ns, &c, wait ? wait : &own);
     if (st != RR_OK)
         return st;
     rr__set_meta(&ring->meta[c._idx], (uint32_t)len, event_type);
@@ -586,8 +588,14 @@ rr_status rr_writer_add(rr_writer *w, const void *data, size_t len, uint32_t eve
     return rr_writer_publish(w, &c);
 }
 
-rr_status rr_writer_add_batch(rr_writer *w, const rr_payload *items, size_t n,
-                              uint64_t *first_seq_out, int64_t timeout_ns)
+rr_status rr_writer_add(rr_writer *w, const void *data, size_t len, uint32_t event_type,
+                        uint64_t *seq_out, int64_t timeout_ns)
+{
+    return rr_writer_add_ex(w, data, len, event_type, seq_out, timeout_ns, NULL);
+}
+
+rr_status rr_writer_add_batch_ex(rr_writer *w, const rr_payload *items, size_t n,
+                                 uint64_t *first_seq_out, int64_t timeout_ns, rr_wait *wait)
 {
     if (!w || !items)
         return rr__fail(RR_INVALID, "rr_writer_add_batch needs a writer and items");
@@ -601,10 +609,11 @@ rr_status rr_writer_add_batch(rr_writer *w, const rr_payload *items, size_t n,
         if (!items[i].data && items[i].len)
             return rr__fail(RR_INVALID, "payload %zu of the batch has no data", i);
     }
+    rr_wait own = RR_WAIT_INIT;
     rr_claim c;
     rr_status st = rr__check_claim_args(w, (uint32_t)n, &c);
     if (st == RR_OK)
-        st = rr__reserve(w, (uint32_t)n, timeout_ns, &c);
+        st = rr__reserve(w, (uint32_t)n, timeout_ns, &c, wait ? wait : &own);
     if (st != RR_OK)
         return st;
     rr_ring *ring = w->ring;
@@ -618,4 +627,10 @@ rr_status rr_writer_add_batch(rr_writer *w, const rr_payload *items, size_t n,
     if (first_seq_out)
         *first_seq_out = c.sequence;
     return rr_writer_publish(w, &c);
+}
+
+rr_status rr_writer_add_batch(rr_writer *w, const rr_payload *items, size_t n,
+                              uint64_t *first_seq_out, int64_t timeout_ns)
+{
+    return rr_writer_add_batch_ex(w, items, n, first_seq_out, timeout_ns, NULL);
 }
