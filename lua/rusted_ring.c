@@ -26,8 +26,12 @@
  * word; a shared ring that cannot be made or opened (not found, the name
  * taken, a segment that is not a usable ring) returns nil and the core's
  * message; everything else raises with the core's detailed message.
+ *
+ * The vocabulary is the core's (rusted_ring.h, vocab.c): names of modes,
+ * producers and starts, seconds to nanoseconds, the largest claim, the
+ * pressure thresholds and health bands, and the stats fields, so that a value
+ * means the same here as in Python.
  */
-#include <math.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -134,24 +138,22 @@ static uint32_t opt_event_type(lua_State *L, int arg)
     return (uint32_t)check_range(L, arg, "event type", 0, UINT32_MAX);
 }
 
-/* Seconds -> the core's nanoseconds. nil, 0 and negative never wait (a
- * deadline already passed); math.huge (or anything past ~290 years) waits
- * without limit. */
+/* Seconds -> the core's nanoseconds, by the contract both languages share
+ * (rr_timeout_from_seconds): 0 never waits, > 0 waits up to that long,
+ * math.huge waits without limit, a negative number or NaN raises. nil (or
+ * nothing) is the call's default, which for every call here is 0: never
+ * wait. */
+#define TIMEOUT_DEFAULT_NS 0
 static int64_t opt_timeout(lua_State *L, int arg)
 {
     if (lua_isnoneornil(L, arg))
-        return 0;
+        return TIMEOUT_DEFAULT_NS;
     if (lua_type(L, arg) != LUA_TNUMBER)
         luaL_typeerror(L, arg, "number of seconds");
-    lua_Number s = lua_tonumber(L, arg);
-    if (isnan(s))
-        luaL_argerror(L, arg, "timeout is NaN");
-    if (s <= 0)
-        return 0;
-    if (s >= 9.0e9)
-        return RR_FOREVER;
-    int64_t ns = (int64_t)(s * 1e9);
-    return ns > 0 ? ns : 1;
+    int64_t ns;
+    if (rr_timeout_from_seconds((double)lua_tonumber(L, arg), &ns) != RR_OK)
+        luaL_argerror(L, arg, rr_last_error());
+    return ns;
 }
 
 /* ---- rings ---------------------------------------------------------------- */
@@ -174,23 +176,60 @@ static lring *check_ring(lua_State *L, int arg)
     return rg;
 }
 
-/* Option `key` of the table at t: one of names (NULL-terminated), or dflt
- * when absent; returns its index. `fn` names the caller in errors. */
-static int field_option(lua_State *L, int t, const char *fn, const char *key,
-                        const char *const names[], int dflt)
+/* One of the core's names: parse turns it into the value, name gives the
+ * choices for a value that is not even a string. */
+typedef rr_status (*name_parser)(const char *name, int *out);
+typedef const char *(*name_of)(int value);
+
+static rr_status parse_mode(const char *n, int *out)
 {
-    int found = -1;
+    rr_mode m;
+    rr_status st = rr_mode_from_name(n, &m);
+    *out = (int)m;
+    return st;
+}
+static rr_status parse_producers(const char *n, int *out)
+{
+    rr_producers p;
+    rr_status st = rr_producers_from_name(n, &p);
+    *out = (int)p;
+    return st;
+}
+static rr_status parse_start(const char *n, int *out)
+{
+    rr_start s;
+    rr_status st = rr_start_from_name(n, &s);
+    *out = (int)s;
+    return st;
+}
+static const char *mode_of(int v) { return rr_mode_name((rr_mode)v); }
+static const char *producers_of(int v) { return rr_producers_name((rr_producers)v); }
+static const char *start_of(int v) { return rr_start_name((rr_start)v); }
+
+/* The name at stack index idx, by the core's parser; dflt when nil. Errors
+ * say `what`, the choices and the value (prefixed by `fn` when not NULL). */
+static int check_name(lua_State *L, int idx, const char *fn, const char *what,
+                      name_parser parse, name_of names, int dflt)
+{
+    int v = dflt;
+    if (lua_isnoneornil(L, idx))
+        return dflt;
+    if (lua_type(L, idx) != LUA_TSTRING)
+        luaL_error(L, "%s%s%s must be \"%s\" or \"%s\", got %s", fn ? fn : "", fn ? ": " : "",
+                   what, names(0), names(1), luaL_tolstring(L, idx, NULL));
+    if (parse(lua_tostring(L, idx), &v) != RR_OK)
+        luaL_error(L, "%s%s%s", fn ? fn : "", fn ? ": " : "", rr_last_error());
+    return v;
+}
+
+/* Option `key` of the table at t, by the core's parser, or dflt when absent. */
+static int field_name(lua_State *L, int t, const char *fn, const char *key, name_parser parse,
+                      name_of names, int dflt)
+{
     lua_getfield(L, t, key);
-    if (lua_isnil(L, -1))
-        found = dflt;
-    for (int i = 0; found < 0 && names[i] && lua_type(L, -1) == LUA_TSTRING; i++)
-        if (strcmp(lua_tostring(L, -1), names[i]) == 0)
-            found = i;
-    if (found < 0)
-        luaL_error(L, "%s: %s must be \"%s\" or \"%s\", got %s", fn, key, names[0], names[1],
-                   luaL_tolstring(L, -1, NULL));
+    int v = check_name(L, lua_gettop(L), fn, key, parse, names, dflt);
     lua_pop(L, 1);
-    return found;
+    return v;
 }
 
 /* Required integer option `key` of the table at t, in lo..hi. */
@@ -225,14 +264,12 @@ static void check_option_keys(lua_State *L, int t, const char *fn, const char *c
 /* The ring options of the table at t (slot_size, capacity, mode, producers). */
 static rr_config check_config(lua_State *L, int t, const char *fn)
 {
-    static const char *const modes[] = { "backpressure", "overwrite", NULL };
-    static const char *const producers[] = { "single", "multi", NULL };
     rr_config cfg;
     cfg.slot_size = (size_t)field_range(L, t, fn, "slot_size", 1, RR_MAX_SLOT_SIZE);
     cfg.capacity = (uint64_t)field_range(L, t, fn, "capacity", 1, LUA_MAXINTEGER);
-    cfg.mode = (rr_mode)field_option(L, t, fn, "mode", modes, RR_MODE_BACKPRESSURE);
-    cfg.producers = (rr_producers)field_option(L, t, fn, "producers", producers,
-                                               RR_PRODUCERS_SINGLE);
+    cfg.mode = (rr_mode)field_name(L, t, fn, "mode", parse_mode, mode_of, RR_MODE_BACKPRESSURE);
+    cfg.producers = (rr_producers)field_name(L, t, fn, "producers", parse_producers,
+                                             producers_of, RR_PRODUCERS_SINGLE);
     return cfg;
 }
 
@@ -385,9 +422,6 @@ static int ring_closed(lua_State *L)
     return 1;
 }
 
-static const char *mode_name(rr_mode m) { return m == RR_MODE_OVERWRITE ? "overwrite" : "backpressure"; }
-static const char *producers_name(rr_producers p) { return p == RR_PRODUCERS_MULTI ? "multi" : "single"; }
-
 static int ring_tostring(lua_State *L)
 {
     lring *rg = luaL_checkudata(L, 1, RING_MT);
@@ -399,8 +433,8 @@ static int ring_tostring(lua_State *L)
     const char *shared = name ? lua_pushfstring(L, "'%s' ", name) : "";
     lua_pushfstring(L, "rusted_ring.ring %s(slot_size=%I, capacity=%I, %s, %s) (%p)", shared,
                     (lua_Integer)rr_ring_slot_size(rg->ring),
-                    (lua_Integer)rr_ring_capacity(rg->ring), mode_name(rr_ring_mode(rg->ring)),
-                    producers_name(rr_ring_producers(rg->ring)), (void *)rg);
+                    (lua_Integer)rr_ring_capacity(rg->ring), rr_mode_name(rr_ring_mode(rg->ring)),
+                    rr_producers_name(rr_ring_producers(rg->ring)), (void *)rg);
     return 1;
 }
 
@@ -418,13 +452,13 @@ static int ring_capacity(lua_State *L)
 
 static int ring_mode(lua_State *L)
 {
-    lua_pushstring(L, mode_name(rr_ring_mode(check_ring(L, 1)->ring)));
+    lua_pushstring(L, rr_mode_name(rr_ring_mode(check_ring(L, 1)->ring)));
     return 1;
 }
 
 static int ring_producers(lua_State *L)
 {
-    lua_pushstring(L, producers_name(rr_ring_producers(check_ring(L, 1)->ring)));
+    lua_pushstring(L, rr_producers_name(rr_ring_producers(check_ring(L, 1)->ring)));
     return 1;
 }
 
@@ -473,20 +507,36 @@ static void set_num(lua_State *L, const char *k, double v)
     lua_setfield(L, -2, k);
 }
 
-static void push_reader_stats(lua_State *L, const rr_reader_stats *r)
+/* One stats field into the table on top, by its kind in the core's lists. */
+static void set_U64(lua_State *L, const char *k, uint64_t v) { set_int(L, k, v); }
+static void set_RATIO(lua_State *L, const char *k, double v) { set_num(L, k, v); }
+static void set_BOOL(lua_State *L, const char *k, bool v)
 {
-    lua_createtable(L, 0, 8);
-    set_int(L, "index", r->index);
-    set_int(L, "pid", r->pid);
-    lua_pushboolean(L, r->alive), lua_setfield(L, -2, "alive");
-    set_int(L, "cursor", r->cursor);
-    set_int(L, "lag", r->lag);
-    set_int(L, "lost", r->lost);
-    set_int(L, "skipped", r->skipped);
-    set_num(L, "backpressure", r->backpressure);
+    lua_pushboolean(L, v);
+    lua_setfield(L, -2, k);
+}
+static void set_TEXT(lua_State *L, const char *k, const char *v)
+{
+    lua_pushstring(L, v ? v : "");
+    lua_setfield(L, -2, k);
+}
+static void set_MODE(lua_State *L, const char *k, rr_mode v) { set_TEXT(L, k, rr_mode_name(v)); }
+static void set_PRODUCERS(lua_State *L, const char *k, rr_producers v)
+{
+    set_TEXT(L, k, rr_producers_name(v));
 }
 
-/* ring:stats() -> plain table: the ring's figures and `readers`, a list. */
+#define COUNT_FIELD(field, kind) + 1
+#define SET_FIELD(field, kind) set_##kind(L, #field, s->field);
+
+static void push_reader_stats(lua_State *L, const rr_reader_stats *s)
+{
+    lua_createtable(L, 0, 0 RR_READER_STATS_FIELDS(COUNT_FIELD));
+    RR_READER_STATS_FIELDS(SET_FIELD)
+}
+
+/* ring:stats() -> plain table: RR_RING_STATS_FIELDS (name is "" for an
+ * in-process ring), then `readers`, a list of RR_READER_STATS_FIELDS tables. */
 static int ring_stats(lua_State *L)
 {
     lring *rg = check_ring(L, 1);
@@ -494,24 +544,8 @@ static int ring_stats(lua_State *L)
     rr_status st = rr_ring_stats_get(rg->ring, s);
     if (st != RR_OK)
         return push_outcome(L, st, 0);
-    lua_createtable(L, 0, 18);
-    set_int(L, "capacity", s->capacity);
-    set_int(L, "slot_size", s->slot_size);
-    lua_pushstring(L, mode_name(s->mode)), lua_setfield(L, -2, "mode");
-    lua_pushstring(L, producers_name(s->producers)), lua_setfield(L, -2, "producers");
-    set_int(L, "memory_bytes", s->memory_bytes);
-    set_int(L, "published", s->published);
-    set_int(L, "writer_stalls", s->writer_stalls);
-    set_int(L, "abandoned", s->abandoned);
-    set_int(L, "writers", s->writers);
-    set_int(L, "writer_pid", s->writer_pid);
-    set_int(L, "writer_processes", s->writer_processes);
-    lua_pushboolean(L, s->writer_alive), lua_setfield(L, -2, "writer_alive");
-    lua_pushboolean(L, s->shared), lua_setfield(L, -2, "shared");
-    set_int(L, "readers_evicted", s->readers_evicted);
-    lua_pushboolean(L, s->closed), lua_setfield(L, -2, "closed");
-    set_int(L, "reader_count", s->reader_count);
-    set_num(L, "max_backpressure", s->max_backpressure);
+    lua_createtable(L, 0, 1 RR_RING_STATS_FIELDS(COUNT_FIELD));
+    RR_RING_STATS_FIELDS(SET_FIELD)
     lua_createtable(L, (int)s->reader_count, 0);
     for (uint32_t i = 0; i < s->reader_count && i < RR_MAX_READERS; i++) {
         push_reader_stats(L, &s->readers[i]);
@@ -533,9 +567,8 @@ static lwriter *new_writer_ud(lua_State *L)
 
 static void writer_sizes(lwriter *w, rr_ring *ring)
 {
-    uint64_t cap = rr_ring_capacity(ring);
     w->slot_size = rr_ring_slot_size(ring);
-    w->max_batch = cap < RR_MAX_CLAIM ? cap : RR_MAX_CLAIM;
+    w->max_batch = rr_ring_max_claim(ring);
 }
 
 /* ring:writer() */
@@ -710,10 +743,18 @@ static lreader *new_reader_ud(lua_State *L)
     return rd;
 }
 
+/* A reader's start: "oldest" (nil) or "latest". */
 static rr_start check_start(lua_State *L, int arg)
 {
-    static const char *const names[] = { "oldest", "latest", NULL };
-    return (rr_start)luaL_checkoption(L, arg, "oldest", names);
+    int v = RR_START_OLDEST;
+    if (lua_isnoneornil(L, arg))
+        return RR_START_OLDEST;
+    if (lua_type(L, arg) != LUA_TSTRING)
+        luaL_argerror(L, arg, lua_pushfstring(L, "start must be \"%s\" or \"%s\", got %s",
+                                              start_of(0), start_of(1), luaL_typename(L, arg)));
+    if (parse_start(lua_tostring(L, arg), &v) != RR_OK)
+        luaL_argerror(L, arg, rr_last_error());
+    return (rr_start)v;
 }
 
 /* Open a reader, collecting garbage once if dropped readers fill the table.
@@ -835,6 +876,7 @@ static int reader_events(lua_State *L)
         return 1;                                       \
     }
 READER_GETTER(lag, lua_pushinteger, (lua_Integer)rr_reader_lag)
+READER_GETTER(pinned, lua_pushinteger, (lua_Integer)rr_reader_pinned)
 READER_GETTER(lost, lua_pushinteger, (lua_Integer)rr_reader_lost)
 READER_GETTER(cursor, lua_pushinteger, (lua_Integer)rr_reader_cursor)
 READER_GETTER(delivered, lua_pushinteger, (lua_Integer)rr_reader_delivered)
@@ -1116,6 +1158,51 @@ static int rr_lua_pool_stats(lua_State *L)
     return 1;
 }
 
+/* ---- pressure and health ------------------------------------------------------ */
+
+static double check_ratio(lua_State *L)
+{
+    if (lua_type(L, 1) != LUA_TNUMBER)
+        luaL_typeerror(L, 1, "number");
+    return (double)lua_tonumber(L, 1);
+}
+
+/* rr.health_of(ratio) -> "EXCELLENT" | "GOOD" | "WARNING" | "CRITICAL" (the
+ * core's bands: < 0.5, <= 0.8, < 0.9, else) */
+static int rr_lua_health_of(lua_State *L)
+{
+    lua_pushstring(L, rr_health_name(rr_health_of(check_ratio(L))));
+    return 1;
+}
+
+/* rr.is_under_pressure(ratio) -> ratio > rr.PRESSURE_THRESHOLD */
+static int rr_lua_is_under_pressure(lua_State *L)
+{
+    lua_pushboolean(L, rr_ratio_is_under_pressure(check_ratio(L)));
+    return 1;
+}
+
+/* rr.should_throttle(ratio) -> ratio >= rr.THROTTLE_THRESHOLD */
+static int rr_lua_should_throttle(lua_State *L)
+{
+    lua_pushboolean(L, rr_ratio_should_throttle(check_ratio(L)));
+    return 1;
+}
+
+/* rr.health_check() -> the health of the worst default pool (the
+ * rusted-ring crate's health_check); creates no pool. */
+static int rr_lua_health_check(lua_State *L)
+{
+    rr_pool_stats all[RR_POOL_COUNT];
+    rr_pool_stats_collect(all);
+    double worst = 0.0;
+    for (int i = 0; i < RR_POOL_COUNT; i++)
+        if (all[i].current_backpressure > worst)
+            worst = all[i].current_backpressure;
+    lua_pushstring(L, rr_health_name(rr_health_of(worst)));
+    return 1;
+}
+
 /* ---- registration ----------------------------------------------------------- */
 
 static const luaL_Reg ring_methods[] = {
@@ -1145,6 +1232,7 @@ static const luaL_Reg reader_methods[] = {
     { "backpressure_ratio", reader_backpressure_ratio },
     { "is_under_pressure", reader_is_under_pressure },
     { "should_throttle", reader_should_throttle }, { "lag", reader_lag },
+    { "pinned", reader_pinned },
     { "lost", reader_lost }, { "cursor", reader_cursor }, { "delivered", reader_delivered },
     { "skipped", reader_skipped }, { "close", reader_close }, { NULL, NULL }
 };
@@ -1178,6 +1266,9 @@ static const luaL_Reg module_funcs[] = {
     { "estimate_pool_id", rr_lua_estimate_pool_id }, { "emit", rr_lua_emit },
     { "pool_stats", rr_lua_pool_stats }, { "create_shared", rr_lua_create_shared },
     { "open_shared", rr_lua_open_shared }, { "unlink_shared", rr_lua_unlink_shared },
+    { "health_of", rr_lua_health_of }, { "health_check", rr_lua_health_check },
+    { "is_under_pressure", rr_lua_is_under_pressure },
+    { "should_throttle", rr_lua_should_throttle },
     { NULL, NULL }
 };
 
@@ -1238,6 +1329,9 @@ int luaopen_rusted_ring(lua_State *L)
     lua_pushinteger(L, RR_MAX_READERS), lua_setfield(L, -2, "MAX_READERS");
     lua_pushinteger(L, RR_MAX_SLOT_SIZE), lua_setfield(L, -2, "MAX_SLOT_SIZE");
     lua_pushinteger(L, RR_SHM_NAME_MAX), lua_setfield(L, -2, "SHM_NAME_MAX");
+    lua_pushinteger(L, RR_MAX_CLAIM), lua_setfield(L, -2, "MAX_CLAIM");
+    lua_pushnumber(L, RR_PRESSURE_THRESHOLD), lua_setfield(L, -2, "PRESSURE_THRESHOLD");
+    lua_pushnumber(L, RR_THROTTLE_THRESHOLD), lua_setfield(L, -2, "THROTTLE_THRESHOLD");
     lua_pushfstring(L, "%d.%d.%d", RR_VERSION_MAJOR, RR_VERSION_MINOR, RR_VERSION_PATCH);
     lua_setfield(L, -2, "version");
     return 1;
