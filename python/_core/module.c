@@ -6,7 +6,9 @@
  *
  * Invariants: the state is the only mutable module-level data; every type and
  * exception is created per module object (no static types); a status is turned
- * into an exception only through exception_for().
+ * into an exception only through exception_for(). The thresholds, health bands
+ * and stats field names the pure-Python modules use come from the core here,
+ * never from a second copy in Python.
  */
 #include "module.h"
 
@@ -100,12 +102,10 @@ int rrpy_wait_sliced(void *ctx, rrpy_wait_op op, rrpy_wait_between between, int6
                 slice = left;
         }
         rr_status s;
+        /* A writer's op passes the rr_wait of its first, non-waiting attempt
+         * (kept in ctx), so the slices count once in writer_stalls. */
         Py_BEGIN_ALLOW_THREADS
-        /* The caller made the first, non-waiting attempt: the slices resume
-         * that one wait, which counts once in writer_stalls. */
-        rr_writer_wait_resumed(true);
         s = op(ctx, slice);
-        rr_writer_wait_resumed(false);
         Py_END_ALLOW_THREADS
         if (s != RR_TIMEOUT) {
             *out = s;
@@ -124,6 +124,106 @@ PyObject *rrpy_return_self(PyObject *self, PyObject *unused)
 {
     (void)unused;
     return Py_NewRef(self);
+}
+
+/* ==== vocabulary: the core's thresholds, health bands and stats fields ============== */
+
+static int ratio_arg(PyObject *o, double *out)
+{
+    if (!PyFloat_Check(o) && !(PyLong_Check(o) && !PyBool_Check(o))) {
+        PyErr_Format(PyExc_TypeError, "ratio must be a float, not %.100s", Py_TYPE(o)->tp_name);
+        return -1;
+    }
+    *out = PyFloat_AsDouble(o);
+    return *out == -1.0 && PyErr_Occurred() ? -1 : 0;
+}
+
+static PyObject *mod_health_of(PyObject *m, PyObject *o)
+{
+    (void)m;
+    double r;
+    return ratio_arg(o, &r) < 0 ? NULL : PyUnicode_FromString(rr_health_name(rr_health_of(r)));
+}
+
+static PyObject *mod_is_under_pressure(PyObject *m, PyObject *o)
+{
+    (void)m;
+    double r;
+    return ratio_arg(o, &r) < 0 ? NULL : PyBool_FromLong(rr_ratio_is_under_pressure(r));
+}
+
+static PyObject *mod_should_throttle(PyObject *m, PyObject *o)
+{
+    (void)m;
+    double r;
+    return ratio_arg(o, &r) < 0 ? NULL : PyBool_FromLong(rr_ratio_should_throttle(r));
+}
+
+static PyMethodDef vocab_functions[] = {
+    {"health_of", mod_health_of, METH_O,
+     "health_of($module, ratio, /)\n--\n\nReturns str. The core's health band of a backpressure "
+     "ratio: 'EXCELLENT' (< 0.5), 'GOOD' (<= 0.8), 'WARNING' (< 0.9) or 'CRITICAL' (>= 0.9, "
+     "or NaN); WARNING exactly when under pressure and not throttling."},
+    {"is_under_pressure", mod_is_under_pressure, METH_O,
+     "is_under_pressure($module, ratio, /)\n--\n\nReturns bool. ratio > PRESSURE_THRESHOLD (0.8)."},
+    {"should_throttle", mod_should_throttle, METH_O,
+     "should_throttle($module, ratio, /)\n--\n\nReturns bool. ratio >= THROTTLE_THRESHOLD (0.9)."},
+    {0}
+};
+
+/* The names of the core's stats field lists, in order, as tuples. */
+#define FIELD_NAME(field, kind) #field,
+static const char *const ring_stats_fields[] = { RR_RING_STATS_FIELDS(FIELD_NAME) "readers" };
+static const char *const reader_stats_fields[] = { RR_READER_STATS_FIELDS(FIELD_NAME) };
+#undef FIELD_NAME
+
+/* PyModule_AddObjectRef for a new reference (PyModule_Add is 3.13+). */
+static int add_new(PyObject *m, const char *attr, PyObject *o)
+{
+    int rc = o ? PyModule_AddObjectRef(m, attr, o) : -1;
+    Py_XDECREF(o);
+    return rc;
+}
+
+static int add_names(PyObject *m, const char *attr, const char *const *names, size_t n)
+{
+    PyObject *t = PyTuple_New((Py_ssize_t)n);
+    if (!t)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        PyObject *s = PyUnicode_InternFromString(names[i]);
+        if (!s) {
+            Py_DECREF(t);
+            return -1;
+        }
+        PyTuple_SET_ITEM(t, (Py_ssize_t)i, s);
+    }
+    return add_new(m, attr, t);
+}
+
+static int add_vocabulary(PyObject *m)
+{
+    if (PyModule_AddFunctions(m, vocab_functions) < 0 ||
+        add_new(m, "PRESSURE_THRESHOLD", PyFloat_FromDouble(RR_PRESSURE_THRESHOLD)) < 0 ||
+        add_new(m, "THROTTLE_THRESHOLD", PyFloat_FromDouble(RR_THROTTLE_THRESHOLD)) < 0 ||
+        add_new(m, "HEALTH_GOOD_FROM", PyFloat_FromDouble(RR_HEALTH_GOOD_FROM)) < 0 ||
+        add_names(m, "RING_STATS_FIELDS", ring_stats_fields,
+                  sizeof ring_stats_fields / sizeof *ring_stats_fields) < 0 ||
+        add_names(m, "READER_STATS_FIELDS", reader_stats_fields,
+                  sizeof reader_stats_fields / sizeof *reader_stats_fields) < 0)
+        return -1;
+    PyObject *bands = PyTuple_New(RR_HEALTH_COUNT);
+    if (!bands)
+        return -1;
+    for (int i = 0; i < RR_HEALTH_COUNT; i++) {
+        PyObject *s = PyUnicode_InternFromString(rr_health_name((rr_health)i));
+        if (!s) {
+            Py_DECREF(bands);
+            return -1;
+        }
+        PyTuple_SET_ITEM(bands, i, s);
+    }
+    return add_new(m, "HEALTH_NAMES", bands);
 }
 
 /* ==== module ======================================================================= */
@@ -201,7 +301,8 @@ static int module_exec(PyObject *m)
     if (PyModule_AddStringConstant(m, "__version__", version) < 0 ||
         PyModule_AddIntConstant(m, "MAX_READERS", RR_MAX_READERS) < 0 ||
         PyModule_AddIntConstant(m, "MAX_SLOT_SIZE", RR_MAX_SLOT_SIZE) < 0 ||
-        PyModule_AddIntConstant(m, "MAX_CLAIM", RR_MAX_CLAIM) < 0)
+        PyModule_AddIntConstant(m, "MAX_CLAIM", RR_MAX_CLAIM) < 0 ||
+        add_vocabulary(m) < 0)
         return -1;
     return 0;
 }

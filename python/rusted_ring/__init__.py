@@ -16,8 +16,9 @@ Rings in shared memory are opened by name from any process, in Python or Lua:
     ring = rr.Ring.create_shared("strokes", 64, 2000)   # another process:
     ring = rr.Ring.open_shared("strokes")               # ... then writer()/reader()
 
-The seed's names (EventPoolFactory, EventUtils, PoolStats, health_check, ...) work
-on process-wide default pools in overwrite mode.
+The names of the rusted-ring crate (the Rust library this package follows:
+EventPoolFactory, EventUtils, PoolStats, health_check, ...) work on process-wide
+default pools in overwrite mode.
 """
 from ._core import (
     Claim,

@@ -110,10 +110,11 @@ def ring_table(report: dict[str, Any]) -> str:
     ]
     if r["readers"]:
         rows = [(e["index"], e["pid"], "yes" if e["alive"] else "NO", e["cursor"], e["lag"],
-                 e["lost"], _percent(e["backpressure"]), _STATE[PressureLevel[e["level"]]])
+                 e["pinned"], e["lost"], _percent(e["backpressure"]),
+                 _STATE[PressureLevel[e["level"]]])
                 for e in r["readers"]]
-        lines += ["", _table(("READER", "PID", "ALIVE", "CURSOR", "LAG", "LOST", "BACKPRESSURE",
-                              "STATE"), rows)]
+        lines += ["", _table(("READER", "PID", "ALIVE", "CURSOR", "LAG", "PINNED", "LOST",
+                              "BACKPRESSURE", "STATE"), rows)]
     else:
         lines += ["", "no readers"]
     return "\n".join(lines)

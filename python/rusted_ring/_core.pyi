@@ -9,6 +9,17 @@ MAX_READERS: int
 MAX_SLOT_SIZE: int
 MAX_CLAIM: int
 
+# ---- the core's vocabulary, the same in Lua -----------------------------------------
+PRESSURE_THRESHOLD: float          # 0.8: under pressure above it
+THROTTLE_THRESHOLD: float          # 0.9: throttle from it
+HEALTH_GOOD_FROM: float            # 0.5: EXCELLENT below it
+HEALTH_NAMES: tuple[str, ...]      # ("EXCELLENT", "GOOD", "WARNING", "CRITICAL")
+RING_STATS_FIELDS: tuple[str, ...]     # Ring.stats() keys, in order ("readers" last)
+READER_STATS_FIELDS: tuple[str, ...]   # each reader entry's keys, in order
+def health_of(ratio: float, /) -> str: ...          # one of HEALTH_NAMES
+def is_under_pressure(ratio: float, /) -> bool: ... # ratio > PRESSURE_THRESHOLD
+def should_throttle(ratio: float, /) -> bool: ...   # ratio >= THROTTLE_THRESHOLD
+
 class RingError(Exception): ...
 class DataTooLarge(RingError, ValueError): ...
 class RingFull(RingError, TimeoutError): ...
@@ -65,12 +76,14 @@ class Ring:
     def writer(self) -> Writer: ...
     def reader(self, start: Literal["oldest", "latest"] = "oldest") -> Reader: ...
     def close(self) -> None: ...
-    def stats(self) -> dict[str, Any]: ...  # keys: capacity, slot_size, mode, producers,
-                                            # memory_bytes, published, writer_stalls, abandoned,
-                                            # writers, writer_pid, writer_processes, writer_alive,
-                                            # closed, shared, name, readers_evicted, reader_count,
-                                            # max_backpressure, readers (index, pid, alive,
-                                            # cursor, lag, lost, skipped, backpressure)
+    def stats(self) -> dict[str, Any]: ...  # keys: RING_STATS_FIELDS (name, capacity, slot_size,
+                                            # mode, producers, memory_bytes, published,
+                                            # writer_stalls, abandoned, writers, writer_pid,
+                                            # writer_processes, writer_alive, shared, closed,
+                                            # readers_evicted, reader_count, max_backpressure,
+                                            # readers); each reader: READER_STATS_FIELDS (index,
+                                            # pid, alive, cursor, lag, pinned, lost, skipped,
+                                            # backpressure)
     def __enter__(self) -> Self: ...
     def __exit__(self, t: type[BaseException] | None, v: BaseException | None,
                  tb: TracebackType | None) -> None: ...
@@ -127,6 +140,8 @@ class Reader:
     def closed(self) -> bool: ...
     @property
     def lag(self) -> int: ...
+    @property
+    def pinned(self) -> int: ...
     @property
     def lost(self) -> int: ...
     @property
