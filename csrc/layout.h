@@ -236,6 +236,73 @@ struct rr_reader {
     size_t           scratch_events;
 };
 
+/* ---- synchronization: every release/acquire pair, by label -----------------
+ *
+ * Each site in the core carries its label (as DPDK's rte_ring_c11_pvt.h does),
+ * so a reader can match every release to the acquire that depends on it. The
+ * release side is Rn, the acquire side An:
+ *
+ *   1 stamp     R1 writer.c: a slot's stamp, after its payload, len and type
+ *               A1 reader.c (fetch, lap recovery), writer.c (a multi-producer
+ *                  slot's previous lap; single-producer takeover): the bytes
+ *                  of the event the stamp names are complete
+ *   2 published R2 writer.c: `published`, after the stamps it counts
+ *               A2 rr__head, ring.c rr_ring_published, stats.c, writer.c (a
+ *                  new writer's next sequence, takeover)
+ *   3 gate      R3 reader.c: a reader's gate (and its close), after its last
+ *                  read of the slots below it
+ *               A3 writer.c rr__gate_refresh (seq_cst: S2), stats.c: no writer
+ *                  refills a slot before the reader is done with it
+ *   4 claim     R4 writer.c: the multi-producer claim CAS (acq_rel)
+ *               A4 rr__head, writer.c rr__room_now, reader.c rr__read_ready
+ *   5 seqlock   R5 writer.c rr__mark_writing: release fence after the odd stamps
+ *               A5 reader.c rr__fetch_overwrite: acquire fence after the copy;
+ *                  a copy that saw any new byte re-reads a newer stamp
+ *   6 entry     R6 reader.c: state ACTIVE after position and gate (and FREE on
+ *                  close; proc.c eviction)
+ *               A6 stats.c: an ACTIVE entry's figures are the new reader's
+ *   7 owner     R7/A7 the owner word's CAS (reader.c take and give back, proc.c
+ *                  eviction; acq_rel) and its acquire loads (reader.c close,
+ *                  proc.c): whoever holds the word sees the last holder's writes
+ *   8 closed    R8 ring.c rr_ring_close (seq_cst)
+ *               A8 rr__closed: what happened before the close is visible to
+ *                  whoever sees the ring closed
+ *   9 futex     R9 wait.c rr__wake_all: the futex word's bump before FUTEX_WAKE
+ *               A9 wait.c rr__sleep: the word read before the last re-check, so
+ *                  a wake between re-check and sleep makes FUTEX_WAIT return
+ *  10 sleeper   R10 wait.c: the sleeper's owner word in `sleeping`
+ *               A10 proc.c: a finder of its death (then the CAS, acq_rel)
+ *  11 writer    R11/A11 single producer: writer_owner's CAS (writer.c, acq_rel)
+ *  12 handles   R12 reader.c, writer.c: the handle count (acq_rel)
+ *               A12 ring.c rr_ring_destroy: no handle still uses the block
+ *  13 pools     R13 pool.c: rr__pools_ready, after the pools are made
+ *               A13 pool.c: a caller that sees it ready sees the pools
+ *  14 wproc     R14 proc.c: this process's writer_procs entry (process-local)
+ *               A14 proc.c: a second writer handle of the process reuses it
+ *
+ * Where a store must be ordered before a load of another location, release
+ * and acquire are not enough: both sides could read the other's old value.
+ * Those places use seq_cst, and say which of these they are:
+ *
+ *   S1 wake-up  a notifier stores its progress, then loads q->waiters
+ *               (rr__notify); a waiter adds itself to q->waiters, then
+ *               re-checks the progress (wait.c rr__sleep). Without a full
+ *               fence on each side the waiter may sleep on progress already
+ *               made while the notifier sees nobody to wake. The waiter pays
+ *               for both sides with membarrier() where it can (see wait.c);
+ *               otherwise both sides fence.
+ *   S2 gating   a registering reader stores its gate, bumps gating.gen, then
+ *               loads gating.limit / proposed (reader.c rr__register_gate); a
+ *               writer loads gen and every gate, stores proposed, then loads
+ *               gen again (writer.c rr__gate_refresh). In one total order
+ *               either the writer's scan sees the new gate (or gen moved and
+ *               it scans again), or the reader sees the proposed limit and
+ *               starts no lower than what a writer may overwrite.
+ *               gating.reader_hw is raised the same way before the gate.
+ *   S3 eviction proc.c stores a dead reader's gate as free, then notifies
+ *               writers (S1).
+ */
+
 /* ---- helpers shared by the core's files ------------------------------------ */
 
 static inline uint64_t rr__stamp_writing(uint64_t seq) { return 2 * seq + 1; }
@@ -248,15 +315,15 @@ static inline unsigned char *rr__slot(const rr_ring *ring, uint64_t idx)
 
 static inline bool rr__closed(const rr_ring *ring)
 {
-    return atomic_load_explicit(&ring->L->control.closed, memory_order_acquire) != 0;
+    return atomic_load_explicit(&ring->L->control.closed, memory_order_acquire) != 0;   /* A8 */
 }
 
 /* Where the writers have got to: the first sequence not yet claimed. */
 static inline uint64_t rr__head(const rr_ring *ring)
 {
     return ring->multi
-        ? atomic_load_explicit(&ring->L->claim, memory_order_acquire)
-        : atomic_load_explicit(&ring->L->published, memory_order_acquire);
+        ? atomic_load_explicit(&ring->L->claim, memory_order_acquire)        /* A4 */
+        : atomic_load_explicit(&ring->L->published, memory_order_acquire);   /* A2 */
 }
 
 /* How far a reader at `pos` is behind `head`, and that as a share of the
@@ -281,7 +348,7 @@ static inline double rr__ratio(const rr_ring *ring, uint64_t lag)
     return ratio > 1.0 ? 1.0 : ratio;
 }
 
-/* Raise an atomic to at least v. */
+/* Raise an atomic to at least v (seq_cst: gating.limit and proposed, S2). */
 static inline void rr__store_max(_Atomic uint64_t *a, uint64_t v)
 {
     uint64_t cur = atomic_load_explicit(a, memory_order_seq_cst);
@@ -311,8 +378,9 @@ void      rr__forget_sleeper(rr_waitq *q, _Atomic uint64_t *sleeping, uint64_t o
 extern _Atomic bool rr__asym_fences;
 
 /* Tell sleepers on q that their condition may have changed. Call after the
- * store that changed it. With asymmetric fences (wait.c) the waiter pays for
- * the store-load ordering with membarrier(), so this costs one plain load. */
+ * store that changed it. This is the notifier's half of S1: with asymmetric
+ * fences (wait.c) the waiter pays for the store-load ordering with
+ * membarrier(), so this costs one plain load. */
 static inline void rr__notify(const rr_ring *ring, rr_waitq *q)
 {
     if (atomic_load_explicit(&rr__asym_fences, memory_order_relaxed))

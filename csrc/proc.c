@@ -117,6 +117,7 @@ bool rr__owner_alive(uint64_t owner)
  * writer that died before doing this leaves the first sleeper's word. */
 static void rr__forget_dead_sleeper(rr_waitq *q, _Atomic uint64_t *sleeping)
 {
+    /* A10, pairs with R10 in wait.c */
     uint64_t slept = atomic_load_explicit(sleeping, memory_order_acquire);
     if (slept != 0 && !rr__owner_alive(slept))
         rr__forget_sleeper(q, sleeping, slept);
@@ -132,7 +133,7 @@ uint32_t rr__evict_dead_readers(const rr_ring *ring, bool sleepers_only)
         if (sleepers_only && !atomic_load_explicit(&e->sleeping, memory_order_relaxed))
             continue;
         /* any step of taking, using, giving up or evicting an entry leaves a
-         * word naming the process that did it (layout.h) */
+         * word naming the process that did it (layout.h); A7, then the CAS R7 */
         uint64_t owner = atomic_load_explicit(&e->owner, memory_order_acquire);
         if (owner == 0 || rr__owner_alive(owner))
             continue;
@@ -141,7 +142,9 @@ uint32_t rr__evict_dead_readers(const rr_ring *ring, bool sleepers_only)
                                                      memory_order_relaxed))
             continue;   /* another process evicted it first */
         /* the entry is ours now: stop gating, take back a sleeper's count,
-         * then free it for new readers */
+         * then free it for new readers. The free gate is seq_cst: a store
+         * followed by the notify's load of the waiters (S3, then S1); the
+         * state is R6 and the owner word's return R7. */
         atomic_store_explicit(&e->gate, RR_GATE_FREE, memory_order_seq_cst);
         atomic_store_explicit(&e->state, RR_ENTRY_FREE, memory_order_release);
         rr__forget_dead_sleeper(&L->readable, &e->sleeping);
@@ -187,6 +190,7 @@ void rr__reap_dead_sleepers(const rr_ring *ring)
     rr__evict_dead_readers(ring, true);
 }
 
+/* R14/A14 (layout.h): this process's entry, recorded in its handle. */
 void rr__writer_proc_register(rr_ring *ring)
 {
     uint64_t me = rr__self_owner();

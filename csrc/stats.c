@@ -18,10 +18,9 @@ static void rr__reader_figures(const rr_ring *ring, uint32_t i, uint64_t head,
                                rr_reader_stats *out)
 {
     const rr_reader_entry *e = &ring->readers[i];
-    /* The gate first, with acquire (pairs with the reader's release store
-     * of it, R-gate in reader.c): the position stored before that gate is
-     * then visible, so pos >= gate unless the entry was freed meanwhile
-     * (rr__pinned reads that as 0). */
+    /* The gate first: A3, pairs with R3 in reader.c. The position stored
+     * before that gate is then visible, so pos >= gate unless the entry was
+     * freed meanwhile (rr__pinned reads that as 0). */
     uint64_t gate = atomic_load_explicit(&e->gate, memory_order_acquire);
     uint64_t pos = atomic_load_explicit(&e->position, memory_order_relaxed);
     uint64_t lag = rr__lag(head, pos);
@@ -76,6 +75,7 @@ rr_status rr_ring_stats_get(const rr_ring *ring, rr_ring_stats *out)
     out->mode = rr_ring_mode(ring);
     out->producers = rr_ring_producers(ring);
     out->memory_bytes = rr_ring_memory_bytes(ring);
+    /* A2 */
     out->published = atomic_load_explicit(&L->published, memory_order_acquire);
     out->writer_stalls = atomic_load_explicit(&L->counters.stalls, memory_order_relaxed);
     out->abandoned = atomic_load_explicit(&L->counters.abandoned, memory_order_relaxed);
@@ -86,6 +86,7 @@ rr_status rr_ring_stats_get(const rr_ring *ring, rr_ring_stats *out)
     rr__writer_figures(ring, out);
     uint64_t head = rr__head(ring);
     for (uint32_t i = 0; i < RR_MAX_READERS; i++) {
+        /* A6, pairs with R6 in reader.c: the figures below are this reader's */
         if (atomic_load_explicit(&ring->readers[i].state, memory_order_acquire) != RR_ENTRY_ACTIVE)
             continue;
         rr_reader_stats *rs = &out->readers[out->reader_count++];

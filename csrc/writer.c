@@ -35,14 +35,16 @@ uint64_t rr__gate_refresh(rr_ring *ring, uint64_t head)
 {
     rr_layout *L = ring->L;
     for (;;) {
+        /* S2 (layout.h): gen, the high-water mark, the gates and `proposed`
+         * in one total order with readers registering (reader.c) */
         uint64_t gen = atomic_load_explicit(&L->gating.gen, memory_order_seq_cst);
         uint32_t hw = atomic_load_explicit(&L->gating.reader_hw, memory_order_seq_cst);
         if (hw > RR_MAX_READERS)
             hw = RR_MAX_READERS;
         uint64_t min = RR_GATE_FREE;
         for (uint32_t i = 0; i < hw; i++) {
-            /* acquire pairs with the reader's release: its reads of a slot
-             * happen before we overwrite that slot */
+            /* A3, pairs with R3 in reader.c: its reads of a slot happen
+             * before we overwrite that slot */
             uint64_t g = atomic_load_explicit(&ring->readers[i].gate, memory_order_seq_cst);
             if (g < min)
                 min = g;
@@ -65,6 +67,7 @@ uint64_t rr__gate_refresh(rr_ring *ring, uint64_t head)
  * the next sequence is never one a reader may already have been handed. */
 static void rr__recover_published(rr_ring *ring)
 {
+    /* A2 and A1: what the dead writer published and stamped is complete */
     uint64_t pub = atomic_load_explicit(&ring->L->published, memory_order_acquire);
     uint64_t next = pub;
     while (next - pub < ring->capacity &&
@@ -72,6 +75,7 @@ static void rr__recover_published(rr_ring *ring)
                                 memory_order_acquire) == rr__stamp_done(next))
         next++;
     if (next != pub) {
+        /* R2 */
         atomic_store_explicit(&ring->L->published, next, memory_order_release);
         rr__notify(ring, &ring->L->readable);
     }
@@ -83,6 +87,7 @@ static rr_status rr__take_writer(rr_ring *ring)
 {
     rr_layout *L = ring->L;
     uint64_t me = rr__self_owner(), cur = 0;
+    /* R11/A11: the writer role passes with what its last holder wrote */
     if (atomic_compare_exchange_strong_explicit(&L->control.writer_owner, &cur, me,
                                                 memory_order_acq_rel, memory_order_acquire)) {
         /* events a writer stamped but never counted, if it died (see below) */
@@ -109,7 +114,7 @@ static rr_status rr__take_writer(rr_ring *ring)
 static void rr__give_writer(rr_ring *ring)
 {
     uint64_t me = rr__self_owner();
-    /* only while it is still ours (a process taken for dead has lost it) */
+    /* only while it is still ours (a process taken for dead has lost it); R11 */
     atomic_compare_exchange_strong_explicit(&ring->L->control.writer_owner, &me, 0,
                                             memory_order_acq_rel, memory_order_relaxed);
 }
@@ -137,10 +142,12 @@ rr_status rr_writer_open(rr_ring *ring, rr_writer **out)
     w->ring = ring;
     w->owner = rr__self_owner();
     w->single = !ring->multi;
+    /* A2; the limit needs no pair: every confirmed limit stays valid (S2) */
     w->next = atomic_load_explicit(&L->published, memory_order_acquire);
     w->idx = w->next % ring->capacity;
     w->limit = atomic_load_explicit(&L->gating.limit, memory_order_acquire);
     atomic_fetch_add_explicit(&L->control.writers, 1, memory_order_relaxed);
+    /* R12 here and at close, pairs with A12 in ring.c rr_ring_destroy */
     atomic_fetch_add_explicit(&ring->handles, 1, memory_order_acq_rel);
     rr__wait_init();
     *out = w;
@@ -154,7 +161,7 @@ void rr_writer_close(rr_writer *w)
     rr_ring *ring = w->ring;
     rr_layout *L = ring->L;
     if (w->owner != rr__self_owner()) {
-        /* inherited through fork(): the writer is still the parent's */
+        /* inherited through fork(): the writer is still the parent's (R12) */
         atomic_fetch_sub_explicit(&ring->handles, 1, memory_order_acq_rel);
         free(w);
         return;
@@ -166,6 +173,7 @@ void rr_writer_close(rr_writer *w)
         rr__give_writer(ring);
     }
     atomic_fetch_sub_explicit(&L->control.writers, 1, memory_order_relaxed);
+    /* R12 */
     atomic_fetch_sub_explicit(&ring->handles, 1, memory_order_acq_rel);
     free(w);
 }
@@ -182,7 +190,7 @@ static bool rr__slots_free(const rr_ring *ring, uint64_t s, uint32_t n)
     uint64_t idx = s % cap;
     for (uint32_t i = 0; i < n; i++) {
         uint64_t seq = s + i;
-        /* acquire: the previous writer's bytes are done before we refill */
+        /* A1: the previous writer's bytes are done before we refill */
         if (seq >= cap && atomic_load_explicit(&ring->meta[idx].stamp, memory_order_acquire) <
                               rr__stamp_done(seq - cap))
             return false;
@@ -192,7 +200,8 @@ static bool rr__slots_free(const rr_ring *ring, uint64_t s, uint32_t n)
     return true;
 }
 
-/* Multi producer: may `count` events be claimed at s right now? */
+/* Multi producer: may `count` events be claimed at s right now? Any
+ * confirmed limit read stays valid (S2), so its load pairs with nothing. */
 static bool rr__multi_room(rr_ring *ring, uint64_t s, uint32_t count)
 {
     if (!ring->overwrite &&
@@ -217,6 +226,7 @@ static bool rr__room_now(struct rr_room *r)
         r->w->limit = rr__gate_refresh(ring, r->w->next);
         return r->need <= r->w->limit;
     }
+    /* A4 */
     uint64_t head = atomic_load_explicit(&ring->L->claim, memory_order_acquire);
     return rr__multi_room(ring, head, r->count);
 }
@@ -288,7 +298,8 @@ static void rr__mark_writing(rr_ring *ring, uint64_t seq, uint64_t idx, uint32_t
         if (++idx == ring->capacity)
             idx = 0;
     }
-    /* the odd stamps are seen before any byte of the new events */
+    /* R5, pairs with A5 in reader.c: the odd stamps are seen before any
+     * byte of the new events */
     atomic_thread_fence(memory_order_release);
 }
 
@@ -361,6 +372,7 @@ static rr_status rr__claim_multi(rr_writer *w, uint32_t n, int64_t timeout_ns, u
             s = atomic_load_explicit(&L->claim, memory_order_relaxed);
             continue;
         }
+        /* R4 */
         if (atomic_compare_exchange_weak_explicit(&L->claim, &s, s + n, memory_order_acq_rel,
                                                   memory_order_relaxed))
             break;
@@ -474,7 +486,8 @@ static void rr__notify_published(rr_ring *ring)
         rr__notify(ring, &ring->L->writable);
 }
 
-/* Publish each stamp in order; release makes the slot's bytes visible first. */
+/* Publish each stamp in order; release makes the slot's bytes visible first
+ * (R1, pairs with A1 in reader.c). */
 static void rr__stamp_all(rr_ring *ring, const rr_claim *c)
 {
     uint64_t idx = c->_idx;
@@ -497,8 +510,10 @@ rr_status rr_writer_publish(rr_writer *w, rr_claim *c)
         w->next += c->count;
         w->idx = (w->idx + c->count) % ring->capacity;
         w->pending = false;
+        /* R2, pairs with A2 (rr__head, stats) */
         atomic_store_explicit(&ring->L->published, w->next, memory_order_release);
     } else {
+        /* R2 */
         atomic_fetch_add_explicit(&ring->L->published, c->count, memory_order_release);
     }
     c->_state = RR_CLAIM_NONE;
@@ -554,6 +569,7 @@ static rr_status rr__add_single(rr_writer *w, const void *data, size_t len, uint
     rr__mark_writing(ring, seq, idx, 1);
     rr__set_meta(m, (uint32_t)len, type);
     rr__copy_in(rr__slot(ring, idx), data, len);
+    /* R1, pairs with A1 in reader.c; then R2 */
     atomic_store_explicit(&m->stamp, rr__stamp_done(seq), memory_order_release);
     w->next = seq + 1;
     w->idx = idx + 1 == ring->capacity ? 0 : idx + 1;
