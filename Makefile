@@ -11,16 +11,18 @@
 #                   Python process writing strokes that a Lua process reads
 #   make stress     long stress runs (RR_STRESS_SCALE=10), not part of CI
 
+# The core's sources (CORE_SRC, CORE_HDR) and the warning flags (WARN_FLAGS),
+# one list for make, setup.py and (checked by a test) the Lua rockspec.
+include csrc/sources.mk
+
 CC      ?= cc
 CSTD    := -std=c11 -D_GNU_SOURCE
-WARN    := -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Werror
+WARN    := $(WARN_FLAGS) -Werror
 OPT     ?= -O2 -g
 CFLAGS  += $(CSTD) $(WARN) $(OPT) -fPIC -Icsrc
 LDLIBS  += -lpthread
 
 BUILD   := build
-CORE_SRC := $(wildcard csrc/*.c)
-CORE_HDR := $(wildcard csrc/*.h)
 
 # Each variant compiles the core and the tests with its own flags into its own folder.
 #   $(1) variant name  $(2) extra CFLAGS
@@ -58,6 +60,7 @@ lib: $(BUILD)/release/lib.a
 test: test-c test-python test-lua test-interop test-notebooks
 
 # ---- Python: the extension is built in place (python/rusted_ring/_core*.so) ----
+# from the core and the binding's sources in python/_core/ (outside the package).
 PYTHON  ?= python3
 PY_EXT  := python/rusted_ring/_core$(shell $(PYTHON) -c 'import sysconfig; print(sysconfig.get_config_var("EXT_SUFFIX"))' 2>/dev/null)
 # -P (Python 3.11+): the current directory is not put on sys.path, so a Lua
@@ -67,8 +70,9 @@ PY_RUN  := PYTHONPATH=$(CURDIR)/python $(PYTHON) $(PY_SAFE)
 
 .PHONY: python py-deps test-python bench-py demo-python
 python: $(PY_EXT)
-$(PY_EXT): $(CORE_SRC) $(CORE_HDR) python/rusted_ring/_core.c setup.py
-	$(PYTHON) setup.py -q build_ext --inplace
+PY_BINDING := $(wildcard python/_core/*.c python/_core/*.h)
+$(PY_EXT): $(CORE_SRC) $(CORE_HDR) $(PY_BINDING) csrc/sources.mk setup.py
+	RR_WERROR=1 $(PYTHON) setup.py -q build_ext --inplace
 
 # The test suite's own dependencies, installed only when missing.
 py-deps:

@@ -1,5 +1,5 @@
 # Typing stubs for rusted_ring._core, the CPython binding of the C core.
-# Keep in step with _core.c.
+# Keep in step with the binding in python/_core/.
 from collections.abc import Buffer, Iterable, Iterator, Sequence
 from types import TracebackType
 from typing import Any, Literal, Protocol, Self, SupportsIndex

@@ -1,7 +1,7 @@
 """Random interleavings of writes and reads checked step by step against a model.
 
 `RingModel` is a plain-Python statement of the documented contract
-(csrc/rusted_ring.h, python/rusted_ring/_core.c's notes on event lifetime):
+(csrc/rusted_ring.h, python/_core/reader.c's notes on event lifetime):
 
 backpressure  Each registered reader has a gate: the first event of its last
               call (the reader keeps those pinned until it asks again), or an
