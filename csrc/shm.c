@@ -312,14 +312,17 @@ static uint64_t rr__shm_peek_magic(int fd)
 }
 
 /* Less than RR_SHM_CREATE_GRACE_NS since the segment's ctime (set when it
- * was made and by the creator's ftruncate), and since we began to wait. */
+ * was made and by the creator's ftruncate), and since we began to wait. A
+ * ctime further in the future than that (the clock was set back) counts as
+ * old, so that no wait is ever unbounded on it. */
 static bool rr__shm_young(const struct stat *sb, int64_t waited_ns)
 {
     struct timespec now;
     clock_gettime(CLOCK_REALTIME, &now);
     int64_t age = (int64_t)(now.tv_sec - sb->st_ctim.tv_sec) * 1000000000LL +
                   (now.tv_nsec - sb->st_ctim.tv_nsec);
-    return age < RR_SHM_CREATE_GRACE_NS && waited_ns < RR_SHM_CREATE_GRACE_NS;
+    return age > -RR_SHM_CREATE_GRACE_NS && age < RR_SHM_CREATE_GRACE_NS &&
+           waited_ns < RR_SHM_CREATE_GRACE_NS;
 }
 
 static rr_status rr__shm_not_a_ring(const char *path, size_t len)
@@ -361,9 +364,8 @@ static rr_status rr__shm_wait_made(int fd, const char *path, const rr_shm_option
             return rr__shm_not_a_ring(path, *len);
         if (o->timeout_ns >= 0 && waited >= o->timeout_ns)
             return rr__fail(RR_SHM_CREATING,
-                            "shared ring '%s' is still being created by another process "
-                            "(waited %lld ms); try again, or give a longer timeout", path,
-                            (long long)(waited / 1000000));
+                            "shared ring '%s' is still being created by another process; "
+                            "try again, or wait longer (timeout)", path);
         int64_t nap = pause;
         if (o->timeout_ns >= 0 && o->timeout_ns - waited < nap)
             nap = o->timeout_ns - waited;
