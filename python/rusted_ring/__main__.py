@@ -157,6 +157,8 @@ def _parser() -> argparse.ArgumentParser:
                     "configuration), or of a ring in shared memory.")
     stats.add_argument("--shared", metavar="NAME",
                        help="a shared ring's name, as given to Ring.create_shared (e.g. strokes)")
+    stats.add_argument("--allow-other-user", action="store_true",
+                       help="open the shared ring even if another user owns its segment")
     stats.add_argument("--json", action="store_true",
                        help="print JSON for scripts (with --watch: one object per line)")
     stats.add_argument("--watch", action="store_true",
@@ -192,12 +194,14 @@ def unlink_command(args: argparse.Namespace) -> int:
     return status
 
 
-def _open_shared(name: str) -> _core.Ring:
+def _open_shared(name: str, allow_other_user: bool = False) -> _core.Ring:
     """Open a shared ring for reading its stats, or exit 1 saying why not."""
     try:
-        return _core.Ring.open_shared(name)
+        return _core.Ring.open_shared(name, allow_other_user=allow_other_user)
     except _core.SharedMemoryNotFound:
         _fail(f"no shared ring named {name!r}; is the process that creates it running?")
+    except _core.SharedMemoryForeignOwner as e:
+        _fail(f"cannot open shared ring {name!r}: {e.strerror} (--allow-other-user opens it anyway)")
     except _core.SharedMemoryError as e:
         _fail(f"cannot open shared ring {name!r}: {e}")
     except ValueError as e:       # a name the core rejects, saying which rule it breaks
@@ -234,7 +238,7 @@ def stats_command(args: argparse.Namespace) -> int:
     if args.shared is not None:
         # Reading stats only: the handle is dropped, never closed (close() would
         # end the stream for every process using the ring).
-        ring = _open_shared(args.shared)
+        ring = _open_shared(args.shared, args.allow_other_user)
         report: Callable[[], dict[str, Any]] = functools.partial(ring_report, ring)
         render = ring_table
     else:
