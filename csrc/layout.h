@@ -209,6 +209,7 @@ struct rr_ring {
 struct rr_writer {
     rr_ring  *ring;
     uint64_t  owner;      /* owner word of the process that opened it */
+    _Atomic uint32_t fork_gen; /* rr__fork_gen when it was opened (proc.c) */
     bool      single;
     bool      pending;    /* single producer: a claim is out */
     uint32_t  pending_count;
@@ -222,6 +223,7 @@ struct rr_reader {
     rr_ring         *ring;
     rr_reader_entry *entry;
     uint64_t         owner;      /* owner word the entry was taken with */
+    _Atomic uint32_t fork_gen;   /* rr__fork_gen when it was opened (proc.c) */
     uint64_t         pos;        /* next sequence to read */
     uint64_t         idx;        /* pos % capacity */
     uint64_t         gate;       /* last value stored in entry->gate */
@@ -404,6 +406,27 @@ void      rr__reap_dead_sleepers(const rr_ring *ring);
 void      rr__drop_dead_writer(rr_layout *L);
 /* Multi producer: record this process in control.writer_procs. */
 void      rr__writer_proc_register(rr_ring *ring);
+
+/* Handles inherited through fork(): rr__fork_gen counts the forks this
+ * process descends from (bumped in each child); a handle records it when it
+ * is opened, and every call that moves a cursor or publishes compares. */
+extern _Atomic uint32_t rr__fork_gen;
+uint32_t  rr__fork_watch(void);   /* the generation to record in a new handle */
+rr_status rr__handle_forked(const rr_ring *ring, _Atomic uint32_t *gen, uint64_t owner,
+                            const char *what);
+
+/* RR_OK when the handle was opened in this process; else RR_FORKED (or, for
+ * a ring only this process maps, the child adopts its copy). One relaxed
+ * load and a compare: the counter changes only in a fork's child handler,
+ * before the child runs anything else. */
+static inline rr_status rr__check_process(const rr_ring *ring, _Atomic uint32_t *gen,
+                                          uint64_t owner, const char *what)
+{
+    if (__builtin_expect(atomic_load_explicit(&rr__fork_gen, memory_order_relaxed) ==
+                         atomic_load_explicit(gen, memory_order_relaxed), 1))
+        return RR_OK;
+    return rr__handle_forked(ring, gen, owner, what);
+}
 int64_t   rr__now_ns(void);
 
 /* ring.c */

@@ -20,9 +20,20 @@
  * a time namespace, since the start time is read through /proc) for this to
  * hold; handles belong to the process that opened them, not to a child that
  * inherits them through fork().
+ *
+ * Forks: a child that goes on using an inherited handle would act as its
+ * parent (a single-producer child would reuse the parent's next sequence, a
+ * child reader would move the parent's cursor). A pthread_atfork child
+ * handler, registered once, bumps rr__fork_gen in every child; handles
+ * record the generation they were opened in, and their hot paths compare it
+ * (no getpid() per call). A child using an inherited handle of a ring other
+ * processes can map gets RR_FORKED; with a ring only this process maps (a
+ * heap ring, such as the default pools), the child has its own copy of the
+ * ring and simply adopts the handle.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <signal.h>
 #include <stdio.h>
@@ -213,4 +224,38 @@ void rr__writer_proc_register(rr_ring *ring)
      * them); a full table leaves this process untracked. */
     atomic_store_explicit(&ring->wproc_owner, me, memory_order_release);
     atomic_store_explicit(&ring->wproc_index, found, memory_order_release);
+}
+
+/* ---- forks -------------------------------------------------------------------------- */
+
+_Atomic uint32_t rr__fork_gen;
+static pthread_once_t rr__fork_once = PTHREAD_ONCE_INIT;
+
+static void rr__forked_child(void)
+{
+    /* the child's only thread, before it runs anything else */
+    atomic_fetch_add_explicit(&rr__fork_gen, 1, memory_order_relaxed);
+}
+
+static void rr__fork_watch_once(void)
+{
+    pthread_atfork(NULL, NULL, rr__forked_child);
+}
+
+uint32_t rr__fork_watch(void)
+{
+    pthread_once(&rr__fork_once, rr__fork_watch_once);
+    return atomic_load_explicit(&rr__fork_gen, memory_order_relaxed);
+}
+
+rr_status rr__handle_forked(const rr_ring *ring, _Atomic uint32_t *gen, uint64_t owner,
+                            const char *what)
+{
+    if (ring->private_mem) {   /* the child's own copy of the ring: its handle now */
+        atomic_store_explicit(gen, atomic_load_explicit(&rr__fork_gen, memory_order_relaxed),
+                              memory_order_relaxed);
+        return RR_OK;
+    }
+    return rr__fail(RR_FORKED, "this %s belongs to process %u; open your own in the child",
+                    what, rr__owner_pid(owner));
 }

@@ -140,6 +140,7 @@ rr_status rr_reader_open(rr_ring *ring, rr_start start, rr_reader **out)
     atomic_store_explicit(&e->state, RR_ENTRY_ACTIVE, memory_order_release);
     r->entry = e;
     r->owner = me;
+    atomic_init(&r->fork_gen, rr__fork_watch());
     r->pos = r->gate = r->cur_lo = pos;
     r->idx = pos % ring->capacity;
     /* R12 here and at close, pairs with A12 in ring.c rr_ring_destroy */
@@ -433,6 +434,9 @@ rr_status rr_reader_next(rr_reader *r, rr_event *ev, int64_t timeout_ns)
 {
     if (!r || !ev)
         return rr__fail(RR_INVALID, "rr_reader_next needs a reader and an event");
+    rr_status forked = rr__check_process(r->ring, &r->fork_gen, r->owner, "reader");
+    if (forked != RR_OK)
+        return forked;
     rr__move_on(r);
     rr_status st = rr__read_first(r, ev, timeout_ns);
     atomic_store_explicit(&r->entry->position, r->pos, memory_order_relaxed);
@@ -445,6 +449,9 @@ rr_status rr_reader_next_batch(rr_reader *r, rr_event *evs, size_t max, size_t *
     if (!r || !evs || !n_out || max == 0)
         return rr__fail(RR_INVALID, "rr_reader_next_batch needs a reader, room for events and a count");
     *n_out = 0;
+    rr_status forked = rr__check_process(r->ring, &r->fork_gen, r->owner, "reader");
+    if (forked != RR_OK)
+        return forked;
     rr__move_on(r);
     size_t limit = r->ring->overwrite && max > r->scratch_events ? r->scratch_events : max;
     rr_status st = rr__read_first(r, &evs[0], timeout_ns);
@@ -466,10 +473,13 @@ size_t rr_reader_batch_limit(const rr_reader *r)
 
 /* ---- holds ------------------------------------------------------------------------------ */
 
-static rr_status rr__check_hold(const rr_reader *r, uint64_t seq, const char *what)
+static rr_status rr__check_hold(rr_reader *r, uint64_t seq, const char *what)
 {
     if (!r)
         return rr__fail(RR_INVALID, "no reader given");
+    rr_status forked = rr__check_process(r->ring, &r->fork_gen, r->owner, "reader");
+    if (forked != RR_OK)
+        return forked;
     if (r->ring->overwrite)
         return rr__fail(RR_INVALID,
                         "cannot %s in an overwrite ring: its events are copies", what);

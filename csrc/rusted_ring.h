@@ -74,6 +74,9 @@ typedef enum rr_status {
     RR_SHM_INVALID,       /* a segment that is not a ring, or is corrupted */
     RR_SHM_INCOMPATIBLE,  /* a ring of another layout version */
     RR_SYSTEM,            /* an operating-system call failed (see rr_last_error) */
+    RR_SHM_CREATING,      /* the shared segment is still being created (the wait ran out) */
+    RR_SHM_FOREIGN_OWNER, /* the shared segment belongs to another user */
+    RR_FORKED,            /* the handle belongs to another process (inherited via fork) */
     RR_STATUS_COUNT
 } rr_status;
 
@@ -340,14 +343,41 @@ rr_status rr_ring_stats_get(const rr_ring *ring, rr_ring_stats *out);
 
 #define RR_SHM_NAME_MAX 200   /* longest segment name, not counting a leading '/' */
 
+/* Options of rr_shm_create_opts / rr_shm_open_opts. Start from
+ * RR_SHM_OPTIONS_INIT (the defaults; a NULL options pointer means the same):
+ * a zero-filled struct has timeout_ns 0, which never waits. */
+typedef struct rr_shm_options {
+    /* create: the segment's mode bits, applied as given (0 means 0600) */
+    unsigned permissions;
+    /* create: when the name is taken, open that ring instead (as
+     * rr_shm_open_opts would, with these options), if its slot size,
+     * capacity, mode and producers are the ones asked for; RR_SHM_EXISTS,
+     * naming both geometries, if not. permissions are then not applied. */
+    bool     exist_ok;
+    /* open: accept a segment owned by another user than this process's
+     * effective one. Its owner can rewrite the ring's cursors and payloads,
+     * or truncate it, which kills every process that has it mapped with
+     * SIGBUS; by default such a segment is refused (RR_SHM_FOREIGN_OWNER). */
+    bool     allow_other_user;
+    /* open: how long to wait for a creation in progress to finish, in ns:
+     * 0 does not wait, > 0 waits up to that long (RR_SHM_CREATING after),
+     * RR_FOREVER (any negative value) waits as long as a live process is
+     * creating it. A creator that dies is never waited for. */
+    int64_t  timeout_ns;
+} rr_shm_options;
+
+#define RR_SHM_OPTIONS_INIT { 0, false, false, RR_FOREVER }
+
 /* Create a ring in POSIX shared memory under `name` and attach a handle. The
  * segment holds the same block an in-process ring uses. Names: one optional
  * leading '/', then 1 .. RR_SHM_NAME_MAX printable ASCII characters other
  * than '/' and space (not "." or ".."); "strokes" and "/strokes" are the
- * same ring. RR_SYSTEM when /dev/shm has no room for it.
- * `permissions` are the segment's mode bits, applied as given (0 means 0600).
- * RR_SHM_EXISTS when the name is taken. No other process can open the segment
- * before it is completely laid out.
+ * same ring. Every page is reserved at once: RR_SYSTEM ("no room in
+ * /dev/shm ...") when /dev/shm has no room for it. RR_SHM_EXISTS when the
+ * name is taken (unless opts->exist_ok); its message says how to remove a
+ * segment whose creator crashed. No other process can use the segment
+ * before it is completely laid out: an opener that finds it meanwhile waits
+ * (see rr_shm_options.timeout_ns).
  *
  * Processes sharing a ring must share a PID namespace: the reader table
  * records each reader's process (pid and start time), and a backpressure
@@ -355,18 +385,31 @@ rr_status rr_ring_stats_get(const rr_ring *ring, rr_ring_stats *out);
  * table (at most every RR_SHM_LIVENESS_NS while it waits), so a killed reader
  * cannot stop the stream. A single-producer writer whose process died is
  * replaced by the next rr_writer_open. Writer and reader handles belong to
- * the process that opened them: a child that inherits one through fork()
- * must not use it (closing it only frees the child's memory). Not covered:
- * a multi-producer writer process that dies holding a claim stops readers at
+ * the process that opened them: in a child that inherits one through
+ * fork(), every call that writes, reads, holds or releases returns
+ * RR_FORKED (closing it only frees the child's memory). Not covered: a
+ * multi-producer writer process that dies holding a claim stops readers at
  * that sequence (and its waiter count is never taken back). */
+rr_status rr_shm_create_opts(const char *name, const rr_config *cfg, const rr_shm_options *opts,
+                             rr_ring **out);
+
+/* rr_shm_create_opts with the default options and these permissions. */
 rr_status rr_shm_create(const char *name, const rr_config *cfg, unsigned permissions,
                         rr_ring **out);
 
-/* Map an existing shared ring. Its header (magic, layout version, sizes,
- * mode, checksum, total length against the segment's real size) is checked
- * before anything else in it is used: RR_SHM_NOT_FOUND, RR_SHM_INVALID (not
- * a ring, truncated or corrupted), RR_SHM_INCOMPATIBLE (another layout
- * version), RR_INVALID for a bad name. */
+/* Map an existing shared ring. Before anything in it is used: its owner is
+ * checked (RR_SHM_FOREIGN_OWNER, naming the owner, for a segment of another
+ * user unless opts->allow_other_user); a creation still in progress is
+ * waited for (opts->timeout_ns; RR_SHM_CREATING when the wait runs out);
+ * every page is made sure to be backed (RR_SYSTEM, "no room in /dev/shm",
+ * rather than a SIGBUS later); and its header (magic, layout version, sizes,
+ * mode, checksum, total length against the segment's real size) is checked.
+ * RR_SHM_NOT_FOUND, RR_SHM_INVALID (not a ring, truncated, corrupted, or
+ * left half made by a creator that died), RR_SHM_INCOMPATIBLE (another
+ * layout version), RR_INVALID for a bad name. */
+rr_status rr_shm_open_opts(const char *name, const rr_shm_options *opts, rr_ring **out);
+
+/* rr_shm_open_opts with the default options (RR_SHM_OPTIONS_INIT). */
 rr_status rr_shm_open(const char *name, rr_ring **out);
 
 /* Remove the name; processes that have the ring mapped keep using it, and the

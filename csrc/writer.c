@@ -141,6 +141,7 @@ rr_status rr_writer_open(rr_ring *ring, rr_writer **out)
         rr__writer_proc_register(ring);
     w->ring = ring;
     w->owner = rr__self_owner();
+    atomic_init(&w->fork_gen, rr__fork_watch());
     w->single = !ring->multi;
     /* A2; the limit needs no pair: every confirmed limit stays valid (S2) */
     w->next = atomic_load_explicit(&L->published, memory_order_acquire);
@@ -385,6 +386,9 @@ static rr_status rr__check_claim_args(rr_writer *w, uint32_t count, rr_claim *c)
 {
     if (!w || !c)
         return rr__fail(RR_INVALID, "rr_writer_claim needs a writer and a claim");
+    rr_status st = rr__check_process(w->ring, &w->fork_gen, w->owner, "writer");
+    if (st != RR_OK)
+        return st;
     uint64_t most = w->ring->capacity < RR_MAX_CLAIM ? w->ring->capacity : RR_MAX_CLAIM;
     if (count == 0 || count > most)
         return rr__fail(RR_INVALID, "cannot claim %u events: between 1 and %llu at a time",
@@ -472,6 +476,9 @@ static rr_status rr__check_open_claim(rr_writer *w, rr_claim *c)
 {
     if (!w || !c || c->_state != RR_CLAIM_OPEN || c->_ring != w->ring)
         return rr__fail(RR_INVALID, "not an open claim of this writer");
+    rr_status st = rr__check_process(w->ring, &w->fork_gen, w->owner, "writer");
+    if (st != RR_OK)
+        return st;
     if (w->single && (!w->pending || c->sequence != w->next))
         return rr__fail(RR_INVALID, "not the claim this writer holds");
     return RR_OK;
@@ -586,6 +593,9 @@ rr_status rr_writer_add_ex(rr_writer *w, const void *data, size_t len, uint32_t 
     if (!w || (!data && len))
         return rr__fail(RR_INVALID, "rr_writer_add needs a writer and data");
     rr_ring *ring = w->ring;
+    rr_status forked = rr__check_process(ring, &w->fork_gen, w->owner, "writer");
+    if (forked != RR_OK)
+        return forked;
     if (len > ring->slot_size)
         return rr__too_large(len, ring);
     if (atomic_load_explicit(&ring->L->control.closed, memory_order_relaxed))
@@ -615,6 +625,9 @@ rr_status rr_writer_add_batch_ex(rr_writer *w, const rr_payload *items, size_t n
 {
     if (!w || !items)
         return rr__fail(RR_INVALID, "rr_writer_add_batch needs a writer and items");
+    rr_status forked = rr__check_process(w->ring, &w->fork_gen, w->owner, "writer");
+    if (forked != RR_OK)
+        return forked;
     if (n == 0 || n > RR_MAX_CLAIM)
         return rr__fail(RR_INVALID, "a batch holds 1 to %u events, not %zu", RR_MAX_CLAIM, n);
     for (size_t i = 0; i < n; i++) {

@@ -24,8 +24,10 @@
  *
  * Outcomes a caller handles (empty, full, timeout, closed) return nil and a
  * word; a shared ring that cannot be made or opened (not found, the name
- * taken, a segment that is not a usable ring) returns nil and the core's
- * message; everything else raises with the core's detailed message.
+ * taken, a segment that is not a usable ring, still being created, or
+ * another user's) returns nil and the core's message; everything else
+ * raises with the core's detailed message (among them a writer or reader
+ * used in a fork()ed child: it belongs to the process that opened it).
  *
  * The vocabulary is the core's (rusted_ring.h, vocab.c): names of modes,
  * producers and starts, seconds to nanoseconds, the largest claim, the
@@ -327,6 +329,37 @@ static unsigned field_permissions(lua_State *L, int t, const char *fn)
     return (unsigned)v;
 }
 
+/* A boolean option `key` of the table at t (nil: false). */
+static bool field_flag(lua_State *L, int t, const char *fn, const char *key)
+{
+    lua_getfield(L, t, key);
+    int type = lua_type(L, -1);
+    if (type != LUA_TNIL && type != LUA_TBOOLEAN)
+        luaL_error(L, "%s: %s must be a boolean, got %s", fn, key, luaL_typename(L, -1));
+    bool v = lua_toboolean(L, -1);
+    lua_pop(L, 1);
+    return v;
+}
+
+/* Option `timeout` (seconds) of the table at t: how long opening waits for
+ * a ring another process is still creating. nil: as long as that process
+ * lives and creates it (RR_FOREVER); 0: not at all; math.huge: without
+ * limit; negative or NaN: an error. */
+static int64_t field_shm_timeout(lua_State *L, int t, const char *fn)
+{
+    lua_getfield(L, t, "timeout");
+    int64_t ns = RR_FOREVER;
+    if (!lua_isnil(L, -1)) {
+        if (lua_type(L, -1) != LUA_TNUMBER)
+            luaL_error(L, "%s: timeout must be a number of seconds, got %s", fn,
+                       luaL_typename(L, -1));
+        if (rr_timeout_from_seconds((double)lua_tonumber(L, -1), &ns) != RR_OK)
+            luaL_error(L, "%s: %s", fn, rr_last_error());
+    }
+    lua_pop(L, 1);
+    return ns;
+}
+
 /* After a failed rr_shm_* call: nil and the core's message for what a caller
  * handles (no such ring, the name taken, a segment that is not a usable
  * ring, the system refusing); raise for misuse (a bad name or options). */
@@ -337,6 +370,8 @@ static int push_shm_failure(lua_State *L, const char *fn, rr_status st)
     case RR_SHM_EXISTS:
     case RR_SHM_INVALID:
     case RR_SHM_INCOMPATIBLE:
+    case RR_SHM_CREATING:
+    case RR_SHM_FOREIGN_OWNER:
     case RR_SYSTEM:
         lua_pushnil(L);
         lua_pushstring(L, rr_last_error());
@@ -346,31 +381,57 @@ static int push_shm_failure(lua_State *L, const char *fn, rr_status st)
     }
 }
 
+/* The options opening takes (allow_other_user, timeout) from the table at t. */
+static rr_shm_options check_open_options(lua_State *L, int t, const char *fn)
+{
+    rr_shm_options o = RR_SHM_OPTIONS_INIT;
+    o.allow_other_user = field_flag(L, t, fn, "allow_other_user");
+    o.timeout_ns = field_shm_timeout(L, t, fn);
+    return o;
+}
+
 /* rr.create_shared(name, { slot_size = n, capacity = n, mode = ..., producers = ...,
- *                          permissions = 0x180 (0600, the default) }) -> ring | nil, message */
+ *                          permissions = 0x180 (0600, the default),
+ *                          exist_ok = false, allow_other_user = false, timeout = nil })
+ * -> ring | nil, message. exist_ok: when the name is taken, open that ring if
+ * its geometry is the one asked for (allow_other_user and timeout as for
+ * rr.open_shared). */
 static int rr_lua_create_shared(lua_State *L)
 {
     static const char *const known[] = { "slot_size", "capacity", "mode", "producers",
-                                         "permissions", NULL };
+                                         "permissions", "exist_ok", "allow_other_user",
+                                         "timeout", NULL };
     const char *name = check_shm_name(L, 1);
     luaL_checktype(L, 2, LUA_TTABLE);
     check_option_keys(L, 2, "rr.create_shared", known);
     rr_config cfg = check_config(L, 2, "rr.create_shared");
-    unsigned permissions = field_permissions(L, 2, "rr.create_shared");
+    rr_shm_options o = check_open_options(L, 2, "rr.create_shared");
+    o.permissions = field_permissions(L, 2, "rr.create_shared");
+    o.exist_ok = field_flag(L, 2, "rr.create_shared", "exist_ok");
     lring *rg = new_ring_ud(L);
-    rr_status st = rr_shm_create(name, &cfg, permissions, &rg->ring);
+    rr_status st = rr_shm_create_opts(name, &cfg, &o, &rg->ring);
     if (st != RR_OK)
         return push_shm_failure(L, "rr.create_shared", st);
     rg->released = false;
     return 1;
 }
 
-/* rr.open_shared(name) -> ring | nil, message */
+/* rr.open_shared(name [, { allow_other_user = false, timeout = nil }])
+ * -> ring | nil, message. A segment of another user is refused unless
+ * allow_other_user; a ring still being created is waited for, by default
+ * as long as the process creating it lives (timeout: seconds, 0 never waits). */
 static int rr_lua_open_shared(lua_State *L)
 {
+    static const char *const known[] = { "allow_other_user", "timeout", NULL };
     const char *name = check_shm_name(L, 1);
+    rr_shm_options o = RR_SHM_OPTIONS_INIT;
+    if (!lua_isnoneornil(L, 2)) {
+        luaL_checktype(L, 2, LUA_TTABLE);
+        check_option_keys(L, 2, "rr.open_shared", known);
+        o = check_open_options(L, 2, "rr.open_shared");
+    }
     lring *rg = new_ring_ud(L);
-    rr_status st = rr_shm_open(name, &rg->ring);
+    rr_status st = rr_shm_open_opts(name, &o, &rg->ring);
     if (st != RR_OK)
         return push_shm_failure(L, "rr.open_shared", st);
     rg->released = false;

@@ -34,6 +34,9 @@ static PyObject *exception_for(rr_py_state *st, rr_status s, int *err)
     case RR_SHM_EXISTS:                  *err = EEXIST; return st->SharedMemoryExists;
     case RR_SHM_INVALID: case RR_SHM_INCOMPATIBLE:
                                          return st->SharedMemoryError;
+    case RR_SHM_CREATING:                *err = ETIMEDOUT; return st->SharedMemoryCreating;
+    case RR_SHM_FOREIGN_OWNER:           *err = EPERM; return st->SharedMemoryForeignOwner;
+    case RR_FORKED:                      return st->ForkedHandle;
     case RR_SYSTEM:                      return PyExc_OSError;
     default:                             return st->RingError;
     }
@@ -62,14 +65,16 @@ PyObject *rrpy_raise_status(rr_py_state *st, rr_status s, const char *detail, ..
 
 /* Raise for status s of a call on the shared segment `name`. A missing or
  * taken name raises FileNotFoundError / FileExistsError (also
- * SharedMemoryError) with errno and filename, as opening a file would. */
+ * SharedMemoryError), a segment still being made a TimeoutError, another
+ * user's a PermissionError, each with errno and filename as opening a file
+ * would, and with the core's message (which says what to do about it). */
 PyObject *rrpy_raise_named(rr_py_state *st, rr_status s, PyObject *name)
 {
     int err;
     PyObject *exc = exception_for(st, s, &err);
     if (!err)
         return rrpy_raise_status(st, s, NULL);
-    PyObject *args = Py_BuildValue("(isO)", err, rr_strerror(s), name);
+    PyObject *args = Py_BuildValue("(isO)", err, rr_last_error(), name);
     if (args) {
         PyErr_SetObject(exc, args);
         Py_DECREF(args);
@@ -289,7 +294,19 @@ static int module_exec(PyObject *m)
                  &st->SharedMemoryNotFound) < 0 ||
         add_exc2(m, "SharedMemoryExists", st->SharedMemoryError, PyExc_FileExistsError,
                  "A shared ring segment of that name exists already (errno EEXIST; filename is "
-                 "the name).", &st->SharedMemoryExists) < 0)
+                 "the name).", &st->SharedMemoryExists) < 0 ||
+        add_exc2(m, "SharedMemoryCreating", st->SharedMemoryError, PyExc_TimeoutError,
+                 "A shared ring another process is still creating was not ready within the "
+                 "timeout (errno ETIMEDOUT; filename is the name).",
+                 &st->SharedMemoryCreating) < 0 ||
+        add_exc2(m, "SharedMemoryForeignOwner", st->SharedMemoryError, PyExc_PermissionError,
+                 "The shared ring segment belongs to another user, who could change or "
+                 "truncate it under this process; pass allow_other_user=True to open it anyway "
+                 "(errno EPERM; filename is the name).", &st->SharedMemoryForeignOwner) < 0 ||
+        add_exc2(m, "ForkedHandle", st->RingError, PyExc_RuntimeError,
+                 "A writer or reader used in a fork()ed child: it belongs to the process that "
+                 "opened it. Open your own in the child (closing the inherited one is fine).",
+                 &st->ForkedHandle) < 0)
         return -1;
     if (!(st->str_backpressure = PyUnicode_InternFromString("backpressure")) ||
         !(st->str_overwrite = PyUnicode_InternFromString("overwrite")) ||
@@ -315,7 +332,8 @@ static int module_traverse(PyObject *m, visitproc visit, void *arg)
     Py_VISIT(st->RingError); Py_VISIT(st->DataTooLarge); Py_VISIT(st->RingFull);
     Py_VISIT(st->RingClosed); Py_VISIT(st->TooManyReaders); Py_VISIT(st->WriterBusy);
     Py_VISIT(st->SharedMemoryError); Py_VISIT(st->SharedMemoryNotFound);
-    Py_VISIT(st->SharedMemoryExists);
+    Py_VISIT(st->SharedMemoryExists); Py_VISIT(st->SharedMemoryCreating);
+    Py_VISIT(st->SharedMemoryForeignOwner); Py_VISIT(st->ForkedHandle);
     for (int i = 0; i < RR_POOL_COUNT; i++)
         Py_VISIT(st->pools[i]);
     return 0;
@@ -329,7 +347,8 @@ static int module_clear(PyObject *m)
     Py_CLEAR(st->RingError); Py_CLEAR(st->DataTooLarge); Py_CLEAR(st->RingFull);
     Py_CLEAR(st->RingClosed); Py_CLEAR(st->TooManyReaders); Py_CLEAR(st->WriterBusy);
     Py_CLEAR(st->SharedMemoryError); Py_CLEAR(st->SharedMemoryNotFound);
-    Py_CLEAR(st->SharedMemoryExists);
+    Py_CLEAR(st->SharedMemoryExists); Py_CLEAR(st->SharedMemoryCreating);
+    Py_CLEAR(st->SharedMemoryForeignOwner); Py_CLEAR(st->ForkedHandle);
     Py_CLEAR(st->str_backpressure); Py_CLEAR(st->str_overwrite);
     Py_CLEAR(st->str_single); Py_CLEAR(st->str_multi);
     for (int i = 0; i < RR_POOL_COUNT; i++)

@@ -60,7 +60,8 @@ typedef struct RingObject RingObject;
 typedef struct {
     PyTypeObject *ring_type, *writer_type, *claim_type, *reader_type, *event_type, *iter_type;
     PyObject *RingError, *DataTooLarge, *RingFull, *RingClosed, *TooManyReaders, *WriterBusy,
-             *SharedMemoryError, *SharedMemoryNotFound, *SharedMemoryExists;
+             *SharedMemoryError, *SharedMemoryNotFound, *SharedMemoryExists,
+             *SharedMemoryCreating, *SharedMemoryForeignOwner, *ForkedHandle;
     PyObject *str_backpressure, *str_overwrite, *str_single, *str_multi;
     PyObject *pools[RR_POOL_COUNT];          /* Ring objects of the default pools, lazily */
     RingObject *live;                        /* every other Ring alive, borrowed (see below) */

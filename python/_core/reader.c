@@ -94,7 +94,9 @@ static void reader_detach_current(ReaderObject *self)
         EventObject *ev = self->cur[i];
         if (!ev)
             continue;
-        rr_reader_hold(self->r, ev->sequence);  /* cannot fail: handed out by the last call */
+        /* cannot fail (handed out by the last call), except in a fork()ed child,
+         * where the core refuses every call of an inherited reader */
+        rr_reader_hold(self->r, ev->sequence);
         ev->state = EV_HELD;
         self->nheld++;
     }

@@ -282,21 +282,33 @@ static PyMethodDef Ring_methods[] = {
     {"create_shared", (PyCFunction)(void (*)(void))rrpy_ring_create_shared,
      METH_FASTCALL | METH_KEYWORDS | METH_CLASS,
      "create_shared($type, /, name, slot_size, capacity, *, mode='backpressure', "
-     "producers='single', permissions=0o600)\n--\n\n"
+     "producers='single', permissions=0o600, exist_ok=False, allow_other_user=False, "
+     "timeout=None)\n--\n\n"
      "Returns Ring. Create a ring in POSIX shared memory under `name` (one optional leading "
      "'/', then 1 to 200 printable ASCII characters other than '/'; 'strokes' and '/strokes' "
      "are the same ring) that any process can open with open_shared, in Python or Lua. "
      "permissions: the segment's mode bits, applied exactly, whatever the umask (0 means "
-     "0o600). FileExistsError (a SharedMemoryError) when the name is taken; ValueError for a "
-     "bad name. The segment stays until unlink_shared, however many handles are dropped."},
+     "0o600). Every page is reserved at once: OSError ('no room in /dev/shm') when it does "
+     "not fit. FileExistsError (a SharedMemoryError) when the name is taken, saying how to "
+     "remove a ring left by a crashed process; with exist_ok=True, the ring of that name is "
+     "opened instead (allow_other_user and timeout as for open_shared) if its slot_size, "
+     "capacity, mode and producers are the ones asked for, and FileExistsError names both "
+     "if not. ValueError for a bad name. The segment stays until unlink_shared, however many "
+     "handles are dropped."},
     {"open_shared", (PyCFunction)(void (*)(void))rrpy_ring_open_shared,
      METH_FASTCALL | METH_KEYWORDS | METH_CLASS,
-     "open_shared($type, /, name)\n--\n\n"
-     "Returns Ring. Map the shared ring `name`, made by create_shared in any process. Its "
-     "header is checked before anything else in it is used: FileNotFoundError (a "
-     "SharedMemoryError) when there is no such segment, SharedMemoryError when it is not a "
-     "ring, is damaged, or has another layout version. Dropping the handle unmaps the ring; "
-     "close() ends the stream for every process."},
+     "open_shared($type, /, name, *, timeout=None, allow_other_user=False)\n--\n\n"
+     "Returns Ring. Map the shared ring `name`, made by create_shared in any process. Before "
+     "anything in it is used: a segment owned by another user (who could change or truncate "
+     "it under this process) raises SharedMemoryForeignOwner, a PermissionError, unless "
+     "allow_other_user=True; a ring another process is still creating is waited for (GIL "
+     "released) up to `timeout` seconds (None, the default: as long as that process lives and "
+     "creates it; 0: not at all; math.inf: without limit), then SharedMemoryCreating, a "
+     "TimeoutError; its pages are reserved (OSError 'no room in /dev/shm' rather than a crash "
+     "later); and its header is checked: FileNotFoundError (a SharedMemoryError) when there is "
+     "no such segment, SharedMemoryError when it is not a ring, is damaged, was left half made "
+     "by a creator that died, or has another layout version. Dropping the handle unmaps the "
+     "ring; close() ends the stream for every process."},
     {"unlink_shared", (PyCFunction)(void (*)(void))rrpy_ring_unlink_shared,
      METH_FASTCALL | METH_KEYWORDS | METH_CLASS,
      "unlink_shared($type, /, name)\n--\n\n"

@@ -24,13 +24,16 @@ from ._core import (
     Claim,
     DataTooLarge,
     Event,
+    ForkedHandle,
     Reader,
     Ring,
     RingClosed,
     RingError,
     RingFull,
+    SharedMemoryCreating,
     SharedMemoryError,
     SharedMemoryExists,
+    SharedMemoryForeignOwner,
     SharedMemoryNotFound,
     TooManyReaders,
     Writer,
@@ -45,6 +48,7 @@ __all__ = [
     "Ring", "Writer", "Reader", "Event", "Claim",
     "RingError", "DataTooLarge", "RingFull", "RingClosed", "TooManyReaders", "WriterBusy",
     "SharedMemoryError", "SharedMemoryNotFound", "SharedMemoryExists", "MAX_CLAIM", "MAX_READERS", "MAX_SLOT_SIZE", "__version__",
+    "SharedMemoryCreating", "SharedMemoryForeignOwner", "ForkedHandle",
 ]
 
 from .pools import *  # noqa: E402,F401,F403

@@ -29,6 +29,16 @@ class WriterBusy(RingError): ...
 class SharedMemoryError(RingError, OSError): ...
 class SharedMemoryNotFound(SharedMemoryError, FileNotFoundError): ...   # errno ENOENT
 class SharedMemoryExists(SharedMemoryError, FileExistsError): ...       # errno EEXIST
+# open_shared's timeout ran out while another process was still creating the ring
+class SharedMemoryCreating(SharedMemoryError, TimeoutError): ...        # errno ETIMEDOUT
+# the segment belongs to another user (who could change or truncate it under us);
+# open it anyway with allow_other_user=True
+class SharedMemoryForeignOwner(SharedMemoryError, PermissionError): ... # errno EPERM
+# a Writer or Reader used in a fork()ed child: it belongs to the process that
+# opened it ("this writer belongs to process N; open your own in the child").
+# Closing the inherited handle in the child is fine; rings that are not shared
+# (Ring(...), the default pools) are the child's own copy and never raise it.
+class ForkedHandle(RingError, RuntimeError): ...
 
 class _EventLike(Protocol):
     """A PooledEvent or anything else with `data` (bytes-like) and `event_type` (int)."""
@@ -47,12 +57,23 @@ class Ring:
     # Shared memory: any process may open the ring by name. Dropping a handle
     # unmaps it; only unlink_shared removes the name. close() ends the stream
     # for every process.
+    # exist_ok: when the name is taken, open that ring if its slot_size,
+    # capacity, mode and producers are the ones asked for (SharedMemoryExists,
+    # naming both, if not); allow_other_user and timeout then act as for
+    # open_shared.
     @classmethod
     def create_shared(cls, name: str, slot_size: int, capacity: int, *,
                       mode: Mode = "backpressure", producers: Producers = "single",
-                      permissions: int = 0o600) -> Ring: ...
+                      permissions: int = 0o600, exist_ok: bool = False,
+                      allow_other_user: bool = False, timeout: float | None = None) -> Ring: ...
+    # timeout: seconds to wait for a ring another process is still creating;
+    # None (the default) waits as long as that process lives and creates it,
+    # 0 never waits, math.inf waits without limit; SharedMemoryCreating after.
+    # allow_other_user: accept a segment owned by another user
+    # (SharedMemoryForeignOwner otherwise).
     @classmethod
-    def open_shared(cls, name: str) -> Ring: ...
+    def open_shared(cls, name: str, *, timeout: float | None = None,
+                    allow_other_user: bool = False) -> Ring: ...
     @classmethod
     def unlink_shared(cls, name: str) -> None: ...
     @property

@@ -222,3 +222,20 @@ def test_default_pools_table_and_json():
     assert [p["pool_id"] for p in report["pools"]] == ["XS", "S", "M", "L", "XL"]
     assert [p["capacity"] for p in report["pools"]] == [2000, 1000, 300, 60, 15]
     assert report["health"] == "EXCELLENT" and not any(p["exists"] for p in report["pools"])
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="giving a segment to another user needs root")
+def test_a_ring_of_another_user_is_shown_only_with_allow_other_user():
+    name = unique()
+    ring = rr.Ring.create_shared(name, 64, 10)
+    try:
+        os.chown(f"/dev/shm/{name}", 65534, 65534)
+        refused = stats("--shared", name)
+        assert refused.returncode == 1 and refused.stdout == ""
+        assert "belongs to user 65534" in refused.stderr and "--allow-other-user" in refused.stderr
+        shown = stats("--shared", name, "--allow-other-user", "--json")
+        assert shown.returncode == 0, shown.stderr
+        assert json.loads(shown.stdout)["capacity"] == 10
+    finally:
+        del ring
+        rr.Ring.unlink_shared(name)
