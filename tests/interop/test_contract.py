@@ -66,7 +66,9 @@ def run_case(shm, spawn, lang, op, value):
                 # read the event, let it go, and move past it: the slot is free (an
                 # Event still referenced would keep it pinned)
                 assert gate.next() is not None
-                assert gate.next() is None
+                # moving past it frees the slot; the woken child may publish at once,
+                # so this call can already return the child's event
+                gate.next()
     got = child.finish()
     ring.close()
     return got
