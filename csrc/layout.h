@@ -8,6 +8,8 @@
  *   | header             |  one cache line per group of hot fields
  *   +--------------------+  readers_off
  *   | reader table       |  RR_MAX_READERS entries, one cache line each
+ *   +--------------------+  (multi producer only)
+ *   | claim records      |  RR_MAX_CLAIMS records, one cache line each (claims.c)
  *   +--------------------+  meta_off
  *   | slot metadata      |  capacity x 16 B: stamp, len, type
  *   +--------------------+  payload_off (64-byte aligned)
@@ -31,6 +33,9 @@
  *     its gate and state. An evictor swaps a dead process's word for its own
  *     word, resets the entry and stores 0 last, so an entry abandoned at any
  *     step by a dying process names a dead process and can be evicted.
+ *   - Multi producer, shared: a claimed sequence not yet published or
+ *     abandoned lies in the range of a claim record naming its producer's
+ *     process (claims.c); a record is free exactly when its owner word is 0.
  */
 #ifndef RR_LAYOUT_H
 #define RR_LAYOUT_H
@@ -45,11 +50,15 @@
 #define RR_CACHE_LINE      64
 #define RR_LINE            _Alignas(RR_CACHE_LINE)
 #define RR_MAGIC           UINT64_C(0x474E495254535552) /* "RUSTRING" */
-#define RR_LAYOUT_VERSION  2u   /* 2: owner and sleeper words in the reader table and control */
+#define RR_LAYOUT_VERSION  3u   /* 2: owner and sleeper words in the reader table and control;
+                                   3: claim records (multi producer), the recovery word and
+                                      counter */
 #define RR_GATE_FREE       UINT64_MAX
 #define RR_LEN_ABANDONED   UINT32_MAX   /* slot of a multi-producer claim given up */
 #define RR_MAX_CAPACITY    (UINT64_C(1) << 40)
 #define RR_MAX_WRITER_PROCS 16          /* multi producer: processes tracked */
+#define RR_MAX_CLAIMS      64           /* multi producer: claim records (claims.c) */
+#define RR_SEQ_NONE        UINT64_MAX   /* a claim record's `first` when it covers nothing */
 
 _Static_assert(ATOMIC_LLONG_LOCK_FREE == 2, "64-bit atomics must be lock-free");
 _Static_assert(ATOMIC_INT_LOCK_FREE == 2, "32-bit atomics must be lock-free");
@@ -71,6 +80,14 @@ typedef struct rr_reader_entry {
     _Atomic uint32_t state;         /* RR_ENTRY_* */
     _Atomic uint64_t sleeping;      /* owner word of a reader counted in readable.waiters */
 } rr_reader_entry;
+
+/* Multi producer, shared rings: one open claim (claims.c). */
+typedef struct rr_claim_record {
+    RR_LINE _Atomic uint64_t owner; /* process owner word (proc.c), 0: free */
+    _Atomic uint64_t first;         /* first sequence claimed, or about to be; RR_SEQ_NONE */
+    _Atomic uint64_t count;         /* events from `first`; 0 when it covers nothing */
+    _Atomic uint64_t sleeping;      /* owner word of a claimer counted in writable.waiters */
+} rr_claim_record;
 
 /* A futex word and the number of threads that may sleep on it. */
 typedef struct rr_waitq {
@@ -122,7 +139,12 @@ typedef struct rr_layout {
         _Atomic uint64_t abandoned;          /* events of claims given up */
         _Atomic uint64_t evicted;            /* readers of dead processes removed */
         _Atomic int64_t  reaped_at;          /* last look for dead sleepers (proc.c) */
+        _Atomic uint64_t recovered;          /* events of dead producers' claims abandoned */
     } counters;
+    RR_LINE struct {                         /* multi producer, shared (claims.c) */
+        _Atomic uint64_t owner;              /* owner word of the process recovering, or 0 */
+        _Atomic int64_t  at;                 /* when a recovery last began */
+    } recovery;
 } rr_layout;
 
 /* ---- the layout, pinned --------------------------------------------------------
@@ -158,8 +180,14 @@ RR_PIN(offsetof(rr_geometry, magic) == 0 && offsetof(rr_geometry, version) == 8 
        offsetof(rr_geometry, meta_off) == 64 && offsetof(rr_geometry, payload_off) == 72 &&
        offsetof(rr_geometry, checksum) == 80, "rr_geometry fields");
 
+RR_PIN(sizeof(rr_claim_record) == RR_CACHE_LINE && _Alignof(rr_claim_record) == RR_CACHE_LINE,
+       "rr_claim_record size (one cache line)");
+RR_PIN(offsetof(rr_claim_record, owner) == 0 && offsetof(rr_claim_record, first) == 8 &&
+       offsetof(rr_claim_record, count) == 16 && offsetof(rr_claim_record, sleeping) == 24,
+       "rr_claim_record fields");
+
 /* rr_layout, one cache-line group at a time (the geometry takes two lines). */
-RR_PIN(sizeof(rr_layout) == 704 && _Alignof(rr_layout) == RR_CACHE_LINE, "rr_layout size");
+RR_PIN(sizeof(rr_layout) == 768 && _Alignof(rr_layout) == RR_CACHE_LINE, "rr_layout size");
 RR_PIN(offsetof(rr_layout, geo) == 0, "rr_layout geometry group");
 RR_PIN(offsetof(rr_layout, claim) == 128, "rr_layout claim line");
 RR_PIN(offsetof(rr_layout, published) == 192, "rr_layout published line");
@@ -175,19 +203,24 @@ RR_PIN(offsetof(rr_layout, control) == 448 && sizeof(((rr_layout *)0)->control) 
        offsetof(rr_layout, control.writer_sleeping) == 464 &&
        offsetof(rr_layout, control.writer_procs) == 472 && RR_MAX_WRITER_PROCS == 16,
        "rr_layout control group");
-RR_PIN(offsetof(rr_layout, counters) == 640 && sizeof(((rr_layout *)0)->counters) == 32 &&
+RR_PIN(offsetof(rr_layout, counters) == 640 && sizeof(((rr_layout *)0)->counters) == 40 &&
        offsetof(rr_layout, counters.stalls) == 640 &&
        offsetof(rr_layout, counters.abandoned) == 648 &&
        offsetof(rr_layout, counters.evicted) == 656 &&
-       offsetof(rr_layout, counters.reaped_at) == 664, "rr_layout counters group");
-RR_PIN(RR_MAX_READERS == 64 && RR_GATE_FREE == UINT64_MAX && RR_LEN_ABANDONED == UINT32_MAX,
-       "a constant stored in the block");
+       offsetof(rr_layout, counters.reaped_at) == 664 &&
+       offsetof(rr_layout, counters.recovered) == 672, "rr_layout counters group");
+RR_PIN(offsetof(rr_layout, recovery) == 704 && sizeof(((rr_layout *)0)->recovery) == 16 &&
+       offsetof(rr_layout, recovery.owner) == 704 && offsetof(rr_layout, recovery.at) == 712,
+       "rr_layout recovery group");
+RR_PIN(RR_MAX_READERS == 64 && RR_GATE_FREE == UINT64_MAX && RR_LEN_ABANDONED == UINT32_MAX &&
+       RR_MAX_CLAIMS == 64 && RR_SEQ_NONE == UINT64_MAX, "a constant stored in the block");
 
 /* The process-local handle on a block. */
 struct rr_ring {
     rr_layout       *L;
     unsigned char   *base;
     rr_reader_entry *readers;
+    rr_claim_record *claims;       /* multi producer, shared: the claim records; else NULL */
     rr_slot_meta    *meta;
     unsigned char   *payload;
     uint64_t         capacity;
@@ -281,6 +314,16 @@ struct rr_reader {
  *               A13 pool.c: a caller that sees it ready sees the pools
  *  14 wproc     R14 proc.c: this process's writer_procs entry (process-local)
  *               A14 proc.c: a second writer handle of the process reuses it
+ *  15 record    R15 claims.c: every store to a claim record (the owner's CAS,
+ *                  acq_rel; proposals, withdrawals, the free), each after the
+ *                  stamps of the record's earlier claims
+ *               A15 claims.c: a finder's loads of every record (after an A4
+ *                  load of `claim`, which pairs with the producer's R4), and
+ *                  a producer's CAS taking a free record: a record value newer
+ *                  than a claim's proposal carries that claim's stamps
+ *  16 recovery  R16/A16 claims.c: the recovery word's CAS (a finder's take,
+ *                  acq_rel; its give back, release): the next finder sees
+ *                  every stamp the last one stored
  *
  * Where a store must be ordered before a load of another location, release
  * and acquire are not enough: both sides could read the other's old value.
@@ -403,6 +446,8 @@ static inline uint32_t rr__owner_pid(uint64_t owner) { return (uint32_t)owner; }
 /* Take readers of dead processes out of the table; returns how many. */
 uint32_t  rr__evict_dead_readers(const rr_ring *ring, bool sleepers_only);
 void      rr__reap_dead_sleepers(const rr_ring *ring);
+/* Take back the count of whoever sleeps in `sleeping` if its process is dead. */
+void      rr__forget_dead_sleeper(rr_waitq *q, _Atomic uint64_t *sleeping);
 void      rr__drop_dead_writer(rr_layout *L);
 /* Multi producer: record this process in control.writer_procs. */
 void      rr__writer_proc_register(rr_ring *ring);
@@ -429,10 +474,27 @@ static inline rr_status rr__check_process(const rr_ring *ring, _Atomic uint32_t 
 }
 int64_t   rr__now_ns(void);
 
+/* claims.c — multi-producer claims of shared rings; see its opening comment. */
+rr_status rr__claim_record_take(rr_ring *ring, const rr_writer *w, int64_t deadline,
+                                uint32_t *index);
+void      rr__claim_record_propose(rr_claim_record *rec, uint64_t first, uint32_t count);
+void      rr__claim_record_withdraw(rr_claim_record *rec);
+void      rr__claim_record_give(rr_claim_record *rec);
+/* Recover dead producers' claims if nobody did for RR_SHM_LIVENESS_NS; true
+ * when sequences were abandoned (readers and writers were woken) or claim
+ * records freed. */
+bool      rr__claims_recover_due(const rr_ring *ring);
+void      rr__claims_reap_sleepers(const rr_ring *ring);
+
 /* ring.c */
 rr_status rr__format_zeroed(void *mem, size_t len, const rr_config *cfg, rr_ring **out);
 uint64_t  rr__read_magic(const void *mem);
-size_t    rr__footprint(uint64_t capacity, size_t slot_size, size_t *readers_off,
+/* Offsets of each region and the total (claim records only with `multi`). */
+size_t    rr__footprint(uint64_t capacity, size_t slot_size, bool multi, size_t *readers_off,
                         size_t *meta_off, size_t *payload_off);
+static inline size_t rr__claims_off(size_t readers_off)
+{
+    return readers_off + RR_MAX_READERS * sizeof(rr_reader_entry);
+}
 
 #endif /* RR_LAYOUT_H */

@@ -126,7 +126,7 @@ bool rr__owner_alive(uint64_t owner)
 /* Take back the count of whoever sleeps in `sleeping` if its process is dead.
  * That need not be the process the caller found dead: an evictor or a new
  * writer that died before doing this leaves the first sleeper's word. */
-static void rr__forget_dead_sleeper(rr_waitq *q, _Atomic uint64_t *sleeping)
+void rr__forget_dead_sleeper(rr_waitq *q, _Atomic uint64_t *sleeping)
 {
     /* A10, pairs with R10 in wait.c */
     uint64_t slept = atomic_load_explicit(sleeping, memory_order_acquire);
@@ -198,6 +198,7 @@ void rr__reap_dead_sleepers(const rr_ring *ring)
                                                  memory_order_relaxed, memory_order_relaxed))
         return;
     rr__forget_dead_sleeper(&L->writable, &L->control.writer_sleeping);
+    rr__claims_reap_sleepers(ring);   /* multi-producer writers (claims.c) */
     rr__evict_dead_readers(ring, true);
 }
 

@@ -390,6 +390,12 @@ static rr_status rr__read_ready(void *ctx)
     struct rr_pending_read *p = ctx;
     rr_ring *ring = p->r->ring;
     rr_status st = rr__fetch(p->r, p->ev, p->r->scratch);
+    /* Several producers, shared ring: the event we wait for is claimed but
+     * not there; its producer may have died (claims.c). */
+    if (st == RR_EMPTY && ring->claims &&
+        p->r->pos < atomic_load_explicit(&ring->L->claim, memory_order_acquire) &&
+        rr__claims_recover_due(ring))
+        st = rr__fetch(p->r, p->ev, p->r->scratch);
     if (st == RR_EMPTY && !ring->overwrite && p->r->cur_lo != p->r->pos) {
         /* The fetch passed over abandoned slots and nothing is handed out
          * yet: release them, or a writer needing them waits for us while we

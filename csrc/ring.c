@@ -18,7 +18,7 @@ static size_t rr__round_up(size_t n, size_t to)
 }
 
 /* Offsets of each region and the total, or 0 when the sizes do not fit. */
-size_t rr__footprint(uint64_t capacity, size_t slot_size, size_t *readers_off,
+size_t rr__footprint(uint64_t capacity, size_t slot_size, bool multi, size_t *readers_off,
                      size_t *meta_off, size_t *payload_off)
 {
     if (capacity == 0 || capacity > RR_MAX_CAPACITY || slot_size == 0 ||
@@ -26,7 +26,7 @@ size_t rr__footprint(uint64_t capacity, size_t slot_size, size_t *readers_off,
         return 0;
     size_t stride = rr__round_up(slot_size, RR_CACHE_LINE);
     size_t readers = rr__round_up(sizeof(rr_layout), RR_CACHE_LINE);
-    size_t meta = readers + RR_MAX_READERS * sizeof(rr_reader_entry);
+    size_t meta = rr__claims_off(readers) + (multi ? RR_MAX_CLAIMS * sizeof(rr_claim_record) : 0);
     size_t meta_bytes, payload_bytes, total;
     if (__builtin_mul_overflow((size_t)capacity, sizeof(rr_slot_meta), &meta_bytes) ||
         __builtin_mul_overflow((size_t)capacity, stride, &payload_bytes))
@@ -44,13 +44,16 @@ static bool rr__config_valid(const rr_config *cfg)
 {
     return cfg && (cfg->mode == RR_MODE_BACKPRESSURE || cfg->mode == RR_MODE_OVERWRITE) &&
            (cfg->producers == RR_PRODUCERS_SINGLE || cfg->producers == RR_PRODUCERS_MULTI) &&
-           rr__footprint(cfg->capacity, cfg->slot_size, NULL, NULL, NULL) != 0;
+           rr__footprint(cfg->capacity, cfg->slot_size, cfg->producers == RR_PRODUCERS_MULTI,
+                         NULL, NULL, NULL) != 0;
 }
 
 size_t rr_ring_footprint(const rr_config *cfg)
 {
-    return rr__config_valid(cfg) ? rr__footprint(cfg->capacity, cfg->slot_size, NULL, NULL, NULL)
-                                 : 0;
+    return rr__config_valid(cfg)
+        ? rr__footprint(cfg->capacity, cfg->slot_size, cfg->producers == RR_PRODUCERS_MULTI,
+                        NULL, NULL, NULL)
+        : 0;
 }
 
 static rr_status rr__config_error(const rr_config *cfg)
@@ -108,6 +111,9 @@ static rr_status rr__handle(unsigned char *base, const rr_geometry *g, bool owns
     ring->multi = g->producers == RR_PRODUCERS_MULTI;
     ring->owns_block = owns;
     ring->private_mem = private_mem;
+    /* a process cannot outlive itself: only a shared ring tracks claims */
+    if (ring->multi && !private_mem)
+        ring->claims = (rr_claim_record *)(base + rr__claims_off(g->readers_off));
     atomic_init(&ring->wproc_index, -1);
     rr__wait_init();
     *out = ring;
@@ -117,7 +123,8 @@ static rr_status rr__handle(unsigned char *base, const rr_geometry *g, bool owns
 static void rr__write_geometry(unsigned char *mem, const rr_config *cfg, rr_geometry *out)
 {
     size_t readers_off, meta_off, payload_off;
-    size_t total = rr__footprint(cfg->capacity, cfg->slot_size, &readers_off, &meta_off,
+    size_t total = rr__footprint(cfg->capacity, cfg->slot_size,
+                                 cfg->producers == RR_PRODUCERS_MULTI, &readers_off, &meta_off,
                                  &payload_off);
     rr_layout *L = (rr_layout *)mem;
     rr_geometry g = {
@@ -213,7 +220,8 @@ static rr_status rr__validate(const rr_geometry *g, size_t len)
     if (g->checksum != rr__geometry_checksum(g))
         return rr__fail(RR_SHM_INVALID, "ring header is corrupted (checksum mismatch)");
     size_t readers_off, meta_off, payload_off;
-    size_t total = rr__footprint(g->capacity, g->slot_size, &readers_off, &meta_off,
+    size_t total = rr__footprint(g->capacity, g->slot_size,
+                                 g->producers == RR_PRODUCERS_MULTI, &readers_off, &meta_off,
                                  &payload_off);
     if (total == 0 || g->total_bytes != total || g->readers_off != readers_off ||
         g->meta_off != meta_off || g->payload_off != payload_off ||

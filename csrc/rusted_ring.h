@@ -110,7 +110,9 @@ size_t rr_ring_footprint(const rr_config *cfg);
 
 /* Lay a ring out in caller memory (64-byte aligned, rr_ring_footprint bytes)
  * and attach a handle to it. The block holds no pointers, so the same bytes
- * work wherever they are mapped. rr_ring_destroy leaves the memory alone. */
+ * work wherever they are mapped (with several producers it records each
+ * claim's process, as a ring from rr_shm_create does). rr_ring_destroy leaves
+ * the memory alone. */
 rr_status rr_ring_format(void *mem, size_t len, const rr_config *cfg, rr_ring **out);
 
 /* Attach a handle to a block that rr_ring_format already laid out (in this
@@ -155,7 +157,7 @@ typedef struct rr_claim {
     void    *_ring;
     uint64_t _idx;         /* slot of the first event */
     uint32_t _state;
-    uint32_t _pad;
+    uint32_t _rec;         /* claim record + 1 (shared multi-producer rings), or 0 */
 } rr_claim;
 
 /* Claim `count` (1 .. min(capacity, RR_MAX_CLAIM)) slots. Each starts with
@@ -304,6 +306,9 @@ typedef struct rr_ring_stats {
     uint64_t        published;
     uint64_t        writer_stalls;   /* times a writer found the ring full */
     uint64_t        abandoned;       /* events of claims given up */
+    uint64_t        claims_recovered;/* of those, events of claims whose producer's process
+                                        died, abandoned by whoever found them (shared
+                                        multi-producer rings) */
     uint32_t        writers;         /* open writer handles (dead processes' included) */
     uint32_t        writer_pid;      /* single producer: the writer's process, 0 when none */
     uint32_t        writer_processes;/* live processes that opened a writer (multi
@@ -387,9 +392,15 @@ typedef struct rr_shm_options {
  * replaced by the next rr_writer_open. Writer and reader handles belong to
  * the process that opened them: in a child that inherits one through
  * fork(), every call that writes, reads, holds or releases returns
- * RR_FORKED (closing it only frees the child's memory). Not covered: a
- * multi-producer writer process that dies holding a claim stops readers at
- * that sequence (and its waiter count is never taken back). */
+ * RR_FORKED (closing it only frees the child's memory). With several
+ * producers, each claim records its process; a claim whose process died is
+ * abandoned by the first reader or writer that waits behind it (at most
+ * every RR_SHM_LIVENESS_NS), so a killed producer costs only the events it
+ * was writing: readers count them in `skipped`, the stats in `abandoned` and
+ * `claims_recovered`, and its waiter count is taken back. A claim of a live
+ * process, even a stopped one, is waited for. At most 64 claims of a shared
+ * ring are open at once; a further claim waits for one (RR_FULL at once with
+ * a timeout of 0). */
 rr_status rr_shm_create_opts(const char *name, const rr_config *cfg, const rr_shm_options *opts,
                              rr_ring **out);
 

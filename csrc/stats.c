@@ -79,6 +79,7 @@ rr_status rr_ring_stats_get(const rr_ring *ring, rr_ring_stats *out)
     out->published = atomic_load_explicit(&L->published, memory_order_acquire);
     out->writer_stalls = atomic_load_explicit(&L->counters.stalls, memory_order_relaxed);
     out->abandoned = atomic_load_explicit(&L->counters.abandoned, memory_order_relaxed);
+    out->claims_recovered = atomic_load_explicit(&L->counters.recovered, memory_order_relaxed);
     out->writers = atomic_load_explicit(&L->control.writers, memory_order_relaxed);
     out->closed = rr__closed(ring);
     out->shared = ring->shm_name != NULL;

@@ -154,10 +154,14 @@ static rr_status rr__sleep(const rr_ring *ring, rr_waitq *q, rr_ready_fn ready,
         sliced = rr__membarrier(cmd) != 0;
     }
     /* A writer of a shared backpressure ring wakes now and then to look for
-     * readers of dead processes (writer.c): nobody else would wake it. */
+     * readers of dead processes (writer.c), and with several producers
+     * writers and readers of a shared ring look for claims of dead producers
+     * (claims.c): nobody else would wake them. */
+    bool shared = !ring->private_mem;
     int64_t slice = sliced ? RR_FALLBACK_SLICE_NS
-                  : !ring->private_mem && !ring->overwrite && q == &ring->L->writable
-                        ? RR_SHM_LIVENESS_NS : 0;
+                  : shared && q == &ring->L->writable && (!ring->overwrite || ring->multi)
+                        ? RR_SHM_LIVENESS_NS
+                  : ring->claims && q == &ring->L->readable ? RR_SHM_LIVENESS_NS : 0;
     rr_status st;
     for (;;) {
         /* A9, pairs with R9 in rr__wake_all */

@@ -14,6 +14,14 @@
  * Overwrite mode marks a slot "being written" (odd stamp) before touching it,
  * so a reader copying the old event notices the change (see reader.c).
  *
+ * Multi producer, shared rings: each claim also holds a claim record naming
+ * its process, taken before the claim and given back after the stamps, so
+ * that a claim whose producer died is abandoned by whoever finds it, and a
+ * claim whose producer lives never is (claims.c says how, and why). The claim
+ * cursor moves by compare-and-swap, not fetch-and-add, so a producer knows
+ * the sequences it tries for before it takes them and its record can say so
+ * first. Private rings have no records: their claims cost what they did.
+ *
  * Backpressure gating. A writer may claim sequences below `gating.limit`. To
  * raise it, a writer scans the reader table for the smallest gate m and
  * proposes m + capacity. A reader registering concurrently could be missed by
@@ -257,14 +265,19 @@ static rr_status rr__room_ready(void *ctx)
         return RR_CLOSED;
     if (rr__room_now(r))
         return RR_OK;
-    return rr__dead_readers_gone(r->w) && rr__room_now(r) ? RR_OK : RR_EMPTY;
+    bool freed = rr__dead_readers_gone(r->w);
+    /* several producers: a slot (or a reader) may wait for a dead one's claim */
+    if (!r->w->single && rr__claims_recover_due(r->w->ring))
+        freed = true;
+    return freed && rr__room_now(r) ? RR_OK : RR_EMPTY;
 }
 
 /* The ring had no room for the claim: count the stall (once per logical
  * wait, which the caller's rr_wait spans), then report full or wait until the
- * deadline for a reader to release slots. */
+ * deadline for a reader to release slots. `rec`: a multi-producer writer's
+ * claim record in a shared ring (its sleeper word), or NULL. */
 static rr_status rr__wait_room(rr_writer *w, uint64_t need, uint32_t count, int64_t deadline,
-                               rr_wait *wait)
+                               rr_wait *wait, rr_claim_record *rec)
 {
     rr_ring *ring = w->ring;
     struct rr_room room = { w, need, count };
@@ -274,7 +287,8 @@ static rr_status rr__wait_room(rr_writer *w, uint64_t need, uint32_t count, int6
         wait->stalled = true;
         atomic_fetch_add_explicit(&ring->L->counters.stalls, 1, memory_order_relaxed);
     }
-    _Atomic uint64_t *sleeping = w->single && !ring->private_mem
+    _Atomic uint64_t *sleeping = rec ? &rec->sleeping
+                               : w->single && !ring->private_mem
                                      ? &ring->L->control.writer_sleeping : NULL;
     rr_status st = rr__wait(ring, &ring->L->writable, rr__room_ready, &room, deadline,
                             sleeping);
@@ -349,7 +363,7 @@ static rr_status rr__claim_single(rr_writer *w, uint32_t n, int64_t timeout_ns, 
         return rr__fail(RR_INVALID, "this writer already holds a claim; publish or abandon it first");
     uint64_t need = w->next + n;
     if (!w->ring->overwrite && need > w->limit) {
-        rr_status st = rr__wait_room(w, need, n, rr__deadline(timeout_ns), wait);
+        rr_status st = rr__wait_room(w, need, n, rr__deadline(timeout_ns), wait, NULL);
         if (st != RR_OK)
             return st;
     }
@@ -357,29 +371,55 @@ static rr_status rr__claim_single(rr_writer *w, uint32_t n, int64_t timeout_ns, 
     return RR_OK;
 }
 
+/* Several producers. In a shared ring the claim holds a claim record
+ * (claims.c): *rec_out is its index + 1, or 0 when the ring has none. */
 static rr_status rr__claim_multi(rr_writer *w, uint32_t n, int64_t timeout_ns, uint64_t *seq,
-                                 rr_wait *wait)
+                                 rr_wait *wait, uint32_t *rec_out)
 {
     rr_ring *ring = w->ring;
     rr_layout *L = ring->L;
-    uint64_t s = atomic_load_explicit(&L->claim, memory_order_relaxed);
     int64_t deadline = rr__deadline(timeout_ns);
+    rr_claim_record *rec = NULL;
+    uint32_t index = 0;
+    if (ring->claims) {
+        rr_status st = rr__claim_record_take(ring, w, deadline, &index);
+        if (st != RR_OK)
+            return st;
+        rec = &ring->claims[index];
+    }
+    uint64_t s = atomic_load_explicit(&L->claim, memory_order_relaxed);
     for (;;) {
         if (!rr__multi_room(ring, s, n)) {
-            rr_status st = rr__wait_room(w, 0, n, deadline, wait);
-            if (st != RR_OK)
+            if (rec)   /* a producer that waits covers nothing (claims.c, C2) */
+                rr__claim_record_withdraw(rec);
+            rr_status st = rr__wait_room(w, 0, n, deadline, wait, rec);
+            if (st != RR_OK) {
+                if (rec)
+                    rr__claim_record_give(rec);
                 return st;
+            }
             /* room seen; another writer may take it first, so look again */
             s = atomic_load_explicit(&L->claim, memory_order_relaxed);
             continue;
         }
-        /* R4 */
+        if (rec)   /* C2: the range this attempt may take, before it takes it */
+            rr__claim_record_propose(rec, s, n);
+        /* R4; for claims.c it is C3, pairing with a finder's F1 */
         if (atomic_compare_exchange_weak_explicit(&L->claim, &s, s + n, memory_order_acq_rel,
                                                   memory_order_relaxed))
             break;
     }
     *seq = s;
+    *rec_out = rec ? index + 1 : 0;
     return RR_OK;
+}
+
+/* The claim's record, if it holds one (shared multi-producer rings). */
+static inline rr_claim_record *rr__record_of(const rr_claim *c)
+{
+    const rr_ring *ring = c->_ring;
+    return c->_rec && ring->claims && c->_rec <= RR_MAX_CLAIMS ? &ring->claims[c->_rec - 1]
+                                                               : NULL;
 }
 
 static rr_status rr__check_claim_args(rr_writer *w, uint32_t count, rr_claim *c)
@@ -405,8 +445,9 @@ static rr_status rr__reserve(rr_writer *w, uint32_t count, int64_t timeout_ns, r
 {
     rr_ring *ring = w->ring;
     uint64_t seq = 0;
+    uint32_t rec = 0;
     rr_status st = w->single ? rr__claim_single(w, count, timeout_ns, &seq, wait)
-                             : rr__claim_multi(w, count, timeout_ns, &seq, wait);
+                             : rr__claim_multi(w, count, timeout_ns, &seq, wait, &rec);
     if (st != RR_OK)
         return st;
     uint64_t idx = w->single ? w->idx : seq % ring->capacity;
@@ -416,7 +457,7 @@ static rr_status rr__reserve(rr_writer *w, uint32_t count, int64_t timeout_ns, r
         w->pending_count = count;
     }
     *c = (rr_claim){ .sequence = seq, .count = count, .slot_size = ring->slot_size,
-                     ._ring = ring, ._idx = idx, ._state = RR_CLAIM_OPEN };
+                     ._ring = ring, ._idx = idx, ._state = RR_CLAIM_OPEN, ._rec = rec };
     return RR_OK;
 }
 
@@ -522,6 +563,9 @@ rr_status rr_writer_publish(rr_writer *w, rr_claim *c)
     } else {
         /* R2 */
         atomic_fetch_add_explicit(&ring->L->published, c->count, memory_order_release);
+        rr_claim_record *rec = rr__record_of(c);
+        if (rec)   /* C5: after the stamps */
+            rr__claim_record_give(rec);
     }
     c->_state = RR_CLAIM_NONE;
     rr__notify_published(ring);
@@ -550,6 +594,9 @@ rr_status rr_writer_abandon(rr_writer *w, rr_claim *c)
             idx = 0;
     }
     rr__stamp_all(ring, c);
+    rr_claim_record *rec = rr__record_of(c);
+    if (rec)   /* C5: after the stamps */
+        rr__claim_record_give(rec);
     rr__notify_published(ring);
     return RR_OK;
 }
@@ -567,7 +614,7 @@ static rr_status rr__add_single(rr_writer *w, const void *data, size_t len, uint
     if (!ring->overwrite && seq + 1 > w->limit) {
         rr_wait own = RR_WAIT_INIT;
         rr_status st = rr__wait_room(w, seq + 1, 1, rr__deadline(timeout_ns),
-                                     wait ? wait : &own);
+                                     wait ? wait : &own, NULL);
         if (st != RR_OK)
             return st;
     }

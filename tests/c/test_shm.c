@@ -343,7 +343,7 @@ TEST(test_foreign_and_damaged_segments_are_refused)
     g->capacity = 1000;
     g->total_bytes = rr_ring_footprint(&big);
     size_t ro, mo, po;
-    rr__footprint(1000, 64, &ro, &mo, &po);
+    rr__footprint(1000, 64, false, &ro, &mo, &po);
     g->readers_off = ro;
     g->meta_off = mo;
     g->payload_off = po;
@@ -863,7 +863,7 @@ TEST(test_a_process_whose_main_thread_exited_is_alive)
 static bool write_sparse_ring(const char *name, uint64_t capacity, size_t slot, size_t *len)
 {
     size_t ro, mo, po;
-    *len = rr__footprint(capacity, slot, &ro, &mo, &po);
+    *len = rr__footprint(capacity, slot, false, &ro, &mo, &po);
     if (*len == 0)
         return false;
     size_t head = mo;   /* header and reader table */

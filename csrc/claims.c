@@ -1,0 +1,370 @@
+/*
+ * claims.c — multi-producer claims in shared rings, and taking back the
+ * claims of producers whose process died.
+ *
+ * A multi-producer claim [s, s + n) is taken with a compare-and-swap of the
+ * ring's `claim` cursor from s to s + n (writer.c), and each of its slots is
+ * published by its own stamp. A process killed between the two used to stop
+ * every reader at s for good. So in a ring shared between processes every
+ * claim is covered by a claim record (layout.h): {owner, first, count,
+ * sleeping}, one cache line each, RR_MAX_CLAIMS of them. Private rings
+ * (rr_ring_create) have no records at all: a process cannot outlive itself,
+ * so their claims cost what they always did.
+ *
+ * A producer (C: claimer):
+ *   C1  takes a free record: compare-and-swap owner 0 -> its owner word
+ *       (acq_rel). Each thread starts at its own record, so the line is
+ *       normally already in its cache and nobody else's.
+ *   C2  before every attempt at the claim cursor, proposes the range it will
+ *       try, storing count then first (release each). While it waits for
+ *       room it withdraws the proposal (first = RR_SEQ_NONE, count = 0), so
+ *       a live producer that waits covers nothing.
+ *   C3  claims: compare-and-swap of `claim` from first to first + count
+ *       (acq_rel). So every sequence a producer has claimed lies in its own
+ *       record's proposal, stored before the claim.
+ *   C4  publishes or abandons: stores every stamp (release, writer.c).
+ *   C5  gives the record up: withdraws (release) and stores owner 0
+ *       (release), after the stamps.
+ *   While it sleeps waiting for room, its owner word sits in the record's
+ *   `sleeping` word (wait.c), so whoever finds it dead takes back its count
+ *   in writable.waiters (rr__forget_dead_sleeper, proc.c).
+ *
+ * A finder (F): a reader waiting at a sequence below `claim`, a producer
+ * waiting for room or for a record — each at most once per
+ * RR_SHM_LIVENESS_NS for the whole ring (`recovery.at`), since a look reads
+ * /proc. It runs one recovery:
+ *   F0  takes the recovery word: compare-and-swap 0 -> its owner word, or a
+ *       dead finder's word -> its own (acq_rel; L2 below releases it). One
+ *       finder at a time: nothing else may write an abandoned slot.
+ *   F1  loads `claim` (acquire): A.
+ *   F2  reads every record (owner, first, count; acquire each), then asks
+ *       which owners are alive.
+ *   F3  loads `claim` again (acquire): B.
+ *   F4  for each record of a dead process, reads it again (a dead process's
+ *       record no longer changes) and, for each sequence s of its range with
+ *       s < A that no record of a live process covers in F2's reading, loads
+ *       s's stamp (acquire); below "done" the sequence is abandoned (only in
+ *       the last lap below A: any older s is done already, since s + capacity
+ *       was claimed, so a stamp saying otherwise is damage): as a
+ *       writer would (overwrite: odd stamp, release fence), length
+ *       RR_LEN_ABANDONED, then the done stamp (release; readers skip it and
+ *       count it in `skipped`). It counts in `abandoned` and `recovered`.
+ *   F5  frees the dead record once it holds nothing unfinished: after taking
+ *       back its sleeper's count, withdraws it (release) and swaps its owner
+ *       for 0 (acq_rel). A record holds nothing when its range is empty,
+ *       when first >= B, or when first < B < first + count: a claim that had
+ *       succeeded would have moved `claim` to first + count, and a dead
+ *       process's last claim is visible by the time /proc says it is dead
+ *       (the kernel's exit path orders its stores, as for reader eviction).
+ *       Otherwise it is freed when every stamp of its range is done.
+ *   L2  gives the recovery word back (compare-and-swap to 0, release), then
+ *       wakes readers and writers if anything was abandoned.
+ *
+ * Why a live claim is never abandoned. Let F abandon s, and let C be the
+ * producer whose C3 took s. F1 read a value above s; `claim` only grows and
+ * only by compare-and-swap, and every value above s was written by C's C3 or
+ * by a later one, so F1 synchronizes with C3 (pair C3/F1) and F2 reads C's
+ * record at least as new as C's last C2. Any newer value in that record was
+ * stored (all such stores are releases: C2, C5, F5, or a later owner's C1)
+ * after C's C4 stamps in happens-before order: by C itself after publishing,
+ * or by someone whose C1 read C's C5 (pairs C5/C1, C1 is acq_rel). So if F2
+ * had read a newer value, F's later stamp load in F4 would synchronize and
+ * see s done (stamps only grow), and F would not abandon s. F4 found s not
+ * done, so F2 read C's record exactly: owner C, covering s. F abandons only
+ * sequences no live record covers, so C was dead when F asked — and a dead
+ * process never publishes. Hence: (a) a live producer's claim is never
+ * abandoned, whatever garbage or stale proposals other records hold (they can
+ * only make F more careful); (b) F's writes to s's slot race with nobody: not
+ * with C (dead), not with another finder (F0), not with the producer of
+ * s + capacity (it needs s's done stamp first, rr__slots_free).
+ *
+ * Why a dead claim is always abandoned. Once C is dead, its record covers its
+ * claim until a finder frees it (F5 never frees a record that holds unfinished
+ * sequences), and the next recovery after A passes the claim abandons every
+ * sequence of it that no live record covers. A live record covers a sequence
+ * it does not hold only while its producer is between C2 and its claim
+ * attempt (a moment) — or stopped there by a signal: then recovery waits for
+ * it. A finder killed in the middle leaves the recovery word naming a dead
+ * process, and the next finder takes it over (F0) and redoes what is left;
+ * one killed between a done stamp and its count loses that count.
+ *
+ * Ordering pairs: C1 with C5 and F5 (a taker sees the record's reset);
+ * C2 and C5 with F2 (newer record values carry the stamps before them);
+ * C3 with F1; C4 (writer.c) and F4's done stamp with readers' and writers'
+ * acquire loads of stamps; L2 with F0 (the next finder sees every stamp the
+ * last one stored). No store here is followed by a load of another location
+ * that it must precede, so nothing needs seq_cst; the sleeper count's own
+ * store-load fence is wait.c's.
+ */
+#include <sched.h>
+#include <time.h>
+
+#include "layout.h"
+
+/* ---- a producer's record ------------------------------------------------------ */
+
+/* The record a thread tried first last time, and for which process. */
+static _Thread_local uint64_t rr__hint_owner;
+static _Thread_local uint32_t rr__hint;
+static _Atomic uint32_t rr__threads;   /* spreads this process's threads over the table */
+
+static uint32_t rr__first_try(uint64_t me)
+{
+    if (rr__hint_owner != me) {   /* this thread's first claim, or a forked child */
+        uint32_t t = atomic_fetch_add_explicit(&rr__threads, 1, memory_order_relaxed);
+        rr__hint = (uint32_t)((me * UINT64_C(0x9E3779B97F4A7C15)) >> 40) + t * 7u;
+        rr__hint %= RR_MAX_CLAIMS;
+        rr__hint_owner = me;
+    }
+    return rr__hint;
+}
+
+static void rr__backoff(uint32_t round)
+{
+    if (round < 64) {
+        sched_yield();
+    } else {
+        struct timespec ts = { 0, 100000 };   /* 100 us: every record is held */
+        nanosleep(&ts, NULL);
+    }
+}
+
+rr_status rr__claim_record_take(rr_ring *ring, const rr_writer *w, int64_t deadline,
+                                uint32_t *index)
+{
+    /* the handle's process: a child that inherited the handle through fork()
+     * got RR_FORKED before it could claim (rr__check_process) */
+    uint64_t me = w->owner;
+    uint32_t start = rr__first_try(me);
+    for (uint32_t round = 0;; round++) {
+        uint32_t i = start;
+        for (uint32_t k = 0; k < RR_MAX_CLAIMS; k++) {
+            rr_claim_record *rec = &ring->claims[i];
+            uint64_t free_word = 0;
+            /* C1: acquire pairs with C5 / F5, whoever freed it last */
+            if (atomic_load_explicit(&rec->owner, memory_order_relaxed) == 0 &&
+                atomic_compare_exchange_strong_explicit(&rec->owner, &free_word, me,
+                                                        memory_order_acq_rel,
+                                                        memory_order_relaxed)) {
+                rr__hint = i;
+                *index = i;
+                return RR_OK;
+            }
+            if (++i == RR_MAX_CLAIMS)
+                i = 0;
+        }
+        if (rr__closed(ring))
+            return rr__fail(RR_CLOSED, "the ring was closed while the writer waited for a claim record");
+        if (rr__claims_recover_due(ring))
+            continue;   /* records of dead processes may have come free */
+        if (deadline == 0)
+            return rr__fail(RR_FULL, "all %d claim records of the shared ring are held by "
+                            "open claims", RR_MAX_CLAIMS);
+        if (deadline > 0 && rr__now_ns() >= deadline)
+            return rr__fail(RR_TIMEOUT, "all %d claim records of the shared ring stayed held "
+                            "by open claims until the timeout", RR_MAX_CLAIMS);
+        rr__backoff(round);
+    }
+}
+
+void rr__claim_record_propose(rr_claim_record *rec, uint64_t first, uint32_t count)
+{
+    /* C2: releases, so a finder that reads them also sees the stamps of the
+     * record's previous claims (see the opening comment) */
+    atomic_store_explicit(&rec->count, count, memory_order_release);
+    atomic_store_explicit(&rec->first, first, memory_order_release);
+}
+
+void rr__claim_record_withdraw(rr_claim_record *rec)
+{
+    atomic_store_explicit(&rec->first, RR_SEQ_NONE, memory_order_release);
+    atomic_store_explicit(&rec->count, 0, memory_order_release);
+}
+
+void rr__claim_record_give(rr_claim_record *rec)
+{
+    /* C5: after the stamps (C4); releases pair with F2 and with the next C1 */
+    rr__claim_record_withdraw(rec);
+    atomic_store_explicit(&rec->owner, 0, memory_order_release);
+}
+
+/* ---- recovering dead producers' claims ------------------------------------------ */
+
+typedef struct rr_seen_record {
+    uint64_t owner, first, count;
+    bool     alive;
+} rr_seen_record;
+
+/* A record's count as a range length: a real claim is never longer than
+ * this, and a damaged record must not make a finder walk for ever. */
+static uint64_t rr__count_bound(const rr_ring *ring, uint64_t count)
+{
+    uint64_t most = ring->capacity < RR_MAX_CLAIM ? ring->capacity : RR_MAX_CLAIM;
+    return count > most ? most : count;
+}
+
+static bool rr__covers(uint64_t first, uint64_t count, uint64_t s)
+{
+    return count != 0 && first <= s && s - first < count;
+}
+
+static bool rr__live_covers(const rr_seen_record *seen, uint64_t s)
+{
+    for (uint32_t i = 0; i < RR_MAX_CLAIMS; i++)
+        if (seen[i].alive && rr__covers(seen[i].first, seen[i].count, s))
+            return true;
+    return false;
+}
+
+/* F2: every record, then whether each owner runs (a /proc read per process). */
+static void rr__read_records(const rr_ring *ring, rr_seen_record *seen)
+{
+    for (uint32_t i = 0; i < RR_MAX_CLAIMS; i++) {
+        const rr_claim_record *rec = &ring->claims[i];
+        seen[i].owner = atomic_load_explicit(&rec->owner, memory_order_acquire);
+        seen[i].first = atomic_load_explicit(&rec->first, memory_order_acquire);
+        seen[i].count = rr__count_bound(ring, atomic_load_explicit(&rec->count,
+                                                                   memory_order_acquire));
+    }
+    for (uint32_t i = 0; i < RR_MAX_CLAIMS; i++) {
+        seen[i].alive = false;
+        if (seen[i].owner == 0)
+            continue;
+        uint32_t j = 0;
+        while (j < i && seen[j].owner != seen[i].owner)
+            j++;
+        seen[i].alive = j < i ? seen[j].alive : rr__owner_alive(seen[i].owner);
+    }
+}
+
+/* F4 for one sequence of a dead producer's claim. */
+static void rr__abandon_dead(const rr_ring *ring, uint64_t s)
+{
+    rr_layout *L = ring->L;
+    rr_slot_meta *m = &ring->meta[s % ring->capacity];
+    if (ring->overwrite) {
+        /* as rr__mark_writing: a reader copying the slot's previous event
+         * sees the stamp change before it can see the new length */
+        atomic_store_explicit(&m->stamp, rr__stamp_writing(s), memory_order_relaxed);
+        atomic_thread_fence(memory_order_release);
+    }
+    atomic_store_explicit(&m->len, RR_LEN_ABANDONED, memory_order_relaxed);
+    /* F4: pairs with the acquire loads of readers (rr__fetch_*) and of
+     * producers waiting for the slot (rr__slots_free) */
+    atomic_store_explicit(&m->stamp, rr__stamp_done(s), memory_order_release);
+    atomic_fetch_add_explicit(&L->counters.abandoned, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&L->counters.recovered, 1, memory_order_relaxed);
+}
+
+/* F4 and F5 for the record of a dead process: adds the sequences abandoned
+ * to *abandoned; true when the record was freed. */
+static bool rr__recover_record(const rr_ring *ring, rr_claim_record *rec, uint64_t dead,
+                               const rr_seen_record *seen, uint64_t a, uint64_t b,
+                               uint64_t *abandoned)
+{
+    if (atomic_load_explicit(&rec->owner, memory_order_acquire) != dead)
+        return false;   /* damaged meanwhile: leave it to the next look */
+    rr__forget_dead_sleeper(&ring->L->writable, &rec->sleeping);
+    uint64_t first = atomic_load_explicit(&rec->first, memory_order_acquire);
+    uint64_t count = rr__count_bound(ring, atomic_load_explicit(&rec->count,
+                                                                memory_order_acquire));
+    bool unfinished = false;
+    if (count != 0 && first < b && b - first >= count) {   /* it may hold [first, first + count) */
+        for (uint64_t s = first; s - first < count; s++) {
+            if (s >= a || rr__live_covers(seen, s)) {
+                unfinished = true;   /* undecided this time */
+                continue;
+            }
+            /* s + capacity < A was claimed, so s is done already (rr__slots_free);
+             * a stamp saying otherwise is damage: leave it */
+            if (a - s > ring->capacity)
+                continue;
+            uint64_t stamp = atomic_load_explicit(&ring->meta[s % ring->capacity].stamp,
+                                                  memory_order_acquire);
+            if (stamp >= rr__stamp_done(s))
+                continue;            /* published, abandoned, or already recovered */
+            rr__abandon_dead(ring, s);
+            (*abandoned)++;
+        }
+    }
+    if (unfinished)
+        return false;
+    rr__claim_record_withdraw(rec);   /* F5 */
+    uint64_t expect = dead;
+    return atomic_compare_exchange_strong_explicit(&rec->owner, &expect, 0,
+                                                   memory_order_acq_rel, memory_order_relaxed);
+}
+
+/* F0: one finder at a time; a dead finder's word is taken over. */
+static bool rr__recovery_take(rr_layout *L, uint64_t me)
+{
+    uint64_t cur = 0;
+    /* acquire pairs with L2: the last finder's stamps are seen */
+    if (atomic_compare_exchange_strong_explicit(&L->recovery.owner, &cur, me,
+                                                memory_order_acq_rel, memory_order_acquire))
+        return true;
+    return cur != me && !rr__owner_alive(cur) &&
+           atomic_compare_exchange_strong_explicit(&L->recovery.owner, &cur, me,
+                                                   memory_order_acq_rel, memory_order_relaxed);
+}
+
+/* One recovery; true when it abandoned sequences or freed records. */
+static bool rr__claims_recover(const rr_ring *ring)
+{
+    rr_layout *L = ring->L;
+    uint64_t me = rr__self_owner();
+    if (!rr__recovery_take(L, me))
+        return false;   /* another finder is at it */
+    rr_seen_record seen[RR_MAX_CLAIMS];
+    uint64_t a = atomic_load_explicit(&L->claim, memory_order_acquire);   /* F1: pairs with C3 */
+    rr__read_records(ring, seen);                                         /* F2 */
+    uint64_t b = atomic_load_explicit(&L->claim, memory_order_acquire);   /* F3 */
+    uint64_t abandoned = 0;
+    uint32_t freed = 0;
+    for (uint32_t i = 0; i < RR_MAX_CLAIMS; i++)
+        if (seen[i].owner != 0 && !seen[i].alive &&
+            rr__recover_record(ring, &ring->claims[i], seen[i].owner, seen, a, b, &abandoned))
+            freed++;
+    /* L2: release pairs with the next finder's F0 */
+    atomic_compare_exchange_strong_explicit(&L->recovery.owner, &me, 0, memory_order_release,
+                                            memory_order_relaxed);
+    if (abandoned) {
+        rr__notify(ring, &L->readable);
+        rr__notify(ring, &L->writable);
+    }
+    return abandoned > 0 || freed > 0;
+}
+
+bool rr__claims_recover_due(const rr_ring *ring)
+{
+    if (!ring->claims)
+        return false;
+    rr_layout *L = ring->L;
+    uint64_t now = (uint64_t)rr__now_ns();
+    int64_t seen = atomic_load_explicit(&L->recovery.at, memory_order_relaxed);
+    /* unsigned: a damaged time in the future does not stop recovery */
+    if (now - (uint64_t)seen < RR_SHM_LIVENESS_NS ||
+        !atomic_compare_exchange_strong_explicit(&L->recovery.at, &seen, (int64_t)now,
+                                                 memory_order_relaxed, memory_order_relaxed))
+        return false;
+    return rr__claims_recover(ring);
+}
+
+/* The sleeper reaper (proc.c), at most every RR_SHM_LIVENESS_NS: producers
+ * killed while asleep waiting for room. Their records are freed too (a
+ * recovery), or nothing might ever look at them again: such a producer held
+ * no claim, so nobody waits for it. */
+void rr__claims_reap_sleepers(const rr_ring *ring)
+{
+    if (!ring->claims)
+        return;
+    bool sleepers = false;
+    for (uint32_t i = 0; i < RR_MAX_CLAIMS && !sleepers; i++)
+        sleepers = atomic_load_explicit(&ring->claims[i].sleeping, memory_order_relaxed) != 0;
+    if (!sleepers)
+        return;
+    rr__claims_recover(ring);
+    for (uint32_t i = 0; i < RR_MAX_CLAIMS; i++)   /* if another finder was at it */
+        if (atomic_load_explicit(&ring->claims[i].sleeping, memory_order_relaxed) != 0)
+            rr__forget_dead_sleeper(&ring->L->writable, &ring->claims[i].sleeping);
+}
