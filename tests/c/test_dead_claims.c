@@ -1,0 +1,477 @@
+/*
+ * test_dead_claims.c — claims of multi-producer processes that die, stop, or
+ * run on (claims.c), one situation at a time.
+ *
+ * A producer process killed while it holds a claim costs exactly that claim:
+ * readers pass over it (counted in `skipped`) within a bounded time, and the
+ * ring counts it in `claims_recovered`. A producer killed asleep on a full ring
+ * leaves no waiter count behind. A producer that is alive but stopped keeps
+ * its claim however long it takes. A dead process holding every claim record
+ * does not stop anyone claiming. Children meet the test only through the
+ * shared segment and a shared page of flags; every wait has a deadline.
+ */
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "layout.h"   /* the claim records and wait queues the tests look at */
+
+#define BP RR_MODE_BACKPRESSURE
+#define OW RR_MODE_OVERWRITE
+#define MP RR_PRODUCERS_MULTI
+
+static char name_buf[64];
+static int name_count;
+
+static const char *fresh_name(void)
+{
+    snprintf(name_buf, sizeof name_buf, "/rr-claims-%d-%d", (int)getpid(), ++name_count);
+    rr_shm_unlink(name_buf);
+    return name_buf;
+}
+
+/* Flags shared with the children (a MAP_SHARED page made before they fork). */
+typedef struct flags {
+    _Atomic uint32_t claimed;   /* the child holds its claim */
+    _Atomic uint32_t go;        /* the child may publish */
+    _Atomic uint64_t first;     /* the child's claim's first sequence */
+} flags;
+
+static flags *fl;
+
+static pid_t children[4];
+
+static pid_t spawn(void)
+{
+    fflush(NULL);
+    pid_t pid = fork();
+    for (size_t i = 0; pid > 0 && i < sizeof children / sizeof *children; i++)
+        if (children[i] == 0) {
+            children[i] = pid;
+            break;
+        }
+    return pid;
+}
+
+static void reap_children(void)
+{
+    for (size_t i = 0; i < sizeof children / sizeof *children; i++) {
+        if (children[i] > 0) {
+            kill(children[i], SIGCONT);
+            kill(children[i], SIGKILL);
+            waitpid(children[i], NULL, 0);
+        }
+        children[i] = 0;
+    }
+    memset(fl, 0, sizeof *fl);
+}
+
+static rr_status add_seq(rr_writer *w, uint64_t seq, int64_t timeout)
+{
+    unsigned char buf[64];
+    payload_fill(buf, sizeof buf, seq, 7);
+    return rr_writer_add(w, buf, sizeof buf, 1, NULL, timeout);
+}
+
+static uint32_t records_held(rr_ring *ring)
+{
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < RR_MAX_CLAIMS; i++)
+        n += atomic_load(&ring->claims[i].owner) != 0;
+    return n;
+}
+
+static char proc_state(pid_t pid)
+{
+    char path[64], buf[512] = "";
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 0;
+    if (!fgets(buf, sizeof buf, f))
+        buf[0] = 0;
+    fclose(f);
+    char *p = strrchr(buf, ')');
+    return p && p[1] ? p[2] : 0;
+}
+
+/* Child: open `name`, claim `n` events (type 1), fill them with sequences
+ * 1000 + i, say so, and publish once told to (never, unless told). */
+static void claim_and_hold(const char *name, uint32_t n)
+{
+    rr_ring *ring;
+    rr_writer *w;
+    rr_claim c;
+    if (rr_shm_open(name, &ring) != RR_OK || rr_writer_open(ring, &w) != RR_OK ||
+        rr_writer_claim(w, n, 1, &c, 0) != RR_OK)
+        _exit(2);
+    for (uint32_t i = 0; i < n; i++) {
+        payload_fill(rr_claim_data(&c, i), 64, 1000 + i, 7);
+        rr_claim_set(&c, i, 64, 1);
+    }
+    atomic_store(&fl->first, c.sequence);
+    atomic_store(&fl->claimed, 1);
+    while (!atomic_load(&fl->go))
+        sched_yield();
+    _exit(rr_writer_publish(w, &c) == RR_OK ? 0 : 3);
+}
+
+/* ---- a producer killed holding a claim ------------------------------------------- */
+
+static void killed_claim_is_skipped(rr_mode mode)
+{
+    const char *name = fresh_name();
+    rr_config cfg = { .slot_size = 64, .capacity = 16, .mode = mode, .producers = MP };
+    rr_ring *ring;
+    rr_reader *r;
+    rr_writer *w;
+    CHECK_ST(rr_shm_create(name, &cfg, 0, &ring), RR_OK);
+    CHECK(ring->claims != NULL);
+    CHECK_ST(rr_reader_open(ring, RR_START_OLDEST, &r), RR_OK);
+    CHECK_ST(rr_writer_open(ring, &w), RR_OK);
+    CHECK_ST(add_seq(w, 0, 0), RR_OK);                       /* sequence 0 */
+    pid_t pid = spawn();
+    CHECK(pid >= 0);
+    if (pid == 0)
+        claim_and_hold(name, 3);                             /* sequences 1 .. 3 */
+    CHECK(WAIT_UNTIL(atomic_load(&fl->claimed), 10.0));
+    CHECK_EQ(atomic_load(&fl->first), 1);
+    CHECK_EQ(records_held(ring), 1);
+    CHECK_ST(add_seq(w, 4, 0), RR_OK);                       /* sequence 4 */
+    rr_event ev;
+    uint64_t seq;
+    CHECK_ST(rr_reader_next(r, &ev, 0), RR_OK);
+    CHECK_EQ(ev.sequence, 0);
+    CHECK_ST(rr_reader_next(r, &ev, MS(300)), RR_TIMEOUT);   /* alive: its claim stands */
+    CHECK(kill(pid, SIGKILL) == 0);   /* left unreaped: a zombie is dead too */
+    double t0 = check_now();
+    CHECK_ST(rr_reader_next(r, &ev, SEC(10)), RR_OK);
+    double took = check_now() - t0;
+    CHECK(took < 2.0);
+    CHECK_EQ(ev.sequence, 4);
+    CHECK(payload_ok(ev.data, ev.len, 7, &seq));
+    CHECK_EQ(seq, 4);
+    CHECK_EQ(rr_reader_skipped(r), 3);
+    CHECK_EQ(rr_reader_delivered(r) + rr_reader_skipped(r) + rr_reader_lost(r),
+             rr_reader_cursor(r));
+    static rr_ring_stats st;
+    CHECK_ST(rr_ring_stats_get(ring, &st), RR_OK);
+    CHECK_EQ(st.claims_recovered, 3);
+    CHECK_EQ(st.abandoned, 3);
+    CHECK_EQ(st.published, 2);
+    CHECK_EQ(st.readers[0].skipped, 3);
+    CHECK_EQ(records_held(ring), 0);
+    /* the ring goes on: sequences go on after the recovered ones */
+    uint64_t at = 0;
+    unsigned char buf[64];
+    payload_fill(buf, sizeof buf, 5, 7);
+    CHECK_ST(rr_writer_add(w, buf, sizeof buf, 1, &at, 0), RR_OK);
+    CHECK_EQ(at, 5);
+    CHECK_ST(rr_reader_next(r, &ev, 0), RR_OK);
+    CHECK_EQ(ev.sequence, 5);
+    int status;
+    CHECK(waitpid(pid, &status, 0) == pid);
+    CHECK(WIFSIGNALED(status));
+    rr_writer_close(w);
+    rr_reader_close(r);
+    rr_ring_destroy(ring);
+    rr_shm_unlink(name);
+}
+
+TEST(test_a_killed_producers_claim_is_skipped_by_readers_backpressure)
+{
+    killed_claim_is_skipped(BP);
+}
+
+TEST(test_a_killed_producers_claim_is_skipped_by_readers_overwrite)
+{
+    killed_claim_is_skipped(OW);
+}
+
+/* ---- a producer killed asleep --------------------------------------------------- */
+
+/* A producer process killed while it sleeps waiting for room leaves no waiter
+ * count: publishing and releasing go back to making no wake-up call. */
+TEST(test_a_producer_killed_asleep_on_a_full_ring_leaves_no_waiter_behind)
+{
+    const char *name = fresh_name();
+    rr_config cfg = { .slot_size = 64, .capacity = 4, .mode = BP, .producers = MP };
+    rr_ring *ring;
+    rr_reader *r;
+    CHECK_ST(rr_shm_create(name, &cfg, 0, &ring), RR_OK);
+    CHECK_ST(rr_reader_open(ring, RR_START_OLDEST, &r), RR_OK);   /* gates the child */
+    pid_t pid = spawn();
+    CHECK(pid >= 0);
+    if (pid == 0) {
+        rr_ring *mine;
+        rr_writer *cw;
+        if (rr_shm_open(name, &mine) != RR_OK || rr_writer_open(mine, &cw) != RR_OK)
+            _exit(2);
+        for (uint64_t i = 0; i < 4; i++)
+            if (add_seq(cw, i, 0) != RR_OK)
+                _exit(3);
+        add_seq(cw, 4, RR_FOREVER);   /* the ring is full: sleeps */
+        _exit(4);
+    }
+    CHECK(WAIT_UNTIL(({
+        bool asleep = false;
+        for (uint32_t i = 0; i < RR_MAX_CLAIMS; i++)
+            asleep |= atomic_load(&ring->claims[i].sleeping) != 0;
+        asleep && atomic_load(&ring->L->writable.waiters) == 1;
+    }), 10.0));
+    CHECK(kill(pid, SIGKILL) == 0);
+    int status;
+    CHECK(waitpid(pid, &status, 0) == pid);
+    CHECK(WIFSIGNALED(status));
+    CHECK_EQ(atomic_load(&ring->L->writable.waiters), 1);   /* the dead sleeper's count */
+    CHECK_EQ(records_held(ring), 1);
+    /* Reading releases slots, and with a waiter counted every release makes a
+     * wake-up call; the caller finds the sleeper dead, takes its count back
+     * and frees its record. */
+    rr_writer *w;
+    CHECK_ST(rr_writer_open(ring, &w), RR_OK);
+    rr_event ev;
+    uint64_t i = 4;
+    CHECK(WAIT_UNTIL(({
+        if (add_seq(w, i, 0) == RR_OK)
+            i++;
+        rr_reader_next(r, &ev, 0);
+        atomic_load(&ring->L->writable.waiters) == 0 && records_held(ring) == 0;
+    }), 10.0));
+    static rr_ring_stats st;
+    CHECK_ST(rr_ring_stats_get(ring, &st), RR_OK);
+    CHECK_EQ(st.claims_recovered, 0);   /* it held no claim while it waited */
+    CHECK_EQ(rr_reader_skipped(r), 0);
+    rr_writer_close(w);
+    rr_reader_close(r);
+    rr_ring_destroy(ring);
+    rr_shm_unlink(name);
+}
+
+/* ---- producers that live ---------------------------------------------------------- */
+
+/* A producer stopped (SIGSTOP) far longer than the liveness interval is alive:
+ * readers wait for its claim, and get its events once it goes on. */
+TEST(test_a_stopped_producers_claim_is_waited_for)
+{
+    const char *name = fresh_name();
+    rr_config cfg = { .slot_size = 64, .capacity = 16, .mode = BP, .producers = MP };
+    rr_ring *ring;
+    rr_reader *r;
+    rr_writer *w;
+    CHECK_ST(rr_shm_create(name, &cfg, 0, &ring), RR_OK);
+    CHECK_ST(rr_reader_open(ring, RR_START_OLDEST, &r), RR_OK);
+    CHECK_ST(rr_writer_open(ring, &w), RR_OK);
+    pid_t pid = spawn();
+    CHECK(pid >= 0);
+    if (pid == 0)
+        claim_and_hold(name, 2);                             /* sequences 0, 1 */
+    CHECK(WAIT_UNTIL(atomic_load(&fl->claimed), 10.0));
+    CHECK(kill(pid, SIGSTOP) == 0);
+    CHECK(WAIT_UNTIL(proc_state(pid) == 'T', 10.0));
+    CHECK_ST(add_seq(w, 2, 0), RR_OK);                       /* sequence 2, behind it */
+    rr_event ev;
+    /* five liveness intervals, each one a look at the claim records */
+    CHECK_ST(rr_reader_next(r, &ev, 5 * RR_SHM_LIVENESS_NS), RR_TIMEOUT);
+    static rr_ring_stats st;
+    CHECK_ST(rr_ring_stats_get(ring, &st), RR_OK);
+    CHECK_EQ(st.claims_recovered, 0);
+    CHECK_EQ(rr_reader_skipped(r), 0);
+    CHECK_EQ(rr_reader_cursor(r), 0);
+    atomic_store(&fl->go, 1);
+    CHECK(kill(pid, SIGCONT) == 0);
+    uint64_t seq;
+    for (uint64_t i = 0; i < 3; i++) {
+        CHECK_ST(rr_reader_next(r, &ev, SEC(10)), RR_OK);
+        CHECK_EQ(ev.sequence, i);
+        CHECK(payload_ok(ev.data, ev.len, 7, &seq));
+        CHECK_EQ(seq, i < 2 ? 1000 + i : 2);
+    }
+    int status;
+    CHECK(waitpid(pid, &status, 0) == pid);
+    CHECK(WIFEXITED(status));
+    CHECK_EQ(WEXITSTATUS(status), 0);
+    CHECK_EQ(rr_reader_skipped(r), 0);
+    CHECK_EQ(records_held(ring), 0);
+    rr_writer_close(w);
+    rr_reader_close(r);
+    rr_ring_destroy(ring);
+    rr_shm_unlink(name);
+}
+
+/* The claims of this very process are never taken, however long they stay
+ * open, and a reader waiting behind one looks at the records all the while. */
+TEST(test_an_open_claim_of_a_live_process_is_never_abandoned)
+{
+    const char *name = fresh_name();
+    rr_config cfg = { .slot_size = 64, .capacity = 16, .mode = OW, .producers = MP };
+    rr_ring *ring;
+    rr_reader *r;
+    rr_writer *w;
+    CHECK_ST(rr_shm_create(name, &cfg, 0, &ring), RR_OK);
+    CHECK_ST(rr_reader_open(ring, RR_START_OLDEST, &r), RR_OK);
+    CHECK_ST(rr_writer_open(ring, &w), RR_OK);
+    rr_claim c;
+    CHECK_ST(rr_writer_claim(w, 2, 1, &c, 0), RR_OK);
+    CHECK_ST(add_seq(w, 2, 0), RR_OK);
+    rr_event ev;
+    CHECK_ST(rr_reader_next(r, &ev, 3 * RR_SHM_LIVENESS_NS), RR_TIMEOUT);
+    for (uint32_t i = 0; i < 2; i++) {
+        payload_fill(rr_claim_data(&c, i), 64, i, 7);
+        CHECK_ST(rr_claim_set(&c, i, 64, 1), RR_OK);
+    }
+    CHECK_ST(rr_writer_publish(w, &c), RR_OK);
+    for (uint64_t i = 0; i < 3; i++) {
+        uint64_t seq;
+        CHECK_ST(rr_reader_next(r, &ev, 0), RR_OK);
+        CHECK(payload_ok(ev.data, ev.len, 7, &seq));
+        CHECK_EQ(seq, i);
+    }
+    static rr_ring_stats st;
+    CHECK_ST(rr_ring_stats_get(ring, &st), RR_OK);
+    CHECK_EQ(st.claims_recovered, 0);
+    CHECK_EQ(records_held(ring), 0);
+    rr_writer_close(w);
+    rr_reader_close(r);
+    rr_ring_destroy(ring);
+    rr_shm_unlink(name);
+}
+
+/* ---- claim records ------------------------------------------------------------------ */
+
+/* A process holding a claim in every record cannot claim more (RR_FULL, which
+ * says why); once it is dead, a new claim waits for its records to be taken
+ * back, and readers skip all of its claims. */
+TEST(test_a_dead_process_holding_every_claim_record_does_not_stop_claims)
+{
+    const char *name = fresh_name();
+    rr_config cfg = { .slot_size = 64, .capacity = 128, .mode = BP, .producers = MP };
+    rr_ring *ring;
+    rr_reader *r;
+    CHECK_ST(rr_shm_create(name, &cfg, 0, &ring), RR_OK);
+    CHECK_ST(rr_reader_open(ring, RR_START_OLDEST, &r), RR_OK);
+    pid_t pid = spawn();
+    CHECK(pid >= 0);
+    if (pid == 0) {
+        rr_ring *mine;
+        rr_writer *cw;
+        rr_claim c;
+        if (rr_shm_open(name, &mine) != RR_OK || rr_writer_open(mine, &cw) != RR_OK)
+            _exit(2);
+        for (int i = 0; i < RR_MAX_CLAIMS; i++)
+            if (rr_writer_claim(cw, 1, 1, &c, 0) != RR_OK)
+                _exit(3);
+        if (rr_writer_claim(cw, 1, 1, &c, 0) != RR_FULL ||
+            !strstr(rr_last_error(), "claim records"))
+            _exit(4);
+        if (rr_writer_claim(cw, 1, 1, &c, MS(50)) != RR_TIMEOUT)
+            _exit(5);
+        _exit(0);   /* exits holding them all */
+    }
+    int status;
+    CHECK(waitpid(pid, &status, 0) == pid);
+    CHECK(WIFEXITED(status));
+    CHECK_EQ(WEXITSTATUS(status), 0);
+    CHECK_EQ(records_held(ring), RR_MAX_CLAIMS);
+    rr_writer *w;
+    CHECK_ST(rr_writer_open(ring, &w), RR_OK);
+    uint64_t at = 0;
+    unsigned char buf[64];
+    payload_fill(buf, sizeof buf, 64, 7);
+    CHECK_ST(rr_writer_add(w, buf, sizeof buf, 1, &at, SEC(10)), RR_OK);
+    CHECK_EQ(at, RR_MAX_CLAIMS);
+    rr_event ev;
+    CHECK_ST(rr_reader_next(r, &ev, SEC(10)), RR_OK);
+    CHECK_EQ(ev.sequence, RR_MAX_CLAIMS);
+    CHECK_EQ(rr_reader_skipped(r), RR_MAX_CLAIMS);
+    static rr_ring_stats st;
+    CHECK_ST(rr_ring_stats_get(ring, &st), RR_OK);
+    CHECK_EQ(st.claims_recovered, RR_MAX_CLAIMS);
+    CHECK_EQ(records_held(ring), 0);
+    rr_writer_close(w);
+    rr_reader_close(r);
+    rr_ring_destroy(ring);
+    rr_shm_unlink(name);
+}
+
+/* A claim record names the process that claims: a child cannot claim
+ * through a writer handle inherited by fork() (RR_FORKED), so no record ever
+ * names a parent for a child's claim, and the parent's death could never cost
+ * the child a live claim. The child's own handle claims in its own name. */
+TEST(test_a_claim_record_names_the_process_that_claims)
+{
+    const char *name = fresh_name();
+    rr_config cfg = { .slot_size = 64, .capacity = 16, .mode = BP, .producers = MP };
+    rr_ring *ring;
+    rr_writer *w;
+    CHECK_ST(rr_shm_create(name, &cfg, 0, &ring), RR_OK);
+    CHECK_ST(rr_writer_open(ring, &w), RR_OK);
+    rr_claim c;
+    CHECK_ST(rr_writer_claim(w, 1, 1, &c, 0), RR_OK);   /* the parent's own claim */
+    uint64_t parent = atomic_load(&ring->claims[c._rec - 1].owner);
+    CHECK(parent != 0 && (uint32_t)parent == (uint32_t)getpid());
+    pid_t pid = spawn();
+    CHECK(pid >= 0);
+    if (pid == 0) {
+        rr_claim inherited, mine;
+        rr_writer *own;
+        if (rr_writer_claim(w, 1, 1, &inherited, 0) != RR_FORKED || records_held(ring) != 1)
+            _exit(2);
+        if (rr_writer_open(ring, &own) != RR_OK || rr_writer_claim(own, 1, 1, &mine, 0) != RR_OK)
+            _exit(3);
+        uint64_t owner = atomic_load(&ring->claims[mine._rec - 1].owner);
+        _exit(owner != parent && (uint32_t)owner == (uint32_t)getpid() ? 0 : 4);
+    }
+    int status;
+    CHECK(waitpid(pid, &status, 0) == pid);
+    CHECK(WIFEXITED(status));
+    CHECK_EQ(WEXITSTATUS(status), 0);
+    CHECK_ST(rr_writer_publish(w, &c), RR_OK);
+    rr_writer_close(w);
+    rr_ring_destroy(ring);
+    rr_shm_unlink(name);
+}
+
+/* An in-process ring has no claim records: nothing about a claim changes. */
+TEST(test_a_private_ring_keeps_no_claim_records)
+{
+    rr_config cfg = { .slot_size = 64, .capacity = 16, .mode = BP, .producers = MP };
+    rr_ring *ring;
+    rr_writer *w;
+    CHECK_ST(rr_ring_create(&cfg, &ring), RR_OK);
+    CHECK(ring->claims == NULL);
+    CHECK_ST(rr_writer_open(ring, &w), RR_OK);
+    rr_claim c;
+    CHECK_ST(rr_writer_claim(w, 2, 1, &c, 0), RR_OK);
+    CHECK_EQ(c._rec, 0);
+    CHECK_ST(rr_writer_publish(w, &c), RR_OK);
+    rr_writer_close(w);
+    rr_ring_destroy(ring);
+}
+
+int main(void)
+{
+    alarm(300);   /* a hang fails the suite instead of stalling CI */
+    fl = mmap(NULL, sizeof *fl, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (fl == MAP_FAILED)
+        return 2;
+    RUN(test_a_killed_producers_claim_is_skipped_by_readers_backpressure);
+    reap_children();
+    RUN(test_a_killed_producers_claim_is_skipped_by_readers_overwrite);
+    reap_children();
+    RUN(test_a_producer_killed_asleep_on_a_full_ring_leaves_no_waiter_behind);
+    reap_children();
+    RUN(test_a_stopped_producers_claim_is_waited_for);
+    reap_children();
+    RUN(test_an_open_claim_of_a_live_process_is_never_abandoned);
+    reap_children();
+    RUN(test_a_dead_process_holding_every_claim_record_does_not_stop_claims);
+    reap_children();
+    RUN(test_a_claim_record_names_the_process_that_claims);
+    reap_children();
+    RUN(test_a_private_ring_keeps_no_claim_records);
+    reap_children();
+    return check_report();
+}
