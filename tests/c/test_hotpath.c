@@ -5,7 +5,8 @@
  * System calls: a forked child sets up its rings, then installs a seccomp
  * filter that traps every system call but the few needed to return from the
  * trap handler and to exit, runs the hot paths in both modes and with one and
- * several producers, and exits with the number of traps. The filter is the
+ * several producers (also in caller memory, where several producers take a
+ * claim record each claim), and exits with the number of traps. The filter is the
  * proof: not a single futex, membarrier, sched_yield or clock call slips by.
  *
  * Allocations: this binary interposes malloc and friends and counts calls
@@ -41,12 +42,22 @@ typedef struct hot_ring {
     rr_ring   *ring;
     rr_writer *w;
     rr_reader *r;
+    void      *mem;   /* a ring in caller memory (shareable), else NULL */
 } hot_ring;
 
-static int hot_open(hot_ring *h, rr_mode mode, rr_producers prod)
+static int hot_open(hot_ring *h, rr_mode mode, rr_producers prod, bool caller_memory)
 {
     rr_config cfg = { .slot_size = 64, .capacity = 256, .mode = mode, .producers = prod };
-    return rr_ring_create(&cfg, &h->ring) == RR_OK && rr_writer_open(h->ring, &h->w) == RR_OK &&
+    h->mem = NULL;
+    if (caller_memory) {
+        size_t len = rr_ring_footprint(&cfg);
+        h->mem = aligned_alloc(64, (len + 63) / 64 * 64);
+        if (!h->mem || rr_ring_format(h->mem, len, &cfg, &h->ring) != RR_OK)
+            return 0;
+    } else if (rr_ring_create(&cfg, &h->ring) != RR_OK) {
+        return 0;
+    }
+    return rr_writer_open(h->ring, &h->w) == RR_OK &&
            rr_reader_open(h->ring, RR_START_OLDEST, &h->r) == RR_OK;
 }
 
@@ -80,11 +91,13 @@ static int hot_work(hot_ring *h)
     return bad;
 }
 
-static const struct { rr_mode mode; rr_producers prod; } hot_kinds[] = {
-    { RR_MODE_BACKPRESSURE, RR_PRODUCERS_SINGLE },
-    { RR_MODE_BACKPRESSURE, RR_PRODUCERS_MULTI },
-    { RR_MODE_OVERWRITE, RR_PRODUCERS_SINGLE },
-    { RR_MODE_OVERWRITE, RR_PRODUCERS_MULTI },
+static const struct { rr_mode mode; rr_producers prod; bool caller_memory; } hot_kinds[] = {
+    { RR_MODE_BACKPRESSURE, RR_PRODUCERS_SINGLE, false },
+    { RR_MODE_BACKPRESSURE, RR_PRODUCERS_MULTI, false },
+    { RR_MODE_OVERWRITE, RR_PRODUCERS_SINGLE, false },
+    { RR_MODE_OVERWRITE, RR_PRODUCERS_MULTI, false },
+    { RR_MODE_BACKPRESSURE, RR_PRODUCERS_MULTI, true },
+    { RR_MODE_OVERWRITE, RR_PRODUCERS_MULTI, true },
 };
 #define HOT_KINDS (sizeof hot_kinds / sizeof hot_kinds[0])
 
@@ -124,7 +137,8 @@ static void syscall_child(void)
 {
     hot_ring rings[HOT_KINDS];
     for (size_t k = 0; k < HOT_KINDS; k++)
-        if (!hot_open(&rings[k], hot_kinds[k].mode, hot_kinds[k].prod))
+        if (!hot_open(&rings[k], hot_kinds[k].mode, hot_kinds[k].prod,
+                      hot_kinds[k].caller_memory))
             _exit(98);
     for (size_t k = 0; k < HOT_KINDS; k++)   /* warm up: first touches may fault in pages */
         hot_work(&rings[k]);
@@ -179,6 +193,7 @@ static void hot_close(hot_ring *h)
     rr_reader_close(h->r);
     rr_writer_close(h->w);
     rr_ring_destroy(h->ring);
+    free(h->mem);
 }
 
 void *malloc(size_t n)
@@ -211,7 +226,8 @@ TEST(test_hot_paths_do_not_allocate)
 #if !RR_SANITIZED
     hot_ring rings[HOT_KINDS];
     for (size_t k = 0; k < HOT_KINDS; k++)
-        CHECK(hot_open(&rings[k], hot_kinds[k].mode, hot_kinds[k].prod));
+        CHECK(hot_open(&rings[k], hot_kinds[k].mode, hot_kinds[k].prod,
+                       hot_kinds[k].caller_memory));
     long before = atomic_load(&allocations);
     int bad = 0;
     for (size_t k = 0; k < HOT_KINDS; k++)
@@ -223,7 +239,7 @@ TEST(test_hot_paths_do_not_allocate)
     CHECK_EQ(during, 0);
     /* The counter itself works: opening a ring allocates. */
     hot_ring h;
-    CHECK(hot_open(&h, RR_MODE_BACKPRESSURE, RR_PRODUCERS_SINGLE));
+    CHECK(hot_open(&h, RR_MODE_BACKPRESSURE, RR_PRODUCERS_SINGLE, false));
     CHECK(atomic_load(&allocations) > before);
     hot_close(&h);
 #else

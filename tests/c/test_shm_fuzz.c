@@ -5,9 +5,12 @@
  * the memory it is given, and a ring whose header is good but whose body is
  * garbage must still never make the core read or write outside the block.
  *
- * Each round damages a copy of a good ring in one of four ways, attaches it,
+ * Each round damages a copy of a good ring in one of five ways, attaches it,
  * and, when the attach succeeds, opens a reader and a writer and runs every
- * non-blocking call on it. The suite is meant for AddressSanitizer and
+ * non-blocking call on it. The fifth fills a multi-producer ring's claim
+ * records (claims.c) with garbage: owners alive, dead or made up, ranges
+ * anywhere, a recovery word held, a claim cursor far ahead; recovering them
+ * must stay inside the block and never wait. The suite is meant for AddressSanitizer and
  * UndefinedBehaviorSanitizer (make sanitize); a plain build checks the
  * verdicts: a header the core accepted describes a block that fits.
  */
@@ -81,6 +84,29 @@ static void mutate_field(unsigned char *mem)
     default: g->payload_off = edgy(g->payload_off); break;
     }
     reseal(mem);
+}
+
+/* Garbage in a multi-producer ring's claim records and the words around them. */
+static void scribble_claims(unsigned char *mem)
+{
+    rr_layout *L = (rr_layout *)mem;
+    rr_claim_record *recs = (rr_claim_record *)(mem + rr__claims_off(L->geo.readers_off));
+    uint64_t owners[] = { rr__self_owner(), (uint64_t)getpid(), UINT64_C(0xFFFFFFFF00000001),
+                          UINT64_C(0x7FFFFFFF), rnd() };
+    int n = 1 + (int)(rnd() % 4);
+    for (int k = 0; k < n; k++) {
+        rr_claim_record *rec = &recs[rnd() % RR_MAX_CLAIMS];
+        atomic_store(&rec->owner, owners[rnd() % (sizeof owners / sizeof *owners)]);
+        atomic_store(&rec->first, edgy(atomic_load(&L->claim)));
+        atomic_store(&rec->count, edgy(2));
+        atomic_store(&rec->sleeping, rnd() % 2 ? 0 : owners[rnd() % 3]);
+    }
+    switch (rnd() % 4) {
+    case 0: atomic_store(&L->claim, edgy(8)); break;
+    case 1: atomic_store(&L->recovery.owner, owners[rnd() % (sizeof owners / sizeof *owners)]); break;
+    case 2: atomic_store(&L->recovery.at, (int64_t)rnd()); break;
+    default: atomic_store(&L->counters.reaped_at, (int64_t)rnd()); break;
+    }
 }
 
 /* Everything a process might do with a ring it opened, none of it waiting. */
@@ -164,7 +190,9 @@ TEST(test_damaged_segments_never_crash_the_core)
         unsigned char *b = buf[c];
         memcpy(b, good[c], len[c]);
         size_t have = len[c];
-        int kind = (int)(rnd() % 4);
+        int kind = (int)(rnd() % 5);
+        if (kind == 4 && cfgs[c].producers != RR_PRODUCERS_MULTI)
+            kind = 3;
         if (kind == 0) {                       /* flip bytes anywhere in the geometry */
             int flips = 1 + (int)(rnd() % 4);
             for (int f = 0; f < flips; f++)
@@ -173,6 +201,9 @@ TEST(test_damaged_segments_never_crash_the_core)
             mutate_field(b);
         } else if (kind == 2) {                /* cut short */
             have = (size_t)(rnd() % len[c]);
+        } else if (kind == 4) {                /* good header, garbage claim records */
+            scribble_claims(b);
+            bodies++;
         } else {                               /* good header, garbage body */
             size_t hdr = sizeof(rr_geometry);
             /* mostly the counters, reader table and slot metadata */
@@ -192,7 +223,7 @@ TEST(test_damaged_segments_never_crash_the_core)
         rr_status st = rr_ring_attach(b, have, &ring);
         if (st != RR_OK) {
             CHECK(st == RR_SHM_INVALID || st == RR_SHM_INCOMPATIBLE);
-            CHECK(kind != 3);                  /* a good header is never refused */
+            CHECK(kind < 3);                   /* a good header is never refused */
             refused++;
             continue;
         }
