@@ -35,7 +35,9 @@
  * /proc. It runs one recovery:
  *   F0  takes the recovery word: compare-and-swap 0 -> its owner word, or a
  *       dead finder's word -> its own (acq_rel; L2 below releases it). One
- *       finder at a time: nothing else may write an abandoned slot.
+ *       finder at a time: nothing else may write an abandoned slot. (So a
+ *       finder stopped by a signal in the middle holds recovery up until it
+ *       goes on; a recovery takes microseconds and never waits.)
  *   F1  loads `claim` (acquire): A.
  *   F2  reads every record (owner, first, count; acquire each), then asks
  *       which owners are alive.
@@ -51,12 +53,15 @@
  *       count it in `skipped`). It counts in `abandoned` and `recovered`.
  *   F5  frees the dead record once it holds nothing unfinished: after taking
  *       back its sleeper's count, withdraws it (release) and swaps its owner
- *       for 0 (acq_rel). A record holds nothing when its range is empty,
- *       when first >= B, or when first < B < first + count: a claim that had
+ *       for 0 (acq_rel). It holds nothing when its range is empty, when
+ *       first >= B, or when first < B < first + count: a claim that had
  *       succeeded would have moved `claim` to first + count, and a dead
  *       process's last claim is visible by the time /proc says it is dead
  *       (the kernel's exit path orders its stores, as for reader eviction).
- *       Otherwise it is freed when every stamp of its range is done.
+ *       Otherwise it is freed once every stamp of its range is done. (A
+ *       reader evictor first swaps in its own word; here F0 already makes the
+ *       finder the only one, and a record left half reset by a finder that
+ *       died still names the dead producer.)
  *   L2  gives the recovery word back (compare-and-swap to 0, release), then
  *       wakes readers and writers if anything was abandoned.
  *
@@ -64,24 +69,26 @@
  * producer whose C3 took s. F1 read a value above s; `claim` only grows and
  * only by compare-and-swap, and every value above s was written by C's C3 or
  * by a later one, so F1 synchronizes with C3 (pair C3/F1) and F2 reads C's
- * record at least as new as C's last C2. Any newer value in that record was
- * stored (all such stores are releases: C2, C5, F5, or a later owner's C1)
- * after C's C4 stamps in happens-before order: by C itself after publishing,
- * or by someone whose C1 read C's C5 (pairs C5/C1, C1 is acq_rel). So if F2
- * had read a newer value, F's later stamp load in F4 would synchronize and
+ * record at least as new as C's last C2. Every newer value in that record
+ * was stored by a release (C1, C2, C5, F5) that comes after s's done stamp
+ * in happens-before order: by C after its C4 (C5, then its next C1 and C2);
+ * by a later owner, whose C1 read C's C5 or a later free (C1 is acq_rel); or
+ * by a finder's F5, which frees C's record only once s is done (C's claim
+ * moved `claim` past s before C died, so the record does not "hold
+ * nothing"). So had F2 read a newer value, F's later stamp load in F4 would
  * see s done (stamps only grow), and F would not abandon s. F4 found s not
  * done, so F2 read C's record exactly: owner C, covering s. F abandons only
  * sequences no live record covers, so C was dead when F asked — and a dead
  * process never publishes. Hence: (a) a live producer's claim is never
- * abandoned, whatever garbage or stale proposals other records hold (they can
- * only make F more careful); (b) F's writes to s's slot race with nobody: not
- * with C (dead), not with another finder (F0), not with the producer of
- * s + capacity (it needs s's done stamp first, rr__slots_free).
+ * abandoned, whatever stale proposals or garbage other records hold; (b) F's
+ * writes to s's slot race with nobody: not with C (dead), not with another
+ * finder (F0), not with the producer of s + capacity (it needs s's done
+ * stamp first, rr__slots_free).
  *
  * Why a dead claim is always abandoned. Once C is dead, its record covers its
  * claim until a finder frees it (F5 never frees a record that holds unfinished
- * sequences), and the next recovery after A passes the claim abandons every
- * sequence of it that no live record covers. A live record covers a sequence
+ * sequences), and the first recovery whose A is past the claim abandons
+ * every sequence of it that no live record covers. A live record covers a sequence
  * it does not hold only while its producer is between C2 and its claim
  * attempt (a moment) — or stopped there by a signal: then recovery waits for
  * it. A finder killed in the middle leaves the recovery word naming a dead
@@ -335,12 +342,21 @@ static bool rr__claims_recover(const rr_ring *ring)
     return abandoned > 0 || freed > 0;
 }
 
+/* A clock for the period alone: a reader that waits behind a claim asks at
+ * every poll, and the coarse clock (a few ms resolution) costs a few ns. */
+static uint64_t rr__coarse_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
 bool rr__claims_recover_due(const rr_ring *ring)
 {
     if (!ring->claims)
         return false;
     rr_layout *L = ring->L;
-    uint64_t now = (uint64_t)rr__now_ns();
+    uint64_t now = rr__coarse_now_ns();
     int64_t seen = atomic_load_explicit(&L->recovery.at, memory_order_relaxed);
     /* unsigned: a damaged time in the future does not stop recovery */
     if (now - (uint64_t)seen < RR_SHM_LIVENESS_NS ||

@@ -143,7 +143,7 @@ typedef struct rr_layout {
     } counters;
     RR_LINE struct {                         /* multi producer, shared (claims.c) */
         _Atomic uint64_t owner;              /* owner word of the process recovering, or 0 */
-        _Atomic int64_t  at;                 /* when a recovery last began */
+        _Atomic int64_t  at;                 /* when a recovery last began (coarse clock) */
     } recovery;
 } rr_layout;
 
