@@ -13,7 +13,10 @@
  * In overwrite mode one reader is slow: it reads in rounds, each starting once
  * the writers are LAPS laps further on, so it is lapped at every scale while
  * writers may be refilling the very slots it copies.
- * One variant has two threads share a single writer handle.
+ * One variant has two threads share a single writer handle. Rings in caller
+ * memory (rr_ring_format: shareable between processes) take a claim record
+ * per claim, and readers waiting behind an open claim look at the records
+ * while live writers hold them: none may be taken for dead.
  *
  * Worker threads never use CHECK (it returns from the test): they record their
  * first failure, close the ring so every blocked call wakes, and the test
@@ -58,6 +61,7 @@ typedef struct mp_params {
     uint32_t slow;           /* overwrite: bit k makes reader k slow (see mp_read) */
     uint64_t events;         /* total over all writers */
     bool     abandon;        /* abandon claim 7 mod 1000 of each writer */
+    bool     caller_memory;  /* rr_ring_format instead of rr_ring_create */
 } mp_params;
 
 typedef struct mp_writer {
@@ -281,7 +285,15 @@ static void multi_run(mp_params p)
                       .producers = RR_PRODUCERS_MULTI };
     rr_ring *ring = NULL;
     atomic_int failed = 0;
-    CHECK_ST(rr_ring_create(&cfg, &ring), RR_OK);
+    void *mem = NULL;
+    if (p.caller_memory) {
+        size_t len = rr_ring_footprint(&cfg);
+        mem = aligned_alloc(64, (len + 63) / 64 * 64);
+        CHECK(mem);
+        CHECK_ST(rr_ring_format(mem, len, &cfg, &ring), RR_OK);
+    } else {
+        CHECK_ST(rr_ring_create(&cfg, &ring), RR_OK);
+    }
 
     static const char *wnames[MAX_WRITERS] = { "writer 0", "writer 1", "writer 2" };
     static const char *rnames[MAX_READERS] = { "reader(next)", "reader(next_batch)" };
@@ -331,6 +343,7 @@ static void multi_run(mp_params p)
     rr_ring_stats stats;
     CHECK_ST(rr_ring_stats_get(ring, &stats), RR_OK);
     CHECK_EQ(stats.abandoned, ab_events);  /* events of claims given up */
+    CHECK_EQ(stats.claims_recovered, 0);   /* every writer lives */
     CHECK_EQ(rr_ring_published(ring), p.events);
 
     /* Every claimed sequence was delivered, lost to a lap, or passed over as
@@ -345,10 +358,10 @@ static void multi_run(mp_params p)
             CHECK_EQ(mr[k].skipped, ab_events);
     }
 
-    printf("     %s %u writers%s %u readers capacity %" PRIu64 ": %" PRIu64
+    printf("     %s %u writers%s%s %u readers capacity %" PRIu64 ": %" PRIu64
            " events in %.2f s, %.2f M events/s;", p.mode == RR_MODE_OVERWRITE ?
            "overwrite" : "backpressure", p.writers, p.shared ? " (one shared handle)" : "",
-           p.readers, p.capacity, p.events, dt, (double)p.events / dt / 1e6);
+           p.caller_memory ? " (caller memory)" : "", p.readers, p.capacity, p.events, dt, (double)p.events / dt / 1e6);
     for (uint32_t k = 0; k < p.readers; k++)
         printf(" reader %u%s delivered %" PRIu64 " lost %" PRIu64 " skipped %" PRIu64 ";",
                k, mr[k].slow ? " (slow)" : "", mr[k].delivered, mr[k].lost, mr[k].skipped);
@@ -358,6 +371,7 @@ static void multi_run(mp_params p)
         if (!(p.shared && t > 0)) rr_writer_close(mw[t].wr);
     for (uint32_t k = 0; k < p.readers; k++) rr_reader_close(mr[k].r);
     CHECK_ST(rr_ring_destroy(ring), RR_OK);
+    free(mem);
 }
 
 #define BP RR_MODE_BACKPRESSURE
@@ -415,6 +429,17 @@ TEST(test_multi_overwrite_capacity_two_with_abandoned_claims)
                            .events = check_scaled(400000), .abandon = true });
 }
 
+/* Claim records: the same runs in caller memory, where every claim takes one. */
+TEST(test_multi_in_caller_memory_live_claims_are_never_taken)
+{
+    multi_run((mp_params){ .mode = BP, .capacity = 64, .writers = 3, .readers = 2,
+                           .events = check_scaled(1000000), .abandon = true,
+                           .caller_memory = true });
+    multi_run((mp_params){ .mode = OW, .capacity = 16, .writers = 2, .shared = true,
+                           .readers = 2, .slow = 2, .events = check_scaled(1000000),
+                           .abandon = true, .caller_memory = true });
+}
+
 int main(void)
 {
     watchdog_arm();
@@ -433,5 +458,7 @@ int main(void)
     RUN(test_multi_backpressure_capacity_one_and_three_with_abandoned_claims);
     watchdog_arm();
     RUN(test_multi_overwrite_capacity_two_with_abandoned_claims);
+    watchdog_arm();
+    RUN(test_multi_in_caller_memory_live_claims_are_never_taken);
     return check_report();
 }
