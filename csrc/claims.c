@@ -93,7 +93,9 @@
  * attempt (a moment) — or stopped there by a signal: then recovery waits for
  * it. A finder killed in the middle leaves the recovery word naming a dead
  * process, and the next finder takes it over (F0) and redoes what is left;
- * one killed between a done stamp and its count loses that count.
+ * one killed between a done stamp and its count loses that count. A producer
+ * killed while it stamps a claim leaves the events it stamped to readers
+ * (the rest are abandoned) but never counted them in `published`.
  *
  * Ordering pairs: C1 with C5 and F5 (a taker sees the record's reset);
  * C2 and C5 with F2 (newer record values carry the stamps before them);
