@@ -149,7 +149,7 @@ static void killed_claim_is_skipped(rr_mode mode)
     double t0 = check_now();
     CHECK_ST(rr_reader_next(r, &ev, SEC(10)), RR_OK);
     double took = check_now() - t0;
-    CHECK(took < 2.0);
+    CHECK(took < 3.0);
     CHECK_EQ(ev.sequence, 4);
     CHECK(payload_ok(ev.data, ev.len, 7, &seq));
     CHECK_EQ(seq, 4);
