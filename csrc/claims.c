@@ -97,13 +97,16 @@
  * killed while it stamps a claim leaves the events it stamped to readers
  * (the rest are abandoned) but never counted them in `published`.
  *
- * Ordering pairs: C1 with C5 and F5 (a taker sees the record's reset);
- * C2 and C5 with F2 (newer record values carry the stamps before them);
- * C3 with F1; C4 (writer.c) and F4's done stamp with readers' and writers'
- * acquire loads of stamps; L2 with F0 (the next finder sees every stamp the
- * last one stored). No store here is followed by a load of another location
- * that it must precede, so nothing needs seq_cst; the sleeper count's own
- * store-load fence is wait.c's.
+ * Ordering, by the labels of layout.h's table: every store to a record (C1,
+ * C2, C5, F5) is R15, and a finder's loads (F2, F4's re-read) and a taker's
+ * CAS (C1) are A15: a newer record value carries the stamps stored before
+ * it, and a taker sees the record's reset. C3 is R4 and F1, F3 are A4. C4's
+ * and F4's done stamps are R1, paired with readers' and producers' A1 loads
+ * and with F4's own stamp load (A1); F4's odd stamp and fence are R5, as in
+ * rr__mark_writing. F0 and L2 are R16/A16: the next finder sees every stamp
+ * the last one stored. No store here is followed by a load of another
+ * location that it must precede, so nothing needs seq_cst; the sleeper
+ * count's store-load ordering is wait.c's (S1).
  */
 #include <sched.h>
 #include <time.h>
@@ -150,7 +153,7 @@ rr_status rr__claim_record_take(rr_ring *ring, const rr_writer *w, int64_t deadl
         for (uint32_t k = 0; k < RR_MAX_CLAIMS; k++) {
             rr_claim_record *rec = &ring->claims[i];
             uint64_t free_word = 0;
-            /* C1: acquire pairs with C5 / F5, whoever freed it last */
+            /* C1, R15/A15: the taker sees the writes of whoever freed it (C5, F5) */
             if (atomic_load_explicit(&rec->owner, memory_order_relaxed) == 0 &&
                 atomic_compare_exchange_strong_explicit(&rec->owner, &free_word, me,
                                                         memory_order_acq_rel,
@@ -178,21 +181,22 @@ rr_status rr__claim_record_take(rr_ring *ring, const rr_writer *w, int64_t deadl
 
 void rr__claim_record_propose(rr_claim_record *rec, uint64_t first, uint32_t count)
 {
-    /* C2: releases, so a finder that reads them also sees the stamps of the
-     * record's previous claims (see the opening comment) */
+    /* C2, R15: releases, so a finder that reads them also sees the stamps of
+     * the record's previous claims (see the opening comment) */
     atomic_store_explicit(&rec->count, count, memory_order_release);
     atomic_store_explicit(&rec->first, first, memory_order_release);
 }
 
 void rr__claim_record_withdraw(rr_claim_record *rec)
 {
+    /* R15 */
     atomic_store_explicit(&rec->first, RR_SEQ_NONE, memory_order_release);
     atomic_store_explicit(&rec->count, 0, memory_order_release);
 }
 
 void rr__claim_record_give(rr_claim_record *rec)
 {
-    /* C5: after the stamps (C4); releases pair with F2 and with the next C1 */
+    /* C5, R15: after the stamps (C4); pairs with F2 and with the next C1 (A15) */
     rr__claim_record_withdraw(rec);
     atomic_store_explicit(&rec->owner, 0, memory_order_release);
 }
@@ -225,7 +229,7 @@ static bool rr__live_covers(const rr_seen_record *seen, uint64_t s)
     return false;
 }
 
-/* F2: every record, then whether each owner runs (a /proc read per process). */
+/* F2 (A15): every record, then whether each owner runs (a /proc read per process). */
 static void rr__read_records(const rr_ring *ring, rr_seen_record *seen)
 {
     for (uint32_t i = 0; i < RR_MAX_CLAIMS; i++) {
@@ -252,14 +256,14 @@ static void rr__abandon_dead(const rr_ring *ring, uint64_t s)
     rr_layout *L = ring->L;
     rr_slot_meta *m = &ring->meta[s % ring->capacity];
     if (ring->overwrite) {
-        /* as rr__mark_writing: a reader copying the slot's previous event
-         * sees the stamp change before it can see the new length */
+        /* R5, as rr__mark_writing: a reader copying the slot's previous
+         * event sees the stamp change before it can see the new length */
         atomic_store_explicit(&m->stamp, rr__stamp_writing(s), memory_order_relaxed);
         atomic_thread_fence(memory_order_release);
     }
     atomic_store_explicit(&m->len, RR_LEN_ABANDONED, memory_order_relaxed);
-    /* F4: pairs with the acquire loads of readers (rr__fetch_*) and of
-     * producers waiting for the slot (rr__slots_free) */
+    /* R1: pairs with the A1 loads of readers (rr__fetch_*) and of producers
+     * waiting for the slot (rr__slots_free) */
     atomic_store_explicit(&m->stamp, rr__stamp_done(s), memory_order_release);
     atomic_fetch_add_explicit(&L->counters.abandoned, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&L->counters.recovered, 1, memory_order_relaxed);
@@ -271,6 +275,7 @@ static bool rr__recover_record(const rr_ring *ring, rr_claim_record *rec, uint64
                                const rr_seen_record *seen, uint64_t a, uint64_t b,
                                uint64_t *abandoned)
 {
+    /* A15: a dead process's record no longer changes */
     if (atomic_load_explicit(&rec->owner, memory_order_acquire) != dead)
         return false;   /* damaged meanwhile: leave it to the next look */
     rr__forget_dead_sleeper(&ring->L->writable, &rec->sleeping);
@@ -288,6 +293,7 @@ static bool rr__recover_record(const rr_ring *ring, rr_claim_record *rec, uint64
              * a stamp saying otherwise is damage: leave it */
             if (a - s > ring->capacity)
                 continue;
+            /* A1, after F2: see the opening comment */
             uint64_t stamp = atomic_load_explicit(&ring->meta[s % ring->capacity].stamp,
                                                   memory_order_acquire);
             if (stamp >= rr__stamp_done(s))
@@ -298,7 +304,7 @@ static bool rr__recover_record(const rr_ring *ring, rr_claim_record *rec, uint64
     }
     if (unfinished)
         return false;
-    rr__claim_record_withdraw(rec);   /* F5 */
+    rr__claim_record_withdraw(rec);   /* F5, R15 */
     uint64_t expect = dead;
     return atomic_compare_exchange_strong_explicit(&rec->owner, &expect, 0,
                                                    memory_order_acq_rel, memory_order_relaxed);
@@ -308,7 +314,7 @@ static bool rr__recover_record(const rr_ring *ring, rr_claim_record *rec, uint64
 static bool rr__recovery_take(rr_layout *L, uint64_t me)
 {
     uint64_t cur = 0;
-    /* acquire pairs with L2: the last finder's stamps are seen */
+    /* R16/A16: the last finder's stamps are seen */
     if (atomic_compare_exchange_strong_explicit(&L->recovery.owner, &cur, me,
                                                 memory_order_acq_rel, memory_order_acquire))
         return true;
@@ -325,16 +331,16 @@ static bool rr__claims_recover(const rr_ring *ring)
     if (!rr__recovery_take(L, me))
         return false;   /* another finder is at it */
     rr_seen_record seen[RR_MAX_CLAIMS];
-    uint64_t a = atomic_load_explicit(&L->claim, memory_order_acquire);   /* F1: pairs with C3 */
-    rr__read_records(ring, seen);                                         /* F2 */
-    uint64_t b = atomic_load_explicit(&L->claim, memory_order_acquire);   /* F3 */
+    uint64_t a = atomic_load_explicit(&L->claim, memory_order_acquire);   /* F1, A4 */
+    rr__read_records(ring, seen);                                         /* F2, A15 */
+    uint64_t b = atomic_load_explicit(&L->claim, memory_order_acquire);   /* F3, A4 */
     uint64_t abandoned = 0;
     uint32_t freed = 0;
     for (uint32_t i = 0; i < RR_MAX_CLAIMS; i++)
         if (seen[i].owner != 0 && !seen[i].alive &&
             rr__recover_record(ring, &ring->claims[i], seen[i].owner, seen, a, b, &abandoned))
             freed++;
-    /* L2: release pairs with the next finder's F0 */
+    /* L2, R16: pairs with the next finder's F0 */
     atomic_compare_exchange_strong_explicit(&L->recovery.owner, &me, 0, memory_order_release,
                                             memory_order_relaxed);
     if (abandoned) {

@@ -278,9 +278,10 @@ struct rr_reader {
  * release side is Rn, the acquire side An:
  *
  *   1 stamp     R1 writer.c: a slot's stamp, after its payload, len and type
+ *                  (claims.c: after the len of a dead producer's abandoned slot)
  *               A1 reader.c (fetch, lap recovery), writer.c (a multi-producer
- *                  slot's previous lap; single-producer takeover): the bytes
- *                  of the event the stamp names are complete
+ *                  slot's previous lap; single-producer takeover), claims.c:
+ *                  the bytes of the event the stamp names are complete
  *   2 published R2 writer.c: `published`, after the stamps it counts
  *               A2 rr__head, ring.c rr_ring_published, stats.c, writer.c (a
  *                  new writer's next sequence, takeover)
@@ -289,8 +290,10 @@ struct rr_reader {
  *               A3 writer.c rr__gate_refresh (seq_cst: S2), stats.c: no writer
  *                  refills a slot before the reader is done with it
  *   4 claim     R4 writer.c: the multi-producer claim CAS (acq_rel)
- *               A4 rr__head, writer.c rr__room_now, reader.c rr__read_ready
- *   5 seqlock   R5 writer.c rr__mark_writing: release fence after the odd stamps
+ *               A4 rr__head, writer.c rr__room_now, reader.c rr__read_ready,
+ *                  claims.c (a finder's look at the cursor)
+ *   5 seqlock   R5 writer.c rr__mark_writing (and claims.c, abandoning a dead
+ *                  producer's slot): release fence after the odd stamps
  *               A5 reader.c rr__fetch_overwrite: acquire fence after the copy;
  *                  a copy that saw any new byte re-reads a newer stamp
  *   6 entry     R6 reader.c: state ACTIVE after position and gate (and FREE on

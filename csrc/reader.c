@@ -391,7 +391,7 @@ static rr_status rr__read_ready(void *ctx)
     rr_ring *ring = p->r->ring;
     rr_status st = rr__fetch(p->r, p->ev, p->r->scratch);
     /* Several producers, shared ring: the event we wait for is claimed but
-     * not there; its producer may have died (claims.c). */
+     * not there; its producer may have died (claims.c). A4 */
     if (st == RR_EMPTY && ring->claims &&
         p->r->pos < atomic_load_explicit(&ring->L->claim, memory_order_acquire) &&
         rr__claims_recover_due(ring))
