@@ -336,7 +336,8 @@ rr_status rr_ring_stats_get(const rr_ring *ring, rr_ring_stats *out);
 #define RR_RING_STATS_FIELDS(X)                                               \
     X(name, TEXT) X(capacity, U64) X(slot_size, U64) X(mode, MODE)            \
     X(producers, PRODUCERS) X(memory_bytes, U64) X(published, U64)            \
-    X(writer_stalls, U64) X(abandoned, U64) X(writers, U64)                   \
+    X(writer_stalls, U64) X(abandoned, U64) X(claims_recovered, U64)          \
+    X(writers, U64)                                                           \
     X(writer_pid, U64) X(writer_processes, U64) X(writer_alive, BOOL)         \
     X(shared, BOOL) X(closed, BOOL) X(readers_evicted, U64)                   \
     X(reader_count, U64) X(max_backpressure, RATIO)

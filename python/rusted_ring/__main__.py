@@ -111,7 +111,8 @@ def ring_table(report: dict[str, Any]) -> str:
         f"{'    CLOSED' if r['closed'] else ''}",
         f"capacity {r['capacity']} x {r['slot_size']} bytes    memory {_size(r['memory_bytes'])}    "
         f"published {r['published']}    writer stalls {r['writer_stalls']}    "
-        f"readers evicted {r['readers_evicted']}",
+        f"readers evicted {r['readers_evicted']}    abandoned {r['abandoned']} "
+        f"(dead producers {r['claims_recovered']})",
         f"readers {r['reader_count']}    max backpressure {_percent(r['max_backpressure'])}    "
         f"health {r['health']}",
     ]

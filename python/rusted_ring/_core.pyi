@@ -99,7 +99,8 @@ class Ring:
     def close(self) -> None: ...
     def stats(self) -> dict[str, Any]: ...  # keys: RING_STATS_FIELDS (name, capacity, slot_size,
                                             # mode, producers, memory_bytes, published,
-                                            # writer_stalls, abandoned, writers, writer_pid,
+                                            # writer_stalls, abandoned, claims_recovered,
+                                            # writers, writer_pid,
                                             # writer_processes, writer_alive, shared, closed,
                                             # readers_evicted, reader_count, max_backpressure,
                                             # readers); each reader: READER_STATS_FIELDS (index,

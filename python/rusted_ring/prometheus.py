@@ -14,6 +14,8 @@ reader, ``reader`` (its entry in the ring's reader table):
     rusted_ring_events_published_total{ring}          counter
     rusted_ring_writer_stalls_total{ring}             counter: a writer found the ring full
     rusted_ring_readers_evicted_total{ring}           counter: readers of dead processes removed
+    rusted_ring_events_abandoned_total{ring}          counter: events of claims given up
+    rusted_ring_claims_recovered_total{ring}          counter: of those, dead producers' claims
     rusted_ring_capacity_events{ring}                 gauge
     rusted_ring_slot_size_bytes{ring}                 gauge
     rusted_ring_memory_bytes{ring}                    gauge
@@ -91,6 +93,12 @@ class RingCollector(Collector):
             (CounterMetricFamily, "writer_stalls", "Times a writer found the ring full.", _RING),
             (CounterMetricFamily, "readers_evicted",
              "Readers of dead processes taken out of the reader table.", _RING),
+            (CounterMetricFamily, "events_abandoned",
+             "Events of claims given up (by their writer, or found held by a dead producer).",
+             _RING),
+            (CounterMetricFamily, "claims_recovered",
+             "Events of claims whose producer process died, abandoned by whoever waited behind "
+             "them.", _RING),
             (GaugeMetricFamily, "capacity_events", "Slots in the ring.", _RING),
             (GaugeMetricFamily, "slot_size_bytes", "Largest payload of one event.", _RING),
             (GaugeMetricFamily, "memory_bytes", "Bytes the ring occupies.", _RING),
@@ -129,6 +137,8 @@ class RingCollector(Collector):
         for name, value in (("events_published", ring["published"]),
                             ("writer_stalls", ring["writer_stalls"]),
                             ("readers_evicted", ring["readers_evicted"]),
+                            ("events_abandoned", ring["abandoned"]),
+                            ("claims_recovered", ring["claims_recovered"]),
                             ("capacity_events", ring["capacity"]),
                             ("slot_size_bytes", ring["slot_size"]),
                             ("memory_bytes", ring["memory_bytes"]),

@@ -48,7 +48,8 @@ THROTTLE: float = _core.THROTTLE_THRESHOLD
 
 RING_FIELDS = (
     "timestamp", "ring", "kind", "pool", "mode", "producers", "capacity", "slot_size",
-    "memory_bytes", "published", "writer_stalls", "writers", "writer_alive", "writer_pid",
+    "memory_bytes", "published", "writer_stalls", "abandoned", "claims_recovered", "writers",
+    "writer_alive", "writer_pid",
     "shared", "closed", "reader_count", "readers_alive", "readers_evicted",
     "max_backpressure", "health",
 )
@@ -74,6 +75,8 @@ def _ring_part(view: RingView, stats: dict[str, Any], timestamp: float) -> dict[
         "memory_bytes": stats["memory_bytes"],
         "published": stats["published"],
         "writer_stalls": stats["writer_stalls"],
+        "abandoned": stats["abandoned"],
+        "claims_recovered": stats["claims_recovered"],
         "writers": stats["writers"],
         "writer_alive": stats["writer_alive"],
         "writer_pid": stats["writer_pid"],

@@ -9,7 +9,7 @@ local support = require "support"
 -- The keys of ring:stats() and of each reader entry: the core's field lists
 -- (RR_RING_STATS_FIELDS, RR_READER_STATS_FIELDS), as Python's Ring.stats() has them.
 local RING_KEYS = { "name", "capacity", "slot_size", "mode", "producers", "memory_bytes", "published",
-                    "writer_stalls", "abandoned", "writers", "writer_pid", "writer_processes",
+                    "writer_stalls", "abandoned", "claims_recovered", "writers", "writer_pid", "writer_processes",
                     "writer_alive", "shared", "closed", "readers_evicted", "reader_count",
                     "max_backpressure", "readers" }
 local READER_KEYS = { "index", "pid", "alive", "cursor", "lag", "pinned", "lost", "skipped",

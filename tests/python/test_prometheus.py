@@ -151,6 +151,26 @@ def test_a_scrape_reports_what_the_rings_report():
                  pool="", mode="overwrite", producers="single") == 1
 
 
+def test_abandoned_claims_are_counted_and_dead_producers_recoveries_beside_them():
+    ring = rr.Ring(64, 8, producers="multi", name=unique())
+    w, r = ring.writer(), ring.reader()
+    with pytest.raises(ZeroDivisionError):
+        with w.claim():
+            1 / 0                                  # the claim is given up, never seen
+    w.add(b"after")
+    assert bytes(r.next()) == b"after"
+    registry = CollectorRegistry()
+    registry.register(RingCollector([ring]))
+    families = scrape(registry)
+    stats = ring.stats()
+    labels = {"ring": ring.name}
+    assert value(families, "rusted_ring_events_abandoned", "rusted_ring_events_abandoned_total",
+                 **labels) == stats["abandoned"] == 1
+    # no producer process died: the recovered count is the ring's own, 0
+    assert value(families, "rusted_ring_claims_recovered", "rusted_ring_claims_recovered_total",
+                 **labels) == stats["claims_recovered"] == 0
+
+
 def test_metric_families_follow_prometheus_conventions():
     ring = rr.Ring(64, 8, name=unique())
     ring.reader()
@@ -159,7 +179,8 @@ def test_metric_families_follow_prometheus_conventions():
     families = scrape(registry)
     kinds = {name: f.type for name, f in families.items()}
     counters = {"rusted_ring_events_published", "rusted_ring_writer_stalls",
-                "rusted_ring_lost_events", "rusted_ring_readers_evicted"}
+                "rusted_ring_lost_events", "rusted_ring_readers_evicted",
+                "rusted_ring_events_abandoned", "rusted_ring_claims_recovered"}
     assert {n for n, k in kinds.items() if k == "counter"} == counters
     assert all(s.name == n + "_total" for n in counters for s in families[n].samples)
     assert kinds["rusted_ring_reader_lag_events"] == kinds["rusted_ring_memory_bytes"] == "gauge"
