@@ -51,33 +51,58 @@ $(eval $(call variant,tsan,-O1 -fsanitize=thread -Wno-tsan))
 C_UNIT   := $(notdir $(basename $(wildcard tests/c/test_*.c)))
 C_STRESS := $(notdir $(basename $(wildcard tests/c/stress_*.c)))
 
-.PHONY: all lib test test-c sanitize bench-c demo demo-c stress clean
+.PHONY: all lib test test-c sanitize bench-c demo demo-c stress clean distclean
 all: lib
 lib: $(BUILD)/release/lib.a
 
 test: test-c test-python test-lua test-interop test-notebooks
 
 # ---- Python: the extension is built in place (python/rusted_ring/_core*.so) ----
-PYTHON  ?= python3
-PY_EXT  := python/rusted_ring/_core$(shell $(PYTHON) -c 'import sysconfig; print(sysconfig.get_config_var("EXT_SUFFIX"))' 2>/dev/null)
+# Without PYTHON=, make keeps a virtual environment of its own in .venv, made
+# with the system's python3 (SYSTEM_PYTHON) on first use, and installs what the
+# build and the tests need into it, saying what. PYTHON=/path/to/python uses
+# that interpreter: missing packages are installed into it only when it is a
+# virtual environment; a system interpreter gets nothing installed (make stops
+# and says what is missing). tests/py_deps.py does the checking.
+SYSTEM_PYTHON ?= python3
+VENV    := .venv
+ifndef PYTHON
+PYTHON  := $(CURDIR)/$(VENV)/bin/python
+PY_OWN_VENV := 1
+endif
+# Asked before .venv exists: the same interpreter made it.
+PY_PROBE := $(if $(PY_OWN_VENV),$(SYSTEM_PYTHON),$(PYTHON))
+PY_EXT  := python/rusted_ring/_core$(shell $(PY_PROBE) -c 'import sysconfig; print(sysconfig.get_config_var("EXT_SUFFIX"))' 2>/dev/null)
 # -P (Python 3.11+): the current directory is not put on sys.path, so a Lua
 # rusted_ring.so that `luarocks make` leaves at the top is never imported.
-PY_SAFE := $(shell $(PYTHON) -P -c '' 2>/dev/null && echo -P)
+PY_SAFE := $(shell $(PY_PROBE) -P -c '' 2>/dev/null && echo -P)
 PY_RUN  := PYTHONPATH=$(CURDIR)/python $(PYTHON) $(PY_SAFE)
+PY_DEPS := $(PY_PROBE) $(CURDIR)/tests/py_deps.py --python $(PYTHON) $(if $(PY_OWN_VENV),--venv $(VENV))
+# pyproject.toml's license = "MIT" (PEP 639) needs setuptools 77 even for build_ext.
+PY_BUILD_REQS := 'setuptools>=77'
+PY_TEST_REQS  := 'pytest>=7' 'hypothesis>=6' numpy 'prometheus_client>=0.17' pandas
 
-.PHONY: python py-deps test-python bench-py demo-python
+.PHONY: python py-build-deps py-deps test-python bench-py demo-python venv
 python: $(PY_EXT)
-$(PY_EXT): $(CORE_SRC) $(CORE_HDR) python/rusted_ring/_core.c setup.py
+$(PY_EXT): $(CORE_SRC) $(CORE_HDR) python/rusted_ring/_core.c setup.py | py-build-deps
 	$(PYTHON) setup.py -q build_ext --inplace
+
+ifdef PY_OWN_VENV
+# Made once with everything the build and the tests need.
+$(PYTHON):
+	@$(PY_DEPS) $(PY_BUILD_REQS) $(PY_TEST_REQS)
+py-build-deps py-deps: | $(PYTHON)
+endif
+venv: py-deps
+
+py-build-deps:
+	@$(PY_DEPS) $(PY_BUILD_REQS)
 
 # The test suite's own dependencies, installed only when missing.
 py-deps:
-	@$(PYTHON) -c 'import pytest, hypothesis, numpy, prometheus_client, pandas' 2>/dev/null || \
-	  $(PYTHON) -m pip install -q 'pytest>=7' 'hypothesis>=6' numpy 'prometheus_client>=0.17' pandas || { \
-	  echo "could not install the Python test dependencies for $(PYTHON); use a virtual environment:"; \
-	  echo "  python3 -m venv .venv && make test PYTHON=.venv/bin/python"; exit 1; }
+	@$(PY_DEPS) $(PY_TEST_REQS)
 
-test-python: python py-deps
+test-python: py-deps python
 	$(PY_RUN) -m pytest -q -p no:cacheprovider tests/python
 
 bench-py: python
@@ -127,3 +152,7 @@ demo-c: $(BUILD)/examples/fanout
 
 clean:
 	rm -rf $(BUILD) python/rusted_ring/_core*.so python/rusted_ring.egg-info
+
+# clean, and .venv too (make makes it again when it needs it).
+distclean: clean
+	rm -rf $(VENV)
