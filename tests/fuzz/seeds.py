@@ -142,6 +142,9 @@ CORPUS = {
     + gc_() + next_(1),
     "data_property_adding_elsewhere": start(20) + add(0, payload("event-like", 8, action=add(1))) + next_(1)
     + next_(0),
+    "data_property_adding_to_the_same_writer_in_a_batch": start(100)
+    + add_batch(0, [payload("event-like", 4, action=add(0, payload("bytes", 2))), payload("bytes", 4)])
+    + next_batch(0, 4),
 }
 
 # Reproducers of findings (their replays are xfail in test_regressions.py until fixed).
