@@ -13,16 +13,18 @@
 #                   Python process writing strokes that a Lua process reads
 #   make stress     long stress runs (RR_STRESS_SCALE=10), not part of CI
 
+# The core's sources (CORE_SRC, CORE_HDR) and the warning flags (WARN_FLAGS),
+# one list for make, setup.py and (checked by a test) the Lua rockspec.
+include csrc/sources.mk
+
 CC      ?= cc
 CSTD    := -std=c11 -D_GNU_SOURCE
-WARN    := -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Werror
+WARN    := $(WARN_FLAGS) -Werror
 OPT     ?= -O2 -g
 CFLAGS  += $(CSTD) $(WARN) $(OPT) -fPIC -Icsrc
 LDLIBS  += -lpthread
 
 BUILD   := build
-CORE_SRC := $(wildcard csrc/*.c)
-CORE_HDR := $(wildcard csrc/*.h)
 
 # Each variant compiles the core and the tests with its own flags into its own folder.
 #   $(1) variant name  $(2) extra CFLAGS
@@ -60,6 +62,7 @@ lib: $(BUILD)/release/lib.a
 test: test-c test-python test-lua test-interop test-notebooks
 
 # ---- Python: the extension is built in place (python/rusted_ring/_core*.so) ----
+# from the core and the binding's sources in python/_core/ (outside the package).
 # Without PYTHON=, make keeps a virtual environment of its own in .venv, made
 # with the system's python3 (SYSTEM_PYTHON) on first use, and installs what the
 # build and the tests need into it, saying what. PYTHON=/path/to/python uses
@@ -87,8 +90,9 @@ PY_TEST_REQS  := 'pytest>=7' 'hypothesis>=6' numpy 'prometheus_client>=0.17' pan
 
 .PHONY: python py-build-deps py-deps test-python bench-py demo-python venv
 python: $(PY_EXT)
-$(PY_EXT): $(CORE_SRC) $(CORE_HDR) python/rusted_ring/_core.c setup.py | py-build-deps
-	$(PYTHON) setup.py -q build_ext --inplace
+PY_BINDING := $(wildcard python/_core/*.c python/_core/*.h)
+$(PY_EXT): $(CORE_SRC) $(CORE_HDR) $(PY_BINDING) csrc/sources.mk setup.py | py-build-deps
+	RR_WERROR=1 $(PYTHON) setup.py -q build_ext --inplace
 
 ifdef PY_OWN_VENV
 # Made once with everything the build and the tests need.
@@ -137,7 +141,7 @@ sanitize-c: $(addprefix $(BUILD)/asan/,$(C_UNIT) $(C_STRESS)) $(addprefix $(BUIL
 	  RR_STRESS_SCALE=0.02 TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 history_size=7 suppressions=$(CURDIR)/tests/c/tsan.supp" \
 	  $(BUILD)/tsan/$$t; done
 
-# The Python extension under ASan+UBSan: the core and _core.c compiled with
+# The Python extension under ASan+UBSan: the core and python/_core/ compiled with
 # $(ASAN_FLAGS) into $(PY_ASAN_DIR)/rusted_ring/ beside a copy of the
 # pure-Python package, never over the in-place build. python3 is not
 # instrumented, so libasan and libubsan are preloaded; PYTHONMALLOC=malloc
@@ -147,8 +151,9 @@ sanitize-c: $(addprefix $(BUILD)/asan/,$(C_UNIT) $(C_STRESS)) $(addprefix $(BUIL
 # skipped, and -rs lists them with the reason. The stress-sized tests run at
 # RR_STRESS_SCALE=0.1, as the C ones do.
 PY_INC      := $(shell $(PY_PROBE) -c 'import sysconfig; print(sysconfig.get_paths()["include"])' 2>/dev/null)
-# setup.py's flags for the extension
-PY_EXT_CFLAGS := $(CSTD) -g -fPIC -Icsrc -I$(PY_INC) -Wall -Wextra -Wno-missing-field-initializers -Wno-cast-function-type
+# setup.py's flags for the extension; -Werror is the in-place build's to enforce
+# (clang, for the fuzzer, warns about other things than gcc)
+PY_EXT_CFLAGS := $(CSTD) -g -fPIC -Icsrc -I$(PY_INC) $(WARN_FLAGS)
 PY_PKG_FILES  := $(wildcard python/rusted_ring/*.py python/rusted_ring/*.pyi) python/rusted_ring/py.typed
 PY_ASAN_DIR := $(BUILD)/py-asan
 PY_ASAN_EXT := $(PY_ASAN_DIR)/rusted_ring/_core$(PY_SUFFIX)
@@ -159,13 +164,13 @@ PY_SAN_ENV  := PYTHONMALLOC=malloc ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 
 
 # $(call py_ext_build,FOLDER,COMPILER AND FLAGS,LINK FLAGS): the extension, objects in FOLDER/obj.
 define py_ext_build
-	@mkdir -p $(1)/obj $(1)/rusted_ring
-	@for f in $(CORE_SRC) python/rusted_ring/_core.c; do echo "$(2) -c $$f"; \
-	  $(2) $(PY_EXT_CFLAGS) -c $$f -o $(1)/obj/$$(basename $$f .c).o || exit 1; done
+	@rm -rf $(1)/obj; mkdir -p $(1)/obj $(1)/rusted_ring
+	@for f in $(CORE_SRC) $(filter %.c,$(PY_BINDING)); do echo "$(2) -c $$f"; \
+	  $(2) $(PY_EXT_CFLAGS) -c $$f -o $(1)/obj/$$(echo $${f%.c} | tr / _).o || exit 1; done
 	$(CC) -shared $(3) $(1)/obj/*.o -o $(1)/rusted_ring/_core$(PY_SUFFIX) -lpthread
 endef
 
-$(PY_ASAN_EXT): $(CORE_SRC) $(CORE_HDR) python/rusted_ring/_core.c | py-build-deps
+$(PY_ASAN_EXT): $(CORE_SRC) $(CORE_HDR) $(PY_BINDING) csrc/sources.mk
 	$(call py_ext_build,$(PY_ASAN_DIR),$(CC) $(ASAN_FLAGS),$(PY_ASAN_LINK))
 
 sanitize-python: py-deps $(PY_ASAN_EXT)

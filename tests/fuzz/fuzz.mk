@@ -29,7 +29,7 @@ FUZZ_RUNTIME  = $$($(PYTHON) -c 'import atheris, os; print(os.path.join(atheris.
 fuzz-deps:
 	@$(PY_DEPS) numpy atheris
 
-$(PY_FUZZ_EXT): $(CORE_SRC) $(CORE_HDR) python/rusted_ring/_core.c
+$(PY_FUZZ_EXT): $(CORE_SRC) $(CORE_HDR) $(PY_BINDING) csrc/sources.mk
 	$(call py_ext_build,$(PY_FUZZ_DIR),$(FUZZ_CC) $(ASAN_FLAGS) -g -fsanitize=fuzzer-no-link,)
 
 ifneq ($(FUZZ_CC),)

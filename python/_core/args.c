@@ -1,0 +1,235 @@
+/*
+ * args.c — argument helpers shared by every method: positional-or-keyword
+ * parsing for METH_FASTCALL, non-negative ints, event types, timeouts in
+ * seconds and the core's names (both through the core's vocabulary, so they
+ * mean what they mean in Lua), and payloads (bytes-like objects or
+ * event-like objects).
+ *
+ * Each helper either fills its output and returns 0, or sets an exception that
+ * names the argument and what was wrong with it and returns -1.
+ */
+#include "module.h"
+
+#include <float.h>
+
+/* Positional-or-keyword parsing for METH_FASTCALL | METH_KEYWORDS: names[0..npos)
+ * may come by position, the rest only by keyword. Unset entries stay NULL. */
+int rrpy_parse_args(const char *fname, PyObject *const *args, Py_ssize_t nargs,
+                    PyObject *kwnames, const char *const *names, int nnames, int npos,
+                    int nreq, PyObject **out)
+{
+    for (int i = 0; i < nnames; i++)
+        out[i] = NULL;
+    if (nargs > npos) {
+        PyErr_Format(PyExc_TypeError, "%s() takes at most %d positional arguments (%zd given)",
+                     fname, npos, nargs);
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < nargs; i++)
+        out[i] = args[i];
+    Py_ssize_t nkw = kwnames ? PyTuple_GET_SIZE(kwnames) : 0;
+    for (Py_ssize_t k = 0; k < nkw; k++) {
+        PyObject *key = PyTuple_GET_ITEM(kwnames, k);
+        int i = 0;
+        while (i < nnames && PyUnicode_CompareWithASCIIString(key, names[i]) != 0)
+            i++;
+        if (i == nnames) {
+            PyErr_Format(PyExc_TypeError, "%s() got an unexpected keyword argument '%U'", fname, key);
+            return -1;
+        }
+        if (out[i]) {
+            PyErr_Format(PyExc_TypeError, "%s() got multiple values for argument '%s'", fname, names[i]);
+            return -1;
+        }
+        out[i] = args[nargs + k];
+    }
+    for (int i = 0; i < nreq; i++)
+        if (!out[i]) {
+            PyErr_Format(PyExc_TypeError, "%s() missing required argument '%s'", fname, names[i]);
+            return -1;
+        }
+    return 0;
+}
+
+/* A non-negative integer (bool excluded). what: the argument's name. */
+int rrpy_as_u64(PyObject *o, const char *what, uint64_t max, uint64_t *out)
+{
+    if (!PyLong_Check(o) || PyBool_Check(o)) {
+        PyErr_Format(PyExc_TypeError, "%s must be an int, not %.100s", what, Py_TYPE(o)->tp_name);
+        return -1;
+    }
+    int overflow = 0;
+    long long v = PyLong_AsLongLongAndOverflow(o, &overflow);
+    if (v == -1 && PyErr_Occurred())
+        return -1;
+    if (overflow < 0 || (overflow == 0 && v < 0)) {
+        PyErr_Format(PyExc_ValueError, "%s must not be negative, got %R", what, o);
+        return -1;
+    }
+    if (overflow > 0 || (uint64_t)v > max) {
+        PyErr_Format(PyExc_ValueError, "%s must be at most %llu, got %R", what,
+                     (unsigned long long)max, o);
+        return -1;
+    }
+    *out = (uint64_t)v;
+    return 0;
+}
+
+int rrpy_as_event_type(PyObject *o, uint32_t *out)
+{
+    if (!PyLong_Check(o) || PyBool_Check(o)) {
+        PyErr_Format(PyExc_TypeError, "event_type must be an int, not %.100s", Py_TYPE(o)->tp_name);
+        return -1;
+    }
+    int overflow = 0;
+    long long v = PyLong_AsLongLongAndOverflow(o, &overflow);
+    if (v == -1 && PyErr_Occurred())
+        return -1;
+    if (overflow || v < 0 || v > (long long)UINT32_MAX) {
+        PyErr_Format(PyExc_OverflowError, "event_type must be in 0..4294967295, got %R", o);
+        return -1;
+    }
+    *out = (uint32_t)v;
+    return 0;
+}
+
+/* Seconds (an int or a float) to nanoseconds by the core's contract
+ * (rr_timeout_from_seconds: 0 never waits, > 0 waits up to that long, inf
+ * without limit, negative or NaN is a ValueError saying so); None means
+ * `none_ns`, the call's documented meaning of None. */
+int rrpy_as_timeout(PyObject *o, int64_t none_ns, int64_t *out)
+{
+    if (!o || o == Py_None) {
+        *out = none_ns;
+        return 0;
+    }
+    double s;
+    if (PyLong_Check(o) && !PyBool_Check(o)) {
+        s = PyLong_AsDouble(o);
+        if (s == -1.0 && PyErr_Occurred()) {
+            if (!PyErr_ExceptionMatches(PyExc_OverflowError))
+                return -1;
+            /* An int beyond any double: a finite wait, the longest there is,
+             * or (negative) the same error as any negative timeout. */
+            PyErr_Clear();
+            s = PyObject_RichCompareBool(o, Py_False, Py_LT) ? -DBL_MAX : DBL_MAX;
+        }
+    } else if (PyFloat_Check(o)) {
+        s = PyFloat_AsDouble(o);
+        if (s == -1.0 && PyErr_Occurred())
+            return -1;
+    } else {
+        PyErr_Format(PyExc_TypeError, "timeout must be a number of seconds or None, not %.100s",
+                     Py_TYPE(o)->tp_name);
+        return -1;
+    }
+    if (rr_timeout_from_seconds(s, out) != RR_OK) {
+        PyErr_SetString(PyExc_ValueError, rr_last_error());
+        return -1;
+    }
+    return 0;
+}
+
+/* One of the core's names (mode, producers, start): a str that `parse`
+ * accepts; `what` names the argument in a TypeError. */
+int rrpy_as_name(PyObject *o, const char *what, rrpy_name_parser parse, int *out)
+{
+    if (!PyUnicode_Check(o)) {
+        PyErr_Format(PyExc_TypeError, "%s must be a str, not %.100s", what, Py_TYPE(o)->tp_name);
+        return -1;
+    }
+    const char *name = PyUnicode_AsUTF8(o);
+    if (!name)
+        return -1;
+    if (parse(name, out) != RR_OK) {
+        PyErr_SetString(PyExc_ValueError, rr_last_error());
+        return -1;
+    }
+    return 0;
+}
+
+rr_status rrpy_parse_mode(const char *name, int *out)
+{
+    rr_mode v = RR_MODE_BACKPRESSURE;
+    rr_status st = rr_mode_from_name(name, &v);
+    *out = (int)v;
+    return st;
+}
+
+rr_status rrpy_parse_producers(const char *name, int *out)
+{
+    rr_producers v = RR_PRODUCERS_SINGLE;
+    rr_status st = rr_producers_from_name(name, &v);
+    *out = (int)v;
+    return st;
+}
+
+rr_status rrpy_parse_start(const char *name, int *out)
+{
+    rr_start v = RR_START_OLDEST;
+    rr_status st = rr_start_from_name(name, &v);
+    *out = (int)v;
+    return st;
+}
+int rrpy_payload_get(PyObject *o, rrpy_payload *p)
+{
+    p->has_view = 0;
+    p->has_type = 0;
+    if (rrpy_event_check(o)) {   /* forwarding an Event */
+        EventObject *ev = (EventObject *)o;
+        p->buf = ev->data;
+        p->len = ev->len;
+        p->has_type = 1;
+        p->type = ev->type;
+        return 0;
+    }
+    if (PyBytes_CheckExact(o)) {
+        p->buf = PyBytes_AS_STRING(o);
+        p->len = PyBytes_GET_SIZE(o);
+        return 0;
+    }
+    if (PyObject_CheckBuffer(o)) {
+        if (PyObject_GetBuffer(o, &p->view, PyBUF_SIMPLE) < 0) {
+            PyErr_Clear();
+            PyErr_Format(PyExc_TypeError,
+                         "data must be a C-contiguous bytes-like object; this %.100s is not contiguous",
+                         Py_TYPE(o)->tp_name);
+            return -1;
+        }
+        p->has_view = 1;
+        p->buf = p->view.buf;
+        p->len = p->view.len;
+        return 0;
+    }
+    PyObject *data = PyUnicode_Check(o) ? NULL : PyObject_GetAttrString(o, "data");
+    if (!data) {
+        if (PyUnicode_Check(o) || PyErr_ExceptionMatches(PyExc_AttributeError)) {
+            PyErr_Clear();
+            PyErr_Format(PyExc_TypeError,
+                         "data must be a bytes-like object or an event with .data and .event_type, "
+                         "not %.100s (encode text first)", Py_TYPE(o)->tp_name);
+        }
+        return -1;
+    }
+    PyObject *et = PyObject_GetAttrString(o, "event_type");
+    if (!et) {
+        Py_DECREF(data);
+        return -1;
+    }
+    int rc = rrpy_as_event_type(et, &p->type);
+    Py_DECREF(et);
+    if (rc == 0 && (!PyObject_CheckBuffer(data) || PyObject_GetBuffer(data, &p->view, PyBUF_SIMPLE) < 0)) {
+        PyErr_Clear();
+        PyErr_Format(PyExc_TypeError, "the event's data must be a contiguous bytes-like object, not %.100s",
+                     Py_TYPE(data)->tp_name);
+        rc = -1;
+    }
+    Py_DECREF(data);             /* the view keeps what it exports alive */
+    if (rc < 0)
+        return -1;
+    p->has_view = 1;
+    p->has_type = 1;
+    p->buf = p->view.buf;
+    p->len = p->view.len;
+    return 0;
+}

@@ -1,0 +1,684 @@
+/*
+ * writer.c — Writer and Claim. A Writer owns an rr_writer; a Claim is one
+ * open zero-copy claim of its writer (`with w.claim() as slot:`), so the two
+ * share the writer's state: `active` calls waiting with the GIL released,
+ * `claim_open` claims between enter and exit, and `closing`.
+ *
+ * Invariants: the core writer is closed only once no call waits in it and no
+ * claim is open (writer_finish_close); a single-producer writer serves one
+ * call at a time; a claimed slot is published or abandoned exactly once, and
+ * never while a buffer exported from it is alive.
+ */
+#include "module.h"
+
+#include <stdio.h>
+
+/* Ring.writer(): a Writer on `self`. */
+PyObject *rrpy_writer_open(RingObject *self)
+{
+    rr_py_state *st = state_of_type(Py_TYPE(self));
+    rr_writer *w;
+    rr_status s = rr_writer_open(self->ring, &w);
+    if (s == RR_WRITER_BUSY)
+        return rrpy_raise_status(st, s, "this single-producer ring already has a live writer (in this "
+                                        "or another process); close it first, or create the ring with "
+                                        "producers=\"multi\"");
+    if (s == RR_CLOSED)
+        return rrpy_raise_status(st, s, "the ring is closed");
+    if (s != RR_OK)
+        return rrpy_raise_status(st, s, NULL);
+    WriterObject *wo = (WriterObject *)st->writer_type->tp_alloc(st->writer_type, 0);
+    if (!wo) {
+        rr_writer_close(w);
+        return NULL;
+    }
+    wo->ring = (RingObject *)Py_NewRef(self);
+    wo->w = w;
+    wo->multi = rr_ring_producers(self->ring) == RR_PRODUCERS_MULTI;
+    return (PyObject *)wo;
+}
+
+static void writer_finish_close(WriterObject *self)
+{
+    if (self->w && self->active == 0 && !self->claim_open) {
+        rr_writer_close(self->w);
+        self->w = NULL;
+    }
+}
+
+/* 0 when the writer may start a call; -1 with an exception otherwise. */
+static int writer_usable(WriterObject *self)
+{
+    if (!self->w || self->closing) {
+        PyErr_SetString(state_of_type(Py_TYPE(self))->RingClosed, "the writer is closed");
+        return -1;
+    }
+    if (self->active && !self->multi) {
+        PyErr_SetString(PyExc_RuntimeError,
+                        "this single-producer writer is in use by another thread");
+        return -1;
+    }
+    return 0;
+}
+
+/* One logical add: its first attempt and the slices of its wait share `wait`,
+ * so the wait counts once in writer_stalls. */
+typedef struct {
+    WriterObject     *self;
+    const rr_payload *items;
+    size_t            n;
+    uint64_t          seq;
+    rr_wait           wait;
+} add_ctx;
+
+static rr_status add_op(void *p, int64_t slice)
+{
+    add_ctx *c = p;
+    if (c->n == 1)
+        return rr_writer_add_ex(c->self->w, c->items[0].data, c->items[0].len,
+                                c->items[0].event_type, &c->seq, slice, &c->wait);
+    return rr_writer_add_batch_ex(c->self->w, c->items, c->n, &c->seq, slice, &c->wait);
+}
+
+static rr_status add_between(void *p)
+{
+    add_ctx *c = p;
+    return c->self->closing ? RR_CLOSED : RR_OK;
+}
+
+/* Publish items; waits (GIL released) up to timeout_ns. Returns the status, or
+ * -1 with an exception set. */
+static int writer_publish(WriterObject *self, const rr_payload *items, size_t n, int64_t timeout_ns,
+                          uint64_t *seq, rr_status *out)
+{
+    add_ctx c = {self, items, n, 0, RR_WAIT_INIT};
+    rr_status s = add_op(&c, 0);
+    if ((s == RR_FULL || s == RR_TIMEOUT) && timeout_ns != 0) {
+        self->active++;
+        int rc = rrpy_wait_sliced(&c, add_op, add_between, timeout_ns, &s);
+        self->active--;
+        if (self->closing)
+            writer_finish_close(self);
+        if (rc < 0)
+            return -1;
+    }
+    *seq = c.seq;
+    *out = s;
+    return 0;
+}
+
+static PyObject *writer_fail(WriterObject *self, rr_status s, int64_t timeout_ns)
+{
+    rr_py_state *st = state_of_type(Py_TYPE(self));
+    switch (s) {
+    case RR_FULL:
+        return rrpy_raise_status(st, s, "ring full: readers keep all %llu slots (unread, or read and still kept)",
+                                 (unsigned long long)rr_ring_capacity(self->ring->ring));
+    case RR_TIMEOUT:
+    {
+        char secs[32];
+        snprintf(secs, sizeof secs, "%.6g", (double)timeout_ns / 1e9);
+        return rrpy_raise_status(st, s, "ring full: no room among %llu slots within %s s (events readers keep pin their slots)",
+                                 (unsigned long long)rr_ring_capacity(self->ring->ring), secs);
+    }
+    case RR_CLOSED:
+        return rrpy_raise_status(st, s, self->w && !self->closing ? "the ring is closed" : "the writer is closed");
+    default:
+        return rrpy_raise_status(st, s, NULL);
+    }
+}
+
+static int writer_args(WriterObject *self, const char *fname, PyObject *const *args, Py_ssize_t nargs,
+                       PyObject *kwnames, int with_timeout, rrpy_payload *p, uint32_t *type, int64_t *timeout)
+{
+    static const char *const names[] = {"data", "event_type", "timeout"};
+    PyObject *a[3];
+    if (rrpy_parse_args(fname, args, nargs, kwnames, names, with_timeout ? 3 : 2, 2, 1, a) < 0)
+        return -1;
+    *timeout = RR_FOREVER;
+    if (with_timeout && rrpy_as_timeout(a[2], RR_FOREVER, timeout) < 0)
+        return -1;
+    if (writer_usable(self) < 0 || rrpy_payload_get(a[0], p) < 0)
+        return -1;
+    if (a[1] && a[1] != Py_None) {
+        if (rrpy_as_event_type(a[1], type) < 0) {
+            rrpy_payload_release(p);
+            return -1;
+        }
+    } else {
+        *type = p->has_type ? p->type : 0;
+    }
+    /* Converting the payload may have run Python code (a .data property) that
+     * closed the writer or let another thread start waiting in it. */
+    if (writer_usable(self) < 0) {
+        rrpy_payload_release(p);
+        return -1;
+    }
+    return 0;
+}
+
+static PyObject *Writer_add(WriterObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    rrpy_payload p;
+    uint32_t type;
+    int64_t timeout;
+    if (writer_args(self, "add", args, nargs, kwnames, 1, &p, &type, &timeout) < 0)
+        return NULL;
+    rr_payload item = {p.buf, (size_t)p.len, type};
+    uint64_t seq;
+    rr_status s;
+    int rc = writer_publish(self, &item, 1, timeout, &seq, &s);
+    rrpy_payload_release(&p);
+    if (rc < 0)
+        return NULL;
+    if (s != RR_OK)
+        return writer_fail(self, s, timeout);
+    return PyLong_FromUnsignedLongLong(seq);
+}
+
+static PyObject *Writer_try_add(WriterObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    rrpy_payload p;
+    uint32_t type;
+    int64_t timeout;
+    if (writer_args(self, "try_add", args, nargs, kwnames, 0, &p, &type, &timeout) < 0)
+        return NULL;
+    rr_status s = rr_writer_add(self->w, p.buf, (size_t)p.len, type, NULL, 0);
+    rrpy_payload_release(&p);
+    if (s == RR_OK)
+        Py_RETURN_TRUE;
+    if (s == RR_FULL || s == RR_TIMEOUT)
+        Py_RETURN_FALSE;
+    return writer_fail(self, s, 0);
+}
+
+static int writer_grow(WriterObject *self, size_t n)
+{
+    if (n <= self->items_cap)
+        return 0;
+    rr_payload *items = PyMem_Realloc(self->items, n * sizeof *items);
+    if (!items)
+        return -1;
+    self->items = items;
+    Py_buffer *views = PyMem_Realloc(self->views, n * sizeof *views);
+    if (!views)
+        return -1;
+    self->views = views;
+    self->items_cap = n;
+    return 0;
+}
+
+static PyObject *Writer_add_batch(WriterObject *self, PyObject *const *args, Py_ssize_t nargs,
+                                  PyObject *kwnames)
+{
+    static const char *const names[] = {"payloads", "event_types", "timeout"};
+    PyObject *a[3];
+    int64_t timeout;
+    if (rrpy_parse_args("add_batch", args, nargs, kwnames, names, 3, 2, 1, a) < 0 ||
+        rrpy_as_timeout(a[2], RR_FOREVER, &timeout) < 0 || writer_usable(self) < 0)
+        return NULL;
+    /* A tuple snapshot: its items stay alive however Python code run during the
+     * conversion (or another thread, while we wait) changes the caller's list. */
+    PyObject *seq = PySequence_Tuple(a[0]);
+    if (!seq) {
+        if (PyErr_ExceptionMatches(PyExc_TypeError)) {
+            PyErr_Clear();
+            PyErr_Format(PyExc_TypeError, "payloads must be an iterable of bytes-like objects, not %.100s",
+                         Py_TYPE(a[0])->tp_name);
+        }
+        return NULL;
+    }
+    PyObject *types = NULL, *result = NULL;
+    size_t n = (size_t)PyTuple_GET_SIZE(seq), nviews = 0;
+    rr_payload *items = NULL;
+    Py_buffer *views = NULL;
+    int own_scratch = 0;
+    uint64_t limit = rr_ring_max_claim(self->ring->ring);
+    uint32_t common_type = 0;
+    if (n == 0) {
+        result = PyLong_FromLong(0);
+        goto done;
+    }
+    if (n > limit) {
+        PyErr_Format(PyExc_ValueError, "a batch holds at most %llu events on this ring, got %zu",
+                     (unsigned long long)limit, n);
+        goto done;
+    }
+    if (a[1] && (PyLong_Check(a[1]) || a[1] == Py_None)) {
+        if (a[1] != Py_None && rrpy_as_event_type(a[1], &common_type) < 0)
+            goto done;
+    } else if (a[1]) {
+        types = PySequence_Tuple(a[1]);
+        if (!types) {
+            PyErr_Clear();
+            PyErr_Format(PyExc_TypeError, "event_types must be an int or a sequence of ints, not %.100s",
+                         Py_TYPE(a[1])->tp_name);
+            goto done;
+        }
+        if ((size_t)PyTuple_GET_SIZE(types) != n) {
+            PyErr_Format(PyExc_ValueError, "event_types has %zd entries for %zu payloads",
+                         PyTuple_GET_SIZE(types), n);
+            goto done;
+        }
+    }
+    /* A single-producer handle serves one call at a time and keeps its scratch;
+     * a shared multi-producer handle may be in several calls at once. */
+    if (self->multi) {
+        items = PyMem_Malloc(n * sizeof *items);
+        views = PyMem_Malloc(n * sizeof *views);
+        own_scratch = 1;
+    } else if (writer_grow(self, n) == 0) {
+        items = self->items;
+        views = self->views;
+    }
+    if (!items || !views) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    for (size_t i = 0; i < n; i++) {
+        rrpy_payload p;
+        if (rrpy_payload_get(PyTuple_GET_ITEM(seq, i), &p) < 0)
+            goto done;
+        if (p.has_view)
+            views[nviews++] = p.view;
+        rr_payload *it = &items[i];
+        it->data = p.buf;
+        it->len = (size_t)p.len;
+        it->event_type = p.has_type && !types && (!a[1] || a[1] == Py_None) ? p.type : common_type;
+        if (types && rrpy_as_event_type(PyTuple_GET_ITEM(types, i), &it->event_type) < 0)
+            goto done;
+    }
+    uint64_t first;
+    rr_status s;
+    if (writer_usable(self) < 0 || writer_publish(self, items, n, timeout, &first, &s) < 0)
+        goto done;
+    if (s != RR_OK) {
+        writer_fail(self, s, timeout);
+        goto done;
+    }
+    result = PyLong_FromSize_t(n);
+done:
+    while (nviews > 0)
+        PyBuffer_Release(&views[--nviews]);
+    if (own_scratch) {
+        PyMem_Free(items);
+        PyMem_Free(views);
+    }
+    Py_XDECREF(types);
+    Py_DECREF(seq);
+    return result;
+}
+
+static PyObject *Writer_claim(WriterObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    static const char *const names[] = {"event_type", "timeout"};
+    PyObject *a[2];
+    uint32_t type = 0;
+    int64_t timeout;
+    if (rrpy_parse_args("claim", args, nargs, kwnames, names, 2, 1, 0, a) < 0 ||
+        (a[0] && rrpy_as_event_type(a[0], &type) < 0) || rrpy_as_timeout(a[1], RR_FOREVER, &timeout) < 0 ||
+        writer_usable(self) < 0)
+        return NULL;
+    rr_py_state *st = state_of_type(Py_TYPE(self));
+    ClaimObject *c = (ClaimObject *)st->claim_type->tp_alloc(st->claim_type, 0);
+    if (!c)
+        return NULL;
+    c->writer = (WriterObject *)Py_NewRef(self);
+    c->type = type;
+    c->timeout_ns = timeout;
+    c->length = (Py_ssize_t)rr_ring_slot_size(self->ring->ring);
+    return (PyObject *)c;
+}
+
+static PyObject *Writer_close(WriterObject *self, PyObject *unused)
+{
+    (void)unused;
+    self->closing = 1;
+    writer_finish_close(self);
+    Py_RETURN_NONE;
+}
+
+static PyObject *Writer_exit(WriterObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)args; (void)nargs;
+    return Writer_close(self, NULL);
+}
+
+static PyObject *Writer_get_ring(WriterObject *self, void *c) { (void)c; return Py_NewRef(self->ring); }
+static PyObject *Writer_get_closed(WriterObject *self, void *c) { (void)c; return PyBool_FromLong(!self->w || self->closing); }
+
+static PyObject *Writer_repr(WriterObject *self)
+{
+    return PyUnicode_FromFormat("<rusted_ring.Writer %s on %R>",
+                                !self->w || self->closing ? "closed" : "open", (PyObject *)self->ring);
+}
+
+static void Writer_dealloc(WriterObject *self)
+{
+    PyTypeObject *tp = Py_TYPE(self);
+    if (self->w)
+        rr_writer_close(self->w);     /* no call is active: they hold a reference */
+    PyMem_Free(self->items);
+    PyMem_Free(self->views);
+    Py_XDECREF(self->ring);
+    tp->tp_free((PyObject *)self);
+    Py_DECREF(tp);
+}
+
+static PyMethodDef Writer_methods[] = {
+    {"add", (PyCFunction)(void (*)(void))Writer_add, METH_FASTCALL | METH_KEYWORDS,
+     "add($self, /, data, event_type=None, *, timeout=None)\n--\n\nReturns int. Copy one payload into the ring and "
+     "publish it; returns its sequence. data: any C-contiguous bytes-like object, or an event "
+     "with .data and .event_type (a PooledEvent), whose type is used unless event_type is given. "
+     "Backpressure rings wait for a free slot with the GIL released, up to `timeout` seconds "
+     "(None: without limit), then raise RingFull. DataTooLarge when the payload exceeds slot_size."},
+    {"try_add", (PyCFunction)(void (*)(void))Writer_try_add, METH_FASTCALL | METH_KEYWORDS,
+     "try_add($self, /, data, event_type=None)\n--\n\nReturns bool. Like add, but never waits: False when the ring is full."},
+    {"add_batch", (PyCFunction)(void (*)(void))Writer_add_batch, METH_FASTCALL | METH_KEYWORDS,
+     "add_batch($self, /, payloads, event_types=0, *, timeout=None)\n--\n\nReturns int. Publish a sequence of payloads "
+     "with one claim, all or none, and return how many. event_types: one int for all, or one per "
+     "payload. Every size is checked before anything is claimed. At most min(capacity, 4096) payloads. "
+     "The batch needs that many free slots at once: events readers still keep (a kept Event or "
+     "buffer pins its slot, in backpressure mode) count against it, so keep batches well below "
+     "the capacity."},
+    {"claim", (PyCFunction)(void (*)(void))Writer_claim, METH_FASTCALL | METH_KEYWORDS,
+     "claim($self, /, event_type=0, *, timeout=None)\n--\n\nReturns Claim. Zero-copy write: `with w.claim() as slot:` "
+     "gives a writable buffer of slot_size bytes in the ring; set slot.length to the bytes used. "
+     "Leaving the block publishes; an exception abandons the event (no reader sees it)."},
+    {"close", (PyCFunction)Writer_close, METH_NOARGS,
+     "close($self)\n--\n\nRelease the writer (a single-producer ring then accepts a new one). Idempotent."},
+    {"__enter__", (PyCFunction)rrpy_return_self, METH_NOARGS, "Return the writer itself."},
+    {"__exit__", (PyCFunction)(void (*)(void))Writer_exit, METH_FASTCALL, "Close the writer."},
+    {0}
+};
+
+static PyGetSetDef Writer_getset[] = {
+    {"ring", (getter)Writer_get_ring, NULL, "The ring this writer publishes to.", NULL},
+    {"closed", (getter)Writer_get_closed, NULL, "True once the writer is closed.", NULL},
+    {0}
+};
+
+static PyType_Slot Writer_slots[] = {
+    {Py_tp_doc, (void *)"A writer on a Ring (from Ring.writer()). Use as a context manager to close it."},
+    {Py_tp_dealloc, RRPY_FN(Writer_dealloc)},
+    {Py_tp_repr, RRPY_FN(Writer_repr)},
+    {Py_tp_methods, Writer_methods},
+    {Py_tp_getset, Writer_getset},
+    {0, NULL}
+};
+
+PyType_Spec rrpy_writer_spec = {
+    .name = "rusted_ring.Writer",
+    .basicsize = sizeof(WriterObject),
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_IMMUTABLETYPE | Py_TPFLAGS_DISALLOW_INSTANTIATION,
+    .slots = Writer_slots,
+};
+
+/* ==== Claim ======================================================================== */
+
+typedef struct {
+    ClaimObject *c;
+    uint32_t     type;       /* copied: the Claim's attribute may change while we wait */
+    rr_wait      wait;       /* one logical wait: counted once in writer_stalls */
+} claim_ctx;
+
+static rr_status claim_op(void *p, int64_t slice)
+{
+    claim_ctx *ctx = p;
+    return rr_writer_claim_ex(ctx->c->writer->w, 1, ctx->type, &ctx->c->c, slice, &ctx->wait);
+}
+
+static rr_status claim_between(void *p)
+{
+    return ((claim_ctx *)p)->c->writer->closing ? RR_CLOSED : RR_OK;
+}
+
+static PyObject *Claim_enter(ClaimObject *self, PyObject *unused)
+{
+    (void)unused;
+    WriterObject *w = self->writer;
+    if (self->state != CLAIM_NEW) {
+        PyErr_SetString(PyExc_RuntimeError, "a Claim can be entered only once");
+        return NULL;
+    }
+    if (writer_usable(w) < 0)
+        return NULL;
+    claim_ctx ctx = {self, self->type, RR_WAIT_INIT};
+    self->state = CLAIM_WAITING;          /* no second __enter__ while we wait */
+    rr_status s = claim_op(&ctx, 0);
+    if ((s == RR_FULL || s == RR_TIMEOUT) && self->timeout_ns != 0) {
+        w->active++;
+        int rc = rrpy_wait_sliced(&ctx, claim_op, claim_between, self->timeout_ns, &s);
+        w->active--;
+        if (rc < 0)
+            s = RR_STATUS_COUNT;          /* a signal handler raised */
+        else if (s == RR_OK && w->closing) {
+            rr_writer_abandon(w->w, &self->c);   /* closed while we waited */
+            s = RR_CLOSED;
+        }
+        if (w->closing)
+            writer_finish_close(w);
+    }
+    if (s != RR_OK) {
+        self->state = CLAIM_NEW;
+        return s == RR_STATUS_COUNT ? NULL : writer_fail(w, s, self->timeout_ns);
+    }
+    self->state = CLAIM_OPEN;
+    w->claim_open++;
+    return Py_NewRef(self);
+}
+
+static void claim_end(ClaimObject *self)
+{
+    self->state = CLAIM_DONE;
+    self->writer->claim_open--;
+    if (self->writer->closing)
+        writer_finish_close(self->writer);
+}
+
+static PyObject *Claim_exit(ClaimObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (self->state != CLAIM_OPEN) {
+        PyErr_SetString(PyExc_RuntimeError, "the Claim is not open");
+        return NULL;
+    }
+    rr_writer *w = self->writer->w;
+    rr_py_state *st = state_of_type(Py_TYPE(self));
+    int failed = nargs > 0 && args[0] != Py_None;
+    if (self->exports > 0) {
+        /* A live view could still write into the slot: keep the claim until
+         * the last view goes, then abandon it (Claim_releasebuffer). */
+        self->state = CLAIM_DRAINING;
+        if (failed)
+            Py_RETURN_FALSE;            /* let the block's exception propagate */
+        PyErr_SetString(PyExc_BufferError,
+                        "a buffer taken from the claimed slot is still alive at the end of the "
+                        "block; the event is abandoned once it is released (release views, e.g. "
+                        "`with memoryview(slot) as mv:`, before leaving)");
+        return NULL;
+    }
+    if (failed) {
+        rr_writer_abandon(w, &self->c);
+        claim_end(self);
+        Py_RETURN_FALSE;                /* let the exception propagate */
+    }
+    rr_status s = rr_claim_set(&self->c, 0, (size_t)self->length, self->type);
+    if (s == RR_OK)
+        s = rr_writer_publish(w, &self->c);
+    else
+        rr_writer_abandon(w, &self->c);
+    claim_end(self);
+    if (s != RR_OK)
+        return rrpy_raise_status(st, s, NULL);
+    Py_RETURN_FALSE;
+}
+
+static int Claim_getbuffer(ClaimObject *self, Py_buffer *view, int flags)
+{
+    if (self->state != CLAIM_OPEN) {
+        PyErr_SetString(PyExc_BufferError, "the slot is writable only inside the `with` block");
+        return -1;
+    }
+    if (PyBuffer_FillInfo(view, (PyObject *)self, rr_claim_data(&self->c, 0),
+                          (Py_ssize_t)self->c.slot_size, 0, flags) < 0)
+        return -1;
+    self->exports++;
+    return 0;
+}
+
+static void Claim_releasebuffer(ClaimObject *self, Py_buffer *view)
+{
+    (void)view;
+    if (--self->exports == 0 && self->state == CLAIM_DRAINING) {
+        rr_writer_abandon(self->writer->w, &self->c);
+        claim_end(self);
+    }
+}
+
+/* Item access goes through a short-lived memoryview of the slot. */
+static PyObject *claim_view(ClaimObject *self)
+{
+    return PyMemoryView_FromObject((PyObject *)self);
+}
+
+static PyObject *claim_view_done(PyObject *mv, PyObject *result)
+{
+    PyObject *r = PyObject_CallMethod(mv, "release", NULL);
+    Py_XDECREF(r);
+    Py_DECREF(mv);
+    if (!r) {
+        Py_XDECREF(result);
+        return NULL;
+    }
+    return result;
+}
+
+static PyObject *Claim_getitem(ClaimObject *self, PyObject *key)
+{
+    PyObject *mv = claim_view(self);
+    if (!mv)
+        return NULL;
+    PyObject *item = PyObject_GetItem(mv, key);
+    if (item && PyMemoryView_Check(item)) {        /* a slice: hand out bytes, not a view */
+        PyObject *b = PyBytes_FromObject(item);
+        Py_DECREF(item);
+        item = b;
+    }
+    return claim_view_done(mv, item);
+}
+
+static int Claim_setitem(ClaimObject *self, PyObject *key, PyObject *value)
+{
+    if (!value) {
+        PyErr_SetString(PyExc_TypeError, "cannot delete bytes of a slot");
+        return -1;
+    }
+    PyObject *mv = claim_view(self);
+    if (!mv)
+        return -1;
+    int rc = PyObject_SetItem(mv, key, value);
+    PyObject *r = claim_view_done(mv, Py_NewRef(Py_None));
+    if (!r)
+        return -1;
+    Py_DECREF(r);
+    return rc;
+}
+
+static Py_ssize_t Claim_len(ClaimObject *self)
+{
+    return (Py_ssize_t)rr_ring_slot_size(self->writer->ring->ring);
+}
+
+static PyObject *Claim_get_length(ClaimObject *self, void *c) { (void)c; return PyLong_FromSsize_t(self->length); }
+
+static int Claim_set_length(ClaimObject *self, PyObject *v, void *c)
+{
+    (void)c;
+    uint64_t n;
+    if (!v) {
+        PyErr_SetString(PyExc_TypeError, "length cannot be deleted");
+        return -1;
+    }
+    size_t slot = rr_ring_slot_size(self->writer->ring->ring);
+    if (rrpy_as_u64(v, "length", UINT64_MAX >> 1, &n) < 0)
+        return -1;
+    if (n > slot) {
+        PyErr_Format(state_of_type(Py_TYPE(self))->DataTooLarge,
+                     "length %llu exceeds the slot size of %zu bytes", (unsigned long long)n, slot);
+        return -1;
+    }
+    self->length = (Py_ssize_t)n;
+    return 0;
+}
+
+static PyObject *Claim_get_type(ClaimObject *self, void *c) { (void)c; return PyLong_FromUnsignedLong(self->type); }
+
+static int Claim_set_type(ClaimObject *self, PyObject *v, void *c)
+{
+    (void)c;
+    if (!v) {
+        PyErr_SetString(PyExc_TypeError, "event_type cannot be deleted");
+        return -1;
+    }
+    return rrpy_as_event_type(v, &self->type);
+}
+
+static PyObject *Claim_get_sequence(ClaimObject *self, void *c)
+{
+    (void)c;
+    if (self->state == CLAIM_NEW || self->state == CLAIM_WAITING)
+        Py_RETURN_NONE;
+    return PyLong_FromUnsignedLongLong(self->c.sequence);
+}
+
+static PyObject *Claim_get_slot_size(ClaimObject *self, void *c) { (void)c; return PyLong_FromSsize_t(Claim_len(self)); }
+
+static void Claim_dealloc(ClaimObject *self)
+{
+    PyTypeObject *tp = Py_TYPE(self);
+    if (self->state == CLAIM_OPEN || self->state == CLAIM_DRAINING) {   /* never published */
+        rr_writer_abandon(self->writer->w, &self->c);
+        claim_end(self);
+    }
+    Py_XDECREF(self->writer);
+    tp->tp_free((PyObject *)self);
+    Py_DECREF(tp);
+}
+
+static PyMethodDef Claim_methods[] = {
+    {"__enter__", (PyCFunction)Claim_enter, METH_NOARGS,
+     "Claim the slot (waiting for room as Writer.add does) and return it."},
+    {"__exit__", (PyCFunction)(void (*)(void))Claim_exit, METH_FASTCALL,
+     "Publish the slot's first `length` bytes, or abandon the event when the block raised."},
+    {0}
+};
+
+static PyGetSetDef Claim_getset[] = {
+    {"length", (getter)Claim_get_length, (setter)Claim_set_length,
+     "Bytes to publish (default: the whole slot). DataTooLarge above slot_size.", NULL},
+    {"event_type", (getter)Claim_get_type, (setter)Claim_set_type, "The event's type (u32).", NULL},
+    {"sequence", (getter)Claim_get_sequence, NULL, "The event's sequence once claimed, else None.", NULL},
+    {"slot_size", (getter)Claim_get_slot_size, NULL, "Writable bytes.", NULL},
+    {0}
+};
+
+static PyType_Slot Claim_slots[] = {
+    {Py_tp_doc, (void *)"A slot claimed for zero-copy writing; see Writer.claim()."},
+    {Py_tp_dealloc, RRPY_FN(Claim_dealloc)},
+    {Py_tp_methods, Claim_methods},
+    {Py_tp_getset, Claim_getset},
+    {Py_bf_getbuffer, RRPY_FN(Claim_getbuffer)},
+    {Py_bf_releasebuffer, RRPY_FN(Claim_releasebuffer)},
+    {Py_mp_subscript, RRPY_FN(Claim_getitem)},
+    {Py_mp_ass_subscript, RRPY_FN(Claim_setitem)},
+    {Py_mp_length, RRPY_FN(Claim_len)},
+    {Py_sq_length, RRPY_FN(Claim_len)},
+    {0, NULL}
+};
+
+PyType_Spec rrpy_claim_spec = {
+    .name = "rusted_ring.Claim",
+    .basicsize = sizeof(ClaimObject),
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_IMMUTABLETYPE | Py_TPFLAGS_DISALLOW_INSTANTIATION,
+    .slots = Claim_slots,
+};

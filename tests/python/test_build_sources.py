@@ -1,0 +1,55 @@
+"""The builds agree on what they compile.
+
+csrc/sources.mk is the one list of the core's sources: the Makefile (and
+lua/lua.mk) include it and setup.py reads it. luarocks' builtin backend cannot
+read it, so the rockspec writes the files out; these tests fail when that copy
+drifts from the list, or the list from the files in csrc/.
+"""
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+ROCKSPEC = ROOT / "lua" / "rusted_ring-0.1.0-1.rockspec"
+
+
+def make_vars(path):
+    """The `NAME := words` lines of a make fragment (as setup.py reads them)."""
+    text = path.read_text().replace("\\\n", " ")
+    return {m.group(1): m.group(2).split()
+            for m in re.finditer(r"^([A-Z_]+)\s*:=(.*)$", text, re.M)}
+
+
+def rockspec_sources():
+    block = re.search(r"\bsources\s*=\s*\{(.*?)\}", ROCKSPEC.read_text(), re.S)
+    assert block, f"{ROCKSPEC} has no `sources = {{ ... }}` list"
+    return re.findall(r'"([^"]+)"', block.group(1))
+
+
+def test_sources_mk_lists_every_c_file_of_the_core_once():
+    listed = make_vars(ROOT / "csrc" / "sources.mk")["CORE_SRC"]
+    assert len(listed) == len(set(listed)), f"duplicates in CORE_SRC: {listed}"
+    on_disk = sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "csrc").glob("*.c"))
+    assert sorted(listed) == on_disk
+
+
+def test_sources_mk_lists_every_header_of_the_core():
+    listed = make_vars(ROOT / "csrc" / "sources.mk")["CORE_HDR"]
+    on_disk = sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "csrc").glob("*.h"))
+    assert sorted(listed) == on_disk
+
+
+def test_the_rockspec_compiles_exactly_the_core_sources_of_sources_mk():
+    core = sorted(make_vars(ROOT / "csrc" / "sources.mk")["CORE_SRC"])
+    in_rockspec = sorted(s for s in rockspec_sources() if s.startswith("csrc/"))
+    missing = sorted(set(core) - set(in_rockspec))
+    extra = sorted(set(in_rockspec) - set(core))
+    assert not missing and not extra, (
+        f"{ROCKSPEC.name} drifted from csrc/sources.mk: add {missing}, remove {extra}")
+    assert len(in_rockspec) == len(set(in_rockspec))
+
+
+def test_the_rockspec_compiles_every_c_file_of_the_lua_binding():
+    in_rockspec = sorted(s for s in rockspec_sources() if s.startswith("lua/"))
+    on_disk = sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "lua").glob("*.c"))
+    assert in_rockspec == on_disk
+
