@@ -1,7 +1,9 @@
 # rusted_ring — one Makefile for the C core, its tests, benchmarks and demo.
 #
 #   make test       build and run every test suite: C, Python, Lua, interop, notebooks
-#   make sanitize   all C tests under ASan+UBSan and under TSan (stress tests shortened)
+#   make sanitize   all C tests under ASan+UBSan and under TSan (stress tests shortened),
+#                   pytest with the extension and busted with the Lua module under ASan+UBSan
+#   make fuzz-python  the Python binding's fuzzer under ASan (FUZZ_SECONDS, default 60)
 #   make bench      every benchmark against its peers, one result file, a summary
 #   make bench-quick  the same with small counts (well under a minute)
 #   make bench-c    C core benchmarks (prints events/s, ns/event, ratios)
@@ -53,7 +55,7 @@ $(eval $(call variant,tsan,-O1 -fsanitize=thread -Wno-tsan))
 C_UNIT   := $(notdir $(basename $(wildcard tests/c/test_*.c)))
 C_STRESS := $(notdir $(basename $(wildcard tests/c/stress_*.c)))
 
-.PHONY: all lib test test-c sanitize bench-c demo demo-c stress clean
+.PHONY: all lib test test-c sanitize sanitize-c sanitize-python sanitize-lua bench-c demo demo-c stress clean distclean
 all: lib
 lib: $(BUILD)/release/lib.a
 
@@ -61,28 +63,54 @@ test: test-c test-python test-lua test-interop test-notebooks
 
 # ---- Python: the extension is built in place (python/rusted_ring/_core*.so) ----
 # from the core and the binding's sources in python/_core/ (outside the package).
-PYTHON  ?= python3
-PY_EXT  := python/rusted_ring/_core$(shell $(PYTHON) -c 'import sysconfig; print(sysconfig.get_config_var("EXT_SUFFIX"))' 2>/dev/null)
+# Without PYTHON=, make keeps a virtual environment of its own in .venv, made
+# with the system's python3 (SYSTEM_PYTHON) on first use, and installs what the
+# build and the tests need into it, saying what. PYTHON=/path/to/python uses
+# that interpreter: missing packages are installed into it only when it is a
+# virtual environment; a system interpreter gets nothing installed (make stops
+# and says what is missing). tests/py_deps.py does the checking.
+SYSTEM_PYTHON ?= python3
+VENV    := .venv
+ifndef PYTHON
+PYTHON  := $(CURDIR)/$(VENV)/bin/python
+PY_OWN_VENV := 1
+endif
+# Asked before .venv exists: the same interpreter made it.
+PY_PROBE := $(if $(PY_OWN_VENV),$(SYSTEM_PYTHON),$(PYTHON))
+PY_SUFFIX := $(shell $(PY_PROBE) -c 'import sysconfig; print(sysconfig.get_config_var("EXT_SUFFIX"))' 2>/dev/null)
+PY_EXT  := python/rusted_ring/_core$(PY_SUFFIX)
 # -P (Python 3.11+): the current directory is not put on sys.path, so a Lua
 # rusted_ring.so that `luarocks make` leaves at the top is never imported.
-PY_SAFE := $(shell $(PYTHON) -P -c '' 2>/dev/null && echo -P)
+PY_SAFE := $(shell $(PY_PROBE) -P -c '' 2>/dev/null && echo -P)
 PY_RUN  := PYTHONPATH=$(CURDIR)/python $(PYTHON) $(PY_SAFE)
+PY_DEPS := $(PY_PROBE) $(CURDIR)/tests/py_deps.py --python $(PYTHON) $(if $(PY_OWN_VENV),--venv $(VENV))
+# pyproject.toml's license = "MIT" (PEP 639) needs setuptools 77 even for build_ext.
+PY_BUILD_REQS := 'setuptools>=77'
+PY_TEST_REQS  := 'pytest>=7' 'hypothesis>=6' numpy 'prometheus_client>=0.17' pandas
 
-.PHONY: python py-deps test-python bench-py demo-python
+.PHONY: python py-build-deps py-deps test-python bench-py demo-python venv
 python: $(PY_EXT)
 PY_BINDING := $(wildcard python/_core/*.c python/_core/*.h)
-$(PY_EXT): $(CORE_SRC) $(CORE_HDR) $(PY_BINDING) csrc/sources.mk setup.py
+$(PY_EXT): $(CORE_SRC) $(CORE_HDR) $(PY_BINDING) csrc/sources.mk setup.py | py-build-deps
 	RR_WERROR=1 $(PYTHON) setup.py -q build_ext --inplace
+
+ifdef PY_OWN_VENV
+# Made once with everything the build and the tests need.
+$(PYTHON):
+	@$(PY_DEPS) $(PY_BUILD_REQS) $(PY_TEST_REQS)
+py-build-deps py-deps: | $(PYTHON)
+endif
+venv: py-deps
+
+py-build-deps:
+	@$(PY_DEPS) $(PY_BUILD_REQS)
 
 # The test suite's own dependencies, installed only when missing.
 py-deps:
-	@$(PYTHON) -c 'import pytest, hypothesis, numpy, prometheus_client, pandas' 2>/dev/null || \
-	  $(PYTHON) -m pip install -q 'pytest>=7' 'hypothesis>=6' numpy 'prometheus_client>=0.17' pandas || { \
-	  echo "could not install the Python test dependencies for $(PYTHON); use a virtual environment:"; \
-	  echo "  python3 -m venv .venv && make test PYTHON=.venv/bin/python"; exit 1; }
+	@$(PY_DEPS) $(PY_TEST_REQS)
 
-test-python: python py-deps
-	$(PY_RUN) -m pytest -q -p no:cacheprovider tests/python
+test-python: py-deps python
+	$(PY_RUN) -m pytest -q -p no:cacheprovider tests/python tests/fuzz
 
 bench-py: python
 	$(PY_RUN) bench/python/bench_queue.py
@@ -94,6 +122,8 @@ demo-python: python
 include lua/lua.mk
 # Cross-process and cross-language tests (target test-interop, demo-interop).
 include tests/interop/interop.mk
+# The Python binding's fuzzer (target fuzz-python).
+include tests/fuzz/fuzz.mk
 # The benchmark suite and its notebooks (targets bench, bench-quick, test-notebooks).
 include bench/bench.mk
 
@@ -101,13 +131,55 @@ test-c: $(addprefix $(BUILD)/release/,$(C_UNIT) $(C_STRESS)) $(BUILD)/examples/q
 	@set -e; for t in $(C_UNIT) $(C_STRESS); do echo "== $$t"; $(BUILD)/release/$$t; done
 	@echo "== examples/quickstart"; $(BUILD)/examples/quickstart
 
-sanitize: $(addprefix $(BUILD)/asan/,$(C_UNIT) $(C_STRESS)) $(addprefix $(BUILD)/tsan/,$(C_STRESS) $(C_UNIT))
+sanitize: sanitize-c sanitize-python sanitize-lua
+
+sanitize-c: $(addprefix $(BUILD)/asan/,$(C_UNIT) $(C_STRESS)) $(addprefix $(BUILD)/tsan/,$(C_STRESS) $(C_UNIT))
 	@set -e; for t in $(C_UNIT) $(C_STRESS); do echo "== asan+ubsan $$t"; \
 	  RR_STRESS_SCALE=0.1 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 $(BUILD)/asan/$$t; done
 	@set -e; for t in $(C_STRESS) $(C_UNIT); do echo "== tsan $$t"; \
 	  RR_STRESS_SCALE=0.02 TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 history_size=7 suppressions=$(CURDIR)/tests/c/tsan.supp" \
 	  $(BUILD)/tsan/$$t; done
+
+# The Python extension under ASan+UBSan: the core and python/_core/ compiled with
+# $(ASAN_FLAGS) into $(PY_ASAN_DIR)/rusted_ring/ beside a copy of the
+# pure-Python package, never over the in-place build. python3 is not
+# instrumented, so libasan and libubsan are preloaded; PYTHONMALLOC=malloc
+# lets ASan see every allocation; leaks are not checked (the interpreter's own
+# are not ours). Tests marked skip_sanitized (tests/python/test_leaks.py's
+# resident-size checks: ASan's quarantine keeps freed memory resident) are
+# skipped, and -rs lists them with the reason. The stress-sized tests run at
+# RR_STRESS_SCALE=0.1, as the C ones do.
+PY_INC      := $(shell $(PY_PROBE) -c 'import sysconfig; print(sysconfig.get_paths()["include"])' 2>/dev/null)
+# setup.py's flags for the extension; -Werror is the in-place build's to enforce
+# (clang, for the fuzzer, warns about other things than gcc)
+PY_EXT_CFLAGS := $(CSTD) -g -fPIC -Icsrc -I$(PY_INC) $(WARN_FLAGS)
+PY_PKG_FILES  := $(wildcard python/rusted_ring/*.py python/rusted_ring/*.pyi) python/rusted_ring/py.typed
+PY_ASAN_DIR := $(BUILD)/py-asan
+PY_ASAN_EXT := $(PY_ASAN_DIR)/rusted_ring/_core$(PY_SUFFIX)
+PY_ASAN_LINK := -fsanitize=address,undefined
+ASAN_PRELOAD = $$($(CC) -print-file-name=libasan.so) $$($(CC) -print-file-name=libubsan.so)
+PY_SAN_ENV  := PYTHONMALLOC=malloc ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 \
+               UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 RR_SANITIZED=1
+
+# $(call py_ext_build,FOLDER,COMPILER AND FLAGS,LINK FLAGS): the extension, objects in FOLDER/obj.
+define py_ext_build
+	@rm -rf $(1)/obj; mkdir -p $(1)/obj $(1)/rusted_ring
+	@for f in $(CORE_SRC) $(filter %.c,$(PY_BINDING)); do echo "$(2) -c $$f"; \
+	  $(2) $(PY_EXT_CFLAGS) -c $$f -o $(1)/obj/$$(echo $${f%.c} | tr / _).o || exit 1; done
+	$(CC) -shared $(3) $(1)/obj/*.o -o $(1)/rusted_ring/_core$(PY_SUFFIX) -lpthread
+endef
+
+$(PY_ASAN_EXT): $(CORE_SRC) $(CORE_HDR) $(PY_BINDING) csrc/sources.mk
+	$(call py_ext_build,$(PY_ASAN_DIR),$(CC) $(ASAN_FLAGS),$(PY_ASAN_LINK))
+
+sanitize-python: py-deps $(PY_ASAN_EXT)
+	@cp $(PY_PKG_FILES) $(PY_ASAN_DIR)/rusted_ring/
+	@echo "== pytest, the extension under ASan+UBSan ($(PY_ASAN_EXT))"
+	LD_PRELOAD="$(ASAN_PRELOAD)" $(PY_SAN_ENV) RR_STRESS_SCALE=0.1 PYTHONPATH=$(CURDIR)/$(PY_ASAN_DIR) \
+	  $(PYTHON) $(PY_SAFE) -m pytest -q -rs -p no:cacheprovider tests/python tests/fuzz
+
+sanitize-lua: test-lua-asan
 
 stress: $(addprefix $(BUILD)/release/,$(C_STRESS))
 	@set -e; for t in $(C_STRESS); do echo "== $$t (x10)"; RR_STRESS_SCALE=10 $(BUILD)/release/$$t; done
@@ -131,3 +203,7 @@ demo-c: $(BUILD)/examples/fanout
 
 clean:
 	rm -rf $(BUILD) python/rusted_ring/_core*.so python/rusted_ring.egg-info
+
+# clean, and .venv too (make makes it again when it needs it).
+distclean: clean
+	rm -rf $(VENV)

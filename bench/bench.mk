@@ -1,5 +1,5 @@
 # bench/bench.mk — the benchmark suite against its peers, and its notebooks;
-# included by the top Makefile, which defines BUILD, PYTHON, PY_RUN and the
+# included by the top Makefile, which defines BUILD, PYTHON, PY_RUN, PY_DEPS and the
 # `python` and `lua` targets and builds $(BUILD)/bench/% from bench/c/%.c.
 #
 #   make bench           every benchmark and peer, one result file
@@ -25,13 +25,9 @@ bench-quick: $(BENCH_BIN) python lua
 # What the notebooks need (the `bench` extra of pyproject.toml without the
 # peers, which are skipped when missing), installed only when missing.
 bench-deps:
-	@$(PYTHON) -c 'import matplotlib, nbclient, nbformat, ipykernel, pandas' 2>/dev/null || \
-	  $(PYTHON) -m pip install -q matplotlib nbclient nbformat ipykernel pandas || { \
-	  echo "could not install the notebooks' packages for $(PYTHON); use a virtual environment:"; \
-	  echo "  python3 -m venv .venv && .venv/bin/pip install '.[test,bench]' && make test PYTHON=.venv/bin/python"; \
-	  exit 1; }
+	@$(PY_DEPS) matplotlib nbclient nbformat ipykernel pandas
 
 # Each notebook runs its benchmarks in quick mode (RR_BENCH_RESULTS names a
 # file that does not exist, so nothing is loaded from an earlier run).
-test-notebooks: $(BENCH_BIN) python lua py-deps bench-deps
+test-notebooks: py-deps bench-deps $(BENCH_BIN) python lua
 	MPLBACKEND=Agg $(PY_RUN) -m pytest -q -p no:cacheprovider tests/notebooks

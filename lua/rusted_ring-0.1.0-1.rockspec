@@ -12,6 +12,7 @@ source = {
 }
 description = {
    summary = "LMAX-Disruptor-style ring buffers for event systems",
+   license = "MIT",
    detailed = [[
 Rings of fixed-size slots with one writer (or several) and any number of
 readers, each with its own cursor; backpressure or overwrite delivery,

@@ -11,7 +11,7 @@
 
 INTEROP_ENV = RR_LUA_BUILD='$(CURDIR)/$(BUILD)/lua' RR_LUA='$(LUA)'
 
-test-interop: python lua py-deps
+test-interop: py-deps python lua
 	$(INTEROP_ENV) $(PY_RUN) -m pytest -q -p no:cacheprovider tests/interop
 
 demo-interop: python lua

@@ -18,6 +18,13 @@ PAGE = os.sysconf("SC_PAGE_SIZE")
 PY_BOUND = 64 * 1024             # traced Python bytes half a run may keep
 RSS_BOUND = 16 * 1024 * 1024     # resident bytes a whole run may add
 
+# `make sanitize-python` (RR_SANITIZED=1) runs the suite with the extension under
+# ASan, whose quarantine keeps freed memory resident: the resident size grows
+# whatever the binding does, so the memory checks run in the normal build only.
+skip_sanitized = pytest.mark.skipif(
+    os.environ.get("RR_SANITIZED") == "1",
+    reason="resident size is meaningless under ASan (its quarantine keeps freed memory resident)")
+
 
 def rss():
     with open("/proc/self/statm") as f:
@@ -54,6 +61,7 @@ MODES = ["backpressure", "overwrite"]
 
 # ---- add / next cycles ---------------------------------------------------------------------
 
+@skip_sanitized
 @pytest.mark.parametrize("mode", MODES)
 def test_a_million_add_next_cycles_leave_memory_flat_and_the_table_empty(mode):
     ring = rr.Ring(64, 256, mode=mode)
@@ -85,6 +93,7 @@ def test_a_million_add_next_cycles_leave_memory_flat_and_the_table_empty(mode):
     assert ring.published == state["n"]
 
 
+@skip_sanitized
 @pytest.mark.parametrize("mode", MODES)
 def test_batched_add_next_cycles_leave_memory_flat(mode):
     ring = rr.Ring(64, 256, mode=mode)
@@ -105,6 +114,7 @@ def test_batched_add_next_cycles_leave_memory_flat(mode):
 
 # ---- reader create / drop cycles --------------------------------------------------------
 
+@skip_sanitized
 @pytest.mark.parametrize("mode", MODES)
 def test_ten_thousand_reader_lifetimes_leave_memory_flat_and_the_table_empty(mode):
     """Readers dropped unused, after reading, after a closed read, and while one of
@@ -137,6 +147,7 @@ def test_ten_thousand_reader_lifetimes_leave_memory_flat_and_the_table_empty(mod
     assert ring.stats()["reader_count"] == 0
 
 
+@skip_sanitized
 def test_ten_thousand_writer_lifetimes_leave_memory_flat():
     ring = rr.Ring(16, 4, mode="overwrite")
 
