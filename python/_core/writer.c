@@ -539,16 +539,27 @@ static PyObject *claim_view(ClaimObject *self)
     return PyMemoryView_FromObject((PyObject *)self);
 }
 
-static PyObject *claim_view_done(PyObject *mv, PyObject *result)
+/* Release the view; -1 when the access (failed: its exception is set) or the
+ * release failed. The access's own exception is the one that stays: release()
+ * must not be called with it set. */
+static int claim_view_done(PyObject *mv, int failed)
 {
+    PyObject *type = NULL, *value = NULL, *tb = NULL;
+    if (failed)
+        PyErr_Fetch(&type, &value, &tb);
     PyObject *r = PyObject_CallMethod(mv, "release", NULL);
-    Py_XDECREF(r);
     Py_DECREF(mv);
-    if (!r) {
-        Py_XDECREF(result);
-        return NULL;
+    if (failed) {
+        if (!r)
+            PyErr_Clear();
+        Py_XDECREF(r);
+        PyErr_Restore(type, value, tb);
+        return -1;
     }
-    return result;
+    if (!r)
+        return -1;
+    Py_DECREF(r);
+    return 0;
 }
 
 static PyObject *Claim_getitem(ClaimObject *self, PyObject *key)
@@ -562,7 +573,11 @@ static PyObject *Claim_getitem(ClaimObject *self, PyObject *key)
         Py_DECREF(item);
         item = b;
     }
-    return claim_view_done(mv, item);
+    if (claim_view_done(mv, !item) < 0) {
+        Py_XDECREF(item);
+        return NULL;
+    }
+    return item;
 }
 
 static int Claim_setitem(ClaimObject *self, PyObject *key, PyObject *value)
@@ -575,11 +590,7 @@ static int Claim_setitem(ClaimObject *self, PyObject *key, PyObject *value)
     if (!mv)
         return -1;
     int rc = PyObject_SetItem(mv, key, value);
-    PyObject *r = claim_view_done(mv, Py_NewRef(Py_None));
-    if (!r)
-        return -1;
-    Py_DECREF(r);
-    return rc;
+    return claim_view_done(mv, rc < 0);
 }
 
 static Py_ssize_t Claim_len(ClaimObject *self)
