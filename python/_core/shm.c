@@ -7,6 +7,11 @@
  * Invariant: a Ring object exists for a mapping exactly when the core mapped
  * it; when wrapping fails the mapping is released, and a segment that
  * create_shared made but could hand to nobody is unlinked again.
+ *
+ * Re-entrancy audit (module.h): no handle state here. Names are strs read
+ * through their UTF-8 cache (no Python code; the caller's str keeps it alive
+ * while the GIL is released); permissions are ints. Other threads run while
+ * the core lays out or maps a segment, and can touch nothing of this call.
  */
 #include "module.h"
 
