@@ -125,6 +125,64 @@ typedef struct rr_layout {
     } counters;
 } rr_layout;
 
+/* ---- the layout, pinned --------------------------------------------------------
+ *
+ * Every process that maps a ring must agree on these bytes, and the header
+ * check on attach compares only RR_LAYOUT_VERSION. So each size and offset is
+ * asserted here: a change to any of them fails to compile until the version
+ * is bumped and these numbers are updated with it. */
+#define RR_PIN(cond, what) _Static_assert(cond, what " changed: bump RR_LAYOUT_VERSION")
+
+RR_PIN(sizeof(rr_slot_meta) == 16 && _Alignof(rr_slot_meta) == 8, "rr_slot_meta size");
+RR_PIN(offsetof(rr_slot_meta, stamp) == 0 && offsetof(rr_slot_meta, len) == 8 &&
+       offsetof(rr_slot_meta, type) == 12, "rr_slot_meta fields");
+
+RR_PIN(sizeof(rr_reader_entry) == RR_CACHE_LINE && _Alignof(rr_reader_entry) == RR_CACHE_LINE,
+       "rr_reader_entry size (one cache line)");
+RR_PIN(offsetof(rr_reader_entry, gate) == 0 && offsetof(rr_reader_entry, position) == 8 &&
+       offsetof(rr_reader_entry, lost) == 16 && offsetof(rr_reader_entry, skipped) == 24 &&
+       offsetof(rr_reader_entry, owner) == 32 && offsetof(rr_reader_entry, state) == 40 &&
+       offsetof(rr_reader_entry, sleeping) == 48, "rr_reader_entry fields");
+
+RR_PIN(sizeof(rr_waitq) == RR_CACHE_LINE && _Alignof(rr_waitq) == RR_CACHE_LINE,
+       "rr_waitq size (one cache line)");
+RR_PIN(offsetof(rr_waitq, futex) == 0 && offsetof(rr_waitq, waiters) == 4, "rr_waitq fields");
+
+RR_PIN(sizeof(rr_geometry) == 88 && _Alignof(rr_geometry) == 8, "rr_geometry size");
+RR_PIN(offsetof(rr_geometry, magic) == 0 && offsetof(rr_geometry, version) == 8 &&
+       offsetof(rr_geometry, header_bytes) == 12 && offsetof(rr_geometry, total_bytes) == 16 &&
+       offsetof(rr_geometry, capacity) == 24 && offsetof(rr_geometry, slot_size) == 32 &&
+       offsetof(rr_geometry, slot_stride) == 36 && offsetof(rr_geometry, mode) == 40 &&
+       offsetof(rr_geometry, producers) == 44 && offsetof(rr_geometry, max_readers) == 48 &&
+       offsetof(rr_geometry, reserved) == 52 && offsetof(rr_geometry, readers_off) == 56 &&
+       offsetof(rr_geometry, meta_off) == 64 && offsetof(rr_geometry, payload_off) == 72 &&
+       offsetof(rr_geometry, checksum) == 80, "rr_geometry fields");
+
+/* rr_layout, one cache-line group at a time (the geometry takes two lines). */
+RR_PIN(sizeof(rr_layout) == 704 && _Alignof(rr_layout) == RR_CACHE_LINE, "rr_layout size");
+RR_PIN(offsetof(rr_layout, geo) == 0, "rr_layout geometry group");
+RR_PIN(offsetof(rr_layout, claim) == 128, "rr_layout claim line");
+RR_PIN(offsetof(rr_layout, published) == 192, "rr_layout published line");
+RR_PIN(offsetof(rr_layout, gating) == 256 && sizeof(((rr_layout *)0)->gating) == 32 &&
+       offsetof(rr_layout, gating.limit) == 256 && offsetof(rr_layout, gating.proposed) == 264 &&
+       offsetof(rr_layout, gating.gen) == 272 && offsetof(rr_layout, gating.reader_hw) == 280,
+       "rr_layout gating group");
+RR_PIN(offsetof(rr_layout, readable) == 320 && offsetof(rr_layout, writable) == 384,
+       "rr_layout wait queues");
+RR_PIN(offsetof(rr_layout, control) == 448 && sizeof(((rr_layout *)0)->control) == 152 &&
+       offsetof(rr_layout, control.closed) == 448 && offsetof(rr_layout, control.writers) == 452 &&
+       offsetof(rr_layout, control.writer_owner) == 456 &&
+       offsetof(rr_layout, control.writer_sleeping) == 464 &&
+       offsetof(rr_layout, control.writer_procs) == 472 && RR_MAX_WRITER_PROCS == 16,
+       "rr_layout control group");
+RR_PIN(offsetof(rr_layout, counters) == 640 && sizeof(((rr_layout *)0)->counters) == 32 &&
+       offsetof(rr_layout, counters.stalls) == 640 &&
+       offsetof(rr_layout, counters.abandoned) == 648 &&
+       offsetof(rr_layout, counters.evicted) == 656 &&
+       offsetof(rr_layout, counters.reaped_at) == 664, "rr_layout counters group");
+RR_PIN(RR_MAX_READERS == 64 && RR_GATE_FREE == UINT64_MAX && RR_LEN_ABANDONED == UINT32_MAX,
+       "a constant stored in the block");
+
 /* The process-local handle on a block. */
 struct rr_ring {
     rr_layout       *L;
@@ -151,6 +209,7 @@ struct rr_ring {
 struct rr_writer {
     rr_ring  *ring;
     uint64_t  owner;      /* owner word of the process that opened it */
+    _Atomic uint32_t fork_gen; /* rr__fork_gen when it was opened (proc.c) */
     bool      single;
     bool      pending;    /* single producer: a claim is out */
     uint32_t  pending_count;
@@ -164,6 +223,7 @@ struct rr_reader {
     rr_ring         *ring;
     rr_reader_entry *entry;
     uint64_t         owner;      /* owner word the entry was taken with */
+    _Atomic uint32_t fork_gen;   /* rr__fork_gen when it was opened (proc.c) */
     uint64_t         pos;        /* next sequence to read */
     uint64_t         idx;        /* pos % capacity */
     uint64_t         gate;       /* last value stored in entry->gate */
@@ -178,6 +238,73 @@ struct rr_reader {
     size_t           scratch_events;
 };
 
+/* ---- synchronization: every release/acquire pair, by label -----------------
+ *
+ * Each site in the core carries its label (as DPDK's rte_ring_c11_pvt.h does),
+ * so a reader can match every release to the acquire that depends on it. The
+ * release side is Rn, the acquire side An:
+ *
+ *   1 stamp     R1 writer.c: a slot's stamp, after its payload, len and type
+ *               A1 reader.c (fetch, lap recovery), writer.c (a multi-producer
+ *                  slot's previous lap; single-producer takeover): the bytes
+ *                  of the event the stamp names are complete
+ *   2 published R2 writer.c: `published`, after the stamps it counts
+ *               A2 rr__head, ring.c rr_ring_published, stats.c, writer.c (a
+ *                  new writer's next sequence, takeover)
+ *   3 gate      R3 reader.c: a reader's gate (and its close), after its last
+ *                  read of the slots below it
+ *               A3 writer.c rr__gate_refresh (seq_cst: S2), stats.c: no writer
+ *                  refills a slot before the reader is done with it
+ *   4 claim     R4 writer.c: the multi-producer claim CAS (acq_rel)
+ *               A4 rr__head, writer.c rr__room_now, reader.c rr__read_ready
+ *   5 seqlock   R5 writer.c rr__mark_writing: release fence after the odd stamps
+ *               A5 reader.c rr__fetch_overwrite: acquire fence after the copy;
+ *                  a copy that saw any new byte re-reads a newer stamp
+ *   6 entry     R6 reader.c: state ACTIVE after position and gate (and FREE on
+ *                  close; proc.c eviction)
+ *               A6 stats.c: an ACTIVE entry's figures are the new reader's
+ *   7 owner     R7/A7 the owner word's CAS (reader.c take and give back, proc.c
+ *                  eviction; acq_rel) and its acquire loads (reader.c close,
+ *                  proc.c): whoever holds the word sees the last holder's writes
+ *   8 closed    R8 ring.c rr_ring_close (seq_cst)
+ *               A8 rr__closed: what happened before the close is visible to
+ *                  whoever sees the ring closed
+ *   9 futex     R9 wait.c rr__wake_all: the futex word's bump before FUTEX_WAKE
+ *               A9 wait.c rr__sleep: the word read before the last re-check, so
+ *                  a wake between re-check and sleep makes FUTEX_WAIT return
+ *  10 sleeper   R10 wait.c: the sleeper's owner word in `sleeping`
+ *               A10 proc.c: a finder of its death (then the CAS, acq_rel)
+ *  11 writer    R11/A11 single producer: writer_owner's CAS (writer.c, acq_rel)
+ *  12 handles   R12 reader.c, writer.c: the handle count (acq_rel)
+ *               A12 ring.c rr_ring_destroy: no handle still uses the block
+ *  13 pools     R13 pool.c: rr__pools_ready, after the pools are made
+ *               A13 pool.c: a caller that sees it ready sees the pools
+ *  14 wproc     R14 proc.c: this process's writer_procs entry (process-local)
+ *               A14 proc.c: a second writer handle of the process reuses it
+ *
+ * Where a store must be ordered before a load of another location, release
+ * and acquire are not enough: both sides could read the other's old value.
+ * Those places use seq_cst, and say which of these they are:
+ *
+ *   S1 wake-up  a notifier stores its progress, then loads q->waiters
+ *               (rr__notify); a waiter adds itself to q->waiters, then
+ *               re-checks the progress (wait.c rr__sleep). Without a full
+ *               fence on each side the waiter may sleep on progress already
+ *               made while the notifier sees nobody to wake. The waiter pays
+ *               for both sides with membarrier() where it can (see wait.c);
+ *               otherwise both sides fence.
+ *   S2 gating   a registering reader stores its gate, bumps gating.gen, then
+ *               loads gating.limit / proposed (reader.c rr__register_gate); a
+ *               writer loads gen and every gate, stores proposed, then loads
+ *               gen again (writer.c rr__gate_refresh). In one total order
+ *               either the writer's scan sees the new gate (or gen moved and
+ *               it scans again), or the reader sees the proposed limit and
+ *               starts no lower than what a writer may overwrite.
+ *               gating.reader_hw is raised the same way before the gate.
+ *   S3 eviction proc.c stores a dead reader's gate as free, then notifies
+ *               writers (S1).
+ */
+
 /* ---- helpers shared by the core's files ------------------------------------ */
 
 static inline uint64_t rr__stamp_writing(uint64_t seq) { return 2 * seq + 1; }
@@ -190,15 +317,15 @@ static inline unsigned char *rr__slot(const rr_ring *ring, uint64_t idx)
 
 static inline bool rr__closed(const rr_ring *ring)
 {
-    return atomic_load_explicit(&ring->L->control.closed, memory_order_acquire) != 0;
+    return atomic_load_explicit(&ring->L->control.closed, memory_order_acquire) != 0;   /* A8 */
 }
 
 /* Where the writers have got to: the first sequence not yet claimed. */
 static inline uint64_t rr__head(const rr_ring *ring)
 {
     return ring->multi
-        ? atomic_load_explicit(&ring->L->claim, memory_order_acquire)
-        : atomic_load_explicit(&ring->L->published, memory_order_acquire);
+        ? atomic_load_explicit(&ring->L->claim, memory_order_acquire)        /* A4 */
+        : atomic_load_explicit(&ring->L->published, memory_order_acquire);   /* A2 */
 }
 
 /* How far a reader at `pos` is behind `head`, and that as a share of the
@@ -208,13 +335,22 @@ static inline uint64_t rr__lag(uint64_t head, uint64_t pos)
     return head > pos ? head - pos : 0;
 }
 
+/* Backpressure rings: the events a reader has read but not released, [gate,
+ * pos) (handed out by its last call, or held); writers cannot reuse their
+ * slots, so they count against the room as much as unread events do.
+ * Overwrite readers pin nothing. */
+static inline uint64_t rr__pinned(const rr_ring *ring, uint64_t gate, uint64_t pos)
+{
+    return !ring->overwrite && pos > gate ? pos - gate : 0;
+}
+
 static inline double rr__ratio(const rr_ring *ring, uint64_t lag)
 {
     double ratio = (double)lag / (double)ring->capacity;
     return ratio > 1.0 ? 1.0 : ratio;
 }
 
-/* Raise an atomic to at least v. */
+/* Raise an atomic to at least v (seq_cst: gating.limit and proposed, S2). */
 static inline void rr__store_max(_Atomic uint64_t *a, uint64_t v)
 {
     uint64_t cur = atomic_load_explicit(a, memory_order_seq_cst);
@@ -244,8 +380,9 @@ void      rr__forget_sleeper(rr_waitq *q, _Atomic uint64_t *sleeping, uint64_t o
 extern _Atomic bool rr__asym_fences;
 
 /* Tell sleepers on q that their condition may have changed. Call after the
- * store that changed it. With asymmetric fences (wait.c) the waiter pays for
- * the store-load ordering with membarrier(), so this costs one plain load. */
+ * store that changed it. This is the notifier's half of S1: with asymmetric
+ * fences (wait.c) the waiter pays for the store-load ordering with
+ * membarrier(), so this costs one plain load. */
 static inline void rr__notify(const rr_ring *ring, rr_waitq *q)
 {
     if (atomic_load_explicit(&rr__asym_fences, memory_order_relaxed))
@@ -269,6 +406,27 @@ void      rr__reap_dead_sleepers(const rr_ring *ring);
 void      rr__drop_dead_writer(rr_layout *L);
 /* Multi producer: record this process in control.writer_procs. */
 void      rr__writer_proc_register(rr_ring *ring);
+
+/* Handles inherited through fork(): rr__fork_gen counts the forks this
+ * process descends from (bumped in each child); a handle records it when it
+ * is opened, and every call that moves a cursor or publishes compares. */
+extern _Atomic uint32_t rr__fork_gen;
+uint32_t  rr__fork_watch(void);   /* the generation to record in a new handle */
+rr_status rr__handle_forked(const rr_ring *ring, _Atomic uint32_t *gen, uint64_t owner,
+                            const char *what);
+
+/* RR_OK when the handle was opened in this process; else RR_FORKED (or, for
+ * a ring only this process maps, the child adopts its copy). One relaxed
+ * load and a compare: the counter changes only in a fork's child handler,
+ * before the child runs anything else. */
+static inline rr_status rr__check_process(const rr_ring *ring, _Atomic uint32_t *gen,
+                                          uint64_t owner, const char *what)
+{
+    if (__builtin_expect(atomic_load_explicit(&rr__fork_gen, memory_order_relaxed) ==
+                         atomic_load_explicit(gen, memory_order_relaxed), 1))
+        return RR_OK;
+    return rr__handle_forked(ring, gen, owner, what);
+}
 int64_t   rr__now_ns(void);
 
 /* ring.c */

@@ -1,11 +1,11 @@
 /*
- * pool.c — the seed's T-shirt sized pools: XS 64 B, S 256 B, M 1 KiB,
+ * pool.c — the rusted-ring crate's T-shirt sized pools: XS 64 B, S 256 B, M 1 KiB,
  * L 4 KiB, XL 16 KiB payloads.
  *
  * The process-wide default pools are the library's only global mutable
  * state. They are created together on first use, under a mutex, with the
  * configured capacities (the production preset unless rr_pools_configure ran
- * first), in overwrite mode (the seed's semantics) with multiple producers, so
+ * first), in overwrite mode (the crate's semantics) with multiple producers, so
  * any thread may write to them. Each pool keeps one shared writer for rr_emit.
  * They live until the process ends.
  */
@@ -110,6 +110,7 @@ rr_status rr_pools_configure(const rr_pool_config *cfg)
                             rr__pool_names[i], (unsigned long long)cfg->capacity[i]);
     }
     pthread_mutex_lock(&rr__pools_lock);
+    /* A13 */
     bool ready = atomic_load_explicit(&rr__pools_ready, memory_order_acquire);
     if (!ready)
         rr__pools_cfg = *cfg;
@@ -138,7 +139,8 @@ static void rr__pools_teardown(int upto)
     }
 }
 
-/* Create all pools once; later calls see them through the acquire load. */
+/* Create all pools once; later calls see them through the acquire load
+ * (A13, pairs with R13 below; the other loads of rr__pools_ready are A13 too). */
 static rr_status rr__pools_get(void)
 {
     if (atomic_load_explicit(&rr__pools_ready, memory_order_acquire))
@@ -155,6 +157,7 @@ static rr_status rr__pools_get(void)
             if (st != RR_OK)
                 rr__pools_teardown(i + 1);
         }
+        /* R13: the pools are made before anyone sees them ready */
         if (st == RR_OK)
             atomic_store_explicit(&rr__pools_ready, true, memory_order_release);
     }
@@ -205,6 +208,7 @@ rr_status rr_emit(const void *data, size_t len, uint32_t event_type, int64_t tim
 
 void rr_pool_stats_collect(rr_pool_stats out[RR_POOL_COUNT])
 {
+    /* A13, pairs with R13 in rr__pools_get */
     bool ready = atomic_load_explicit(&rr__pools_ready, memory_order_acquire);
     rr_pool_config cfg;
     rr_pools_config(&cfg);

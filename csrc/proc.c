@@ -20,9 +20,20 @@
  * a time namespace, since the start time is read through /proc) for this to
  * hold; handles belong to the process that opened them, not to a child that
  * inherits them through fork().
+ *
+ * Forks: a child that goes on using an inherited handle would act as its
+ * parent (a single-producer child would reuse the parent's next sequence, a
+ * child reader would move the parent's cursor). A pthread_atfork child
+ * handler, registered once, bumps rr__fork_gen in every child; handles
+ * record the generation they were opened in, and their hot paths compare it
+ * (no getpid() per call). A child using an inherited handle of a ring other
+ * processes can map gets RR_FORKED; with a ring only this process maps (a
+ * heap ring, such as the default pools), the child has its own copy of the
+ * ring and simply adopts the handle.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <signal.h>
 #include <stdio.h>
@@ -117,6 +128,7 @@ bool rr__owner_alive(uint64_t owner)
  * writer that died before doing this leaves the first sleeper's word. */
 static void rr__forget_dead_sleeper(rr_waitq *q, _Atomic uint64_t *sleeping)
 {
+    /* A10, pairs with R10 in wait.c */
     uint64_t slept = atomic_load_explicit(sleeping, memory_order_acquire);
     if (slept != 0 && !rr__owner_alive(slept))
         rr__forget_sleeper(q, sleeping, slept);
@@ -132,7 +144,7 @@ uint32_t rr__evict_dead_readers(const rr_ring *ring, bool sleepers_only)
         if (sleepers_only && !atomic_load_explicit(&e->sleeping, memory_order_relaxed))
             continue;
         /* any step of taking, using, giving up or evicting an entry leaves a
-         * word naming the process that did it (layout.h) */
+         * word naming the process that did it (layout.h); A7, then the CAS R7 */
         uint64_t owner = atomic_load_explicit(&e->owner, memory_order_acquire);
         if (owner == 0 || rr__owner_alive(owner))
             continue;
@@ -141,7 +153,9 @@ uint32_t rr__evict_dead_readers(const rr_ring *ring, bool sleepers_only)
                                                      memory_order_relaxed))
             continue;   /* another process evicted it first */
         /* the entry is ours now: stop gating, take back a sleeper's count,
-         * then free it for new readers */
+         * then free it for new readers. The free gate is seq_cst: a store
+         * followed by the notify's load of the waiters (S3, then S1); the
+         * state is R6 and the owner word's return R7. */
         atomic_store_explicit(&e->gate, RR_GATE_FREE, memory_order_seq_cst);
         atomic_store_explicit(&e->state, RR_ENTRY_FREE, memory_order_release);
         rr__forget_dead_sleeper(&L->readable, &e->sleeping);
@@ -187,6 +201,7 @@ void rr__reap_dead_sleepers(const rr_ring *ring)
     rr__evict_dead_readers(ring, true);
 }
 
+/* R14/A14 (layout.h): this process's entry, recorded in its handle. */
 void rr__writer_proc_register(rr_ring *ring)
 {
     uint64_t me = rr__self_owner();
@@ -209,4 +224,38 @@ void rr__writer_proc_register(rr_ring *ring)
      * them); a full table leaves this process untracked. */
     atomic_store_explicit(&ring->wproc_owner, me, memory_order_release);
     atomic_store_explicit(&ring->wproc_index, found, memory_order_release);
+}
+
+/* ---- forks -------------------------------------------------------------------------- */
+
+_Atomic uint32_t rr__fork_gen;
+static pthread_once_t rr__fork_once = PTHREAD_ONCE_INIT;
+
+static void rr__forked_child(void)
+{
+    /* the child's only thread, before it runs anything else */
+    atomic_fetch_add_explicit(&rr__fork_gen, 1, memory_order_relaxed);
+}
+
+static void rr__fork_watch_once(void)
+{
+    pthread_atfork(NULL, NULL, rr__forked_child);
+}
+
+uint32_t rr__fork_watch(void)
+{
+    pthread_once(&rr__fork_once, rr__fork_watch_once);
+    return atomic_load_explicit(&rr__fork_gen, memory_order_relaxed);
+}
+
+rr_status rr__handle_forked(const rr_ring *ring, _Atomic uint32_t *gen, uint64_t owner,
+                            const char *what)
+{
+    if (ring->private_mem) {   /* the child's own copy of the ring: its handle now */
+        atomic_store_explicit(gen, atomic_load_explicit(&rr__fork_gen, memory_order_relaxed),
+                              memory_order_relaxed);
+        return RR_OK;
+    }
+    return rr__fail(RR_FORKED, "this %s belongs to process %u; open your own in the child",
+                    what, rr__owner_pid(owner));
 }

@@ -60,6 +60,7 @@ static rr_reader_entry *rr__claim_entry(rr_ring *ring, uint64_t me, uint32_t *in
 {
     for (uint32_t i = 0; i < RR_MAX_READERS; i++) {
         uint64_t expect = 0;
+        /* R7/A7: the entry passes with what its last holder wrote */
         if (atomic_compare_exchange_strong_explicit(&ring->readers[i].owner, &expect, me,
                                                     memory_order_acq_rel,
                                                     memory_order_relaxed)) {
@@ -72,6 +73,8 @@ static rr_reader_entry *rr__claim_entry(rr_ring *ring, uint64_t me, uint32_t *in
     return NULL;
 }
 
+/* seq_cst (S2 in layout.h): raised before the gate is stored, so a writer
+ * that sees the gate's generation also scans its entry. */
 static void rr__raise_hw(rr_layout *L, uint32_t hw)
 {
     uint32_t cur = atomic_load_explicit(&L->gating.reader_hw, memory_order_seq_cst);
@@ -82,7 +85,9 @@ static void rr__raise_hw(rr_layout *L, uint32_t hw)
 }
 
 /* Backpressure: publish the gate, then make sure it is not below what a writer
- * may already overwrite (see the protocol at the top of writer.c). */
+ * may already overwrite (see the protocol at the top of writer.c). Every
+ * access is seq_cst: a store (gate, gen) followed by loads of other locations
+ * (limit, proposed), S2 in layout.h, against writer.c rr__gate_refresh. */
 static uint64_t rr__register_gate(rr_ring *ring, rr_reader_entry *e, uint64_t start)
 {
     rr_layout *L = ring->L;
@@ -131,11 +136,14 @@ rr_status rr_reader_open(rr_ring *ring, rr_start start, rr_reader **out)
     if (!ring->overwrite)
         pos = rr__register_gate(ring, e, pos);
     atomic_store_explicit(&e->position, pos, memory_order_relaxed);
+    /* R6, pairs with A6 in stats.c: position and gate are the new reader's */
     atomic_store_explicit(&e->state, RR_ENTRY_ACTIVE, memory_order_release);
     r->entry = e;
     r->owner = me;
+    atomic_init(&r->fork_gen, rr__fork_watch());
     r->pos = r->gate = r->cur_lo = pos;
     r->idx = pos % ring->capacity;
+    /* R12 here and at close, pairs with A12 in ring.c rr_ring_destroy */
     atomic_fetch_add_explicit(&ring->handles, 1, memory_order_acq_rel);
     rr__wait_init();
     *out = r;
@@ -150,17 +158,18 @@ void rr_reader_close(rr_reader *r)
     rr_reader_entry *e = r->entry;
     /* Give the entry up only from the process that took it (a child that
      * inherited the handle through fork() only frees its memory), and only
-     * while the entry still names that process. */
+     * while the entry still names that process (A7). */
     uint64_t me = r->owner;
     if (me == rr__self_owner() &&
         atomic_load_explicit(&e->owner, memory_order_acquire) == me) {
         if (!ring->overwrite) {
-            /* release: our reads are done before a writer reuses the slots */
+            /* R3: our reads are done before a writer reuses the slots */
             atomic_store_explicit(&e->gate, RR_GATE_FREE, memory_order_release);
             rr__notify(ring, &ring->L->writable);
         }
+        /* R6 */
         atomic_store_explicit(&e->state, RR_ENTRY_FREE, memory_order_release);
-        /* last: the entry is free for the next reader */
+        /* last: the entry is free for the next reader (R7) */
         atomic_compare_exchange_strong_explicit(&e->owner, &me, 0, memory_order_acq_rel,
                                                 memory_order_relaxed);
     }
@@ -183,7 +192,8 @@ static inline void rr__release_to(rr_reader *r, uint64_t upto)
     if (g == r->gate)
         return;
     r->gate = g;
-    /* release: our reads of those slots happen before a writer refills them */
+    /* R3, pairs with A3 in writer.c rr__gate_refresh: our reads of those
+     * slots happen before a writer refills them */
     atomic_store_explicit(&r->entry->gate, g, memory_order_release);
     rr__notify(r->ring, &r->ring->L->writable);
 }
@@ -213,6 +223,7 @@ static uint64_t rr__oldest_possible(const rr_ring *ring, uint64_t pos)
     uint64_t cap = ring->capacity, best = UINT64_MAX;
     uint64_t base = pos - pos % cap;              /* first sequence of pos's lap */
     for (uint64_t r = 0; r < cap; r++) {
+        /* A1 */
         uint64_t stamp = atomic_load_explicit(&ring->meta[r].stamp, memory_order_acquire);
         uint64_t q = stamp ? (stamp - 1) / 2 : 0; /* the sequence in slot r */
         uint64_t first = base + r < pos ? base + r + cap : base + r; /* residue r, >= pos */
@@ -251,7 +262,7 @@ static void rr__skip_lapped(rr_reader *r, uint64_t stamp)
         resume = head > target ? head : target;
     if (ring->multi) {
         /* below the claim cursor a sequence may be claimed and not yet
-         * published: never pass one of those on purpose */
+         * published: never pass one of those on purpose (A1) */
         uint64_t q = target;
         while (q < resume && atomic_load_explicit(&ring->meta[q % cap].stamp,
                                                   memory_order_acquire) >= rr__stamp_done(q))
@@ -298,6 +309,7 @@ static rr_status rr__fetch_overwrite(rr_reader *r, rr_event *ev, unsigned char *
     for (;;) {
         rr_slot_meta *m = &ring->meta[r->idx];
         uint64_t want = rr__stamp_done(r->pos);
+        /* A1, pairs with R1 in writer.c */
         uint64_t s1 = atomic_load_explicit(&m->stamp, memory_order_acquire);
         if (s1 < want) {
             r->lap_margin = 0;             /* caught up with the writer */
@@ -310,6 +322,8 @@ static rr_status rr__fetch_overwrite(rr_reader *r, rr_event *ev, unsigned char *
         uint32_t len = atomic_load_explicit(&m->len, memory_order_relaxed);
         uint32_t type = atomic_load_explicit(&m->type, memory_order_relaxed);
         rr__overwrite_copy(dst, rr__slot(ring, r->idx), len <= ring->slot_size ? len : 0);
+        /* A5, pairs with R5 in writer.c rr__mark_writing: a copy that saw
+         * a new byte re-reads a newer stamp */
         atomic_thread_fence(memory_order_acquire);   /* the copy happens before the re-check */
         uint64_t s2 = atomic_load_explicit(&m->stamp, memory_order_relaxed);
         if (s2 != s1) {
@@ -333,7 +347,7 @@ static rr_status rr__fetch_in_place(rr_reader *r, rr_event *ev)
     for (;;) {
         rr_slot_meta *m = &ring->meta[r->idx];
         uint64_t want = rr__stamp_done(r->pos);
-        /* acquire pairs with the writer's release: the payload is complete */
+        /* A1, pairs with R1 in writer.c: the payload is complete */
         uint64_t s = atomic_load_explicit(&m->stamp, memory_order_acquire);
         if (s != want) {
             if (s < want)
@@ -388,6 +402,7 @@ static rr_status rr__read_ready(void *ctx)
     st = rr__fetch(p->r, p->ev, p->r->scratch);   /* published just before the close */
     if (st != RR_EMPTY)
         return st;
+    /* A4 */
     if (ring->multi && p->r->pos < atomic_load_explicit(&ring->L->claim, memory_order_acquire))
         return RR_EMPTY;
     return RR_CLOSED;
@@ -419,6 +434,9 @@ rr_status rr_reader_next(rr_reader *r, rr_event *ev, int64_t timeout_ns)
 {
     if (!r || !ev)
         return rr__fail(RR_INVALID, "rr_reader_next needs a reader and an event");
+    rr_status forked = rr__check_process(r->ring, &r->fork_gen, r->owner, "reader");
+    if (forked != RR_OK)
+        return forked;
     rr__move_on(r);
     rr_status st = rr__read_first(r, ev, timeout_ns);
     atomic_store_explicit(&r->entry->position, r->pos, memory_order_relaxed);
@@ -431,6 +449,9 @@ rr_status rr_reader_next_batch(rr_reader *r, rr_event *evs, size_t max, size_t *
     if (!r || !evs || !n_out || max == 0)
         return rr__fail(RR_INVALID, "rr_reader_next_batch needs a reader, room for events and a count");
     *n_out = 0;
+    rr_status forked = rr__check_process(r->ring, &r->fork_gen, r->owner, "reader");
+    if (forked != RR_OK)
+        return forked;
     rr__move_on(r);
     size_t limit = r->ring->overwrite && max > r->scratch_events ? r->scratch_events : max;
     rr_status st = rr__read_first(r, &evs[0], timeout_ns);
@@ -452,10 +473,13 @@ size_t rr_reader_batch_limit(const rr_reader *r)
 
 /* ---- holds ------------------------------------------------------------------------------ */
 
-static rr_status rr__check_hold(const rr_reader *r, uint64_t seq, const char *what)
+static rr_status rr__check_hold(rr_reader *r, uint64_t seq, const char *what)
 {
     if (!r)
         return rr__fail(RR_INVALID, "no reader given");
+    rr_status forked = rr__check_process(r->ring, &r->fork_gen, r->owner, "reader");
+    if (forked != RR_OK)
+        return forked;
     if (r->ring->overwrite)
         return rr__fail(RR_INVALID,
                         "cannot %s in an overwrite ring: its events are copies", what);
@@ -502,10 +526,23 @@ uint64_t rr_reader_lag(const rr_reader *r)
     return r ? rr__lag(rr__head(r->ring), r->pos) : 0;
 }
 
-double rr_reader_backpressure_ratio(const rr_reader *r)
+/* [gate, pos): read, and still kept from writers (see rr__pinned). */
+uint64_t rr_reader_pinned(const rr_reader *r)
 {
-    return r ? rr__ratio(r->ring, rr_reader_lag(r)) : 0.0;
+    return r ? rr__pinned(r->ring, r->gate, r->pos) : 0;
 }
 
-bool rr_reader_is_under_pressure(const rr_reader *r) { return rr_reader_backpressure_ratio(r) > 0.8; }
-bool rr_reader_should_throttle(const rr_reader *r) { return rr_reader_backpressure_ratio(r) >= 0.9; }
+double rr_reader_backpressure_ratio(const rr_reader *r)
+{
+    return r ? rr__ratio(r->ring, rr_reader_lag(r) + rr_reader_pinned(r)) : 0.0;
+}
+
+bool rr_reader_is_under_pressure(const rr_reader *r)
+{
+    return rr_ratio_is_under_pressure(rr_reader_backpressure_ratio(r));
+}
+
+bool rr_reader_should_throttle(const rr_reader *r)
+{
+    return rr_ratio_should_throttle(rr_reader_backpressure_ratio(r));
+}

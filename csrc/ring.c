@@ -250,6 +250,7 @@ rr_status rr_ring_destroy(rr_ring *ring)
 {
     if (!ring)
         return RR_OK;
+    /* A12, pairs with R12 (reader.c, writer.c): closed handles are done with the block */
     uint32_t open = atomic_load_explicit(&ring->handles, memory_order_acquire);
     if (open != 0)
         return rr__fail(RR_IN_USE, "ring still has %u open writer/reader handle(s)", open);
@@ -266,6 +267,8 @@ rr_status rr_ring_close(rr_ring *ring)
 {
     if (!ring)
         return rr__fail(RR_INVALID, "no ring given");
+    /* R8, pairs with A8 (rr__closed); the wake-ups below bump the futex words
+     * (R9), so a sleeper re-checks and sees the close */
     atomic_store_explicit(&ring->L->control.closed, 1, memory_order_seq_cst);
     rr__wake_all(ring, &ring->L->readable);
     rr__wake_all(ring, &ring->L->writable);
@@ -294,5 +297,6 @@ size_t rr_ring_memory_bytes(const rr_ring *ring)
 }
 uint64_t rr_ring_published(const rr_ring *ring)
 {
+    /* A2 */
     return ring ? atomic_load_explicit(&ring->L->published, memory_order_acquire) : 0;
 }

@@ -24,7 +24,12 @@
  * and rr_last_error() gives the calling thread's detailed message for its last
  * failure (for example both sizes of an oversized payload). Timeouts are in
  * nanoseconds: 0 never waits, RR_FOREVER (any negative value) waits without
- * limit. The core never aborts and never prints.
+ * limit; rr_timeout_from_seconds() is the one conversion from the seconds that
+ * the bindings take. The core never aborts and never prints.
+ *
+ * "The rusted-ring crate" below is the Rust library (rusted-ring 0.5.4) whose
+ * names and behaviour this library keeps: its T-shirt sized pools, its
+ * pressure thresholds and its health bands.
  *
  * Thread rules: a ring may be used from any thread. A single-producer writer
  * handle and every reader handle belong to one thread at a time; a
@@ -69,6 +74,9 @@ typedef enum rr_status {
     RR_SHM_INVALID,       /* a segment that is not a ring, or is corrupted */
     RR_SHM_INCOMPATIBLE,  /* a ring of another layout version */
     RR_SYSTEM,            /* an operating-system call failed (see rr_last_error) */
+    RR_SHM_CREATING,      /* the shared segment is still being created (the wait ran out) */
+    RR_SHM_FOREIGN_OWNER, /* the shared segment belongs to another user */
+    RR_FORKED,            /* the handle belongs to another process (inherited via fork) */
     RR_STATUS_COUNT
 } rr_status;
 
@@ -181,16 +189,30 @@ typedef struct rr_payload {
     uint32_t    event_type;
 } rr_payload;
 
-/* For bindings that split one logical wait into several timed calls (to run
- * signal handlers between them): the calling thread marks the calls after the
- * first with true, and resets with false when the wait ends, so that the wait
- * counts once in writer_stalls. Per thread; no effect on anything else. */
-void rr_writer_wait_resumed(bool resumed);
-
 /* Publish n payloads with one claim (n <= min(capacity, RR_MAX_CLAIM)); all
  * or none. Every length is checked before anything is claimed. */
 rr_status rr_writer_add_batch(rr_writer *w, const rr_payload *items, size_t n,
                               uint64_t *first_seq_out, int64_t timeout_ns);
+
+/* One logical wait for room that a caller splits into several timed calls
+ * (a binding does, to run signal handlers between them). The caller starts
+ * it with RR_WAIT_INIT and passes the same rr_wait to every call of that
+ * wait; a ring that has no room counts the wait in writer_stalls once, on
+ * the first call that finds it full, and marks it here. A new rr_wait for the
+ * next logical wait. The calls without _ex use a fresh one each time. */
+typedef struct rr_wait {
+    bool stalled;          /* this wait has been counted in writer_stalls */
+} rr_wait;
+#define RR_WAIT_INIT { false }
+
+/* rr_writer_claim, rr_writer_add and rr_writer_add_batch as part of the
+ * logical wait `wait` (NULL: a wait of its own, as the plain calls). */
+rr_status rr_writer_claim_ex(rr_writer *w, uint32_t count, uint32_t event_type, rr_claim *c,
+                             int64_t timeout_ns, rr_wait *wait);
+rr_status rr_writer_add_ex(rr_writer *w, const void *data, size_t len, uint32_t event_type,
+                           uint64_t *seq_out, int64_t timeout_ns, rr_wait *wait);
+rr_status rr_writer_add_batch_ex(rr_writer *w, const rr_payload *items, size_t n,
+                                 uint64_t *first_seq_out, int64_t timeout_ns, rr_wait *wait);
 
 /* ---- readers ------------------------------------------------------------- */
 
@@ -241,12 +263,19 @@ rr_status rr_reader_release(rr_reader *r, uint64_t sequence);
 
 uint64_t  rr_reader_cursor(const rr_reader *r);      /* next sequence to read */
 uint64_t  rr_reader_lag(const rr_reader *r);         /* published, not yet read */
+/* Backpressure rings: events read and still pinned (handed out by the last
+ * call, or held), which no writer may reuse yet; 0 in overwrite rings. */
+uint64_t  rr_reader_pinned(const rr_reader *r);
 uint64_t  rr_reader_lost(const rr_reader *r);        /* skipped after a lap */
 uint64_t  rr_reader_delivered(const rr_reader *r);   /* events handed out */
 uint64_t  rr_reader_skipped(const rr_reader *r);     /* abandoned claims passed over */
 /* For every reader: cursor - start == delivered + lost + skipped, and
  * skipped is 0 with a single producer (its abandoned sequences are reused). */
-double    rr_reader_backpressure_ratio(const rr_reader *r); /* lag / capacity, 0..1 */
+/* The share of the ring this reader keeps from writers: (lag + pinned) /
+ * capacity, clamped to 0..1. At 1.0 a backpressure writer finds the ring
+ * full. The same figure as rr_reader_stats.backpressure, and judged by the
+ * same rr_ratio_is_under_pressure / rr_ratio_should_throttle. */
+double    rr_reader_backpressure_ratio(const rr_reader *r);
 bool      rr_reader_is_under_pressure(const rr_reader *r);  /* ratio > 0.8 */
 bool      rr_reader_should_throttle(const rr_reader *r);    /* ratio >= 0.9 */
 
@@ -257,13 +286,16 @@ typedef struct rr_reader_stats {
     uint32_t pid;          /* owning process */
     bool     alive;        /* the owning process still runs (always true in-process) */
     uint64_t cursor;       /* next sequence it will read */
-    uint64_t lag;
+    uint64_t lag;          /* published (claimed, with several producers), not yet read */
+    uint64_t pinned;       /* backpressure: read but not yet released (handed out, held) */
     uint64_t lost;
     uint64_t skipped;      /* abandoned claims passed over */
-    double   backpressure; /* lag / capacity, clamped to 0..1 */
+    double   backpressure; /* (lag + pinned) / capacity, clamped to 0..1 */
 } rr_reader_stats;
 
 typedef struct rr_ring_stats {
+    const char     *name;            /* a shared ring's segment name ("/strokes"), else "";
+                                        valid while the ring handle is */
     uint64_t        capacity;
     size_t          slot_size;
     rr_mode         mode;
@@ -288,18 +320,64 @@ typedef struct rr_ring_stats {
 /* A snapshot, taken without stopping writers or readers. */
 rr_status rr_ring_stats_get(const rr_ring *ring, rr_ring_stats *out);
 
+/* The figures a binding shows, in the order it shows them, as X(field, KIND)
+ * over the fields of rr_ring_stats and rr_reader_stats. KIND says how to
+ * convert: U64 (any unsigned integer field), BOOL, RATIO (a double, 0..1),
+ * MODE / PRODUCERS (shown by rr_mode_name / rr_producers_name) and TEXT (a
+ * const char *). Both bindings build their dict / table by looping over these
+ * lists, so the keys and their order are the same in Python and Lua; after
+ * them each adds `readers`, a list with one RR_READER_STATS_FIELDS entry per
+ * reader. */
+#define RR_RING_STATS_FIELDS(X)                                               \
+    X(name, TEXT) X(capacity, U64) X(slot_size, U64) X(mode, MODE)            \
+    X(producers, PRODUCERS) X(memory_bytes, U64) X(published, U64)            \
+    X(writer_stalls, U64) X(abandoned, U64) X(writers, U64)                   \
+    X(writer_pid, U64) X(writer_processes, U64) X(writer_alive, BOOL)         \
+    X(shared, BOOL) X(closed, BOOL) X(readers_evicted, U64)                   \
+    X(reader_count, U64) X(max_backpressure, RATIO)
+#define RR_READER_STATS_FIELDS(X)                                             \
+    X(index, U64) X(pid, U64) X(alive, BOOL) X(cursor, U64) X(lag, U64)       \
+    X(pinned, U64) X(lost, U64) X(skipped, U64) X(backpressure, RATIO)
+
 /* ---- shared memory ----------------------------------------------------------- */
 
 #define RR_SHM_NAME_MAX 200   /* longest segment name, not counting a leading '/' */
+
+/* Options of rr_shm_create_opts / rr_shm_open_opts. Start from
+ * RR_SHM_OPTIONS_INIT (the defaults; a NULL options pointer means the same):
+ * a zero-filled struct has timeout_ns 0, which never waits. */
+typedef struct rr_shm_options {
+    /* create: the segment's mode bits, applied as given (0 means 0600) */
+    unsigned permissions;
+    /* create: when the name is taken, open that ring instead (as
+     * rr_shm_open_opts would, with these options), if its slot size,
+     * capacity, mode and producers are the ones asked for; RR_SHM_EXISTS,
+     * naming both geometries, if not. permissions are then not applied. */
+    bool     exist_ok;
+    /* open: accept a segment owned by another user than this process's
+     * effective one. Its owner can rewrite the ring's cursors and payloads,
+     * or truncate it, which kills every process that has it mapped with
+     * SIGBUS; by default such a segment is refused (RR_SHM_FOREIGN_OWNER). */
+    bool     allow_other_user;
+    /* open: how long to wait for a creation in progress to finish, in ns:
+     * 0 does not wait, > 0 waits up to that long (RR_SHM_CREATING after),
+     * RR_FOREVER (any negative value) waits as long as a live process is
+     * creating it. A creator that dies is never waited for. */
+    int64_t  timeout_ns;
+} rr_shm_options;
+
+#define RR_SHM_OPTIONS_INIT { 0, false, false, RR_FOREVER }
 
 /* Create a ring in POSIX shared memory under `name` and attach a handle. The
  * segment holds the same block an in-process ring uses. Names: one optional
  * leading '/', then 1 .. RR_SHM_NAME_MAX printable ASCII characters other
  * than '/' and space (not "." or ".."); "strokes" and "/strokes" are the
- * same ring. RR_SYSTEM when /dev/shm has no room for it.
- * `permissions` are the segment's mode bits, applied as given (0 means 0600).
- * RR_SHM_EXISTS when the name is taken. No other process can open the segment
- * before it is completely laid out.
+ * same ring. Every page is reserved at once: RR_SYSTEM ("no room in
+ * /dev/shm ...") when /dev/shm has no room for it. RR_SHM_EXISTS when the
+ * name is taken (unless opts->exist_ok); its message says how to remove a
+ * segment whose creator crashed. No other process can use the segment
+ * before it is completely laid out: an opener that finds it meanwhile waits
+ * (see rr_shm_options.timeout_ns).
  *
  * Processes sharing a ring must share a PID namespace: the reader table
  * records each reader's process (pid and start time), and a backpressure
@@ -307,18 +385,31 @@ rr_status rr_ring_stats_get(const rr_ring *ring, rr_ring_stats *out);
  * table (at most every RR_SHM_LIVENESS_NS while it waits), so a killed reader
  * cannot stop the stream. A single-producer writer whose process died is
  * replaced by the next rr_writer_open. Writer and reader handles belong to
- * the process that opened them: a child that inherits one through fork()
- * must not use it (closing it only frees the child's memory). Not covered:
- * a multi-producer writer process that dies holding a claim stops readers at
+ * the process that opened them: in a child that inherits one through
+ * fork(), every call that writes, reads, holds or releases returns
+ * RR_FORKED (closing it only frees the child's memory). Not covered: a
+ * multi-producer writer process that dies holding a claim stops readers at
  * that sequence (and its waiter count is never taken back). */
+rr_status rr_shm_create_opts(const char *name, const rr_config *cfg, const rr_shm_options *opts,
+                             rr_ring **out);
+
+/* rr_shm_create_opts with the default options and these permissions. */
 rr_status rr_shm_create(const char *name, const rr_config *cfg, unsigned permissions,
                         rr_ring **out);
 
-/* Map an existing shared ring. Its header (magic, layout version, sizes,
- * mode, checksum, total length against the segment's real size) is checked
- * before anything else in it is used: RR_SHM_NOT_FOUND, RR_SHM_INVALID (not
- * a ring, truncated or corrupted), RR_SHM_INCOMPATIBLE (another layout
- * version), RR_INVALID for a bad name. */
+/* Map an existing shared ring. Before anything in it is used: its owner is
+ * checked (RR_SHM_FOREIGN_OWNER, naming the owner, for a segment of another
+ * user unless opts->allow_other_user); a creation still in progress is
+ * waited for (opts->timeout_ns; RR_SHM_CREATING when the wait runs out);
+ * every page is made sure to be backed (RR_SYSTEM, "no room in /dev/shm",
+ * rather than a SIGBUS later); and its header (magic, layout version, sizes,
+ * mode, checksum, total length against the segment's real size) is checked.
+ * RR_SHM_NOT_FOUND, RR_SHM_INVALID (not a ring, truncated, corrupted, or
+ * left half made by a creator that died), RR_SHM_INCOMPATIBLE (another
+ * layout version), RR_INVALID for a bad name. */
+rr_status rr_shm_open_opts(const char *name, const rr_shm_options *opts, rr_ring **out);
+
+/* rr_shm_open_opts with the default options (RR_SHM_OPTIONS_INIT). */
 rr_status rr_shm_open(const char *name, rr_ring **out);
 
 /* Remove the name; processes that have the ring mapped keep using it, and the
@@ -334,7 +425,7 @@ const char *rr_ring_shm_name(const rr_ring *ring);
 
 #define RR_SHM_LIVENESS_NS 100000000   /* 100 ms */
 
-/* ---- pools (the seed's T-shirt sizes) ------------------------------------ */
+/* ---- pools (the rusted-ring crate's T-shirt sizes) ----------------------- */
 
 typedef enum rr_pool_id {
     RR_POOL_XS = 0, RR_POOL_S = 1, RR_POOL_M = 2, RR_POOL_L = 3, RR_POOL_XL = 4,
@@ -401,6 +492,60 @@ void rr_pool_stats_collect(rr_pool_stats out[RR_POOL_COUNT]);
 
 /* "Pool XS: capacity=2000, backpressure=15.3%". Returns what snprintf would. */
 int  rr_pool_stats_format(const rr_pool_stats *s, char *buf, size_t len);
+
+/* ---- vocabulary the bindings share ------------------------------------------ */
+
+/* Names as the bindings spell them: "backpressure" / "overwrite", "single" /
+ * "multi", "oldest" / "latest". A *_name of a value that is not one of the
+ * enum's returns NULL; a *_from_name of an unknown name (or NULL) returns
+ * RR_INVALID with a message naming the choices and what was given. */
+const char *rr_mode_name(rr_mode mode);
+rr_status   rr_mode_from_name(const char *name, rr_mode *out);
+const char *rr_producers_name(rr_producers producers);
+rr_status   rr_producers_from_name(const char *name, rr_producers *out);
+const char *rr_start_name(rr_start start);
+rr_status   rr_start_from_name(const char *name, rr_start *out);
+
+/* The most events one claim (or batch) may take on this ring:
+ * min(capacity, RR_MAX_CLAIM); 0 for NULL. */
+uint32_t    rr_ring_max_claim(const rr_ring *ring);
+
+/* Seconds, as both bindings take them, to the core's nanoseconds. The one
+ * contract of every timeout in both languages:
+ *   0 (and -0.0)  never wait                          -> 0
+ *   > 0           wait up to that long, rounded up to whole nanoseconds, so a
+ *                 tiny positive timeout still waits at least 1 ns; at most
+ *                 RR_TIMEOUT_MAX_S (longer ones wait that long)
+ *   +infinity     wait without limit                  -> RR_FOREVER
+ *   negative, NaN RR_INVALID, the message naming the value; *ns_out untouched
+ * (A binding's None / nil stands for that call's documented default and never
+ * reaches this function.) */
+#define RR_TIMEOUT_MAX_S  1.0e9                   /* about 31.7 years */
+#define RR_TIMEOUT_MAX_NS INT64_C(1000000000000000000)
+rr_status   rr_timeout_from_seconds(double seconds, int64_t *ns_out);
+
+/* Pressure, from a backpressure ratio (rr_reader_backpressure_ratio,
+ * rr_reader_stats.backpressure, rr_ring_stats.max_backpressure), with the
+ * rusted-ring crate's thresholds: under pressure above 0.8, throttle from 0.9. */
+#define RR_PRESSURE_THRESHOLD 0.8
+#define RR_THROTTLE_THRESHOLD 0.9
+bool rr_ratio_is_under_pressure(double ratio);   /* ratio > RR_PRESSURE_THRESHOLD */
+bool rr_ratio_should_throttle(double ratio);     /* ratio >= RR_THROTTLE_THRESHOLD */
+
+/* Health bands of a ratio (the worst reader's, for a ring or a system). They
+ * agree with the two predicates above at every edge:
+ *   EXCELLENT  ratio < RR_HEALTH_GOOD_FROM (0.5)
+ *   GOOD       0.5 <= ratio <= 0.8         (not under pressure)
+ *   WARNING    0.8 < ratio < 0.9           (under pressure, not throttling)
+ *   CRITICAL   ratio >= 0.9, or NaN        (should throttle)
+ * So exactly 0.8 is GOOD, and exactly 0.9 is CRITICAL. */
+#define RR_HEALTH_GOOD_FROM 0.5
+typedef enum rr_health {
+    RR_HEALTH_EXCELLENT = 0, RR_HEALTH_GOOD, RR_HEALTH_WARNING, RR_HEALTH_CRITICAL,
+    RR_HEALTH_COUNT
+} rr_health;
+rr_health   rr_health_of(double ratio);
+const char *rr_health_name(rr_health health);    /* "EXCELLENT" .. "CRITICAL"; NULL if bad */
 
 #ifdef __cplusplus
 }

@@ -4,7 +4,11 @@
  * Every figure is one atomic load; the snapshot is not a single instant (a
  * reader may move between two loads), but each number is one that was true.
  * Lag is measured from the head (published events; claimed ones with multiple
- * producers) to a reader's position, and the ratio is clamped to 0..1.
+ * producers) to a reader's position. A backpressure reader also pins the
+ * events between its gate and its position (read, not yet released), and a
+ * writer needs those slots as much as unread ones: the ratio is (lag +
+ * pinned) / capacity, clamped to 0..1, so a reader that keeps the whole ring
+ * reads 1.0 while the writer finds it full.
  */
 #include <string.h>
 
@@ -14,8 +18,13 @@ static void rr__reader_figures(const rr_ring *ring, uint32_t i, uint64_t head,
                                rr_reader_stats *out)
 {
     const rr_reader_entry *e = &ring->readers[i];
+    /* The gate first: A3, pairs with R3 in reader.c. The position stored
+     * before that gate is then visible, so pos >= gate unless the entry was
+     * freed meanwhile (rr__pinned reads that as 0). */
+    uint64_t gate = atomic_load_explicit(&e->gate, memory_order_acquire);
     uint64_t pos = atomic_load_explicit(&e->position, memory_order_relaxed);
     uint64_t lag = rr__lag(head, pos);
+    uint64_t pinned = rr__pinned(ring, gate, pos);
     uint64_t owner = atomic_load_explicit(&e->owner, memory_order_relaxed);
     *out = (rr_reader_stats){
         .index = i,
@@ -23,9 +32,10 @@ static void rr__reader_figures(const rr_ring *ring, uint32_t i, uint64_t head,
         .alive = ring->private_mem || rr__owner_alive(owner),
         .cursor = pos,
         .lag = lag,
+        .pinned = pinned,
         .lost = atomic_load_explicit(&e->lost, memory_order_relaxed),
         .skipped = atomic_load_explicit(&e->skipped, memory_order_relaxed),
-        .backpressure = rr__ratio(ring, lag),
+        .backpressure = rr__ratio(ring, lag + pinned),
     };
 }
 
@@ -59,11 +69,13 @@ rr_status rr_ring_stats_get(const rr_ring *ring, rr_ring_stats *out)
         return rr__fail(RR_INVALID, "rr_ring_stats_get needs a ring and a place for the stats");
     const rr_layout *L = ring->L;
     memset(out, 0, sizeof *out);
+    out->name = ring->shm_name ? ring->shm_name : "";
     out->capacity = ring->capacity;
     out->slot_size = ring->slot_size;
     out->mode = rr_ring_mode(ring);
     out->producers = rr_ring_producers(ring);
     out->memory_bytes = rr_ring_memory_bytes(ring);
+    /* A2 */
     out->published = atomic_load_explicit(&L->published, memory_order_acquire);
     out->writer_stalls = atomic_load_explicit(&L->counters.stalls, memory_order_relaxed);
     out->abandoned = atomic_load_explicit(&L->counters.abandoned, memory_order_relaxed);
@@ -74,6 +86,7 @@ rr_status rr_ring_stats_get(const rr_ring *ring, rr_ring_stats *out)
     rr__writer_figures(ring, out);
     uint64_t head = rr__head(ring);
     for (uint32_t i = 0; i < RR_MAX_READERS; i++) {
+        /* A6, pairs with R6 in reader.c: the figures below are this reader's */
         if (atomic_load_explicit(&ring->readers[i].state, memory_order_acquire) != RR_ENTRY_ACTIVE)
             continue;
         rr_reader_stats *rs = &out->readers[out->reader_count++];

@@ -27,9 +27,12 @@ static const char *const rr__status_names[RR_STATUS_COUNT] = {
     [RR_SHM_INVALID]      = "not a valid ring segment",
     [RR_SHM_INCOMPATIBLE] = "ring segment of an incompatible layout",
     [RR_SYSTEM]           = "system call failed",
+    [RR_SHM_CREATING]     = "shared ring still being created",
+    [RR_SHM_FOREIGN_OWNER] = "shared ring owned by another user",
+    [RR_FORKED]           = "handle belongs to another process",
 };
 
-static _Thread_local char rr__message[256];
+static _Thread_local char rr__message[512];   /* room for a 200-character name */
 
 const char *rr_strerror(rr_status status)
 {

@@ -21,6 +21,9 @@
  * The futex word itself is bumped before each wake, and a waiter reads it
  * before its last re-check, so a wake between the re-check and the sleep makes
  * FUTEX_WAIT return at once.
+ *
+ * Labels (layout.h): the store-load race is S1; the futex word is R9/A9; a
+ * sleeper's owner word is R10/A10.
  */
 #include <errno.h>
 #include <limits.h>
@@ -95,6 +98,7 @@ static int rr__futex(_Atomic uint32_t *addr, int op, uint32_t val,
     return (int)syscall(SYS_futex, (uint32_t *)addr, op, val, ts, NULL, 0);
 }
 
+/* R9, pairs with A9 in rr__sleep. */
 void rr__wake_all(const rr_ring *ring, rr_waitq *q)
 {
     atomic_fetch_add_explicit(&q->futex, 1, memory_order_release);
@@ -134,9 +138,12 @@ static rr_status rr__sleep(const rr_ring *ring, rr_waitq *q, rr_ready_fn ready,
                            void *ctx, int64_t deadline, _Atomic uint64_t *sleeping)
 {
     uint64_t me = sleeping ? rr__self_owner() : 0;   /* before: it may read /proc */
+    /* S1, the waiter's side: the count is stored before the re-checks below
+     * load the progress; seq_cst, then the fence and membarrier(). */
     atomic_fetch_add_explicit(&q->waiters, 1, memory_order_seq_cst);
     /* after the count: a process dying between the two leaks one count
-     * (spurious wake calls), never takes back a count it did not add */
+     * (spurious wake calls), never takes back a count it did not add.
+     * R10, pairs with A10 in proc.c: a finder of our death sees the count. */
     if (sleeping)
         atomic_store_explicit(sleeping, me, memory_order_release);
     atomic_thread_fence(memory_order_seq_cst);   /* our half of the store-load fence */
@@ -153,6 +160,7 @@ static rr_status rr__sleep(const rr_ring *ring, rr_waitq *q, rr_ready_fn ready,
                         ? RR_SHM_LIVENESS_NS : 0;
     rr_status st;
     for (;;) {
+        /* A9, pairs with R9 in rr__wake_all */
         uint32_t seen = atomic_load_explicit(&q->futex, memory_order_acquire);
         if ((st = ready(ctx)) != RR_EMPTY)
             break;
@@ -168,6 +176,8 @@ static rr_status rr__sleep(const rr_ring *ring, rr_waitq *q, rr_ready_fn ready,
         rr__futex(&q->futex, FUTEX_WAIT, seen, wait_ns == INT64_MAX ? NULL : &ts,
                   ring->private_mem);
     }
+    /* The count going down pairs with nothing: a notifier reads it (relaxed)
+     * only to decide whether to make the wake-up call. */
     if (sleeping)
         rr__forget_sleeper(q, sleeping, me);
     else
@@ -176,7 +186,8 @@ static rr_status rr__sleep(const rr_ring *ring, rr_waitq *q, rr_ready_fn ready,
 }
 
 /* Whoever turns the flag from 1 to 0 takes the count back: the waiter
- * itself, or a process that found the waiter's process dead. */
+ * itself, or a process that found the waiter's process dead (the CAS is
+ * R10/A10's second half: one of them wins). */
 void rr__forget_sleeper(rr_waitq *q, _Atomic uint64_t *sleeping, uint64_t owner)
 {
     if (owner != 0 &&

@@ -35,14 +35,16 @@ uint64_t rr__gate_refresh(rr_ring *ring, uint64_t head)
 {
     rr_layout *L = ring->L;
     for (;;) {
+        /* S2 (layout.h): gen, the high-water mark, the gates and `proposed`
+         * in one total order with readers registering (reader.c) */
         uint64_t gen = atomic_load_explicit(&L->gating.gen, memory_order_seq_cst);
         uint32_t hw = atomic_load_explicit(&L->gating.reader_hw, memory_order_seq_cst);
         if (hw > RR_MAX_READERS)
             hw = RR_MAX_READERS;
         uint64_t min = RR_GATE_FREE;
         for (uint32_t i = 0; i < hw; i++) {
-            /* acquire pairs with the reader's release: its reads of a slot
-             * happen before we overwrite that slot */
+            /* A3, pairs with R3 in reader.c: its reads of a slot happen
+             * before we overwrite that slot */
             uint64_t g = atomic_load_explicit(&ring->readers[i].gate, memory_order_seq_cst);
             if (g < min)
                 min = g;
@@ -65,6 +67,7 @@ uint64_t rr__gate_refresh(rr_ring *ring, uint64_t head)
  * the next sequence is never one a reader may already have been handed. */
 static void rr__recover_published(rr_ring *ring)
 {
+    /* A2 and A1: what the dead writer published and stamped is complete */
     uint64_t pub = atomic_load_explicit(&ring->L->published, memory_order_acquire);
     uint64_t next = pub;
     while (next - pub < ring->capacity &&
@@ -72,6 +75,7 @@ static void rr__recover_published(rr_ring *ring)
                                 memory_order_acquire) == rr__stamp_done(next))
         next++;
     if (next != pub) {
+        /* R2 */
         atomic_store_explicit(&ring->L->published, next, memory_order_release);
         rr__notify(ring, &ring->L->readable);
     }
@@ -83,6 +87,7 @@ static rr_status rr__take_writer(rr_ring *ring)
 {
     rr_layout *L = ring->L;
     uint64_t me = rr__self_owner(), cur = 0;
+    /* R11/A11: the writer role passes with what its last holder wrote */
     if (atomic_compare_exchange_strong_explicit(&L->control.writer_owner, &cur, me,
                                                 memory_order_acq_rel, memory_order_acquire)) {
         /* events a writer stamped but never counted, if it died (see below) */
@@ -109,7 +114,7 @@ static rr_status rr__take_writer(rr_ring *ring)
 static void rr__give_writer(rr_ring *ring)
 {
     uint64_t me = rr__self_owner();
-    /* only while it is still ours (a process taken for dead has lost it) */
+    /* only while it is still ours (a process taken for dead has lost it); R11 */
     atomic_compare_exchange_strong_explicit(&ring->L->control.writer_owner, &me, 0,
                                             memory_order_acq_rel, memory_order_relaxed);
 }
@@ -136,11 +141,14 @@ rr_status rr_writer_open(rr_ring *ring, rr_writer **out)
         rr__writer_proc_register(ring);
     w->ring = ring;
     w->owner = rr__self_owner();
+    atomic_init(&w->fork_gen, rr__fork_watch());
     w->single = !ring->multi;
+    /* A2; the limit needs no pair: every confirmed limit stays valid (S2) */
     w->next = atomic_load_explicit(&L->published, memory_order_acquire);
     w->idx = w->next % ring->capacity;
     w->limit = atomic_load_explicit(&L->gating.limit, memory_order_acquire);
     atomic_fetch_add_explicit(&L->control.writers, 1, memory_order_relaxed);
+    /* R12 here and at close, pairs with A12 in ring.c rr_ring_destroy */
     atomic_fetch_add_explicit(&ring->handles, 1, memory_order_acq_rel);
     rr__wait_init();
     *out = w;
@@ -154,7 +162,7 @@ void rr_writer_close(rr_writer *w)
     rr_ring *ring = w->ring;
     rr_layout *L = ring->L;
     if (w->owner != rr__self_owner()) {
-        /* inherited through fork(): the writer is still the parent's */
+        /* inherited through fork(): the writer is still the parent's (R12) */
         atomic_fetch_sub_explicit(&ring->handles, 1, memory_order_acq_rel);
         free(w);
         return;
@@ -166,6 +174,7 @@ void rr_writer_close(rr_writer *w)
         rr__give_writer(ring);
     }
     atomic_fetch_sub_explicit(&L->control.writers, 1, memory_order_relaxed);
+    /* R12 */
     atomic_fetch_sub_explicit(&ring->handles, 1, memory_order_acq_rel);
     free(w);
 }
@@ -182,7 +191,7 @@ static bool rr__slots_free(const rr_ring *ring, uint64_t s, uint32_t n)
     uint64_t idx = s % cap;
     for (uint32_t i = 0; i < n; i++) {
         uint64_t seq = s + i;
-        /* acquire: the previous writer's bytes are done before we refill */
+        /* A1: the previous writer's bytes are done before we refill */
         if (seq >= cap && atomic_load_explicit(&ring->meta[idx].stamp, memory_order_acquire) <
                               rr__stamp_done(seq - cap))
             return false;
@@ -192,7 +201,8 @@ static bool rr__slots_free(const rr_ring *ring, uint64_t s, uint32_t n)
     return true;
 }
 
-/* Multi producer: may `count` events be claimed at s right now? */
+/* Multi producer: may `count` events be claimed at s right now? Any
+ * confirmed limit read stays valid (S2), so its load pairs with nothing. */
 static bool rr__multi_room(rr_ring *ring, uint64_t s, uint32_t count)
 {
     if (!ring->overwrite &&
@@ -217,6 +227,7 @@ static bool rr__room_now(struct rr_room *r)
         r->w->limit = rr__gate_refresh(ring, r->w->next);
         return r->need <= r->w->limit;
     }
+    /* A4 */
     uint64_t head = atomic_load_explicit(&ring->L->claim, memory_order_acquire);
     return rr__multi_room(ring, head, r->count);
 }
@@ -249,27 +260,19 @@ static rr_status rr__room_ready(void *ctx)
     return rr__dead_readers_gone(r->w) && rr__room_now(r) ? RR_OK : RR_EMPTY;
 }
 
-/* The ring had no room for the claim: count the stall (once per claim), then
- * report full or wait until the deadline for a reader to release slots. */
-/* Set by a binding between the slices of one logical wait (rr_writer_wait_resumed). */
-static _Thread_local bool rr__wait_resumed;
-
-void rr_writer_wait_resumed(bool resumed)
-{
-    rr__wait_resumed = resumed;
-}
-
+/* The ring had no room for the claim: count the stall (once per logical
+ * wait, which the caller's rr_wait spans), then report full or wait until the
+ * deadline for a reader to release slots. */
 static rr_status rr__wait_room(rr_writer *w, uint64_t need, uint32_t count, int64_t deadline,
-                               bool *stalled)
+                               rr_wait *wait)
 {
     rr_ring *ring = w->ring;
     struct rr_room room = { w, need, count };
     if (rr__room_ready(&room) == RR_OK)
         return RR_OK;
-    if (!*stalled) {
-        *stalled = true;
-        if (!rr__wait_resumed)
-            atomic_fetch_add_explicit(&ring->L->counters.stalls, 1, memory_order_relaxed);
+    if (!wait->stalled) {
+        wait->stalled = true;
+        atomic_fetch_add_explicit(&ring->L->counters.stalls, 1, memory_order_relaxed);
     }
     _Atomic uint64_t *sleeping = w->single && !ring->private_mem
                                      ? &ring->L->control.writer_sleeping : NULL;
@@ -296,7 +299,8 @@ static void rr__mark_writing(rr_ring *ring, uint64_t seq, uint64_t idx, uint32_t
         if (++idx == ring->capacity)
             idx = 0;
     }
-    /* the odd stamps are seen before any byte of the new events */
+    /* R5, pairs with A5 in reader.c: the odd stamps are seen before any
+     * byte of the new events */
     atomic_thread_fence(memory_order_release);
 }
 
@@ -338,14 +342,14 @@ static inline void rr__copy_in(unsigned char *dst, const unsigned char *src, siz
     }
 }
 
-static rr_status rr__claim_single(rr_writer *w, uint32_t n, int64_t timeout_ns, uint64_t *seq)
+static rr_status rr__claim_single(rr_writer *w, uint32_t n, int64_t timeout_ns, uint64_t *seq,
+                                  rr_wait *wait)
 {
     if (w->pending)
         return rr__fail(RR_INVALID, "this writer already holds a claim; publish or abandon it first");
     uint64_t need = w->next + n;
-    bool stalled = false;
     if (!w->ring->overwrite && need > w->limit) {
-        rr_status st = rr__wait_room(w, need, n, rr__deadline(timeout_ns), &stalled);
+        rr_status st = rr__wait_room(w, need, n, rr__deadline(timeout_ns), wait);
         if (st != RR_OK)
             return st;
     }
@@ -353,22 +357,23 @@ static rr_status rr__claim_single(rr_writer *w, uint32_t n, int64_t timeout_ns, 
     return RR_OK;
 }
 
-static rr_status rr__claim_multi(rr_writer *w, uint32_t n, int64_t timeout_ns, uint64_t *seq)
+static rr_status rr__claim_multi(rr_writer *w, uint32_t n, int64_t timeout_ns, uint64_t *seq,
+                                 rr_wait *wait)
 {
     rr_ring *ring = w->ring;
     rr_layout *L = ring->L;
     uint64_t s = atomic_load_explicit(&L->claim, memory_order_relaxed);
     int64_t deadline = rr__deadline(timeout_ns);
-    bool stalled = false;
     for (;;) {
         if (!rr__multi_room(ring, s, n)) {
-            rr_status st = rr__wait_room(w, 0, n, deadline, &stalled);
+            rr_status st = rr__wait_room(w, 0, n, deadline, wait);
             if (st != RR_OK)
                 return st;
             /* room seen; another writer may take it first, so look again */
             s = atomic_load_explicit(&L->claim, memory_order_relaxed);
             continue;
         }
+        /* R4 */
         if (atomic_compare_exchange_weak_explicit(&L->claim, &s, s + n, memory_order_acq_rel,
                                                   memory_order_relaxed))
             break;
@@ -381,6 +386,9 @@ static rr_status rr__check_claim_args(rr_writer *w, uint32_t count, rr_claim *c)
 {
     if (!w || !c)
         return rr__fail(RR_INVALID, "rr_writer_claim needs a writer and a claim");
+    rr_status st = rr__check_process(w->ring, &w->fork_gen, w->owner, "writer");
+    if (st != RR_OK)
+        return st;
     uint64_t most = w->ring->capacity < RR_MAX_CLAIM ? w->ring->capacity : RR_MAX_CLAIM;
     if (count == 0 || count > most)
         return rr__fail(RR_INVALID, "cannot claim %u events: between 1 and %llu at a time",
@@ -392,12 +400,13 @@ static rr_status rr__check_claim_args(rr_writer *w, uint32_t count, rr_claim *c)
 
 /* Take `count` slots (waiting for room as the ring's mode says) and mark
  * them; the caller fills them and sets each slot's length and type. */
-static rr_status rr__reserve(rr_writer *w, uint32_t count, int64_t timeout_ns, rr_claim *c)
+static rr_status rr__reserve(rr_writer *w, uint32_t count, int64_t timeout_ns, rr_claim *c,
+                             rr_wait *wait)
 {
     rr_ring *ring = w->ring;
     uint64_t seq = 0;
-    rr_status st = w->single ? rr__claim_single(w, count, timeout_ns, &seq)
-                             : rr__claim_multi(w, count, timeout_ns, &seq);
+    rr_status st = w->single ? rr__claim_single(w, count, timeout_ns, &seq, wait)
+                             : rr__claim_multi(w, count, timeout_ns, &seq, wait);
     if (st != RR_OK)
         return st;
     uint64_t idx = w->single ? w->idx : seq % ring->capacity;
@@ -411,12 +420,13 @@ static rr_status rr__reserve(rr_writer *w, uint32_t count, int64_t timeout_ns, r
     return RR_OK;
 }
 
-rr_status rr_writer_claim(rr_writer *w, uint32_t count, uint32_t event_type, rr_claim *c,
-                          int64_t timeout_ns)
+rr_status rr_writer_claim_ex(rr_writer *w, uint32_t count, uint32_t event_type, rr_claim *c,
+                             int64_t timeout_ns, rr_wait *wait)
 {
+    rr_wait own = RR_WAIT_INIT;
     rr_status st = rr__check_claim_args(w, count, c);
     if (st == RR_OK)
-        st = rr__reserve(w, count, timeout_ns, c);
+        st = rr__reserve(w, count, timeout_ns, c, wait ? wait : &own);
     if (st != RR_OK)
         return st;
     rr_ring *ring = w->ring;
@@ -427,6 +437,12 @@ rr_status rr_writer_claim(rr_writer *w, uint32_t count, uint32_t event_type, rr_
             idx = 0;
     }
     return RR_OK;
+}
+
+rr_status rr_writer_claim(rr_writer *w, uint32_t count, uint32_t event_type, rr_claim *c,
+                          int64_t timeout_ns)
+{
+    return rr_writer_claim_ex(w, count, event_type, c, timeout_ns, NULL);
 }
 
 /* ---- filling a claim --------------------------------------------------------------- */
@@ -460,6 +476,9 @@ static rr_status rr__check_open_claim(rr_writer *w, rr_claim *c)
 {
     if (!w || !c || c->_state != RR_CLAIM_OPEN || c->_ring != w->ring)
         return rr__fail(RR_INVALID, "not an open claim of this writer");
+    rr_status st = rr__check_process(w->ring, &w->fork_gen, w->owner, "writer");
+    if (st != RR_OK)
+        return st;
     if (w->single && (!w->pending || c->sequence != w->next))
         return rr__fail(RR_INVALID, "not the claim this writer holds");
     return RR_OK;
@@ -474,7 +493,8 @@ static void rr__notify_published(rr_ring *ring)
         rr__notify(ring, &ring->L->writable);
 }
 
-/* Publish each stamp in order; release makes the slot's bytes visible first. */
+/* Publish each stamp in order; release makes the slot's bytes visible first
+ * (R1, pairs with A1 in reader.c). */
 static void rr__stamp_all(rr_ring *ring, const rr_claim *c)
 {
     uint64_t idx = c->_idx;
@@ -497,8 +517,10 @@ rr_status rr_writer_publish(rr_writer *w, rr_claim *c)
         w->next += c->count;
         w->idx = (w->idx + c->count) % ring->capacity;
         w->pending = false;
+        /* R2, pairs with A2 (rr__head, stats) */
         atomic_store_explicit(&ring->L->published, w->next, memory_order_release);
     } else {
+        /* R2 */
         atomic_fetch_add_explicit(&ring->L->published, c->count, memory_order_release);
     }
     c->_state = RR_CLAIM_NONE;
@@ -536,15 +558,16 @@ rr_status rr_writer_abandon(rr_writer *w, rr_claim *c)
 
 /* The single-producer add, kept in one piece: claim, copy, publish. */
 static rr_status rr__add_single(rr_writer *w, const void *data, size_t len, uint32_t type,
-                                uint64_t *seq_out, int64_t timeout_ns)
+                                uint64_t *seq_out, int64_t timeout_ns, rr_wait *wait)
 {
     rr_ring *ring = w->ring;
     uint64_t seq = w->next;
     if (w->pending)
         return rr__fail(RR_INVALID, "this writer holds a claim; publish or abandon it first");
-    bool stalled = false;
     if (!ring->overwrite && seq + 1 > w->limit) {
-        rr_status st = rr__wait_room(w, seq + 1, 1, rr__deadline(timeout_ns), &stalled);
+        rr_wait own = RR_WAIT_INIT;
+        rr_status st = rr__wait_room(w, seq + 1, 1, rr__deadline(timeout_ns),
+                                     wait ? wait : &own);
         if (st != RR_OK)
             return st;
     }
@@ -553,6 +576,7 @@ static rr_status rr__add_single(rr_writer *w, const void *data, size_t len, uint
     rr__mark_writing(ring, seq, idx, 1);
     rr__set_meta(m, (uint32_t)len, type);
     rr__copy_in(rr__slot(ring, idx), data, len);
+    /* R1, pairs with A1 in reader.c; then R2 */
     atomic_store_explicit(&m->stamp, rr__stamp_done(seq), memory_order_release);
     w->next = seq + 1;
     w->idx = idx + 1 == ring->capacity ? 0 : idx + 1;
@@ -563,20 +587,24 @@ static rr_status rr__add_single(rr_writer *w, const void *data, size_t len, uint
     return RR_OK;
 }
 
-rr_status rr_writer_add(rr_writer *w, const void *data, size_t len, uint32_t event_type,
-                        uint64_t *seq_out, int64_t timeout_ns)
+rr_status rr_writer_add_ex(rr_writer *w, const void *data, size_t len, uint32_t event_type,
+                           uint64_t *seq_out, int64_t timeout_ns, rr_wait *wait)
 {
     if (!w || (!data && len))
         return rr__fail(RR_INVALID, "rr_writer_add needs a writer and data");
     rr_ring *ring = w->ring;
+    rr_status forked = rr__check_process(ring, &w->fork_gen, w->owner, "writer");
+    if (forked != RR_OK)
+        return forked;
     if (len > ring->slot_size)
         return rr__too_large(len, ring);
     if (atomic_load_explicit(&ring->L->control.closed, memory_order_relaxed))
         return rr__fail(RR_CLOSED, "cannot write: the ring is closed");
     if (w->single)
-        return rr__add_single(w, data, len, event_type, seq_out, timeout_ns);
+        return rr__add_single(w, data, len, event_type, seq_out, timeout_ns, wait);
+    rr_wait own = RR_WAIT_INIT;
     rr_claim c;
-    rr_status st = rr__reserve(w, 1, timeout_ns, &c);
+    rr_status st = rr__reserve(w, 1, timeout_ns, &c, wait ? wait : &own);
     if (st != RR_OK)
         return st;
     rr__set_meta(&ring->meta[c._idx], (uint32_t)len, event_type);
@@ -586,11 +614,20 @@ rr_status rr_writer_add(rr_writer *w, const void *data, size_t len, uint32_t eve
     return rr_writer_publish(w, &c);
 }
 
-rr_status rr_writer_add_batch(rr_writer *w, const rr_payload *items, size_t n,
-                              uint64_t *first_seq_out, int64_t timeout_ns)
+rr_status rr_writer_add(rr_writer *w, const void *data, size_t len, uint32_t event_type,
+                        uint64_t *seq_out, int64_t timeout_ns)
+{
+    return rr_writer_add_ex(w, data, len, event_type, seq_out, timeout_ns, NULL);
+}
+
+rr_status rr_writer_add_batch_ex(rr_writer *w, const rr_payload *items, size_t n,
+                                 uint64_t *first_seq_out, int64_t timeout_ns, rr_wait *wait)
 {
     if (!w || !items)
         return rr__fail(RR_INVALID, "rr_writer_add_batch needs a writer and items");
+    rr_status forked = rr__check_process(w->ring, &w->fork_gen, w->owner, "writer");
+    if (forked != RR_OK)
+        return forked;
     if (n == 0 || n > RR_MAX_CLAIM)
         return rr__fail(RR_INVALID, "a batch holds 1 to %u events, not %zu", RR_MAX_CLAIM, n);
     for (size_t i = 0; i < n; i++) {
@@ -601,10 +638,11 @@ rr_status rr_writer_add_batch(rr_writer *w, const rr_payload *items, size_t n,
         if (!items[i].data && items[i].len)
             return rr__fail(RR_INVALID, "payload %zu of the batch has no data", i);
     }
+    rr_wait own = RR_WAIT_INIT;
     rr_claim c;
     rr_status st = rr__check_claim_args(w, (uint32_t)n, &c);
     if (st == RR_OK)
-        st = rr__reserve(w, (uint32_t)n, timeout_ns, &c);
+        st = rr__reserve(w, (uint32_t)n, timeout_ns, &c, wait ? wait : &own);
     if (st != RR_OK)
         return st;
     rr_ring *ring = w->ring;
@@ -618,4 +656,10 @@ rr_status rr_writer_add_batch(rr_writer *w, const rr_payload *items, size_t n,
     if (first_seq_out)
         *first_seq_out = c.sequence;
     return rr_writer_publish(w, &c);
+}
+
+rr_status rr_writer_add_batch(rr_writer *w, const rr_payload *items, size_t n,
+                              uint64_t *first_seq_out, int64_t timeout_ns)
+{
+    return rr_writer_add_batch_ex(w, items, n, first_seq_out, timeout_ns, NULL);
 }

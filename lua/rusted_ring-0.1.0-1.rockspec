@@ -30,7 +30,7 @@ build = {
             "lua/rusted_ring.c", "lua/rr_unpack.c",
             "csrc/pool.c", "csrc/proc.c", "csrc/reader.c", "csrc/ring.c",
             "csrc/shm.c", "csrc/stats.c", "csrc/status.c", "csrc/wait.c",
-            "csrc/writer.c",
+            "csrc/vocab.c", "csrc/writer.c",
          },
          defines = { "_GNU_SOURCE" },
          incdirs = { "csrc", "lua" },

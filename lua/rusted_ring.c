@@ -24,10 +24,16 @@
  *
  * Outcomes a caller handles (empty, full, timeout, closed) return nil and a
  * word; a shared ring that cannot be made or opened (not found, the name
- * taken, a segment that is not a usable ring) returns nil and the core's
- * message; everything else raises with the core's detailed message.
+ * taken, a segment that is not a usable ring, still being created, or
+ * another user's) returns nil and the core's message; everything else
+ * raises with the core's detailed message (among them a writer or reader
+ * used in a fork()ed child: it belongs to the process that opened it).
+ *
+ * The vocabulary is the core's (rusted_ring.h, vocab.c): names of modes,
+ * producers and starts, seconds to nanoseconds, the largest claim, the
+ * pressure thresholds and health bands, and the stats fields, so that a value
+ * means the same here as in Python.
  */
-#include <math.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -134,24 +140,22 @@ static uint32_t opt_event_type(lua_State *L, int arg)
     return (uint32_t)check_range(L, arg, "event type", 0, UINT32_MAX);
 }
 
-/* Seconds -> the core's nanoseconds. nil, 0 and negative never wait (a
- * deadline already passed); math.huge (or anything past ~290 years) waits
- * without limit. */
+/* Seconds -> the core's nanoseconds, by the contract both languages share
+ * (rr_timeout_from_seconds): 0 never waits, > 0 waits up to that long,
+ * math.huge waits without limit, a negative number or NaN raises. nil (or
+ * nothing) is the call's default, which for every call here is 0: never
+ * wait. */
+#define TIMEOUT_DEFAULT_NS 0
 static int64_t opt_timeout(lua_State *L, int arg)
 {
     if (lua_isnoneornil(L, arg))
-        return 0;
+        return TIMEOUT_DEFAULT_NS;
     if (lua_type(L, arg) != LUA_TNUMBER)
         luaL_typeerror(L, arg, "number of seconds");
-    lua_Number s = lua_tonumber(L, arg);
-    if (isnan(s))
-        luaL_argerror(L, arg, "timeout is NaN");
-    if (s <= 0)
-        return 0;
-    if (s >= 9.0e9)
-        return RR_FOREVER;
-    int64_t ns = (int64_t)(s * 1e9);
-    return ns > 0 ? ns : 1;
+    int64_t ns;
+    if (rr_timeout_from_seconds((double)lua_tonumber(L, arg), &ns) != RR_OK)
+        luaL_argerror(L, arg, rr_last_error());
+    return ns;
 }
 
 /* ---- rings ---------------------------------------------------------------- */
@@ -174,23 +178,60 @@ static lring *check_ring(lua_State *L, int arg)
     return rg;
 }
 
-/* Option `key` of the table at t: one of names (NULL-terminated), or dflt
- * when absent; returns its index. `fn` names the caller in errors. */
-static int field_option(lua_State *L, int t, const char *fn, const char *key,
-                        const char *const names[], int dflt)
+/* One of the core's names: parse turns it into the value, name gives the
+ * choices for a value that is not even a string. */
+typedef rr_status (*name_parser)(const char *name, int *out);
+typedef const char *(*name_of)(int value);
+
+static rr_status parse_mode(const char *n, int *out)
 {
-    int found = -1;
+    rr_mode m;
+    rr_status st = rr_mode_from_name(n, &m);
+    *out = (int)m;
+    return st;
+}
+static rr_status parse_producers(const char *n, int *out)
+{
+    rr_producers p;
+    rr_status st = rr_producers_from_name(n, &p);
+    *out = (int)p;
+    return st;
+}
+static rr_status parse_start(const char *n, int *out)
+{
+    rr_start s;
+    rr_status st = rr_start_from_name(n, &s);
+    *out = (int)s;
+    return st;
+}
+static const char *mode_of(int v) { return rr_mode_name((rr_mode)v); }
+static const char *producers_of(int v) { return rr_producers_name((rr_producers)v); }
+static const char *start_of(int v) { return rr_start_name((rr_start)v); }
+
+/* The name at stack index idx, by the core's parser; dflt when nil. Errors
+ * say `what`, the choices and the value (prefixed by `fn` when not NULL). */
+static int check_name(lua_State *L, int idx, const char *fn, const char *what,
+                      name_parser parse, name_of names, int dflt)
+{
+    int v = dflt;
+    if (lua_isnoneornil(L, idx))
+        return dflt;
+    if (lua_type(L, idx) != LUA_TSTRING)
+        luaL_error(L, "%s%s%s must be \"%s\" or \"%s\", got %s", fn ? fn : "", fn ? ": " : "",
+                   what, names(0), names(1), luaL_tolstring(L, idx, NULL));
+    if (parse(lua_tostring(L, idx), &v) != RR_OK)
+        luaL_error(L, "%s%s%s", fn ? fn : "", fn ? ": " : "", rr_last_error());
+    return v;
+}
+
+/* Option `key` of the table at t, by the core's parser, or dflt when absent. */
+static int field_name(lua_State *L, int t, const char *fn, const char *key, name_parser parse,
+                      name_of names, int dflt)
+{
     lua_getfield(L, t, key);
-    if (lua_isnil(L, -1))
-        found = dflt;
-    for (int i = 0; found < 0 && names[i] && lua_type(L, -1) == LUA_TSTRING; i++)
-        if (strcmp(lua_tostring(L, -1), names[i]) == 0)
-            found = i;
-    if (found < 0)
-        luaL_error(L, "%s: %s must be \"%s\" or \"%s\", got %s", fn, key, names[0], names[1],
-                   luaL_tolstring(L, -1, NULL));
+    int v = check_name(L, lua_gettop(L), fn, key, parse, names, dflt);
     lua_pop(L, 1);
-    return found;
+    return v;
 }
 
 /* Required integer option `key` of the table at t, in lo..hi. */
@@ -225,14 +266,12 @@ static void check_option_keys(lua_State *L, int t, const char *fn, const char *c
 /* The ring options of the table at t (slot_size, capacity, mode, producers). */
 static rr_config check_config(lua_State *L, int t, const char *fn)
 {
-    static const char *const modes[] = { "backpressure", "overwrite", NULL };
-    static const char *const producers[] = { "single", "multi", NULL };
     rr_config cfg;
     cfg.slot_size = (size_t)field_range(L, t, fn, "slot_size", 1, RR_MAX_SLOT_SIZE);
     cfg.capacity = (uint64_t)field_range(L, t, fn, "capacity", 1, LUA_MAXINTEGER);
-    cfg.mode = (rr_mode)field_option(L, t, fn, "mode", modes, RR_MODE_BACKPRESSURE);
-    cfg.producers = (rr_producers)field_option(L, t, fn, "producers", producers,
-                                               RR_PRODUCERS_SINGLE);
+    cfg.mode = (rr_mode)field_name(L, t, fn, "mode", parse_mode, mode_of, RR_MODE_BACKPRESSURE);
+    cfg.producers = (rr_producers)field_name(L, t, fn, "producers", parse_producers,
+                                             producers_of, RR_PRODUCERS_SINGLE);
     return cfg;
 }
 
@@ -290,6 +329,37 @@ static unsigned field_permissions(lua_State *L, int t, const char *fn)
     return (unsigned)v;
 }
 
+/* A boolean option `key` of the table at t (nil: false). */
+static bool field_flag(lua_State *L, int t, const char *fn, const char *key)
+{
+    lua_getfield(L, t, key);
+    int type = lua_type(L, -1);
+    if (type != LUA_TNIL && type != LUA_TBOOLEAN)
+        luaL_error(L, "%s: %s must be a boolean, got %s", fn, key, luaL_typename(L, -1));
+    bool v = lua_toboolean(L, -1);
+    lua_pop(L, 1);
+    return v;
+}
+
+/* Option `timeout` (seconds) of the table at t: how long opening waits for
+ * a ring another process is still creating. nil: as long as that process
+ * lives and creates it (RR_FOREVER); 0: not at all; math.huge: without
+ * limit; negative or NaN: an error. */
+static int64_t field_shm_timeout(lua_State *L, int t, const char *fn)
+{
+    lua_getfield(L, t, "timeout");
+    int64_t ns = RR_FOREVER;
+    if (!lua_isnil(L, -1)) {
+        if (lua_type(L, -1) != LUA_TNUMBER)
+            luaL_error(L, "%s: timeout must be a number of seconds, got %s", fn,
+                       luaL_typename(L, -1));
+        if (rr_timeout_from_seconds((double)lua_tonumber(L, -1), &ns) != RR_OK)
+            luaL_error(L, "%s: %s", fn, rr_last_error());
+    }
+    lua_pop(L, 1);
+    return ns;
+}
+
 /* After a failed rr_shm_* call: nil and the core's message for what a caller
  * handles (no such ring, the name taken, a segment that is not a usable
  * ring, the system refusing); raise for misuse (a bad name or options). */
@@ -300,6 +370,8 @@ static int push_shm_failure(lua_State *L, const char *fn, rr_status st)
     case RR_SHM_EXISTS:
     case RR_SHM_INVALID:
     case RR_SHM_INCOMPATIBLE:
+    case RR_SHM_CREATING:
+    case RR_SHM_FOREIGN_OWNER:
     case RR_SYSTEM:
         lua_pushnil(L);
         lua_pushstring(L, rr_last_error());
@@ -309,31 +381,57 @@ static int push_shm_failure(lua_State *L, const char *fn, rr_status st)
     }
 }
 
+/* The options opening takes (allow_other_user, timeout) from the table at t. */
+static rr_shm_options check_open_options(lua_State *L, int t, const char *fn)
+{
+    rr_shm_options o = RR_SHM_OPTIONS_INIT;
+    o.allow_other_user = field_flag(L, t, fn, "allow_other_user");
+    o.timeout_ns = field_shm_timeout(L, t, fn);
+    return o;
+}
+
 /* rr.create_shared(name, { slot_size = n, capacity = n, mode = ..., producers = ...,
- *                          permissions = 0x180 (0600, the default) }) -> ring | nil, message */
+ *                          permissions = 0x180 (0600, the default),
+ *                          exist_ok = false, allow_other_user = false, timeout = nil })
+ * -> ring | nil, message. exist_ok: when the name is taken, open that ring if
+ * its geometry is the one asked for (allow_other_user and timeout as for
+ * rr.open_shared). */
 static int rr_lua_create_shared(lua_State *L)
 {
     static const char *const known[] = { "slot_size", "capacity", "mode", "producers",
-                                         "permissions", NULL };
+                                         "permissions", "exist_ok", "allow_other_user",
+                                         "timeout", NULL };
     const char *name = check_shm_name(L, 1);
     luaL_checktype(L, 2, LUA_TTABLE);
     check_option_keys(L, 2, "rr.create_shared", known);
     rr_config cfg = check_config(L, 2, "rr.create_shared");
-    unsigned permissions = field_permissions(L, 2, "rr.create_shared");
+    rr_shm_options o = check_open_options(L, 2, "rr.create_shared");
+    o.permissions = field_permissions(L, 2, "rr.create_shared");
+    o.exist_ok = field_flag(L, 2, "rr.create_shared", "exist_ok");
     lring *rg = new_ring_ud(L);
-    rr_status st = rr_shm_create(name, &cfg, permissions, &rg->ring);
+    rr_status st = rr_shm_create_opts(name, &cfg, &o, &rg->ring);
     if (st != RR_OK)
         return push_shm_failure(L, "rr.create_shared", st);
     rg->released = false;
     return 1;
 }
 
-/* rr.open_shared(name) -> ring | nil, message */
+/* rr.open_shared(name [, { allow_other_user = false, timeout = nil }])
+ * -> ring | nil, message. A segment of another user is refused unless
+ * allow_other_user; a ring still being created is waited for, by default
+ * as long as the process creating it lives (timeout: seconds, 0 never waits). */
 static int rr_lua_open_shared(lua_State *L)
 {
+    static const char *const known[] = { "allow_other_user", "timeout", NULL };
     const char *name = check_shm_name(L, 1);
+    rr_shm_options o = RR_SHM_OPTIONS_INIT;
+    if (!lua_isnoneornil(L, 2)) {
+        luaL_checktype(L, 2, LUA_TTABLE);
+        check_option_keys(L, 2, "rr.open_shared", known);
+        o = check_open_options(L, 2, "rr.open_shared");
+    }
     lring *rg = new_ring_ud(L);
-    rr_status st = rr_shm_open(name, &rg->ring);
+    rr_status st = rr_shm_open_opts(name, &o, &rg->ring);
     if (st != RR_OK)
         return push_shm_failure(L, "rr.open_shared", st);
     rg->released = false;
@@ -385,9 +483,6 @@ static int ring_closed(lua_State *L)
     return 1;
 }
 
-static const char *mode_name(rr_mode m) { return m == RR_MODE_OVERWRITE ? "overwrite" : "backpressure"; }
-static const char *producers_name(rr_producers p) { return p == RR_PRODUCERS_MULTI ? "multi" : "single"; }
-
 static int ring_tostring(lua_State *L)
 {
     lring *rg = luaL_checkudata(L, 1, RING_MT);
@@ -399,8 +494,8 @@ static int ring_tostring(lua_State *L)
     const char *shared = name ? lua_pushfstring(L, "'%s' ", name) : "";
     lua_pushfstring(L, "rusted_ring.ring %s(slot_size=%I, capacity=%I, %s, %s) (%p)", shared,
                     (lua_Integer)rr_ring_slot_size(rg->ring),
-                    (lua_Integer)rr_ring_capacity(rg->ring), mode_name(rr_ring_mode(rg->ring)),
-                    producers_name(rr_ring_producers(rg->ring)), (void *)rg);
+                    (lua_Integer)rr_ring_capacity(rg->ring), rr_mode_name(rr_ring_mode(rg->ring)),
+                    rr_producers_name(rr_ring_producers(rg->ring)), (void *)rg);
     return 1;
 }
 
@@ -418,13 +513,13 @@ static int ring_capacity(lua_State *L)
 
 static int ring_mode(lua_State *L)
 {
-    lua_pushstring(L, mode_name(rr_ring_mode(check_ring(L, 1)->ring)));
+    lua_pushstring(L, rr_mode_name(rr_ring_mode(check_ring(L, 1)->ring)));
     return 1;
 }
 
 static int ring_producers(lua_State *L)
 {
-    lua_pushstring(L, producers_name(rr_ring_producers(check_ring(L, 1)->ring)));
+    lua_pushstring(L, rr_producers_name(rr_ring_producers(check_ring(L, 1)->ring)));
     return 1;
 }
 
@@ -473,20 +568,36 @@ static void set_num(lua_State *L, const char *k, double v)
     lua_setfield(L, -2, k);
 }
 
-static void push_reader_stats(lua_State *L, const rr_reader_stats *r)
+/* One stats field into the table on top, by its kind in the core's lists. */
+static void set_U64(lua_State *L, const char *k, uint64_t v) { set_int(L, k, v); }
+static void set_RATIO(lua_State *L, const char *k, double v) { set_num(L, k, v); }
+static void set_BOOL(lua_State *L, const char *k, bool v)
 {
-    lua_createtable(L, 0, 8);
-    set_int(L, "index", r->index);
-    set_int(L, "pid", r->pid);
-    lua_pushboolean(L, r->alive), lua_setfield(L, -2, "alive");
-    set_int(L, "cursor", r->cursor);
-    set_int(L, "lag", r->lag);
-    set_int(L, "lost", r->lost);
-    set_int(L, "skipped", r->skipped);
-    set_num(L, "backpressure", r->backpressure);
+    lua_pushboolean(L, v);
+    lua_setfield(L, -2, k);
+}
+static void set_TEXT(lua_State *L, const char *k, const char *v)
+{
+    lua_pushstring(L, v ? v : "");
+    lua_setfield(L, -2, k);
+}
+static void set_MODE(lua_State *L, const char *k, rr_mode v) { set_TEXT(L, k, rr_mode_name(v)); }
+static void set_PRODUCERS(lua_State *L, const char *k, rr_producers v)
+{
+    set_TEXT(L, k, rr_producers_name(v));
 }
 
-/* ring:stats() -> plain table: the ring's figures and `readers`, a list. */
+#define COUNT_FIELD(field, kind) + 1
+#define SET_FIELD(field, kind) set_##kind(L, #field, s->field);
+
+static void push_reader_stats(lua_State *L, const rr_reader_stats *s)
+{
+    lua_createtable(L, 0, 0 RR_READER_STATS_FIELDS(COUNT_FIELD));
+    RR_READER_STATS_FIELDS(SET_FIELD)
+}
+
+/* ring:stats() -> plain table: RR_RING_STATS_FIELDS (name is "" for an
+ * in-process ring), then `readers`, a list of RR_READER_STATS_FIELDS tables. */
 static int ring_stats(lua_State *L)
 {
     lring *rg = check_ring(L, 1);
@@ -494,24 +605,8 @@ static int ring_stats(lua_State *L)
     rr_status st = rr_ring_stats_get(rg->ring, s);
     if (st != RR_OK)
         return push_outcome(L, st, 0);
-    lua_createtable(L, 0, 18);
-    set_int(L, "capacity", s->capacity);
-    set_int(L, "slot_size", s->slot_size);
-    lua_pushstring(L, mode_name(s->mode)), lua_setfield(L, -2, "mode");
-    lua_pushstring(L, producers_name(s->producers)), lua_setfield(L, -2, "producers");
-    set_int(L, "memory_bytes", s->memory_bytes);
-    set_int(L, "published", s->published);
-    set_int(L, "writer_stalls", s->writer_stalls);
-    set_int(L, "abandoned", s->abandoned);
-    set_int(L, "writers", s->writers);
-    set_int(L, "writer_pid", s->writer_pid);
-    set_int(L, "writer_processes", s->writer_processes);
-    lua_pushboolean(L, s->writer_alive), lua_setfield(L, -2, "writer_alive");
-    lua_pushboolean(L, s->shared), lua_setfield(L, -2, "shared");
-    set_int(L, "readers_evicted", s->readers_evicted);
-    lua_pushboolean(L, s->closed), lua_setfield(L, -2, "closed");
-    set_int(L, "reader_count", s->reader_count);
-    set_num(L, "max_backpressure", s->max_backpressure);
+    lua_createtable(L, 0, 1 RR_RING_STATS_FIELDS(COUNT_FIELD));
+    RR_RING_STATS_FIELDS(SET_FIELD)
     lua_createtable(L, (int)s->reader_count, 0);
     for (uint32_t i = 0; i < s->reader_count && i < RR_MAX_READERS; i++) {
         push_reader_stats(L, &s->readers[i]);
@@ -533,9 +628,8 @@ static lwriter *new_writer_ud(lua_State *L)
 
 static void writer_sizes(lwriter *w, rr_ring *ring)
 {
-    uint64_t cap = rr_ring_capacity(ring);
     w->slot_size = rr_ring_slot_size(ring);
-    w->max_batch = cap < RR_MAX_CLAIM ? cap : RR_MAX_CLAIM;
+    w->max_batch = rr_ring_max_claim(ring);
 }
 
 /* ring:writer() */
@@ -710,10 +804,18 @@ static lreader *new_reader_ud(lua_State *L)
     return rd;
 }
 
+/* A reader's start: "oldest" (nil) or "latest". */
 static rr_start check_start(lua_State *L, int arg)
 {
-    static const char *const names[] = { "oldest", "latest", NULL };
-    return (rr_start)luaL_checkoption(L, arg, "oldest", names);
+    int v = RR_START_OLDEST;
+    if (lua_isnoneornil(L, arg))
+        return RR_START_OLDEST;
+    if (lua_type(L, arg) != LUA_TSTRING)
+        luaL_argerror(L, arg, lua_pushfstring(L, "start must be \"%s\" or \"%s\", got %s",
+                                              start_of(0), start_of(1), luaL_typename(L, arg)));
+    if (parse_start(lua_tostring(L, arg), &v) != RR_OK)
+        luaL_argerror(L, arg, rr_last_error());
+    return (rr_start)v;
 }
 
 /* Open a reader, collecting garbage once if dropped readers fill the table.
@@ -835,6 +937,7 @@ static int reader_events(lua_State *L)
         return 1;                                       \
     }
 READER_GETTER(lag, lua_pushinteger, (lua_Integer)rr_reader_lag)
+READER_GETTER(pinned, lua_pushinteger, (lua_Integer)rr_reader_pinned)
 READER_GETTER(lost, lua_pushinteger, (lua_Integer)rr_reader_lost)
 READER_GETTER(cursor, lua_pushinteger, (lua_Integer)rr_reader_cursor)
 READER_GETTER(delivered, lua_pushinteger, (lua_Integer)rr_reader_delivered)
@@ -1116,6 +1219,51 @@ static int rr_lua_pool_stats(lua_State *L)
     return 1;
 }
 
+/* ---- pressure and health ------------------------------------------------------ */
+
+static double check_ratio(lua_State *L)
+{
+    if (lua_type(L, 1) != LUA_TNUMBER)
+        luaL_typeerror(L, 1, "number");
+    return (double)lua_tonumber(L, 1);
+}
+
+/* rr.health_of(ratio) -> "EXCELLENT" | "GOOD" | "WARNING" | "CRITICAL" (the
+ * core's bands: < 0.5, <= 0.8, < 0.9, else) */
+static int rr_lua_health_of(lua_State *L)
+{
+    lua_pushstring(L, rr_health_name(rr_health_of(check_ratio(L))));
+    return 1;
+}
+
+/* rr.is_under_pressure(ratio) -> ratio > rr.PRESSURE_THRESHOLD */
+static int rr_lua_is_under_pressure(lua_State *L)
+{
+    lua_pushboolean(L, rr_ratio_is_under_pressure(check_ratio(L)));
+    return 1;
+}
+
+/* rr.should_throttle(ratio) -> ratio >= rr.THROTTLE_THRESHOLD */
+static int rr_lua_should_throttle(lua_State *L)
+{
+    lua_pushboolean(L, rr_ratio_should_throttle(check_ratio(L)));
+    return 1;
+}
+
+/* rr.health_check() -> the health of the worst default pool (the
+ * rusted-ring crate's health_check); creates no pool. */
+static int rr_lua_health_check(lua_State *L)
+{
+    rr_pool_stats all[RR_POOL_COUNT];
+    rr_pool_stats_collect(all);
+    double worst = 0.0;
+    for (int i = 0; i < RR_POOL_COUNT; i++)
+        if (all[i].current_backpressure > worst)
+            worst = all[i].current_backpressure;
+    lua_pushstring(L, rr_health_name(rr_health_of(worst)));
+    return 1;
+}
+
 /* ---- registration ----------------------------------------------------------- */
 
 static const luaL_Reg ring_methods[] = {
@@ -1145,6 +1293,7 @@ static const luaL_Reg reader_methods[] = {
     { "backpressure_ratio", reader_backpressure_ratio },
     { "is_under_pressure", reader_is_under_pressure },
     { "should_throttle", reader_should_throttle }, { "lag", reader_lag },
+    { "pinned", reader_pinned },
     { "lost", reader_lost }, { "cursor", reader_cursor }, { "delivered", reader_delivered },
     { "skipped", reader_skipped }, { "close", reader_close }, { NULL, NULL }
 };
@@ -1178,6 +1327,9 @@ static const luaL_Reg module_funcs[] = {
     { "estimate_pool_id", rr_lua_estimate_pool_id }, { "emit", rr_lua_emit },
     { "pool_stats", rr_lua_pool_stats }, { "create_shared", rr_lua_create_shared },
     { "open_shared", rr_lua_open_shared }, { "unlink_shared", rr_lua_unlink_shared },
+    { "health_of", rr_lua_health_of }, { "health_check", rr_lua_health_check },
+    { "is_under_pressure", rr_lua_is_under_pressure },
+    { "should_throttle", rr_lua_should_throttle },
     { NULL, NULL }
 };
 
@@ -1238,6 +1390,9 @@ int luaopen_rusted_ring(lua_State *L)
     lua_pushinteger(L, RR_MAX_READERS), lua_setfield(L, -2, "MAX_READERS");
     lua_pushinteger(L, RR_MAX_SLOT_SIZE), lua_setfield(L, -2, "MAX_SLOT_SIZE");
     lua_pushinteger(L, RR_SHM_NAME_MAX), lua_setfield(L, -2, "SHM_NAME_MAX");
+    lua_pushinteger(L, RR_MAX_CLAIM), lua_setfield(L, -2, "MAX_CLAIM");
+    lua_pushnumber(L, RR_PRESSURE_THRESHOLD), lua_setfield(L, -2, "PRESSURE_THRESHOLD");
+    lua_pushnumber(L, RR_THROTTLE_THRESHOLD), lua_setfield(L, -2, "THROTTLE_THRESHOLD");
     lua_pushfstring(L, "%d.%d.%d", RR_VERSION_MAJOR, RR_VERSION_MINOR, RR_VERSION_PATCH);
     lua_setfield(L, -2, "version");
     return 1;

@@ -1,14 +1,16 @@
 /*
  * args.c — argument helpers shared by every method: positional-or-keyword
  * parsing for METH_FASTCALL, non-negative ints, event types, timeouts in
- * seconds, and payloads (bytes-like objects or event-like objects).
+ * seconds and the core's names (both through the core's vocabulary, so they
+ * mean what they mean in Lua), and payloads (bytes-like objects or
+ * event-like objects).
  *
  * Each helper either fills its output and returns 0, or sets an exception that
  * names the argument and what was wrong with it and returns -1.
  */
 #include "module.h"
 
-#include <math.h>
+#include <float.h>
 
 /* Positional-or-keyword parsing for METH_FASTCALL | METH_KEYWORDS: names[0..npos)
  * may come by position, the rest only by keyword. Unset entries stay NULL. */
@@ -91,42 +93,83 @@ int rrpy_as_event_type(PyObject *o, uint32_t *out)
     return 0;
 }
 
-/* Seconds (int or float, >= 0) to nanoseconds; None means `none_ns`. */
+/* Seconds (an int or a float) to nanoseconds by the core's contract
+ * (rr_timeout_from_seconds: 0 never waits, > 0 waits up to that long, inf
+ * without limit, negative or NaN is a ValueError saying so); None means
+ * `none_ns`, the call's documented meaning of None. */
 int rrpy_as_timeout(PyObject *o, int64_t none_ns, int64_t *out)
 {
     if (!o || o == Py_None) {
         *out = none_ns;
         return 0;
     }
+    double s;
     if (PyLong_Check(o) && !PyBool_Check(o)) {
-        int overflow = 0;
-        long long v = PyLong_AsLongLongAndOverflow(o, &overflow);
-        if (v == -1 && PyErr_Occurred())
+        s = PyLong_AsDouble(o);
+        if (s == -1.0 && PyErr_Occurred()) {
+            if (!PyErr_ExceptionMatches(PyExc_OverflowError))
+                return -1;
+            /* An int beyond any double: a finite wait, the longest there is,
+             * or (negative) the same error as any negative timeout. */
+            PyErr_Clear();
+            s = PyObject_RichCompareBool(o, Py_False, Py_LT) ? -DBL_MAX : DBL_MAX;
+        }
+    } else if (PyFloat_Check(o)) {
+        s = PyFloat_AsDouble(o);
+        if (s == -1.0 && PyErr_Occurred())
             return -1;
-        if (overflow < 0 || (overflow == 0 && v < 0))
-            goto negative;
-        *out = overflow > 0 || v > (long long)RR_PY_MAX_WAIT_S ? RR_FOREVER : (int64_t)v * 1000000000LL;
-        return 0;
-    }
-    if (!PyFloat_Check(o)) {
+    } else {
         PyErr_Format(PyExc_TypeError, "timeout must be a number of seconds or None, not %.100s",
                      Py_TYPE(o)->tp_name);
         return -1;
     }
-    double s = PyFloat_AsDouble(o);
-    if (s == -1.0 && PyErr_Occurred())
-        return -1;
-    if (isnan(s)) {
-        PyErr_SetString(PyExc_ValueError, "timeout must be a number of seconds, not NaN");
+    if (rr_timeout_from_seconds(s, out) != RR_OK) {
+        PyErr_SetString(PyExc_ValueError, rr_last_error());
         return -1;
     }
-    if (s < 0)
-        goto negative;
-    *out = s > RR_PY_MAX_WAIT_S ? RR_FOREVER : (int64_t)(s * 1e9);
     return 0;
-negative:
-    PyErr_Format(PyExc_ValueError, "timeout must be >= 0 seconds or None, got %R", o);
-    return -1;
+}
+
+/* One of the core's names (mode, producers, start): a str that `parse`
+ * accepts; `what` names the argument in a TypeError. */
+int rrpy_as_name(PyObject *o, const char *what, rrpy_name_parser parse, int *out)
+{
+    if (!PyUnicode_Check(o)) {
+        PyErr_Format(PyExc_TypeError, "%s must be a str, not %.100s", what, Py_TYPE(o)->tp_name);
+        return -1;
+    }
+    const char *name = PyUnicode_AsUTF8(o);
+    if (!name)
+        return -1;
+    if (parse(name, out) != RR_OK) {
+        PyErr_SetString(PyExc_ValueError, rr_last_error());
+        return -1;
+    }
+    return 0;
+}
+
+rr_status rrpy_parse_mode(const char *name, int *out)
+{
+    rr_mode v = RR_MODE_BACKPRESSURE;
+    rr_status st = rr_mode_from_name(name, &v);
+    *out = (int)v;
+    return st;
+}
+
+rr_status rrpy_parse_producers(const char *name, int *out)
+{
+    rr_producers v = RR_PRODUCERS_SINGLE;
+    rr_status st = rr_producers_from_name(name, &v);
+    *out = (int)v;
+    return st;
+}
+
+rr_status rrpy_parse_start(const char *name, int *out)
+{
+    rr_start v = RR_START_OLDEST;
+    rr_status st = rr_start_from_name(name, &v);
+    *out = (int)v;
+    return st;
 }
 int rrpy_payload_get(PyObject *o, rrpy_payload *p)
 {

@@ -7,7 +7,9 @@
  * Invariants: the state is the only mutable module-level data; every type and
  * exception is created per module object (no static types); a status is turned
  * into an exception only through exception_for(), a busy handle only through
- * rrpy_raise_busy().
+ * rrpy_raise_busy(). The thresholds, health bands and stats field names the
+ * pure-Python modules use come from the core here, never from a second copy in
+ * Python.
  *
  * Re-entrancy audit (see above, in module.h): the sliced wait runs signal
  * handlers between slices (PyErr_CheckSignals) with the GIL held; its callers
@@ -38,6 +40,9 @@ static PyObject *exception_for(rr_py_state *st, rr_status s, int *err)
     case RR_SHM_EXISTS:                  *err = EEXIST; return st->SharedMemoryExists;
     case RR_SHM_INVALID: case RR_SHM_INCOMPATIBLE:
                                          return st->SharedMemoryError;
+    case RR_SHM_CREATING:                *err = ETIMEDOUT; return st->SharedMemoryCreating;
+    case RR_SHM_FOREIGN_OWNER:           *err = EPERM; return st->SharedMemoryForeignOwner;
+    case RR_FORKED:                      return st->ForkedHandle;
     case RR_SYSTEM:                      return PyExc_OSError;
     default:                             return st->RingError;
     }
@@ -66,14 +71,16 @@ PyObject *rrpy_raise_status(rr_py_state *st, rr_status s, const char *detail, ..
 
 /* Raise for status s of a call on the shared segment `name`. A missing or
  * taken name raises FileNotFoundError / FileExistsError (also
- * SharedMemoryError) with errno and filename, as opening a file would. */
+ * SharedMemoryError), a segment still being made a TimeoutError, another
+ * user's a PermissionError, each with errno and filename as opening a file
+ * would, and with the core's message (which says what to do about it). */
 PyObject *rrpy_raise_named(rr_py_state *st, rr_status s, PyObject *name)
 {
     int err;
     PyObject *exc = exception_for(st, s, &err);
     if (!err)
         return rrpy_raise_status(st, s, NULL);
-    PyObject *args = Py_BuildValue("(isO)", err, rr_strerror(s), name);
+    PyObject *args = Py_BuildValue("(isO)", err, rr_last_error(), name);
     if (args) {
         PyErr_SetObject(exc, args);
         Py_DECREF(args);
@@ -106,12 +113,10 @@ int rrpy_wait_sliced(void *ctx, rrpy_wait_op op, rrpy_wait_between between, int6
                 slice = left;
         }
         rr_status s;
+        /* A writer's op passes the rr_wait of its first, non-waiting attempt
+         * (kept in ctx), so the slices count once in writer_stalls. */
         Py_BEGIN_ALLOW_THREADS
-        /* The caller made the first, non-waiting attempt: the slices resume
-         * that one wait, which counts once in writer_stalls. */
-        rr_writer_wait_resumed(true);
         s = op(ctx, slice);
-        rr_writer_wait_resumed(false);
         Py_END_ALLOW_THREADS
         if (s != RR_TIMEOUT) {
             *out = s;
@@ -140,6 +145,106 @@ PyObject *rrpy_return_self(PyObject *self, PyObject *unused)
 {
     (void)unused;
     return Py_NewRef(self);
+}
+
+/* ==== vocabulary: the core's thresholds, health bands and stats fields ============== */
+
+static int ratio_arg(PyObject *o, double *out)
+{
+    if (!PyFloat_Check(o) && !(PyLong_Check(o) && !PyBool_Check(o))) {
+        PyErr_Format(PyExc_TypeError, "ratio must be a float, not %.100s", Py_TYPE(o)->tp_name);
+        return -1;
+    }
+    *out = PyFloat_AsDouble(o);
+    return *out == -1.0 && PyErr_Occurred() ? -1 : 0;
+}
+
+static PyObject *mod_health_of(PyObject *m, PyObject *o)
+{
+    (void)m;
+    double r;
+    return ratio_arg(o, &r) < 0 ? NULL : PyUnicode_FromString(rr_health_name(rr_health_of(r)));
+}
+
+static PyObject *mod_is_under_pressure(PyObject *m, PyObject *o)
+{
+    (void)m;
+    double r;
+    return ratio_arg(o, &r) < 0 ? NULL : PyBool_FromLong(rr_ratio_is_under_pressure(r));
+}
+
+static PyObject *mod_should_throttle(PyObject *m, PyObject *o)
+{
+    (void)m;
+    double r;
+    return ratio_arg(o, &r) < 0 ? NULL : PyBool_FromLong(rr_ratio_should_throttle(r));
+}
+
+static PyMethodDef vocab_functions[] = {
+    {"health_of", mod_health_of, METH_O,
+     "health_of($module, ratio, /)\n--\n\nReturns str. The core's health band of a backpressure "
+     "ratio: 'EXCELLENT' (< 0.5), 'GOOD' (<= 0.8), 'WARNING' (< 0.9) or 'CRITICAL' (>= 0.9, "
+     "or NaN); WARNING exactly when under pressure and not throttling."},
+    {"is_under_pressure", mod_is_under_pressure, METH_O,
+     "is_under_pressure($module, ratio, /)\n--\n\nReturns bool. ratio > PRESSURE_THRESHOLD (0.8)."},
+    {"should_throttle", mod_should_throttle, METH_O,
+     "should_throttle($module, ratio, /)\n--\n\nReturns bool. ratio >= THROTTLE_THRESHOLD (0.9)."},
+    {0}
+};
+
+/* The names of the core's stats field lists, in order, as tuples. */
+#define FIELD_NAME(field, kind) #field,
+static const char *const ring_stats_fields[] = { RR_RING_STATS_FIELDS(FIELD_NAME) "readers" };
+static const char *const reader_stats_fields[] = { RR_READER_STATS_FIELDS(FIELD_NAME) };
+#undef FIELD_NAME
+
+/* PyModule_AddObjectRef for a new reference (PyModule_Add is 3.13+). */
+static int add_new(PyObject *m, const char *attr, PyObject *o)
+{
+    int rc = o ? PyModule_AddObjectRef(m, attr, o) : -1;
+    Py_XDECREF(o);
+    return rc;
+}
+
+static int add_names(PyObject *m, const char *attr, const char *const *names, size_t n)
+{
+    PyObject *t = PyTuple_New((Py_ssize_t)n);
+    if (!t)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        PyObject *s = PyUnicode_InternFromString(names[i]);
+        if (!s) {
+            Py_DECREF(t);
+            return -1;
+        }
+        PyTuple_SET_ITEM(t, (Py_ssize_t)i, s);
+    }
+    return add_new(m, attr, t);
+}
+
+static int add_vocabulary(PyObject *m)
+{
+    if (PyModule_AddFunctions(m, vocab_functions) < 0 ||
+        add_new(m, "PRESSURE_THRESHOLD", PyFloat_FromDouble(RR_PRESSURE_THRESHOLD)) < 0 ||
+        add_new(m, "THROTTLE_THRESHOLD", PyFloat_FromDouble(RR_THROTTLE_THRESHOLD)) < 0 ||
+        add_new(m, "HEALTH_GOOD_FROM", PyFloat_FromDouble(RR_HEALTH_GOOD_FROM)) < 0 ||
+        add_names(m, "RING_STATS_FIELDS", ring_stats_fields,
+                  sizeof ring_stats_fields / sizeof *ring_stats_fields) < 0 ||
+        add_names(m, "READER_STATS_FIELDS", reader_stats_fields,
+                  sizeof reader_stats_fields / sizeof *reader_stats_fields) < 0)
+        return -1;
+    PyObject *bands = PyTuple_New(RR_HEALTH_COUNT);
+    if (!bands)
+        return -1;
+    for (int i = 0; i < RR_HEALTH_COUNT; i++) {
+        PyObject *s = PyUnicode_InternFromString(rr_health_name((rr_health)i));
+        if (!s) {
+            Py_DECREF(bands);
+            return -1;
+        }
+        PyTuple_SET_ITEM(bands, i, s);
+    }
+    return add_new(m, "HEALTH_NAMES", bands);
 }
 
 /* ==== module ======================================================================= */
@@ -205,7 +310,19 @@ static int module_exec(PyObject *m)
                  &st->SharedMemoryNotFound) < 0 ||
         add_exc2(m, "SharedMemoryExists", st->SharedMemoryError, PyExc_FileExistsError,
                  "A shared ring segment of that name exists already (errno EEXIST; filename is "
-                 "the name).", &st->SharedMemoryExists) < 0)
+                 "the name).", &st->SharedMemoryExists) < 0 ||
+        add_exc2(m, "SharedMemoryCreating", st->SharedMemoryError, PyExc_TimeoutError,
+                 "A shared ring another process is still creating was not ready within the "
+                 "timeout (errno ETIMEDOUT; filename is the name).",
+                 &st->SharedMemoryCreating) < 0 ||
+        add_exc2(m, "SharedMemoryForeignOwner", st->SharedMemoryError, PyExc_PermissionError,
+                 "The shared ring segment belongs to another user, who could change or "
+                 "truncate it under this process; pass allow_other_user=True to open it anyway "
+                 "(errno EPERM; filename is the name).", &st->SharedMemoryForeignOwner) < 0 ||
+        add_exc2(m, "ForkedHandle", st->RingError, PyExc_RuntimeError,
+                 "A writer or reader used in a fork()ed child: it belongs to the process that "
+                 "opened it. Open your own in the child (closing the inherited one is fine).",
+                 &st->ForkedHandle) < 0)
         return -1;
     if (!(st->str_backpressure = PyUnicode_InternFromString("backpressure")) ||
         !(st->str_overwrite = PyUnicode_InternFromString("overwrite")) ||
@@ -217,7 +334,8 @@ static int module_exec(PyObject *m)
     if (PyModule_AddStringConstant(m, "__version__", version) < 0 ||
         PyModule_AddIntConstant(m, "MAX_READERS", RR_MAX_READERS) < 0 ||
         PyModule_AddIntConstant(m, "MAX_SLOT_SIZE", RR_MAX_SLOT_SIZE) < 0 ||
-        PyModule_AddIntConstant(m, "MAX_CLAIM", RR_MAX_CLAIM) < 0)
+        PyModule_AddIntConstant(m, "MAX_CLAIM", RR_MAX_CLAIM) < 0 ||
+        add_vocabulary(m) < 0)
         return -1;
     return 0;
 }
@@ -230,7 +348,8 @@ static int module_traverse(PyObject *m, visitproc visit, void *arg)
     Py_VISIT(st->RingError); Py_VISIT(st->DataTooLarge); Py_VISIT(st->RingFull);
     Py_VISIT(st->RingClosed); Py_VISIT(st->TooManyReaders); Py_VISIT(st->WriterBusy);
     Py_VISIT(st->SharedMemoryError); Py_VISIT(st->SharedMemoryNotFound);
-    Py_VISIT(st->SharedMemoryExists);
+    Py_VISIT(st->SharedMemoryExists); Py_VISIT(st->SharedMemoryCreating);
+    Py_VISIT(st->SharedMemoryForeignOwner); Py_VISIT(st->ForkedHandle);
     for (int i = 0; i < RR_POOL_COUNT; i++)
         Py_VISIT(st->pools[i]);
     return 0;
@@ -244,7 +363,8 @@ static int module_clear(PyObject *m)
     Py_CLEAR(st->RingError); Py_CLEAR(st->DataTooLarge); Py_CLEAR(st->RingFull);
     Py_CLEAR(st->RingClosed); Py_CLEAR(st->TooManyReaders); Py_CLEAR(st->WriterBusy);
     Py_CLEAR(st->SharedMemoryError); Py_CLEAR(st->SharedMemoryNotFound);
-    Py_CLEAR(st->SharedMemoryExists);
+    Py_CLEAR(st->SharedMemoryExists); Py_CLEAR(st->SharedMemoryCreating);
+    Py_CLEAR(st->SharedMemoryForeignOwner); Py_CLEAR(st->ForkedHandle);
     Py_CLEAR(st->str_backpressure); Py_CLEAR(st->str_overwrite);
     Py_CLEAR(st->str_single); Py_CLEAR(st->str_multi);
     for (int i = 0; i < RR_POOL_COUNT; i++)

@@ -8,7 +8,8 @@
  *
  * The files, by what each owns (the way CPython's Modules/_sqlite/ splits):
  *   module.c  the module: state, types and exceptions, the one table from core
- *             status to Python exception, waiting with the GIL released
+ *             status to Python exception, waiting with the GIL released, and
+ *             the core's vocabulary (thresholds, health bands, stats fields)
  *   args.c    argument helpers: positional/keyword parsing, ints, timeouts, payloads
  *   ring.c    Ring: creation, properties, stats, the registry of live rings
  *   shm.c     Ring.create_shared / open_shared / unlink_shared
@@ -56,7 +57,6 @@
 #include "rusted_ring.h"
 
 #define RR_PY_SLICE_NS   50000000LL          /* longest wait without the GIL: 50 ms */
-#define RR_PY_MAX_WAIT_S 1.0e9               /* longer timeouts mean "forever" */
 
 /* A function as a PyType_Slot's or PyModuleDef_Slot's `void *`. ISO C has no
  * conversion from a function pointer to `void *` (-Wpedantic says so); through
@@ -70,7 +70,8 @@ typedef struct RingObject RingObject;
 typedef struct {
     PyTypeObject *ring_type, *writer_type, *claim_type, *reader_type, *event_type, *iter_type;
     PyObject *RingError, *DataTooLarge, *RingFull, *RingClosed, *TooManyReaders, *WriterBusy,
-             *SharedMemoryError, *SharedMemoryNotFound, *SharedMemoryExists;
+             *SharedMemoryError, *SharedMemoryNotFound, *SharedMemoryExists,
+             *SharedMemoryCreating, *SharedMemoryForeignOwner, *ForkedHandle;
     PyObject *str_backpressure, *str_overwrite, *str_single, *str_multi;
     PyObject *pools[RR_POOL_COUNT];          /* Ring objects of the default pools, lazily */
     RingObject *live;                        /* every other Ring alive, borrowed (see below) */
@@ -194,6 +195,12 @@ int  rrpy_parse_args(const char *fname, PyObject *const *args, Py_ssize_t nargs,
 int  rrpy_as_u64(PyObject *o, const char *what, uint64_t max, uint64_t *out);
 int  rrpy_as_event_type(PyObject *o, uint32_t *out);
 int  rrpy_as_timeout(PyObject *o, int64_t none_ns, int64_t *out);
+/* The core's names: rrpy_as_name(o, "mode", rrpy_parse_mode, &v). */
+typedef rr_status (*rrpy_name_parser)(const char *name, int *out);
+int  rrpy_as_name(PyObject *o, const char *what, rrpy_name_parser parse, int *out);
+rr_status rrpy_parse_mode(const char *name, int *out);
+rr_status rrpy_parse_producers(const char *name, int *out);
+rr_status rrpy_parse_start(const char *name, int *out);
 int  rrpy_payload_get(PyObject *o, rrpy_payload *p);
 
 static inline void rrpy_payload_release(rrpy_payload *p)

@@ -114,7 +114,9 @@ static void reader_detach_current(ReaderObject *self)
         EventObject *ev = self->cur[i];
         if (!ev)
             continue;
-        rr_reader_hold(self->r, ev->sequence);  /* cannot fail: handed out by the last call */
+        /* cannot fail (handed out by the last call), except in a fork()ed child,
+         * where the core refuses every call of an inherited reader */
+        rr_reader_hold(self->r, ev->sequence);
         ev->state = EV_HELD;
         self->nheld++;
     }
@@ -364,6 +366,7 @@ static int reader_readable(ReaderObject *self)
         return PyLong_FromUnsignedLongLong(self->r ? fn(self->r) : 0);            \
     }
 READER_U64_GETTER(lag, rr_reader_lag)
+READER_U64_GETTER(pinned, rr_reader_pinned)
 READER_U64_GETTER(lost, rr_reader_lost)
 READER_U64_GETTER(cursor, rr_reader_cursor)
 READER_U64_GETTER(delivered, rr_reader_delivered)
@@ -452,11 +455,15 @@ static PyMethodDef Reader_methods[] = {
      "events($self, /, timeout=None)\n--\n\nReturns iterator of Event. Waits for each event; ends when the ring is "
      "closed and drained, or when nothing arrives within `timeout` seconds."},
     {"backpressure_ratio", (PyCFunction)Reader_backpressure_ratio, METH_NOARGS,
-     "backpressure_ratio($self)\n--\n\nReturns float. lag / capacity, from 0.0 (caught up) to 1.0."},
+     "backpressure_ratio($self)\n--\n\nReturns float. (lag + pinned) / capacity, from 0.0 (caught up, "
+     "keeping nothing) to 1.0 (a backpressure writer finds the ring full): the share of the ring "
+     "this reader keeps from writers. The same figure as its entry in ring.stats()."},
     {"is_under_pressure", (PyCFunction)Reader_is_under_pressure, METH_NOARGS,
-     "is_under_pressure($self)\n--\n\nReturns bool. backpressure_ratio() > 0.8."},
+     "is_under_pressure($self)\n--\n\nReturns bool. backpressure_ratio() > 0.8 "
+     "(PRESSURE_THRESHOLD, the core's)."},
     {"should_throttle", (PyCFunction)Reader_should_throttle, METH_NOARGS,
-     "should_throttle($self)\n--\n\nReturns bool. backpressure_ratio() >= 0.9."},
+     "should_throttle($self)\n--\n\nReturns bool. backpressure_ratio() >= 0.9 "
+     "(THROTTLE_THRESHOLD, the core's)."},
     {"close", (PyCFunction)Reader_close, METH_NOARGS,
      "close($self)\n--\n\nUnregister: the reader stops gating writers (once events you still hold from it "
      "are gone). Idempotent."},
@@ -469,6 +476,9 @@ static PyGetSetDef Reader_getset[] = {
     {"ring", (getter)Reader_get_ring, NULL, "The ring this reader follows.", NULL},
     {"closed", (getter)Reader_get_closed, NULL, "True once the reader is closed.", NULL},
     {"lag", (getter)Reader_get_lag, NULL, "Events published and not yet read.", NULL},
+    {"pinned", (getter)Reader_get_pinned, NULL,
+     "Events read and still kept from writers: the last call's events, and Events you keep "
+     "(backpressure mode; 0 in overwrite mode).", NULL},
     {"lost", (getter)Reader_get_lost, NULL, "Events skipped because the writer lapped this reader "
                                             "(overwrite mode).", NULL},
     {"cursor", (getter)Reader_get_cursor, NULL, "Sequence of the next event to read.", NULL},
@@ -480,7 +490,7 @@ static PyGetSetDef Reader_getset[] = {
 PyDoc_STRVAR(Reader_doc,
 "A reader of a Ring with its own cursor (from Ring.reader()).\n\n"
 "Iterating yields the events available now and stops when there are none, like the\n"
-"seed; events() waits for more. An Event is valid as long as you keep it: in\n"
+"rusted-ring crate; events() waits for more. An Event is valid as long as you keep it: in\n"
 "backpressure mode its payload is the ring's slot, which stays pinned (writers then\n"
 "find the ring full) until the event and every buffer taken from it are gone.");
 

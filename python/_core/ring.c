@@ -21,26 +21,6 @@
  */
 #include "module.h"
 
-static const char *mode_name(rr_mode m) { return m == RR_MODE_OVERWRITE ? "overwrite" : "backpressure"; }
-static const char *producers_name(rr_producers p) { return p == RR_PRODUCERS_MULTI ? "multi" : "single"; }
-
-static int parse_choice(PyObject *o, const char *what, const char *a, const char *b, int *out)
-{
-    if (!PyUnicode_Check(o)) {
-        PyErr_Format(PyExc_TypeError, "%s must be a str, not %.100s", what, Py_TYPE(o)->tp_name);
-        return -1;
-    }
-    if (PyUnicode_CompareWithASCIIString(o, a) == 0)
-        *out = 0;
-    else if (PyUnicode_CompareWithASCIIString(o, b) == 0)
-        *out = 1;
-    else {
-        PyErr_Format(PyExc_ValueError, "%s must be '%s' or '%s', not %R", what, a, b, o);
-        return -1;
-    }
-    return 0;
-}
-
 /* The registry of live rings: a doubly linked list through the Ring objects. */
 static void ring_register(rr_py_state *st, RingObject *self)
 {
@@ -83,7 +63,7 @@ int rrpy_ring_config_from(PyObject *slot_o, PyObject *cap_o, PyObject *mode_o, P
                           rr_config *cfg)
 {
     uint64_t slot, cap;
-    int mode = 0, prod = 0;
+    int mode = RR_MODE_BACKPRESSURE, prod = RR_PRODUCERS_SINGLE;
     if (rrpy_as_u64(slot_o, "slot_size", RR_MAX_SLOT_SIZE, &slot) < 0 ||
         rrpy_as_u64(cap_o, "capacity", UINT64_MAX >> 1, &cap) < 0)
         return -1;
@@ -91,12 +71,11 @@ int rrpy_ring_config_from(PyObject *slot_o, PyObject *cap_o, PyObject *mode_o, P
         PyErr_Format(PyExc_ValueError, "%s must be at least 1, got 0", slot == 0 ? "slot_size" : "capacity");
         return -1;
     }
-    if ((mode_o && parse_choice(mode_o, "mode", "backpressure", "overwrite", &mode) < 0) ||
-        (prod_o && parse_choice(prod_o, "producers", "single", "multi", &prod) < 0))
+    if ((mode_o && rrpy_as_name(mode_o, "mode", rrpy_parse_mode, &mode) < 0) ||
+        (prod_o && rrpy_as_name(prod_o, "producers", rrpy_parse_producers, &prod) < 0))
         return -1;
     *cfg = (rr_config){.slot_size = (size_t)slot, .capacity = cap,
-                       .mode = mode ? RR_MODE_OVERWRITE : RR_MODE_BACKPRESSURE,
-                       .producers = prod ? RR_PRODUCERS_MULTI : RR_PRODUCERS_SINGLE};
+                       .mode = (rr_mode)mode, .producers = (rr_producers)prod};
     return 0;
 }
 
@@ -151,8 +130,8 @@ static PyObject *Ring_repr(RingObject *self)
                                        rr_ring_shm_name(self->ring) ? " shared" : "", label,
                                        rr_ring_slot_size(self->ring),
                                        (unsigned long long)rr_ring_capacity(self->ring),
-                                       mode_name(rr_ring_mode(self->ring)),
-                                       producers_name(rr_ring_producers(self->ring)),
+                                       rr_mode_name(rr_ring_mode(self->ring)),
+                                       rr_producers_name(rr_ring_producers(self->ring)),
                                        rr_ring_closed(self->ring) ? " closed" : "");
     Py_DECREF(label);
     return r;
@@ -192,10 +171,10 @@ static PyObject *Ring_reader(RingObject *self, PyObject *const *args, Py_ssize_t
     PyObject *a[1];
     if (rrpy_parse_args("reader", args, nargs, kwnames, names, 1, 1, 0, a) < 0)
         return NULL;
-    int latest = 0;
-    if (a[0] && parse_choice(a[0], "start", "oldest", "latest", &latest) < 0)
+    int start = RR_START_OLDEST;
+    if (a[0] && rrpy_as_name(a[0], "start", rrpy_parse_start, &start) < 0)
         return NULL;
-    return rrpy_reader_open(state_of_type(Py_TYPE(self)), self, latest ? RR_START_LATEST : RR_START_OLDEST);
+    return rrpy_reader_open(state_of_type(Py_TYPE(self)), self, (rr_start)start);
 }
 
 static PyObject *Ring_close(RingObject *self, PyObject *unused)
@@ -228,6 +207,27 @@ static int put(PyObject *d, const char *key, PyObject *value)
     return rc;
 }
 
+/* One stats field as a Python object, by its kind in the core's field lists. */
+static PyObject *from_U64(uint64_t v) { return PyLong_FromUnsignedLongLong(v); }
+static PyObject *from_BOOL(bool v) { return PyBool_FromLong(v); }
+static PyObject *from_RATIO(double v) { return PyFloat_FromDouble(v); }
+static PyObject *from_TEXT(const char *v) { return PyUnicode_FromString(v ? v : ""); }
+static PyObject *from_MODE(rr_mode v) { return from_TEXT(rr_mode_name(v)); }
+static PyObject *from_PRODUCERS(rr_producers v) { return from_TEXT(rr_producers_name(v)); }
+
+#define PUT_FIELD(field, kind) || put(d, #field, from_##kind(s->field)) < 0
+
+/* The ring's figures, RR_RING_STATS_FIELDS in order (keys as Lua's ring:stats()). */
+static int put_ring_stats(PyObject *d, const rr_ring_stats *s)
+{
+    return 0 RR_RING_STATS_FIELDS(PUT_FIELD) ? -1 : 0;
+}
+
+static int put_reader_stats(PyObject *d, const rr_reader_stats *s)
+{
+    return 0 RR_READER_STATS_FIELDS(PUT_FIELD) ? -1 : 0;
+}
+
 static PyObject *Ring_stats(RingObject *self, PyObject *unused)
 {
     (void)unused;
@@ -236,46 +236,23 @@ static PyObject *Ring_stats(RingObject *self, PyObject *unused)
         return PyErr_NoMemory();
     rr_ring_stats_get(self->ring, s);
     PyObject *d = PyDict_New(), *readers = NULL;
-    if (!d)
+    if (!d || put_ring_stats(d, s) < 0)
         goto fail;
-    if (put(d, "capacity", PyLong_FromUnsignedLongLong(s->capacity)) < 0 ||
-        put(d, "slot_size", PyLong_FromSize_t(s->slot_size)) < 0 ||
-        put(d, "mode", PyUnicode_FromString(mode_name(s->mode))) < 0 ||
-        put(d, "producers", PyUnicode_FromString(producers_name(s->producers))) < 0 ||
-        put(d, "memory_bytes", PyLong_FromSize_t(s->memory_bytes)) < 0 ||
-        put(d, "published", PyLong_FromUnsignedLongLong(s->published)) < 0 ||
-        put(d, "writer_stalls", PyLong_FromUnsignedLongLong(s->writer_stalls)) < 0 ||
-        put(d, "abandoned", PyLong_FromUnsignedLongLong(s->abandoned)) < 0 ||
-        put(d, "writers", PyLong_FromUnsignedLong(s->writers)) < 0 ||
-        put(d, "writer_pid", PyLong_FromUnsignedLong(s->writer_pid)) < 0 ||
-        put(d, "writer_processes", PyLong_FromUnsignedLong(s->writer_processes)) < 0 ||
-        put(d, "writer_alive", PyBool_FromLong(s->writer_alive)) < 0 ||
-        put(d, "closed", PyBool_FromLong(s->closed)) < 0 ||
-        put(d, "shared", PyBool_FromLong(s->shared)) < 0 ||
-        put(d, "name", self->name ? Py_NewRef(self->name) : PyUnicode_FromString("")) < 0 ||
-        put(d, "readers_evicted", PyLong_FromUnsignedLongLong(s->readers_evicted)) < 0 ||
-        put(d, "reader_count", PyLong_FromUnsignedLong(s->reader_count)) < 0 ||
-        put(d, "max_backpressure", PyFloat_FromDouble(s->max_backpressure)) < 0)
+    /* An in-process ring's label (Ring(..., name=...)) is its name here; a
+     * shared ring's name is its segment's, as the core says. */
+    if (self->name && PyDict_SetItemString(d, "name", self->name) < 0)
         goto fail;
     readers = PyList_New(0);
     if (!readers)
         goto fail;
     for (uint32_t i = 0; i < s->reader_count; i++) {
-        const rr_reader_stats *rs = &s->readers[i];
         PyObject *e = PyDict_New();
         if (!e || PyList_Append(readers, e) < 0) {
             Py_XDECREF(e);
             goto fail;
         }
         Py_DECREF(e);
-        if (put(e, "index", PyLong_FromUnsignedLong(rs->index)) < 0 ||
-            put(e, "pid", PyLong_FromUnsignedLong(rs->pid)) < 0 ||
-            put(e, "alive", PyBool_FromLong(rs->alive)) < 0 ||
-            put(e, "cursor", PyLong_FromUnsignedLongLong(rs->cursor)) < 0 ||
-            put(e, "lag", PyLong_FromUnsignedLongLong(rs->lag)) < 0 ||
-            put(e, "lost", PyLong_FromUnsignedLongLong(rs->lost)) < 0 ||
-            put(e, "skipped", PyLong_FromUnsignedLongLong(rs->skipped)) < 0 ||
-            put(e, "backpressure", PyFloat_FromDouble(rs->backpressure)) < 0)
+        if (put_reader_stats(e, &s->readers[i]) < 0)
             goto fail;
     }
     if (PyDict_SetItemString(d, "readers", readers) < 0)
@@ -302,31 +279,47 @@ static PyMethodDef Ring_methods[] = {
      "close($self)\n--\n\nEnd the stream: writers get RingClosed, readers drain what is left and then see "
      "the end, and every blocked call wakes. Idempotent."},
     {"stats", (PyCFunction)Ring_stats, METH_NOARGS,
-     "stats($self)\n--\n\nReturns dict. A snapshot as plain data, taken without stopping anyone: capacity, "
-     "slot_size, mode, producers, memory_bytes, published, writer_stalls, abandoned, writers "
-     "(open writer handles, a dead process's included), writer_pid (single producer: the "
-     "writer's process, 0 when none), writer_processes (live processes with a writer), "
-     "writer_alive (writer_processes > 0), closed, shared, name ('' for a ring without one), readers_evicted (readers of "
-     "dead processes taken out of the table), reader_count, max_backpressure and 'readers', "
-     "one dict per reader (index, pid, alive, cursor, lag, lost, skipped, backpressure)."},
+     "stats($self)\n--\n\nReturns dict. A snapshot as plain data, taken without stopping anyone, with "
+     "the same keys in the same order as Lua's ring:stats() (RING_STATS_FIELDS): name ('' for a "
+     "ring without one), capacity, slot_size, mode, producers, memory_bytes, published, "
+     "writer_stalls, abandoned, writers (open writer handles, a dead process's included), "
+     "writer_pid (single producer: the writer's process, 0 when none), writer_processes (live "
+     "processes with a writer), writer_alive (writer_processes > 0), shared, closed, "
+     "readers_evicted (readers of dead processes taken out of the table), reader_count, "
+     "max_backpressure and 'readers', one dict per reader (READER_STATS_FIELDS: index, pid, "
+     "alive, cursor, lag, pinned, lost, skipped, backpressure). pinned: events the reader has "
+     "read and still keeps (its current events and held ones; backpressure rings); "
+     "backpressure: (lag + pinned) / capacity, 1.0 when the writer finds the ring full."},
     {"create_shared", (PyCFunction)(void (*)(void))rrpy_ring_create_shared,
      METH_FASTCALL | METH_KEYWORDS | METH_CLASS,
      "create_shared($type, /, name, slot_size, capacity, *, mode='backpressure', "
-     "producers='single', permissions=0o600)\n--\n\n"
+     "producers='single', permissions=0o600, exist_ok=False, allow_other_user=False, "
+     "timeout=None)\n--\n\n"
      "Returns Ring. Create a ring in POSIX shared memory under `name` (one optional leading "
      "'/', then 1 to 200 printable ASCII characters other than '/'; 'strokes' and '/strokes' "
      "are the same ring) that any process can open with open_shared, in Python or Lua. "
      "permissions: the segment's mode bits, applied exactly, whatever the umask (0 means "
-     "0o600). FileExistsError (a SharedMemoryError) when the name is taken; ValueError for a "
-     "bad name. The segment stays until unlink_shared, however many handles are dropped."},
+     "0o600). Every page is reserved at once: OSError ('no room in /dev/shm') when it does "
+     "not fit. FileExistsError (a SharedMemoryError) when the name is taken, saying how to "
+     "remove a ring left by a crashed process; with exist_ok=True, the ring of that name is "
+     "opened instead (allow_other_user and timeout as for open_shared) if its slot_size, "
+     "capacity, mode and producers are the ones asked for, and FileExistsError names both "
+     "if not. ValueError for a bad name. The segment stays until unlink_shared, however many "
+     "handles are dropped."},
     {"open_shared", (PyCFunction)(void (*)(void))rrpy_ring_open_shared,
      METH_FASTCALL | METH_KEYWORDS | METH_CLASS,
-     "open_shared($type, /, name)\n--\n\n"
-     "Returns Ring. Map the shared ring `name`, made by create_shared in any process. Its "
-     "header is checked before anything else in it is used: FileNotFoundError (a "
-     "SharedMemoryError) when there is no such segment, SharedMemoryError when it is not a "
-     "ring, is damaged, or has another layout version. Dropping the handle unmaps the ring; "
-     "close() ends the stream for every process."},
+     "open_shared($type, /, name, *, timeout=None, allow_other_user=False)\n--\n\n"
+     "Returns Ring. Map the shared ring `name`, made by create_shared in any process. Before "
+     "anything in it is used: a segment owned by another user (who could change or truncate "
+     "it under this process) raises SharedMemoryForeignOwner, a PermissionError, unless "
+     "allow_other_user=True; a ring another process is still creating is waited for (GIL "
+     "released) up to `timeout` seconds (None, the default: as long as that process lives and "
+     "creates it; 0: not at all; math.inf: without limit), then SharedMemoryCreating, a "
+     "TimeoutError; its pages are reserved (OSError 'no room in /dev/shm' rather than a crash "
+     "later); and its header is checked: FileNotFoundError (a SharedMemoryError) when there is "
+     "no such segment, SharedMemoryError when it is not a ring, is damaged, was left half made "
+     "by a creator that died, or has another layout version. Dropping the handle unmaps the "
+     "ring; close() ends the stream for every process."},
     {"unlink_shared", (PyCFunction)(void (*)(void))rrpy_ring_unlink_shared,
      METH_FASTCALL | METH_KEYWORDS | METH_CLASS,
      "unlink_shared($type, /, name)\n--\n\n"

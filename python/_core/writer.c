@@ -111,20 +111,23 @@ static void writer_leave(WriterObject *self)
         writer_finish_close(self);
 }
 
+/* One logical add: its first attempt and the slices of its wait share `wait`,
+ * so the wait counts once in writer_stalls. */
 typedef struct {
     WriterObject     *self;
     const rr_payload *items;
     size_t            n;
     uint64_t          seq;
+    rr_wait           wait;
 } add_ctx;
 
 static rr_status add_op(void *p, int64_t slice)
 {
     add_ctx *c = p;
     if (c->n == 1)
-        return rr_writer_add(c->self->w, c->items[0].data, c->items[0].len, c->items[0].event_type,
-                             &c->seq, slice);
-    return rr_writer_add_batch(c->self->w, c->items, c->n, &c->seq, slice);
+        return rr_writer_add_ex(c->self->w, c->items[0].data, c->items[0].len,
+                                c->items[0].event_type, &c->seq, slice, &c->wait);
+    return rr_writer_add_batch_ex(c->self->w, c->items, c->n, &c->seq, slice, &c->wait);
 }
 
 static rr_status add_between(void *p)
@@ -138,7 +141,7 @@ static rr_status add_between(void *p)
 static int writer_publish(WriterObject *self, const rr_payload *items, size_t n, int64_t timeout_ns,
                           uint64_t *seq, rr_status *out)
 {
-    add_ctx c = {self, items, n, 0};
+    add_ctx c = {self, items, n, 0, RR_WAIT_INIT};
     rr_status s = add_op(&c, 0);
     if ((s == RR_FULL || s == RR_TIMEOUT) && timeout_ns != 0 &&
         rrpy_wait_sliced(&c, add_op, add_between, timeout_ns, &s) < 0)
@@ -153,7 +156,7 @@ static PyObject *writer_fail(WriterObject *self, rr_status s, int64_t timeout_ns
     rr_py_state *st = state_of_type(Py_TYPE(self));
     switch (s) {
     case RR_FULL:
-        return rrpy_raise_status(st, s, "ring full: all %llu slots are unread by some reader",
+        return rrpy_raise_status(st, s, "ring full: readers keep all %llu slots (unread, or read and still kept)",
                                  (unsigned long long)rr_ring_capacity(self->ring->ring));
     case RR_TIMEOUT:
     {
@@ -272,9 +275,7 @@ static PyObject *Writer_add_batch(WriterObject *self, PyObject *const *args, Py_
         goto done;
     }
     n = (size_t)PyTuple_GET_SIZE(seq);
-    uint64_t limit = rr_ring_capacity(self->ring->ring);
-    if (limit > RR_MAX_CLAIM)
-        limit = RR_MAX_CLAIM;
+    uint64_t limit = rr_ring_max_claim(self->ring->ring);
     uint32_t common_type = 0;
     if (n == 0) {
         result = PyLong_FromLong(0);
@@ -465,12 +466,13 @@ PyType_Spec rrpy_writer_spec = {
 typedef struct {
     ClaimObject *c;
     uint32_t     type;       /* copied: the Claim's attribute may change while we wait */
+    rr_wait      wait;       /* one logical wait: counted once in writer_stalls */
 } claim_ctx;
 
 static rr_status claim_op(void *p, int64_t slice)
 {
     claim_ctx *ctx = p;
-    return rr_writer_claim(ctx->c->writer->w, 1, ctx->type, &ctx->c->c, slice);
+    return rr_writer_claim_ex(ctx->c->writer->w, 1, ctx->type, &ctx->c->c, slice, &ctx->wait);
 }
 
 static rr_status claim_between(void *p)
@@ -490,7 +492,7 @@ static PyObject *Claim_enter(ClaimObject *self, PyObject *unused)
         return rrpy_raise_busy("claimed slot", self->owner);
     if (writer_enter(w) < 0)
         return NULL;
-    claim_ctx ctx = {self, self->type};
+    claim_ctx ctx = {self, self->type, RR_WAIT_INIT};
     self->state = CLAIM_WAITING;          /* no second __enter__ while we wait */
     rr_status s = claim_op(&ctx, 0);
     if ((s == RR_FULL || s == RR_TIMEOUT) && self->timeout_ns != 0) {

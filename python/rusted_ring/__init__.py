@@ -16,20 +16,24 @@ Rings in shared memory are opened by name from any process, in Python or Lua:
     ring = rr.Ring.create_shared("strokes", 64, 2000)   # another process:
     ring = rr.Ring.open_shared("strokes")               # ... then writer()/reader()
 
-The seed's names (EventPoolFactory, EventUtils, PoolStats, health_check, ...) work
-on process-wide default pools in overwrite mode.
+The names of the rusted-ring crate (the Rust library this package follows:
+EventPoolFactory, EventUtils, PoolStats, health_check, ...) work on process-wide
+default pools in overwrite mode.
 """
 from ._core import (
     Claim,
     DataTooLarge,
     Event,
+    ForkedHandle,
     Reader,
     Ring,
     RingClosed,
     RingError,
     RingFull,
+    SharedMemoryCreating,
     SharedMemoryError,
     SharedMemoryExists,
+    SharedMemoryForeignOwner,
     SharedMemoryNotFound,
     TooManyReaders,
     Writer,
@@ -44,6 +48,7 @@ __all__ = [
     "Ring", "Writer", "Reader", "Event", "Claim",
     "RingError", "DataTooLarge", "RingFull", "RingClosed", "TooManyReaders", "WriterBusy",
     "SharedMemoryError", "SharedMemoryNotFound", "SharedMemoryExists", "MAX_CLAIM", "MAX_READERS", "MAX_SLOT_SIZE", "__version__",
+    "SharedMemoryCreating", "SharedMemoryForeignOwner", "ForkedHandle",
 ]
 
 from .pools import *  # noqa: E402,F401,F403

@@ -1,12 +1,19 @@
-"""``python -m rusted_ring stats``: a table of ring statistics, once or like ``top``.
+"""``python -m rusted_ring stats``: a table of ring statistics, once or like ``top``;
+``python -m rusted_ring unlink``: remove shared rings by name.
 
     python -m rusted_ring stats                     # the default pools of a new process
     python -m rusted_ring stats --shared strokes    # a ring in shared memory, any process's
     python -m rusted_ring stats --shared strokes --watch --interval 0.5
     python -m rusted_ring stats --shared strokes --json
+    python -m rusted_ring unlink strokes            # e.g. left behind by a crashed writer
+
+``unlink`` removes each name as ``Ring.unlink_shared`` does: processes that have
+the ring open keep using it, and its memory goes with the last of them. It
+prints one line per name removed; a name that does not exist (or cannot be
+removed) gets one line on stderr, and the exit status is then 1.
 
 ``--json`` prints one JSON object (with ``--watch``, one object per line per
-refresh). Exit status: 0 on success and on Ctrl-C in ``--watch``, 1 when the
+refresh). Exit status of ``stats``: 0 on success and on Ctrl-C in ``--watch``, 1 when the
 shared ring cannot be opened (missing, or a segment that is not a rusted_ring
 ring), 2 for bad arguments.
 
@@ -110,10 +117,11 @@ def ring_table(report: dict[str, Any]) -> str:
     ]
     if r["readers"]:
         rows = [(e["index"], e["pid"], "yes" if e["alive"] else "NO", e["cursor"], e["lag"],
-                 e["lost"], _percent(e["backpressure"]), _STATE[PressureLevel[e["level"]]])
+                 e["pinned"], e["lost"], _percent(e["backpressure"]),
+                 _STATE[PressureLevel[e["level"]]])
                 for e in r["readers"]]
-        lines += ["", _table(("READER", "PID", "ALIVE", "CURSOR", "LAG", "LOST", "BACKPRESSURE",
-                              "STATE"), rows)]
+        lines += ["", _table(("READER", "PID", "ALIVE", "CURSOR", "LAG", "PINNED", "LOST",
+                              "BACKPRESSURE", "STATE"), rows)]
     else:
         lines += ["", "no readers"]
     return "\n".join(lines)
@@ -150,6 +158,8 @@ def _parser() -> argparse.ArgumentParser:
                     "configuration), or of a ring in shared memory.")
     stats.add_argument("--shared", metavar="NAME",
                        help="a shared ring's name, as given to Ring.create_shared (e.g. strokes)")
+    stats.add_argument("--allow-other-user", action="store_true",
+                       help="open the shared ring even if another user owns its segment")
     stats.add_argument("--json", action="store_true",
                        help="print JSON for scripts (with --watch: one object per line)")
     stats.add_argument("--watch", action="store_true",
@@ -158,15 +168,41 @@ def _parser() -> argparse.ArgumentParser:
                        help="seconds between refreshes with --watch (default 1)")
     stats.add_argument("-n", "--count", type=_count, metavar="N",
                        help="with --watch, stop after N refreshes")
+    unlink = commands.add_parser(
+        "unlink", help="remove shared rings by name",
+        description="Remove shared rings' names, as Ring.unlink_shared does (for example a ring "
+                    "left behind by a process that crashed, which create_shared then reports as "
+                    "existing). Processes that have a ring open keep using it.")
+    unlink.add_argument("names", nargs="+", metavar="NAME",
+                        help="a shared ring's name, as given to Ring.create_shared (e.g. strokes)")
     return parser
 
 
-def _open_shared(name: str) -> _core.Ring:
+def unlink_command(args: argparse.Namespace) -> int:
+    """Run ``unlink`` with parsed arguments; returns the exit status."""
+    status = 0
+    for name in args.names:
+        try:
+            _core.Ring.unlink_shared(name)
+        except _core.SharedMemoryNotFound:
+            print(f"{PROG} unlink: no shared ring named {name!r}", file=sys.stderr)
+            status = 1
+        except (ValueError, OSError) as e:   # a bad name, or a segment we may not remove
+            print(f"{PROG} unlink: cannot remove {name!r}: {e}", file=sys.stderr)
+            status = 1
+        else:
+            print(f"removed shared ring {name!r}")
+    return status
+
+
+def _open_shared(name: str, allow_other_user: bool = False) -> _core.Ring:
     """Open a shared ring for reading its stats, or exit 1 saying why not."""
     try:
-        return _core.Ring.open_shared(name)
+        return _core.Ring.open_shared(name, allow_other_user=allow_other_user)
     except _core.SharedMemoryNotFound:
         _fail(f"no shared ring named {name!r}; is the process that creates it running?")
+    except _core.SharedMemoryForeignOwner as e:
+        _fail(f"cannot open shared ring {name!r}: {e.strerror} (--allow-other-user opens it anyway)")
     except _core.SharedMemoryError as e:
         _fail(f"cannot open shared ring {name!r}: {e}")
     except ValueError as e:       # a name the core rejects, saying which rule it breaks
@@ -203,7 +239,7 @@ def stats_command(args: argparse.Namespace) -> int:
     if args.shared is not None:
         # Reading stats only: the handle is dropped, never closed (close() would
         # end the stream for every process using the ring).
-        ring = _open_shared(args.shared)
+        ring = _open_shared(args.shared, args.allow_other_user)
         report: Callable[[], dict[str, Any]] = functools.partial(ring_report, ring)
         render = ring_table
     else:
@@ -229,6 +265,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "stats":
             return stats_command(args)
+        if args.command == "unlink":
+            return unlink_command(args)
         raise AssertionError(f"unknown command {args.command}")
     except KeyboardInterrupt:
         return 0

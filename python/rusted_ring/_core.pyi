@@ -9,6 +9,17 @@ MAX_READERS: int
 MAX_SLOT_SIZE: int
 MAX_CLAIM: int
 
+# ---- the core's vocabulary, the same in Lua -----------------------------------------
+PRESSURE_THRESHOLD: float          # 0.8: under pressure above it
+THROTTLE_THRESHOLD: float          # 0.9: throttle from it
+HEALTH_GOOD_FROM: float            # 0.5: EXCELLENT below it
+HEALTH_NAMES: tuple[str, ...]      # ("EXCELLENT", "GOOD", "WARNING", "CRITICAL")
+RING_STATS_FIELDS: tuple[str, ...]     # Ring.stats() keys, in order ("readers" last)
+READER_STATS_FIELDS: tuple[str, ...]   # each reader entry's keys, in order
+def health_of(ratio: float, /) -> str: ...          # one of HEALTH_NAMES
+def is_under_pressure(ratio: float, /) -> bool: ... # ratio > PRESSURE_THRESHOLD
+def should_throttle(ratio: float, /) -> bool: ...   # ratio >= THROTTLE_THRESHOLD
+
 class RingError(Exception): ...
 class DataTooLarge(RingError, ValueError): ...
 class RingFull(RingError, TimeoutError): ...
@@ -18,6 +29,16 @@ class WriterBusy(RingError): ...
 class SharedMemoryError(RingError, OSError): ...
 class SharedMemoryNotFound(SharedMemoryError, FileNotFoundError): ...   # errno ENOENT
 class SharedMemoryExists(SharedMemoryError, FileExistsError): ...       # errno EEXIST
+# open_shared's timeout ran out while another process was still creating the ring
+class SharedMemoryCreating(SharedMemoryError, TimeoutError): ...        # errno ETIMEDOUT
+# the segment belongs to another user (who could change or truncate it under us);
+# open it anyway with allow_other_user=True
+class SharedMemoryForeignOwner(SharedMemoryError, PermissionError): ... # errno EPERM
+# a Writer or Reader used in a fork()ed child: it belongs to the process that
+# opened it ("this writer belongs to process N; open your own in the child").
+# Closing the inherited handle in the child is fine; rings that are not shared
+# (Ring(...), the default pools) are the child's own copy and never raise it.
+class ForkedHandle(RingError, RuntimeError): ...
 
 class _EventLike(Protocol):
     """A PooledEvent or anything else with `data` (bytes-like) and `event_type` (int)."""
@@ -36,12 +57,23 @@ class Ring:
     # Shared memory: any process may open the ring by name. Dropping a handle
     # unmaps it; only unlink_shared removes the name. close() ends the stream
     # for every process.
+    # exist_ok: when the name is taken, open that ring if its slot_size,
+    # capacity, mode and producers are the ones asked for (SharedMemoryExists,
+    # naming both, if not); allow_other_user and timeout then act as for
+    # open_shared.
     @classmethod
     def create_shared(cls, name: str, slot_size: int, capacity: int, *,
                       mode: Mode = "backpressure", producers: Producers = "single",
-                      permissions: int = 0o600) -> Ring: ...
+                      permissions: int = 0o600, exist_ok: bool = False,
+                      allow_other_user: bool = False, timeout: float | None = None) -> Ring: ...
+    # timeout: seconds to wait for a ring another process is still creating;
+    # None (the default) waits as long as that process lives and creates it,
+    # 0 never waits, math.inf waits without limit; SharedMemoryCreating after.
+    # allow_other_user: accept a segment owned by another user
+    # (SharedMemoryForeignOwner otherwise).
     @classmethod
-    def open_shared(cls, name: str) -> Ring: ...
+    def open_shared(cls, name: str, *, timeout: float | None = None,
+                    allow_other_user: bool = False) -> Ring: ...
     @classmethod
     def unlink_shared(cls, name: str) -> None: ...
     @property
@@ -65,12 +97,14 @@ class Ring:
     def writer(self) -> Writer: ...
     def reader(self, start: Literal["oldest", "latest"] = "oldest") -> Reader: ...
     def close(self) -> None: ...
-    def stats(self) -> dict[str, Any]: ...  # keys: capacity, slot_size, mode, producers,
-                                            # memory_bytes, published, writer_stalls, abandoned,
-                                            # writers, writer_pid, writer_processes, writer_alive,
-                                            # closed, shared, name, readers_evicted, reader_count,
-                                            # max_backpressure, readers (index, pid, alive,
-                                            # cursor, lag, lost, skipped, backpressure)
+    def stats(self) -> dict[str, Any]: ...  # keys: RING_STATS_FIELDS (name, capacity, slot_size,
+                                            # mode, producers, memory_bytes, published,
+                                            # writer_stalls, abandoned, writers, writer_pid,
+                                            # writer_processes, writer_alive, shared, closed,
+                                            # readers_evicted, reader_count, max_backpressure,
+                                            # readers); each reader: READER_STATS_FIELDS (index,
+                                            # pid, alive, cursor, lag, pinned, lost, skipped,
+                                            # backpressure)
     def __enter__(self) -> Self: ...
     def __exit__(self, t: type[BaseException] | None, v: BaseException | None,
                  tb: TracebackType | None) -> None: ...
@@ -127,6 +161,8 @@ class Reader:
     def closed(self) -> bool: ...
     @property
     def lag(self) -> int: ...
+    @property
+    def pinned(self) -> int: ...
     @property
     def lost(self) -> int: ...
     @property

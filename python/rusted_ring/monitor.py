@@ -1,4 +1,4 @@
-"""A background monitor: periodic samples of ring stats, alerts at the seed's thresholds.
+"""A background monitor: periodic samples of ring stats, alerts at the rusted-ring crate's thresholds.
 
     def throttle(alert):
         log.warning("%s reader %d at %.0f%%", alert.label, alert.reader, alert.backpressure * 100)
@@ -9,17 +9,19 @@
 
 What fires when (the edge semantics):
 
-* A reader's pressure level is NORMAL (backpressure <= 0.8), UNDER_PRESSURE
-  (> 0.8, `Reader.is_under_pressure`) or THROTTLE (>= 0.9,
-  `Reader.should_throttle`). ``on_pressure`` fires when a reader's level
+* A reader's backpressure is (lag + pinned) / capacity: the events it has not
+  read and those it has read and still keeps, so a reader that keeps the whole
+  ring of a full backpressure writer is at 1.0. Its pressure level is NORMAL
+  (backpressure <= 0.8), UNDER_PRESSURE (> 0.8, `Reader.is_under_pressure`) or
+  THROTTLE (>= 0.9, `Reader.should_throttle`), by the C core's thresholds. ``on_pressure`` fires when a reader's level
   *rises* from one sample to the next - once, with the new level, even when a
   reader jumps straight from NORMAL to THROTTLE - and not again while it stays
   there. Falling back re-arms it: a reader that drops to NORMAL and rises
   again fires again. A reader first seen already above 0.8 fires on that first
   sample. Readers and rings that disappear are forgotten.
 * The monitor's health is `SystemHealth.from_backpressure` of the largest
-  backpressure among all followed readers (the seed's health_check over
-  readers, so CRITICAL means some reader is at 0.9 or more). ``on_critical``
+  backpressure among all followed readers (the rusted-ring crate's
+  health_check over readers, so CRITICAL means some reader is at 0.9 or more). ``on_critical``
   fires when the health *becomes* CRITICAL (including on the first sample),
   with the worst reader, and again only after the health has been below
   CRITICAL for at least one sample.
@@ -52,7 +54,7 @@ from typing import Any
 
 from . import _core
 from .registry import RingView, Targets, TargetSet, collect
-from .snapshots import THROTTLE, UNDER_PRESSURE, records, to_frame
+from .snapshots import records, to_frame
 from .stats import SystemHealth
 
 __all__ = ["Monitor", "Sample", "Alert", "PressureLevel"]
@@ -61,7 +63,7 @@ logger = logging.getLogger("rusted_ring")
 
 
 class PressureLevel(enum.IntEnum):
-    """How far behind a reader is, by the seed's thresholds; levels compare (NORMAL < THROTTLE)."""
+    """How far behind a reader is, by the core's thresholds; levels compare (NORMAL < THROTTLE)."""
 
     NORMAL = 0           # backpressure <= 0.8
     UNDER_PRESSURE = 1   # backpressure > 0.8  (Reader.is_under_pressure)
@@ -70,9 +72,9 @@ class PressureLevel(enum.IntEnum):
     @classmethod
     def of(cls, backpressure: float) -> PressureLevel:
         """The level of a backpressure ratio."""
-        if backpressure >= THROTTLE:
+        if _core.should_throttle(backpressure):
             return cls.THROTTLE
-        if backpressure > UNDER_PRESSURE:
+        if _core.is_under_pressure(backpressure):
             return cls.UNDER_PRESSURE
         return cls.NORMAL
 
@@ -106,7 +108,7 @@ class Alert:
         reader: the reader's entry in the ring's reader table (the ``index`` of
             ``ring.stats()["readers"]``).
         reader_pid: the process that owns the reader.
-        backpressure: the reader's lag / capacity when it was sampled.
+        backpressure: the reader's (lag + pinned) / capacity when it was sampled.
         level: the reader's pressure level now.
         previous: its level at the sample before (NORMAL for a reader not seen before).
         health: the monitor's health in this sample (CRITICAL for ``on_critical``).
@@ -141,7 +143,7 @@ def _stop_all_at_exit() -> None:
 
 
 class Monitor:
-    """Samples ring stats on a background thread; calls back at the seed's thresholds.
+    """Samples ring stats on a background thread; calls back at the core's thresholds.
 
     Args:
         targets: None (the default) for every live ring and every default pool

@@ -1,4 +1,4 @@
-"""Small building blocks for ring-to-ring pipelines (the seed's RingSource/RingSink/RingPipe).
+"""Small building blocks for ring-to-ring pipelines (the rusted-ring crate's RingSource/RingSink/RingPipe).
 
 A pipeline such as parse -> enrich -> store is a chain of rings with one
 `RingPipe` per stage::

@@ -1,4 +1,4 @@
-"""The seed's names for the process-wide default pools.
+"""The rusted-ring crate's names for the process-wide default pools.
 
 Five T-shirt sized pools (XS 64, S 256, M 1024, L 4096, XL 16384 payload bytes)
 live in the C core. They are created on first use, with the "production"
@@ -10,12 +10,13 @@ a reader that falls a whole lap behind skips ahead and counts what it lost in
 This module only translates: sizes, presets, pool creation and emitting are
 done by `rusted_ring._core`.
 
-Differences from the seed, on purpose:
+The rusted-ring crate is the Rust library (rusted-ring 0.5.4) whose names and
+behaviour this package keeps. Differences from it, on purpose:
 
-* A pool reader starts at the *oldest event the pool still holds* (the seed's
+* A pool reader starts at the *oldest event the pool still holds* (the crate's
   reader starts at sequence 0, which after the first wrap means stale slots).
   Before anything was written that is the first event ever written, which is
-  what the seed's examples rely on. Pass ``start="latest"`` to see only events
+  what the crate's examples rely on. Pass ``start="latest"`` to see only events
   written after the reader was made.
 * `AutoSizedEvent.emit_to_ring()` returns the event's sequence in its pool and
   raises on failure, instead of returning a success flag.
@@ -202,7 +203,7 @@ def estimate_pool_id(n: int) -> PoolId | None:
 
 
 class EventPoolFactory:
-    """Writers and readers of the process-wide default pools (the seed's factory).
+    """Writers and readers of the process-wide default pools (the rusted-ring crate's factory).
 
     All methods are static. The first call that touches a pool creates it with
     the configured capacity (see `configure_pools`). Writers may be made and
@@ -308,7 +309,7 @@ def _as_bytes(data: Any) -> bytes:
 
 
 class PooledEvent:
-    """An event payload checked against a slot size (the seed's ``PooledEvent<SIZE>``).
+    """An event payload checked against a slot size (the rusted-ring crate's ``PooledEvent<SIZE>``).
 
     Attributes: ``data`` (bytes, a copy of what was given), ``event_type``
     (unsigned 32-bit int), ``size`` (the slot size it must fit), and ``len``
@@ -430,7 +431,7 @@ class AutoSizedEvent(PooledEvent):
 
 
 class EventUtils:
-    """The seed's event constructors (static methods)."""
+    """The rusted-ring crate's event constructors (static methods)."""
 
     @staticmethod
     def create_pooled_event(data: Any, event_type: int, size: int = 64) -> PooledEvent:

@@ -24,7 +24,8 @@ reader, ``reader`` (its entry in the ring's reader table):
     rusted_ring_max_backpressure_ratio{ring}          gauge: the worst reader's ratio
     rusted_ring_lost_events_total{ring,reader}        counter: skipped after a lap (overwrite)
     rusted_ring_reader_lag_events{ring,reader}        gauge: published and not yet read
-    rusted_ring_reader_backpressure_ratio{ring,reader} gauge: lag / capacity, 0..1
+    rusted_ring_reader_pinned_events{ring,reader}     gauge: read and still kept (backpressure)
+    rusted_ring_reader_backpressure_ratio{ring,reader} gauge: (lag + pinned) / capacity, 0..1
 
 A reader's counters start again from 0 when its table entry is reused by a new
 reader; Prometheus's rate() and increase() treat that as a counter reset.
@@ -98,13 +99,17 @@ class RingCollector(Collector):
             (GaugeMetricFamily, "writer_alive", "1 while some live process holds a writer.", _RING),
             (GaugeMetricFamily, "closed", "1 once the ring was closed.", _RING),
             (GaugeMetricFamily, "max_backpressure_ratio",
-             "The largest reader backpressure (lag / capacity) of the ring.", _RING),
+             "The largest reader backpressure ((lag + pinned) / capacity) of the ring.", _RING),
             (CounterMetricFamily, "lost_events",
              "Events a reader skipped because the writer lapped it (overwrite mode).", _READER),
             (GaugeMetricFamily, "reader_lag_events", "Events published that the reader has not read.",
              _READER),
-            (GaugeMetricFamily, "reader_backpressure_ratio", "Reader lag / ring capacity, 0 to 1.",
+            (GaugeMetricFamily, "reader_pinned_events",
+             "Events the reader has read and still keeps, so no writer can reuse their slots.",
              _READER),
+            (GaugeMetricFamily, "reader_backpressure_ratio",
+             "(Reader lag + pinned events) / ring capacity, 0 to 1; 1 when a backpressure "
+             "writer finds the ring full.", _READER),
         ]
         families: dict[str, Metric] = {
             "info": InfoMetricFamily(ns, "What each ring is.",
@@ -137,6 +142,7 @@ class RingCollector(Collector):
             reader = [view.label, str(row["reader"])]
             families["lost_events"].add_metric(reader, row["lost"])
             families["reader_lag_events"].add_metric(reader, row["lag"])
+            families["reader_pinned_events"].add_metric(reader, row["pinned"])
             families["reader_backpressure_ratio"].add_metric(reader, row["backpressure"])
 
 

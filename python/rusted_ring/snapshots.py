@@ -18,10 +18,16 @@ Row fields (in `RECORD_FIELDS` order):
     readers_alive      readers whose process still runs
     health             "EXCELLENT" .. "CRITICAL" from max_backpressure (SystemHealth)
     reader             the reader's entry in the ring's reader table (None: no reader)
-    reader_pid, reader_alive, cursor, lag, lost, skipped
-    backpressure       lag / capacity, 0.0 .. 1.0
+    reader_pid, reader_alive, cursor, lag, pinned, lost, skipped
+    backpressure       (lag + pinned) / capacity, 0.0 .. 1.0: what the reader keeps
+                       from writers (1.0: a backpressure writer finds the ring full)
     under_pressure     backpressure > 0.8 (Reader.is_under_pressure)
     should_throttle    backpressure >= 0.9 (Reader.should_throttle)
+
+pinned counts the events a backpressure reader has read and still keeps (its
+last call's events, Events the program holds on to): their slots are as
+unavailable to a writer as unread ones. The thresholds and health bands are
+the C core's, the same in Lua.
 """
 
 from __future__ import annotations
@@ -29,14 +35,16 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from . import _core
 from .registry import RingView, Targets, TargetSet, collect
 from .stats import SystemHealth
 
 __all__ = ["snapshot", "records", "to_frame", "RECORD_FIELDS", "UNDER_PRESSURE", "THROTTLE"]
 
-#: The seed's thresholds: a reader is under pressure above 0.8 and should throttle from 0.9.
-UNDER_PRESSURE = 0.8
-THROTTLE = 0.9
+#: The rusted-ring crate's thresholds, from the C core: a reader is under pressure above
+#: 0.8 and should throttle from 0.9.
+UNDER_PRESSURE: float = _core.PRESSURE_THRESHOLD
+THROTTLE: float = _core.THROTTLE_THRESHOLD
 
 RING_FIELDS = (
     "timestamp", "ring", "kind", "pool", "mode", "producers", "capacity", "slot_size",
@@ -45,7 +53,7 @@ RING_FIELDS = (
     "max_backpressure", "health",
 )
 READER_FIELDS = (
-    "reader", "reader_pid", "reader_alive", "cursor", "lag", "lost", "skipped",
+    "reader", "reader_pid", "reader_alive", "cursor", "lag", "pinned", "lost", "skipped",
     "backpressure", "under_pressure", "should_throttle",
 )
 #: The keys of every record, in order (the columns of `to_frame`).
@@ -89,11 +97,12 @@ def _reader_part(reader: dict[str, Any] | None) -> dict[str, Any]:
         "reader_alive": reader["alive"],
         "cursor": reader["cursor"],
         "lag": reader["lag"],
+        "pinned": reader["pinned"],
         "lost": reader["lost"],
         "skipped": reader["skipped"],
         "backpressure": ratio,
-        "under_pressure": ratio > UNDER_PRESSURE,
-        "should_throttle": ratio >= THROTTLE,
+        "under_pressure": _core.is_under_pressure(ratio),
+        "should_throttle": _core.should_throttle(ratio),
     }
 
 

@@ -1,9 +1,13 @@
-"""Statistics and health of the default pools (the seed's PoolStats and health_check).
+"""Statistics and health of the default pools (the rusted-ring crate's PoolStats and health_check).
 
-A pool's backpressure is the largest ``lag / capacity`` among its live readers
+A pool's backpressure is the largest backpressure ratio among its live readers
 (0.0 with no reader, 1.0 when a reader is a whole lap behind). The figures come
 from `rusted_ring._core.pool_stats()`, a snapshot taken without stopping
 writers or readers and without creating pools that do not exist yet.
+
+The health bands are the C core's (`_core.health_of`), the same in Lua
+(`rr.health_of`); they agree with `Reader.is_under_pressure` and
+`Reader.should_throttle` at every edge.
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ class PoolStats:
         memory_bytes: bytes the pool occupies; 0 until the pool exists.
         published: events written into the pool so far.
         reader_count: live readers of the pool.
-        current_backpressure: the largest lag / capacity among its readers, 0.0 ... 1.0.
+        current_backpressure: the largest backpressure ratio among its readers, 0.0 ... 1.0.
         text: the core's formatted line (what ``str(stat)`` returns; formatted
             from the fields when empty).
 
@@ -95,9 +99,11 @@ class PoolStats:
 
 
 class SystemHealth(enum.Enum):
-    """Overall health from the largest pool backpressure b.
+    """Overall health from the largest backpressure ratio b (the core's bands).
 
-    EXCELLENT: b < 0.5; GOOD: b < 0.8; WARNING: b < 0.9; CRITICAL: b >= 0.9.
+    EXCELLENT: b < 0.5; GOOD: 0.5 <= b <= 0.8 (not under pressure); WARNING:
+    0.8 < b < 0.9 (under pressure, not throttling); CRITICAL: b >= 0.9 (should
+    throttle), or NaN. So exactly 0.8 is GOOD and exactly 0.9 CRITICAL.
     """
 
     EXCELLENT = "excellent"
@@ -107,14 +113,8 @@ class SystemHealth(enum.Enum):
 
     @classmethod
     def from_backpressure(cls, ratio: float) -> SystemHealth:
-        """The health for a backpressure ratio (see the class docstring for the thresholds)."""
-        if ratio < 0.5:
-            return cls.EXCELLENT
-        if ratio < 0.8:
-            return cls.GOOD
-        if ratio < 0.9:
-            return cls.WARNING
-        return cls.CRITICAL
+        """The health for a backpressure ratio (see the class docstring for the bands)."""
+        return cls[_core.health_of(float(ratio))]
 
     def __str__(self) -> str:
         return self.name

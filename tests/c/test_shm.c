@@ -11,6 +11,7 @@
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -854,6 +855,478 @@ TEST(test_a_process_whose_main_thread_exited_is_alive)
     rr_shm_unlink(name);
 }
 
+/* ---- segments that could kill the process later (issue items 3, 4) ----------------- */
+
+/* The geometry (checksum and all) of a ring of `capacity` x `slot` bytes,
+ * written at the start of the sparse segment `name` of the ring's full
+ * length: only the header's pages are ever allocated. */
+static bool write_sparse_ring(const char *name, uint64_t capacity, size_t slot, size_t *len)
+{
+    size_t ro, mo, po;
+    *len = rr__footprint(capacity, slot, &ro, &mo, &po);
+    if (*len == 0)
+        return false;
+    size_t head = mo;   /* header and reader table */
+    unsigned char *mem = aligned_alloc(64, head);
+    if (!mem)
+        return false;
+    memset(mem, 0, head);
+    rr_geometry *g = &((rr_layout *)mem)->geo;
+    *g = (rr_geometry){ .magic = RR_MAGIC, .version = RR_LAYOUT_VERSION,
+                        .header_bytes = sizeof(rr_layout), .total_bytes = *len,
+                        .capacity = capacity, .slot_size = (uint32_t)slot,
+                        .slot_stride = (uint32_t)((slot + 63) / 64 * 64),
+                        .mode = BP, .producers = RR_PRODUCERS_SINGLE,
+                        .max_readers = RR_MAX_READERS, .readers_off = ro, .meta_off = mo,
+                        .payload_off = po };
+    reseal(mem);
+    for (size_t i = 0; i < RR_MAX_READERS; i++)
+        ((rr_reader_entry *)(mem + ro))[i].gate = RR_GATE_FREE;
+    rr_shm_unlink(name);
+    int fd = shm_open(name, O_RDWR | O_CREAT | O_EXCL, 0600);
+    bool ok = fd >= 0 && ftruncate(fd, (off_t)*len) == 0 &&
+              pwrite(fd, mem, head, 0) == (ssize_t)head;
+    if (fd >= 0)
+        close(fd);
+    free(mem);
+    return ok;
+}
+
+static long long allocated_bytes(const char *name)
+{
+    char fs[128];
+    snprintf(fs, sizeof fs, "/dev/shm%s", name);
+    struct stat sb;
+    return stat(fs, &sb) == 0 ? (long long)sb.st_blocks * 512 : -1;
+}
+
+/* A segment sized with ftruncate whose pages were never allocated, larger
+ * than all of /dev/shm, with a valid ring header at its start: opening it
+ * is refused with "no room in /dev/shm" (mapping it would have killed the
+ * process with SIGBUS at the first touch of a page tmpfs cannot supply),
+ * and the process goes on making and using rings. */
+TEST(test_opening_a_sparse_segment_that_does_not_fit_says_no_room)
+{
+    struct statvfs vfs;
+    CHECK(statvfs("/dev/shm", &vfs) == 0);
+    if (vfs.f_blocks == 0) {
+        printf("     (skipped: /dev/shm has no size limit)\n");
+        return;
+    }
+    /* larger than /dev/shm's whole size, so fallocate refuses it at once
+     * instead of filling /dev/shm first */
+    uint64_t shm_size = (uint64_t)vfs.f_blocks * vfs.f_frsize;
+    uint64_t slot = RR_MAX_SLOT_SIZE;
+    uint64_t capacity = (shm_size + (UINT64_C(1) << 30)) / slot + 1;
+    const char *name = fresh_name();
+    size_t len;
+    CHECK(write_sparse_ring(name, capacity, slot, &len));
+    CHECK(len > shm_size);
+    rr_ring *r;
+    CHECK_ST(rr_shm_open(name, &r), RR_SYSTEM);
+    CHECK(strstr(rr_last_error(), "no room in /dev/shm") != NULL);
+    CHECK(strstr(rr_last_error(), name) != NULL);
+    char bytes[32];
+    snprintf(bytes, sizeof bytes, "%zu bytes", len);
+    CHECK(strstr(rr_last_error(), bytes) != NULL);
+    CHECK(allocated_bytes(name) < (1 << 20));   /* and nothing was left allocated */
+    expect_refused(name, RR_SYSTEM, "no room");  /* again; then the process goes on */
+}
+
+/* A sparse segment that fits is backed in full when it is opened. */
+TEST(test_opening_a_sparse_segment_backs_every_page)
+{
+    const char *name = fresh_name();
+    size_t len;
+    CHECK(write_sparse_ring(name, 64, 64 * 1024, &len));   /* 4 MiB of holes */
+    CHECK(allocated_bytes(name) < (long long)len / 2);
+    rr_ring *r;
+    CHECK_ST(rr_shm_open(name, &r), RR_OK);
+    CHECK(allocated_bytes(name) >= (long long)len);
+    rr_writer *w;
+    rr_reader *rd;
+    rr_event ev;
+    CHECK_ST(rr_reader_open(r, RR_START_OLDEST, &rd), RR_OK);
+    CHECK_ST(rr_writer_open(r, &w), RR_OK);
+    for (uint64_t i = 0; i < 64; i++)
+        CHECK_ST(add_seq(w, i, 0), RR_OK);
+    for (uint64_t i = 0; i < 64; i++) {
+        uint64_t seq;
+        CHECK_ST(rr_reader_next(rd, &ev, 0), RR_OK);
+        CHECK(payload_ok(ev.data, ev.len, 7, &seq) && seq == i);
+    }
+    rr_reader_close(rd);
+    rr_writer_close(w);
+    rr_ring_destroy(r);
+    rr_shm_unlink(name);
+}
+
+static bool give_to_nobody(const char *name)
+{
+    char fs[128];
+    snprintf(fs, sizeof fs, "/dev/shm%s", name);
+    return chown(fs, 65534, 65534) == 0;
+}
+
+/* Another user could rewrite or truncate a segment it owns under us: such
+ * a segment is refused by default, with its owner named, and opened only
+ * when the caller says allow_other_user. exist_ok opening checks the same. */
+TEST(test_a_segment_of_another_user_is_refused_unless_allowed)
+{
+    if (geteuid() != 0) {
+        printf("     (skipped: giving a segment to another user needs root)\n");
+        return;
+    }
+    const char *name = fresh_name();
+    rr_config cfg = cfg_of(BP, RR_PRODUCERS_SINGLE, 8, 64);
+    rr_ring *mine, *r;
+    CHECK_ST(rr_shm_create(name, &cfg, 0, &mine), RR_OK);
+    CHECK(give_to_nobody(name));
+    CHECK_ST(rr_shm_open(name, &r), RR_SHM_FOREIGN_OWNER);
+    const char *why = rr_last_error();
+    CHECK(strstr(why, name) != NULL);
+    CHECK(strstr(why, "user 65534 (nobody)") != NULL);
+    CHECK(strstr(why, "user 0 (root)") != NULL);
+    CHECK(strstr(why, "allow_other_user") != NULL);
+    CHECK(strcmp(rr_strerror(RR_SHM_FOREIGN_OWNER), "shared ring owned by another user") == 0);
+    rr_shm_options o = RR_SHM_OPTIONS_INIT;
+    o.exist_ok = true;
+    CHECK_ST(rr_shm_create_opts(name, &cfg, &o, &r), RR_SHM_FOREIGN_OWNER);
+    o.allow_other_user = true;
+    CHECK_ST(rr_shm_open_opts(name, &o, &r), RR_OK);
+    CHECK_EQ(rr_ring_capacity(r), 8);
+    rr_ring_destroy(r);
+    CHECK_ST(rr_shm_create_opts(name, &cfg, &o, &r), RR_OK);
+    rr_ring_destroy(r);
+    rr_ring_destroy(mine);
+    rr_shm_unlink(name);
+}
+
+/* ---- handles inherited through fork() (issue item 5) ------------------------------ */
+
+/* Each check the child makes sets one bit of its exit status when it fails. */
+static int child_uses_inherited(rr_writer *w, rr_reader *r, rr_claim *open_claim,
+                                pid_t parent)
+{
+    char want_w[96], want_r[96];
+    snprintf(want_w, sizeof want_w, "this writer belongs to process %d; open your own in the child",
+             (int)parent);
+    snprintf(want_r, sizeof want_r, "this reader belongs to process %d; open your own in the child",
+             (int)parent);
+    unsigned char buf[64] = { 0 };
+    rr_payload items[2] = { { buf, 16, 1 }, { buf, 16, 2 } };
+    rr_claim c;
+    rr_event ev[2];
+    size_t n;
+    int bad = 0;
+    bad |= (rr_writer_add(w, buf, 16, 1, NULL, 0) != RR_FORKED ||
+            strcmp(rr_last_error(), want_w) != 0) << 0;
+    bad |= (rr_writer_claim(w, 1, 1, &c, 0) != RR_FORKED) << 1;
+    bad |= (rr_writer_add_batch(w, items, 2, NULL, 0) != RR_FORKED) << 2;
+    bad |= (rr_writer_publish(w, open_claim) != RR_FORKED) << 3;
+    bad |= (rr_writer_abandon(w, open_claim) != RR_FORKED) << 3;
+    bad |= (rr_reader_next(r, &ev[0], 0) != RR_FORKED || strcmp(rr_last_error(), want_r) != 0)
+           << 4;
+    bad |= (rr_reader_next_batch(r, ev, 2, &n, 0) != RR_FORKED) << 5;
+    bad |= (rr_reader_hold(r, 0) != RR_FORKED || rr_reader_release(r, 0) != RR_FORKED) << 6;
+    rr_reader_close(r);   /* closing what it inherited still works */
+    rr_writer_close(w);
+    return bad;
+}
+
+/* A child that writes or reads through a handle its parent opened would
+ * reuse the parent's next sequence (one of the two events is lost) or move
+ * the parent's cursor: every such call fails with RR_FORKED and a message
+ * naming the owner, and the parent's stream goes on intact. */
+TEST(test_a_forked_child_cannot_use_inherited_handles)
+{
+    const char *name = fresh_name();
+    rr_config cfg = cfg_of(BP, RR_PRODUCERS_SINGLE, 16, 64);
+    rr_ring *ring;
+    rr_writer *w;
+    rr_reader *r;
+    rr_event ev;
+    CHECK_ST(rr_shm_create(name, &cfg, 0, &ring), RR_OK);
+    CHECK_ST(rr_reader_open(ring, RR_START_OLDEST, &r), RR_OK);
+    CHECK_ST(rr_writer_open(ring, &w), RR_OK);
+    CHECK_ST(add_seq(w, 0, 0), RR_OK);
+    CHECK_ST(rr_reader_next(r, &ev, 0), RR_OK);   /* event 0 is the reader's */
+    rr_claim c;
+    CHECK_ST(rr_writer_claim(w, 1, 1, &c, 0), RR_OK);   /* a claim open across the fork */
+    pid_t parent = getpid();
+    pid_t pid = spawn();
+    CHECK(pid >= 0);
+    if (pid == 0) {
+        int bad = child_uses_inherited(w, r, &c, parent);
+        rr_ring *mine;   /* its own handles work */
+        rr_reader *own;
+        if (rr_shm_open(name, &mine) != RR_OK || rr_reader_open(mine, RR_START_OLDEST, &own) != RR_OK ||
+            rr_reader_next(own, &ev, 0) != RR_OK || ev.sequence != 0)
+            bad |= 1 << 7;
+        _exit(bad);
+    }
+    int status = 0;
+    CHECK(waitpid(pid, &status, 0) == pid);
+    CHECK(WIFEXITED(status));
+    CHECK_EQ(WEXITSTATUS(status), 0);
+    /* the parent's claim, writer and reader are untouched */
+    payload_fill(rr_claim_data(&c, 0), 64, 1, 7);
+    CHECK_ST(rr_writer_publish(w, &c), RR_OK);
+    CHECK_EQ(c.sequence, 1);
+    for (uint64_t i = 2; i < 5; i++)
+        CHECK_ST(add_seq(w, i, 0), RR_OK);
+    for (uint64_t i = 1; i < 5; i++) {
+        uint64_t seq;
+        CHECK_ST(rr_reader_next(r, &ev, 0), RR_OK);
+        CHECK(payload_ok(ev.data, ev.len, 7, &seq));
+        CHECK_EQ(seq, i);
+        CHECK_EQ(ev.sequence, i);
+    }
+    CHECK_ST(rr_reader_next(r, &ev, 0), RR_EMPTY);
+    rr_reader_close(r);
+    rr_writer_close(w);
+    rr_ring_destroy(ring);
+    rr_shm_unlink(name);
+}
+
+/* A heap ring is the child's own copy after fork(): the child's inherited
+ * handles simply go on with it (this is how the default pools keep working
+ * in a forked child), and the parent's ring does not change. */
+TEST(test_a_forked_child_goes_on_with_its_copy_of_a_heap_ring)
+{
+    rr_config cfg = cfg_of(BP, RR_PRODUCERS_SINGLE, 16, 64);
+    rr_ring *ring;
+    rr_writer *w;
+    rr_reader *r;
+    rr_event ev;
+    CHECK_ST(rr_ring_create(&cfg, &ring), RR_OK);
+    CHECK_ST(rr_reader_open(ring, RR_START_OLDEST, &r), RR_OK);
+    CHECK_ST(rr_writer_open(ring, &w), RR_OK);
+    CHECK_ST(add_seq(w, 0, 0), RR_OK);
+    pid_t pid = spawn();
+    CHECK(pid >= 0);
+    if (pid == 0) {
+        uint64_t seq;
+        int bad = add_seq(w, 1, 0) != RR_OK;
+        bad |= (rr_reader_next(r, &ev, 0) != RR_OK || !payload_ok(ev.data, ev.len, 7, &seq) ||
+                seq != 0) << 1;
+        bad |= (rr_reader_next(r, &ev, 0) != RR_OK || !payload_ok(ev.data, ev.len, 7, &seq) ||
+                seq != 1) << 2;
+        _exit(bad);
+    }
+    int status = 0;
+    CHECK(waitpid(pid, &status, 0) == pid);
+    CHECK(WIFEXITED(status));
+    CHECK_EQ(WEXITSTATUS(status), 0);
+    CHECK_EQ(rr_ring_published(ring), 1);
+    CHECK_ST(rr_reader_next(r, &ev, 0), RR_OK);
+    CHECK_EQ(ev.sequence, 0);
+    CHECK_ST(rr_reader_next(r, &ev, 0), RR_EMPTY);
+    rr_reader_close(r);
+    rr_writer_close(w);
+    rr_ring_destroy(ring);
+}
+
+/* ---- creations in progress (issue item 6) -------------------------------------------- */
+
+/* Begin a creation as rr_shm_create does, and stop before the ring is laid
+ * out: the name taken, the creator's lock held, the segment sized. */
+static int begin_creation(const char *name, size_t len)
+{
+    rr_shm_unlink(name);
+    int fd = shm_open(name, O_RDWR | O_CREAT | O_EXCL, 0600);
+    struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+    if (fd < 0 || fcntl(fd, F_OFD_SETLK, &fl) != 0 || ftruncate(fd, (off_t)len) != 0)
+        return -1;
+    return fd;
+}
+
+/* Lay the ring out in a segment begin_creation left, and drop the lock. */
+static bool finish_creation(int fd, const rr_config *cfg, size_t len)
+{
+    void *mem = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    rr_ring *r;
+    if (mem == MAP_FAILED || rr__format_zeroed(mem, len, cfg, &r) != RR_OK)
+        return false;
+    rr_ring_destroy(r);
+    munmap(mem, len);
+    struct flock fl = { .l_type = F_UNLCK, .l_whence = SEEK_SET };
+    bool ok = fcntl(fd, F_OFD_SETLK, &fl) == 0;
+    close(fd);
+    return ok;
+}
+
+/* An opener that finds a ring still being made tells it apart from a foreign
+ * segment: it waits for it (RR_SHM_CREATING when its timeout runs out first),
+ * for as long as the creation takes by default. The creator here takes far
+ * longer than the 200 ms openers used to allow, as a large ring does. */
+TEST(test_an_opener_waits_for_a_slow_creation)
+{
+    const char *name = fresh_name();
+    rr_config cfg = cfg_of(BP, RR_PRODUCERS_SINGLE, 64, 64);
+    size_t len = rr_ring_footprint(&cfg);
+    int fd = begin_creation(name, len);
+    CHECK(fd >= 0);
+    rr_ring *r;
+    rr_shm_options o = RR_SHM_OPTIONS_INIT;
+    o.timeout_ns = 0;
+    double t0 = check_now();
+    CHECK_ST(rr_shm_open_opts(name, &o, &r), RR_SHM_CREATING);
+    CHECK(check_now() - t0 < 0.1);
+    CHECK(strstr(rr_last_error(), "still being created") != NULL);
+    CHECK(strstr(rr_last_error(), name) != NULL);
+    o.timeout_ns = MS(300);
+    t0 = check_now();
+    CHECK_ST(rr_shm_open_opts(name, &o, &r), RR_SHM_CREATING);
+    CHECK(check_now() - t0 >= 0.29);
+    int ready[2];
+    CHECK(pipe(ready) == 0);
+    pid_t pid = spawn();
+    CHECK(pid >= 0);
+    if (pid == 0) {
+        char c = 'w';
+        if (write(ready[1], &c, 1) != 1)
+            _exit(2);
+        rr_ring *mine;
+        rr_status st = rr_shm_open(name, &mine);   /* the default: wait while it is made */
+        _exit(st != RR_OK ? 3 : rr_ring_capacity(mine) == 64 ? 0 : 4);
+    }
+    char c;
+    CHECK(read(ready[0], &c, 1) == 1);
+    close(ready[0]);
+    close(ready[1]);
+    struct timespec slow = { 0, 600000000 };   /* the creation being slow is the point */
+    nanosleep(&slow, NULL);
+    CHECK(finish_creation(fd, &cfg, len));
+    int status = 0;
+    CHECK(waitpid(pid, &status, 0) == pid);
+    CHECK(WIFEXITED(status));
+    CHECK_EQ(WEXITSTATUS(status), 0);
+    rr_shm_unlink(name);
+}
+
+/* A creator that dies half way leaves a segment nobody is making: openers
+ * are not made to wait for it, and are told what it is. */
+TEST(test_a_creation_abandoned_by_a_dead_creator_is_told_apart)
+{
+    const char *name = fresh_name();
+    rr_config cfg = cfg_of(BP, RR_PRODUCERS_SINGLE, 64, 64);
+    int ready[2];
+    CHECK(pipe(ready) == 0);
+    pid_t pid = spawn();
+    CHECK(pid >= 0);
+    if (pid == 0) {
+        char c = begin_creation(name, rr_ring_footprint(&cfg)) >= 0 ? 'y' : 'n';
+        if (write(ready[1], &c, 1) != 1)
+            _exit(2);
+        wait_forever();
+    }
+    char c = 0;
+    CHECK(read(ready[0], &c, 1) == 1 && c == 'y');
+    close(ready[0]);
+    close(ready[1]);
+    rr_ring *r;
+    rr_shm_options o = RR_SHM_OPTIONS_INIT;
+    o.timeout_ns = 0;
+    CHECK_ST(rr_shm_open_opts(name, &o, &r), RR_SHM_CREATING);   /* alive: in progress */
+    CHECK(kill(pid, SIGKILL) == 0);
+    int status;
+    CHECK(waitpid(pid, &status, 0) == pid);
+    double t0 = check_now();
+    CHECK_ST(rr_shm_open(name, &r), RR_SHM_INVALID);   /* waits no longer than the grace */
+    CHECK(check_now() - t0 < 5.0);
+    CHECK(strstr(rr_last_error(), "no process is creating it") != NULL);
+    CHECK(strstr(rr_last_error(), name) != NULL);
+    rr_shm_unlink(name);
+}
+
+/* How large a ring the large-ring tests make: 1 GiB, or a quarter of what
+ * /dev/shm has free when that is less. */
+static uint64_t large_ring_capacity(size_t slot)
+{
+    struct statvfs vfs;
+    uint64_t want = UINT64_C(1) << 30;
+    if (statvfs("/dev/shm", &vfs) == 0 && vfs.f_blocks != 0 &&
+        (uint64_t)vfs.f_bavail * vfs.f_frsize / 4 < want)
+        want = (uint64_t)vfs.f_bavail * vfs.f_frsize / 4;
+    return want / (slot + 16);
+}
+
+/* "Start either first" with a ring of a gigabyte: a process that waits for
+ * the name to appear and opens it as soon as it does gets the whole ring,
+ * however long the creator takes to lay it out. */
+TEST(test_a_large_ring_opens_while_another_process_creates_it)
+{
+    const char *name = fresh_name();
+    size_t slot = 4096;
+    rr_config cfg = cfg_of(BP, RR_PRODUCERS_SINGLE, large_ring_capacity(slot), slot);
+    printf("     (a ring of %zu MiB)\n", rr_ring_footprint(&cfg) >> 20);
+    int rounds = 2;
+    for (int round = 0; round < rounds; round++) {
+        pid_t pid = spawn();
+        CHECK(pid >= 0);
+        if (pid == 0) {
+            rr_ring *r;
+            int64_t give_up = rr__now_ns() + SEC(60);
+            rr_status st;
+            while ((st = rr_shm_open(name, &r)) == RR_SHM_NOT_FOUND && rr__now_ns() < give_up)
+                sched_yield();
+            if (st != RR_OK) {
+                fprintf(stderr, "child: %s\n", rr_last_error());
+                _exit(2);
+            }
+            _exit(rr_ring_capacity(r) == cfg.capacity ? 0 : 3);
+        }
+        rr_ring *ring;
+        CHECK_ST(rr_shm_create(name, &cfg, 0, &ring), RR_OK);
+        int status;
+        CHECK(waitpid(pid, &status, 0) == pid);
+        CHECK(WIFEXITED(status));
+        CHECK_EQ(WEXITSTATUS(status), 0);
+        rr_ring_destroy(ring);
+        rr_shm_unlink(name);
+    }
+}
+
+/* ---- names left by a crashed creator (issue item 10) ------------------------------- */
+
+/* A taken name says how to remove a stale segment; exist_ok opens a ring of
+ * the same geometry and refuses one of another, naming both. */
+TEST(test_exist_ok_opens_a_matching_ring_and_refuses_another)
+{
+    const char *name = fresh_name();
+    rr_config cfg = cfg_of(BP, RR_PRODUCERS_SINGLE, 16, 64);
+    rr_ring *a, *b;
+    rr_shm_options o = RR_SHM_OPTIONS_INIT;
+    o.exist_ok = true;
+    CHECK_ST(rr_shm_create_opts(name, &cfg, &o, &a), RR_OK);   /* nothing there: made */
+    rr_writer *w;
+    CHECK_ST(rr_writer_open(a, &w), RR_OK);
+    CHECK_ST(add_seq(w, 0, 0), RR_OK);
+    CHECK_ST(rr_shm_create(name, &cfg, 0, &b), RR_SHM_EXISTS);
+    CHECK(strstr(rr_last_error(), "already exists") != NULL);
+    CHECK(strstr(rr_last_error(), "crashed") != NULL);
+    CHECK(strstr(rr_last_error(), "rr_shm_unlink") != NULL);
+    char cli[128];
+    snprintf(cli, sizeof cli, "python -m rusted_ring unlink %s", name + 1);
+    CHECK(strstr(rr_last_error(), cli) != NULL);
+    CHECK_ST(rr_shm_create_opts(name, &cfg, &o, &b), RR_OK);   /* the same ring */
+    CHECK_EQ(rr_ring_published(b), 1);
+    rr_ring_destroy(b);
+    rr_config other = cfg_of(OW, RR_PRODUCERS_MULTI, 32, 128);
+    CHECK_ST(rr_shm_create_opts(name, &other, &o, &b), RR_SHM_EXISTS);
+    const char *why = rr_last_error();
+    CHECK(strstr(why, "slot_size=64, capacity=16, backpressure, single producer") != NULL);
+    CHECK(strstr(why, "slot_size=128, capacity=32, overwrite, multi producer") != NULL);
+    rr_config nearly = cfg;
+    nearly.capacity = 17;
+    CHECK_ST(rr_shm_create_opts(name, &nearly, &o, &b), RR_SHM_EXISTS);
+    CHECK_EQ(rr_ring_published(a), 1);
+    rr_writer_close(w);
+    rr_ring_destroy(a);
+    rr_shm_unlink(name);
+}
+
 int main(void)
 {
     alarm(600);   /* a lost wake-up fails the suite instead of hanging CI */
@@ -894,6 +1367,24 @@ int main(void)
     RUN(test_closing_an_inherited_reader_leaves_the_parents_alone);
     reap_children();
     RUN(test_a_process_whose_main_thread_exited_is_alive);
+    reap_children();
+    RUN(test_opening_a_sparse_segment_that_does_not_fit_says_no_room);
+    reap_children();
+    RUN(test_opening_a_sparse_segment_backs_every_page);
+    reap_children();
+    RUN(test_a_segment_of_another_user_is_refused_unless_allowed);
+    reap_children();
+    RUN(test_a_forked_child_cannot_use_inherited_handles);
+    reap_children();
+    RUN(test_a_forked_child_goes_on_with_its_copy_of_a_heap_ring);
+    reap_children();
+    RUN(test_an_opener_waits_for_a_slow_creation);
+    reap_children();
+    RUN(test_a_creation_abandoned_by_a_dead_creator_is_told_apart);
+    reap_children();
+    RUN(test_a_large_ring_opens_while_another_process_creates_it);
+    reap_children();
+    RUN(test_exist_ok_opens_a_matching_ring_and_refuses_another);
     reap_children();
     return check_report();
 }

@@ -947,26 +947,69 @@ TEST(test_full_backpressure_ring_reports_full_until_a_slot_is_released)
     teardown(ring, w, r);
 }
 
-TEST(test_a_wait_resumed_in_slices_counts_one_stall)
+/* A logical wait split into slices (as the bindings do) passes one rr_wait
+ * to every slice; add, add_batch and claim each count such a wait once. */
+static void sliced_wait_counts_one_stall(rr_producers prod)
 {
-    rr_ring *ring = ring_new(64, 2, BP, SP);
+    rr_ring *ring = ring_new(64, 2, BP, prod);
     CHECK(ring);
     rr_writer *w = writer_new(ring);
     rr_reader *r = reader_new(ring, RR_START_OLDEST);
     CHECK(w && r);
     for (uint64_t s = 0; s < 2; s++) CHECK_ST(add_seq(w, 64, s, 0), RR_OK);
     rr_ring_stats st;
-    CHECK_ST(add_seq(w, 64, 2, 0), RR_FULL);             /* the first slice */
-    rr_writer_wait_resumed(true);
-    CHECK_ST(add_seq(w, 64, 2, 1000), RR_TIMEOUT);       /* later slices */
-    CHECK_ST(add_seq(w, 64, 2, 0), RR_FULL);
-    rr_writer_wait_resumed(false);
+    unsigned char buf[64] = { 0 };
+    rr_payload item = { buf, sizeof buf, 0 };
+    rr_claim c;
+    rr_wait wait = RR_WAIT_INIT;
+    CHECK(!wait.stalled);
+    CHECK_ST(rr_writer_add_ex(w, buf, 64, 0, NULL, 0, &wait), RR_FULL);   /* the first slice */
+    CHECK(wait.stalled);
+    CHECK_ST(rr_writer_add_ex(w, buf, 64, 0, NULL, 1000, &wait), RR_TIMEOUT); /* later slices */
+    CHECK_ST(rr_writer_add_batch_ex(w, &item, 1, NULL, 0, &wait), RR_FULL);
+    CHECK_ST(rr_writer_claim_ex(w, 1, 0, &c, 1000, &wait), RR_TIMEOUT);
     CHECK_ST(rr_ring_stats_get(ring, &st), RR_OK);
     CHECK_EQ(st.writer_stalls, 1);
-    CHECK_ST(add_seq(w, 64, 2, 0), RR_FULL);             /* a new wait counts again */
+    rr_wait next = RR_WAIT_INIT;                          /* a new wait counts again */
+    CHECK_ST(rr_writer_claim_ex(w, 1, 0, &c, 0, &next), RR_FULL);
+    CHECK_ST(rr_writer_add_batch_ex(w, &item, 1, NULL, 0, NULL), RR_FULL);   /* one of its own */
+    CHECK_ST(add_seq(w, 64, 2, 0), RR_FULL);                                 /* and the plain call */
     CHECK_ST(rr_ring_stats_get(ring, &st), RR_OK);
-    CHECK_EQ(st.writer_stalls, 2);
+    CHECK_EQ(st.writer_stalls, 4);
     teardown(ring, w, r);
+}
+
+TEST(test_a_wait_resumed_in_slices_counts_one_stall) { sliced_wait_counts_one_stall(SP); }
+TEST(test_a_multi_producer_wait_resumed_in_slices_counts_one_stall)
+{
+    sliced_wait_counts_one_stall(MP);
+}
+
+/* The explicit wait state belongs to the wait, not to the thread: two waits
+ * interleaved on one thread each count once. */
+TEST(test_two_interleaved_waits_on_one_thread_count_two_stalls)
+{
+    rr_ring *a = ring_new(64, 1, BP, SP), *b = ring_new(64, 1, BP, SP);
+    CHECK(a && b);
+    rr_writer *wa = writer_new(a), *wb = writer_new(b);
+    rr_reader *ra = reader_new(a, RR_START_OLDEST), *rb = reader_new(b, RR_START_OLDEST);
+    CHECK(wa && wb && ra && rb);
+    CHECK_ST(add_seq(wa, 64, 0, 0), RR_OK);
+    CHECK_ST(add_seq(wb, 64, 0, 0), RR_OK);
+    unsigned char buf[64] = { 0 };
+    rr_wait on_a = RR_WAIT_INIT, on_b = RR_WAIT_INIT;
+    CHECK_ST(rr_writer_add_ex(wa, buf, 64, 0, NULL, 0, &on_a), RR_FULL);
+    CHECK_ST(rr_writer_add_ex(wb, buf, 64, 0, NULL, 0, &on_b), RR_FULL);
+    CHECK_ST(rr_writer_add_ex(wa, buf, 64, 0, NULL, 0, &on_a), RR_FULL);
+    CHECK_ST(rr_writer_add_ex(wb, buf, 64, 0, NULL, 0, &on_b), RR_FULL);
+    rr_ring_stats st;
+    CHECK_ST(rr_ring_stats_get(a, &st), RR_OK);
+    CHECK_EQ(st.writer_stalls, 1);
+    CHECK_ST(rr_ring_stats_get(b, &st), RR_OK);
+    CHECK_EQ(st.writer_stalls, 1);
+    rr_reader_close(rb);
+    teardown(b, wb, NULL);
+    teardown(a, wa, ra);
 }
 
 TEST(test_claim_and_batch_on_full_ring_are_full_and_all_or_none)
@@ -1453,8 +1496,15 @@ TEST(test_reader_accessors_track_cursor_lag_and_delivered)
     CHECK_EQ(rr_reader_cursor(r), 1);
     CHECK_EQ(rr_reader_lag(r), 2);
     CHECK_EQ(rr_reader_delivered(r), 1);
-    CHECK(rr_reader_backpressure_ratio(r) == 0.2);
+    CHECK_EQ(rr_reader_pinned(r), 1);       /* event 0 is the reader's until its next call */
+    CHECK(rr_reader_backpressure_ratio(r) == 0.3);
     CHECK_EQ(rr_reader_lost(r), 0);
+    CHECK_ST(rr_reader_next(r, &ev, 0), RR_OK);
+    CHECK_ST(rr_reader_next(r, &ev, 0), RR_OK);
+    CHECK_ST(rr_reader_next(r, &ev, 0), RR_EMPTY);   /* moving on released event 2 */
+    CHECK_EQ(rr_reader_lag(r), 0);
+    CHECK_EQ(rr_reader_pinned(r), 0);
+    CHECK(rr_reader_backpressure_ratio(r) == 0.0);
     teardown(ring, w, r);
 }
 
@@ -1517,9 +1567,12 @@ TEST(test_stats_snapshot_reports_ring_and_readers)
     const rr_reader_stats *a = stats_reader_at(&st, 1), *b = stats_reader_at(&st, 0);
     CHECK(a && b && a != b);
     CHECK_EQ(a->lag, 9);
-    CHECK(a->backpressure == 0.9);
+    CHECK_EQ(a->pinned, 1);                 /* event 0 is still r1's: the writer is full */
+    CHECK(a->backpressure == 1.0);
     CHECK_EQ(b->lag, 10);
+    CHECK_EQ(b->pinned, 0);
     CHECK(b->backpressure == 1.0);
+    CHECK(st.name != NULL && st.name[0] == '\0');   /* not a named shared segment */
     CHECK_EQ(a->lost + b->lost, 0);
     CHECK(a->index < RR_MAX_READERS && b->index < RR_MAX_READERS && a->index != b->index);
     CHECK_EQ(a->pid, getpid());
@@ -1908,5 +1961,7 @@ int main(void)
     RUN(test_add_batch_publishes_all_in_order_with_their_types);
     RUN(test_add_batch_of_zero_or_beyond_capacity_is_invalid);
     RUN(test_a_wait_resumed_in_slices_counts_one_stall);
+    RUN(test_a_multi_producer_wait_resumed_in_slices_counts_one_stall);
+    RUN(test_two_interleaved_waits_on_one_thread_count_two_stalls);
     return check_report();
 }

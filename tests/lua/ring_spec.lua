@@ -35,7 +35,7 @@ describe("rr.ring", function()
     { { slot_size = "8", capacity = 2 }, "slot_size must be an integer, got string" },
     { { capacity = 2 }, "option 'slot_size' is required" },
     { { slot_size = 8 }, "option 'capacity' is required" },
-    { { slot_size = 8, capacity = 2, mode = "fast" }, 'mode must be "backpressure" or "overwrite", got fast' },
+    { { slot_size = 8, capacity = 2, mode = "fast" }, 'mode must be "backpressure" or "overwrite", got "fast"' },
     { { slot_size = 8, capacity = 2, producers = 2 }, 'producers must be "single" or "multi", got 2' },
     { { slot_size = 8, capacity = 2, slotsize = 8 }, "unknown option slotsize" },
     { { slot_size = 1024, capacity = 2^53 }, "capacity 9007199254740992 exceeds the maximum of" },
@@ -87,8 +87,11 @@ describe("rr.ring", function()
       assert.are.equal(0, rs.lost)
       assert.is_number(rs.index)
       assert.is_number(rs.pid)
-      assert.are.equal(rs.lag / 10, rs.backpressure)
+      -- r1 still has event 1 (its last): pinned, so a writer cannot reuse it
+      assert.are.equal(rs.lag == 2 and 1 or 0, rs.pinned)
+      assert.are.equal((rs.lag + rs.pinned) / 10, rs.backpressure)
     end
+    assert.are.equal("", s.name)                 -- an in-process ring has no name
   end)
 
   it("close ends the stream: readers drain, writers see closed, figures stay readable", function()

@@ -2,7 +2,9 @@
 -- rr.open_shared, rr.unlink_shared): round trips by name, one stream seen
 -- through several handles and several processes, blocking waits and close
 -- across processes, readers and writers whose process died, foreign
--- segments and bad names refused without harm, the segment's permissions.
+-- segments and bad names refused without harm, the segment's permissions,
+-- segments of other users, exist_ok, rings still being created, and handles
+-- a forked child inherits.
 --
 -- Every test uses names of its own (this process's id and a counter) and
 -- removes its segments afterwards. The other processes are lua5.4 children
@@ -581,6 +583,148 @@ describe("shared rings", function()
         assert.is_nil(io.open(SHM .. name), "a segment was left behind")
       end)
     end
+  end)
+
+  describe("owned by another user", function()
+    local function root() local p = io.popen("id -u"); local id = p:read("n"); p:close(); return id == 0 end
+
+    it("are refused, naming the owner, unless allow_other_user is given", function()
+      if not root() then return pending("giving a segment to another user needs root") end
+      local name = fresh_name()
+      local mine = assert(rr.create_shared(name, { slot_size = 8, capacity = 4 }))
+      assert(mine:writer():add("theirs"))
+      assert.is_true(os.execute("chown 65534:65534 " .. SHM .. name))
+      local ring, why = rr.open_shared(name)
+      assert.is_nil(ring)
+      assert.matches("belongs to user 65534 %(nobody%)", why)
+      assert.matches("allow_other_user", why)
+      assert.matches("'/" .. name:gsub("%-", "%%-") .. "'", why)
+      local opts = { slot_size = 8, capacity = 4, exist_ok = true }
+      assert.is_nil(rr.create_shared(name, opts))
+      ring = assert(rr.open_shared(name, { allow_other_user = true }))
+      assert.are.equal(1, ring:published())
+      opts.allow_other_user = true
+      assert.are.equal(1, assert(rr.create_shared(name, opts)):published())
+    end)
+  end)
+
+  describe("exist_ok", function()
+    it("opens a ring of the geometry asked for, and makes one when there is none", function()
+      local name = fresh_name()
+      local opts = { slot_size = 8, capacity = 4, exist_ok = true }
+      local a = assert(rr.create_shared(name, opts))
+      assert(a:writer():add("first"))
+      local b = assert(rr.create_shared(name, opts))
+      assert.are.equal(1, b:published())
+      assert.are.equal("first", assert(b:reader("oldest"):next()):data())
+    end)
+
+    it("refuses a ring of another geometry, naming both", function()
+      local name = fresh_name()
+      assert(rr.create_shared(name, { slot_size = 8, capacity = 4 }))
+      local ring, why = rr.create_shared(name, { slot_size = 16, capacity = 4, mode = "overwrite",
+                                                 exist_ok = true })
+      assert.is_nil(ring)
+      assert.matches("slot_size=8, capacity=4, backpressure, single producer", why, 1, true)
+      assert.matches("slot_size=16, capacity=4, overwrite, single producer", why, 1, true)
+    end)
+
+    it("is what a taken name's message suggests, with how to remove a stale segment", function()
+      local name = fresh_name()
+      assert(rr.create_shared(name, { slot_size = 8, capacity = 4 }))
+      local ring, why = rr.create_shared(name, { slot_size = 8, capacity = 4 })
+      assert.is_nil(ring)
+      assert.matches("exist_ok", why, 1, true)
+      assert.matches("crashed", why, 1, true)
+      assert.matches("rr.unlink_shared", why, 1, true)
+      assert.matches("python -m rusted_ring unlink " .. name, why, 1, true)
+    end)
+  end)
+
+  describe("still being created", function()
+    local helper = require "rr_test_helper"
+
+    it("are waited for up to the timeout, then reported as such, not as foreign", function()
+      local name = fresh_name()
+      local fd = helper.begin_creation("/" .. name, 1 << 20)
+      local ring, why = rr.open_shared(name, { timeout = 0 })
+      assert.is_nil(ring)
+      assert.matches("still being created", why)
+      local t0 = support.now()
+      ring, why = rr.open_shared(name, { timeout = 0.2 })
+      assert.is_nil(ring)
+      assert.matches("still being created", why)
+      assert.is_true(support.now() - t0 >= 0.19)
+      -- the creator dies half way: nobody is making it, and nobody waits for it
+      helper.drop_creation(fd)
+      ring, why = rr.open_shared(name)
+      assert.is_nil(ring)
+      assert.matches("no process is creating it", why)
+    end)
+
+    it("take the timeout as seconds: nil, 0, > 0 or math.huge; negative or NaN raise", function()
+      local name = fresh_name()
+      assert(rr.create_shared(name, { slot_size = 8, capacity = 4 }))
+      for _, t in ipairs({ 0, 0.5, math.huge }) do
+        assert.truthy(rr.open_shared(name, { timeout = t }))
+      end
+      assert.truthy(rr.open_shared(name, {}))
+      assert.truthy(rr.open_shared(name, nil))
+      for _, bad in ipairs({ -1, -math.huge, 0 / 0 }) do
+        assert.has_error(function() rr.open_shared(name, { timeout = bad }) end)
+      end
+      assert.has_error(function() rr.open_shared(name, { timeout = "1" }) end)
+      assert.has_error(function() rr.open_shared(name, { allow_other_user = "yes" }) end)
+      assert.has_error(function() rr.open_shared(name, { timout = 1 }) end, "rr.open_shared: unknown option timout")
+      assert.has_error(function() rr.open_shared(name, 5) end)
+    end)
+  end)
+
+  describe("handles inherited by a forked child", function()
+    local helper = require "rr_test_helper"
+
+    it("raise in the child, naming the process they belong to, and leave the parent's stream alone", function()
+      local name = fresh_name()
+      local ring = assert(rr.create_shared(name, { slot_size = 16, capacity = 8 }))
+      local r, w = ring:reader(), ring:writer()
+      assert.are.equal(0, w:add(support.payload(0)))
+      assert(r:next())
+      local parent = support.pid()
+      local pid = helper.fork()
+      if pid == 0 then
+        local bad = 0
+        local want_w = "this writer belongs to process " .. parent .. "; open your own in the child"
+        local want_r = "this reader belongs to process " .. parent .. "; open your own in the child"
+        local function raises(bit, want, f, ...)
+          local ok, err = pcall(f, ...)
+          if ok or not tostring(err):find(want, 1, true) then bad = bad | bit end
+        end
+        raises(1, want_w, w.add, w, "child")
+        raises(2, want_w, w.try_add, w, "child")
+        raises(4, want_w, w.add_batch, w, { "a", "b" })
+        raises(8, want_r, r.next, r)
+        raises(16, want_r, function() for _ in r:events() do end end)
+        w:close()   -- closing what it inherited works, and takes nothing from the parent
+        r:close()
+        local own = rr.open_shared(name)   -- its own handles work
+        local rd = own and own:reader("oldest")
+        local ev = rd and rd:next()
+        if not ev or ev:sequence() ~= 0 then bad = bad | 32 end
+        if rd then rd:close() end
+        helper.exit(bad)
+      end
+      assert.are.equal(0, helper.wait(pid))
+      for i = 1, 3 do assert.are.equal(i, w:add(support.payload(i))) end
+      for i = 1, 3 do
+        local ev = assert(r:next())
+        assert.are.equal(i, ev:sequence())
+        assert.are.equal(i, support.check(ev:data()))
+      end
+      assert.are.same({ nil, "empty" }, { r:next() })
+      local stats = ring:stats()
+      assert.are.equal(parent, stats.writer_pid)
+      assert.are.equal(1, stats.reader_count)
+    end)
   end)
 
   describe("permissions", function()

@@ -30,7 +30,7 @@ describe("writer", function()
     assert(w:add("1")); assert(w:add("2"))
     assert.are.same({ nil, "full" }, { w:add("3") })
     assert.are.same({ nil, "full" }, { w:add("3", 0, 0) })
-    assert.are.same({ nil, "full" }, { w:add("3", 0, -1) })   -- a passed deadline: no wait
+    assert.are.same({ nil, "full" }, { w:add("3", 0, nil) })  -- nil: the default, don't wait
     local t0 = support.now()
     assert.are.same({ nil, "timeout" }, { w:add("3", 0, 0.05) })
     assert.is_true(support.now() - t0 >= 0.045)
@@ -74,7 +74,9 @@ describe("writer", function()
     { function(w) return w:add("x", 4294967296) end, "event type must be in 0..4294967295, got 4294967296" },
     { function(w) return w:add("x", "7") end, "event type must be an integer, got string" },
     { function(w) return w:add("x", 0, "soon") end, "number of seconds expected, got string" },
-    { function(w) return w:add("x", 0, 0/0) end, "timeout is NaN" },
+    { function(w) return w:add("x", 0, 0/0) end, "timeout must be a number of seconds, not NaN" },
+    { function(w) return w:add("x", 0, -1) end, "bad argument #3 to 'add' %(timeout must be >= 0 seconds, got %-1" },
+    { function(w) return w:add_batch({ "x" }, 0, -0.001) end, "timeout must be >= 0 seconds, got %-0.001" },
     { function(w) return w:try_add(true) end, "bad argument #1 to 'try_add' %(string expected, got boolean%)" },
     { function(w) return w:add_batch("x") end, "bad argument #1 to 'add_batch' %(table expected, got string%)" },
     { function(w) return w:add_batch({ "a", 2 }) end, "item 2 is number, not a string" },

@@ -21,8 +21,10 @@ overwrite     The writer never waits. Each slot holds the last event written to
 
 Every returned event is compared with what was written (sequence, type, bytes),
 and after every step the ring's figures (published, stats(), each reader's
-cursor, lag, lost, delivered) must equal the model's. Events the test keeps are
-modelled as pins; all others are dropped as soon as they are checked.
+cursor, lag, pinned, lost, delivered, backpressure) must equal the model's. Events
+the test keeps are modelled as pins; all others are dropped as soon as they are
+checked. A backpressure reader pins [gate, pos): its ratio is (lag + pinned) /
+capacity, so it reads 1.0 exactly when the writer would find the ring full.
 """
 import contextlib
 import os
@@ -125,6 +127,14 @@ class RingModel:
             self.stamps[self.head % self.capacity] = ("writing", self.head)
 
     # readers
+
+    def pinned(self, r):
+        """Backpressure: events r has read and keeps from the writer, [gate, pos)."""
+        return 0 if self.overwrite else r.pos - r.gate
+
+    def ratio(self, r):
+        """What r keeps from the writer, unread or pinned, as a share of the ring."""
+        return min((max(self.head - r.pos, 0) + self.pinned(r)) / self.capacity, 1.0)
 
     def open_reader(self, start):
         index = self.table.index(None)
@@ -489,17 +499,17 @@ class RingMachine(RuleBasedStateMachine):
         assert stats["writers"] == 1
         assert stats["closed"] == m.closed
         assert stats["reader_count"] == len(registered)
-        expected = [(r.index, r.pos, max(m.head - r.pos, 0), r.lost) for r in registered]
-        got = [(e["index"], e["cursor"], e["lag"], e["lost"]) for e in stats["readers"]]
+        expected = [(r.index, r.pos, max(m.head - r.pos, 0), m.pinned(r), r.lost) for r in registered]
+        got = [(e["index"], e["cursor"], e["lag"], e["pinned"], e["lost"]) for e in stats["readers"]]
         assert got == expected
-        ratios = [min(max(m.head - r.pos, 0) / m.capacity, 1.0) for r in registered]
+        ratios = [m.ratio(r) for r in registered]
         assert [e["backpressure"] for e in stats["readers"]] == pytest.approx(ratios)
         assert stats["max_backpressure"] == pytest.approx(max(ratios, default=0.0))
         for _, reader, r in self.live_readers():
             lag = max(m.head - r.pos, 0)
-            assert (reader.cursor, reader.lag, reader.lost, reader.delivered) == \
-                (r.pos, lag, r.lost, r.delivered)
-            assert reader.backpressure_ratio() == pytest.approx(min(lag / m.capacity, 1.0))
+            assert (reader.cursor, reader.lag, reader.pinned, reader.lost, reader.delivered) == \
+                (r.pos, lag, m.pinned(r), r.lost, r.delivered)
+            assert reader.backpressure_ratio() == pytest.approx(m.ratio(r))
             # the accounting identity of the header: nothing is passed over uncounted
             assert r.delivered + r.lost == r.pos - r.start
             if not m.overwrite:

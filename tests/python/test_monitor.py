@@ -99,7 +99,7 @@ def stepped(targets, rec, **kw):
 def test_pressure_fires_once_on_crossing_0_8_and_once_on_crossing_0_9():
     lag, rec = Lagging(), Recorder()
     mon = stepped([lag.ring], rec)
-    lag.lag_to(80)                      # 0.8 is not "under pressure": the seed's test is > 0.8
+    lag.lag_to(80)                      # 0.8 is not "under pressure": the crate's test is > 0.8
     mon.sample()
     assert rec.pressure == [] and rec.critical == []
 
@@ -130,8 +130,10 @@ def test_pressure_fires_once_on_crossing_0_8_and_once_on_crossing_0_9():
     mon.sample()
     mon.sample()
     assert len(rec.pressure) == 2 and len(rec.critical) == 1
-    # health_check's thresholds: WARNING from 0.8, CRITICAL from 0.9
-    assert [s.health for s in rec.samples] == [rr.SystemHealth.WARNING] * 3 + [rr.SystemHealth.CRITICAL] * 3
+    # the health bands agree with the levels: GOOD at exactly 0.8 (not under pressure),
+    # WARNING above it, CRITICAL from 0.9 (should throttle)
+    assert [s.health for s in rec.samples] == \
+        [rr.SystemHealth.GOOD] + [rr.SystemHealth.WARNING] * 2 + [rr.SystemHealth.CRITICAL] * 3
 
 
 def test_falling_back_rearms_both_alerts():
@@ -141,7 +143,7 @@ def test_falling_back_rearms_both_alerts():
     mon.sample()
     assert [a.level for a in rec.pressure] == [rr.PressureLevel.THROTTLE] and len(rec.critical) == 1
 
-    drain(lag.slow, 45)                 # lag 50: NORMAL, health GOOD
+    drain(lag.slow, 45)                 # lag 50, its last event pinned: 0.51, NORMAL, GOOD
     mon.sample()
     assert len(rec.pressure) == 1 and len(rec.critical) == 1
     lag.lag_to(86)
@@ -151,7 +153,9 @@ def test_falling_back_rearms_both_alerts():
     assert [(a.previous, a.level) for a in rec.pressure[1:]] == [
         (rr.PressureLevel.NORMAL, rr.PressureLevel.UNDER_PRESSURE),
         (rr.PressureLevel.UNDER_PRESSURE, rr.PressureLevel.THROTTLE)]
-    assert len(rec.critical) == 2 and rec.critical[1].backpressure == 0.92
+    # lag 92 and the event drain() left it holding: (92 + 1) / 100
+    assert len(rec.critical) == 2 and rec.critical[1].backpressure == 0.93
+    assert rec.critical[1].record["pinned"] == 1
 
 
 def test_a_jump_straight_to_throttle_fires_one_alert_at_the_higher_level():
@@ -204,6 +208,29 @@ def test_the_monitor_thread_calls_back_with_the_right_ring_and_reader():
         (lag.ring, lag.slow_index, rr.PressureLevel.THROTTLE)]
     assert [(a.ring, a.reader, a.health) for a in rec.critical] == [
         (lag.ring, lag.slow_index, rr.SystemHealth.CRITICAL)]
+
+
+def test_the_monitor_alerts_when_a_reader_keeps_the_whole_ring():
+    # The scenario: 4 slots, 4 events the reader keeps, the writer full.
+    # Nothing is unread (lag 0), but every slot is pinned: the monitor must see
+    # backpressure 1.0 and alert, where it used to see 0.0 and stay silent.
+    ring, rec = rr.Ring(16, 4, name=unique("pinned")), Recorder()
+    w, r = ring.writer(), ring.reader()
+    with rr.Monitor([ring], interval=0.02, **rec.callbacks()):
+        rec.wait_for(lambda: len(rec.samples) >= 1, "a first sample")
+        for i in range(4):
+            w.add(b"%d" % i)
+        kept = [r.next() for _ in range(4)]
+        with pytest.raises(rr.RingFull):
+            w.add(b"no room", timeout=0)
+        rec.wait_for(lambda: rec.pressure and rec.critical, "the THROTTLE and CRITICAL alerts")
+    assert all(ev is not None for ev in kept) and r.lag == 0 and r.pinned == 4
+    [alert] = rec.critical
+    assert (alert.ring, alert.level, alert.health) == (ring, rr.PressureLevel.THROTTLE,
+                                                       rr.SystemHealth.CRITICAL)
+    assert alert.backpressure == 1.0
+    assert (alert.record["lag"], alert.record["pinned"], alert.record["should_throttle"]) == (0, 4, True)
+    assert [a.level for a in rec.pressure] == [rr.PressureLevel.THROTTLE]
 
 
 # ---- history -------------------------------------------------------------------------------

@@ -67,6 +67,31 @@ def value(families, family, sample_name, **labels):
     return found[0]
 
 
+def test_a_scrape_shows_a_reader_that_keeps_the_whole_ring_as_pinned_and_full():
+    # The scenario: a 4-slot ring whose 4 events its reader keeps; the
+    # writer is full though nothing is unread.
+    ring = rr.Ring(16, 4, name=unique())
+    w, r = ring.writer(), ring.reader()
+    for i in range(4):
+        w.add(b"%d" % i)
+    kept = [r.next() for _ in range(4)]
+    assert not w.try_add(b"no room")
+    registry = CollectorRegistry()
+    registry.register(RingCollector([ring]))
+    families = scrape(registry)
+    [entry] = ring.stats()["readers"]
+    labels = {"ring": ring.name, "reader": str(entry["index"])}
+    assert families["rusted_ring_reader_pinned_events"].type == "gauge"
+    assert value(families, "rusted_ring_reader_pinned_events", "rusted_ring_reader_pinned_events",
+                 **labels) == entry["pinned"] == len(kept) == 4
+    assert value(families, "rusted_ring_reader_lag_events", "rusted_ring_reader_lag_events",
+                 **labels) == 0
+    assert value(families, "rusted_ring_reader_backpressure_ratio",
+                 "rusted_ring_reader_backpressure_ratio", **labels) == 1.0
+    assert value(families, "rusted_ring_max_backpressure_ratio", "rusted_ring_max_backpressure_ratio",
+                 ring=ring.name) == 1.0
+
+
 def test_a_scrape_reports_what_the_rings_report():
     # Backpressure ring of 10: fill it, fail one try_add (a writer stall),
     # the fast reader reads everything, the slow one 3 events.
@@ -103,12 +128,15 @@ def test_a_scrape_reports_what_the_rings_report():
     assert value(families, "rusted_ring_readers_alive", "rusted_ring_readers_alive", **ring) == 2
     assert value(families, "rusted_ring_readers", "rusted_ring_readers", **ring) == 2
     assert value(families, "rusted_ring_capacity_events", "rusted_ring_capacity_events", **ring) == 10
+    # the slow reader: 7 unread and its last event, which it keeps until its next call
     assert value(families, "rusted_ring_max_backpressure_ratio",
-                 "rusted_ring_max_backpressure_ratio", **ring) == 0.7
+                 "rusted_ring_max_backpressure_ratio", **ring) == 0.8
     for entry in stats["readers"]:
         reader = {"ring": bp.name, "reader": str(entry["index"])}
         assert value(families, "rusted_ring_reader_lag_events",
                      "rusted_ring_reader_lag_events", **reader) == entry["lag"]
+        assert value(families, "rusted_ring_reader_pinned_events",
+                     "rusted_ring_reader_pinned_events", **reader) == entry["pinned"] == 1
         assert value(families, "rusted_ring_reader_backpressure_ratio",
                      "rusted_ring_reader_backpressure_ratio", **reader) == entry["backpressure"]
         assert value(families, "rusted_ring_lost_events",

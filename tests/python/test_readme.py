@@ -4,6 +4,8 @@ import io
 import pathlib
 import re
 
+import pytest
+
 README = pathlib.Path(__file__).resolve().parents[2] / "README.md"
 
 
@@ -33,10 +35,23 @@ def shared_blocks():
     return re.findall(r"```python\n(.*?)```", section, re.S)
 
 
-def test_readme_shared_memory_example_runs_in_two_processes():
+def large_capacity():
+    """Slots of 64 bytes for a ring of about 1 GiB, or a quarter of /dev/shm's free space if less."""
+    import os
+    vfs = os.statvfs("/dev/shm")
+    size = min(1 << 30, vfs.f_bavail * vfs.f_frsize // 4)
+    return size // (64 + 16)
+
+
+@pytest.mark.parametrize("size", ["as written", "about 1 GiB"])
+@pytest.mark.parametrize("first", ["reader", "writer"])
+def test_readme_shared_memory_example_runs_in_two_processes(first, size):
     """The two scripts of the README's shared-memory section, as written
-    (under a name of their own), in two processes: the reader prints every
-    event and ends at the close; the writer removes the name."""
+    (under a name of their own), in two processes, started in either order
+    ("start either first"): the reader prints every event and ends at the
+    close; the writer removes the name. With a ring of about a gigabyte, the
+    writer-first run starts the reader as soon as the segment appears, while
+    the writer is still laying the ring out."""
     import os
     import subprocess
     import sys
@@ -44,9 +59,13 @@ def test_readme_shared_memory_example_runs_in_two_processes():
     import uuid
 
     from fresh import PACKAGE_ROOT
+    from payloads import wait_until
 
     writer, reader = shared_blocks()
     assert "create_shared" in writer and "open_shared" in reader
+    if size != "as written":
+        assert "capacity=1024" in writer, "the README's writer no longer says capacity=1024"
+        writer = writer.replace("capacity=1024", f"capacity={large_capacity()}")
     name = f"rr-readme-{uuid.uuid4().hex[:12]}"
     env = dict(os.environ, PYTHONPATH=PACKAGE_ROOT)
     with tempfile.TemporaryDirectory() as tmp:
@@ -55,18 +74,28 @@ def test_readme_shared_memory_example_runs_in_two_processes():
             paths[role] = os.path.join(tmp, f"{role}.py")
             with open(paths[role], "w") as f:
                 f.write(code.replace('"strokes"', repr(name)))
-        # the reader first: it waits for the ring to appear
-        procs = [subprocess.Popen([sys.executable, paths[role]], stdout=subprocess.PIPE,
-                                  stderr=subprocess.PIPE, text=True, env=env, cwd=tmp)
-                 for role in ("reader", "writer")]
+
+        def start(role):
+            return subprocess.Popen([sys.executable, paths[role]], stdout=subprocess.PIPE,
+                                    stderr=subprocess.PIPE, text=True, env=env, cwd=tmp)
+
+        procs = {}
         try:
-            outs = [p.communicate(timeout=60) for p in procs]
+            if first == "reader":                  # it waits for the ring to appear
+                procs["reader"] = start("reader")
+                procs["writer"] = start("writer")
+            else:
+                procs["writer"] = start("writer")
+                wait_until(lambda: os.path.exists(f"/dev/shm/{name}") or procs["writer"].poll() is not None,
+                           60, "the writer to take the name")
+                procs["reader"] = start("reader")
+            outs = {role: p.communicate(timeout=120) for role, p in procs.items()}
         finally:
-            for p in procs:
+            for p in procs.values():
                 p.kill()
             if os.path.exists(f"/dev/shm/{name}"):
                 os.unlink(f"/dev/shm/{name}")
-    for p, (out, err) in zip(procs, outs):
-        assert p.returncode == 0, err
-    assert outs[0][0].splitlines() == ["0 7 stroke 0", "1 7 stroke 1", "2 7 stroke 2"]
+    for role, p in procs.items():
+        assert p.returncode == 0, (role, outs[role][1])
+    assert outs["reader"][0].splitlines() == ["0 7 stroke 0", "1 7 stroke 1", "2 7 stroke 2"]
     assert not os.path.exists(f"/dev/shm/{name}"), "the writer did not unlink the ring"

@@ -66,9 +66,9 @@ def test_ring_rejects_sizes_of_the_wrong_type(slot, cap):
 
 
 def test_ring_rejects_unknown_mode_and_producers():
-    with pytest.raises(ValueError, match="mode must be 'backpressure' or 'overwrite'"):
+    with pytest.raises(ValueError, match='mode must be "backpressure" or "overwrite", got "lossy"'):
         rr.Ring(64, 8, mode="lossy")
-    with pytest.raises(ValueError, match="producers must be 'single' or 'multi'"):
+    with pytest.raises(ValueError, match='producers must be "single" or "multi"'):
         rr.Ring(64, 8, producers="many")
     with pytest.raises(TypeError):
         rr.Ring(64, 8, mode=1)
@@ -538,7 +538,7 @@ def test_reader_start_latest_skips_what_was_published():
     w.add(b"new")
     assert [bytes(e) for e in r_old] == [b"old", b"new"]
     assert [bytes(e) for e in r_new] == [b"new"]
-    with pytest.raises(ValueError, match="start must be 'oldest' or 'latest'"):
+    with pytest.raises(ValueError, match='start must be "oldest" or "latest", got "middle"'):
         ring.reader("middle")
 
 

@@ -221,11 +221,14 @@ def test_backpressure_falls_as_the_reader_catches_up():
     for i in range(10):
         writer.add(bytes([i]))
     assert reader.should_throttle() and not writer.try_add(b"full")
-    ev = reader.next()
-    ev = reader.next()  # the first slot is free once we move past it
+    for _ in range(3):
+        ev = reader.next()  # each slot is free once we move past it
     del ev
-    assert reader.lag == 8 and not reader.is_under_pressure()
-    assert writer.try_add(b"room again")
+    # 7 unread, and the last event read stays the reader's until its next call
+    assert (reader.lag, reader.pinned) == (7, 1) and reader.backpressure_ratio() == 0.8
+    assert not reader.is_under_pressure()
+    assert writer.try_add(b"room again") and writer.try_add(b"and again")
+    assert not writer.try_add(b"full again") and reader.backpressure_ratio() == 1.0
 
 
 # ---- Example 1: the FFI entry point with auto-sized events ----------------------------------
@@ -280,12 +283,14 @@ def test_monitor_prints_pool_stats_and_reacts_to_pressure():
     ]
 
 
-@pytest.mark.parametrize("lag, health", [(0, "EXCELLENT"), (4, "EXCELLENT"), (5, "GOOD"),
-                                         (7, "GOOD"), (8, "WARNING"), (9, "CRITICAL"),
-                                         (10, "CRITICAL")])
+# The core's bands (the same in Lua): exactly 0.8 is GOOD (not under pressure),
+# WARNING above it, CRITICAL from 0.9 (should throttle).
+@pytest.mark.parametrize("lag, health", [(0, "EXCELLENT"), (9, "EXCELLENT"), (10, "GOOD"),
+                                         (16, "GOOD"), (17, "WARNING"), (18, "CRITICAL"),
+                                         (20, "CRITICAL")])
 def test_health_check_reaches_each_state_at_known_lags(lag, health):
     out = run_fresh(f"""
-        rr.configure_pools({{"S": 10}})
+        rr.configure_pools({{"S": 20}})
         reader = rr.EventPoolFactory.get_s_reader()
         writer = rr.EventPoolFactory.get_s_writer()
         for _ in range({lag}):

@@ -12,6 +12,7 @@ header field at a time they read the header as csrc/layout.h lays it out
 of layout fails them loudly instead of making them test nothing.
 """
 import errno
+import fcntl
 import gc
 import multiprocessing
 import os
@@ -774,6 +775,233 @@ def test_a_forked_child_dropping_inherited_handles_leaves_the_parents_reader_reg
         w.add(b"%d" % i)
     assert w.try_add(b"full") is False, "our reader no longer gates the writer"
     assert [bytes(ev) for ev in r] == [b"0", b"1", b"2", b"3"]
+
+
+# ---- segments of other users, names left behind, rings still being created -----------------------
+
+needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="giving a segment to another user needs root")
+
+
+@needs_root
+def test_open_shared_refuses_another_users_segment_unless_allowed(shm):
+    """Its owner could rewrite the ring or truncate it under us (SIGBUS): refused by
+    default, naming the owner; opened only when the caller says so."""
+    name = shm()
+    ring = rr.Ring.create_shared(name, 32, 4)
+    ring.writer().add(b"theirs")
+    os.chown(seg_path(name), 65534, 65534)
+    with pytest.raises(PermissionError) as info:
+        rr.Ring.open_shared(name)
+    e = info.value
+    assert isinstance(e, rr.SharedMemoryForeignOwner) and isinstance(e, rr.SharedMemoryError)
+    assert e.errno == errno.EPERM and e.filename == name
+    assert "belongs to user 65534 (nobody)" in str(e) and "allow_other_user" in str(e)
+    with pytest.raises(rr.SharedMemoryForeignOwner):
+        rr.Ring.create_shared(name, 32, 4, exist_ok=True)
+    assert rr.Ring.open_shared(name, allow_other_user=True).published == 1
+    assert rr.Ring.create_shared(name, 32, 4, exist_ok=True, allow_other_user=True).published == 1
+
+
+def test_a_taken_name_says_how_to_remove_a_ring_left_by_a_crash(shm):
+    name = shm()
+    rr.Ring.create_shared(name, 32, 4)
+    with pytest.raises(rr.SharedMemoryExists) as info:
+        rr.Ring.create_shared(name, 32, 4)
+    message = str(info.value)
+    assert "exist_ok" in message and "crashed" in message
+    assert f"python -m rusted_ring unlink {name}" in message and "unlink_shared" in message
+
+
+def test_exist_ok_opens_a_ring_of_the_same_geometry_or_makes_one(shm):
+    name = shm()
+    made = rr.Ring.create_shared(name, 32, 4, mode="overwrite", producers="multi", exist_ok=True)
+    made.writer().add(b"first")
+    again = rr.Ring.create_shared(name, 32, 4, mode="overwrite", producers="multi", exist_ok=True)
+    assert again.published == 1
+    assert [bytes(ev) for ev in again.reader("oldest")] == [b"first"]
+
+
+@pytest.mark.parametrize("other", [dict(slot_size=64), dict(capacity=8), dict(mode="overwrite"),
+                                   dict(producers="multi")])
+def test_exist_ok_refuses_a_ring_of_another_geometry_naming_both(shm, other):
+    name = shm()
+    rr.Ring.create_shared(name, 32, 4)
+    asked = dict(dict(slot_size=32, capacity=4, mode="backpressure", producers="single"), **other)
+    with pytest.raises(rr.SharedMemoryExists) as info:
+        rr.Ring.create_shared(name, exist_ok=True, **asked)
+    message = str(info.value)
+    assert "slot_size=32, capacity=4, backpressure, single producer" in message
+    assert (f"asked for slot_size={asked['slot_size']}, capacity={asked['capacity']}, "
+            f"{asked['mode']}, {asked['producers']} producer") in message
+
+
+FLOCK = struct.Struct("hhqqi4x")   # struct flock on Linux x86-64 / aarch64
+
+
+def begin_creation(name, size):
+    """Take the name and the creator's lock as create_shared does, and stop there."""
+    fd = os.open(seg_path(name), os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+    fcntl.fcntl(fd, fcntl.F_OFD_SETLK, FLOCK.pack(fcntl.F_WRLCK, os.SEEK_SET, 0, 0, 0))
+    os.ftruncate(fd, size)
+    return fd
+
+
+def finish_creation(fd, image):
+    """Lay the bytes of a ring out, the magic last, and drop the lock."""
+    os.pwrite(fd, bytes(8) + image[8:], 0)
+    os.pwrite(fd, image[:8], 0)
+    fcntl.fcntl(fd, fcntl.F_OFD_SETLK, FLOCK.pack(fcntl.F_UNLCK, os.SEEK_SET, 0, 0, 0))
+    os.close(fd)
+
+
+def test_open_shared_waits_for_a_ring_still_being_created(shm, good_ring_bytes):
+    """A ring another process is still laying out is waited for: not at all with
+    timeout=0, up to `timeout` seconds, and by default for as long as it takes;
+    it is never taken for a foreign segment."""
+    name = shm()
+    fd = begin_creation(name, len(good_ring_bytes))
+    with pytest.raises(TimeoutError) as info:
+        rr.Ring.open_shared(name, timeout=0)
+    e = info.value
+    assert isinstance(e, rr.SharedMemoryCreating) and isinstance(e, rr.SharedMemoryError)
+    assert e.errno == errno.ETIMEDOUT and e.filename == name and "still being created" in str(e)
+    began = time.monotonic()
+    with pytest.raises(rr.SharedMemoryCreating):
+        rr.Ring.open_shared(name, timeout=0.3)
+    assert time.monotonic() - began >= 0.29
+    got = []
+    t = threading.Thread(target=lambda: got.append(rr.Ring.open_shared(name)))
+    began = time.monotonic()
+    t.start()
+    # the opener is still waiting a second later (it used to give up after 200 ms)
+    wait_until(lambda: not t.is_alive() or time.monotonic() - began > 1.0, LIMIT, "a second")
+    assert t.is_alive(), "open_shared did not wait for the creation"
+    finish_creation(fd, good_ring_bytes)
+    t.join(LIMIT)
+    assert not t.is_alive() and got[0].published == 2
+
+
+def test_a_creation_whose_creator_died_is_not_waited_for(shm):
+    name = shm()
+    fd = begin_creation(name, 1 << 20)
+    os.close(fd)                                      # the creator is gone, the lock with it
+    began = time.monotonic()
+    with pytest.raises(rr.SharedMemoryError, match="no process is creating it") as info:
+        rr.Ring.open_shared(name)
+    assert type(info.value) is rr.SharedMemoryError
+    assert time.monotonic() - began < LIMIT / 2
+
+
+@pytest.mark.parametrize("timeout", [-1, -0.5, float("nan"), float("-inf")])
+def test_open_shared_refuses_a_negative_or_nan_timeout(shm, timeout):
+    name = shm()
+    rr.Ring.create_shared(name, 8, 2)
+    with pytest.raises(ValueError, match="timeout"):
+        rr.Ring.open_shared(name, timeout=timeout)
+
+
+@pytest.mark.parametrize("timeout", [None, 0, 0.5, 3, float("inf")])
+def test_open_shared_takes_a_timeout_in_seconds(shm, timeout):
+    name = shm()
+    rr.Ring.create_shared(name, 8, 2)
+    assert rr.Ring.open_shared(name, timeout=timeout).capacity == 2
+
+
+def test_open_shared_options_are_keyword_only(shm):
+    name = shm()
+    rr.Ring.create_shared(name, 8, 2)
+    with pytest.raises(TypeError):
+        rr.Ring.open_shared(name, 1.0)
+
+
+# ---- handles a forked child inherits ---------------------------------------------------------------
+
+def in_forked_child(body):
+    """Run body() in a fork()ed child; return what it returned (through a pipe)."""
+    import json
+    rfd, wfd = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.close(rfd)
+            try:
+                result = body()
+            except BaseException as e:                # report, never run the parent's tests
+                result = {"child failed": repr(e)}
+            os.write(wfd, json.dumps(result).encode())
+        finally:
+            os._exit(0)
+    os.close(wfd)
+    with os.fdopen(rfd, "rb") as f:
+        out = f.read()
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    return json.loads(out)
+
+
+def test_a_forked_child_using_inherited_handles_gets_forked_handle(shm):
+    """A child publishing through its parent's single-producer writer would reuse the
+    parent's next sequence, and one of the two events would be lost; reading through
+    the parent's reader would move the parent's cursor. Each raises instead, naming the
+    owner, and the parent's stream goes on whole."""
+    name = shm()
+    ring = rr.Ring.create_shared(name, 32, 8)
+    w, r = ring.writer(), ring.reader()
+    w.add(b"0")
+    assert bytes(r.next()) == b"0"
+    parent = os.getpid()
+
+    def child():
+        calls = {
+            "add": lambda: w.add(b"child"),
+            "try_add": lambda: w.try_add(b"child"),
+            "add_batch": lambda: w.add_batch([b"a", b"b"]),
+            "claim": lambda: w.claim().__enter__(),
+            "next": lambda: r.next(),
+            "next_batch": lambda: r.next_batch(2),
+            "iterate": lambda: list(r),
+        }
+        seen = {}
+        for what, call in calls.items():
+            try:
+                call()
+                seen[what] = "no error"
+            except rr.ForkedHandle as e:
+                seen[what] = [isinstance(e, rr.RingError), isinstance(e, RuntimeError), str(e)]
+        w.close()                                     # closing what it inherited is fine
+        r.close()
+        with rr.Ring.open_shared(name).reader("oldest") as own:   # its own handles work
+            seen["own reader"] = bytes(own.next())
+        return {k: (v.decode() if isinstance(v, bytes) else v) for k, v in seen.items()}
+
+    seen = in_forked_child(child)
+    own = seen.pop("own reader")
+    assert own == "0", seen
+    for what, got in seen.items():
+        owner = "reader" if what in ("next", "next_batch", "iterate") else "writer"
+        assert got == [True, True, f"this {owner} belongs to process {parent}; open your own in the child"], what
+    assert [w.add(b"%d" % i) for i in (1, 2, 3)] == [1, 2, 3]
+    assert [bytes(ev) for ev in r] == [b"1", b"2", b"3"]
+    s = ring.stats()
+    assert (s["writer_pid"], s["reader_count"], s["published"]) == (parent, 1, 4)
+
+
+def test_a_forked_child_goes_on_with_its_copy_of_an_in_process_ring_and_the_pools():
+    """Rings only this process maps are the child's own copy after fork(): inherited
+    handles keep working there, and the parent's ring does not change."""
+    ring = rr.Ring(32, 8)
+    w, r = ring.writer(), ring.reader()
+    w.add(b"before")
+    pool_writer = rr.EventPoolFactory.get_xs_writer()
+
+    def child():
+        w.add(b"in the child")
+        pool_writer.add(b"pooled")
+        return [bytes(ev).decode() for ev in r]
+
+    assert in_forked_child(child) == ["before", "in the child"]
+    assert ring.published == 1
+    assert [bytes(ev) for ev in r] == [b"before"]
 
 
 # ---- the registry of live rings (for monitoring) -------------------------------------------------

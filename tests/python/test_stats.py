@@ -107,9 +107,13 @@ def test_pool_stats_has_useful_help():
 
 # ---- SystemHealth / health_check -----------------------------------------------------------
 
+# The core's bands, which agree with is_under_pressure (> 0.8) and should_throttle
+# (>= 0.9): exactly 0.8 is GOOD, not WARNING (it was, before the bands came from
+# the core, while the same reader was "not under pressure").
 @pytest.mark.parametrize("ratio, health", [
     (0.0, "EXCELLENT"), (0.4999, "EXCELLENT"), (0.5, "GOOD"), (0.7999, "GOOD"),
-    (0.8, "WARNING"), (0.8999, "WARNING"), (0.9, "CRITICAL"), (1.0, "CRITICAL"),
+    (0.8, "GOOD"), (0.8001, "WARNING"), (0.8999, "WARNING"), (0.9, "CRITICAL"), (1.0, "CRITICAL"),
+    (float("nan"), "CRITICAL"),
 ])
 def test_health_thresholds_are_the_seeds(ratio, health):
     assert rr.SystemHealth.from_backpressure(ratio) is rr.SystemHealth[health]
@@ -142,5 +146,7 @@ def test_health_check_defaults_to_the_live_pools():
             w.add(b"l")
         assert rr.health_check() is rr.SystemHealth.CRITICAL
         r.next()
-        assert rr.health_check() is rr.SystemHealth.WARNING
+        assert rr.health_check() is rr.SystemHealth.GOOD     # exactly 0.8: not under pressure
+        w.add(b"l")
+        assert rr.health_check() is rr.SystemHealth.CRITICAL
     """)

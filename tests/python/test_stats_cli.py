@@ -88,14 +88,15 @@ def test_table_of_a_shared_ring_written_by_another_process():
     assert lines[0].startswith(f"ring /{name} ") and "backpressure, single producer" in lines[0]
     assert f"writer pid {pid} (alive)" in lines[0]
     assert "capacity 100 x 64 bytes" in lines[1] and "published 30" in lines[1]
-    assert "readers 2" in lines[2] and "max backpressure 20.0%" in lines[2]
+    # the slow reader: 20 unread and its last event, which it keeps: 21 of 100
+    assert "readers 2" in lines[2] and "max backpressure 21.0%" in lines[2]
     assert "health EXCELLENT" in lines[2]
     header = lines.index(next(line for line in lines if line.startswith("READER")))
-    assert lines[header].split() == ["READER", "PID", "ALIVE", "CURSOR", "LAG", "LOST",
+    assert lines[header].split() == ["READER", "PID", "ALIVE", "CURSOR", "LAG", "PINNED", "LOST",
                                      "BACKPRESSURE", "STATE"]
     rows = sorted(line.split() for line in lines[header + 1:])
-    assert [row[1:] for row in rows] == [[str(pid), "yes", "10", "20", "0", "20.0%", "ok"],
-                                         [str(pid), "yes", "30", "0", "0", "0.0%", "ok"]]
+    assert [row[1:] for row in rows] == [[str(pid), "yes", "10", "20", "1", "0", "21.0%", "ok"],
+                                         [str(pid), "yes", "30", "0", "1", "0", "1.0%", "ok"]]
 
 
 def test_json_of_a_shared_ring_written_by_another_process():
@@ -106,10 +107,10 @@ def test_json_of_a_shared_ring_written_by_another_process():
     assert (report["name"], report["shared"], report["mode"]) == (f"/{name}", True, "backpressure")
     assert (report["published"], report["capacity"], report["slot_size"]) == (30, 100, 64)
     assert (report["writer_pid"], report["writer_alive"], report["closed"]) == (pid, True, False)
-    assert report["health"] == "EXCELLENT" and report["max_backpressure"] == 0.2
+    assert report["health"] == "EXCELLENT" and report["max_backpressure"] == 0.21
     readers = sorted(report["readers"], key=lambda r: r["cursor"])
-    assert [(r["cursor"], r["lag"], r["lost"], r["pid"], r["alive"], r["level"]) for r in readers] == [
-        (10, 20, 0, pid, True, "NORMAL"), (30, 0, 0, pid, True, "NORMAL")]
+    assert [(r["cursor"], r["lag"], r["pinned"], r["lost"], r["pid"], r["alive"], r["level"])
+            for r in readers] == [(10, 20, 1, 0, pid, True, "NORMAL"), (30, 0, 1, 0, pid, True, "NORMAL")]
     assert isinstance(report["timestamp"], float)
 
 
@@ -221,3 +222,20 @@ def test_default_pools_table_and_json():
     assert [p["pool_id"] for p in report["pools"]] == ["XS", "S", "M", "L", "XL"]
     assert [p["capacity"] for p in report["pools"]] == [2000, 1000, 300, 60, 15]
     assert report["health"] == "EXCELLENT" and not any(p["exists"] for p in report["pools"])
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="giving a segment to another user needs root")
+def test_a_ring_of_another_user_is_shown_only_with_allow_other_user():
+    name = unique()
+    ring = rr.Ring.create_shared(name, 64, 10)
+    try:
+        os.chown(f"/dev/shm/{name}", 65534, 65534)
+        refused = stats("--shared", name)
+        assert refused.returncode == 1 and refused.stdout == ""
+        assert "belongs to user 65534" in refused.stderr and "--allow-other-user" in refused.stderr
+        shown = stats("--shared", name, "--allow-other-user", "--json")
+        assert shown.returncode == 0, shown.stderr
+        assert json.loads(shown.stdout)["capacity"] == 10
+    finally:
+        del ring
+        rr.Ring.unlink_shared(name)

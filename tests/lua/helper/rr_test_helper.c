@@ -8,6 +8,14 @@
  *   job:arm()            -- the Lua side, just before its blocking call
  *   job:join()           -- status word, time of the action (helper.now() clock)
  *   helper.now()         -- CLOCK_MONOTONIC seconds
+ *   helper.fork()        -- fork(): the child's pid in the parent, 0 in the child
+ *   helper.exit(code)    -- _exit(code): a forked child ends without running
+ *                           anything of the busted process it copied
+ *   helper.wait(pid)     -- waitpid: the child's exit status (nil, signal if killed)
+ *   helper.begin_creation(name, len)  -- take a shared ring's name and its
+ *                           creator's lock, size the segment, and stop there,
+ *                           as a creator still laying a large ring out: the fd
+ *   helper.drop_creation(fd)  -- close it, as a creator that died half way
  *
  * Actions: "publish" one payload; "close" the ring; "drain" what is there
  * (reading until empty, so the reader moves past every slot; it registers at
@@ -23,9 +31,14 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <fcntl.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "lauxlib.h"
 #include "lua.h"
@@ -227,13 +240,68 @@ static int helper_now(lua_State *L)
     return 1;
 }
 
+static int helper_fork(lua_State *L)
+{
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0)
+        return luaL_error(L, "helper.fork: fork failed");
+    lua_pushinteger(L, pid);
+    return 1;
+}
+
+static int helper_exit(lua_State *L)
+{
+    fflush(NULL);
+    _exit((int)luaL_checkinteger(L, 1));
+    return 0;
+}
+
+static int helper_wait(lua_State *L)
+{
+    int status;
+    if (waitpid((pid_t)luaL_checkinteger(L, 1), &status, 0) < 0)
+        return luaL_error(L, "helper.wait: no such child");
+    if (WIFEXITED(status)) {
+        lua_pushinteger(L, WEXITSTATUS(status));
+        return 1;
+    }
+    lua_pushnil(L);
+    lua_pushinteger(L, WIFSIGNALED(status) ? WTERMSIG(status) : -1);
+    return 2;
+}
+
+static int helper_begin_creation(lua_State *L)
+{
+    const char *name = luaL_checkstring(L, 1);
+    off_t len = (off_t)luaL_checkinteger(L, 2);
+    int fd = shm_open(name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+    if (fd < 0 || fcntl(fd, F_OFD_SETLK, &fl) != 0 || ftruncate(fd, len) != 0) {
+        if (fd >= 0)
+            close(fd);
+        return luaL_error(L, "helper.begin_creation: cannot begin making %s", name);
+    }
+    lua_pushinteger(L, fd);
+    return 1;
+}
+
+static int helper_drop_creation(lua_State *L)
+{
+    close((int)luaL_checkinteger(L, 1));
+    return 0;
+}
+
 int luaopen_rr_test_helper(lua_State *L)
 {
     static const luaL_Reg job_methods[] = {
         { "arm", job_arm }, { "join", job_join }, { NULL, NULL }
     };
     static const luaL_Reg funcs[] = {
-        { "start", helper_start }, { "now", helper_now }, { NULL, NULL }
+        { "start", helper_start }, { "now", helper_now }, { "fork", helper_fork },
+        { "exit", helper_exit }, { "wait", helper_wait },
+        { "begin_creation", helper_begin_creation }, { "drop_creation", helper_drop_creation },
+        { NULL, NULL }
     };
     luaL_newmetatable(L, JOB_MT);
     lua_pushcfunction(L, job_gc);

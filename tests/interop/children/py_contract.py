@@ -1,0 +1,67 @@
+"""One call of the timeout contract, or the vocabulary, in Python; prints JSON lines.
+
+    py_contract.py NAME next|add VALUE   open the shared ring NAME, print {"ready": true},
+                                         make one next() (a reader at "oldest") or add()
+                                         (a writer) with timeout VALUE, print the outcome
+    py_contract.py NAME stats            the keys of NAME's stats() and of its readers
+    py_contract.py - bands R1 R2 ...     is_under_pressure / should_throttle / health_of
+
+VALUE is a token both children read the same way: none (Python's None), 0,
+0.001, inf, -1, nan, -0.0. Outcome: {"outcome": "event" | "nothing" | "ok" |
+"full" | "error", "message": the error's text, "elapsed": seconds the call took}.
+"""
+import json
+import math
+import sys
+import time
+
+import rusted_ring as rr
+from rusted_ring import _core
+
+TOKENS = {"none": None, "0": 0, "0.001": 0.001, "inf": math.inf, "-1": -1, "nan": math.nan,
+          "-0.0": -0.0}
+
+
+def say(**kw):
+    print(json.dumps(kw), flush=True)
+
+
+def call(name, op, token):
+    ring = rr.Ring.open_shared(name)
+    handle = ring.reader() if op == "next" else ring.writer()
+    value = TOKENS[token]
+    say(ready=True)
+    t0 = time.monotonic()
+    try:
+        if op == "next":
+            got = handle.next(timeout=value)
+            outcome = "nothing" if got is None else "event"
+        else:
+            handle.add(b"contract", timeout=value)
+            outcome = "ok"
+        message = None
+    except rr.RingFull as e:
+        outcome, message = "full", str(e)
+    except ValueError as e:
+        outcome, message = "error", str(e)
+    say(outcome=outcome, message=message, elapsed=time.monotonic() - t0)
+
+
+def main():
+    name, op = sys.argv[1], sys.argv[2]
+    if op in ("next", "add"):
+        call(name, op, sys.argv[3])
+    elif op == "stats":
+        s = rr.Ring.open_shared(name).stats()
+        say(ring=list(s), reader=[list(e) for e in s["readers"]],
+            pinned=[e["pinned"] for e in s["readers"]], name=s["name"])
+    elif op == "bands":
+        ratios = [float(a) for a in sys.argv[3:]]
+        say(bands=[[_core.is_under_pressure(r), _core.should_throttle(r), _core.health_of(r)]
+                   for r in ratios])
+    else:
+        raise SystemExit(f"unknown op {op}")
+
+
+if __name__ == "__main__":
+    main()
