@@ -6,9 +6,15 @@
  *
  * Invariants: the state is the only mutable module-level data; every type and
  * exception is created per module object (no static types); a status is turned
- * into an exception only through exception_for(). The thresholds, health bands
- * and stats field names the pure-Python modules use come from the core here,
- * never from a second copy in Python.
+ * into an exception only through exception_for(), a busy handle only through
+ * rrpy_raise_busy(). The thresholds, health bands and stats field names the
+ * pure-Python modules use come from the core here, never from a second copy in
+ * Python.
+ *
+ * Re-entrancy audit (see above, in module.h): the sliced wait runs signal
+ * handlers between slices (PyErr_CheckSignals) with the GIL held; its callers
+ * keep their handle busy across it. Nothing else here runs Python code during
+ * a call.
  */
 #include "module.h"
 
@@ -123,6 +129,16 @@ int rrpy_wait_sliced(void *ctx, rrpy_wait_op op, rrpy_wait_between between, int6
             return 0;
         }
     }
+}
+
+PyObject *rrpy_raise_busy(const char *what, unsigned long owner)
+{
+    if (owner == PyThread_get_thread_ident())
+        PyErr_Format(PyExc_RuntimeError, "this %s is in use by an outer call on this thread "
+                     "(re-entered from a finalizer or property)", what);
+    else
+        PyErr_Format(PyExc_RuntimeError, "this %s is in use by another thread", what);
+    return NULL;
 }
 
 PyObject *rrpy_return_self(PyObject *self, PyObject *unused)

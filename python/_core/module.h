@@ -27,11 +27,21 @@
  *   Event   one event handed out by a Reader; keeps the Reader alive.
  *
  * Threads. The GIL serialises every call here except the waits: a blocking call
- * marks its handle busy, releases the GIL and waits in slices, checking for
- * signals between them. While a reader is busy, other threads cannot use it
- * (RuntimeError) and events they drop queue their release for the waiting thread
- * to apply between slices; a handle closed meanwhile is really closed when the
- * wait ends.
+ * releases the GIL and waits in slices, checking for signals between them.
+ * While a reader waits, events other threads drop queue their release for the
+ * waiting thread to apply between slices.
+ *
+ * Re-entrancy. Python code can also run in the middle of a call, on the
+ * calling thread: a finalizer or gc callback when the call allocates (CPython
+ * <= 3.11 collects on allocation), a payload's .data property or __buffer__
+ * (3.12+), an __index__, a signal handler between wait slices -- and another
+ * thread whenever that code lets the GIL go. A handle that keeps state across
+ * such a point is busy for the whole call (a Reader, a single-producer Writer,
+ * a Claim's item access): a second call on it raises RuntimeError
+ * (rrpy_raise_busy) and leaves the first call's state as it was. close() is
+ * never refused: a handle closed during a call is really closed when the call
+ * ends. Each file's audit says where its calls can run Python code and how
+ * they stay safe.
  *
  * Shared names start with rrpy_; the type specs are rrpy_<type>_spec.
  */
@@ -97,10 +107,11 @@ typedef struct {
     RingObject *ring;
     rr_writer  *w;           /* NULL once closed */
     int         multi;
-    int         active;      /* calls waiting with the GIL released */
+    int         active;      /* calls in progress (single producer: at most one) */
+    unsigned long owner;     /* the thread that started the last of them */
     int         closing;     /* close() asked while calls were active */
     int         claim_open;  /* a Claim of this writer is between enter and exit */
-    rr_payload *items;       /* add_batch scratch, grown on demand */
+    rr_payload *items;       /* single producer: add_batch scratch, grown on demand */
     Py_buffer  *views;
     size_t      items_cap;
 } WriterObject;
@@ -110,6 +121,8 @@ typedef struct {
     WriterObject *writer;
     rr_claim      c;
     int           state;     /* CLAIM_NEW, CLAIM_OPEN, CLAIM_DONE */
+    int           busy;      /* an item access is in progress ... */
+    unsigned long owner;     /* ... started by this thread */
     Py_ssize_t    exports;
     Py_ssize_t    length;
     uint32_t      type;
@@ -130,13 +143,15 @@ typedef struct {
     PyTypeObject *event_type;
     int           overwrite;
     int           closed;    /* closed for Python; the core may wait for held events */
-    int           busy;      /* a call is waiting with the GIL released */
+    int           busy;      /* a call is in progress ... */
+    unsigned long owner;     /* ... started by this thread ... */
+    int           waiting;   /* ... and waits with the GIL released: the core reader is in use */
     Py_ssize_t    nheld;     /* events turned into holds, not yet released */
     EventObject **cur;       /* backpressure: events of the last call (borrowed; NULL = gone) */
     size_t        ncur, cur_cap;
     rr_event     *evbuf;     /* next_batch scratch */
     size_t        evbuf_cap;
-    uint64_t     *pending;   /* releases queued while busy */
+    uint64_t     *pending;   /* releases queued while waiting */
     size_t        npending, pending_cap;
 } ReaderObject;
 
@@ -207,6 +222,10 @@ typedef rr_status (*rrpy_wait_op)(void *ctx, int64_t slice_ns);
 typedef rr_status (*rrpy_wait_between)(void *ctx);
 int rrpy_wait_sliced(void *ctx, rrpy_wait_op op, rrpy_wait_between between, int64_t timeout_ns,
                      rr_status *out);
+
+/* RuntimeError for a call on a handle (`what`: "reader", ...) that a call
+ * started by thread `owner` is using. Returns NULL. */
+PyObject *rrpy_raise_busy(const char *what, unsigned long owner);
 
 /* __enter__ of every handle: the handle itself. */
 PyObject *rrpy_return_self(PyObject *self, PyObject *unused);

@@ -6,6 +6,14 @@
  *
  * Invariant: a pool's Ring object is made once per module and never closed
  * (owned = 0); configure_pools succeeds only before the pools exist.
+ *
+ * Re-entrancy audit (module.h): the pools are the core's (multi-producer,
+ * safe for any caller); the binding keeps only their Ring objects, each stored
+ * once the core returned and never replaced. emit(): the payload's .data
+ * property or __buffer__ runs before the core call; the buffer stays exported
+ * while the core copies it with the GIL released. configure_pools() iterates
+ * its argument (Python code) before it calls the core. pool_stats(): the
+ * core's figures are collected before the dicts are built.
  */
 #include "module.h"
 

@@ -12,8 +12,28 @@
  * a copy of the payload, verified intact by the core.
  *
  * Invariants: reader->cur[i] is the live EV_CURRENT event with idx i, or NULL;
- * nheld counts EV_HELD events; the core reader is closed only once the Reader
- * is closed, not busy, and holds nothing (reader_finish_close).
+ * nheld counts EV_HELD events; one reading call at a time is in progress
+ * (`busy`, from reader_enter to reader_leave); the core reader is closed only
+ * once the Reader is closed, not busy, and holds nothing (reader_finish_close).
+ *
+ * Re-entrancy audit: where Python code can run in the middle of a call (on
+ * this thread, or on another one once that code lets the GIL go).
+ *   next, next_batch, iteration, events(): signal handlers between wait
+ *     slices, and raising (a collection). next_batch makes its list before it
+ *     reads; wrapping events allocates nothing the collector counts (an Event
+ *     is not GC-tracked, appending grows the list with PyMem), so no finalizer
+ *     runs between the core handing events out and their wrapping.
+ *     -> The whole call is busy: a second reading call is refused
+ *     (rrpy_raise_busy) and cannot overwrite evbuf, grow `cur` or move the
+ *     core reader on under the first. A close() meanwhile only sets `closed`;
+ *     reader_leave then turns the call's live events into holds and closes.
+ *   Event dealloc (any thread's Python code, during any call): releases its
+ *     hold directly, or queues the release while a call waits with the GIL
+ *     released (`waiting`: the core reader is in use). Getters and repr read
+ *     the core reader, so they refuse only then.
+ *   Event.data, memoryview(event): a collection while the view is made; the
+ *     event's bytes stay put whatever the reader does meanwhile.
+ *   close(), properties, events() (makes an iterator, not GC-tracked): none.
  */
 #include "module.h"
 
@@ -61,7 +81,7 @@ static void reader_apply_pending(ReaderObject *self)
  * for the thread waiting in this reader. */
 static void reader_release(ReaderObject *self, uint64_t seq)
 {
-    if (self->busy) {
+    if (self->waiting) {
         if (self->npending == self->pending_cap) {
             size_t cap = self->pending_cap ? 2 * self->pending_cap : 16;
             uint64_t *p = PyMem_Realloc(self->pending, cap * sizeof *p);
@@ -103,17 +123,29 @@ static void reader_detach_current(ReaderObject *self)
     self->ncur = 0;
 }
 
-static int reader_usable(ReaderObject *self)
+/* Start a reading call (every successful one is paired with reader_leave). */
+static int reader_enter(ReaderObject *self)
 {
     if (self->busy) {
-        PyErr_SetString(PyExc_RuntimeError, "this reader is in use by another thread");
+        rrpy_raise_busy("reader", self->owner);
         return -1;
     }
     if (self->closed) {
         PyErr_SetString(state_of_type(Py_TYPE(self))->RingClosed, "the reader is closed");
         return -1;
     }
+    self->busy = 1;
+    self->owner = PyThread_get_thread_ident();
     return 0;
+}
+
+static void reader_leave(ReaderObject *self)
+{
+    self->busy = 0;
+    if (self->closed) {                /* closed during the call: finish it now */
+        reader_detach_current(self);   /* live events keep their slots until they go */
+        reader_finish_close(self);
+    }
 }
 
 static EventObject *event_make(ReaderObject *self, const rr_event *e)
@@ -185,12 +217,10 @@ static rr_status next_between(void *p)
     return self->closed ? RR_CLOSED : RR_OK;
 }
 
-/* Read up to max events into self->evbuf. Returns the status (RR_OK, RR_EMPTY,
- * RR_TIMEOUT, RR_CLOSED), or -1 with an exception set. */
+/* Read up to max events into self->evbuf, inside a reading call. Returns the
+ * status (RR_OK, RR_EMPTY, RR_TIMEOUT, RR_CLOSED), or -1 with an exception set. */
 static int reader_read(ReaderObject *self, size_t max, int64_t timeout_ns, size_t *n)
 {
-    if (reader_usable(self) < 0)
-        return -1;
     if (reader_room(self, max) < 0) {
         PyErr_NoMemory();
         return -1;
@@ -199,16 +229,14 @@ static int reader_read(ReaderObject *self, size_t max, int64_t timeout_ns, size_
     next_ctx c = {self, self->evbuf, max, 0};
     rr_status s = next_op(&c, 0);
     if (s == RR_EMPTY && timeout_ns != 0) {
-        self->busy = 1;
+        self->waiting = 1;
         int rc = rrpy_wait_sliced(&c, next_op, next_between, timeout_ns, &s);
         reader_apply_pending(self);
-        self->busy = 0;
-        if (self->closed) {
-            /* closed by another thread while we waited: what we read is dropped */
-            reader_finish_close(self);
-            if (rc == 0)
-                s = RR_CLOSED, c.n = 0;
-        }
+        self->waiting = 0;
+        /* closed (by another thread, a signal handler) while we waited: what we
+         * read is dropped; reader_leave closes */
+        if (self->closed && rc == 0)
+            s = RR_CLOSED, c.n = 0;
         if (rc < 0)
             return -1;
     }
@@ -222,13 +250,19 @@ static int reader_read(ReaderObject *self, size_t max, int64_t timeout_ns, size_
 
 static PyObject *reader_next_one(ReaderObject *self, int64_t timeout_ns)
 {
+    if (reader_enter(self) < 0)
+        return NULL;
     size_t n;
+    PyObject *result;
     int s = reader_read(self, 1, timeout_ns, &n);
     if (s < 0)
-        return NULL;
-    if (s != RR_OK)
-        Py_RETURN_NONE;
-    return (PyObject *)event_make(self, &self->evbuf[0]);
+        result = NULL;
+    else if (s != RR_OK)
+        result = Py_NewRef(Py_None);
+    else
+        result = (PyObject *)event_make(self, &self->evbuf[0]);
+    reader_leave(self);
+    return result;
 }
 
 static PyObject *Reader_next(ReaderObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
@@ -272,26 +306,25 @@ static PyObject *Reader_next_batch(ReaderObject *self, PyObject *const *args, Py
         PyErr_SetString(PyExc_ValueError, "max_events must be at least 1, got 0");
         return NULL;
     }
-    if (self->r) {
-        size_t limit = rr_reader_batch_limit(self->r);
-        if (max > limit)
-            max = limit;
-    }
-    size_t n;
-    int s = reader_read(self, (size_t)max, timeout, &n);
-    if (s < 0)
-        return NULL;
-    PyObject *list = PyList_New((Py_ssize_t)n);
+    /* Made before the read: allocating it may collect, and run finalizers. */
+    PyObject *list = PyList_New(0);
     if (!list)
         return NULL;
-    for (size_t i = 0; i < n; i++) {
-        PyObject *ev = (PyObject *)event_make(self, &self->evbuf[i]);
-        if (!ev) {
-            Py_DECREF(list);
-            return NULL;
-        }
-        PyList_SET_ITEM(list, (Py_ssize_t)i, ev);
+    if (reader_enter(self) < 0) {
+        Py_DECREF(list);
+        return NULL;
     }
+    size_t limit = rr_reader_batch_limit(self->r), n;
+    int s = reader_read(self, max > limit ? limit : (size_t)max, timeout, &n);
+    for (size_t i = 0; s >= 0 && i < n; i++) {
+        PyObject *ev = (PyObject *)event_make(self, &self->evbuf[i]);
+        if (!ev || PyList_Append(list, ev) < 0)
+            s = -1;
+        Py_XDECREF(ev);
+    }
+    reader_leave(self);
+    if (s < 0)
+        Py_CLEAR(list);
     return list;
 }
 
@@ -316,7 +349,7 @@ static PyObject *Reader_events(ReaderObject *self, PyObject *const *args, Py_ssi
 /* Getters read the reader's own fields: not while another thread waits in it. */
 static int reader_readable(ReaderObject *self)
 {
-    if (self->busy) {
+    if (self->waiting) {
         PyErr_SetString(PyExc_RuntimeError,
                         "this reader is waiting in another thread; use ring.stats() to watch it");
         return -1;
@@ -370,7 +403,7 @@ static PyObject *Reader_close(ReaderObject *self, PyObject *unused)
         Py_RETURN_NONE;
     self->closed = 1;
     if (self->busy)
-        Py_RETURN_NONE;                /* the waiting thread finishes the close */
+        Py_RETURN_NONE;                /* the call in progress finishes the close */
     reader_detach_current(self);       /* live events keep their slots until they go */
     reader_finish_close(self);
     Py_RETURN_NONE;
@@ -387,7 +420,7 @@ static PyObject *Reader_get_closed(ReaderObject *self, void *c) { (void)c; retur
 
 static PyObject *Reader_repr(ReaderObject *self)
 {
-    if (self->closed || self->busy || !self->r)
+    if (self->closed || self->waiting || !self->r)
         return PyUnicode_FromFormat("<rusted_ring.Reader %s>", self->closed ? "closed" : "waiting");
     return PyUnicode_FromFormat("<rusted_ring.Reader cursor=%llu lag=%llu lost=%llu>",
                                 (unsigned long long)rr_reader_cursor(self->r),

@@ -7,6 +7,17 @@
  * Invariants: a Ring's rr_ring never changes; an owned Ring is on its module's
  * `live` list from rrpy_ring_wrap to Ring_dealloc; the pools' Rings (owned = 0)
  * are never on it and cannot be closed.
+ *
+ * Re-entrancy audit (module.h): a Ring keeps no state across Python code, so
+ * it needs no busy flag. Ring(): arguments are type-checked ints and strs (no
+ * __index__), and the object, not GC-tracked, is made after the core's ring.
+ * writer(), reader(): the core handle is opened, then wrapped (not GC-tracked).
+ * stats(): the core's snapshot is complete before the dicts are built (which
+ * may collect). repr(): a str subclass's __repr__ may run for the name; only
+ * the ring's own figures are read after. close(), properties: none.
+ * _live_rings(): the list is made before the walk, and appending does not
+ * collect, so no Ring leaves the registry during it. Dealloc: weakref
+ * callbacks run after the Ring has left the registry.
  */
 #include "module.h"
 

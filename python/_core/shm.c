@@ -10,6 +10,14 @@
  * Invariant: a Ring object exists for a mapping exactly when the core mapped
  * it; when wrapping fails the mapping is released, and a segment that
  * create_shared made but could hand to nobody is unlinked again.
+ *
+ * Re-entrancy audit (module.h): no handle state here, so nothing to mark
+ * busy. Python code can run in a flag's __bool__ (argument conversion, before
+ * the core is called) and in signal handlers between the slices of a wait for
+ * a creation in progress; other threads run while the GIL is released. None of
+ * it can reach this call's state: the name's UTF-8 lives in the caller's str,
+ * the config and options on the C stack, and the Ring object is made only
+ * once the core has mapped the ring.
  */
 #include "module.h"
 

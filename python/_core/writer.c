@@ -1,13 +1,39 @@
 /*
  * writer.c — Writer and Claim. A Writer owns an rr_writer; a Claim is one
  * open zero-copy claim of its writer (`with w.claim() as slot:`), so the two
- * share the writer's state: `active` calls waiting with the GIL released,
- * `claim_open` claims between enter and exit, and `closing`.
+ * share the writer's state: `active` calls in progress, `claim_open` claims
+ * between enter and exit, and `closing`.
  *
- * Invariants: the core writer is closed only once no call waits in it and no
- * claim is open (writer_finish_close); a single-producer writer serves one
- * call at a time; a claimed slot is published or abandoned exactly once, and
- * never while a buffer exported from it is alive.
+ * Invariants: the core writer is closed only once no call is in progress and
+ * no claim is open (writer_finish_close); a single-producer writer serves one
+ * call at a time, from writer_enter to writer_leave; a claimed slot is
+ * published or abandoned exactly once, and never while a buffer exported from
+ * it is alive.
+ *
+ * Re-entrancy audit: where Python code can run in the middle of a call (on
+ * this thread, or on another one once that code lets the GIL go).
+ *   add, try_add, add_batch: converting payloads (.data and .event_type
+ *     properties, __buffer__ on 3.12+, iterating `payloads` and
+ *     `event_types`), a collection when any of that allocates, signal
+ *     handlers between wait slices, raising, and releasing the payloads'
+ *     buffers (__release_buffer__, an exporter's finalizer).
+ *     -> The whole call is one `active` call. A single-producer writer refuses
+ *     a second (rrpy_raise_busy), so add_batch's scratch and the core's
+ *     one-call-at-a-time writer are never shared; a multi-producer writer
+ *     takes concurrent calls, each add_batch with its own scratch. A close()
+ *     meanwhile only sets `closing`: the call checks it after converting, and
+ *     the core writer is closed when the last call leaves. add_batch lets go
+ *     of its snapshot of the payloads after leaving, so their finalizers find
+ *     the writer free.
+ *   claim(): none (a Claim is not GC-tracked). Claim.__enter__: signal
+ *     handlers between wait slices, raising -> one `active` call, as above.
+ *   slot[i], slot[i] = v: allocating the memoryview (a collection), the key's
+ *     and the value's __index__, the value's __buffer__ -> the claim is busy
+ *     for the access: __exit__, __enter__ or another access from that code is
+ *     refused, so the slot stays claimed under the view; the view is released
+ *     whatever happened, and the access's own error is the one raised.
+ *   __exit__, close(), properties, dealloc: no Python code before their work
+ *     is done (raising may collect, after it).
  */
 #include "module.h"
 
@@ -46,19 +72,43 @@ static void writer_finish_close(WriterObject *self)
     }
 }
 
-/* 0 when the writer may start a call; -1 with an exception otherwise. */
-static int writer_usable(WriterObject *self)
+/* 0 while the writer is open; -1 with RingClosed once close() was asked. */
+static int writer_check_open(WriterObject *self)
 {
     if (!self->w || self->closing) {
         PyErr_SetString(state_of_type(Py_TYPE(self))->RingClosed, "the writer is closed");
         return -1;
     }
+    return 0;
+}
+
+/* 0 when the writer may start a call; -1 with an exception otherwise. */
+static int writer_usable(WriterObject *self)
+{
+    if (writer_check_open(self) < 0)
+        return -1;
     if (self->active && !self->multi) {
-        PyErr_SetString(PyExc_RuntimeError,
-                        "this single-producer writer is in use by another thread");
+        rrpy_raise_busy("single-producer writer", self->owner);
         return -1;
     }
     return 0;
+}
+
+/* Start a call (every successful one is paired with writer_leave). */
+static int writer_enter(WriterObject *self)
+{
+    if (writer_usable(self) < 0)
+        return -1;
+    self->active++;
+    self->owner = PyThread_get_thread_ident();
+    return 0;
+}
+
+static void writer_leave(WriterObject *self)
+{
+    self->active--;
+    if (self->closing)
+        writer_finish_close(self);
 }
 
 /* One logical add: its first attempt and the slices of its wait share `wait`,
@@ -93,15 +143,9 @@ static int writer_publish(WriterObject *self, const rr_payload *items, size_t n,
 {
     add_ctx c = {self, items, n, 0, RR_WAIT_INIT};
     rr_status s = add_op(&c, 0);
-    if ((s == RR_FULL || s == RR_TIMEOUT) && timeout_ns != 0) {
-        self->active++;
-        int rc = rrpy_wait_sliced(&c, add_op, add_between, timeout_ns, &s);
-        self->active--;
-        if (self->closing)
-            writer_finish_close(self);
-        if (rc < 0)
-            return -1;
-    }
+    if ((s == RR_FULL || s == RR_TIMEOUT) && timeout_ns != 0 &&
+        rrpy_wait_sliced(&c, add_op, add_between, timeout_ns, &s) < 0)
+        return -1;
     *seq = c.seq;
     *out = s;
     return 0;
@@ -128,42 +172,29 @@ static PyObject *writer_fail(WriterObject *self, rr_status s, int64_t timeout_ns
     }
 }
 
-static int writer_args(WriterObject *self, const char *fname, PyObject *const *args, Py_ssize_t nargs,
-                       PyObject *kwnames, int with_timeout, rrpy_payload *p, uint32_t *type, int64_t *timeout)
-{
-    static const char *const names[] = {"data", "event_type", "timeout"};
-    PyObject *a[3];
-    if (rrpy_parse_args(fname, args, nargs, kwnames, names, with_timeout ? 3 : 2, 2, 1, a) < 0)
-        return -1;
-    *timeout = RR_FOREVER;
-    if (with_timeout && rrpy_as_timeout(a[2], RR_FOREVER, timeout) < 0)
-        return -1;
-    if (writer_usable(self) < 0 || rrpy_payload_get(a[0], p) < 0)
-        return -1;
-    if (a[1] && a[1] != Py_None) {
-        if (rrpy_as_event_type(a[1], type) < 0) {
-            rrpy_payload_release(p);
-            return -1;
-        }
-    } else {
-        *type = p->has_type ? p->type : 0;
-    }
-    /* Converting the payload may have run Python code (a .data property) that
-     * closed the writer or let another thread start waiting in it. */
-    if (writer_usable(self) < 0) {
-        rrpy_payload_release(p);
-        return -1;
-    }
-    return 0;
-}
-
-static PyObject *Writer_add(WriterObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+/* add() and try_add() once the call has begun: convert the payload, publish
+ * it. trying: never wait, and say full with False. */
+static PyObject *writer_add_one(WriterObject *self, PyObject *data, PyObject *type_o,
+                                int64_t timeout, int trying)
 {
     rrpy_payload p;
-    uint32_t type;
-    int64_t timeout;
-    if (writer_args(self, "add", args, nargs, kwnames, 1, &p, &type, &timeout) < 0)
+    uint32_t type = 0;
+    if (rrpy_payload_get(data, &p) < 0)
         return NULL;
+    if (type_o && type_o != Py_None) {
+        if (rrpy_as_event_type(type_o, &type) < 0) {
+            rrpy_payload_release(&p);
+            return NULL;
+        }
+    } else {
+        type = p.has_type ? p.type : 0;
+    }
+    /* Converting the payload may have run Python code (a .data property) that
+     * closed the writer. */
+    if (writer_check_open(self) < 0) {
+        rrpy_payload_release(&p);
+        return NULL;
+    }
     rr_payload item = {p.buf, (size_t)p.len, type};
     uint64_t seq;
     rr_status s;
@@ -171,25 +202,35 @@ static PyObject *Writer_add(WriterObject *self, PyObject *const *args, Py_ssize_
     rrpy_payload_release(&p);
     if (rc < 0)
         return NULL;
+    if (trying && (s == RR_FULL || s == RR_TIMEOUT))
+        Py_RETURN_FALSE;
     if (s != RR_OK)
         return writer_fail(self, s, timeout);
-    return PyLong_FromUnsignedLongLong(seq);
+    return trying ? Py_NewRef(Py_True) : PyLong_FromUnsignedLongLong(seq);
+}
+
+static PyObject *writer_add_call(WriterObject *self, const char *fname, PyObject *const *args,
+                                 Py_ssize_t nargs, PyObject *kwnames, int trying)
+{
+    static const char *const names[] = {"data", "event_type", "timeout"};
+    PyObject *a[3];
+    int64_t timeout = 0;
+    if (rrpy_parse_args(fname, args, nargs, kwnames, names, trying ? 2 : 3, 2, 1, a) < 0 ||
+        (!trying && rrpy_as_timeout(a[2], RR_FOREVER, &timeout) < 0) || writer_enter(self) < 0)
+        return NULL;
+    PyObject *result = writer_add_one(self, a[0], a[1], timeout, trying);
+    writer_leave(self);
+    return result;
+}
+
+static PyObject *Writer_add(WriterObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    return writer_add_call(self, "add", args, nargs, kwnames, 0);
 }
 
 static PyObject *Writer_try_add(WriterObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
 {
-    rrpy_payload p;
-    uint32_t type;
-    int64_t timeout;
-    if (writer_args(self, "try_add", args, nargs, kwnames, 0, &p, &type, &timeout) < 0)
-        return NULL;
-    rr_status s = rr_writer_add(self->w, p.buf, (size_t)p.len, type, NULL, 0);
-    rrpy_payload_release(&p);
-    if (s == RR_OK)
-        Py_RETURN_TRUE;
-    if (s == RR_FULL || s == RR_TIMEOUT)
-        Py_RETURN_FALSE;
-    return writer_fail(self, s, 0);
+    return writer_add_call(self, "try_add", args, nargs, kwnames, 1);
 }
 
 static int writer_grow(WriterObject *self, size_t n)
@@ -215,8 +256,13 @@ static PyObject *Writer_add_batch(WriterObject *self, PyObject *const *args, Py_
     PyObject *a[3];
     int64_t timeout;
     if (rrpy_parse_args("add_batch", args, nargs, kwnames, names, 3, 2, 1, a) < 0 ||
-        rrpy_as_timeout(a[2], RR_FOREVER, &timeout) < 0 || writer_usable(self) < 0)
+        rrpy_as_timeout(a[2], RR_FOREVER, &timeout) < 0 || writer_enter(self) < 0)
         return NULL;
+    PyObject *types = NULL, *result = NULL;
+    size_t n = 0, nviews = 0;
+    rr_payload *items = NULL;
+    Py_buffer *views = NULL;
+    int own_scratch = 0;
     /* A tuple snapshot: its items stay alive however Python code run during the
      * conversion (or another thread, while we wait) changes the caller's list. */
     PyObject *seq = PySequence_Tuple(a[0]);
@@ -226,13 +272,9 @@ static PyObject *Writer_add_batch(WriterObject *self, PyObject *const *args, Py_
             PyErr_Format(PyExc_TypeError, "payloads must be an iterable of bytes-like objects, not %.100s",
                          Py_TYPE(a[0])->tp_name);
         }
-        return NULL;
+        goto done;
     }
-    PyObject *types = NULL, *result = NULL;
-    size_t n = (size_t)PyTuple_GET_SIZE(seq), nviews = 0;
-    rr_payload *items = NULL;
-    Py_buffer *views = NULL;
-    int own_scratch = 0;
+    n = (size_t)PyTuple_GET_SIZE(seq);
     uint64_t limit = rr_ring_max_claim(self->ring->ring);
     uint32_t common_type = 0;
     if (n == 0) {
@@ -261,8 +303,9 @@ static PyObject *Writer_add_batch(WriterObject *self, PyObject *const *args, Py_
             goto done;
         }
     }
-    /* A single-producer handle serves one call at a time and keeps its scratch;
-     * a shared multi-producer handle may be in several calls at once. */
+    /* A single-producer handle serves one call at a time (writer_enter) and
+     * keeps its scratch; a multi-producer handle may be in several calls at
+     * once, from several threads or from Python code run by one of them. */
     if (self->multi) {
         items = PyMem_Malloc(n * sizeof *items);
         views = PyMem_Malloc(n * sizeof *views);
@@ -290,7 +333,8 @@ static PyObject *Writer_add_batch(WriterObject *self, PyObject *const *args, Py_
     }
     uint64_t first;
     rr_status s;
-    if (writer_usable(self) < 0 || writer_publish(self, items, n, timeout, &first, &s) < 0)
+    /* Converting may have run Python code that closed the writer. */
+    if (writer_check_open(self) < 0 || writer_publish(self, items, n, timeout, &first, &s) < 0)
         goto done;
     if (s != RR_OK) {
         writer_fail(self, s, timeout);
@@ -304,8 +348,11 @@ done:
         PyMem_Free(items);
         PyMem_Free(views);
     }
+    writer_leave(self);
+    /* The snapshot may hold a payload's last reference: its finalizer runs
+     * with the writer free again. */
     Py_XDECREF(types);
-    Py_DECREF(seq);
+    Py_XDECREF(seq);
     return result;
 }
 
@@ -441,31 +488,33 @@ static PyObject *Claim_enter(ClaimObject *self, PyObject *unused)
         PyErr_SetString(PyExc_RuntimeError, "a Claim can be entered only once");
         return NULL;
     }
-    if (writer_usable(w) < 0)
+    if (self->busy)
+        return rrpy_raise_busy("claimed slot", self->owner);
+    if (writer_enter(w) < 0)
         return NULL;
     claim_ctx ctx = {self, self->type, RR_WAIT_INIT};
     self->state = CLAIM_WAITING;          /* no second __enter__ while we wait */
     rr_status s = claim_op(&ctx, 0);
     if ((s == RR_FULL || s == RR_TIMEOUT) && self->timeout_ns != 0) {
-        w->active++;
         int rc = rrpy_wait_sliced(&ctx, claim_op, claim_between, self->timeout_ns, &s);
-        w->active--;
         if (rc < 0)
             s = RR_STATUS_COUNT;          /* a signal handler raised */
         else if (s == RR_OK && w->closing) {
             rr_writer_abandon(w->w, &self->c);   /* closed while we waited */
             s = RR_CLOSED;
         }
-        if (w->closing)
-            writer_finish_close(w);
     }
+    PyObject *result;
     if (s != RR_OK) {
         self->state = CLAIM_NEW;
-        return s == RR_STATUS_COUNT ? NULL : writer_fail(w, s, self->timeout_ns);
+        result = s == RR_STATUS_COUNT ? NULL : writer_fail(w, s, self->timeout_ns);
+    } else {
+        self->state = CLAIM_OPEN;
+        w->claim_open++;
+        result = Py_NewRef(self);
     }
-    self->state = CLAIM_OPEN;
-    w->claim_open++;
-    return Py_NewRef(self);
+    writer_leave(w);
+    return result;
 }
 
 static void claim_end(ClaimObject *self)
@@ -478,6 +527,8 @@ static void claim_end(ClaimObject *self)
 
 static PyObject *Claim_exit(ClaimObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
+    if (self->busy)
+        return rrpy_raise_busy("claimed slot", self->owner);
     if (self->state != CLAIM_OPEN) {
         PyErr_SetString(PyExc_RuntimeError, "the Claim is not open");
         return NULL;
@@ -535,22 +586,44 @@ static void Claim_releasebuffer(ClaimObject *self, Py_buffer *view)
     }
 }
 
-/* Item access goes through a short-lived memoryview of the slot. */
+/* Item access goes through a short-lived memoryview of the slot. The claim is
+ * busy from before the view is made until after it is released: Python code
+ * that the access runs (a collection, __index__, __buffer__) cannot leave the
+ * claim or start another access under it. */
 static PyObject *claim_view(ClaimObject *self)
 {
-    return PyMemoryView_FromObject((PyObject *)self);
+    if (self->busy)
+        return rrpy_raise_busy("claimed slot", self->owner);
+    self->busy = 1;
+    self->owner = PyThread_get_thread_ident();
+    PyObject *mv = PyMemoryView_FromObject((PyObject *)self);
+    if (!mv)
+        self->busy = 0;
+    return mv;
 }
 
-static PyObject *claim_view_done(PyObject *mv, PyObject *result)
+/* Release the view; -1 when the access (failed: its exception is set) or the
+ * release failed. The access's own exception is the one that stays: release()
+ * must not be called with it set. */
+static int claim_view_done(ClaimObject *self, PyObject *mv, int failed)
 {
+    PyObject *type = NULL, *value = NULL, *tb = NULL;
+    if (failed)
+        PyErr_Fetch(&type, &value, &tb);
     PyObject *r = PyObject_CallMethod(mv, "release", NULL);
-    Py_XDECREF(r);
     Py_DECREF(mv);
-    if (!r) {
-        Py_XDECREF(result);
-        return NULL;
+    self->busy = 0;
+    if (failed) {
+        if (!r)
+            PyErr_Clear();
+        Py_XDECREF(r);
+        PyErr_Restore(type, value, tb);
+        return -1;
     }
-    return result;
+    if (!r)
+        return -1;
+    Py_DECREF(r);
+    return 0;
 }
 
 static PyObject *Claim_getitem(ClaimObject *self, PyObject *key)
@@ -564,7 +637,11 @@ static PyObject *Claim_getitem(ClaimObject *self, PyObject *key)
         Py_DECREF(item);
         item = b;
     }
-    return claim_view_done(mv, item);
+    if (claim_view_done(self, mv, !item) < 0) {
+        Py_XDECREF(item);
+        return NULL;
+    }
+    return item;
 }
 
 static int Claim_setitem(ClaimObject *self, PyObject *key, PyObject *value)
@@ -577,11 +654,7 @@ static int Claim_setitem(ClaimObject *self, PyObject *key, PyObject *value)
     if (!mv)
         return -1;
     int rc = PyObject_SetItem(mv, key, value);
-    PyObject *r = claim_view_done(mv, Py_NewRef(Py_None));
-    if (!r)
-        return -1;
-    Py_DECREF(r);
-    return rc;
+    return claim_view_done(self, mv, rc < 0);
 }
 
 static Py_ssize_t Claim_len(ClaimObject *self)

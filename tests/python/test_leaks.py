@@ -17,6 +17,10 @@ from payloads import Payloads, decode, scaled
 PAGE = os.sysconf("SC_PAGE_SIZE")
 PY_BOUND = 64 * 1024             # traced Python bytes half a run may keep
 RSS_BOUND = 16 * 1024 * 1024     # resident bytes a whole run may add
+# Under AddressSanitizer (its runtime preloaded into this interpreter) freed memory
+# waits in a quarantine of up to 256 MiB before it is reused, so the resident size
+# measures the sanitizer, not the binding; the traced Python bytes are still checked.
+UNDER_ASAN = "libasan" in os.environ.get("LD_PRELOAD", "")
 
 # `make sanitize-python` (RR_SANITIZED=1) runs the suite with the extension under
 # ASan, whose quarantine keeps freed memory resident: the resident size grows
@@ -53,7 +57,8 @@ def assert_flat(run, cycles):
     finally:
         tracemalloc.stop()
     assert min(grown) < PY_BOUND, f"Python bytes kept by each half of {cycles} cycles: {grown}"
-    assert rss_grown < RSS_BOUND, f"resident size grew by {rss_grown} bytes over {cycles} cycles"
+    assert UNDER_ASAN or rss_grown < RSS_BOUND, \
+        f"resident size grew by {rss_grown} bytes over {cycles} cycles"
 
 
 MODES = ["backpressure", "overwrite"]
