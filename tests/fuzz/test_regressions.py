@@ -21,18 +21,7 @@ INPUTS = sorted(HERE.glob("corpus/*.bin")) + sorted(HERE.glob("regressions/*.bin
 
 # Findings whose fix is not in this tree yet: each replay is expected to fail
 # (not strictly: a fixed binding makes it pass, and then the entry goes).
-PENDING = {
-    "claim_setitem_out_of_range_systemerror.bin":
-        "Claim.__setitem__ releases its memoryview with the IndexError still set: SystemError",
-    "claim_getitem_bad_key_systemerror.bin":
-        "Claim.__getitem__ releases its memoryview with the TypeError still set: SystemError",
-    "next_batch_reentered_from_a_finalizer.bin":
-        "a finalizer run inside next_batch reads from the same reader: events handed out twice, "
-        "the current-events array overrun (ASan: heap-buffer-overflow)",
-    "add_batch_reentered_through_data.bin":
-        "a .data property re-entering add_batch on the same writer reallocates the scratch "
-        "arrays the outer call is filling (ASan: heap-use-after-free)",
-}
+PENDING: dict[str, str] = {}
 
 
 @pytest.mark.parametrize("path", INPUTS, ids=lambda p: f"{p.parent.name}/{p.name}")
