@@ -20,7 +20,12 @@
  *   2. waits for a creation in progress: while the segment is too short for
  *      a header or its magic is not stored yet (read with pread, which never
  *      allocates a page), the creator's lock says whether someone is still
- *      making it. Locked: wait, polling, up to the caller's timeout
+ *      making it. The lock is read first, then the length, the name's link
+ *      count and the magic: a creator stores the magic (or removes the name)
+ *      before it unlocks, so an opener that saw the lock free always sees
+ *      what the creator did before it (read the other way round, a creator
+ *      that finishes between the two reads looks like nobody's segment).
+ *      Locked: wait, polling, up to the caller's timeout
  *      (RR_SHM_CREATING when it runs out). Not locked: the creator is between
  *      shm_open and taking the lock (a few system calls; the segment's ctime
  *      is then less than RR_SHM_CREATE_GRACE_NS old), or nobody is making it
@@ -346,6 +351,10 @@ static rr_status rr__shm_wait_made(int fd, const char *path, const rr_shm_option
     int64_t start = rr__now_ns();
     int64_t pause = 100000;   /* 0.1 ms, doubling up to RR_SHM_POLL_MAX_NS */
     for (;;) {
+        /* the lock first: a creator stores the magic (or unlinks) before it
+         * unlocks, so a segment found unlocked here shows its magic, or its
+         * name gone, to the fstat and pread after it (top of this file) */
+        bool locked = rr__shm_locked(fd);
         struct stat sb;
         if (fstat(fd, &sb) != 0)
             return rr__shm_errno(errno, "cannot inspect shared ring", path);
@@ -355,7 +364,6 @@ static rr_status rr__shm_wait_made(int fd, const char *path, const rr_shm_option
         *len = (size_t)sb.st_size;
         if (*len >= sizeof(rr_layout) && rr__shm_peek_magic(fd) != 0)
             return RR_OK;   /* made (or foreign bytes: rr_ring_attach will tell) */
-        bool locked = rr__shm_locked(fd);
         int64_t waited = rr__now_ns() - start;
         if (!locked && sb.st_nlink == 0)
             return rr__fail(RR_SHM_NOT_FOUND,
