@@ -9,9 +9,17 @@
  * then sizes it with ftruncate (which zeroes it), reserves every page with
  * fallocate, maps it, lays the ring out with the magic written last
  * (release), and only then drops the lock. The lock is what tells an opener
- * "a creation is in progress": it lives exactly as long as the creating
- * process, so a creator that dies mid-way releases it and its half-made
- * segment is told apart from one still being made.
+ * "a creation is in progress". It belongs to the open file description the
+ * creator's shm_open made, not to a process: it is held while a descriptor
+ * of that description is open. The creator's descriptor is O_CLOEXEC (an
+ * exec'd program never carries it) and is closed when the creation ends, so
+ * normally the lock lives as long as the creation, and a creator that dies
+ * mid-way releases it: its half-made segment is told apart from one still
+ * being made. One exception: a child that another thread fork()s while the
+ * creation runs inherits the descriptor. The creator's F_UNLCK still ends the
+ * lock for both; but if the creator dies mid-way, the lock stays held until
+ * that child exits too, and openers wait for it as for a creation in progress
+ * (up to their timeout).
  *
  * Opening: before anything in the segment is trusted, the opener
  *   1. checks the segment's owner (fstat): a segment owned by another user
@@ -144,7 +152,8 @@ static rr_status rr__shm_handle(rr_ring **out, size_t len, const char *path)
 /* Take (F_WRLCK) or drop (F_UNLCK) the creator's lock on the whole segment.
  * OFD locks belong to the open file description, so they conflict between
  * two descriptions even within one process, and they go with the last
- * reference to it: the creating process dying drops it. */
+ * descriptor of it: the creating process dying drops it, unless a child
+ * forked meanwhile still holds a copy (see the top of this file). */
 static bool rr__shm_lock(int fd, short type)
 {
     struct flock fl = { .l_type = type, .l_whence = SEEK_SET, .l_start = 0, .l_len = 0 };
