@@ -52,9 +52,10 @@ $(eval $(call variant,tsan,-O1 -fsanitize=thread -Wno-tsan))
 
 C_UNIT   := $(notdir $(basename $(wildcard tests/c/test_*.c)))
 C_STRESS := $(notdir $(basename $(wildcard tests/c/stress_*.c)))
-# test_shm_faults plays a creating process inside the core's own system calls:
-# the linker sends the core's fcntl through the test's wrapper (see the file).
-$(BUILD)/%/test_shm_faults: LDLIBS += -Wl,--wrap=fcntl
+# test_shm_faults plays a creating process, and the kernel, inside the core's own
+# system calls: the linker sends the core's fcntl and fallocate through the
+# test's wrappers (see the file).
+$(BUILD)/%/test_shm_faults: LDLIBS += -Wl,--wrap=fcntl,--wrap=fallocate
 
 .PHONY: all lib test test-c sanitize bench-c demo demo-c stress clean
 all: lib

@@ -56,6 +56,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -120,15 +121,56 @@ static rr_status rr__shm_no_room(const char *path, size_t len)
     return rr__fail(RR_SYSTEM, "no room in /dev/shm for shared ring '%s' (%zu bytes)", path, len);
 }
 
-/* Reserve every page of [0, len): 0 or an errno. fallocate itself, not
- * posix_fallocate: where the file system cannot allocate, the latter writes
- * zeros instead, which must never happen to a live ring. A signal during a
- * large reservation is not a failure: it goes on. */
-static int rr__shm_fallocate(int fd, size_t len)
+/* Reserve every page of [0, len), of which `have` bytes are backed already:
+ * 0 or an errno. fallocate itself, not posix_fallocate: where the file
+ * system cannot allocate, the latter writes zeros instead, which must never
+ * happen to a live ring.
+ *
+ * A file system with a size that has less room free than the pages missing
+ * says ENOSPC before anything is allocated, so a reservation that cannot
+ * fit never fills /dev/shm first. The rest goes in chunks of at most
+ * RR_SHM_RESERVE_CHUNK, the offset advancing after each:
+ *   - EINTR: before a 2024 kernel change tmpfs gave up a fallocate on any
+ *     pending signal and freed what that call had reserved, so one call for
+ *     a large ring under a periodic signal (a profiler's timer) started from
+ *     zero forever. Only the interrupted chunk is tried again, halved each
+ *     time (down to a page), so that a try fits between two signals.
+ *   - ENOMEM: tmpfs found no page at once (memory being reclaimed); the
+ *     chunk is tried again after a short pause, RR_SHM_NOMEM_TRIES times.
+ * A reservation that fails part way leaves its finished chunks with the
+ * segment: a creator removes the segment; an opener's are pages of the
+ * ring's own, which it needs anyway. */
+#define RR_SHM_RESERVE_CHUNK ((size_t)64 << 20)   /* 64 MiB */
+#define RR_SHM_NOMEM_TRIES   8                    /* pauses of 1, 2, .. 64 ms */
+
+static int rr__shm_fallocate(int fd, size_t len, size_t have)
 {
-    while (fallocate(fd, 0, 0, (off_t)len) != 0) {
-        if (errno != EINTR)
-            return errno;
+    long page_l = sysconf(_SC_PAGESIZE);
+    size_t page = page_l > 0 ? (size_t)page_l : 4096;
+    struct statvfs vfs;
+    if (fstatvfs(fd, &vfs) == 0 && vfs.f_blocks != 0 && len > have &&
+        (len - have + page - 1) / page * page >
+            (unsigned long long)vfs.f_bavail * vfs.f_frsize)
+        return ENOSPC;
+    size_t off = 0, chunk = RR_SHM_RESERVE_CHUNK;
+    int nomem = 0;
+    while (off < len) {
+        size_t n = len - off < chunk ? len - off : chunk;
+        if (fallocate(fd, 0, (off_t)off, (off_t)n) == 0) {
+            off += n;
+            nomem = 0;
+            continue;
+        }
+        int err = errno;
+        if (err == EINTR) {
+            if (chunk / 2 >= page)
+                chunk /= 2;
+        } else if (err == ENOMEM && ++nomem < RR_SHM_NOMEM_TRIES) {
+            struct timespec nap = { 0, 1000000L << (nomem - 1) };
+            nanosleep(&nap, NULL);
+        } else {
+            return err;
+        }
     }
     return 0;
 }
@@ -211,7 +253,7 @@ static rr_status rr__shm_make(int fd, const char *path, const rr_config *cfg, mo
         st = rr__shm_errno(errno, "cannot set the permissions of shared ring", path);
     } else if (ftruncate(fd, (off_t)len) != 0) {
         st = rr__shm_errno(errno, "cannot size shared ring", path);
-    } else if ((err = rr__shm_fallocate(fd, len)) != 0 && err != EOPNOTSUPP) {
+    } else if ((err = rr__shm_fallocate(fd, len, 0)) != 0 && err != EOPNOTSUPP) {
         /* Reserve the pages now: a tmpfs without room for them would
          * otherwise kill a process with SIGBUS when it first touches one. */
         st = err == ENOSPC ? rr__shm_no_room(path, len)
@@ -402,9 +444,10 @@ static rr_status rr__shm_back(int fd, const char *path, size_t len)
     struct stat sb;
     long page = sysconf(_SC_PAGESIZE);
     size_t pages_len = page > 0 ? (len + (size_t)page - 1) / (size_t)page * (size_t)page : len;
-    if (fstat(fd, &sb) == 0 && (uint64_t)sb.st_blocks * 512 == (uint64_t)pages_len)
+    uint64_t have = fstat(fd, &sb) == 0 ? (uint64_t)sb.st_blocks * 512 : 0;
+    if (have == (uint64_t)pages_len)
         return RR_OK;
-    int err = rr__shm_fallocate(fd, len);
+    int err = rr__shm_fallocate(fd, len, have < pages_len ? (size_t)have : pages_len);
     if (err == 0 || err == EOPNOTSUPP)   /* EOPNOTSUPP: not tmpfs; nothing more to do */
         return RR_OK;
     if (err == ENOSPC)

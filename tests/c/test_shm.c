@@ -12,6 +12,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -961,6 +962,74 @@ TEST(test_opening_a_sparse_segment_backs_every_page)
     rr_shm_unlink(name);
 }
 
+/* Creating a ring larger than all of /dev/shm says so before anything is
+ * reserved: the name is gone afterwards and /dev/shm was never filled. */
+TEST(test_creating_a_ring_larger_than_dev_shm_says_no_room)
+{
+    struct statvfs vfs;
+    CHECK(statvfs("/dev/shm", &vfs) == 0);
+    if (vfs.f_blocks == 0) {
+        printf("     (skipped: /dev/shm has no size limit)\n");
+        return;
+    }
+    uint64_t shm_size = (uint64_t)vfs.f_blocks * vfs.f_frsize;
+    rr_config cfg = cfg_of(BP, RR_PRODUCERS_SINGLE,
+                           (shm_size + (UINT64_C(1) << 30)) / RR_MAX_SLOT_SIZE + 1,
+                           RR_MAX_SLOT_SIZE);
+    const char *name = fresh_name();
+    rr_ring *r;
+    double t0 = check_now();
+    CHECK_ST(rr_shm_create(name, &cfg, 0, &r), RR_SYSTEM);
+    CHECK(check_now() - t0 < 5.0);   /* refused up front, not after filling /dev/shm */
+    char want[160];
+    snprintf(want, sizeof want, "no room in /dev/shm for shared ring '%s' (%zu bytes)", name,
+             rr_ring_footprint(&cfg));
+    CHECK(strstr(rr_last_error(), want) != NULL);
+    CHECK_EQ(allocated_bytes(name), -1);   /* the name is removed */
+}
+
+static volatile sig_atomic_t ticks;
+static void on_tick(int sig)
+{
+    (void)sig;
+    ticks++;
+}
+
+/* A process under a periodic signal (a profiler's timer, here every 1 ms)
+ * still makes a ring that takes many reservation chunks, every page backed:
+ * a signal costs at most the chunk it interrupted (before a 2024 kernel
+ * change, tmpfs gave up a whole fallocate on any signal). */
+TEST(test_a_large_ring_is_made_under_a_1_ms_timer_signal)
+{
+    const char *name = fresh_name();
+    rr_config cfg = cfg_of(BP, RR_PRODUCERS_SINGLE, 4096, 64 * 1024);   /* 256 MiB */
+    size_t len = rr_ring_footprint(&cfg);
+    struct sigaction sa, old_sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_tick;
+    sa.sa_flags = SA_RESTART;
+    CHECK(sigaction(SIGALRM, &sa, &old_sa) == 0);
+    /* the suite's watchdog (alarm in main) shares this timer: put it back after */
+    struct itimerval every_ms = { { 0, 1000 }, { 0, 1000 } }, watchdog;
+    CHECK(setitimer(ITIMER_REAL, &every_ms, &watchdog) == 0);
+    ticks = 0;
+    rr_ring *r = NULL;
+    rr_status st = rr_shm_create(name, &cfg, 0, &r);
+    /* and the process's own waits go on too */
+    bool ticked = WAIT_UNTIL(ticks > 2, 10.0);
+    sigaction(SIGALRM, &old_sa, NULL);
+    setitimer(ITIMER_REAL, &watchdog, NULL);
+    CHECK_ST(st, RR_OK);
+    CHECK(ticked);
+    CHECK(allocated_bytes(name) >= (long long)len);
+    rr_writer *w;
+    CHECK_ST(rr_writer_open(r, &w), RR_OK);
+    CHECK_ST(add_seq(w, 0, 0), RR_OK);
+    rr_writer_close(w);
+    rr_ring_destroy(r);
+    rr_shm_unlink(name);
+}
+
 static bool give_to_nobody(const char *name)
 {
     char fs[128];
@@ -1371,6 +1440,10 @@ int main(void)
     RUN(test_opening_a_sparse_segment_that_does_not_fit_says_no_room);
     reap_children();
     RUN(test_opening_a_sparse_segment_backs_every_page);
+    reap_children();
+    RUN(test_creating_a_ring_larger_than_dev_shm_says_no_room);
+    reap_children();
+    RUN(test_a_large_ring_is_made_under_a_1_ms_timer_signal);
     reap_children();
     RUN(test_a_segment_of_another_user_is_refused_unless_allowed);
     reap_children();

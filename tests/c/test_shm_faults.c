@@ -1,18 +1,25 @@
 /*
  * test_shm_faults.c — shared rings when another process acts at the worst
- * moment.
+ * moment, and when reserving their memory is interrupted or fails.
  *
- * This program is linked with -Wl,--wrap=fcntl (its own rule in the
- * Makefile): every fcntl the core makes goes through __wrap_fcntl below,
- * which can run a step of "the creating process" exactly when the opener asks
- * whether the creator's lock is held, before or after the real call. That is
- * the moment a preempted opener on a busy machine can be caught at, and
- * nothing else in a test can put the creator there reliably.
+ * This program is linked with -Wl,--wrap=fcntl,--wrap=fallocate (its own
+ * rule in the Makefile): the core's calls to those two go through the
+ * wrappers below.
  *
+ * __wrap_fcntl can run a step of "the creating process" exactly when the
+ * opener asks whether the creator's lock is held, before or after the real
+ * call. That is the moment a preempted opener on a busy machine can be
+ * caught at, and nothing else in a test can put the creator there reliably.
  * The creator is played by this process through a descriptor of its own:
  * OFD locks belong to the open file description, so the opener's
  * descriptor sees the creator's lock as another process's.
+ *
+ * __wrap_fallocate plays the kernels and the memory pressure a test machine
+ * may not have: tmpfs before 2024 giving up a long fallocate with EINTR when
+ * a signal arrived (and keeping nothing of it), a page not found at once
+ * (ENOMEM), the room running out part way (ENOSPC).
  */
+#include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <sys/mman.h>
@@ -26,6 +33,8 @@
 
 int __real_fcntl(int fd, int cmd, ...);
 int __wrap_fcntl(int fd, int cmd, ...);
+int __real_fallocate(int fd, int mode, off_t offset, off_t len);
+int __wrap_fallocate(int fd, int mode, off_t offset, off_t len);
 
 /* What the creator does when the opener next asks about its lock. */
 enum creator_step { STEP_NONE, STEP_FINISH, STEP_GIVE_UP };
@@ -215,6 +224,133 @@ TEST(test_exist_ok_makes_the_ring_when_a_creation_it_waited_for_fails_at_the_loc
     rr_shm_unlink(name);
 }
 
+/* ---- reserving a large segment ------------------------------------------------------ */
+
+/* How the next fallocate calls behave (all zero: as the kernel says). */
+typedef struct falloc_model {
+    off_t interrupt_above;  /* a call longer than this is interrupted by a signal */
+    int   nomem_from;       /* calls [nomem_from, nomem_to) find no page: ENOMEM */
+    int   nomem_to;
+    int   nospc_at;         /* this call finds /dev/shm full: ENOSPC (0: never) */
+    int   calls;            /* calls made */
+    int   interrupted;      /* calls that failed with EINTR */
+    bool  gave_up;          /* interrupted too often: the model stepped aside */
+} falloc_model;
+static falloc_model falloc;
+
+#define FALLOC_INTERRUPTS_MAX 200   /* the old kernel's endless restarts, cut short */
+
+int __wrap_fallocate(int fd, int mode, off_t offset, off_t len)
+{
+    int call = falloc.calls++;
+    if (falloc.interrupt_above && len > falloc.interrupt_above && !falloc.gave_up) {
+        /* a signal came before the call was done; the old tmpfs then
+         * gave back everything the call had reserved */
+        if (++falloc.interrupted < FALLOC_INTERRUPTS_MAX) {
+            errno = EINTR;
+            return -1;
+        }
+        falloc.gave_up = true;
+    }
+    if (call >= falloc.nomem_from && call < falloc.nomem_to) {
+        errno = ENOMEM;
+        return -1;
+    }
+    if (falloc.nospc_at && call == falloc.nospc_at) {
+        errno = ENOSPC;
+        return -1;
+    }
+    return __real_fallocate(fd, mode, offset, len);
+}
+
+/* A ring of about 130 MiB: three chunks of the core's reservation. */
+static rr_config large_cfg(void)
+{
+    return (rr_config){ .slot_size = 64 * 1024, .capacity = 2048, .mode = BP,
+                        .producers = RR_PRODUCERS_SINGLE };
+}
+
+static long long backed_bytes(const char *name)
+{
+    char fs[128];
+    struct stat sb;
+    snprintf(fs, sizeof fs, "/dev/shm%s", name);
+    return stat(fs, &sb) == 0 ? (long long)sb.st_blocks * 512 : -1;
+}
+
+static bool exists(const char *name)
+{
+    return backed_bytes(name) >= 0;
+}
+
+/* Before 2024, a tmpfs fallocate that a signal interrupted returned EINTR
+ * and kept nothing, so one call for a whole large ring under a periodic
+ * signal never finished. The core reserves in chunks and retries only the
+ * interrupted one, smaller: the ring is made, every page backed, after a
+ * handful of interruptions. */
+TEST(test_a_large_ring_is_made_though_long_reservations_are_interrupted)
+{
+    const char *name = fresh_name();
+    rr_config cfg = large_cfg();
+    size_t len = rr_ring_footprint(&cfg);
+    falloc = (falloc_model){ .interrupt_above = 20 << 20 };   /* a signal every 20 MiB */
+    rr_ring *r = NULL;
+    CHECK_ST(rr_shm_create(name, &cfg, 0, &r), RR_OK);
+    CHECK(!falloc.gave_up);
+    CHECK(falloc.interrupted > 0);
+    CHECK(falloc.interrupted < 10);
+    CHECK(backed_bytes(name) >= (long long)len);
+    rr_ring_destroy(r);
+    rr_shm_unlink(name);
+}
+
+/* tmpfs may find no page at once while memory is reclaimed: the chunk is
+ * tried again after a pause, and the ring is made. */
+TEST(test_a_reservation_that_finds_no_page_at_once_is_tried_again)
+{
+    const char *name = fresh_name();
+    rr_config cfg = large_cfg();
+    size_t len = rr_ring_footprint(&cfg);
+    falloc = (falloc_model){ .nomem_from = 0, .nomem_to = 3 };   /* the first chunk, 3 times */
+    rr_ring *r = NULL;
+    CHECK_ST(rr_shm_create(name, &cfg, 0, &r), RR_OK);
+    CHECK(backed_bytes(name) >= (long long)len);
+    rr_ring_destroy(r);
+    rr_shm_unlink(name);
+}
+
+/* ... but not forever: memory that stays short is an error naming the
+ * ring and the reason, and the half-made segment is removed. */
+TEST(test_a_reservation_that_never_finds_memory_fails_and_removes_the_segment)
+{
+    const char *name = fresh_name();
+    rr_config cfg = large_cfg();
+    falloc = (falloc_model){ .nomem_from = 0, .nomem_to = 1000 };
+    rr_ring *r = NULL;
+    CHECK_ST(rr_shm_create(name, &cfg, 0, &r), RR_SYSTEM);
+    CHECK(strstr(rr_last_error(), "cannot reserve memory for shared ring") != NULL);
+    CHECK(strstr(rr_last_error(), name) != NULL);
+    CHECK(strstr(rr_last_error(), strerror(ENOMEM)) != NULL);
+    CHECK(falloc.calls < 20);
+    CHECK(!exists(name));
+}
+
+/* /dev/shm filling up part way (another process took the room after the
+ * core looked) is still "no room", and the half-made segment is removed. */
+TEST(test_room_running_out_part_way_says_no_room_in_dev_shm)
+{
+    const char *name = fresh_name();
+    rr_config cfg = large_cfg();
+    size_t len = rr_ring_footprint(&cfg);
+    falloc = (falloc_model){ .nospc_at = 2 };
+    rr_ring *r = NULL;
+    CHECK_ST(rr_shm_create(name, &cfg, 0, &r), RR_SYSTEM);
+    char want[160];
+    snprintf(want, sizeof want, "no room in /dev/shm for shared ring '%s' (%zu bytes)", name, len);
+    CHECK(strstr(rr_last_error(), want) != NULL);
+    CHECK(!exists(name));
+}
+
 /* Run a test, then put the creator back at rest and remove what a failed
  * test left behind. */
 #define RUN_FAULT(name)                   \
@@ -225,6 +361,7 @@ TEST(test_exist_ok_makes_the_ring_when_a_creation_it_waited_for_fails_at_the_loc
             close(creator.fd);            \
         creator.done = true;              \
         rr_shm_unlink(name_buf);          \
+        falloc = (falloc_model){ 0 };   \
     } while (0)
 
 int main(void)
@@ -233,5 +370,9 @@ int main(void)
     RUN_FAULT(test_an_opener_gets_a_ring_whose_creator_finishes_just_after_it_asks_about_the_lock);
     RUN_FAULT(test_an_opener_finds_a_failed_creation_gone_when_it_ends_at_the_lock_query);
     RUN_FAULT(test_exist_ok_makes_the_ring_when_a_creation_it_waited_for_fails_at_the_lock_query);
+    RUN_FAULT(test_a_large_ring_is_made_though_long_reservations_are_interrupted);
+    RUN_FAULT(test_a_reservation_that_finds_no_page_at_once_is_tried_again);
+    RUN_FAULT(test_a_reservation_that_never_finds_memory_fails_and_removes_the_segment);
+    RUN_FAULT(test_room_running_out_part_way_says_no_room_in_dev_shm);
     return check_report();
 }
