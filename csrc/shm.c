@@ -98,13 +98,15 @@ static rr_status rr__shm_path(const char *name, char path[RR_SHM_NAME_MAX + 2])
     return RR_OK;
 }
 
+/* The name once, in the command that removes it: a name of RR_SHM_NAME_MAX
+ * characters leaves the whole remedy in the message. */
 static rr_status rr__shm_exists(const char *path)
 {
     return rr__fail(RR_SHM_EXISTS,
-                    "shared ring '%s' already exists: open it, or create it with exist_ok; "
-                    "if the process that made it crashed, remove it first (rr_shm_unlink, "
-                    "rr.unlink_shared, Ring.unlink_shared or `python -m rusted_ring unlink %s`)",
-                    path, path + 1);
+                    "shared ring already exists: open it, or create it with exist_ok; if the "
+                    "process that made it crashed, remove it first: `python -m rusted_ring "
+                    "unlink %s` (or rr_shm_unlink, rr.unlink_shared, Ring.unlink_shared)",
+                    path + 1);
 }
 
 static rr_status rr__shm_errno(int err, const char *what, const char *path)
@@ -478,7 +480,7 @@ static rr_status rr__shm_open_path(const char *path, const rr_shm_options *o, rr
         st = rr__shm_handle(out, len, path);
     if (st != RR_OK) {
         if (st == RR_SHM_INVALID || st == RR_SHM_INCOMPATIBLE) {
-            char why[200];
+            char why[512];   /* rr_ring_attach's message, shorter than this */
             snprintf(why, sizeof why, "%s", rr_last_error());
             st = rr__fail(st, "shared segment '%s' refused: %s", path, why);
         }

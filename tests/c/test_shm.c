@@ -172,6 +172,52 @@ TEST(test_create_refuses_a_taken_name_and_leaves_the_ring_alone)
     CHECK_ST(rr_shm_unlink(name), RR_OK);
 }
 
+/* The longest name a ring may have (RR_SHM_NAME_MAX characters) leaves
+ * every message whole: a taken name's remedy command, a geometry mismatch
+ * with both geometries, a segment refused with the reason. */
+TEST(test_a_name_of_200_characters_leaves_every_message_whole)
+{
+    char name[RR_SHM_NAME_MAX + 2];
+    name[0] = '/';
+    memset(name + 1, 'n', RR_SHM_NAME_MAX);
+    name[RR_SHM_NAME_MAX + 1] = '\0';
+    CHECK_EQ(RR_SHM_NAME_MAX, 200);
+    rr_shm_unlink(name);
+    rr_config cfg = cfg_of(BP, RR_PRODUCERS_SINGLE, 8, 64);
+    rr_config other = cfg_of(OW, RR_PRODUCERS_MULTI, 16, 128);
+    rr_ring *a, *b;
+    CHECK_ST(rr_shm_create(name, &cfg, 0, &a), RR_OK);
+    rr_ring_destroy(a);
+    CHECK_ST(rr_shm_create(name, &cfg, 0, &b), RR_SHM_EXISTS);
+    char want[512];
+    snprintf(want, sizeof want,
+             "remove it first: `python -m rusted_ring unlink %s` (or rr_shm_unlink, "
+             "rr.unlink_shared, Ring.unlink_shared)", name + 1);
+    const char *why = rr_last_error();
+    CHECK(strstr(why, "already exists") != NULL);
+    CHECK(strlen(why) >= strlen(want) &&
+          strcmp(why + strlen(why) - strlen(want), want) == 0);   /* the end, whole */
+    rr_shm_options o = RR_SHM_OPTIONS_INIT;
+    o.exist_ok = true;
+    CHECK_ST(rr_shm_create_opts(name, &other, &o, &b), RR_SHM_EXISTS);
+    why = rr_last_error();
+    CHECK(strstr(why, name) != NULL);
+    const char *end = "asked for slot_size=128, capacity=16, overwrite, multi producer";
+    CHECK(strcmp(why + strlen(why) - strlen(end), end) == 0);
+    rr_shm_unlink(name);
+    int fd = shm_open(name, O_RDWR | O_CREAT | O_EXCL, 0600);
+    CHECK(fd >= 0);
+    bool written = ftruncate(fd, 4096) == 0 && pwrite(fd, "garbage!", 8, 0) == 8;
+    close(fd);
+    CHECK(written);
+    CHECK_ST(rr_shm_open(name, &b), RR_SHM_INVALID);
+    why = rr_last_error();
+    CHECK(strstr(why, name) != NULL);
+    end = "refused: not a rusted_ring block (bad magic)";
+    CHECK(strcmp(why + strlen(why) - strlen(end), end) == 0);
+    rr_shm_unlink(name);
+}
+
 TEST(test_bad_names_are_refused_with_the_rule)
 {
     rr_config cfg = cfg_of(BP, RR_PRODUCERS_SINGLE, 4, 64);
@@ -1402,6 +1448,8 @@ int main(void)
     RUN(test_create_open_unlink_round_trip);
     reap_children();
     RUN(test_create_refuses_a_taken_name_and_leaves_the_ring_alone);
+    reap_children();
+    RUN(test_a_name_of_200_characters_leaves_every_message_whole);
     reap_children();
     RUN(test_bad_names_are_refused_with_the_rule);
     reap_children();
