@@ -31,6 +31,14 @@
 
 enum { RR_CLAIM_NONE = 0, RR_CLAIM_OPEN = 0x436c6d31 /* "Clm1" */ };
 
+/* RR_OK when this process may use the writer: it opened it, or (a heap
+ * ring) adopts it with the single writer's role (proc.c rr__handle_forked). */
+static inline rr_status rr__writer_mine(rr_writer *w)
+{
+    return rr__check_process(w->ring, &w->fork_gen, &w->owner,
+                             w->single ? &w->ring->L->control.writer_owner : NULL, "writer");
+}
+
 uint64_t rr__gate_refresh(rr_ring *ring, uint64_t head)
 {
     rr_layout *L = ring->L;
@@ -140,7 +148,7 @@ rr_status rr_writer_open(rr_ring *ring, rr_writer **out)
     if (ring->multi && !ring->private_mem)
         rr__writer_proc_register(ring);
     w->ring = ring;
-    w->owner = rr__self_owner();
+    atomic_init(&w->owner, rr__self_owner());
     atomic_init(&w->fork_gen, rr__fork_watch());
     w->single = !ring->multi;
     /* A2; the limit needs no pair: every confirmed limit stays valid (S2) */
@@ -161,8 +169,12 @@ void rr_writer_close(rr_writer *w)
         return;
     rr_ring *ring = w->ring;
     rr_layout *L = ring->L;
-    if (w->owner != rr__self_owner()) {
-        /* inherited through fork(): the writer is still the parent's (R12) */
+    /* A heap ring's writer closed in a forked child is the child's, as is
+     * the child's copy of the ring: adopted now if the child never used it. */
+    if (ring->private_mem)
+        (void)rr__writer_mine(w);
+    if (atomic_load_explicit(&w->owner, memory_order_relaxed) != rr__self_owner()) {
+        /* a shared ring's writer inherited through fork(): still the parent's (R12) */
         atomic_fetch_sub_explicit(&ring->handles, 1, memory_order_acq_rel);
         free(w);
         return;
@@ -386,7 +398,7 @@ static rr_status rr__check_claim_args(rr_writer *w, uint32_t count, rr_claim *c)
 {
     if (!w || !c)
         return rr__fail(RR_INVALID, "rr_writer_claim needs a writer and a claim");
-    rr_status st = rr__check_process(w->ring, &w->fork_gen, w->owner, "writer");
+    rr_status st = rr__writer_mine(w);
     if (st != RR_OK)
         return st;
     uint64_t most = w->ring->capacity < RR_MAX_CLAIM ? w->ring->capacity : RR_MAX_CLAIM;
@@ -476,7 +488,7 @@ static rr_status rr__check_open_claim(rr_writer *w, rr_claim *c)
 {
     if (!w || !c || c->_state != RR_CLAIM_OPEN || c->_ring != w->ring)
         return rr__fail(RR_INVALID, "not an open claim of this writer");
-    rr_status st = rr__check_process(w->ring, &w->fork_gen, w->owner, "writer");
+    rr_status st = rr__writer_mine(w);
     if (st != RR_OK)
         return st;
     if (w->single && (!w->pending || c->sequence != w->next))
@@ -593,7 +605,7 @@ rr_status rr_writer_add_ex(rr_writer *w, const void *data, size_t len, uint32_t 
     if (!w || (!data && len))
         return rr__fail(RR_INVALID, "rr_writer_add needs a writer and data");
     rr_ring *ring = w->ring;
-    rr_status forked = rr__check_process(ring, &w->fork_gen, w->owner, "writer");
+    rr_status forked = rr__writer_mine(w);
     if (forked != RR_OK)
         return forked;
     if (len > ring->slot_size)
@@ -625,7 +637,7 @@ rr_status rr_writer_add_batch_ex(rr_writer *w, const rr_payload *items, size_t n
 {
     if (!w || !items)
         return rr__fail(RR_INVALID, "rr_writer_add_batch needs a writer and items");
-    rr_status forked = rr__check_process(w->ring, &w->fork_gen, w->owner, "writer");
+    rr_status forked = rr__writer_mine(w);
     if (forked != RR_OK)
         return forked;
     if (n == 0 || n > RR_MAX_CLAIM)

@@ -1242,6 +1242,71 @@ TEST(test_a_forked_child_goes_on_with_its_copy_of_a_heap_ring)
     rr_ring_destroy(ring);
 }
 
+/* In the child: close the inherited reader and writer of a single-producer
+ * heap ring of capacity 4, after using them or not, and check that the
+ * child's copy let them go. One bit of the result per failed check. */
+static int child_closes_adopted(rr_ring *ring, rr_writer *w, rr_reader *r, bool use_first)
+{
+    rr_event ev;
+    int bad = 0;
+    if (use_first)
+        bad |= (add_seq(w, 1, 0) != RR_OK || rr_reader_next(r, &ev, 0) != RR_OK) << 0;
+    rr_reader_close(r);
+    rr_ring_stats st;
+    bad |= (rr_ring_stats_get(ring, &st) != RR_OK || st.reader_count != 0) << 1;
+    for (uint64_t i = 0; i < 8; i++)   /* twice the capacity: nobody gates any more */
+        bad |= (add_seq(w, 10 + i, 0) != RR_OK) << 2;
+    bad |= (rr_ring_stats_get(ring, &st) != RR_OK || st.writer_pid != (uint32_t)getpid()) << 3;
+    rr_writer_close(w);
+    rr_writer *w2;   /* the writer role is free again */
+    bad |= (rr_writer_open(ring, &w2) != RR_OK) << 4;
+    if (!(bad & 1 << 4)) {
+        bad |= (add_seq(w2, 20, 0) != RR_OK) << 5;
+        rr_writer_close(w2);
+    }
+    return bad;
+}
+
+/* A heap ring's handles are the child's after fork(), in full: closing the
+ * inherited reader in the child frees its entry in the child's copy (it no
+ * longer gates the child's writer), and closing the inherited writer gives
+ * up the single-producer role there, whether or not the child used them
+ * first. The parent's ring keeps its reader and its writer. */
+TEST(test_a_forked_child_closing_a_heap_rings_handles_frees_them_in_its_copy)
+{
+    for (int use_first = 0; use_first < 2; use_first++) {
+        rr_config cfg = cfg_of(BP, RR_PRODUCERS_SINGLE, 4, 64);
+        rr_ring *ring;
+        rr_writer *w;
+        rr_reader *r;
+        CHECK_ST(rr_ring_create(&cfg, &ring), RR_OK);
+        CHECK_ST(rr_reader_open(ring, RR_START_OLDEST, &r), RR_OK);
+        CHECK_ST(rr_writer_open(ring, &w), RR_OK);
+        CHECK_ST(add_seq(w, 0, 0), RR_OK);
+        pid_t pid = spawn();
+        CHECK(pid >= 0);
+        if (pid == 0)
+            _exit(child_closes_adopted(ring, w, r, use_first));
+        int status = 0;
+        CHECK(waitpid(pid, &status, 0) == pid);
+        CHECK(WIFEXITED(status));
+        CHECK_EQ(WEXITSTATUS(status), 0);
+        rr_ring_stats st;
+        CHECK_ST(rr_ring_stats_get(ring, &st), RR_OK);
+        CHECK_EQ(st.reader_count, 1);
+        CHECK_EQ(st.writer_pid, getpid());
+        CHECK_EQ(rr_ring_published(ring), 1);
+        rr_writer *w2;
+        CHECK_ST(rr_writer_open(ring, &w2), RR_WRITER_BUSY);
+        for (uint64_t i = 1; i < 4; i++)
+            CHECK_ST(add_seq(w, i, 0), RR_OK);
+        CHECK_ST(add_seq(w, 4, 0), RR_FULL);   /* our reader still gates */
+        rr_reader_close(r);
+        rr_writer_close(w);
+        CHECK_ST(rr_ring_destroy(ring), RR_OK);
+    }
+}
+
 /* ---- creations in progress (issue item 6) -------------------------------------------- */
 
 /* Begin a creation as rr_shm_create does, and stop before the ring is laid
@@ -1498,6 +1563,8 @@ int main(void)
     RUN(test_a_forked_child_cannot_use_inherited_handles);
     reap_children();
     RUN(test_a_forked_child_goes_on_with_its_copy_of_a_heap_ring);
+    reap_children();
+    RUN(test_a_forked_child_closing_a_heap_rings_handles_frees_them_in_its_copy);
     reap_children();
     RUN(test_an_opener_waits_for_a_slow_creation);
     reap_children();

@@ -1004,6 +1004,36 @@ def test_a_forked_child_goes_on_with_its_copy_of_an_in_process_ring_and_the_pool
     assert [bytes(ev) for ev in r] == [b"before"]
 
 
+@pytest.mark.parametrize("use_first", [False, True], ids=["closed at once", "used, then closed"])
+def test_a_forked_child_closing_an_in_process_rings_handles_frees_them_in_its_copy(use_first):
+    """The child's copy of an in-process ring is its own, and so are the handles it
+    inherited: closing the reader there stops it gating the child's writer, and closing
+    the writer frees the single-producer role there. The parent's ring keeps both."""
+    ring = rr.Ring(64, 4)
+    w, r = ring.writer(), ring.reader()
+    w.add(b"before")
+
+    def child():
+        if use_first:
+            w.add(b"in the child")
+            r.next()
+        r.close()
+        readers = ring.stats()["reader_count"]
+        added = [w.try_add(b"%d" % i) for i in range(8)]   # twice the capacity
+        writer_pid = ring.stats()["writer_pid"]
+        w.close()
+        with ring.writer() as again:                      # the role is free in the copy
+            again.add(b"again")
+        return {"readers": readers, "added": added, "writer is the child": writer_pid == os.getpid()}
+
+    assert in_forked_child(child) == {"readers": 0, "added": [True] * 8, "writer is the child": True}
+    s = ring.stats()
+    assert (s["reader_count"], s["writer_pid"], ring.published) == (1, os.getpid(), 1)
+    with pytest.raises(rr.WriterBusy):
+        ring.writer()
+    assert [w.try_add(b"%d" % i) for i in range(4)] == [True, True, True, False]   # ours still gates
+
+
 # ---- the registry of live rings (for monitoring) -------------------------------------------------
 
 def test_live_rings_lists_every_ring_alive_and_keeps_none_alive(shm):
