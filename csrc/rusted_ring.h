@@ -155,7 +155,7 @@ typedef struct rr_claim {
     void    *_ring;
     uint64_t _idx;         /* slot of the first event */
     uint32_t _state;
-    uint32_t _pad;
+    uint32_t _fork_gen;    /* the process it was made in (see rr_claim_set) */
 } rr_claim;
 
 /* Claim `count` (1 .. min(capacity, RR_MAX_CLAIM)) slots. Each starts with
@@ -169,7 +169,10 @@ rr_status rr_writer_claim(rr_writer *w, uint32_t count, uint32_t event_type,
 void     *rr_claim_data(const rr_claim *c, uint32_t i);
 
 /* Set the published length and type of claimed event i. RR_TOO_LARGE when
- * len > slot_size (the event keeps its previous length). */
+ * len > slot_size (the event keeps its previous length). RR_FORKED in a
+ * fork()ed child for a claim its parent made on a shared ring (the event is
+ * the parent's to finish); a heap ring's claim is the child's, as its copy
+ * of the ring is. */
 rr_status rr_claim_set(rr_claim *c, uint32_t i, size_t len, uint32_t event_type);
 
 /* Make every event of the claim visible to readers, in order. */

@@ -428,7 +428,8 @@ static rr_status rr__reserve(rr_writer *w, uint32_t count, int64_t timeout_ns, r
         w->pending_count = count;
     }
     *c = (rr_claim){ .sequence = seq, .count = count, .slot_size = ring->slot_size,
-                     ._ring = ring, ._idx = idx, ._state = RR_CLAIM_OPEN };
+                     ._ring = ring, ._idx = idx, ._state = RR_CLAIM_OPEN,
+                     ._fork_gen = atomic_load_explicit(&w->fork_gen, memory_order_relaxed) };
     return RR_OK;
 }
 
@@ -478,6 +479,15 @@ rr_status rr_claim_set(rr_claim *c, uint32_t i, size_t len, uint32_t event_type)
     if (!c || c->_state != RR_CLAIM_OPEN || i >= c->count)
         return rr__fail(RR_INVALID, "no open claim with an event %u", i);
     const rr_ring *ring = c->_ring;
+    /* made before a fork (as rr__check_process, one relaxed load) */
+    uint32_t gen = atomic_load_explicit(&rr__fork_gen, memory_order_relaxed);
+    if (__builtin_expect(c->_fork_gen != gen, 0)) {
+        if (!ring->private_mem)
+            return rr__fail(RR_FORKED, "this claim was made by the process this one was "
+                                       "fork()ed from, and is that process's to finish; "
+                                       "claim your own in the child");
+        c->_fork_gen = gen;   /* a heap ring: the child's copy, and its claim */
+    }
     if (len > ring->slot_size)
         return rr__too_large(len, ring);
     rr__set_meta(&ring->meta[rr__claim_slot(c, i)], (uint32_t)len, event_type);

@@ -1204,6 +1204,58 @@ TEST(test_a_forked_child_cannot_use_inherited_handles)
     rr_shm_unlink(name);
 }
 
+/* A claim open across fork() is its maker's to finish: a child that sets
+ * its length or type is refused (the parent's event would change under it),
+ * and the parent publishes what it set. A heap ring's claim is the child's
+ * (its copy of the ring is), so there the child finishes it. */
+TEST(test_a_forked_child_cannot_change_the_parents_open_claim)
+{
+    for (int heap = 0; heap < 2; heap++) {
+        const char *name = fresh_name();
+        rr_config cfg = cfg_of(BP, RR_PRODUCERS_SINGLE, 8, 64);
+        rr_ring *ring;
+        rr_writer *w;
+        rr_reader *r;
+        rr_event ev;
+        if (heap)
+            CHECK_ST(rr_ring_create(&cfg, &ring), RR_OK);
+        else
+            CHECK_ST(rr_shm_create(name, &cfg, 0, &ring), RR_OK);
+        CHECK_ST(rr_reader_open(ring, RR_START_OLDEST, &r), RR_OK);
+        CHECK_ST(rr_writer_open(ring, &w), RR_OK);
+        rr_claim c;
+        CHECK_ST(rr_writer_claim(w, 1, 7, &c, 0), RR_OK);
+        memcpy(rr_claim_data(&c, 0), "parent's event", 14);
+        CHECK_ST(rr_claim_set(&c, 0, 14, 7), RR_OK);
+        pid_t pid = spawn();
+        CHECK(pid >= 0);
+        if (pid == 0) {
+            if (heap)   /* the child's own: it may finish it, and reads what it set */
+                _exit((rr_claim_set(&c, 0, 3, 99) != RR_OK) |
+                      (rr_writer_publish(w, &c) != RR_OK) << 1 |
+                      (rr_reader_next(r, &ev, 0) != RR_OK || ev.len != 3 ||
+                       ev.event_type != 99) << 2);
+            int bad = rr_claim_set(&c, 0, 3, 99) != RR_FORKED;
+            bad |= (strstr(rr_last_error(), "claim your own in the child") == NULL) << 1;
+            bad |= (rr_writer_publish(w, &c) != RR_FORKED) << 2;
+            _exit(bad);
+        }
+        int status = 0;
+        CHECK(waitpid(pid, &status, 0) == pid);
+        CHECK(WIFEXITED(status));
+        CHECK_EQ(WEXITSTATUS(status), 0);
+        CHECK_ST(rr_writer_publish(w, &c), RR_OK);
+        CHECK_ST(rr_reader_next(r, &ev, 0), RR_OK);
+        CHECK_EQ(ev.len, 14);
+        CHECK_EQ(ev.event_type, 7);
+        CHECK(memcmp(ev.data, "parent's event", 14) == 0);
+        rr_reader_close(r);
+        rr_writer_close(w);
+        CHECK_ST(rr_ring_destroy(ring), RR_OK);
+        rr_shm_unlink(name);
+    }
+}
+
 /* A heap ring is the child's own copy after fork(): the child's inherited
  * handles simply go on with it (this is how the default pools keep working
  * in a forked child), and the parent's ring does not change. */
@@ -1561,6 +1613,8 @@ int main(void)
     RUN(test_a_segment_of_another_user_is_refused_unless_allowed);
     reap_children();
     RUN(test_a_forked_child_cannot_use_inherited_handles);
+    reap_children();
+    RUN(test_a_forked_child_cannot_change_the_parents_open_claim);
     reap_children();
     RUN(test_a_forked_child_goes_on_with_its_copy_of_a_heap_ring);
     reap_children();

@@ -986,6 +986,31 @@ def test_a_forked_child_using_inherited_handles_gets_forked_handle(shm):
     assert (s["writer_pid"], s["reader_count"], s["published"]) == (parent, 1, 4)
 
 
+def test_a_forked_child_cannot_finish_the_parents_open_claim(shm):
+    """A claim open across fork() is the parent's to finish: a child leaving the
+    `with w.claim()` block it inherited raises ForkedHandle and leaves the parent's
+    event as the parent set it (length and type included)."""
+    name = shm()
+    ring = rr.Ring.create_shared(name, 32, 8)
+    w, r = ring.writer(), ring.reader()
+    with w.claim(7) as slot:
+        with memoryview(slot) as mv:
+            mv[:14] = b"parent's event"
+        slot.length = 14
+
+        def child():
+            slot.length, slot.event_type = 3, 99
+            try:
+                slot.__exit__(None, None, None)       # as leaving the block does
+                return "no error"
+            except rr.ForkedHandle as e:
+                return str(e)
+
+        assert "in the child" in in_forked_child(child)
+    ev = r.next()
+    assert (bytes(ev), ev.event_type) == (b"parent's event", 7)
+
+
 def test_a_forked_child_goes_on_with_its_copy_of_an_in_process_ring_and_the_pools():
     """Rings only this process maps are the child's own copy after fork(): inherited
     handles keep working there, and the parent's ring does not change."""
