@@ -529,11 +529,12 @@ rr_status   rr_timeout_from_seconds(double seconds, int64_t *ns_out);
 
 /* Pressure, from a backpressure ratio (rr_reader_backpressure_ratio,
  * rr_reader_stats.backpressure, rr_ring_stats.max_backpressure), with the
- * rusted-ring crate's thresholds: under pressure above 0.8, throttle from 0.9. */
+ * rusted-ring crate's thresholds: under pressure above 0.8, throttle from 0.9.
+ * A NaN ratio is both (as rr_health_of calls it CRITICAL). */
 #define RR_PRESSURE_THRESHOLD 0.8
 #define RR_THROTTLE_THRESHOLD 0.9
-bool rr_ratio_is_under_pressure(double ratio);   /* ratio > RR_PRESSURE_THRESHOLD */
-bool rr_ratio_should_throttle(double ratio);     /* ratio >= RR_THROTTLE_THRESHOLD */
+bool rr_ratio_is_under_pressure(double ratio);   /* ratio > RR_PRESSURE_THRESHOLD, or NaN */
+bool rr_ratio_should_throttle(double ratio);     /* ratio >= RR_THROTTLE_THRESHOLD, or NaN */
 
 /* Health bands of a ratio (the worst reader's, for a ring or a system). They
  * agree with the two predicates above at every edge:

@@ -135,12 +135,14 @@ rr_status rr_timeout_from_seconds(double seconds, int64_t *ns_out)
 
 /* ---- pressure and health ---------------------------------------------------------- */
 
-bool rr_ratio_is_under_pressure(double ratio) { return ratio > RR_PRESSURE_THRESHOLD; }
-bool rr_ratio_should_throttle(double ratio) { return ratio >= RR_THROTTLE_THRESHOLD; }
+/* Written as "not below" so that NaN, a ratio nobody can vouch for, counts
+ * as under pressure and as throttle, as rr_health_of calls it CRITICAL. */
+bool rr_ratio_is_under_pressure(double ratio) { return !(ratio <= RR_PRESSURE_THRESHOLD); }
+bool rr_ratio_should_throttle(double ratio) { return !(ratio < RR_THROTTLE_THRESHOLD); }
 
 rr_health rr_health_of(double ratio)
 {
-    if (rr_ratio_should_throttle(ratio) || isnan(ratio))
+    if (rr_ratio_should_throttle(ratio))   /* NaN too */
         return RR_HEALTH_CRITICAL;
     if (rr_ratio_is_under_pressure(ratio))
         return RR_HEALTH_WARNING;

@@ -17,8 +17,8 @@ HEALTH_NAMES: tuple[str, ...]      # ("EXCELLENT", "GOOD", "WARNING", "CRITICAL"
 RING_STATS_FIELDS: tuple[str, ...]     # Ring.stats() keys, in order ("readers" last)
 READER_STATS_FIELDS: tuple[str, ...]   # each reader entry's keys, in order
 def health_of(ratio: float, /) -> str: ...          # one of HEALTH_NAMES
-def is_under_pressure(ratio: float, /) -> bool: ... # ratio > PRESSURE_THRESHOLD
-def should_throttle(ratio: float, /) -> bool: ...   # ratio >= THROTTLE_THRESHOLD
+def is_under_pressure(ratio: float, /) -> bool: ... # ratio > PRESSURE_THRESHOLD, or NaN
+def should_throttle(ratio: float, /) -> bool: ...   # ratio >= THROTTLE_THRESHOLD, or NaN
 
 class RingError(Exception): ...
 class DataTooLarge(RingError, ValueError): ...

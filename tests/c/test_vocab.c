@@ -183,6 +183,19 @@ TEST(test_pressure_predicates_switch_at_their_exact_thresholds)
     CHECK(!rr_ratio_is_under_pressure(0.0) && !rr_ratio_should_throttle(0.0));
 }
 
+/* A NaN ratio (no figure to trust) is treated as the worst: under pressure,
+ * throttle, CRITICAL, in agreement. Infinities fall where their sign puts them. */
+TEST(test_a_nan_ratio_is_under_pressure_and_throttles_as_its_health_is_critical)
+{
+    CHECK(rr_ratio_is_under_pressure(NAN));
+    CHECK(rr_ratio_should_throttle(NAN));
+    CHECK(rr_ratio_is_under_pressure(-NAN) && rr_ratio_should_throttle(-NAN));
+    CHECK_EQ(rr_health_of(NAN), RR_HEALTH_CRITICAL);
+    CHECK(rr_ratio_is_under_pressure(INFINITY) && rr_ratio_should_throttle(INFINITY));
+    CHECK(!rr_ratio_is_under_pressure(-INFINITY) && !rr_ratio_should_throttle(-INFINITY));
+    CHECK_EQ(rr_health_of(-INFINITY), RR_HEALTH_EXCELLENT);
+}
+
 TEST(test_health_bands_agree_with_the_pressure_predicates_at_every_edge)
 {
     CHECK_EQ(rr_health_of(0.0), RR_HEALTH_EXCELLENT);
@@ -402,6 +415,7 @@ int main(void)
     RUN(test_timeout_infinity_waits_forever);
     RUN(test_timeout_negative_or_nan_is_invalid_and_names_the_value);
     RUN(test_pressure_predicates_switch_at_their_exact_thresholds);
+    RUN(test_a_nan_ratio_is_under_pressure_and_throttles_as_its_health_is_critical);
     RUN(test_health_bands_agree_with_the_pressure_predicates_at_every_edge);
     RUN(test_health_names_are_the_enum_names);
     RUN(test_stats_field_lists_match_the_structs_and_name_each_field_once);
