@@ -516,8 +516,8 @@ uint32_t    rr_ring_max_claim(const rr_ring *ring);
 /* Seconds, as both bindings take them, to the core's nanoseconds. The one
  * contract of every timeout in both languages:
  *   0 (and -0.0)  never wait                          -> 0
- *   > 0           wait up to that long, rounded up to whole nanoseconds, so a
- *                 tiny positive timeout still waits at least 1 ns; at most
+ *   > 0           wait up to that long, rounded to the nearest nanosecond
+ *                 (0.067 -> 67000000), and at least 1 ns however tiny; at most
  *                 RR_TIMEOUT_MAX_S (longer ones wait that long)
  *   +infinity     wait without limit                  -> RR_FOREVER
  *   negative, NaN RR_INVALID, the message naming the value; *ns_out untouched
