@@ -106,6 +106,8 @@ class Ring:
                                             # pid, alive, cursor, lag, pinned, lost, skipped,
                                             # backpressure)
     def __enter__(self) -> Self: ...
+    # Closes the ring, except a shared ring in a fork()ed child of the process
+    # that made or opened it: close() closes it there.
     def __exit__(self, t: type[BaseException] | None, v: BaseException | None,
                  tb: TracebackType | None) -> None: ...
 

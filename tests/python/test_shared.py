@@ -1011,6 +1011,47 @@ def test_a_forked_child_cannot_finish_the_parents_open_claim(shm):
     assert (bytes(ev), ev.event_type) == (b"parent's event", 7)
 
 
+@pytest.mark.parametrize("shared", [True, False], ids=["shared", "in-process"])
+def test_a_forked_child_leaving_its_parents_with_block_leaves_the_ring_open(shm, shared):
+    """A child that unwinds through its parent's `with` block (here by returning)
+    must not end a shared ring's stream for every process; an in-process ring is
+    the child's own copy, so the parent's stays open either way."""
+    name = shm()
+    parent = os.getpid()
+
+    def block():
+        with (rr.Ring.create_shared(name, 32, 8) if shared else rr.Ring(32, 8)) as ring:
+            w = ring.writer()
+            pid = os.fork()
+            if pid == 0:
+                return None                   # the child leaves the block: __exit__ runs
+            _, status = os.waitpid(pid, 0)
+            assert os.waitstatus_to_exitcode(status) == 0
+            assert not ring.closed, "the child leaving the block closed the ring"
+            assert w.add(b"after the child") == 0
+            return ring, w
+
+    try:
+        out = block()
+    except BaseException:
+        if os.getpid() != parent:
+            os._exit(1)
+        raise
+    if os.getpid() != parent:
+        os._exit(0)
+    ring, w = out
+    assert ring.closed                        # the parent's own leaving closes it
+    with pytest.raises(rr.RingClosed):
+        w.add(b"after the block")
+
+
+def test_a_forked_child_may_close_a_shared_ring_explicitly(shm):
+    name = shm()
+    ring = rr.Ring.create_shared(name, 32, 8)
+    assert in_forked_child(lambda: ring.close()) is None
+    assert ring.closed
+
+
 def test_a_forked_child_goes_on_with_its_copy_of_an_in_process_ring_and_the_pools():
     """Rings only this process maps are the child's own copy after fork(): inherited
     handles keep working there, and the parent's ring does not change."""
