@@ -241,7 +241,7 @@ struct rr_ring {
 
 struct rr_writer {
     rr_ring  *ring;
-    uint64_t  owner;      /* owner word of the process that opened it */
+    _Atomic uint64_t owner; /* owner word of the process that opened (or adopted) it */
     _Atomic uint32_t fork_gen; /* rr__fork_gen when it was opened (proc.c) */
     bool      single;
     bool      pending;    /* single producer: a claim is out */
@@ -255,7 +255,7 @@ struct rr_writer {
 struct rr_reader {
     rr_ring         *ring;
     rr_reader_entry *entry;
-    uint64_t         owner;      /* owner word the entry was taken with */
+    _Atomic uint64_t owner;      /* owner word the entry was taken (or adopted) with */
     _Atomic uint32_t fork_gen;   /* rr__fork_gen when it was opened (proc.c) */
     uint64_t         pos;        /* next sequence to read */
     uint64_t         idx;        /* pos % capacity */
@@ -460,20 +460,23 @@ void      rr__writer_proc_register(rr_ring *ring);
  * is opened, and every call that moves a cursor or publishes compares. */
 extern _Atomic uint32_t rr__fork_gen;
 uint32_t  rr__fork_watch(void);   /* the generation to record in a new handle */
-rr_status rr__handle_forked(const rr_ring *ring, _Atomic uint32_t *gen, uint64_t owner,
-                            const char *what);
+rr_status rr__handle_forked(const rr_ring *ring, _Atomic uint32_t *gen, _Atomic uint64_t *owner,
+                            _Atomic uint64_t *held, const char *what);
 
 /* RR_OK when the handle was opened in this process; else RR_FORKED (or, for
- * a ring only this process maps, the child adopts its copy). One relaxed
- * load and a compare: the counter changes only in a fork's child handler,
- * before the child runs anything else. */
+ * a ring only this process maps, the child adopts the handle: its `owner`
+ * word, and the word `held` in the child's copy that names the handle's
+ * process, become the child's; see proc.c). One relaxed load and a compare:
+ * the counter changes only in a fork's child handler, before the child runs
+ * anything else. */
 static inline rr_status rr__check_process(const rr_ring *ring, _Atomic uint32_t *gen,
-                                          uint64_t owner, const char *what)
+                                          _Atomic uint64_t *owner, _Atomic uint64_t *held,
+                                          const char *what)
 {
     if (__builtin_expect(atomic_load_explicit(&rr__fork_gen, memory_order_relaxed) ==
                          atomic_load_explicit(gen, memory_order_relaxed), 1))
         return RR_OK;
-    return rr__handle_forked(ring, gen, owner, what);
+    return rr__handle_forked(ring, gen, owner, held, what);
 }
 int64_t   rr__now_ns(void);
 

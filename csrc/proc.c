@@ -29,7 +29,8 @@
  * (no getpid() per call). A child using an inherited handle of a ring other
  * processes can map gets RR_FORKED; with a ring only this process maps (a
  * heap ring, such as the default pools), the child has its own copy of the
- * ring and simply adopts the handle.
+ * ring and adopts the handle in full, owner words included, when it first
+ * uses or closes it (rr__handle_forked).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -249,14 +250,29 @@ uint32_t rr__fork_watch(void)
     return atomic_load_explicit(&rr__fork_gen, memory_order_relaxed);
 }
 
-rr_status rr__handle_forked(const rr_ring *ring, _Atomic uint32_t *gen, uint64_t owner,
-                            const char *what)
+/* A handle used (or closed) in a process other than the one it was opened
+ * in. A ring others can map: RR_FORKED. A ring only this process maps: the
+ * child has its own copy, so the handle becomes the child's in full. The word
+ * it holds in the copy (`held`: a reader's entry owner, the single writer's
+ * writer_owner; NULL where there is none) is swapped from the handle's old
+ * owner to the child's, then the handle's own word, then its generation: a
+ * reader closed in the child then frees its entry and stops gating the
+ * child's writers, and a writer closed there gives up the writer role. A
+ * multi-producer handle may be adopted by several of the child's threads at
+ * once; they store the same words. */
+rr_status rr__handle_forked(const rr_ring *ring, _Atomic uint32_t *gen, _Atomic uint64_t *owner,
+                            _Atomic uint64_t *held, const char *what)
 {
-    if (ring->private_mem) {   /* the child's own copy of the ring: its handle now */
-        atomic_store_explicit(gen, atomic_load_explicit(&rr__fork_gen, memory_order_relaxed),
-                              memory_order_relaxed);
-        return RR_OK;
-    }
-    return rr__fail(RR_FORKED, "this %s belongs to process %u; open your own in the child",
-                    what, rr__owner_pid(owner));
+    uint64_t was = atomic_load_explicit(owner, memory_order_relaxed);
+    if (!ring->private_mem)
+        return rr__fail(RR_FORKED, "this %s belongs to process %u; open your own in the child",
+                        what, rr__owner_pid(was));
+    uint64_t me = rr__self_owner();
+    if (held && was != me)   /* R7/A7, R11/A11: the word passes as a take does */
+        atomic_compare_exchange_strong_explicit(held, &was, me, memory_order_acq_rel,
+                                                memory_order_relaxed);
+    atomic_store_explicit(owner, me, memory_order_relaxed);
+    atomic_store_explicit(gen, atomic_load_explicit(&rr__fork_gen, memory_order_relaxed),
+                          memory_order_relaxed);
+    return RR_OK;
 }

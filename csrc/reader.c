@@ -25,6 +25,13 @@
 
 #define RR_SCRATCH_BYTES (32u * 1024)    /* overwrite: verified copies per batch call */
 
+/* RR_OK when this process may use the reader: it opened it, or (a heap
+ * ring) adopts it with its entry (proc.c rr__handle_forked). */
+static inline rr_status rr__reader_mine(rr_reader *r)
+{
+    return rr__check_process(r->ring, &r->fork_gen, &r->owner, &r->entry->owner, "reader");
+}
+
 /* ---- opening and closing ------------------------------------------------------ */
 
 static rr_status rr__reader_alloc(rr_ring *ring, rr_reader **out)
@@ -139,7 +146,7 @@ rr_status rr_reader_open(rr_ring *ring, rr_start start, rr_reader **out)
     /* R6, pairs with A6 in stats.c: position and gate are the new reader's */
     atomic_store_explicit(&e->state, RR_ENTRY_ACTIVE, memory_order_release);
     r->entry = e;
-    r->owner = me;
+    atomic_init(&r->owner, me);
     atomic_init(&r->fork_gen, rr__fork_watch());
     r->pos = r->gate = r->cur_lo = pos;
     r->idx = pos % ring->capacity;
@@ -156,10 +163,14 @@ void rr_reader_close(rr_reader *r)
         return;
     rr_ring *ring = r->ring;
     rr_reader_entry *e = r->entry;
+    /* A heap ring's reader closed in a forked child is the child's, as is
+     * the child's copy of the ring: adopted now if the child never used it. */
+    if (ring->private_mem)
+        (void)rr__reader_mine(r);
     /* Give the entry up only from the process that took it (a child that
-     * inherited the handle through fork() only frees its memory), and only
-     * while the entry still names that process (A7). */
-    uint64_t me = r->owner;
+     * inherited a shared ring's handle through fork() only frees its
+     * memory), and only while the entry still names that process (A7). */
+    uint64_t me = atomic_load_explicit(&r->owner, memory_order_relaxed);
     if (me == rr__self_owner() &&
         atomic_load_explicit(&e->owner, memory_order_acquire) == me) {
         if (!ring->overwrite) {
@@ -440,7 +451,7 @@ rr_status rr_reader_next(rr_reader *r, rr_event *ev, int64_t timeout_ns)
 {
     if (!r || !ev)
         return rr__fail(RR_INVALID, "rr_reader_next needs a reader and an event");
-    rr_status forked = rr__check_process(r->ring, &r->fork_gen, r->owner, "reader");
+    rr_status forked = rr__reader_mine(r);
     if (forked != RR_OK)
         return forked;
     rr__move_on(r);
@@ -455,7 +466,7 @@ rr_status rr_reader_next_batch(rr_reader *r, rr_event *evs, size_t max, size_t *
     if (!r || !evs || !n_out || max == 0)
         return rr__fail(RR_INVALID, "rr_reader_next_batch needs a reader, room for events and a count");
     *n_out = 0;
-    rr_status forked = rr__check_process(r->ring, &r->fork_gen, r->owner, "reader");
+    rr_status forked = rr__reader_mine(r);
     if (forked != RR_OK)
         return forked;
     rr__move_on(r);
@@ -483,7 +494,7 @@ static rr_status rr__check_hold(rr_reader *r, uint64_t seq, const char *what)
 {
     if (!r)
         return rr__fail(RR_INVALID, "no reader given");
-    rr_status forked = rr__check_process(r->ring, &r->fork_gen, r->owner, "reader");
+    rr_status forked = rr__reader_mine(r);
     if (forked != RR_OK)
         return forked;
     if (r->ring->overwrite)

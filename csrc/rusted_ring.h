@@ -158,6 +158,8 @@ typedef struct rr_claim {
     uint64_t _idx;         /* slot of the first event */
     uint32_t _state;
     uint32_t _rec;         /* claim record + 1 (shared multi-producer rings), or 0 */
+    uint32_t _fork_gen;    /* the process it was made in (see rr_claim_set) */
+    uint32_t _pad;
 } rr_claim;
 
 /* Claim `count` (1 .. min(capacity, RR_MAX_CLAIM)) slots. Each starts with
@@ -171,7 +173,10 @@ rr_status rr_writer_claim(rr_writer *w, uint32_t count, uint32_t event_type,
 void     *rr_claim_data(const rr_claim *c, uint32_t i);
 
 /* Set the published length and type of claimed event i. RR_TOO_LARGE when
- * len > slot_size (the event keeps its previous length). */
+ * len > slot_size (the event keeps its previous length). RR_FORKED in a
+ * fork()ed child for a claim its parent made on a shared ring (the event is
+ * the parent's to finish); a heap ring's claim is the child's, as its copy
+ * of the ring is. */
 rr_status rr_claim_set(rr_claim *c, uint32_t i, size_t len, uint32_t event_type);
 
 /* Make every event of the claim visible to readers, in order. */
@@ -525,8 +530,8 @@ uint32_t    rr_ring_max_claim(const rr_ring *ring);
 /* Seconds, as both bindings take them, to the core's nanoseconds. The one
  * contract of every timeout in both languages:
  *   0 (and -0.0)  never wait                          -> 0
- *   > 0           wait up to that long, rounded up to whole nanoseconds, so a
- *                 tiny positive timeout still waits at least 1 ns; at most
+ *   > 0           wait up to that long, rounded to the nearest nanosecond
+ *                 (0.067 -> 67000000), and at least 1 ns however tiny; at most
  *                 RR_TIMEOUT_MAX_S (longer ones wait that long)
  *   +infinity     wait without limit                  -> RR_FOREVER
  *   negative, NaN RR_INVALID, the message naming the value; *ns_out untouched
@@ -538,11 +543,12 @@ rr_status   rr_timeout_from_seconds(double seconds, int64_t *ns_out);
 
 /* Pressure, from a backpressure ratio (rr_reader_backpressure_ratio,
  * rr_reader_stats.backpressure, rr_ring_stats.max_backpressure), with the
- * rusted-ring crate's thresholds: under pressure above 0.8, throttle from 0.9. */
+ * rusted-ring crate's thresholds: under pressure above 0.8, throttle from 0.9.
+ * A NaN ratio is both (as rr_health_of calls it CRITICAL). */
 #define RR_PRESSURE_THRESHOLD 0.8
 #define RR_THROTTLE_THRESHOLD 0.9
-bool rr_ratio_is_under_pressure(double ratio);   /* ratio > RR_PRESSURE_THRESHOLD */
-bool rr_ratio_should_throttle(double ratio);     /* ratio >= RR_THROTTLE_THRESHOLD */
+bool rr_ratio_is_under_pressure(double ratio);   /* ratio > RR_PRESSURE_THRESHOLD, or NaN */
+bool rr_ratio_should_throttle(double ratio);     /* ratio >= RR_THROTTLE_THRESHOLD, or NaN */
 
 /* Health bands of a ratio (the worst reader's, for a ring or a system). They
  * agree with the two predicates above at every edge:

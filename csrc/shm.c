@@ -9,9 +9,17 @@
  * then sizes it with ftruncate (which zeroes it), reserves every page with
  * fallocate, maps it, lays the ring out with the magic written last
  * (release), and only then drops the lock. The lock is what tells an opener
- * "a creation is in progress": it lives exactly as long as the creating
- * process, so a creator that dies mid-way releases it and its half-made
- * segment is told apart from one still being made.
+ * "a creation is in progress". It belongs to the open file description the
+ * creator's shm_open made, not to a process: it is held while a descriptor
+ * of that description is open. The creator's descriptor is O_CLOEXEC (an
+ * exec'd program never carries it) and is closed when the creation ends, so
+ * normally the lock lives as long as the creation, and a creator that dies
+ * mid-way releases it: its half-made segment is told apart from one still
+ * being made. One exception: a child that another thread fork()s while the
+ * creation runs inherits the descriptor. The creator's F_UNLCK still ends the
+ * lock for both; but if the creator dies mid-way, the lock stays held until
+ * that child exits too, and openers wait for it as for a creation in progress
+ * (up to their timeout).
  *
  * Opening: before anything in the segment is trusted, the opener
  *   1. checks the segment's owner (fstat): a segment owned by another user
@@ -20,7 +28,12 @@
  *   2. waits for a creation in progress: while the segment is too short for
  *      a header or its magic is not stored yet (read with pread, which never
  *      allocates a page), the creator's lock says whether someone is still
- *      making it. Locked: wait, polling, up to the caller's timeout
+ *      making it. The lock is read first, then the length, the name's link
+ *      count and the magic: a creator stores the magic (or removes the name)
+ *      before it unlocks, so an opener that saw the lock free always sees
+ *      what the creator did before it (read the other way round, a creator
+ *      that finishes between the two reads looks like nobody's segment).
+ *      Locked: wait, polling, up to the caller's timeout
  *      (RR_SHM_CREATING when it runs out). Not locked: the creator is between
  *      shm_open and taking the lock (a few system calls; the segment's ctime
  *      is then less than RR_SHM_CREATE_GRACE_NS old), or nobody is making it
@@ -43,6 +56,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -84,13 +98,15 @@ static rr_status rr__shm_path(const char *name, char path[RR_SHM_NAME_MAX + 2])
     return RR_OK;
 }
 
+/* The name once, in the command that removes it: a name of RR_SHM_NAME_MAX
+ * characters leaves the whole remedy in the message. */
 static rr_status rr__shm_exists(const char *path)
 {
     return rr__fail(RR_SHM_EXISTS,
-                    "shared ring '%s' already exists: open it, or create it with exist_ok; "
-                    "if the process that made it crashed, remove it first (rr_shm_unlink, "
-                    "rr.unlink_shared, Ring.unlink_shared or `python -m rusted_ring unlink %s`)",
-                    path, path + 1);
+                    "shared ring already exists: open it, or create it with exist_ok; if the "
+                    "process that made it crashed, remove it first: `python -m rusted_ring "
+                    "unlink %s` (or rr_shm_unlink, rr.unlink_shared, Ring.unlink_shared)",
+                    path + 1);
 }
 
 static rr_status rr__shm_errno(int err, const char *what, const char *path)
@@ -107,15 +123,56 @@ static rr_status rr__shm_no_room(const char *path, size_t len)
     return rr__fail(RR_SYSTEM, "no room in /dev/shm for shared ring '%s' (%zu bytes)", path, len);
 }
 
-/* Reserve every page of [0, len): 0 or an errno. fallocate itself, not
- * posix_fallocate: where the file system cannot allocate, the latter writes
- * zeros instead, which must never happen to a live ring. A signal during a
- * large reservation is not a failure: it goes on. */
-static int rr__shm_fallocate(int fd, size_t len)
+/* Reserve every page of [0, len), of which `have` bytes are backed already:
+ * 0 or an errno. fallocate itself, not posix_fallocate: where the file
+ * system cannot allocate, the latter writes zeros instead, which must never
+ * happen to a live ring.
+ *
+ * A file system with a size that has less room free than the pages missing
+ * says ENOSPC before anything is allocated, so a reservation that cannot
+ * fit never fills /dev/shm first. The rest goes in chunks of at most
+ * RR_SHM_RESERVE_CHUNK, the offset advancing after each:
+ *   - EINTR: before a 2024 kernel change tmpfs gave up a fallocate on any
+ *     pending signal and freed what that call had reserved, so one call for
+ *     a large ring under a periodic signal (a profiler's timer) started from
+ *     zero forever. Only the interrupted chunk is tried again, halved each
+ *     time (down to a page), so that a try fits between two signals.
+ *   - ENOMEM: tmpfs found no page at once (memory being reclaimed); the
+ *     chunk is tried again after a short pause, RR_SHM_NOMEM_TRIES times.
+ * A reservation that fails part way leaves its finished chunks with the
+ * segment: a creator removes the segment; an opener's are pages of the
+ * ring's own, which it needs anyway. */
+#define RR_SHM_RESERVE_CHUNK ((size_t)64 << 20)   /* 64 MiB */
+#define RR_SHM_NOMEM_TRIES   8                    /* pauses of 1, 2, .. 64 ms */
+
+static int rr__shm_fallocate(int fd, size_t len, size_t have)
 {
-    while (fallocate(fd, 0, 0, (off_t)len) != 0) {
-        if (errno != EINTR)
-            return errno;
+    long page_l = sysconf(_SC_PAGESIZE);
+    size_t page = page_l > 0 ? (size_t)page_l : 4096;
+    struct statvfs vfs;
+    if (fstatvfs(fd, &vfs) == 0 && vfs.f_blocks != 0 && len > have &&
+        (len - have + page - 1) / page * page >
+            (unsigned long long)vfs.f_bavail * vfs.f_frsize)
+        return ENOSPC;
+    size_t off = 0, chunk = RR_SHM_RESERVE_CHUNK;
+    int nomem = 0;
+    while (off < len) {
+        size_t n = len - off < chunk ? len - off : chunk;
+        if (fallocate(fd, 0, (off_t)off, (off_t)n) == 0) {
+            off += n;
+            nomem = 0;
+            continue;
+        }
+        int err = errno;
+        if (err == EINTR) {
+            if (chunk / 2 >= page)
+                chunk /= 2;
+        } else if (err == ENOMEM && ++nomem < RR_SHM_NOMEM_TRIES) {
+            struct timespec nap = { 0, 1000000L << (nomem - 1) };
+            nanosleep(&nap, NULL);
+        } else {
+            return err;
+        }
     }
     return 0;
 }
@@ -139,7 +196,8 @@ static rr_status rr__shm_handle(rr_ring **out, size_t len, const char *path)
 /* Take (F_WRLCK) or drop (F_UNLCK) the creator's lock on the whole segment.
  * OFD locks belong to the open file description, so they conflict between
  * two descriptions even within one process, and they go with the last
- * reference to it: the creating process dying drops it. */
+ * descriptor of it: the creating process dying drops it, unless a child
+ * forked meanwhile still holds a copy (see the top of this file). */
 static bool rr__shm_lock(int fd, short type)
 {
     struct flock fl = { .l_type = type, .l_whence = SEEK_SET, .l_start = 0, .l_len = 0 };
@@ -197,7 +255,7 @@ static rr_status rr__shm_make(int fd, const char *path, const rr_config *cfg, mo
         st = rr__shm_errno(errno, "cannot set the permissions of shared ring", path);
     } else if (ftruncate(fd, (off_t)len) != 0) {
         st = rr__shm_errno(errno, "cannot size shared ring", path);
-    } else if ((err = rr__shm_fallocate(fd, len)) != 0 && err != EOPNOTSUPP) {
+    } else if ((err = rr__shm_fallocate(fd, len, 0)) != 0 && err != EOPNOTSUPP) {
         /* Reserve the pages now: a tmpfs without room for them would
          * otherwise kill a process with SIGBUS when it first touches one. */
         st = err == ENOSPC ? rr__shm_no_room(path, len)
@@ -346,6 +404,10 @@ static rr_status rr__shm_wait_made(int fd, const char *path, const rr_shm_option
     int64_t start = rr__now_ns();
     int64_t pause = 100000;   /* 0.1 ms, doubling up to RR_SHM_POLL_MAX_NS */
     for (;;) {
+        /* the lock first: a creator stores the magic (or unlinks) before it
+         * unlocks, so a segment found unlocked here shows its magic, or its
+         * name gone, to the fstat and pread after it (top of this file) */
+        bool locked = rr__shm_locked(fd);
         struct stat sb;
         if (fstat(fd, &sb) != 0)
             return rr__shm_errno(errno, "cannot inspect shared ring", path);
@@ -355,7 +417,6 @@ static rr_status rr__shm_wait_made(int fd, const char *path, const rr_shm_option
         *len = (size_t)sb.st_size;
         if (*len >= sizeof(rr_layout) && rr__shm_peek_magic(fd) != 0)
             return RR_OK;   /* made (or foreign bytes: rr_ring_attach will tell) */
-        bool locked = rr__shm_locked(fd);
         int64_t waited = rr__now_ns() - start;
         if (!locked && sb.st_nlink == 0)
             return rr__fail(RR_SHM_NOT_FOUND,
@@ -385,9 +446,10 @@ static rr_status rr__shm_back(int fd, const char *path, size_t len)
     struct stat sb;
     long page = sysconf(_SC_PAGESIZE);
     size_t pages_len = page > 0 ? (len + (size_t)page - 1) / (size_t)page * (size_t)page : len;
-    if (fstat(fd, &sb) == 0 && (uint64_t)sb.st_blocks * 512 == (uint64_t)pages_len)
+    uint64_t have = fstat(fd, &sb) == 0 ? (uint64_t)sb.st_blocks * 512 : 0;
+    if (have == (uint64_t)pages_len)
         return RR_OK;
-    int err = rr__shm_fallocate(fd, len);
+    int err = rr__shm_fallocate(fd, len, have < pages_len ? (size_t)have : pages_len);
     if (err == 0 || err == EOPNOTSUPP)   /* EOPNOTSUPP: not tmpfs; nothing more to do */
         return RR_OK;
     if (err == ENOSPC)
@@ -418,7 +480,7 @@ static rr_status rr__shm_open_path(const char *path, const rr_shm_options *o, rr
         st = rr__shm_handle(out, len, path);
     if (st != RR_OK) {
         if (st == RR_SHM_INVALID || st == RR_SHM_INCOMPATIBLE) {
-            char why[200];
+            char why[512];   /* rr_ring_attach's message, shorter than this */
             snprintf(why, sizeof why, "%s", rr_last_error());
             st = rr__fail(st, "shared segment '%s' refused: %s", path, why);
         }

@@ -32,7 +32,7 @@ static const char *const rr__status_names[RR_STATUS_COUNT] = {
     [RR_FORKED]           = "handle belongs to another process",
 };
 
-static _Thread_local char rr__message[512];   /* room for a 200-character name */
+static _Thread_local char rr__message[1024];  /* room for a 200-character name, twice */
 
 const char *rr_strerror(rr_status status)
 {

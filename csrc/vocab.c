@@ -101,12 +101,16 @@ uint32_t rr_ring_max_claim(const rr_ring *ring)
 
 /* ---- timeouts ------------------------------------------------------------------ */
 
-/* A positive count of nanoseconds below RR_TIMEOUT_MAX_NS, rounded up: a
- * positive wait is never 0 ns. (No ceil(): the core needs no libm.) */
-static int64_t rr__ns_rounded_up(double ns)
+/* A positive count of nanoseconds below RR_TIMEOUT_MAX_NS, rounded to the
+ * nearest (a half up), and at least 1: a positive wait is never 0 ns.
+ * Rounding up instead turned a product a hair above a whole number, as
+ * 0.067 * 1e9 is (67000000.00000001), into one nanosecond more. Below 2^53
+ * the fraction ns - whole is exact; above, ns is whole. (No round(): the
+ * core needs no libm.) */
+static int64_t rr__ns_rounded(double ns)
 {
     int64_t whole = (int64_t)ns;
-    if ((double)whole < ns)
+    if (ns - (double)whole >= 0.5)
         whole++;
     return whole > 0 ? whole : 1;
 }
@@ -127,7 +131,7 @@ rr_status rr_timeout_from_seconds(double seconds, int64_t *ns_out)
     else if (seconds >= RR_TIMEOUT_MAX_S)
         ns = RR_TIMEOUT_MAX_NS;
     else
-        ns = rr__ns_rounded_up(seconds * 1e9);
+        ns = rr__ns_rounded(seconds * 1e9);
     if (ns_out)
         *ns_out = ns;
     return RR_OK;
@@ -135,12 +139,14 @@ rr_status rr_timeout_from_seconds(double seconds, int64_t *ns_out)
 
 /* ---- pressure and health ---------------------------------------------------------- */
 
-bool rr_ratio_is_under_pressure(double ratio) { return ratio > RR_PRESSURE_THRESHOLD; }
-bool rr_ratio_should_throttle(double ratio) { return ratio >= RR_THROTTLE_THRESHOLD; }
+/* Written as "not below" so that NaN, a ratio nobody can vouch for, counts
+ * as under pressure and as throttle, as rr_health_of calls it CRITICAL. */
+bool rr_ratio_is_under_pressure(double ratio) { return !(ratio <= RR_PRESSURE_THRESHOLD); }
+bool rr_ratio_should_throttle(double ratio) { return !(ratio < RR_THROTTLE_THRESHOLD); }
 
 rr_health rr_health_of(double ratio)
 {
-    if (rr_ratio_should_throttle(ratio) || isnan(ratio))
+    if (rr_ratio_should_throttle(ratio))   /* NaN too */
         return RR_HEALTH_CRITICAL;
     if (rr_ratio_is_under_pressure(ratio))
         return RR_HEALTH_WARNING;

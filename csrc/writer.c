@@ -39,6 +39,14 @@
 
 enum { RR_CLAIM_NONE = 0, RR_CLAIM_OPEN = 0x436c6d31 /* "Clm1" */ };
 
+/* RR_OK when this process may use the writer: it opened it, or (a heap
+ * ring) adopts it with the single writer's role (proc.c rr__handle_forked). */
+static inline rr_status rr__writer_mine(rr_writer *w)
+{
+    return rr__check_process(w->ring, &w->fork_gen, &w->owner,
+                             w->single ? &w->ring->L->control.writer_owner : NULL, "writer");
+}
+
 uint64_t rr__gate_refresh(rr_ring *ring, uint64_t head)
 {
     rr_layout *L = ring->L;
@@ -148,7 +156,7 @@ rr_status rr_writer_open(rr_ring *ring, rr_writer **out)
     if (ring->multi && !ring->private_mem)
         rr__writer_proc_register(ring);
     w->ring = ring;
-    w->owner = rr__self_owner();
+    atomic_init(&w->owner, rr__self_owner());
     atomic_init(&w->fork_gen, rr__fork_watch());
     w->single = !ring->multi;
     /* A2; the limit needs no pair: every confirmed limit stays valid (S2) */
@@ -169,8 +177,12 @@ void rr_writer_close(rr_writer *w)
         return;
     rr_ring *ring = w->ring;
     rr_layout *L = ring->L;
-    if (w->owner != rr__self_owner()) {
-        /* inherited through fork(): the writer is still the parent's (R12) */
+    /* A heap ring's writer closed in a forked child is the child's, as is
+     * the child's copy of the ring: adopted now if the child never used it. */
+    if (ring->private_mem)
+        (void)rr__writer_mine(w);
+    if (atomic_load_explicit(&w->owner, memory_order_relaxed) != rr__self_owner()) {
+        /* a shared ring's writer inherited through fork(): still the parent's (R12) */
         atomic_fetch_sub_explicit(&ring->handles, 1, memory_order_acq_rel);
         free(w);
         return;
@@ -426,7 +438,7 @@ static rr_status rr__check_claim_args(rr_writer *w, uint32_t count, rr_claim *c)
 {
     if (!w || !c)
         return rr__fail(RR_INVALID, "rr_writer_claim needs a writer and a claim");
-    rr_status st = rr__check_process(w->ring, &w->fork_gen, w->owner, "writer");
+    rr_status st = rr__writer_mine(w);
     if (st != RR_OK)
         return st;
     uint64_t most = w->ring->capacity < RR_MAX_CLAIM ? w->ring->capacity : RR_MAX_CLAIM;
@@ -457,7 +469,8 @@ static rr_status rr__reserve(rr_writer *w, uint32_t count, int64_t timeout_ns, r
         w->pending_count = count;
     }
     *c = (rr_claim){ .sequence = seq, .count = count, .slot_size = ring->slot_size,
-                     ._ring = ring, ._idx = idx, ._state = RR_CLAIM_OPEN, ._rec = rec };
+                     ._ring = ring, ._idx = idx, ._state = RR_CLAIM_OPEN, ._rec = rec,
+                     ._fork_gen = atomic_load_explicit(&w->fork_gen, memory_order_relaxed) };
     return RR_OK;
 }
 
@@ -507,6 +520,15 @@ rr_status rr_claim_set(rr_claim *c, uint32_t i, size_t len, uint32_t event_type)
     if (!c || c->_state != RR_CLAIM_OPEN || i >= c->count)
         return rr__fail(RR_INVALID, "no open claim with an event %u", i);
     const rr_ring *ring = c->_ring;
+    /* made before a fork (as rr__check_process, one relaxed load) */
+    uint32_t gen = atomic_load_explicit(&rr__fork_gen, memory_order_relaxed);
+    if (__builtin_expect(c->_fork_gen != gen, 0)) {
+        if (!ring->private_mem)
+            return rr__fail(RR_FORKED, "this claim was made by the process this one was "
+                                       "fork()ed from, and is that process's to finish; "
+                                       "claim your own in the child");
+        c->_fork_gen = gen;   /* a heap ring: the child's copy, and its claim */
+    }
     if (len > ring->slot_size)
         return rr__too_large(len, ring);
     rr__set_meta(&ring->meta[rr__claim_slot(c, i)], (uint32_t)len, event_type);
@@ -517,7 +539,7 @@ static rr_status rr__check_open_claim(rr_writer *w, rr_claim *c)
 {
     if (!w || !c || c->_state != RR_CLAIM_OPEN || c->_ring != w->ring)
         return rr__fail(RR_INVALID, "not an open claim of this writer");
-    rr_status st = rr__check_process(w->ring, &w->fork_gen, w->owner, "writer");
+    rr_status st = rr__writer_mine(w);
     if (st != RR_OK)
         return st;
     if (w->single && (!w->pending || c->sequence != w->next))
@@ -640,7 +662,7 @@ rr_status rr_writer_add_ex(rr_writer *w, const void *data, size_t len, uint32_t 
     if (!w || (!data && len))
         return rr__fail(RR_INVALID, "rr_writer_add needs a writer and data");
     rr_ring *ring = w->ring;
-    rr_status forked = rr__check_process(ring, &w->fork_gen, w->owner, "writer");
+    rr_status forked = rr__writer_mine(w);
     if (forked != RR_OK)
         return forked;
     if (len > ring->slot_size)
@@ -672,7 +694,7 @@ rr_status rr_writer_add_batch_ex(rr_writer *w, const rr_payload *items, size_t n
 {
     if (!w || !items)
         return rr__fail(RR_INVALID, "rr_writer_add_batch needs a writer and items");
-    rr_status forked = rr__check_process(w->ring, &w->fork_gen, w->owner, "writer");
+    rr_status forked = rr__writer_mine(w);
     if (forked != RR_OK)
         return forked;
     if (n == 0 || n > RR_MAX_CLAIM)

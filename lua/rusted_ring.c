@@ -1236,14 +1236,14 @@ static int rr_lua_health_of(lua_State *L)
     return 1;
 }
 
-/* rr.is_under_pressure(ratio) -> ratio > rr.PRESSURE_THRESHOLD */
+/* rr.is_under_pressure(ratio) -> ratio > rr.PRESSURE_THRESHOLD, or NaN */
 static int rr_lua_is_under_pressure(lua_State *L)
 {
     lua_pushboolean(L, rr_ratio_is_under_pressure(check_ratio(L)));
     return 1;
 }
 
-/* rr.should_throttle(ratio) -> ratio >= rr.THROTTLE_THRESHOLD */
+/* rr.should_throttle(ratio) -> ratio >= rr.THROTTLE_THRESHOLD, or NaN */
 static int rr_lua_should_throttle(lua_State *L)
 {
     lua_pushboolean(L, rr_ratio_should_throttle(check_ratio(L)));

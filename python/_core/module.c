@@ -186,9 +186,11 @@ static PyMethodDef vocab_functions[] = {
      "ratio: 'EXCELLENT' (< 0.5), 'GOOD' (<= 0.8), 'WARNING' (< 0.9) or 'CRITICAL' (>= 0.9, "
      "or NaN); WARNING exactly when under pressure and not throttling."},
     {"is_under_pressure", mod_is_under_pressure, METH_O,
-     "is_under_pressure($module, ratio, /)\n--\n\nReturns bool. ratio > PRESSURE_THRESHOLD (0.8)."},
+     "is_under_pressure($module, ratio, /)\n--\n\nReturns bool. ratio > PRESSURE_THRESHOLD (0.8), "
+     "or NaN."},
     {"should_throttle", mod_should_throttle, METH_O,
-     "should_throttle($module, ratio, /)\n--\n\nReturns bool. ratio >= THROTTLE_THRESHOLD (0.9)."},
+     "should_throttle($module, ratio, /)\n--\n\nReturns bool. ratio >= THROTTLE_THRESHOLD (0.9), "
+     "or NaN (as health_of calls it CRITICAL)."},
     {0}
 };
 

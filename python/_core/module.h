@@ -53,6 +53,7 @@
 #include <structmember.h>
 
 #include <stdint.h>
+#include <unistd.h>
 
 #include "rusted_ring.h"
 
@@ -100,6 +101,7 @@ struct RingObject {
     PyObject   *weakrefs;
     RingObject *live_next;
     RingObject **live_prev;  /* NULL while not on the list */
+    long        pid;         /* the process that made or opened it (see Ring_exit) */
 };
 
 typedef struct {

@@ -51,6 +51,7 @@ RingObject *rrpy_ring_wrap(PyTypeObject *type, rr_ring *ring, int owned, PyObjec
         return NULL;
     self->ring = ring;
     self->owned = owned;
+    self->pid = (long)getpid();
     self->name = Py_XNewRef(name);
     if (owned)
         ring_register(state_of_type(type), self);
@@ -189,10 +190,15 @@ static PyObject *Ring_close(RingObject *self, PyObject *unused)
     Py_RETURN_NONE;
 }
 
+/* Leaving a `with` block closes the ring, except a shared ring in a process
+ * other than the one that made or opened this Ring: a fork()ed child
+ * unwinding through its parent's block must not end the stream for every
+ * process (an in-process ring is the child's own copy, and closes). An
+ * explicit close() is never refused. */
 static PyObject *Ring_exit(RingObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
     (void)args; (void)nargs;
-    if (self->owned)
+    if (self->owned && (!rr_ring_shm_name(self->ring) || self->pid == (long)getpid()))
         rr_ring_close(self->ring);
     Py_RETURN_NONE;
 }
@@ -277,7 +283,9 @@ static PyMethodDef Ring_methods[] = {
      "TooManyReaders when the ring's 64-entry reader table is full."},
     {"close", (PyCFunction)Ring_close, METH_NOARGS,
      "close($self)\n--\n\nEnd the stream: writers get RingClosed, readers drain what is left and then see "
-     "the end, and every blocked call wakes. Idempotent."},
+     "the end, and every blocked call wakes, in every process that maps a shared ring (a "
+     "fork()ed child included: leaving the parent's `with` block there does not close a "
+     "shared ring, this does). Idempotent."},
     {"stats", (PyCFunction)Ring_stats, METH_NOARGS,
      "stats($self)\n--\n\nReturns dict. A snapshot as plain data, taken without stopping anyone, with "
      "the same keys in the same order as Lua's ring:stats() (RING_STATS_FIELDS): name ('' for a "
@@ -328,7 +336,9 @@ static PyMethodDef Ring_methods[] = {
      "goes when the last one lets go. FileNotFoundError (a SharedMemoryError) when there is "
      "no such segment."},
     {"__enter__", (PyCFunction)rrpy_return_self, METH_NOARGS, "Return the ring itself."},
-    {"__exit__", (PyCFunction)(void (*)(void))Ring_exit, METH_FASTCALL, "Close the ring."},
+    {"__exit__", (PyCFunction)(void (*)(void))Ring_exit, METH_FASTCALL,
+     "Close the ring; in a fork()ed child, a shared ring made or opened by the parent is left "
+     "open (close() closes it)."},
     {0}
 };
 

@@ -17,8 +17,8 @@ HEALTH_NAMES: tuple[str, ...]      # ("EXCELLENT", "GOOD", "WARNING", "CRITICAL"
 RING_STATS_FIELDS: tuple[str, ...]     # Ring.stats() keys, in order ("readers" last)
 READER_STATS_FIELDS: tuple[str, ...]   # each reader entry's keys, in order
 def health_of(ratio: float, /) -> str: ...          # one of HEALTH_NAMES
-def is_under_pressure(ratio: float, /) -> bool: ... # ratio > PRESSURE_THRESHOLD
-def should_throttle(ratio: float, /) -> bool: ...   # ratio >= THROTTLE_THRESHOLD
+def is_under_pressure(ratio: float, /) -> bool: ... # ratio > PRESSURE_THRESHOLD, or NaN
+def should_throttle(ratio: float, /) -> bool: ...   # ratio >= THROTTLE_THRESHOLD, or NaN
 
 class RingError(Exception): ...
 class DataTooLarge(RingError, ValueError): ...
@@ -107,6 +107,8 @@ class Ring:
                                             # pid, alive, cursor, lag, pinned, lost, skipped,
                                             # backpressure)
     def __enter__(self) -> Self: ...
+    # Closes the ring, except a shared ring in a fork()ed child of the process
+    # that made or opened it: close() closes it there.
     def __exit__(self, t: type[BaseException] | None, v: BaseException | None,
                  tb: TracebackType | None) -> None: ...
 

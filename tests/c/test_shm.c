@@ -12,6 +12,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -169,6 +170,52 @@ TEST(test_create_refuses_a_taken_name_and_leaves_the_ring_alone)
     rr_ring_destroy(b);
     rr_ring_destroy(a);
     CHECK_ST(rr_shm_unlink(name), RR_OK);
+}
+
+/* The longest name a ring may have (RR_SHM_NAME_MAX characters) leaves
+ * every message whole: a taken name's remedy command, a geometry mismatch
+ * with both geometries, a segment refused with the reason. */
+TEST(test_a_name_of_200_characters_leaves_every_message_whole)
+{
+    char name[RR_SHM_NAME_MAX + 2];
+    name[0] = '/';
+    memset(name + 1, 'n', RR_SHM_NAME_MAX);
+    name[RR_SHM_NAME_MAX + 1] = '\0';
+    CHECK_EQ(RR_SHM_NAME_MAX, 200);
+    rr_shm_unlink(name);
+    rr_config cfg = cfg_of(BP, RR_PRODUCERS_SINGLE, 8, 64);
+    rr_config other = cfg_of(OW, RR_PRODUCERS_MULTI, 16, 128);
+    rr_ring *a, *b;
+    CHECK_ST(rr_shm_create(name, &cfg, 0, &a), RR_OK);
+    rr_ring_destroy(a);
+    CHECK_ST(rr_shm_create(name, &cfg, 0, &b), RR_SHM_EXISTS);
+    char want[512];
+    snprintf(want, sizeof want,
+             "remove it first: `python -m rusted_ring unlink %s` (or rr_shm_unlink, "
+             "rr.unlink_shared, Ring.unlink_shared)", name + 1);
+    const char *why = rr_last_error();
+    CHECK(strstr(why, "already exists") != NULL);
+    CHECK(strlen(why) >= strlen(want) &&
+          strcmp(why + strlen(why) - strlen(want), want) == 0);   /* the end, whole */
+    rr_shm_options o = RR_SHM_OPTIONS_INIT;
+    o.exist_ok = true;
+    CHECK_ST(rr_shm_create_opts(name, &other, &o, &b), RR_SHM_EXISTS);
+    why = rr_last_error();
+    CHECK(strstr(why, name) != NULL);
+    const char *end = "asked for slot_size=128, capacity=16, overwrite, multi producer";
+    CHECK(strcmp(why + strlen(why) - strlen(end), end) == 0);
+    rr_shm_unlink(name);
+    int fd = shm_open(name, O_RDWR | O_CREAT | O_EXCL, 0600);
+    CHECK(fd >= 0);
+    bool written = ftruncate(fd, 4096) == 0 && pwrite(fd, "garbage!", 8, 0) == 8;
+    close(fd);
+    CHECK(written);
+    CHECK_ST(rr_shm_open(name, &b), RR_SHM_INVALID);
+    why = rr_last_error();
+    CHECK(strstr(why, name) != NULL);
+    end = "refused: not a rusted_ring block (bad magic)";
+    CHECK(strcmp(why + strlen(why) - strlen(end), end) == 0);
+    rr_shm_unlink(name);
 }
 
 TEST(test_bad_names_are_refused_with_the_rule)
@@ -961,6 +1008,74 @@ TEST(test_opening_a_sparse_segment_backs_every_page)
     rr_shm_unlink(name);
 }
 
+/* Creating a ring larger than all of /dev/shm says so before anything is
+ * reserved: the name is gone afterwards and /dev/shm was never filled. */
+TEST(test_creating_a_ring_larger_than_dev_shm_says_no_room)
+{
+    struct statvfs vfs;
+    CHECK(statvfs("/dev/shm", &vfs) == 0);
+    if (vfs.f_blocks == 0) {
+        printf("     (skipped: /dev/shm has no size limit)\n");
+        return;
+    }
+    uint64_t shm_size = (uint64_t)vfs.f_blocks * vfs.f_frsize;
+    rr_config cfg = cfg_of(BP, RR_PRODUCERS_SINGLE,
+                           (shm_size + (UINT64_C(1) << 30)) / RR_MAX_SLOT_SIZE + 1,
+                           RR_MAX_SLOT_SIZE);
+    const char *name = fresh_name();
+    rr_ring *r;
+    double t0 = check_now();
+    CHECK_ST(rr_shm_create(name, &cfg, 0, &r), RR_SYSTEM);
+    CHECK(check_now() - t0 < 5.0);   /* refused up front, not after filling /dev/shm */
+    char want[160];
+    snprintf(want, sizeof want, "no room in /dev/shm for shared ring '%s' (%zu bytes)", name,
+             rr_ring_footprint(&cfg));
+    CHECK(strstr(rr_last_error(), want) != NULL);
+    CHECK_EQ(allocated_bytes(name), -1);   /* the name is removed */
+}
+
+static volatile sig_atomic_t ticks;
+static void on_tick(int sig)
+{
+    (void)sig;
+    ticks++;
+}
+
+/* A process under a periodic signal (a profiler's timer, here every 1 ms)
+ * still makes a ring that takes many reservation chunks, every page backed:
+ * a signal costs at most the chunk it interrupted (before a 2024 kernel
+ * change, tmpfs gave up a whole fallocate on any signal). */
+TEST(test_a_large_ring_is_made_under_a_1_ms_timer_signal)
+{
+    const char *name = fresh_name();
+    rr_config cfg = cfg_of(BP, RR_PRODUCERS_SINGLE, 4096, 64 * 1024);   /* 256 MiB */
+    size_t len = rr_ring_footprint(&cfg);
+    struct sigaction sa, old_sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_tick;
+    sa.sa_flags = SA_RESTART;
+    CHECK(sigaction(SIGALRM, &sa, &old_sa) == 0);
+    /* the suite's watchdog (alarm in main) shares this timer: put it back after */
+    struct itimerval every_ms = { { 0, 1000 }, { 0, 1000 } }, watchdog;
+    CHECK(setitimer(ITIMER_REAL, &every_ms, &watchdog) == 0);
+    ticks = 0;
+    rr_ring *r = NULL;
+    rr_status st = rr_shm_create(name, &cfg, 0, &r);
+    /* and the process's own waits go on too */
+    bool ticked = WAIT_UNTIL(ticks > 2, 10.0);
+    sigaction(SIGALRM, &old_sa, NULL);
+    setitimer(ITIMER_REAL, &watchdog, NULL);
+    CHECK_ST(st, RR_OK);
+    CHECK(ticked);
+    CHECK(allocated_bytes(name) >= (long long)len);
+    rr_writer *w;
+    CHECK_ST(rr_writer_open(r, &w), RR_OK);
+    CHECK_ST(add_seq(w, 0, 0), RR_OK);
+    rr_writer_close(w);
+    rr_ring_destroy(r);
+    rr_shm_unlink(name);
+}
+
 static bool give_to_nobody(const char *name)
 {
     char fs[128];
@@ -1089,6 +1204,60 @@ TEST(test_a_forked_child_cannot_use_inherited_handles)
     rr_shm_unlink(name);
 }
 
+/* A claim open across fork() is its maker's to finish: a child that sets
+ * its length or type is refused (the parent's event would change under it),
+ * and the parent publishes what it set. A heap ring's claim is the child's
+ * (its copy of the ring is), so there the child finishes it. */
+TEST(test_a_forked_child_cannot_change_the_parents_open_claim)
+{
+    for (int heap = 0; heap < 2; heap++) {
+        const char *name = fresh_name();
+        rr_config cfg = cfg_of(BP, RR_PRODUCERS_SINGLE, 8, 64);
+        rr_ring *ring;
+        rr_writer *w;
+        rr_reader *r;
+        rr_event ev;
+        if (heap)
+            CHECK_ST(rr_ring_create(&cfg, &ring), RR_OK);
+        else
+            CHECK_ST(rr_shm_create(name, &cfg, 0, &ring), RR_OK);
+        CHECK_ST(rr_reader_open(ring, RR_START_OLDEST, &r), RR_OK);
+        CHECK_ST(rr_writer_open(ring, &w), RR_OK);
+        rr_claim c;
+        CHECK_ST(rr_writer_claim(w, 1, 7, &c, 0), RR_OK);
+        memcpy(rr_claim_data(&c, 0), "parent's event", 14);
+        CHECK_ST(rr_claim_set(&c, 0, 14, 7), RR_OK);
+        pid_t pid = spawn();
+        CHECK(pid >= 0);
+        if (pid == 0) {
+            if (heap) {   /* the child's own: it may finish it, and reads what it set */
+                int bad = rr_claim_set(&c, 0, 3, 99) != RR_OK;
+                bad |= (rr_writer_publish(w, &c) != RR_OK) << 1;
+                bad |= (rr_reader_next(r, &ev, 0) != RR_OK || ev.len != 3 ||
+                        ev.event_type != 99) << 2;
+                _exit(bad);
+            }
+            int bad = rr_claim_set(&c, 0, 3, 99) != RR_FORKED;
+            bad |= (strstr(rr_last_error(), "claim your own in the child") == NULL) << 1;
+            bad |= (rr_writer_publish(w, &c) != RR_FORKED) << 2;
+            _exit(bad);
+        }
+        int status = 0;
+        CHECK(waitpid(pid, &status, 0) == pid);
+        CHECK(WIFEXITED(status));
+        CHECK_EQ(WEXITSTATUS(status), 0);
+        CHECK_ST(rr_writer_publish(w, &c), RR_OK);
+        CHECK_ST(rr_reader_next(r, &ev, 0), RR_OK);
+        CHECK_EQ(ev.len, 14);
+        CHECK_EQ(ev.event_type, 7);
+        CHECK(memcmp(ev.data, "parent's event", 14) == 0);
+        rr_reader_close(r);
+        rr_writer_close(w);
+        CHECK_ST(rr_ring_destroy(ring), RR_OK);
+        rr_shm_unlink(name);
+    }
+}
+
 /* A heap ring is the child's own copy after fork(): the child's inherited
  * handles simply go on with it (this is how the default pools keep working
  * in a forked child), and the parent's ring does not change. */
@@ -1125,6 +1294,71 @@ TEST(test_a_forked_child_goes_on_with_its_copy_of_a_heap_ring)
     rr_reader_close(r);
     rr_writer_close(w);
     rr_ring_destroy(ring);
+}
+
+/* In the child: close the inherited reader and writer of a single-producer
+ * heap ring of capacity 4, after using them or not, and check that the
+ * child's copy let them go. One bit of the result per failed check. */
+static int child_closes_adopted(rr_ring *ring, rr_writer *w, rr_reader *r, bool use_first)
+{
+    rr_event ev;
+    int bad = 0;
+    if (use_first)
+        bad |= (add_seq(w, 1, 0) != RR_OK || rr_reader_next(r, &ev, 0) != RR_OK) << 0;
+    rr_reader_close(r);
+    rr_ring_stats st;
+    bad |= (rr_ring_stats_get(ring, &st) != RR_OK || st.reader_count != 0) << 1;
+    for (uint64_t i = 0; i < 8; i++)   /* twice the capacity: nobody gates any more */
+        bad |= (add_seq(w, 10 + i, 0) != RR_OK) << 2;
+    bad |= (rr_ring_stats_get(ring, &st) != RR_OK || st.writer_pid != (uint32_t)getpid()) << 3;
+    rr_writer_close(w);
+    rr_writer *w2;   /* the writer role is free again */
+    bad |= (rr_writer_open(ring, &w2) != RR_OK) << 4;
+    if (!(bad & 1 << 4)) {
+        bad |= (add_seq(w2, 20, 0) != RR_OK) << 5;
+        rr_writer_close(w2);
+    }
+    return bad;
+}
+
+/* A heap ring's handles are the child's after fork(), in full: closing the
+ * inherited reader in the child frees its entry in the child's copy (it no
+ * longer gates the child's writer), and closing the inherited writer gives
+ * up the single-producer role there, whether or not the child used them
+ * first. The parent's ring keeps its reader and its writer. */
+TEST(test_a_forked_child_closing_a_heap_rings_handles_frees_them_in_its_copy)
+{
+    for (int use_first = 0; use_first < 2; use_first++) {
+        rr_config cfg = cfg_of(BP, RR_PRODUCERS_SINGLE, 4, 64);
+        rr_ring *ring;
+        rr_writer *w;
+        rr_reader *r;
+        CHECK_ST(rr_ring_create(&cfg, &ring), RR_OK);
+        CHECK_ST(rr_reader_open(ring, RR_START_OLDEST, &r), RR_OK);
+        CHECK_ST(rr_writer_open(ring, &w), RR_OK);
+        CHECK_ST(add_seq(w, 0, 0), RR_OK);
+        pid_t pid = spawn();
+        CHECK(pid >= 0);
+        if (pid == 0)
+            _exit(child_closes_adopted(ring, w, r, use_first));
+        int status = 0;
+        CHECK(waitpid(pid, &status, 0) == pid);
+        CHECK(WIFEXITED(status));
+        CHECK_EQ(WEXITSTATUS(status), 0);
+        rr_ring_stats st;
+        CHECK_ST(rr_ring_stats_get(ring, &st), RR_OK);
+        CHECK_EQ(st.reader_count, 1);
+        CHECK_EQ(st.writer_pid, getpid());
+        CHECK_EQ(rr_ring_published(ring), 1);
+        rr_writer *w2;
+        CHECK_ST(rr_writer_open(ring, &w2), RR_WRITER_BUSY);
+        for (uint64_t i = 1; i < 4; i++)
+            CHECK_ST(add_seq(w, i, 0), RR_OK);
+        CHECK_ST(add_seq(w, 4, 0), RR_FULL);   /* our reader still gates */
+        rr_reader_close(r);
+        rr_writer_close(w);
+        CHECK_ST(rr_ring_destroy(ring), RR_OK);
+    }
 }
 
 /* ---- creations in progress (issue item 6) -------------------------------------------- */
@@ -1334,6 +1568,8 @@ int main(void)
     reap_children();
     RUN(test_create_refuses_a_taken_name_and_leaves_the_ring_alone);
     reap_children();
+    RUN(test_a_name_of_200_characters_leaves_every_message_whole);
+    reap_children();
     RUN(test_bad_names_are_refused_with_the_rule);
     reap_children();
     RUN(test_bad_configurations_create_nothing);
@@ -1372,11 +1608,19 @@ int main(void)
     reap_children();
     RUN(test_opening_a_sparse_segment_backs_every_page);
     reap_children();
+    RUN(test_creating_a_ring_larger_than_dev_shm_says_no_room);
+    reap_children();
+    RUN(test_a_large_ring_is_made_under_a_1_ms_timer_signal);
+    reap_children();
     RUN(test_a_segment_of_another_user_is_refused_unless_allowed);
     reap_children();
     RUN(test_a_forked_child_cannot_use_inherited_handles);
     reap_children();
+    RUN(test_a_forked_child_cannot_change_the_parents_open_claim);
+    reap_children();
     RUN(test_a_forked_child_goes_on_with_its_copy_of_a_heap_ring);
+    reap_children();
+    RUN(test_a_forked_child_closing_a_heap_rings_handles_frees_them_in_its_copy);
     reap_children();
     RUN(test_an_opener_waits_for_a_slow_creation);
     reap_children();

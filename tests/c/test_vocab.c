@@ -130,16 +130,38 @@ TEST(test_timeout_zero_and_negative_zero_never_wait)
     CHECK_EQ(ns_of(-0.0), 0);
 }
 
-TEST(test_timeout_positive_rounds_up_so_a_tiny_one_still_waits)
+TEST(test_timeout_positive_rounds_to_the_nearest_ns_and_a_tiny_one_still_waits)
 {
     CHECK_EQ(ns_of(1e-9), 1);
     CHECK_EQ(ns_of(1e-12), 1);
     CHECK_EQ(ns_of(5e-324), 1);                 /* the smallest positive double */
-    CHECK_EQ(ns_of(1.5e-9), 2);
+    CHECK_EQ(ns_of(1.5e-9), 2);                 /* a half goes up */
+    CHECK_EQ(ns_of(1.4e-9), 1);
+    CHECK_EQ(ns_of(0.067), 67000000);           /* 0.067 * 1e9 is 67000000.00000001 */
     CHECK_EQ(ns_of(0.001), 1000000);
     CHECK_EQ(ns_of(0.25), 250000000);
     CHECK_EQ(ns_of(1.0), 1000000000);
     CHECK_EQ(ns_of(3600.0), INT64_C(3600000000000));
+}
+
+/* Every whole number of milliseconds up to 100 s, and of nanoseconds up to
+ * 2 ms, written as the nearest double, is exactly that many nanoseconds. */
+TEST(test_timeout_of_whole_milliseconds_or_nanoseconds_is_exact)
+{
+    for (int64_t k = 1; k <= 100000; k++) {
+        int64_t ns = ns_of((double)k / 1000.0);
+        if (ns != k * 1000000) {
+            fprintf(stderr, "%lld ms -> %lld ns\n", (long long)k, (long long)ns);
+            CHECK_EQ(ns, k * 1000000);
+        }
+    }
+    for (int64_t k = 1; k <= 2000000; k++) {
+        int64_t ns = ns_of((double)k * 1e-9);
+        if (ns != k) {
+            fprintf(stderr, "%lld * 1e-9 s -> %lld ns\n", (long long)k, (long long)ns);
+            CHECK_EQ(ns, k);
+        }
+    }
 }
 
 TEST(test_timeout_beyond_the_maximum_waits_the_maximum)
@@ -181,6 +203,19 @@ TEST(test_pressure_predicates_switch_at_their_exact_thresholds)
     CHECK(rr_ratio_should_throttle(0.9));
     CHECK(rr_ratio_should_throttle(1.0));
     CHECK(!rr_ratio_is_under_pressure(0.0) && !rr_ratio_should_throttle(0.0));
+}
+
+/* A NaN ratio (no figure to trust) is treated as the worst: under pressure,
+ * throttle, CRITICAL, in agreement. Infinities fall where their sign puts them. */
+TEST(test_a_nan_ratio_is_under_pressure_and_throttles_as_its_health_is_critical)
+{
+    CHECK(rr_ratio_is_under_pressure(NAN));
+    CHECK(rr_ratio_should_throttle(NAN));
+    CHECK(rr_ratio_is_under_pressure(-NAN) && rr_ratio_should_throttle(-NAN));
+    CHECK_EQ(rr_health_of(NAN), RR_HEALTH_CRITICAL);
+    CHECK(rr_ratio_is_under_pressure(INFINITY) && rr_ratio_should_throttle(INFINITY));
+    CHECK(!rr_ratio_is_under_pressure(-INFINITY) && !rr_ratio_should_throttle(-INFINITY));
+    CHECK_EQ(rr_health_of(-INFINITY), RR_HEALTH_EXCELLENT);
 }
 
 TEST(test_health_bands_agree_with_the_pressure_predicates_at_every_edge)
@@ -397,11 +432,13 @@ int main(void)
     RUN(test_unknown_names_are_invalid_and_the_message_names_the_choices);
     RUN(test_max_claim_is_the_smaller_of_capacity_and_rr_max_claim);
     RUN(test_timeout_zero_and_negative_zero_never_wait);
-    RUN(test_timeout_positive_rounds_up_so_a_tiny_one_still_waits);
+    RUN(test_timeout_positive_rounds_to_the_nearest_ns_and_a_tiny_one_still_waits);
+    RUN(test_timeout_of_whole_milliseconds_or_nanoseconds_is_exact);
     RUN(test_timeout_beyond_the_maximum_waits_the_maximum);
     RUN(test_timeout_infinity_waits_forever);
     RUN(test_timeout_negative_or_nan_is_invalid_and_names_the_value);
     RUN(test_pressure_predicates_switch_at_their_exact_thresholds);
+    RUN(test_a_nan_ratio_is_under_pressure_and_throttles_as_its_health_is_critical);
     RUN(test_health_bands_agree_with_the_pressure_predicates_at_every_edge);
     RUN(test_health_names_are_the_enum_names);
     RUN(test_stats_field_lists_match_the_structs_and_name_each_field_once);

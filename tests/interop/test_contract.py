@@ -114,10 +114,11 @@ def test_stats_keys_are_the_same_in_python_and_lua(shm, spawn):
 
 def test_thresholds_and_health_bands_are_the_same_in_python_and_lua(spawn):
     ratios = [0.0, 0.4999, 0.5, 0.7999, 0.8, math.nextafter(0.8, 1), 0.85, math.nextafter(0.9, 0),
-              0.9, 1.0]
+              0.9, 1.0, math.nan]
     args = ["-", "bands"] + [repr(x) for x in ratios]
     py = start(spawn, "python", *args).finish()
     lua = start(spawn, "lua", *args).finish()
     assert py["bands"] == lua["bands"]
     assert [b[2] for b in py["bands"]] == ["EXCELLENT", "EXCELLENT", "GOOD", "GOOD", "GOOD", "WARNING",
-                                           "WARNING", "WARNING", "CRITICAL", "CRITICAL"]
+                                           "WARNING", "WARNING", "CRITICAL", "CRITICAL", "CRITICAL"]
+    assert py["bands"][-1] == [True, True, "CRITICAL"]   # NaN: the worst, in all three

@@ -725,6 +725,29 @@ describe("shared rings", function()
       assert.are.equal(parent, stats.writer_pid)
       assert.are.equal(1, stats.reader_count)
     end)
+
+    it("a shared ring the child lets go of (<close>, as a block it leaves does) stays open", function()
+      local name = fresh_name()
+      local w
+      do
+        local ring <close> = assert(rr.create_shared(name, { slot_size = 16, capacity = 8 }))
+        w = ring:writer()
+        local pid = helper.fork()
+        if pid == 0 then
+          local ok = pcall(function()
+            local inherited <close> = ring   -- released in the child when this ends
+          end)
+          helper.exit(ok and 0 or 1)
+        end
+        assert.are.equal(0, helper.wait(pid))
+        assert.is_false(ring:closed())
+        assert.are.equal(0, w:add(support.payload(0)))
+      end
+      -- the parent's own release does not end a shared ring's stream either
+      assert.are.equal(1, w:add(support.payload(1)))
+      local again = assert(rr.open_shared(name))
+      assert.is_false(again:closed())
+    end)
   end)
 
   describe("permissions", function()

@@ -118,7 +118,7 @@ describe("thresholds and health bands", function()
     { 0.0, false, false, "EXCELLENT" }, { 0.4999, false, false, "EXCELLENT" },
     { 0.5, false, false, "GOOD" }, { 0.8, false, false, "GOOD" },
     { 0.8000001, true, false, "WARNING" }, { 0.8999999, true, false, "WARNING" },
-    { 0.9, true, true, "CRITICAL" }, { 1.0, true, true, "CRITICAL" }, { 0 / 0, false, false, "CRITICAL" },
+    { 0.9, true, true, "CRITICAL" }, { 1.0, true, true, "CRITICAL" }, { 0 / 0, true, true, "CRITICAL" },
   }
   for _, e in ipairs(edges) do
     it("agree at " .. tostring(e[1]), function()

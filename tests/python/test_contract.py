@@ -162,6 +162,7 @@ def test_thresholds_come_from_the_core():
     (0.5, False, False, "GOOD"), (0.8, False, False, "GOOD"),
     (math.nextafter(0.8, 1), True, False, "WARNING"), (math.nextafter(0.9, 0), True, False, "WARNING"),
     (0.9, True, True, "CRITICAL"), (1.0, True, True, "CRITICAL"),
+    (math.nan, True, True, "CRITICAL"),               # no figure to trust: the worst, in all three
 ])
 def test_pressure_and_health_agree_at_every_edge(ratio, under, throttle, health):
     assert (_core.is_under_pressure(ratio), _core.should_throttle(ratio)) == (under, throttle)

@@ -986,6 +986,72 @@ def test_a_forked_child_using_inherited_handles_gets_forked_handle(shm):
     assert (s["writer_pid"], s["reader_count"], s["published"]) == (parent, 1, 4)
 
 
+def test_a_forked_child_cannot_finish_the_parents_open_claim(shm):
+    """A claim open across fork() is the parent's to finish: a child leaving the
+    `with w.claim()` block it inherited raises ForkedHandle and leaves the parent's
+    event as the parent set it (length and type included)."""
+    name = shm()
+    ring = rr.Ring.create_shared(name, 32, 8)
+    w, r = ring.writer(), ring.reader()
+    with w.claim(7) as slot:
+        with memoryview(slot) as mv:
+            mv[:14] = b"parent's event"
+        slot.length = 14
+
+        def child():
+            slot.length, slot.event_type = 3, 99
+            try:
+                slot.__exit__(None, None, None)       # as leaving the block does
+                return "no error"
+            except rr.ForkedHandle as e:
+                return str(e)
+
+        assert "in the child" in in_forked_child(child)
+    ev = r.next()
+    assert (bytes(ev), ev.event_type) == (b"parent's event", 7)
+
+
+@pytest.mark.parametrize("shared", [True, False], ids=["shared", "in-process"])
+def test_a_forked_child_leaving_its_parents_with_block_leaves_the_ring_open(shm, shared):
+    """A child that unwinds through its parent's `with` block (here by returning)
+    must not end a shared ring's stream for every process; an in-process ring is
+    the child's own copy, so the parent's stays open either way."""
+    name = shm()
+    parent = os.getpid()
+
+    def block():
+        with (rr.Ring.create_shared(name, 32, 8) if shared else rr.Ring(32, 8)) as ring:
+            w = ring.writer()
+            pid = os.fork()
+            if pid == 0:
+                return None                   # the child leaves the block: __exit__ runs
+            _, status = os.waitpid(pid, 0)
+            assert os.waitstatus_to_exitcode(status) == 0
+            assert not ring.closed, "the child leaving the block closed the ring"
+            assert w.add(b"after the child") == 0
+            return ring, w
+
+    try:
+        out = block()
+    except BaseException:
+        if os.getpid() != parent:
+            os._exit(1)
+        raise
+    if os.getpid() != parent:
+        os._exit(0)
+    ring, w = out
+    assert ring.closed                        # the parent's own leaving closes it
+    with pytest.raises(rr.RingClosed):
+        w.add(b"after the block")
+
+
+def test_a_forked_child_may_close_a_shared_ring_explicitly(shm):
+    name = shm()
+    ring = rr.Ring.create_shared(name, 32, 8)
+    assert in_forked_child(lambda: ring.close()) is None
+    assert ring.closed
+
+
 def test_a_forked_child_goes_on_with_its_copy_of_an_in_process_ring_and_the_pools():
     """Rings only this process maps are the child's own copy after fork(): inherited
     handles keep working there, and the parent's ring does not change."""
@@ -1002,6 +1068,36 @@ def test_a_forked_child_goes_on_with_its_copy_of_an_in_process_ring_and_the_pool
     assert in_forked_child(child) == ["before", "in the child"]
     assert ring.published == 1
     assert [bytes(ev) for ev in r] == [b"before"]
+
+
+@pytest.mark.parametrize("use_first", [False, True], ids=["closed at once", "used, then closed"])
+def test_a_forked_child_closing_an_in_process_rings_handles_frees_them_in_its_copy(use_first):
+    """The child's copy of an in-process ring is its own, and so are the handles it
+    inherited: closing the reader there stops it gating the child's writer, and closing
+    the writer frees the single-producer role there. The parent's ring keeps both."""
+    ring = rr.Ring(64, 4)
+    w, r = ring.writer(), ring.reader()
+    w.add(b"before")
+
+    def child():
+        if use_first:
+            w.add(b"in the child")
+            r.next()
+        r.close()
+        readers = ring.stats()["reader_count"]
+        added = [w.try_add(b"%d" % i) for i in range(8)]   # twice the capacity
+        writer_pid = ring.stats()["writer_pid"]
+        w.close()
+        with ring.writer() as again:                      # the role is free in the copy
+            again.add(b"again")
+        return {"readers": readers, "added": added, "writer is the child": writer_pid == os.getpid()}
+
+    assert in_forked_child(child) == {"readers": 0, "added": [True] * 8, "writer is the child": True}
+    s = ring.stats()
+    assert (s["reader_count"], s["writer_pid"], ring.published) == (1, os.getpid(), 1)
+    with pytest.raises(rr.WriterBusy):
+        ring.writer()
+    assert [w.try_add(b"%d" % i) for i in range(4)] == [True, True, True, False]   # ours still gates
 
 
 # ---- the registry of live rings (for monitoring) -------------------------------------------------

@@ -66,7 +66,7 @@ elseif op == "stats" then
 elseif op == "bands" then
   local bands = {}
   for i = 3, #arg do
-    local r = tonumber(arg[i])
+    local r = arg[i] == "nan" and 0 / 0 or tonumber(arg[i])
     bands[#bands + 1] = { rr.is_under_pressure(r), rr.should_throttle(r), rr.health_of(r) }
   end
   say({ bands = bands })
