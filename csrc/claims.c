@@ -35,9 +35,15 @@
  * /proc. It runs one recovery:
  *   F0  takes the recovery word: compare-and-swap 0 -> its owner word, or a
  *       dead finder's word -> its own (acq_rel; L2 below releases it). One
- *       finder at a time: nothing else may write an abandoned slot. (So a
- *       finder stopped by a signal in the middle holds recovery up until it
- *       goes on; a recovery takes microseconds and never waits.)
+ *       finder at a time: nothing else may write an abandoned slot. So a
+ *       finder stopped in the middle (SIGSTOP, a debugger, a cgroup
+ *       freezer) holds every process's recovery up for as long as it is
+ *       stopped. That is inherent: a stopped process is alive, it may go on
+ *       with the slot it was abandoning, and so nobody may take its word
+ *       over. A recovery takes microseconds and never waits, so nothing but
+ *       a stop holds it up; and it runs with thread cancellation off
+ *       (layout.h), since a thread cancelled in the middle would hold it up
+ *       until its process exits.
  *   F1  loads `claim` (acquire): A.
  *   F2  reads every record (owner, first, count; acquire each), then asks
  *       which owners are alive.
@@ -323,8 +329,8 @@ static bool rr__recovery_take(rr_layout *L, uint64_t me)
                                                    memory_order_acq_rel, memory_order_relaxed);
 }
 
-/* One recovery; true when it abandoned sequences or freed records. */
-static bool rr__claims_recover(const rr_ring *ring)
+/* F0 to L2, once; true when it abandoned sequences or freed records. */
+static bool rr__claims_recover_once(const rr_ring *ring)
 {
     rr_layout *L = ring->L;
     uint64_t me = rr__self_owner();
@@ -348,6 +354,18 @@ static bool rr__claims_recover(const rr_ring *ring)
         rr__notify(ring, &L->writable);
     }
     return abandoned > 0 || freed > 0;
+}
+
+/* One recovery; true when it abandoned sequences or freed records. A
+ * thread cancelled in the middle would leave the recovery word to its live
+ * process, and no recovery could run until that process exits: the whole
+ * recovery runs with cancellation off (layout.h). */
+static bool rr__claims_recover(const rr_ring *ring)
+{
+    int cancel = rr__cancel_off();
+    bool changed = rr__claims_recover_once(ring);
+    rr__cancel_restore(cancel);
+    return changed;
 }
 
 /* A clock for the period alone: a reader that waits behind a claim asks at

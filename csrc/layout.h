@@ -40,6 +40,7 @@
 #ifndef RR_LAYOUT_H
 #define RR_LAYOUT_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -454,6 +455,32 @@ void      rr__forget_dead_sleeper(rr_waitq *q, _Atomic uint64_t *sleeping);
 void      rr__drop_dead_writer(rr_layout *L);
 /* Multi producer: record this process in control.writer_procs. */
 void      rr__writer_proc_register(rr_ring *ring);
+
+/* Thread cancellation (pthread_cancel). A thread cancelled inside the core
+ * would keep whatever it held there for as long as its process lives: a
+ * claim record while it waits for room, the recovery word (claims.c), a
+ * sleeper word and its waiter count (wait.c), a reader entry half evicted,
+ * the writer role half taken, the pools' lock. So the core never reaches a
+ * cancellation point with cancellation on while it holds one of them: its
+ * waits sleep with futex and membarrier through syscall() (no cancellation
+ * point, nor is sched_yield), and its reads of /proc (proc.c
+ * rr__proc_stat), a recovery as a whole (claims.c) and a shared segment's
+ * creation (shm.c) turn cancellation off with these, restoring the caller's
+ * state after. A request that comes meanwhile takes effect at the caller's
+ * next cancellation point after the call. (Asynchronous cancellation allows
+ * no library call at all.) */
+static inline int rr__cancel_off(void)
+{
+    int old = PTHREAD_CANCEL_ENABLE;
+    pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &old);
+    return old;
+}
+
+static inline void rr__cancel_restore(int old)
+{
+    int off;
+    pthread_setcancelstate(old, &off);
+}
 
 /* Handles inherited through fork(): rr__fork_gen counts the forks this
  * process descends from (bumped in each child); a handle records it when it

@@ -34,6 +34,14 @@
  * Thread rules: a ring may be used from any thread. A single-producer writer
  * handle and every reader handle belong to one thread at a time; a
  * multi-producer writer handle may be shared by any number of threads.
+ * Cancellation (pthread_cancel): no call is a cancellation point, waits
+ * included, but opening an existing shared ring (rr_shm_open, or
+ * rr_shm_create with exist_ok), which holds nothing shared meanwhile; a
+ * request that comes during any other call takes effect at the thread's
+ * next cancellation point after it returns (to end a wait early, close the
+ * ring or give a timeout). A claim that a thread leaves open when it exits or is
+ * cancelled stands, as a held lock would, until its process exits: publish
+ * or abandon it first (in a cleanup handler, say).
  */
 #ifndef RUSTED_RING_H
 #define RUSTED_RING_H

@@ -10,6 +10,7 @@
  * does not stop anyone claiming. Children meet the test only through the
  * shared segment and a shared page of flags; every wait has a deadline.
  */
+#include <pthread.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
@@ -339,6 +340,182 @@ TEST(test_an_open_claim_of_a_live_process_is_never_abandoned)
     rr_shm_unlink(name);
 }
 
+/* ---- threads cancelled in the middle ------------------------------------------------ */
+
+/* A thread of this process that calls into the ring with a cancellation
+ * request already pending (pthread_cancel), so the request acts at the first
+ * cancellation point the call reaches: the look at a process in /proc that
+ * a recovery or an eviction makes, holding shared state. */
+typedef struct cancelled_call {
+    rr_reader       *r;        /* reads one event, or */
+    rr_writer       *w;        /* adds event `seq` */
+    uint64_t         seq;
+    rr_event         ev;
+    rr_status        st;
+    _Atomic uint32_t started;
+    _Atomic uint32_t cancelled;   /* pthread_cancel has been called */
+    _Atomic uint32_t returned;    /* the call came back */
+    _Atomic uint32_t ended;       /* the thread is ending (cancelled, in any case) */
+} cancelled_call;
+
+static void call_ended(void *arg)
+{
+    atomic_store(&((cancelled_call *)arg)->ended, 1);
+}
+
+static void *cancelled_call_thread(void *arg)
+{
+    cancelled_call *c = arg;
+    int old;
+    pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &old);
+    pthread_cleanup_push(call_ended, c);
+    atomic_store(&c->started, 1);
+    while (!atomic_load(&c->cancelled))
+        sched_yield();
+    pthread_setcancelstate(PTHREAD_CANCEL_ENABLE, &old);   /* pending from here */
+    c->st = c->r ? rr_reader_next(c->r, &c->ev, SEC(20)) : add_seq(c->w, c->seq, SEC(20));
+    atomic_store(&c->returned, 1);
+    pthread_testcancel();   /* the request acts here, after the call */
+    pthread_cleanup_pop(1);
+    return NULL;
+}
+
+/* Start the thread, cancel it, let it call, and wait until it has ended. */
+static bool run_cancelled_call(cancelled_call *c)
+{
+    pthread_t t;
+    if (pthread_create(&t, NULL, cancelled_call_thread, c) != 0)
+        return false;
+    bool ok = WAIT_UNTIL(atomic_load(&c->started), 10.0) && pthread_cancel(t) == 0;
+    atomic_store(&c->cancelled, 1);
+    ok = ok && WAIT_UNTIL(atomic_load(&c->ended), 30.0);
+    void *result = NULL;
+    if (ok)
+        ok = pthread_join(t, &result) == 0 && result == PTHREAD_CANCELED;
+    return ok;
+}
+
+/* A reader thread cancelled while it recovers a dead producer's claim
+ * finishes the recovery (it runs with cancellation off): the recovery word
+ * is given back, and every other reader gets past the dead claim. Were the
+ * thread cancelled in the middle, its live process would keep the recovery
+ * word, and no recovery could run until it exits. */
+TEST(test_a_reader_cancelled_while_it_recovers_leaves_no_recovery_held)
+{
+    const char *name = fresh_name();
+    rr_config cfg = { .slot_size = 64, .capacity = 16, .mode = BP, .producers = MP };
+    rr_ring *ring;
+    rr_reader *finder, *other;
+    rr_writer *w;
+    CHECK_ST(rr_shm_create(name, &cfg, 0, &ring), RR_OK);
+    CHECK_ST(rr_reader_open(ring, RR_START_OLDEST, &finder), RR_OK);
+    CHECK_ST(rr_reader_open(ring, RR_START_OLDEST, &other), RR_OK);
+    CHECK_ST(rr_writer_open(ring, &w), RR_OK);
+    CHECK_ST(add_seq(w, 0, 0), RR_OK);                       /* sequence 0 */
+    pid_t pid = spawn();
+    CHECK(pid >= 0);
+    if (pid == 0)
+        claim_and_hold(name, 2);                             /* sequences 1, 2 */
+    CHECK(WAIT_UNTIL(atomic_load(&fl->claimed), 10.0));
+    CHECK(kill(pid, SIGKILL) == 0);
+    int status;
+    CHECK(waitpid(pid, &status, 0) == pid);
+    CHECK_ST(add_seq(w, 3, 0), RR_OK);                       /* sequence 3 */
+    rr_event ev;
+    CHECK_ST(rr_reader_next(finder, &ev, 0), RR_OK);
+    CHECK_EQ(ev.sequence, 0);
+    CHECK_ST(rr_reader_next(other, &ev, 0), RR_OK);
+    CHECK_EQ(ev.sequence, 0);
+    /* the finder's first look behind the dead claim is the ring's first
+     * recovery: it takes the recovery word, then asks /proc about the child */
+    static cancelled_call c;
+    memset(&c, 0, sizeof c);
+    c.r = finder;
+    CHECK(run_cancelled_call(&c));
+    double t0 = check_now();
+    CHECK_ST(rr_reader_next(other, &ev, SEC(10)), RR_OK);
+    CHECK(check_now() - t0 < 5.0);
+    CHECK_EQ(ev.sequence, 3);
+    CHECK_EQ(rr_reader_skipped(other), 2);
+    CHECK_EQ(atomic_load(&ring->L->recovery.owner), 0);
+    CHECK(atomic_load(&c.returned));   /* the cancelled call itself came back with it */
+    CHECK_ST(c.st, RR_OK);
+    CHECK_EQ(c.ev.sequence, 3);
+    static rr_ring_stats st;
+    CHECK_ST(rr_ring_stats_get(ring, &st), RR_OK);
+    CHECK_EQ(st.claims_recovered, 2);
+    CHECK_EQ(records_held(ring), 0);
+    rr_writer_close(w);
+    rr_reader_close(other);
+    rr_reader_close(finder);
+    rr_ring_destroy(ring);
+    rr_shm_unlink(name);
+}
+
+/* A producer thread cancelled while it waits for room keeps waiting (its
+ * looks at other processes' readers run with cancellation off), publishes
+ * once room comes, and gives its claim record back: were it cancelled in
+ * the middle, its live process would keep the record, and its waiter count
+ * and sleeper word, until it exits. */
+TEST(test_a_producer_cancelled_while_it_waits_for_room_keeps_no_claim_record)
+{
+    const char *name = fresh_name();
+    rr_config cfg = { .slot_size = 64, .capacity = 4, .mode = BP, .producers = MP };
+    rr_ring *ring;
+    rr_writer *w;
+    CHECK_ST(rr_shm_create(name, &cfg, 0, &ring), RR_OK);
+    pid_t pid = spawn();
+    CHECK(pid >= 0);
+    if (pid == 0) {   /* a reader in another process that reads nothing: it gates */
+        rr_ring *mine;
+        rr_reader *cr;
+        if (rr_shm_open(name, &mine) != RR_OK ||
+            rr_reader_open(mine, RR_START_OLDEST, &cr) != RR_OK)
+            _exit(2);
+        atomic_store(&fl->claimed, 1);
+        for (;;)
+            pause();
+    }
+    CHECK(WAIT_UNTIL(atomic_load(&fl->claimed), 10.0));
+    CHECK_ST(rr_writer_open(ring, &w), RR_OK);
+    for (uint64_t i = 0; i < 4; i++)
+        CHECK_ST(add_seq(w, i, 0), RR_OK);
+    CHECK_ST(add_seq(w, 4, 0), RR_FULL);
+    /* the thread's wait looks at the child's reader (a /proc read) at once;
+     * only once the child is dead does that look make room */
+    static cancelled_call c;
+    memset(&c, 0, sizeof c);
+    c.w = w;
+    c.seq = 4;
+    pthread_t t;
+    CHECK(pthread_create(&t, NULL, cancelled_call_thread, &c) == 0);
+    CHECK(WAIT_UNTIL(atomic_load(&c.started), 10.0));
+    CHECK(pthread_cancel(t) == 0);
+    atomic_store(&c.cancelled, 1);
+    CHECK(WAIT_UNTIL(atomic_load(&ring->L->writable.waiters) == 1 ||
+                     atomic_load(&c.ended), 10.0));
+    CHECK(kill(pid, SIGKILL) == 0);
+    int status;
+    CHECK(waitpid(pid, &status, 0) == pid);
+    CHECK(WAIT_UNTIL(atomic_load(&c.ended), 30.0));
+    void *result = NULL;
+    CHECK(pthread_join(t, &result) == 0);
+    CHECK(result == PTHREAD_CANCELED);
+    CHECK(atomic_load(&c.returned));
+    CHECK_ST(c.st, RR_OK);
+    CHECK_EQ(records_held(ring), 0);
+    CHECK_EQ(atomic_load(&ring->L->writable.waiters), 0);
+    for (uint32_t i = 0; i < RR_MAX_CLAIMS; i++)
+        CHECK_EQ(atomic_load(&ring->claims[i].sleeping), 0);
+    static rr_ring_stats st;
+    CHECK_ST(rr_ring_stats_get(ring, &st), RR_OK);
+    CHECK_EQ(st.published, 5);
+    CHECK_EQ(st.readers_evicted, 1);
+    rr_writer_close(w);
+    rr_ring_destroy(ring);
+    rr_shm_unlink(name);
+}
+
 /* ---- claim records ------------------------------------------------------------------ */
 
 /* A process holding a claim in every record cannot claim more (RR_FULL, which
@@ -466,6 +643,10 @@ int main(void)
     RUN(test_a_stopped_producers_claim_is_waited_for);
     reap_children();
     RUN(test_an_open_claim_of_a_live_process_is_never_abandoned);
+    reap_children();
+    RUN(test_a_reader_cancelled_while_it_recovers_leaves_no_recovery_held);
+    reap_children();
+    RUN(test_a_producer_cancelled_while_it_waits_for_room_keeps_no_claim_record);
     reap_children();
     RUN(test_a_dead_process_holding_every_claim_record_does_not_stop_claims);
     reap_children();
