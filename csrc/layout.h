@@ -418,9 +418,12 @@ int64_t   rr__deadline(int64_t timeout_ns);
 typedef rr_status (*rr_ready_fn)(void *ctx);   /* RR_EMPTY: not yet */
 /* `sleeping` (may be NULL): a word in the ring that holds the waiter's owner
  * word while it is counted in q->waiters, so that whoever finds that process
- * dead can take the count back (proc.c). */
+ * dead can take the count back (proc.c). `poll` (may be NULL): while *poll
+ * is true (ready() may change it at each look), a sleeping waiter wakes at
+ * least every RR_SHM_LIVENESS_NS to look again, for a process that died
+ * where nobody would wake it; otherwise it sleeps until woken. */
 rr_status rr__wait(const rr_ring *ring, rr_waitq *q, rr_ready_fn ready, void *ctx,
-                   int64_t deadline, _Atomic uint64_t *sleeping);
+                   int64_t deadline, _Atomic uint64_t *sleeping, const bool *poll);
 /* Take back the waiter count that `sleeping` holds for `owner`: whoever
  * swaps that word for 0 (the waiter itself, or a finder of its death) does. */
 void      rr__forget_sleeper(rr_waitq *q, _Atomic uint64_t *sleeping, uint64_t owner);

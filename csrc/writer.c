@@ -290,8 +290,13 @@ static rr_status rr__wait_room(rr_writer *w, uint64_t need, uint32_t count, int6
     _Atomic uint64_t *sleeping = rec ? &rec->sleeping
                                : w->single && !ring->private_mem
                                      ? &ring->L->control.writer_sleeping : NULL;
+    /* A writer of a shared backpressure ring looks now and then for readers
+     * of dead processes (rr__dead_readers_gone), and with several producers
+     * for claims of dead producers that hold the slots it needs (claims.c):
+     * nobody else would wake it. */
+    bool poll = !ring->private_mem && (!ring->overwrite || ring->multi);
     rr_status st = rr__wait(ring, &ring->L->writable, rr__room_ready, &room, deadline,
-                            sleeping);
+                            sleeping, &poll);
     if (st == RR_EMPTY)
         return RR_FULL;
     if (st == RR_CLOSED)

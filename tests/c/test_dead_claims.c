@@ -13,6 +13,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -516,6 +517,88 @@ TEST(test_a_producer_cancelled_while_it_waits_for_room_keeps_no_claim_record)
     rr_shm_unlink(name);
 }
 
+/* ---- readers that wait for nothing ------------------------------------------------- */
+
+/* Times the calling thread went to sleep (blocked) so far. A yield is no
+ * such switch: only a sleep counts. */
+static long sleeps_so_far(void)
+{
+    struct rusage ru;
+    return getrusage(RUSAGE_THREAD, &ru) == 0 ? ru.ru_nvcsw : -1;
+}
+
+static void *read_one_thread(void *arg)
+{
+    cancelled_call *c = arg;
+    c->st = rr_reader_next(c->r, &c->ev, SEC(20));
+    atomic_store(&c->returned, 1);
+    return NULL;
+}
+
+/* A reader of a shared multi-producer ring that waits with nothing claimed
+ * sleeps until woken: it wakes every liveness interval only while it waits
+ * behind an open claim (whose producer may die). Then it is woken by the
+ * first event, and still gets past a dead claim it finds itself behind. */
+TEST(test_an_idle_reader_of_a_shared_multi_producer_ring_sleeps_until_woken)
+{
+    const char *name = fresh_name();
+    rr_config cfg = { .slot_size = 64, .capacity = 16, .mode = BP, .producers = MP };
+    rr_ring *ring;
+    rr_reader *r;
+    rr_writer *w;
+    CHECK_ST(rr_shm_create(name, &cfg, 0, &ring), RR_OK);
+    CHECK(ring->claims != NULL);
+    CHECK_ST(rr_reader_open(ring, RR_START_OLDEST, &r), RR_OK);
+    CHECK_ST(rr_writer_open(ring, &w), RR_OK);
+    rr_event ev;
+    long before = sleeps_so_far();
+    CHECK(before >= 0);
+    /* ten liveness intervals with nothing claimed: one sleep, give or take */
+    CHECK_ST(rr_reader_next(r, &ev, 10 * RR_SHM_LIVENESS_NS), RR_TIMEOUT);
+    long slept = sleeps_so_far() - before;
+    CHECK(slept <= 3);
+    /* behind an open claim of this (live) process it looks every interval */
+    rr_claim c;
+    CHECK_ST(rr_writer_claim(w, 1, 1, &c, 0), RR_OK);
+    before = sleeps_so_far();
+    CHECK_ST(rr_reader_next(r, &ev, 10 * RR_SHM_LIVENESS_NS), RR_TIMEOUT);
+    slept = sleeps_so_far() - before;
+    CHECK(slept >= 3);
+    payload_fill(rr_claim_data(&c, 0), 64, 0, 7);
+    CHECK_ST(rr_claim_set(&c, 0, 64, 1), RR_OK);
+    CHECK_ST(rr_writer_publish(w, &c), RR_OK);
+    CHECK_ST(rr_reader_next(r, &ev, 0), RR_OK);
+    CHECK_EQ(ev.sequence, 0);
+    /* asleep with nothing claimed, then a producer claims, dies, and another
+     * publishes after it: the reader is woken and gets past the dead claim */
+    pid_t pid = spawn();
+    CHECK(pid >= 0);
+    if (pid == 0) {
+        while (atomic_load(&ring->L->readable.waiters) == 0)   /* the reader sleeps */
+            sched_yield();
+        claim_and_hold(name, 2);                             /* sequences 1, 2 */
+    }
+    static cancelled_call reading;   /* not cancelled: a thread that reads one event */
+    memset(&reading, 0, sizeof reading);
+    reading.r = r;
+    pthread_t t;
+    CHECK(pthread_create(&t, NULL, read_one_thread, &reading) == 0);
+    CHECK(WAIT_UNTIL(atomic_load(&fl->claimed), 10.0));
+    CHECK(kill(pid, SIGKILL) == 0);
+    int status;
+    CHECK(waitpid(pid, &status, 0) == pid);
+    CHECK_ST(add_seq(w, 3, 0), RR_OK);                       /* sequence 3 */
+    CHECK(WAIT_UNTIL(atomic_load(&reading.returned), 10.0));
+    CHECK(pthread_join(t, NULL) == 0);
+    CHECK_ST(reading.st, RR_OK);
+    CHECK_EQ(reading.ev.sequence, 3);
+    CHECK_EQ(rr_reader_skipped(r), 2);
+    rr_writer_close(w);
+    rr_reader_close(r);
+    rr_ring_destroy(ring);
+    rr_shm_unlink(name);
+}
+
 /* ---- claim records ------------------------------------------------------------------ */
 
 /* A process holding a claim in every record cannot claim more (RR_FULL, which
@@ -647,6 +730,8 @@ int main(void)
     RUN(test_a_reader_cancelled_while_it_recovers_leaves_no_recovery_held);
     reap_children();
     RUN(test_a_producer_cancelled_while_it_waits_for_room_keeps_no_claim_record);
+    reap_children();
+    RUN(test_an_idle_reader_of_a_shared_multi_producer_ring_sleeps_until_woken);
     reap_children();
     RUN(test_a_dead_process_holding_every_claim_record_does_not_stop_claims);
     reap_children();
