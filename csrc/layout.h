@@ -87,7 +87,8 @@ typedef struct rr_claim_record {
     RR_LINE _Atomic uint64_t owner; /* process owner word (proc.c), 0: free */
     _Atomic uint64_t first;         /* first sequence claimed, or about to be; RR_SEQ_NONE */
     _Atomic uint64_t count;         /* events from `first`; 0 when it covers nothing */
-    _Atomic uint64_t sleeping;      /* owner word of a claimer counted in writable.waiters */
+    _Atomic uint64_t sleeping;      /* owner word of a claimer (any: claims.c) counted in
+                                       writable.waiters */
 } rr_claim_record;
 
 /* A futex word and the number of threads that may sleep on it. */
@@ -309,7 +310,8 @@ struct rr_reader {
  *   9 futex     R9 wait.c rr__wake_all: the futex word's bump before FUTEX_WAKE
  *               A9 wait.c rr__sleep: the word read before the last re-check, so
  *                  a wake between re-check and sleep makes FUTEX_WAIT return
- *  10 sleeper   R10 wait.c: the sleeper's owner word in `sleeping`
+ *  10 sleeper   R10 wait.c: the sleeper's owner word in `sleeping` (claims.c:
+ *                  the CAS taking a free sleeper word of the claim records)
  *               A10 proc.c: a finder of its death (then the CAS, acq_rel)
  *  11 writer    R11/A11 single producer: writer_owner's CAS (writer.c, acq_rel)
  *  12 handles   R12 reader.c, writer.c: the handle count (acq_rel)
@@ -513,9 +515,13 @@ rr_status rr__claim_record_take(rr_ring *ring, const rr_writer *w, int64_t deadl
 void      rr__claim_record_propose(rr_claim_record *rec, uint64_t first, uint32_t count);
 void      rr__claim_record_withdraw(rr_claim_record *rec);
 void      rr__claim_record_give(rr_claim_record *rec);
+/* A producer going to sleep on writable: a free sleeper word of the claim
+ * records (`mine` first) now naming it, or NULL (wait.c). */
+_Atomic uint64_t *rr__claims_sleeper_take(const rr_ring *ring, _Atomic uint64_t *mine,
+                                          uint64_t me);
 /* Recover dead producers' claims if nobody did for RR_SHM_LIVENESS_NS; true
  * when sequences were abandoned (readers and writers were woken) or claim
- * records freed. */
+ * records freed (writers were woken). */
 bool      rr__claims_recover_due(const rr_ring *ring);
 void      rr__claims_reap_sleepers(const rr_ring *ring);
 

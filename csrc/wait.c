@@ -140,6 +140,20 @@ static inline void rr__cpu_relax(void)
 #endif
 }
 
+/* Name the sleeper (owner word `me`) where a finder of its death looks, so
+ * that it can take back the sleeper's count: R10, pairs with A10 in proc.c.
+ * A reader or a single-producer writer has a word of its own. The producers
+ * of a ring with claim records share the records' sleeper words (claims.c):
+ * `word` is the one to try first; NULL when none is free. */
+static _Atomic uint64_t *rr__sleeper_take(const rr_ring *ring, rr_waitq *q,
+                                          _Atomic uint64_t *word, uint64_t me)
+{
+    if (ring->claims && q == &ring->L->writable)
+        return rr__claims_sleeper_take(ring, word, me);
+    atomic_store_explicit(word, me, memory_order_release);
+    return word;
+}
+
 /* Sleep on q until ready() stops saying RR_EMPTY or the deadline passes. */
 static rr_status rr__sleep(const rr_ring *ring, rr_waitq *q, rr_ready_fn ready,
                            void *ctx, int64_t deadline, _Atomic uint64_t *sleeping,
@@ -150,10 +164,17 @@ static rr_status rr__sleep(const rr_ring *ring, rr_waitq *q, rr_ready_fn ready,
      * load the progress; seq_cst, then the fence and membarrier(). */
     atomic_fetch_add_explicit(&q->waiters, 1, memory_order_seq_cst);
     /* after the count: a process dying between the two leaks one count
-     * (spurious wake calls), never takes back a count it did not add.
-     * R10, pairs with A10 in proc.c: a finder of our death sees the count. */
-    if (sleeping)
-        atomic_store_explicit(sleeping, me, memory_order_release);
+     * (spurious wake calls), never takes back a count it did not add. */
+    bool counted = true;
+    if (sleeping && !(sleeping = rr__sleeper_take(ring, q, sleeping, me))) {
+        /* No claim record's sleeper word is free (more producers asleep on
+         * this ring than it has records): a count that nobody could take
+         * back should this process die would make every later publish a
+         * wake-up call, so we take it back and sleep uncounted, looking
+         * every interval. */
+        atomic_fetch_sub_explicit(&q->waiters, 1, memory_order_release);
+        counted = false;
+    }
     atomic_thread_fence(memory_order_seq_cst);   /* our half of the store-load fence */
     bool sliced = !atomic_load_explicit(&rr__asym_fences, memory_order_relaxed);
     if (!sliced) {
@@ -174,7 +195,7 @@ static rr_status rr__sleep(const rr_ring *ring, rr_waitq *q, rr_ready_fn ready,
         }
         /* the caller's period, as this look left it (rr__wait) */
         int64_t slice = sliced ? RR_FALLBACK_SLICE_NS
-                      : poll && *poll ? RR_SHM_LIVENESS_NS : 0;
+                      : !counted || (poll && *poll) ? RR_SHM_LIVENESS_NS : 0;
         if (slice && wait_ns > slice)
             wait_ns = slice;
         struct timespec ts = { .tv_sec = wait_ns / 1000000000LL,
@@ -186,7 +207,7 @@ static rr_status rr__sleep(const rr_ring *ring, rr_waitq *q, rr_ready_fn ready,
      * only to decide whether to make the wake-up call. */
     if (sleeping)
         rr__forget_sleeper(q, sleeping, me);
-    else
+    else if (counted)
         atomic_fetch_sub_explicit(&q->waiters, 1, memory_order_release);
     return st;
 }

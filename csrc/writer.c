@@ -399,8 +399,10 @@ static rr_status rr__claim_multi(rr_writer *w, uint32_t n, int64_t timeout_ns, u
                 rr__claim_record_withdraw(rec);
             rr_status st = rr__wait_room(w, 0, n, deadline, wait, rec);
             if (st != RR_OK) {
-                if (rec)
+                if (rec) {   /* C5, and a producer may wait for a record */
                     rr__claim_record_give(rec);
+                    rr__notify(ring, &L->writable);
+                }
                 return st;
             }
             /* room seen; another writer may take it first, so look again */

@@ -601,6 +601,221 @@ TEST(test_an_idle_reader_of_a_shared_multi_producer_ring_sleeps_until_woken)
 
 /* ---- claim records ------------------------------------------------------------------ */
 
+/* A thread of this process that adds event `seq` (a claim and a publish),
+ * waiting up to 20 s for a record and for room. */
+static void *add_one_thread(void *arg)
+{
+    cancelled_call *c = arg;
+    atomic_store(&c->started, 1);
+    c->st = add_seq(c->w, c->seq, SEC(20));
+    atomic_store(&c->returned, 1);
+    return NULL;
+}
+
+static uint32_t sleeper_words_held(rr_ring *ring)
+{
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < RR_MAX_CLAIMS; i++)
+        n += atomic_load(&ring->claims[i].sleeping) != 0;
+    return n;
+}
+
+/* Live claims hold every record: a further claim sleeps (a handful of
+ * wake-ups a second, to look for records of dead producers), counted as a
+ * waiter on `writable`, and the first record given up wakes it. */
+TEST(test_a_producer_waiting_for_a_claim_record_sleeps_until_one_is_given_up)
+{
+    const char *name = fresh_name();
+    rr_config cfg = { .slot_size = 64, .capacity = 1024, .mode = BP, .producers = MP };
+    rr_ring *ring;
+    rr_reader *r;
+    rr_writer *w;
+    CHECK_ST(rr_shm_create(name, &cfg, 0, &ring), RR_OK);
+    CHECK_ST(rr_reader_open(ring, RR_START_OLDEST, &r), RR_OK);
+    CHECK_ST(rr_writer_open(ring, &w), RR_OK);
+    static rr_claim held[RR_MAX_CLAIMS];
+    for (uint32_t i = 0; i < RR_MAX_CLAIMS; i++) {
+        CHECK_ST(rr_writer_claim(w, 1, 1, &held[i], 0), RR_OK);
+        CHECK_EQ(held[i].sequence, i);
+        payload_fill(rr_claim_data(&held[i], 0), 64, i, 7);
+        CHECK_ST(rr_claim_set(&held[i], 0, 64, 1), RR_OK);
+    }
+    rr_claim extra;
+    long before = sleeps_so_far();
+    CHECK(before >= 0);
+    CHECK_ST(rr_writer_claim(w, 1, 1, &extra, SEC(1)), RR_TIMEOUT);
+    CHECK(strstr(rr_last_error(), "claim records") != NULL);
+    long slept = sleeps_so_far() - before;
+    CHECK(slept < 100);   /* about ten: one a liveness interval */
+    CHECK_EQ(atomic_load(&ring->L->writable.waiters), 0);
+    CHECK_EQ(sleeper_words_held(ring), 0);
+    static cancelled_call adding;   /* not cancelled: a thread that adds one event */
+    memset(&adding, 0, sizeof adding);
+    adding.w = w;
+    adding.seq = RR_MAX_CLAIMS;
+    pthread_t t;
+    CHECK(pthread_create(&t, NULL, add_one_thread, &adding) == 0);
+    CHECK(WAIT_UNTIL(atomic_load(&ring->L->writable.waiters) == 1 &&
+                     sleeper_words_held(ring) == 1, 10.0));
+    CHECK(!atomic_load(&adding.returned));
+    CHECK_ST(rr_writer_publish(w, &held[0]), RR_OK);   /* gives a record up */
+    CHECK(WAIT_UNTIL(atomic_load(&adding.returned), 10.0));
+    CHECK(pthread_join(t, NULL) == 0);
+    CHECK_ST(adding.st, RR_OK);
+    CHECK_EQ(atomic_load(&ring->L->writable.waiters), 0);
+    CHECK_EQ(sleeper_words_held(ring), 0);
+    for (uint32_t i = 1; i < RR_MAX_CLAIMS; i++)
+        CHECK_ST(rr_writer_publish(w, &held[i]), RR_OK);
+    rr_event ev;
+    for (uint64_t i = 0; i <= RR_MAX_CLAIMS; i++) {
+        uint64_t seq;
+        CHECK_ST(rr_reader_next(r, &ev, 0), RR_OK);
+        CHECK_EQ(ev.sequence, i);
+        CHECK(payload_ok(ev.data, ev.len, 7, &seq));
+        CHECK_EQ(seq, i);
+    }
+    CHECK_EQ(records_held(ring), 0);
+    rr_writer_close(w);
+    rr_reader_close(r);
+    rr_ring_destroy(ring);
+    rr_shm_unlink(name);
+}
+
+/* A thread of this process that claims `seq` events (there is no room for
+ * them) with a 3 s timeout. */
+static void *claim_no_room_thread(void *arg)
+{
+    cancelled_call *c = arg;
+    rr_claim claim;
+    atomic_store(&c->started, 1);
+    c->st = rr_writer_claim(c->w, (uint32_t)c->seq, 1, &claim, SEC(3));
+    atomic_store(&c->returned, 1);
+    return NULL;
+}
+
+/* A producer whose wait for room fails gives its record up, and wakes a
+ * producer asleep waiting for one (the wake-up bumps the futex word, and
+ * nothing else here wakes anybody). */
+TEST(test_a_record_given_up_after_a_failed_wait_for_room_wakes_a_producer_waiting_for_one)
+{
+    const char *name = fresh_name();
+    rr_config cfg = { .slot_size = 64, .capacity = RR_MAX_CLAIMS, .mode = BP, .producers = MP };
+    rr_ring *ring;
+    rr_reader *r;
+    rr_writer *w;
+    CHECK_ST(rr_shm_create(name, &cfg, 0, &ring), RR_OK);
+    CHECK_ST(rr_reader_open(ring, RR_START_OLDEST, &r), RR_OK);   /* gates at 0 */
+    CHECK_ST(rr_writer_open(ring, &w), RR_OK);
+    static rr_claim held[RR_MAX_CLAIMS - 1];
+    for (uint32_t i = 0; i < RR_MAX_CLAIMS - 1; i++) {
+        CHECK_ST(rr_writer_claim(w, 1, 1, &held[i], 0), RR_OK);
+        payload_fill(rr_claim_data(&held[i], 0), 64, i, 7);
+        CHECK_ST(rr_claim_set(&held[i], 0, 64, 1), RR_OK);
+    }
+    static cancelled_call waiting_room, waiting_record;
+    memset(&waiting_room, 0, sizeof waiting_room);
+    memset(&waiting_record, 0, sizeof waiting_record);
+    waiting_room.w = w;
+    waiting_room.seq = 2;   /* events: one slot is left */
+    pthread_t room_thread, record_thread;
+    CHECK(pthread_create(&room_thread, NULL, claim_no_room_thread, &waiting_room) == 0);
+    CHECK(WAIT_UNTIL(records_held(ring) == RR_MAX_CLAIMS &&
+                     atomic_load(&ring->L->writable.waiters) == 1, 10.0));
+    waiting_record.w = w;
+    waiting_record.seq = RR_MAX_CLAIMS - 1;
+    CHECK(pthread_create(&record_thread, NULL, add_one_thread, &waiting_record) == 0);
+    CHECK(WAIT_UNTIL(atomic_load(&ring->L->writable.waiters) == 2, 10.0));
+    uint32_t futex = atomic_load(&ring->L->writable.futex);
+    CHECK(!atomic_load(&waiting_room.returned));   /* both asleep before its timeout */
+    CHECK(WAIT_UNTIL(atomic_load(&waiting_room.returned), 10.0));
+    CHECK(pthread_join(room_thread, NULL) == 0);
+    CHECK_ST(waiting_room.st, RR_TIMEOUT);
+    CHECK(atomic_load(&ring->L->writable.futex) != futex);   /* woken at the give-up */
+    CHECK(WAIT_UNTIL(atomic_load(&waiting_record.returned), 10.0));
+    CHECK(pthread_join(record_thread, NULL) == 0);
+    CHECK_ST(waiting_record.st, RR_OK);
+    for (uint32_t i = 0; i < RR_MAX_CLAIMS - 1; i++)
+        CHECK_ST(rr_writer_publish(w, &held[i]), RR_OK);
+    rr_event ev;
+    for (uint64_t i = 0; i < RR_MAX_CLAIMS; i++) {
+        uint64_t seq;
+        CHECK_ST(rr_reader_next(r, &ev, 0), RR_OK);
+        CHECK_EQ(ev.sequence, i);
+        CHECK(payload_ok(ev.data, ev.len, 7, &seq));
+        CHECK_EQ(seq, i);
+    }
+    CHECK_EQ(records_held(ring), 0);
+    CHECK_EQ(atomic_load(&ring->L->writable.waiters), 0);
+    CHECK_EQ(sleeper_words_held(ring), 0);
+    rr_writer_close(w);
+    rr_reader_close(r);
+    rr_ring_destroy(ring);
+    rr_shm_unlink(name);
+}
+
+/* More producers asleep than there are records (and so sleeper words):
+ * the ones without a word sleep uncounted, looking every interval, and every
+ * one of them gets a record in the end; no waiter count is left behind. */
+TEST(test_more_producers_asleep_than_claim_records_all_get_one)
+{
+    enum { N = RR_MAX_CLAIMS + 2 };
+    const char *name = fresh_name();
+    rr_config cfg = { .slot_size = 64, .capacity = 1024, .mode = BP, .producers = MP };
+    rr_ring *ring;
+    rr_reader *r;
+    rr_writer *w;
+    CHECK_ST(rr_shm_create(name, &cfg, 0, &ring), RR_OK);
+    CHECK_ST(rr_reader_open(ring, RR_START_OLDEST, &r), RR_OK);
+    CHECK_ST(rr_writer_open(ring, &w), RR_OK);
+    static rr_claim held[RR_MAX_CLAIMS];
+    for (uint32_t i = 0; i < RR_MAX_CLAIMS; i++) {
+        CHECK_ST(rr_writer_claim(w, 1, 1, &held[i], 0), RR_OK);
+        payload_fill(rr_claim_data(&held[i], 0), 64, i, 7);
+        CHECK_ST(rr_claim_set(&held[i], 0, 64, 1), RR_OK);
+    }
+    static cancelled_call adding[N];
+    static pthread_t threads[N];
+    memset(adding, 0, sizeof adding);
+    for (uint32_t i = 0; i < N; i++) {
+        adding[i].w = w;
+        adding[i].seq = 1000 + i;   /* payloads say which thread added them */
+        CHECK(pthread_create(&threads[i], NULL, add_one_thread, &adding[i]) == 0);
+    }
+    CHECK(WAIT_UNTIL(sleeper_words_held(ring) == RR_MAX_CLAIMS, 20.0));
+    CHECK(WAIT_UNTIL(atomic_load(&ring->L->writable.waiters) == RR_MAX_CLAIMS, 20.0));
+    for (uint32_t i = 0; i < RR_MAX_CLAIMS; i++)
+        CHECK_ST(rr_writer_publish(w, &held[i]), RR_OK);
+    for (uint32_t i = 0; i < N; i++) {
+        CHECK(WAIT_UNTIL(atomic_load(&adding[i].returned), 20.0));
+        CHECK(pthread_join(threads[i], NULL) == 0);
+        CHECK_ST(adding[i].st, RR_OK);
+    }
+    CHECK_EQ(atomic_load(&ring->L->writable.waiters), 0);
+    CHECK_EQ(sleeper_words_held(ring), 0);
+    CHECK_EQ(records_held(ring), 0);
+    /* every event once: the held claims' in order, then one per thread */
+    static bool seen[N];
+    memset(seen, 0, sizeof seen);
+    rr_event ev;
+    for (uint64_t i = 0; i < RR_MAX_CLAIMS + N; i++) {
+        uint64_t seq;
+        CHECK_ST(rr_reader_next(r, &ev, 0), RR_OK);
+        CHECK_EQ(ev.sequence, i);
+        CHECK(payload_ok(ev.data, ev.len, 7, &seq));
+        if (i < RR_MAX_CLAIMS) {
+            CHECK_EQ(seq, i);
+        } else {
+            CHECK(seq >= 1000 && seq < 1000 + N && !seen[seq - 1000]);
+            seen[seq - 1000] = true;
+        }
+    }
+    CHECK_ST(rr_reader_next(r, &ev, 0), RR_EMPTY);
+    rr_writer_close(w);
+    rr_reader_close(r);
+    rr_ring_destroy(ring);
+    rr_shm_unlink(name);
+}
+
 /* A process holding a claim in every record cannot claim more (RR_FULL, which
  * says why); once it is dead, a new claim waits for its records to be taken
  * back, and readers skip all of its claims. */
@@ -732,6 +947,12 @@ int main(void)
     RUN(test_a_producer_cancelled_while_it_waits_for_room_keeps_no_claim_record);
     reap_children();
     RUN(test_an_idle_reader_of_a_shared_multi_producer_ring_sleeps_until_woken);
+    reap_children();
+    RUN(test_a_producer_waiting_for_a_claim_record_sleeps_until_one_is_given_up);
+    reap_children();
+    RUN(test_a_record_given_up_after_a_failed_wait_for_room_wakes_a_producer_waiting_for_one);
+    reap_children();
+    RUN(test_more_producers_asleep_than_claim_records_all_get_one);
     reap_children();
     RUN(test_a_dead_process_holding_every_claim_record_does_not_stop_claims);
     reap_children();
