@@ -393,11 +393,12 @@ typedef struct rr_shm_options {
  * before it is completely laid out: an opener that finds it meanwhile waits
  * (see rr_shm_options.timeout_ns).
  *
- * Processes sharing a ring must share a PID namespace: the reader table
- * records each reader's process (pid and start time), and a backpressure
- * writer that finds the ring full takes readers of dead processes out of the
- * table (at most every RR_SHM_LIVENESS_NS while it waits), so a killed reader
- * cannot stop the stream. A single-producer writer whose process died is
+ * Processes sharing a ring must share a PID namespace and a time namespace:
+ * the reader table records each reader's process (pid, and start time as
+ * /proc tells it), and a backpressure writer that finds the ring full takes
+ * readers of dead processes out of the table (at most every
+ * RR_SHM_LIVENESS_NS while it waits), so a killed reader cannot stop the
+ * stream. A single-producer writer whose process died is
  * replaced by the next rr_writer_open. Writer and reader handles belong to
  * the process that opened them: in a child that inherits one through
  * fork(), every call that writes, reads, holds or releases returns
@@ -407,9 +408,11 @@ typedef struct rr_shm_options {
  * every RR_SHM_LIVENESS_NS), so a killed producer costs only the events it
  * was writing: readers count them in `skipped`, the stats in `abandoned` and
  * `claims_recovered`, and its waiter count is taken back. A claim of a live
- * process, even a stopped one, is waited for. At most 64 claims of a shared
- * ring are open at once; a further claim waits for one (RR_FULL at once with
- * a timeout of 0). */
+ * process, even a stopped one, is waited for. A process that calls exec()
+ * keeps its pid and start time, and so its readers, its writer role and its
+ * open claims, until the new program exits: readers wait behind a claim it
+ * held until then. At most 64 claims of a shared ring are open at once; a
+ * further claim waits for one (RR_FULL at once with a timeout of 0). */
 rr_status rr_shm_create_opts(const char *name, const rr_config *cfg, const rr_shm_options *opts,
                              rr_ring **out);
 

@@ -303,6 +303,55 @@ TEST(test_a_stopped_producers_claim_is_waited_for)
     rr_shm_unlink(name);
 }
 
+/* A process that calls exec() keeps its process id and start time, so a
+ * claim it held is a live process's claim until the new program exits
+ * (rusted_ring.h says so); then it is skipped like any dead producer's. */
+TEST(test_a_producers_claim_stands_across_exec_until_the_program_exits)
+{
+    const char *name = fresh_name();
+    rr_config cfg = { .slot_size = 64, .capacity = 16, .mode = BP, .producers = MP };
+    rr_ring *ring;
+    rr_reader *r;
+    rr_writer *w;
+    CHECK_ST(rr_shm_create(name, &cfg, 0, &ring), RR_OK);
+    CHECK_ST(rr_reader_open(ring, RR_START_OLDEST, &r), RR_OK);
+    CHECK_ST(rr_writer_open(ring, &w), RR_OK);
+    pid_t pid = spawn();
+    CHECK(pid >= 0);
+    if (pid == 0) {
+        rr_ring *mine;
+        rr_writer *cw;
+        rr_claim c;
+        if (rr_shm_open(name, &mine) != RR_OK || rr_writer_open(mine, &cw) != RR_OK ||
+            rr_writer_claim(cw, 1, 1, &c, 0) != RR_OK)
+            _exit(2);
+        atomic_store(&fl->claimed, 1);
+        execl("/bin/sleep", "sleep", "60", (char *)NULL);
+        execlp("sleep", "sleep", "60", (char *)NULL);
+        _exit(3);
+    }
+    CHECK(WAIT_UNTIL(atomic_load(&fl->claimed), 10.0));
+    CHECK(WAIT_UNTIL(proc_state(pid) == 'S', 10.0));   /* sleeping in the new program */
+    CHECK_ST(add_seq(w, 1, 0), RR_OK);                       /* sequence 1, behind it */
+    rr_event ev;
+    CHECK_ST(rr_reader_next(r, &ev, 3 * RR_SHM_LIVENESS_NS), RR_TIMEOUT);
+    static rr_ring_stats st;
+    CHECK_ST(rr_ring_stats_get(ring, &st), RR_OK);
+    CHECK_EQ(st.claims_recovered, 0);
+    CHECK_EQ(records_held(ring), 1);
+    CHECK(kill(pid, SIGKILL) == 0);
+    CHECK_ST(rr_reader_next(r, &ev, SEC(10)), RR_OK);
+    CHECK_EQ(ev.sequence, 1);
+    CHECK_EQ(rr_reader_skipped(r), 1);
+    int status;
+    CHECK(waitpid(pid, &status, 0) == pid);
+    CHECK(WIFSIGNALED(status));
+    rr_writer_close(w);
+    rr_reader_close(r);
+    rr_ring_destroy(ring);
+    rr_shm_unlink(name);
+}
+
 /* The claims of this very process are never taken, however long they stay
  * open, and a reader waiting behind one looks at the records all the while. */
 TEST(test_an_open_claim_of_a_live_process_is_never_abandoned)
@@ -939,6 +988,8 @@ int main(void)
     RUN(test_a_producer_killed_asleep_on_a_full_ring_leaves_no_waiter_behind);
     reap_children();
     RUN(test_a_stopped_producers_claim_is_waited_for);
+    reap_children();
+    RUN(test_a_producers_claim_stands_across_exec_until_the_program_exits);
     reap_children();
     RUN(test_an_open_claim_of_a_live_process_is_never_abandoned);
     reap_children();
