@@ -14,7 +14,9 @@
  * A producer (C: claimer):
  *   C1  takes a free record: compare-and-swap owner 0 -> its owner word
  *       (acq_rel). Each thread starts at its own record, so the line is
- *       normally already in its cache and nobody else's.
+ *       normally already in its cache and nobody else's. When every record
+ *       is held it sleeps on `writable`, which every give-up (C5, F5) wakes,
+ *       looking every RR_SHM_LIVENESS_NS for records of dead producers.
  *   C2  before every attempt at the claim cursor, proposes the range it will
  *       try, storing count then first (release each). While it waits for
  *       room it withdraws the proposal (first = RR_SEQ_NONE, count = 0), so
@@ -24,10 +26,17 @@
  *       record's proposal, stored before the claim.
  *   C4  publishes or abandons: stores every stamp (release, writer.c).
  *   C5  gives the record up: withdraws (release) and stores owner 0
- *       (release), after the stamps.
- *   While it sleeps waiting for room, its owner word sits in the record's
- *   `sleeping` word (wait.c), so whoever finds it dead takes back its count
- *   in writable.waiters (rr__forget_dead_sleeper, proc.c).
+ *       (release), after the stamps; then wakes `writable`, where producers
+ *       may wait for a record.
+ *   While it sleeps on `writable`, for room or for a record, its owner word
+ *   sits in a record's `sleeping` word, so whoever finds it dead takes back
+ *   its count in writable.waiters (rr__forget_dead_sleeper, proc.c). The
+ *   sleeper words are a pool, not the records': a sleeper takes any free one
+ *   (compare-and-swap 0 -> its owner word), its own record's first, since a
+ *   producer waiting for a record has none; a finder takes back the count of
+ *   any dead sleeper it finds in one, whoever holds the record. (Should more
+ *   producers sleep than there are records, the others sleep uncounted,
+ *   looking every interval: wait.c.)
  *
  * A finder (F): a reader waiting at a sequence below `claim`, a producer
  * waiting for room or for a record — each at most once per
@@ -35,9 +44,15 @@
  * /proc. It runs one recovery:
  *   F0  takes the recovery word: compare-and-swap 0 -> its owner word, or a
  *       dead finder's word -> its own (acq_rel; L2 below releases it). One
- *       finder at a time: nothing else may write an abandoned slot. (So a
- *       finder stopped by a signal in the middle holds recovery up until it
- *       goes on; a recovery takes microseconds and never waits.)
+ *       finder at a time: nothing else may write an abandoned slot. So a
+ *       finder stopped in the middle (SIGSTOP, a debugger, a cgroup
+ *       freezer) holds every process's recovery up for as long as it is
+ *       stopped. That is inherent: a stopped process is alive, it may go on
+ *       with the slot it was abandoning, and so nobody may take its word
+ *       over. A recovery takes microseconds and never waits, so nothing but
+ *       a stop holds it up; and it runs with thread cancellation off
+ *       (layout.h), since a thread cancelled in the middle would hold it up
+ *       until its process exits.
  *   F1  loads `claim` (acquire): A.
  *   F2  reads every record (owner, first, count; acquire each), then asks
  *       which owners are alive.
@@ -52,9 +67,10 @@
  *       RR_LEN_ABANDONED, then the done stamp (release; readers skip it and
  *       count it in `skipped`). It counts in `abandoned` and `recovered`.
  *   F5  frees the dead record once it holds nothing unfinished: after taking
- *       back its sleeper's count, withdraws it (release) and swaps its owner
- *       for 0 (acq_rel). It holds nothing when its range is empty, when
- *       first >= B, or when first < B < first + count: a claim that had
+ *       back the count of a dead sleeper in its sleeper word (a live one
+ *       stays), withdraws it (release) and swaps its owner for 0 (acq_rel).
+ *       It holds nothing when its range is empty, when first >= B, or when
+ *       first < B < first + count: a claim that had
  *       succeeded would have moved `claim` to first + count, and a dead
  *       process's last claim is visible by the time /proc says it is dead
  *       (the kernel's exit path orders its stores, as for reader eviction).
@@ -63,7 +79,8 @@
  *       finder the only one, and a record left half reset by a finder that
  *       died still names the dead producer.)
  *   L2  gives the recovery word back (compare-and-swap to 0, release), then
- *       wakes readers and writers if anything was abandoned.
+ *       wakes readers if anything was abandoned, and writers if anything was
+ *       abandoned or freed.
  *
  * Why a live claim is never abandoned. Let F abandon s, and let C be the
  * producer whose C3 took s. F1 read a value above s; `claim` only grows and
@@ -104,11 +121,11 @@
  * and F4's done stamps are R1, paired with readers' and producers' A1 loads
  * and with F4's own stamp load (A1); F4's odd stamp and fence are R5, as in
  * rr__mark_writing. F0 and L2 are R16/A16: the next finder sees every stamp
- * the last one stored. No store here is followed by a load of another
- * location that it must precede, so nothing needs seq_cst; the sleeper
- * count's store-load ordering is wait.c's (S1).
+ * the last one stored. A sleeper's take of a sleeper word is R10, paired
+ * with a finder's A10 (proc.c). No store here is followed by a load of
+ * another location that it must precede, so nothing needs seq_cst; the
+ * sleeper count's store-load ordering is wait.c's (S1).
  */
-#include <sched.h>
 #include <time.h>
 
 #include "layout.h"
@@ -131,14 +148,44 @@ static uint32_t rr__first_try(uint64_t me)
     return rr__hint;
 }
 
-static void rr__backoff(uint32_t round)
+struct rr_record_wait {
+    const rr_ring *ring;
+    uint64_t       me;      /* the claimer's owner word */
+    uint32_t       start;   /* the record it tries first */
+    uint32_t       index;   /* the record it took */
+};
+
+/* C1 over every record, from the thread's own. */
+static bool rr__record_try(struct rr_record_wait *rw)
 {
-    if (round < 64) {
-        sched_yield();
-    } else {
-        struct timespec ts = { 0, 100000 };   /* 100 us: every record is held */
-        nanosleep(&ts, NULL);
+    uint32_t i = rw->start;
+    for (uint32_t k = 0; k < RR_MAX_CLAIMS; k++) {
+        rr_claim_record *rec = &rw->ring->claims[i];
+        uint64_t free_word = 0;
+        /* C1, R15/A15: the taker sees the writes of whoever freed it (C5, F5) */
+        if (atomic_load_explicit(&rec->owner, memory_order_relaxed) == 0 &&
+            atomic_compare_exchange_strong_explicit(&rec->owner, &free_word, rw->me,
+                                                    memory_order_acq_rel,
+                                                    memory_order_relaxed)) {
+            rr__hint = i;
+            rw->index = i;
+            return true;
+        }
+        if (++i == RR_MAX_CLAIMS)
+            i = 0;
     }
+    return false;
+}
+
+static rr_status rr__record_ready(void *ctx)
+{
+    struct rr_record_wait *rw = ctx;
+    if (rr__record_try(rw))
+        return RR_OK;
+    if (rr__closed(rw->ring))
+        return RR_CLOSED;
+    /* records of dead processes may have come free */
+    return rr__claims_recover_due(rw->ring) && rr__record_try(rw) ? RR_OK : RR_EMPTY;
 }
 
 rr_status rr__claim_record_take(rr_ring *ring, const rr_writer *w, int64_t deadline,
@@ -146,37 +193,42 @@ rr_status rr__claim_record_take(rr_ring *ring, const rr_writer *w, int64_t deadl
 {
     /* the handle's process: a child that inherited the handle through fork()
      * got RR_FORKED before it could claim (rr__check_process) */
-    uint64_t me = w->owner;
-    uint32_t start = rr__first_try(me);
-    for (uint32_t round = 0;; round++) {
-        uint32_t i = start;
-        for (uint32_t k = 0; k < RR_MAX_CLAIMS; k++) {
-            rr_claim_record *rec = &ring->claims[i];
-            uint64_t free_word = 0;
-            /* C1, R15/A15: the taker sees the writes of whoever freed it (C5, F5) */
-            if (atomic_load_explicit(&rec->owner, memory_order_relaxed) == 0 &&
-                atomic_compare_exchange_strong_explicit(&rec->owner, &free_word, me,
-                                                        memory_order_acq_rel,
-                                                        memory_order_relaxed)) {
-                rr__hint = i;
-                *index = i;
-                return RR_OK;
-            }
-            if (++i == RR_MAX_CLAIMS)
-                i = 0;
-        }
-        if (rr__closed(ring))
-            return rr__fail(RR_CLOSED, "the ring was closed while the writer waited for a claim record");
-        if (rr__claims_recover_due(ring))
-            continue;   /* records of dead processes may have come free */
-        if (deadline == 0)
-            return rr__fail(RR_FULL, "all %d claim records of the shared ring are held by "
-                            "open claims", RR_MAX_CLAIMS);
-        if (deadline > 0 && rr__now_ns() >= deadline)
-            return rr__fail(RR_TIMEOUT, "all %d claim records of the shared ring stayed held "
-                            "by open claims until the timeout", RR_MAX_CLAIMS);
-        rr__backoff(round);
+    struct rr_record_wait rw = { ring, w->owner, rr__first_try(w->owner), 0 };
+    /* Every record held: sleep on writable, where every give-up wakes us
+     * (C5, F5), and look every interval for records of dead producers,
+     * which nobody else would free for us. */
+    bool poll = true;
+    rr_status st = rr__record_try(&rw) ? RR_OK
+                 : rr__wait(ring, &ring->L->writable, rr__record_ready, &rw, deadline,
+                            &ring->claims[rw.start].sleeping, &poll);
+    if (st == RR_OK) {
+        *index = rw.index;
+        return RR_OK;
     }
+    if (st == RR_CLOSED)
+        return rr__fail(RR_CLOSED, "the ring was closed while the writer waited for a claim record");
+    if (st == RR_EMPTY)
+        return rr__fail(RR_FULL, "all %d claim records of the shared ring are held by "
+                        "open claims", RR_MAX_CLAIMS);
+    return rr__fail(RR_TIMEOUT, "all %d claim records of the shared ring stayed held "
+                    "by open claims until the timeout", RR_MAX_CLAIMS);
+}
+
+/* A producer about to sleep on writable, for room or for a record (wait.c),
+ * names itself in a free sleeper word of any record, `mine` first: CAS 0 ->
+ * its owner word (R10, pairs with A10 in proc.c). NULL when none is free. */
+_Atomic uint64_t *rr__claims_sleeper_take(const rr_ring *ring, _Atomic uint64_t *mine,
+                                          uint64_t me)
+{
+    for (uint32_t i = 0; i <= RR_MAX_CLAIMS; i++) {
+        _Atomic uint64_t *word = i == 0 ? mine : &ring->claims[i - 1].sleeping;
+        uint64_t none = 0;
+        if (atomic_load_explicit(word, memory_order_relaxed) == 0 &&
+            atomic_compare_exchange_strong_explicit(word, &none, me, memory_order_release,
+                                                    memory_order_relaxed))
+            return word;
+    }
+    return NULL;
 }
 
 void rr__claim_record_propose(rr_claim_record *rec, uint64_t first, uint32_t count)
@@ -323,8 +375,8 @@ static bool rr__recovery_take(rr_layout *L, uint64_t me)
                                                    memory_order_acq_rel, memory_order_relaxed);
 }
 
-/* One recovery; true when it abandoned sequences or freed records. */
-static bool rr__claims_recover(const rr_ring *ring)
+/* F0 to L2, once; true when it abandoned sequences or freed records. */
+static bool rr__claims_recover_once(const rr_ring *ring)
 {
     rr_layout *L = ring->L;
     uint64_t me = rr__self_owner();
@@ -343,11 +395,23 @@ static bool rr__claims_recover(const rr_ring *ring)
     /* L2, R16: pairs with the next finder's F0 */
     atomic_compare_exchange_strong_explicit(&L->recovery.owner, &me, 0, memory_order_release,
                                             memory_order_relaxed);
-    if (abandoned) {
+    if (abandoned)
         rr__notify(ring, &L->readable);
+    if (abandoned || freed)   /* slots, or records, came free */
         rr__notify(ring, &L->writable);
-    }
     return abandoned > 0 || freed > 0;
+}
+
+/* One recovery; true when it abandoned sequences or freed records. A
+ * thread cancelled in the middle would leave the recovery word to its live
+ * process, and no recovery could run until that process exits: the whole
+ * recovery runs with cancellation off (layout.h). */
+static bool rr__claims_recover(const rr_ring *ring)
+{
+    int cancel = rr__cancel_off();
+    bool changed = rr__claims_recover_once(ring);
+    rr__cancel_restore(cancel);
+    return changed;
 }
 
 /* A clock for the period alone: a reader that waits behind a claim asks at

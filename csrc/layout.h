@@ -40,6 +40,7 @@
 #ifndef RR_LAYOUT_H
 #define RR_LAYOUT_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -86,7 +87,8 @@ typedef struct rr_claim_record {
     RR_LINE _Atomic uint64_t owner; /* process owner word (proc.c), 0: free */
     _Atomic uint64_t first;         /* first sequence claimed, or about to be; RR_SEQ_NONE */
     _Atomic uint64_t count;         /* events from `first`; 0 when it covers nothing */
-    _Atomic uint64_t sleeping;      /* owner word of a claimer counted in writable.waiters */
+    _Atomic uint64_t sleeping;      /* owner word of a claimer (any: claims.c) counted in
+                                       writable.waiters */
 } rr_claim_record;
 
 /* A futex word and the number of threads that may sleep on it. */
@@ -308,7 +310,8 @@ struct rr_reader {
  *   9 futex     R9 wait.c rr__wake_all: the futex word's bump before FUTEX_WAKE
  *               A9 wait.c rr__sleep: the word read before the last re-check, so
  *                  a wake between re-check and sleep makes FUTEX_WAIT return
- *  10 sleeper   R10 wait.c: the sleeper's owner word in `sleeping`
+ *  10 sleeper   R10 wait.c: the sleeper's owner word in `sleeping` (claims.c:
+ *                  the CAS taking a free sleeper word of the claim records)
  *               A10 proc.c: a finder of its death (then the CAS, acq_rel)
  *  11 writer    R11/A11 single producer: writer_owner's CAS (writer.c, acq_rel)
  *  12 handles   R12 reader.c, writer.c: the handle count (acq_rel)
@@ -417,9 +420,12 @@ int64_t   rr__deadline(int64_t timeout_ns);
 typedef rr_status (*rr_ready_fn)(void *ctx);   /* RR_EMPTY: not yet */
 /* `sleeping` (may be NULL): a word in the ring that holds the waiter's owner
  * word while it is counted in q->waiters, so that whoever finds that process
- * dead can take the count back (proc.c). */
+ * dead can take the count back (proc.c). `poll` (may be NULL): while *poll
+ * is true (ready() may change it at each look), a sleeping waiter wakes at
+ * least every RR_SHM_LIVENESS_NS to look again, for a process that died
+ * where nobody would wake it; otherwise it sleeps until woken. */
 rr_status rr__wait(const rr_ring *ring, rr_waitq *q, rr_ready_fn ready, void *ctx,
-                   int64_t deadline, _Atomic uint64_t *sleeping);
+                   int64_t deadline, _Atomic uint64_t *sleeping, const bool *poll);
 /* Take back the waiter count that `sleeping` holds for `owner`: whoever
  * swaps that word for 0 (the waiter itself, or a finder of its death) does. */
 void      rr__forget_sleeper(rr_waitq *q, _Atomic uint64_t *sleeping, uint64_t owner);
@@ -455,6 +461,32 @@ void      rr__drop_dead_writer(rr_layout *L);
 /* Multi producer: record this process in control.writer_procs. */
 void      rr__writer_proc_register(rr_ring *ring);
 
+/* Thread cancellation (pthread_cancel). A thread cancelled inside the core
+ * would keep whatever it held there for as long as its process lives: a
+ * claim record while it waits for room, the recovery word (claims.c), a
+ * sleeper word and its waiter count (wait.c), a reader entry half evicted,
+ * the writer role half taken, the pools' lock. So the core never reaches a
+ * cancellation point with cancellation on while it holds one of them: its
+ * waits sleep with futex and membarrier through syscall() (no cancellation
+ * point, nor is sched_yield), and its reads of /proc (proc.c
+ * rr__proc_stat), a recovery as a whole (claims.c) and a shared segment's
+ * creation (shm.c) turn cancellation off with these, restoring the caller's
+ * state after. A request that comes meanwhile takes effect at the caller's
+ * next cancellation point after the call. (Asynchronous cancellation allows
+ * no library call at all.) */
+static inline int rr__cancel_off(void)
+{
+    int old = PTHREAD_CANCEL_ENABLE;
+    pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &old);
+    return old;
+}
+
+static inline void rr__cancel_restore(int old)
+{
+    int off;
+    pthread_setcancelstate(old, &off);
+}
+
 /* Handles inherited through fork(): rr__fork_gen counts the forks this
  * process descends from (bumped in each child); a handle records it when it
  * is opened, and every call that moves a cursor or publishes compares. */
@@ -486,9 +518,13 @@ rr_status rr__claim_record_take(rr_ring *ring, const rr_writer *w, int64_t deadl
 void      rr__claim_record_propose(rr_claim_record *rec, uint64_t first, uint32_t count);
 void      rr__claim_record_withdraw(rr_claim_record *rec);
 void      rr__claim_record_give(rr_claim_record *rec);
+/* A producer going to sleep on writable: a free sleeper word of the claim
+ * records (`mine` first) now naming it, or NULL (wait.c). */
+_Atomic uint64_t *rr__claims_sleeper_take(const rr_ring *ring, _Atomic uint64_t *mine,
+                                          uint64_t me);
 /* Recover dead producers' claims if nobody did for RR_SHM_LIVENESS_NS; true
  * when sequences were abandoned (readers and writers were woken) or claim
- * records freed. */
+ * records freed (writers were woken). */
 bool      rr__claims_recover_due(const rr_ring *ring);
 void      rr__claims_reap_sleepers(const rr_ring *ring);
 

@@ -44,16 +44,22 @@
 #include "layout.h"
 
 /* Read the state letter, thread count and start time of process `pid` from
- * one read of /proc/<pid>/stat. False when it cannot be read or parsed. */
+ * one read of /proc/<pid>/stat. False when it cannot be read or parsed.
+ * open, read and close are cancellation points, and the callers hold shared
+ * state (a recovery word, a claim record, an entry they evict, a sleeper
+ * word): cancellation is off around them (layout.h). */
 static bool rr__proc_stat(uint32_t pid, char *state, unsigned long *threads, uint64_t *start)
 {
     char path[48], buf[1024];
     snprintf(path, sizeof path, "/proc/%u/stat", pid);
+    int cancel = rr__cancel_off();
     int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return false;
-    ssize_t n = read(fd, buf, sizeof buf - 1);
-    close(fd);
+    ssize_t n = -1;
+    if (fd >= 0) {
+        n = read(fd, buf, sizeof buf - 1);
+        close(fd);
+    }
+    rr__cancel_restore(cancel);
     if (n <= 0)
         return false;
     buf[n] = '\0';

@@ -390,23 +390,43 @@ static inline rr_status rr__fetch(rr_reader *r, rr_event *ev, unsigned char *dst
 struct rr_pending_read {
     rr_reader *r;
     rr_event  *ev;
+    bool       behind;   /* the last look waited behind an open claim: poll (wait.c) */
 };
 
 /* One event, or RR_EMPTY, or RR_CLOSED once the ring is closed and drained.
  * With several producers, drained means every claimed sequence was read: a
  * claim still open when the ring closed holds the reader up (until its
- * timeout) rather than letting it skip the events behind it. */
+ * timeout) rather than letting it skip the events behind it.
+ *
+ * Several producers, shared ring: a reader waiting at a sequence below
+ * `claim` waits behind an open claim whose producer may have died
+ * (claims.c), and nobody would wake it for that; so while it waits there it
+ * looks again every RR_SHM_LIVENESS_NS (`behind`), and a look may recover
+ * the claim. A reader waiting at `claim` itself, for a sequence nobody has
+ * claimed yet, sleeps until woken, so an idle ring costs its readers
+ * nothing. It is woken whenever there is something for it: its sequence
+ * becomes an event only when a producer publishes it, and a skipped one
+ * only when a producer abandons it or a finder recovers it, and each of
+ * these wakes readers (writer.c rr__notify_published, claims.c L2), as the
+ * ring's close does. A producer that claims it and dies wakes nobody, but a
+ * dead claim never becomes an event to hand out: the reader learns of it at
+ * its next wake-up (the publish of a later claim, a writer's recovery of
+ * the dead one when it needs its slots, the close), or at its deadline, and
+ * that look finds it behind the claim and polls from then on. */
 static rr_status rr__read_ready(void *ctx)
 {
     struct rr_pending_read *p = ctx;
     rr_ring *ring = p->r->ring;
     rr_status st = rr__fetch(p->r, p->ev, p->r->scratch);
+    p->behind = false;
     /* Several producers, shared ring: the event we wait for is claimed but
      * not there; its producer may have died (claims.c). A4 */
     if (st == RR_EMPTY && ring->claims &&
-        p->r->pos < atomic_load_explicit(&ring->L->claim, memory_order_acquire) &&
-        rr__claims_recover_due(ring))
-        st = rr__fetch(p->r, p->ev, p->r->scratch);
+        p->r->pos < atomic_load_explicit(&ring->L->claim, memory_order_acquire)) {
+        p->behind = true;
+        if (rr__claims_recover_due(ring))
+            st = rr__fetch(p->r, p->ev, p->r->scratch);
+    }
     if (st == RR_EMPTY && !ring->overwrite && p->r->cur_lo != p->r->pos) {
         /* The fetch passed over abandoned slots and nothing is handed out
          * yet: release them, or a writer needing them waits for us while we
@@ -427,12 +447,12 @@ static rr_status rr__read_ready(void *ctx)
 
 static rr_status rr__read_first(rr_reader *r, rr_event *ev, int64_t timeout_ns)
 {
-    struct rr_pending_read p = { r, ev };
+    struct rr_pending_read p = { r, ev, false };
     rr_status st = rr__read_ready(&p);
     if (st == RR_EMPTY && timeout_ns != 0) {
         st = rr__wait(r->ring, &r->ring->L->readable, rr__read_ready, &p,
                       rr__deadline(timeout_ns),
-                      r->ring->private_mem ? NULL : &r->entry->sleeping);
+                      r->ring->private_mem ? NULL : &r->entry->sleeping, &p.behind);
         if (st == RR_EMPTY)
             st = RR_TIMEOUT;
     }

@@ -34,6 +34,14 @@
  * Thread rules: a ring may be used from any thread. A single-producer writer
  * handle and every reader handle belong to one thread at a time; a
  * multi-producer writer handle may be shared by any number of threads.
+ * Cancellation (pthread_cancel): no call is a cancellation point, waits
+ * included, but opening an existing shared ring (rr_shm_open, or
+ * rr_shm_create with exist_ok), which holds nothing shared meanwhile; a
+ * request that comes during any other call takes effect at the thread's
+ * next cancellation point after it returns (to end a wait early, close the
+ * ring or give a timeout). A claim that a thread leaves open when it exits or is
+ * cancelled stands, as a held lock would, until its process exits: publish
+ * or abandon it first (in a cleanup handler, say).
  */
 #ifndef RUSTED_RING_H
 #define RUSTED_RING_H
@@ -390,11 +398,12 @@ typedef struct rr_shm_options {
  * before it is completely laid out: an opener that finds it meanwhile waits
  * (see rr_shm_options.timeout_ns).
  *
- * Processes sharing a ring must share a PID namespace: the reader table
- * records each reader's process (pid and start time), and a backpressure
- * writer that finds the ring full takes readers of dead processes out of the
- * table (at most every RR_SHM_LIVENESS_NS while it waits), so a killed reader
- * cannot stop the stream. A single-producer writer whose process died is
+ * Processes sharing a ring must share a PID namespace and a time namespace:
+ * the reader table records each reader's process (pid, and start time as
+ * /proc tells it), and a backpressure writer that finds the ring full takes
+ * readers of dead processes out of the table (at most every
+ * RR_SHM_LIVENESS_NS while it waits), so a killed reader cannot stop the
+ * stream. A single-producer writer whose process died is
  * replaced by the next rr_writer_open. Writer and reader handles belong to
  * the process that opened them: in a child that inherits one through
  * fork(), every call that writes, reads, holds or releases returns
@@ -404,9 +413,11 @@ typedef struct rr_shm_options {
  * every RR_SHM_LIVENESS_NS), so a killed producer costs only the events it
  * was writing: readers count them in `skipped`, the stats in `abandoned` and
  * `claims_recovered`, and its waiter count is taken back. A claim of a live
- * process, even a stopped one, is waited for. At most 64 claims of a shared
- * ring are open at once; a further claim waits for one (RR_FULL at once with
- * a timeout of 0). */
+ * process, even a stopped one, is waited for. A process that calls exec()
+ * keeps its pid and start time, and so its readers, its writer role and its
+ * open claims, until the new program exits: readers wait behind a claim it
+ * held until then. At most 64 claims of a shared ring are open at once; a
+ * further claim waits for one (RR_FULL at once with a timeout of 0). */
 rr_status rr_shm_create_opts(const char *name, const rr_config *cfg, const rr_shm_options *opts,
                              rr_ring **out);
 

@@ -336,6 +336,10 @@ rr_status rr_shm_create_opts(const char *name, const rr_config *cfg, const rr_sh
         }
         return st;
     }
+    /* The name is ours and the segment half made until the end: a thread
+     * cancelled on the way (fallocate and close are cancellation points)
+     * would leave it so, locked, for as long as this process lives. */
+    int cancel = rr__cancel_off();
     /* Openers that find the segment before its magic see this lock and wait
      * (see the top of this file). Without OFD locks, they rely on the grace. */
     bool locked = rr__shm_lock(fd, F_WRLCK);
@@ -345,6 +349,7 @@ rr_status rr_shm_create_opts(const char *name, const rr_config *cfg, const rr_sh
     if (locked)
         rr__shm_lock(fd, F_UNLCK);   /* after the magic: openers go on */
     close(fd);
+    rr__cancel_restore(cancel);
     return st;
 }
 

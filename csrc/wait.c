@@ -22,6 +22,13 @@
  * before its last re-check, so a wake between the re-check and the sleep makes
  * FUTEX_WAIT return at once.
  *
+ * A sleeper wakes when woken or at its deadline, and no more often, unless
+ * its caller asks it to look again every RR_SHM_LIVENESS_NS (`poll`), while
+ * it may be waiting on a process that died where nobody would wake it: a
+ * reader of another process gating a writer, a producer holding the claim a
+ * reader waits behind (writer.c and reader.c say when). An idle waiter costs
+ * nothing.
+ *
  * Labels (layout.h): the store-load race is S1; the futex word is R9/A9; a
  * sleeper's owner word is R10/A10.
  */
@@ -133,19 +140,41 @@ static inline void rr__cpu_relax(void)
 #endif
 }
 
+/* Name the sleeper (owner word `me`) where a finder of its death looks, so
+ * that it can take back the sleeper's count: R10, pairs with A10 in proc.c.
+ * A reader or a single-producer writer has a word of its own. The producers
+ * of a ring with claim records share the records' sleeper words (claims.c):
+ * `word` is the one to try first; NULL when none is free. */
+static _Atomic uint64_t *rr__sleeper_take(const rr_ring *ring, rr_waitq *q,
+                                          _Atomic uint64_t *word, uint64_t me)
+{
+    if (ring->claims && q == &ring->L->writable)
+        return rr__claims_sleeper_take(ring, word, me);
+    atomic_store_explicit(word, me, memory_order_release);
+    return word;
+}
+
 /* Sleep on q until ready() stops saying RR_EMPTY or the deadline passes. */
 static rr_status rr__sleep(const rr_ring *ring, rr_waitq *q, rr_ready_fn ready,
-                           void *ctx, int64_t deadline, _Atomic uint64_t *sleeping)
+                           void *ctx, int64_t deadline, _Atomic uint64_t *sleeping,
+                           const bool *poll)
 {
     uint64_t me = sleeping ? rr__self_owner() : 0;   /* before: it may read /proc */
     /* S1, the waiter's side: the count is stored before the re-checks below
      * load the progress; seq_cst, then the fence and membarrier(). */
     atomic_fetch_add_explicit(&q->waiters, 1, memory_order_seq_cst);
     /* after the count: a process dying between the two leaks one count
-     * (spurious wake calls), never takes back a count it did not add.
-     * R10, pairs with A10 in proc.c: a finder of our death sees the count. */
-    if (sleeping)
-        atomic_store_explicit(sleeping, me, memory_order_release);
+     * (spurious wake calls), never takes back a count it did not add. */
+    bool counted = true;
+    if (sleeping && !(sleeping = rr__sleeper_take(ring, q, sleeping, me))) {
+        /* No claim record's sleeper word is free (more producers asleep on
+         * this ring than it has records): a count that nobody could take
+         * back should this process die would make every later publish a
+         * wake-up call, so we take it back and sleep uncounted, looking
+         * every interval. */
+        atomic_fetch_sub_explicit(&q->waiters, 1, memory_order_release);
+        counted = false;
+    }
     atomic_thread_fence(memory_order_seq_cst);   /* our half of the store-load fence */
     bool sliced = !atomic_load_explicit(&rr__asym_fences, memory_order_relaxed);
     if (!sliced) {
@@ -153,15 +182,6 @@ static rr_status rr__sleep(const rr_ring *ring, rr_waitq *q, rr_ready_fn ready,
                                     : MEMBARRIER_CMD_GLOBAL_EXPEDITED;
         sliced = rr__membarrier(cmd) != 0;
     }
-    /* A writer of a shared backpressure ring wakes now and then to look for
-     * readers of dead processes (writer.c), and with several producers
-     * writers and readers of a shared ring look for claims of dead producers
-     * (claims.c): nobody else would wake them. */
-    bool shared = !ring->private_mem;
-    int64_t slice = sliced ? RR_FALLBACK_SLICE_NS
-                  : shared && q == &ring->L->writable && (!ring->overwrite || ring->multi)
-                        ? RR_SHM_LIVENESS_NS
-                  : ring->claims && q == &ring->L->readable ? RR_SHM_LIVENESS_NS : 0;
     rr_status st;
     for (;;) {
         /* A9, pairs with R9 in rr__wake_all */
@@ -173,6 +193,9 @@ static rr_status rr__sleep(const rr_ring *ring, rr_waitq *q, rr_ready_fn ready,
             wait_ns = deadline - rr__now_ns();
             if (wait_ns <= 0) { st = RR_TIMEOUT; break; }
         }
+        /* the caller's period, as this look left it (rr__wait) */
+        int64_t slice = sliced ? RR_FALLBACK_SLICE_NS
+                      : !counted || (poll && *poll) ? RR_SHM_LIVENESS_NS : 0;
         if (slice && wait_ns > slice)
             wait_ns = slice;
         struct timespec ts = { .tv_sec = wait_ns / 1000000000LL,
@@ -184,7 +207,7 @@ static rr_status rr__sleep(const rr_ring *ring, rr_waitq *q, rr_ready_fn ready,
      * only to decide whether to make the wake-up call. */
     if (sleeping)
         rr__forget_sleeper(q, sleeping, me);
-    else
+    else if (counted)
         atomic_fetch_sub_explicit(&q->waiters, 1, memory_order_release);
     return st;
 }
@@ -204,7 +227,7 @@ void rr__forget_sleeper(rr_waitq *q, _Atomic uint64_t *sleeping, uint64_t owner)
  * never waits (RR_EMPTY comes back as is); a negative deadline has no limit.
  * Escalates spin -> yield -> futex sleep. */
 rr_status rr__wait(const rr_ring *ring, rr_waitq *q, rr_ready_fn ready, void *ctx,
-                   int64_t deadline, _Atomic uint64_t *sleeping)
+                   int64_t deadline, _Atomic uint64_t *sleeping, const bool *poll)
 {
     rr_status st = ready(ctx);
     if (st != RR_EMPTY || deadline == 0)
@@ -221,5 +244,5 @@ rr_status rr__wait(const rr_ring *ring, rr_waitq *q, rr_ready_fn ready, void *ct
         if (deadline > 0 && rr__now_ns() >= deadline)
             return RR_TIMEOUT;
     }
-    return rr__sleep(ring, q, ready, ctx, deadline, sleeping);
+    return rr__sleep(ring, q, ready, ctx, deadline, sleeping, poll);
 }

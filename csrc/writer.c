@@ -302,8 +302,13 @@ static rr_status rr__wait_room(rr_writer *w, uint64_t need, uint32_t count, int6
     _Atomic uint64_t *sleeping = rec ? &rec->sleeping
                                : w->single && !ring->private_mem
                                      ? &ring->L->control.writer_sleeping : NULL;
+    /* A writer of a shared backpressure ring looks now and then for readers
+     * of dead processes (rr__dead_readers_gone), and with several producers
+     * for claims of dead producers that hold the slots it needs (claims.c):
+     * nobody else would wake it. */
+    bool poll = !ring->private_mem && (!ring->overwrite || ring->multi);
     rr_status st = rr__wait(ring, &ring->L->writable, rr__room_ready, &room, deadline,
-                            sleeping);
+                            sleeping, &poll);
     if (st == RR_EMPTY)
         return RR_FULL;
     if (st == RR_CLOSED)
@@ -406,8 +411,10 @@ static rr_status rr__claim_multi(rr_writer *w, uint32_t n, int64_t timeout_ns, u
                 rr__claim_record_withdraw(rec);
             rr_status st = rr__wait_room(w, 0, n, deadline, wait, rec);
             if (st != RR_OK) {
-                if (rec)
+                if (rec) {   /* C5, and a producer may wait for a record */
                     rr__claim_record_give(rec);
+                    rr__notify(ring, &L->writable);
+                }
                 return st;
             }
             /* room seen; another writer may take it first, so look again */

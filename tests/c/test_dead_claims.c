@@ -10,8 +10,10 @@
  * does not stop anyone claiming. Children meet the test only through the
  * shared segment and a shared page of flags; every wait has a deadline.
  */
+#include <pthread.h>
 #include <signal.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -301,6 +303,55 @@ TEST(test_a_stopped_producers_claim_is_waited_for)
     rr_shm_unlink(name);
 }
 
+/* A process that calls exec() keeps its process id and start time, so a
+ * claim it held is a live process's claim until the new program exits
+ * (rusted_ring.h says so); then it is skipped like any dead producer's. */
+TEST(test_a_producers_claim_stands_across_exec_until_the_program_exits)
+{
+    const char *name = fresh_name();
+    rr_config cfg = { .slot_size = 64, .capacity = 16, .mode = BP, .producers = MP };
+    rr_ring *ring;
+    rr_reader *r;
+    rr_writer *w;
+    CHECK_ST(rr_shm_create(name, &cfg, 0, &ring), RR_OK);
+    CHECK_ST(rr_reader_open(ring, RR_START_OLDEST, &r), RR_OK);
+    CHECK_ST(rr_writer_open(ring, &w), RR_OK);
+    pid_t pid = spawn();
+    CHECK(pid >= 0);
+    if (pid == 0) {
+        rr_ring *mine;
+        rr_writer *cw;
+        rr_claim c;
+        if (rr_shm_open(name, &mine) != RR_OK || rr_writer_open(mine, &cw) != RR_OK ||
+            rr_writer_claim(cw, 1, 1, &c, 0) != RR_OK)
+            _exit(2);
+        atomic_store(&fl->claimed, 1);
+        execl("/bin/sleep", "sleep", "60", (char *)NULL);
+        execlp("sleep", "sleep", "60", (char *)NULL);
+        _exit(3);
+    }
+    CHECK(WAIT_UNTIL(atomic_load(&fl->claimed), 10.0));
+    CHECK(WAIT_UNTIL(proc_state(pid) == 'S', 10.0));   /* sleeping in the new program */
+    CHECK_ST(add_seq(w, 1, 0), RR_OK);                       /* sequence 1, behind it */
+    rr_event ev;
+    CHECK_ST(rr_reader_next(r, &ev, 3 * RR_SHM_LIVENESS_NS), RR_TIMEOUT);
+    static rr_ring_stats st;
+    CHECK_ST(rr_ring_stats_get(ring, &st), RR_OK);
+    CHECK_EQ(st.claims_recovered, 0);
+    CHECK_EQ(records_held(ring), 1);
+    CHECK(kill(pid, SIGKILL) == 0);
+    CHECK_ST(rr_reader_next(r, &ev, SEC(10)), RR_OK);
+    CHECK_EQ(ev.sequence, 1);
+    CHECK_EQ(rr_reader_skipped(r), 1);
+    int status;
+    CHECK(waitpid(pid, &status, 0) == pid);
+    CHECK(WIFSIGNALED(status));
+    rr_writer_close(w);
+    rr_reader_close(r);
+    rr_ring_destroy(ring);
+    rr_shm_unlink(name);
+}
+
 /* The claims of this very process are never taken, however long they stay
  * open, and a reader waiting behind one looks at the records all the while. */
 TEST(test_an_open_claim_of_a_live_process_is_never_abandoned)
@@ -339,7 +390,480 @@ TEST(test_an_open_claim_of_a_live_process_is_never_abandoned)
     rr_shm_unlink(name);
 }
 
+/* ---- threads cancelled in the middle ------------------------------------------------ */
+
+/* A thread of this process that calls into the ring with a cancellation
+ * request already pending (pthread_cancel), so the request acts at the first
+ * cancellation point the call reaches: the look at a process in /proc that
+ * a recovery or an eviction makes, holding shared state. */
+typedef struct cancelled_call {
+    rr_reader       *r;        /* reads one event, or */
+    rr_writer       *w;        /* adds event `seq` */
+    uint64_t         seq;
+    rr_event         ev;
+    rr_status        st;
+    _Atomic uint32_t started;
+    _Atomic uint32_t cancelled;   /* pthread_cancel has been called */
+    _Atomic uint32_t returned;    /* the call came back */
+    _Atomic uint32_t ended;       /* the thread is ending (cancelled, in any case) */
+} cancelled_call;
+
+static void call_ended(void *arg)
+{
+    atomic_store(&((cancelled_call *)arg)->ended, 1);
+}
+
+static void *cancelled_call_thread(void *arg)
+{
+    cancelled_call *c = arg;
+    int old;
+    pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &old);
+    pthread_cleanup_push(call_ended, c);
+    atomic_store(&c->started, 1);
+    while (!atomic_load(&c->cancelled))
+        sched_yield();
+    pthread_setcancelstate(PTHREAD_CANCEL_ENABLE, &old);   /* pending from here */
+    c->st = c->r ? rr_reader_next(c->r, &c->ev, SEC(20)) : add_seq(c->w, c->seq, SEC(20));
+    atomic_store(&c->returned, 1);
+    pthread_testcancel();   /* the request acts here, after the call */
+    pthread_cleanup_pop(1);
+    return NULL;
+}
+
+/* Start the thread, cancel it, let it call, and wait until it has ended. */
+static bool run_cancelled_call(cancelled_call *c)
+{
+    pthread_t t;
+    if (pthread_create(&t, NULL, cancelled_call_thread, c) != 0)
+        return false;
+    bool ok = WAIT_UNTIL(atomic_load(&c->started), 10.0) && pthread_cancel(t) == 0;
+    atomic_store(&c->cancelled, 1);
+    ok = ok && WAIT_UNTIL(atomic_load(&c->ended), 30.0);
+    void *result = NULL;
+    if (ok)
+        ok = pthread_join(t, &result) == 0 && result == PTHREAD_CANCELED;
+    return ok;
+}
+
+/* A reader thread cancelled while it recovers a dead producer's claim
+ * finishes the recovery (it runs with cancellation off): the recovery word
+ * is given back, and every other reader gets past the dead claim. Were the
+ * thread cancelled in the middle, its live process would keep the recovery
+ * word, and no recovery could run until it exits. */
+TEST(test_a_reader_cancelled_while_it_recovers_leaves_no_recovery_held)
+{
+    const char *name = fresh_name();
+    rr_config cfg = { .slot_size = 64, .capacity = 16, .mode = BP, .producers = MP };
+    rr_ring *ring;
+    rr_reader *finder, *other;
+    rr_writer *w;
+    CHECK_ST(rr_shm_create(name, &cfg, 0, &ring), RR_OK);
+    CHECK_ST(rr_reader_open(ring, RR_START_OLDEST, &finder), RR_OK);
+    CHECK_ST(rr_reader_open(ring, RR_START_OLDEST, &other), RR_OK);
+    CHECK_ST(rr_writer_open(ring, &w), RR_OK);
+    CHECK_ST(add_seq(w, 0, 0), RR_OK);                       /* sequence 0 */
+    pid_t pid = spawn();
+    CHECK(pid >= 0);
+    if (pid == 0)
+        claim_and_hold(name, 2);                             /* sequences 1, 2 */
+    CHECK(WAIT_UNTIL(atomic_load(&fl->claimed), 10.0));
+    CHECK(kill(pid, SIGKILL) == 0);
+    int status;
+    CHECK(waitpid(pid, &status, 0) == pid);
+    CHECK_ST(add_seq(w, 3, 0), RR_OK);                       /* sequence 3 */
+    rr_event ev;
+    CHECK_ST(rr_reader_next(finder, &ev, 0), RR_OK);
+    CHECK_EQ(ev.sequence, 0);
+    CHECK_ST(rr_reader_next(other, &ev, 0), RR_OK);
+    CHECK_EQ(ev.sequence, 0);
+    /* the finder's first look behind the dead claim is the ring's first
+     * recovery: it takes the recovery word, then asks /proc about the child */
+    static cancelled_call c;
+    memset(&c, 0, sizeof c);
+    c.r = finder;
+    CHECK(run_cancelled_call(&c));
+    double t0 = check_now();
+    CHECK_ST(rr_reader_next(other, &ev, SEC(10)), RR_OK);
+    CHECK(check_now() - t0 < 5.0);
+    CHECK_EQ(ev.sequence, 3);
+    CHECK_EQ(rr_reader_skipped(other), 2);
+    CHECK_EQ(atomic_load(&ring->L->recovery.owner), 0);
+    CHECK(atomic_load(&c.returned));   /* the cancelled call itself came back with it */
+    CHECK_ST(c.st, RR_OK);
+    CHECK_EQ(c.ev.sequence, 3);
+    static rr_ring_stats st;
+    CHECK_ST(rr_ring_stats_get(ring, &st), RR_OK);
+    CHECK_EQ(st.claims_recovered, 2);
+    CHECK_EQ(records_held(ring), 0);
+    rr_writer_close(w);
+    rr_reader_close(other);
+    rr_reader_close(finder);
+    rr_ring_destroy(ring);
+    rr_shm_unlink(name);
+}
+
+/* A producer thread cancelled while it waits for room keeps waiting (its
+ * looks at other processes' readers run with cancellation off), publishes
+ * once room comes, and gives its claim record back: were it cancelled in
+ * the middle, its live process would keep the record, and its waiter count
+ * and sleeper word, until it exits. */
+TEST(test_a_producer_cancelled_while_it_waits_for_room_keeps_no_claim_record)
+{
+    const char *name = fresh_name();
+    rr_config cfg = { .slot_size = 64, .capacity = 4, .mode = BP, .producers = MP };
+    rr_ring *ring;
+    rr_writer *w;
+    CHECK_ST(rr_shm_create(name, &cfg, 0, &ring), RR_OK);
+    pid_t pid = spawn();
+    CHECK(pid >= 0);
+    if (pid == 0) {   /* a reader in another process that reads nothing: it gates */
+        rr_ring *mine;
+        rr_reader *cr;
+        if (rr_shm_open(name, &mine) != RR_OK ||
+            rr_reader_open(mine, RR_START_OLDEST, &cr) != RR_OK)
+            _exit(2);
+        atomic_store(&fl->claimed, 1);
+        for (;;)
+            pause();
+    }
+    CHECK(WAIT_UNTIL(atomic_load(&fl->claimed), 10.0));
+    CHECK_ST(rr_writer_open(ring, &w), RR_OK);
+    for (uint64_t i = 0; i < 4; i++)
+        CHECK_ST(add_seq(w, i, 0), RR_OK);
+    CHECK_ST(add_seq(w, 4, 0), RR_FULL);
+    /* the thread's wait looks at the child's reader (a /proc read) at once;
+     * only once the child is dead does that look make room */
+    static cancelled_call c;
+    memset(&c, 0, sizeof c);
+    c.w = w;
+    c.seq = 4;
+    pthread_t t;
+    CHECK(pthread_create(&t, NULL, cancelled_call_thread, &c) == 0);
+    CHECK(WAIT_UNTIL(atomic_load(&c.started), 10.0));
+    CHECK(pthread_cancel(t) == 0);
+    atomic_store(&c.cancelled, 1);
+    CHECK(WAIT_UNTIL(atomic_load(&ring->L->writable.waiters) == 1 ||
+                     atomic_load(&c.ended), 10.0));
+    CHECK(kill(pid, SIGKILL) == 0);
+    int status;
+    CHECK(waitpid(pid, &status, 0) == pid);
+    CHECK(WAIT_UNTIL(atomic_load(&c.ended), 30.0));
+    void *result = NULL;
+    CHECK(pthread_join(t, &result) == 0);
+    CHECK(result == PTHREAD_CANCELED);
+    CHECK(atomic_load(&c.returned));
+    CHECK_ST(c.st, RR_OK);
+    CHECK_EQ(records_held(ring), 0);
+    CHECK_EQ(atomic_load(&ring->L->writable.waiters), 0);
+    for (uint32_t i = 0; i < RR_MAX_CLAIMS; i++)
+        CHECK_EQ(atomic_load(&ring->claims[i].sleeping), 0);
+    static rr_ring_stats st;
+    CHECK_ST(rr_ring_stats_get(ring, &st), RR_OK);
+    CHECK_EQ(st.published, 5);
+    CHECK_EQ(st.readers_evicted, 1);
+    rr_writer_close(w);
+    rr_ring_destroy(ring);
+    rr_shm_unlink(name);
+}
+
+/* ---- readers that wait for nothing ------------------------------------------------- */
+
+/* Times the calling thread went to sleep (blocked) so far. A yield is no
+ * such switch: only a sleep counts. */
+static long sleeps_so_far(void)
+{
+    struct rusage ru;
+    return getrusage(RUSAGE_THREAD, &ru) == 0 ? ru.ru_nvcsw : -1;
+}
+
+static void *read_one_thread(void *arg)
+{
+    cancelled_call *c = arg;
+    c->st = rr_reader_next(c->r, &c->ev, SEC(20));
+    atomic_store(&c->returned, 1);
+    return NULL;
+}
+
+/* A reader of a shared multi-producer ring that waits with nothing claimed
+ * sleeps until woken: it wakes every liveness interval only while it waits
+ * behind an open claim (whose producer may die). Then it is woken by the
+ * first event, and still gets past a dead claim it finds itself behind. */
+TEST(test_an_idle_reader_of_a_shared_multi_producer_ring_sleeps_until_woken)
+{
+    const char *name = fresh_name();
+    rr_config cfg = { .slot_size = 64, .capacity = 16, .mode = BP, .producers = MP };
+    rr_ring *ring;
+    rr_reader *r;
+    rr_writer *w;
+    CHECK_ST(rr_shm_create(name, &cfg, 0, &ring), RR_OK);
+    CHECK(ring->claims != NULL);
+    CHECK_ST(rr_reader_open(ring, RR_START_OLDEST, &r), RR_OK);
+    CHECK_ST(rr_writer_open(ring, &w), RR_OK);
+    rr_event ev;
+    long before = sleeps_so_far();
+    CHECK(before >= 0);
+    /* ten liveness intervals with nothing claimed: one sleep, give or take */
+    CHECK_ST(rr_reader_next(r, &ev, 10 * RR_SHM_LIVENESS_NS), RR_TIMEOUT);
+    long slept = sleeps_so_far() - before;
+    CHECK(slept <= 3);
+    /* behind an open claim of this (live) process it looks every interval */
+    rr_claim c;
+    CHECK_ST(rr_writer_claim(w, 1, 1, &c, 0), RR_OK);
+    before = sleeps_so_far();
+    CHECK_ST(rr_reader_next(r, &ev, 10 * RR_SHM_LIVENESS_NS), RR_TIMEOUT);
+    slept = sleeps_so_far() - before;
+    CHECK(slept >= 3);
+    payload_fill(rr_claim_data(&c, 0), 64, 0, 7);
+    CHECK_ST(rr_claim_set(&c, 0, 64, 1), RR_OK);
+    CHECK_ST(rr_writer_publish(w, &c), RR_OK);
+    CHECK_ST(rr_reader_next(r, &ev, 0), RR_OK);
+    CHECK_EQ(ev.sequence, 0);
+    /* asleep with nothing claimed, then a producer claims, dies, and another
+     * publishes after it: the reader is woken and gets past the dead claim */
+    pid_t pid = spawn();
+    CHECK(pid >= 0);
+    if (pid == 0) {
+        while (atomic_load(&ring->L->readable.waiters) == 0)   /* the reader sleeps */
+            sched_yield();
+        claim_and_hold(name, 2);                             /* sequences 1, 2 */
+    }
+    static cancelled_call reading;   /* not cancelled: a thread that reads one event */
+    memset(&reading, 0, sizeof reading);
+    reading.r = r;
+    pthread_t t;
+    CHECK(pthread_create(&t, NULL, read_one_thread, &reading) == 0);
+    CHECK(WAIT_UNTIL(atomic_load(&fl->claimed), 10.0));
+    CHECK(kill(pid, SIGKILL) == 0);
+    int status;
+    CHECK(waitpid(pid, &status, 0) == pid);
+    CHECK_ST(add_seq(w, 3, 0), RR_OK);                       /* sequence 3 */
+    CHECK(WAIT_UNTIL(atomic_load(&reading.returned), 10.0));
+    CHECK(pthread_join(t, NULL) == 0);
+    CHECK_ST(reading.st, RR_OK);
+    CHECK_EQ(reading.ev.sequence, 3);
+    CHECK_EQ(rr_reader_skipped(r), 2);
+    rr_writer_close(w);
+    rr_reader_close(r);
+    rr_ring_destroy(ring);
+    rr_shm_unlink(name);
+}
+
 /* ---- claim records ------------------------------------------------------------------ */
+
+/* A thread of this process that adds event `seq` (a claim and a publish),
+ * waiting up to 20 s for a record and for room. */
+static void *add_one_thread(void *arg)
+{
+    cancelled_call *c = arg;
+    atomic_store(&c->started, 1);
+    c->st = add_seq(c->w, c->seq, SEC(20));
+    atomic_store(&c->returned, 1);
+    return NULL;
+}
+
+static uint32_t sleeper_words_held(rr_ring *ring)
+{
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < RR_MAX_CLAIMS; i++)
+        n += atomic_load(&ring->claims[i].sleeping) != 0;
+    return n;
+}
+
+/* Live claims hold every record: a further claim sleeps (a handful of
+ * wake-ups a second, to look for records of dead producers), counted as a
+ * waiter on `writable`, and the first record given up wakes it. */
+TEST(test_a_producer_waiting_for_a_claim_record_sleeps_until_one_is_given_up)
+{
+    const char *name = fresh_name();
+    rr_config cfg = { .slot_size = 64, .capacity = 1024, .mode = BP, .producers = MP };
+    rr_ring *ring;
+    rr_reader *r;
+    rr_writer *w;
+    CHECK_ST(rr_shm_create(name, &cfg, 0, &ring), RR_OK);
+    CHECK_ST(rr_reader_open(ring, RR_START_OLDEST, &r), RR_OK);
+    CHECK_ST(rr_writer_open(ring, &w), RR_OK);
+    static rr_claim held[RR_MAX_CLAIMS];
+    for (uint32_t i = 0; i < RR_MAX_CLAIMS; i++) {
+        CHECK_ST(rr_writer_claim(w, 1, 1, &held[i], 0), RR_OK);
+        CHECK_EQ(held[i].sequence, i);
+        payload_fill(rr_claim_data(&held[i], 0), 64, i, 7);
+        CHECK_ST(rr_claim_set(&held[i], 0, 64, 1), RR_OK);
+    }
+    rr_claim extra;
+    long before = sleeps_so_far();
+    CHECK(before >= 0);
+    CHECK_ST(rr_writer_claim(w, 1, 1, &extra, SEC(1)), RR_TIMEOUT);
+    CHECK(strstr(rr_last_error(), "claim records") != NULL);
+    long slept = sleeps_so_far() - before;
+    CHECK(slept < 100);   /* about ten: one a liveness interval */
+    CHECK_EQ(atomic_load(&ring->L->writable.waiters), 0);
+    CHECK_EQ(sleeper_words_held(ring), 0);
+    static cancelled_call adding;   /* not cancelled: a thread that adds one event */
+    memset(&adding, 0, sizeof adding);
+    adding.w = w;
+    adding.seq = RR_MAX_CLAIMS;
+    pthread_t t;
+    CHECK(pthread_create(&t, NULL, add_one_thread, &adding) == 0);
+    CHECK(WAIT_UNTIL(atomic_load(&ring->L->writable.waiters) == 1 &&
+                     sleeper_words_held(ring) == 1, 10.0));
+    CHECK(!atomic_load(&adding.returned));
+    CHECK_ST(rr_writer_publish(w, &held[0]), RR_OK);   /* gives a record up */
+    CHECK(WAIT_UNTIL(atomic_load(&adding.returned), 10.0));
+    CHECK(pthread_join(t, NULL) == 0);
+    CHECK_ST(adding.st, RR_OK);
+    CHECK_EQ(atomic_load(&ring->L->writable.waiters), 0);
+    CHECK_EQ(sleeper_words_held(ring), 0);
+    for (uint32_t i = 1; i < RR_MAX_CLAIMS; i++)
+        CHECK_ST(rr_writer_publish(w, &held[i]), RR_OK);
+    rr_event ev;
+    for (uint64_t i = 0; i <= RR_MAX_CLAIMS; i++) {
+        uint64_t seq;
+        CHECK_ST(rr_reader_next(r, &ev, 0), RR_OK);
+        CHECK_EQ(ev.sequence, i);
+        CHECK(payload_ok(ev.data, ev.len, 7, &seq));
+        CHECK_EQ(seq, i);
+    }
+    CHECK_EQ(records_held(ring), 0);
+    rr_writer_close(w);
+    rr_reader_close(r);
+    rr_ring_destroy(ring);
+    rr_shm_unlink(name);
+}
+
+/* A thread of this process that claims `seq` events (there is no room for
+ * them) with a 3 s timeout. */
+static void *claim_no_room_thread(void *arg)
+{
+    cancelled_call *c = arg;
+    rr_claim claim;
+    atomic_store(&c->started, 1);
+    c->st = rr_writer_claim(c->w, (uint32_t)c->seq, 1, &claim, SEC(3));
+    atomic_store(&c->returned, 1);
+    return NULL;
+}
+
+/* A producer whose wait for room fails gives its record up, and wakes a
+ * producer asleep waiting for one (the wake-up bumps the futex word, and
+ * nothing else here wakes anybody). */
+TEST(test_a_record_given_up_after_a_failed_wait_for_room_wakes_a_producer_waiting_for_one)
+{
+    const char *name = fresh_name();
+    rr_config cfg = { .slot_size = 64, .capacity = RR_MAX_CLAIMS, .mode = BP, .producers = MP };
+    rr_ring *ring;
+    rr_reader *r;
+    rr_writer *w;
+    CHECK_ST(rr_shm_create(name, &cfg, 0, &ring), RR_OK);
+    CHECK_ST(rr_reader_open(ring, RR_START_OLDEST, &r), RR_OK);   /* gates at 0 */
+    CHECK_ST(rr_writer_open(ring, &w), RR_OK);
+    static rr_claim held[RR_MAX_CLAIMS - 1];
+    for (uint32_t i = 0; i < RR_MAX_CLAIMS - 1; i++) {
+        CHECK_ST(rr_writer_claim(w, 1, 1, &held[i], 0), RR_OK);
+        payload_fill(rr_claim_data(&held[i], 0), 64, i, 7);
+        CHECK_ST(rr_claim_set(&held[i], 0, 64, 1), RR_OK);
+    }
+    static cancelled_call waiting_room, waiting_record;
+    memset(&waiting_room, 0, sizeof waiting_room);
+    memset(&waiting_record, 0, sizeof waiting_record);
+    waiting_room.w = w;
+    waiting_room.seq = 2;   /* events: one slot is left */
+    pthread_t room_thread, record_thread;
+    CHECK(pthread_create(&room_thread, NULL, claim_no_room_thread, &waiting_room) == 0);
+    CHECK(WAIT_UNTIL(records_held(ring) == RR_MAX_CLAIMS &&
+                     atomic_load(&ring->L->writable.waiters) == 1, 10.0));
+    waiting_record.w = w;
+    waiting_record.seq = RR_MAX_CLAIMS - 1;
+    CHECK(pthread_create(&record_thread, NULL, add_one_thread, &waiting_record) == 0);
+    CHECK(WAIT_UNTIL(atomic_load(&ring->L->writable.waiters) == 2, 10.0));
+    uint32_t futex = atomic_load(&ring->L->writable.futex);
+    CHECK(!atomic_load(&waiting_room.returned));   /* both asleep before its timeout */
+    CHECK(WAIT_UNTIL(atomic_load(&waiting_room.returned), 10.0));
+    CHECK(pthread_join(room_thread, NULL) == 0);
+    CHECK_ST(waiting_room.st, RR_TIMEOUT);
+    CHECK(atomic_load(&ring->L->writable.futex) != futex);   /* woken at the give-up */
+    CHECK(WAIT_UNTIL(atomic_load(&waiting_record.returned), 10.0));
+    CHECK(pthread_join(record_thread, NULL) == 0);
+    CHECK_ST(waiting_record.st, RR_OK);
+    for (uint32_t i = 0; i < RR_MAX_CLAIMS - 1; i++)
+        CHECK_ST(rr_writer_publish(w, &held[i]), RR_OK);
+    rr_event ev;
+    for (uint64_t i = 0; i < RR_MAX_CLAIMS; i++) {
+        uint64_t seq;
+        CHECK_ST(rr_reader_next(r, &ev, 0), RR_OK);
+        CHECK_EQ(ev.sequence, i);
+        CHECK(payload_ok(ev.data, ev.len, 7, &seq));
+        CHECK_EQ(seq, i);
+    }
+    CHECK_EQ(records_held(ring), 0);
+    CHECK_EQ(atomic_load(&ring->L->writable.waiters), 0);
+    CHECK_EQ(sleeper_words_held(ring), 0);
+    rr_writer_close(w);
+    rr_reader_close(r);
+    rr_ring_destroy(ring);
+    rr_shm_unlink(name);
+}
+
+/* More producers asleep than there are records (and so sleeper words):
+ * the ones without a word sleep uncounted, looking every interval, and every
+ * one of them gets a record in the end; no waiter count is left behind. */
+TEST(test_more_producers_asleep_than_claim_records_all_get_one)
+{
+    enum { N = RR_MAX_CLAIMS + 2 };
+    const char *name = fresh_name();
+    rr_config cfg = { .slot_size = 64, .capacity = 1024, .mode = BP, .producers = MP };
+    rr_ring *ring;
+    rr_reader *r;
+    rr_writer *w;
+    CHECK_ST(rr_shm_create(name, &cfg, 0, &ring), RR_OK);
+    CHECK_ST(rr_reader_open(ring, RR_START_OLDEST, &r), RR_OK);
+    CHECK_ST(rr_writer_open(ring, &w), RR_OK);
+    static rr_claim held[RR_MAX_CLAIMS];
+    for (uint32_t i = 0; i < RR_MAX_CLAIMS; i++) {
+        CHECK_ST(rr_writer_claim(w, 1, 1, &held[i], 0), RR_OK);
+        payload_fill(rr_claim_data(&held[i], 0), 64, i, 7);
+        CHECK_ST(rr_claim_set(&held[i], 0, 64, 1), RR_OK);
+    }
+    static cancelled_call adding[N];
+    static pthread_t threads[N];
+    memset(adding, 0, sizeof adding);
+    for (uint32_t i = 0; i < N; i++) {
+        adding[i].w = w;
+        adding[i].seq = 1000 + i;   /* payloads say which thread added them */
+        CHECK(pthread_create(&threads[i], NULL, add_one_thread, &adding[i]) == 0);
+    }
+    CHECK(WAIT_UNTIL(sleeper_words_held(ring) == RR_MAX_CLAIMS, 20.0));
+    CHECK(WAIT_UNTIL(atomic_load(&ring->L->writable.waiters) == RR_MAX_CLAIMS, 20.0));
+    for (uint32_t i = 0; i < RR_MAX_CLAIMS; i++)
+        CHECK_ST(rr_writer_publish(w, &held[i]), RR_OK);
+    for (uint32_t i = 0; i < N; i++) {
+        CHECK(WAIT_UNTIL(atomic_load(&adding[i].returned), 20.0));
+        CHECK(pthread_join(threads[i], NULL) == 0);
+        CHECK_ST(adding[i].st, RR_OK);
+    }
+    CHECK_EQ(atomic_load(&ring->L->writable.waiters), 0);
+    CHECK_EQ(sleeper_words_held(ring), 0);
+    CHECK_EQ(records_held(ring), 0);
+    /* every event once: the held claims' in order, then one per thread */
+    static bool seen[N];
+    memset(seen, 0, sizeof seen);
+    rr_event ev;
+    for (uint64_t i = 0; i < RR_MAX_CLAIMS + N; i++) {
+        uint64_t seq;
+        CHECK_ST(rr_reader_next(r, &ev, 0), RR_OK);
+        CHECK_EQ(ev.sequence, i);
+        CHECK(payload_ok(ev.data, ev.len, 7, &seq));
+        if (i < RR_MAX_CLAIMS) {
+            CHECK_EQ(seq, i);
+        } else {
+            CHECK(seq >= 1000 && seq < 1000 + N && !seen[seq - 1000]);
+            seen[seq - 1000] = true;
+        }
+    }
+    CHECK_ST(rr_reader_next(r, &ev, 0), RR_EMPTY);
+    rr_writer_close(w);
+    rr_reader_close(r);
+    rr_ring_destroy(ring);
+    rr_shm_unlink(name);
+}
 
 /* A process holding a claim in every record cannot claim more (RR_FULL, which
  * says why); once it is dead, a new claim waits for its records to be taken
@@ -465,7 +989,21 @@ int main(void)
     reap_children();
     RUN(test_a_stopped_producers_claim_is_waited_for);
     reap_children();
+    RUN(test_a_producers_claim_stands_across_exec_until_the_program_exits);
+    reap_children();
     RUN(test_an_open_claim_of_a_live_process_is_never_abandoned);
+    reap_children();
+    RUN(test_a_reader_cancelled_while_it_recovers_leaves_no_recovery_held);
+    reap_children();
+    RUN(test_a_producer_cancelled_while_it_waits_for_room_keeps_no_claim_record);
+    reap_children();
+    RUN(test_an_idle_reader_of_a_shared_multi_producer_ring_sleeps_until_woken);
+    reap_children();
+    RUN(test_a_producer_waiting_for_a_claim_record_sleeps_until_one_is_given_up);
+    reap_children();
+    RUN(test_a_record_given_up_after_a_failed_wait_for_room_wakes_a_producer_waiting_for_one);
+    reap_children();
+    RUN(test_more_producers_asleep_than_claim_records_all_get_one);
     reap_children();
     RUN(test_a_dead_process_holding_every_claim_record_does_not_stop_claims);
     reap_children();
