@@ -412,7 +412,10 @@ struct rr_pending_read {
  * dead claim never becomes an event to hand out: the reader learns of it at
  * its next wake-up (the publish of a later claim, a writer's recovery of
  * the dead one when it needs its slots, the close), or at its deadline, and
- * that look finds it behind the claim and polls from then on. */
+ * that look finds it behind the claim and polls from then on. Until then
+ * the dead claim's skipped and recovered counts (and its claim record) wait
+ * for that activity: a reader with no timeout on a ring where nothing else
+ * happens never accounts them, which costs it nothing it could have read. */
 static rr_status rr__read_ready(void *ctx)
 {
     struct rr_pending_read *p = ctx;
