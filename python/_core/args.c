@@ -171,6 +171,25 @@ rr_status rrpy_parse_start(const char *name, int *out)
     *out = (int)v;
     return st;
 }
+/* A C-contiguous view of o. The view is asked for with everything an
+ * exporter may describe (shape, strides, suboffsets; no format: only the
+ * bytes count) and contiguity is judged here, so that an exporter's own
+ * failure passes through unchanged: whatever a __buffer__ method raises on
+ * 3.12+ (KeyboardInterrupt, MemoryError, a busy handle's RuntimeError), a
+ * released memoryview's ValueError. Returns 0 with the view, -1 with the
+ * exporter's exception set, or 1 (nothing set) for a buffer that is not
+ * C-contiguous, which the caller reports as a TypeError. */
+static int contiguous_view(PyObject *o, Py_buffer *view)
+{
+    if (PyObject_GetBuffer(o, view, PyBUF_INDIRECT) < 0)
+        return -1;
+    if (!PyBuffer_IsContiguous(view, 'C')) {
+        PyBuffer_Release(view);
+        return 1;
+    }
+    return 0;
+}
+
 int rrpy_payload_get(PyObject *o, rrpy_payload *p)
 {
     p->has_view = 0;
@@ -189,13 +208,13 @@ int rrpy_payload_get(PyObject *o, rrpy_payload *p)
         return 0;
     }
     if (PyObject_CheckBuffer(o)) {
-        if (PyObject_GetBuffer(o, &p->view, PyBUF_SIMPLE) < 0) {
-            PyErr_Clear();
+        int rc = contiguous_view(o, &p->view);
+        if (rc > 0)
             PyErr_Format(PyExc_TypeError,
                          "data must be a C-contiguous bytes-like object; this %.100s is not contiguous",
                          Py_TYPE(o)->tp_name);
+        if (rc != 0)
             return -1;
-        }
         p->has_view = 1;
         p->buf = p->view.buf;
         p->len = p->view.len;
@@ -218,14 +237,14 @@ int rrpy_payload_get(PyObject *o, rrpy_payload *p)
     }
     int rc = rrpy_as_event_type(et, &p->type);
     Py_DECREF(et);
-    if (rc == 0 && (!PyObject_CheckBuffer(data) || PyObject_GetBuffer(data, &p->view, PyBUF_SIMPLE) < 0)) {
-        PyErr_Clear();
-        PyErr_Format(PyExc_TypeError, "the event's data must be a contiguous bytes-like object, not %.100s",
-                     Py_TYPE(data)->tp_name);
-        rc = -1;
+    if (rc == 0) {
+        rc = PyObject_CheckBuffer(data) ? contiguous_view(data, &p->view) : 1;
+        if (rc > 0)
+            PyErr_Format(PyExc_TypeError, "the event's data must be a contiguous bytes-like object, not %.100s",
+                         Py_TYPE(data)->tp_name);
     }
     Py_DECREF(data);             /* the view keeps what it exports alive */
-    if (rc < 0)
+    if (rc != 0)
         return -1;
     p->has_view = 1;
     p->has_type = 1;

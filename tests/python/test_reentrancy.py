@@ -351,6 +351,83 @@ def test_a_buffer_export_using_the_same_single_producer_writer_is_refused(where,
     _check_writer_outcome(ring, w, r, gen, outcome, 4)
 
 
+class _Refusing:
+    """A buffer exporter (3.12+) whose __buffer__ raises `exc`."""
+
+    def __init__(self, exc):
+        self.exc = exc
+
+    def __buffer__(self, flags):
+        raise self.exc
+
+
+class _EventOf:
+    """An event-like payload whose .data is `data`."""
+    event_type = 4
+
+    def __init__(self, data):
+        self.data = data
+
+
+_SUBMITS = {
+    "add": lambda w, p: w.add(p),
+    "try_add": lambda w, p: w.try_add(p),
+    "add-event-like": lambda w, p: w.add(_EventOf(p)),
+    "add_batch": lambda w, p: w.add_batch([b"first", p]),
+    "emit": lambda w, p: rr.emit(p),
+}
+
+
+@has_buffer_protocol_in_python
+@pytest.mark.parametrize("call", sorted(_SUBMITS))
+@pytest.mark.parametrize("exc", [KeyboardInterrupt(), MemoryError(), ZeroDivisionError("boom"),
+                                 RuntimeError("in use elsewhere"), BufferError("not now")],
+                         ids=lambda e: type(e).__name__)
+def test_what_a_buffer_export_raises_comes_out_of_the_call_unchanged(call, exc):
+    ring = rr.Ring(64, 8)
+    w, r = ring.writer(), ring.reader()
+    with pytest.raises(type(exc)) as info:
+        _SUBMITS[call](w, _Refusing(exc))
+    assert info.value is exc              # not a TypeError about contiguity
+    assert ring.published == 0 and r.next() is None
+    w.add(b"after")                       # the writer is free again
+    assert bytes(r.next()) == b"after"
+
+
+@has_buffer_protocol_in_python
+def test_a_busy_refusal_raised_inside_a_buffer_export_reaches_the_caller():
+    ring = rr.Ring(128, 64)
+    w, r = ring.writer(), ring.reader()
+    gen = Payloads(11, 128)
+
+    class Reentering:
+        def __buffer__(self, flags):
+            w.add_batch([gen.make(100), gen.make(101)])   # refused: not caught here
+            return memoryview(gen.make(1))
+
+    with pytest.raises(RuntimeError, match=OUTER):
+        w.add_batch([gen.make(0), Reentering()])
+    assert ring.published == 0
+    w.add(gen.make(2))
+    assert [decode(ev) for ev in r.next_batch(8)] == [(11, 2)]
+
+
+@has_buffer_protocol_in_python
+def test_a_non_contiguous_buffer_from_a_buffer_export_is_still_a_type_error():
+    ring = rr.Ring(64, 8)
+    w = ring.writer()
+
+    class Strided:
+        def __buffer__(self, flags):
+            return memoryview(b"abcdef")[::2]
+
+    with pytest.raises(TypeError, match="contiguous"):
+        w.add(Strided())
+    with pytest.raises(TypeError, match="contiguous"):
+        w.add(_EventOf(Strided()))
+    assert ring.published == 0
+
+
 def test_a_multi_producer_writer_serves_a_data_property_that_uses_it():
     ring = rr.Ring(128, 64, producers="multi")
     w, r = ring.writer(), ring.reader()

@@ -190,6 +190,18 @@ def test_add_rejects_non_contiguous_buffers():
     assert_usable(ring, w, r)
 
 
+def test_a_released_memoryview_is_refused_for_what_it_is_not_for_its_layout():
+    ring = rr.Ring(64, 8)
+    w, r = ring.writer(), ring.reader()
+    mv = memoryview(b"payload")
+    mv.release()
+    for submit in (w.add, lambda p: w.add_batch([b"x", p]), rr.emit):
+        with pytest.raises(ValueError, match="released"):
+            submit(mv)
+    assert ring.published == 0
+    assert_usable(ring, w, r)
+
+
 @pytest.mark.parametrize("bad", [-1, 2**32, 2**64])
 def test_event_type_outside_u32_is_rejected(bad):
     ring = rr.Ring(64, 8)
