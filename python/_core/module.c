@@ -73,18 +73,27 @@ PyObject *rrpy_raise_status(rr_py_state *st, rr_status s, const char *detail, ..
  * taken name raises FileNotFoundError / FileExistsError (also
  * SharedMemoryError), a segment still being made a TimeoutError, another
  * user's a PermissionError, each with errno and filename as opening a file
- * would, and with the core's message (which says what to do about it). */
-PyObject *rrpy_raise_named(rr_py_state *st, rr_status s, PyObject *name)
+ * would, and with the core's message (which says what to do about it): `msg`,
+ * or this thread's last error when NULL. The message is copied before the
+ * exception's arguments are built: building them may collect, and a finalizer's
+ * failing core call would overwrite the last error. */
+PyObject *rrpy_raise_named(rr_py_state *st, rr_status s, PyObject *name, const char *msg)
 {
     int err;
     PyObject *exc = exception_for(st, s, &err);
-    if (!err)
-        return rrpy_raise_status(st, s, NULL);
-    PyObject *args = Py_BuildValue("(isO)", err, rr_last_error(), name);
-    if (args) {
-        PyErr_SetObject(exc, args);
-        Py_DECREF(args);
+    PyObject *text = PyUnicode_FromString(msg ? msg : rr_last_error());
+    if (!text)
+        return NULL;
+    if (!err) {
+        PyErr_SetObject(exc, text);
+    } else {
+        PyObject *args = Py_BuildValue("(iOO)", err, text, name);
+        if (args) {
+            PyErr_SetObject(exc, args);
+            Py_DECREF(args);
+        }
     }
+    Py_DECREF(text);
     return NULL;
 }
 /* ---- waiting with the GIL released ----------------------------------------------- */

@@ -205,16 +205,25 @@ rr_status rrpy_parse_producers(const char *name, int *out);
 rr_status rrpy_parse_start(const char *name, int *out);
 int  rrpy_payload_get(PyObject *o, rrpy_payload *p);
 
+/* Release the payload's view. That may run Python code (__release_buffer__,
+ * the exporter's finalizer), so a call reads the core's last error before,
+ * and an exception already set stays the one raised. */
 static inline void rrpy_payload_release(rrpy_payload *p)
 {
-    if (p->has_view)
-        PyBuffer_Release(&p->view);
+    if (!p->has_view)
+        return;
+    PyObject *type, *value, *tb;
+    PyErr_Fetch(&type, &value, &tb);
+    PyBuffer_Release(&p->view);
+    p->has_view = 0;
+    PyErr_Restore(type, value, tb);
 }
 
 /* ---- errors and waiting (module.c) --------------------------------------------- */
 
 PyObject *rrpy_raise_status(rr_py_state *st, rr_status s, const char *detail, ...);
-PyObject *rrpy_raise_named(rr_py_state *st, rr_status s, PyObject *name);
+/* msg: the core's message for s, or NULL for this thread's last error. */
+PyObject *rrpy_raise_named(rr_py_state *st, rr_status s, PyObject *name, const char *msg);
 
 /* One blocking operation, retried in slices. `op` runs without the GIL;
  * `between` runs with it after each slice that timed out and may stop the wait

@@ -11,7 +11,8 @@
  * safe for any caller); the binding keeps only their Ring objects, each stored
  * once the core returned and never replaced. emit(): the payload's .data
  * property or __buffer__ runs before the core call; the buffer stays exported
- * while the core copies it with the GIL released. configure_pools() iterates
+ * while the core copies it with the GIL released, and is released (Python code
+ * again) only once the outcome, with the core's message, is made. configure_pools() iterates
  * its argument (Python code) before it calls the core. pool_stats(): the
  * core's figures are collected before the dicts are built.
  */
@@ -174,13 +175,18 @@ static PyObject *mod_emit(PyObject *m, PyObject *const *args, Py_ssize_t nargs, 
     Py_BEGIN_ALLOW_THREADS          /* may wait for another producer a lap behind */
     s = rr_emit(p.buf, (size_t)p.len, type, timeout, &id);
     Py_END_ALLOW_THREADS
-    rrpy_payload_release(&p);
+    /* The outcome (with the core's message) first: releasing the payload runs
+     * Python code that may make a failing core call of its own. */
+    PyObject *result;
     if (s == RR_FULL || s == RR_TIMEOUT)
-        return rrpy_raise_status(state_of(m), s, "pool %s busy: another producer is still filling the slot "
-                                 "a lap behind", rr_pool_name(id));
-    if (s != RR_OK)
-        return rrpy_raise_status(state_of(m), s, NULL);
-    return PyLong_FromLong(id);
+        result = rrpy_raise_status(state_of(m), s, "pool %s busy: another producer is still filling the "
+                                   "slot a lap behind", rr_pool_name(id));
+    else if (s != RR_OK)
+        result = rrpy_raise_status(state_of(m), s, NULL);
+    else
+        result = PyLong_FromLong(id);
+    rrpy_payload_release(&p);
+    return result;
 }
 
 static PyObject *mod_pool_stats(PyObject *m, PyObject *unused)

@@ -17,10 +17,13 @@
  * a creation in progress; other threads run while the GIL is released. None of
  * it can reach this call's state: the name's UTF-8 lives in the caller's str,
  * the config and options on the C stack, and the Ring object is made only
- * once the core has mapped the ring.
+ * once the core has mapped the ring. The core's message of each slice is
+ * copied as the slice ends, since a handler's own failing core call would
+ * overwrite the thread's last error before the wait gives up.
  */
 #include "module.h"
 
+#include <stdio.h>
 #include <string.h>
 
 /* A shared segment's mode bits, 0 .. 0o777 (the core reads 0 as 0o600). */
@@ -82,6 +85,7 @@ typedef struct {
     const rr_config *cfg;      /* create_shared; NULL for open_shared */
     rr_shm_options  opts;
     rr_ring        *ring;
+    char            creating[1024];  /* the core's message the last slice ended with (as large as its buffer) */
 } shm_call;
 
 static rr_status shm_call_once(void *ctx, int64_t slice_ns)
@@ -90,7 +94,12 @@ static rr_status shm_call_once(void *ctx, int64_t slice_ns)
     c->opts.timeout_ns = slice_ns;
     rr_status s = c->cfg ? rr_shm_create_opts(c->name, c->cfg, &c->opts, &c->ring)
                          : rr_shm_open_opts(c->name, &c->opts, &c->ring);
-    return s == RR_SHM_CREATING ? RR_TIMEOUT : s;   /* RR_TIMEOUT: the next slice */
+    if (s != RR_SHM_CREATING)
+        return s;
+    /* Kept: signal handlers run between this slice and the end of the wait,
+     * and their own failing core calls overwrite this thread's last error. */
+    snprintf(c->creating, sizeof c->creating, "%s", rr_last_error());
+    return RR_TIMEOUT;                               /* the next slice */
 }
 
 /* Make the call, waiting up to timeout_ns for a creation in progress:
@@ -103,10 +112,13 @@ static int shm_call_run(PyTypeObject *type, shm_call *c, int64_t timeout_ns, PyO
     Py_END_ALLOW_THREADS
     if (s == RR_TIMEOUT && timeout_ns != 0 && rrpy_wait_sliced(c, shm_call_once, NULL, timeout_ns, &s) < 0)
         return -1;
-    if (s == RR_TIMEOUT)
-        s = RR_SHM_CREATING;         /* the core's message says so (last slice) */
+    if (s == RR_TIMEOUT) {           /* the core's message says so (last slice) */
+        rrpy_raise_named(state_of_type(type), RR_SHM_CREATING, name_o,
+                         c->creating[0] ? c->creating : NULL);
+        return -1;
+    }
     if (s != RR_OK) {
-        rrpy_raise_named(state_of_type(type), s, name_o);
+        rrpy_raise_named(state_of_type(type), s, name_o, NULL);
         return -1;
     }
     return 0;
@@ -172,6 +184,6 @@ PyObject *rrpy_ring_unlink_shared(PyTypeObject *type, PyObject *const *args, Py_
         return NULL;
     rr_status s = rr_shm_unlink(name);
     if (s != RR_OK)
-        return rrpy_raise_named(state_of_type(type), s, a[0]);
+        return rrpy_raise_named(state_of_type(type), s, a[0], NULL);
     Py_RETURN_NONE;
 }

@@ -24,7 +24,9 @@
  *     meanwhile only sets `closing`: the call checks it after converting, and
  *     the core writer is closed when the last call leaves. add_batch lets go
  *     of its snapshot of the payloads after leaving, so their finalizers find
- *     the writer free.
+ *     the writer free. Releasing runs after the call's outcome is made, so
+ *     the exception carries the core's message for this call, not one that a
+ *     failing core call of that code left in the thread's last error.
  *   claim(): none (a Claim is not GC-tracked). Claim.__enter__: signal
  *     handlers between wait slices, raising -> one `active` call, as above.
  *   slot[i], slot[i] = v: allocating the memoryview (a collection), the key's
@@ -198,15 +200,21 @@ static PyObject *writer_add_one(WriterObject *self, PyObject *data, PyObject *ty
     rr_payload item = {p.buf, (size_t)p.len, type};
     uint64_t seq;
     rr_status s;
-    int rc = writer_publish(self, &item, 1, timeout, &seq, &s);
+    PyObject *result = NULL;
+    /* The outcome, the core's message included, is made before the payload is
+     * released: releasing it runs Python code (__release_buffer__, the
+     * exporter's finalizer) whose own failing core call would overwrite this
+     * thread's last error. */
+    if (writer_publish(self, &item, 1, timeout, &seq, &s) < 0)
+        result = NULL;
+    else if (trying && (s == RR_FULL || s == RR_TIMEOUT))
+        result = Py_NewRef(Py_False);
+    else if (s != RR_OK)
+        result = writer_fail(self, s, timeout);
+    else
+        result = trying ? Py_NewRef(Py_True) : PyLong_FromUnsignedLongLong(seq);
     rrpy_payload_release(&p);
-    if (rc < 0)
-        return NULL;
-    if (trying && (s == RR_FULL || s == RR_TIMEOUT))
-        Py_RETURN_FALSE;
-    if (s != RR_OK)
-        return writer_fail(self, s, timeout);
-    return trying ? Py_NewRef(Py_True) : PyLong_FromUnsignedLongLong(seq);
+    return result;
 }
 
 static PyObject *writer_add_call(WriterObject *self, const char *fname, PyObject *const *args,

@@ -16,6 +16,7 @@ the handles stay usable, not only that nothing crashed.
 import gc
 import signal
 import sys
+import uuid
 
 import pytest
 
@@ -446,6 +447,106 @@ def test_a_multi_producer_writer_serves_a_data_property_that_uses_it():
     got = [decode(ev)[1] for ev in r.next_batch(64)]
     # The inner batch completes while the outer one converts its payloads.
     assert got == list(range(100, 140)) + [0, 1, 2]
+
+
+# ---- The core's message: read before any Python code runs ----------------------------------------
+
+class _FailingElsewhere(bytearray):
+    """A payload's bytes whose finalizer makes a core call that fails with a message of
+    its own (an oversized add to another ring), overwriting this thread's last error."""
+
+    def __del__(self):
+        try:
+            _OTHER_WRITER.add(b"z" * 30)
+        except rr.DataTooLarge:
+            pass
+
+
+_OTHER_RING = rr.Ring(4, 4)
+_OTHER_WRITER = _OTHER_RING.writer()
+_ELSEWHERE = "30 bytes"
+
+
+class _Dropping:
+    """An event-like payload whose .data is made on access: the binding's view holds
+    its only reference, so releasing the view runs its finalizer."""
+    event_type = 2
+
+    def __init__(self, size):
+        self.size = size
+
+    @property
+    def data(self):
+        return _FailingElsewhere(b"y" * self.size)
+
+
+@pytest.mark.parametrize("call", ["add", "try_add", "add_batch"])
+def test_a_failed_add_reports_its_own_error_whatever_releasing_the_payload_runs(call):
+    ring = rr.Ring(8, 4)
+    w, r = ring.writer(), ring.reader()
+    submit = {"add": w.add, "try_add": w.try_add, "add_batch": lambda p: w.add_batch([p])}[call]
+    with pytest.raises(rr.DataTooLarge) as info:
+        submit(_Dropping(20))
+    assert "20 bytes" in str(info.value) and "slot size of 8 bytes" in str(info.value)
+    assert _ELSEWHERE not in str(info.value)
+    assert ring.published == 0
+    w.add(b"ok")
+    assert bytes(r.next()) == b"ok"
+
+
+def test_a_failed_emit_reports_its_own_error_whatever_releasing_the_payload_runs():
+    too_large = rr.PoolId.XL.slot_size + 1
+    with pytest.raises(rr.DataTooLarge) as info:
+        rr.emit(_Dropping(too_large))
+    assert f"{too_large} bytes" in str(info.value) and _ELSEWHERE not in str(info.value)
+
+
+@has_buffer_protocol_in_python
+@pytest.mark.parametrize("call", ["add", "try_add", "emit"])
+def test_a_failed_add_reports_its_own_error_whatever_release_buffer_runs(call):
+    ring = rr.Ring(8, 4)
+    w = ring.writer()
+    size = 20 if call != "emit" else rr.PoolId.XL.slot_size + 1
+
+    class Exporting:
+        def __buffer__(self, flags):
+            return memoryview(b"y" * size)
+
+        def __release_buffer__(self, view):
+            view.release()
+            try:
+                _OTHER_WRITER.add(b"z" * 30)
+            except rr.DataTooLarge:
+                pass
+
+    submit = {"add": w.add, "try_add": w.try_add, "emit": rr.emit}[call]
+    with pytest.raises(rr.DataTooLarge) as info:
+        submit(Exporting())
+    assert f"{size} bytes" in str(info.value) and _ELSEWHERE not in str(info.value)
+
+
+@collects_on_allocation
+def test_a_finalizer_run_while_a_shared_memory_error_is_built_leaves_its_message_alone():
+    name = f"rr-test-missing-{uuid.uuid4().hex}"
+    unlink = rr.Ring.unlink_shared            # bound now: the call itself allocates nothing tracked
+
+    def fail_elsewhere():
+        try:
+            _OTHER_WRITER.add(b"z" * 30)
+        except rr.DataTooLarge:
+            pass
+
+    def call():
+        try:
+            unlink(name)
+        except FileNotFoundError as e:
+            return e
+        return None
+
+    e, fired = during_collection("finalizer", fail_elsewhere, call)
+    assert fired, "no collection ran inside unlink_shared"
+    assert isinstance(e, FileNotFoundError) and e.filename == name
+    assert name in str(e) and _ELSEWHERE not in str(e)
 
 
 # ---- Claim ----------------------------------------------------------------------------------------

@@ -881,6 +881,38 @@ def test_open_shared_waits_for_a_ring_still_being_created(shm, good_ring_bytes):
     assert not t.is_alive() and got[0].published == 2
 
 
+def test_a_signal_handler_failing_at_the_end_of_a_wait_for_a_creation_leaves_its_message_alone(shm):
+    """The wait gives up after a handler ran; the handler's own failing call must not
+    replace the message of the last slice (which says the ring is still being made)."""
+    name = shm()
+    fd = begin_creation(name, 1 << 16)
+    timeout = 0.1
+    ran = []
+
+    def handler(signum, frame):
+        try:
+            rr.Ring.open_shared(shm(), timeout=0)      # fails: no such ring
+        except FileNotFoundError as e:
+            ran.append(str(e))
+        # Past the wait's deadline, so that no slice runs after this handler.
+        time.sleep(max(0.0, began + timeout + 1.0 - time.monotonic()))
+
+    old = signal.signal(signal.SIGALRM, handler)
+    try:
+        began = time.monotonic()
+        signal.setitimer(signal.ITIMER_REAL, timeout / 4)
+        with pytest.raises(rr.SharedMemoryCreating) as info:
+            rr.Ring.open_shared(name, timeout=timeout)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+        os.close(fd)
+    assert len(ran) == 1
+    e = info.value
+    assert e.errno == errno.ETIMEDOUT and e.filename == name
+    assert "still being created" in str(e) and ran[0] not in str(e)
+
+
 def test_a_creation_whose_creator_died_is_not_waited_for(shm):
     name = shm()
     fd = begin_creation(name, 1 << 20)
