@@ -22,6 +22,19 @@
  *     userdata. Releasing it unmaps the segment but neither ends the stream,
  *     which other processes may still use, nor removes the name.
  *
+ * Re-entrancy. Any allocation may run a collection step, and with it any
+ * finalizer (__gc), which may use, close or release the very handle whose
+ * method is running; a metamethod (__tostring of a bad argument) may too.
+ * So each method allocates, and checks its arguments, before it calls the
+ * core, and between the core call and the return nothing allocates: r:next()
+ * makes its event first, so a finalizer that reads from the reader runs
+ * before this call's read, never between the read and the event handed
+ * out. A reader and a
+ * single-producer writer are also `busy` for that stretch: a call that
+ * finds its handle busy was re-entered from inside the core call's section,
+ * and raises instead of moving the reader on or sharing the core writer.
+ * Nothing in those sections raises (luaL_error would leave `busy` set).
+ *
  * Outcomes a caller handles (empty, full, timeout, closed) return nil and a
  * word; a shared ring that cannot be made or opened (not found, the name
  * taken, a segment that is not a usable ring, still being created, or
@@ -65,12 +78,16 @@ typedef struct lwriter {
     lring     *parent;   /* NULL for a default pool's writer */
     size_t     slot_size;
     uint64_t   max_batch;   /* min(capacity, RR_MAX_CLAIM) */
+    bool       single;   /* single producer: one call at a time (busy) */
+    bool       busy;     /* a single-producer call is inside the core */
 } lwriter;
 
 typedef struct lreader {
     rr_reader *r;        /* NULL once closed */
     lring     *parent;   /* NULL for a default pool's reader */
     uint64_t   gen;      /* bumped by every next() and by close */
+    bool       busy;     /* a read is inside the core */
+    bool       spare;    /* user value 2 holds an event never handed out */
     rr_event   ev;       /* the event handed out at generation `gen` */
 } lreader;
 
@@ -622,6 +639,7 @@ static lwriter *new_writer_ud(lua_State *L)
 {
     lwriter *w = lua_newuserdatauv(L, sizeof *w, 1);
     w->w = NULL, w->parent = NULL, w->slot_size = 0, w->max_batch = 0;
+    w->single = false, w->busy = false;
     luaL_setmetatable(L, WRITER_MT);
     return w;
 }
@@ -630,6 +648,7 @@ static void writer_sizes(lwriter *w, rr_ring *ring)
 {
     w->slot_size = rr_ring_slot_size(ring);
     w->max_batch = rr_ring_max_claim(ring);
+    w->single = rr_ring_producers(ring) == RR_PRODUCERS_SINGLE;
 }
 
 /* ring:writer() */
@@ -657,7 +676,21 @@ static lwriter *check_writer(lua_State *L)
     lwriter *w = luaL_checkudata(L, 1, WRITER_MT);
     if (!w->w)
         luaL_error(L, "attempt to use a closed writer");
+    if (w->busy)
+        luaL_error(L, "writer is in use by an outer call (re-entered from a finalizer or metamethod)");
     return w;
+}
+
+/* The core section of a single-producer writer's call (see Re-entrancy at
+ * the top): nothing between writer_enter and writer_leave may raise. */
+static void writer_enter(lwriter *w)
+{
+    w->busy = w->single;
+}
+
+static void writer_leave(lwriter *w)
+{
+    w->busy = false;
 }
 
 /* close, __gc and __close */
@@ -694,7 +727,9 @@ static int writer_add(lua_State *L)
     uint32_t type = opt_event_type(L, 3);
     int64_t timeout = opt_timeout(L, 4);
     uint64_t seq;
+    writer_enter(w);
     rr_status st = rr_writer_add(w->w, data, len, type, &seq, timeout);
+    writer_leave(w);
     if (st != RR_OK)
         return push_outcome(L, st, 2);
     lua_pushinteger(L, (lua_Integer)seq);
@@ -708,7 +743,9 @@ static int writer_try_add(lua_State *L)
     size_t len;
     const char *data = check_payload(L, 2, &len);
     uint32_t type = opt_event_type(L, 3);
+    writer_enter(w);
     rr_status st = rr_writer_add(w->w, data, len, type, NULL, 0);
+    writer_leave(w);
     if (st == RR_OK) {
         lua_pushboolean(L, 1);
         return 1;
@@ -786,7 +823,9 @@ static int writer_add_batch(lua_State *L)
     for (lua_Integer i = 1; i <= n; i++)
         batch_item(L, i, &items[i - 1]);
     uint64_t first;
+    writer_enter(w);
     rr_status st = rr_writer_add_batch(w->w, items, (size_t)n, &first, timeout);
+    writer_leave(w);
     if (st != RR_OK)
         return push_outcome(L, st, 2);
     lua_pushinteger(L, n);
@@ -798,7 +837,7 @@ static int writer_add_batch(lua_State *L)
 
 static lreader *new_reader_ud(lua_State *L)
 {
-    lreader *rd = lua_newuserdatauv(L, sizeof *rd, 1);
+    lreader *rd = lua_newuserdatauv(L, sizeof *rd, 2);   /* its ring; a spare event */
     memset(rd, 0, sizeof *rd);
     luaL_setmetatable(L, READER_MT);
     return rd;
@@ -852,6 +891,8 @@ static lreader *check_reader(lua_State *L)
     lreader *rd = luaL_checkudata(L, 1, READER_MT);
     if (!rd->r)
         luaL_error(L, "attempt to use a closed reader");
+    if (rd->busy)
+        luaL_error(L, "reader is in use by an outer call (re-entered from a finalizer or metamethod)");
     return rd;
 }
 
@@ -883,22 +924,47 @@ static int reader_tostring(lua_State *L)
     return 1;
 }
 
-/* Read the next event for the reader at stack index 1; push it or nil, word. */
+/* Read the next event for the reader at stack index 1; push it or nil, word.
+ * The event is made before the read: the allocation may run finalizers, and
+ * one that reads from this reader must do so before this read, not between
+ * it and the event handed out (that event would be stale, read by nobody);
+ * one that closes it is seen before the core is called. A call that finds
+ * nothing keeps its event as the reader's spare (user value 2), which the
+ * next call hands out, so polling an empty ring allocates nothing; taking
+ * the spare after the read allocates nothing either. */
 static int next_event(lua_State *L, lreader *rd, int64_t timeout)
 {
+    levent *e = NULL;
+    if (!rd->spare) {
+        e = lua_newuserdatauv(L, sizeof *e, 1);
+        e->rd = rd;
+        e->gen = rd->gen;
+        luaL_setmetatable(L, EVENT_MT);
+        lua_pushvalue(L, 1);
+        lua_setiuservalue(L, -2, 1);   /* the event keeps its reader alive */
+        if (!rd->r || rd->busy)        /* what finalizers did meanwhile */
+            check_reader(L);
+    }
+    /* The read section: nothing here allocates or raises. */
+    rd->busy = true;
     rd->gen++;   /* whatever happens, the previous event is no longer ours */
     rr_status st = rr_reader_next(rd->r, &rd->ev, timeout);
-    if (st != RR_OK)
+    rd->busy = false;
+    if (st != RR_OK) {
+        if (e) {
+            lua_setiuservalue(L, 1, 2);   /* kept for the next call */
+            rd->spare = true;
+        }
         return push_outcome(L, st, 0);
-    /* Taken before allocating: the allocation may run finalizers, and one that
-     * closes this reader or reads from it must leave the new event stale. */
-    uint64_t gen = rd->gen;
-    levent *e = lua_newuserdatauv(L, sizeof *e, 1);
-    e->rd = rd;
-    e->gen = gen;
-    luaL_setmetatable(L, EVENT_MT);
-    lua_pushvalue(L, 1);
-    lua_setiuservalue(L, -2, 1);   /* the event keeps its reader alive */
+    }
+    if (!e) {
+        lua_getiuservalue(L, 1, 2);
+        e = lua_touserdata(L, -1);
+        lua_pushnil(L);
+        lua_setiuservalue(L, 1, 2);       /* handed out: no spare left */
+        rd->spare = false;
+    }
+    e->gen = rd->gen;
     return 1;
 }
 

@@ -21,6 +21,52 @@ local function run(code)
   return t
 end
 
+-- Prepended to a case run by run_lines: at_first_allocation(action, f, ...) is pcall(f, ...)
+-- with the collector stopped in its finalizer phase, finalizers still pending and no debt
+-- left, so that the first allocation inside f runs a collection step, and that step a
+-- finalizer that calls action() once (`fired` counts it). No timing is involved: with a step
+-- size of 2 bytes collectgarbage("step", 0) is one basic step, and a step of the finalizer
+-- phase calls at most 10 finalizers, so 50 leave plenty for the call's first allocation.
+local AT_FIRST_ALLOCATION = [[
+  local support = require "support"
+  collectgarbage("incremental", 100, 100, 1)
+  local armed, started, action = false, false, nil
+  fired = 0
+  local mt = { __gc = function()
+    started = true
+    if armed then armed = false; fired = fired + 1; action() end
+  end }
+  function at_first_allocation(act, f, ...)
+    collectgarbage("collect")
+    collectgarbage("stop")
+    for _ = 1, 50 do setmetatable({}, mt) end
+    started = false
+    repeat collectgarbage("step", 0) until started
+    action, fired = act, 0
+    collectgarbage("restart")
+    armed = true
+    local ok, a, b = pcall(f, ...)
+    armed = false
+    return ok, a, b
+  end
+  function clean(err) return (tostring(err):gsub("^[^:]*:%d+: ", "")) end
+  function seq_of(ev)
+    local ok, d = pcall(ev.data, ev)
+    if not ok then return clean(d) end
+    return assert(support.check(d))
+  end
+]]
+
+-- Run AT_FIRST_ALLOCATION .. code in a fresh process; it prints "key=value" lines (any
+-- text up to the end of the line); return them as a table of strings.
+local function run_lines(code)
+  local ok, out = support.run_lua('local rr = require "rusted_ring"\n' .. AT_FIRST_ALLOCATION .. code)
+  assert(ok, out)
+  local t = {}
+  for k, v in out:gmatch("(%w+)=([^\n]*)") do t[k] = v end
+  return t
+end
+
 describe("finalizers run inside a call", function()
   it("make an event stale when they close its reader during next()", function()
     local t = run [[
@@ -110,6 +156,71 @@ describe("finalizers run inside a call", function()
     ]]
     assert.are.equal(0, t.corrupted)
     assert.is_true(t.ran > 0, "the finalizer never ran inside add_batch; the case tests nothing")
+  end)
+
+  for _, how in ipairs{ "next", "events" } do
+    it(how .. " makes its event before it reads, so a finalizer reading the same reader "
+       .. "takes the events before it and none is lost", function()
+      local t = run_lines(("local how = %q\n"):format(how) .. [[
+        local ring = rr.ring{ slot_size = 64, capacity = 16 }
+        local w, r = ring:writer(), ring:reader()
+        for i = 1, 4 do assert(w:add(support.payload(i))) end
+        local nested = "none"
+        local function read_nested() nested = seq_of(assert(r:next())) end
+        local ok, ev
+        if how == "next" then
+          ok, ev = at_first_allocation(read_nested, r.next, r)
+        else
+          local step, state = r:events()
+          ok, ev = at_first_allocation(read_nested, step, state)
+        end
+        print("fired=" .. fired)
+        print("ok=" .. tostring(ok))
+        print("nested=" .. nested)
+        print("outer=" .. seq_of(ev))
+        local rest = {}
+        for e in r:events() do rest[#rest + 1] = seq_of(e) end
+        print("rest=" .. table.concat(rest, ","))
+      ]])
+      assert.are.equal("1", t.fired, "the finalizer did not run inside the call; the case tests nothing")
+      assert.are.equal("true", t.ok)
+      -- the nested call read first; the outer call's event is the next one, and readable
+      assert.are.same({ "1", "2", "3,4" }, { t.nested, t.outer, t.rest })
+    end)
+  end
+
+  it("a finalizer closing the reader while next() makes its event makes next() raise", function()
+    local t = run_lines [[
+      local ring = rr.ring{ slot_size = 64, capacity = 16 }
+      local w, r = ring:writer(), ring:reader()
+      assert(w:add(support.payload(1)))
+      local ok, err = at_first_allocation(function() r:close() end, r.next, r)
+      print("fired=" .. fired)
+      print("ok=" .. tostring(ok))
+      print("err=" .. clean(err))
+      local r2 = ring:reader()
+      print("fresh=" .. seq_of(assert(r2:next())))
+    ]]
+    assert.are.equal("1", t.fired, "the finalizer did not run inside next(); the case tests nothing")
+    assert.are.same({ "false", "attempt to use a closed reader", "1" }, { t.ok, t.err, t.fresh })
+  end)
+
+  it("polling an empty ring allocates nothing: the event made before the read is kept", function()
+    local ring = rr.ring{ slot_size = 64, capacity = 4 }
+    local w, r = ring:writer(), ring:reader()
+    assert.is_nil(r:next())           -- the first empty poll leaves its event as the spare
+    collectgarbage("stop")
+    local before = collectgarbage("count")
+    for _ = 1, 1000 do
+      if r:next() ~= nil then error("an event from an empty ring") end
+    end
+    local after = collectgarbage("count")
+    collectgarbage("restart")
+    assert.are.equal(before, after)
+    -- the spare is handed out with the next event, and is that event
+    assert(w:add(support.payload(7)))
+    assert.are.equal(7, support.check(r:next():data()))
+    assert.is_nil(r:next())
   end)
 
   it("releasing the ring during reader()'s collection raises instead of using it", function()
