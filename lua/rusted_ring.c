@@ -26,10 +26,11 @@
  * finalizer (__gc), which may use, close or release the very handle whose
  * method is running; a metamethod (__tostring of a bad argument) may too.
  * So each method allocates, and checks its arguments, before it calls the
- * core, and between the core call and the return nothing allocates: r:next()
- * makes its event first, so a finalizer that reads from the reader runs
- * before this call's read, never between the read and the event handed
- * out. A reader and a
+ * core, and looks at its handle again after every allocation or collection
+ * (a closed writer or reader, a released ring raise as at entry). Between
+ * the core call and the return nothing allocates: r:next() makes its event
+ * first, so a finalizer that reads from the reader runs before this call's
+ * read, never between the read and the event handed out. A reader and a
  * single-producer writer are also `busy` for that stretch: a call that
  * finds its handle busy was re-entered from inside the core call's section,
  * and raises instead of moving the reader on or sharing the core writer.
@@ -507,12 +508,18 @@ static int ring_tostring(lua_State *L)
         lua_pushliteral(L, "rusted_ring.ring (closed)");
         return 1;
     }
-    const char *name = rr_ring_shm_name(rg->ring);
-    const char *shared = name ? lua_pushfstring(L, "'%s' ", name) : "";
-    lua_pushfstring(L, "rusted_ring.ring %s(slot_size=%I, capacity=%I, %s, %s) (%p)", shared,
-                    (lua_Integer)rr_ring_slot_size(rg->ring),
-                    (lua_Integer)rr_ring_capacity(rg->ring), rr_mode_name(rr_ring_mode(rg->ring)),
-                    rr_producers_name(rr_ring_producers(rg->ring)), (void *)rg);
+    /* Everything read before the first allocation: a finalizer it runs may
+     * release the ring (and unmap a shared one, its name with it). */
+    rr_ring *ring = rg->ring;
+    const char *name = rr_ring_shm_name(ring);
+    lua_Integer slot_size = (lua_Integer)rr_ring_slot_size(ring);
+    lua_Integer capacity = (lua_Integer)rr_ring_capacity(ring);
+    const char *mode = rr_mode_name(rr_ring_mode(ring));
+    const char *producers = rr_producers_name(rr_ring_producers(ring));
+    lua_pushstring(L, name ? name : "");
+    lua_pushfstring(L, "rusted_ring.ring %s%s%s(slot_size=%I, capacity=%I, %s, %s) (%p)",
+                    name ? "'" : "", lua_tostring(L, -1), name ? "' " : "", slot_size, capacity,
+                    mode, producers, (void *)rg);
     return 1;
 }
 
@@ -619,6 +626,7 @@ static int ring_stats(lua_State *L)
 {
     lring *rg = check_ring(L, 1);
     rr_ring_stats *s = lua_newuserdatauv(L, sizeof *s, 0);   /* too big for the C stack */
+    check_ring(L, 1);   /* a finalizer run by the allocation may have released it */
     rr_status st = rr_ring_stats_get(rg->ring, s);
     if (st != RR_OK)
         return push_outcome(L, st, 0);
@@ -656,9 +664,11 @@ static int ring_writer(lua_State *L)
 {
     lring *rg = check_ring(L, 1);
     lwriter *w = new_writer_ud(L);
+    check_ring(L, 1);   /* the allocation's finalizers may have released it */
     rr_status st = rr_writer_open(rg->ring, &w->w);
     if (st == RR_WRITER_BUSY) {   /* perhaps a dropped writer the GC has not closed yet */
         lua_gc(L, LUA_GCCOLLECT);
+        check_ring(L, 1);         /* and so may the collection's */
         st = rr_writer_open(rg->ring, &w->w);
     }
     if (st != RR_OK)
@@ -816,8 +826,11 @@ static int writer_add_batch(lua_State *L)
         return luaL_argerror(L, 2, lua_pushfstring(L, "a batch holds 1 to %I events here, not %I",
                                                    (lua_Integer)w->max_batch, n));
     rr_payload on_stack[BATCH_ON_STACK];
-    rr_payload *items = n <= BATCH_ON_STACK ? on_stack
-                                            : lua_newuserdatauv(L, (size_t)n * sizeof *items, 0);
+    rr_payload *items = on_stack;
+    if (n > BATCH_ON_STACK) {
+        items = lua_newuserdatauv(L, (size_t)n * sizeof *items, 0);
+        check_writer(L);   /* a finalizer run by the allocation may have closed it */
+    }
     for (lua_Integer i = 1; i <= n; i++)
         batch_check(L, w, i);
     for (lua_Integer i = 1; i <= n; i++)
@@ -877,6 +890,7 @@ static int ring_reader(lua_State *L)
     lring *rg = check_ring(L, 1);
     rr_start start = check_start(L, 2);
     lreader *rd = new_reader_ud(L);
+    check_ring(L, 1);   /* the allocation's finalizers may have released it */
     if (open_reader(L, rg, start, &rd->r) != RR_OK)
         return luaL_error(L, "%s", rr_last_error());
     rd->parent = rg;

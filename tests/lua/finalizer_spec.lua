@@ -223,6 +223,75 @@ describe("finalizers run inside a call", function()
     assert.is_nil(r:next())
   end)
 
+  for _, m in ipairs{ "stats", "writer", "reader" } do
+    it("a finalizer releasing the ring while ring:" .. m .. "() allocates makes it raise "
+       .. "as for a released ring", function()
+      local t = run_lines(("local m = %q\n"):format(m) .. [[
+        local ring = rr.ring{ slot_size = 64, capacity = 4 }
+        local ok, err = at_first_allocation(function() getmetatable(ring).__close(ring) end,
+                                            ring[m], ring)
+        print("fired=" .. fired)
+        print("ok=" .. tostring(ok))
+        print("err=" .. clean(err))
+      ]])
+      assert.are.equal("1", t.fired, "the finalizer did not run inside the call; the case tests nothing")
+      assert.are.same({ "false", "attempt to use a released ring" }, { t.ok, t.err })
+    end)
+  end
+
+  it("a finalizer closing the writer while add_batch allocates makes it raise as for a "
+     .. "closed writer, and publishes nothing", function()
+    local t = run_lines [[
+      local ring = rr.ring{ slot_size = 64, capacity = 256 }
+      local w, r = ring:writer(), ring:reader()
+      local list = {}
+      for i = 1, 100 do list[i] = support.payload(i) end   -- more than described on the C stack
+      local ok, err = at_first_allocation(function() w:close() end, w.add_batch, w, list)
+      print("fired=" .. fired)
+      print("ok=" .. tostring(ok))
+      print("err=" .. clean(err))
+      print("published=" .. ring:published())
+      assert(ring:writer():add_batch(list))                 -- the ring takes a new writer
+      local seqs = {}
+      for ev in r:events() do seqs[#seqs + 1] = seq_of(ev) end
+      print("read=" .. #seqs .. " first=" .. seqs[1] .. " last=" .. seqs[#seqs])
+    ]]
+    assert.are.equal("1", t.fired, "the finalizer did not run inside add_batch; the case tests nothing")
+    assert.are.same({ "false", "attempt to use a closed writer", "0", "100 first=1 last=100" },
+                    { t.ok, t.err, t.published, t.read })
+  end)
+
+  it("a finalizer releasing a shared ring while tostring formats it leaves the text true",
+     function()
+    local t = run_lines [[
+      local name = ("/rr-test-fin-%d-%d"):format(os.time(), math.random(1, 1e9))
+      local ring = assert(rr.create_shared(name, { slot_size = 64, capacity = 4 }))
+      assert(rr.unlink_shared(name))
+      local ok, text = at_first_allocation(function() getmetatable(ring).__close(ring) end,
+                                           getmetatable(ring).__tostring, ring)
+      print("fired=" .. fired)
+      print("ok=" .. tostring(ok))
+      print("text=" .. tostring(text):gsub("%(0x%x+%)", ""):gsub(name:gsub("%p", "%%%0"), "NAME"))
+    ]]
+    assert.are.equal("1", t.fired, "the finalizer did not run inside __tostring; the case tests nothing")
+    assert.are.same({ "true", "rusted_ring.ring 'NAME' (slot_size=64, capacity=4, backpressure, single) " },
+                    { t.ok, t.text })
+  end)
+
+  it("releasing the ring during writer()'s collection raises instead of using it", function()
+    collectgarbage("stop")
+    local ring = rr.ring{ slot_size = 64, capacity = 4 }
+    ring:writer()                                       -- dropped, not yet collected
+    local release = getmetatable(ring).__close
+    local released = false
+    setmetatable({}, { __gc = function() release(ring); released = true end })
+    local ok, err = pcall(ring.writer, ring)
+    collectgarbage("restart")
+    assert.is_true(released)
+    assert.is_false(ok)
+    assert.matches("attempt to use a released ring", err)
+  end)
+
   it("releasing the ring during reader()'s collection raises instead of using it", function()
     collectgarbage("stop")
     local ring = rr.ring{ slot_size = 64, capacity = 4 }
