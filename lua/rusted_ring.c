@@ -104,6 +104,16 @@ static const char *const outcome_words[RR_STATUS_COUNT] = {
     [RR_EMPTY] = "empty", [RR_FULL] = "full", [RR_TIMEOUT] = "timeout", [RR_CLOSED] = "closed",
 };
 
+/* The core's message for this thread's last failure, copied onto the stack
+ * to raise with. Raising allocates before it formats (luaL_where, the
+ * function's name for luaL_argerror), a finalizer run there may make a
+ * failing core call of its own, and that would overwrite the thread's
+ * message under luaL_error; lua_pushstring copies before it may collect. */
+static const char *last_error(lua_State *L)
+{
+    return lua_pushstring(L, rr_last_error());
+}
+
 /* Push nil, word for an outcome; raise for anything else. `arg` names the
  * argument to blame for a payload that does not fit (0: none). */
 static int push_outcome(lua_State *L, rr_status st, int arg)
@@ -114,8 +124,8 @@ static int push_outcome(lua_State *L, rr_status st, int arg)
         return 2;
     }
     if (st == RR_TOO_LARGE && arg > 0)
-        return luaL_argerror(L, arg, rr_last_error());
-    return luaL_error(L, "%s (%s)", rr_last_error(), rr_strerror(st));
+        return luaL_argerror(L, arg, last_error(L));
+    return luaL_error(L, "%s (%s)", last_error(L), rr_strerror(st));
 }
 
 /* ---- argument checks ------------------------------------------------------ */
@@ -172,7 +182,7 @@ static int64_t opt_timeout(lua_State *L, int arg)
         luaL_typeerror(L, arg, "number of seconds");
     int64_t ns;
     if (rr_timeout_from_seconds((double)lua_tonumber(L, arg), &ns) != RR_OK)
-        luaL_argerror(L, arg, rr_last_error());
+        luaL_argerror(L, arg, last_error(L));
     return ns;
 }
 
@@ -238,7 +248,7 @@ static int check_name(lua_State *L, int idx, const char *fn, const char *what,
         luaL_error(L, "%s%s%s must be \"%s\" or \"%s\", got %s", fn ? fn : "", fn ? ": " : "",
                    what, names(0), names(1), luaL_tolstring(L, idx, NULL));
     if (parse(lua_tostring(L, idx), &v) != RR_OK)
-        luaL_error(L, "%s%s%s", fn ? fn : "", fn ? ": " : "", rr_last_error());
+        luaL_error(L, "%s%s%s", fn ? fn : "", fn ? ": " : "", last_error(L));
     return v;
 }
 
@@ -313,7 +323,7 @@ static int rr_lua_ring(lua_State *L)
     rr_config cfg = check_config(L, 1, "rr.ring");
     lring *rg = new_ring_ud(L);
     if (rr_ring_create(&cfg, &rg->ring) != RR_OK)
-        return luaL_error(L, "rr.ring: %s", rr_last_error());
+        return luaL_error(L, "rr.ring: %s", last_error(L));
     rg->released = false;
     return 1;
 }
@@ -372,7 +382,7 @@ static int64_t field_shm_timeout(lua_State *L, int t, const char *fn)
             luaL_error(L, "%s: timeout must be a number of seconds, got %s", fn,
                        luaL_typename(L, -1));
         if (rr_timeout_from_seconds((double)lua_tonumber(L, -1), &ns) != RR_OK)
-            luaL_error(L, "%s: %s", fn, rr_last_error());
+            luaL_error(L, "%s: %s", fn, last_error(L));
     }
     lua_pop(L, 1);
     return ns;
@@ -395,7 +405,7 @@ static int push_shm_failure(lua_State *L, const char *fn, rr_status st)
         lua_pushstring(L, rr_last_error());
         return 2;
     default:
-        return luaL_error(L, "%s: %s", fn, rr_last_error());
+        return luaL_error(L, "%s: %s", fn, last_error(L));
     }
 }
 
@@ -672,7 +682,7 @@ static int ring_writer(lua_State *L)
         st = rr_writer_open(rg->ring, &w->w);
     }
     if (st != RR_OK)
-        return luaL_error(L, "%s", rr_last_error());
+        return luaL_error(L, "%s", last_error(L));
     w->parent = rg;
     rg->children++;
     writer_sizes(w, rg->ring);
@@ -866,7 +876,7 @@ static rr_start check_start(lua_State *L, int arg)
         luaL_argerror(L, arg, lua_pushfstring(L, "start must be \"%s\" or \"%s\", got %s",
                                               start_of(0), start_of(1), luaL_typename(L, arg)));
     if (parse_start(lua_tostring(L, arg), &v) != RR_OK)
-        luaL_argerror(L, arg, rr_last_error());
+        luaL_argerror(L, arg, last_error(L));
     return (rr_start)v;
 }
 
@@ -892,7 +902,7 @@ static int ring_reader(lua_State *L)
     lreader *rd = new_reader_ud(L);
     check_ring(L, 1);   /* the allocation's finalizers may have released it */
     if (open_reader(L, rg, start, &rd->r) != RR_OK)
-        return luaL_error(L, "%s", rr_last_error());
+        return luaL_error(L, "%s", last_error(L));
     rd->parent = rg;
     rg->children++;
     lua_pushvalue(L, 1);
@@ -1163,7 +1173,7 @@ static int rr_lua_configure_pools(lua_State *L)
     if (lua_type(L, 1) == LUA_TSTRING) {
         rr_preset preset;
         if (rr_preset_from_name(lua_tostring(L, 1), &preset) != RR_OK)
-            return luaL_argerror(L, 1, rr_last_error());
+            return luaL_argerror(L, 1, last_error(L));
         rr_preset_config(preset, &cfg);
     } else {
         luaL_checktype(L, 1, LUA_TTABLE);
@@ -1181,7 +1191,7 @@ static int rr_lua_configure_pools(lua_State *L)
         return luaL_error(L, "the default pools are already in use; configure them before "
                              "their first use");
     if (st != RR_OK)
-        return luaL_error(L, "%s", rr_last_error());
+        return luaL_error(L, "%s", last_error(L));
     lua_pushboolean(L, 1);
     return 1;
 }
@@ -1204,7 +1214,7 @@ static int pool_writer(lua_State *L)
     lwriter *w = new_writer_ud(L);
     rr_ring *ring;
     if (rr_pool_ring(id, &ring) != RR_OK || rr_pool_writer(id, &w->w) != RR_OK)
-        return luaL_error(L, "%s", rr_last_error());
+        return luaL_error(L, "%s", last_error(L));
     writer_sizes(w, ring);
     return 1;
 }
@@ -1217,7 +1227,7 @@ static int pool_reader(lua_State *L)
     lreader *rd = new_reader_ud(L);
     lring pool = { 0 };   /* the default pools live as long as the process */
     if (rr_pool_ring(id, &pool.ring) != RR_OK || open_reader(L, &pool, start, &rd->r) != RR_OK)
-        return luaL_error(L, "%s", rr_last_error());
+        return luaL_error(L, "%s", last_error(L));
     return 1;
 }
 

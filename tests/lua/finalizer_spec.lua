@@ -278,6 +278,32 @@ describe("finalizers run inside a call", function()
                     { t.ok, t.text })
   end)
 
+  it("an error carries the core's message for the failed call, whatever a finalizer run "
+     .. "while raising does", function()
+    local t = run_lines [[
+      -- the finalizer's own failing core call: an oversized add to another ring
+      local other = rr.ring{ slot_size = 4, capacity = 4 }:writer()
+      local function fail_elsewhere() assert(not pcall(other.add, other, string.rep("z", 30))) end
+      local ring = rr.ring{ slot_size = 8, capacity = 4 }
+      local w = ring:writer()
+      local cases = {
+        add = { w.add, w, string.rep("y", 20) },
+        start = { ring.reader, ring, "sideways" },
+        emit = { rr.emit, string.rep("y", 20000) },
+        preset = { rr.configure_pools, "nope" },
+      }
+      for name, c in pairs(cases) do
+        local ok, err = at_first_allocation(fail_elsewhere, table.unpack(c))
+        print(name .. "=" .. fired .. " " .. tostring(ok) .. " " .. clean(err))
+      end
+    ]]
+    assert.are.equal("1 false bad argument #2 to '?' (payload of 20 bytes exceeds the slot size "
+                     .. "of 8 bytes)", (t.add:gsub("'add'", "'?'")))
+    assert.matches("^1 false .*start must be \"oldest\" or \"latest\", got \"sideways\"", t.start)
+    assert.matches("^1 false .*payload of 20000 bytes exceeds the largest pool's", t.emit)
+    assert.matches("^1 false .*unknown preset \"nope\"", t.preset)
+  end)
+
   it("releasing the ring during writer()'s collection raises instead of using it", function()
     collectgarbage("stop")
     local ring = rr.ring{ slot_size = 64, capacity = 4 }
