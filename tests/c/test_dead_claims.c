@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "children.h"
 #include "layout.h"   /* the claim records and wait queues the tests look at */
 
 #define BP RR_MODE_BACKPRESSURE
@@ -43,30 +44,10 @@ typedef struct flags {
 
 static flags *fl;
 
-static pid_t children[4];
-
-static pid_t spawn(void)
+/* After every test: no child left, and the shared flags cleared. */
+static void reset_test(void)
 {
-    fflush(NULL);
-    pid_t pid = fork();
-    for (size_t i = 0; pid > 0 && i < sizeof children / sizeof *children; i++)
-        if (children[i] == 0) {
-            children[i] = pid;
-            break;
-        }
-    return pid;
-}
-
-static void reap_children(void)
-{
-    for (size_t i = 0; i < sizeof children / sizeof *children; i++) {
-        if (children[i] > 0) {
-            kill(children[i], SIGCONT);
-            kill(children[i], SIGKILL);
-            waitpid(children[i], NULL, 0);
-        }
-        children[i] = 0;
-    }
+    reap_children();
     memset(fl, 0, sizeof *fl);
 }
 
@@ -982,34 +963,34 @@ int main(void)
     if (fl == MAP_FAILED)
         return 2;
     RUN(test_a_killed_producers_claim_is_skipped_by_readers_backpressure);
-    reap_children();
+    reset_test();
     RUN(test_a_killed_producers_claim_is_skipped_by_readers_overwrite);
-    reap_children();
+    reset_test();
     RUN(test_a_producer_killed_asleep_on_a_full_ring_leaves_no_waiter_behind);
-    reap_children();
+    reset_test();
     RUN(test_a_stopped_producers_claim_is_waited_for);
-    reap_children();
+    reset_test();
     RUN(test_a_producers_claim_stands_across_exec_until_the_program_exits);
-    reap_children();
+    reset_test();
     RUN(test_an_open_claim_of_a_live_process_is_never_abandoned);
-    reap_children();
+    reset_test();
     RUN(test_a_reader_cancelled_while_it_recovers_leaves_no_recovery_held);
-    reap_children();
+    reset_test();
     RUN(test_a_producer_cancelled_while_it_waits_for_room_keeps_no_claim_record);
-    reap_children();
+    reset_test();
     RUN(test_an_idle_reader_of_a_shared_multi_producer_ring_sleeps_until_woken);
-    reap_children();
+    reset_test();
     RUN(test_a_producer_waiting_for_a_claim_record_sleeps_until_one_is_given_up);
-    reap_children();
+    reset_test();
     RUN(test_a_record_given_up_after_a_failed_wait_for_room_wakes_a_producer_waiting_for_one);
-    reap_children();
+    reset_test();
     RUN(test_more_producers_asleep_than_claim_records_all_get_one);
-    reap_children();
+    reset_test();
     RUN(test_a_dead_process_holding_every_claim_record_does_not_stop_claims);
-    reap_children();
+    reset_test();
     RUN(test_a_claim_record_names_the_process_that_claims);
-    reap_children();
+    reset_test();
     RUN(test_a_private_ring_keeps_no_claim_records);
-    reap_children();
+    reset_test();
     return check_report();
 }

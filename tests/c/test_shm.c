@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "children.h"
 #include "layout.h"   /* to damage headers on purpose and to fake a writer dying mid-publish */
 
 #define BP RR_MODE_BACKPRESSURE
@@ -52,36 +53,6 @@ static int mode_of(const char *path)
     snprintf(fs, sizeof fs, "/dev/shm%s", path);
     struct stat sb;
     return stat(fs, &sb) == 0 ? (int)(sb.st_mode & 07777) : -1;
-}
-
-/* Children of the running test: a test that fails before it kills or reaps
- * its children leaves them to reap_children(), run after every test, so none
- * outlives the suite (holding its output open). */
-static pid_t children[8];
-
-static pid_t spawn(void)
-{
-    fflush(NULL);
-    pid_t pid = fork();
-    if (pid > 0) {
-        for (size_t i = 0; i < sizeof children / sizeof *children; i++)
-            if (children[i] == 0) {
-                children[i] = pid;
-                break;
-            }
-    }
-    return pid;
-}
-
-static void reap_children(void)
-{
-    for (size_t i = 0; i < sizeof children / sizeof *children; i++) {
-        if (children[i] > 0) {
-            kill(children[i], SIGKILL);
-            waitpid(children[i], NULL, 0);   /* ECHILD when the test reaped it */
-        }
-        children[i] = 0;
-    }
 }
 
 /* A child process that waits to be killed. */

@@ -1,0 +1,44 @@
+/*
+ * children.h — child processes of the running test (tests/c only).
+ *
+ * spawn() forks and remembers the child; reap_children(), run after every
+ * test, kills and reaps whatever a test left (also a stopped child), so that
+ * a test failing before it reaps its children leaves none to outlive the
+ * suite holding its output open.
+ */
+#ifndef RR_TEST_CHILDREN_H
+#define RR_TEST_CHILDREN_H
+
+#include <signal.h>
+#include <stdio.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static pid_t children[8];
+
+static pid_t spawn(void)
+{
+    fflush(NULL);
+    pid_t pid = fork();
+    for (size_t i = 0; pid > 0 && i < sizeof children / sizeof *children; i++)
+        if (children[i] == 0) {
+            children[i] = pid;
+            break;
+        }
+    return pid;
+}
+
+static void reap_children(void)
+{
+    for (size_t i = 0; i < sizeof children / sizeof *children; i++) {
+        if (children[i] > 0) {
+            kill(children[i], SIGCONT);                 /* a stopped child dies too */
+            kill(children[i], SIGKILL);
+            waitpid(children[i], NULL, 0);   /* ECHILD when the test reaped it */
+        }
+        children[i] = 0;
+    }
+}
+
+#endif /* RR_TEST_CHILDREN_H */
