@@ -35,7 +35,7 @@ $(BUILD)/$(1)/lib.a: $(CORE_SRC) $(CORE_HDR) | $(BUILD)/$(1)
 	  $(CC) $(CFLAGS) $(2) -c $$$$f -o $(BUILD)/$(1)/$$$$(basename $$$$f .c).o || exit 1; done
 	ar rcs $$@ $(BUILD)/$(1)/*.o
 
-$(BUILD)/$(1)/%: tests/c/%.c tests/c/check.h tests/c/stress.h tests/c/children.h $(BUILD)/$(1)/lib.a
+$(BUILD)/$(1)/%: tests/c/%.c tests/c/check.h tests/c/stress.h tests/c/procs.h $(BUILD)/$(1)/lib.a
 	$(CC) $(CFLAGS) $(2) -Itests/c $$< $(BUILD)/$(1)/lib.a -o $$@ $$(LDLIBS)
 
 $(BUILD)/$(1):

@@ -18,22 +18,12 @@
 #include <unistd.h>
 
 #include "check.h"
-#include "children.h"
+#include "procs.h"
 #include "layout.h"   /* the claim records and wait queues the tests look at */
 
 #define BP RR_MODE_BACKPRESSURE
 #define OW RR_MODE_OVERWRITE
 #define MP RR_PRODUCERS_MULTI
-
-static char name_buf[64];
-static int name_count;
-
-static const char *fresh_name(void)
-{
-    snprintf(name_buf, sizeof name_buf, "/rr-claims-%d-%d", (int)getpid(), ++name_count);
-    rr_shm_unlink(name_buf);
-    return name_buf;
-}
 
 /* Flags shared with the children (a MAP_SHARED page made before they fork). */
 typedef struct flags {

@@ -17,22 +17,11 @@
 #include <unistd.h>
 
 #include "check.h"
-#include "children.h"
+#include "procs.h"
 #include "layout.h"   /* to damage headers on purpose and to fake a writer dying mid-publish */
 
 #define BP RR_MODE_BACKPRESSURE
 #define OW RR_MODE_OVERWRITE
-
-static char name_buf[64];
-static int name_count;
-
-/* A fresh segment name for this test. */
-static const char *fresh_name(void)
-{
-    snprintf(name_buf, sizeof name_buf, "/rr-test-%d-%d", (int)getpid(), ++name_count);
-    rr_shm_unlink(name_buf);
-    return name_buf;
-}
 
 static rr_config cfg_of(rr_mode mode, rr_producers producers, uint64_t capacity, size_t slot)
 {

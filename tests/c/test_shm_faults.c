@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "procs.h"
 #include "layout.h"   /* rr__format_zeroed: lay a ring out as the creator does */
 
 #define BP RR_MODE_BACKPRESSURE
@@ -94,16 +95,6 @@ int __wrap_fcntl(int fd, int cmd, ...)
         creator.step = STEP_NONE;
     }
     return rc;
-}
-
-static char name_buf[64];
-static int name_count;
-
-static const char *fresh_name(void)
-{
-    snprintf(name_buf, sizeof name_buf, "/rr-faults-%d-%d", (int)getpid(), ++name_count);
-    rr_shm_unlink(name_buf);
-    return name_buf;
 }
 
 /* Begin a creation as rr_shm_create does and stop before the ring is laid

@@ -1,13 +1,15 @@
 /*
- * children.h — child processes of the running test (tests/c only).
+ * procs.h — what the shared-memory tests share (tests/c only): fresh
+ * segment names, and the child processes of the running test.
  *
- * spawn() forks and remembers the child; reap_children(), run after every
+ * fresh_name() gives a segment name no other test or process uses, with any
+ * leftover of that name removed. spawn() forks and remembers the child; reap_children(), run after every
  * test, kills and reaps whatever a test left (also a stopped child), so that
  * a test failing before it reaps its children leaves none to outlive the
  * suite holding its output open.
  */
-#ifndef RR_TEST_CHILDREN_H
-#define RR_TEST_CHILDREN_H
+#ifndef RR_TEST_PROCS_H
+#define RR_TEST_PROCS_H
 
 #include <signal.h>
 #include <stdio.h>
@@ -15,9 +17,21 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "rusted_ring.h"
+
+static char name_buf[64];
+static int name_count;
+
+static inline const char *fresh_name(void)
+{
+    snprintf(name_buf, sizeof name_buf, "/rr-test-%d-%d", (int)getpid(), ++name_count);
+    rr_shm_unlink(name_buf);
+    return name_buf;
+}
+
 static pid_t children[8];
 
-static pid_t spawn(void)
+static inline pid_t spawn(void)
 {
     fflush(NULL);
     pid_t pid = fork();
@@ -29,7 +43,7 @@ static pid_t spawn(void)
     return pid;
 }
 
-static void reap_children(void)
+static inline void reap_children(void)
 {
     for (size_t i = 0; i < sizeof children / sizeof *children; i++) {
         if (children[i] > 0) {
@@ -41,4 +55,4 @@ static void reap_children(void)
     }
 }
 
-#endif /* RR_TEST_CHILDREN_H */
+#endif /* RR_TEST_PROCS_H */
