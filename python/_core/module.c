@@ -335,10 +335,11 @@ static int module_exec(PyObject *m)
                  "opened it. Open your own in the child (closing the inherited one is fine).",
                  &st->ForkedHandle) < 0)
         return -1;
-    if (!(st->str_backpressure = PyUnicode_InternFromString("backpressure")) ||
-        !(st->str_overwrite = PyUnicode_InternFromString("overwrite")) ||
-        !(st->str_single = PyUnicode_InternFromString("single")) ||
-        !(st->str_multi = PyUnicode_InternFromString("multi")))
+    /* the core's names (vocab.c), made once for the mode and producers properties */
+    if (!(st->str_backpressure = PyUnicode_InternFromString(rr_mode_name(RR_MODE_BACKPRESSURE))) ||
+        !(st->str_overwrite = PyUnicode_InternFromString(rr_mode_name(RR_MODE_OVERWRITE))) ||
+        !(st->str_single = PyUnicode_InternFromString(rr_producers_name(RR_PRODUCERS_SINGLE))) ||
+        !(st->str_multi = PyUnicode_InternFromString(rr_producers_name(RR_PRODUCERS_MULTI))))
         return -1;
     char version[32];
     snprintf(version, sizeof version, "%d.%d.%d", RR_VERSION_MAJOR, RR_VERSION_MINOR, RR_VERSION_PATCH);
