@@ -306,7 +306,7 @@ static void rr__read_records(const rr_ring *ring, rr_seen_record *seen)
 static void rr__abandon_dead(const rr_ring *ring, uint64_t s)
 {
     rr_layout *L = ring->L;
-    rr_slot_meta *m = &ring->meta[s % ring->capacity];
+    rr_slot_meta *m = rr__meta(ring, s % ring->capacity);
     if (ring->overwrite) {
         /* R5, as rr__mark_writing: a reader copying the slot's previous
          * event sees the stamp change before it can see the new length */
@@ -346,7 +346,7 @@ static bool rr__recover_record(const rr_ring *ring, rr_claim_record *rec, uint64
             if (a - s > ring->capacity)
                 continue;
             /* A1, after F2: see the opening comment */
-            uint64_t stamp = atomic_load_explicit(&ring->meta[s % ring->capacity].stamp,
+            uint64_t stamp = atomic_load_explicit(&rr__meta(ring, s % ring->capacity)->stamp,
                                                   memory_order_acquire);
             if (stamp >= rr__stamp_done(s))
                 continue;            /* published, abandoned, or already recovered */

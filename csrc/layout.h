@@ -364,6 +364,20 @@ static inline unsigned char *rr__slot(const rr_ring *ring, uint64_t idx)
     return ring->payload + idx * ring->stride;
 }
 
+/* The metadata (stamp, length, type) of slot idx. Every access goes through
+ * this, so where the metadata lives can change in one place. */
+static inline rr_slot_meta *rr__meta(const rr_ring *ring, uint64_t idx)
+{
+    return &ring->meta[idx];
+}
+
+/* Bytes from one slot's metadata to the next's. */
+static inline size_t rr__meta_stride(const rr_ring *ring)
+{
+    (void)ring;
+    return sizeof(rr_slot_meta);
+}
+
 static inline bool rr__closed(const rr_ring *ring)
 {
     return atomic_load_explicit(&ring->L->control.closed, memory_order_acquire) != 0;   /* A8 */

@@ -235,7 +235,7 @@ static uint64_t rr__oldest_possible(const rr_ring *ring, uint64_t pos)
     uint64_t base = pos - pos % cap;              /* first sequence of pos's lap */
     for (uint64_t r = 0; r < cap; r++) {
         /* A1 */
-        uint64_t stamp = atomic_load_explicit(&ring->meta[r].stamp, memory_order_acquire);
+        uint64_t stamp = atomic_load_explicit(&rr__meta(ring, r)->stamp, memory_order_acquire);
         uint64_t q = stamp ? (stamp - 1) / 2 : 0; /* the sequence in slot r */
         uint64_t first = base + r < pos ? base + r + cap : base + r; /* residue r, >= pos */
         uint64_t cand = stamp && q >= pos ? q : first;
@@ -275,7 +275,7 @@ static void rr__skip_lapped(rr_reader *r, uint64_t stamp)
         /* below the claim cursor a sequence may be claimed and not yet
          * published: never pass one of those on purpose (A1) */
         uint64_t q = target;
-        while (q < resume && atomic_load_explicit(&ring->meta[q % cap].stamp,
+        while (q < resume && atomic_load_explicit(&rr__meta(ring, q % cap)->stamp,
                                                   memory_order_acquire) >= rr__stamp_done(q))
             q++;
         resume = q;
@@ -318,7 +318,7 @@ static rr_status rr__fetch_overwrite(rr_reader *r, rr_event *ev, unsigned char *
 {
     rr_ring *ring = r->ring;
     for (;;) {
-        rr_slot_meta *m = &ring->meta[r->idx];
+        rr_slot_meta *m = rr__meta(ring, r->idx);
         uint64_t want = rr__stamp_done(r->pos);
         /* A1, pairs with R1 in writer.c */
         uint64_t s1 = atomic_load_explicit(&m->stamp, memory_order_acquire);
@@ -356,7 +356,7 @@ static rr_status rr__fetch_in_place(rr_reader *r, rr_event *ev)
 {
     rr_ring *ring = r->ring;
     for (;;) {
-        rr_slot_meta *m = &ring->meta[r->idx];
+        rr_slot_meta *m = rr__meta(ring, r->idx);
         uint64_t want = rr__stamp_done(r->pos);
         /* A1, pairs with R1 in writer.c: the payload is complete */
         uint64_t s = atomic_load_explicit(&m->stamp, memory_order_acquire);

@@ -87,7 +87,7 @@ static void rr__recover_published(rr_ring *ring)
     uint64_t pub = atomic_load_explicit(&ring->L->published, memory_order_acquire);
     uint64_t next = pub;
     while (next - pub < ring->capacity &&
-           atomic_load_explicit(&ring->meta[next % ring->capacity].stamp,
+           atomic_load_explicit(&rr__meta(ring, next % ring->capacity)->stamp,
                                 memory_order_acquire) == rr__stamp_done(next))
         next++;
     if (next != pub) {
@@ -212,7 +212,7 @@ static bool rr__slots_free(const rr_ring *ring, uint64_t s, uint32_t n)
     for (uint32_t i = 0; i < n; i++) {
         uint64_t seq = s + i;
         /* A1: the previous writer's bytes are done before we refill */
-        if (seq >= cap && atomic_load_explicit(&ring->meta[idx].stamp, memory_order_acquire) <
+        if (seq >= cap && atomic_load_explicit(&rr__meta(ring, idx)->stamp, memory_order_acquire) <
                               rr__stamp_done(seq - cap))
             return false;
         if (++idx == cap)
@@ -325,7 +325,7 @@ static void rr__mark_writing(rr_ring *ring, uint64_t seq, uint64_t idx, uint32_t
     if (!ring->overwrite)
         return;
     for (uint32_t i = 0; i < n; i++) {
-        atomic_store_explicit(&ring->meta[idx].stamp, rr__stamp_writing(seq + i),
+        atomic_store_explicit(&rr__meta(ring, idx)->stamp, rr__stamp_writing(seq + i),
                               memory_order_relaxed);
         if (++idx == ring->capacity)
             idx = 0;
@@ -493,7 +493,7 @@ rr_status rr_writer_claim_ex(rr_writer *w, uint32_t count, uint32_t event_type, 
     rr_ring *ring = w->ring;
     uint64_t idx = c->_idx;
     for (uint32_t i = 0; i < count; i++) {
-        rr__set_meta(&ring->meta[idx], ring->slot_size, event_type);
+        rr__set_meta(rr__meta(ring, idx), ring->slot_size, event_type);
         if (++idx == ring->capacity)
             idx = 0;
     }
@@ -538,7 +538,7 @@ rr_status rr_claim_set(rr_claim *c, uint32_t i, size_t len, uint32_t event_type)
     }
     if (len > ring->slot_size)
         return rr__too_large(len, ring);
-    rr__set_meta(&ring->meta[rr__claim_slot(c, i)], (uint32_t)len, event_type);
+    rr__set_meta(rr__meta(ring, rr__claim_slot(c, i)), (uint32_t)len, event_type);
     return RR_OK;
 }
 
@@ -569,7 +569,7 @@ static void rr__stamp_all(rr_ring *ring, const rr_claim *c)
 {
     uint64_t idx = c->_idx;
     for (uint32_t i = 0; i < c->count; i++) {
-        atomic_store_explicit(&ring->meta[idx].stamp, rr__stamp_done(c->sequence + i),
+        atomic_store_explicit(&rr__meta(ring, idx)->stamp, rr__stamp_done(c->sequence + i),
                               memory_order_release);
         if (++idx == ring->capacity)
             idx = 0;
@@ -618,7 +618,7 @@ rr_status rr_writer_abandon(rr_writer *w, rr_claim *c)
     /* Multi producer: the sequences are spent; mark them so readers skip them. */
     uint64_t idx = c->_idx;
     for (uint32_t i = 0; i < c->count; i++) {
-        atomic_store_explicit(&ring->meta[idx].len, RR_LEN_ABANDONED, memory_order_relaxed);
+        atomic_store_explicit(&rr__meta(ring, idx)->len, RR_LEN_ABANDONED, memory_order_relaxed);
         if (++idx == ring->capacity)
             idx = 0;
     }
@@ -648,7 +648,7 @@ static rr_status rr__add_single(rr_writer *w, const void *data, size_t len, uint
             return st;
     }
     uint64_t idx = w->idx;
-    rr_slot_meta *m = &ring->meta[idx];
+    rr_slot_meta *m = rr__meta(ring, idx);
     rr__mark_writing(ring, seq, idx, 1);
     rr__set_meta(m, (uint32_t)len, type);
     rr__copy_in(rr__slot(ring, idx), data, len);
@@ -683,7 +683,7 @@ rr_status rr_writer_add_ex(rr_writer *w, const void *data, size_t len, uint32_t 
     rr_status st = rr__reserve(w, 1, timeout_ns, &c, wait ? wait : &own);
     if (st != RR_OK)
         return st;
-    rr__set_meta(&ring->meta[c._idx], (uint32_t)len, event_type);
+    rr__set_meta(rr__meta(ring, c._idx), (uint32_t)len, event_type);
     rr__copy_in(rr__slot(ring, c._idx), data, len);
     if (seq_out)
         *seq_out = c.sequence;
@@ -724,7 +724,7 @@ rr_status rr_writer_add_batch_ex(rr_writer *w, const rr_payload *items, size_t n
     rr_ring *ring = w->ring;
     uint64_t idx = c._idx;
     for (uint32_t i = 0; i < c.count; i++) {
-        rr__set_meta(&ring->meta[idx], (uint32_t)items[i].len, items[i].event_type);
+        rr__set_meta(rr__meta(ring, idx), (uint32_t)items[i].len, items[i].event_type);
         rr__copy_in(rr__slot(ring, idx), items[i].data, items[i].len);
         if (++idx == ring->capacity)
             idx = 0;
