@@ -142,7 +142,7 @@ int rrpy_wait_sliced(void *ctx, rrpy_wait_op op, rrpy_wait_between between, int6
 
 PyObject *rrpy_raise_busy(const char *what, unsigned long owner)
 {
-    if (owner == PyThread_get_thread_ident())
+    if (owner == rrpy_thread_ident())
         PyErr_Format(PyExc_RuntimeError, "this %s is in use by an outer call on this thread "
                      "(re-entered from a finalizer or property)", what);
     else

@@ -52,6 +52,7 @@
 #include <Python.h>
 #include <structmember.h>
 
+#include <pthread.h>
 #include <stdint.h>
 #include <unistd.h>
 
@@ -138,6 +139,10 @@ enum { CLAIM_NEW = 0, CLAIM_WAITING, CLAIM_OPEN, CLAIM_DRAINING, CLAIM_DONE };
 
 typedef struct EventObject EventObject;
 
+/* A Reader owns a reference to each Event of its last call and to its idle
+ * Events (see reader.c, "Event lifetime"): cur[0, ncur) are the last call's,
+ * cur[ncur, nidle) idle ones, referenced by nothing else, reused by the next
+ * call. `freelist` keeps the memory of detached Events that went, for reuse. */
 typedef struct {
     PyObject_HEAD
     RingObject   *ring;
@@ -149,27 +154,32 @@ typedef struct {
     unsigned long owner;     /* ... started by this thread ... */
     int           waiting;   /* ... and waits with the GIL released: the core reader is in use */
     Py_ssize_t    nheld;     /* events turned into holds, not yet released */
-    EventObject **cur;       /* backpressure: events of the last call (borrowed; NULL = gone) */
-    size_t        ncur, cur_cap;
+    EventObject **cur;       /* events of the last call, then idle ones (owned references) */
+    size_t        ncur, nidle, cur_cap;
+    EventObject **freelist;  /* memory of Events gone (not objects: no references) */
+    size_t        nfree;     /* ... up to cur_cap of them */
+    Py_ssize_t    copy_cap;  /* overwrite: the payload room of a reusable Event; else 0 */
     rr_event     *evbuf;     /* next_batch scratch */
     size_t        evbuf_cap;
     uint64_t     *pending;   /* releases queued while waiting */
     size_t        npending, pending_cap;
 } ReaderObject;
 
+/* EV_CURRENT: owned by its reader (an event of the last call, or idle); the
+ * reader pointer is borrowed. EV_HELD (backpressure) and EV_COPY (overwrite):
+ * detached, it owns a reference to its reader; EV_HELD also a core hold. */
 enum { EV_COPY = 0, EV_CURRENT, EV_HELD };
 
 struct EventObject {
-    PyObject_VAR_HEAD
+    PyObject_VAR_HEAD        /* ob_size: the room in copy[] */
     ReaderObject *reader;
     const char   *data;
     uint64_t      sequence;
     uint32_t      len;
     uint32_t      type;
     Py_ssize_t    exports;
-    Py_ssize_t    idx;       /* EV_CURRENT: index in reader->cur */
     int           state;
-    char          copy[1];   /* EV_COPY: the payload (ob_size bytes) */
+    char          copy[1];   /* overwrite: the payload */
 };
 
 typedef struct {
@@ -219,6 +229,14 @@ static inline void rrpy_payload_release(rrpy_payload *p)
     PyErr_Restore(type, value, tb);
 }
 
+/* ---- version shims ---------------------------------------------------------------- */
+
+/* Inlined even where the compiler would not: the few functions of the
+ * per-event path that several entry points share (3.10 lacks the macro). */
+#ifndef Py_ALWAYS_INLINE
+# define Py_ALWAYS_INLINE __attribute__((always_inline))
+#endif
+
 /* ---- errors and waiting (module.c) --------------------------------------------- */
 
 PyObject *rrpy_raise_status(rr_py_state *st, rr_status s, const char *detail, ...);
@@ -237,6 +255,14 @@ int rrpy_wait_sliced(void *ctx, rrpy_wait_op op, rrpy_wait_between between, int6
 /* RuntimeError for a call on a handle (`what`: "reader", ...) that a call
  * started by thread `owner` is using. Returns NULL. */
 PyObject *rrpy_raise_busy(const char *what, unsigned long owner);
+
+/* The calling thread as PyThread_get_thread_ident() names it -- pthread_self()
+ * on every POSIX build of CPython -- without its two calls: every reading and
+ * writing call records its owner. */
+static inline unsigned long rrpy_thread_ident(void)
+{
+    return (unsigned long)pthread_self();
+}
 
 /* __enter__ of every handle: the handle itself. */
 PyObject *rrpy_return_self(PyObject *self, PyObject *unused);
