@@ -117,6 +117,7 @@ typedef struct {
     rr_payload *items;       /* single producer: add_batch scratch, grown on demand */
     Py_buffer  *views;
     size_t      items_cap;
+    PyObject   *last_seq;    /* the int add() returned last, rewritten if nobody kept it */
 } WriterObject;
 
 typedef struct {
@@ -236,6 +237,36 @@ static inline void rrpy_payload_release(rrpy_payload *p)
 #ifndef Py_ALWAYS_INLINE
 # define Py_ALWAYS_INLINE __attribute__((always_inline))
 #endif
+
+/* Give an int that nobody but its owner references (a reference count of 1:
+ * nobody else can see it) the value v, the way CPython's own zip() and
+ * enumerate() refill a result tuple nobody kept, instead of allocating a new
+ * one. Only a one-digit positive int beyond the small-int cache takes a
+ * one-digit value beyond it. Returns 1 when o now has the value v, 0 (o left
+ * alone) for anything else, and always 0 on builds whose int layout this does
+ * not know, or where a reference count of 1 does not prove it (free-threaded). */
+static inline int rrpy_long_refill(PyObject *o, uint64_t v)
+{
+#if defined(PYPY_VERSION) || defined(Py_LIMITED_API) || defined(Py_GIL_DISABLED) || \
+    PY_VERSION_HEX < 0x030B0000 || PY_VERSION_HEX >= 0x030F0000
+    (void)o; (void)v;
+    return 0;
+#else
+    if (Py_REFCNT(o) != 1 || !PyLong_CheckExact(o) || v <= 256 || v >= ((uint64_t)1 << PyLong_SHIFT))
+        return 0;
+    PyLongObject *l = (PyLongObject *)o;
+# if PY_VERSION_HEX >= 0x030C0000
+    if (!_PyLong_IsCompact(l) || _PyLong_CompactValue(l) <= 256)
+        return 0;
+    l->long_value.ob_digit[0] = (digit)v;
+# else
+    if (Py_SIZE(l) != 1 || l->ob_digit[0] <= 256)
+        return 0;
+    l->ob_digit[0] = (digit)v;
+# endif
+    return 1;
+#endif
+}
 
 /* ---- errors and waiting (module.c) --------------------------------------------- */
 

@@ -180,13 +180,24 @@ static PyObject *writer_fail(WriterObject *self, rr_status s, int64_t timeout_ns
     }
 }
 
-/* A sequence as an int: through the signed conversion, which has CPython's
- * allocation fast path for one-digit values. */
+/* add()'s result, the event's sequence as an int. The int returned last is
+ * given the new value when nobody kept it (a loop of `w.add(b)` drops each
+ * one), so that loop allocates no int per event; else a new one (through the
+ * signed conversion, which has CPython's fast path for one-digit values). */
+static PyObject *seq_int_new(WriterObject *self, uint64_t seq)
+{
+    PyObject *o = seq <= (uint64_t)LLONG_MAX ? PyLong_FromLongLong((long long)seq)
+                                             : PyLong_FromUnsignedLongLong(seq);
+    Py_XSETREF(self->last_seq, Py_XNewRef(o));
+    return o;
+}
+
 static inline PyObject *seq_int(WriterObject *self, uint64_t seq)
 {
-    (void)self;
-    return seq <= (uint64_t)LLONG_MAX ? PyLong_FromLongLong((long long)seq)
-                                      : PyLong_FromUnsignedLongLong(seq);
+    PyObject *o = self->last_seq;
+    if (o && rrpy_long_refill(o, seq))
+        return Py_NewRef(o);
+    return seq_int_new(self, seq);
 }
 
 /* add() and try_add() once the call has begun: convert the payload, publish
@@ -483,6 +494,7 @@ static void Writer_dealloc(WriterObject *self)
         rr_writer_close(self->w);     /* no call is active: they hold a reference */
     PyMem_Free(self->items);
     PyMem_Free(self->views);
+    Py_XDECREF(self->last_seq);
     Py_XDECREF(self->ring);
     tp->tp_free((PyObject *)self);
     Py_DECREF(tp);

@@ -239,6 +239,31 @@ def test_next_batch_allocates_its_list_and_no_object_per_event(mode):
     assert grown < 64 * 8 + 8 * event_size, f"a batch of 64 took {grown} bytes at peak"
 
 
+refills_ints = pytest.mark.skipif(
+    sys.version_info >= (3, 15) or bool(sysconfig.get_config_var("Py_GIL_DISABLED")),
+    reason="add() refills its last int only on the GIL builds of CPython 3.11-3.14")
+
+
+@refills_ints
+def test_add_allocates_no_int_when_nobody_keeps_the_sequence():
+    ring = rr.Ring(64, 4096)
+    w, r = ring.writer(), ring.reader()
+    payload = bytes(64)
+    add = w.add
+    for _ in range(300):                      # past the small ints
+        add(payload)
+    r.next_batch(300)
+    turns = [None] * 1000
+
+    def write():
+        for _ in turns:
+            add(payload)
+
+    grown = peak_growth(write, turns)
+    assert ring.published == 1300
+    assert grown < sys.getsizeof(2 ** 20), f"1000 adds took {grown} bytes at peak"
+
+
 def test_add_returns_each_sequence_whether_or_not_the_last_one_was_kept():
     ring = rr.Ring(16, 4096)
     w = ring.writer()
