@@ -20,6 +20,8 @@ Cases (64-byte payloads, one thread, nothing waits):
                              referenced while the next is read (a hold)
   SimpleQueue ... item = get q.put(b); item = q.get_nowait()
   Ring add_batch/next_batch  w.add_batch(64 payloads); r.next_batch(64), per event
+  ... batch = next_batch     the same, the last batch still referenced while the
+                             next is read
   empty loop                 for _ in range(n): pass
 
 Without valgrind on PATH the script says so and exits 0 (nothing measured).
@@ -48,6 +50,7 @@ CASES = {
     "ring_kept": ("Ring add + ev = next (kept one call)", 1),
     "queue_kept": ("SimpleQueue put + item = get_nowait", 1),
     "ring_batch": ("Ring add_batch(64) + next_batch(64)", BATCH),
+    "ring_batch_kept": ("Ring add_batch(64) + batch = next_batch(64)", BATCH),
     "empty": ("empty loop", 1),
 }
 
@@ -99,6 +102,16 @@ def child(case: str, n: int) -> None:
             add_batch(batch)
             nb(BATCH)
         assert r.delivered == n * BATCH
+    elif case == "ring_batch_kept":
+        ring = rr.Ring(PAYLOAD, CAPACITY)
+        w, r = ring.writer(), ring.reader()
+        add_batch, nb = w.add_batch, r.next_batch
+        batch = [data] * BATCH
+        got = None
+        for _ in range(n):
+            add_batch(batch)
+            got = nb(BATCH)
+        assert r.delivered == n * BATCH and len(got) == BATCH
     elif case == "empty":
         for _ in range(n):
             pass

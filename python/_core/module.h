@@ -167,9 +167,11 @@ typedef struct {
 } ReaderObject;
 
 /* EV_CURRENT: owned by its reader (an event of the last call, or idle); the
- * reader pointer is borrowed. EV_HELD (backpressure) and EV_COPY (overwrite):
- * detached, it owns a reference to its reader; EV_HELD also a core hold. */
-enum { EV_COPY = 0, EV_CURRENT, EV_HELD };
+ * reader pointer is borrowed. EV_HELD, EV_GROUPED (backpressure) and EV_COPY
+ * (overwrite): detached, it owns a reference to its reader; EV_HELD also a
+ * core hold, EV_GROUPED a reference to the EV_HELD event of its call whose
+ * hold pins it (`leader`). */
+enum { EV_COPY = 0, EV_CURRENT, EV_HELD, EV_GROUPED };
 
 struct EventObject {
     PyObject_VAR_HEAD        /* ob_size: the room in copy[] */
@@ -179,6 +181,7 @@ struct EventObject {
     uint32_t      len;
     uint32_t      type;
     Py_ssize_t    exports;
+    EventObject  *leader;    /* EV_GROUPED: the event whose hold pins this one */
     int           state;
     char          copy[1];   /* overwrite: the payload */
 };

@@ -4,18 +4,20 @@
  *
  * Event lifetime. In backpressure mode an Event's payload is the ring's slot
  * itself. The core keeps the slots of a reader's last call pinned; before the
- * reader moves on, every Event of that call still alive (someone kept it, or a
- * buffer taken from it) is turned into a hold (rr_reader_hold) that its
- * deallocation releases. So an Event's bytes never change while it exists, and a
- * reader that is closed while some of its events are still held stays registered
- * (gating writers) until the last of them goes. In overwrite mode an Event owns
- * a copy of the payload, verified intact by the core.
+ * reader moves on, the Events of that call still alive (someone kept them, or
+ * a buffer taken from them) are pinned by a hold (rr_reader_hold) on the first
+ * of them, which the last of them to go releases (reader_detach_current). So
+ * an Event's bytes never change while it exists, and a reader that is closed
+ * while some of its events are still held stays registered (gating writers)
+ * until the last of them goes. In overwrite mode an Event owns a copy of the
+ * payload, verified intact by the core.
  *
  * What it costs when nothing is kept: nothing per event but filling in fields.
  * The Reader owns a reference to every Event of its last call (EV_CURRENT,
  * `cur`), so "kept" is a reference count above the Reader's one, read at the
  * next call (reader_detach_current): a kept Event is detached -- it takes a
- * reference to its Reader and, in backpressure mode, a hold -- and the Reader
+ * reference to its Reader and, in backpressure mode, its share of a hold --
+ * and the Reader
  * lets go of it; an Event nobody else references stays in `cur` as an idle
  * one, and the next call hands the same object out again with new fields. An
  * EV_CURRENT Event borrows its Reader pointer (no cycle: only detached Events
@@ -32,7 +34,9 @@
  * Invariants: cur[0, ncur) are the last call's EV_CURRENT events and
  * cur[ncur, nidle) idle ones, each with one reference owned by the Reader, the
  * idle ones with no other (ncur <= nidle <= cur_cap); ncur is 0 outside a
- * call once the Reader is closed; nheld counts EV_HELD events; freelist holds
+ * call once the Reader is closed; nheld counts EV_HELD events, each with one
+ * core hold, and an EV_GROUPED event keeps its leader (an EV_HELD event of
+ * the same call, with an older sequence) alive; freelist holds
  * nfree <= cur_cap blocks of Event memory of copy_cap bytes of room, none of
  * them an object; a reading call is `busy` (reader_enter to reader_leave)
  * wherever Python code can run in it -- its wait, next_batch's list -- and
@@ -155,13 +159,18 @@ static inline int event_kept(EventObject *ev)
 }
 
 /* Before the reader moves on: events of its last call that are still
- * referenced become holds (backpressure) or plain copies (overwrite), each
- * with a reference to the reader; the reader lets go of them. The others
- * become idle, to be handed out again. Runs no Python code: the reader's
- * reference to a kept event is never its last. */
+ * referenced are detached, each with a reference to the reader, and the
+ * reader lets go of them. In backpressure mode the first of them (the oldest)
+ * takes a hold, which keeps the gate from passing its slot and so pins every
+ * later one too; the others keep that first one alive (EV_GROUPED), so the
+ * hold lasts until the last of them goes, at one core call each way for the
+ * whole call's events. In overwrite mode they are copies already. Events
+ * nobody kept become idle, to be handed out again. Runs no Python code: the
+ * reader's reference to a kept event is never its last. */
 static void reader_detach_current(ReaderObject *self)
 {
     size_t idle = 0, n = self->ncur;
+    EventObject *leader = NULL;
     for (size_t i = 0; i < n; i++) {
         EventObject *ev = self->cur[i];
         if (!event_kept(ev)) {
@@ -170,12 +179,16 @@ static void reader_detach_current(ReaderObject *self)
         }
         if (self->overwrite) {
             ev->state = EV_COPY;
+        } else if (leader) {
+            ev->state = EV_GROUPED;
+            ev->leader = (EventObject *)Py_NewRef(leader);
         } else {
             /* cannot fail (handed out by the last call), except in a fork()ed
              * child, where the core refuses every call of an inherited reader */
             rr_reader_hold(self->r, ev->sequence);
             ev->state = EV_HELD;
             self->nheld++;
+            leader = ev;
         }
         ev->reader = (ReaderObject *)Py_NewRef(self);
         Py_DECREF(ev);
@@ -725,10 +738,12 @@ static void Event_dealloc(EventObject *self)
     PyTypeObject *tp = Py_TYPE(self);
     ReaderObject *r = self->reader;
     int detached = self->state != EV_CURRENT;    /* else its reader let go of it */
+    EventObject *leader = self->state == EV_GROUPED ? self->leader : NULL;
     if (self->state == EV_HELD)
         reader_release(r, self->sequence);
     event_free(r, self);
     Py_DECREF(tp);
+    Py_XDECREF(leader);                /* may be the last of its call: the hold goes */
     if (detached)
         Py_DECREF(r);                  /* may be the reader's last reference */
 }

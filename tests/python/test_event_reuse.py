@@ -278,3 +278,30 @@ def test_add_returns_each_sequence_whether_or_not_the_last_one_was_kept():
     assert sum(kept.values()) == sum(range(0, 3000, 5))
     last = w.add(b"y")
     assert last == 3000 and w.add(b"z") == 3001 and last == 3000
+
+
+@pytest.mark.parametrize("order", [(2, 1, 0), (0, 1, 2), (1, 0, 2)])
+def test_events_kept_from_one_batch_stay_intact_until_each_goes_and_free_the_ring_after(order):
+    ring = rr.Ring(32, 8)
+    w, r = ring.writer(), ring.reader()
+    gen = Payloads(6, 32)
+    for s in range(8):
+        w.add(gen.make(s))
+    batch = r.next_batch(8)
+    kept = {i: batch[i] for i in (2, 3, 6)}
+    del batch
+    assert r.next() is None            # moving on: the kept three stay, 0 and 1 are free
+    assert r.pinned == 6               # from the first kept one on
+    assert w.try_add(gen.make(8)) and w.try_add(gen.make(9))
+    assert w.try_add(gen.make(10)) is False    # slot 2 is kept
+    left = sorted(kept)
+    for k in order:
+        del kept[left[k]]
+        # whatever went before, the others are intact while the writer tries
+        assert all(decode(kept[i]) == (6, i) for i in kept)
+        for _ in range(3):
+            w.try_add(gen.make(ring.published))
+        assert all(decode(kept[i]) == (6, i) for i in kept)
+    assert r.pinned == 0               # the last one gone: nothing of the batch is pinned
+    assert [decode(ev)[1] for ev in r] == list(range(8, ring.published))
+    assert w.try_add(gen.make(ring.published)) is True
