@@ -105,6 +105,11 @@ def _py(script):
     return group
 
 
+def py_instr(quick, out, log, timeout):
+    _need("valgrind", "install valgrind (apt-get install valgrind)")
+    return _py("bench_instr.py")(quick, out, log, timeout)
+
+
 def lua(quick, out, log, timeout):
     _need(LUA, "install Lua 5.4 (apt-get install lua5.4 liblua5.4-dev)")
     if not (ROOT / "build/lua/rusted_ring.so").exists():
@@ -121,6 +126,7 @@ GROUPS = {
     "rust_seed": ("peer: Rust seed crate rusted-ring 0.5.6 (cargo)", rust_seed),
     "java_disruptor": ("peer: LMAX Disruptor 4.0.0 (Maven)", java_disruptor),
     "py_threads": ("Python threads vs queue.Queue & co (bench_queue.py)", _py("bench_queue.py")),
+    "py_instr": ("Python per-event path, callgrind instructions vs SimpleQueue (bench_instr.py)", py_instr),
     "py_latency": ("Python ping-pong latency (bench_latency.py)", _py("bench_latency.py")),
     "py_procs": ("Python processes vs mp.Queue, faster-fifo, pyzmq (bench_procs.py)", _py("bench_procs.py")),
     "py_pressure": ("writer outrunning its reader, sampled (bench_pressure.py)", _py("bench_pressure.py")),
@@ -500,6 +506,14 @@ def summary(doc: dict) -> list[dict]:
             "Ring, 3 readers, batches of 64", fan.get("Ring, 3 readers, batches of 64"), peer, fan.get(peer),
             "events/s", "higher", "each reader sees every event", g)
 
+    pi = (_data(doc, "py_instr") or {}).get("results", [])
+    for ours, peer, note in (("Ring add + next", "SimpleQueue put + get_nowait", "target: no more than the peer"),
+                             ("Ring add + ev = next (kept one call)", "SimpleQueue put + item = get_nowait", "")):
+        o, p = _find(pi, name=ours), _find(pi, name=peer)
+        add("Python, one thread, callgrind instructions per event", f"{ours} vs {peer}", ours,
+            o and o["instructions_per_event"], peer, p and p["instructions_per_event"], "instructions",
+            "lower", note, ("py_instr",))
+
     pl = (_data(doc, "py_latency") or {}).get("results", [])
     for kind, ours_name, peers in (("threads", "rusted_ring Ring", ("queue.Queue", "queue.SimpleQueue")),
                                    ("processes", "rusted_ring shared Ring",
@@ -569,6 +583,8 @@ def _fmt(v, unit):
         return f"{v / 1e3:,.1f} us" if v >= 1e4 else f"{v:,.0f} ns"
     if unit == "bytes":
         return f"{v:,} B"
+    if unit == "instructions":
+        return f"{v:,.0f}"
     return f"{v}"
 
 

@@ -2,7 +2,7 @@
 against queue.SimpleQueue, counted instead of timed.
 
     python bench/python/bench_instr.py            # full run (about a minute)
-    python bench/python/bench_instr.py --quick    # fewer iterations
+    python bench/python/bench_instr.py --quick    # add + next against put + get_nowait only
     python bench/python/bench_instr.py --json out.json
 
 Wall-clock figures swing with the machine's load; instruction counts do not,
@@ -138,10 +138,11 @@ def instructions(case: str, n: int, tmp: str) -> int:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--quick", action="store_true", help="fewer iterations")
+    ap.add_argument("--quick", action="store_true", help="fewer iterations, the two headline cases")
     ap.add_argument("--json", metavar="FILE", help="also write the results as JSON")
     ap.add_argument("--child", nargs=2, metavar=("CASE", "N"), help=argparse.SUPPRESS)
-    ap.add_argument("--cases", default=",".join(CASES), help="comma-separated: " + ", ".join(CASES))
+    ap.add_argument("--cases", help="comma-separated, of: " + ", ".join(CASES)
+                    + " (default: all; --quick: ring,queue)")
     args = ap.parse_args(argv)
     if args.child:
         child(args.child[0], int(args.child[1]))
@@ -152,12 +153,16 @@ def main(argv=None) -> int:
         if args.json:
             Path(args.json).write_text(json.dumps({"skipped": "valgrind is not installed"}) + "\n")
         return 0
-    n1, n2 = (2_000, 12_000) if args.quick else (10_000, 60_000)
+    n1, n2 = (1_000, 6_000) if args.quick else (10_000, 60_000)
+    cases = (args.cases or ("ring,queue" if args.quick else ",".join(CASES))).split(",")
+    unknown = [c for c in cases if c not in CASES]
+    if unknown:
+        ap.error(f"unknown case(s) {', '.join(unknown)}; choose from {', '.join(CASES)}")
     results = {}
     print(f"instructions per event under callgrind, {PAYLOAD} B payloads, "
           f"({n2} - {n1} iterations), {sys.version.split()[0]}")
     with tempfile.TemporaryDirectory() as tmp:
-        for case in args.cases.split(","):
+        for case in cases:
             name, per = CASES[case]
             a = instructions(case, n1, tmp)
             b = instructions(case, n2, tmp)
