@@ -11,10 +11,15 @@
  *     and the ring counts them (`children`). The ring's block is freed only
  *     once the ring was released (its __gc or __close ran) and its last child
  *     closed, so no finalizer order can free a ring under an open handle.
- *   - An event is a small userdata naming its reader and the reader's
- *     generation when it was handed out. Every next() (and close) bumps the
- *     generation, so an event used after its reader moved on raises instead of
- *     reading a slot that now holds something else.
+ *   - The event object belongs to the reader and holds the latest event:
+ *     each reader makes one event userdata when it is opened (its user value
+ *     2) and every r:next() that returns an event returns that same object,
+ *     refilled, so reading allocates nothing. The event records the reader's
+ *     generation when it was filled; every next() (and close) bumps the
+ *     generation, so the event raises ("stale event") after a next() that
+ *     returned nil and after close, instead of reading a slot the reader no
+ *     longer owns. A variable that kept the event from an earlier next() sees
+ *     the latest event, not the one it was handed then.
  *   - Handles the program dropped close in __gc. Lua does not see the reader
  *     table fill up, so when opening a reader (or a single-producer writer)
  *     finds no room, one full collection runs and the open is retried.
@@ -28,9 +33,9 @@
  * So each method allocates, and checks its arguments, before it calls the
  * core, and looks at its handle again after every allocation or collection
  * (a closed writer or reader, a released ring raise as at entry). Between
- * the core call and the return nothing allocates: r:next() makes its event
- * first, so a finalizer that reads from the reader runs before this call's
- * read, never between the read and the event handed out. A reader and a
+ * the core call and the return nothing allocates: r:next() allocates
+ * nothing at all (its event was made with the reader), so no finalizer runs
+ * between the read and the event handed out. A reader and a
  * single-producer writer are also `busy` for that stretch: a call that
  * finds its handle busy was re-entered from inside the core call's section,
  * and raises instead of moving the reader on or sharing the core writer.
@@ -88,13 +93,19 @@ typedef struct lreader {
     lring     *parent;   /* NULL for a default pool's reader */
     uint64_t   gen;      /* bumped by every next() and by close */
     bool       busy;     /* a read is inside the core */
-    bool       spare;    /* user value 2 holds an event never handed out */
-    rr_event   ev;       /* the event handed out at generation `gen` */
+    struct levent *event;   /* the reader's one event object (user value 2) */
+    rr_event   ev;       /* what the event holds while event->gen == gen */
 } lreader;
+
+/* User values of a reader: its ring (absent for a default pool's) and its
+ * event object. */
+#define READER_UV_RING  1
+#define READER_UV_EVENT 2
+#define READER_UVALUES  2
 
 typedef struct levent {
     lreader *rd;         /* kept alive by the event's user value */
-    uint64_t gen;
+    uint64_t gen;        /* the reader's generation when it was filled */
 } levent;
 
 /* ---- statuses ------------------------------------------------------------ */
@@ -184,6 +195,26 @@ static int64_t opt_timeout(lua_State *L, int arg)
     if (rr_timeout_from_seconds((double)lua_tonumber(L, arg), &ns) != RR_OK)
         luaL_argerror(L, arg, last_error(L));
     return ns;
+}
+
+/* ---- self ------------------------------------------------------------------ */
+
+/* The userdata at index 1 when it is of type `tname`. Every method carries
+ * its type's metatable as upvalue 1 (define_type), so the common case is a
+ * metatable compare instead of luaL_checkudata's registry lookup by name,
+ * which costs about as much as the core's add. Anything else (another type;
+ * a metamethod or a method that is one, which have no upvalue) takes the
+ * standard path, which raises the standard message. */
+static void *check_self(lua_State *L, const char *tname)
+{
+    void *p = lua_touserdata(L, 1);
+    if (p && lua_getmetatable(L, 1)) {
+        int same = lua_rawequal(L, -1, lua_upvalueindex(1));
+        lua_pop(L, 1);
+        if (same)
+            return p;
+    }
+    return luaL_checkudata(L, 1, tname);
 }
 
 /* ---- rings ---------------------------------------------------------------- */
@@ -693,7 +724,7 @@ static int ring_writer(lua_State *L)
 
 static lwriter *check_writer(lua_State *L)
 {
-    lwriter *w = luaL_checkudata(L, 1, WRITER_MT);
+    lwriter *w = check_self(L, WRITER_MT);
     if (!w->w)
         luaL_error(L, "attempt to use a closed writer");
     if (w->busy)
@@ -858,11 +889,25 @@ static int writer_add_batch(lua_State *L)
 
 /* ---- readers -------------------------------------------------------------- */
 
+/* A reader userdata, not yet open, with its event object: the one every
+ * next() hands out, made here so that reading never allocates. The event
+ * starts stale (generation 0 against the reader's 1). Leaves the reader on
+ * top of the stack. Allocations here may run finalizers; the reader is not
+ * open yet, so they cannot use it, and callers look at the ring again. */
 static lreader *new_reader_ud(lua_State *L)
 {
-    lreader *rd = lua_newuserdatauv(L, sizeof *rd, 2);   /* its ring; a spare event */
+    lreader *rd = lua_newuserdatauv(L, sizeof *rd, READER_UVALUES);
     memset(rd, 0, sizeof *rd);
+    rd->gen = 1;
     luaL_setmetatable(L, READER_MT);
+    levent *e = lua_newuserdatauv(L, sizeof *e, 1);
+    e->rd = rd;
+    e->gen = 0;
+    luaL_setmetatable(L, EVENT_MT);
+    lua_pushvalue(L, -2);
+    lua_setiuservalue(L, -2, 1);                 /* the event keeps its reader alive */
+    rd->event = e;
+    lua_setiuservalue(L, -2, READER_UV_EVENT);   /* and the reader its event */
     return rd;
 }
 
@@ -912,7 +957,7 @@ static int ring_reader(lua_State *L)
 
 static lreader *check_reader(lua_State *L)
 {
-    lreader *rd = luaL_checkudata(L, 1, READER_MT);
+    lreader *rd = check_self(L, READER_MT);
     if (!rd->r)
         luaL_error(L, "attempt to use a closed reader");
     if (rd->busy)
@@ -949,46 +994,20 @@ static int reader_tostring(lua_State *L)
 }
 
 /* Read the next event for the reader at stack index 1; push it or nil, word.
- * The event is made before the read: the allocation may run finalizers, and
- * one that reads from this reader must do so before this read, not between
- * it and the event handed out (that event would be stale, read by nobody);
- * one that closes it is seen before the core is called. A call that finds
- * nothing keeps its event as the reader's spare (user value 2), which the
- * next call hands out, so polling an empty ring allocates nothing; taking
- * the spare after the read allocates nothing either. */
+ * The event pushed is the reader's own event object, refilled: nothing here
+ * allocates (push_outcome's words are interned once used), so no finalizer
+ * can run between the read and the return. */
 static int next_event(lua_State *L, lreader *rd, int64_t timeout)
 {
-    levent *e = NULL;
-    if (!rd->spare) {
-        e = lua_newuserdatauv(L, sizeof *e, 1);
-        e->rd = rd;
-        e->gen = rd->gen;
-        luaL_setmetatable(L, EVENT_MT);
-        lua_pushvalue(L, 1);
-        lua_setiuservalue(L, -2, 1);   /* the event keeps its reader alive */
-        if (!rd->r || rd->busy)        /* what finalizers did meanwhile */
-            check_reader(L);
-    }
     /* The read section: nothing here allocates or raises. */
     rd->busy = true;
-    rd->gen++;   /* whatever happens, the previous event is no longer ours */
+    rd->gen++;   /* whatever happens, what the event held is no longer ours */
     rr_status st = rr_reader_next(rd->r, &rd->ev, timeout);
     rd->busy = false;
-    if (st != RR_OK) {
-        if (e) {
-            lua_setiuservalue(L, 1, 2);   /* kept for the next call */
-            rd->spare = true;
-        }
+    if (st != RR_OK)
         return push_outcome(L, st, 0);
-    }
-    if (!e) {
-        lua_getiuservalue(L, 1, 2);
-        e = lua_touserdata(L, -1);
-        lua_pushnil(L);
-        lua_setiuservalue(L, 1, 2);       /* handed out: no spare left */
-        rd->spare = false;
-    }
-    e->gen = rd->gen;
+    rd->event->gen = rd->gen;
+    lua_getiuservalue(L, 1, READER_UV_EVENT);
     return 1;
 }
 
@@ -1003,9 +1022,20 @@ static int reader_next(lua_State *L)
 static int events_step(lua_State *L)
 {
     lreader *rd = check_reader(L);
-    int64_t timeout = (int64_t)lua_tointeger(L, lua_upvalueindex(1));
+    int64_t timeout = (int64_t)lua_tointeger(L, lua_upvalueindex(2));
     int n = next_event(L, rd, timeout);
     return n == 1 ? 1 : (lua_pushnil(L), 1);
+}
+
+/* The registry key of the step for events() without a timeout, made once by
+ * luaopen_rusted_ring, so the most common loop allocates nothing either. */
+static const char EVENTS_STEP_NOWAIT = 0;
+
+static void push_events_step(lua_State *L, int reader_mt, int64_t timeout)
+{
+    lua_pushvalue(L, reader_mt);   /* upvalue 1: the reader metatable, for check_self */
+    lua_pushinteger(L, (lua_Integer)timeout);
+    lua_pushcclosure(L, events_step, 2);
 }
 
 /* for ev in r:events([timeout]) do ... end: what is available now (or within
@@ -1013,8 +1043,9 @@ static int events_step(lua_State *L)
 static int reader_events(lua_State *L)
 {
     check_reader(L);
-    lua_pushinteger(L, (lua_Integer)opt_timeout(L, 2));
-    lua_pushcclosure(L, events_step, 1);
+    int64_t timeout = opt_timeout(L, 2);
+    if (timeout != 0 || lua_rawgetp(L, LUA_REGISTRYINDEX, &EVENTS_STEP_NOWAIT) != LUA_TFUNCTION)
+        push_events_step(L, lua_upvalueindex(1), timeout);
     lua_pushvalue(L, 1);
     return 2;
 }
@@ -1041,10 +1072,11 @@ READER_GETTER(should_throttle, lua_pushboolean, rr_reader_should_throttle)
 /* The event at index 1, which must still be its reader's current one. */
 static const rr_event *check_event(lua_State *L)
 {
-    levent *e = luaL_checkudata(L, 1, EVENT_MT);
+    levent *e = check_self(L, EVENT_MT);
     if (e->gen != e->rd->gen)
-        luaL_error(L, "stale event: its reader has moved on (an event is valid until "
-                      "the reader's next call to next)");
+        luaL_error(L, "stale event: its reader has moved on (the event object belongs to "
+                      "the reader and holds the latest event; after a next() that returned "
+                      "nil, a next_block() or close it holds none)");
     return &e->rd->ev;
 }
 
@@ -1129,17 +1161,27 @@ static int event_byte(lua_State *L)
 
 /* ev:unpack(fmt [, pos]) as string.unpack(fmt, ev:data(), pos). */
 /* Pushing a string may run a collection step, and a finalizer may move the
- * reader on or close it: rr_unpack asks again before each item. */
-static int event_still_ours(void *p)
+ * reader on or close it: rr_unpack asks again before each item whether the
+ * reader is still at the generation the call started at. Comparing with the
+ * event's own generation would not do: a finalizer's next() refills this
+ * very event object and brings it up to date with the reader. */
+typedef struct read_guard {
+    const lreader *rd;
+    uint64_t       gen;   /* the reader's generation when the call began */
+} read_guard;
+
+static int still_current(void *p)
 {
-    const levent *e = p;
-    return e->gen == e->rd->gen;
+    const read_guard *g = p;
+    return g->rd->gen == g->gen;
 }
 
 static int event_unpack(lua_State *L)
 {
     const rr_event *ev = check_event(L);
-    return rr_unpack(L, ev->data, ev->len, 2, 3, event_still_ours, lua_touserdata(L, 1));
+    const levent *e = lua_touserdata(L, 1);
+    read_guard g = { e->rd, e->gen };
+    return rr_unpack(L, ev->data, ev->len, 2, 3, "event", still_current, &g);
 }
 
 static int event_tostring(lua_State *L)
@@ -1429,10 +1471,24 @@ static void define_type(lua_State *L, const char *name, const luaL_Reg *methods,
                         const luaL_Reg *meta)
 {
     luaL_newmetatable(L, name);   /* sets __name when it creates the table */
-    luaL_setfuncs(L, meta, 0);
+    luaL_setfuncs(L, meta, 0);    /* light functions: __gc and __close are one value */
     if (methods) {
         lua_newtable(L);
-        luaL_setfuncs(L, methods, 0);
+        for (const luaL_Reg *m = methods; m->name; m++) {
+            /* A method that is also a metamethod (close, __gc) stays that
+             * same function value; the others carry the metatable as upvalue
+             * 1 for check_self. */
+            bool is_meta = false;
+            for (const luaL_Reg *mm = meta; mm->name && !is_meta; mm++)
+                is_meta = mm->func == m->func;
+            if (is_meta) {
+                lua_pushcfunction(L, m->func);
+            } else {
+                lua_pushvalue(L, -2);
+                lua_pushcclosure(L, m->func, 1);
+            }
+            lua_setfield(L, -2, m->name);
+        }
         lua_setfield(L, -2, "__index");
     }
     lua_pop(L, 1);
@@ -1472,6 +1528,10 @@ int luaopen_rusted_ring(lua_State *L)
     define_type(L, WRITER_MT, writer_methods, writer_meta);
     define_type(L, READER_MT, reader_methods, reader_meta);
     define_type(L, EVENT_MT, event_methods, event_meta);
+    luaL_getmetatable(L, READER_MT);
+    push_events_step(L, lua_gettop(L), 0);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &EVENTS_STEP_NOWAIT);
+    lua_pop(L, 1);
     static const luaL_Reg stats_meta[] = { { "__tostring", pool_stats_tostring }, { NULL, NULL } };
     define_type(L, POOLSTAT_MT, NULL, stats_meta);
     luaL_newlib(L, module_funcs);
