@@ -539,7 +539,7 @@ def summary(doc: dict) -> list[dict]:
                                (bat, "pyzmq PUSH/PULL ipc, 64 per message", "")):
         add(sec, f"{short[ours]} vs {short[peer]}", ours, p_rate(ours), peer, p_rate(peer),
             "events/s", "higher", f"target {target}" if target else "", g)
-    for mode in ("add / next", "add_batch / next"):
+    for mode in ("add / next", "add_batch / next", "add_batch / next_block (512)"):
         name = f"Python writer -> Lua reader, {mode}"
         py_name = one if mode == "add / next" else bat
         add(sec, f"Python -> Lua reader ({mode.replace(' ', '')}) vs Python reader", name, p_rate(name),
@@ -547,9 +547,11 @@ def summary(doc: dict) -> list[dict]:
             "both rusted_ring: x is what reading in Lua costs against reading in Python", g, reference=True)
 
     lu = _data(doc, "lua")
+    lua_targets = {"interleaved": "target >= 1.0x", "bursts_block": "target >= 1.5x"}
     for r in (lu or {}).get("queue_vs_ring", []) or [{"name": "interleaved", "what": "one in, one out"}]:
-        add("Lua, one state", r.get("what", r["name"]), "w:add + r:next", r.get("ring_ns"),
-            "pure-Lua table queue push + pop", r.get("queue_ns"), "ns/event", "lower", "", ("lua",))
+        peer = "pure-Lua table queue push + pop" + (" + string.unpack" if r["name"].endswith("decode") else "")
+        add("Lua, one state", r.get("what", r["name"]), r.get("ring_what", "w:add + r:next"), r.get("ring_ns"),
+            peer, r.get("queue_ns"), "ns/event", "lower", lua_targets.get(r["name"], ""), ("lua",))
 
     mem = _find((core or {}).get("memory", []), preset="production", pool="total")
     xs = _find((core or {}).get("memory", []), preset="production", pool="XS")

@@ -23,6 +23,14 @@
  *   - Handles the program dropped close in __gc. Lua does not see the reader
  *     table fill up, so when opening a reader (or a single-producer writer)
  *     finds no room, one full collection runs and the open is retried.
+ *   - Blocks (r:next_block) follow the same rule: one block userdata per
+ *     reader (user value 3), refilled by each next_block, holding the
+ *     reader's generation. Every next, next_block and close bumps the
+ *     generation, so a block raises ("stale block") once its reader made
+ *     another call, and the event once the reader made a next_block call.
+ *     A block's accessors read event i of the core's rr_block in place
+ *     (backpressure: the slots themselves, pinned until the reader's next
+ *     call; overwrite: the reader's verified copy).
  *   - A shared ring (rr.create_shared / rr.open_shared) is the same ring
  *     userdata. Releasing it unmaps the segment but neither ends the stream,
  *     which other processes may still use, nor removes the name.
@@ -69,6 +77,7 @@ int luaopen_rusted_ring(lua_State *L);   /* the module's one exported symbol */
 #define WRITER_MT    "rusted_ring.writer"
 #define READER_MT    "rusted_ring.reader"
 #define EVENT_MT     "rusted_ring.event"
+#define BLOCK_MT     "rusted_ring.block"
 #define POOLSTAT_MT  "rusted_ring.pool_stats"
 
 #define BATCH_ON_STACK 64   /* add_batch items described without an allocation */
@@ -94,19 +103,27 @@ typedef struct lreader {
     uint64_t   gen;      /* bumped by every next() and by close */
     bool       busy;     /* a read is inside the core */
     struct levent *event;   /* the reader's one event object (user value 2) */
+    struct lblock *blk;     /* the reader's one block object (user value 3) */
     rr_event   ev;       /* what the event holds while event->gen == gen */
+    rr_block   block;    /* what the block holds while blk->gen == gen */
 } lreader;
 
-/* User values of a reader: its ring (absent for a default pool's) and its
- * event object. */
+/* User values of a reader: its ring (absent for a default pool's), its
+ * event object and its block object. */
 #define READER_UV_RING  1
 #define READER_UV_EVENT 2
-#define READER_UVALUES  2
+#define READER_UV_BLOCK 3
+#define READER_UVALUES  3
 
 typedef struct levent {
     lreader *rd;         /* kept alive by the event's user value */
     uint64_t gen;        /* the reader's generation when it was filled */
 } levent;
+
+typedef struct lblock {
+    lreader *rd;         /* kept alive by the block's user value */
+    uint64_t gen;        /* the reader's generation when it was filled */
+} lblock;
 
 /* ---- statuses ------------------------------------------------------------ */
 
@@ -889,11 +906,12 @@ static int writer_add_batch(lua_State *L)
 
 /* ---- readers -------------------------------------------------------------- */
 
-/* A reader userdata, not yet open, with its event object: the one every
- * next() hands out, made here so that reading never allocates. The event
- * starts stale (generation 0 against the reader's 1). Leaves the reader on
- * top of the stack. Allocations here may run finalizers; the reader is not
- * open yet, so they cannot use it, and callers look at the ring again. */
+/* A reader userdata, not yet open, with its event and block objects: the
+ * ones every next() and next_block() hand out, made here so that reading
+ * never allocates. Both start stale (generation 0 against the reader's 1).
+ * Leaves the reader on top of the stack. Allocations here may run
+ * finalizers; the reader is not open yet, so they cannot use it, and
+ * callers look at the ring again. */
 static lreader *new_reader_ud(lua_State *L)
 {
     lreader *rd = lua_newuserdatauv(L, sizeof *rd, READER_UVALUES);
@@ -908,6 +926,14 @@ static lreader *new_reader_ud(lua_State *L)
     lua_setiuservalue(L, -2, 1);                 /* the event keeps its reader alive */
     rd->event = e;
     lua_setiuservalue(L, -2, READER_UV_EVENT);   /* and the reader its event */
+    lblock *b = lua_newuserdatauv(L, sizeof *b, 1);
+    b->rd = rd;
+    b->gen = 0;
+    luaL_setmetatable(L, BLOCK_MT);
+    lua_pushvalue(L, -2);
+    lua_setiuservalue(L, -2, 1);                 /* the block keeps its reader alive */
+    rd->blk = b;
+    lua_setiuservalue(L, -2, READER_UV_BLOCK);   /* and the reader its block */
     return rd;
 }
 
@@ -1011,7 +1037,8 @@ static int next_event(lua_State *L, lreader *rd, int64_t timeout)
     return 1;
 }
 
-/* r:next([timeout]) -> event | nil, "empty"|"timeout"|"closed" */
+/* r:next([timeout]) -> event | nil, "empty"|"timeout"|"closed". The event
+ * is the reader's one event object, holding the latest event. */
 static int reader_next(lua_State *L)
 {
     lreader *rd = check_reader(L);
@@ -1048,6 +1075,29 @@ static int reader_events(lua_State *L)
         push_events_step(L, lua_upvalueindex(1), timeout);
     lua_pushvalue(L, 1);
     return 2;
+}
+
+/* r:next_block(max [, timeout]) -> block | nil, "empty"|"timeout"|"closed":
+ * up to `max` consecutive events lying contiguously in the ring (fewer at
+ * the ring's end or before an abandoned claim), read in place through the
+ * block's accessors. The block is the reader's one block object, valid until
+ * the reader's next call; waits as next() does (nil: 0, never waits). Like
+ * next_event, nothing here allocates. */
+static int reader_next_block(lua_State *L)
+{
+    lreader *rd = check_reader(L);
+    size_t max = (size_t)check_range(L, 2, "max", 1, LUA_MAXINTEGER);
+    int64_t timeout = opt_timeout(L, 3);
+    /* The read section: nothing here allocates or raises. */
+    rd->busy = true;
+    rd->gen++;   /* the event and the previous block are no longer ours */
+    rr_status st = rr_reader_next_block(rd->r, max, &rd->block, timeout);
+    rd->busy = false;
+    if (st != RR_OK)
+        return push_outcome(L, st, 0);
+    rd->blk->gen = rd->gen;
+    lua_getiuservalue(L, 1, READER_UV_BLOCK);
+    return 1;
 }
 
 #define READER_GETTER(name, push, expr)                 \
@@ -1127,12 +1177,12 @@ static size_t end_index(lua_Integer j, size_t len)
     return len + (size_t)j + 1;
 }
 
-/* ev:sub(i [, j]) as string.sub(ev:data(), i, j), copying only the slice. */
-static int event_sub(lua_State *L)
+/* string.sub(payload, i, j) with i, j at arguments i_arg, i_arg + 1,
+ * copying only the slice. Shared by ev:sub and b:sub. */
+static int push_sub(lua_State *L, const rr_event *ev, int i_arg)
 {
-    const rr_event *ev = check_event(L);
-    size_t i = start_index(luaL_checkinteger(L, 2), ev->len);
-    size_t j = end_index(luaL_optinteger(L, 3, -1), ev->len);
+    size_t i = start_index(luaL_checkinteger(L, i_arg), ev->len);
+    size_t j = end_index(luaL_optinteger(L, i_arg + 1, -1), ev->len);
     if (i > j)
         lua_pushliteral(L, "");
     else
@@ -1140,13 +1190,19 @@ static int event_sub(lua_State *L)
     return 1;
 }
 
-/* ev:byte([i [, j]]) as string.byte(ev:data(), i, j). */
-static int event_byte(lua_State *L)
+/* ev:sub(i [, j]) as string.sub(ev:data(), i, j). */
+static int event_sub(lua_State *L)
 {
-    const rr_event *ev = check_event(L);
-    lua_Integer first = luaL_optinteger(L, 2, 1);
+    return push_sub(L, check_event(L), 2);
+}
+
+/* string.byte(payload, i, j) with i, j at arguments i_arg, i_arg + 1.
+ * Shared by ev:byte and b:byte. */
+static int push_bytes(lua_State *L, const rr_event *ev, int i_arg)
+{
+    lua_Integer first = luaL_optinteger(L, i_arg, 1);
     size_t i = start_index(first, ev->len);
-    size_t j = end_index(luaL_optinteger(L, 3, first), ev->len);   /* j defaults to i as given */
+    size_t j = end_index(luaL_optinteger(L, i_arg + 1, first), ev->len);   /* j defaults to i */
     if (i > j)
         return 0;
     if (j - i >= (size_t)INT32_MAX)
@@ -1157,6 +1213,12 @@ static int event_byte(lua_State *L)
     for (int k = 0; k < n; k++)
         lua_pushinteger(L, p[i - 1 + (size_t)k]);
     return n;
+}
+
+/* ev:byte([i [, j]]) as string.byte(ev:data(), i, j). */
+static int event_byte(lua_State *L)
+{
+    return push_bytes(L, check_event(L), 2);
 }
 
 /* ev:unpack(fmt [, pos]) as string.unpack(fmt, ev:data(), pos). */
@@ -1194,6 +1256,120 @@ static int event_tostring(lua_State *L)
                         (lua_Integer)e->rd->ev.sequence, (lua_Integer)e->rd->ev.len,
                         (lua_Integer)e->rd->ev.event_type);
     return 1;
+}
+
+/* ---- blocks --------------------------------------------------------------- */
+
+/* The block at index 1, which must still be its reader's current one. */
+static const rr_block *check_block(lua_State *L)
+{
+    lblock *b = check_self(L, BLOCK_MT);
+    if (b->gen != b->rd->gen)
+        luaL_error(L, "stale block: its reader has moved on (a block is valid until the "
+                      "reader's next call to next, next_block or close)");
+    return &b->rd->block;
+}
+
+/* Event i of the block (the 1-based index at argument `arg`), as an rr_event. */
+static rr_event block_event(lua_State *L, const rr_block *b, int arg)
+{
+    int exact = 0;
+    lua_Integer i = lua_type(L, arg) == LUA_TNUMBER ? lua_tointegerx(L, arg, &exact) : 0;
+    if (!exact) {
+        if (lua_type(L, arg) == LUA_TNUMBER)
+            luaL_argerror(L, arg, lua_pushfstring(L, "event index must be an integer, got %s",
+                                                  luaL_tolstring(L, arg, NULL)));
+        luaL_argerror(L, arg, lua_pushfstring(L, "event index must be an integer, got %s",
+                                              luaL_typename(L, arg)));
+    }
+    if (i < 1 || i > (lua_Integer)b->count)
+        luaL_argerror(L, arg, lua_pushfstring(L, "event index %I is out of range: the block "
+                                                 "holds %I events (1..%I)",
+                                              i, (lua_Integer)b->count, (lua_Integer)b->count));
+    size_t k = (size_t)i - 1;
+    const unsigned char *meta_len = (const unsigned char *)b->lengths + k * b->meta_stride;
+    const unsigned char *meta_type = (const unsigned char *)b->types + k * b->meta_stride;
+    rr_event ev;
+    ev.sequence = b->first_sequence + k;
+    ev.len = *(const uint32_t *)(const void *)meta_len;
+    ev.event_type = *(const uint32_t *)(const void *)meta_type;
+    ev.data = b->data + k * b->stride;
+    return ev;
+}
+
+/* #b: the events in the block. */
+static int block_len(lua_State *L)
+{
+    lua_pushinteger(L, (lua_Integer)check_block(L)->count);
+    return 1;
+}
+
+/* b:data(i): event i's payload as a string (a copy). */
+static int block_data(lua_State *L)
+{
+    rr_event ev = block_event(L, check_block(L), 2);
+    lua_pushlstring(L, ev.len ? ev.data : "", ev.len);
+    return 1;
+}
+
+static int block_event_len(lua_State *L)
+{
+    lua_pushinteger(L, block_event(L, check_block(L), 2).len);
+    return 1;
+}
+
+static int block_type(lua_State *L)
+{
+    lua_pushinteger(L, block_event(L, check_block(L), 2).event_type);
+    return 1;
+}
+
+static int block_sequence(lua_State *L)
+{
+    lua_pushinteger(L, (lua_Integer)block_event(L, check_block(L), 2).sequence);
+    return 1;
+}
+
+/* b:sub(i, j [, k]) as string.sub(b:data(i), j, k), copying only the slice. */
+static int block_sub(lua_State *L)
+{
+    rr_event ev = block_event(L, check_block(L), 2);
+    return push_sub(L, &ev, 3);
+}
+
+/* b:byte(i [, j [, k]]) as string.byte(b:data(i), j, k). */
+static int block_byte(lua_State *L)
+{
+    rr_event ev = block_event(L, check_block(L), 2);
+    return push_bytes(L, &ev, 3);
+}
+
+/* b:unpack(i, fmt [, pos]) as string.unpack(fmt, b:data(i), pos), in place. */
+static int block_unpack(lua_State *L)
+{
+    rr_event ev = block_event(L, check_block(L), 2);
+    const lblock *b = lua_touserdata(L, 1);
+    read_guard g = { b->rd, b->gen };
+    return rr_unpack(L, ev.data, ev.len, 3, 4, "block", still_current, &g);
+}
+
+static int block_tostring(lua_State *L)
+{
+    lblock *b = luaL_checkudata(L, 1, BLOCK_MT);
+    if (b->gen != b->rd->gen)
+        lua_pushliteral(L, "rusted_ring.block (stale)");
+    else
+        lua_pushfstring(L, "rusted_ring.block (first_sequence=%I, count=%I)",
+                        (lua_Integer)b->rd->block.first_sequence,
+                        (lua_Integer)b->rd->block.count);
+    return 1;
+}
+
+/* `local b <close> = r:next_block(n)` works; a block owns nothing. */
+static int block_close(lua_State *L)
+{
+    luaL_checkudata(L, 1, BLOCK_MT);
+    return 0;
 }
 
 /* ---- pools ------------------------------------------------------------------ */
@@ -1421,7 +1597,7 @@ static const luaL_Reg writer_meta[] = {
 };
 
 static const luaL_Reg reader_methods[] = {
-    { "next", reader_next }, { "events", reader_events },
+    { "next", reader_next }, { "events", reader_events }, { "next_block", reader_next_block },
     { "backpressure_ratio", reader_backpressure_ratio },
     { "is_under_pressure", reader_is_under_pressure },
     { "should_throttle", reader_should_throttle }, { "lag", reader_lag },
@@ -1450,6 +1626,17 @@ static int event_close(lua_State *L)
 
 static const luaL_Reg event_meta[] = {
     { "__len", event_len }, { "__tostring", event_tostring }, { "__close", event_close },
+    { NULL, NULL }
+};
+
+/* Blocks own nothing either: no __gc. */
+static const luaL_Reg block_methods[] = {
+    { "data", block_data }, { "len", block_event_len }, { "type", block_type },
+    { "sequence", block_sequence }, { "byte", block_byte }, { "sub", block_sub },
+    { "unpack", block_unpack }, { NULL, NULL }
+};
+static const luaL_Reg block_meta[] = {
+    { "__len", block_len }, { "__tostring", block_tostring }, { "__close", block_close },
     { NULL, NULL }
 };
 
@@ -1528,6 +1715,7 @@ int luaopen_rusted_ring(lua_State *L)
     define_type(L, WRITER_MT, writer_methods, writer_meta);
     define_type(L, READER_MT, reader_methods, reader_meta);
     define_type(L, EVENT_MT, event_methods, event_meta);
+    define_type(L, BLOCK_MT, block_methods, block_meta);
     luaL_getmetatable(L, READER_MT);
     push_events_step(L, lua_gettop(L), 0);
     lua_rawsetp(L, LUA_REGISTRYINDEX, &EVENTS_STEP_NOWAIT);
