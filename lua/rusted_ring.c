@@ -1086,12 +1086,18 @@ static int reader_events(lua_State *L)
 static int reader_next_block(lua_State *L)
 {
     lreader *rd = check_reader(L);
-    size_t max = (size_t)check_range(L, 2, "max", 1, LUA_MAXINTEGER);
+    int exact = 0;
+    lua_Integer max = lua_type(L, 2) == LUA_TNUMBER ? lua_tointegerx(L, 2, &exact) : 0;
+    if (exact && max < 1)
+        return luaL_argerror(L, 2, lua_pushfstring(L, "max must be >= 1 (the most events the block "
+                                                      "may hold), got %I", max));
+    if (!exact)   /* raises, naming what it got */
+        check_range(L, 2, "max", 1, LUA_MAXINTEGER);
     int64_t timeout = opt_timeout(L, 3);
     /* The read section: nothing here allocates or raises. */
     rd->busy = true;
     rd->gen++;   /* the event and the previous block are no longer ours */
-    rr_status st = rr_reader_next_block(rd->r, max, &rd->block, timeout);
+    rr_status st = rr_reader_next_block(rd->r, (size_t)max, &rd->block, timeout);
     rd->busy = false;
     if (st != RR_OK)
         return push_outcome(L, st, 0);
