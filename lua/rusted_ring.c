@@ -218,15 +218,16 @@ static int64_t opt_timeout(lua_State *L, int arg)
 
 /* The userdata at index 1 when it is of type `tname`. Every method carries
  * its type's metatable as upvalue 1 (define_type), so the common case is a
- * metatable compare instead of luaL_checkudata's registry lookup by name,
- * which costs about as much as the core's add. Anything else (another type;
- * a metamethod or a method that is one, which have no upvalue) takes the
- * standard path, which raises the standard message. */
+ * compare of two table addresses instead of luaL_checkudata's registry
+ * lookup by name, which costs about as much as the core's add. Anything
+ * else (another type; a metamethod or a method that is one, which have no
+ * upvalue: lua_topointer of that is NULL) takes the standard path, which
+ * raises the standard message. */
 static void *check_self(lua_State *L, const char *tname)
 {
     void *p = lua_touserdata(L, 1);
     if (p && lua_getmetatable(L, 1)) {
-        int same = lua_rawequal(L, -1, lua_upvalueindex(1));
+        int same = lua_topointer(L, -1) == lua_topointer(L, lua_upvalueindex(1));
         lua_pop(L, 1);
         if (same)
             return p;
