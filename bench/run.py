@@ -157,7 +157,6 @@ class Worker:
         self.name, self.cmd, self.log, self.hello_timeout = name, cmd, log, hello_timeout
         self.proc = None
         self.hello = None
-        self.failures = 0
         self._start()
 
     def _start(self):
@@ -241,8 +240,8 @@ class Worker:
 # bench/peers/java/.../Shapes.java have them): name, the Disruptor test, events
 # per run (full, quick; divisible by 3 and 10), and how they read in a summary.
 SHAPES = {
-    "1p1c": ("OneToOneSequencedThroughputTest", 30_000_000, 1_500_000, "1P1C"),
-    "1p1c-batch10": ("OneToOneSequencedBatchThroughputTest", 30_000_000, 1_500_000, "1P1C batch 10"),
+    "1p1c": ("OneToOneSequencedThroughputTest", 20_000_000, 1_500_000, "1P1C"),
+    "1p1c-batch10": ("OneToOneSequencedBatchThroughputTest", 20_000_000, 1_500_000, "1P1C batch 10"),
     "1p3c": ("OneToThreeSequencedThroughputTest", 6_000_000, 600_000, "1P3C multicast"),
     "3p1c": ("ThreeToOneSequencedThroughputTest", 6_000_000, 600_000, "3P1C"),
 }
@@ -270,8 +269,10 @@ def _stats(rates: list[float]) -> dict:
     return {"median": statistics.median(rates), "min": min(rates), "max": max(rates), "n": len(rates)}
 
 
-def alternate(workers: dict, workloads: list[dict], quick: bool, log) -> tuple[list[dict], bool]:
-    """Every workload's contenders, one run each in turn, ALT runs times."""
+def alternate(workers: dict, workloads: list[dict], quick: bool, log,
+              unavailable: dict | None = None) -> tuple[list[dict], bool]:
+    """Every workload's contenders, one run each in turn, ALT runs times;
+    unavailable: why a worker that is not in `workers` could not start."""
     runs = ALT["runs"] or (RUNS_QUICK if quick else RUNS)
     cap = ALT["cap"] or (CAP_QUICK if quick else CAP_S)
     ok = True
@@ -281,12 +282,16 @@ def alternate(workers: dict, workloads: list[dict], quick: bool, log) -> tuple[l
         present = [c for c in wl["contenders"] if c["worker"] in workers]
         entry = {k: v for k, v in wl.items() if k != "contenders"}
         entry.update(load_before=load_now(), contenders=[])
+        log.write(f"== {shape} ({wl['test']}), wait {wait}: {events:,} events, {wl['threads']} threads on "
+                  f"{wl['cpus']} CPUs{' (oversubscribed)' if wl['oversubscribed'] else ''}; "
+                  f"{', '.join(c['label'] for c in present)}\n")
         states = {c["key"]: {**{k: c[k] for k in ("key", "worker", "form", "label")},
                              "status": "ok", "runs": []} for c in present}
         for c in wl["contenders"]:
             if c not in present:
                 entry["contenders"].append({**{k: c[k] for k in ("key", "worker", "form", "label")},
-                                            "status": "skipped", "reason": f"{c['worker']} is not available"})
+                                            "status": "skipped", "reason": (unavailable or {}).get(
+                                                c["worker"], f"{c['worker']} is not available")})
 
         def one(c, rnd, warmup):
             st = states[c["key"]]
@@ -359,13 +364,13 @@ def _driven(quick, out, log, workloads_fn, peers):
                 raise
     log.flush()
     try:
-        results, ok = alternate(workers, workloads_fn(set(workers)), quick, log)
+        unavailable = {n: st["reason"] for n, st in status.items() if st["status"] == "skipped"}
+        results, ok = alternate(workers, workloads_fn(set(workers)), quick, log, unavailable)
     finally:
         for name, w in workers.items():
             rc = w.close()
             status[name]["exit_status"] = rc
-            ok_exit = rc == 0
-            if not ok_exit:
+            if rc != 0:
                 log.write(f"{name}: exit status {rc}\n")
     ok = ok and all(s.get("exit_status", 0) == 0 for s in status.values() if s["status"] == "ok")
     doc = {"schema": "rusted_ring-alternating/1", "quick": quick,
