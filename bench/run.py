@@ -258,6 +258,19 @@ def _contender(key, worker, form, label, warmups=1):
 
 RR_CLAIM = _contender("rr_claim", "rusted_ring", "claim", "rusted_ring claim/publish")
 RR_ADD = _contender("rr_add", "rusted_ring", "add", "rusted_ring rr_writer_add (8 B)")
+# The same through rusted_ring_inline.h's static inline fast path, where the core has it.
+RR_CLAIM_INLINE = _contender("rr_claim_inline", "rusted_ring", "claim-inline",
+                             "rusted_ring claim/publish, inline")
+RR_ADD_INLINE = _contender("rr_add_inline", "rusted_ring", "add-inline", "rusted_ring rr_writer_add, inline")
+# Each of ours, with how a summary row names it.
+OURS = (("rr_claim", "claim/publish"), ("rr_add", "rr_writer_add"),
+        ("rr_claim_inline", "claim/publish inline"), ("rr_add_inline", "rr_writer_add inline"))
+
+
+def _ours(workers, *contenders):
+    """Those of our contenders that this build of bench_disruptor offers (its ready line's forms)."""
+    forms = (workers["rusted_ring"].hello or {}).get("forms", [])
+    return [c for c in contenders if c["form"] in forms]
 DISRUPTOR = _contender("disruptor", "disruptor", "claim", "Disruptor next/publish", warmups=2)
 CK = _contender("ck_ring", "ck_ring", "queue", "ck_ring enqueue/dequeue_spsc")
 BOOST = _contender("boost", "boost", "queue", "boost spsc_queue push/consume_all")
@@ -365,7 +378,7 @@ def _driven(quick, out, log, workloads_fn, peers):
     log.flush()
     try:
         unavailable = {n: st["reason"] for n, st in status.items() if st["status"] == "skipped"}
-        results, ok = alternate(workers, workloads_fn(set(workers)), quick, log, unavailable)
+        results, ok = alternate(workers, workloads_fn(workers), quick, log, unavailable)
     finally:
         for name, w in workers.items():
             rc = w.close()
@@ -385,12 +398,13 @@ def disruptor_tests(quick, out, log, timeout):
     def java():
         return _java_peer(log, timeout)
 
-    def workloads(_available):
+    def workloads(workers):
         wl = []
         for shape in SHAPES:
             for wait in WAITS:
-                cs = [RR_CLAIM] + ([RR_ADD] if shape == "1p1c" else []) + [DISRUPTOR]
-                wl.append(_workload(shape, wait, quick, cs))
+                ours = {"1p1c": (RR_CLAIM, RR_ADD, RR_CLAIM_INLINE, RR_ADD_INLINE),
+                        "1p1c-batch10": (RR_CLAIM, RR_CLAIM_INLINE)}.get(shape, (RR_CLAIM,))
+                wl.append(_workload(shape, wait, quick, _ours(workers, *ours) + [DISRUPTOR]))
         return wl
 
     return Driven("bench_disruptor --serve beside DisruptorPeer --serve",
@@ -414,10 +428,11 @@ def spsc_queues(quick, out, log, timeout):
              ("boost", lambda: _native_peer("boost::lockfree::spsc_queue", "boost/lockfree/spsc_queue.hpp",
                                             "c++", "boost_spsc", "libboost-dev", log, timeout))]
 
-    def workloads(available):
-        if not {"ck_ring", "boost"} & available:
+    def workloads(workers):
+        if not {"ck_ring", "boost"} & set(workers):
             raise Skip("neither ck_ring nor boost::lockfree::spsc_queue could be built (see the log)")
-        return [_workload("1p1c", wait, quick, [RR_CLAIM, RR_ADD, CK, BOOST]) for wait in ("yield", "spin")]
+        ours = _ours(workers, RR_CLAIM, RR_ADD, RR_CLAIM_INLINE, RR_ADD_INLINE)
+        return [_workload("1p1c", wait, quick, ours + [CK, BOOST]) for wait in ("yield", "spin")]
 
     return Driven("bench_disruptor --serve beside ck_spsc --serve and boost_spsc --serve",
                   lambda o, lg: _driven(quick, o, lg, workloads, peers)), None
@@ -755,6 +770,12 @@ def _why(doc, *groups):
     return "no figure"
 
 
+def _code(form: str) -> str:
+    """"`claim(1)/publish`, inline" for a README row."""
+    call, inline = (form[: -len(" inline")], True) if form.endswith(" inline") else (form, False)
+    return f"`{call}`" + (", inline" if inline else "")
+
+
 def alternating_rows(doc: dict, add) -> None:
     """Rows of the alternating groups: the ratio of the medians, each side's range."""
     targets = {"1p1c": 1.5}   # issue 13's targets against the Disruptor; other shapes and the queues: 1.0
@@ -789,12 +810,13 @@ def alternating_rows(doc: dict, add) -> None:
             peer = cs.get("disruptor", {})
             label = SHAPES.get(wl["shape"], (None, 0, 0, wl["shape"]))[3]
             claim = "claim(10)/publish" if wl["shape"] == "1p1c-batch10" else "claim(1)/publish"
-            for key, form in (("rr_claim", claim), ("rr_add", "rr_writer_add")):
+            for key, form in OURS:
+                form = form.replace("claim/publish", claim)
                 if key in cs:
                     row(section, f"{label}, {wl.get('disruptor_wait')} / {wl['wait']}: {form}", cs[key], peer,
                         f"{wl['test']}, 8 B values, {data.get('ring_size', 65536)} slots, {wl['events']:,} events",
                         "disruptor_tests", wl, targets.get(wl["shape"], 1.0),
-                        f"C, {label}, 8 B: `{form}` vs LMAX Disruptor 4.0.0 ({wl.get('disruptor_wait')} / "
+                        f"C, {label}, 8 B: {_code(form)} vs LMAX Disruptor 4.0.0 ({wl.get('disruptor_wait')} / "
                         f"`{wl['wait']}`)")
 
     data = _data(doc, "spsc_queues")
@@ -807,12 +829,13 @@ def alternating_rows(doc: dict, add) -> None:
         for wl in (data or {}).get("results", []):
             cs = {c["key"]: c for c in wl["contenders"]}
             for pkey, pname in (("ck_ring", "ck_ring"), ("boost", "boost spsc_queue")):
-                for key, form in (("rr_claim", "claim(1)/publish"), ("rr_add", "rr_writer_add")):
+                for key, form in OURS:
+                    form = form.replace("claim/publish", "claim(1)/publish")
                     if key in cs and pkey in cs:
                         row(section, f"1P1C 8 B, {wl['wait']}: {form} vs {pname}", cs[key], cs[pkey],
                             f"{wl['events']:,} events, {data.get('ring_size', 65536)} slots; the queues wait "
                             f"by {'spinning' if wl['wait'] == 'spin' else 'spinning, then sched_yield'}",
-                            "spsc_queues", wl, 1.0, f"C, 1P1C 8 B: `{form}` vs {pname} (`{wl['wait']}`)")
+                            "spsc_queues", wl, 1.0, f"C, 1P1C 8 B: {_code(form)} vs {pname} (`{wl['wait']}`)")
 
 
 def summary(doc: dict) -> list[dict]:
@@ -1026,7 +1049,7 @@ def readme_table(doc: dict) -> str:
 
     def cell(r, who):
         v = _fmt(r[who], r["unit"])
-        if r.get("stat") == "median" and r[who] is not None:
+        if r.get("stat") == "median" and r[who] is not None and r.get(who + "_runs", 0) > 1:
             span = _range(r.get(who + "_min"), r.get(who + "_max"), r["unit"], "–")
             unit = v.rsplit(" ", 1)[-1]
             v += f" ({span[: -len(unit) - 1] if span.endswith(' ' + unit) else span})"

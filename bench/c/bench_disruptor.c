@@ -27,7 +27,11 @@
  *
  * FORM is what the producer calls per event: "claim" (rr_writer_claim(1) /
  * write the value in place / rr_writer_publish: the Disruptor's next / get /
- * publish) or "add" (rr_writer_add of the 8 bytes; not for 1p1c-batch10).
+ * publish; 1p1c-batch10 claims 10) or "add" (rr_writer_add of the 8 bytes;
+ * not for 1p1c-batch10); with a core that has rusted_ring_inline.h also
+ * "claim-inline" and "add-inline", the same through its static inline fast
+ * path, as a C caller compiled against that header gets it. The ready line
+ * lists the forms this build offers.
  *
  * The producers look at the clock every CAP_CHECK events and stop at the
  * run's cap (see serve.h): with more threads than CPUs and busy-spinning
@@ -46,6 +50,15 @@
 #include "rusted_ring.h"
 #include "serve.h"
 
+/* The core's inline fast path for C callers, where it has one: forms
+ * claim-inline and add-inline call it instead of the library's functions. */
+#if defined(__has_include)
+#if __has_include("rusted_ring_inline.h")
+#include "rusted_ring_inline.h"
+#define HAVE_INLINE 1
+#endif
+#endif
+
 #define RING_SIZE   65536u   /* the Disruptor tests' BUFFER_SIZE (1024 * 64) */
 #define VALUE_BYTES 8u
 #define BATCH       10u      /* OneToOneSequencedBatchThroughputTest's BATCH_SIZE */
@@ -54,6 +67,7 @@
 #define MAX_THREADS 3
 
 typedef struct run_ctx run_ctx;
+typedef struct form form;
 
 typedef struct consumer {
     run_ctx   *run;
@@ -75,7 +89,7 @@ typedef struct producer {
 struct run_ctx {
     rr_ring          *ring;
     rr_wait_strategy  wait;
-    bool              add;       /* form "add" */
+    const form       *form;
     bool              batch;     /* 1p1c-batch10 */
     uint64_t          expected;  /* events each consumer must take */
     double            deadline;
@@ -116,55 +130,97 @@ static bool past_deadline(const run_ctx *run, uint64_t i)
     return (i % CAP_CHECK) == 0 && sp_now() > run->deadline;
 }
 
-/* next() / set the value / publish(), or add(value): event i carries i. */
-static void produce_events(producer *p)
+static void producer_failed(producer *p, const char *call, rr_status st)
 {
-    const run_ctx *run = p->run;
-    rr_claim c;
-    uint64_t i;
-    for (i = 0; i < p->n; i++) {
-        if (past_deadline(run, i)) break;
-        if (run->add) {
-            p->failed = rr_writer_add(p->w, &i, VALUE_BYTES, 1, NULL, RR_FOREVER);
-            p->call = "rr_writer_add";
-        } else {
-            p->failed = rr_writer_claim(p->w, 1, 1, &c, RR_FOREVER);
-            p->call = "rr_writer_claim";
-            if (p->failed == RR_OK) {
-                memcpy(rr_claim_data(&c, 0), &i, sizeof i);
-                p->failed = rr_writer_publish(p->w, &c);
-                p->call = "rr_writer_publish";
-            }
-        }
-        if (p->failed != RR_OK) break;
-    }
-    p->made = i;
+    p->failed = st;
+    p->call = call;
 }
 
-/* next(10) / set each value to the iteration / publish(lo, hi). */
-static void produce_batches(producer *p)
-{
-    rr_claim c;
-    uint64_t i;
-    for (i = 0; i < p->n; i++) {
-        if ((i % (CAP_CHECK / BATCH)) == 0 && sp_now() > p->run->deadline) break;
-        p->failed = rr_writer_claim(p->w, BATCH, 1, &c, RR_FOREVER);
-        p->call = "rr_writer_claim";
-        if (p->failed != RR_OK) break;
-        for (uint32_t j = 0; j < BATCH; j++) memcpy(rr_claim_data(&c, j), &i, sizeof i);
-        p->failed = rr_writer_publish(p->w, &c);
-        p->call = "rr_writer_publish";
-        if (p->failed != RR_OK) break;
+/* The producer loops, once for each set of writer calls (SUFFIX names it):
+ *   produce_claim  next() / set the value / publish(): event i carries i;
+ *   produce_add    add(value): event i carries i;
+ *   produce_batch  next(10) / set each value to the iteration / publish(lo, hi). */
+#define DEFINE_PRODUCERS(SUFFIX, ADD, CLAIM, DATA, PUBLISH)                          \
+    static void produce_claim##SUFFIX(producer *p)                                    \
+    {                                                                                 \
+        rr_claim c;                                                                   \
+        rr_status st;                                                                 \
+        uint64_t i;                                                                   \
+        for (i = 0; i < p->n; i++) {                                                  \
+            if (past_deadline(p->run, i)) break;                                      \
+            if ((st = CLAIM(p->w, 1, 1, &c, RR_FOREVER)) != RR_OK) {                  \
+                producer_failed(p, #CLAIM, st);                                       \
+                break;                                                                \
+            }                                                                         \
+            memcpy(DATA(&c, 0), &i, sizeof i);                                        \
+            if ((st = PUBLISH(p->w, &c)) != RR_OK) {                                  \
+                producer_failed(p, #PUBLISH, st);                                     \
+                break;                                                                \
+            }                                                                         \
+        }                                                                             \
+        p->made = i;                                                                  \
+    }                                                                                 \
+    static void produce_add##SUFFIX(producer *p)                                      \
+    {                                                                                 \
+        rr_status st;                                                                 \
+        uint64_t i;                                                                   \
+        for (i = 0; i < p->n; i++) {                                                  \
+            if (past_deadline(p->run, i)) break;                                      \
+            if ((st = ADD(p->w, &i, VALUE_BYTES, 1, NULL, RR_FOREVER)) != RR_OK) {    \
+                producer_failed(p, #ADD, st);                                         \
+                break;                                                                \
+            }                                                                         \
+        }                                                                             \
+        p->made = i;                                                                  \
+    }                                                                                 \
+    static void produce_batch##SUFFIX(producer *p)                                    \
+    {                                                                                 \
+        rr_claim c;                                                                   \
+        rr_status st;                                                                 \
+        uint64_t i;                                                                   \
+        for (i = 0; i < p->n; i++) {                                                  \
+            if (past_deadline(p->run, i * BATCH)) break;                              \
+            if ((st = CLAIM(p->w, BATCH, 1, &c, RR_FOREVER)) != RR_OK) {              \
+                producer_failed(p, #CLAIM, st);                                       \
+                break;                                                                \
+            }                                                                         \
+            for (uint32_t j = 0; j < BATCH; j++) memcpy(DATA(&c, j), &i, sizeof i);   \
+            if ((st = PUBLISH(p->w, &c)) != RR_OK) {                                  \
+                producer_failed(p, #PUBLISH, st);                                     \
+                break;                                                                \
+            }                                                                         \
+        }                                                                             \
+        p->made = i;                                                                  \
     }
-    p->made = i;
-}
+
+DEFINE_PRODUCERS(, rr_writer_add, rr_writer_claim, rr_claim_data, rr_writer_publish)
+#ifdef HAVE_INLINE
+DEFINE_PRODUCERS(_inline, rr_writer_add_inline, rr_writer_claim_inline, rr_claim_data_inline,
+                 rr_writer_publish_inline)
+#endif
+
+struct form {
+    const char *name;
+    void (*events)(producer *);    /* 1p1c, 1p3c, 3p1c */
+    void (*batches)(producer *);   /* 1p1c-batch10, or NULL */
+};
+
+static const form FORMS[] = {
+    { "claim", produce_claim, produce_batch },
+    { "add", produce_add, NULL },
+#ifdef HAVE_INLINE
+    { "claim-inline", produce_claim_inline, produce_batch_inline },
+    { "add-inline", produce_add_inline, NULL },
+#endif
+};
+#define N_FORMS (sizeof FORMS / sizeof FORMS[0])
 
 static void *produce_thread(void *arg)
 {
     producer *p = arg;
     atomic_fetch_add_explicit(&p->run->started, 1, memory_order_release);
     while (!atomic_load_explicit(&p->run->go, memory_order_acquire)) sched_yield();
-    produce_events(p);
+    p->run->form->events(p);
     return NULL;
 }
 
@@ -249,13 +305,14 @@ static void run(const sp_request *q, sp_result *res)
         return;
     }
     run.batch = strcmp(q->shape, "1p1c-batch10") == 0;
-    run.add = strcmp(q->form, "add") == 0;
-    if (!run.add && strcmp(q->form, "claim") != 0) {
-        fail(res, "unknown form %s (claim, add)", q->form);
+    for (size_t k = 0; k < N_FORMS; k++)
+        if (strcmp(q->form, FORMS[k].name) == 0) run.form = &FORMS[k];
+    if (!run.form) {
+        fail(res, "unknown form %s (see the ready line's forms)", q->form);
         return;
     }
-    if (run.add && run.batch) {
-        fail(res, "form add is not offered for %s", q->shape);
+    if (run.batch && !run.form->batches) {
+        fail(res, "form %s is not offered for %s", q->form, q->shape);
         return;
     }
     unsigned per = run.batch ? BATCH : (unsigned)np;
@@ -302,9 +359,9 @@ static void run(const sp_request *q, sp_result *res)
         for (int k = 0; k < pstarted; k++) pthread_join(pth[k], NULL);
         pstarted = 0;
     } else if (run.batch) {
-        produce_batches(&ps[0]);
+        run.form->batches(&ps[0]);
     } else {
-        produce_events(&ps[0]);
+        run.form->events(&ps[0]);
     }
     for (int k = 0; k < np; k++) res->capped = res->capped || ps[k].made < ps[k].n;
 stop:
@@ -332,9 +389,14 @@ out:
 
 int main(int argc, char **argv)
 {
-    return sp_main(argc, argv, "rusted_ring",
-                   ", \"shapes\": [\"1p1c\", \"1p1c-batch10\", \"1p3c\", \"3p1c\"], "
-                   "\"waits\": [\"yield\", \"spin\", \"block\", \"sleep\"], "
-                   "\"forms\": [\"claim\", \"add\"], \"ring_size\": 65536, \"value_bytes\": 8",
-                   run);
+    char hello[512] = ", \"shapes\": [\"1p1c\", \"1p1c-batch10\", \"1p3c\", \"3p1c\"], "
+                      "\"waits\": [\"yield\", \"spin\", \"block\", \"sleep\"], "
+                      "\"ring_size\": 65536, \"value_bytes\": 8, \"forms\": [";
+    for (size_t k = 0; k < N_FORMS; k++) {
+        strcat(hello, k ? ", \"" : "\"");
+        strcat(hello, FORMS[k].name);
+        strcat(hello, "\"");
+    }
+    strcat(hello, "]");
+    return sp_main(argc, argv, "rusted_ring", hello, run);
 }

@@ -181,6 +181,7 @@ static inline int sp_main(int argc, char **argv, const char *worker, const char 
         while (fgets(line, sizeof line, stdin)) {
             sp_request q;
             if (strncmp(line, "quit", 4) == 0) break;
+            if (strspn(line, " \t\r\n") == strlen(line)) continue;   /* a blank line */
             if (sscanf(line, "run %63s %63s %63s %63s %63s", shape, wait, form, events, cap) != 5 ||
                 !sp_parse(&q, shape, wait, form, events, cap)) {
                 printf("{\"ok\": false, \"error\": \"bad request line\"}\n");
