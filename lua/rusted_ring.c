@@ -669,6 +669,10 @@ static void set_PRODUCERS(lua_State *L, const char *k, rr_producers v)
 {
     set_TEXT(L, k, rr_producers_name(v));
 }
+static void set_WAIT(lua_State *L, const char *k, rr_wait_strategy v)
+{
+    set_TEXT(L, k, rr_wait_strategy_name(v));
+}
 
 #define COUNT_FIELD(field, kind) + 1
 #define SET_FIELD(field, kind) set_##kind(L, #field, s->field);

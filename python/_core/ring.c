@@ -220,6 +220,7 @@ static PyObject *from_RATIO(double v) { return PyFloat_FromDouble(v); }
 static PyObject *from_TEXT(const char *v) { return PyUnicode_FromString(v ? v : ""); }
 static PyObject *from_MODE(rr_mode v) { return from_TEXT(rr_mode_name(v)); }
 static PyObject *from_PRODUCERS(rr_producers v) { return from_TEXT(rr_producers_name(v)); }
+static PyObject *from_WAIT(rr_wait_strategy v) { return from_TEXT(rr_wait_strategy_name(v)); }
 
 #define PUT_FIELD(field, kind) || put(d, #field, from_##kind(s->field)) < 0
 
