@@ -235,6 +235,12 @@ rr_status rr_reader_release_range(rr_reader *r, uint64_t first, uint64_t n)
 
 /* ---- writing ---------------------------------------------------------------------- */
 
+rr_status rr_writer_claim_block_ex(rr_writer *w, uint32_t max, uint32_t event_type, rr_claim *c,
+                                   int64_t timeout_ns, rr_wait *wait)
+{
+    return rr__writer_claim_run(w, max, true, event_type, c, timeout_ns, wait);
+}
+
 rr_status rr_writer_claim_block(rr_writer *w, uint32_t max, uint32_t event_type, rr_claim *c,
                                 int64_t timeout_ns)
 {
@@ -282,15 +288,16 @@ static rr_status rr__check_rows(const rr_writer *w, const void *data, size_t row
     return RR_OK;
 }
 
-rr_status rr_writer_add_rows(rr_writer *w, const void *data, size_t row_stride, size_t row_bytes,
-                             size_t n, const uint32_t *lengths, const uint32_t *types,
-                             uint32_t event_type, uint64_t *first_seq_out, int64_t timeout_ns)
+rr_status rr_writer_add_rows_ex(rr_writer *w, const void *data, size_t row_stride,
+                                size_t row_bytes, size_t n, const uint32_t *lengths,
+                                const uint32_t *types, uint32_t event_type,
+                                uint64_t *first_seq_out, int64_t timeout_ns, rr_wait *wait)
 {
     rr_status st = rr__check_rows(w, data, row_bytes, n, lengths);
     if (st != RR_OK)
         return st;
     rr_claim c;
-    st = rr__writer_claim_run(w, (uint32_t)n, false, event_type, &c, timeout_ns, NULL);
+    st = rr__writer_claim_run(w, (uint32_t)n, false, event_type, &c, timeout_ns, wait);
     if (st != RR_OK)
         return st;
     rr_ring *ring = w->ring;
@@ -310,4 +317,12 @@ rr_status rr_writer_add_rows(rr_writer *w, const void *data, size_t row_stride, 
     if (first_seq_out)
         *first_seq_out = c.sequence;
     return rr_writer_publish(w, &c);
+}
+
+rr_status rr_writer_add_rows(rr_writer *w, const void *data, size_t row_stride, size_t row_bytes,
+                             size_t n, const uint32_t *lengths, const uint32_t *types,
+                             uint32_t event_type, uint64_t *first_seq_out, int64_t timeout_ns)
+{
+    return rr_writer_add_rows_ex(w, data, row_stride, row_bytes, n, lengths, types, event_type,
+                                 first_seq_out, timeout_ns, NULL);
 }

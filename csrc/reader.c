@@ -43,8 +43,9 @@ static rr_status rr__reader_alloc(rr_ring *ring, rr_reader **out)
     if (ring->overwrite) {
         size_t n = RR_SCRATCH_BYTES / ring->stride;
         r->scratch_events = n == 0 ? 1 : n > ring->capacity ? ring->capacity : n;
-        /* the copies, then each copy's length and type (block.c) */
-        r->scratch = malloc(r->scratch_events * (ring->stride + RR_SCRATCH_META_BYTES));
+        /* the copies, then each copy's length and type (block.c); zeroed, as
+         * a block shows whole slots, past each event's length too */
+        r->scratch = calloc(r->scratch_events, ring->stride + RR_SCRATCH_META_BYTES);
     } else {
         r->holds = calloc(ring->capacity, sizeof *r->holds);
     }

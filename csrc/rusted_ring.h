@@ -316,6 +316,14 @@ rr_status rr_writer_add_rows(rr_writer *w, const void *data, size_t row_stride, 
                              size_t n, const uint32_t *lengths, const uint32_t *types,
                              uint32_t event_type, uint64_t *first_seq_out, int64_t timeout_ns);
 
+/* The two calls above as part of the logical wait `wait` (see rr_wait). */
+rr_status rr_writer_claim_block_ex(rr_writer *w, uint32_t max, uint32_t event_type, rr_claim *c,
+                                   int64_t timeout_ns, rr_wait *wait);
+rr_status rr_writer_add_rows_ex(rr_writer *w, const void *data, size_t row_stride,
+                                size_t row_bytes, size_t n, const uint32_t *lengths,
+                                const uint32_t *types, uint32_t event_type,
+                                uint64_t *first_seq_out, int64_t timeout_ns, rr_wait *wait);
+
 /* ---- readers ------------------------------------------------------------- */
 
 typedef enum rr_start { RR_START_OLDEST = 0, RR_START_LATEST = 1 } rr_start;

@@ -15,6 +15,8 @@
  *   shm.c     Ring.create_shared / open_shared / unlink_shared
  *   writer.c  Writer and Claim (a claim is one open call of its writer)
  *   reader.c  Reader, Event and the events() iterator: one hold protocol
+ *   block.c   Block (Reader.next_block), BlockClaim (Writer.claim_block) and
+ *             Writer.add_block: many events as one strided buffer
  *   pools.c   the process-wide default pools and emit()
  *
  * Objects and what they own:
@@ -25,6 +27,9 @@
  *   Claim   one open claim of a Writer (`with w.claim() as slot:`).
  *   Reader  an rr_reader; keeps its Ring alive.
  *   Event   one event handed out by a Reader; keeps the Reader alive.
+ *   Block   consecutive events handed out by one next_block call; keeps the
+ *           Reader alive.
+ *   BlockClaim  one open block claim of a Writer (`with w.claim_block(n)`).
  *
  * Threads. The GIL serialises every call here except the waits: a blocking call
  * releases the GIL and waits in slices, checking for signals between them.
@@ -70,6 +75,7 @@ typedef struct RingObject RingObject;
 
 typedef struct {
     PyTypeObject *ring_type, *writer_type, *claim_type, *reader_type, *event_type, *iter_type;
+    PyTypeObject *block_type, *block_claim_type, *block_view_type;   /* block.c */
     PyObject *RingError, *DataTooLarge, *RingFull, *RingClosed, *TooManyReaders, *WriterBusy,
              *SharedMemoryError, *SharedMemoryNotFound, *SharedMemoryExists,
              *SharedMemoryCreating, *SharedMemoryForeignOwner, *ForkedHandle;
@@ -155,6 +161,8 @@ typedef struct {
     size_t        evbuf_cap;
     uint64_t     *pending;   /* releases queued while waiting */
     size_t        npending, pending_cap;
+    struct BlockObject *block; /* backpressure: the Block of the last call, while alive and
+                                  not released (borrowed; block.c) */
 } ReaderObject;
 
 enum { EV_COPY = 0, EV_CURRENT, EV_HELD };
@@ -263,6 +271,38 @@ PyObject *rrpy_writer_open(RingObject *ring);
 /* reader.c: Ring.reader(); whether o is an Event (of any interpreter's module) */
 PyObject *rrpy_reader_open(rr_py_state *st, RingObject *ring, rr_start start);
 int rrpy_event_check(PyObject *o);
+
+/* block.c: its types (called by module_exec), the methods it gives Reader and
+ * Writer, and the step before a reader moves on: the last call's Block, if
+ * alive and not released, becomes a hold of its range. */
+int rrpy_block_types_add(PyObject *m, rr_py_state *st);
+PyObject *rrpy_reader_next_block(ReaderObject *self, PyObject *const *args, Py_ssize_t nargs,
+                                 PyObject *kwnames);
+PyObject *rrpy_writer_add_block(WriterObject *self, PyObject *const *args, Py_ssize_t nargs,
+                                PyObject *kwnames);
+PyObject *rrpy_writer_claim_block(WriterObject *self, PyObject *const *args, Py_ssize_t nargs,
+                                  PyObject *kwnames);
+void rrpy_block_detach(ReaderObject *self);
+
+/* reader.c, for block.c: a reading call's steps (enter, detach what the last
+ * call handed out, apply queued releases, leave), releasing a held range
+ * (queued while the reader waits), and an Event of one event of a block that
+ * lives on its own (a copy, or a hold of its own). */
+int  rrpy_reader_enter(ReaderObject *self);
+void rrpy_reader_leave(ReaderObject *self);
+void rrpy_reader_detach(ReaderObject *self);
+void rrpy_reader_apply_pending(ReaderObject *self);
+void rrpy_reader_release_range(ReaderObject *self, uint64_t first, uint64_t n);
+PyObject *rrpy_event_detached(ReaderObject *self, const rr_event *e);
+
+/* writer.c, for block.c: a writer call's steps, and its error for a status. */
+int  rrpy_writer_enter(WriterObject *self);
+void rrpy_writer_leave(WriterObject *self);
+int  rrpy_writer_usable(WriterObject *self);
+int  rrpy_writer_check_open(WriterObject *self);
+PyObject *rrpy_writer_fail(WriterObject *self, rr_status s, int64_t timeout_ns);
+void rrpy_writer_claim_begun(WriterObject *self);   /* a claim is between enter and exit */
+void rrpy_writer_claim_ended(WriterObject *self);
 
 PyMODINIT_FUNC PyInit__core(void);
 

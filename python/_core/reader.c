@@ -110,6 +110,7 @@ static void reader_release(ReaderObject *self, uint64_t seq)
  * become holds, so their slots stay as they are. */
 static void reader_detach_current(ReaderObject *self)
 {
+    rrpy_block_detach(self);
     for (size_t i = 0; i < self->ncur; i++) {
         EventObject *ev = self->cur[i];
         if (!ev)
@@ -451,6 +452,11 @@ static PyMethodDef Reader_methods[] = {
     {"next_batch", (PyCFunction)(void (*)(void))Reader_next_batch, METH_FASTCALL | METH_KEYWORDS,
      "next_batch($self, /, max_events, timeout=0)\n--\n\nReturns list[Event]. Up to max_events events in one step "
      "(waiting as next() does for the first); an empty list when none arrived."},
+    {"next_block", (PyCFunction)(void (*)(void))rrpy_reader_next_block, METH_FASTCALL | METH_KEYWORDS,
+     "next_block($self, /, max_events, timeout=0)\n--\n\nReturns Block | None. Up to max_events "
+     "consecutive events that lie contiguously in the ring (fewer at the ring's end), as one "
+     "Block: no Python object per event. Waits as next() does for the first; None when none "
+     "arrived. See Block for how long its memory stays valid."},
     {"events", (PyCFunction)(void (*)(void))Reader_events, METH_FASTCALL | METH_KEYWORDS,
      "events($self, /, timeout=None)\n--\n\nReturns iterator of Event. Waits for each event; ends when the ring is "
      "closed and drained, or when nothing arrives within `timeout` seconds."},
@@ -642,4 +648,45 @@ PyType_Spec rrpy_event_spec = {
 int rrpy_event_check(PyObject *o)
 {
     return Py_TYPE(o)->tp_dealloc == (destructor)Event_dealloc;
+}
+
+/* ==== for block.c ================================================================= */
+
+int rrpy_reader_enter(ReaderObject *self) { return reader_enter(self); }
+void rrpy_reader_leave(ReaderObject *self) { reader_leave(self); }
+void rrpy_reader_detach(ReaderObject *self) { reader_detach_current(self); }
+void rrpy_reader_apply_pending(ReaderObject *self) { reader_apply_pending(self); }
+
+/* A held range is going (n holds, counted in nheld): released now, or each
+ * sequence queued for the thread waiting in this reader. */
+void rrpy_reader_release_range(ReaderObject *self, uint64_t first, uint64_t n)
+{
+    if (self->waiting) {
+        for (uint64_t i = 0; i < n; i++)
+            reader_release(self, first + i);
+        return;
+    }
+    rr_reader_release_range(self->r, first, n);
+    self->nheld -= (Py_ssize_t)n;
+    reader_finish_close(self);
+}
+
+PyObject *rrpy_event_detached(ReaderObject *self, const rr_event *e)
+{
+    if (self->overwrite)
+        return (PyObject *)event_make(self, e);
+    if (reader_room(self, self->ncur + 1) < 0)
+        return PyErr_NoMemory();
+    rr_status s = rr_reader_hold(self->r, e->sequence);
+    if (s != RR_OK)
+        return rrpy_raise_status(state_of_type(Py_TYPE(self)), s, NULL);
+    EventObject *ev = event_make(self, e);
+    if (!ev) {
+        rr_reader_release(self->r, e->sequence);
+        return NULL;
+    }
+    self->cur[--self->ncur] = NULL;   /* made as the last call's: it is held instead */
+    ev->state = EV_HELD;
+    self->nheld++;
+    return (PyObject *)ev;
 }

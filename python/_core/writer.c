@@ -436,6 +436,19 @@ static PyMethodDef Writer_methods[] = {
      "The batch needs that many free slots at once: events readers still keep (a kept Event or "
      "buffer pins its slot, in backpressure mode) count against it, so keep batches well below "
      "the capacity."},
+    {"add_block", (PyCFunction)(void (*)(void))rrpy_writer_add_block, METH_FASTCALL | METH_KEYWORDS,
+     "add_block($self, /, data, *, lengths=None, event_types=0, timeout=None)\n--\n\nReturns int. "
+     "Publish one event per row of `data` with one claim, all or none, and return how many: a "
+     "C-contiguous buffer of two or more dimensions (a row is everything after the first; "
+     "rows no wider than slot_size) or a NumPy structured array (a row is a record). lengths: "
+     "None (every event is a whole row) or one length per row; event_types: one int for all, "
+     "or one per row. At most min(capacity, 4096) rows; waits for room as add() does."},
+    {"claim_block", (PyCFunction)(void (*)(void))rrpy_writer_claim_block, METH_FASTCALL | METH_KEYWORDS,
+     "claim_block($self, /, n, event_type=0, *, timeout=None)\n--\n\nReturns BlockClaim. Zero-copy "
+     "write of up to n events: `with w.claim_block(n) as c:` claims at most n slots that lie "
+     "contiguously (fewer at the ring's end; len(c) says how many) and gives c.data, a writable "
+     "(len(c), slot_size) view, and writable c.lengths and c.event_types. Leaving the block "
+     "publishes them; an exception abandons them."},
     {"claim", (PyCFunction)(void (*)(void))Writer_claim, METH_FASTCALL | METH_KEYWORDS,
      "claim($self, /, event_type=0, *, timeout=None)\n--\n\nReturns Claim. Zero-copy write: `with w.claim() as slot:` "
      "gives a writable buffer of slot_size bytes in the ring; set slot.length to the bytes used. "
@@ -763,3 +776,24 @@ PyType_Spec rrpy_claim_spec = {
     .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_IMMUTABLETYPE | Py_TPFLAGS_DISALLOW_INSTANTIATION,
     .slots = Claim_slots,
 };
+
+/* ==== for block.c ================================================================= */
+
+int rrpy_writer_enter(WriterObject *self) { return writer_enter(self); }
+void rrpy_writer_leave(WriterObject *self) { writer_leave(self); }
+int rrpy_writer_usable(WriterObject *self) { return writer_usable(self); }
+int rrpy_writer_check_open(WriterObject *self) { return writer_check_open(self); }
+
+PyObject *rrpy_writer_fail(WriterObject *self, rr_status s, int64_t timeout_ns)
+{
+    return writer_fail(self, s, timeout_ns);
+}
+
+void rrpy_writer_claim_begun(WriterObject *self) { self->claim_open++; }
+
+void rrpy_writer_claim_ended(WriterObject *self)
+{
+    self->claim_open--;
+    if (self->closing)
+        writer_finish_close(self);
+}
