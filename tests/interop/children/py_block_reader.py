@@ -50,11 +50,12 @@ def main():
             n = len(b)
             blocks += 1
             largest = max(largest, n)
-            lengths, types = b.lengths.tolist(), b.event_types.tolist()
-            rows = b.data
-            if rows.shape != (n, slot_size):
-                sys.exit(f"block data has shape {rows.shape}, expected {(n, slot_size)}")
-            raw = rows.tobytes()            # rows of slot_size bytes (the test's copy)
+            # the views pin the block: release them before it is released
+            with b.data as rows, b.lengths as lv, b.event_types as tv:
+                lengths, types = lv.tolist(), tv.tolist()
+                if rows.shape != (n, slot_size):
+                    sys.exit(f"block data has shape {rows.shape}, expected {(n, slot_size)}")
+                raw = rows.tobytes()        # rows of slot_size bytes (the test's copy)
             for i, ev in enumerate(b):
                 seq = check(ev, slot_size)
                 if ev.sequence != seq or ev.sequence != b.first_sequence + i or ev.event_type != event_type(seq):
