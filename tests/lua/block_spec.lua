@@ -285,6 +285,21 @@ for _, mode in ipairs({ "backpressure", "overwrite" }) do
   end)
 end
 
+describe("next_block under each wait strategy", function()
+  for _, wait in ipairs({ "block", "yield", "spin", "sleep" }) do
+    it("times out, reads what is there, and ends at the close (" .. wait .. ")", function()
+      local ring = rr.ring{ slot_size = 16, capacity = 16 }
+      local w, r = ring:writer(), ring:reader{ wait = wait }
+      assert.are.same({ nil, "timeout" }, { r:next_block(4, 0.005) })
+      for i = 1, 3 do assert(w:add("e" .. i)) end
+      local b = assert(r:next_block(4, 0.005))
+      assert.are.same({ "e1", "e2", "e3" }, { b:data(1), b:data(2), b:data(3) })
+      ring:close()
+      assert.are.same({ nil, "closed" }, { r:next_block(4, math.huge) })
+    end)
+  end
+end)
+
 describe("next_block with several producers", function()
   it("ends a block before an abandoned claim; the next call skips and counts it", function()
     local ring = rr.ring{ slot_size = 16, capacity = 32, producers = "multi" }
