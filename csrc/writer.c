@@ -135,10 +135,16 @@ static void rr__give_writer(rr_ring *ring)
                                             memory_order_acq_rel, memory_order_relaxed);
 }
 
-rr_status rr_writer_open(rr_ring *ring, rr_writer **out)
+rr_status rr_writer_open_opts(rr_ring *ring, const rr_writer_options *opts, rr_writer **out)
 {
+    static const rr_writer_options defaults = RR_WRITER_OPTIONS_INIT;
+    if (!opts)
+        opts = &defaults;
     if (!ring || !out)
         return rr__fail(RR_INVALID, "rr_writer_open needs a ring and a place for the writer");
+    rr_status wst = rr__wait_strategy_check(opts->wait, "rr_writer_open_opts");
+    if (wst != RR_OK)
+        return wst;
     if (rr__closed(ring))
         return rr__fail(RR_CLOSED, "cannot open a writer: the ring is closed");
     rr_layout *L = ring->L;
@@ -156,6 +162,7 @@ rr_status rr_writer_open(rr_ring *ring, rr_writer **out)
     if (ring->multi && !ring->private_mem)
         rr__writer_proc_register(ring);
     w->ring = ring;
+    w->wait = opts->wait;
     atomic_init(&w->owner, rr__self_owner());
     atomic_init(&w->fork_gen, rr__fork_watch());
     w->single = !ring->multi;
@@ -164,11 +171,23 @@ rr_status rr_writer_open(rr_ring *ring, rr_writer **out)
     w->idx = w->next % ring->capacity;
     w->limit = atomic_load_explicit(&L->gating.limit, memory_order_acquire);
     atomic_fetch_add_explicit(&L->control.writers, 1, memory_order_relaxed);
+    /* shown by stats only: pairs with nothing */
+    atomic_store_explicit(&L->control.writer_wait, (uint32_t)opts->wait, memory_order_relaxed);
     /* R12 here and at close, pairs with A12 in ring.c rr_ring_destroy */
     atomic_fetch_add_explicit(&ring->handles, 1, memory_order_acq_rel);
     rr__wait_init();
     *out = w;
     return RR_OK;
+}
+
+rr_status rr_writer_open(rr_ring *ring, rr_writer **out)
+{
+    return rr_writer_open_opts(ring, NULL, out);
+}
+
+rr_wait_strategy rr_writer_wait_strategy(const rr_writer *w)
+{
+    return w ? w->wait : RR_WAIT_BLOCK;
 }
 
 void rr_writer_close(rr_writer *w)
@@ -308,7 +327,7 @@ static rr_status rr__wait_room(rr_writer *w, uint64_t need, uint32_t count, int6
      * nobody else would wake it. */
     bool poll = !ring->private_mem && (!ring->overwrite || ring->multi);
     rr_status st = rr__wait(ring, &ring->L->writable, rr__room_ready, &room, deadline,
-                            sleeping, &poll);
+                            sleeping, &poll, w->wait);
     if (st == RR_EMPTY)
         return RR_FULL;
     if (st == RR_CLOSED)
@@ -388,11 +407,22 @@ static rr_status rr__claim_single(rr_writer *w, uint32_t n, int64_t timeout_ns, 
     return RR_OK;
 }
 
-/* Several producers. In a shared ring the claim holds a claim record
- * (claims.c): *rec_out is its index + 1, or 0 when the ring has none. */
-static rr_status rr__claim_multi(rr_writer *w, uint32_t n, int64_t timeout_ns, uint64_t *seq,
-                                 rr_wait *wait, uint32_t *rec_out)
+/* Of n events wanted at s, how many lie before the ring's end (block.c). */
+static inline uint32_t rr__contiguous(const rr_ring *ring, uint64_t s, uint32_t n)
 {
+    uint64_t left = ring->capacity - s % ring->capacity;
+    return left < n ? (uint32_t)left : n;
+}
+
+/* Several producers. In a shared ring the claim holds a claim record
+ * (claims.c): *rec_out is its index + 1, or 0 when the ring has none.
+ * `contiguous`: claim only as many of the *n_io wanted as lie before the
+ * ring's end from wherever the claim lands (*n_io says how many). */
+static rr_status rr__claim_multi(rr_writer *w, uint32_t *n_io, bool contiguous,
+                                 int64_t timeout_ns, uint64_t *seq, rr_wait *wait,
+                                 uint32_t *rec_out)
+{
+    uint32_t want = *n_io, n = want;
     rr_ring *ring = w->ring;
     rr_layout *L = ring->L;
     int64_t deadline = rr__deadline(timeout_ns);
@@ -406,6 +436,8 @@ static rr_status rr__claim_multi(rr_writer *w, uint32_t n, int64_t timeout_ns, u
     }
     uint64_t s = atomic_load_explicit(&L->claim, memory_order_relaxed);
     for (;;) {
+        if (contiguous)
+            n = rr__contiguous(ring, s, want);
         if (!rr__multi_room(ring, s, n)) {
             if (rec)   /* a producer that waits covers nothing (claims.c, C2) */
                 rr__claim_record_withdraw(rec);
@@ -429,6 +461,7 @@ static rr_status rr__claim_multi(rr_writer *w, uint32_t n, int64_t timeout_ns, u
             break;
     }
     *seq = s;
+    *n_io = n;
     *rec_out = rec ? index + 1 : 0;
     return RR_OK;
 }
@@ -458,15 +491,20 @@ static rr_status rr__check_claim_args(rr_writer *w, uint32_t count, rr_claim *c)
 }
 
 /* Take `count` slots (waiting for room as the ring's mode says) and mark
- * them; the caller fills them and sets each slot's length and type. */
-static rr_status rr__reserve(rr_writer *w, uint32_t count, int64_t timeout_ns, rr_claim *c,
-                             rr_wait *wait)
+ * them; the caller fills them and sets each slot's length and type.
+ * `contiguous` (block.c): only as many as lie before the ring's end (c->count
+ * says how many). */
+static rr_status rr__reserve(rr_writer *w, uint32_t count, bool contiguous, int64_t timeout_ns,
+                             rr_claim *c, rr_wait *wait)
 {
     rr_ring *ring = w->ring;
     uint64_t seq = 0;
     uint32_t rec = 0;
+    if (contiguous && w->single)
+        count = rr__contiguous(ring, w->next, count);
     rr_status st = w->single ? rr__claim_single(w, count, timeout_ns, &seq, wait)
-                             : rr__claim_multi(w, count, timeout_ns, &seq, wait, &rec);
+                             : rr__claim_multi(w, &count, contiguous, timeout_ns, &seq, wait,
+                                               &rec);
     if (st != RR_OK)
         return st;
     uint64_t idx = w->single ? w->idx : seq % ring->capacity;
@@ -481,23 +519,30 @@ static rr_status rr__reserve(rr_writer *w, uint32_t count, int64_t timeout_ns, r
     return RR_OK;
 }
 
-rr_status rr_writer_claim_ex(rr_writer *w, uint32_t count, uint32_t event_type, rr_claim *c,
-                             int64_t timeout_ns, rr_wait *wait)
+rr_status rr__writer_claim_run(rr_writer *w, uint32_t count, bool contiguous,
+                               uint32_t event_type, rr_claim *c, int64_t timeout_ns,
+                               rr_wait *wait)
 {
     rr_wait own = RR_WAIT_INIT;
     rr_status st = rr__check_claim_args(w, count, c);
     if (st == RR_OK)
-        st = rr__reserve(w, count, timeout_ns, c, wait ? wait : &own);
+        st = rr__reserve(w, count, contiguous, timeout_ns, c, wait ? wait : &own);
     if (st != RR_OK)
         return st;
     rr_ring *ring = w->ring;
     uint64_t idx = c->_idx;
-    for (uint32_t i = 0; i < count; i++) {
+    for (uint32_t i = 0; i < c->count; i++) {
         rr__set_meta(rr__meta(ring, idx), ring->slot_size, event_type);
         if (++idx == ring->capacity)
             idx = 0;
     }
     return RR_OK;
+}
+
+rr_status rr_writer_claim_ex(rr_writer *w, uint32_t count, uint32_t event_type, rr_claim *c,
+                             int64_t timeout_ns, rr_wait *wait)
+{
+    return rr__writer_claim_run(w, count, false, event_type, c, timeout_ns, wait);
 }
 
 rr_status rr_writer_claim(rr_writer *w, uint32_t count, uint32_t event_type, rr_claim *c,
@@ -576,12 +621,33 @@ static void rr__stamp_all(rr_ring *ring, const rr_claim *c)
     }
 }
 
+/* A claim's lengths may have been written through a claim view (block.c),
+ * bypassing rr_claim_set: none may pass for more than a slot holds (nor for
+ * RR_LEN_ABANDONED). Relaxed: this writer stored them. */
+static rr_status rr__check_lengths(const rr_ring *ring, const rr_claim *c)
+{
+    uint64_t idx = c->_idx;
+    for (uint32_t i = 0; i < c->count; i++) {
+        uint32_t len = atomic_load_explicit(&rr__meta(ring, idx)->len, memory_order_relaxed);
+        if (len > ring->slot_size)
+            return rr__fail(RR_TOO_LARGE, "event %u of the claim (sequence %llu) has length "
+                            "%u; the slot size is %u bytes; nothing was published", i,
+                            (unsigned long long)(c->sequence + i), len, ring->slot_size);
+        if (++idx == ring->capacity)
+            idx = 0;
+    }
+    return RR_OK;
+}
+
 rr_status rr_writer_publish(rr_writer *w, rr_claim *c)
 {
     rr_status st = rr__check_open_claim(w, c);
     if (st != RR_OK)
         return st;
     rr_ring *ring = w->ring;
+    st = rr__check_lengths(ring, c);
+    if (st != RR_OK)
+        return st;
     rr__stamp_all(ring, c);
     if (w->single) {
         w->next += c->count;
@@ -680,7 +746,7 @@ rr_status rr_writer_add_ex(rr_writer *w, const void *data, size_t len, uint32_t 
         return rr__add_single(w, data, len, event_type, seq_out, timeout_ns, wait);
     rr_wait own = RR_WAIT_INIT;
     rr_claim c;
-    rr_status st = rr__reserve(w, 1, timeout_ns, &c, wait ? wait : &own);
+    rr_status st = rr__reserve(w, 1, false, timeout_ns, &c, wait ? wait : &own);
     if (st != RR_OK)
         return st;
     rr__set_meta(rr__meta(ring, c._idx), (uint32_t)len, event_type);
@@ -718,7 +784,7 @@ rr_status rr_writer_add_batch_ex(rr_writer *w, const rr_payload *items, size_t n
     rr_claim c;
     rr_status st = rr__check_claim_args(w, (uint32_t)n, &c);
     if (st == RR_OK)
-        st = rr__reserve(w, (uint32_t)n, timeout_ns, &c, wait ? wait : &own);
+        st = rr__reserve(w, (uint32_t)n, false, timeout_ns, &c, wait ? wait : &own);
     if (st != RR_OK)
         return st;
     rr_ring *ring = w->ring;

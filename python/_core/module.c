@@ -235,6 +235,10 @@ static int add_names(PyObject *m, const char *attr, const char *const *names, si
 
 static int add_vocabulary(PyObject *m)
 {
+    /* the wait strategies' names, in the enum's order (RR_WAIT_BLOCK first: the default) */
+    const char *wait_names[RR_WAIT_STRATEGY_COUNT];
+    for (int i = 0; i < RR_WAIT_STRATEGY_COUNT; i++)
+        wait_names[i] = rr_wait_strategy_name((rr_wait_strategy)i);
     if (PyModule_AddFunctions(m, vocab_functions) < 0 ||
         add_new(m, "PRESSURE_THRESHOLD", PyFloat_FromDouble(RR_PRESSURE_THRESHOLD)) < 0 ||
         add_new(m, "THROTTLE_THRESHOLD", PyFloat_FromDouble(RR_THROTTLE_THRESHOLD)) < 0 ||
@@ -242,7 +246,8 @@ static int add_vocabulary(PyObject *m)
         add_names(m, "RING_STATS_FIELDS", ring_stats_fields,
                   sizeof ring_stats_fields / sizeof *ring_stats_fields) < 0 ||
         add_names(m, "READER_STATS_FIELDS", reader_stats_fields,
-                  sizeof reader_stats_fields / sizeof *reader_stats_fields) < 0)
+                  sizeof reader_stats_fields / sizeof *reader_stats_fields) < 0 ||
+        add_names(m, "WAIT_STRATEGIES", wait_names, RR_WAIT_STRATEGY_COUNT) < 0)
         return -1;
     PyObject *bands = PyTuple_New(RR_HEALTH_COUNT);
     if (!bands)
@@ -301,7 +306,8 @@ static int module_exec(PyObject *m)
         add_type(m, &rrpy_claim_spec, &st->claim_type) < 0 ||
         add_type(m, &rrpy_reader_spec, &st->reader_type) < 0 ||
         add_type(m, &rrpy_event_spec, &st->event_type) < 0 ||
-        add_type(m, &rrpy_events_iter_spec, &st->iter_type) < 0)
+        add_type(m, &rrpy_events_iter_spec, &st->iter_type) < 0 ||
+        rrpy_block_types_add(m, st) < 0)
         return -1;
     if (add_exc(m, "RingError", PyExc_Exception, "Base of every rusted_ring error.", &st->RingError) < 0 ||
         add_exc2(m, "DataTooLarge", st->RingError, PyExc_ValueError,
@@ -341,6 +347,9 @@ static int module_exec(PyObject *m)
         !(st->str_single = PyUnicode_InternFromString(rr_producers_name(RR_PRODUCERS_SINGLE))) ||
         !(st->str_multi = PyUnicode_InternFromString(rr_producers_name(RR_PRODUCERS_MULTI))))
         return -1;
+    for (int i = 0; i < RR_WAIT_STRATEGY_COUNT; i++)   /* and for Reader.wait, Writer.wait */
+        if (!(st->str_wait[i] = PyUnicode_InternFromString(rr_wait_strategy_name((rr_wait_strategy)i))))
+            return -1;
     char version[32];
     snprintf(version, sizeof version, "%d.%d.%d", RR_VERSION_MAJOR, RR_VERSION_MINOR, RR_VERSION_PATCH);
     if (PyModule_AddStringConstant(m, "__version__", version) < 0 ||
@@ -357,6 +366,7 @@ static int module_traverse(PyObject *m, visitproc visit, void *arg)
     rr_py_state *st = state_of(m);
     Py_VISIT(st->ring_type); Py_VISIT(st->writer_type); Py_VISIT(st->claim_type);
     Py_VISIT(st->reader_type); Py_VISIT(st->event_type); Py_VISIT(st->iter_type);
+    Py_VISIT(st->block_type); Py_VISIT(st->block_claim_type); Py_VISIT(st->block_view_type);
     Py_VISIT(st->RingError); Py_VISIT(st->DataTooLarge); Py_VISIT(st->RingFull);
     Py_VISIT(st->RingClosed); Py_VISIT(st->TooManyReaders); Py_VISIT(st->WriterBusy);
     Py_VISIT(st->SharedMemoryError); Py_VISIT(st->SharedMemoryNotFound);
@@ -372,6 +382,7 @@ static int module_clear(PyObject *m)
     rr_py_state *st = state_of(m);
     Py_CLEAR(st->ring_type); Py_CLEAR(st->writer_type); Py_CLEAR(st->claim_type);
     Py_CLEAR(st->reader_type); Py_CLEAR(st->event_type); Py_CLEAR(st->iter_type);
+    Py_CLEAR(st->block_type); Py_CLEAR(st->block_claim_type); Py_CLEAR(st->block_view_type);
     Py_CLEAR(st->RingError); Py_CLEAR(st->DataTooLarge); Py_CLEAR(st->RingFull);
     Py_CLEAR(st->RingClosed); Py_CLEAR(st->TooManyReaders); Py_CLEAR(st->WriterBusy);
     Py_CLEAR(st->SharedMemoryError); Py_CLEAR(st->SharedMemoryNotFound);
@@ -379,6 +390,8 @@ static int module_clear(PyObject *m)
     Py_CLEAR(st->SharedMemoryForeignOwner); Py_CLEAR(st->ForkedHandle);
     Py_CLEAR(st->str_backpressure); Py_CLEAR(st->str_overwrite);
     Py_CLEAR(st->str_single); Py_CLEAR(st->str_multi);
+    for (int i = 0; i < RR_WAIT_STRATEGY_COUNT; i++)
+        Py_CLEAR(st->str_wait[i]);
     for (int i = 0; i < RR_POOL_COUNT; i++)
         Py_CLEAR(st->pools[i]);
     return 0;

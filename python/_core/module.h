@@ -15,6 +15,8 @@
  *   shm.c     Ring.create_shared / open_shared / unlink_shared
  *   writer.c  Writer and Claim (a claim is one open call of its writer)
  *   reader.c  Reader, Event and the events() iterator: one hold protocol
+ *   block.c   Block (Reader.next_block), BlockClaim (Writer.claim_block) and
+ *             Writer.add_block: many events as one strided buffer
  *   pools.c   the process-wide default pools and emit()
  *
  * Objects and what they own:
@@ -25,6 +27,9 @@
  *   Claim   one open claim of a Writer (`with w.claim() as slot:`).
  *   Reader  an rr_reader; keeps its Ring alive.
  *   Event   one event handed out by a Reader; keeps the Reader alive.
+ *   Block   consecutive events handed out by one next_block call; keeps the
+ *           Reader alive.
+ *   BlockClaim  one open block claim of a Writer (`with w.claim_block(n)`).
  *
  * Threads. The GIL serialises every call here except the waits: a blocking call
  * releases the GIL and waits in slices, checking for signals between them.
@@ -71,10 +76,12 @@ typedef struct RingObject RingObject;
 
 typedef struct {
     PyTypeObject *ring_type, *writer_type, *claim_type, *reader_type, *event_type, *iter_type;
+    PyTypeObject *block_type, *block_claim_type, *block_view_type;   /* block.c */
     PyObject *RingError, *DataTooLarge, *RingFull, *RingClosed, *TooManyReaders, *WriterBusy,
              *SharedMemoryError, *SharedMemoryNotFound, *SharedMemoryExists,
              *SharedMemoryCreating, *SharedMemoryForeignOwner, *ForkedHandle;
     PyObject *str_backpressure, *str_overwrite, *str_single, *str_multi;
+    PyObject *str_wait[RR_WAIT_STRATEGY_COUNT];   /* "block" .. "sleep", by rr_wait_strategy */
     PyObject *pools[RR_POOL_COUNT];          /* Ring objects of the default pools, lazily */
     RingObject *live;                        /* every other Ring alive, borrowed (see below) */
 } rr_py_state;
@@ -109,6 +116,7 @@ typedef struct {
     PyObject_HEAD
     RingObject *ring;
     rr_writer  *w;           /* NULL once closed */
+    rr_wait_strategy wait;   /* how it waits for room (Writer.wait) */
     int         multi;
     int         active;      /* calls in progress (single producer: at most one) */
     unsigned long owner;     /* the thread that started the last of them */
@@ -149,6 +157,7 @@ typedef struct {
     RingObject   *ring;
     rr_reader    *r;         /* NULL once closed in the core */
     PyTypeObject *event_type;
+    rr_wait_strategy wait;   /* how it waits for events (Reader.wait) */
     int           overwrite;
     int           closed;    /* closed for Python; the core may wait for held events */
     int           busy;      /* a call is in progress ... */
@@ -164,6 +173,8 @@ typedef struct {
     size_t        evbuf_cap;
     uint64_t     *pending;   /* releases queued while waiting */
     size_t        npending, pending_cap;
+    struct BlockObject *block; /* backpressure: the Block of the last call, while alive and
+                                  not released (borrowed; block.c) */
 } ReaderObject;
 
 /* EV_CURRENT: owned by its reader (an event of the last call, or idle); the
@@ -217,6 +228,7 @@ int  rrpy_as_name(PyObject *o, const char *what, rrpy_name_parser parse, int *ou
 rr_status rrpy_parse_mode(const char *name, int *out);
 rr_status rrpy_parse_producers(const char *name, int *out);
 rr_status rrpy_parse_start(const char *name, int *out);
+rr_status rrpy_parse_wait(const char *name, int *out);
 int  rrpy_payload_get(PyObject *o, rrpy_payload *p);
 
 /* Release the payload's view. That may run Python code (__release_buffer__,
@@ -319,10 +331,43 @@ PyObject *rrpy_ring_open_shared(PyTypeObject *type, PyObject *const *args, Py_ss
 PyObject *rrpy_ring_unlink_shared(PyTypeObject *type, PyObject *const *args, Py_ssize_t nargs,
                                   PyObject *kwnames);
 /* writer.c: Ring.writer() */
-PyObject *rrpy_writer_open(RingObject *ring);
+PyObject *rrpy_writer_open(RingObject *ring, rr_wait_strategy wait);
 /* reader.c: Ring.reader(); whether o is an Event (of any interpreter's module) */
-PyObject *rrpy_reader_open(rr_py_state *st, RingObject *ring, rr_start start);
+PyObject *rrpy_reader_open(rr_py_state *st, RingObject *ring, rr_start start,
+                           rr_wait_strategy wait);
 int rrpy_event_check(PyObject *o);
+
+/* block.c: its types (called by module_exec), the methods it gives Reader and
+ * Writer, and the step before a reader moves on: the last call's Block, if
+ * alive and not released, becomes a hold of its range. */
+int rrpy_block_types_add(PyObject *m, rr_py_state *st);
+PyObject *rrpy_reader_next_block(ReaderObject *self, PyObject *const *args, Py_ssize_t nargs,
+                                 PyObject *kwnames);
+PyObject *rrpy_writer_add_block(WriterObject *self, PyObject *const *args, Py_ssize_t nargs,
+                                PyObject *kwnames);
+PyObject *rrpy_writer_claim_block(WriterObject *self, PyObject *const *args, Py_ssize_t nargs,
+                                  PyObject *kwnames);
+void rrpy_block_detach(ReaderObject *self);
+
+/* reader.c, for block.c: a reading call's steps (enter, detach what the last
+ * call handed out, apply queued releases, leave), releasing a held range
+ * (queued while the reader waits), and an Event of one event of a block that
+ * lives on its own (a copy, or a hold of its own). */
+int  rrpy_reader_enter(ReaderObject *self);
+void rrpy_reader_leave(ReaderObject *self);
+void rrpy_reader_detach(ReaderObject *self);
+void rrpy_reader_apply_pending(ReaderObject *self);
+void rrpy_reader_release_range(ReaderObject *self, uint64_t first, uint64_t n);
+PyObject *rrpy_event_detached(ReaderObject *self, const rr_event *e);
+
+/* writer.c, for block.c: a writer call's steps, and its error for a status. */
+int  rrpy_writer_enter(WriterObject *self);
+void rrpy_writer_leave(WriterObject *self);
+int  rrpy_writer_usable(WriterObject *self);
+int  rrpy_writer_check_open(WriterObject *self);
+PyObject *rrpy_writer_fail(WriterObject *self, rr_status s, int64_t timeout_ns);
+void rrpy_writer_claim_begun(WriterObject *self);   /* a claim is between enter and exit */
+void rrpy_writer_claim_ended(WriterObject *self);
 
 PyMODINIT_FUNC PyInit__core(void);
 

@@ -79,10 +79,14 @@
 #define RRPY_COPY_REUSE_MAX 4096
 
 /* Ring.reader(): a Reader on `ring`. */
-PyObject *rrpy_reader_open(rr_py_state *st, RingObject *ring, rr_start start)
+PyObject *rrpy_reader_open(rr_py_state *st, RingObject *ring, rr_start start,
+                           rr_wait_strategy wait)
 {
     rr_reader *r;
-    rr_status s = rr_reader_open(ring->ring, start, &r);
+    rr_reader_options opts = RR_READER_OPTIONS_INIT;
+    opts.start = start;
+    opts.wait = wait;
+    rr_status s = rr_reader_open_opts(ring->ring, &opts, &r);
     if (s == RR_TOO_MANY_READERS)
         return rrpy_raise_status(st, s, "the ring already has %d live readers; close one first",
                                  RR_MAX_READERS);
@@ -99,6 +103,7 @@ PyObject *rrpy_reader_open(rr_py_state *st, RingObject *ring, rr_start start)
     ro->overwrite = rr_ring_mode(ring->ring) == RR_MODE_OVERWRITE;
     if (ro->overwrite && rr_ring_slot_size(ring->ring) <= RRPY_COPY_REUSE_MAX)
         ro->copy_cap = (Py_ssize_t)rr_ring_slot_size(ring->ring);
+    ro->wait = wait;
     return (PyObject *)ro;
 }
 
@@ -169,6 +174,7 @@ static inline int event_kept(EventObject *ev)
  * reader's reference to a kept event is never its last. */
 static void reader_detach_current(ReaderObject *self)
 {
+    rrpy_block_detach(self);
     size_t idle = 0, n = self->ncur;
     EventObject *leader = NULL;
     for (size_t i = 0; i < n; i++) {
@@ -256,14 +262,34 @@ static void event_free(ReaderObject *self, EventObject *ev)
         PyObject_Free(ev);
 }
 
+/* The payload room an Event needs for e: none in backpressure mode (it shows
+ * the slot), the usual room or more in overwrite mode (a copy). */
+static inline Py_ssize_t event_room(ReaderObject *self, const rr_event *e)
+{
+    if (!self->overwrite)
+        return 0;
+    return (Py_ssize_t)e->len > self->copy_cap ? (Py_ssize_t)e->len : self->copy_cap;
+}
+
+static inline void event_fill(ReaderObject *self, EventObject *ev, const rr_event *e)
+{
+    ev->sequence = e->sequence;
+    ev->len = e->len;
+    ev->type = e->event_type;
+    if (self->overwrite) {
+        memcpy(ev->copy, e->data, e->len);
+        ev->data = ev->copy;
+    } else {
+        ev->data = e->data;
+    }
+}
+
 /* The next event of this call as an Event (a new reference): an idle one
  * reused, or a new one. Room for it in `cur` was made by reader_room. */
 static EventObject *event_make(ReaderObject *self, const rr_event *e)
 {
     EventObject *ev;
-    Py_ssize_t room = 0;
-    if (self->overwrite)
-        room = (Py_ssize_t)e->len > self->copy_cap ? (Py_ssize_t)e->len : self->copy_cap;
+    Py_ssize_t room = event_room(self, e);
     if (self->ncur < self->nidle) {
         ev = self->cur[self->ncur];
         if (Py_SIZE(ev) < room) {          /* too small for this payload: a new one */
@@ -280,15 +306,7 @@ static EventObject *event_make(ReaderObject *self, const rr_event *e)
         self->cur[self->nidle++] = ev;
     }
     self->ncur++;
-    ev->sequence = e->sequence;
-    ev->len = e->len;
-    ev->type = e->event_type;
-    if (self->overwrite) {
-        memcpy(ev->copy, e->data, e->len);
-        ev->data = ev->copy;
-    } else {
-        ev->data = e->data;
-    }
+    event_fill(self, ev, e);
     return (EventObject *)Py_NewRef(ev);
 }
 
@@ -371,13 +389,13 @@ static int reader_outcome(ReaderObject *self, rr_status s)
     return (int)s;
 }
 
-/* Before a read: the last call's events detached (a single one that nobody
- * kept, the usual case, simply becomes idle). */
+/* Before a read: the last call's events (or Block) detached; a single event
+ * that nobody kept, the usual case, simply becomes idle. */
 static inline void reader_move_on(ReaderObject *self)
 {
-    if (self->ncur == 1 && !event_kept(self->cur[0]))
+    if (self->ncur == 1 && !self->block && !event_kept(self->cur[0]))
         self->ncur = 0;
-    else if (self->ncur)
+    else if (self->ncur || self->block)
         reader_detach_current(self);
 }
 
@@ -596,7 +614,7 @@ static PyObject *Reader_repr(ReaderObject *self)
  * nothing left to detach). */
 static void Reader_finalize(ReaderObject *self)
 {
-    if (self->ncur)
+    if (self->ncur || self->block)
         reader_detach_current(self);
 }
 
@@ -631,6 +649,11 @@ static PyMethodDef Reader_methods[] = {
     {"next_batch", (PyCFunction)(void (*)(void))Reader_next_batch, METH_FASTCALL | METH_KEYWORDS,
      "next_batch($self, /, max_events, timeout=0)\n--\n\nReturns list[Event]. Up to max_events events in one step "
      "(waiting as next() does for the first); an empty list when none arrived."},
+    {"next_block", (PyCFunction)(void (*)(void))rrpy_reader_next_block, METH_FASTCALL | METH_KEYWORDS,
+     "next_block($self, /, max_events, timeout=0)\n--\n\nReturns Block | None. Up to max_events "
+     "consecutive events that lie contiguously in the ring (fewer at the ring's end), as one "
+     "Block: no Python object per event. Waits as next() does for the first; None when none "
+     "arrived. See Block for how long its memory stays valid."},
     {"events", (PyCFunction)(void (*)(void))Reader_events, METH_FASTCALL | METH_KEYWORDS,
      "events($self, /, timeout=None)\n--\n\nReturns iterator of Event. Waits for each event; ends when the ring is "
      "closed and drained, or when nothing arrives within `timeout` seconds."},
@@ -652,6 +675,13 @@ static PyMethodDef Reader_methods[] = {
     {0}
 };
 
+/* Read-only and kept in the object: answers after the close, and while a call waits. */
+static PyObject *Reader_get_wait(ReaderObject *self, void *c)
+{
+    (void)c;
+    return Py_NewRef(state_of_type(Py_TYPE(self))->str_wait[self->wait]);
+}
+
 static PyGetSetDef Reader_getset[] = {
     {"ring", (getter)Reader_get_ring, NULL, "The ring this reader follows.", NULL},
     {"closed", (getter)Reader_get_closed, NULL, "True once the reader is closed.", NULL},
@@ -664,6 +694,8 @@ static PyGetSetDef Reader_getset[] = {
     {"cursor", (getter)Reader_get_cursor, NULL, "Sequence of the next event to read.", NULL},
     {"delivered", (getter)Reader_get_delivered, NULL, "Events handed out so far.", NULL},
     {"skipped", (getter)Reader_get_skipped, NULL, "Abandoned claims passed over (multi-producer).", NULL},
+    {"wait", (getter)Reader_get_wait, NULL, "How it waits for events: 'block', 'yield', 'spin' or "
+                                            "'sleep' (Ring.reader's wait).", NULL},
     {0}
 };
 
@@ -825,4 +857,56 @@ PyType_Spec rrpy_event_spec = {
 int rrpy_event_check(PyObject *o)
 {
     return Py_TYPE(o)->tp_dealloc == (destructor)Event_dealloc;
+}
+
+/* ==== for block.c ================================================================= */
+
+int rrpy_reader_enter(ReaderObject *self)
+{
+    if (reader_usable(self) < 0)
+        return -1;
+    reader_enter(self);
+    return 0;
+}
+
+void rrpy_reader_leave(ReaderObject *self) { reader_leave(self); }
+void rrpy_reader_detach(ReaderObject *self) { reader_detach_current(self); }
+void rrpy_reader_apply_pending(ReaderObject *self) { reader_apply_pending(self); }
+
+/* A held range is going (n holds, counted in nheld): released now, or each
+ * sequence queued for the thread waiting in this reader. */
+void rrpy_reader_release_range(ReaderObject *self, uint64_t first, uint64_t n)
+{
+    if (self->waiting) {
+        for (uint64_t i = 0; i < n; i++)
+            reader_release(self, first + i);
+        return;
+    }
+    rr_reader_release_range(self->r, first, n);
+    self->nheld -= (Py_ssize_t)n;
+    reader_finish_close(self);
+}
+
+PyObject *rrpy_event_detached(ReaderObject *self, const rr_event *e)
+{
+    if (!self->overwrite) {
+        rr_status s = rr_reader_hold(self->r, e->sequence);
+        if (s != RR_OK)
+            return rrpy_raise_status(state_of_type(Py_TYPE(self)), s, NULL);
+    }
+    EventObject *ev = event_new(self, event_room(self, e));
+    if (!ev) {
+        if (!self->overwrite)
+            rr_reader_release(self->r, e->sequence);
+        return NULL;
+    }
+    event_fill(self, ev, e);
+    ev->reader = (ReaderObject *)Py_NewRef(self);   /* detached: it owns its reader */
+    if (self->overwrite) {
+        ev->state = EV_COPY;
+    } else {
+        ev->state = EV_HELD;
+        self->nheld++;
+    }
+    return (PyObject *)ev;
 }

@@ -48,11 +48,13 @@
 #include <stdio.h>
 
 /* Ring.writer(): a Writer on `self`. */
-PyObject *rrpy_writer_open(RingObject *self)
+PyObject *rrpy_writer_open(RingObject *self, rr_wait_strategy wait)
 {
     rr_py_state *st = state_of_type(Py_TYPE(self));
     rr_writer *w;
-    rr_status s = rr_writer_open(self->ring, &w);
+    rr_writer_options opts = RR_WRITER_OPTIONS_INIT;
+    opts.wait = wait;
+    rr_status s = rr_writer_open_opts(self->ring, &opts, &w);
     if (s == RR_WRITER_BUSY)
         return rrpy_raise_status(st, s, "this single-producer ring already has a live writer (in this "
                                         "or another process); close it first, or create the ring with "
@@ -69,6 +71,7 @@ PyObject *rrpy_writer_open(RingObject *self)
     wo->ring = (RingObject *)Py_NewRef(self);
     wo->w = w;
     wo->multi = rr_ring_producers(self->ring) == RR_PRODUCERS_MULTI;
+    wo->wait = wait;
     return (PyObject *)wo;
 }
 
@@ -270,8 +273,9 @@ static PyObject *writer_add_bytes_rest(WriterObject *self, add_ctx *c, rr_status
  * Nothing in it runs Python code before the core's first attempt (no
  * payload conversion, no __index__), so the writer is marked in use only if
  * the call has to wait (writer_add_bytes_rest). */
-static inline Py_ALWAYS_INLINE PyObject *writer_add_bytes(WriterObject *self, PyObject *data, PyObject *type_o,
-                                         int64_t timeout, int trying)
+static inline Py_ALWAYS_INLINE PyObject *writer_add_bytes(WriterObject *self, PyObject *data,
+                                                          PyObject *type_o, int64_t timeout,
+                                                          int trying)
 {
     uint32_t type = 0;
     if ((!self->w || self->closing || (self->active && !self->multi)) && writer_usable(self) < 0)
@@ -516,6 +520,19 @@ static PyMethodDef Writer_methods[] = {
      "The batch needs that many free slots at once: events readers still keep (a kept Event or "
      "buffer pins its slot, in backpressure mode) count against it, so keep batches well below "
      "the capacity."},
+    {"add_block", (PyCFunction)(void (*)(void))rrpy_writer_add_block, METH_FASTCALL | METH_KEYWORDS,
+     "add_block($self, /, data, *, lengths=None, event_types=0, timeout=None)\n--\n\nReturns int. "
+     "Publish one event per row of `data` with one claim, all or none, and return how many: a "
+     "C-contiguous buffer of two or more dimensions (a row is everything after the first; "
+     "rows no wider than slot_size) or a NumPy structured array (a row is a record). lengths: "
+     "None (every event is a whole row) or one length per row; event_types: one int for all, "
+     "or one per row. At most min(capacity, 4096) rows; waits for room as add() does."},
+    {"claim_block", (PyCFunction)(void (*)(void))rrpy_writer_claim_block, METH_FASTCALL | METH_KEYWORDS,
+     "claim_block($self, /, n, event_type=0, *, timeout=None)\n--\n\nReturns BlockClaim. Zero-copy "
+     "write of up to n events: `with w.claim_block(n) as c:` claims at most n slots that lie "
+     "contiguously (fewer at the ring's end; len(c) says how many) and gives c.data, a writable "
+     "(len(c), slot_size) view, and writable c.lengths and c.event_types. Leaving the block "
+     "publishes them; an exception abandons them."},
     {"claim", (PyCFunction)(void (*)(void))Writer_claim, METH_FASTCALL | METH_KEYWORDS,
      "claim($self, /, event_type=0, *, timeout=None)\n--\n\nReturns Claim. Zero-copy write: `with w.claim() as slot:` "
      "gives a writable buffer of slot_size bytes in the ring; set slot.length to the bytes used. "
@@ -527,9 +544,17 @@ static PyMethodDef Writer_methods[] = {
     {0}
 };
 
+static PyObject *Writer_get_wait(WriterObject *self, void *c)
+{
+    (void)c;
+    return Py_NewRef(state_of_type(Py_TYPE(self))->str_wait[self->wait]);
+}
+
 static PyGetSetDef Writer_getset[] = {
     {"ring", (getter)Writer_get_ring, NULL, "The ring this writer publishes to.", NULL},
     {"closed", (getter)Writer_get_closed, NULL, "True once the writer is closed.", NULL},
+    {"wait", (getter)Writer_get_wait, NULL, "How it waits for room or a slot: 'block', 'yield', "
+                                            "'spin' or 'sleep' (Ring.writer's wait).", NULL},
     {0}
 };
 
@@ -843,3 +868,24 @@ PyType_Spec rrpy_claim_spec = {
     .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_IMMUTABLETYPE | Py_TPFLAGS_DISALLOW_INSTANTIATION,
     .slots = Claim_slots,
 };
+
+/* ==== for block.c ================================================================= */
+
+int rrpy_writer_enter(WriterObject *self) { return writer_enter(self); }
+void rrpy_writer_leave(WriterObject *self) { writer_leave(self); }
+int rrpy_writer_usable(WriterObject *self) { return writer_usable(self); }
+int rrpy_writer_check_open(WriterObject *self) { return writer_check_open(self); }
+
+PyObject *rrpy_writer_fail(WriterObject *self, rr_status s, int64_t timeout_ns)
+{
+    return writer_fail(self, s, timeout_ns);
+}
+
+void rrpy_writer_claim_begun(WriterObject *self) { self->claim_open++; }
+
+void rrpy_writer_claim_ended(WriterObject *self)
+{
+    self->claim_open--;
+    if (self->closing)
+        writer_finish_close(self);
+}

@@ -305,3 +305,33 @@ def test_events_kept_from_one_batch_stay_intact_until_each_goes_and_free_the_rin
     assert r.pinned == 0               # the last one gone: nothing of the batch is pinned
     assert [decode(ev)[1] for ev in r] == list(range(8, ring.published))
     assert w.try_add(gen.make(ring.published)) is True
+
+
+@pytest.mark.parametrize("then", ["next", "next_batch", "iterate"])
+def test_a_block_kept_past_the_readers_next_event_call_keeps_its_slots(then):
+    ring = rr.Ring(32, 8)
+    w, r = ring.writer(), ring.reader()
+    gen = Payloads(7, 32)
+    for s in range(4):
+        w.add(gen.make(s))
+    block = r.next_block(4)
+
+    def rows():                            # the block's payloads, read through its own view
+        with block.data as view:
+            raw = view.tobytes()
+        n = ring.slot_size
+        return [raw[i * n:i * n + block.lengths[i]] for i in range(len(block))]
+
+    want = rows()
+    assert [decode(p) for p in want] == [(7, s) for s in range(4)]
+    w.add(gen.make(4))
+    ev = {"next": lambda: r.next(), "next_batch": lambda: r.next_batch(8)[0],
+          "iterate": lambda: next(iter(r))}[then]()
+    assert decode(ev) == (7, 4)
+    del ev
+    for s in range(5, 20):                 # the writer must not reuse the block's slots
+        w.try_add(gen.make(s))
+    assert ring.published == 8
+    assert rows() == want
+    block.release()
+    assert w.try_add(gen.make(8)) is True
