@@ -26,7 +26,8 @@
  *   Writer  an rr_writer; keeps its Ring alive.
  *   Claim   one open claim of a Writer (`with w.claim() as slot:`).
  *   Reader  an rr_reader; keeps its Ring alive.
- *   Event   one event handed out by a Reader; keeps the Reader alive.
+ *   Event   one event handed out by a Reader; keeps the Reader alive once the
+ *           Reader moves on (until then the Reader owns it: reader.c).
  *   Block   consecutive events handed out by one next_block call; keeps the
  *           Reader alive.
  *   BlockClaim  one open block claim of a Writer (`with w.claim_block(n)`).

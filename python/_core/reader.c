@@ -17,9 +17,9 @@
  * `cur`), so "kept" is a reference count above the Reader's one, read at the
  * next call (reader_detach_current): a kept Event is detached -- it takes a
  * reference to its Reader and, in backpressure mode, its share of a hold --
- * and the Reader
- * lets go of it; an Event nobody else references stays in `cur` as an idle
- * one, and the next call hands the same object out again with new fields. An
+ * and the Reader lets go of it; an Event nobody else references stays in
+ * `cur` as an idle one, and the next call hands the same object out again
+ * with new fields. An
  * EV_CURRENT Event borrows its Reader pointer (no cycle: only detached Events
  * own their Reader). Detached Events that go leave their memory on the
  * Reader's `freelist` (up to cur_cap of them) for Events the next calls need
@@ -66,6 +66,8 @@
  *     Getters and repr read the core reader, so they refuse only then.
  *   Event.data, memoryview(event): a collection while the view is made; the
  *     event's bytes stay put whatever the reader does meanwhile.
+ *   b[i] of a Block (rrpy_event_detached): an Event detached from the start,
+ *     with a hold (or a copy) of its own, never in `cur`.
  *   close(), properties, events() (makes an iterator, not GC-tracked): none.
  *   Reader finalizer and dealloc: none (they let go of idle Events only, whose
  *     deallocation runs no Python code).
