@@ -855,3 +855,20 @@ def test_blocks_written_here_are_read_in_another_process(shm, mode):
         assert count == n and in_order and lost == 0
     else:
         assert count + lost == n == cursor
+
+
+# ---- the README's example ---------------------------------------------------------------------------
+
+def test_the_readme_block_example_runs_as_written():
+    import contextlib
+    import io
+    import pathlib
+    import re
+    readme = pathlib.Path(__file__).resolve().parents[2] / "README.md"
+    section = readme.read_text().split("## Blocks: many events at a time, for NumPy", 1)[1]
+    code = re.findall(r"```python\n(.*?)```", section.split("\n## ", 1)[0], re.S)
+    assert code, "the README lost its block example"
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        exec(compile(code[0], "README.md", "exec"), {})
+    assert out.getvalue().splitlines() == ["0 1024 5023 {3, 4}"]
