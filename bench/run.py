@@ -456,6 +456,7 @@ GROUPS = {
     "py_latency": ("Python ping-pong latency (bench_latency.py)", _py("bench_latency.py")),
     "py_procs": ("Python processes vs mp.Queue, faster-fifo, pyzmq (bench_procs.py)", _py("bench_procs.py")),
     "py_pressure": ("writer outrunning its reader, sampled (bench_pressure.py)", _py("bench_pressure.py")),
+    "py_blocks": ("Python blocks + NumPy vs SimpleQueue, mp.Queue (bench_blocks.py)", _py("bench_blocks.py")),
     "lua": ("Lua vs a pure-Lua table queue (bench.lua)", lua),
 }
 
@@ -992,6 +993,8 @@ def summary(doc: dict) -> list[dict]:
             py_name.replace("rusted_ring", "Python reader,"), p_rate(py_name), "events/s", "higher",
             "both rusted_ring: x is what reading in Lua costs against reading in Python", g, reference=True)
 
+    _blocks_rows(doc, add)
+
     lu = _data(doc, "lua")
     lua_targets = {"interleaved": "target >= 1.0x", "bursts_block": "target >= 1.5x"}
     for r in (lu or {}).get("queue_vs_ring", []) or [{"name": "interleaved", "what": "one in, one out"}]:
@@ -1006,6 +1009,30 @@ def summary(doc: dict) -> list[dict]:
         f"payload {mem['payload_bytes']:,} B; XS pool: ours {xs['ours_bytes']:,} B, seed {xs['seed_bytes']:,} B"
         if mem and xs else "", ("c_core",))
     return rows
+
+
+def _blocks_rows(doc: dict, add) -> None:
+    """The block API's rows (bench_blocks.py): 64 B events in blocks of 4096 with a NumPy
+    reduction per block, against one event per put and against pickled NumPy arrays."""
+    rows = (_data(doc, "py_blocks") or {}).get("results", [])
+
+    def rate(name):
+        r = _find(rows, name=name)
+        return r.get("events_per_s") if r else None
+
+    ours_t = "rusted_ring add_block / next_block (4096) + NumPy"
+    ours_p = "rusted_ring shared add_block / next_block (4096) + NumPy"
+    g = ("py_blocks",)
+    for sec, ours, peer, label, target in (
+            ("Python blocks, 1 writer thread -> 1 reader thread, 64 B", ours_t,
+             "queue.SimpleQueue put / get", "blocks vs SimpleQueue put/get",
+             "target >= 10x and >= 50 M events/s"),
+            ("Python blocks, 1 writer process -> 1 reader process, 64 B", ours_p,
+             "multiprocessing.Queue put / get", "blocks vs mp.Queue put/get", "target >= 100x"),
+            ("Python blocks, 1 writer process -> 1 reader process, 64 B", ours_p,
+             "multiprocessing.Queue 4096-row arrays + NumPy", "blocks vs mp.Queue of 4096-row arrays",
+             "target >= 3x")):
+        add(sec, label, ours, rate(ours), peer, rate(peer), "events/s", "higher", target, g)
 
 
 def _fmt(v, unit):

@@ -31,7 +31,8 @@
  * Writing. A claim of a block takes at most the slots left before the ring's
  * end from where the claim lands (writer.c rr__reserve, `contiguous`), so its
  * view is one strided array. rr_writer_add_rows copies rows into one claim
- * that may wrap, like rr_writer_add_batch, and checks every length first.
+ * that may wrap, like rr_writer_add_batch, and checks every length first;
+ * rows as far apart as the slots are copied in one go.
  * rr_writer_publish checks every length of a claim (a view writes them
  * directly), so nothing larger than a slot is ever published.
  */
@@ -297,26 +298,42 @@ rr_status rr_writer_add_rows_ex(rr_writer *w, const void *data, size_t row_strid
     if (st != RR_OK)
         return st;
     rr_claim c;
-    st = rr__writer_claim_run(w, (uint32_t)n, false, event_type, &c, timeout_ns, wait);
+    st = rr__writer_reserve(w, (uint32_t)n, &c, timeout_ns, wait);
     if (st != RR_OK)
         return st;
     rr_ring *ring = w->ring;
     const unsigned char *src = data;
     uint64_t idx = c._idx;
+    /* one pass over the metadata (relaxed: the stamps publish them, R1) */
     for (size_t i = 0; i < n; i++) {
-        uint32_t len = lengths ? lengths[i] : (uint32_t)row_bytes;
         rr_slot_meta *m = rr__meta(ring, idx);
-        atomic_store_explicit(&m->len, len, memory_order_relaxed);
-        if (types)
-            atomic_store_explicit(&m->type, types[i], memory_order_relaxed);
-        if (len)
-            memcpy(rr__slot(ring, idx), src + i * row_stride, len);
+        atomic_store_explicit(&m->len, lengths ? lengths[i] : (uint32_t)row_bytes,
+                              memory_order_relaxed);
+        atomic_store_explicit(&m->type, types ? types[i] : event_type, memory_order_relaxed);
         if (++idx == ring->capacity)
             idx = 0;
     }
+    if (row_stride == ring->stride && row_bytes) {
+        /* rows as far apart as the slots: one copy per run of slots (two where
+         * the claim wraps), each ending with its last row's bytes */
+        size_t first = (size_t)(ring->capacity - c._idx);
+        size_t run = n < first ? n : first;
+        memcpy(rr__slot(ring, c._idx), src, (run - 1) * row_stride + row_bytes);
+        if (run < n)
+            memcpy(rr__slot(ring, 0), src + run * row_stride, (n - run - 1) * row_stride + row_bytes);
+    } else {
+        idx = c._idx;
+        for (size_t i = 0; i < n; i++) {
+            uint32_t len = lengths ? lengths[i] : (uint32_t)row_bytes;
+            if (len)
+                memcpy(rr__slot(ring, idx), src + i * row_stride, len);
+            if (++idx == ring->capacity)
+                idx = 0;
+        }
+    }
     if (first_seq_out)
         *first_seq_out = c.sequence;
-    return rr_writer_publish(w, &c);
+    return rr__writer_publish_sized(w, &c);
 }
 
 rr_status rr_writer_add_rows(rr_writer *w, const void *data, size_t row_stride, size_t row_bytes,

@@ -481,6 +481,13 @@ uint64_t  rr__gate_refresh(rr_ring *ring, uint64_t head);
 rr_status rr__writer_claim_run(rr_writer *w, uint32_t count, bool contiguous,
                                uint32_t event_type, rr_claim *c, int64_t timeout_ns,
                                rr_wait *wait);
+/* The same without setting the slots' lengths and types: the caller sets
+ * every one before it publishes. */
+rr_status rr__writer_reserve(rr_writer *w, uint32_t count, rr_claim *c, int64_t timeout_ns,
+                             rr_wait *wait);
+/* rr_writer_publish without checking the lengths: the caller set them
+ * through the core, and checked them. */
+rr_status rr__writer_publish_sized(rr_writer *w, rr_claim *c);
 
 /* reader.c, for block.c. rr__reader_begin: the start of rr_reader_next (the
  * process check, releasing what the last call handed out, the first event,

@@ -519,6 +519,16 @@ static rr_status rr__reserve(rr_writer *w, uint32_t count, bool contiguous, int6
     return RR_OK;
 }
 
+rr_status rr__writer_reserve(rr_writer *w, uint32_t count, rr_claim *c, int64_t timeout_ns,
+                             rr_wait *wait)
+{
+    rr_wait own = RR_WAIT_INIT;
+    rr_status st = rr__check_claim_args(w, count, c);
+    if (st == RR_OK)
+        st = rr__reserve(w, count, false, timeout_ns, c, wait ? wait : &own);
+    return st;
+}
+
 rr_status rr__writer_claim_run(rr_writer *w, uint32_t count, bool contiguous,
                                uint32_t event_type, rr_claim *c, int64_t timeout_ns,
                                rr_wait *wait)
@@ -639,15 +649,28 @@ static rr_status rr__check_lengths(const rr_ring *ring, const rr_claim *c)
     return RR_OK;
 }
 
+static rr_status rr__publish(rr_writer *w, rr_claim *c);
+
 rr_status rr_writer_publish(rr_writer *w, rr_claim *c)
 {
     rr_status st = rr__check_open_claim(w, c);
-    if (st != RR_OK)
-        return st;
+    if (st == RR_OK)
+        st = rr__check_lengths(w->ring, c);
+    return st == RR_OK ? rr__publish(w, c) : st;
+}
+
+/* rr_writer_publish of a claim whose lengths its writer set through the
+ * core (rr_claim_set, the copying adds, block.c's add_rows): checked then. */
+rr_status rr__writer_publish_sized(rr_writer *w, rr_claim *c)
+{
+    rr_status st = rr__check_open_claim(w, c);
+    return st == RR_OK ? rr__publish(w, c) : st;
+}
+
+/* An open claim of w, every length within the slot: make it visible. */
+static rr_status rr__publish(rr_writer *w, rr_claim *c)
+{
     rr_ring *ring = w->ring;
-    st = rr__check_lengths(ring, c);
-    if (st != RR_OK)
-        return st;
     rr__stamp_all(ring, c);
     if (w->single) {
         w->next += c->count;
@@ -753,7 +776,7 @@ rr_status rr_writer_add_ex(rr_writer *w, const void *data, size_t len, uint32_t 
     rr__copy_in(rr__slot(ring, c._idx), data, len);
     if (seq_out)
         *seq_out = c.sequence;
-    return rr_writer_publish(w, &c);
+    return rr__writer_publish_sized(w, &c);
 }
 
 rr_status rr_writer_add(rr_writer *w, const void *data, size_t len, uint32_t event_type,
@@ -797,7 +820,7 @@ rr_status rr_writer_add_batch_ex(rr_writer *w, const rr_payload *items, size_t n
     }
     if (first_seq_out)
         *first_seq_out = c.sequence;
-    return rr_writer_publish(w, &c);
+    return rr__writer_publish_sized(w, &c);
 }
 
 rr_status rr_writer_add_batch(rr_writer *w, const rr_payload *items, size_t n,

@@ -855,3 +855,58 @@ def test_blocks_written_here_are_read_in_another_process(shm, mode):
         assert count == n and in_order and lost == 0
     else:
         assert count + lost == n == cursor
+
+
+# ---- the README's example ---------------------------------------------------------------------------
+
+def test_the_readme_block_example_runs_as_written():
+    import contextlib
+    import io
+    import pathlib
+    import re
+    readme = pathlib.Path(__file__).resolve().parents[2] / "README.md"
+    section = readme.read_text().split("## Blocks: many events at a time, for NumPy", 1)[1]
+    code = re.findall(r"```python\n(.*?)```", section.split("\n## ", 1)[0], re.S)
+    assert code, "the README lost its block example"
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        exec(compile(code[0], "README.md", "exec"), {})
+    assert out.getvalue().splitlines() == ["0 1024 5023 {3, 4}"]
+
+
+# ---- leaks ----------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("mode", MODES)
+def test_block_cycles_leave_memory_flat_and_nothing_pinned(mode):
+    from test_leaks import assert_flat, skip_sanitized
+    if skip_sanitized.mark.args[0]:
+        pytest.skip(skip_sanitized.mark.kwargs["reason"])
+    ring = rr.Ring(64, 256, mode=mode)
+    w, r = ring.writer(), ring.reader()
+    rows = np.zeros((64, 64), np.uint8)
+    lengths, types = np.full(64, 40, np.uint32), list(range(64))
+    dt = np.dtype([("a", "<u4"), ("b", "<f8")])
+
+    def run(n):
+        for _ in range(n):
+            w.add_block(rows, lengths=lengths, event_types=types)
+            b = r.next_block(64)
+            recs, ev, lv = b.as_array(dt), b[3], b.lengths
+            del recs, lv
+            b.release()
+            del b, ev
+            with w.claim_block(8) as c:
+                view = c.lengths
+                view[0] = 1
+                del view
+            with r.next_block(64) as b:
+                list(b)
+            try:
+                with w.claim_block(4):
+                    raise KeyError
+            except KeyError:
+                pass
+
+    assert_flat(run, scaled(20000, 2000))
+    assert r.next_block(64) is None               # moves on from the last call's slots
+    assert r.pinned == 0 and ring.stats()["reader_count"] == 1
