@@ -311,7 +311,10 @@ rr_status rr_claim_view_get(const rr_claim *c, rr_claim_view *out);
  * both), 1 <= n <= rr_ring_max_claim (RR_INVALID); everything is checked
  * before anything is claimed. The claim wraps around the ring's end as
  * rr_writer_add_batch's does. *first_seq_out (may be NULL): the first
- * event's sequence. timeout_ns as for rr_writer_claim. */
+ * event's sequence. timeout_ns as for rr_writer_claim. The call reads
+ * `lengths` twice, checking them before it waits for room and copying that
+ * many bytes of each row after: the caller must not change them (nor `types`)
+ * until the call returns; a binding that cannot promise it passes a copy. */
 rr_status rr_writer_add_rows(rr_writer *w, const void *data, size_t row_stride, size_t row_bytes,
                              size_t n, const uint32_t *lengths, const uint32_t *types,
                              uint32_t event_type, uint64_t *first_seq_out, int64_t timeout_ns);
