@@ -452,6 +452,19 @@ def test_add_block_with_bad_input_raises_a_clear_error_and_publishes_nothing(
     assert w.add_block(np.ones((2, 16), np.uint8)) == 2    # the writer is still usable
 
 
+@pytest.mark.parametrize("n", [1, 256, 257, 4096])
+@pytest.mark.parametrize("kind", ["list", "uint32", "int16"])
+def test_add_block_publishes_every_length_and_type_of_blocks_of_any_size(n, kind):
+    ring = rr.Ring(16, 4096)
+    w, r = ring.writer(), ring.reader()
+    lengths = [i % 17 for i in range(n)]
+    types = [i * 7 for i in range(n)]
+    as_arg = list if kind == "list" else (lambda v: np.array(v, np.dtype(kind)))
+    assert w.add_block(np.zeros((n, 16), np.uint8), lengths=as_arg(lengths),
+                       event_types=as_arg(types)) == n
+    b = r.next_block(4096)
+    assert b.lengths.tolist() == lengths and b.event_types.tolist() == types
+
 def test_add_block_takes_keywords_only_after_data():
     ring = rr.Ring(16, 8)
     w = ring.writer()
@@ -668,6 +681,54 @@ def test_event_types_whose_index_uses_the_same_single_producer_writer_are_refuse
     assert w.add_block(np.zeros((2, 8), np.uint8), event_types=[Index(5, inner), 6]) == 2
     assert len(seen) == 1 and OUTER in str(seen[0])
     assert ring.published == 2 and r.next_block(8).event_types.tolist() == [5, 6]
+
+
+@pytest.mark.parametrize("change", ["clear", "shrink", "grow"])
+@pytest.mark.parametrize("arg", ["lengths", "event_types"])
+def test_a_list_changed_by_its_own_items_index_is_read_as_it_was_when_passed(arg, change):
+    ring = rr.Ring(16, 8)
+    w, r = ring.writer(), ring.reader()
+    actions = {"clear": lambda: lst.clear(), "shrink": lambda: lst.__setitem__(slice(None), [1]),
+               "grow": lambda: lst.extend(range(100))}
+    # every item an object of its own, so a change that drops them frees them
+    lst = [Index(3, actions[change])] + [Index(v, lambda: None) for v in range(1, 8)]
+    assert w.add_block(np.zeros((8, 8), np.uint8), **{arg: lst}) == 8
+    b = r.next_block(8)
+    assert getattr(b, arg).tolist() == [3, 1, 2, 3, 4, 5, 6, 7]
+
+
+def writer_waits(w):
+    """True while another thread is in a call of the single-producer writer w (a
+    call of ours is refused meanwhile); False, and nothing written, else."""
+    try:
+        return w.try_add(b"") and False
+    except RuntimeError:
+        return True
+
+
+@pytest.mark.parametrize("dtype", [np.uint32, np.int64])
+def test_lengths_and_types_changed_while_add_block_waits_for_room_publish_the_values_passed(dtype):
+    ring = rr.Ring(64, 8)
+    w, r = ring.writer(), ring.reader()
+    for s in range(8):
+        w.add(b"full %d" % s)                        # no room: add_block waits
+    data = np.arange(4 * 16, dtype=np.uint8).reshape(4, 16)
+    lengths = np.array([4, 16, 0, 9], dtype)
+    types = np.array([7, 8, 9, 10], dtype)
+    got = []
+    t = threading.Thread(target=lambda: got.append(
+        w.add_block(data, lengths=lengths, event_types=types, timeout=LIMIT)))
+    t.start()
+    wait_until(lambda: writer_waits(w), LIMIT, "add_block to wait for room")
+    lengths[:] = 60 if dtype is np.uint32 else 2**32 - 1   # past the rows (and the slots)
+    types[:] = 99
+    assert len(r.next_batch(8)) == 8
+    b = r.next_block(8, timeout=LIMIT)               # moves on (room), then reads the rows
+    t.join(LIMIT)
+    assert not t.is_alive() and got == [4]
+    assert b.lengths.tolist() == [4, 16, 0, 9] and b.event_types.tolist() == [7, 8, 9, 10]
+    assert block_events(b) == [(8 + i, 7 + i, data[i, :n].tobytes())
+                               for i, n in enumerate([4, 16, 0, 9])]
 
 
 def test_a_dtype_that_releases_the_block_while_as_array_views_it_is_refused():
