@@ -35,7 +35,8 @@
  * no longer OPEN, and no buffer is exported after that.
  *
  * Re-entrancy audit: where Python code can run in the middle of a call.
- *   next_block: converting max_events and timeout (before the call begins);
+ *   next_block: converting max_events (its __index__) and timeout (before
+ *     the call begins, so that code finds the reader free);
  *     signal handlers between wait slices; making the Block allocates with
  *     PyObject_Malloc / PyMem (not counted by the collector). -> One reading
  *     call (rrpy_reader_enter), as next() is; the Block is registered before
@@ -53,6 +54,8 @@
  *     outcome is made, as add_batch does (writer.c). Lengths and types are
  *     copied (a sequence through a tuple snapshot) before the core reads
  *     them, so neither that code nor another thread changes them under it.
+ *   claim_block: n's __index__, before the writer is checked usable; the
+ *     BlockClaim made after holds nothing until entered.
  *   BlockClaim.__enter__: signal handlers between wait slices -> one writer
  *     call, as Claim.__enter__. __exit__, views: as for Block.
  */
@@ -407,7 +410,7 @@ PyObject *rrpy_reader_next_block(ReaderObject *self, PyObject *const *args, Py_s
     uint64_t max;
     int64_t timeout = 0;
     if (rrpy_parse_args("next_block", args, nargs, kwnames, names, 2, 2, 1, a) < 0 ||
-        rrpy_as_u64(a[0], "max_events", UINT64_MAX >> 1, &max) < 0 ||
+        rrpy_as_count(a[0], "max_events", UINT64_MAX >> 1, &max) < 0 ||
         (a[1] && rrpy_as_timeout(a[1], RR_FOREVER, &timeout) < 0))
         return NULL;
     if (max == 0) {
@@ -979,7 +982,7 @@ PyObject *rrpy_writer_claim_block(WriterObject *self, PyObject *const *args, Py_
     uint32_t type = 0;
     int64_t timeout;
     if (rrpy_parse_args("claim_block", args, nargs, kwnames, names, 3, 2, 1, a) < 0 ||
-        rrpy_as_u64(a[0], "n", UINT64_MAX >> 1, &n) < 0 ||
+        rrpy_as_count(a[0], "n", UINT64_MAX >> 1, &n) < 0 ||
         (a[1] && rrpy_as_event_type(a[1], &type) < 0) ||
         rrpy_as_timeout(a[2], RR_FOREVER, &timeout) < 0 || rrpy_writer_usable(self) < 0)
         return NULL;

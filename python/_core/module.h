@@ -221,6 +221,7 @@ int  rrpy_parse_args(const char *fname, PyObject *const *args, Py_ssize_t nargs,
                      PyObject *kwnames, const char *const *names, int nnames, int npos,
                      int nreq, PyObject **out);
 int  rrpy_as_u64(PyObject *o, const char *what, uint64_t max, uint64_t *out);
+int  rrpy_as_count(PyObject *o, const char *what, uint64_t max, uint64_t *out);
 int  rrpy_as_event_type(PyObject *o, uint32_t *out);
 int  rrpy_as_timeout(PyObject *o, int64_t none_ns, int64_t *out);
 /* The core's names: rrpy_as_name(o, "mode", rrpy_parse_mode, &v). */

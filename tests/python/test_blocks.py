@@ -659,6 +659,71 @@ def test_a_block_dropped_while_its_reader_waits_in_another_thread_is_released_af
     assert not t.is_alive() and got[0] is not None and bytes(got[0][0]) == b"x"
 
 
+def test_counts_take_any_integer_with_index_such_as_numpy_integers():
+    ring = rr.Ring(16, 8)
+    w, r = ring.writer(), ring.reader()
+    with w.claim_block(np.int64(3)) as c:
+        assert len(c) == 3
+    b = r.next_block(np.uint16(2))
+    assert len(b) == 2 and b.first_sequence == 0
+    assert [e.sequence for e in r.next_batch(np.int32(5))] == [2]
+    for bad, exc, words in [(np.float64(2.0), TypeError, "must be an int, not numpy.float64"),
+                            (True, TypeError, "must be an int, not bool"),
+                            (np.int64(-1), ValueError, "must not be negative"),
+                            (np.int64(0), ValueError, "(at least 1|1 to 8).* 0"),
+                            (Index(1, lambda: 1 / 0), ZeroDivisionError, None)]:
+        for call in (r.next_block, r.next_batch, w.claim_block):
+            with pytest.raises(exc, match=words):
+                call(bad)
+    w.add(b"still usable")
+    assert bytes(r.next_block(np.int8(1))[0]) == b"still usable"
+
+
+@pytest.mark.parametrize("call", ["next_block", "next_batch"])
+def test_a_max_events_whose_index_closes_the_reader_finds_it_closed(call):
+    ring = rr.Ring(16, 8)
+    w, r = ring.writer(), ring.reader()
+    w.add(b"abc")
+    with pytest.raises(rr.RingClosed, match="reader is closed"):
+        getattr(r, call)(Index(2, r.close))
+    assert r.closed
+    w.add_block(np.zeros((7, 16), np.uint8))        # the closed reader gates nothing
+    r2 = ring.reader(start="latest")
+    w.add(b"def")
+    assert bytes(r2.next_block(Index(4, lambda: None))[0]) == b"def"
+
+
+@pytest.mark.parametrize("call", ["next_block", "next_batch"])
+def test_a_max_events_whose_index_reads_from_the_same_reader_runs_before_the_call(call):
+    ring = rr.Ring(16, 8)
+    w, r = ring.writer(), ring.reader()
+    for s in range(4):
+        w.add(b"%d" % s)
+    inner = []
+    got = getattr(r, call)(Index(2, lambda: inner.append(bytes(r.next_block(1)[0]))))
+    assert inner == [b"0"] and [bytes(e) for e in got] == [b"1", b"2"]
+    assert bytes(r.next(timeout=0)) == b"3"
+
+
+def test_a_claim_block_size_whose_index_closes_the_writer_finds_it_closed():
+    ring = rr.Ring(16, 8)
+    w, r = ring.writer(), ring.reader()
+    with pytest.raises(rr.RingClosed):
+        w.claim_block(Index(2, w.close))
+    assert ring.published == 0
+    with ring.writer().claim_block(2) as c:           # the ring has no writer left behind
+        c.lengths[0] = 0
+    assert ring.published == 2
+
+
+def test_a_claim_block_size_whose_index_writes_with_the_same_writer_runs_before_the_claim():
+    ring = rr.Ring(16, 8)
+    w, r = ring.writer(), ring.reader()
+    with w.claim_block(Index(2, lambda: w.add(b"first"))) as c:
+        c.as_array()[:, :4] = np.frombuffer(b"nextNEXT", np.uint8).reshape(2, 4)
+        c.lengths[0] = c.lengths[1] = 4
+    assert [bytes(e) for e in r.next_batch(8)] == [b"first", b"next", b"NEXT"]
+
 def test_lengths_whose_index_closes_the_writer_publish_nothing():
     ring = rr.Ring(16, 8)
     w, r = ring.writer(), ring.reader()
