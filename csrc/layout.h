@@ -47,6 +47,7 @@
 #include <stdint.h>
 
 #include "rusted_ring.h"
+#include "rusted_ring_inline.h"
 
 #define RR_CACHE_LINE      64
 #define RR_LINE            _Alignas(RR_CACHE_LINE)
@@ -66,11 +67,7 @@ _Static_assert(ATOMIC_INT_LOCK_FREE == 2, "32-bit atomics must be lock-free");
 
 enum { RR_ENTRY_FREE = 0, RR_ENTRY_CLAIMED = 1, RR_ENTRY_ACTIVE = 2 };
 
-typedef struct rr_slot_meta {
-    _Atomic uint64_t stamp;   /* 0 | 2s+1 writing s | 2s+2 holds s */
-    _Atomic uint32_t len;     /* RR_LEN_ABANDONED: skip this slot */
-    _Atomic uint32_t type;
-} rr_slot_meta;
+/* rr_slot_meta (a slot's stamp, len and type) is in rusted_ring_inline.h. */
 
 typedef struct rr_reader_entry {
     RR_LINE _Atomic uint64_t gate;  /* events < gate released (backpressure) */
@@ -242,17 +239,13 @@ struct rr_ring {
 };
 
 struct rr_writer {
+    rr_writer_hot hot;    /* first: rusted_ring_inline.h reads it there */
     rr_ring  *ring;
     _Atomic uint64_t owner; /* owner word of the process that opened (or adopted) it */
-    _Atomic uint32_t fork_gen; /* rr__fork_gen when it was opened (proc.c) */
     bool      single;
-    bool      pending;    /* single producer: a claim is out */
-    uint32_t  pending_count;
-    uint64_t  next;       /* single producer: next sequence to claim */
-    uint64_t  idx;        /* single producer: next % capacity */
-    uint64_t  limit;      /* single producer: private copy of the confirmed limit */
     _Atomic int64_t liveness_at; /* shared backpressure: when readers were last checked */
 };
+_Static_assert(offsetof(struct rr_writer, hot) == 0, "rusted_ring_inline.h: the hot prefix");
 
 struct rr_reader {
     rr_ring         *ring;
@@ -279,12 +272,14 @@ struct rr_reader {
  * so a reader can match every release to the acquire that depends on it. The
  * release side is Rn, the acquire side An:
  *
- *   1 stamp     R1 writer.c: a slot's stamp, after its payload, len and type
- *                  (claims.c: after the len of a dead producer's abandoned slot)
+ *   1 stamp     R1 writer.c and rusted_ring_inline.h (the fast paths): a slot's
+ *                  stamp, after its payload, len and type (claims.c: after the
+ *                  len of a dead producer's abandoned slot)
  *               A1 reader.c (fetch, lap recovery), writer.c (a multi-producer
  *                  slot's previous lap; single-producer takeover), claims.c:
  *                  the bytes of the event the stamp names are complete
- *   2 published R2 writer.c: `published`, after the stamps it counts
+ *   2 published R2 writer.c, rusted_ring_inline.h: `published`, after the stamps
+ *                  it counts
  *               A2 rr__head, ring.c rr_ring_published, stats.c, writer.c (a
  *                  new writer's next sequence, takeover)
  *   3 gate      R3 reader.c: a reader's gate (and its close), after its last
@@ -294,7 +289,8 @@ struct rr_reader {
  *   4 claim     R4 writer.c: the multi-producer claim CAS (acq_rel)
  *               A4 rr__head, writer.c rr__room_now, reader.c rr__read_ready,
  *                  claims.c (a finder's look at the cursor)
- *   5 seqlock   R5 writer.c rr__mark_writing (and claims.c, abandoning a dead
+ *   5 seqlock   R5 writer.c rr__mark_writing, rusted_ring_inline.h
+ *                  rr__hot_mark_writing (and claims.c, abandoning a dead
  *                  producer's slot): release fence after the odd stamps
  *               A5 reader.c rr__fetch_overwrite: acquire fence after the copy;
  *                  a copy that saw any new byte re-reads a newer stamp
@@ -336,7 +332,7 @@ struct rr_reader {
  * Those places use seq_cst, and say which of these they are:
  *
  *   S1 wake-up  a notifier stores its progress, then loads q->waiters
- *               (rr__notify); a waiter adds itself to q->waiters, then
+ *               (rr__notify; rusted_ring_inline.h rr__hot_notify); a waiter adds itself to q->waiters, then
  *               re-checks the progress (wait.c rr__sleep). Without a full
  *               fence on each side the waiter may sleep on progress already
  *               made while the notifier sees nobody to wake. The waiter pays
@@ -356,8 +352,7 @@ struct rr_reader {
 
 /* ---- helpers shared by the core's files ------------------------------------ */
 
-static inline uint64_t rr__stamp_writing(uint64_t seq) { return 2 * seq + 1; }
-static inline uint64_t rr__stamp_done(uint64_t seq) { return 2 * seq + 2; }
+/* rr__stamp_writing and rr__stamp_done are in rusted_ring_inline.h. */
 
 static inline unsigned char *rr__slot(const rr_ring *ring, uint64_t idx)
 {

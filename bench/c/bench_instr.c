@@ -12,6 +12,7 @@
  *   add_batch(64) 64 B        per event of rr_writer_add_batch of 64
  *   next / next_batch(64)     a reader taking events written just before
  *                             (only the reader's calls are counted)
+ *   ... and the same through the inline fast path (rusted_ring_inline.h)
  *
  * Each path runs twice, N1 and N2 events on the same ring, and the figure is
  * the difference of the two counts over N2 - N1 events: what the first calls
@@ -39,6 +40,7 @@
 #include <unistd.h>
 
 #include "rusted_ring.h"
+#include "rusted_ring_inline.h"
 
 #if defined(__has_include)
 #if __has_include(<valgrind/callgrind.h>)
@@ -171,6 +173,30 @@ static void path_add_batch(bench_ring *b, uint64_t n)
     CALLGRIND_TOGGLE_COLLECT;
 }
 
+static void path_inline_add(bench_ring *b, uint64_t n)
+{
+    CALLGRIND_TOGGLE_COLLECT;
+    for (uint64_t i = 0; i < n; i++)
+        if (rr_writer_add_inline(b->w, src[i % BATCH], b->slot, 1, NULL, 0) != RR_OK)
+            die("rr_writer_add_inline", RR_FULL);
+    CALLGRIND_TOGGLE_COLLECT;
+}
+
+static void path_inline_claim1(bench_ring *b, uint64_t n)
+{
+    rr_claim c;
+    CALLGRIND_TOGGLE_COLLECT;
+    for (uint64_t i = 0; i < n; i++) {
+        if (rr_writer_claim_inline(b->w, 1, 1, &c, 0) != RR_OK)
+            die("rr_writer_claim_inline", RR_FULL);
+        memcpy(rr_claim_data_inline(&c, 0), &i, sizeof i);
+        if (rr_writer_publish_inline(b->w, &c) != RR_OK)
+            die("rr_writer_publish_inline", RR_INVALID);
+    }
+    CALLGRIND_TOGGLE_COLLECT;
+}
+
+
 /* Readers: write a chunk uncounted, then count the reads of it. */
 #define CHUNK 1024u
 
@@ -231,6 +257,8 @@ static const op ops[] = {
     { "claim(64) + 64 B in place + publish, per event", path_claim64, 64,
       RR_MODE_BACKPRESSURE, false },
     { "add_batch(64) 64 B, per event", path_add_batch, 64, RR_MODE_BACKPRESSURE, false },
+    { "inline add 64 B", path_inline_add, 64, RR_MODE_BACKPRESSURE, false },
+    { "inline claim(1) + 8 B + publish", path_inline_claim1, 8, RR_MODE_BACKPRESSURE, false },
     { "overwrite add 64 B", path_add, 64, RR_MODE_OVERWRITE, false },
     { "next 8 B", path_next, 8, RR_MODE_BACKPRESSURE, true },
     { "next_batch(64) 8 B, per event", path_next_batch, 8, RR_MODE_BACKPRESSURE, true },

@@ -839,6 +839,39 @@ TEST(test_second_pending_claim_on_single_producer_is_invalid)
     teardown(ring, w, NULL);
 }
 
+/* A claim's count is a public field: a publish of a single producer's claim
+ * whose count no longer says what was claimed would stamp slots nobody filled. */
+TEST(test_publishing_a_claim_whose_count_was_changed_is_invalid_and_publishes_nothing)
+{
+    rr_ring *ring = ring_new(64, 8, BP, SP);
+    CHECK(ring);
+    rr_writer *w = writer_new(ring);
+    rr_reader *r = reader_new(ring, RR_START_OLDEST);
+    CHECK(w && r);
+    rr_claim c;
+    CHECK_ST(rr_writer_claim(w, 2, 0, &c, 0), RR_OK);
+    for (uint32_t i = 0; i < 2; i++) payload_fill(rr_claim_data(&c, i), 64, i, 0);
+    c.count = 3;
+    CHECK_ST(rr_writer_publish(w, &c), RR_INVALID);
+    CHECK_EQ(rr_ring_published(ring), 0);
+    c.count = 1;
+    CHECK_ST(rr_writer_publish(w, &c), RR_INVALID);
+    CHECK_EQ(rr_ring_published(ring), 0);
+    c.count = 2;
+    CHECK_ST(rr_writer_publish(w, &c), RR_OK);
+    CHECK_EQ(rr_ring_published(ring), 2);
+    rr_event ev;
+    for (uint64_t s = 0; s < 2; s++) {
+        CHECK_ST(rr_reader_next(r, &ev, 0), RR_OK);
+        CHECK(event_ok(&ev) && ev.sequence == s);
+    }
+    CHECK_ST(rr_reader_next(r, &ev, 0), RR_EMPTY);
+    CHECK_ST(add_seq(w, 64, 2, 0), RR_OK);   /* the writer goes on from the claim's end */
+    CHECK_ST(rr_reader_next(r, &ev, 0), RR_OK);
+    CHECK(event_ok(&ev) && ev.sequence == 2);
+    teardown(ring, w, r);
+}
+
 TEST(test_claim_count_zero_or_beyond_capacity_is_invalid)
 {
     rr_ring *ring = ring_new(64, 8, BP, SP);
@@ -1917,6 +1950,7 @@ int main(void)
     RUN(test_abandoned_claim_is_never_seen_and_its_sequence_is_reused);
     RUN(test_closing_a_writer_with_a_pending_claim_gives_it_up);
     RUN(test_second_pending_claim_on_single_producer_is_invalid);
+    RUN(test_publishing_a_claim_whose_count_was_changed_is_invalid_and_publishes_nothing);
     RUN(test_claim_count_zero_or_beyond_capacity_is_invalid);
     RUN(test_publishing_or_abandoning_a_finished_claim_is_invalid);
     RUN(test_multi_producer_abandoned_claim_is_skipped_by_readers);
