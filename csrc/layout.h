@@ -254,6 +254,9 @@ struct rr_reader {
     _Atomic uint32_t fork_gen;   /* rr__fork_gen when it was opened (proc.c) */
     uint64_t         pos;        /* next sequence to read */
     uint64_t         idx;        /* pos % capacity */
+    uint64_t         avail;      /* single producer, backpressure: `published` as last
+                                    seen; [pos, avail) is readable in place (reader.c) */
+    bool             direct;     /* single producer, backpressure (avail is kept) */
     uint64_t         gate;       /* last value stored in entry->gate */
     uint64_t         cur_lo;     /* first sequence handed out by the last call */
     uint64_t         lost;
@@ -281,7 +284,8 @@ struct rr_reader {
  *   2 published R2 writer.c, rusted_ring_inline.h: `published`, after the stamps
  *                  it counts
  *               A2 rr__head, ring.c rr_ring_published, stats.c, writer.c (a
- *                  new writer's next sequence, takeover)
+ *                  new writer's next sequence, takeover), reader.c (a single
+ *                  producer's backpressure reader: every event below it)
  *   3 gate      R3 reader.c: a reader's gate (and its close), after its last
  *                  read of the slots below it
  *               A3 writer.c rr__gate_refresh (seq_cst: S2), stats.c: no writer

@@ -7,7 +7,9 @@
  * stays at the oldest of them until the reader moves on or releases them.
  *
  * Backpressure reads are in place: the stamp says the slot holds event pos,
- * and no writer may reuse the slot before the gate passes it.
+ * and no writer may reuse the slot before the gate passes it. With a single
+ * producer, `published` says so for every event below it at once: such a
+ * reader looks at it once per batch, not at a stamp per event (below).
  *
  * Overwrite reads are a seqlock: load the stamp, copy the payload, fence, load
  * the stamp again. The copy is kept only if both stamps say "event pos,
@@ -150,6 +152,7 @@ rr_status rr_reader_open(rr_ring *ring, rr_start start, rr_reader **out)
     atomic_init(&r->fork_gen, rr__fork_watch());
     r->pos = r->gate = r->cur_lo = pos;
     r->idx = pos % ring->capacity;
+    r->direct = !ring->overwrite && !ring->multi;
     /* R12 here and at close, pairs with A12 in ring.c rr_ring_destroy */
     atomic_fetch_add_explicit(&ring->handles, 1, memory_order_acq_rel);
     rr__wait_init();
@@ -470,7 +473,104 @@ static inline void rr__move_on(rr_reader *r)
     r->cur_lo = r->pos;
 }
 
+/* ---- reading in place with one producer ---------------------------------------------
+ *
+ * A single producer publishes in order: `published` (R2, after the stamps
+ * and so after each slot's bytes) says every event below it is complete, and
+ * in backpressure mode none of those slots is refilled while this reader's
+ * gate is below it. So a reader that has seen `published` once (A2) reads
+ * every event below it in place without looking at their stamps: its `avail`.
+ * The stamps stay for the other modes, for writers taking over from a dead
+ * one, and for the general path below, which waits. */
+
+/* Single producer, backpressure: events after pos are there to read now. */
+static inline bool rr__direct_ready(rr_reader *r)
+{
+    if (r->pos < r->avail)
+        return true;
+    if (!r->direct)
+        return false;
+    /* A2, pairs with R2 in writer.c: the events below it are complete */
+    r->avail = atomic_load_explicit(&r->ring->L->published, memory_order_acquire);
+    return r->pos < r->avail;
+}
+
+/* Hand out event pos (below avail) in place, or false when its length is
+ * not one a writer stores (a block some process scribbled over): the
+ * general path, which looks at the stamp, decides what it is. */
+static inline bool rr__direct_take(rr_reader *r, rr_event *ev, const rr_ring *ring)
+{
+    const rr_slot_meta *m = rr__meta(ring, r->idx);
+    uint32_t len = atomic_load_explicit(&m->len, memory_order_relaxed);
+    if (__builtin_expect(len > ring->slot_size, 0))
+        return false;
+    *ev = (rr_event){ .sequence = r->pos, .len = len,
+                      .event_type = atomic_load_explicit(&m->type, memory_order_relaxed),
+                      .data = rr__slot(ring, r->idx) };
+    r->pos++;
+    if (++r->idx == ring->capacity)
+        r->idx = 0;
+    return true;
+}
+
+static inline bool rr__direct_usable(rr_reader *r)
+{
+    return atomic_load_explicit(&rr__fork_gen, memory_order_relaxed) ==
+           atomic_load_explicit(&r->fork_gen, memory_order_relaxed);
+}
+
+static __attribute__((noinline)) rr_status rr__next_slow(rr_reader *r, rr_event *ev,
+                                                        int64_t timeout_ns);
+static __attribute__((noinline)) rr_status rr__next_batch_slow(rr_reader *r, rr_event *evs,
+                                                              size_t max, size_t *n_out,
+                                                              int64_t timeout_ns);
+
 rr_status rr_reader_next(rr_reader *r, rr_event *ev, int64_t timeout_ns)
+{
+    if (__builtin_expect(r && ev && rr__direct_usable(r), 1)) {
+        if (__builtin_expect(rr__direct_ready(r), 1)) {
+            rr__move_on(r);   /* the general path's first step too: it does nothing twice */
+            if (__builtin_expect(rr__direct_take(r, ev, r->ring), 1)) {
+                r->delivered++;
+                atomic_store_explicit(&r->entry->position, r->pos, memory_order_relaxed);
+                return RR_OK;
+            }
+        } else if (r->ring->overwrite) {
+            /* an event there now: the general path's first look, without its layers */
+            rr__move_on(r);
+            if (rr__fetch_overwrite(r, ev, r->scratch) == RR_OK) {
+                atomic_store_explicit(&r->entry->position, r->pos, memory_order_relaxed);
+                return RR_OK;
+            }
+        }
+    }
+    return rr__next_slow(r, ev, timeout_ns);
+}
+
+rr_status rr_reader_next_batch(rr_reader *r, rr_event *evs, size_t max, size_t *n_out,
+                               int64_t timeout_ns)
+{
+    if (__builtin_expect(r && evs && n_out && max && rr__direct_usable(r) && r->direct, 1)) {
+        /* A2: the newest published, so the batch is all there is */
+        r->avail = atomic_load_explicit(&r->ring->L->published, memory_order_acquire);
+        if (r->pos < r->avail) {
+            const rr_ring *ring = r->ring;
+            rr__move_on(r);   /* the last batch, released with one store (R3) */
+            size_t most = r->avail - r->pos < max ? (size_t)(r->avail - r->pos) : max, n = 0;
+            while (n < most && rr__direct_take(r, &evs[n], ring))
+                n++;
+            if (__builtin_expect(n == 0, 0))
+                return rr__next_batch_slow(r, evs, max, n_out, timeout_ns);
+            r->delivered += n;
+            *n_out = n;
+            atomic_store_explicit(&r->entry->position, r->pos, memory_order_relaxed);
+            return RR_OK;
+        }
+    }
+    return rr__next_batch_slow(r, evs, max, n_out, timeout_ns);
+}
+
+static rr_status rr__next_slow(rr_reader *r, rr_event *ev, int64_t timeout_ns)
 {
     if (!r || !ev)
         return rr__fail(RR_INVALID, "rr_reader_next needs a reader and an event");
@@ -483,8 +583,8 @@ rr_status rr_reader_next(rr_reader *r, rr_event *ev, int64_t timeout_ns)
     return st;
 }
 
-rr_status rr_reader_next_batch(rr_reader *r, rr_event *evs, size_t max, size_t *n_out,
-                               int64_t timeout_ns)
+static rr_status rr__next_batch_slow(rr_reader *r, rr_event *evs, size_t max, size_t *n_out,
+                                     int64_t timeout_ns)
 {
     if (!r || !evs || !n_out || max == 0)
         return rr__fail(RR_INVALID, "rr_reader_next_batch needs a reader, room for events and a count");

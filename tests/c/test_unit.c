@@ -719,6 +719,43 @@ TEST(test_opening_handles_on_a_closed_ring_is_closed)
 
 /* ---- claim / publish / abandon ---------------------------------------------------------------- */
 
+/* A single-producer backpressure reader reads what `published` counts in
+ * place: never an event claimed and not yet published, and whatever was
+ * published since it last looked, across the ring's end. */
+TEST(test_a_reader_hands_out_published_events_only_and_sees_each_new_publish)
+{
+    rr_ring *ring = ring_new(64, 5, BP, SP);
+    CHECK(ring);
+    rr_writer *w = writer_new(ring);
+    rr_reader *r = reader_new(ring, RR_START_OLDEST);
+    CHECK(w && r);
+    rr_event ev, evs[8];
+    size_t n = 0;
+    uint64_t next = 0;
+    for (int round = 0; round < 6; round++) {
+        for (int i = 0; i < 3; i++) CHECK_ST(add_seq(w, 64, next + (uint64_t)i, 0), RR_OK);
+        CHECK_ST(rr_reader_next(r, &ev, 0), RR_OK);
+        CHECK(event_ok(&ev) && ev.sequence == next);
+        rr_claim c;
+        CHECK_ST(rr_writer_claim(w, 2, 0, &c, 0), RR_OK);
+        for (uint32_t i = 0; i < 2; i++)
+            payload_fill(rr_claim_data(&c, i), 64, next + 3 + i, 0);
+        CHECK_ST(rr_reader_next_batch(r, evs, 8, &n, 0), RR_OK);
+        CHECK_EQ(n, 2);   /* the claim is not there yet */
+        CHECK(event_ok(&evs[0]) && event_ok(&evs[1]) && evs[1].sequence == next + 2);
+        CHECK_ST(rr_reader_next(r, &ev, 0), RR_EMPTY);
+        CHECK_ST(rr_reader_next_batch(r, evs, 8, &n, 0), RR_EMPTY);
+        CHECK_ST(rr_writer_publish(w, &c), RR_OK);
+        CHECK_ST(rr_reader_next(r, &ev, 0), RR_OK);
+        CHECK(event_ok(&ev) && ev.sequence == next + 3);
+        CHECK_ST(rr_reader_next_batch(r, evs, 8, &n, 0), RR_OK);
+        CHECK(n == 1 && event_ok(&evs[0]) && evs[0].sequence == next + 4);
+        next += 5;
+        CHECK_EQ(rr_reader_delivered(r), next);
+    }
+    teardown(ring, w, r);
+}
+
 TEST(test_claim_fill_set_publish_delivers_in_order)
 {
     rr_ring *ring = ring_new(64, 8, BP, SP);
@@ -1945,6 +1982,7 @@ int main(void)
     RUN(test_reader_drains_a_closed_overwrite_ring_then_gets_closed);
     RUN(test_close_twice_is_ok);
     RUN(test_opening_handles_on_a_closed_ring_is_closed);
+    RUN(test_a_reader_hands_out_published_events_only_and_sees_each_new_publish);
     RUN(test_claim_fill_set_publish_delivers_in_order);
     RUN(test_claim_set_with_bad_index_is_invalid);
     RUN(test_abandoned_claim_is_never_seen_and_its_sequence_is_reused);
