@@ -11,10 +11,18 @@
  *   +--------------------+  (multi producer only)
  *   | claim records      |  RR_MAX_CLAIMS records, one cache line each (claims.c)
  *   +--------------------+  meta_off
- *   | slot metadata      |  capacity x 16 B: stamp, len, type
+ *   | slot metadata      |  capacity x 16 B: stamp, len, type (none for small slots)
  *   +--------------------+  payload_off (64-byte aligned)
  *   | payload slots      |  capacity x slot_stride (slot_size rounded up to 64)
  *   +--------------------+  total_bytes
+ *
+ * A slot of at most RR_SMALL_SLOT (48) bytes carries its metadata beside
+ * its payload instead, in a stride of 32 or 64 bytes (the metadata's 16,
+ * then the payload, rounded up to a power of two), so that a small event
+ * moves one part of a cache line, not a line of payload and a quarter line
+ * of metadata elsewhere; no slot straddles two lines. Its payload is 16-byte
+ * aligned; every other payload is 64-byte aligned. rr__slot, rr__meta and
+ * rr__meta_stride hide which.
  *
  * Invariants:
  *   - Event s lives in slot s % capacity. A slot's stamp is 0 before its first
@@ -52,9 +60,10 @@
 #define RR_CACHE_LINE      64
 #define RR_LINE            _Alignas(RR_CACHE_LINE)
 #define RR_MAGIC           UINT64_C(0x474E495254535552) /* "RUSTRING" */
-#define RR_LAYOUT_VERSION  3u   /* 2: owner and sleeper words in the reader table and control;
+#define RR_LAYOUT_VERSION  4u   /* 2: owner and sleeper words in the reader table and control;
                                    3: claim records (multi producer), the recovery word and
-                                      counter */
+                                      counter;
+                                   4: small slots' metadata beside their payload */
 #define RR_GATE_FREE       UINT64_MAX
 #define RR_LEN_ABANDONED   UINT32_MAX   /* slot of a multi-producer claim given up */
 #define RR_MAX_CAPACITY    (UINT64_C(1) << 40)
@@ -155,6 +164,7 @@ typedef struct rr_layout {
 #define RR_PIN(cond, what) _Static_assert(cond, what " changed: bump RR_LAYOUT_VERSION")
 
 RR_PIN(sizeof(rr_slot_meta) == 16 && _Alignof(rr_slot_meta) == 8, "rr_slot_meta size");
+RR_PIN(RR_CACHE_LINE == 64, "the cache line the strides are made of");
 RR_PIN(offsetof(rr_slot_meta, stamp) == 0 && offsetof(rr_slot_meta, len) == 8 &&
        offsetof(rr_slot_meta, type) == 12, "rr_slot_meta fields");
 
@@ -220,11 +230,12 @@ struct rr_ring {
     unsigned char   *base;
     rr_reader_entry *readers;
     rr_claim_record *claims;       /* multi producer, shared: the claim records; else NULL */
-    rr_slot_meta    *meta;
+    unsigned char   *meta;         /* slot 0's metadata (rr__meta) */
     unsigned char   *payload;
     uint64_t         capacity;
     uint32_t         slot_size;
-    uint32_t         stride;
+    uint32_t         stride;       /* bytes from one slot's payload to the next's */
+    uint32_t         meta_stride;  /* bytes from one slot's metadata to the next's */
     size_t           memory_bytes;
     bool             overwrite;
     bool             multi;
@@ -358,6 +369,26 @@ struct rr_reader {
 
 /* rr__stamp_writing and rr__stamp_done are in rusted_ring_inline.h. */
 
+/* ---- where a slot lives (see the picture at the top) ----------------------- */
+
+#define RR_SMALL_SLOT (RR_CACHE_LINE - sizeof(rr_slot_meta))   /* 48 */
+
+/* A slot of this size carries its metadata beside its payload. */
+static inline bool rr__meta_beside(size_t slot_size)
+{
+    return slot_size <= RR_SMALL_SLOT;
+}
+
+/* Bytes from one slot to the next: metadata and payload in a power of two
+ * (32 or 64) for small slots, else the payload rounded up to a cache line. */
+static inline size_t rr__slot_stride(size_t slot_size)
+{
+    if (rr__meta_beside(slot_size))
+        return slot_size + sizeof(rr_slot_meta) <= RR_CACHE_LINE / 2 ? RR_CACHE_LINE / 2
+                                                                     : RR_CACHE_LINE;
+    return (slot_size + RR_CACHE_LINE - 1) / RR_CACHE_LINE * RR_CACHE_LINE;
+}
+
 static inline unsigned char *rr__slot(const rr_ring *ring, uint64_t idx)
 {
     return ring->payload + idx * ring->stride;
@@ -367,14 +398,13 @@ static inline unsigned char *rr__slot(const rr_ring *ring, uint64_t idx)
  * this, so where the metadata lives can change in one place. */
 static inline rr_slot_meta *rr__meta(const rr_ring *ring, uint64_t idx)
 {
-    return &ring->meta[idx];
+    return (rr_slot_meta *)(void *)(ring->meta + idx * ring->meta_stride);
 }
 
 /* Bytes from one slot's metadata to the next's. */
 static inline size_t rr__meta_stride(const rr_ring *ring)
 {
-    (void)ring;
-    return sizeof(rr_slot_meta);
+    return ring->meta_stride;
 }
 
 static inline bool rr__closed(const rr_ring *ring)

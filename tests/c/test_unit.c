@@ -97,6 +97,45 @@ TEST(test_footprint_covers_every_payload_slot)
     CHECK(rr_ring_footprint(&max) >= RR_MAX_SLOT_SIZE);
 }
 
+/* Slots of up to 48 bytes carry their metadata beside the payload, in a
+ * stride of 32 or 64 bytes: a payload filled to its last byte must leave its
+ * own and its neighbours' length, type and stamp alone, at every size around
+ * the boundaries, in both modes, across the ring's end. */
+TEST(test_small_slots_keep_payload_and_metadata_apart_at_every_size)
+{
+    static const size_t sizes[] = { 1, 7, 8, 15, 16, 17, 31, 32, 33, 47, 48, 49, 63, 64, 65 };
+    for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
+        for (int m = 0; m < 2; m++) {
+            size_t slot = sizes[k];
+            rr_ring *ring = ring_new(slot, 5, m ? OW : BP, SP);
+            CHECK(ring);
+            rr_writer *w = writer_new(ring);
+            rr_reader *r = reader_new(ring, RR_START_OLDEST);
+            CHECK(w && r);
+            for (uint64_t s = 0; s < 12; s++) {
+                unsigned char buf[65];
+                memset(buf, 0xFF, sizeof buf);
+                memcpy(buf, &s, slot < 8 ? slot : 8);
+                CHECK_ST(rr_writer_add(w, buf, slot, (uint32_t)(1000 + s), NULL, 0), RR_OK);
+                rr_event ev;
+                CHECK_ST(rr_reader_next(r, &ev, 0), RR_OK);
+                uint64_t got = 0;
+                memcpy(&got, ev.data, slot < 8 ? slot : 8);
+                uint64_t want = slot < 8 ? s & ((UINT64_C(1) << (8 * slot)) - 1) : s;
+                CHECK(ev.sequence == s && ev.len == slot && ev.event_type == 1000 + s);
+                CHECK_EQ(got, want);
+                for (size_t i = 8; i < slot; i++) CHECK_EQ(((const unsigned char *)ev.data)[i], 0xFF);
+            }
+            rr_config c = config(slot, 5, m ? OW : BP, SP);
+            size_t stride = slot + 16 <= 32 ? 32 : slot + 16 <= 64 ? 64 : (slot + 63) / 64 * 64;
+            size_t meta = slot <= 48 ? 0 : round64(5 * 16);   /* its own array, or none */
+            /* the header (768 B) and the reader table (64 lines), then the slots */
+            CHECK_EQ(rr_ring_footprint(&c), 768 + 64 * 64 + meta + 5 * stride);
+            teardown(ring, w, r);
+        }
+    }
+}
+
 TEST(test_capacity_is_never_rounded)
 {
     static const uint64_t caps[] = { 2000, 15, 1, 3 };
@@ -1944,6 +1983,7 @@ int main(void)
     alarm(600); /* a call that never returns fails the suite instead of hanging CI */
     RUN(test_footprint_is_zero_for_invalid_configs);
     RUN(test_footprint_covers_every_payload_slot);
+    RUN(test_small_slots_keep_payload_and_metadata_apart_at_every_size);
     RUN(test_capacity_is_never_rounded);
     RUN(test_odd_capacity_overwrite_ring_keeps_every_payload_intact);
     RUN(test_one_byte_slot_carries_one_byte);
