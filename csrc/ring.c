@@ -33,7 +33,9 @@ size_t rr__footprint(uint64_t capacity, size_t slot_size, bool multi, size_t *re
         __builtin_mul_overflow((size_t)capacity, stride, &payload_bytes))
         return 0;
     size_t payload = meta + rr__round_up(meta_bytes, RR_CACHE_LINE);
-    if (__builtin_add_overflow(payload, payload_bytes, &total))
+    /* whole cache lines (small slots' strides are 32 bytes): aligned_alloc's rule too */
+    if (payload_bytes > SIZE_MAX - RR_CACHE_LINE ||
+        __builtin_add_overflow(payload, rr__round_up(payload_bytes, RR_CACHE_LINE), &total))
         return 0;
     if (readers_off) *readers_off = readers;
     if (meta_off) *meta_off = meta;
