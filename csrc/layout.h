@@ -233,6 +233,9 @@ struct rr_ring {
     unsigned char   *meta;         /* slot 0's metadata (rr__meta) */
     unsigned char   *payload;
     uint64_t         capacity;
+    uint64_t         cap_magic;    /* rr__mod: capacity's multiplier (0: a power of two) */
+    uint32_t         cap_shift;    /* rr__mod: its shift */
+    bool             cap_add;      /* rr__mod: the 65-bit multiplier's extra step */
     uint32_t         slot_size;
     uint32_t         stride;       /* bytes from one slot's payload to the next's */
     uint32_t         meta_stride;  /* bytes from one slot's metadata to the next's */
@@ -405,6 +408,50 @@ static inline rr_slot_meta *rr__meta(const rr_ring *ring, uint64_t idx)
 static inline size_t rr__meta_stride(const rr_ring *ring)
 {
     return ring->meta_stride;
+}
+
+/* ---- n % capacity without a divide instruction ------------------------------------
+ *
+ * A 64-bit divide takes tens of cycles; a claim with several producers needs
+ * the slot of its sequence at every call. n / capacity is instead a
+ * multiplication by a precomputed reciprocal and a shift (Granlund and
+ * Montgomery's method, as libdivide's unsigned 64-bit divider does it; the
+ * reciprocal of some divisors needs 65 bits: `add` takes the extra bit's
+ * step), and the remainder follows. rr__mod_init makes the constants; a
+ * power of two is a mask. test_unit checks it against % for many divisors. */
+__extension__ typedef unsigned __int128 rr__u128;
+
+static inline void rr__mod_init(rr_ring *ring)
+{
+    uint64_t d = ring->capacity;
+    uint32_t log2 = 63 - (uint32_t)__builtin_clzll(d);
+    ring->cap_magic = 0;
+    ring->cap_shift = log2;
+    ring->cap_add = false;
+    if ((d & (d - 1)) == 0)
+        return;
+    rr__u128 num = (rr__u128)1 << (64 + log2);
+    uint64_t m = (uint64_t)(num / d), rem = (uint64_t)(num % d);
+    if (d - rem >= (UINT64_C(1) << log2)) {   /* this power is not enough: 65 bits */
+        uint64_t twice = rem + rem;
+        m += m;
+        if (twice >= d || twice < rem)
+            m += 1;
+        ring->cap_add = true;
+    }
+    ring->cap_magic = m + 1;
+}
+
+static inline uint64_t rr__mod(const rr_ring *ring, uint64_t n)
+{
+    if (ring->cap_magic == 0)
+        return n & (ring->capacity - 1);
+    uint64_t q = (uint64_t)(((rr__u128)n * ring->cap_magic) >> 64);
+    if (ring->cap_add)
+        q = (((n - q) >> 1) + q) >> ring->cap_shift;
+    else
+        q >>= ring->cap_shift;
+    return n - q * ring->capacity;
 }
 
 static inline bool rr__closed(const rr_ring *ring)

@@ -200,7 +200,7 @@ static inline void rr__release_to(rr_reader *r, uint64_t upto)
     if (r->nholds == 0) {
         g = upto;
     } else {
-        while (g < upto && r->holds[g % r->ring->capacity] == 0)
+        while (g < upto && r->holds[rr__mod(r->ring, g)] == 0)
             g++;
     }
     if (g == r->gate)
@@ -513,6 +513,19 @@ static inline bool rr__direct_take(rr_reader *r, rr_event *ev, const rr_ring *ri
     return true;
 }
 
+/* Several producers, backpressure: hand out event pos in place if its stamp
+ * says it is there (A1, pairs with R1: its bytes are complete), as
+ * rr__fetch_in_place does, without the general path's layers; false for
+ * anything else (not yet published, an abandoned claim's slot), which the
+ * general path sorts out. */
+static inline bool rr__stamped_take(rr_reader *r, rr_event *ev, const rr_ring *ring)
+{
+    const rr_slot_meta *m = rr__meta(ring, r->idx);
+    if (atomic_load_explicit(&m->stamp, memory_order_acquire) != rr__stamp_done(r->pos))
+        return false;
+    return rr__direct_take(r, ev, ring);
+}
+
 static inline bool rr__direct_usable(rr_reader *r)
 {
     return atomic_load_explicit(&rr__fork_gen, memory_order_relaxed) ==
@@ -542,6 +555,13 @@ rr_status rr_reader_next(rr_reader *r, rr_event *ev, int64_t timeout_ns)
                 atomic_store_explicit(&r->entry->position, r->pos, memory_order_relaxed);
                 return RR_OK;
             }
+        } else if (!r->direct) {
+            rr__move_on(r);
+            if (rr__stamped_take(r, ev, r->ring)) {
+                r->delivered++;
+                atomic_store_explicit(&r->entry->position, r->pos, memory_order_relaxed);
+                return RR_OK;
+            }
         }
     }
     return rr__next_slow(r, ev, timeout_ns);
@@ -550,6 +570,20 @@ rr_status rr_reader_next(rr_reader *r, rr_event *ev, int64_t timeout_ns)
 rr_status rr_reader_next_batch(rr_reader *r, rr_event *evs, size_t max, size_t *n_out,
                                int64_t timeout_ns)
 {
+    if (r && evs && n_out && max && rr__direct_usable(r) && !r->direct && !r->ring->overwrite) {
+        /* several producers, backpressure: each event's stamp says it is there */
+        const rr_ring *ring = r->ring;
+        rr__move_on(r);
+        size_t n = 0;
+        while (n < max && rr__stamped_take(r, &evs[n], ring))
+            n++;
+        if (n > 0) {
+            r->delivered += n;
+            *n_out = n;
+            atomic_store_explicit(&r->entry->position, r->pos, memory_order_relaxed);
+            return RR_OK;
+        }
+    }
     if (__builtin_expect(r && evs && n_out && max && rr__direct_usable(r) && r->direct, 1)) {
         /* A2: the newest published, so the batch is all there is */
         r->avail = atomic_load_explicit(&r->ring->L->published, memory_order_acquire);
@@ -635,7 +669,7 @@ rr_status rr_reader_hold(rr_reader *r, uint64_t sequence)
     rr_status st = rr__check_hold(r, sequence, "hold");
     if (st != RR_OK)
         return st;
-    r->holds[sequence % r->ring->capacity]++;
+    r->holds[rr__mod(r->ring, sequence)]++;
     r->nholds++;
     return RR_OK;
 }
@@ -645,7 +679,7 @@ rr_status rr_reader_release(rr_reader *r, uint64_t sequence)
     rr_status st = rr__check_hold(r, sequence, "release");
     if (st != RR_OK)
         return st;
-    uint32_t *h = &r->holds[sequence % r->ring->capacity];
+    uint32_t *h = &r->holds[rr__mod(r->ring, sequence)];
     if (*h == 0)
         return rr__fail(RR_INVALID, "event %llu is not held", (unsigned long long)sequence);
     (*h)--;

@@ -124,6 +124,7 @@ static rr_status rr__handle(unsigned char *base, const rr_geometry *g, bool owns
     /* a process cannot outlive itself: only a shared ring tracks claims */
     if (ring->multi && !private_mem)
         ring->claims = (rr_claim_record *)(base + rr__claims_off(g->readers_off));
+    rr__mod_init(ring);
     atomic_init(&ring->wproc_index, -1);
     rr__wait_init();
     *out = ring;

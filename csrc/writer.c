@@ -244,7 +244,7 @@ static bool rr__slots_free(const rr_ring *ring, uint64_t s, uint32_t n)
     uint64_t cap = ring->capacity;
     if (s + n <= cap)
         return true;
-    uint64_t idx = s % cap;
+    uint64_t idx = rr__mod(ring, s);
     for (uint32_t i = 0; i < n; i++) {
         uint64_t seq = s + i;
         /* A1: the previous writer's bytes are done before we refill */
@@ -480,7 +480,7 @@ static rr_status rr__reserve(rr_writer *w, uint32_t count, int64_t timeout_ns, r
                              : rr__claim_multi(w, count, timeout_ns, &seq, wait, &rec);
     if (st != RR_OK)
         return st;
-    uint64_t idx = w->single ? w->hot.idx : seq % ring->capacity;
+    uint64_t idx = w->single ? w->hot.idx : rr__mod(ring, seq);
     rr__mark_writing(ring, seq, idx, count);
     if (w->single) {   /* a multi-producer handle is shared: never written here */
         w->hot.pending = count;
@@ -616,11 +616,10 @@ rr_status rr_writer_publish(rr_writer *w, rr_claim *c)
     return rr__publish_slow(w, c);
 }
 
-static rr_status rr__publish_slow(rr_writer *w, rr_claim *c)
+/* Publish a claim known to be this writer's open one (the checks are the
+ * caller's). */
+static rr_status rr__publish_checked(rr_writer *w, rr_claim *c)
 {
-    rr_status st = rr__check_open_claim(w, c);
-    if (st != RR_OK)
-        return st;
     rr_ring *ring = w->ring;
     rr__stamp_all(ring, c);
     if (w->single) {
@@ -642,6 +641,12 @@ static rr_status rr__publish_slow(rr_writer *w, rr_claim *c)
     c->_state = RR_CLAIM_NONE;
     rr__notify_published(ring);
     return RR_OK;
+}
+
+static rr_status rr__publish_slow(rr_writer *w, rr_claim *c)
+{
+    rr_status st = rr__check_open_claim(w, c);
+    return st == RR_OK ? rr__publish_checked(w, c) : st;
 }
 
 rr_status rr_writer_abandon(rr_writer *w, rr_claim *c)
@@ -733,7 +738,7 @@ static __attribute__((noinline)) rr_status rr__add_slow(rr_writer *w, const void
     rr__copy_in(rr__slot(ring, c._idx), data, len);
     if (seq_out)
         *seq_out = c.sequence;
-    return rr_writer_publish(w, &c);
+    return rr__publish_checked(w, &c);   /* the claim just made */
 }
 
 /* rr__add_fast (rusted_ring_inline.h) first: a single producer with room. */
@@ -788,7 +793,7 @@ rr_status rr_writer_add_batch_ex(rr_writer *w, const rr_payload *items, size_t n
     }
     if (first_seq_out)
         *first_seq_out = c.sequence;
-    return rr_writer_publish(w, &c);
+    return rr__publish_checked(w, &c);   /* the claim just made */
 }
 
 rr_status rr_writer_add_batch(rr_writer *w, const rr_payload *items, size_t n,

@@ -88,10 +88,10 @@ typedef struct bench_ring {
     size_t     slot;
 } bench_ring;
 
-static bench_ring open_ring(size_t slot, rr_mode mode, bool reader)
+static bench_ring open_ring(size_t slot, rr_mode mode, rr_producers prod, bool reader)
 {
     bench_ring b = { NULL, NULL, NULL, slot };
-    rr_config cfg = { slot, SLOTS, mode, RR_PRODUCERS_SINGLE };
+    rr_config cfg = { slot, SLOTS, mode, prod };
     MUST(rr_ring_create(&cfg, &b.ring));
     MUST(rr_writer_open(b.ring, &b.w));
     if (reader)
@@ -247,23 +247,31 @@ typedef struct op {
     size_t      slot;
     rr_mode     mode;
     bool        reader;
+    rr_producers prod;   /* RR_PRODUCERS_SINGLE unless named */
 } op;
 
+#define BP RR_MODE_BACKPRESSURE
+#define OW RR_MODE_OVERWRITE
+#define SP RR_PRODUCERS_SINGLE
+#define MP RR_PRODUCERS_MULTI
+
 static const op ops[] = {
-    { "memcpy 64 B into a cyclic buffer (floor)", path_memcpy, 64, RR_MODE_BACKPRESSURE, false },
-    { "add 64 B", path_add, 64, RR_MODE_BACKPRESSURE, false },
-    { "add 8 B", path_add, 8, RR_MODE_BACKPRESSURE, false },
-    { "claim(1) + 8 B in place + publish", path_claim1, 8, RR_MODE_BACKPRESSURE, false },
-    { "claim(64) + 64 B in place + publish, per event", path_claim64, 64,
-      RR_MODE_BACKPRESSURE, false },
-    { "add_batch(64) 64 B, per event", path_add_batch, 64, RR_MODE_BACKPRESSURE, false },
-    { "inline add 64 B", path_inline_add, 64, RR_MODE_BACKPRESSURE, false },
-    { "inline claim(1) + 8 B + publish", path_inline_claim1, 8, RR_MODE_BACKPRESSURE, false },
-    { "overwrite add 64 B", path_add, 64, RR_MODE_OVERWRITE, false },
-    { "next 8 B", path_next, 8, RR_MODE_BACKPRESSURE, true },
-    { "next_batch(64) 8 B, per event", path_next_batch, 8, RR_MODE_BACKPRESSURE, true },
-    { "overwrite next 8 B (verified copy)", path_next, 8, RR_MODE_OVERWRITE, true },
-    { "overwrite next_batch(64) 8 B, per event", path_next_batch, 8, RR_MODE_OVERWRITE, true },
+    { "memcpy 64 B into a cyclic buffer (floor)", path_memcpy, 64, BP, false, SP },
+    { "add 64 B", path_add, 64, BP, false, SP },
+    { "add 8 B", path_add, 8, BP, false, SP },
+    { "claim(1) + 8 B in place + publish", path_claim1, 8, BP, false, SP },
+    { "claim(64) + 64 B in place + publish, per event", path_claim64, 64, BP, false, SP },
+    { "add_batch(64) 64 B, per event", path_add_batch, 64, BP, false, SP },
+    { "inline add 64 B", path_inline_add, 64, BP, false, SP },
+    { "inline claim(1) + 8 B + publish", path_inline_claim1, 8, BP, false, SP },
+    { "overwrite add 64 B", path_add, 64, OW, false, SP },
+    { "next 8 B", path_next, 8, BP, true, SP },
+    { "next_batch(64) 8 B, per event", path_next_batch, 8, BP, true, SP },
+    { "overwrite next 8 B (verified copy)", path_next, 8, OW, true, SP },
+    { "overwrite next_batch(64) 8 B, per event", path_next_batch, 8, OW, true, SP },
+    { "multi-producer add 64 B", path_add, 64, BP, false, MP },
+    { "multi-producer claim(1) + 8 B + publish", path_claim1, 8, BP, false, MP },
+    { "multi-producer next_batch(64) 8 B, per event", path_next_batch, 8, BP, true, MP },
 };
 #define N_OPS (sizeof ops / sizeof ops[0])
 
@@ -273,7 +281,7 @@ static void run_paths(void)
 {
     memset(src, 0xA5, sizeof src);
     for (size_t k = 0; k < N_OPS; k++) {
-        bench_ring b = open_ring(ops[k].slot, ops[k].mode, ops[k].reader);
+        bench_ring b = open_ring(ops[k].slot, ops[k].mode, ops[k].prod, ops[k].reader);
         for (int i = 0; i < 2; i++) {
             char label[32];
             uint64_t n = i ? N2 : N1;
@@ -345,8 +353,9 @@ static int report(const char *dir, const char *json)
     FILE *jf = json ? fopen(json, "w") : NULL;
     if (json && !jf) perror(json);
     if (jf) fprintf(jf, "{\n  \"events\": %u,\n  \"results\": [\n", N2 - N1);
-    printf("instructions per event (callgrind; single thread, %u-slot rings, backpressure "
-           "unless named;\n(count at %u events - count at %u) / %u)\n", SLOTS, N2, N1, N2 - N1);
+    printf("instructions per event (callgrind; single thread, %u-slot rings, backpressure and "
+           "one producer\nunless named; (count at %u events - count at %u) / %u)\n", SLOTS, N2, N1,
+           N2 - N1);
     printf("-----------------------------------------------------------------\n");
     int missing = 0;
     for (size_t k = 0; k < N_OPS; k++) {

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "layout.h"
 
 #define BP RR_MODE_BACKPRESSURE
 #define OW RR_MODE_OVERWRITE
@@ -133,6 +134,44 @@ TEST(test_small_slots_keep_payload_and_metadata_apart_at_every_size)
              * in whole cache lines */
             CHECK_EQ(rr_ring_footprint(&c), 768 + 64 * 64 + meta + round64(5 * stride));
             teardown(ring, w, r);
+        }
+    }
+}
+
+/* rr__mod (layout.h) finds a sequence's slot by a multiplication: it must be
+ * n % capacity exactly, for capacities of every shape (powers of two, their
+ * neighbours, the pools' 2000 / 300 / 15, primes, the largest allowed) and
+ * sequences of every size up to 2^64 - 1. */
+TEST(test_slot_index_without_division_is_the_remainder_for_every_capacity)
+{
+    uint64_t caps[200];
+    size_t nc = 0;
+    for (uint64_t d = 1; d <= 70; d++) caps[nc++] = d;
+    static const uint64_t more[] = { 300, 1000, 2000, 4095, 4096, 4097, 65535, 65537,
+                                     1000003, UINT64_C(0xFFFFFFFF), UINT64_C(0x100000001),
+                                     RR_MAX_CAPACITY - 1, RR_MAX_CAPACITY, 6700417,
+                                     UINT64_C(1) << 39 | 12345 };
+    for (size_t i = 0; i < sizeof more / sizeof more[0]; i++) caps[nc++] = more[i];
+    uint64_t x = 0x9E3779B97F4A7C15ull;
+    for (size_t k = 0; k < nc; k++) {
+        rr_ring fake;
+        memset(&fake, 0, sizeof fake);
+        fake.capacity = caps[k];
+        rr__mod_init(&fake);
+        uint64_t d = caps[k];
+        const uint64_t edges[] = { 0, 1, d - 1, d, d + 1, 2 * d - 1, 2 * d, UINT64_MAX,
+                                   UINT64_MAX - 1, UINT64_MAX / d * d, UINT64_MAX / d * d - 1,
+                                   UINT64_C(1) << 63, (UINT64_C(1) << 63) - 1 };
+        for (size_t e = 0; e < sizeof edges / sizeof edges[0]; e++)
+            CHECK_EQ(rr__mod(&fake, edges[e]), edges[e] % d);
+        for (int i = 0; i < 20000; i++) {
+            x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+            uint64_t n = i % 3 == 0 ? x : i % 3 == 1 ? x >> (x % 64) : x % (d * 4 + 1);
+            if (rr__mod(&fake, n) != n % d) {
+                fprintf(stderr, "capacity %" PRIu64 ", n %" PRIu64 ": %" PRIu64 " != %" PRIu64 "\n",
+                        d, n, rr__mod(&fake, n), n % d);
+                CHECK(0);
+            }
         }
     }
 }
@@ -1985,6 +2024,7 @@ int main(void)
     RUN(test_footprint_is_zero_for_invalid_configs);
     RUN(test_footprint_covers_every_payload_slot);
     RUN(test_small_slots_keep_payload_and_metadata_apart_at_every_size);
+    RUN(test_slot_index_without_division_is_the_remainder_for_every_capacity);
     RUN(test_capacity_is_never_rounded);
     RUN(test_odd_capacity_overwrite_ring_keeps_every_payload_intact);
     RUN(test_one_byte_slot_carries_one_byte);
