@@ -1,6 +1,7 @@
 # rusted_ring — one Makefile for the C core, its tests, benchmarks and demo.
 #
 #   make test       build and run every test suite: C, Python, Lua, interop, notebooks
+#   make test-c     the C tests; the stress and wait tests again under each wait strategy
 #   make sanitize   all C tests under ASan+UBSan and under TSan (stress tests shortened),
 #                   pytest with the extension and busted with the Lua module under ASan+UBSan
 #   make fuzz-python  the Python binding's fuzzer under ASan (FUZZ_SECONDS, default 60)
@@ -55,6 +56,21 @@ $(eval $(call variant,tsan,-O1 -fsanitize=thread -Wno-tsan))
 
 C_UNIT   := $(notdir $(basename $(wildcard tests/c/test_*.c)))
 C_STRESS := $(notdir $(basename $(wildcard tests/c/stress_*.c)))
+# A wait strategy changes how a handle waits, never what it gets. These run
+# once more under each strategy but block (RR_TEST_WAIT, tests/c/check.h),
+# shortened: STRATEGY:SCALE pairs, the RR_STRESS_SCALE of each run (and of
+# the TSan runs). Spin gets the smallest: each spinning thread wants a core of
+# its own, and with more of them than cores every hand-off waits for the
+# scheduler to switch threads (milliseconds).
+C_WAIT        := $(C_STRESS) test_blocking test_shm test_dead_claims
+WAIT_RUNS     := yield:0.1 sleep:0.1 spin:0.002
+WAIT_RUNS_TSAN := yield:0.01 sleep:0.01 spin:0.001
+# $(call wait_runs,FOLDER,PAIRS,ENVIRONMENT): every C_WAIT program of FOLDER under each pair.
+define wait_runs
+	@set -e; for p in $(2); do s=$${p%%:*}; for t in $(C_WAIT); do \
+	  echo "== $$t (wait=$$s, RR_STRESS_SCALE=$${p#*:})"; \
+	  RR_TEST_WAIT=$$s RR_STRESS_SCALE=$${p#*:} $(3) $(1)/$$t; done; done
+endef
 # test_shm_faults plays a creating process, and the kernel, inside the core's own
 # system calls: the linker sends the core's fcntl and fallocate through the
 # test's wrappers (see the file).
@@ -134,17 +150,21 @@ include bench/bench.mk
 
 test-c: $(addprefix $(BUILD)/release/,$(C_UNIT) $(C_STRESS)) $(BUILD)/examples/quickstart
 	@set -e; for t in $(C_UNIT) $(C_STRESS); do echo "== $$t"; $(BUILD)/release/$$t; done
+	$(call wait_runs,$(BUILD)/release,$(WAIT_RUNS),)
 	@echo "== examples/quickstart"; $(BUILD)/examples/quickstart
 
 sanitize: sanitize-c sanitize-python sanitize-lua
+
+TSAN_OPTS := halt_on_error=1 second_deadlock_stack=1 history_size=7 suppressions=$(CURDIR)/tests/c/tsan.supp
 
 sanitize-c: $(addprefix $(BUILD)/asan/,$(C_UNIT) $(C_STRESS)) $(addprefix $(BUILD)/tsan/,$(C_STRESS) $(C_UNIT))
 	@set -e; for t in $(C_UNIT) $(C_STRESS); do echo "== asan+ubsan $$t"; \
 	  RR_STRESS_SCALE=0.1 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 $(BUILD)/asan/$$t; done
 	@set -e; for t in $(C_STRESS) $(C_UNIT); do echo "== tsan $$t"; \
-	  RR_STRESS_SCALE=0.02 TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 history_size=7 suppressions=$(CURDIR)/tests/c/tsan.supp" \
+	  RR_STRESS_SCALE=0.02 TSAN_OPTIONS="$(TSAN_OPTS)" \
 	  $(BUILD)/tsan/$$t; done
+	$(call wait_runs,$(BUILD)/tsan,$(WAIT_RUNS_TSAN),TSAN_OPTIONS="$(TSAN_OPTS)")
 
 # The Python extension under ASan+UBSan: the core and python/_core/ compiled with
 # $(ASAN_FLAGS) into $(PY_ASAN_DIR)/rusted_ring/ beside a copy of the

@@ -6,12 +6,21 @@ file and print a summary of ratios (`make bench`, `make bench-quick`).
     python bench/run.py --only c_core,rust_seed --out /tmp/r.json
     python bench/run.py --list           # the benchmark groups
     python bench/run.py --summary FILE   # print the summary of an earlier run
+    python bench/run.py --readme FILE    # the README's Performance table from a run
+    python bench/run.py --only disruptor_tests --runs 7   # more alternating runs
 
-Each group is one program (C, Rust, Java, Python or Lua) that writes its own
-JSON; this runner builds what it needs, runs the groups one after another
-with a progress line, keeps each program's output in a log next to the result
-file, and merges everything into one JSON document with the machine's CPU,
-core count, tool versions, the date and the git commit.
+Most groups are one program (C, Rust, Java, Python or Lua) that writes its own
+JSON. The alternating groups (disruptor_tests, spsc_queues) are driven from
+here: each contender is a program kept running for the whole group (the
+protocol of bench/c/serve.h), and for each workload this runner asks ours and
+the peers for one run each in turn, --runs times (the first contender changes
+every round), after unmeasured warm-up runs; it keeps every run and reports
+the median and the range of each side and the ratio of the medians, because
+two-thread figures on a small virtual machine swing several-fold from one
+second to the next. This runner builds what it needs, runs the groups one
+after another with a progress line, keeps each program's output in a log next
+to the result file, and merges everything into one JSON document with the
+machine's CPU, core count, tool versions, the date and the git commit.
 
 A peer that cannot be built here (no cargo, no Maven, no network for its
 dependencies, a Python package missing) is skipped with the reason, never
@@ -26,7 +35,9 @@ import datetime as dt
 import json
 import os
 import platform
+import queue
 import re
+import statistics
 import shlex
 import shutil
 import subprocess
@@ -86,7 +97,13 @@ def rust_seed(quick, out, log, timeout):
     return [str(exe), "--json", str(out)] + (["--quick", "--repeats", "1"] if quick else []), None
 
 
-def java_disruptor(quick, out, log, timeout):
+_java_built: list = []   # the Java peer's command, once built in this run
+
+
+def _java_peer(log, timeout) -> list[str]:
+    """The command that starts the Java peer (built with Maven once per run of this script)."""
+    if _java_built:
+        return list(_java_built)
     mvn = _need("mvn", "install Maven and a JDK >= 11 to measure the LMAX Disruptor")
     java = _need("java", "install a JDK >= 11 to measure the LMAX Disruptor")
     pom = BENCH / "peers/java/pom.xml"
@@ -95,7 +112,12 @@ def java_disruptor(quick, out, log, timeout):
             f"-Dmdep.outputFile={cp_file}"], log, timeout,
            "the Java peer (bench/peers/java, com.lmax:disruptor 4.0.0 from Maven Central)")
     cp = f"{BENCH / 'peers/java/target/classes'}{os.pathsep}{cp_file.read_text().strip()}"
-    cmd = [java, "-cp", cp, "rusted_ring.bench.DisruptorPeer", "--json", str(out)]
+    _java_built[:] = [java, "-cp", cp, "rusted_ring.bench.DisruptorPeer"]
+    return list(_java_built)
+
+
+def java_disruptor(quick, out, log, timeout):
+    cmd = _java_peer(log, timeout) + ["--latency", "--json", str(out)]
     return cmd + (["--quick"] if quick else []), None
 
 
@@ -115,11 +137,315 @@ def lua(quick, out, log, timeout):
     return [LUA, str(BENCH / "lua/bench.lua")], env
 
 
+# ---- alternating runs: ours and the peers in turn -------------------------------------------------
+
+class Driven:
+    """A group that this runner drives itself (several programs, alternating
+    runs) instead of one program: fn(out, log) writes the group's JSON to
+    `out` and returns an exit status."""
+
+    def __init__(self, command: str, fn):
+        self.command, self.fn = command, fn
+
+
+class Worker:
+    """A program that speaks bench/c/serve.h's protocol, started once and
+    asked for one run per request. A run that gets no answer in time stops
+    the program; the next request starts it again."""
+
+    def __init__(self, name: str, cmd: list[str], log, hello_timeout: float = 120.0):
+        self.name, self.cmd, self.log, self.hello_timeout = name, cmd, log, hello_timeout
+        self.proc = None
+        self.hello = None
+        self._start()
+
+    def _start(self):
+        self.log.write(f"$ {shlex.join(self.cmd)} --serve   ({self.name})\n")
+        self.log.flush()
+        self.proc = subprocess.Popen(self.cmd + ["--serve"], cwd=ROOT, stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, stderr=self.log, text=True, bufsize=1)
+        self.lines: queue.Queue = queue.Queue()
+        threading.Thread(target=self._pump, args=(self.proc, self.lines), daemon=True).start()
+        self.hello = self._answer(self.hello_timeout)
+        if not self.hello or not self.hello.get("ready"):
+            rc = self._stop()
+            raise Skip(f"{self.name} did not start (exit status {rc}; see the log)")
+
+    @staticmethod
+    def _pump(proc, lines):
+        for line in proc.stdout:
+            lines.put(line)
+        lines.put(None)
+
+    def _answer(self, timeout: float):
+        """The next JSON line, or None when the program exits or says nothing in time."""
+        end = time.monotonic() + timeout
+        while True:
+            try:
+                line = self.lines.get(timeout=max(0.0, end - time.monotonic()))
+            except queue.Empty:
+                return None
+            if line is None:
+                return None
+            line = line.strip()
+            if line.startswith("{"):
+                try:
+                    return json.loads(line)
+                except json.JSONDecodeError:
+                    pass
+            if line:
+                self.log.write(f"  ({self.name} said: {line})\n")
+
+    def run(self, shape, wait, form, events, cap_s, timeout) -> dict:
+        if self.proc is None or self.proc.poll() is not None:
+            self._start()
+        try:
+            self.proc.stdin.write(f"run {shape} {wait} {form} {events} {cap_s:g}\n")
+            self.proc.stdin.flush()
+        except OSError as e:
+            self._stop()
+            return {"ok": False, "error": f"{self.name} went away: {e}"}
+        ans = self._answer(timeout)
+        if ans is None:
+            rc = self._stop()
+            why = (f"no answer within {timeout:.0f} s; the program was stopped" if rc is None or rc < 0
+                   else f"the program exited (status {rc})")
+            return {"ok": False, "error": why}
+        return ans
+
+    def _stop(self):
+        if self.proc is None:
+            return None
+        proc, self.proc = self.proc, None
+        if proc.poll() is None:
+            proc.kill()
+        try:
+            return proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            return None
+
+    def close(self) -> int | None:
+        """Ask the program to quit: its exit status (1 when a check failed in it)."""
+        if self.proc is None or self.proc.poll() is not None:
+            return self._stop()
+        try:
+            self.proc.stdin.write("quit\n")
+            self.proc.stdin.close()
+            return self.proc.wait(timeout=30)
+        except (OSError, subprocess.TimeoutExpired):
+            return self._stop()
+
+
+# The shapes of the Disruptor's throughput tests (bench/c/bench_disruptor.c and
+# bench/peers/java/.../Shapes.java have them): name, the Disruptor test, events
+# per run (full, quick; divisible by 3 and 10), and how they read in a summary.
+SHAPES = {
+    "1p1c": ("OneToOneSequencedThroughputTest", 20_000_000, 1_500_000, "1P1C"),
+    "1p1c-batch10": ("OneToOneSequencedBatchThroughputTest", 20_000_000, 1_500_000, "1P1C batch 10"),
+    "1p3c": ("OneToThreeSequencedThroughputTest", 6_000_000, 600_000, "1P3C multicast"),
+    "3p1c": ("ThreeToOneSequencedThroughputTest", 6_000_000, 600_000, "3P1C"),
+}
+# rusted_ring's wait strategy and the Disruptor's that matches it.
+WAITS = {"yield": "Yielding", "spin": "BusySpin", "block": "Blocking"}
+RUNS, RUNS_QUICK = 5, 2          # measured runs of each contender, per workload
+CAP_S, CAP_QUICK = 10.0, 3.0     # a run's producers stop at this many seconds
+ALT = {"runs": None, "cap": None}   # --runs / --cap
+
+
+def _contender(key, worker, form, label, warmups=1):
+    return {"key": key, "worker": worker, "form": form, "label": label, "warmups": warmups}
+
+
+RR_CLAIM = _contender("rr_claim", "rusted_ring", "claim", "rusted_ring claim/publish")
+RR_ADD = _contender("rr_add", "rusted_ring", "add", "rusted_ring rr_writer_add (8 B)")
+# The same through rusted_ring_inline.h's static inline fast path, where the core has it.
+RR_CLAIM_INLINE = _contender("rr_claim_inline", "rusted_ring", "claim-inline",
+                             "rusted_ring claim/publish, inline")
+RR_ADD_INLINE = _contender("rr_add_inline", "rusted_ring", "add-inline", "rusted_ring rr_writer_add, inline")
+# Each of ours, with how a summary row names it.
+OURS = (("rr_claim", "claim/publish"), ("rr_add", "rr_writer_add"),
+        ("rr_claim_inline", "claim/publish inline"), ("rr_add_inline", "rr_writer_add inline"))
+
+
+def _ours(workers, *contenders):
+    """Those of our contenders that this build of bench_disruptor offers (its ready line's forms)."""
+    forms = (workers["rusted_ring"].hello or {}).get("forms", [])
+    return [c for c in contenders if c["form"] in forms]
+DISRUPTOR = _contender("disruptor", "disruptor", "claim", "Disruptor next/publish", warmups=2)
+CK = _contender("ck_ring", "ck_ring", "queue", "ck_ring enqueue/dequeue_spsc")
+BOOST = _contender("boost", "boost", "queue", "boost spsc_queue push/consume_all")
+
+
+def _stats(rates: list[float]) -> dict:
+    if not rates:
+        return {}
+    return {"median": statistics.median(rates), "min": min(rates), "max": max(rates), "n": len(rates)}
+
+
+def alternate(workers: dict, workloads: list[dict], quick: bool, log,
+              unavailable: dict | None = None) -> tuple[list[dict], bool]:
+    """Every workload's contenders, one run each in turn, ALT runs times;
+    unavailable: why a worker that is not in `workers` could not start."""
+    runs = ALT["runs"] or (RUNS_QUICK if quick else RUNS)
+    cap = ALT["cap"] or (CAP_QUICK if quick else CAP_S)
+    ok = True
+    out = []
+    for wl in workloads:
+        shape, wait, events = wl["shape"], wl["wait"], wl["events"]
+        present = [c for c in wl["contenders"] if c["worker"] in workers]
+        entry = {k: v for k, v in wl.items() if k != "contenders"}
+        entry.update(load_before=load_now(), contenders=[])
+        log.write(f"== {shape} ({wl['test']}), wait {wait}: {events:,} events, {wl['threads']} threads on "
+                  f"{wl['cpus']} CPUs{' (oversubscribed)' if wl['oversubscribed'] else ''}; "
+                  f"{', '.join(c['label'] for c in present)}\n")
+        states = {c["key"]: {**{k: c[k] for k in ("key", "worker", "form", "label")},
+                             "status": "ok", "runs": []} for c in present}
+        for c in wl["contenders"]:
+            if c not in present:
+                entry["contenders"].append({**{k: c[k] for k in ("key", "worker", "form", "label")},
+                                            "status": "skipped", "reason": (unavailable or {}).get(
+                                                c["worker"], f"{c['worker']} is not available")})
+
+        def one(c, rnd, warmup):
+            st = states[c["key"]]
+            res = workers[c["worker"]].run(shape, wait, c["form"], events, cap, timeout=2 * cap + 60)
+            res.update(round=rnd, warmup=warmup)
+            st["runs"].append(res)
+            rate = res.get("events_per_s") or 0
+            mark = "ok" if res.get("ok") and not res.get("capped") else \
+                   ("CAPPED" if res.get("ok") else f"FAILED: {res.get('error')}")
+            log.write(f"{shape} {wait} {c['label']:38} {'warm-up' if warmup else f'run {rnd + 1}':8} "
+                      f"{rate / 1e6:10.2f} M/s  {mark}\n")
+            log.flush()
+            if not res.get("ok"):
+                st.update(status="failed", reason=res.get("error", "a check failed"))
+            elif res.get("capped"):
+                st.update(status="capped", reason=f"stopped at the {cap:g} s cap after "
+                                                  f"{res.get('done', 0):,} of {events:,} events")
+
+        for c in present:
+            for _ in range(c["warmups"]):
+                if states[c["key"]]["status"] == "ok":
+                    one(c, -1, True)
+        for rnd in range(runs):
+            for k in range(len(present)):
+                c = present[(rnd + k) % len(present)]
+                if states[c["key"]]["status"] == "ok":
+                    one(c, rnd, False)
+        for c in present:
+            st = states[c["key"]]
+            measured = [r for r in st["runs"] if not r["warmup"] and r.get("ok")]
+            st.update(_stats([r["events_per_s"] for r in measured if not r.get("capped")]))
+            if st["status"] == "capped" and "median" not in st:
+                st.update(_stats([r["events_per_s"] for r in measured]))
+            ok = ok and st["status"] != "failed"
+            entry["contenders"].append(st)
+        entry["load_after"] = load_now()
+        out.append(entry)
+    return out, ok
+
+
+def _threads(shape):
+    return (3 if shape == "3p1c" else 1) + (3 if shape == "1p3c" else 1)
+
+
+def _workload(shape, wait, quick, contenders):
+    test, full, small, _ = SHAPES[shape]
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    threads = _threads(shape)
+    return {"shape": shape, "test": test, "wait": wait, "disruptor_wait": WAITS.get(wait),
+            "events": small if quick else full, "threads": threads, "cpus": cpus,
+            "oversubscribed": threads > cpus, "contenders": contenders}
+
+
+def _driven(quick, out, log, workloads_fn, peers):
+    """Start rusted_ring's worker and the peers' ([(name, starter)]), run the
+    workloads alternately, write the group's JSON."""
+    workers, status = {}, {}
+    ours = str(ROOT / "build/bench/bench_disruptor")
+    if not Path(ours).exists():
+        raise Skip("build/bench/bench_disruptor is missing (make build/bench/bench_disruptor)")
+    for name, starter in [("rusted_ring", lambda: [ours])] + peers:
+        try:
+            workers[name] = Worker(name, starter(), log)
+            status[name] = {"status": "ok", "command": shlex.join(workers[name].cmd + ["--serve"]),
+                            "hello": workers[name].hello}
+        except Skip as e:
+            status[name] = {"status": "skipped", "reason": str(e)}
+            log.write(f"{name}: skipped: {e}\n")
+            if name == "rusted_ring":
+                raise
+    log.flush()
+    try:
+        unavailable = {n: st["reason"] for n, st in status.items() if st["status"] == "skipped"}
+        results, ok = alternate(workers, workloads_fn(workers), quick, log, unavailable)
+    finally:
+        for name, w in workers.items():
+            rc = w.close()
+            status[name]["exit_status"] = rc
+            if rc != 0:
+                log.write(f"{name}: exit status {rc}\n")
+    ok = ok and all(s.get("exit_status", 0) == 0 for s in status.values() if s["status"] == "ok")
+    doc = {"schema": "rusted_ring-alternating/1", "quick": quick,
+           "runs": ALT["runs"] or (RUNS_QUICK if quick else RUNS),
+           "cap_s": ALT["cap"] or (CAP_QUICK if quick else CAP_S),
+           "ring_size": 65536, "value_bytes": 8, "workers": status, "results": results}
+    Path(out).write_text(json.dumps(doc, indent=1) + "\n")
+    return 0 if ok else 1
+
+
+def disruptor_tests(quick, out, log, timeout):
+    def java():
+        return _java_peer(log, timeout)
+
+    def workloads(workers):
+        wl = []
+        for shape in SHAPES:
+            for wait in WAITS:
+                ours = {"1p1c": (RR_CLAIM, RR_ADD, RR_CLAIM_INLINE, RR_ADD_INLINE),
+                        "1p1c-batch10": (RR_CLAIM, RR_CLAIM_INLINE)}.get(shape, (RR_CLAIM,))
+                wl.append(_workload(shape, wait, quick, _ours(workers, *ours) + [DISRUPTOR]))
+        return wl
+
+    return Driven("bench_disruptor --serve beside DisruptorPeer --serve",
+                  lambda o, lg: _driven(quick, o, lg, workloads, [("disruptor", java)])), None
+
+
+def _native_peer(name, header, lang, target, package, log, timeout):
+    """A C/C++ queue peer of bench/peers/c, built by make when its header is installed."""
+    cc = os.environ.get("CXX", "c++") if lang == "c++" else os.environ.get("CC", "cc")
+    probe = subprocess.run([cc, "-E", "-x", lang, "-"], input=f"#include <{header}>\n", text=True,
+                           capture_output=True)
+    if probe.returncode != 0:
+        raise Skip(f"{header} not found (apt-get install {package})")
+    _build(["make", "-s", "--no-print-directory", f"build/bench/{target}"], log, timeout,
+           f"{name} (bench/peers/c)")
+    return [str(ROOT / "build/bench" / target)]
+
+
+def spsc_queues(quick, out, log, timeout):
+    peers = [("ck_ring", lambda: _native_peer("ck_ring", "ck_ring.h", "c", "ck_spsc", "libck-dev", log, timeout)),
+             ("boost", lambda: _native_peer("boost::lockfree::spsc_queue", "boost/lockfree/spsc_queue.hpp",
+                                            "c++", "boost_spsc", "libboost-dev", log, timeout))]
+
+    def workloads(workers):
+        if not {"ck_ring", "boost"} & set(workers):
+            raise Skip("neither ck_ring nor boost::lockfree::spsc_queue could be built (see the log)")
+        ours = _ours(workers, RR_CLAIM, RR_ADD, RR_CLAIM_INLINE, RR_ADD_INLINE)
+        return [_workload("1p1c", wait, quick, ours + [CK, BOOST]) for wait in ("yield", "spin")]
+
+    return Driven("bench_disruptor --serve beside ck_spsc --serve and boost_spsc --serve",
+                  lambda o, lg: _driven(quick, o, lg, workloads, peers)), None
+
+
 GROUPS = {
     "c_core": ("C core: throughput, memory, scaling (bench_core)", c_core),
     "c_latency": ("C core: latency (bench_latency)", c_latency),
     "rust_seed": ("peer: Rust seed crate rusted-ring 0.5.6 (cargo)", rust_seed),
-    "java_disruptor": ("peer: LMAX Disruptor 4.0.0 (Maven)", java_disruptor),
+    "java_disruptor": ("peer: LMAX Disruptor 4.0.0 ping-pong latency (Maven)", java_disruptor),
+    "disruptor_tests": ("C vs LMAX Disruptor 4.0.0: its 4 throughput tests x 3 wait strategies, "
+                        "alternating runs", disruptor_tests),
+    "spsc_queues": ("C vs ck_ring and boost::lockfree::spsc_queue, 1P1C, alternating runs", spsc_queues),
     "py_threads": ("Python threads vs queue.Queue & co (bench_queue.py)", _py("bench_queue.py")),
     "py_latency": ("Python ping-pong latency (bench_latency.py)", _py("bench_latency.py")),
     "py_procs": ("Python processes vs mp.Queue, faster-fifo, pyzmq (bench_procs.py)", _py("bench_procs.py")),
@@ -156,6 +482,10 @@ def machine() -> dict:
     except (OSError, IndexError, ValueError):
         pass
     info["os"] = platform.platform()
+    try:
+        info["distro"] = platform.freedesktop_os_release().get("PRETTY_NAME")
+    except (OSError, AttributeError):
+        pass
     info["python"] = f"{platform.python_implementation()} {platform.python_version()}"
     info["lua"] = _first_line([LUA, "-v"])
     info["cc"] = _first_line([os.environ.get("CC", "cc"), "--version"])
@@ -163,6 +493,10 @@ def machine() -> dict:
     info["cargo"] = _first_line(["cargo", "--version"])
     info["java"] = _first_line(["java", "-version"])
     info["maven"] = _first_line(["mvn", "-B", "--version"])
+    for pkg in ("libck-dev", "libboost-dev"):   # the C/C++ queue peers' Debian packages
+        v = _first_line(["dpkg-query", "-W", "-f=${Version}\\n", pkg]) if shutil.which("dpkg-query") else None
+        if v:
+            info[pkg] = v
     for mod, attr in (("faster_fifo", None), ("zmq", "pyzmq_version"), ("zmq", "zmq_version"),
                       ("rusted_ring", "__version__")):
         try:
@@ -253,7 +587,8 @@ class Progress:
 
 def build(quick: bool) -> None:
     """The C benchmark programs, the Python extension and the Lua module."""
-    targets = ["build/bench/bench_core", "build/bench/bench_latency", "python", "lua"]
+    targets = ["build/bench/bench_core", "build/bench/bench_latency", "build/bench/bench_disruptor",
+               "python", "lua"]
     cmd = ["make", "-s", "--no-print-directory", f"PYTHON={sys.executable}", *targets]
     print(f"building: {shlex.join(cmd)}", flush=True)
     p = subprocess.run(cmd, cwd=ROOT)
@@ -272,6 +607,16 @@ def run_group(name: str, quick: bool, part: Path, log_path: Path, timeout: float
             entry.update(status="skipped", reason=str(e))
             log.write(f"skipped: {e}\n")
             return entry
+        if isinstance(cmd, Driven):
+            entry["command"] = cmd.command
+            part.unlink(missing_ok=True)
+            try:
+                rc = cmd.fn(part, log)
+            except Skip as e:
+                entry.update(status="skipped", reason=str(e))
+                log.write(f"skipped: {e}\n")
+                return entry
+            return _finish(entry, part, rc, timeout)
         entry["command"] = shlex.join(cmd)
         log.write(f"$ {entry['command']}\n")
         log.flush()
@@ -289,6 +634,11 @@ def run_group(name: str, quick: bool, part: Path, log_path: Path, timeout: float
         except OSError as e:
             entry.update(status="failed", reason=f"could not start: {e}")
             return entry
+    return _finish(entry, part, rc, timeout)
+
+
+def _finish(entry: dict, part: Path, rc: int | None, timeout: float) -> dict:
+    """A group's status from its exit status and the JSON it wrote."""
     if part.exists():
         try:
             entry["data"] = json.loads(part.read_text())
@@ -318,16 +668,32 @@ def main(argv=None) -> int:
                     help="the command to record as having made the results (make bench says 'make bench')")
     ap.add_argument("--list", action="store_true", help="list the groups and exit")
     ap.add_argument("--summary", type=Path, metavar="FILE", help="print the summary of a result file and exit")
+    ap.add_argument("--readme", type=Path, metavar="FILE",
+                    help="print the README's Performance table (markdown) from a result file and exit")
+    ap.add_argument("--runs", type=int, metavar="N",
+                    help=f"alternating groups: measured runs of each side per workload "
+                         f"(default {RUNS}, quick: {RUNS_QUICK})")
+    ap.add_argument("--cap", type=float, metavar="SECONDS",
+                    help=f"alternating groups: a run's producers stop at this many seconds "
+                         f"(default {CAP_S:g}, quick: {CAP_QUICK:g})")
     args = ap.parse_args(argv)
+    if args.runs is not None and args.runs < 1:
+        ap.error("--runs must be at least 1")
+    if args.cap is not None and args.cap <= 0:
+        ap.error("--cap must be positive")
+    ALT.update(runs=args.runs, cap=args.cap)
 
     if args.list:
         for name, (title, _) in GROUPS.items():
             print(f"  {name:15} {title}")
         return 0
-    if args.summary:
-        doc = json.loads(args.summary.read_text())
+    if args.summary or args.readme:
+        doc = json.loads((args.summary or args.readme).read_text())
         doc["summary"] = summary(doc)   # with this version's rows
-        print_summary(doc)
+        if args.readme:
+            print(readme_table(doc), end="")
+        else:
+            print_summary(doc)
         return 0
     names = list(GROUPS) if not args.only else [g.strip() for g in args.only.split(",") if g.strip()]
     unknown = [g for g in names if g not in GROUPS]
@@ -404,18 +770,92 @@ def _why(doc, *groups):
     return "no figure"
 
 
+def _code(form: str) -> str:
+    """"`claim(1)/publish`, inline" for a README row."""
+    call, inline = (form[: -len(" inline")], True) if form.endswith(" inline") else (form, False)
+    return f"`{call}`" + (", inline" if inline else "")
+
+
+def alternating_rows(doc: dict, add) -> None:
+    """Rows of the alternating groups: the ratio of the medians, each side's range."""
+    targets = {"1p1c": 1.5}   # issue 13's targets against the Disruptor; other shapes and the queues: 1.0
+
+    def row(section, what, ours, peer, note, group, wl, target, readme):
+        spread = {"stat": "median", "readme": readme, "ours_min": ours.get("min"), "ours_max": ours.get("max"),
+                  "ours_runs": ours.get("n", 0), "peer_min": peer.get("min"), "peer_max": peer.get("max"),
+                  "peer_runs": peer.get("n", 0), "target": target}
+        notes = [note, f"target >= {spread['target']:g}x"]
+        if wl.get("oversubscribed"):
+            spread["oversubscribed"] = True
+            notes.append(f"{wl['threads']} threads on {wl['cpus']} CPUs: oversubscribed")
+        missing = None
+        for who, c in (("ours", ours), ("peer", peer)):
+            if c.get("status") == "capped":
+                spread[f"{who}_capped"] = True
+                notes.append(f"{who} capped ({c.get('reason')}): the figure is the rate until the cap")
+            elif c.get("status") in ("failed", "skipped") or c.get("median") is None:
+                missing = missing or f"{c.get('label', who)}: {c.get('status', 'no figure')}: {c.get('reason', '')}"
+        add(section, what, ours.get("label", ""), ours.get("median"), peer.get("label", ""), peer.get("median"),
+            "events/s", "higher", "; ".join(n for n in notes if n), (group,), spread=spread, missing=missing)
+
+    data = _data(doc, "disruptor_tests")
+    if "disruptor_tests" in doc["groups"]:
+        runs = (data or {}).get("runs", RUNS)
+        section = f"C vs the LMAX Disruptor 4.0.0, its throughput tests (median of {runs} alternating runs)"
+        if not data:
+            add(section, "the Disruptor's throughput tests", "rusted_ring", None, "Disruptor", None,
+                "events/s", "higher", "", ("disruptor_tests",))
+        for wl in (data or {}).get("results", []):
+            cs = {c["key"]: c for c in wl["contenders"]}
+            peer = cs.get("disruptor", {})
+            label = SHAPES.get(wl["shape"], (None, 0, 0, wl["shape"]))[3]
+            claim = "claim(10)/publish" if wl["shape"] == "1p1c-batch10" else "claim(1)/publish"
+            for key, form in OURS:
+                form = form.replace("claim/publish", claim)
+                if key in cs:
+                    row(section, f"{label}, {wl.get('disruptor_wait')} / {wl['wait']}: {form}", cs[key], peer,
+                        f"{wl['test']}, 8 B values, {data.get('ring_size', 65536)} slots, {wl['events']:,} events",
+                        "disruptor_tests", wl, targets.get(wl["shape"], 1.0),
+                        f"C, {label}, 8 B: {_code(form)} vs LMAX Disruptor 4.0.0 ({wl.get('disruptor_wait')} / "
+                        f"`{wl['wait']}`)")
+
+    data = _data(doc, "spsc_queues")
+    if "spsc_queues" in doc["groups"]:
+        runs = (data or {}).get("runs", RUNS)
+        section = f"C vs ck_ring and boost::lockfree::spsc_queue, 1P1C (median of {runs} alternating runs)"
+        if not data:
+            add(section, "1P1C 8 B values", "rusted_ring", None, "ck_ring, spsc_queue", None,
+                "events/s", "higher", "", ("spsc_queues",))
+        for wl in (data or {}).get("results", []):
+            cs = {c["key"]: c for c in wl["contenders"]}
+            for pkey, pname in (("ck_ring", "ck_ring"), ("boost", "boost spsc_queue")):
+                for key, form in OURS:
+                    form = form.replace("claim/publish", "claim(1)/publish")
+                    if key in cs and pkey in cs:
+                        row(section, f"1P1C 8 B, {wl['wait']}: {form} vs {pname}", cs[key], cs[pkey],
+                            f"{wl['events']:,} events, {data.get('ring_size', 65536)} slots; the queues wait "
+                            f"by {'spinning' if wl['wait'] == 'spin' else 'spinning, then sched_yield'}",
+                            "spsc_queues", wl, 1.0, f"C, 1P1C 8 B: {_code(form)} vs {pname} (`{wl['wait']}`)")
+
+
 def summary(doc: dict) -> list[dict]:
     """Rows of rusted_ring's figure beside a peer's from the same run."""
     rows = []
 
     def add(section, what, ours_label, ours, peer_label, peer, unit, better, note="", groups=(),
-            reference=False):
+            reference=False, spread=None, missing=None):
         if groups and not any(g in doc["groups"] for g in groups):
             return   # a partial run (--only) without these groups
         row = {"section": section, "what": what, "ours_label": ours_label, "ours": ours,
                "peer_label": peer_label, "peer": peer, "unit": unit, "better": better, "note": note}
         if reference:   # both figures are rusted_ring's: a ratio, not a contest
             row["reference"] = True
+        if spread:      # medians of alternating runs: each side's range and run count
+            row.update(spread)
+        if missing and (ours is None or peer is None):
+            row["missing"] = missing
+            rows.append(row)
+            return
         if ours is not None and peer is not None and ours > 0 and peer > 0:
             row["speedup"] = ours / peer if better == "higher" else peer / ours
         elif ours is None or peer is None:
@@ -468,21 +908,13 @@ def summary(doc: dict) -> list[dict]:
         s_rate("1 writer -> 1 reader thread, 64 B add/next"), "events/s", "higher",
         "the seed cannot keep a slow reader's events", g)
 
-    g = ("c_core", "java_disruptor")
-    lrow = _find((lmax or {}).get("results", []), section="disruptor")
-    lrate = lrow["events_per_s"] if lrow and lrow.get("ok") else None
-    add("C vs the LMAX Disruptor", "1P1C 8 B value, one claim per event (OneToOneSequenced)",
-        "claim(1)/publish, next_batch", c_rate("1P1C 8 B claim(1)+publish / next_batch"),
-        "Disruptor next/publish, BatchEventProcessor", lrate, "events/s", "higher",
-        "Disruptor: YieldingWaitStrategy, 65536 slots; ours: spin/yield/futex, 65536 slots", g)
-    add("C vs the LMAX Disruptor", "1P1C 8 B value, copied in", "rr_writer_add(8 B), next_batch",
-        c_rate("1P1C 8 B add (copy 8 B) / next_batch"), "Disruptor next/publish, BatchEventProcessor",
-        lrate, "events/s", "higher", "", g)
+    alternating_rows(doc, add)
     ours_pp = _find((clat or {}).get("results", []), name="ping-pong round trip, 8 B")
     for strat in ("YieldingWaitStrategy", "BlockingWaitStrategy"):
         peer_pp = _find((lmax or {}).get("latency", []), name=f"ping-pong round trip, {strat}")
         for q, key in (("p50", "p50_ns"), ("p99", "p99_ns")):
-            add("C vs the LMAX Disruptor", f"ping-pong round trip, 8 B, {q}, vs {strat.replace('WaitStrategy', '')}",
+            add("C vs the LMAX Disruptor, ping-pong latency",
+                f"ping-pong round trip, 8 B, {q}, vs {strat.replace('WaitStrategy', '')}",
                 "two rings, rr_reader_next(RR_FOREVER) (spin, yield, futex)",
                 ours_pp and ours_pp[key], f"Disruptor ring pair, {strat}", peer_pp and peer_pp[key], "ns",
                 "lower", "", ("c_latency", "java_disruptor"))
@@ -572,6 +1004,85 @@ def _fmt(v, unit):
     return f"{v}"
 
 
+def _range(lo, hi, unit, dash):
+    """"120.10..150.30 M/s": both ends in one unit where they share it."""
+    if lo is None or hi is None:
+        return "-"
+    a, b = _fmt(lo, unit), _fmt(hi, unit)
+    ua, ub = a.rsplit(" ", 1), b.rsplit(" ", 1)
+    if len(ua) == 2 and len(ub) == 2 and ua[1] == ub[1]:
+        return f"{ua[0]}{dash}{b}"
+    return f"{a}{dash}{b}"
+
+
+def _versions(m: dict) -> str:
+    """The tools of a run, as the README lists them."""
+    lua = (m.get("lua") or "").split("  ")[0] or None               # "Lua 5.4.4  Copyright ..."
+    java = re.sub(r'^openjdk version "([^"]+)".*', r"OpenJDK \1", m.get("java") or "") or None
+    cc = re.sub(r"^cc \(.*\) ", "gcc ", m.get("cc") or "") or None    # "cc (Debian 12.2.0-14) 12.2.0"
+    parts = [m.get("distro") or m.get("os"), cc, m.get("python"), lua, m.get("rustc"), java]
+    parts += [f"{k} {m[k]}" for k in ("libck-dev", "libboost-dev", "faster_fifo", "pyzmq") if m.get(k)]
+    return ", ".join(p for p in parts if p)
+
+
+def readme_table(doc: dict) -> str:
+    """The README's Performance section, from one result file: what ran where,
+    then one markdown row per summary row."""
+    m = doc.get("machine", {})
+    started = (doc.get("started") or "?")[:10]
+    commit = str(m.get("git_commit") or "?")[:7] + (" with uncommitted changes" if m.get("git_dirty") else "")
+    runs = {g["data"].get("runs") for n, g in doc.get("groups", {}).items()
+            if g.get("status") == "ok" and isinstance(g.get("data"), dict) and "runs" in g["data"]
+            and n in ("disruptor_tests", "spsc_queues")}
+    out = [f"Every figure below comes from one {'quick ' if doc.get('quick') else ''}run of "
+           f"`{doc.get('command', 'python bench/run.py')}` at commit {commit} on {started} "
+           f"({doc.get('duration_s', '?')} s), on a machine with {m.get('cores', '?')} CPUs ({m.get('cpu', '?')}) "
+           f"and {m.get('memory_gib', '?')} GiB: {_versions(m)}. Each row sets rusted_ring beside a peer "
+           f"measured in the same run; × is how many times better rusted_ring is (events/s: ours ÷ peer; "
+           f"ns and bytes: peer ÷ ours), so **below 1 the peer wins**."]
+    if runs:
+        out[0] += (f" The Disruptor's throughput tests and the 1P1C queues ran ours and the peer alternately, "
+                   f"{' / '.join(str(r) for r in sorted(runs))} times each: their rows give the median and, in "
+                   f"parentheses, the range (min–max) of those runs, and × is the ratio of the medians.")
+    out += ["", "| workload | rusted_ring | peer | × |", "|---|---:|---:|---:|"]
+    notes = []
+
+    def cell(r, who):
+        v = _fmt(r[who], r["unit"])
+        if r.get("stat") == "median" and r[who] is not None and r.get(who + "_runs", 0) > 1:
+            span = _range(r.get(who + "_min"), r.get(who + "_max"), r["unit"], "–")
+            unit = v.rsplit(" ", 1)[-1]
+            v += f" ({span[: -len(unit) - 1] if span.endswith(' ' + unit) else span})"
+            if r.get(who + "_capped"):
+                v += " capped"
+        return "–" if v == "-" else v
+
+    for r in doc.get("summary", []):
+        what = r.get("readme") or f"{r['section']}: {r['what']}"
+        if r.get("oversubscribed"):
+            what += " †"
+        if "speedup" in r:
+            x = f"{r['speedup']:.2f}"
+            x = f"({x}, both rusted_ring)" if r.get("reference") else (f"**{x}**" if r["speedup"] < 1 else x)
+        else:
+            x = "–"
+            if r.get("missing"):
+                notes.append(f"- {what}: not measured ({r['missing']})")
+        out.append(f"| {what.replace('|', '/')} | {cell(r, 'ours')} | {cell(r, 'peer')} | {x} |")
+    if any(r.get("oversubscribed") for r in doc.get("summary", [])):
+        notes.insert(0, "- †: more threads than CPUs (the shape's producers and consumers share the "
+                        "machine's CPUs); busy-spinning waits then take turns with the threads they wait for.")
+    if any(r.get("ours_capped") or r.get("peer_capped") for r in doc.get("summary", [])):
+        notes.insert(0, "- capped: the run's producers stopped at the run's time cap; the figure is the rate "
+                        "until then.")
+    if notes:
+        out += [""] + notes
+    out.append("")
+    out.append(f"Regenerate with `python bench/run.py --readme {RESULTS.relative_to(ROOT) / 'results.json'}` "
+               f"after `make bench`.")
+    return "\n".join(out) + "\n"
+
+
 def print_summary(doc: dict) -> None:
     m = doc.get("machine", {})
     print(f"summary of `{doc.get('command', 'bench/run.py')}` ({'quick' if doc.get('quick') else 'full'} run, "
@@ -595,6 +1106,10 @@ def print_summary(doc: dict) -> None:
         print(f"    {r['what'][:66]:66} {_fmt(r['ours'], r['unit']):>12} {_fmt(r['peer'], r['unit']):>12} "
               f"{x:>7}  {win}")
         detail = f"ours: {r['ours_label']}; peer: {r['peer_label']}"
+        if r.get("stat") == "median":
+            detail += (f"; medians of {r.get('ours_runs', 0)} / {r.get('peer_runs', 0)} runs, range ours "
+                       f"{_range(r.get('ours_min'), r.get('ours_max'), r['unit'], '..')}, peer "
+                       f"{_range(r.get('peer_min'), r.get('peer_max'), r['unit'], '..')}")
         for extra in (r.get("note"), r.get("missing") and f"missing: {r['missing']}"):
             if extra:
                 detail += f"; {extra}"

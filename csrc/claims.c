@@ -200,7 +200,7 @@ rr_status rr__claim_record_take(rr_ring *ring, const rr_writer *w, int64_t deadl
     bool poll = true;
     rr_status st = rr__record_try(&rw) ? RR_OK
                  : rr__wait(ring, &ring->L->writable, rr__record_ready, &rw, deadline,
-                            &ring->claims[rw.start].sleeping, &poll);
+                            &ring->claims[rw.start].sleeping, &poll, w->wait);
     if (st == RR_OK) {
         *index = rw.index;
         return RR_OK;

@@ -60,10 +60,12 @@
 #define RR_CACHE_LINE      64
 #define RR_LINE            _Alignas(RR_CACHE_LINE)
 #define RR_MAGIC           UINT64_C(0x474E495254535552) /* "RUSTRING" */
-#define RR_LAYOUT_VERSION  4u   /* 2: owner and sleeper words in the reader table and control;
+#define RR_LAYOUT_VERSION  5u   /* 2: owner and sleeper words in the reader table and control;
                                    3: claim records (multi producer), the recovery word and
                                       counter;
-                                   4: small slots' metadata beside their payload */
+                                   4: wait strategies: a reader entry's `wait`, the
+                                      control's `writer_wait`;
+                                   5: small slots' metadata beside their payload */
 #define RR_GATE_FREE       UINT64_MAX
 #define RR_LEN_ABANDONED   UINT32_MAX   /* slot of a multi-producer claim given up */
 #define RR_MAX_CAPACITY    (UINT64_C(1) << 40)
@@ -85,6 +87,7 @@ typedef struct rr_reader_entry {
     _Atomic uint64_t skipped;       /* abandoned sequences passed over */
     _Atomic uint64_t owner;         /* process owner word (proc.c), 0: free */
     _Atomic uint32_t state;         /* RR_ENTRY_* */
+    _Atomic uint32_t wait;          /* the reader's rr_wait_strategy (stats only) */
     _Atomic uint64_t sleeping;      /* owner word of a reader counted in readable.waiters */
 } rr_reader_entry;
 
@@ -141,6 +144,8 @@ typedef struct rr_layout {
                                                 counted in writable.waiters, or 0 */
         /* multi producer: owner words of processes that opened a writer */
         _Atomic uint64_t writer_procs[RR_MAX_WRITER_PROCS];
+        _Atomic uint32_t writer_wait;        /* rr_wait_strategy of the writer opened last
+                                                (stats only) */
     } control;
     RR_LINE struct {
         _Atomic uint64_t stalls;             /* times a writer found the ring full */
@@ -173,7 +178,8 @@ RR_PIN(sizeof(rr_reader_entry) == RR_CACHE_LINE && _Alignof(rr_reader_entry) == 
 RR_PIN(offsetof(rr_reader_entry, gate) == 0 && offsetof(rr_reader_entry, position) == 8 &&
        offsetof(rr_reader_entry, lost) == 16 && offsetof(rr_reader_entry, skipped) == 24 &&
        offsetof(rr_reader_entry, owner) == 32 && offsetof(rr_reader_entry, state) == 40 &&
-       offsetof(rr_reader_entry, sleeping) == 48, "rr_reader_entry fields");
+       offsetof(rr_reader_entry, wait) == 44 && offsetof(rr_reader_entry, sleeping) == 48,
+       "rr_reader_entry fields");
 
 RR_PIN(sizeof(rr_waitq) == RR_CACHE_LINE && _Alignof(rr_waitq) == RR_CACHE_LINE,
        "rr_waitq size (one cache line)");
@@ -206,12 +212,12 @@ RR_PIN(offsetof(rr_layout, gating) == 256 && sizeof(((rr_layout *)0)->gating) ==
        "rr_layout gating group");
 RR_PIN(offsetof(rr_layout, readable) == 320 && offsetof(rr_layout, writable) == 384,
        "rr_layout wait queues");
-RR_PIN(offsetof(rr_layout, control) == 448 && sizeof(((rr_layout *)0)->control) == 152 &&
+RR_PIN(offsetof(rr_layout, control) == 448 && sizeof(((rr_layout *)0)->control) == 160 &&
        offsetof(rr_layout, control.closed) == 448 && offsetof(rr_layout, control.writers) == 452 &&
        offsetof(rr_layout, control.writer_owner) == 456 &&
        offsetof(rr_layout, control.writer_sleeping) == 464 &&
-       offsetof(rr_layout, control.writer_procs) == 472 && RR_MAX_WRITER_PROCS == 16,
-       "rr_layout control group");
+       offsetof(rr_layout, control.writer_procs) == 472 && RR_MAX_WRITER_PROCS == 16 &&
+       offsetof(rr_layout, control.writer_wait) == 600, "rr_layout control group");
 RR_PIN(offsetof(rr_layout, counters) == 640 && sizeof(((rr_layout *)0)->counters) == 40 &&
        offsetof(rr_layout, counters.stalls) == 640 &&
        offsetof(rr_layout, counters.abandoned) == 648 &&
@@ -255,6 +261,7 @@ struct rr_ring {
 struct rr_writer {
     rr_writer_hot hot;    /* first: rusted_ring_inline.h reads it there */
     rr_ring  *ring;
+    rr_wait_strategy wait; /* how it waits for room, a claim record or a slot */
     _Atomic uint64_t owner; /* owner word of the process that opened (or adopted) it */
     bool      single;
     _Atomic int64_t liveness_at; /* shared backpressure: when readers were last checked */
@@ -263,6 +270,7 @@ _Static_assert(offsetof(struct rr_writer, hot) == 0, "rusted_ring_inline.h: the 
 
 struct rr_reader {
     rr_ring         *ring;
+    rr_wait_strategy wait;       /* how it waits for events */
     rr_reader_entry *entry;
     _Atomic uint64_t owner;      /* owner word the entry was taken (or adopted) with */
     _Atomic uint32_t fork_gen;   /* rr__fork_gen when it was opened (proc.c) */
@@ -503,6 +511,9 @@ static inline void rr__store_max(_Atomic uint64_t *a, uint64_t v)
 rr_status rr__fail(rr_status st, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+/* vocab.c: RR_OK for one of the enum's strategies, else RR_INVALID naming them. */
+rr_status rr__wait_strategy_check(rr_wait_strategy s, const char *who);
+
 /* wait.c — see the comment at its top for the wake-up protocol. */
 void      rr__wait_init(void);
 void      rr__wake_all(const rr_ring *ring, rr_waitq *q);
@@ -513,9 +524,13 @@ typedef rr_status (*rr_ready_fn)(void *ctx);   /* RR_EMPTY: not yet */
  * dead can take the count back (proc.c). `poll` (may be NULL): while *poll
  * is true (ready() may change it at each look), a sleeping waiter wakes at
  * least every RR_SHM_LIVENESS_NS to look again, for a process that died
- * where nobody would wake it; otherwise it sleeps until woken. */
+ * where nobody would wake it; otherwise it sleeps until woken. `how`: the
+ * waiter's strategy; only RR_WAIT_BLOCK ever sleeps on q (and uses
+ * `sleeping` and `poll`): the others never count themselves in q->waiters,
+ * so nobody makes a wake-up call for them. */
 rr_status rr__wait(const rr_ring *ring, rr_waitq *q, rr_ready_fn ready, void *ctx,
-                   int64_t deadline, _Atomic uint64_t *sleeping, const bool *poll);
+                   int64_t deadline, _Atomic uint64_t *sleeping, const bool *poll,
+                   rr_wait_strategy how);
 /* Take back the waiter count that `sleeping` holds for `owner`: whoever
  * swaps that word for 0 (the waiter itself, or a finder of its death) does. */
 void      rr__forget_sleeper(rr_waitq *q, _Atomic uint64_t *sleeping, uint64_t owner);

@@ -116,16 +116,24 @@ static uint64_t rr__register_gate(rr_ring *ring, rr_reader_entry *e, uint64_t st
     return start;
 }
 
-rr_status rr_reader_open(rr_ring *ring, rr_start start, rr_reader **out)
+rr_status rr_reader_open_opts(rr_ring *ring, const rr_reader_options *opts, rr_reader **out)
 {
+    static const rr_reader_options defaults = RR_READER_OPTIONS_INIT;
+    if (!opts)
+        opts = &defaults;
+    rr_start start = opts->start;
     if (!ring || !out || (start != RR_START_OLDEST && start != RR_START_LATEST))
         return rr__fail(RR_INVALID, "rr_reader_open needs a ring, a start and a place for the reader");
+    rr_status wst = rr__wait_strategy_check(opts->wait, "rr_reader_open_opts");
+    if (wst != RR_OK)
+        return wst;
     if (rr__closed(ring))
         return rr__fail(RR_CLOSED, "cannot open a reader: the ring is closed");
     rr_reader *r = NULL;
     rr_status st = rr__reader_alloc(ring, &r);
     if (st != RR_OK)
         return st;
+    r->wait = opts->wait;
     uint32_t index;
     uint64_t me = rr__self_owner();
     rr_reader_entry *e = rr__claim_entry(ring, me, &index);
@@ -138,6 +146,7 @@ rr_status rr_reader_open(rr_ring *ring, rr_start start, rr_reader **out)
     }
     atomic_store_explicit(&e->lost, 0, memory_order_relaxed);
     atomic_store_explicit(&e->skipped, 0, memory_order_relaxed);
+    atomic_store_explicit(&e->wait, (uint32_t)opts->wait, memory_order_relaxed);   /* R6 */
     rr__raise_hw(ring->L, index + 1);
     uint64_t head = rr__head(ring);
     uint64_t pos = start == RR_START_LATEST ? head
@@ -158,6 +167,18 @@ rr_status rr_reader_open(rr_ring *ring, rr_start start, rr_reader **out)
     rr__wait_init();
     *out = r;
     return RR_OK;
+}
+
+rr_status rr_reader_open(rr_ring *ring, rr_start start, rr_reader **out)
+{
+    rr_reader_options opts = RR_READER_OPTIONS_INIT;
+    opts.start = start;
+    return rr_reader_open_opts(ring, &opts, out);
+}
+
+rr_wait_strategy rr_reader_wait_strategy(const rr_reader *r)
+{
+    return r ? r->wait : RR_WAIT_BLOCK;
 }
 
 void rr_reader_close(rr_reader *r)
@@ -458,7 +479,8 @@ static rr_status rr__read_first(rr_reader *r, rr_event *ev, int64_t timeout_ns)
     if (st == RR_EMPTY && timeout_ns != 0) {
         st = rr__wait(r->ring, &r->ring->L->readable, rr__read_ready, &p,
                       rr__deadline(timeout_ns),
-                      r->ring->private_mem ? NULL : &r->entry->sleeping, &p.behind);
+                      r->ring->private_mem ? NULL : &r->entry->sleeping, &p.behind,
+                      r->wait);
         if (st == RR_EMPTY)
             st = RR_TIMEOUT;
     }

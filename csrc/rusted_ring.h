@@ -112,6 +112,41 @@ typedef struct rr_ring   rr_ring;    /* a process-local handle on a ring block *
 typedef struct rr_writer rr_writer;
 typedef struct rr_reader rr_reader;
 
+/* How a reader waits for events, or a writer for room (backpressure), for a
+ * claim record or for a slot, as the LMAX Disruptor's wait strategies. It is
+ * chosen per handle when it is opened, applies to every wait of that handle
+ * and never changes what is delivered: every strategy honours the call's
+ * timeout, wakes when the ring is closed, and keeps looking for readers and
+ * producers of dead processes (shared rings) as often as a blocking waiter.
+ *
+ *   RR_WAIT_BLOCK  spin briefly, yield, then sleep on a futex until the
+ *                  other side wakes it. Costs no CPU while it waits; the
+ *                  other side makes a wake-up system call (only) while such
+ *                  a waiter sleeps, and the wake-up takes microseconds. The
+ *                  default, and the right choice unless latency matters
+ *                  more than a core.
+ *   RR_WAIT_YIELD  spin briefly, then sched_yield() in a loop; never sleeps,
+ *                  so nobody ever makes a wake-up call for it. Low latency
+ *                  while leaving the core to other runnable threads, but it
+ *                  keeps one core busy (as system time) while it waits.
+ *   RR_WAIT_SPIN   busy spin with a CPU pause; never sleeps or yields. The
+ *                  lowest latency, at a whole core per waiter: only with a
+ *                  core to spare for each spinning thread.
+ *   RR_WAIT_SLEEP  spin briefly, yield a while, then sleep RR_WAIT_SLEEP_NS
+ *                  at a time (plus the kernel's timer slack, 50 us by
+ *                  default); no wake-up call is ever made for it. A few
+ *                  percent of a core while it waits, and it notices an event
+ *                  within about a tenth of a millisecond: for a background
+ *                  reader where the writer must never pay for a wake-up. */
+typedef enum rr_wait_strategy {
+    RR_WAIT_BLOCK = 0,  /* spin -> yield -> futex sleep, woken by the other side (the default) */
+    RR_WAIT_YIELD = 1,  /* spin -> sched_yield; never sleeps; no wake call is ever made for it */
+    RR_WAIT_SPIN  = 2,  /* busy spin (with a CPU pause); never sleeps */
+    RR_WAIT_SLEEP = 3,  /* spin -> yield -> short nanosleeps; no wake call is ever made for it */
+} rr_wait_strategy;
+#define RR_WAIT_STRATEGY_COUNT 4
+#define RR_WAIT_SLEEP_NS 50000   /* RR_WAIT_SLEEP: one sleep, 50 us (plus timer slack) */
+
 /* Bytes a ring of this configuration occupies (header, reader table, slot
  * metadata, payload), or 0 when the configuration is invalid. */
 size_t rr_ring_footprint(const rr_config *cfg);
@@ -156,8 +191,19 @@ uint64_t     rr_ring_published(const rr_ring *ring);   /* events made visible */
 
 /* A single-producer ring has at most one open writer (RR_WRITER_BUSY for a
  * second); a multi-producer ring any number, and each handle may be shared
- * between threads. */
+ * between threads. rr_writer_open is rr_writer_open_opts with the defaults. */
 rr_status rr_writer_open(rr_ring *ring, rr_writer **out);
+
+typedef struct rr_writer_options {
+    rr_wait_strategy wait;    /* how the writer waits for room (backpressure) or for a slot */
+} rr_writer_options;
+#define RR_WRITER_OPTIONS_INIT { RR_WAIT_BLOCK }
+
+/* A writer with these options (NULL: RR_WRITER_OPTIONS_INIT). RR_INVALID,
+ * naming the choices, for a wait strategy that is not one of the enum's. The
+ * strategy is recorded in the ring (rr_ring_stats.writer_wait). */
+rr_status rr_writer_open_opts(rr_ring *ring, const rr_writer_options *opts, rr_writer **out);
+rr_wait_strategy rr_writer_wait_strategy(const rr_writer *w);   /* RR_WAIT_BLOCK for NULL */
 void      rr_writer_close(rr_writer *w);            /* NULL is accepted */
 
 /* One claim: `count` consecutive slots to fill in place. */
@@ -254,8 +300,22 @@ typedef struct rr_event {
  * the oldest event a writer is not already allowed to overwrite (writers with
  * nobody to gate them run up to one lap ahead without looking back, so this
  * can be later than published - capacity). RR_TOO_MANY_READERS when the table
- * is full. */
+ * is full. rr_reader_open is rr_reader_open_opts with that start and
+ * RR_WAIT_BLOCK. */
 rr_status rr_reader_open(rr_ring *ring, rr_start start, rr_reader **out);
+
+typedef struct rr_reader_options {
+    rr_start         start;   /* RR_START_OLDEST by default */
+    rr_wait_strategy wait;    /* RR_WAIT_BLOCK by default */
+} rr_reader_options;          /* a later issue adds name/after/writable fields at the end */
+#define RR_READER_OPTIONS_INIT { RR_START_OLDEST, RR_WAIT_BLOCK }
+
+/* A reader with these options (NULL: RR_READER_OPTIONS_INIT). RR_INVALID,
+ * naming the choices, for a start or wait strategy that is not one of the
+ * enum's. The strategy is recorded in the reader's entry of the ring
+ * (rr_reader_stats.wait) and applies to rr_reader_next / next_batch. */
+rr_status rr_reader_open_opts(rr_ring *ring, const rr_reader_options *opts, rr_reader **out);
+rr_wait_strategy rr_reader_wait_strategy(const rr_reader *r);   /* RR_WAIT_BLOCK for NULL */
 
 /* Unregister: the reader stops gating writers. NULL is accepted. */
 void      rr_reader_close(rr_reader *r);
@@ -313,6 +373,7 @@ typedef struct rr_reader_stats {
     uint64_t lost;
     uint64_t skipped;      /* abandoned claims passed over */
     double   backpressure; /* (lag + pinned) / capacity, clamped to 0..1 */
+    rr_wait_strategy wait; /* how it waits for events */
 } rr_reader_stats;
 
 typedef struct rr_ring_stats {
@@ -334,6 +395,9 @@ typedef struct rr_ring_stats {
     uint32_t        writer_processes;/* live processes that opened a writer (multi
                                         producer, shared: until the process exits) */
     bool            writer_alive;    /* writer_processes > 0 */
+    rr_wait_strategy writer_wait;    /* how the single writer waits, or (several
+                                        producers) the most recently opened writer;
+                                        that of the last writer after it closed */
     bool            shared;          /* mapped from a named shared segment */
     uint64_t        readers_evicted; /* readers of dead processes taken out of the table */
     bool            closed;
@@ -348,8 +412,8 @@ rr_status rr_ring_stats_get(const rr_ring *ring, rr_ring_stats *out);
 /* The figures a binding shows, in the order it shows them, as X(field, KIND)
  * over the fields of rr_ring_stats and rr_reader_stats. KIND says how to
  * convert: U64 (any unsigned integer field), BOOL, RATIO (a double, 0..1),
- * MODE / PRODUCERS (shown by rr_mode_name / rr_producers_name) and TEXT (a
- * const char *). Both bindings build their dict / table by looping over these
+ * MODE / PRODUCERS / WAIT (shown by rr_mode_name / rr_producers_name /
+ * rr_wait_strategy_name) and TEXT (a const char *). Both bindings build their dict / table by looping over these
  * lists, so the keys and their order are the same in Python and Lua; after
  * them each adds `readers`, a list with one RR_READER_STATS_FIELDS entry per
  * reader. */
@@ -359,11 +423,13 @@ rr_status rr_ring_stats_get(const rr_ring *ring, rr_ring_stats *out);
     X(writer_stalls, U64) X(abandoned, U64) X(claims_recovered, U64)          \
     X(writers, U64)                                                           \
     X(writer_pid, U64) X(writer_processes, U64) X(writer_alive, BOOL)         \
+    X(writer_wait, WAIT)                                                      \
     X(shared, BOOL) X(closed, BOOL) X(readers_evicted, U64)                   \
     X(reader_count, U64) X(max_backpressure, RATIO)
 #define RR_READER_STATS_FIELDS(X)                                             \
     X(index, U64) X(pid, U64) X(alive, BOOL) X(cursor, U64) X(lag, U64)       \
-    X(pinned, U64) X(lost, U64) X(skipped, U64) X(backpressure, RATIO)
+    X(pinned, U64) X(lost, U64) X(skipped, U64) X(backpressure, RATIO)       \
+    X(wait, WAIT)
 
 /* ---- shared memory ----------------------------------------------------------- */
 
@@ -531,7 +597,7 @@ int  rr_pool_stats_format(const rr_pool_stats *s, char *buf, size_t len);
 /* ---- vocabulary the bindings share ------------------------------------------ */
 
 /* Names as the bindings spell them: "backpressure" / "overwrite", "single" /
- * "multi", "oldest" / "latest". A *_name of a value that is not one of the
+ * "multi", "oldest" / "latest", "block" / "yield" / "spin" / "sleep". A *_name of a value that is not one of the
  * enum's returns NULL; a *_from_name of an unknown name (or NULL) returns
  * RR_INVALID with a message naming the choices and what was given. */
 const char *rr_mode_name(rr_mode mode);
@@ -540,6 +606,8 @@ const char *rr_producers_name(rr_producers producers);
 rr_status   rr_producers_from_name(const char *name, rr_producers *out);
 const char *rr_start_name(rr_start start);
 rr_status   rr_start_from_name(const char *name, rr_start *out);
+const char *rr_wait_strategy_name(rr_wait_strategy s);          /* "block" "yield" "spin" "sleep" */
+rr_status   rr_wait_strategy_from_name(const char *name, rr_wait_strategy *out);
 
 /* The most events one claim (or batch) may take on this ring:
  * min(capacity, RR_MAX_CLAIM); 0 for NULL. */

@@ -36,6 +36,8 @@ static void rr__reader_figures(const rr_ring *ring, uint32_t i, uint64_t head,
         .lost = atomic_load_explicit(&e->lost, memory_order_relaxed),
         .skipped = atomic_load_explicit(&e->skipped, memory_order_relaxed),
         .backpressure = rr__ratio(ring, lag + pinned),
+        /* A6 (the caller's): the strategy stored before the entry went ACTIVE */
+        .wait = (rr_wait_strategy)atomic_load_explicit(&e->wait, memory_order_relaxed),
     };
 }
 
@@ -61,6 +63,9 @@ static void rr__writer_figures(const rr_ring *ring, rr_ring_stats *out)
         }
     }
     out->writer_alive = out->writer_processes > 0;
+    /* stored when a writer opens; pairs with nothing */
+    out->writer_wait = (rr_wait_strategy)atomic_load_explicit(&L->control.writer_wait,
+                                                               memory_order_relaxed);
 }
 
 rr_status rr_ring_stats_get(const rr_ring *ring, rr_ring_stats *out)

@@ -1,8 +1,8 @@
 /*
  * vocab.c — the words and numbers both bindings use, defined once.
  *
- * Names of modes, producer counts and reader starts; the largest claim;
- * seconds to nanoseconds; the pressure thresholds and health bands. A binding
+ * Names of modes, producer counts, reader starts and wait strategies; the
+ * largest claim; seconds to nanoseconds; the pressure thresholds and health bands. A binding
  * translates a value of its language through these functions and never
  * repeats a name, a threshold or a rounding rule, so the same value means the
  * same thing in Python and in Lua.
@@ -27,6 +27,10 @@ static const char *const rr__producers_names[] = {
 };
 static const char *const rr__start_names[] = {
     [RR_START_OLDEST] = "oldest", [RR_START_LATEST] = "latest",
+};
+static const char *const rr__wait_names[RR_WAIT_STRATEGY_COUNT] = {
+    [RR_WAIT_BLOCK] = "block", [RR_WAIT_YIELD] = "yield",
+    [RR_WAIT_SPIN] = "spin", [RR_WAIT_SLEEP] = "sleep",
 };
 static const char *const rr__health_names[RR_HEALTH_COUNT] = {
     [RR_HEALTH_EXCELLENT] = "EXCELLENT", [RR_HEALTH_GOOD] = "GOOD",
@@ -90,6 +94,37 @@ rr_status rr_start_from_name(const char *name, rr_start *out)
     if (st == RR_OK && out)
         *out = (rr_start)i;
     return st;
+}
+
+const char *rr_wait_strategy_name(rr_wait_strategy s)
+{
+    return (unsigned)s < RR_WAIT_STRATEGY_COUNT ? rr__wait_names[s] : NULL;
+}
+
+rr_status rr_wait_strategy_from_name(const char *name, rr_wait_strategy *out)
+{
+    for (int i = 0; name && i < RR_WAIT_STRATEGY_COUNT; i++) {
+        if (strcmp(name, rr__wait_names[i]) == 0) {
+            if (out)
+                *out = (rr_wait_strategy)i;
+            return RR_OK;
+        }
+    }
+    if (!name)
+        return rr__fail(RR_INVALID, "wait must be \"block\", \"yield\", \"spin\" or \"sleep\", "
+                                    "got nothing");
+    return rr__fail(RR_INVALID, "wait must be \"block\", \"yield\", \"spin\" or \"sleep\", "
+                                "got \"%.64s\"%s", name, strlen(name) > 64 ? "..." : "");
+}
+
+/* RR_OK for one of the enum's strategies; RR_INVALID naming the choices. */
+rr_status rr__wait_strategy_check(rr_wait_strategy s, const char *who)
+{
+    if ((unsigned)s < RR_WAIT_STRATEGY_COUNT)
+        return RR_OK;
+    return rr__fail(RR_INVALID, "%s: wait strategy %d is not one of RR_WAIT_BLOCK, "
+                                "RR_WAIT_YIELD, RR_WAIT_SPIN, RR_WAIT_SLEEP (block, yield, "
+                                "spin, sleep)", who, (int)s);
 }
 
 uint32_t rr_ring_max_claim(const rr_ring *ring)

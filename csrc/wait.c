@@ -1,7 +1,12 @@
 /*
- * wait.c — blocking waits and wake-ups.
+ * wait.c — waits and wake-ups.
  *
- * A waiter spins briefly, then yields, then sleeps on a futex word of an
+ * How a handle waits is its wait strategy (rusted_ring.h), chosen when it is
+ * opened and passed to rr__wait at the start of each wait; the hot paths
+ * never look at it. Only RR_WAIT_BLOCK sleeps on a futex, and what follows
+ * up to the strategies at the end is about that one.
+ *
+ * A blocking waiter spins briefly, then yields, then sleeps on a futex word of an
  * rr_waitq. The side that makes progress (a writer publishing, a reader
  * releasing a slot) calls rr__notify(), which wakes sleepers only when the
  * queue's `waiters` count is non-zero: an uncontended publish makes no system
@@ -29,6 +34,20 @@
  * reader waits behind (writer.c and reader.c say when). An idle waiter costs
  * nothing.
  *
+ * The other strategies (rr__wait_unwoken) never add themselves to
+ * `waiters`, so a notifier that has only such waiters never makes the
+ * wake-up call, and they never sleep where a wake-up would be needed: they
+ * look at the condition again and again, spinning (RR_WAIT_SPIN), yielding
+ * the CPU (RR_WAIT_YIELD, and RR_WAIT_SLEEP for a while) or sleeping a fixed
+ * RR_WAIT_SLEEP_NS (RR_WAIT_SLEEP). With no count there is no store-load race
+ * to lose: each look runs ready(), which reads the progress with the same
+ * acquire loads as a blocking waiter's re-check. Every look is a full
+ * ready(), so the close, and the liveness polls that ready() makes on its
+ * own clock (dead readers gating a writer, dead producers' claims), are seen
+ * as a blocking waiter sees them, sooner if anything. The deadline is read
+ * from the clock once every RR_SPIN_CLOCK_EVERY spins, or at every yield or
+ * sleep (a system call anyway).
+ *
  * Labels (layout.h): the store-load race is S1; the futex word is R9/A9; a
  * sleeper's owner word is R10/A10.
  */
@@ -46,6 +65,13 @@
 
 #define RR_SPIN_ROUNDS   256
 #define RR_YIELD_ROUNDS  32
+/* RR_WAIT_SPIN: spins between two looks at the clock (a pause is some tens of
+ * ns, a vDSO clock read about as long: a few percent of the loop). */
+#define RR_SPIN_CLOCK_EVERY 64
+/* RR_WAIT_SLEEP, as the Disruptor's SleepingWaitStrategy: spins, then
+ * yields, then sleeps of RR_WAIT_SLEEP_NS (rusted_ring.h). */
+#define RR_SLEEP_SPIN_ROUNDS  100
+#define RR_SLEEP_YIELD_ROUNDS 100
 /* When this process could not register for membarrier, a waiter cannot force
  * the notifier's fence; it then sleeps in short slices so that a wake-up lost
  * to that race costs at most this long. */
@@ -223,15 +249,68 @@ void rr__forget_sleeper(rr_waitq *q, _Atomic uint64_t *sleeping, uint64_t owner)
         atomic_fetch_sub_explicit(&q->waiters, 1, memory_order_release);
 }
 
+/* Sleep `ns`, at most until the deadline; through syscall(), which is no
+ * cancellation point (layout.h), as nanosleep() is. */
+static void rr__nap(int64_t ns, int64_t deadline)
+{
+    if (deadline > 0) {
+        int64_t left = deadline - rr__now_ns();
+        if (left < ns)
+            ns = left > 0 ? left : 0;
+    }
+    if (ns <= 0)
+        return;
+    struct timespec ts = { .tv_sec = ns / 1000000000LL, .tv_nsec = ns % 1000000000LL };
+    syscall(SYS_clock_nanosleep, CLOCK_MONOTONIC, 0, &ts, NULL);
+}
+
+/* The strategies that nobody wakes (RR_WAIT_YIELD, RR_WAIT_SPIN,
+ * RR_WAIT_SLEEP): look at ready() until it says something other than
+ * RR_EMPTY or the deadline (> 0, or none if negative) passes. Never counted
+ * in any queue's waiters, never named in a sleeper word. */
+static rr_status rr__wait_unwoken(rr_ready_fn ready, void *ctx, int64_t deadline,
+                                  rr_wait_strategy how)
+{
+    rr_status st;
+    int spins = how == RR_WAIT_SPIN ? -1 /* for ever */
+              : how == RR_WAIT_SLEEP ? RR_SLEEP_SPIN_ROUNDS : RR_SPIN_ROUNDS;
+    int yields = how == RR_WAIT_SLEEP ? RR_SLEEP_YIELD_ROUNDS : -1;
+    for (uint32_t i = 1; spins < 0 || i <= (uint32_t)spins; i++) {
+        rr__cpu_relax();
+        if ((st = ready(ctx)) != RR_EMPTY)
+            return st;
+        if (deadline > 0 && i % RR_SPIN_CLOCK_EVERY == 0 && rr__now_ns() >= deadline)
+            return RR_TIMEOUT;
+    }
+    for (int i = 0; yields < 0 || i < yields; i++) {
+        sched_yield();   /* no cancellation point */
+        if ((st = ready(ctx)) != RR_EMPTY)
+            return st;
+        if (deadline > 0 && rr__now_ns() >= deadline)
+            return RR_TIMEOUT;
+    }
+    for (;;) {   /* RR_WAIT_SLEEP */
+        rr__nap(RR_WAIT_SLEEP_NS, deadline);
+        if ((st = ready(ctx)) != RR_EMPTY)
+            return st;
+        if (deadline > 0 && rr__now_ns() >= deadline)
+            return RR_TIMEOUT;
+    }
+}
+
 /* Wait until ready() returns something other than RR_EMPTY. A deadline of 0
  * never waits (RR_EMPTY comes back as is); a negative deadline has no limit.
- * Escalates spin -> yield -> futex sleep. */
+ * RR_WAIT_BLOCK escalates spin -> yield -> futex sleep; the others, see
+ * rr__wait_unwoken. */
 rr_status rr__wait(const rr_ring *ring, rr_waitq *q, rr_ready_fn ready, void *ctx,
-                   int64_t deadline, _Atomic uint64_t *sleeping, const bool *poll)
+                   int64_t deadline, _Atomic uint64_t *sleeping, const bool *poll,
+                   rr_wait_strategy how)
 {
     rr_status st = ready(ctx);
     if (st != RR_EMPTY || deadline == 0)
         return st;
+    if (how != RR_WAIT_BLOCK)
+        return rr__wait_unwoken(ready, ctx, deadline, how);
     for (int i = 0; i < RR_SPIN_ROUNDS; i++) {
         rr__cpu_relax();
         if ((st = ready(ctx)) != RR_EMPTY)

@@ -153,10 +153,16 @@ static void rr__give_writer(rr_ring *ring)
                                             memory_order_acq_rel, memory_order_relaxed);
 }
 
-rr_status rr_writer_open(rr_ring *ring, rr_writer **out)
+rr_status rr_writer_open_opts(rr_ring *ring, const rr_writer_options *opts, rr_writer **out)
 {
+    static const rr_writer_options defaults = RR_WRITER_OPTIONS_INIT;
+    if (!opts)
+        opts = &defaults;
     if (!ring || !out)
         return rr__fail(RR_INVALID, "rr_writer_open needs a ring and a place for the writer");
+    rr_status wst = rr__wait_strategy_check(opts->wait, "rr_writer_open_opts");
+    if (wst != RR_OK)
+        return wst;
     if (rr__closed(ring))
         return rr__fail(RR_CLOSED, "cannot open a writer: the ring is closed");
     rr_layout *L = ring->L;
@@ -178,6 +184,7 @@ rr_status rr_writer_open(rr_ring *ring, rr_writer **out)
     if (ring->multi && !ring->private_mem)
         rr__writer_proc_register(ring);
     w->ring = ring;
+    w->wait = opts->wait;
     atomic_init(&w->owner, rr__self_owner());
     atomic_init(&w->hot.fork_gen, rr__fork_watch());
     w->single = !ring->multi;
@@ -200,11 +207,23 @@ rr_status rr_writer_open(rr_ring *ring, rr_writer **out)
                 : atomic_load_explicit(&L->gating.limit, memory_order_acquire);
     rr__hot_limit(w);
     atomic_fetch_add_explicit(&L->control.writers, 1, memory_order_relaxed);
+    /* shown by stats only: pairs with nothing */
+    atomic_store_explicit(&L->control.writer_wait, (uint32_t)opts->wait, memory_order_relaxed);
     /* R12 here and at close, pairs with A12 in ring.c rr_ring_destroy */
     atomic_fetch_add_explicit(&ring->handles, 1, memory_order_acq_rel);
     rr__wait_init();
     *out = w;
     return RR_OK;
+}
+
+rr_status rr_writer_open(rr_ring *ring, rr_writer **out)
+{
+    return rr_writer_open_opts(ring, NULL, out);
+}
+
+rr_wait_strategy rr_writer_wait_strategy(const rr_writer *w)
+{
+    return w ? w->wait : RR_WAIT_BLOCK;
 }
 
 void rr_writer_close(rr_writer *w)
@@ -345,7 +364,7 @@ static rr_status rr__wait_room(rr_writer *w, uint64_t need, uint32_t count, int6
      * nobody else would wake it. */
     bool poll = !ring->private_mem && (!ring->overwrite || ring->multi);
     rr_status st = rr__wait(ring, &ring->L->writable, rr__room_ready, &room, deadline,
-                            sleeping, &poll);
+                            sleeping, &poll, w->wait);
     if (st == RR_EMPTY)
         return RR_FULL;
     if (st == RR_CLOSED)

@@ -44,7 +44,7 @@
  * used in a fork()ed child: it belongs to the process that opened it).
  *
  * The vocabulary is the core's (rusted_ring.h, vocab.c): names of modes,
- * producers and starts, seconds to nanoseconds, the largest claim, the
+ * producers, starts and wait strategies, seconds to nanoseconds, the largest claim, the
  * pressure thresholds and health bands, and the stats fields, so that a value
  * means the same here as in Python.
  */
@@ -81,6 +81,7 @@ typedef struct lwriter {
     uint64_t   max_batch;   /* min(capacity, RR_MAX_CLAIM) */
     bool       single;   /* single producer: one call at a time (busy) */
     bool       busy;     /* a single-producer call is inside the core */
+    rr_wait_strategy wait;   /* how it waits for room (w:wait()) */
 } lwriter;
 
 typedef struct lreader {
@@ -89,6 +90,7 @@ typedef struct lreader {
     uint64_t   gen;      /* bumped by every next() and by close */
     bool       busy;     /* a read is inside the core */
     bool       spare;    /* user value 2 holds an event never handed out */
+    rr_wait_strategy wait;   /* how it waits for events (r:wait()) */
     rr_event   ev;       /* the event handed out at generation `gen` */
 } lreader;
 
@@ -232,6 +234,13 @@ static rr_status parse_start(const char *n, int *out)
     *out = (int)s;
     return st;
 }
+static rr_status parse_wait(const char *n, int *out)
+{
+    rr_wait_strategy w;
+    rr_status st = rr_wait_strategy_from_name(n, &w);
+    *out = (int)w;
+    return st;
+}
 static const char *mode_of(int v) { return rr_mode_name((rr_mode)v); }
 static const char *producers_of(int v) { return rr_producers_name((rr_producers)v); }
 static const char *start_of(int v) { return rr_start_name((rr_start)v); }
@@ -250,6 +259,25 @@ static int check_name(lua_State *L, int idx, const char *fn, const char *what,
     if (parse(lua_tostring(L, idx), &v) != RR_OK)
         luaL_error(L, "%s%s%s", fn ? fn : "", fn ? ": " : "", last_error(L));
     return v;
+}
+
+/* Option `wait` of the table at t: a wait strategy, "block" when absent.
+ * Errors name the choices (the core's names, in its order). */
+static rr_wait_strategy field_wait(lua_State *L, int t, const char *fn)
+{
+    int v = RR_WAIT_BLOCK;
+    lua_getfield(L, t, "wait");
+    if (!lua_isnil(L, -1)) {
+        if (lua_type(L, -1) != LUA_TSTRING)
+            luaL_error(L, "%s: wait must be \"%s\", \"%s\", \"%s\" or \"%s\", got %s", fn,
+                       rr_wait_strategy_name(RR_WAIT_BLOCK), rr_wait_strategy_name(RR_WAIT_YIELD),
+                       rr_wait_strategy_name(RR_WAIT_SPIN), rr_wait_strategy_name(RR_WAIT_SLEEP),
+                       luaL_tolstring(L, -1, NULL));
+        if (parse_wait(lua_tostring(L, -1), &v) != RR_OK)
+            luaL_error(L, "%s: %s", fn, last_error(L));
+    }
+    lua_pop(L, 1);
+    return (rr_wait_strategy)v;
 }
 
 /* Option `key` of the table at t, by the core's parser, or dflt when absent. */
@@ -620,6 +648,10 @@ static void set_PRODUCERS(lua_State *L, const char *k, rr_producers v)
 {
     set_TEXT(L, k, rr_producers_name(v));
 }
+static void set_WAIT(lua_State *L, const char *k, rr_wait_strategy v)
+{
+    set_TEXT(L, k, rr_wait_strategy_name(v));
+}
 
 #define COUNT_FIELD(field, kind) + 1
 #define SET_FIELD(field, kind) set_##kind(L, #field, s->field);
@@ -657,7 +689,7 @@ static lwriter *new_writer_ud(lua_State *L)
 {
     lwriter *w = lua_newuserdatauv(L, sizeof *w, 1);
     w->w = NULL, w->parent = NULL, w->slot_size = 0, w->max_batch = 0;
-    w->single = false, w->busy = false;
+    w->single = false, w->busy = false, w->wait = RR_WAIT_BLOCK;
     luaL_setmetatable(L, WRITER_MT);
     return w;
 }
@@ -669,20 +701,29 @@ static void writer_sizes(lwriter *w, rr_ring *ring)
     w->single = rr_ring_producers(ring) == RR_PRODUCERS_SINGLE;
 }
 
-/* ring:writer() */
+/* ring:writer([{ wait = "block"|"yield"|"spin"|"sleep" }]) */
 static int ring_writer(lua_State *L)
 {
+    static const char *const known[] = { "wait", NULL };
     lring *rg = check_ring(L, 1);
+    rr_writer_options opts = RR_WRITER_OPTIONS_INIT;
+    if (!lua_isnoneornil(L, 2)) {
+        if (lua_type(L, 2) != LUA_TTABLE)
+            luaL_typeerror(L, 2, "table of options ({ wait = ... })");
+        check_option_keys(L, 2, "ring:writer", known);
+        opts.wait = field_wait(L, 2, "ring:writer");
+    }
     lwriter *w = new_writer_ud(L);
     check_ring(L, 1);   /* the allocation's finalizers may have released it */
-    rr_status st = rr_writer_open(rg->ring, &w->w);
+    rr_status st = rr_writer_open_opts(rg->ring, &opts, &w->w);
     if (st == RR_WRITER_BUSY) {   /* perhaps a dropped writer the GC has not closed yet */
         lua_gc(L, LUA_GCCOLLECT);
         check_ring(L, 1);         /* and so may the collection's */
-        st = rr_writer_open(rg->ring, &w->w);
+        st = rr_writer_open_opts(rg->ring, &opts, &w->w);
     }
     if (st != RR_OK)
         return luaL_error(L, "%s", last_error(L));
+    w->wait = opts.wait;
     w->parent = rg;
     rg->children++;
     writer_sizes(w, rg->ring);
@@ -726,6 +767,14 @@ static int writer_close(lua_State *L)
         }
     }
     return 0;
+}
+
+/* w:wait() -> "block" | "yield" | "spin" | "sleep": how it waits (also once closed) */
+static int writer_wait(lua_State *L)
+{
+    lwriter *w = luaL_checkudata(L, 1, WRITER_MT);
+    lua_pushstring(L, rr_wait_strategy_name(w->wait));
+    return 1;
 }
 
 static int writer_tostring(lua_State *L)
@@ -882,27 +931,39 @@ static rr_start check_start(lua_State *L, int arg)
 
 /* Open a reader, collecting garbage once if dropped readers fill the table.
  * The collection runs finalizers, which may release the ring: look again. */
-static rr_status open_reader(lua_State *L, lring *rg, rr_start start, rr_reader **out)
+static rr_status open_reader(lua_State *L, lring *rg, const rr_reader_options *opts,
+                             rr_reader **out)
 {
-    rr_status st = rr_reader_open(rg->ring, start, out);
+    rr_status st = rr_reader_open_opts(rg->ring, opts, out);
     if (st == RR_TOO_MANY_READERS) {
         lua_gc(L, LUA_GCCOLLECT);
         if (rg->released || !rg->ring)
             luaL_error(L, "attempt to use a released ring");
-        st = rr_reader_open(rg->ring, start, out);
+        st = rr_reader_open_opts(rg->ring, opts, out);
     }
     return st;
 }
 
-/* ring:reader(["oldest" | "latest"]) */
+/* ring:reader(["oldest" | "latest"]) or
+ * ring:reader{ start = "oldest"|"latest", wait = "block"|"yield"|"spin"|"sleep" } */
 static int ring_reader(lua_State *L)
 {
+    static const char *const known[] = { "start", "wait", NULL };
     lring *rg = check_ring(L, 1);
-    rr_start start = check_start(L, 2);
+    rr_reader_options opts = RR_READER_OPTIONS_INIT;
+    if (lua_type(L, 2) == LUA_TTABLE) {
+        check_option_keys(L, 2, "ring:reader", known);
+        opts.start = (rr_start)field_name(L, 2, "ring:reader", "start", parse_start, start_of,
+                                          RR_START_OLDEST);
+        opts.wait = field_wait(L, 2, "ring:reader");
+    } else {
+        opts.start = check_start(L, 2);
+    }
     lreader *rd = new_reader_ud(L);
     check_ring(L, 1);   /* the allocation's finalizers may have released it */
-    if (open_reader(L, rg, start, &rd->r) != RR_OK)
+    if (open_reader(L, rg, &opts, &rd->r) != RR_OK)
         return luaL_error(L, "%s", last_error(L));
+    rd->wait = opts.wait;
     rd->parent = rg;
     rg->children++;
     lua_pushvalue(L, 1);
@@ -1035,6 +1096,14 @@ READER_GETTER(skipped, lua_pushinteger, (lua_Integer)rr_reader_skipped)
 READER_GETTER(backpressure_ratio, lua_pushnumber, rr_reader_backpressure_ratio)
 READER_GETTER(is_under_pressure, lua_pushboolean, rr_reader_is_under_pressure)
 READER_GETTER(should_throttle, lua_pushboolean, rr_reader_should_throttle)
+
+/* r:wait() -> "block" | "yield" | "spin" | "sleep": how it waits (also once closed) */
+static int reader_wait(lua_State *L)
+{
+    lreader *rd = luaL_checkudata(L, 1, READER_MT);
+    lua_pushstring(L, rr_wait_strategy_name(rd->wait));
+    return 1;
+}
 
 /* ---- events --------------------------------------------------------------- */
 
@@ -1223,10 +1292,11 @@ static int pool_writer(lua_State *L)
 static int pool_reader(lua_State *L)
 {
     rr_pool_id id = (rr_pool_id)lua_tointeger(L, lua_upvalueindex(1));
-    rr_start start = check_start(L, 1);
+    rr_reader_options opts = RR_READER_OPTIONS_INIT;   /* the pools' readers block */
+    opts.start = check_start(L, 1);
     lreader *rd = new_reader_ud(L);
     lring pool = { 0 };   /* the default pools live as long as the process */
-    if (rr_pool_ring(id, &pool.ring) != RR_OK || open_reader(L, &pool, start, &rd->r) != RR_OK)
+    if (rr_pool_ring(id, &pool.ring) != RR_OK || open_reader(L, &pool, &opts, &rd->r) != RR_OK)
         return luaL_error(L, "%s", last_error(L));
     return 1;
 }
@@ -1371,7 +1441,7 @@ static const luaL_Reg ring_meta[] = {
 
 static const luaL_Reg writer_methods[] = {
     { "add", writer_add }, { "try_add", writer_try_add }, { "add_batch", writer_add_batch },
-    { "close", writer_close }, { NULL, NULL }
+    { "wait", writer_wait }, { "close", writer_close }, { NULL, NULL }
 };
 static const luaL_Reg writer_meta[] = {
     { "__gc", writer_close }, { "__close", writer_close }, { "__tostring", writer_tostring },
@@ -1385,7 +1455,8 @@ static const luaL_Reg reader_methods[] = {
     { "should_throttle", reader_should_throttle }, { "lag", reader_lag },
     { "pinned", reader_pinned },
     { "lost", reader_lost }, { "cursor", reader_cursor }, { "delivered", reader_delivered },
-    { "skipped", reader_skipped }, { "close", reader_close }, { NULL, NULL }
+    { "skipped", reader_skipped }, { "wait", reader_wait }, { "close", reader_close },
+    { NULL, NULL }
 };
 static const luaL_Reg reader_meta[] = {
     { "__gc", reader_close }, { "__close", reader_close }, { "__tostring", reader_tostring },
@@ -1481,6 +1552,12 @@ int luaopen_rusted_ring(lua_State *L)
     lua_pushinteger(L, RR_MAX_SLOT_SIZE), lua_setfield(L, -2, "MAX_SLOT_SIZE");
     lua_pushinteger(L, RR_SHM_NAME_MAX), lua_setfield(L, -2, "SHM_NAME_MAX");
     lua_pushinteger(L, RR_MAX_CLAIM), lua_setfield(L, -2, "MAX_CLAIM");
+    lua_createtable(L, RR_WAIT_STRATEGY_COUNT, 0);   /* the core's names, "block" first */
+    for (int i = 0; i < RR_WAIT_STRATEGY_COUNT; i++) {
+        lua_pushstring(L, rr_wait_strategy_name((rr_wait_strategy)i));
+        lua_rawseti(L, -2, i + 1);
+    }
+    lua_setfield(L, -2, "WAIT_STRATEGIES");
     lua_pushnumber(L, RR_PRESSURE_THRESHOLD), lua_setfield(L, -2, "PRESSURE_THRESHOLD");
     lua_pushnumber(L, RR_THROTTLE_THRESHOLD), lua_setfield(L, -2, "THROTTLE_THRESHOLD");
     lua_pushfstring(L, "%d.%d.%d", RR_VERSION_MAJOR, RR_VERSION_MINOR, RR_VERSION_PATCH);

@@ -171,6 +171,15 @@ rr_status rrpy_parse_start(const char *name, int *out)
     *out = (int)v;
     return st;
 }
+
+rr_status rrpy_parse_wait(const char *name, int *out)
+{
+    rr_wait_strategy v = RR_WAIT_BLOCK;
+    rr_status st = rr_wait_strategy_from_name(name, &v);
+    *out = (int)v;
+    return st;
+}
+
 /* A C-contiguous view of o. The view is asked for with everything an
  * exporter may describe (shape, strides, suboffsets; no format: only the
  * bytes count) and contiguity is judged here, so that an exporter's own

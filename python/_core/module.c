@@ -235,6 +235,10 @@ static int add_names(PyObject *m, const char *attr, const char *const *names, si
 
 static int add_vocabulary(PyObject *m)
 {
+    /* the wait strategies' names, in the enum's order (RR_WAIT_BLOCK first: the default) */
+    const char *wait_names[RR_WAIT_STRATEGY_COUNT];
+    for (int i = 0; i < RR_WAIT_STRATEGY_COUNT; i++)
+        wait_names[i] = rr_wait_strategy_name((rr_wait_strategy)i);
     if (PyModule_AddFunctions(m, vocab_functions) < 0 ||
         add_new(m, "PRESSURE_THRESHOLD", PyFloat_FromDouble(RR_PRESSURE_THRESHOLD)) < 0 ||
         add_new(m, "THROTTLE_THRESHOLD", PyFloat_FromDouble(RR_THROTTLE_THRESHOLD)) < 0 ||
@@ -242,7 +246,8 @@ static int add_vocabulary(PyObject *m)
         add_names(m, "RING_STATS_FIELDS", ring_stats_fields,
                   sizeof ring_stats_fields / sizeof *ring_stats_fields) < 0 ||
         add_names(m, "READER_STATS_FIELDS", reader_stats_fields,
-                  sizeof reader_stats_fields / sizeof *reader_stats_fields) < 0)
+                  sizeof reader_stats_fields / sizeof *reader_stats_fields) < 0 ||
+        add_names(m, "WAIT_STRATEGIES", wait_names, RR_WAIT_STRATEGY_COUNT) < 0)
         return -1;
     PyObject *bands = PyTuple_New(RR_HEALTH_COUNT);
     if (!bands)
@@ -341,6 +346,9 @@ static int module_exec(PyObject *m)
         !(st->str_single = PyUnicode_InternFromString(rr_producers_name(RR_PRODUCERS_SINGLE))) ||
         !(st->str_multi = PyUnicode_InternFromString(rr_producers_name(RR_PRODUCERS_MULTI))))
         return -1;
+    for (int i = 0; i < RR_WAIT_STRATEGY_COUNT; i++)   /* and for Reader.wait, Writer.wait */
+        if (!(st->str_wait[i] = PyUnicode_InternFromString(rr_wait_strategy_name((rr_wait_strategy)i))))
+            return -1;
     char version[32];
     snprintf(version, sizeof version, "%d.%d.%d", RR_VERSION_MAJOR, RR_VERSION_MINOR, RR_VERSION_PATCH);
     if (PyModule_AddStringConstant(m, "__version__", version) < 0 ||
@@ -379,6 +387,8 @@ static int module_clear(PyObject *m)
     Py_CLEAR(st->SharedMemoryForeignOwner); Py_CLEAR(st->ForkedHandle);
     Py_CLEAR(st->str_backpressure); Py_CLEAR(st->str_overwrite);
     Py_CLEAR(st->str_single); Py_CLEAR(st->str_multi);
+    for (int i = 0; i < RR_WAIT_STRATEGY_COUNT; i++)
+        Py_CLEAR(st->str_wait[i]);
     for (int i = 0; i < RR_POOL_COUNT; i++)
         Py_CLEAR(st->pools[i]);
     return 0;

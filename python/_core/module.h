@@ -74,6 +74,7 @@ typedef struct {
              *SharedMemoryError, *SharedMemoryNotFound, *SharedMemoryExists,
              *SharedMemoryCreating, *SharedMemoryForeignOwner, *ForkedHandle;
     PyObject *str_backpressure, *str_overwrite, *str_single, *str_multi;
+    PyObject *str_wait[RR_WAIT_STRATEGY_COUNT];   /* "block" .. "sleep", by rr_wait_strategy */
     PyObject *pools[RR_POOL_COUNT];          /* Ring objects of the default pools, lazily */
     RingObject *live;                        /* every other Ring alive, borrowed (see below) */
 } rr_py_state;
@@ -108,6 +109,7 @@ typedef struct {
     PyObject_HEAD
     RingObject *ring;
     rr_writer  *w;           /* NULL once closed */
+    rr_wait_strategy wait;   /* how it waits for room (Writer.wait) */
     int         multi;
     int         active;      /* calls in progress (single producer: at most one) */
     unsigned long owner;     /* the thread that started the last of them */
@@ -143,6 +145,7 @@ typedef struct {
     RingObject   *ring;
     rr_reader    *r;         /* NULL once closed in the core */
     PyTypeObject *event_type;
+    rr_wait_strategy wait;   /* how it waits for events (Reader.wait) */
     int           overwrite;
     int           closed;    /* closed for Python; the core may wait for held events */
     int           busy;      /* a call is in progress ... */
@@ -203,6 +206,7 @@ int  rrpy_as_name(PyObject *o, const char *what, rrpy_name_parser parse, int *ou
 rr_status rrpy_parse_mode(const char *name, int *out);
 rr_status rrpy_parse_producers(const char *name, int *out);
 rr_status rrpy_parse_start(const char *name, int *out);
+rr_status rrpy_parse_wait(const char *name, int *out);
 int  rrpy_payload_get(PyObject *o, rrpy_payload *p);
 
 /* Release the payload's view. That may run Python code (__release_buffer__,
@@ -259,9 +263,10 @@ PyObject *rrpy_ring_open_shared(PyTypeObject *type, PyObject *const *args, Py_ss
 PyObject *rrpy_ring_unlink_shared(PyTypeObject *type, PyObject *const *args, Py_ssize_t nargs,
                                   PyObject *kwnames);
 /* writer.c: Ring.writer() */
-PyObject *rrpy_writer_open(RingObject *ring);
+PyObject *rrpy_writer_open(RingObject *ring, rr_wait_strategy wait);
 /* reader.c: Ring.reader(); whether o is an Event (of any interpreter's module) */
-PyObject *rrpy_reader_open(rr_py_state *st, RingObject *ring, rr_start start);
+PyObject *rrpy_reader_open(rr_py_state *st, RingObject *ring, rr_start start,
+                           rr_wait_strategy wait);
 int rrpy_event_check(PyObject *o);
 
 PyMODINIT_FUNC PyInit__core(void);

@@ -40,10 +40,14 @@
 #include <string.h>
 
 /* Ring.reader(): a Reader on `ring`. */
-PyObject *rrpy_reader_open(rr_py_state *st, RingObject *ring, rr_start start)
+PyObject *rrpy_reader_open(rr_py_state *st, RingObject *ring, rr_start start,
+                           rr_wait_strategy wait)
 {
     rr_reader *r;
-    rr_status s = rr_reader_open(ring->ring, start, &r);
+    rr_reader_options opts = RR_READER_OPTIONS_INIT;
+    opts.start = start;
+    opts.wait = wait;
+    rr_status s = rr_reader_open_opts(ring->ring, &opts, &r);
     if (s == RR_TOO_MANY_READERS)
         return rrpy_raise_status(st, s, "the ring already has %d live readers; close one first",
                                  RR_MAX_READERS);
@@ -58,6 +62,7 @@ PyObject *rrpy_reader_open(rr_py_state *st, RingObject *ring, rr_start start)
     ro->r = r;
     ro->event_type = (PyTypeObject *)Py_NewRef(st->event_type);
     ro->overwrite = rr_ring_mode(ring->ring) == RR_MODE_OVERWRITE;
+    ro->wait = wait;
     return (PyObject *)ro;
 }
 
@@ -472,6 +477,13 @@ static PyMethodDef Reader_methods[] = {
     {0}
 };
 
+/* Read-only and kept in the object: answers after the close, and while a call waits. */
+static PyObject *Reader_get_wait(ReaderObject *self, void *c)
+{
+    (void)c;
+    return Py_NewRef(state_of_type(Py_TYPE(self))->str_wait[self->wait]);
+}
+
 static PyGetSetDef Reader_getset[] = {
     {"ring", (getter)Reader_get_ring, NULL, "The ring this reader follows.", NULL},
     {"closed", (getter)Reader_get_closed, NULL, "True once the reader is closed.", NULL},
@@ -484,6 +496,8 @@ static PyGetSetDef Reader_getset[] = {
     {"cursor", (getter)Reader_get_cursor, NULL, "Sequence of the next event to read.", NULL},
     {"delivered", (getter)Reader_get_delivered, NULL, "Events handed out so far.", NULL},
     {"skipped", (getter)Reader_get_skipped, NULL, "Abandoned claims passed over (multi-producer).", NULL},
+    {"wait", (getter)Reader_get_wait, NULL, "How it waits for events: 'block', 'yield', 'spin' or "
+                                            "'sleep' (Ring.reader's wait).", NULL},
     {0}
 };
 

@@ -160,22 +160,31 @@ static PyObject *Ring_get_producers(RingObject *self, void *c)
     return Py_NewRef(rr_ring_producers(self->ring) == RR_PRODUCERS_MULTI ? st->str_multi : st->str_single);
 }
 
-static PyObject *Ring_writer(RingObject *self, PyObject *unused)
+static PyObject *Ring_writer(RingObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
 {
-    (void)unused;
-    return rrpy_writer_open(self);
+    static const char *const names[] = {"wait"};
+    PyObject *a[1];
+    if (rrpy_parse_args("writer", args, nargs, kwnames, names, 1, 0, 0, a) < 0)
+        return NULL;
+    int wait = RR_WAIT_BLOCK;
+    if (a[0] && rrpy_as_name(a[0], "wait", rrpy_parse_wait, &wait) < 0)
+        return NULL;
+    return rrpy_writer_open(self, (rr_wait_strategy)wait);
 }
 
 static PyObject *Ring_reader(RingObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
 {
-    static const char *const names[] = {"start"};
-    PyObject *a[1];
-    if (rrpy_parse_args("reader", args, nargs, kwnames, names, 1, 1, 0, a) < 0)
+    static const char *const names[] = {"start", "wait"};
+    PyObject *a[2];
+    if (rrpy_parse_args("reader", args, nargs, kwnames, names, 2, 1, 0, a) < 0)
         return NULL;
-    int start = RR_START_OLDEST;
+    int start = RR_START_OLDEST, wait = RR_WAIT_BLOCK;
     if (a[0] && rrpy_as_name(a[0], "start", rrpy_parse_start, &start) < 0)
         return NULL;
-    return rrpy_reader_open(state_of_type(Py_TYPE(self)), self, (rr_start)start);
+    if (a[1] && rrpy_as_name(a[1], "wait", rrpy_parse_wait, &wait) < 0)
+        return NULL;
+    return rrpy_reader_open(state_of_type(Py_TYPE(self)), self, (rr_start)start,
+                            (rr_wait_strategy)wait);
 }
 
 static PyObject *Ring_close(RingObject *self, PyObject *unused)
@@ -220,6 +229,7 @@ static PyObject *from_RATIO(double v) { return PyFloat_FromDouble(v); }
 static PyObject *from_TEXT(const char *v) { return PyUnicode_FromString(v ? v : ""); }
 static PyObject *from_MODE(rr_mode v) { return from_TEXT(rr_mode_name(v)); }
 static PyObject *from_PRODUCERS(rr_producers v) { return from_TEXT(rr_producers_name(v)); }
+static PyObject *from_WAIT(rr_wait_strategy v) { return from_TEXT(rr_wait_strategy_name(v)); }
 
 #define PUT_FIELD(field, kind) || put(d, #field, from_##kind(s->field)) < 0
 
@@ -274,13 +284,20 @@ fail:
 }
 
 static PyMethodDef Ring_methods[] = {
-    {"writer", (PyCFunction)Ring_writer, METH_NOARGS,
-     "writer($self)\n--\n\nReturns Writer. Open a writer. A single-producer ring allows one live writer "
-     "(WriterBusy for a second); a multi-producer ring any number, each usable from any thread."},
+    {"writer", (PyCFunction)(void (*)(void))Ring_writer, METH_FASTCALL | METH_KEYWORDS,
+     "writer($self, /, *, wait='block')\n--\n\nReturns Writer. Open a writer. A single-producer ring allows one live writer "
+     "(WriterBusy for a second); a multi-producer ring any number, each usable from any thread. "
+     "wait: how it waits for room (backpressure) or for a slot, one of WAIT_STRATEGIES: 'block' "
+     "(spin, yield, then sleep until woken; the default), 'yield' (spin, then sched_yield; "
+     "never sleeps), 'spin' (busy spin: a core while it waits) or 'sleep' (spin, yield, then "
+     "short naps); none changes what is written, each honours timeouts and the close. "
+     "ValueError naming the choices for another name, TypeError for a non-str."},
     {"reader", (PyCFunction)(void (*)(void))Ring_reader, METH_FASTCALL | METH_KEYWORDS,
-     "reader($self, /, start='oldest')\n--\n\nReturns Reader. Register a reader with its own cursor, starting at the "
+     "reader($self, /, start='oldest', *, wait='block')\n--\n\nReturns Reader. Register a reader with its own cursor, starting at the "
      "oldest event the ring still holds ('oldest') or at the next one published ('latest'). "
-     "TooManyReaders when the ring's 64-entry reader table is full."},
+     "TooManyReaders when the ring's 64-entry reader table is full. wait: how next(), "
+     "next_batch() and events() wait, one of WAIT_STRATEGIES, as for writer(); the writer "
+     "never makes a wake-up call for a 'yield', 'spin' or 'sleep' reader."},
     {"close", (PyCFunction)Ring_close, METH_NOARGS,
      "close($self)\n--\n\nEnd the stream: writers get RingClosed, readers drain what is left and then see "
      "the end, and every blocked call wakes, in every process that maps a shared ring (a "
@@ -293,10 +310,11 @@ static PyMethodDef Ring_methods[] = {
      "writer_stalls, abandoned (events of claims given up), claims_recovered (of those, claims of "
      "dead producer processes), writers (open writer handles, a dead process's included), "
      "writer_pid (single producer: the writer's process, 0 when none), writer_processes (live "
-     "processes with a writer), writer_alive (writer_processes > 0), shared, closed, "
+     "processes with a writer), writer_alive (writer_processes > 0), writer_wait (the wait "
+     "strategy of the writer opened last), shared, closed, "
      "readers_evicted (readers of dead processes taken out of the table), reader_count, "
      "max_backpressure and 'readers', one dict per reader (READER_STATS_FIELDS: index, pid, "
-     "alive, cursor, lag, pinned, lost, skipped, backpressure). pinned: events the reader has "
+     "alive, cursor, lag, pinned, lost, skipped, backpressure, wait). pinned: events the reader has "
      "read and still keeps (its current events and held ones; backpressure rings); "
      "backpressure: (lag + pinned) / capacity, 1.0 when the writer finds the ring full."},
     {"create_shared", (PyCFunction)(void (*)(void))rrpy_ring_create_shared,

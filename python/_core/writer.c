@@ -42,11 +42,13 @@
 #include <stdio.h>
 
 /* Ring.writer(): a Writer on `self`. */
-PyObject *rrpy_writer_open(RingObject *self)
+PyObject *rrpy_writer_open(RingObject *self, rr_wait_strategy wait)
 {
     rr_py_state *st = state_of_type(Py_TYPE(self));
     rr_writer *w;
-    rr_status s = rr_writer_open(self->ring, &w);
+    rr_writer_options opts = RR_WRITER_OPTIONS_INIT;
+    opts.wait = wait;
+    rr_status s = rr_writer_open_opts(self->ring, &opts, &w);
     if (s == RR_WRITER_BUSY)
         return rrpy_raise_status(st, s, "this single-producer ring already has a live writer (in this "
                                         "or another process); close it first, or create the ring with "
@@ -63,6 +65,7 @@ PyObject *rrpy_writer_open(RingObject *self)
     wo->ring = (RingObject *)Py_NewRef(self);
     wo->w = w;
     wo->multi = rr_ring_producers(self->ring) == RR_PRODUCERS_MULTI;
+    wo->wait = wait;
     return (PyObject *)wo;
 }
 
@@ -447,9 +450,17 @@ static PyMethodDef Writer_methods[] = {
     {0}
 };
 
+static PyObject *Writer_get_wait(WriterObject *self, void *c)
+{
+    (void)c;
+    return Py_NewRef(state_of_type(Py_TYPE(self))->str_wait[self->wait]);
+}
+
 static PyGetSetDef Writer_getset[] = {
     {"ring", (getter)Writer_get_ring, NULL, "The ring this writer publishes to.", NULL},
     {"closed", (getter)Writer_get_closed, NULL, "True once the writer is closed.", NULL},
+    {"wait", (getter)Writer_get_wait, NULL, "How it waits for room or a slot: 'block', 'yield', "
+                                            "'spin' or 'sleep' (Ring.writer's wait).", NULL},
     {0}
 };
 

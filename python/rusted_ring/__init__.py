@@ -42,13 +42,14 @@ from ._core import (
     MAX_CLAIM,
     MAX_READERS,
     MAX_SLOT_SIZE,
+    WAIT_STRATEGIES,
 )
 
 __all__ = [
     "Ring", "Writer", "Reader", "Event", "Claim",
     "RingError", "DataTooLarge", "RingFull", "RingClosed", "TooManyReaders", "WriterBusy",
     "SharedMemoryError", "SharedMemoryNotFound", "SharedMemoryExists", "MAX_CLAIM", "MAX_READERS", "MAX_SLOT_SIZE", "__version__",
-    "SharedMemoryCreating", "SharedMemoryForeignOwner", "ForkedHandle",
+    "SharedMemoryCreating", "SharedMemoryForeignOwner", "ForkedHandle", "WAIT_STRATEGIES",
 ]
 
 from .pools import *  # noqa: E402,F401,F403

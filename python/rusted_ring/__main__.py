@@ -107,7 +107,8 @@ def ring_table(report: dict[str, Any]) -> str:
     writer = (f"writer pid {r['writer_pid']}" if r["writer_pid"] else f"{r['writers']} writer(s)")
     lines = [
         f"ring {r['name'] or '(unnamed)'}    {r['mode']}, {r['producers']} producer    "
-        f"{writer} ({'alive' if r['writer_alive'] else 'none alive'})"
+        f"{writer} ({'alive' if r['writer_alive'] else 'none alive'})    "
+        f"writer wait {r['writer_wait']}"
         f"{'    CLOSED' if r['closed'] else ''}",
         f"capacity {r['capacity']} x {r['slot_size']} bytes    memory {_size(r['memory_bytes'])}    "
         f"published {r['published']}    writer stalls {r['writer_stalls']}    "
@@ -119,10 +120,10 @@ def ring_table(report: dict[str, Any]) -> str:
     if r["readers"]:
         rows = [(e["index"], e["pid"], "yes" if e["alive"] else "NO", e["cursor"], e["lag"],
                  e["pinned"], e["lost"], _percent(e["backpressure"]),
-                 _STATE[PressureLevel[e["level"]]])
+                 _STATE[PressureLevel[e["level"]]], e["wait"])
                 for e in r["readers"]]
         lines += ["", _table(("READER", "PID", "ALIVE", "CURSOR", "LAG", "PINNED", "LOST",
-                              "BACKPRESSURE", "STATE"), rows)]
+                              "BACKPRESSURE", "STATE", "WAIT"), rows)]
     else:
         lines += ["", "no readers"]
     return "\n".join(lines)

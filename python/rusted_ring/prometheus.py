@@ -11,6 +11,9 @@ Metrics, labelled by ``ring`` (see rusted_ring.registry for labels) and, per
 reader, ``reader`` (its entry in the ring's reader table):
 
     rusted_ring_info{ring,kind,pool,mode,producers}   1 per ring (what it is)
+    rusted_ring_writer_info{ring,wait}                1 per ring: the wait strategy of the
+                                                      writer opened last ("block" before any)
+    rusted_ring_reader_info{ring,reader,wait}         1 per reader: its wait strategy
     rusted_ring_events_published_total{ring}          counter
     rusted_ring_writer_stalls_total{ring}             counter: a writer found the ring full
     rusted_ring_readers_evicted_total{ring}           counter: readers of dead processes removed
@@ -122,6 +125,11 @@ class RingCollector(Collector):
         families: dict[str, Metric] = {
             "info": InfoMetricFamily(ns, "What each ring is.",
                                      labels=["ring", "kind", "pool", "mode", "producers"]),
+            "writer_info": InfoMetricFamily(f"{ns}_writer",
+                                            "How the ring's writer opened last waits for room.",
+                                            labels=["ring", "wait"]),
+            "reader_info": InfoMetricFamily(f"{ns}_reader", "How each reader waits for events.",
+                                            labels=["ring", "reader", "wait"]),
         }
         for family_type, name, doc, labels in spec:
             families[name] = family_type(f"{ns}_{name}", doc, labels=labels)
@@ -134,6 +142,7 @@ class RingCollector(Collector):
         label = [view.label]
         families["info"].add_metric([view.label, view.kind, ring["pool"] or "", ring["mode"],
                                      ring["producers"]], {})
+        families["writer_info"].add_metric([view.label, ring["writer_wait"]], {})
         for name, value in (("events_published", ring["published"]),
                             ("writer_stalls", ring["writer_stalls"]),
                             ("readers_evicted", ring["readers_evicted"]),
@@ -150,6 +159,7 @@ class RingCollector(Collector):
             families[name].add_metric(label, value)
         for row in _readers(rows):
             reader = [view.label, str(row["reader"])]
+            families["reader_info"].add_metric(reader + [row["wait"]], {})
             families["lost_events"].add_metric(reader, row["lost"])
             families["reader_lag_events"].add_metric(reader, row["lag"])
             families["reader_pinned_events"].add_metric(reader, row["pinned"])

@@ -13,14 +13,15 @@ Row fields (in `RECORD_FIELDS` order):
     pool               "XS" .. "XL" for a default pool, else None
     mode, producers    as Ring.mode / Ring.producers
     capacity, slot_size, memory_bytes, published, writer_stalls, writers,
-    writer_alive, writer_pid, shared, closed, reader_count, readers_evicted,
-    max_backpressure   as in Ring.stats()
+    writer_alive, writer_pid, writer_wait, shared, closed, reader_count,
+    readers_evicted, max_backpressure   as in Ring.stats()
     readers_alive      readers whose process still runs
     health             "EXCELLENT" .. "CRITICAL" from max_backpressure (SystemHealth)
     reader             the reader's entry in the ring's reader table (None: no reader)
     reader_pid, reader_alive, cursor, lag, pinned, lost, skipped
     backpressure       (lag + pinned) / capacity, 0.0 .. 1.0: what the reader keeps
                        from writers (1.0: a backpressure writer finds the ring full)
+    wait               the reader's wait strategy: "block", "yield", "spin" or "sleep"
     under_pressure     backpressure > 0.8 (Reader.is_under_pressure)
     should_throttle    backpressure >= 0.9 (Reader.should_throttle)
 
@@ -49,13 +50,13 @@ THROTTLE: float = _core.THROTTLE_THRESHOLD
 RING_FIELDS = (
     "timestamp", "ring", "kind", "pool", "mode", "producers", "capacity", "slot_size",
     "memory_bytes", "published", "writer_stalls", "abandoned", "claims_recovered", "writers",
-    "writer_alive", "writer_pid",
+    "writer_alive", "writer_pid", "writer_wait",
     "shared", "closed", "reader_count", "readers_alive", "readers_evicted",
     "max_backpressure", "health",
 )
 READER_FIELDS = (
     "reader", "reader_pid", "reader_alive", "cursor", "lag", "pinned", "lost", "skipped",
-    "backpressure", "under_pressure", "should_throttle",
+    "backpressure", "wait", "under_pressure", "should_throttle",
 )
 #: The keys of every record, in order (the columns of `to_frame`).
 RECORD_FIELDS = RING_FIELDS + READER_FIELDS
@@ -80,6 +81,7 @@ def _ring_part(view: RingView, stats: dict[str, Any], timestamp: float) -> dict[
         "writers": stats["writers"],
         "writer_alive": stats["writer_alive"],
         "writer_pid": stats["writer_pid"],
+        "writer_wait": stats["writer_wait"],
         "shared": stats["shared"],
         "closed": stats["closed"],
         "reader_count": stats["reader_count"],
@@ -104,6 +106,7 @@ def _reader_part(reader: dict[str, Any] | None) -> dict[str, Any]:
         "lost": reader["lost"],
         "skipped": reader["skipped"],
         "backpressure": ratio,
+        "wait": reader["wait"],
         "under_pressure": _core.is_under_pressure(ratio),
         "should_throttle": _core.should_throttle(ratio),
     }

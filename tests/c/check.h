@@ -113,6 +113,40 @@ static inline uint64_t check_scaled(uint64_t n)
     return v ? v : 1;
 }
 
+/* ---- the wait strategy under test --------------------------------------------- */
+
+/* RR_TEST_WAIT names the wait strategy ("block", "yield", "spin" or "sleep";
+ * block when unset or empty) with which the tests that run under every
+ * strategy open their readers and writers: the stress programs,
+ * test_blocking, and the liveness tests of test_shm and test_dead_claims
+ * (`make test-c` runs them once per strategy). A bad name stops the program. */
+static inline rr_wait_strategy check_wait(void)
+{
+    const char *name = getenv("RR_TEST_WAIT");
+    rr_wait_strategy w = RR_WAIT_BLOCK;
+    if (name && *name && rr_wait_strategy_from_name(name, &w) != RR_OK) {
+        fprintf(stderr, "RR_TEST_WAIT: %s\n", rr_last_error());
+        exit(2);
+    }
+    return w;
+}
+
+/* rr_reader_open / rr_writer_open with the strategy under test. */
+static inline rr_status check_reader_open(rr_ring *ring, rr_start start, rr_reader **out)
+{
+    rr_reader_options o = RR_READER_OPTIONS_INIT;
+    o.start = start;
+    o.wait = check_wait();
+    return rr_reader_open_opts(ring, &o, out);
+}
+
+static inline rr_status check_writer_open(rr_ring *ring, rr_writer **out)
+{
+    rr_writer_options o = RR_WRITER_OPTIONS_INIT;
+    o.wait = check_wait();
+    return rr_writer_open_opts(ring, &o, out);
+}
+
 /* ---- payloads that prove themselves ------------------------------------------ */
 
 /* FNV-1a over a byte range. */

@@ -6,6 +6,11 @@
  * every blocked call wakes, and the test reports the messages after joining
  * them (CHECK_WORKERS). A watchdog ends a run that hangs inside the core with
  * the name of the test instead of stalling CI.
+ *
+ * Every reader and writer opens with the wait strategy under test
+ * (RR_TEST_WAIT, check.h): `make test-c` runs each stress program under
+ * every strategy (full sizes for block, shortened for the others), and each
+ * must deliver exactly what block does.
  */
 #ifndef RR_TEST_STRESS_H
 #define RR_TEST_STRESS_H

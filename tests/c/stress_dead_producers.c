@@ -119,7 +119,7 @@ static void produce(const char *name, uint32_t id, uint64_t seed)
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     rr_ring *ring;
     rr_writer *w;
-    if (rr_shm_open(name, &ring) != RR_OK || rr_writer_open(ring, &w) != RR_OK)
+    if (rr_shm_open(name, &ring) != RR_OK || check_writer_open(ring, &w) != RR_OK)
         child_fail(NULL, "producer %u: cannot open the ring: %s", id, rr_last_error());
     producer_state *me = &sh->prod[id];
     uint64_t rng = seed | 1, q = 0;
@@ -176,7 +176,7 @@ static void consume(const char *name, uint32_t index, bool overwrite)
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     rr_ring *ring;
     rr_reader *r;
-    if (rr_shm_open(name, &ring) != RR_OK || rr_reader_open(ring, RR_START_OLDEST, &r) != RR_OK)
+    if (rr_shm_open(name, &ring) != RR_OK || check_reader_open(ring, RR_START_OLDEST, &r) != RR_OK)
         child_fail(NULL, "reader %u: cannot open: %s", index, rr_last_error());
     uint64_t *next = calloc(sh->ids, sizeof *next);
     uint64_t *got = delivered_of(index);

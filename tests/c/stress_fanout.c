@@ -315,13 +315,13 @@ static void fanout_run(uint64_t capacity, uint64_t events)
     CHECK_ST(rr_ring_create(&cfg, &ring), RR_OK);
 
     fan_writer fw = { .w = { "writer", ring, &failed, "" }, .p = &p };
-    CHECK_ST(rr_writer_open(ring, &fw.wr), RR_OK);
+    CHECK_ST(check_writer_open(ring, &fw.wr), RR_OK);
     static const char *names[3] = { "reader(next)", "reader(next_batch)", "reader(hold)" };
     fan_reader fr[3];
     for (int k = 0; k < 3; k++) {
         fr[k] = (fan_reader){ .w = { names[k], ring, &failed, "" }, .p = &p, .kind = k,
                               .seed = 0x9E3779B97F4A7C15ull * (uint64_t)(k + 1) };
-        CHECK_ST(rr_reader_open(ring, RR_START_OLDEST, &fr[k].r), RR_OK);
+        CHECK_ST(check_reader_open(ring, RR_START_OLDEST, &fr[k].r), RR_OK);
     }
 
     pthread_t tw, tr[3];

@@ -308,14 +308,14 @@ static void multi_run(mp_params p)
         if (p.shared && t > 0)
             mw[t].wr = mw[0].wr;
         else
-            CHECK_ST(rr_writer_open(ring, &mw[t].wr), RR_OK);
+            CHECK_ST(check_writer_open(ring, &mw[t].wr), RR_OK);
     }
     for (uint32_t k = 0; k < p.readers; k++) {
         mr[k] = (mp_reader){ .w = { rnames[k], ring, &failed, "" }, .p = &p,
                              .counts = counts, .batch = k == 1,
                              .slow = p.mode == RR_MODE_OVERWRITE && (p.slow >> k & 1),
                              .seed = 0x2545F4914F6CDD1Dull * (uint64_t)(k + 1) };
-        CHECK_ST(rr_reader_open(ring, RR_START_OLDEST, &mr[k].r), RR_OK);
+        CHECK_ST(check_reader_open(ring, RR_START_OLDEST, &mr[k].r), RR_OK);
     }
 
     pthread_t tw[MAX_WRITERS], tr[MAX_READERS];

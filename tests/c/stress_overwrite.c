@@ -268,7 +268,7 @@ static void overwrite_run(uint64_t capacity, uint64_t events, const reader_spec 
     CHECK_ST(rr_ring_create(&cfg, &ring), RR_OK);
 
     ow_writer ow = { .w = { "writer", ring, &failed, "" }, .p = &p };
-    CHECK_ST(rr_writer_open(ring, &ow.wr), RR_OK);
+    CHECK_ST(check_writer_open(ring, &ow.wr), RR_OK);
     static const char *names[MAX_READERS] = { "reader 0", "reader 1" };
     ow_reader rd[MAX_READERS];
     for (int k = 0; k < n_readers; k++) {
@@ -276,7 +276,7 @@ static void overwrite_run(uint64_t capacity, uint64_t events, const reader_spec 
                              .work = specs[k].work, .burst = specs[k].burst,
                              .batch = specs[k].batch,
                              .seed = 0x9E3779B97F4A7C15ull * (uint64_t)(k + 1) };
-        CHECK_ST(rr_reader_open(ring, RR_START_OLDEST, &rd[k].r), RR_OK);
+        CHECK_ST(check_reader_open(ring, RR_START_OLDEST, &rd[k].r), RR_OK);
     }
 
     pthread_t tw, tr[MAX_READERS];

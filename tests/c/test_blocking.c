@@ -7,6 +7,12 @@
  * only then publishes, releases or closes. Waits use timeouts of several
  * seconds, and the wake must come well before them. The same holds between
  * two processes sharing one ring block (shared futexes, global barriers).
+ *
+ * Every reader and writer here opens with the wait strategy under test
+ * (RR_TEST_WAIT, check.h), and `make test-c` runs the whole file under each:
+ * a waiter that spins, yields or naps must be as prompt to see an event, a
+ * released slot or the close as one that sleeps until woken, and time out
+ * as exactly.
  */
 #include <pthread.h>
 #include <sys/mman.h>
@@ -35,13 +41,13 @@ static rr_ring *ring_new(size_t slot, uint64_t cap, rr_mode mode, rr_producers p
 static rr_writer *writer_new(rr_ring *ring)
 {
     rr_writer *w = NULL;
-    return rr_writer_open(ring, &w) == RR_OK ? w : NULL;
+    return check_writer_open(ring, &w) == RR_OK ? w : NULL;
 }
 
 static rr_reader *reader_new(rr_ring *ring, rr_start start)
 {
     rr_reader *r = NULL;
-    return rr_reader_open(ring, start, &r) == RR_OK ? r : NULL;
+    return check_reader_open(ring, start, &r) == RR_OK ? r : NULL;
 }
 
 static rr_status add_seq(rr_writer *w, uint64_t seq, uint64_t *seq_out, int64_t timeout)
@@ -432,7 +438,7 @@ static void pong_child(shared_rings *s, uint64_t rounds)
     unsigned char *base = s->map;
     if (rr_ring_attach(base, s->ring_bytes, &ping) != RR_OK ||
         rr_ring_attach(base + s->ring_bytes, s->ring_bytes, &pong) != RR_OK ||
-        rr_reader_open(ping, RR_START_OLDEST, &r) != RR_OK || rr_writer_open(pong, &w) != RR_OK)
+        check_reader_open(ping, RR_START_OLDEST, &r) != RR_OK || check_writer_open(pong, &w) != RR_OK)
         _exit(2);
     atomic_store(s->flag, 1);                    /* registered */
     for (uint64_t i = 0; i < rounds; i++) {
@@ -454,7 +460,7 @@ static uint64_t ping_rounds(shared_rings *s, uint64_t rounds, bool settle)
     rr_writer *w = writer_new(s->ping);
     rr_reader *r = NULL;
     uint64_t bad = 0;
-    if (!w || rr_reader_open(s->pong, RR_START_OLDEST, &r) != RR_OK ||
+    if (!w || check_reader_open(s->pong, RR_START_OLDEST, &r) != RR_OK ||
         !WAIT_UNTIL(atomic_load(s->flag) >= 1, 10.0))
         return rounds;
     for (uint64_t i = 0; i < rounds; i++) {
@@ -530,7 +536,7 @@ TEST(test_writer_in_another_process_wakes_when_a_reader_releases)
     if (pid == 0) {
         rr_ring *ping;
         rr_writer *w;
-        if (rr_ring_attach(s.map, s.ring_bytes, &ping) != RR_OK || rr_writer_open(ping, &w) != RR_OK)
+        if (rr_ring_attach(s.map, s.ring_bytes, &ping) != RR_OK || check_writer_open(ping, &w) != RR_OK)
             _exit(2);
         for (uint64_t i = 0; i < 4; i++)
             if (add_seq(w, i, NULL, 0) != RR_OK)

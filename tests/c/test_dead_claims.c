@@ -9,6 +9,9 @@
  * its claim however long it takes. A dead process holding every claim record
  * does not stop anyone claiming. Children meet the test only through the
  * shared segment and a shared page of flags; every wait has a deadline.
+ * The tests whose handles open with check_reader_open / check_writer_open
+ * run under every wait strategy (RR_TEST_WAIT, check.h; `make test-c`):
+ * a waiter that never sleeps finds dead producers as a sleeping one does.
  */
 #include <pthread.h>
 #include <signal.h>
@@ -102,8 +105,8 @@ static void killed_claim_is_skipped(rr_mode mode)
     rr_writer *w;
     CHECK_ST(rr_shm_create(name, &cfg, 0, &ring), RR_OK);
     CHECK(ring->claims != NULL);
-    CHECK_ST(rr_reader_open(ring, RR_START_OLDEST, &r), RR_OK);
-    CHECK_ST(rr_writer_open(ring, &w), RR_OK);
+    CHECK_ST(check_reader_open(ring, RR_START_OLDEST, &r), RR_OK);
+    CHECK_ST(check_writer_open(ring, &w), RR_OK);
     CHECK_ST(add_seq(w, 0, 0), RR_OK);                       /* sequence 0 */
     pid_t pid = spawn();
     CHECK(pid >= 0);
@@ -235,8 +238,8 @@ TEST(test_a_stopped_producers_claim_is_waited_for)
     rr_reader *r;
     rr_writer *w;
     CHECK_ST(rr_shm_create(name, &cfg, 0, &ring), RR_OK);
-    CHECK_ST(rr_reader_open(ring, RR_START_OLDEST, &r), RR_OK);
-    CHECK_ST(rr_writer_open(ring, &w), RR_OK);
+    CHECK_ST(check_reader_open(ring, RR_START_OLDEST, &r), RR_OK);
+    CHECK_ST(check_writer_open(ring, &w), RR_OK);
     pid_t pid = spawn();
     CHECK(pid >= 0);
     if (pid == 0)
@@ -285,8 +288,8 @@ TEST(test_a_producers_claim_stands_across_exec_until_the_program_exits)
     rr_reader *r;
     rr_writer *w;
     CHECK_ST(rr_shm_create(name, &cfg, 0, &ring), RR_OK);
-    CHECK_ST(rr_reader_open(ring, RR_START_OLDEST, &r), RR_OK);
-    CHECK_ST(rr_writer_open(ring, &w), RR_OK);
+    CHECK_ST(check_reader_open(ring, RR_START_OLDEST, &r), RR_OK);
+    CHECK_ST(check_writer_open(ring, &w), RR_OK);
     pid_t pid = spawn();
     CHECK(pid >= 0);
     if (pid == 0) {
@@ -333,8 +336,8 @@ TEST(test_an_open_claim_of_a_live_process_is_never_abandoned)
     rr_reader *r;
     rr_writer *w;
     CHECK_ST(rr_shm_create(name, &cfg, 0, &ring), RR_OK);
-    CHECK_ST(rr_reader_open(ring, RR_START_OLDEST, &r), RR_OK);
-    CHECK_ST(rr_writer_open(ring, &w), RR_OK);
+    CHECK_ST(check_reader_open(ring, RR_START_OLDEST, &r), RR_OK);
+    CHECK_ST(check_writer_open(ring, &w), RR_OK);
     rr_claim c;
     CHECK_ST(rr_writer_claim(w, 2, 1, &c, 0), RR_OK);
     CHECK_ST(add_seq(w, 2, 0), RR_OK);
@@ -846,14 +849,14 @@ TEST(test_a_dead_process_holding_every_claim_record_does_not_stop_claims)
     rr_ring *ring;
     rr_reader *r;
     CHECK_ST(rr_shm_create(name, &cfg, 0, &ring), RR_OK);
-    CHECK_ST(rr_reader_open(ring, RR_START_OLDEST, &r), RR_OK);
+    CHECK_ST(check_reader_open(ring, RR_START_OLDEST, &r), RR_OK);
     pid_t pid = spawn();
     CHECK(pid >= 0);
     if (pid == 0) {
         rr_ring *mine;
         rr_writer *cw;
         rr_claim c;
-        if (rr_shm_open(name, &mine) != RR_OK || rr_writer_open(mine, &cw) != RR_OK)
+        if (rr_shm_open(name, &mine) != RR_OK || check_writer_open(mine, &cw) != RR_OK)
             _exit(2);
         for (int i = 0; i < RR_MAX_CLAIMS; i++)
             if (rr_writer_claim(cw, 1, 1, &c, 0) != RR_OK)
@@ -871,7 +874,7 @@ TEST(test_a_dead_process_holding_every_claim_record_does_not_stop_claims)
     CHECK_EQ(WEXITSTATUS(status), 0);
     CHECK_EQ(records_held(ring), RR_MAX_CLAIMS);
     rr_writer *w;
-    CHECK_ST(rr_writer_open(ring, &w), RR_OK);
+    CHECK_ST(check_writer_open(ring, &w), RR_OK);
     uint64_t at = 0;
     unsigned char buf[64];
     payload_fill(buf, sizeof buf, 64, 7);
@@ -952,17 +955,24 @@ int main(void)
     fl = mmap(NULL, sizeof *fl, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (fl == MAP_FAILED)
         return 2;
+    /* Under every wait strategy (RR_TEST_WAIT, check.h): readers and writers
+     * that wait behind a dead producer's claim, or a live one's. */
     RUN(test_a_killed_producers_claim_is_skipped_by_readers_backpressure);
     reset_test();
     RUN(test_a_killed_producers_claim_is_skipped_by_readers_overwrite);
-    reset_test();
-    RUN(test_a_producer_killed_asleep_on_a_full_ring_leaves_no_waiter_behind);
     reset_test();
     RUN(test_a_stopped_producers_claim_is_waited_for);
     reset_test();
     RUN(test_a_producers_claim_stands_across_exec_until_the_program_exits);
     reset_test();
     RUN(test_an_open_claim_of_a_live_process_is_never_abandoned);
+    reset_test();
+    RUN(test_a_dead_process_holding_every_claim_record_does_not_stop_claims);
+    reset_test();
+    if (check_wait() != RR_WAIT_BLOCK)
+        return check_report();
+    /* The rest are about sleeping waiters (RR_WAIT_BLOCK) or no wait at all. */
+    RUN(test_a_producer_killed_asleep_on_a_full_ring_leaves_no_waiter_behind);
     reset_test();
     RUN(test_a_reader_cancelled_while_it_recovers_leaves_no_recovery_held);
     reset_test();
@@ -975,8 +985,6 @@ int main(void)
     RUN(test_a_record_given_up_after_a_failed_wait_for_room_wakes_a_producer_waiting_for_one);
     reset_test();
     RUN(test_more_producers_asleep_than_claim_records_all_get_one);
-    reset_test();
-    RUN(test_a_dead_process_holding_every_claim_record_does_not_stop_claims);
     reset_test();
     RUN(test_a_claim_record_names_the_process_that_claims);
     reset_test();

@@ -1,7 +1,9 @@
 /*
  * test_hotpath.c — the hot paths (add, add_batch, claim/publish, next,
  * next_batch, and the inline add, claim and publish of rusted_ring_inline.h)
- * make no system call and allocate nothing when uncontended.
+ * make no system call and allocate nothing when uncontended, whatever the
+ * handles' wait strategy; and the other side of a waiter that spins, yields
+ * or naps (RR_WAIT_SPIN, YIELD, SLEEP) makes no futex call.
  *
  * System calls: a forked child sets up its rings, then installs a seccomp
  * filter that traps every system call but the few needed to return from the
@@ -13,22 +15,33 @@
  * Allocations: this binary interposes malloc and friends and counts calls
  * made while the hot paths run.
  *
+ * Waiters nobody wakes: a forked child runs a waiting reader (or writer) in
+ * one thread and, in another thread under a seccomp filter that traps every
+ * system call but sched_yield and the clock, the writer that publishes what
+ * the reader waits for (or the reader that releases the slot the writer waits
+ * for), each time after the waiter is well into its wait. The traps are
+ * counted by system call: none for a yield, spin or sleep waiter; futex calls
+ * for a blocking one, asleep when it is woken (the control that shows the
+ * count would see them).
+ *
  * Sanitizer builds skip both: their runtimes bring their own allocator and
  * make system calls of their own (even inside signal delivery). The claim is
  * about the release build, which `make test` runs.
  */
 #include <errno.h>
 #include <linux/filter.h>
+#include <pthread.h>
 #include <linux/seccomp.h>
 #include <signal.h>
 #include <stddef.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "check.h"
-#include "rusted_ring_inline.h"
+#include "layout.h"   /* the wait queues' waiter counts; rusted_ring_inline.h */
 
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 #define RR_SANITIZED 1
@@ -47,7 +60,8 @@ typedef struct hot_ring {
     void      *mem;   /* a ring in caller memory (shareable), else NULL */
 } hot_ring;
 
-static int hot_open(hot_ring *h, rr_mode mode, rr_producers prod, bool caller_memory)
+static int hot_open(hot_ring *h, rr_mode mode, rr_producers prod, bool caller_memory,
+                    rr_wait_strategy wait)
 {
     rr_config cfg = { .slot_size = 64, .capacity = 256, .mode = mode, .producers = prod };
     h->mem = NULL;
@@ -59,8 +73,11 @@ static int hot_open(hot_ring *h, rr_mode mode, rr_producers prod, bool caller_me
     } else if (rr_ring_create(&cfg, &h->ring) != RR_OK) {
         return 0;
     }
-    return rr_writer_open(h->ring, &h->w) == RR_OK &&
-           rr_reader_open(h->ring, RR_START_OLDEST, &h->r) == RR_OK;
+    rr_writer_options wo = RR_WRITER_OPTIONS_INIT;
+    rr_reader_options ro = RR_READER_OPTIONS_INIT;
+    wo.wait = ro.wait = wait;
+    return rr_writer_open_opts(h->ring, &wo, &h->w) == RR_OK &&
+           rr_reader_open_opts(h->ring, &ro, &h->r) == RR_OK;
 }
 
 
@@ -109,6 +126,20 @@ static const struct { rr_mode mode; rr_producers prod; bool caller_memory; } hot
 };
 #define HOT_KINDS (sizeof hot_kinds / sizeof hot_kinds[0])
 
+static const rr_wait_strategy strategies[] = { RR_WAIT_BLOCK, RR_WAIT_YIELD, RR_WAIT_SPIN,
+                                               RR_WAIT_SLEEP };
+#define STRATEGIES (sizeof strategies / sizeof strategies[0])
+#define HOT_RINGS  (HOT_KINDS * STRATEGIES)   /* every kind with every strategy */
+
+static int hot_open_all(hot_ring rings[HOT_RINGS])
+{
+    for (size_t k = 0; k < HOT_RINGS; k++)
+        if (!hot_open(&rings[k], hot_kinds[k % HOT_KINDS].mode, hot_kinds[k % HOT_KINDS].prod,
+                      hot_kinds[k % HOT_KINDS].caller_memory, strategies[k / HOT_KINDS]))
+            return 0;
+    return 1;
+}
+
 /* ---- system calls ---------------------------------------------------------------- */
 
 static volatile sig_atomic_t traps;
@@ -143,24 +174,22 @@ static int trap_all_syscalls(void)
  * calls, or the number of traps, otherwise; 99 when seccomp is unavailable. */
 static void syscall_child(void)
 {
-    hot_ring rings[HOT_KINDS];
-    for (size_t k = 0; k < HOT_KINDS; k++)
-        if (!hot_open(&rings[k], hot_kinds[k].mode, hot_kinds[k].prod,
-                      hot_kinds[k].caller_memory))
-            _exit(98);
-    for (size_t k = 0; k < HOT_KINDS; k++)   /* warm up: first touches may fault in pages */
+    static hot_ring rings[HOT_RINGS];
+    if (!hot_open_all(rings))
+        _exit(98);
+    for (size_t k = 0; k < HOT_RINGS; k++)   /* warm up: first touches may fault in pages */
         hot_work(&rings[k]);
     if (trap_all_syscalls() != 0)
         _exit(99);
     int bad = 0;
-    for (size_t k = 0; k < HOT_KINDS; k++)
+    for (size_t k = 0; k < HOT_RINGS; k++)
         bad += hot_work(&rings[k]);
     if (bad)
         _exit(100 + (bad > 100 ? 100 : bad));
     _exit(traps > 97 ? 97 : (int)traps);
 }
 
-TEST(test_uncontended_hot_paths_make_no_system_call)
+TEST(test_uncontended_hot_paths_make_no_system_call_under_every_wait_strategy)
 {
     if (RR_SANITIZED) {
         printf("     (sanitizer build: system calls not checked)\n");
@@ -184,6 +213,255 @@ TEST(test_uncontended_hot_paths_make_no_system_call)
     else if (code > 0)
         fprintf(stderr, "     the hot paths made %d system call(s)\n", code);
     CHECK_EQ(code, 0);
+}
+
+/* ---- the other side of a waiter ------------------------------------------------------ */
+
+#define WAIT_ROUNDS 20
+#define WAIT_SETTLE 0.002   /* s: a yield or sleep waiter is past its spins by then */
+
+/* What a child reports through a shared page. */
+typedef struct wait_report {
+    int futex_traps;    /* futex calls the filtered thread tried */
+    int other_traps;    /* any other system call it tried */
+    int bad;            /* calls that did not do what they should, rounds not finished */
+    int counted;        /* rounds whose waiter was counted in a wait queue at the time */
+} wait_report;
+
+static wait_report *report;
+static volatile sig_atomic_t futex_traps, other_traps;
+
+static void on_sigsys_by_call(int sig, siginfo_t *info, void *uctx)
+{
+    (void)sig; (void)uctx;
+    if (info->si_syscall == __NR_futex)
+        futex_traps++;
+    else
+        other_traps++;
+    if (futex_traps + other_traps > 1000)
+        syscall(__NR_exit_group, 97);
+}
+
+/* This thread only: trap every system call but returning from the handler,
+ * exiting, sched_yield and reading the clock. The trapped call is not made
+ * (it fails); the handler counts it by number. */
+static int trap_this_thread(void)
+{
+    struct sock_filter code[] = {
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_rt_sigreturn, 5, 0),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_exit_group, 4, 0),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_exit, 3, 0),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_sched_yield, 2, 0),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_clock_gettime, 1, 0),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_TRAP),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+    };
+    struct sock_fprog prog = { .len = sizeof code / sizeof code[0], .filter = code };
+    struct sigaction sa = { .sa_sigaction = on_sigsys_by_call, .sa_flags = SA_SIGINFO };
+    sigemptyset(&sa.sa_mask);
+    if (sigaction(SIGSYS, &sa, NULL) != 0 || prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
+        return -1;
+    return prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog, 0, 0);
+}
+
+typedef struct wait_pair {
+    hot_ring          h;
+    rr_wait_strategy  wait;
+    _Atomic uint64_t  waiting;   /* the waiter is in round n - 1's call */
+    _Atomic uint64_t  done;      /* the waiter finished round n - 1 */
+} wait_pair;
+
+/* Until `cond` holds, yielding (allowed by the filter); 0 after 10 s. */
+#define SPIN_UNTIL(cond) WAIT_UNTIL(cond, 10.0)
+
+/* The waiting thread: a reader taking event i in round i (short timeouts,
+ * retried: a blocking waiter's wake-up that the filter swallowed only delays
+ * it). */
+static void *reader_waits_each_round(void *arg)
+{
+    wait_pair *p = arg;
+    for (uint64_t i = 0; i < WAIT_ROUNDS; i++) {
+        rr_event ev;
+        rr_status st;
+        atomic_store(&p->waiting, i + 1);
+        while ((st = rr_reader_next(p->h.r, &ev, MS(5))) == RR_TIMEOUT) {
+        }
+        if (st != RR_OK || ev.sequence != i)
+            report->bad++;
+        atomic_store(&p->done, i + 1);
+    }
+    return NULL;
+}
+
+/* The waiting thread: a writer adding event capacity + i in round i, the ring
+ * full until the reader moves on. */
+static void *writer_waits_each_round(void *arg)
+{
+    wait_pair *p = arg;
+    unsigned char buf[16] = { 0 };
+    for (uint64_t i = 0; i < WAIT_ROUNDS; i++) {
+        rr_status st;
+        uint64_t seq = 0;
+        atomic_store(&p->waiting, i + 1);
+        while ((st = rr_writer_add(p->h.w, buf, sizeof buf, 0, &seq, MS(5))) == RR_TIMEOUT) {
+        }
+        if (st != RR_OK || seq != rr_ring_capacity(p->h.ring) + i)
+            report->bad++;
+        atomic_store(&p->done, i + 1);
+    }
+    return NULL;
+}
+
+/* Wait until the waiter is well into round i's wait: asleep on its queue for
+ * a blocking one, WAIT_SETTLE seconds in for the others. */
+static int settled(wait_pair *p, uint64_t i, rr_waitq *q)
+{
+    if (!SPIN_UNTIL(atomic_load(&p->waiting) == i + 1))
+        return 0;
+    if (p->wait == RR_WAIT_BLOCK)
+        return SPIN_UNTIL(atomic_load(&q->waiters) != 0);
+    double t0 = check_now();
+    SPIN_UNTIL(check_now() - t0 > WAIT_SETTLE);
+    return 1;
+}
+
+/* Child: one ring of kind k, its waiter in a thread with strategy `wait`,
+ * and this thread, filtered, the side that makes progress for it. */
+static void wait_child(size_t k, rr_wait_strategy wait, bool writer_waits)
+{
+    static wait_pair p;
+    p.wait = wait;
+    if (!hot_open(&p.h, hot_kinds[k].mode, hot_kinds[k].prod, hot_kinds[k].caller_memory, wait))
+        _exit(98);
+    unsigned char buf[16] = { 0 };
+    rr_event ev;
+    if (writer_waits) {   /* full, and event 0 handed out: each next releases one */
+        for (uint64_t s = 0; s < rr_ring_capacity(p.h.ring); s++)
+            if (rr_writer_add(p.h.w, buf, sizeof buf, 0, NULL, 0) != RR_OK)
+                _exit(98);
+        if (rr_reader_next(p.h.r, &ev, 0) != RR_OK)
+            _exit(98);
+    }
+    pthread_t t;
+    if (pthread_create(&t, NULL, writer_waits ? writer_waits_each_round : reader_waits_each_round,
+                       &p) != 0)
+        _exit(98);
+    if (trap_this_thread() != 0)
+        _exit(99);
+    rr_waitq *q = writer_waits ? &p.h.ring->L->writable : &p.h.ring->L->readable;
+    for (uint64_t i = 0; i < WAIT_ROUNDS; i++) {
+        if (!settled(&p, i, q)) {
+            report->bad++;
+            break;
+        }
+        report->counted += atomic_load(&q->waiters) != 0;
+        rr_status st = writer_waits ? rr_reader_next(p.h.r, &ev, 0)
+                                    : rr_writer_add(p.h.w, buf, sizeof buf, 0, NULL, 0);
+        report->bad += st != RR_OK;
+        if (!SPIN_UNTIL(atomic_load(&p.done) == i + 1)) {
+            report->bad++;
+            break;
+        }
+    }
+    report->futex_traps = futex_traps;
+    report->other_traps = other_traps;
+    _exit(0);   /* no join: it would wait on a futex */
+}
+
+/* Runs wait_child for every kind (backpressure only when the writer waits)
+ * and each strategy; 0, or -1 when seccomp is unavailable (the child says so). */
+static int wait_children(const rr_wait_strategy *which, size_t n, bool writer_waits,
+                         wait_report *sum)
+{
+    report = mmap(NULL, sizeof *report, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (report == MAP_FAILED)
+        return -2;
+    memset(sum, 0, sizeof *sum);
+    int rc = 0;
+    for (size_t s = 0; s < n && rc == 0; s++) {
+        for (size_t k = 0; k < HOT_KINDS && rc == 0; k++) {
+            if (writer_waits && hot_kinds[k].mode != RR_MODE_BACKPRESSURE)
+                continue;
+            memset(report, 0, sizeof *report);
+            fflush(NULL);
+            pid_t pid = fork();
+            if (pid == 0)
+                wait_child(k, which[s], writer_waits);
+            int status = 0;
+            if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
+                rc = -2;
+            else if (WEXITSTATUS(status) == 99)
+                rc = -1;
+            else if (WEXITSTATUS(status) != 0)
+                rc = -2;
+            if (rc == 0 && (report->futex_traps || report->other_traps || report->bad) &&
+                which[s] != RR_WAIT_BLOCK)
+                fprintf(stderr, "     %s waits, %s: %d futex, %d other system calls, %d bad\n",
+                        writer_waits ? "writer" : "reader", rr_wait_strategy_name(which[s]),
+                        report->futex_traps, report->other_traps, report->bad);
+            sum->futex_traps += report->futex_traps;
+            sum->other_traps += report->other_traps;
+            sum->bad += report->bad;
+            sum->counted += report->counted;
+        }
+    }
+    munmap(report, sizeof *report);
+    return rc;
+}
+
+static const rr_wait_strategy unwoken[] = { RR_WAIT_YIELD, RR_WAIT_SPIN, RR_WAIT_SLEEP };
+
+static void nobody_wakes(bool writer_waits)
+{
+    if (RR_SANITIZED) {
+        printf("     (sanitizer build: system calls not checked)\n");
+        return;
+    }
+    wait_report sum;
+    int rc = wait_children(unwoken, 3, writer_waits, &sum);
+    if (rc == -1) {
+        printf("     (seccomp unavailable here: system calls not checked)\n");
+        return;
+    }
+    CHECK_EQ(rc, 0);
+    CHECK_EQ(sum.bad, 0);
+    CHECK_EQ(sum.counted, 0);       /* never counted in a wait queue... */
+    CHECK_EQ(sum.futex_traps, 0);   /* ...so never woken */
+    CHECK_EQ(sum.other_traps, 0);
+}
+
+TEST(test_a_reader_that_spins_yields_or_naps_costs_the_writer_no_futex_call)
+{
+    nobody_wakes(false);
+}
+
+TEST(test_a_writer_that_spins_yields_or_naps_costs_the_reader_no_futex_call)
+{
+    nobody_wakes(true);
+}
+
+/* The control: the same rounds with blocking waiters, each asleep when the
+ * other side moves, cost that side a wake-up call per round. */
+TEST(test_a_blocking_waiter_asleep_costs_the_other_side_futex_calls)
+{
+    if (RR_SANITIZED) {
+        printf("     (sanitizer build: system calls not checked)\n");
+        return;
+    }
+    static const rr_wait_strategy block[] = { RR_WAIT_BLOCK };
+    for (int writer_waits = 0; writer_waits < 2; writer_waits++) {
+        wait_report sum;
+        int rc = wait_children(block, 1, writer_waits, &sum);
+        if (rc == -1) {
+            printf("     (seccomp unavailable here: system calls not checked)\n");
+            return;
+        }
+        CHECK_EQ(rc, 0);
+        CHECK_EQ(sum.bad, 0);
+        CHECK(sum.counted > 0);
+        CHECK(sum.futex_traps >= sum.counted);
+    }
 }
 
 /* ---- allocations ------------------------------------------------------------------- */
@@ -229,25 +507,23 @@ void *aligned_alloc(size_t align, size_t n)
 }
 #endif
 
-TEST(test_hot_paths_do_not_allocate)
+TEST(test_hot_paths_do_not_allocate_under_every_wait_strategy)
 {
 #if !RR_SANITIZED
-    hot_ring rings[HOT_KINDS];
-    for (size_t k = 0; k < HOT_KINDS; k++)
-        CHECK(hot_open(&rings[k], hot_kinds[k].mode, hot_kinds[k].prod,
-                       hot_kinds[k].caller_memory));
+    static hot_ring rings[HOT_RINGS];
+    CHECK(hot_open_all(rings));
     long before = atomic_load(&allocations);
     int bad = 0;
-    for (size_t k = 0; k < HOT_KINDS; k++)
+    for (size_t k = 0; k < HOT_RINGS; k++)
         bad += hot_work(&rings[k]);
     long during = atomic_load(&allocations) - before;
-    for (size_t k = 0; k < HOT_KINDS; k++)
+    for (size_t k = 0; k < HOT_RINGS; k++)
         hot_close(&rings[k]);
     CHECK_EQ(bad, 0);
     CHECK_EQ(during, 0);
     /* The counter itself works: opening a ring allocates. */
     hot_ring h;
-    CHECK(hot_open(&h, RR_MODE_BACKPRESSURE, RR_PRODUCERS_SINGLE, false));
+    CHECK(hot_open(&h, RR_MODE_BACKPRESSURE, RR_PRODUCERS_SINGLE, false, RR_WAIT_BLOCK));
     CHECK(atomic_load(&allocations) > before);
     hot_close(&h);
 #else
@@ -258,7 +534,10 @@ TEST(test_hot_paths_do_not_allocate)
 int main(void)
 {
     alarm(600);
-    RUN(test_uncontended_hot_paths_make_no_system_call);
-    RUN(test_hot_paths_do_not_allocate);
+    RUN(test_uncontended_hot_paths_make_no_system_call_under_every_wait_strategy);
+    RUN(test_hot_paths_do_not_allocate_under_every_wait_strategy);
+    RUN(test_a_reader_that_spins_yields_or_naps_costs_the_writer_no_futex_call);
+    RUN(test_a_writer_that_spins_yields_or_naps_costs_the_reader_no_futex_call);
+    RUN(test_a_blocking_waiter_asleep_costs_the_other_side_futex_calls);
     return check_report();
 }

@@ -5,6 +5,8 @@
  *
  * Every segment is named "/rr-test-<pid>-<n>" and unlinked by its test.
  * Processes are made with fork(); they meet only through the named segment.
+ * The tests whose handles open with check_reader_open / check_writer_open
+ * run under every wait strategy (RR_TEST_WAIT, check.h; `make test-c`).
  */
 #include <fcntl.h>
 #include <pthread.h>
@@ -382,7 +384,7 @@ static int child_write(const char *name, uint64_t n, uint64_t first)
 {
     rr_ring *ring;
     rr_writer *w;
-    if (rr_shm_open(name, &ring) != RR_OK || rr_writer_open(ring, &w) != RR_OK)
+    if (rr_shm_open(name, &ring) != RR_OK || check_writer_open(ring, &w) != RR_OK)
         return 2;
     for (uint64_t i = 0; i < n; i++)
         if (add_seq(w, first + i, SEC(30)) != RR_OK)
@@ -400,7 +402,7 @@ static void events_between_processes(rr_mode mode, rr_producers producers)
     rr_ring *ring;
     rr_reader *r;
     CHECK_ST(rr_shm_create(name, &cfg, 0, &ring), RR_OK);
-    CHECK_ST(rr_reader_open(ring, RR_START_OLDEST, &r), RR_OK);
+    CHECK_ST(check_reader_open(ring, RR_START_OLDEST, &r), RR_OK);
     uint64_t n = check_scaled(200000);
     pid_t pid = spawn();
     CHECK(pid >= 0);
@@ -474,7 +476,7 @@ TEST(test_close_in_one_process_ends_the_stream_in_another)
         rr_ring *mine;
         rr_reader *r;
         rr_event ev;
-        if (rr_shm_open(name, &mine) != RR_OK || rr_reader_open(mine, RR_START_OLDEST, &r) != RR_OK)
+        if (rr_shm_open(name, &mine) != RR_OK || check_reader_open(mine, RR_START_OLDEST, &r) != RR_OK)
             _exit(2);
         if (rr_reader_next(r, &ev, RR_FOREVER) != RR_OK)   /* event 0 */
             _exit(3);
@@ -482,7 +484,7 @@ TEST(test_close_in_one_process_ends_the_stream_in_another)
     }
     CHECK(WAIT_UNTIL(reader_count(ring) == 1, 10.0));
     rr_writer *w;
-    CHECK_ST(rr_writer_open(ring, &w), RR_OK);
+    CHECK_ST(check_writer_open(ring, &w), RR_OK);
     CHECK_ST(add_seq(w, 0, 0), RR_OK);
     /* whether or not the child has read event 0 yet, it drains it, then ends */
     CHECK_ST(rr_ring_close(ring), RR_OK);
@@ -509,9 +511,9 @@ TEST(test_a_killed_reader_stops_gating_the_writer)
     CHECK(pid >= 0);
     CHECK(WAIT_UNTIL(reader_count(ring) == 1, 10.0));
     rr_reader *survivor;
-    CHECK_ST(rr_reader_open(ring, RR_START_OLDEST, &survivor), RR_OK);
+    CHECK_ST(check_reader_open(ring, RR_START_OLDEST, &survivor), RR_OK);
     rr_writer *w;
-    CHECK_ST(rr_writer_open(ring, &w), RR_OK);
+    CHECK_ST(check_writer_open(ring, &w), RR_OK);
     for (uint64_t i = 0; i < 8; i++)
         CHECK_ST(add_seq(w, i, 0), RR_OK);
     CHECK_ST(add_seq(w, 8, 0), RR_FULL);
@@ -1524,6 +1526,20 @@ TEST(test_exist_ok_opens_a_matching_ring_and_refuses_another)
 int main(void)
 {
     alarm(600);   /* a lost wake-up fails the suite instead of hanging CI */
+    /* Under every wait strategy (RR_TEST_WAIT, check.h): events, the close
+     * and a dead reader, each seen by a waiter in another process. */
+    RUN(test_events_between_processes_backpressure);
+    reap_children();
+    RUN(test_events_between_processes_backpressure_multi_producer);
+    reap_children();
+    RUN(test_events_between_processes_overwrite);
+    reap_children();
+    RUN(test_close_in_one_process_ends_the_stream_in_another);
+    reap_children();
+    RUN(test_a_killed_reader_stops_gating_the_writer);
+    reap_children();
+    if (check_wait() != RR_WAIT_BLOCK)
+        return check_report();
     RUN(test_create_open_unlink_round_trip);
     reap_children();
     RUN(test_create_refuses_a_taken_name_and_leaves_the_ring_alone);
@@ -1537,16 +1553,6 @@ int main(void)
     RUN(test_permissions_default_to_0600_and_are_applied_exactly);
     reap_children();
     RUN(test_foreign_and_damaged_segments_are_refused);
-    reap_children();
-    RUN(test_events_between_processes_backpressure);
-    reap_children();
-    RUN(test_events_between_processes_backpressure_multi_producer);
-    reap_children();
-    RUN(test_events_between_processes_overwrite);
-    reap_children();
-    RUN(test_close_in_one_process_ends_the_stream_in_another);
-    reap_children();
-    RUN(test_a_killed_reader_stops_gating_the_writer);
     reap_children();
     RUN(test_try_add_also_evicts_a_dead_reader);
     reap_children();

@@ -2,7 +2,7 @@
  * test_vocab.c — the vocabulary both bindings take from the core, and the
  * pressure figures built on it.
  *
- * Names of modes, producers and starts; seconds to nanoseconds (the one
+ * Names of modes, producers, starts and wait strategies; seconds to nanoseconds (the one
  * timeout contract of both languages); the largest claim; the pressure
  * thresholds and health bands at their exact edges; the stats field lists;
  * and slots a reader pins, which count in every pressure figure because a
@@ -82,6 +82,23 @@ TEST(test_producers_and_start_names_round_trip)
     CHECK(rr_start_name((rr_start)2) == NULL);
 }
 
+TEST(test_wait_strategy_names_round_trip_and_only_the_enums_values_have_one)
+{
+    static const char *const names[] = { "block", "yield", "spin", "sleep" };
+    static const rr_wait_strategy values[] = { RR_WAIT_BLOCK, RR_WAIT_YIELD, RR_WAIT_SPIN,
+                                               RR_WAIT_SLEEP };
+    CHECK_EQ(RR_WAIT_STRATEGY_COUNT, 4);
+    for (int i = 0; i < 4; i++) {
+        rr_wait_strategy got = RR_WAIT_SLEEP;
+        CHECK(strcmp(rr_wait_strategy_name(values[i]), names[i]) == 0);
+        CHECK_ST(rr_wait_strategy_from_name(names[i], &got), RR_OK);
+        CHECK_EQ(got, values[i]);
+    }
+    CHECK_EQ(RR_WAIT_BLOCK, 0);   /* a zeroed block and a zeroed options struct block */
+    CHECK(rr_wait_strategy_name((rr_wait_strategy)4) == NULL);
+    CHECK(rr_wait_strategy_name((rr_wait_strategy)-1) == NULL);
+}
+
 TEST(test_unknown_names_are_invalid_and_the_message_names_the_choices)
 {
     rr_mode m = RR_MODE_OVERWRITE;
@@ -96,6 +113,14 @@ TEST(test_unknown_names_are_invalid_and_the_message_names_the_choices)
     CHECK_ST(rr_start_from_name("", &s), RR_INVALID);
     CHECK(strstr(rr_last_error(), "start must be \"oldest\" or \"latest\", got \"\"") != NULL);
     CHECK_ST(rr_start_from_name(NULL, &s), RR_INVALID);
+    CHECK(strstr(rr_last_error(), "got nothing") != NULL);
+    rr_wait_strategy w = RR_WAIT_SPIN;
+    CHECK_ST(rr_wait_strategy_from_name("busy", &w), RR_INVALID);
+    CHECK(strstr(rr_last_error(),
+                 "wait must be \"block\", \"yield\", \"spin\" or \"sleep\", got \"busy\"") != NULL);
+    CHECK_EQ(w, RR_WAIT_SPIN);                          /* untouched */
+    CHECK_ST(rr_wait_strategy_from_name("Block", &w), RR_INVALID);
+    CHECK_ST(rr_wait_strategy_from_name(NULL, &w), RR_INVALID);
     CHECK(strstr(rr_last_error(), "got nothing") != NULL);
     char longname[300];
     memset(longname, 'x', sizeof longname - 1);
@@ -257,6 +282,7 @@ TEST(test_health_names_are_the_enum_names)
 #define IS_RATIO(v)     _Generic((v), double: 1, default: 0)
 #define IS_MODE(v)      _Generic((v), rr_mode: 1, default: 0)
 #define IS_PRODUCERS(v) _Generic((v), rr_producers: 1, default: 0)
+#define IS_WAIT(v)      _Generic((v), rr_wait_strategy: 1, default: 0)
 #define IS_TEXT(v)      _Generic((v), const char *: 1, default: 0)
 
 TEST(test_stats_field_lists_match_the_structs_and_name_each_field_once)
@@ -268,14 +294,14 @@ TEST(test_stats_field_lists_match_the_structs_and_name_each_field_once)
 #define KIND_OK(field, kind) CHECK(IS_##kind(s.field)); names[n++] = #field;
     RR_RING_STATS_FIELDS(KIND_OK)
 #undef KIND_OK
-    CHECK_EQ(n, 19);
+    CHECK_EQ(n, 20);
     int ring_fields = n;
     rr_reader_stats r;
     memset(&r, 0, sizeof r);
 #define KIND_OK(field, kind) CHECK(IS_##kind(r.field)); names[n++] = #field;
     RR_READER_STATS_FIELDS(KIND_OK)
 #undef KIND_OK
-    CHECK_EQ(n - ring_fields, 9);
+    CHECK_EQ(n - ring_fields, 10);
     for (int i = 0; i < ring_fields; i++)
         for (int j = i + 1; j < ring_fields; j++)
             CHECK(strcmp(names[i], names[j]) != 0);
@@ -429,6 +455,7 @@ int main(void)
 {
     RUN(test_mode_names_round_trip);
     RUN(test_producers_and_start_names_round_trip);
+    RUN(test_wait_strategy_names_round_trip_and_only_the_enums_values_have_one);
     RUN(test_unknown_names_are_invalid_and_the_message_names_the_choices);
     RUN(test_max_claim_is_the_smaller_of_capacity_and_rr_max_claim);
     RUN(test_timeout_zero_and_negative_zero_never_wait);

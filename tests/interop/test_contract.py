@@ -13,6 +13,9 @@ children/lua_contract.lua) against a shared ring this test made:
 - Stats: the keys of ring:stats() and of each reader entry are the same in both
   languages, and a Python reader's pinned events are what Lua sees.
 - Thresholds and health bands: the same answers at and around 0.5, 0.8 and 0.9.
+- Wait strategies: the same names open a reader and a writer that wait the same
+  way in both languages, each says its own, this process's stats of the shared
+  ring show them, and an unknown name is refused with the core's message.
 """
 import math
 
@@ -110,6 +113,31 @@ def test_stats_keys_are_the_same_in_python_and_lua(shm, spawn):
     assert py["pinned"] == lua["pinned"] == [len(kept)]
     assert py["name"] == lua["name"] == f"/{name}"
     ring.close()
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_a_wait_strategy_means_the_same_in_python_and_lua_and_stats_show_it(shm, spawn, lang):
+    for reader_wait, writer_wait in (("yield", "sleep"), ("spin", "block"), ("sleep", "yield"),
+                                     ("block", "spin")):
+        name = shm()
+        ring = rr.Ring.create_shared(name, 16, 8, producers="multi")
+        mine = ring.writer()                   # opened before the child's: the child's is the last
+        child = start(spawn, lang, name, "wait", reader_wait, writer_wait)
+        assert child.read_json() == {"ready": True, "reader": reader_wait, "writer": writer_wait}
+        s = ring.stats()
+        assert [e["wait"] for e in s["readers"] if e["pid"] == child.pid] == [reader_wait]
+        assert s["writer_wait"] == writer_wait
+        mine.add(b"go")                        # the child's reader waits for it by its strategy
+        assert child.finish() == {"outcome": "go"}
+        ring.close()
+
+
+def test_an_unknown_wait_strategy_is_refused_with_the_same_message_in_python_and_lua(spawn):
+    py = start(spawn, "python", "-", "badwait", "busy").finish()["messages"]
+    lua = start(spawn, "lua", "-", "badwait", "busy").finish()["messages"]
+    core = 'wait must be "block", "yield", "spin" or "sleep", got "busy"'
+    assert py == [core, core]                  # the core's message, as is
+    assert core in lua[0] and core in lua[1] and lua[0].startswith("ring:reader")
 
 
 def test_thresholds_and_health_bands_are_the_same_in_python_and_lua(spawn):

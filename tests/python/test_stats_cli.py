@@ -2,7 +2,9 @@
 
 The shared-ring cases read a ring that another process created and writes:
 that process publishes 30 events, one of its readers reads all of them and the
-other 10, then it holds the ring until the test lets it go.
+other 10, then it holds the ring until the test lets it go. Its writer waits
+by "sleep", the slow reader by "yield" and the fast one by "spin": the
+strategies are in the shared ring, so this process's view shows them.
 """
 import json
 import os
@@ -28,7 +30,8 @@ WRITER = textwrap.dedent("""
     import os, sys
     import rusted_ring as rr
     ring = rr.Ring.create_shared(sys.argv[1], 64, 100, mode="backpressure")
-    w, slow, fast = ring.writer(), ring.reader(), ring.reader()
+    w = ring.writer(wait="sleep")
+    slow, fast = ring.reader(wait="yield"), ring.reader("oldest", wait="spin")
     for i in range(30):
         w.add(b"event %d" % i, i)
     for _ in range(30):
@@ -86,17 +89,18 @@ def test_table_of_a_shared_ring_written_by_another_process():
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
     assert lines[0].startswith(f"ring /{name} ") and "backpressure, single producer" in lines[0]
-    assert f"writer pid {pid} (alive)" in lines[0]
+    assert f"writer pid {pid} (alive)" in lines[0] and "writer wait sleep" in lines[0]
     assert "capacity 100 x 64 bytes" in lines[1] and "published 30" in lines[1]
     # the slow reader: 20 unread and its last event, which it keeps: 21 of 100
     assert "readers 2" in lines[2] and "max backpressure 21.0%" in lines[2]
     assert "health EXCELLENT" in lines[2]
     header = lines.index(next(line for line in lines if line.startswith("READER")))
     assert lines[header].split() == ["READER", "PID", "ALIVE", "CURSOR", "LAG", "PINNED", "LOST",
-                                     "BACKPRESSURE", "STATE"]
+                                     "BACKPRESSURE", "STATE", "WAIT"]
     rows = sorted(line.split() for line in lines[header + 1:])
-    assert [row[1:] for row in rows] == [[str(pid), "yes", "10", "20", "1", "0", "21.0%", "ok"],
-                                         [str(pid), "yes", "30", "0", "1", "0", "1.0%", "ok"]]
+    assert [row[1:] for row in rows] == [
+        [str(pid), "yes", "10", "20", "1", "0", "21.0%", "ok", "yield"],
+        [str(pid), "yes", "30", "0", "1", "0", "1.0%", "ok", "spin"]]
 
 
 def test_json_of_a_shared_ring_written_by_another_process():
@@ -107,10 +111,12 @@ def test_json_of_a_shared_ring_written_by_another_process():
     assert (report["name"], report["shared"], report["mode"]) == (f"/{name}", True, "backpressure")
     assert (report["published"], report["capacity"], report["slot_size"]) == (30, 100, 64)
     assert (report["writer_pid"], report["writer_alive"], report["closed"]) == (pid, True, False)
+    assert report["writer_wait"] == "sleep"
     assert report["health"] == "EXCELLENT" and report["max_backpressure"] == 0.21
     readers = sorted(report["readers"], key=lambda r: r["cursor"])
-    assert [(r["cursor"], r["lag"], r["pinned"], r["lost"], r["pid"], r["alive"], r["level"])
-            for r in readers] == [(10, 20, 1, 0, pid, True, "NORMAL"), (30, 0, 1, 0, pid, True, "NORMAL")]
+    assert [(r["cursor"], r["lag"], r["pinned"], r["lost"], r["pid"], r["alive"], r["level"],
+             r["wait"]) for r in readers] == [(10, 20, 1, 0, pid, True, "NORMAL", "yield"),
+                                              (30, 0, 1, 0, pid, True, "NORMAL", "spin")]
     assert isinstance(report["timestamp"], float)
 
 

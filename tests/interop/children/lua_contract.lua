@@ -3,6 +3,8 @@
 --
 --   lua5.4 lua_contract.lua NAME next|add VALUE
 --   lua5.4 lua_contract.lua NAME stats
+--   lua5.4 lua_contract.lua NAME wait R W
+--   lua5.4 lua_contract.lua - badwait NAME
 --   lua5.4 lua_contract.lua - bands R1 R2 ...
 --
 -- VALUE: none (nil), 0, 0.001, inf, -1, nan, -0.0. Outcome: "event" |
@@ -63,6 +65,20 @@ elseif op == "stats" then
   local readers, pinned = {}, {}
   for i, e in ipairs(s.readers) do readers[i], pinned[i] = keys(e), e.pinned end
   say({ ring = keys(s), reader = readers, pinned = pinned, name = s.name })
+elseif op == "wait" then
+  local ring = assert(rr.open_shared(name))
+  local r, w = ring:reader{ wait = arg[3] }, ring:writer{ wait = arg[4] }
+  say({ ready = true, reader = r:wait(), writer = w:wait() })
+  local ev = r:next(60)
+  say({ outcome = ev and ev:data() or nil })
+elseif op == "badwait" then
+  local ring = rr.ring{ slot_size = 16, capacity = 4 }
+  local messages = {}
+  for i, open_one in ipairs({ ring.reader, ring.writer }) do
+    local ok, err = pcall(open_one, ring, { wait = arg[3] })
+    messages[i] = not ok and tostring(err) or "opened"
+  end
+  say({ messages = messages })
 elseif op == "bands" then
   local bands = {}
   for i = 3, #arg do

@@ -4,6 +4,10 @@
                                          make one next() (a reader at "oldest") or add()
                                          (a writer) with timeout VALUE, print the outcome
     py_contract.py NAME stats            the keys of NAME's stats() and of its readers
+    py_contract.py NAME wait R W         open NAME's reader with wait=R and a writer with
+                                         wait=W, print {"ready", "reader", "writer"} (their
+                                         .wait), then wait for one event; print its payload
+    py_contract.py - badwait NAME        the errors of reader(wait=NAME) and writer(wait=NAME)
     py_contract.py - bands R1 R2 ...     is_under_pressure / should_throttle / health_of
 
 VALUE is a token both children read the same way: none (Python's None), 0,
@@ -55,6 +59,22 @@ def main():
         s = rr.Ring.open_shared(name).stats()
         say(ring=list(s), reader=[list(e) for e in s["readers"]],
             pinned=[e["pinned"] for e in s["readers"]], name=s["name"])
+    elif op == "wait":
+        ring = rr.Ring.open_shared(name)
+        r, w = ring.reader(wait=sys.argv[3]), ring.writer(wait=sys.argv[4])
+        say(ready=True, reader=r.wait, writer=w.wait)
+        ev = r.next(timeout=60)
+        say(outcome=None if ev is None else bytes(ev).decode())
+    elif op == "badwait":
+        ring = rr.Ring(16, 4)
+        messages = []
+        for open_one in (lambda: ring.reader(wait=sys.argv[3]), lambda: ring.writer(wait=sys.argv[3])):
+            try:
+                open_one()
+                messages.append(None)
+            except ValueError as e:
+                messages.append(str(e))
+        say(messages=messages)
     elif op == "bands":
         ratios = [float(a) for a in sys.argv[3:]]
         say(bands=[[_core.is_under_pressure(r), _core.should_throttle(r), _core.health_of(r)]

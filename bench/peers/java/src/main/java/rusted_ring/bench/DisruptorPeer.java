@@ -8,7 +8,9 @@ import com.lmax.disruptor.RingBuffer;
 import com.lmax.disruptor.WaitStrategy;
 import com.lmax.disruptor.YieldingWaitStrategy;
 
+import java.io.BufferedReader;
 import java.io.IOException;
+import java.io.InputStreamReader;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Paths;
@@ -19,100 +21,43 @@ import java.util.Locale;
 import java.util.concurrent.CountDownLatch;
 
 /**
- * The LMAX Disruptor 4.0.0 on the workloads of bench_core.c section f and
- * bench_latency.c section a, run by bench/run.py in the same benchmark run as
- * the C core.
+ * The LMAX Disruptor 4.0.0 beside rusted_ring, run by bench/run.py.
  *
- * <p>Throughput has the shape of the Disruptor's own
- * OneToOneSequencedThroughputTest: a single-producer RingBuffer of 65536
- * events holding one {@code long}, YieldingWaitStrategy, one
- * BatchEventProcessor whose handler adds the values up; the producer does
- * next() / set the value / publish() for each event; the run ends when the
- * handler has seen every event, and the sum is checked.
+ * <p>Throughput: the shapes of the Disruptor's own throughput tests (see
+ * {@link Shapes}), one run per request, in the line protocol of
+ * bench/c/serve.h, which rusted_ring's bench/c/bench_disruptor.c speaks too;
+ * run.py keeps one JVM for a whole group and runs it alternately with the C
+ * side, after unmeasured warm-up runs for the JIT compiler.
  *
  * <p>Latency has the shape of its PingPongSequencedLatencyTest without the
- * pause: two RingBuffers of 1024 events, a Pinger handler on the pong buffer
- * that times each round trip and sends the next ping, a Ponger handler on the
- * ping buffer that sends each ping back; with its BlockingWaitStrategy (the
- * one that test uses) and with YieldingWaitStrategy.
+ * pause (bench_latency.c section a is rusted_ring's): two RingBuffers of 1024
+ * events, a Pinger handler on the pong buffer that times each round trip and
+ * sends the next ping, a Ponger handler on the ping buffer that sends each
+ * ping back; with its BlockingWaitStrategy (the one that test uses) and with
+ * YieldingWaitStrategy, after one unmeasured warm-up pass each.
  *
- * <p>The JVM's JIT compiler is warmed up with unmeasured passes first. Each
- * throughput figure is the best of REPEATS passes of an event count
- * calibrated to take about TARGET_S seconds.
- *
- * <pre>  java -cp ... rusted_ring.bench.DisruptorPeer [--quick] [--json FILE]</pre>
+ * <pre>
+ *   java -cp ... rusted_ring.bench.DisruptorPeer --serve
+ *   java -cp ... rusted_ring.bench.DisruptorPeer SHAPE WAIT claim EVENTS [CAP_S [REPEATS]]
+ *   java -cp ... rusted_ring.bench.DisruptorPeer --latency [--quick] [--json FILE]
+ * </pre>
  */
 public final class DisruptorPeer
 {
-    private static final int BUFFER_SIZE = 1024 * 64;
     private static final int PING_BUFFER_SIZE = 1024;
-    private static final int REPEATS = 3;
-    private static final double TARGET_S = 0.4;
-    private static final double TARGET_QUICK = 0.06;
     private static final int PING_N = 200_000;
     private static final int PING_N_QUICK = 20_000;
     private static final double[] QUANTILES =
         {0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99, 0.995, 0.999, 0.9999, 1.0};
+    private static final String HELLO = "{\"ready\": true, \"worker\": \"LMAX Disruptor 4.0.0\", \"cpus\": %d, "
+        + "\"java\": %s, \"shapes\": [\"1p1c\", \"1p1c-batch10\", \"1p3c\", \"3p1c\"], "
+        + "\"waits\": [\"yield\", \"spin\", \"block\", \"sleep\"], \"forms\": [\"claim\"], "
+        + "\"ring_size\": %d, \"value_bytes\": 8}";
 
     /** The event: one long, like the Disruptor's perftest ValueEvent. */
     static final class ValueEvent
     {
         long value;
-    }
-
-    // ---- throughput ---------------------------------------------------------------------
-
-    static final class Adder implements EventHandler<ValueEvent>
-    {
-        private final long expected;
-        private final CountDownLatch latch;
-        long sum;
-        long count;
-
-        Adder(final long expected, final CountDownLatch latch)
-        {
-            this.expected = expected;
-            this.latch = latch;
-        }
-
-        @Override
-        public void onEvent(final ValueEvent event, final long sequence, final boolean endOfBatch)
-        {
-            sum += event.value;
-            if (++count == expected)
-            {
-                latch.countDown();
-            }
-        }
-    }
-
-    /** One pass of n events; returns the seconds it took, or -1 when the sum is wrong. */
-    static double throughputPass(final long n) throws InterruptedException
-    {
-        final RingBuffer<ValueEvent> rb =
-            RingBuffer.createSingleProducer(ValueEvent::new, BUFFER_SIZE, new YieldingWaitStrategy());
-        final CountDownLatch latch = new CountDownLatch(1);
-        final Adder handler = new Adder(n, latch);
-        final BatchEventProcessor<ValueEvent> processor =
-            new BatchEventProcessorBuilder().build(rb, rb.newBarrier(), handler);
-        rb.addGatingSequences(processor.getSequence());
-        final Thread consumer = new Thread(processor, "disruptor-consumer");
-        consumer.setDaemon(true);
-        consumer.start();
-
-        final long start = System.nanoTime();
-        for (long i = 0; i < n; i++)
-        {
-            final long next = rb.next();
-            rb.get(next).value = i;
-            rb.publish(next);
-        }
-        latch.await();
-        final long end = System.nanoTime();
-        processor.halt();
-        consumer.join();
-        final boolean ok = handler.count == n && handler.sum == n * (n - 1) / 2;
-        return ok ? (end - start) * 1e-9 : -1;
     }
 
     // ---- ping-pong latency ----------------------------------------------------------------
@@ -221,14 +166,6 @@ public final class DisruptorPeer
 
     // ---- reporting --------------------------------------------------------------------------
 
-    static final class Row
-    {
-        String name;
-        long events;
-        double seconds;
-        boolean ok;
-    }
-
     static final class Lat
     {
         String name;
@@ -273,25 +210,13 @@ public final class DisruptorPeer
         return "\"" + s.replace("\\", "\\\\").replace("\"", "\\\"") + "\"";
     }
 
-    static void writeJson(final String path, final boolean quick, final List<Row> rows, final List<Lat> lats)
-        throws IOException
+    static void writeJson(final String path, final boolean quick, final List<Lat> lats) throws IOException
     {
         final StringBuilder b = new StringBuilder();
         b.append(String.format(Locale.ROOT,
-            "{\n  \"library\": \"com.lmax:disruptor 4.0.0\", \"java\": %s, \"quick\": %s, \"repeats\": %d, "
-                + "\"buffer_size\": %d,\n  \"results\": [\n",
-            jsonString(System.getProperty("java.vm.name") + " " + System.getProperty("java.version")),
-            quick, REPEATS, BUFFER_SIZE));
-        for (int i = 0; i < rows.size(); i++)
-        {
-            final Row r = rows.get(i);
-            b.append(String.format(Locale.ROOT,
-                "    {\"section\": \"disruptor\", \"name\": %s, \"payload\": 8, \"events\": %d, \"seconds\": %.6f, "
-                    + "\"events_per_s\": %.1f, \"ns_per_event\": %.3f, \"ok\": %s}%s\n",
-                jsonString(r.name), r.events, r.seconds, r.events / r.seconds, r.seconds * 1e9 / r.events, r.ok,
-                i + 1 < rows.size() ? "," : ""));
-        }
-        b.append("  ],\n  \"quantiles\": ").append(Arrays.toString(QUANTILES)).append(",\n  \"latency\": [\n");
+            "{\n  \"library\": \"com.lmax:disruptor 4.0.0\", \"java\": %s, \"quick\": %s,\n  \"quantiles\": %s,\n"
+                + "  \"latency\": [\n",
+            jsonString(javaName()), quick, Arrays.toString(QUANTILES)));
         for (int i = 0; i < lats.size(); i++)
         {
             final Lat l = lats.get(i);
@@ -306,67 +231,72 @@ public final class DisruptorPeer
         System.out.println("\nwrote " + path);
     }
 
-    public static void main(final String[] args) throws Exception
+    static String javaName()
     {
-        boolean quick = false;
-        String json = null;
-        for (int i = 0; i < args.length; i++)
+        return System.getProperty("java.vm.name") + " " + System.getProperty("java.version");
+    }
+
+    // ---- throughput: the protocol of bench/c/serve.h ---------------------------------------
+
+    /** One run, its JSON line printed; false when a check failed. */
+    static boolean runOne(final String shape, final String wait, final String form, final long events,
+                          final double cap) throws InterruptedException
+    {
+        final Shapes.Result r = Shapes.run(shape, wait, form, events, cap);
+        System.out.println(Shapes.json(shape, wait, form, events, r));
+        System.out.flush();
+        if (!r.ok)
         {
-            if (args[i].equals("--quick"))
+            System.err.println(shape + " " + wait + " " + form + ": FAILED: " + r.error);
+        }
+        return r.ok;
+    }
+
+    static int serve() throws IOException, InterruptedException
+    {
+        System.out.println(String.format(Locale.ROOT, HELLO, Runtime.getRuntime().availableProcessors(),
+            jsonString(javaName()), Shapes.RING_SIZE));
+        System.out.flush();
+        final BufferedReader in = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
+        boolean allOk = true;
+        String line;
+        while ((line = in.readLine()) != null)
+        {
+            final String[] w = line.trim().split("\\s+");
+            if (w[0].equals("quit"))
             {
-                quick = true;
+                break;
             }
-            else if (args[i].equals("--json") && i + 1 < args.length)
+            boolean ok = w.length == 6 && w[0].equals("run");
+            if (ok)
             {
-                json = args[++i];
+                try
+                {
+                    ok = runOne(w[1], w[2], w[3], Long.parseLong(w[4]), Double.parseDouble(w[5]));
+                }
+                catch (final NumberFormatException e)
+                {
+                    ok = false;
+                    System.out.println("{\"ok\": false, \"error\": \"bad request line\"}");
+                }
             }
             else
             {
-                System.err.println("usage: DisruptorPeer [--quick] [--json FILE]");
-                System.exit(2);
+                System.out.println("{\"ok\": false, \"error\": \"bad request line\"}");
             }
+            System.out.flush();
+            allOk &= ok;
         }
-        final double target = quick ? TARGET_QUICK : TARGET_S;
-        System.out.printf(Locale.ROOT, "LMAX Disruptor 4.0.0 on %s %s, %d processors%n",
-            System.getProperty("java.vm.name"), System.getProperty("java.version"),
+        return allOk ? 0 : 1;
+    }
+
+    // ---- latency -------------------------------------------------------------------------------
+
+    static int latency(final boolean quick, final String json) throws Exception
+    {
+        System.out.printf(Locale.ROOT, "LMAX Disruptor 4.0.0 on %s, %d processors%n", javaName(),
             Runtime.getRuntime().availableProcessors());
         boolean failed = false;
-
-        // JIT warm-up, then calibrate on the last warm-up pass.
-        long n = quick ? 2_000_000L : 10_000_000L;
-        double s = 0;
-        for (int i = 0; i < (quick ? 2 : 3); i++)
-        {
-            s = throughputPass(n);
-            if (s < 0)
-            {
-                System.out.println("warm-up pass: the sum of the values is wrong");
-                System.exit(1);
-            }
-        }
-        final long events = Math.max(1_000_000L, (long) (n * target / s));
-        final Row row = new Row();
-        row.name = "OneToOne 1P1C, long value, YieldingWaitStrategy";
-        row.events = events;
-        row.seconds = Double.MAX_VALUE;
-        row.ok = true;
-        for (int i = 0; i < REPEATS; i++)
-        {
-            final double t = throughputPass(events);
-            if (t < 0)
-            {
-                row.ok = false;
-                failed = true;
-            }
-            else
-            {
-                row.seconds = Math.min(row.seconds, t);
-            }
-        }
-        System.out.printf(Locale.ROOT, "%n  %-52s %13s %9s  check%n", "throughput", "events/s", "ns/event");
-        System.out.printf(Locale.ROOT, "  %-52s %13.0f %9.2f  %s%n", row.name, events / row.seconds,
-            row.seconds * 1e9 / events, row.ok ? "ok" : "SUM WRONG");
-
         final int pings = quick ? PING_N_QUICK : PING_N;
         final List<Lat> lats = new ArrayList<>();
         final String[] names = {"ping-pong round trip, BlockingWaitStrategy", "ping-pong round trip, YieldingWaitStrategy"};
@@ -390,8 +320,66 @@ public final class DisruptorPeer
         }
         if (json != null)
         {
-            writeJson(json, quick, List.of(row), lats);
+            writeJson(json, quick, lats);
         }
-        System.exit(failed ? 1 : 0);
+        return failed ? 1 : 0;
+    }
+
+    private static void usage()
+    {
+        System.err.println("usage: DisruptorPeer --serve\n"
+            + "       DisruptorPeer SHAPE WAIT claim EVENTS [CAP_S [REPEATS]]\n"
+            + "       DisruptorPeer --latency [--quick] [--json FILE]\n"
+            + "SHAPE: 1p1c, 1p1c-batch10, 1p3c, 3p1c; WAIT: yield, spin, block, sleep");
+        System.exit(2);
+    }
+
+    public static void main(final String[] args) throws Exception
+    {
+        if (args.length == 1 && args[0].equals("--serve"))
+        {
+            System.exit(serve());
+        }
+        if (args.length > 0 && args[0].equals("--latency"))
+        {
+            boolean quick = false;
+            String json = null;
+            for (int i = 1; i < args.length; i++)
+            {
+                if (args[i].equals("--quick"))
+                {
+                    quick = true;
+                }
+                else if (args[i].equals("--json") && i + 1 < args.length)
+                {
+                    json = args[++i];
+                }
+                else
+                {
+                    usage();
+                }
+            }
+            System.exit(latency(quick, json));
+        }
+        if (args.length < 4 || args.length > 6)
+        {
+            usage();
+        }
+        try
+        {
+            final long events = Long.parseLong(args[3]);
+            final double cap = args.length > 4 ? Double.parseDouble(args[4]) : 60.0;
+            final int repeats = args.length > 5 ? Integer.parseInt(args[5]) : 1;
+            boolean ok = true;
+            for (int i = 0; i < repeats; i++)
+            {
+                ok &= runOne(args[0], args[1], args[2], events, cap);
+            }
+            System.exit(ok ? 0 : 1);
+        }
+        catch (final NumberFormatException e)
+        {
+            usage();
+        }
     }
 }
