@@ -214,16 +214,19 @@ void rr_reader_close(rr_reader *r)
 
 /* ---- releasing ------------------------------------------------------------------ */
 
+/* The first held sequence in [g, upto), or upto (kept out of the hot path). */
+static __attribute__((noinline)) uint64_t rr__first_held(const rr_reader *r, uint64_t g,
+                                                        uint64_t upto)
+{
+    while (g < upto && r->holds[rr__mod(r->ring, g)] == 0)
+        g++;
+    return g;
+}
+
 /* Let writers reuse every slot below `upto` that is not held. */
 static inline void rr__release_to(rr_reader *r, uint64_t upto)
 {
-    uint64_t g = r->gate;
-    if (r->nholds == 0) {
-        g = upto;
-    } else {
-        while (g < upto && r->holds[rr__mod(r->ring, g)] == 0)
-            g++;
-    }
+    uint64_t g = r->nholds == 0 ? upto : rr__first_held(r, r->gate, upto);
     if (g == r->gate)
         return;
     r->gate = g;
@@ -376,9 +379,82 @@ static rr_status rr__fetch_overwrite(rr_reader *r, rr_event *ev, unsigned char *
     }
 }
 
+/* ---- reading in place with one producer ---------------------------------------------
+ *
+ * A single producer publishes in order: `published` (R2, after the stamps
+ * and so after each slot's bytes) says every event below it is complete, and
+ * in backpressure mode none of those slots is refilled while this reader's
+ * gate is below it. So a reader that has seen `published` once (A2) reads
+ * every event below it in place without looking at their stamps: its `avail`.
+ * A reader waiting for events looks at `published` too (rr__fetch_in_place),
+ * a line of its own that the writer stores once an event, rather than at
+ * the stamp of the slot the writer is filling, which would take that line
+ * from the writer between its stores. The stamps stay for the other modes,
+ * for writers taking over from a dead one, and for a length no writer
+ * stores (a block some process scribbled over), which the stamp decides. */
+
+/* Single producer, backpressure: events after pos are there to read now. */
+static inline bool rr__direct_ready(rr_reader *r)
+{
+    if (r->pos < r->avail)
+        return true;
+    if (!r->direct)
+        return false;
+    /* A2, pairs with R2 in writer.c: the events below it are complete */
+    r->avail = atomic_load_explicit(&r->ring->L->published, memory_order_acquire);
+    return r->pos < r->avail;
+}
+
+/* Hand out event pos (below avail) in place, or false when its length is
+ * not one a writer stores (a block some process scribbled over): the
+ * general path, which looks at the stamp, decides what it is. */
+static inline bool rr__direct_take(rr_reader *r, rr_event *ev, const rr_ring *ring)
+{
+    const rr_slot_meta *m = rr__meta(ring, r->idx);
+    uint32_t len = atomic_load_explicit(&m->len, memory_order_relaxed);
+    if (__builtin_expect(len > ring->slot_size, 0))
+        return false;
+    *ev = (rr_event){ .sequence = r->pos, .len = len,
+                      .event_type = atomic_load_explicit(&m->type, memory_order_relaxed),
+                      .data = rr__slot(ring, r->idx) };
+    r->pos++;
+    if (++r->idx == ring->capacity)
+        r->idx = 0;
+    return true;
+}
+
+/* Several producers, backpressure: hand out event pos in place if its stamp
+ * says it is there (A1, pairs with R1: its bytes are complete), as
+ * rr__fetch_in_place does, without the general path's layers; false for
+ * anything else (not yet published, an abandoned claim's slot), which the
+ * general path sorts out. */
+static inline bool rr__stamped_take(rr_reader *r, rr_event *ev, const rr_ring *ring)
+{
+    const rr_slot_meta *m = rr__meta(ring, r->idx);
+    if (atomic_load_explicit(&m->stamp, memory_order_acquire) != rr__stamp_done(r->pos))
+        return false;
+    return rr__direct_take(r, ev, ring);
+}
+
+static inline bool rr__direct_usable(rr_reader *r)
+{
+    return atomic_load_explicit(&rr__fork_gen, memory_order_relaxed) ==
+           atomic_load_explicit(&r->fork_gen, memory_order_relaxed);
+}
+
 static rr_status rr__fetch_in_place(rr_reader *r, rr_event *ev)
 {
     rr_ring *ring = r->ring;
+    if (r->direct) {
+        /* one producer: wait on `published`, a line of its own, not on the
+         * stamp in the slot the writer is filling */
+        if (!rr__direct_ready(r))
+            return RR_EMPTY;
+        if (rr__direct_take(r, ev, ring)) {
+            r->delivered++;
+            return RR_OK;
+        }
+    }
     for (;;) {
         rr_slot_meta *m = rr__meta(ring, r->idx);
         uint64_t want = rr__stamp_done(r->pos);
@@ -495,95 +571,69 @@ static inline void rr__move_on(rr_reader *r)
     r->cur_lo = r->pos;
 }
 
-/* ---- reading in place with one producer ---------------------------------------------
- *
- * A single producer publishes in order: `published` (R2, after the stamps
- * and so after each slot's bytes) says every event below it is complete, and
- * in backpressure mode none of those slots is refilled while this reader's
- * gate is below it. So a reader that has seen `published` once (A2) reads
- * every event below it in place without looking at their stamps: its `avail`.
- * The stamps stay for the other modes, for writers taking over from a dead
- * one, and for the general path below, which waits. */
-
-/* Single producer, backpressure: events after pos are there to read now. */
-static inline bool rr__direct_ready(rr_reader *r)
-{
-    if (r->pos < r->avail)
-        return true;
-    if (!r->direct)
-        return false;
-    /* A2, pairs with R2 in writer.c: the events below it are complete */
-    r->avail = atomic_load_explicit(&r->ring->L->published, memory_order_acquire);
-    return r->pos < r->avail;
-}
-
-/* Hand out event pos (below avail) in place, or false when its length is
- * not one a writer stores (a block some process scribbled over): the
- * general path, which looks at the stamp, decides what it is. */
-static inline bool rr__direct_take(rr_reader *r, rr_event *ev, const rr_ring *ring)
-{
-    const rr_slot_meta *m = rr__meta(ring, r->idx);
-    uint32_t len = atomic_load_explicit(&m->len, memory_order_relaxed);
-    if (__builtin_expect(len > ring->slot_size, 0))
-        return false;
-    *ev = (rr_event){ .sequence = r->pos, .len = len,
-                      .event_type = atomic_load_explicit(&m->type, memory_order_relaxed),
-                      .data = rr__slot(ring, r->idx) };
-    r->pos++;
-    if (++r->idx == ring->capacity)
-        r->idx = 0;
-    return true;
-}
-
-/* Several producers, backpressure: hand out event pos in place if its stamp
- * says it is there (A1, pairs with R1: its bytes are complete), as
- * rr__fetch_in_place does, without the general path's layers; false for
- * anything else (not yet published, an abandoned claim's slot), which the
- * general path sorts out. */
-static inline bool rr__stamped_take(rr_reader *r, rr_event *ev, const rr_ring *ring)
-{
-    const rr_slot_meta *m = rr__meta(ring, r->idx);
-    if (atomic_load_explicit(&m->stamp, memory_order_acquire) != rr__stamp_done(r->pos))
-        return false;
-    return rr__direct_take(r, ev, ring);
-}
-
-static inline bool rr__direct_usable(rr_reader *r)
-{
-    return atomic_load_explicit(&rr__fork_gen, memory_order_relaxed) ==
-           atomic_load_explicit(&r->fork_gen, memory_order_relaxed);
-}
-
 static __attribute__((noinline)) rr_status rr__next_slow(rr_reader *r, rr_event *ev,
                                                         int64_t timeout_ns);
 static __attribute__((noinline)) rr_status rr__next_batch_slow(rr_reader *r, rr_event *evs,
                                                               size_t max, size_t *n_out,
                                                               int64_t timeout_ns);
 
+/* Overwrite and several producers: an event there now, taken without the
+ * general path's layers (the seqlock fetch; a stamp that says it is there),
+ * else the general path. */
+static __attribute__((noinline)) rr_status rr__next_other(rr_reader *r, rr_event *ev,
+                                                         int64_t timeout_ns)
+{
+    if (r->ring->overwrite) {
+        rr__move_on(r);   /* the general path's first step too: it does nothing twice */
+        if (rr__fetch_overwrite(r, ev, r->scratch) == RR_OK) {
+            atomic_store_explicit(&r->entry->position, r->pos, memory_order_relaxed);
+            return RR_OK;
+        }
+    } else if (!r->direct) {
+        rr__move_on(r);
+        if (rr__stamped_take(r, ev, r->ring)) {
+            r->delivered++;
+            atomic_store_explicit(&r->entry->position, r->pos, memory_order_relaxed);
+            return RR_OK;
+        }
+    }
+    return rr__next_slow(r, ev, timeout_ns);
+}
+
+/* The wake-up call of a release, out of rr_reader_next's code. */
+static __attribute__((noinline, cold)) rr_status rr__wake_writers(const rr_reader *r)
+{
+    rr__wake_all(r->ring, &r->ring->L->writable);
+    return RR_OK;
+}
+
 rr_status rr_reader_next(rr_reader *r, rr_event *ev, int64_t timeout_ns)
 {
     if (__builtin_expect(r && ev && rr__direct_usable(r), 1)) {
-        if (__builtin_expect(rr__direct_ready(r), 1)) {
-            rr__move_on(r);   /* the general path's first step too: it does nothing twice */
+        if (__builtin_expect(r->nholds == 0 && rr__direct_ready(r), 1)) {
+            uint64_t last = r->pos;   /* what the last call handed out ends here */
             if (__builtin_expect(rr__direct_take(r, ev, r->ring), 1)) {
                 r->delivered++;
+                r->cur_lo = last;
                 atomic_store_explicit(&r->entry->position, r->pos, memory_order_relaxed);
-                return RR_OK;
-            }
-        } else if (r->ring->overwrite) {
-            /* an event there now: the general path's first look, without its layers */
-            rr__move_on(r);
-            if (rr__fetch_overwrite(r, ev, r->scratch) == RR_OK) {
-                atomic_store_explicit(&r->entry->position, r->pos, memory_order_relaxed);
+                if (r->gate == last)
+                    return RR_OK;
+                /* release it (rr__move_on with no holds): R3, pairs with A3
+                 * in writer.c rr__gate_refresh, after our reads of it */
+                r->gate = last;
+                atomic_store_explicit(&r->entry->gate, last, memory_order_release);
+                /* S1's notifier side, as rr__notify */
+                if (atomic_load_explicit(&rr__asym_fences, memory_order_relaxed))
+                    atomic_signal_fence(memory_order_seq_cst);
+                else
+                    atomic_thread_fence(memory_order_seq_cst);
+                if (__builtin_expect(atomic_load_explicit(&r->ring->L->writable.waiters,
+                                                          memory_order_relaxed) != 0, 0))
+                    return rr__wake_writers(r);
                 return RR_OK;
             }
         } else if (!r->direct) {
-            rr__move_on(r);
-            if (rr__stamped_take(r, ev, r->ring)) {
-                r->delivered++;
-                atomic_store_explicit(&r->entry->position, r->pos, memory_order_relaxed);
-                return RR_OK;
-            }
+            return rr__next_other(r, ev, timeout_ns);
         }
     }
     return rr__next_slow(r, ev, timeout_ns);
