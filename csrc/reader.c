@@ -386,12 +386,14 @@ static rr_status rr__fetch_overwrite(rr_reader *r, rr_event *ev, unsigned char *
  * in backpressure mode none of those slots is refilled while this reader's
  * gate is below it. So a reader that has seen `published` once (A2) reads
  * every event below it in place without looking at their stamps: its `avail`.
- * A reader waiting for events looks at `published` too (rr__fetch_in_place),
- * a line of its own that the writer stores once an event, rather than at
- * the stamp of the slot the writer is filling, which would take that line
- * from the writer between its stores. The stamps stay for the other modes,
- * for writers taking over from a dead one, and for a length no writer
- * stores (a block some process scribbled over), which the stamp decides. */
+ * A reader that has caught up waits on the stamp of its next slot
+ * (rr__fetch_in_place), not on `published`: the stamp sits in the line it
+ * reads next (a small slot's payload too), so the event reaches it in one
+ * transfer between the cores, not two (or three) - ping-pong round trips
+ * measured ~30% shorter than waiting on `published`. The stamps stay for the
+ * other modes too, for writers taking over from a dead one, and for a
+ * length no writer stores (a block some process scribbled over), which the
+ * stamp decides. */
 
 /* Single producer, backpressure: events after pos are there to read now. */
 static inline bool rr__direct_ready(rr_reader *r)
@@ -445,16 +447,6 @@ static inline bool rr__direct_usable(rr_reader *r)
 static rr_status rr__fetch_in_place(rr_reader *r, rr_event *ev)
 {
     rr_ring *ring = r->ring;
-    if (r->direct) {
-        /* one producer: wait on `published`, a line of its own, not on the
-         * stamp in the slot the writer is filling */
-        if (!rr__direct_ready(r))
-            return RR_EMPTY;
-        if (rr__direct_take(r, ev, ring)) {
-            r->delivered++;
-            return RR_OK;
-        }
-    }
     for (;;) {
         rr_slot_meta *m = rr__meta(ring, r->idx);
         uint64_t want = rr__stamp_done(r->pos);
