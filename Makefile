@@ -135,6 +135,7 @@ test-python: py-deps python
 
 bench-py: python
 	$(PY_RUN) bench/python/bench_queue.py
+	$(PY_RUN) bench/python/bench_instr.py
 
 demo-python: python
 	$(PY_RUN) examples/fanout.py

@@ -127,6 +127,11 @@ def _py(script):
     return group
 
 
+def py_instr(quick, out, log, timeout):
+    _need("valgrind", "install valgrind (apt-get install valgrind)")
+    return _py("bench_instr.py")(quick, out, log, timeout)
+
+
 def lua(quick, out, log, timeout):
     _need(LUA, "install Lua 5.4 (apt-get install lua5.4 liblua5.4-dev)")
     if not (ROOT / "build/lua/rusted_ring.so").exists():
@@ -447,9 +452,11 @@ GROUPS = {
                         "alternating runs", disruptor_tests),
     "spsc_queues": ("C vs ck_ring and boost::lockfree::spsc_queue, 1P1C, alternating runs", spsc_queues),
     "py_threads": ("Python threads vs queue.Queue & co (bench_queue.py)", _py("bench_queue.py")),
+    "py_instr": ("Python per-event path, callgrind instructions vs SimpleQueue (bench_instr.py)", py_instr),
     "py_latency": ("Python ping-pong latency (bench_latency.py)", _py("bench_latency.py")),
     "py_procs": ("Python processes vs mp.Queue, faster-fifo, pyzmq (bench_procs.py)", _py("bench_procs.py")),
     "py_pressure": ("writer outrunning its reader, sampled (bench_pressure.py)", _py("bench_pressure.py")),
+    "py_blocks": ("Python blocks + NumPy vs SimpleQueue, mp.Queue (bench_blocks.py)", _py("bench_blocks.py")),
     "lua": ("Lua vs a pure-Lua table queue (bench.lua)", lua),
 }
 
@@ -932,6 +939,14 @@ def summary(doc: dict) -> list[dict]:
             "Ring, 3 readers, batches of 64", fan.get("Ring, 3 readers, batches of 64"), peer, fan.get(peer),
             "events/s", "higher", "each reader sees every event", g)
 
+    pi = (_data(doc, "py_instr") or {}).get("results", [])
+    for ours, peer, note in (("Ring add + next", "SimpleQueue put + get_nowait", "target: no more than the peer"),
+                             ("Ring add + ev = next (kept one call)", "SimpleQueue put + item = get_nowait", "")):
+        o, p = _find(pi, name=ours), _find(pi, name=peer)
+        add("Python, one thread, callgrind instructions per event", f"{ours} vs {peer}", ours,
+            o and o["instructions_per_event"], peer, p and p["instructions_per_event"], "instructions",
+            "lower", note, ("py_instr",))
+
     pl = (_data(doc, "py_latency") or {}).get("results", [])
     for kind, ours_name, peers in (("threads", "rusted_ring Ring", ("queue.Queue", "queue.SimpleQueue")),
                                    ("processes", "rusted_ring shared Ring",
@@ -971,17 +986,21 @@ def summary(doc: dict) -> list[dict]:
                                (bat, "pyzmq PUSH/PULL ipc, 64 per message", "")):
         add(sec, f"{short[ours]} vs {short[peer]}", ours, p_rate(ours), peer, p_rate(peer),
             "events/s", "higher", f"target {target}" if target else "", g)
-    for mode in ("add / next", "add_batch / next"):
+    for mode in ("add / next", "add_batch / next", "add_batch / next_block (512)"):
         name = f"Python writer -> Lua reader, {mode}"
         py_name = one if mode == "add / next" else bat
         add(sec, f"Python -> Lua reader ({mode.replace(' ', '')}) vs Python reader", name, p_rate(name),
             py_name.replace("rusted_ring", "Python reader,"), p_rate(py_name), "events/s", "higher",
             "both rusted_ring: x is what reading in Lua costs against reading in Python", g, reference=True)
 
+    _blocks_rows(doc, add)
+
     lu = _data(doc, "lua")
+    lua_targets = {"interleaved": "target >= 1.0x", "bursts_block": "target >= 1.5x"}
     for r in (lu or {}).get("queue_vs_ring", []) or [{"name": "interleaved", "what": "one in, one out"}]:
-        add("Lua, one state", r.get("what", r["name"]), "w:add + r:next", r.get("ring_ns"),
-            "pure-Lua table queue push + pop", r.get("queue_ns"), "ns/event", "lower", "", ("lua",))
+        peer = "pure-Lua table queue push + pop" + (" + string.unpack" if r["name"].endswith("decode") else "")
+        add("Lua, one state", r.get("what", r["name"]), r.get("ring_what", "w:add + r:next"), r.get("ring_ns"),
+            peer, r.get("queue_ns"), "ns/event", "lower", lua_targets.get(r["name"], ""), ("lua",))
 
     mem = _find((core or {}).get("memory", []), preset="production", pool="total")
     xs = _find((core or {}).get("memory", []), preset="production", pool="XS")
@@ -990,6 +1009,30 @@ def summary(doc: dict) -> list[dict]:
         f"payload {mem['payload_bytes']:,} B; XS pool: ours {xs['ours_bytes']:,} B, seed {xs['seed_bytes']:,} B"
         if mem and xs else "", ("c_core",))
     return rows
+
+
+def _blocks_rows(doc: dict, add) -> None:
+    """The block API's rows (bench_blocks.py): 64 B events in blocks of 4096 with a NumPy
+    reduction per block, against one event per put and against pickled NumPy arrays."""
+    rows = (_data(doc, "py_blocks") or {}).get("results", [])
+
+    def rate(name):
+        r = _find(rows, name=name)
+        return r.get("events_per_s") if r else None
+
+    ours_t = "rusted_ring add_block / next_block (4096) + NumPy"
+    ours_p = "rusted_ring shared add_block / next_block (4096) + NumPy"
+    g = ("py_blocks",)
+    for sec, ours, peer, label, target in (
+            ("Python blocks, 1 writer thread -> 1 reader thread, 64 B", ours_t,
+             "queue.SimpleQueue put / get", "blocks vs SimpleQueue put/get",
+             "target >= 10x and >= 50 M events/s"),
+            ("Python blocks, 1 writer process -> 1 reader process, 64 B", ours_p,
+             "multiprocessing.Queue put / get", "blocks vs mp.Queue put/get", "target >= 100x"),
+            ("Python blocks, 1 writer process -> 1 reader process, 64 B", ours_p,
+             "multiprocessing.Queue 4096-row arrays + NumPy", "blocks vs mp.Queue of 4096-row arrays",
+             "target >= 3x")):
+        add(sec, label, ours, rate(ours), peer, rate(peer), "events/s", "higher", target, g)
 
 
 def _fmt(v, unit):
@@ -1001,6 +1044,8 @@ def _fmt(v, unit):
         return f"{v / 1e3:,.1f} us" if v >= 1e4 else f"{v:,.0f} ns"
     if unit == "bytes":
         return f"{v:,} B"
+    if unit == "instructions":
+        return f"{v:,.0f}"
     return f"{v}"
 
 

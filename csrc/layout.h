@@ -552,6 +552,34 @@ static inline void rr__notify(const rr_ring *ring, rr_waitq *q)
 
 /* writer.c */
 uint64_t  rr__gate_refresh(rr_ring *ring, uint64_t head);
+/* rr_writer_claim_ex; `contiguous` (block.c): at most `count`, as many as lie
+ * before the ring's end from where the claim lands (c->count). */
+rr_status rr__writer_claim_run(rr_writer *w, uint32_t count, bool contiguous,
+                               uint32_t event_type, rr_claim *c, int64_t timeout_ns,
+                               rr_wait *wait);
+/* The same without setting the slots' lengths and types: the caller sets
+ * every one before it publishes. */
+rr_status rr__writer_reserve(rr_writer *w, uint32_t count, rr_claim *c, int64_t timeout_ns,
+                             rr_wait *wait);
+/* rr_writer_publish without checking the lengths: the caller set them
+ * through the core, and checked them. */
+rr_status rr__writer_publish_sized(rr_writer *w, rr_claim *c);
+
+/* reader.c, for block.c. rr__reader_begin: the start of rr_reader_next (the
+ * process check, releasing what the last call handed out, the first event,
+ * waited for). rr__reader_release_upto: let writers reuse the slots below
+ * `upto` that are not held. rr__reader_check: the process check alone. */
+rr_status rr__reader_begin(rr_reader *r, rr_event *first, int64_t timeout_ns);
+void      rr__reader_release_upto(rr_reader *r, uint64_t upto);
+rr_status rr__reader_check(rr_reader *r);
+
+/* An overwrite reader's scratch: scratch_events payload copies of the slot
+ * stride, then (block.c) each copy's length and type, 8 bytes a copy. */
+#define RR_SCRATCH_META_BYTES (2 * sizeof(uint32_t))
+static inline uint32_t *rr__scratch_meta(const rr_reader *r)
+{
+    return (uint32_t *)(void *)(r->scratch + r->scratch_events * r->ring->stride);
+}
 
 /* proc.c — which process owns an entry, and whether it still runs. */
 uint64_t  rr__self_owner(void);

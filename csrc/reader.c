@@ -45,7 +45,9 @@ static rr_status rr__reader_alloc(rr_ring *ring, rr_reader **out)
     if (ring->overwrite) {
         size_t n = RR_SCRATCH_BYTES / ring->stride;
         r->scratch_events = n == 0 ? 1 : n > ring->capacity ? ring->capacity : n;
-        r->scratch = malloc(r->scratch_events * ring->stride);
+        /* the copies, then each copy's length and type (block.c); zeroed, as
+         * a block shows whole slots, past each event's length too */
+        r->scratch = calloc(r->scratch_events, ring->stride + RR_SCRATCH_META_BYTES);
     } else {
         r->holds = calloc(ring->capacity, sizeof *r->holds);
     }
@@ -357,8 +359,10 @@ static rr_status rr__fetch_overwrite(rr_reader *r, rr_event *ev, unsigned char *
             rr__skip_lapped(r, s1);
             continue;
         }
-        uint32_t len = atomic_load_explicit(&m->len, memory_order_relaxed);
-        uint32_t type = atomic_load_explicit(&m->type, memory_order_relaxed);
+        /* part of the racy copy: a claim view (block.c) writes them plainly */
+        uint32_t len, type;
+        rr__overwrite_copy(&len, &m->len, sizeof len);
+        rr__overwrite_copy(&type, &m->type, sizeof type);
         rr__overwrite_copy(dst, rr__slot(ring, r->idx), len <= ring->slot_size ? len : 0);
         /* A5, pairs with R5 in writer.c rr__mark_writing: a copy that saw
          * a new byte re-reads a newer stamp */
@@ -783,4 +787,28 @@ bool rr_reader_is_under_pressure(const rr_reader *r)
 bool rr_reader_should_throttle(const rr_reader *r)
 {
     return rr_ratio_should_throttle(rr_reader_backpressure_ratio(r));
+}
+
+/* ---- what block.c builds on ------------------------------------------------------------- */
+
+/* The start of rr_reader_next: release what the last call handed out, then
+ * the first event (waiting up to timeout_ns), copied to the scratch's first
+ * row in an overwrite ring. */
+rr_status rr__reader_begin(rr_reader *r, rr_event *first, int64_t timeout_ns)
+{
+    rr_status st = rr__reader_mine(r);
+    if (st != RR_OK)
+        return st;
+    rr__move_on(r);
+    return rr__read_first(r, first, timeout_ns);
+}
+
+void rr__reader_release_upto(rr_reader *r, uint64_t upto)
+{
+    rr__release_to(r, upto);
+}
+
+rr_status rr__reader_check(rr_reader *r)
+{
+    return rr__reader_mine(r);
 }

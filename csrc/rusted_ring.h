@@ -240,7 +240,10 @@ void     *rr_claim_data(const rr_claim *c, uint32_t i);
  * of the ring is. */
 rr_status rr_claim_set(rr_claim *c, uint32_t i, size_t len, uint32_t event_type);
 
-/* Make every event of the claim visible to readers, in order. */
+/* Make every event of the claim visible to readers, in order. Every length
+ * is checked first (a claim view lets them be written directly): one larger
+ * than the slot publishes nothing, RR_TOO_LARGE naming the event, and the
+ * claim stays open to be corrected or abandoned. */
 rr_status rr_writer_publish(rr_writer *w, rr_claim *c);
 
 /* Give the claim up: no reader ever sees its events. */
@@ -281,6 +284,52 @@ rr_status rr_writer_add_ex(rr_writer *w, const void *data, size_t len, uint32_t 
                            uint64_t *seq_out, int64_t timeout_ns, rr_wait *wait);
 rr_status rr_writer_add_batch_ex(rr_writer *w, const rr_payload *items, size_t n,
                                  uint64_t *first_seq_out, int64_t timeout_ns, rr_wait *wait);
+
+/* ---- writing blocks (block.c) ---------------------------------------------- */
+
+/* A claim of up to `max` (1 .. rr_ring_max_claim) slots that lie contiguously
+ * in memory: fewer at the ring's end (at least 1), never wrapping. Each slot
+ * starts with length slot_size and type `event_type`. Otherwise as
+ * rr_writer_claim: publish or abandon it; c->count says how many it holds. */
+rr_status rr_writer_claim_block(rr_writer *w, uint32_t max, uint32_t event_type, rr_claim *c,
+                                int64_t timeout_ns);
+
+/* A writable view of an open claim that does not wrap (every claim of
+ * rr_writer_claim_block): claimed event i's payload at data + i * stride
+ * (slot_size bytes), its length at *(uint32_t *)((char *)lengths + i *
+ * meta_stride), its type likewise. Lengths written here are checked by
+ * rr_writer_publish, which publishes nothing (RR_TOO_LARGE, naming the
+ * event) when one is larger than the slot. RR_INVALID for a claim that is
+ * not open or wraps around the ring's end. Valid until the claim is
+ * published or abandoned. */
+typedef struct rr_claim_view {
+    unsigned char *data;
+    size_t         stride;        /* bytes from one payload to the next */
+    uint32_t      *lengths;
+    uint32_t      *types;
+    size_t         meta_stride;   /* bytes from one length (type) to the next */
+} rr_claim_view;
+rr_status rr_claim_view_get(const rr_claim *c, rr_claim_view *out);
+
+/* Publish n rows with one claim, all or none: row i is row_bytes bytes at
+ * data + i * row_stride. lengths (NULL: every event is row_bytes long; else
+ * each at most row_bytes) and types (NULL: every event `event_type`) give
+ * each event's length and type. row_bytes <= slot_size (RR_TOO_LARGE naming
+ * both), 1 <= n <= rr_ring_max_claim (RR_INVALID); everything is checked
+ * before anything is claimed. The claim wraps around the ring's end as
+ * rr_writer_add_batch's does. *first_seq_out (may be NULL): the first
+ * event's sequence. timeout_ns as for rr_writer_claim. */
+rr_status rr_writer_add_rows(rr_writer *w, const void *data, size_t row_stride, size_t row_bytes,
+                             size_t n, const uint32_t *lengths, const uint32_t *types,
+                             uint32_t event_type, uint64_t *first_seq_out, int64_t timeout_ns);
+
+/* The two calls above as part of the logical wait `wait` (see rr_wait). */
+rr_status rr_writer_claim_block_ex(rr_writer *w, uint32_t max, uint32_t event_type, rr_claim *c,
+                                   int64_t timeout_ns, rr_wait *wait);
+rr_status rr_writer_add_rows_ex(rr_writer *w, const void *data, size_t row_stride,
+                                size_t row_bytes, size_t n, const uint32_t *lengths,
+                                const uint32_t *types, uint32_t event_type,
+                                uint64_t *first_seq_out, int64_t timeout_ns, rr_wait *wait);
 
 /* ---- readers ------------------------------------------------------------- */
 
@@ -342,6 +391,39 @@ size_t    rr_reader_batch_limit(const rr_reader *r);
  * matching rr_reader_release. Holds nest. */
 rr_status rr_reader_hold(rr_reader *r, uint64_t sequence);
 rr_status rr_reader_release(rr_reader *r, uint64_t sequence);
+
+/* ---- reading blocks (block.c) ---------------------------------------------- */
+
+/* Consecutive events lying contiguously in memory. */
+typedef struct rr_block {
+    uint64_t             first_sequence;
+    uint32_t             count;        /* events in the block, >= 1 when RR_OK */
+    uint32_t             slot_size;    /* bytes of each payload row */
+    const unsigned char *data;         /* payload of event 0; event i's at data + i * stride */
+    size_t               stride;       /* bytes from one payload to the next */
+    const uint32_t      *lengths;      /* event i's length:
+                                          *(uint32_t *)((char *)lengths + i * meta_stride) */
+    const uint32_t      *types;        /* event i's type, same stride */
+    size_t               meta_stride;  /* bytes from one length (type) to the next */
+} rr_block;
+
+/* Up to `max` (>= 1) consecutive events that lie contiguously: fewer at the
+ * ring's end, and a block ends before an abandoned claim's slot (which the
+ * next call passes over and counts in `skipped`). Waits for the first event
+ * as rr_reader_next does; the rest are what is already there. The block is
+ * the reader's until its next rr_reader_next / next_batch / next_block call,
+ * as rr_reader_next_batch's events are: backpressure rings hand out the slots
+ * themselves, pinned until then (rr_reader_hold_range keeps them longer);
+ * overwrite rings a verified copy in the reader's scratch (at most
+ * rr_reader_batch_limit events; a block ends where the writer lapped the
+ * copy, and the next call counts what it skips in `lost`). */
+rr_status rr_reader_next_block(rr_reader *r, size_t max, rr_block *b, int64_t timeout_ns);
+
+/* rr_reader_hold / rr_reader_release for the n (>= 1) events [first,
+ * first + n), all or none (RR_INVALID naming the first event out of range, or
+ * not held, and nothing changes). Backpressure rings only. */
+rr_status rr_reader_hold_range(rr_reader *r, uint64_t first, uint64_t n);
+rr_status rr_reader_release_range(rr_reader *r, uint64_t first, uint64_t n);
 
 uint64_t  rr_reader_cursor(const rr_reader *r);      /* next sequence to read */
 uint64_t  rr_reader_lag(const rr_reader *r);         /* published, not yet read */

@@ -268,6 +268,16 @@ RR__FAST bool rr__publish_fast(rr_writer *w, rr_claim *c)
     unsigned char *meta = h->meta + first * meta_stride;
     _Atomic uint64_t *published = h->published;
     const uint64_t contig = cap - first;
+    /* Every length within the slot: a claim view (rr_claim_view_get) writes
+     * them directly; for one that is not, the library's publish says which
+     * and publishes nothing. This writer stored them: relaxed. */
+    for (uint32_t i = 0; i < n; i++) {
+        const rr_slot_meta *m = (const rr_slot_meta *)(const void *)(h->meta +
+            (i < contig ? first + i : first + i - cap) * meta_stride);
+        if (__builtin_expect(atomic_load_explicit(&m->len, memory_order_relaxed) >
+                                 h->slot_size, 0))
+            return false;
+    }
     h->idx = n < contig ? first + n : first + n - cap;
     h->next = seq + n;
     h->pending = 0;

@@ -418,11 +418,22 @@ static rr_status rr__claim_single(rr_writer *w, uint32_t n, int64_t timeout_ns, 
     return RR_OK;
 }
 
-/* Several producers. In a shared ring the claim holds a claim record
- * (claims.c): *rec_out is its index + 1, or 0 when the ring has none. */
-static rr_status rr__claim_multi(rr_writer *w, uint32_t n, int64_t timeout_ns, uint64_t *seq,
-                                 rr_wait *wait, uint32_t *rec_out)
+/* Of n events wanted at s, how many lie before the ring's end (block.c). */
+static inline uint32_t rr__contiguous(const rr_ring *ring, uint64_t s, uint32_t n)
 {
+    uint64_t left = ring->capacity - s % ring->capacity;
+    return left < n ? (uint32_t)left : n;
+}
+
+/* Several producers. In a shared ring the claim holds a claim record
+ * (claims.c): *rec_out is its index + 1, or 0 when the ring has none.
+ * `contiguous`: claim only as many of the *n_io wanted as lie before the
+ * ring's end from wherever the claim lands (*n_io says how many). */
+static rr_status rr__claim_multi(rr_writer *w, uint32_t *n_io, bool contiguous,
+                                 int64_t timeout_ns, uint64_t *seq, rr_wait *wait,
+                                 uint32_t *rec_out)
+{
+    uint32_t want = *n_io, n = want;
     rr_ring *ring = w->ring;
     rr_layout *L = ring->L;
     int64_t deadline = rr__deadline(timeout_ns);
@@ -436,6 +447,8 @@ static rr_status rr__claim_multi(rr_writer *w, uint32_t n, int64_t timeout_ns, u
     }
     uint64_t s = atomic_load_explicit(&L->claim, memory_order_relaxed);
     for (;;) {
+        if (contiguous)
+            n = rr__contiguous(ring, s, want);
         if (!rr__multi_room(ring, s, n)) {
             if (rec)   /* a producer that waits covers nothing (claims.c, C2) */
                 rr__claim_record_withdraw(rec);
@@ -459,6 +472,7 @@ static rr_status rr__claim_multi(rr_writer *w, uint32_t n, int64_t timeout_ns, u
             break;
     }
     *seq = s;
+    *n_io = n;
     *rec_out = rec ? index + 1 : 0;
     return RR_OK;
 }
@@ -488,15 +502,20 @@ static rr_status rr__check_claim_args(rr_writer *w, uint32_t count, rr_claim *c)
 }
 
 /* Take `count` slots (waiting for room as the ring's mode says) and mark
- * them; the caller fills them and sets each slot's length and type. */
-static rr_status rr__reserve(rr_writer *w, uint32_t count, int64_t timeout_ns, rr_claim *c,
-                             rr_wait *wait)
+ * them; the caller fills them and sets each slot's length and type.
+ * `contiguous` (block.c): only as many as lie before the ring's end (c->count
+ * says how many). */
+static rr_status rr__reserve(rr_writer *w, uint32_t count, bool contiguous, int64_t timeout_ns,
+                             rr_claim *c, rr_wait *wait)
 {
     rr_ring *ring = w->ring;
     uint64_t seq = 0;
     uint32_t rec = 0;
+    if (contiguous && w->single)
+        count = rr__contiguous(ring, w->hot.next, count);
     rr_status st = w->single ? rr__claim_single(w, count, timeout_ns, &seq, wait)
-                             : rr__claim_multi(w, count, timeout_ns, &seq, wait, &rec);
+                             : rr__claim_multi(w, &count, contiguous, timeout_ns, &seq, wait,
+                                               &rec);
     if (st != RR_OK)
         return st;
     uint64_t idx = w->single ? w->hot.idx : rr__mod(ring, seq);
@@ -514,19 +533,29 @@ static rr_status rr__reserve(rr_writer *w, uint32_t count, int64_t timeout_ns, r
     return RR_OK;
 }
 
-static __attribute__((noinline)) rr_status rr__claim_slow(rr_writer *w, uint32_t count,
-                                                         uint32_t event_type, rr_claim *c,
-                                                         int64_t timeout_ns, rr_wait *wait)
+rr_status rr__writer_reserve(rr_writer *w, uint32_t count, rr_claim *c, int64_t timeout_ns,
+                             rr_wait *wait)
 {
     rr_wait own = RR_WAIT_INIT;
     rr_status st = rr__check_claim_args(w, count, c);
     if (st == RR_OK)
-        st = rr__reserve(w, count, timeout_ns, c, wait ? wait : &own);
+        st = rr__reserve(w, count, false, timeout_ns, c, wait ? wait : &own);
+    return st;
+}
+
+rr_status rr__writer_claim_run(rr_writer *w, uint32_t count, bool contiguous,
+                               uint32_t event_type, rr_claim *c, int64_t timeout_ns,
+                               rr_wait *wait)
+{
+    rr_wait own = RR_WAIT_INIT;
+    rr_status st = rr__check_claim_args(w, count, c);
+    if (st == RR_OK)
+        st = rr__reserve(w, count, contiguous, timeout_ns, c, wait ? wait : &own);
     if (st != RR_OK)
         return st;
     rr_ring *ring = w->ring;
     uint64_t idx = c->_idx;
-    for (uint32_t i = 0; i < count; i++) {
+    for (uint32_t i = 0; i < c->count; i++) {
         rr__set_meta(rr__meta(ring, idx), ring->slot_size, event_type);
         if (++idx == ring->capacity)
             idx = 0;
@@ -541,7 +570,7 @@ static __attribute__((noinline)) rr_status rr__claim_many(rr_writer *w, uint32_t
 {
     if (rr__claim_fast(w, count, event_type, c))
         return RR_OK;
-    return rr__claim_slow(w, count, event_type, c, timeout_ns, wait);
+    return rr__writer_claim_run(w, count, false, event_type, c, timeout_ns, wait);
 }
 
 /* rr__claim_fast (rusted_ring_inline.h) first: a single producer's claim
@@ -636,9 +665,29 @@ static void rr__stamp_all(rr_ring *ring, const rr_claim *c)
     }
 }
 
-static __attribute__((noinline)) rr_status rr__publish_slow(rr_writer *w, rr_claim *c);
+/* A claim's lengths may have been written through a claim view (block.c),
+ * bypassing rr_claim_set: none may pass for more than a slot holds (nor for
+ * RR_LEN_ABANDONED). Relaxed: this writer stored them. */
+static rr_status rr__check_lengths(const rr_ring *ring, const rr_claim *c)
+{
+    uint64_t idx = c->_idx;
+    for (uint32_t i = 0; i < c->count; i++) {
+        uint32_t len = atomic_load_explicit(&rr__meta(ring, idx)->len, memory_order_relaxed);
+        if (len > ring->slot_size)
+            return rr__fail(RR_TOO_LARGE, "event %u of the claim (sequence %llu) has length "
+                            "%u; the slot size is %u bytes; nothing was published", i,
+                            (unsigned long long)(c->sequence + i), len, ring->slot_size);
+        if (++idx == ring->capacity)
+            idx = 0;
+    }
+    return RR_OK;
+}
 
-/* rr__publish_fast (rusted_ring_inline.h) first: a single producer's claim. */
+static __attribute__((noinline)) rr_status rr__publish_slow(rr_writer *w, rr_claim *c);
+static rr_status rr__publish_checked(rr_writer *w, rr_claim *c);
+
+/* rr__publish_fast (rusted_ring_inline.h) first: a single producer's claim
+ * whose lengths all fit. */
 rr_status rr_writer_publish(rr_writer *w, rr_claim *c)
 {
     if (rr__publish_fast(w, c))
@@ -646,8 +695,16 @@ rr_status rr_writer_publish(rr_writer *w, rr_claim *c)
     return rr__publish_slow(w, c);
 }
 
-/* Publish a claim known to be this writer's open one (the checks are the
- * caller's). */
+/* rr_writer_publish of a claim whose lengths its writer set through the
+ * core (rr_claim_set, the copying adds, block.c's add_rows): checked then. */
+rr_status rr__writer_publish_sized(rr_writer *w, rr_claim *c)
+{
+    rr_status st = rr__check_open_claim(w, c);
+    return st == RR_OK ? rr__publish_checked(w, c) : st;
+}
+
+/* Publish a claim known to be this writer's open one, every length within
+ * the slot (the checks are the caller's). */
 static rr_status rr__publish_checked(rr_writer *w, rr_claim *c)
 {
     rr_ring *ring = w->ring;
@@ -676,6 +733,8 @@ static rr_status rr__publish_checked(rr_writer *w, rr_claim *c)
 static rr_status rr__publish_slow(rr_writer *w, rr_claim *c)
 {
     rr_status st = rr__check_open_claim(w, c);
+    if (st == RR_OK)
+        st = rr__check_lengths(w->ring, c);
     return st == RR_OK ? rr__publish_checked(w, c) : st;
 }
 
@@ -761,7 +820,7 @@ static __attribute__((noinline)) rr_status rr__add_slow(rr_writer *w, const void
         return rr__add_single(w, data, len, event_type, seq_out, timeout_ns, wait);
     rr_wait own = RR_WAIT_INIT;
     rr_claim c;
-    rr_status st = rr__reserve(w, 1, timeout_ns, &c, wait ? wait : &own);
+    rr_status st = rr__reserve(w, 1, false, timeout_ns, &c, wait ? wait : &own);
     if (st != RR_OK)
         return st;
     rr__set_meta(rr__meta(ring, c._idx), (uint32_t)len, event_type);
@@ -810,7 +869,7 @@ rr_status rr_writer_add_batch_ex(rr_writer *w, const rr_payload *items, size_t n
     rr_claim c;
     rr_status st = rr__check_claim_args(w, (uint32_t)n, &c);
     if (st == RR_OK)
-        st = rr__reserve(w, (uint32_t)n, timeout_ns, &c, wait ? wait : &own);
+        st = rr__reserve(w, (uint32_t)n, false, timeout_ns, &c, wait ? wait : &own);
     if (st != RR_OK)
         return st;
     rr_ring *ring = w->ring;

@@ -218,7 +218,7 @@ static size_t start_offset(lua_State *L, int pos_arg, size_t len)
 }
 
 int rr_unpack(lua_State *L, const unsigned char *data, size_t len, int fmt_arg, int pos_arg,
-              int (*valid)(void *ctx), void *ctx)
+              const char *what, int (*valid)(void *ctx), void *ctx)
 {
     fmt_state f = { L, fmt_arg, luaL_checkstring(L, fmt_arg), native_little(), 1 };
     size_t pos = start_offset(L, pos_arg, len);
@@ -232,7 +232,7 @@ int rr_unpack(lua_State *L, const unsigned char *data, size_t len, int fmt_arg, 
         pos += pad;
         luaL_checkstack(L, 2, "too many results");
         if (valid && !valid(ctx))
-            luaL_error(L, "stale event: its reader moved on while it was being unpacked");
+            luaL_error(L, "stale %s: its reader moved on while it was being unpacked", what);
         pos += push_item(&f, k, size, data, len, pos) + (size_t)size;
         if (k < OPT_PAD)
             pushed++;

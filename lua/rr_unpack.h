@@ -16,8 +16,8 @@
  * Raises the errors string.unpack raises (bad format, data too short).
  * valid(ctx) (may be NULL) is asked before each item is read; pushing a
  * string can run finalizers, which may take the bytes away. Raises a "stale
- * event" error when it answers 0. */
+ * <what>" error ("stale event", "stale block") when it answers 0. */
 int rr_unpack(lua_State *L, const unsigned char *data, size_t len, int fmt_arg, int pos_arg,
-              int (*valid)(void *ctx), void *ctx);
+              const char *what, int (*valid)(void *ctx), void *ctx);
 
 #endif /* RR_UNPACK_H */

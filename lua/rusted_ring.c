@@ -11,13 +11,26 @@
  *     and the ring counts them (`children`). The ring's block is freed only
  *     once the ring was released (its __gc or __close ran) and its last child
  *     closed, so no finalizer order can free a ring under an open handle.
- *   - An event is a small userdata naming its reader and the reader's
- *     generation when it was handed out. Every next() (and close) bumps the
- *     generation, so an event used after its reader moved on raises instead of
- *     reading a slot that now holds something else.
+ *   - The event object belongs to the reader and holds the latest event:
+ *     each reader makes one event userdata when it is opened (its user value
+ *     2) and every r:next() that returns an event returns that same object,
+ *     refilled, so reading allocates nothing. The event records the reader's
+ *     generation when it was filled; every next() (and close) bumps the
+ *     generation, so the event raises ("stale event") after a next() that
+ *     returned nil and after close, instead of reading a slot the reader no
+ *     longer owns. A variable that kept the event from an earlier next() sees
+ *     the latest event, not the one it was handed then.
  *   - Handles the program dropped close in __gc. Lua does not see the reader
  *     table fill up, so when opening a reader (or a single-producer writer)
  *     finds no room, one full collection runs and the open is retried.
+ *   - Blocks (r:next_block) follow the same rule: one block userdata per
+ *     reader (user value 3), refilled by each next_block, holding the
+ *     reader's generation. Every next, next_block and close bumps the
+ *     generation, so a block raises ("stale block") once its reader made
+ *     another call, and the event once the reader made a next_block call.
+ *     A block's accessors read event i of the core's rr_block in place
+ *     (backpressure: the slots themselves, pinned until the reader's next
+ *     call; overwrite: the reader's verified copy).
  *   - A shared ring (rr.create_shared / rr.open_shared) is the same ring
  *     userdata. Releasing it unmaps the segment but neither ends the stream,
  *     which other processes may still use, nor removes the name.
@@ -28,9 +41,9 @@
  * So each method allocates, and checks its arguments, before it calls the
  * core, and looks at its handle again after every allocation or collection
  * (a closed writer or reader, a released ring raise as at entry). Between
- * the core call and the return nothing allocates: r:next() makes its event
- * first, so a finalizer that reads from the reader runs before this call's
- * read, never between the read and the event handed out. A reader and a
+ * the core call and the return nothing allocates: r:next() allocates
+ * nothing at all (its event was made with the reader), so no finalizer runs
+ * between the read and the event handed out. A reader and a
  * single-producer writer are also `busy` for that stretch: a call that
  * finds its handle busy was re-entered from inside the core call's section,
  * and raises instead of moving the reader on or sharing the core writer.
@@ -64,6 +77,7 @@ int luaopen_rusted_ring(lua_State *L);   /* the module's one exported symbol */
 #define WRITER_MT    "rusted_ring.writer"
 #define READER_MT    "rusted_ring.reader"
 #define EVENT_MT     "rusted_ring.event"
+#define BLOCK_MT     "rusted_ring.block"
 #define POOLSTAT_MT  "rusted_ring.pool_stats"
 
 #define BATCH_ON_STACK 64   /* add_batch items described without an allocation */
@@ -89,15 +103,29 @@ typedef struct lreader {
     lring     *parent;   /* NULL for a default pool's reader */
     uint64_t   gen;      /* bumped by every next() and by close */
     bool       busy;     /* a read is inside the core */
-    bool       spare;    /* user value 2 holds an event never handed out */
     rr_wait_strategy wait;   /* how it waits for events (r:wait()) */
-    rr_event   ev;       /* the event handed out at generation `gen` */
+    struct levent *event;   /* the reader's one event object (user value 2) */
+    struct lblock *blk;     /* the reader's one block object (user value 3) */
+    rr_event   ev;       /* what the event holds while event->gen == gen */
+    rr_block   block;    /* what the block holds while blk->gen == gen */
 } lreader;
+
+/* User values of a reader: its ring (absent for a default pool's), its
+ * event object and its block object. */
+#define READER_UV_RING  1
+#define READER_UV_EVENT 2
+#define READER_UV_BLOCK 3
+#define READER_UVALUES  3
 
 typedef struct levent {
     lreader *rd;         /* kept alive by the event's user value */
-    uint64_t gen;
+    uint64_t gen;        /* the reader's generation when it was filled */
 } levent;
+
+typedef struct lblock {
+    lreader *rd;         /* kept alive by the block's user value */
+    uint64_t gen;        /* the reader's generation when it was filled */
+} lblock;
 
 /* ---- statuses ------------------------------------------------------------ */
 
@@ -186,6 +214,27 @@ static int64_t opt_timeout(lua_State *L, int arg)
     if (rr_timeout_from_seconds((double)lua_tonumber(L, arg), &ns) != RR_OK)
         luaL_argerror(L, arg, last_error(L));
     return ns;
+}
+
+/* ---- self ------------------------------------------------------------------ */
+
+/* The userdata at index 1 when it is of type `tname`. Every method carries
+ * its type's metatable as upvalue 1 (define_type), so the common case is a
+ * compare of two table addresses instead of luaL_checkudata's registry
+ * lookup by name, which costs about as much as the core's add. Anything
+ * else (another type; a metamethod or a method that is one, which have no
+ * upvalue: lua_topointer of that is NULL) takes the standard path, which
+ * raises the standard message. */
+static void *check_self(lua_State *L, const char *tname)
+{
+    void *p = lua_touserdata(L, 1);
+    if (p && lua_getmetatable(L, 1)) {
+        int same = lua_topointer(L, -1) == lua_topointer(L, lua_upvalueindex(1));
+        lua_pop(L, 1);
+        if (same)
+            return p;
+    }
+    return luaL_checkudata(L, 1, tname);
 }
 
 /* ---- rings ---------------------------------------------------------------- */
@@ -734,7 +783,7 @@ static int ring_writer(lua_State *L)
 
 static lwriter *check_writer(lua_State *L)
 {
-    lwriter *w = luaL_checkudata(L, 1, WRITER_MT);
+    lwriter *w = check_self(L, WRITER_MT);
     if (!w->w)
         luaL_error(L, "attempt to use a closed writer");
     if (w->busy)
@@ -907,11 +956,34 @@ static int writer_add_batch(lua_State *L)
 
 /* ---- readers -------------------------------------------------------------- */
 
+/* A reader userdata, not yet open, with its event and block objects: the
+ * ones every next() and next_block() hand out, made here so that reading
+ * never allocates. Both start stale (generation 0 against the reader's 1).
+ * Leaves the reader on top of the stack. Allocations here may run
+ * finalizers; the reader is not open yet, so they cannot use it, and
+ * callers look at the ring again. */
 static lreader *new_reader_ud(lua_State *L)
 {
-    lreader *rd = lua_newuserdatauv(L, sizeof *rd, 2);   /* its ring; a spare event */
+    lreader *rd = lua_newuserdatauv(L, sizeof *rd, READER_UVALUES);
     memset(rd, 0, sizeof *rd);
+    rd->gen = 1;
     luaL_setmetatable(L, READER_MT);
+    levent *e = lua_newuserdatauv(L, sizeof *e, 1);
+    e->rd = rd;
+    e->gen = 0;
+    luaL_setmetatable(L, EVENT_MT);
+    lua_pushvalue(L, -2);
+    lua_setiuservalue(L, -2, 1);                 /* the event keeps its reader alive */
+    rd->event = e;
+    lua_setiuservalue(L, -2, READER_UV_EVENT);   /* and the reader its event */
+    lblock *b = lua_newuserdatauv(L, sizeof *b, 1);
+    b->rd = rd;
+    b->gen = 0;
+    luaL_setmetatable(L, BLOCK_MT);
+    lua_pushvalue(L, -2);
+    lua_setiuservalue(L, -2, 1);                 /* the block keeps its reader alive */
+    rd->blk = b;
+    lua_setiuservalue(L, -2, READER_UV_BLOCK);   /* and the reader its block */
     return rd;
 }
 
@@ -973,7 +1045,7 @@ static int ring_reader(lua_State *L)
 
 static lreader *check_reader(lua_State *L)
 {
-    lreader *rd = luaL_checkudata(L, 1, READER_MT);
+    lreader *rd = check_self(L, READER_MT);
     if (!rd->r)
         luaL_error(L, "attempt to use a closed reader");
     if (rd->busy)
@@ -1010,50 +1082,25 @@ static int reader_tostring(lua_State *L)
 }
 
 /* Read the next event for the reader at stack index 1; push it or nil, word.
- * The event is made before the read: the allocation may run finalizers, and
- * one that reads from this reader must do so before this read, not between
- * it and the event handed out (that event would be stale, read by nobody);
- * one that closes it is seen before the core is called. A call that finds
- * nothing keeps its event as the reader's spare (user value 2), which the
- * next call hands out, so polling an empty ring allocates nothing; taking
- * the spare after the read allocates nothing either. */
+ * The event pushed is the reader's own event object, refilled: nothing here
+ * allocates (push_outcome's words are interned once used), so no finalizer
+ * can run between the read and the return. */
 static int next_event(lua_State *L, lreader *rd, int64_t timeout)
 {
-    levent *e = NULL;
-    if (!rd->spare) {
-        e = lua_newuserdatauv(L, sizeof *e, 1);
-        e->rd = rd;
-        e->gen = rd->gen;
-        luaL_setmetatable(L, EVENT_MT);
-        lua_pushvalue(L, 1);
-        lua_setiuservalue(L, -2, 1);   /* the event keeps its reader alive */
-        if (!rd->r || rd->busy)        /* what finalizers did meanwhile */
-            check_reader(L);
-    }
     /* The read section: nothing here allocates or raises. */
     rd->busy = true;
-    rd->gen++;   /* whatever happens, the previous event is no longer ours */
+    rd->gen++;   /* whatever happens, what the event held is no longer ours */
     rr_status st = rr_reader_next(rd->r, &rd->ev, timeout);
     rd->busy = false;
-    if (st != RR_OK) {
-        if (e) {
-            lua_setiuservalue(L, 1, 2);   /* kept for the next call */
-            rd->spare = true;
-        }
+    if (st != RR_OK)
         return push_outcome(L, st, 0);
-    }
-    if (!e) {
-        lua_getiuservalue(L, 1, 2);
-        e = lua_touserdata(L, -1);
-        lua_pushnil(L);
-        lua_setiuservalue(L, 1, 2);       /* handed out: no spare left */
-        rd->spare = false;
-    }
-    e->gen = rd->gen;
+    rd->event->gen = rd->gen;
+    lua_getiuservalue(L, 1, READER_UV_EVENT);
     return 1;
 }
 
-/* r:next([timeout]) -> event | nil, "empty"|"timeout"|"closed" */
+/* r:next([timeout]) -> event | nil, "empty"|"timeout"|"closed". The event
+ * is the reader's one event object, holding the latest event. */
 static int reader_next(lua_State *L)
 {
     lreader *rd = check_reader(L);
@@ -1064,9 +1111,20 @@ static int reader_next(lua_State *L)
 static int events_step(lua_State *L)
 {
     lreader *rd = check_reader(L);
-    int64_t timeout = (int64_t)lua_tointeger(L, lua_upvalueindex(1));
+    int64_t timeout = (int64_t)lua_tointeger(L, lua_upvalueindex(2));
     int n = next_event(L, rd, timeout);
     return n == 1 ? 1 : (lua_pushnil(L), 1);
+}
+
+/* The registry key of the step for events() without a timeout, made once by
+ * luaopen_rusted_ring, so the most common loop allocates nothing either. */
+static const char EVENTS_STEP_NOWAIT = 0;
+
+static void push_events_step(lua_State *L, int reader_mt, int64_t timeout)
+{
+    lua_pushvalue(L, reader_mt);   /* upvalue 1: the reader metatable, for check_self */
+    lua_pushinteger(L, (lua_Integer)timeout);
+    lua_pushcclosure(L, events_step, 2);
 }
 
 /* for ev in r:events([timeout]) do ... end: what is available now (or within
@@ -1074,10 +1132,40 @@ static int events_step(lua_State *L)
 static int reader_events(lua_State *L)
 {
     check_reader(L);
-    lua_pushinteger(L, (lua_Integer)opt_timeout(L, 2));
-    lua_pushcclosure(L, events_step, 1);
+    int64_t timeout = opt_timeout(L, 2);
+    if (timeout != 0 || lua_rawgetp(L, LUA_REGISTRYINDEX, &EVENTS_STEP_NOWAIT) != LUA_TFUNCTION)
+        push_events_step(L, lua_upvalueindex(1), timeout);
     lua_pushvalue(L, 1);
     return 2;
+}
+
+/* r:next_block(max [, timeout]) -> block | nil, "empty"|"timeout"|"closed":
+ * up to `max` consecutive events lying contiguously in the ring (fewer at
+ * the ring's end or before an abandoned claim), read in place through the
+ * block's accessors. The block is the reader's one block object, valid until
+ * the reader's next call; waits as next() does (nil: 0, never waits). Like
+ * next_event, nothing here allocates. */
+static int reader_next_block(lua_State *L)
+{
+    lreader *rd = check_reader(L);
+    int exact = 0;
+    lua_Integer max = lua_type(L, 2) == LUA_TNUMBER ? lua_tointegerx(L, 2, &exact) : 0;
+    if (exact && max < 1)
+        return luaL_argerror(L, 2, lua_pushfstring(L, "max must be >= 1 (the most events the block "
+                                                      "may hold), got %I", max));
+    if (!exact)   /* raises, naming what it got */
+        check_range(L, 2, "max", 1, LUA_MAXINTEGER);
+    int64_t timeout = opt_timeout(L, 3);
+    /* The read section: nothing here allocates or raises. */
+    rd->busy = true;
+    rd->gen++;   /* the event and the previous block are no longer ours */
+    rr_status st = rr_reader_next_block(rd->r, (size_t)max, &rd->block, timeout);
+    rd->busy = false;
+    if (st != RR_OK)
+        return push_outcome(L, st, 0);
+    rd->blk->gen = rd->gen;
+    lua_getiuservalue(L, 1, READER_UV_BLOCK);
+    return 1;
 }
 
 #define READER_GETTER(name, push, expr)                 \
@@ -1110,10 +1198,11 @@ static int reader_wait(lua_State *L)
 /* The event at index 1, which must still be its reader's current one. */
 static const rr_event *check_event(lua_State *L)
 {
-    levent *e = luaL_checkudata(L, 1, EVENT_MT);
+    levent *e = check_self(L, EVENT_MT);
     if (e->gen != e->rd->gen)
-        luaL_error(L, "stale event: its reader has moved on (an event is valid until "
-                      "the reader's next call to next)");
+        luaL_error(L, "stale event: its reader has moved on (the event object belongs to "
+                      "the reader and holds the latest event; after a next() that returned "
+                      "nil, a next_block() or close it holds none)");
     return &e->rd->ev;
 }
 
@@ -1164,12 +1253,12 @@ static size_t end_index(lua_Integer j, size_t len)
     return len + (size_t)j + 1;
 }
 
-/* ev:sub(i [, j]) as string.sub(ev:data(), i, j), copying only the slice. */
-static int event_sub(lua_State *L)
+/* string.sub(payload, i, j) with i, j at arguments i_arg, i_arg + 1,
+ * copying only the slice. Shared by ev:sub and b:sub. */
+static int push_sub(lua_State *L, const rr_event *ev, int i_arg)
 {
-    const rr_event *ev = check_event(L);
-    size_t i = start_index(luaL_checkinteger(L, 2), ev->len);
-    size_t j = end_index(luaL_optinteger(L, 3, -1), ev->len);
+    size_t i = start_index(luaL_checkinteger(L, i_arg), ev->len);
+    size_t j = end_index(luaL_optinteger(L, i_arg + 1, -1), ev->len);
     if (i > j)
         lua_pushliteral(L, "");
     else
@@ -1177,13 +1266,19 @@ static int event_sub(lua_State *L)
     return 1;
 }
 
-/* ev:byte([i [, j]]) as string.byte(ev:data(), i, j). */
-static int event_byte(lua_State *L)
+/* ev:sub(i [, j]) as string.sub(ev:data(), i, j). */
+static int event_sub(lua_State *L)
 {
-    const rr_event *ev = check_event(L);
-    lua_Integer first = luaL_optinteger(L, 2, 1);
+    return push_sub(L, check_event(L), 2);
+}
+
+/* string.byte(payload, i, j) with i, j at arguments i_arg, i_arg + 1.
+ * Shared by ev:byte and b:byte. */
+static int push_bytes(lua_State *L, const rr_event *ev, int i_arg)
+{
+    lua_Integer first = luaL_optinteger(L, i_arg, 1);
     size_t i = start_index(first, ev->len);
-    size_t j = end_index(luaL_optinteger(L, 3, first), ev->len);   /* j defaults to i as given */
+    size_t j = end_index(luaL_optinteger(L, i_arg + 1, first), ev->len);   /* j defaults to i */
     if (i > j)
         return 0;
     if (j - i >= (size_t)INT32_MAX)
@@ -1196,19 +1291,35 @@ static int event_byte(lua_State *L)
     return n;
 }
 
+/* ev:byte([i [, j]]) as string.byte(ev:data(), i, j). */
+static int event_byte(lua_State *L)
+{
+    return push_bytes(L, check_event(L), 2);
+}
+
 /* ev:unpack(fmt [, pos]) as string.unpack(fmt, ev:data(), pos). */
 /* Pushing a string may run a collection step, and a finalizer may move the
- * reader on or close it: rr_unpack asks again before each item. */
-static int event_still_ours(void *p)
+ * reader on or close it: rr_unpack asks again before each item whether the
+ * reader is still at the generation the call started at. Comparing with the
+ * event's own generation would not do: a finalizer's next() refills this
+ * very event object and brings it up to date with the reader. */
+typedef struct read_guard {
+    const lreader *rd;
+    uint64_t       gen;   /* the reader's generation when the call began */
+} read_guard;
+
+static int still_current(void *p)
 {
-    const levent *e = p;
-    return e->gen == e->rd->gen;
+    const read_guard *g = p;
+    return g->rd->gen == g->gen;
 }
 
 static int event_unpack(lua_State *L)
 {
     const rr_event *ev = check_event(L);
-    return rr_unpack(L, ev->data, ev->len, 2, 3, event_still_ours, lua_touserdata(L, 1));
+    const levent *e = lua_touserdata(L, 1);
+    read_guard g = { e->rd, e->gen };
+    return rr_unpack(L, ev->data, ev->len, 2, 3, "event", still_current, &g);
 }
 
 static int event_tostring(lua_State *L)
@@ -1221,6 +1332,120 @@ static int event_tostring(lua_State *L)
                         (lua_Integer)e->rd->ev.sequence, (lua_Integer)e->rd->ev.len,
                         (lua_Integer)e->rd->ev.event_type);
     return 1;
+}
+
+/* ---- blocks --------------------------------------------------------------- */
+
+/* The block at index 1, which must still be its reader's current one. */
+static const rr_block *check_block(lua_State *L)
+{
+    lblock *b = check_self(L, BLOCK_MT);
+    if (b->gen != b->rd->gen)
+        luaL_error(L, "stale block: its reader has moved on (a block is valid until the "
+                      "reader's next call to next, next_block or close)");
+    return &b->rd->block;
+}
+
+/* Event i of the block (the 1-based index at argument `arg`), as an rr_event. */
+static rr_event block_event(lua_State *L, const rr_block *b, int arg)
+{
+    int exact = 0;
+    lua_Integer i = lua_type(L, arg) == LUA_TNUMBER ? lua_tointegerx(L, arg, &exact) : 0;
+    if (!exact) {
+        if (lua_type(L, arg) == LUA_TNUMBER)
+            luaL_argerror(L, arg, lua_pushfstring(L, "event index must be an integer, got %s",
+                                                  luaL_tolstring(L, arg, NULL)));
+        luaL_argerror(L, arg, lua_pushfstring(L, "event index must be an integer, got %s",
+                                              luaL_typename(L, arg)));
+    }
+    if (i < 1 || i > (lua_Integer)b->count)
+        luaL_argerror(L, arg, lua_pushfstring(L, "event index %I is out of range: the block "
+                                                 "holds %I events (1..%I)",
+                                              i, (lua_Integer)b->count, (lua_Integer)b->count));
+    size_t k = (size_t)i - 1;
+    const unsigned char *meta_len = (const unsigned char *)b->lengths + k * b->meta_stride;
+    const unsigned char *meta_type = (const unsigned char *)b->types + k * b->meta_stride;
+    rr_event ev;
+    ev.sequence = b->first_sequence + k;
+    ev.len = *(const uint32_t *)(const void *)meta_len;
+    ev.event_type = *(const uint32_t *)(const void *)meta_type;
+    ev.data = b->data + k * b->stride;
+    return ev;
+}
+
+/* #b: the events in the block. */
+static int block_len(lua_State *L)
+{
+    lua_pushinteger(L, (lua_Integer)check_block(L)->count);
+    return 1;
+}
+
+/* b:data(i): event i's payload as a string (a copy). */
+static int block_data(lua_State *L)
+{
+    rr_event ev = block_event(L, check_block(L), 2);
+    lua_pushlstring(L, ev.len ? ev.data : "", ev.len);
+    return 1;
+}
+
+static int block_event_len(lua_State *L)
+{
+    lua_pushinteger(L, block_event(L, check_block(L), 2).len);
+    return 1;
+}
+
+static int block_type(lua_State *L)
+{
+    lua_pushinteger(L, block_event(L, check_block(L), 2).event_type);
+    return 1;
+}
+
+static int block_sequence(lua_State *L)
+{
+    lua_pushinteger(L, (lua_Integer)block_event(L, check_block(L), 2).sequence);
+    return 1;
+}
+
+/* b:sub(i, j [, k]) as string.sub(b:data(i), j, k), copying only the slice. */
+static int block_sub(lua_State *L)
+{
+    rr_event ev = block_event(L, check_block(L), 2);
+    return push_sub(L, &ev, 3);
+}
+
+/* b:byte(i [, j [, k]]) as string.byte(b:data(i), j, k). */
+static int block_byte(lua_State *L)
+{
+    rr_event ev = block_event(L, check_block(L), 2);
+    return push_bytes(L, &ev, 3);
+}
+
+/* b:unpack(i, fmt [, pos]) as string.unpack(fmt, b:data(i), pos), in place. */
+static int block_unpack(lua_State *L)
+{
+    rr_event ev = block_event(L, check_block(L), 2);
+    const lblock *b = lua_touserdata(L, 1);
+    read_guard g = { b->rd, b->gen };
+    return rr_unpack(L, ev.data, ev.len, 3, 4, "block", still_current, &g);
+}
+
+static int block_tostring(lua_State *L)
+{
+    lblock *b = luaL_checkudata(L, 1, BLOCK_MT);
+    if (b->gen != b->rd->gen)
+        lua_pushliteral(L, "rusted_ring.block (stale)");
+    else
+        lua_pushfstring(L, "rusted_ring.block (first_sequence=%I, count=%I)",
+                        (lua_Integer)b->rd->block.first_sequence,
+                        (lua_Integer)b->rd->block.count);
+    return 1;
+}
+
+/* `local b <close> = r:next_block(n)` works; a block owns nothing. */
+static int block_close(lua_State *L)
+{
+    luaL_checkudata(L, 1, BLOCK_MT);
+    return 0;
 }
 
 /* ---- pools ------------------------------------------------------------------ */
@@ -1449,7 +1674,7 @@ static const luaL_Reg writer_meta[] = {
 };
 
 static const luaL_Reg reader_methods[] = {
-    { "next", reader_next }, { "events", reader_events },
+    { "next", reader_next }, { "events", reader_events }, { "next_block", reader_next_block },
     { "backpressure_ratio", reader_backpressure_ratio },
     { "is_under_pressure", reader_is_under_pressure },
     { "should_throttle", reader_should_throttle }, { "lag", reader_lag },
@@ -1482,6 +1707,17 @@ static const luaL_Reg event_meta[] = {
     { NULL, NULL }
 };
 
+/* Blocks own nothing either: no __gc. */
+static const luaL_Reg block_methods[] = {
+    { "data", block_data }, { "len", block_event_len }, { "type", block_type },
+    { "sequence", block_sequence }, { "byte", block_byte }, { "sub", block_sub },
+    { "unpack", block_unpack }, { NULL, NULL }
+};
+static const luaL_Reg block_meta[] = {
+    { "__len", block_len }, { "__tostring", block_tostring }, { "__close", block_close },
+    { NULL, NULL }
+};
+
 static const luaL_Reg module_funcs[] = {
     { "ring", rr_lua_ring }, { "configure_pools", rr_lua_configure_pools },
     { "pool_config", rr_lua_pool_config }, { "estimate_size", rr_lua_estimate_size },
@@ -1500,10 +1736,24 @@ static void define_type(lua_State *L, const char *name, const luaL_Reg *methods,
                         const luaL_Reg *meta)
 {
     luaL_newmetatable(L, name);   /* sets __name when it creates the table */
-    luaL_setfuncs(L, meta, 0);
+    luaL_setfuncs(L, meta, 0);    /* light functions: __gc and __close are one value */
     if (methods) {
         lua_newtable(L);
-        luaL_setfuncs(L, methods, 0);
+        for (const luaL_Reg *m = methods; m->name; m++) {
+            /* A method that is also a metamethod (close, __gc) stays that
+             * same function value; the others carry the metatable as upvalue
+             * 1 for check_self. */
+            bool is_meta = false;
+            for (const luaL_Reg *mm = meta; mm->name && !is_meta; mm++)
+                is_meta = mm->func == m->func;
+            if (is_meta) {
+                lua_pushcfunction(L, m->func);
+            } else {
+                lua_pushvalue(L, -2);
+                lua_pushcclosure(L, m->func, 1);
+            }
+            lua_setfield(L, -2, m->name);
+        }
         lua_setfield(L, -2, "__index");
     }
     lua_pop(L, 1);
@@ -1543,6 +1793,11 @@ int luaopen_rusted_ring(lua_State *L)
     define_type(L, WRITER_MT, writer_methods, writer_meta);
     define_type(L, READER_MT, reader_methods, reader_meta);
     define_type(L, EVENT_MT, event_methods, event_meta);
+    define_type(L, BLOCK_MT, block_methods, block_meta);
+    luaL_getmetatable(L, READER_MT);
+    push_events_step(L, lua_gettop(L), 0);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &EVENTS_STEP_NOWAIT);
+    lua_pop(L, 1);
     static const luaL_Reg stats_meta[] = { { "__tostring", pool_stats_tostring }, { NULL, NULL } };
     define_type(L, POOLSTAT_MT, NULL, stats_meta);
     luaL_newlib(L, module_funcs);

@@ -2,10 +2,16 @@
 -- write (`make bench-lua`). One run measures, best of REPEAT rounds each:
 --   1. add + next per event against a pure-Lua table queue's push + pop of
 --      the same strings, interleaved (one in, one out) and in bursts of 512;
+--      then the bursts read through r:next_block(512): the block call alone
+--      (as pop hands over each string, the block hands over all 512 events),
+--      then touching each event once (b:len(i)), and decoding each event's
+--      first 8 bytes as an integer (b:unpack(i, "<I8") against string.unpack
+--      on the popped string);
 --   2. reading a 1 KiB payload's header: next + ev:unpack (in place) against
 --      next + ev:data() (+ string.unpack on the copy).
 -- Times are os.clock() CPU seconds of this single thread, garbage collection
--- included (each next() makes one small event userdata; the queue makes none).
+-- included (reading allocates nothing: next() and next_block() refill the
+-- reader's one event and block objects; the queue allocates nothing either).
 --
 -- Environment: RR_BENCH_N events per round (default 2000000), RR_BENCH_REPEAT
 -- rounds (default 5), RR_BENCH_JSON a file to write the figures to as JSON
@@ -69,6 +75,18 @@ local function queue_bursts()
   return sink
 end
 
+local function queue_bursts_header()
+  local q, sum = Queue.new(), 0
+  local unpack = string.unpack
+  for i = 1, N, BURST do
+    for k = 0, BURST - 1 do q:push(strings[(i + k) % 256 + 1]) end
+    for _ = 1, BURST do sum = sum + unpack("<I8", q:pop()) end
+  end
+  return sum
+end
+
+-- A ring of 1024 slots: 512-event bursts never wrap inside a block, so each
+-- next_block(512) returns the whole burst (asserted below).
 local function ring_for(slot)
   local ring = rr.ring{ slot_size = slot, capacity = 1024, mode = "backpressure" }
   return ring, ring:writer(), ring:reader()
@@ -92,6 +110,38 @@ local function ring_bursts()
     for _ = 1, BURST do ev = r:next() end
   end
   return ev
+end
+
+local function ring_blocks_only()
+  local _, w, r = ring_for(64)
+  local n = 0
+  for i = 1, N, BURST do
+    for k = 0, BURST - 1 do w:add(strings[(i + k) % 256 + 1]) end
+    n = n + #r:next_block(BURST)
+  end
+  return n
+end
+
+local function ring_blocks()
+  local _, w, r = ring_for(64)
+  local sink
+  for i = 1, N, BURST do
+    for k = 0, BURST - 1 do w:add(strings[(i + k) % 256 + 1]) end
+    local b = r:next_block(BURST)
+    for j = 1, #b do sink = b:len(j) end
+  end
+  return sink
+end
+
+local function ring_blocks_header()
+  local _, w, r = ring_for(64)
+  local sum = 0
+  for i = 1, N, BURST do
+    for k = 0, BURST - 1 do w:add(strings[(i + k) % 256 + 1]) end
+    local b = r:next_block(BURST)
+    for j = 1, #b do sum = sum + b:unpack(j, "<I8") end
+  end
+  return sum
 end
 
 -- 1 KiB payloads whose first 20 bytes are a header: id (u64), kind (u32), value (double).
@@ -130,13 +180,26 @@ end
 print(string.format("rusted_ring %s, %s, %s; N=%d events, best of %d rounds",
                     rr.version, _VERSION, machine(), N, REPEAT))
 print()
+do   -- every burst comes back as one block
+  local _, w, r = ring_for(64)
+  for k = 1, BURST do w:add(strings[k % 256 + 1]) end
+  assert(#r:next_block(BURST) == BURST, "a burst did not come back as one block")
+end
+
 print("1. one event in and out (64-byte strings)")
 local qi, ri = best_of(queue_interleaved), best_of(ring_interleaved)
 local qb, rb = best_of(queue_bursts), best_of(ring_bursts)
-print(string.format("   %-34s %8s %8s %8s", "", "queue", "ring", "ring/queue"))
-print(string.format("   %-34s %8.1f %8.1f %8.2fx", "interleaved: push+pop / add+next", qi, ri, ri / qi))
-print(string.format("   %-34s %8.1f %8.1f %8.2fx", "bursts of 512", qb, rb, rb / qb))
-print("   (ns per event; target: ring within 2x of the pure-Lua queue)")
+local ro, rk = best_of(ring_blocks_only), best_of(ring_blocks)
+local qh, rh = best_of(queue_bursts_header), best_of(ring_blocks_header)
+print(string.format("   %-46s %8s %8s %8s", "", "queue", "ring", "x"))
+local function row(what, q, r) print(string.format("   %-46s %8.1f %8.1f %8.2f", what, q, r, q / r)) end
+row("interleaved: push+pop / add+next", qi, ri)
+row("bursts of 512: push+pop / add+next", qb, rb)
+row("bursts of 512: push+pop / add+next_block", qb, ro)
+row("bursts of 512: push+pop / add+next_block+b:len", qb, rk)
+row("bursts of 512, decode 8 B: +string.unpack / b:unpack", qh, rh)
+print("   (ns per event; x = queue / ring, above 1 the ring is faster;")
+print("    targets: add+next >= 1.0x, add+next_block in bursts of 512 >= 1.5x)")
 print()
 print("2. 1 KiB payload, read its 20-byte header")
 local ru, rd = best_of(read_unpack), best_of(read_data)
@@ -147,16 +210,22 @@ print(string.format("   %-34s %8.2fx", "data() / unpack", rd / ru))
 local json_path = os.getenv("RR_BENCH_JSON")
 if json_path then
   local rows = {
-    { "interleaved", "one in, one out: push+pop / add+next, 64-byte strings", qi, ri },
-    { "bursts", "bursts of 512 in, then 512 out", qb, rb },
+    { "interleaved", "one in, one out: push+pop / add+next, 64-byte strings", qi, ri, "w:add + r:next" },
+    { "bursts", "bursts of 512 in, then 512 out", qb, rb, "w:add + r:next" },
+    { "bursts_block", "bursts of 512 in, then one next_block(512)", qb, ro, "w:add + r:next_block(512)" },
+    { "bursts_block_len", "bursts of 512 in, then one next_block(512), b:len(i) per event", qb, rk,
+      "w:add + r:next_block(512) + b:len(i)" },
+    { "bursts_block_decode", "bursts of 512, each event's first 8 bytes decoded as an integer", qh, rh,
+      "w:add + r:next_block(512) + b:unpack(i, '<I8')" },
   }
   local out = {}
   out[#out + 1] = string.format('{\n  "lua": "%s", "rusted_ring": "%s", "events": %d, "repeat": %d,\n',
                                 _VERSION, rr.version, N, REPEAT)
   out[#out + 1] = '  "queue_vs_ring": [\n'
   for i, r in ipairs(rows) do
-    out[#out + 1] = string.format('    {"name": "%s", "what": "%s", "queue_ns": %.3f, "ring_ns": %.3f}%s\n',
-                                  r[1], r[2], r[3], r[4], i < #rows and "," or "")
+    out[#out + 1] = string.format('    {"name": "%s", "what": "%s", "queue_ns": %.3f, "ring_ns": %.3f, '
+                                  .. '"ring_what": "%s"}%s\n', r[1], r[2], r[3], r[4], r[5],
+                                  i < #rows and "," or "")
   end
   out[#out + 1] = string.format('  ],\n  "header_1k": {"unpack_ns": %.3f, "data_ns": %.3f}\n}\n', ru, rd)
   local f = assert(io.open(json_path, "w"))

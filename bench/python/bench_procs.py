@@ -21,7 +21,8 @@ batch call:
                   per batch of 64 payloads joined (faster here than
                   send_multipart of 64 frames)
   Python -> Lua   the rusted_ring writer process above with a Lua 5.4 reader
-                  process (bench/lua/shm_reader.lua) calling r:next
+                  process (bench/lua/shm_reader.lua) calling r:next, or
+                  r:next_block(512) and reading each event in place
 
 Every payload starts with its sequence number (8 bytes, little-endian) and
 every reader checks that the sequences arrive complete and in order, so a run
@@ -383,12 +384,17 @@ def lua_command() -> list[str] | None:
     return [lua, str(ROOT / "bench" / "lua" / "shm_reader.lua")]
 
 
-def python_to_lua(n: int, batched: bool) -> float:
-    """A Python writer process (add or add_batch) -> a Lua reader process."""
+LUA_BLOCK = 512
+
+
+def python_to_lua(n: int, batched: bool, blocks: bool = False) -> float:
+    """A Python writer process (add or add_batch) -> a Lua reader process
+    (r:next, or r:next_block(LUA_BLOCK) with blocks)."""
     name = ring_name()
     ring = rr.Ring.create_shared(name, PAYLOAD, CAPACITY, mode="backpressure")
     env = dict(os.environ, LUA_CPATH=f"{ROOT / 'build' / 'lua'}/?.so;;")
-    lua = subprocess.Popen(lua_command() + [name, str(n)], stdout=subprocess.PIPE, text=True, env=env)
+    how = ["block", str(LUA_BLOCK)] if blocks else ["next"]
+    lua = subprocess.Popen(lua_command() + [name, str(n)] + how, stdout=subprocess.PIPE, text=True, env=env)
     writer = None
     try:
         line = lua.stdout.readline().split()
@@ -461,6 +467,8 @@ def contenders(n_fast: int, n_slow: int):
          lua or (lambda n: python_to_lua(n, False))),
         ("Python writer -> Lua reader, add_batch / next", "rusted_ring", True, n_fast,
          lua or (lambda n: python_to_lua(n, True))),
+        (f"Python writer -> Lua reader, add_batch / next_block ({LUA_BLOCK})", "rusted_ring", True, n_fast,
+         lua or (lambda n: python_to_lua(n, True, blocks=True))),
     ]
 
 
@@ -516,7 +524,10 @@ def main(argv=None) -> int:
                        ("rusted_ring add_batch / next_batch (64)",
                         "faster-fifo put_many / get_many (64), raw bytes"),
                        ("rusted_ring add / next", "pyzmq PUSH/PULL ipc send / recv"),
-                       ("rusted_ring add_batch / next_batch (64)", "pyzmq PUSH/PULL ipc, 64 per message")]:
+                       ("rusted_ring add_batch / next_batch (64)", "pyzmq PUSH/PULL ipc, 64 per message"),
+                       # the same Python writer: a Lua reader with blocks against a Python reader
+                       (f"Python writer -> Lua reader, add_batch / next_block ({LUA_BLOCK})",
+                        "rusted_ring add_batch / next_batch (64)")]:
         if rate.get(ours) and rate.get(peer):
             ratios.append({"ours": ours, "peer": peer, "ratio": rate[ours] / rate[peer]})
     if ratios:

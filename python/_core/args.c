@@ -203,17 +203,17 @@ int rrpy_payload_get(PyObject *o, rrpy_payload *p)
 {
     p->has_view = 0;
     p->has_type = 0;
+    if (PyBytes_CheckExact(o)) {
+        p->buf = PyBytes_AS_STRING(o);
+        p->len = PyBytes_GET_SIZE(o);
+        return 0;
+    }
     if (rrpy_event_check(o)) {   /* forwarding an Event */
         EventObject *ev = (EventObject *)o;
         p->buf = ev->data;
         p->len = ev->len;
         p->has_type = 1;
         p->type = ev->type;
-        return 0;
-    }
-    if (PyBytes_CheckExact(o)) {
-        p->buf = PyBytes_AS_STRING(o);
-        p->len = PyBytes_GET_SIZE(o);
         return 0;
     }
     if (PyObject_CheckBuffer(o)) {

@@ -142,7 +142,7 @@ int rrpy_wait_sliced(void *ctx, rrpy_wait_op op, rrpy_wait_between between, int6
 
 PyObject *rrpy_raise_busy(const char *what, unsigned long owner)
 {
-    if (owner == PyThread_get_thread_ident())
+    if (owner == rrpy_thread_ident())
         PyErr_Format(PyExc_RuntimeError, "this %s is in use by an outer call on this thread "
                      "(re-entered from a finalizer or property)", what);
     else
@@ -306,7 +306,8 @@ static int module_exec(PyObject *m)
         add_type(m, &rrpy_claim_spec, &st->claim_type) < 0 ||
         add_type(m, &rrpy_reader_spec, &st->reader_type) < 0 ||
         add_type(m, &rrpy_event_spec, &st->event_type) < 0 ||
-        add_type(m, &rrpy_events_iter_spec, &st->iter_type) < 0)
+        add_type(m, &rrpy_events_iter_spec, &st->iter_type) < 0 ||
+        rrpy_block_types_add(m, st) < 0)
         return -1;
     if (add_exc(m, "RingError", PyExc_Exception, "Base of every rusted_ring error.", &st->RingError) < 0 ||
         add_exc2(m, "DataTooLarge", st->RingError, PyExc_ValueError,
@@ -365,6 +366,7 @@ static int module_traverse(PyObject *m, visitproc visit, void *arg)
     rr_py_state *st = state_of(m);
     Py_VISIT(st->ring_type); Py_VISIT(st->writer_type); Py_VISIT(st->claim_type);
     Py_VISIT(st->reader_type); Py_VISIT(st->event_type); Py_VISIT(st->iter_type);
+    Py_VISIT(st->block_type); Py_VISIT(st->block_claim_type); Py_VISIT(st->block_view_type);
     Py_VISIT(st->RingError); Py_VISIT(st->DataTooLarge); Py_VISIT(st->RingFull);
     Py_VISIT(st->RingClosed); Py_VISIT(st->TooManyReaders); Py_VISIT(st->WriterBusy);
     Py_VISIT(st->SharedMemoryError); Py_VISIT(st->SharedMemoryNotFound);
@@ -380,6 +382,7 @@ static int module_clear(PyObject *m)
     rr_py_state *st = state_of(m);
     Py_CLEAR(st->ring_type); Py_CLEAR(st->writer_type); Py_CLEAR(st->claim_type);
     Py_CLEAR(st->reader_type); Py_CLEAR(st->event_type); Py_CLEAR(st->iter_type);
+    Py_CLEAR(st->block_type); Py_CLEAR(st->block_claim_type); Py_CLEAR(st->block_view_type);
     Py_CLEAR(st->RingError); Py_CLEAR(st->DataTooLarge); Py_CLEAR(st->RingFull);
     Py_CLEAR(st->RingClosed); Py_CLEAR(st->TooManyReaders); Py_CLEAR(st->WriterBusy);
     Py_CLEAR(st->SharedMemoryError); Py_CLEAR(st->SharedMemoryNotFound);

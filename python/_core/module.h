@@ -15,6 +15,8 @@
  *   shm.c     Ring.create_shared / open_shared / unlink_shared
  *   writer.c  Writer and Claim (a claim is one open call of its writer)
  *   reader.c  Reader, Event and the events() iterator: one hold protocol
+ *   block.c   Block (Reader.next_block), BlockClaim (Writer.claim_block) and
+ *             Writer.add_block: many events as one strided buffer
  *   pools.c   the process-wide default pools and emit()
  *
  * Objects and what they own:
@@ -24,7 +26,11 @@
  *   Writer  an rr_writer; keeps its Ring alive.
  *   Claim   one open claim of a Writer (`with w.claim() as slot:`).
  *   Reader  an rr_reader; keeps its Ring alive.
- *   Event   one event handed out by a Reader; keeps the Reader alive.
+ *   Event   one event handed out by a Reader; keeps the Reader alive once the
+ *           Reader moves on (until then the Reader owns it: reader.c).
+ *   Block   consecutive events handed out by one next_block call; keeps the
+ *           Reader alive.
+ *   BlockClaim  one open block claim of a Writer (`with w.claim_block(n)`).
  *
  * Threads. The GIL serialises every call here except the waits: a blocking call
  * releases the GIL and waits in slices, checking for signals between them.
@@ -52,6 +58,7 @@
 #include <Python.h>
 #include <structmember.h>
 
+#include <pthread.h>
 #include <stdint.h>
 #include <unistd.h>
 
@@ -70,6 +77,7 @@ typedef struct RingObject RingObject;
 
 typedef struct {
     PyTypeObject *ring_type, *writer_type, *claim_type, *reader_type, *event_type, *iter_type;
+    PyTypeObject *block_type, *block_claim_type, *block_view_type;   /* block.c */
     PyObject *RingError, *DataTooLarge, *RingFull, *RingClosed, *TooManyReaders, *WriterBusy,
              *SharedMemoryError, *SharedMemoryNotFound, *SharedMemoryExists,
              *SharedMemoryCreating, *SharedMemoryForeignOwner, *ForkedHandle;
@@ -118,6 +126,7 @@ typedef struct {
     rr_payload *items;       /* single producer: add_batch scratch, grown on demand */
     Py_buffer  *views;
     size_t      items_cap;
+    PyObject   *last_seq;    /* the int add() returned last, rewritten if nobody kept it */
 } WriterObject;
 
 typedef struct {
@@ -140,6 +149,10 @@ enum { CLAIM_NEW = 0, CLAIM_WAITING, CLAIM_OPEN, CLAIM_DRAINING, CLAIM_DONE };
 
 typedef struct EventObject EventObject;
 
+/* A Reader owns a reference to each Event of its last call and to its idle
+ * Events (see reader.c, "Event lifetime"): cur[0, ncur) are the last call's,
+ * cur[ncur, nidle) idle ones, referenced by nothing else, reused by the next
+ * call. `freelist` keeps the memory of detached Events that went, for reuse. */
 typedef struct {
     PyObject_HEAD
     RingObject   *ring;
@@ -152,27 +165,37 @@ typedef struct {
     unsigned long owner;     /* ... started by this thread ... */
     int           waiting;   /* ... and waits with the GIL released: the core reader is in use */
     Py_ssize_t    nheld;     /* events turned into holds, not yet released */
-    EventObject **cur;       /* backpressure: events of the last call (borrowed; NULL = gone) */
-    size_t        ncur, cur_cap;
+    EventObject **cur;       /* events of the last call, then idle ones (owned references) */
+    size_t        ncur, nidle, cur_cap;
+    EventObject **freelist;  /* memory of Events gone (not objects: no references) */
+    size_t        nfree;     /* ... up to cur_cap of them */
+    Py_ssize_t    copy_cap;  /* overwrite: the payload room of a reusable Event; else 0 */
     rr_event     *evbuf;     /* next_batch scratch */
     size_t        evbuf_cap;
     uint64_t     *pending;   /* releases queued while waiting */
     size_t        npending, pending_cap;
+    struct BlockObject *block; /* backpressure: the Block of the last call, while alive and
+                                  not released (borrowed; block.c) */
 } ReaderObject;
 
-enum { EV_COPY = 0, EV_CURRENT, EV_HELD };
+/* EV_CURRENT: owned by its reader (an event of the last call, or idle); the
+ * reader pointer is borrowed. EV_HELD, EV_GROUPED (backpressure) and EV_COPY
+ * (overwrite): detached, it owns a reference to its reader; EV_HELD also a
+ * core hold, EV_GROUPED a reference to the EV_HELD event of its call whose
+ * hold pins it (`leader`). */
+enum { EV_COPY = 0, EV_CURRENT, EV_HELD, EV_GROUPED };
 
 struct EventObject {
-    PyObject_VAR_HEAD
+    PyObject_VAR_HEAD        /* ob_size: the room in copy[] */
     ReaderObject *reader;
     const char   *data;
     uint64_t      sequence;
     uint32_t      len;
     uint32_t      type;
     Py_ssize_t    exports;
-    Py_ssize_t    idx;       /* EV_CURRENT: index in reader->cur */
+    EventObject  *leader;    /* EV_GROUPED: the event whose hold pins this one */
     int           state;
-    char          copy[1];   /* EV_COPY: the payload (ob_size bytes) */
+    char          copy[1];   /* overwrite: the payload */
 };
 
 typedef struct {
@@ -223,6 +246,44 @@ static inline void rrpy_payload_release(rrpy_payload *p)
     PyErr_Restore(type, value, tb);
 }
 
+/* ---- version shims ---------------------------------------------------------------- */
+
+/* Inlined even where the compiler would not: the few functions of the
+ * per-event path that several entry points share (3.10 lacks the macro). */
+#ifndef Py_ALWAYS_INLINE
+# define Py_ALWAYS_INLINE __attribute__((always_inline))
+#endif
+
+/* Give an int that nobody but its owner references (a reference count of 1:
+ * nobody else can see it) the value v, the way CPython's own zip() and
+ * enumerate() refill a result tuple nobody kept, instead of allocating a new
+ * one. Only a one-digit positive int beyond the small-int cache takes a
+ * one-digit value beyond it. Returns 1 when o now has the value v, 0 (o left
+ * alone) for anything else, and always 0 on builds whose int layout this does
+ * not know, or where a reference count of 1 does not prove it (free-threaded). */
+static inline int rrpy_long_refill(PyObject *o, uint64_t v)
+{
+#if defined(PYPY_VERSION) || defined(Py_LIMITED_API) || defined(Py_GIL_DISABLED) || \
+    PY_VERSION_HEX < 0x030B0000 || PY_VERSION_HEX >= 0x030F0000
+    (void)o; (void)v;
+    return 0;
+#else
+    if (Py_REFCNT(o) != 1 || !PyLong_CheckExact(o) || v <= 256 || v >= ((uint64_t)1 << PyLong_SHIFT))
+        return 0;
+    PyLongObject *l = (PyLongObject *)o;
+# if PY_VERSION_HEX >= 0x030C0000
+    if (!_PyLong_IsCompact(l) || _PyLong_CompactValue(l) <= 256)
+        return 0;
+    l->long_value.ob_digit[0] = (digit)v;
+# else
+    if (Py_SIZE(l) != 1 || l->ob_digit[0] <= 256)
+        return 0;
+    l->ob_digit[0] = (digit)v;
+# endif
+    return 1;
+#endif
+}
+
 /* ---- errors and waiting (module.c) --------------------------------------------- */
 
 PyObject *rrpy_raise_status(rr_py_state *st, rr_status s, const char *detail, ...);
@@ -241,6 +302,14 @@ int rrpy_wait_sliced(void *ctx, rrpy_wait_op op, rrpy_wait_between between, int6
 /* RuntimeError for a call on a handle (`what`: "reader", ...) that a call
  * started by thread `owner` is using. Returns NULL. */
 PyObject *rrpy_raise_busy(const char *what, unsigned long owner);
+
+/* The calling thread as PyThread_get_thread_ident() names it -- pthread_self()
+ * on every POSIX build of CPython -- without its two calls: every reading and
+ * writing call records its owner. */
+static inline unsigned long rrpy_thread_ident(void)
+{
+    return (unsigned long)pthread_self();
+}
 
 /* __enter__ of every handle: the handle itself. */
 PyObject *rrpy_return_self(PyObject *self, PyObject *unused);
@@ -268,6 +337,38 @@ PyObject *rrpy_writer_open(RingObject *ring, rr_wait_strategy wait);
 PyObject *rrpy_reader_open(rr_py_state *st, RingObject *ring, rr_start start,
                            rr_wait_strategy wait);
 int rrpy_event_check(PyObject *o);
+
+/* block.c: its types (called by module_exec), the methods it gives Reader and
+ * Writer, and the step before a reader moves on: the last call's Block, if
+ * alive and not released, becomes a hold of its range. */
+int rrpy_block_types_add(PyObject *m, rr_py_state *st);
+PyObject *rrpy_reader_next_block(ReaderObject *self, PyObject *const *args, Py_ssize_t nargs,
+                                 PyObject *kwnames);
+PyObject *rrpy_writer_add_block(WriterObject *self, PyObject *const *args, Py_ssize_t nargs,
+                                PyObject *kwnames);
+PyObject *rrpy_writer_claim_block(WriterObject *self, PyObject *const *args, Py_ssize_t nargs,
+                                  PyObject *kwnames);
+void rrpy_block_detach(ReaderObject *self);
+
+/* reader.c, for block.c: a reading call's steps (enter, detach what the last
+ * call handed out, apply queued releases, leave), releasing a held range
+ * (queued while the reader waits), and an Event of one event of a block that
+ * lives on its own (a copy, or a hold of its own). */
+int  rrpy_reader_enter(ReaderObject *self);
+void rrpy_reader_leave(ReaderObject *self);
+void rrpy_reader_detach(ReaderObject *self);
+void rrpy_reader_apply_pending(ReaderObject *self);
+void rrpy_reader_release_range(ReaderObject *self, uint64_t first, uint64_t n);
+PyObject *rrpy_event_detached(ReaderObject *self, const rr_event *e);
+
+/* writer.c, for block.c: a writer call's steps, and its error for a status. */
+int  rrpy_writer_enter(WriterObject *self);
+void rrpy_writer_leave(WriterObject *self);
+int  rrpy_writer_usable(WriterObject *self);
+int  rrpy_writer_check_open(WriterObject *self);
+PyObject *rrpy_writer_fail(WriterObject *self, rr_status s, int64_t timeout_ns);
+void rrpy_writer_claim_begun(WriterObject *self);   /* a claim is between enter and exit */
+void rrpy_writer_claim_ended(WriterObject *self);
 
 PyMODINIT_FUNC PyInit__core(void);
 

@@ -4,40 +4,81 @@
  *
  * Event lifetime. In backpressure mode an Event's payload is the ring's slot
  * itself. The core keeps the slots of a reader's last call pinned; before the
- * reader moves on, every Event of that call still alive (someone kept it, or a
- * buffer taken from it) is turned into a hold (rr_reader_hold) that its
- * deallocation releases. So an Event's bytes never change while it exists, and a
- * reader that is closed while some of its events are still held stays registered
- * (gating writers) until the last of them goes. In overwrite mode an Event owns
- * a copy of the payload, verified intact by the core.
+ * reader moves on, the Events of that call still alive (someone kept them, or
+ * a buffer taken from them) are pinned by a hold (rr_reader_hold) on the first
+ * of them, which the last of them to go releases (reader_detach_current). So
+ * an Event's bytes never change while it exists, and a reader that is closed
+ * while some of its events are still held stays registered (gating writers)
+ * until the last of them goes. In overwrite mode an Event owns a copy of the
+ * payload, verified intact by the core.
  *
- * Invariants: reader->cur[i] is the live EV_CURRENT event with idx i, or NULL;
- * nheld counts EV_HELD events; one reading call at a time is in progress
- * (`busy`, from reader_enter to reader_leave); the core reader is closed only
- * once the Reader is closed, not busy, and holds nothing (reader_finish_close).
+ * What it costs when nothing is kept: nothing per event but filling in fields.
+ * The Reader owns a reference to every Event of its last call (EV_CURRENT,
+ * `cur`), so "kept" is a reference count above the Reader's one, read at the
+ * next call (reader_detach_current): a kept Event is detached -- it takes a
+ * reference to its Reader and, in backpressure mode, its share of a hold --
+ * and the Reader lets go of it; an Event nobody else references stays in
+ * `cur` as an idle one, and the next call hands the same object out again
+ * with new fields. An
+ * EV_CURRENT Event borrows its Reader pointer (no cycle: only detached Events
+ * own their Reader). Detached Events that go leave their memory on the
+ * Reader's `freelist` (up to cur_cap of them) for Events the next calls need
+ * beyond the idle ones. No allocator call per event in steady state, in
+ * either case.
+ *
+ * A Reader whose last reference goes while Events of its last call are still
+ * referenced (`del r` with an event kept): its finalizer detaches them, which
+ * gives each a reference to the Reader, so the Reader lives on (is
+ * resurrected, PyObject_CallFinalizerFromDealloc) until the last of them goes.
+ *
+ * Invariants: cur[0, ncur) are the last call's EV_CURRENT events and
+ * cur[ncur, nidle) idle ones, each with one reference owned by the Reader, the
+ * idle ones with no other (ncur <= nidle <= cur_cap); ncur is 0 outside a
+ * call once the Reader is closed; nheld counts EV_HELD events, each with one
+ * core hold, and an EV_GROUPED event keeps its leader (an EV_HELD event of
+ * the same call, with an older sequence) alive; freelist holds
+ * nfree <= cur_cap blocks of Event memory of copy_cap bytes of room, none of
+ * them an object; a reading call is `busy` (reader_enter to reader_leave)
+ * wherever Python code can run in it -- its wait, next_batch's list -- and
+ * runs none elsewhere, so at most one is in progress where anything can see
+ * it; the core reader is closed only once the Reader is closed, not busy,
+ * and holds nothing (reader_finish_close).
  *
  * Re-entrancy audit: where Python code can run in the middle of a call (on
  * this thread, or on another one once that code lets the GIL go).
  *   next, next_batch, iteration, events(): signal handlers between wait
- *     slices, and raising (a collection). next_batch makes its list before it
- *     reads; wrapping events allocates nothing the collector counts (an Event
- *     is not GC-tracked, appending grows the list with PyMem), so no finalizer
- *     runs between the core handing events out and their wrapping.
- *     -> The whole call is busy: a second reading call is refused
- *     (rrpy_raise_busy) and cannot overwrite evbuf, grow `cur` or move the
- *     core reader on under the first. A close() meanwhile only sets `closed`;
- *     reader_leave then turns the call's live events into holds and closes.
+ *     slices, raising (a collection), and next_batch's list, made once the
+ *     events are read (a collection). Wrapping events allocates nothing the
+ *     collector counts (an Event is not GC-tracked) and detaching runs no
+ *     Python code (the Reader's reference to a kept Event is never its last).
+ *     -> The call is busy from the first such point to its end: a second
+ *     reading call is refused (rrpy_raise_busy) and cannot overwrite evbuf,
+ *     change `cur` or move the core reader on under the first; the events
+ *     read stay pinned by the core until the reader's next call. Before the
+ *     first such point (reader_usable to the core's first attempt, and all of
+ *     a call that finds its event at once) nothing can see the call, so it
+ *     is not marked. A close() meanwhile only sets `closed`; reader_leave
+ *     then turns the call's live events into holds and closes.
  *   Event dealloc (any thread's Python code, during any call): releases its
  *     hold directly, or queues the release while a call waits with the GIL
- *     released (`waiting`: the core reader is in use). Getters and repr read
- *     the core reader, so they refuse only then.
+ *     released (`waiting`: the core reader is in use), and leaves its memory
+ *     on the freelist (which no call holds a pointer into across Python code).
+ *     Getters and repr read the core reader, so they refuse only then.
  *   Event.data, memoryview(event): a collection while the view is made; the
  *     event's bytes stay put whatever the reader does meanwhile.
+ *   b[i] of a Block (rrpy_event_detached): an Event detached from the start,
+ *     with a hold (or a copy) of its own, never in `cur`.
  *   close(), properties, events() (makes an iterator, not GC-tracked): none.
+ *   Reader finalizer and dealloc: none (they let go of idle Events only, whose
+ *     deallocation runs no Python code).
  */
 #include "module.h"
 
 #include <string.h>
+
+/* An overwrite Event's payload room when the ring's slots are no larger:
+ * every Event of such a reader has this much, so any can be reused. */
+#define RRPY_COPY_REUSE_MAX 4096
 
 /* Ring.reader(): a Reader on `ring`. */
 PyObject *rrpy_reader_open(rr_py_state *st, RingObject *ring, rr_start start,
@@ -62,6 +103,8 @@ PyObject *rrpy_reader_open(rr_py_state *st, RingObject *ring, rr_start start,
     ro->r = r;
     ro->event_type = (PyTypeObject *)Py_NewRef(st->event_type);
     ro->overwrite = rr_ring_mode(ring->ring) == RR_MODE_OVERWRITE;
+    if (ro->overwrite && rr_ring_slot_size(ring->ring) <= RRPY_COPY_REUSE_MAX)
+        ro->copy_cap = (Py_ssize_t)rr_ring_slot_size(ring->ring);
     ro->wait = wait;
     return (PyObject *)ro;
 }
@@ -111,25 +154,61 @@ static void reader_release(ReaderObject *self, uint64_t seq)
     reader_finish_close(self);
 }
 
-/* Before the reader moves on: events of its last call that are still alive
- * become holds, so their slots stay as they are. */
+/* Whether anything but its reader references an EV_CURRENT event: the caller
+ * (or a buffer taken from it, which references it too). */
+static inline int event_kept(EventObject *ev)
+{
+#if defined(Py_GIL_DISABLED) && PY_VERSION_HEX >= 0x030E0000
+    return !PyUnstable_Object_IsUniquelyReferenced((PyObject *)ev);
+#else
+    return Py_REFCNT(ev) > 1;
+#endif
+}
+
+/* Before the reader moves on: events of its last call that are still
+ * referenced are detached, each with a reference to the reader, and the
+ * reader lets go of them. In backpressure mode the first of them (the oldest)
+ * takes a hold, which keeps the gate from passing its slot and so pins every
+ * later one too; the others keep that first one alive (EV_GROUPED), so the
+ * hold lasts until the last of them goes, at one core call each way for the
+ * whole call's events. In overwrite mode they are copies already. Events
+ * nobody kept become idle, to be handed out again. Runs no Python code: the
+ * reader's reference to a kept event is never its last. */
 static void reader_detach_current(ReaderObject *self)
 {
-    for (size_t i = 0; i < self->ncur; i++) {
+    rrpy_block_detach(self);
+    size_t idle = 0, n = self->ncur;
+    EventObject *leader = NULL;
+    for (size_t i = 0; i < n; i++) {
         EventObject *ev = self->cur[i];
-        if (!ev)
+        if (!event_kept(ev)) {
+            self->cur[idle++] = ev;
             continue;
-        /* cannot fail (handed out by the last call), except in a fork()ed child,
-         * where the core refuses every call of an inherited reader */
-        rr_reader_hold(self->r, ev->sequence);
-        ev->state = EV_HELD;
-        self->nheld++;
+        }
+        if (self->overwrite) {
+            ev->state = EV_COPY;
+        } else if (leader) {
+            ev->state = EV_GROUPED;
+            ev->leader = (EventObject *)Py_NewRef(leader);
+        } else {
+            /* cannot fail (handed out by the last call), except in a fork()ed
+             * child, where the core refuses every call of an inherited reader */
+            rr_reader_hold(self->r, ev->sequence);
+            ev->state = EV_HELD;
+            self->nheld++;
+            leader = ev;
+        }
+        ev->reader = (ReaderObject *)Py_NewRef(self);
+        Py_DECREF(ev);
     }
+    if (idle < n)                      /* the older idle ones follow the new */
+        memmove(&self->cur[idle], &self->cur[n], (self->nidle - n) * sizeof *self->cur);
+    self->nidle -= n - idle;
     self->ncur = 0;
 }
 
-/* Start a reading call (every successful one is paired with reader_leave). */
-static int reader_enter(ReaderObject *self)
+/* 0 when a reading call may start; -1 with an exception otherwise. */
+static int reader_usable(ReaderObject *self)
 {
     if (self->busy) {
         rrpy_raise_busy("reader", self->owner);
@@ -139,9 +218,16 @@ static int reader_enter(ReaderObject *self)
         PyErr_SetString(state_of_type(Py_TYPE(self))->RingClosed, "the reader is closed");
         return -1;
     }
-    self->busy = 1;
-    self->owner = PyThread_get_thread_ident();
     return 0;
+}
+
+/* The reading call is busy from here, until reader_leave: Python code may run
+ * (a wait's signal handlers, a collection). Until then a call runs none, so
+ * nothing can see it. */
+static void reader_enter(ReaderObject *self)
+{
+    self->busy = 1;
+    self->owner = rrpy_thread_ident();
 }
 
 static void reader_leave(ReaderObject *self)
@@ -153,32 +239,81 @@ static void reader_leave(ReaderObject *self)
     }
 }
 
-static EventObject *event_make(ReaderObject *self, const rr_event *e)
+/* A new EV_CURRENT Event with `room` payload bytes, owned by the reader: from
+ * the freelist when the room is the usual one, else allocated. */
+static EventObject *event_new(ReaderObject *self, Py_ssize_t room)
 {
-    PyTypeObject *tp = self->event_type;
-    size_t extra = self->overwrite ? e->len : 0;
-    EventObject *ev = PyObject_Malloc(offsetof(EventObject, copy) + extra + 1);
-    if (!ev)
+    EventObject *ev;
+    if (room == self->copy_cap && self->nfree > 0)
+        ev = self->freelist[--self->nfree];
+    else if (!(ev = PyObject_Malloc(offsetof(EventObject, copy) + (size_t)room + 1)))
         return (EventObject *)PyErr_NoMemory();
-    PyObject_InitVar((PyVarObject *)ev, tp, (Py_ssize_t)extra);
-    ev->reader = (ReaderObject *)Py_NewRef(self);
-    ev->sequence = e->sequence;
-    ev->len = e->len;
-    ev->type = e->event_type;
+    PyObject_InitVar((PyVarObject *)ev, self->event_type, room);
+    ev->reader = self;
     ev->exports = 0;
-    if (self->overwrite) {
-        memcpy(ev->copy, e->data, e->len);
-        ev->data = ev->copy;
-        ev->state = EV_COPY;
-    } else {
-        ev->data = e->data;
-        ev->state = EV_CURRENT;
-        ev->idx = (Py_ssize_t)self->ncur;
-        self->cur[self->ncur++] = ev;
-    }
+    ev->state = EV_CURRENT;
     return ev;
 }
 
+/* The memory of an Event that went: onto the reader's freelist, or freed. */
+static void event_free(ReaderObject *self, EventObject *ev)
+{
+    if (Py_SIZE(ev) == self->copy_cap && self->nfree < self->cur_cap)
+        self->freelist[self->nfree++] = ev;
+    else
+        PyObject_Free(ev);
+}
+
+/* The payload room an Event needs for e: none in backpressure mode (it shows
+ * the slot), the usual room or more in overwrite mode (a copy). */
+static inline Py_ssize_t event_room(ReaderObject *self, const rr_event *e)
+{
+    if (!self->overwrite)
+        return 0;
+    return (Py_ssize_t)e->len > self->copy_cap ? (Py_ssize_t)e->len : self->copy_cap;
+}
+
+static inline void event_fill(ReaderObject *self, EventObject *ev, const rr_event *e)
+{
+    ev->sequence = e->sequence;
+    ev->len = e->len;
+    ev->type = e->event_type;
+    if (self->overwrite) {
+        memcpy(ev->copy, e->data, e->len);
+        ev->data = ev->copy;
+    } else {
+        ev->data = e->data;
+    }
+}
+
+/* The next event of this call as an Event (a new reference): an idle one
+ * reused, or a new one. Room for it in `cur` was made by reader_room. */
+static EventObject *event_make(ReaderObject *self, const rr_event *e)
+{
+    EventObject *ev;
+    Py_ssize_t room = event_room(self, e);
+    if (self->ncur < self->nidle) {
+        ev = self->cur[self->ncur];
+        if (Py_SIZE(ev) < room) {          /* too small for this payload: a new one */
+            EventObject *fresh = event_new(self, room);
+            if (!fresh)
+                return NULL;
+            self->cur[self->ncur] = fresh;
+            Py_DECREF(ev);
+            ev = fresh;
+        }
+    } else {
+        if (!(ev = event_new(self, room)))
+            return NULL;
+        self->cur[self->nidle++] = ev;
+    }
+    self->ncur++;
+    event_fill(self, ev, e);
+    return (EventObject *)Py_NewRef(ev);
+}
+
+/* Room for n events in cur (ncur is 0 and nidle <= cur_cap here), the
+ * freelist and evbuf. */
 static int reader_room(ReaderObject *self, size_t n)
 {
     if (n > self->cur_cap) {
@@ -186,6 +321,10 @@ static int reader_room(ReaderObject *self, size_t n)
         if (!c)
             return -1;
         self->cur = c;
+        EventObject **f = PyMem_Realloc(self->freelist, n * sizeof *f);
+        if (!f)
+            return -1;
+        self->freelist = f;
         self->cur_cap = n;
     }
     if (n > self->evbuf_cap) {
@@ -222,30 +361,29 @@ static rr_status next_between(void *p)
     return self->closed ? RR_CLOSED : RR_OK;
 }
 
-/* Read up to max events into self->evbuf, inside a reading call. Returns the
- * status (RR_OK, RR_EMPTY, RR_TIMEOUT, RR_CLOSED), or -1 with an exception set. */
-static int reader_read(ReaderObject *self, size_t max, int64_t timeout_ns, size_t *n)
+/* The wait of a read whose first attempt found nothing: with the GIL
+ * released, in slices, running signal handlers between them, so the reader
+ * is busy meanwhile. Returns 0 with the status in *s, or -1 with an exception
+ * set. */
+static int reader_wait(ReaderObject *self, next_ctx *c, int64_t timeout_ns, rr_status *s)
 {
-    if (reader_room(self, max) < 0) {
-        PyErr_NoMemory();
-        return -1;
-    }
-    reader_detach_current(self);
-    next_ctx c = {self, self->evbuf, max, 0};
-    rr_status s = next_op(&c, 0);
-    if (s == RR_EMPTY && timeout_ns != 0) {
-        self->waiting = 1;
-        int rc = rrpy_wait_sliced(&c, next_op, next_between, timeout_ns, &s);
-        reader_apply_pending(self);
-        self->waiting = 0;
-        /* closed (by another thread, a signal handler) while we waited: what we
-         * read is dropped; reader_leave closes */
-        if (self->closed && rc == 0)
-            s = RR_CLOSED, c.n = 0;
-        if (rc < 0)
-            return -1;
-    }
-    *n = c.n;
+    reader_enter(self);
+    self->waiting = 1;
+    int rc = rrpy_wait_sliced(c, next_op, next_between, timeout_ns, s);
+    reader_apply_pending(self);
+    self->waiting = 0;
+    /* closed (by another thread, a signal handler) while we waited: what we
+     * read is dropped; reader_leave closes */
+    if (self->closed && rc == 0)
+        *s = RR_CLOSED, c->n = 0;
+    reader_leave(self);
+    return rc;
+}
+
+/* A read's outcome: the status (RR_OK, RR_EMPTY, RR_TIMEOUT, RR_CLOSED), or
+ * -1 with an exception set for any other. */
+static int reader_outcome(ReaderObject *self, rr_status s)
+{
     if (s != RR_OK && s != RR_EMPTY && s != RR_TIMEOUT && s != RR_CLOSED) {
         rrpy_raise_status(state_of_type(Py_TYPE(self)), s, NULL);
         return -1;
@@ -253,21 +391,56 @@ static int reader_read(ReaderObject *self, size_t max, int64_t timeout_ns, size_
     return (int)s;
 }
 
-static PyObject *reader_next_one(ReaderObject *self, int64_t timeout_ns)
+/* Before a read: the last call's events (or Block) detached; a single event
+ * that nobody kept, the usual case, simply becomes idle. */
+static inline void reader_move_on(ReaderObject *self)
 {
-    if (reader_enter(self) < 0)
+    if (self->ncur == 1 && !self->block && !event_kept(self->cur[0]))
+        self->ncur = 0;
+    else if (self->ncur || self->block)
+        reader_detach_current(self);
+}
+
+/* Read up to max events into self->evbuf, once reader_usable said yes. Runs
+ * no Python code unless it waits, and is busy only while it waits. Returns
+ * the status (RR_OK, RR_EMPTY, RR_TIMEOUT, RR_CLOSED), or -1 with an
+ * exception set. */
+static int reader_read(ReaderObject *self, size_t max, int64_t timeout_ns, size_t *n)
+{
+    if ((max > self->cur_cap || max > self->evbuf_cap) && reader_room(self, max) < 0) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    reader_move_on(self);
+    next_ctx c = {self, self->evbuf, max, 0};
+    rr_status s = next_op(&c, 0);
+    if (s == RR_EMPTY && timeout_ns != 0 && reader_wait(self, &c, timeout_ns, &s) < 0)
+        return -1;
+    *n = c.n;
+    return reader_outcome(self, s);
+}
+
+/* next(), iteration, events(): one event, read straight into a local; nothing
+ * in it runs Python code unless it waits. */
+static inline Py_ALWAYS_INLINE PyObject *reader_next_one(ReaderObject *self, int64_t timeout_ns)
+{
+    if (reader_usable(self) < 0)
         return NULL;
-    size_t n;
-    PyObject *result;
-    int s = reader_read(self, 1, timeout_ns, &n);
-    if (s < 0)
-        result = NULL;
-    else if (s != RR_OK)
-        result = Py_NewRef(Py_None);
-    else
-        result = (PyObject *)event_make(self, &self->evbuf[0]);
-    reader_leave(self);
-    return result;
+    if (self->cur_cap == 0 && reader_room(self, 1) < 0)
+        return PyErr_NoMemory();
+    reader_move_on(self);
+    rr_event e;
+    rr_status s = rr_reader_next(self->r, &e, 0);
+    if (s == RR_OK)
+        return (PyObject *)event_make(self, &e);
+    next_ctx c = {self, &e, 1, 0};
+    if (s == RR_EMPTY && timeout_ns != 0 && reader_wait(self, &c, timeout_ns, &s) < 0)
+        return NULL;
+    if (s == RR_OK)
+        return (PyObject *)event_make(self, &e);
+    if (reader_outcome(self, s) < 0)
+        return NULL;
+    return Py_NewRef(Py_None);
 }
 
 static PyObject *Reader_next(ReaderObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
@@ -303,33 +476,37 @@ static PyObject *Reader_next_batch(ReaderObject *self, PyObject *const *args, Py
     PyObject *a[2];
     uint64_t max;
     int64_t timeout = 0;
-    if (rrpy_parse_args("next_batch", args, nargs, kwnames, names, 2, 2, 1, a) < 0 ||
-        rrpy_as_u64(a[0], "max_events", UINT64_MAX >> 1, &max) < 0 ||
+    if (!kwnames && (nargs == 1 || nargs == 2)) {   /* positional: nothing to parse */
+        a[0] = args[0];
+        a[1] = nargs == 2 ? args[1] : NULL;
+    } else if (rrpy_parse_args("next_batch", args, nargs, kwnames, names, 2, 2, 1, a) < 0) {
+        return NULL;
+    }
+    if (rrpy_as_u64(a[0], "max_events", UINT64_MAX >> 1, &max) < 0 ||
         (a[1] && rrpy_as_timeout(a[1], RR_FOREVER, &timeout) < 0))
         return NULL;
     if (max == 0) {
         PyErr_SetString(PyExc_ValueError, "max_events must be at least 1, got 0");
         return NULL;
     }
-    /* Made before the read: allocating it may collect, and run finalizers. */
-    PyObject *list = PyList_New(0);
-    if (!list)
+    if (reader_usable(self) < 0)
         return NULL;
-    if (reader_enter(self) < 0) {
-        Py_DECREF(list);
-        return NULL;
-    }
     size_t limit = rr_reader_batch_limit(self->r), n;
     int s = reader_read(self, max > limit ? limit : (size_t)max, timeout, &n);
-    for (size_t i = 0; s >= 0 && i < n; i++) {
+    if (s < 0)
+        return NULL;
+    /* Made once the events are read, the call busy: making it may collect,
+     * and finalizers that use this reader find it busy. */
+    reader_enter(self);
+    PyObject *list = PyList_New(s == RR_OK ? (Py_ssize_t)n : 0);
+    for (size_t i = 0; list && s == RR_OK && i < n; i++) {
         PyObject *ev = (PyObject *)event_make(self, &self->evbuf[i]);
-        if (!ev || PyList_Append(list, ev) < 0)
-            s = -1;
-        Py_XDECREF(ev);
+        if (!ev)
+            Py_CLEAR(list);            /* the events made so far go back to idle */
+        else
+            PyList_SET_ITEM(list, (Py_ssize_t)i, ev);
     }
     reader_leave(self);
-    if (s < 0)
-        Py_CLEAR(list);
     return list;
 }
 
@@ -433,13 +610,31 @@ static PyObject *Reader_repr(ReaderObject *self)
                                 (unsigned long long)rr_reader_lost(self->r));
 }
 
+/* The last reference to the Reader went. Events of its last call that are
+ * still referenced are detached now: each takes a reference to the Reader,
+ * which so lives on until the last of them goes (then this runs again, with
+ * nothing left to detach). */
+static void Reader_finalize(ReaderObject *self)
+{
+    if (self->ncur || self->block)
+        reader_detach_current(self);
+}
+
 static void Reader_dealloc(ReaderObject *self)
 {
+    if (PyObject_CallFinalizerFromDealloc((PyObject *)self) < 0)
+        return;                        /* kept alive by events of its last call */
     PyTypeObject *tp = Py_TYPE(self);
-    /* Every event keeps its reader alive, so none is left: nothing is held. */
+    /* Every detached event keeps its reader alive, so none is left: nothing is
+     * held, and what `cur` has is idle, referenced by the reader alone. */
+    while (self->nidle > 0)
+        Py_DECREF(self->cur[--self->nidle]);     /* onto the freelist */
+    while (self->nfree > 0)
+        PyObject_Free(self->freelist[--self->nfree]);
     if (self->r)
         rr_reader_close(self->r);
     PyMem_Free(self->cur);
+    PyMem_Free(self->freelist);
     PyMem_Free(self->evbuf);
     PyMem_Free(self->pending);
     Py_XDECREF(self->event_type);
@@ -456,6 +651,11 @@ static PyMethodDef Reader_methods[] = {
     {"next_batch", (PyCFunction)(void (*)(void))Reader_next_batch, METH_FASTCALL | METH_KEYWORDS,
      "next_batch($self, /, max_events, timeout=0)\n--\n\nReturns list[Event]. Up to max_events events in one step "
      "(waiting as next() does for the first); an empty list when none arrived."},
+    {"next_block", (PyCFunction)(void (*)(void))rrpy_reader_next_block, METH_FASTCALL | METH_KEYWORDS,
+     "next_block($self, /, max_events, timeout=0)\n--\n\nReturns Block | None. Up to max_events "
+     "consecutive events that lie contiguously in the ring (fewer at the ring's end), as one "
+     "Block: no Python object per event. Waits as next() does for the first; None when none "
+     "arrived. See Block for how long its memory stays valid."},
     {"events", (PyCFunction)(void (*)(void))Reader_events, METH_FASTCALL | METH_KEYWORDS,
      "events($self, /, timeout=None)\n--\n\nReturns iterator of Event. Waits for each event; ends when the ring is "
      "closed and drained, or when nothing arrives within `timeout` seconds."},
@@ -511,6 +711,7 @@ PyDoc_STRVAR(Reader_doc,
 static PyType_Slot Reader_slots[] = {
     {Py_tp_doc, (void *)Reader_doc},
     {Py_tp_dealloc, RRPY_FN(Reader_dealloc)},
+    {Py_tp_finalize, RRPY_FN(Reader_finalize)},
     {Py_tp_repr, RRPY_FN(Reader_repr)},
     {Py_tp_iter, RRPY_FN(PyObject_SelfIter)},
     {Py_tp_iternext, RRPY_FN(Reader_iternext)},
@@ -570,13 +771,15 @@ static void Event_dealloc(EventObject *self)
 {
     PyTypeObject *tp = Py_TYPE(self);
     ReaderObject *r = self->reader;
-    if (self->state == EV_CURRENT)
-        r->cur[self->idx] = NULL;
-    else if (self->state == EV_HELD)
+    int detached = self->state != EV_CURRENT;    /* else its reader let go of it */
+    EventObject *leader = self->state == EV_GROUPED ? self->leader : NULL;
+    if (self->state == EV_HELD)
         reader_release(r, self->sequence);
-    Py_DECREF(r);
-    PyObject_Free(self);
+    event_free(r, self);
     Py_DECREF(tp);
+    Py_XDECREF(leader);                /* may be the last of its call: the hold goes */
+    if (detached)
+        Py_DECREF(r);                  /* may be the reader's last reference */
 }
 
 static int Event_getbuffer(EventObject *self, Py_buffer *view, int flags)
@@ -656,4 +859,56 @@ PyType_Spec rrpy_event_spec = {
 int rrpy_event_check(PyObject *o)
 {
     return Py_TYPE(o)->tp_dealloc == (destructor)Event_dealloc;
+}
+
+/* ==== for block.c ================================================================= */
+
+int rrpy_reader_enter(ReaderObject *self)
+{
+    if (reader_usable(self) < 0)
+        return -1;
+    reader_enter(self);
+    return 0;
+}
+
+void rrpy_reader_leave(ReaderObject *self) { reader_leave(self); }
+void rrpy_reader_detach(ReaderObject *self) { reader_detach_current(self); }
+void rrpy_reader_apply_pending(ReaderObject *self) { reader_apply_pending(self); }
+
+/* A held range is going (n holds, counted in nheld): released now, or each
+ * sequence queued for the thread waiting in this reader. */
+void rrpy_reader_release_range(ReaderObject *self, uint64_t first, uint64_t n)
+{
+    if (self->waiting) {
+        for (uint64_t i = 0; i < n; i++)
+            reader_release(self, first + i);
+        return;
+    }
+    rr_reader_release_range(self->r, first, n);
+    self->nheld -= (Py_ssize_t)n;
+    reader_finish_close(self);
+}
+
+PyObject *rrpy_event_detached(ReaderObject *self, const rr_event *e)
+{
+    if (!self->overwrite) {
+        rr_status s = rr_reader_hold(self->r, e->sequence);
+        if (s != RR_OK)
+            return rrpy_raise_status(state_of_type(Py_TYPE(self)), s, NULL);
+    }
+    EventObject *ev = event_new(self, event_room(self, e));
+    if (!ev) {
+        if (!self->overwrite)
+            rr_reader_release(self->r, e->sequence);
+        return NULL;
+    }
+    event_fill(self, ev, e);
+    ev->reader = (ReaderObject *)Py_NewRef(self);   /* detached: it owns its reader */
+    if (self->overwrite) {
+        ev->state = EV_COPY;
+    } else {
+        ev->state = EV_HELD;
+        self->nheld++;
+    }
+    return (PyObject *)ev;
 }

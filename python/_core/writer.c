@@ -27,6 +27,11 @@
  *     the writer free. Releasing runs after the call's outcome is made, so
  *     the exception carries the core's message for this call, not one that a
  *     failing core call of that code left in the thread's last error.
+ *   add(b), try_add(b) of exact bytes with an int (or no) event type, the
+ *     common call (writer_add_bytes): nothing before the core's first attempt
+ *     runs Python code (no conversion, no __index__, an int made from the
+ *     sequence is not GC-tracked) -> not an `active` call while nothing can
+ *     see it; it becomes one only to wait, as above.
  *   claim(): none (a Claim is not GC-tracked). Claim.__enter__: signal
  *     handlers between wait slices, raising -> one `active` call, as above.
  *   slot[i], slot[i] = v: allocating the memoryview (a collection), the key's
@@ -39,6 +44,7 @@
  */
 #include "module.h"
 
+#include <limits.h>
 #include <stdio.h>
 
 /* Ring.writer(): a Writer on `self`. */
@@ -105,7 +111,7 @@ static int writer_enter(WriterObject *self)
     if (writer_usable(self) < 0)
         return -1;
     self->active++;
-    self->owner = PyThread_get_thread_ident();
+    self->owner = rrpy_thread_ident();
     return 0;
 }
 
@@ -177,6 +183,26 @@ static PyObject *writer_fail(WriterObject *self, rr_status s, int64_t timeout_ns
     }
 }
 
+/* add()'s result, the event's sequence as an int. The int returned last is
+ * given the new value when nobody kept it (a loop of `w.add(b)` drops each
+ * one), so that loop allocates no int per event; else a new one (through the
+ * signed conversion, which has CPython's fast path for one-digit values). */
+static PyObject *seq_int_new(WriterObject *self, uint64_t seq)
+{
+    PyObject *o = seq <= (uint64_t)LLONG_MAX ? PyLong_FromLongLong((long long)seq)
+                                             : PyLong_FromUnsignedLongLong(seq);
+    Py_XSETREF(self->last_seq, Py_XNewRef(o));
+    return o;
+}
+
+static inline PyObject *seq_int(WriterObject *self, uint64_t seq)
+{
+    PyObject *o = self->last_seq;
+    if (o && rrpy_long_refill(o, seq))
+        return Py_NewRef(o);
+    return seq_int_new(self, seq);
+}
+
 /* add() and try_add() once the call has begun: convert the payload, publish
  * it. trying: never wait, and say full with False. */
 static PyObject *writer_add_one(WriterObject *self, PyObject *data, PyObject *type_o,
@@ -215,9 +241,53 @@ static PyObject *writer_add_one(WriterObject *self, PyObject *data, PyObject *ty
     else if (s != RR_OK)
         result = writer_fail(self, s, timeout);
     else
-        result = trying ? Py_NewRef(Py_True) : PyLong_FromUnsignedLongLong(seq);
+        result = trying ? Py_NewRef(Py_True) : seq_int(self, seq);
     rrpy_payload_release(&p);
     return result;
+}
+
+/* What writer_add_bytes does when the first attempt did not publish: say so
+ * (try_add, or add without a timeout), or wait. Waiting runs signal handlers
+ * between slices: the writer is in use from here. */
+static PyObject *writer_add_bytes_rest(WriterObject *self, add_ctx *c, rr_status s,
+                                       int64_t timeout, int trying)
+{
+    if (s != RR_FULL && s != RR_TIMEOUT)
+        return writer_fail(self, s, timeout);
+    if (trying)
+        return Py_NewRef(Py_False);
+    if (timeout == 0)
+        return writer_fail(self, s, timeout);
+    self->active++;
+    self->owner = rrpy_thread_ident();
+    PyObject *result;
+    if (rrpy_wait_sliced(c, add_op, add_between, timeout, &s) < 0)
+        result = NULL;
+    else
+        result = s == RR_OK ? seq_int(self, c->seq) : writer_fail(self, s, timeout);
+    writer_leave(self);
+    return result;
+}
+
+/* add() and try_add() of bytes with an int event type, the common call.
+ * Nothing in it runs Python code before the core's first attempt (no
+ * payload conversion, no __index__), so the writer is marked in use only if
+ * the call has to wait (writer_add_bytes_rest). */
+static inline Py_ALWAYS_INLINE PyObject *writer_add_bytes(WriterObject *self, PyObject *data,
+                                                          PyObject *type_o, int64_t timeout,
+                                                          int trying)
+{
+    uint32_t type = 0;
+    if ((!self->w || self->closing || (self->active && !self->multi)) && writer_usable(self) < 0)
+        return NULL;
+    if (type_o && type_o != Py_None && rrpy_as_event_type(type_o, &type) < 0)
+        return NULL;
+    rr_payload item = {PyBytes_AS_STRING(data), (size_t)PyBytes_GET_SIZE(data), type};
+    add_ctx c = {self, &item, 1, 0, RR_WAIT_INIT};
+    rr_status s = rr_writer_add_ex(self->w, item.data, item.len, type, &c.seq, 0, &c.wait);
+    if (s == RR_OK)
+        return trying ? Py_NewRef(Py_True) : seq_int(self, c.seq);
+    return writer_add_bytes_rest(self, &c, s, timeout, trying);
 }
 
 static PyObject *writer_add_call(WriterObject *self, const char *fname, PyObject *const *args,
@@ -225,9 +295,17 @@ static PyObject *writer_add_call(WriterObject *self, const char *fname, PyObject
 {
     static const char *const names[] = {"data", "event_type", "timeout"};
     PyObject *a[3];
-    int64_t timeout = 0;
-    if (rrpy_parse_args(fname, args, nargs, kwnames, names, trying ? 2 : 3, 2, 1, a) < 0 ||
-        (!trying && rrpy_as_timeout(a[2], RR_FOREVER, &timeout) < 0) || writer_enter(self) < 0)
+    int64_t timeout = trying ? 0 : RR_FOREVER;
+    if (!kwnames && (nargs == 1 || nargs == 2)) {    /* positional: nothing to parse */
+        a[0] = args[0];
+        a[1] = nargs == 2 ? args[1] : NULL;
+    } else if (rrpy_parse_args(fname, args, nargs, kwnames, names, trying ? 2 : 3, 2, 1, a) < 0 ||
+               (!trying && a[2] && rrpy_as_timeout(a[2], RR_FOREVER, &timeout) < 0)) {
+        return NULL;
+    }
+    if (PyBytes_CheckExact(a[0]) && (!a[1] || a[1] == Py_None || PyLong_CheckExact(a[1])))
+        return writer_add_bytes(self, a[0], a[1], timeout, trying);
+    if (writer_enter(self) < 0)
         return NULL;
     PyObject *result = writer_add_one(self, a[0], a[1], timeout, trying);
     writer_leave(self);
@@ -236,6 +314,8 @@ static PyObject *writer_add_call(WriterObject *self, const char *fname, PyObject
 
 static PyObject *Writer_add(WriterObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
 {
+    if (nargs == 1 && !kwnames && PyBytes_CheckExact(args[0]))     /* w.add(b) */
+        return writer_add_bytes(self, args[0], NULL, RR_FOREVER, 0);
     return writer_add_call(self, "add", args, nargs, kwnames, 0);
 }
 
@@ -418,6 +498,7 @@ static void Writer_dealloc(WriterObject *self)
         rr_writer_close(self->w);     /* no call is active: they hold a reference */
     PyMem_Free(self->items);
     PyMem_Free(self->views);
+    Py_XDECREF(self->last_seq);
     Py_XDECREF(self->ring);
     tp->tp_free((PyObject *)self);
     Py_DECREF(tp);
@@ -439,6 +520,19 @@ static PyMethodDef Writer_methods[] = {
      "The batch needs that many free slots at once: events readers still keep (a kept Event or "
      "buffer pins its slot, in backpressure mode) count against it, so keep batches well below "
      "the capacity."},
+    {"add_block", (PyCFunction)(void (*)(void))rrpy_writer_add_block, METH_FASTCALL | METH_KEYWORDS,
+     "add_block($self, /, data, *, lengths=None, event_types=0, timeout=None)\n--\n\nReturns int. "
+     "Publish one event per row of `data` with one claim, all or none, and return how many: a "
+     "C-contiguous buffer of two or more dimensions (a row is everything after the first; "
+     "rows no wider than slot_size) or a NumPy structured array (a row is a record). lengths: "
+     "None (every event is a whole row) or one length per row; event_types: one int for all, "
+     "or one per row. At most min(capacity, 4096) rows; waits for room as add() does."},
+    {"claim_block", (PyCFunction)(void (*)(void))rrpy_writer_claim_block, METH_FASTCALL | METH_KEYWORDS,
+     "claim_block($self, /, n, event_type=0, *, timeout=None)\n--\n\nReturns BlockClaim. Zero-copy "
+     "write of up to n events: `with w.claim_block(n) as c:` claims at most n slots that lie "
+     "contiguously (fewer at the ring's end; len(c) says how many) and gives c.data, a writable "
+     "(len(c), slot_size) view, and writable c.lengths and c.event_types. Leaving the block "
+     "publishes them; an exception abandons them."},
     {"claim", (PyCFunction)(void (*)(void))Writer_claim, METH_FASTCALL | METH_KEYWORDS,
      "claim($self, /, event_type=0, *, timeout=None)\n--\n\nReturns Claim. Zero-copy write: `with w.claim() as slot:` "
      "gives a writable buffer of slot_size bytes in the ring; set slot.length to the bytes used. "
@@ -614,7 +708,7 @@ static PyObject *claim_view(ClaimObject *self)
     if (self->busy)
         return rrpy_raise_busy("claimed slot", self->owner);
     self->busy = 1;
-    self->owner = PyThread_get_thread_ident();
+    self->owner = rrpy_thread_ident();
     PyObject *mv = PyMemoryView_FromObject((PyObject *)self);
     if (!mv)
         self->busy = 0;
@@ -774,3 +868,24 @@ PyType_Spec rrpy_claim_spec = {
     .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_IMMUTABLETYPE | Py_TPFLAGS_DISALLOW_INSTANTIATION,
     .slots = Claim_slots,
 };
+
+/* ==== for block.c ================================================================= */
+
+int rrpy_writer_enter(WriterObject *self) { return writer_enter(self); }
+void rrpy_writer_leave(WriterObject *self) { writer_leave(self); }
+int rrpy_writer_usable(WriterObject *self) { return writer_usable(self); }
+int rrpy_writer_check_open(WriterObject *self) { return writer_check_open(self); }
+
+PyObject *rrpy_writer_fail(WriterObject *self, rr_status s, int64_t timeout_ns)
+{
+    return writer_fail(self, s, timeout_ns);
+}
+
+void rrpy_writer_claim_begun(WriterObject *self) { self->claim_open++; }
+
+void rrpy_writer_claim_ended(WriterObject *self)
+{
+    self->claim_open--;
+    if (self->closing)
+        writer_finish_close(self);
+}

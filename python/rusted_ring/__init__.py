@@ -21,6 +21,8 @@ EventPoolFactory, EventUtils, PoolStats, health_check, ...) work on process-wide
 default pools in overwrite mode.
 """
 from ._core import (
+    Block,
+    BlockClaim,
     Claim,
     DataTooLarge,
     Event,
@@ -46,7 +48,7 @@ from ._core import (
 )
 
 __all__ = [
-    "Ring", "Writer", "Reader", "Event", "Claim",
+    "Ring", "Writer", "Reader", "Event", "Claim", "Block", "BlockClaim",
     "RingError", "DataTooLarge", "RingFull", "RingClosed", "TooManyReaders", "WriterBusy",
     "SharedMemoryError", "SharedMemoryNotFound", "SharedMemoryExists", "MAX_CLAIM", "MAX_READERS", "MAX_SLOT_SIZE", "__version__",
     "SharedMemoryCreating", "SharedMemoryForeignOwner", "ForkedHandle", "WAIT_STRATEGIES",

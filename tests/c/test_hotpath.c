@@ -1,9 +1,10 @@
 /*
  * test_hotpath.c — the hot paths (add, add_batch, claim/publish, next,
- * next_batch, and the inline add, claim and publish of rusted_ring_inline.h)
- * make no system call and allocate nothing when uncontended, whatever the
- * handles' wait strategy; and the other side of a waiter that spins, yields
- * or naps (RR_WAIT_SPIN, YIELD, SLEEP) makes no futex call.
+ * next_batch, the block calls of block.c, and the inline add, claim and
+ * publish of rusted_ring_inline.h) make no system call and allocate nothing
+ * when uncontended, whatever the handles' wait strategy; and the other side
+ * of a waiter that spins, yields or naps (RR_WAIT_SPIN, YIELD, SLEEP) makes
+ * no futex call.
  *
  * System calls: a forked child sets up its rings, then installs a seccomp
  * filter that traps every system call but the few needed to return from the
@@ -81,6 +82,30 @@ static int hot_open(hot_ring *h, rr_mode mode, rr_producers prod, bool caller_me
 }
 
 
+/* The block calls (block.c): rows in, blocks out (two where the ring ends),
+ * a block claim through its view, and holding a block's range. */
+static int hot_blocks(hot_ring *h, const unsigned char *buf)
+{
+    int bad = 0;
+    rr_block b;
+    rr_claim c;
+    rr_claim_view v;
+    bad += rr_writer_add_rows(h->w, buf, 0, 64, 8, NULL, NULL, 3, NULL, 0) != RR_OK;
+    for (uint32_t got = 0; got < 8; got += b.count)
+        if (rr_reader_next_block(h->r, 8 - got, &b, 0) != RR_OK)
+            return bad + 1;
+    bad += rr_writer_claim_block(h->w, 4, 4, &c, 0) != RR_OK;
+    bad += rr_claim_view_get(&c, &v) != RR_OK;
+    memcpy(v.data, buf, 16);
+    bad += rr_writer_publish(h->w, &c) != RR_OK;
+    bad += rr_reader_next_block(h->r, 4, &b, 0) != RR_OK || b.count != c.count;
+    if (rr_ring_mode(h->ring) == RR_MODE_BACKPRESSURE) {
+        bad += rr_reader_hold_range(h->r, b.first_sequence, b.count) != RR_OK;
+        bad += rr_reader_release_range(h->r, b.first_sequence, b.count) != RR_OK;
+    }
+    return bad;
+}
+
 /* Every hot call, uncontended: one thread writes, then reads what it wrote.
  * Returns the number of calls that did not do what they should. */
 static int hot_work(hot_ring *h)
@@ -112,6 +137,7 @@ static int hot_work(hot_ring *h)
         bad += rr_reader_next_batch(h->r, evs, 8, &n, 0) != RR_OK || n != 3;
         bad += rr_reader_next(h->r, &ev, 0) != RR_EMPTY;
         bad += rr_reader_lag(h->r) != 0;
+        bad += hot_blocks(h, buf);
     }
     return bad;
 }

@@ -190,6 +190,32 @@ TEST(test_inline_calls_report_full_too_large_invalid_and_closed_as_the_library_d
     teardown(ring, w, r);
 }
 
+/* A claim view writes lengths directly: the inline publish, as the
+ * library's, publishes nothing when one is larger than the slot. */
+TEST(test_inline_publish_refuses_a_length_larger_than_the_slot_and_publishes_nothing)
+{
+    rr_ring *ring = ring_new(64, 8, BP, SP);
+    CHECK(ring);
+    rr_writer *w = writer_new(ring);
+    rr_reader *r = reader_new(ring);
+    CHECK(w && r);
+    for (uint32_t n = 1; n <= 3; n++) {
+        rr_claim c;
+        rr_claim_view v;
+        CHECK_ST(rr_writer_claim_inline(w, n, 0, &c, 0), RR_OK);
+        CHECK_ST(rr_claim_view_get(&c, &v), RR_OK);
+        for (uint32_t i = 0; i < n; i++) payload_fill(v.data + i * v.stride, 64, c.sequence + i, 0);
+        uint32_t *last = (uint32_t *)(void *)((unsigned char *)v.lengths + (n - 1) * v.meta_stride);
+        *last = 65;
+        CHECK_ST(rr_writer_publish_inline(w, &c), RR_TOO_LARGE);
+        CHECK_EQ(rr_ring_published(ring), (uint64_t)(n - 1) * n / 2);
+        *last = 64;
+        CHECK_ST(rr_writer_publish_inline(w, &c), RR_OK);
+        CHECK(read_seqs(r, c.sequence, n, 64));
+    }
+    teardown(ring, w, r);
+}
+
 /* ---- every mode ------------------------------------------------------------------------ */
 
 /* Overwrite: the inline writer never waits and marks each slot while it
@@ -270,6 +296,7 @@ int main(void)
     RUN(test_inline_adds_and_claims_deliver_every_event_in_order_across_the_ring_end);
     RUN(test_inline_add_returns_the_sequence_and_stores_the_event_type);
     RUN(test_inline_calls_report_full_too_large_invalid_and_closed_as_the_library_does);
+    RUN(test_inline_publish_refuses_a_length_larger_than_the_slot_and_publishes_nothing);
     RUN(test_inline_writes_to_an_overwrite_ring_lap_a_reader_that_counts_its_losses);
     RUN(test_inline_calls_on_a_multi_producer_ring_deliver_every_event);
     RUN(test_inline_calls_in_a_forked_child_adopt_a_heap_rings_writer);

@@ -1,6 +1,7 @@
 -- event_spec.lua — events: data, len, #, type, sequence; byte / sub / unpack
 -- checked against string.byte / string.sub / string.unpack on ev:data(),
--- index by index and format by format; stale events raise.
+-- index by index and format by format; the event object is the reader's,
+-- refilled by each next, and raises when it holds no event.
 local rr = require "rusted_ring"
 
 -- One event holding `payload`, from a ring of the given mode.
@@ -8,7 +9,7 @@ local function event_of(payload, mode, slot)
   local ring = rr.ring{ slot_size = slot or math.max(#payload, 1), capacity = 2, mode = mode }
   local w, r = ring:writer(), ring:reader()
   assert(w:add(payload, 3))
-  return assert(r:next()), r, w
+  return assert(r:next()), r, w, ring
 end
 
 -- Call f and return "ok", results... or "error" (its message is not compared:
@@ -132,9 +133,22 @@ for _, mode in ipairs({ "backpressure", "overwrite" }) do
       assert.matches("bad argument #2 to 'unpack' %(initial position out of string%)", err)
     end)
 
-    it("a stale event raises once its reader moved on, whatever next returned", function()
+    it("is the reader's one event object, refilled by every next", function()
+      local ev, r, w, ring = event_of("one", mode, 8)
+      w:add("two", 5)
+      local ev2 = r:next()
+      assert.is_true(rawequal(ev, ev2))
+      -- what a variable kept from an earlier next() holds is the latest event
+      assert.are.same({ "two", 1, 5 }, { ev:data(), ev:sequence(), ev:type() })
+      local other = ring:reader()
+      w:add("three")
+      assert.is_false(rawequal(ev, assert(other:next())), "each reader has its own event object")
+      assert.are.equal("two", ev:data(), "another reader's next leaves this event alone")
+    end)
+
+    it("raises once it holds no event: after a next that returned nil, and after close",
+       function()
       local ev, r, w = event_of("one", mode, 8)
-      local same = ev
       assert.are.same({ nil, "empty" }, { r:next() })
       for _, m in ipairs({ "data", "len", "type", "sequence", "byte", "sub", "unpack" }) do
         local ok, err = pcall(ev[m], ev, m == "unpack" and "b" or 1)
@@ -144,12 +158,31 @@ for _, mode in ipairs({ "backpressure", "overwrite" }) do
       assert.has_error(function() return #ev end)
       assert.are.equal("rusted_ring.event (stale)", tostring(ev))
       w:add("two")
-      local ev2 = r:next()
-      assert.are_not.equal(same, ev2)
-      assert.are.equal("two", ev2:data())
-      assert.has_error(function() return same:data() end)
+      assert.is_true(rawequal(ev, r:next()))
+      assert.are.equal("two", ev:data())
       r:close()
-      assert.has_error(function() return ev2:data() end)
+      local ok, err = pcall(ev.data, ev)
+      assert.is_false(ok)
+      assert.matches("stale event", err)
+      assert.are.equal("rusted_ring.event (stale)", tostring(ev))
+    end)
+
+    it("of a reader closed by the collector raises, even when a finalizer kept it", function()
+      local kept
+      do
+        local ring = rr.ring{ slot_size = 8, capacity = 2, mode = mode }
+        ring:writer():add("gone")
+        local r = ring:reader()
+        local ev = r:next()
+        -- collected with the reader and the event: its finalizer keeps the event
+        setmetatable({}, { __gc = function() kept = ev end })
+      end
+      collectgarbage(); collectgarbage(); collectgarbage()
+      assert.is_not_nil(kept)
+      local ok, err = pcall(kept.data, kept)
+      assert.is_false(ok)
+      assert.matches("stale event", err)
+      assert.are.equal("rusted_ring.event (stale)", tostring(kept))
     end)
 
     it("an event keeps its reader alive", function()

@@ -23,6 +23,8 @@ describe("the README's Lua quick start", function()
       "2 0 1 b",
       "3 0 1 c",
       "4 0 1 d",
+      "6 1 0.5",
+      "7 2 2.5",
     }, lines)
   end)
 end)

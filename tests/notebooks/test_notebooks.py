@@ -27,7 +27,7 @@ from nbclient import NotebookClient
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOK_DIR = ROOT / "bench" / "notebooks"
 NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("*.ipynb"))
-EXPECTED = {"throughput.ipynb", "latency.ipynb", "pools_and_backpressure.ipynb"}
+EXPECTED = {"throughput.ipynb", "latency.ipynb", "pools_and_backpressure.ipynb", "blocks.ipynb"}
 KERNEL = "rusted-ring-bench"
 CELL_TIMEOUT = 600   # seconds; a quick benchmark run inside a cell takes well under a minute
 

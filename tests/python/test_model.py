@@ -19,6 +19,13 @@ overwrite     The writer never waits. Each slot holds the last event written to
               up (at most half a lap), and counts every sequence skipped in
               `lost`; delivered + lost == cursor - start always.
 
+blocks        next_block hands out consecutive events from the reader's next one
+              (fetched as next() does, skipping a lap) up to max_events, ending at
+              the ring's last slot and before any event not there yet (overwrite:
+              a slot whose stamp is not that event's, done); a kept block pins
+              its events as kept Events do. add_block is add_batch of rows;
+              claim_block claims min(n, slots left before the ring's end).
+
 Every returned event is compared with what was written (sequence, type, bytes),
 and after every step the ring's figures (published, stats(), each reader's
 cursor, lag, pinned, lost, delivered, backpressure) must equal the model's. Events
@@ -30,6 +37,7 @@ import contextlib
 import os
 import re
 
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, settings, strategies as st
 from hypothesis.stateful import (RuleBasedStateMachine, initialize, invariant, precondition,
@@ -120,11 +128,12 @@ class RingModel:
         self.stamps[seq % self.capacity] = ("done", seq)
         return seq
 
-    def abandon(self):
-        """A single writer's claim given up: its sequence is reused by the next claim."""
-        self.abandoned += 1
+    def abandon(self, n=1):
+        """A single writer's claim of n given up: its sequences are reused by the next claim."""
+        self.abandoned += n
         if self.overwrite:
-            self.stamps[self.head % self.capacity] = ("writing", self.head)
+            for seq in range(self.head, self.head + n):
+                self.stamps[seq % self.capacity] = ("writing", seq)
 
     # readers
 
@@ -213,6 +222,27 @@ class RingModel:
             out.append(seq)
         return out
 
+    def read_block(self, r, max_events):
+        """One next_block() call: the sequences of the block it hands out."""
+        r.held += r.current
+        r.current = []
+        r.cur_lo = r.pos
+        first = self._fetch(r)
+        if first is None:
+            return []
+        out = [first]
+        limit = min(max_events, self.batch_limit) if self.overwrite else max_events
+        while len(out) < limit and r.pos % self.capacity != 0:
+            if self.overwrite:
+                if self._stamp_value(r.pos % self.capacity) != 2 * r.pos + 2:
+                    break
+            elif r.pos >= self.head:
+                break
+            out.append(r.pos)
+            r.pos += 1
+            r.delivered += 1
+        return out
+
     def drop_kept(self, r, seq):
         if seq in r.current:
             r.current.remove(seq)
@@ -247,6 +277,7 @@ class RingMachine(RuleBasedStateMachine):
         self.model.writer_opened()
         self.readers = []        # (Reader | None, ModelReader); None once dropped
         self.kept = []           # (Event, ModelReader)
+        self.kept_blocks = []    # (Block, ModelReader, sequences)
         if laps:
             self.burst(data, data.draw(st.integers(1, laps * capacity), label="prefill"))
 
@@ -274,6 +305,19 @@ class RingMachine(RuleBasedStateMachine):
         assert bytes(ev) == payload
         with ev.data as view:
             assert view.readonly and view.tobytes() == payload
+
+    def check_block(self, b, seqs):
+        assert (b.first_sequence, len(b)) == (seqs[0], len(seqs))
+        arr = b.as_array()
+        assert arr.shape == (len(seqs), self.model.slot_size) and not arr.flags.writeable
+        lengths, types = b.lengths.tolist(), b.event_types.tolist()
+        for i, seq in enumerate(seqs):
+            event_type, payload = self.model.events[seq]
+            assert (types[i], arr[i, :lengths[i]].tobytes()) == (event_type, payload)
+        del arr
+
+    def kept_count(self):
+        return len(self.kept) + len(self.kept_blocks)
 
     def live_readers(self):
         return [(i, r, m) for i, (r, m) in enumerate(self.readers) if r is not None]
@@ -377,6 +421,71 @@ class RingMachine(RuleBasedStateMachine):
         else:
             m.publish(event_type, payload)
 
+    @rule(data=st.data(), event_type=event_types, per_row=st.booleans(), width=st.booleans())
+    def add_block(self, data, event_type, per_row, width):
+        """Rows of a NumPy array: add_batch's all-or-nothing, one call."""
+        m = self.model
+        n = data.draw(st.integers(1, m.capacity), label="rows")
+        payloads = data.draw(st.lists(self.payload(), min_size=n, max_size=n), label="payloads")
+        row = m.slot_size if width else max(len(p) for p in payloads)
+        arr = np.zeros((n, row), np.uint8)
+        for i, p in enumerate(payloads):
+            arr[i, :len(p)] = np.frombuffer(p, np.uint8)
+        types = data.draw(st.lists(event_types, min_size=n, max_size=n), label="types") \
+            if per_row else [event_type] * n
+        call = lambda: self.writer.add_block(  # noqa: E731
+            arr, lengths=[len(p) for p in payloads],
+            event_types=types if per_row else event_type, timeout=0)
+        if m.closed:
+            with pytest.raises(rr.RingClosed):
+                call()
+        elif m.room_for(n):
+            assert call() == n
+            for t, p in zip(types, payloads):
+                m.publish(t, p)
+        else:
+            with pytest.raises(rr.RingFull):
+                call()
+
+    @rule(data=st.data(), event_type=event_types, give_up=st.booleans())
+    def claim_block(self, data, event_type, give_up):
+        """Up to n contiguous slots written through their views; all published, or all
+        abandoned on an exception."""
+        m = self.model
+        n = data.draw(st.integers(1, m.capacity), label="n")
+        count = min(n, m.capacity - m.head % m.capacity)
+        if m.closed:
+            with pytest.raises(rr.RingClosed):
+                with self.writer.claim_block(n, event_type, timeout=0):
+                    pass
+            return
+        if not m.room_for(count):
+            with pytest.raises(rr.RingFull):
+                with self.writer.claim_block(n, event_type, timeout=0):
+                    pass
+            return
+        payloads = data.draw(st.lists(self.payload(), min_size=count, max_size=count),
+                             label="payloads")
+
+        class GiveUp(Exception):
+            pass
+
+        with pytest.raises(GiveUp) if give_up else contextlib.nullcontext():
+            with self.writer.claim_block(n, event_type, timeout=0) as c:
+                assert (len(c), c.first_sequence) == (count, m.head)
+                arr, lengths = c.as_array(), c.lengths
+                for i, p in enumerate(payloads):
+                    arr[i, :len(p)] = np.frombuffer(p, np.uint8)
+                    lengths[i] = len(p)
+                del arr, lengths
+                if give_up:
+                    raise GiveUp
+        if give_up:
+            m.abandon(count)
+        else:
+            for p in payloads:
+                m.publish(event_type, p)
+
     @rule(data=st.data(), event_type=event_types, extra=st.integers(1, 40))
     def oversized_payload_is_refused_and_changes_nothing(self, data, event_type, extra):
         m = self.model
@@ -430,7 +539,7 @@ class RingMachine(RuleBasedStateMachine):
             assert ev is None
             return
         self.check_event(ev, seqs[0])
-        if keep and len(self.kept) < 4:
+        if keep and self.kept_count() < 4:
             self.kept.append((ev, m))
             m.current.append(seqs[0])
 
@@ -443,10 +552,49 @@ class RingMachine(RuleBasedStateMachine):
         assert [ev.sequence for ev in batch] == seqs
         for ev, seq in zip(batch, seqs):
             self.check_event(ev, seq)
-        if keep and batch and len(self.kept) < 4:
+        if keep and batch and self.kept_count() < 4:
             i = data.draw(st.integers(0, len(batch) - 1), label="kept event")
             self.kept.append((batch[i], m))
             m.current.append(seqs[i])
+
+    @precondition(has_readers)
+    @rule(data=st.data(), max_events=st.integers(1, 10), keep=st.booleans(),
+          how=st.sampled_from(["release", "with", "drop"]), item=st.booleans())
+    def next_block(self, data, max_events, keep, how, item):
+        _, reader, m = self.pick_reader(data)
+        seqs = self.model.read_block(m, max_events)
+        b = reader.next_block(max_events)
+        if not seqs:
+            assert b is None
+            return
+        self.check_block(b, seqs)
+        if item:          # an Event taken from the block lives on its own; dropped at once
+            i = data.draw(st.integers(0, len(seqs) - 1), label="item")
+            self.check_event(b[i], seqs[i])
+        if keep and self.kept_count() < 4:
+            self.kept_blocks.append((b, m, seqs))
+            m.current += seqs
+        elif how == "release":
+            b.release()
+        elif how == "with":
+            with b:
+                pass
+
+    @precondition(lambda self: self.kept_blocks)
+    @rule(data=st.data(), how=st.sampled_from(["release", "with", "drop"]))
+    def drop_kept_block(self, data, how):
+        """A kept block still shows what was written, then its pins go with it."""
+        i = data.draw(st.integers(0, len(self.kept_blocks) - 1), label="kept block")
+        b, m, seqs = self.kept_blocks.pop(i)
+        self.check_block(b, seqs)
+        if how == "release":
+            b.release()
+        elif how == "with":
+            with b:
+                pass
+        del b
+        for seq in seqs:
+            self.model.drop_kept(m, seq)
 
     @precondition(lambda self: self.kept)
     @rule(data=st.data())
@@ -516,6 +664,7 @@ class RingMachine(RuleBasedStateMachine):
                 assert r.lost == 0
 
     def teardown(self):
+        self.kept_blocks.clear()
         self.kept.clear()
         self.readers.clear()
 

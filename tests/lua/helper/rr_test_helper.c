@@ -16,12 +16,18 @@
  *                           creator's lock, size the segment, and stop there,
  *                           as a creator still laying a large ring out: the fd
  *   helper.drop_creation(fd)  -- close it, as a creator that died half way
+ *   helper.abandon(ring, n)   -- a writer of its own claims n slots and
+ *                           abandons them (a multi-producer ring's readers
+ *                           skip those sequences); returns the first sequence
  *
  * Actions: "publish" one payload; "close" the ring; "drain" what is there
  * (reading until empty, so the reader moves past every slot; it registers at
  * start, so it gates a backpressure writer until then);
  * "stream" publishes `count` 16-byte events: sequence number (u64 LE) and
- * its checksum (u32 LE: sequence * 2654435761 mod 2^32), then a u32 zero.
+ * its checksum (u32 LE: sequence * 2654435761 mod 2^32), then the stream's
+ * `id` (u32 LE, default 0); with `abandon_every` = k > 0 it also claims one
+ * slot and abandons it before every k-th event, so several streams on a
+ * multi-producer ring leave abandoned sequences between published ones.
  *
  * A one-shot action waits for arm() and then `settle` seconds (default 0.05)
  * so that the Lua thread is really asleep in the core before it acts; it
@@ -59,6 +65,8 @@ typedef struct job {
     size_t      len;
     uint32_t    event_type;
     uint64_t    count;        /* ACT_STREAM */
+    uint32_t    id;           /* ACT_STREAM: written in bytes 12..15 */
+    uint64_t    abandon_every;   /* ACT_STREAM: abandon a claim before every k-th event */
     double      settle;
     atomic_bool armed, cancel;
     pthread_t   thread;
@@ -103,9 +111,18 @@ static rr_status stream(job *j)
 {
     unsigned char buf[16];
     for (uint64_t i = 0; i < j->count && !atomic_load(&j->cancel); i++) {
+        if (j->abandon_every && i % j->abandon_every == 0) {
+            rr_claim c;
+            rr_status st = rr_writer_claim(j->w, 1, 1, &c, 10000000000LL);
+            if (st == RR_OK)
+                st = rr_writer_abandon(j->w, &c);
+            if (st != RR_OK)
+                return st;
+        }
         memset(buf, 0, sizeof buf);
         put_le(buf, i, 8);
         put_le(buf + 8, (uint32_t)(i * 2654435761u), 4);
+        put_le(buf + 12, j->id, 4);
         rr_status st = rr_writer_add(j->w, buf, sizeof buf, 1, NULL, 10000000000LL);
         if (st != RR_OK)
             return st;
@@ -195,7 +212,11 @@ static void job_options(lua_State *L, job *j)
     j->payload = malloc(j->len + 1);
     if (j->payload)
         memcpy(j->payload, p, j->len + 1);
-    lua_pop(L, 4);
+    lua_getfield(L, 3, "id");
+    j->id = (uint32_t)luaL_optinteger(L, -1, 0);
+    lua_getfield(L, 3, "abandon_every");
+    j->abandon_every = (uint64_t)luaL_optinteger(L, -1, 0);
+    lua_pop(L, 6);
 }
 
 /* helper.start(ring, action [, { payload, event_type, settle, count }]) */
@@ -231,6 +252,32 @@ static int helper_start(lua_State *L)
     if (pthread_create(&j->thread, NULL, job_main, j) != 0)
         return luaL_error(L, "helper.start: cannot start a thread");
     j->started = true;
+    return 1;
+}
+
+/* helper.abandon(ring, n) -> the first sequence of the n slots claimed and
+ * abandoned by a writer opened for it (a second producer of a multi-producer
+ * ring; with a single producer, the ring's writer must be closed). */
+static int helper_abandon(lua_State *L)
+{
+    luaL_checkudata(L, 1, "rusted_ring.ring");
+    uint32_t n = (uint32_t)luaL_checkinteger(L, 2);
+    lua_getfield(L, 1, "handle");
+    lua_pushvalue(L, 1);
+    lua_call(L, 1, 1);
+    rr_ring *ring = lua_touserdata(L, -1);
+    rr_writer *w;
+    rr_claim c;
+    rr_status st = rr_writer_open(ring, &w);
+    if (st != RR_OK)
+        return luaL_error(L, "helper.abandon: %s", rr_last_error());
+    st = rr_writer_claim(w, n, 0, &c, 0);
+    if (st == RR_OK)
+        st = rr_writer_abandon(w, &c);
+    rr_writer_close(w);
+    if (st != RR_OK)
+        return luaL_error(L, "helper.abandon: %s", rr_strerror(st));
+    lua_pushinteger(L, (lua_Integer)c.sequence);
     return 1;
 }
 
@@ -301,6 +348,7 @@ int luaopen_rr_test_helper(lua_State *L)
         { "start", helper_start }, { "now", helper_now }, { "fork", helper_fork },
         { "exit", helper_exit }, { "wait", helper_wait },
         { "begin_creation", helper_begin_creation }, { "drop_creation", helper_drop_creation },
+        { "abandon", helper_abandon },
         { NULL, NULL }
     };
     luaL_newmetatable(L, JOB_MT);
