@@ -400,6 +400,15 @@ static inline size_t rr__slot_stride(size_t slot_size)
     return (slot_size + RR_CACHE_LINE - 1) / RR_CACHE_LINE * RR_CACHE_LINE;
 }
 
+/* Nothing but padding lies between one slot's payload and the next's (the
+ * metadata has its own array): a run of payloads may then be written by one
+ * copy across the gaps. Not so for small slots, whose gaps hold the next
+ * slot's metadata. */
+static inline bool rr__payload_gaps_free(const rr_ring *ring)
+{
+    return !rr__meta_beside(ring->slot_size);
+}
+
 static inline unsigned char *rr__slot(const rr_ring *ring, uint64_t idx)
 {
     return ring->payload + idx * ring->stride;
