@@ -40,9 +40,6 @@
 
 #include "layout.h"
 
-/* reader.c: the seqlock's one deliberate racy copy (see there). */
-void rr__overwrite_copy(void *dst, const void *src, size_t n);
-
 /* ---- reading ----------------------------------------------------------------- */
 
 /* Backpressure: how many of the slots [idx, idx + n) hold events pos, pos + 1,

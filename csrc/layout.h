@@ -559,6 +559,21 @@ static inline void rr__notify(const rr_ring *ring, rr_waitq *q)
         rr__wake_all(ring, q);
 }
 
+/* The seqlock's copy (reader.c, block.c): it may race with a writer
+ * refilling the slot (or with a claim view's plain stores of a length); the
+ * caller throws the copy away unless the stamp is unchanged afterwards. This
+ * is the core's one deliberate data race. Inline memcpy (a 4-byte length is
+ * one load); ThreadSanitizer builds call an uninstrumented byte loop in
+ * reader.c instead. */
+#if defined(__SANITIZE_THREAD__)
+void rr__overwrite_copy(void *dst, const void *src, size_t n);
+#else
+static inline void rr__overwrite_copy(void *dst, const void *src, size_t n)
+{
+    memcpy(dst, src, n);
+}
+#endif
+
 /* writer.c */
 uint64_t  rr__gate_refresh(rr_ring *ring, uint64_t head);
 /* rr_writer_claim_ex; `contiguous` (block.c): at most `count`, as many as lie

@@ -321,12 +321,10 @@ static void rr__skip_lapped(rr_reader *r, uint64_t stamp)
     atomic_store_explicit(&r->entry->lost, r->lost, memory_order_relaxed);
 }
 
-/* The seqlock's copy: it may race with a writer refilling the slot; the caller
- * throws the copy away unless the stamp is unchanged afterwards. This is the
- * core's one deliberate data race. ThreadSanitizer builds copy byte by byte
- * without instrumentation, so the race is not reported while every other
- * access still is (tests/c/tsan.supp names it too, as a second guard). */
-void rr__overwrite_copy(void *dst, const void *src, size_t n);
+/* The seqlock's copy (layout.h rr__overwrite_copy): ThreadSanitizer builds
+ * copy byte by byte here, without instrumentation, so the race is not
+ * reported while every other access still is (tests/c/tsan.supp names it
+ * too, as a second guard). */
 #if defined(__SANITIZE_THREAD__)
 __attribute__((noinline, no_sanitize_thread, optimize("no-tree-loop-distribute-patterns")))
 void rr__overwrite_copy(void *dst, const void *src, size_t n)
@@ -335,11 +333,6 @@ void rr__overwrite_copy(void *dst, const void *src, size_t n)
     const unsigned char *s = src;
     for (size_t i = 0; i < n; i++)
         d[i] = s[i];
-}
-#else
-void rr__overwrite_copy(void *dst, const void *src, size_t n)
-{
-    memcpy(dst, src, n);
 }
 #endif
 

@@ -271,11 +271,14 @@ RR__FAST bool rr__publish_fast(rr_writer *w, rr_claim *c)
     /* Every length within the slot: a claim view (rr_claim_view_get) writes
      * them directly; for one that is not, the library's publish says which
      * and publishes nothing. This writer stored them: relaxed. */
-    for (uint32_t i = 0; i < n; i++) {
+    const uint32_t slot_size = h->slot_size;
+    if (__builtin_expect(atomic_load_explicit(&((const rr_slot_meta *)(const void *)meta)->len,
+                                              memory_order_relaxed) > slot_size, 0))
+        return false;
+    for (uint32_t i = 1; i < n; i++) {   /* the others, when there are */
         const rr_slot_meta *m = (const rr_slot_meta *)(const void *)(h->meta +
             (i < contig ? first + i : first + i - cap) * meta_stride);
-        if (__builtin_expect(atomic_load_explicit(&m->len, memory_order_relaxed) >
-                                 h->slot_size, 0))
+        if (__builtin_expect(atomic_load_explicit(&m->len, memory_order_relaxed) > slot_size, 0))
             return false;
     }
     h->idx = n < contig ? first + n : first + n - cap;
