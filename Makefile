@@ -7,7 +7,8 @@
 #   make fuzz-python  the Python binding's fuzzer under ASan (FUZZ_SECONDS, default 60)
 #   make bench      every benchmark against its peers, one result file, a summary
 #   make bench-quick  the same with small counts (well under a minute)
-#   make bench-c    C core benchmarks (prints events/s, ns/event, ratios)
+#   make bench-c    C core benchmarks: instructions per event of the hot paths (callgrind;
+#                   repeatable, skipped without valgrind), then events/s, ns/event, ratios
 #   make bench-py   Python benchmarks against queue.Queue and friends
 #   make bench-lua  Lua benchmarks against a pure-Lua queue
 #   make demo       the seed's fan-out scenario in C, Python and Lua, and a
@@ -211,10 +212,15 @@ stress: $(addprefix $(BUILD)/release/,$(C_STRESS))
 
 $(BUILD)/bench/%: bench/c/%.c $(BUILD)/release/lib.a | $(BUILD)/bench
 	$(CC) $(CFLAGS) -O3 -march=native $< $(BUILD)/release/lib.a -o $@ $(LDLIBS)
+# Instructions per event under callgrind, which knows no AVX-512: no -march=native.
+$(BUILD)/bench/bench_instr: bench/c/bench_instr.c $(CORE_HDR) $(BUILD)/release/lib.a | $(BUILD)/bench
+	$(CC) $(CFLAGS) $< $(BUILD)/release/lib.a -o $@ $(LDLIBS)
 $(BUILD)/bench:
 	@mkdir -p $@
 
-bench-c: $(BUILD)/bench/bench_core
+# Instructions per event first (repeatable; skipped without valgrind), then the timings.
+bench-c: $(BUILD)/bench/bench_instr $(BUILD)/bench/bench_core
+	$(BUILD)/bench/bench_instr
 	$(BUILD)/bench/bench_core
 
 $(BUILD)/examples/%: examples/%.c $(BUILD)/release/lib.a

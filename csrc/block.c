@@ -40,9 +40,6 @@
 
 #include "layout.h"
 
-/* reader.c: the seqlock's one deliberate racy copy (see there). */
-void rr__overwrite_copy(void *dst, const void *src, size_t n);
-
 /* ---- reading ----------------------------------------------------------------- */
 
 /* Backpressure: how many of the slots [idx, idx + n) hold events pos, pos + 1,
@@ -313,9 +310,10 @@ rr_status rr_writer_add_rows_ex(rr_writer *w, const void *data, size_t row_strid
         if (++idx == ring->capacity)
             idx = 0;
     }
-    if (row_stride == ring->stride && row_bytes) {
+    if (row_stride == ring->stride && row_bytes && rr__payload_gaps_free(ring)) {
         /* rows as far apart as the slots: one copy per run of slots (two where
-         * the claim wraps), each ending with its last row's bytes */
+         * the claim wraps), each ending with its last row's bytes; not where
+         * the gaps between payloads hold metadata (small slots, layout.h) */
         size_t first = (size_t)(ring->capacity - c._idx);
         size_t run = n < first ? n : first;
         memcpy(rr__slot(ring, c._idx), src, (run - 1) * row_stride + row_bytes);

@@ -11,10 +11,18 @@
  *   +--------------------+  (multi producer only)
  *   | claim records      |  RR_MAX_CLAIMS records, one cache line each (claims.c)
  *   +--------------------+  meta_off
- *   | slot metadata      |  capacity x 16 B: stamp, len, type
+ *   | slot metadata      |  capacity x 16 B: stamp, len, type (none for small slots)
  *   +--------------------+  payload_off (64-byte aligned)
  *   | payload slots      |  capacity x slot_stride (slot_size rounded up to 64)
  *   +--------------------+  total_bytes
+ *
+ * A slot of at most RR_SMALL_SLOT (48) bytes carries its metadata beside
+ * its payload instead, in a stride of 32 or 64 bytes (the metadata's 16,
+ * then the payload, rounded up to a power of two), so that a small event
+ * moves one part of a cache line, not a line of payload and a quarter line
+ * of metadata elsewhere; no slot straddles two lines. Its payload is 16-byte
+ * aligned; every other payload is 64-byte aligned. rr__slot, rr__meta and
+ * rr__meta_stride hide which.
  *
  * Invariants:
  *   - Event s lives in slot s % capacity. A slot's stamp is 0 before its first
@@ -47,15 +55,17 @@
 #include <stdint.h>
 
 #include "rusted_ring.h"
+#include "rusted_ring_inline.h"
 
 #define RR_CACHE_LINE      64
 #define RR_LINE            _Alignas(RR_CACHE_LINE)
 #define RR_MAGIC           UINT64_C(0x474E495254535552) /* "RUSTRING" */
-#define RR_LAYOUT_VERSION  4u   /* 2: owner and sleeper words in the reader table and control;
+#define RR_LAYOUT_VERSION  5u   /* 2: owner and sleeper words in the reader table and control;
                                    3: claim records (multi producer), the recovery word and
                                       counter;
                                    4: wait strategies: a reader entry's `wait`, the
-                                      control's `writer_wait` */
+                                      control's `writer_wait`;
+                                   5: small slots' metadata beside their payload */
 #define RR_GATE_FREE       UINT64_MAX
 #define RR_LEN_ABANDONED   UINT32_MAX   /* slot of a multi-producer claim given up */
 #define RR_MAX_CAPACITY    (UINT64_C(1) << 40)
@@ -68,11 +78,7 @@ _Static_assert(ATOMIC_INT_LOCK_FREE == 2, "32-bit atomics must be lock-free");
 
 enum { RR_ENTRY_FREE = 0, RR_ENTRY_CLAIMED = 1, RR_ENTRY_ACTIVE = 2 };
 
-typedef struct rr_slot_meta {
-    _Atomic uint64_t stamp;   /* 0 | 2s+1 writing s | 2s+2 holds s */
-    _Atomic uint32_t len;     /* RR_LEN_ABANDONED: skip this slot */
-    _Atomic uint32_t type;
-} rr_slot_meta;
+/* rr_slot_meta (a slot's stamp, len and type) is in rusted_ring_inline.h. */
 
 typedef struct rr_reader_entry {
     RR_LINE _Atomic uint64_t gate;  /* events < gate released (backpressure) */
@@ -163,6 +169,7 @@ typedef struct rr_layout {
 #define RR_PIN(cond, what) _Static_assert(cond, what " changed: bump RR_LAYOUT_VERSION")
 
 RR_PIN(sizeof(rr_slot_meta) == 16 && _Alignof(rr_slot_meta) == 8, "rr_slot_meta size");
+RR_PIN(RR_CACHE_LINE == 64, "the cache line the strides are made of");
 RR_PIN(offsetof(rr_slot_meta, stamp) == 0 && offsetof(rr_slot_meta, len) == 8 &&
        offsetof(rr_slot_meta, type) == 12, "rr_slot_meta fields");
 
@@ -229,11 +236,15 @@ struct rr_ring {
     unsigned char   *base;
     rr_reader_entry *readers;
     rr_claim_record *claims;       /* multi producer, shared: the claim records; else NULL */
-    rr_slot_meta    *meta;
+    unsigned char   *meta;         /* slot 0's metadata (rr__meta) */
     unsigned char   *payload;
     uint64_t         capacity;
+    uint64_t         cap_magic;    /* rr__mod: capacity's multiplier (0: a power of two) */
+    uint32_t         cap_shift;    /* rr__mod: its shift */
+    bool             cap_add;      /* rr__mod: the 65-bit multiplier's extra step */
     uint32_t         slot_size;
-    uint32_t         stride;
+    uint32_t         stride;       /* bytes from one slot's payload to the next's */
+    uint32_t         meta_stride;  /* bytes from one slot's metadata to the next's */
     size_t           memory_bytes;
     bool             overwrite;
     bool             multi;
@@ -248,18 +259,14 @@ struct rr_ring {
 };
 
 struct rr_writer {
+    rr_writer_hot hot;    /* first: rusted_ring_inline.h reads it there */
     rr_ring  *ring;
     rr_wait_strategy wait; /* how it waits for room, a claim record or a slot */
     _Atomic uint64_t owner; /* owner word of the process that opened (or adopted) it */
-    _Atomic uint32_t fork_gen; /* rr__fork_gen when it was opened (proc.c) */
     bool      single;
-    bool      pending;    /* single producer: a claim is out */
-    uint32_t  pending_count;
-    uint64_t  next;       /* single producer: next sequence to claim */
-    uint64_t  idx;        /* single producer: next % capacity */
-    uint64_t  limit;      /* single producer: private copy of the confirmed limit */
     _Atomic int64_t liveness_at; /* shared backpressure: when readers were last checked */
 };
+_Static_assert(offsetof(struct rr_writer, hot) == 0, "rusted_ring_inline.h: the hot prefix");
 
 struct rr_reader {
     rr_ring         *ring;
@@ -269,6 +276,9 @@ struct rr_reader {
     _Atomic uint32_t fork_gen;   /* rr__fork_gen when it was opened (proc.c) */
     uint64_t         pos;        /* next sequence to read */
     uint64_t         idx;        /* pos % capacity */
+    uint64_t         avail;      /* single producer, backpressure: `published` as last
+                                    seen; [pos, avail) is readable in place (reader.c) */
+    bool             direct;     /* single producer, backpressure (avail is kept) */
     uint64_t         gate;       /* last value stored in entry->gate */
     uint64_t         cur_lo;     /* first sequence handed out by the last call */
     uint64_t         lost;
@@ -287,14 +297,17 @@ struct rr_reader {
  * so a reader can match every release to the acquire that depends on it. The
  * release side is Rn, the acquire side An:
  *
- *   1 stamp     R1 writer.c: a slot's stamp, after its payload, len and type
- *                  (claims.c: after the len of a dead producer's abandoned slot)
+ *   1 stamp     R1 writer.c and rusted_ring_inline.h (the fast paths): a slot's
+ *                  stamp, after its payload, len and type (claims.c: after the
+ *                  len of a dead producer's abandoned slot)
  *               A1 reader.c (fetch, lap recovery), writer.c (a multi-producer
  *                  slot's previous lap; single-producer takeover), claims.c:
  *                  the bytes of the event the stamp names are complete
- *   2 published R2 writer.c: `published`, after the stamps it counts
+ *   2 published R2 writer.c, rusted_ring_inline.h: `published`, after the stamps
+ *                  it counts
  *               A2 rr__head, ring.c rr_ring_published, stats.c, writer.c (a
- *                  new writer's next sequence, takeover)
+ *                  new writer's next sequence, takeover), reader.c (a single
+ *                  producer's backpressure reader: every event below it)
  *   3 gate      R3 reader.c: a reader's gate (and its close), after its last
  *                  read of the slots below it
  *               A3 writer.c rr__gate_refresh (seq_cst: S2), stats.c: no writer
@@ -302,7 +315,8 @@ struct rr_reader {
  *   4 claim     R4 writer.c: the multi-producer claim CAS (acq_rel)
  *               A4 rr__head, writer.c rr__room_now, reader.c rr__read_ready,
  *                  claims.c (a finder's look at the cursor)
- *   5 seqlock   R5 writer.c rr__mark_writing (and claims.c, abandoning a dead
+ *   5 seqlock   R5 writer.c rr__mark_writing, rusted_ring_inline.h
+ *                  rr__hot_mark_writing (and claims.c, abandoning a dead
  *                  producer's slot): release fence after the odd stamps
  *               A5 reader.c rr__fetch_overwrite: acquire fence after the copy;
  *                  a copy that saw any new byte re-reads a newer stamp
@@ -344,7 +358,7 @@ struct rr_reader {
  * Those places use seq_cst, and say which of these they are:
  *
  *   S1 wake-up  a notifier stores its progress, then loads q->waiters
- *               (rr__notify); a waiter adds itself to q->waiters, then
+ *               (rr__notify; rusted_ring_inline.h rr__hot_notify); a waiter adds itself to q->waiters, then
  *               re-checks the progress (wait.c rr__sleep). Without a full
  *               fence on each side the waiter may sleep on progress already
  *               made while the notifier sees nobody to wake. The waiter pays
@@ -364,8 +378,36 @@ struct rr_reader {
 
 /* ---- helpers shared by the core's files ------------------------------------ */
 
-static inline uint64_t rr__stamp_writing(uint64_t seq) { return 2 * seq + 1; }
-static inline uint64_t rr__stamp_done(uint64_t seq) { return 2 * seq + 2; }
+/* rr__stamp_writing and rr__stamp_done are in rusted_ring_inline.h. */
+
+/* ---- where a slot lives (see the picture at the top) ----------------------- */
+
+#define RR_SMALL_SLOT (RR_CACHE_LINE - sizeof(rr_slot_meta))   /* 48 */
+
+/* A slot of this size carries its metadata beside its payload. */
+static inline bool rr__meta_beside(size_t slot_size)
+{
+    return slot_size <= RR_SMALL_SLOT;
+}
+
+/* Bytes from one slot to the next: metadata and payload in a power of two
+ * (32 or 64) for small slots, else the payload rounded up to a cache line. */
+static inline size_t rr__slot_stride(size_t slot_size)
+{
+    if (rr__meta_beside(slot_size))
+        return slot_size + sizeof(rr_slot_meta) <= RR_CACHE_LINE / 2 ? RR_CACHE_LINE / 2
+                                                                     : RR_CACHE_LINE;
+    return (slot_size + RR_CACHE_LINE - 1) / RR_CACHE_LINE * RR_CACHE_LINE;
+}
+
+/* Nothing but padding lies between one slot's payload and the next's (the
+ * metadata has its own array): a run of payloads may then be written by one
+ * copy across the gaps. Not so for small slots, whose gaps hold the next
+ * slot's metadata. */
+static inline bool rr__payload_gaps_free(const rr_ring *ring)
+{
+    return !rr__meta_beside(ring->slot_size);
+}
 
 static inline unsigned char *rr__slot(const rr_ring *ring, uint64_t idx)
 {
@@ -376,14 +418,57 @@ static inline unsigned char *rr__slot(const rr_ring *ring, uint64_t idx)
  * this, so where the metadata lives can change in one place. */
 static inline rr_slot_meta *rr__meta(const rr_ring *ring, uint64_t idx)
 {
-    return &ring->meta[idx];
+    return (rr_slot_meta *)(void *)(ring->meta + idx * ring->meta_stride);
 }
 
 /* Bytes from one slot's metadata to the next's. */
 static inline size_t rr__meta_stride(const rr_ring *ring)
 {
-    (void)ring;
-    return sizeof(rr_slot_meta);
+    return ring->meta_stride;
+}
+
+/* ---- n % capacity without a divide instruction ------------------------------------
+ *
+ * A 64-bit divide takes tens of cycles; a claim with several producers needs
+ * the slot of its sequence at every call. n / capacity is instead a
+ * multiplication by a precomputed reciprocal and a shift (Granlund and
+ * Montgomery's method, as libdivide's unsigned 64-bit divider does it; the
+ * reciprocal of some divisors needs 65 bits: `add` takes the extra bit's
+ * step), and the remainder follows. rr__mod_init makes the constants; a
+ * power of two is a mask. test_unit checks it against % for many divisors. */
+__extension__ typedef unsigned __int128 rr__u128;
+
+static inline void rr__mod_init(rr_ring *ring)
+{
+    uint64_t d = ring->capacity;
+    uint32_t log2 = 63 - (uint32_t)__builtin_clzll(d);
+    ring->cap_magic = 0;
+    ring->cap_shift = log2;
+    ring->cap_add = false;
+    if ((d & (d - 1)) == 0)
+        return;
+    rr__u128 num = (rr__u128)1 << (64 + log2);
+    uint64_t m = (uint64_t)(num / d), rem = (uint64_t)(num % d);
+    if (d - rem >= (UINT64_C(1) << log2)) {   /* this power is not enough: 65 bits */
+        uint64_t twice = rem + rem;
+        m += m;
+        if (twice >= d || twice < rem)
+            m += 1;
+        ring->cap_add = true;
+    }
+    ring->cap_magic = m + 1;
+}
+
+static inline uint64_t rr__mod(const rr_ring *ring, uint64_t n)
+{
+    if (ring->cap_magic == 0)
+        return n & (ring->capacity - 1);
+    uint64_t q = (uint64_t)(((rr__u128)n * ring->cap_magic) >> 64);
+    if (ring->cap_add)
+        q = (((n - q) >> 1) + q) >> ring->cap_shift;
+    else
+        q >>= ring->cap_shift;
+    return n - q * ring->capacity;
 }
 
 static inline bool rr__closed(const rr_ring *ring)
@@ -473,6 +558,21 @@ static inline void rr__notify(const rr_ring *ring, rr_waitq *q)
     if (atomic_load_explicit(&q->waiters, memory_order_relaxed) != 0)
         rr__wake_all(ring, q);
 }
+
+/* The seqlock's copy (reader.c, block.c): it may race with a writer
+ * refilling the slot (or with a claim view's plain stores of a length); the
+ * caller throws the copy away unless the stamp is unchanged afterwards. This
+ * is the core's one deliberate data race. Inline memcpy (a 4-byte length is
+ * one load); ThreadSanitizer builds call an uninstrumented byte loop in
+ * reader.c instead. */
+#if defined(__SANITIZE_THREAD__)
+void rr__overwrite_copy(void *dst, const void *src, size_t n);
+#else
+static inline void rr__overwrite_copy(void *dst, const void *src, size_t n)
+{
+    memcpy(dst, src, n);
+}
+#endif
 
 /* writer.c */
 uint64_t  rr__gate_refresh(rr_ring *ring, uint64_t head);

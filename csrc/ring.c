@@ -24,15 +24,18 @@ size_t rr__footprint(uint64_t capacity, size_t slot_size, bool multi, size_t *re
     if (capacity == 0 || capacity > RR_MAX_CAPACITY || slot_size == 0 ||
         slot_size > RR_MAX_SLOT_SIZE)
         return 0;
-    size_t stride = rr__round_up(slot_size, RR_CACHE_LINE);
+    size_t stride = rr__slot_stride(slot_size);
     size_t readers = rr__round_up(sizeof(rr_layout), RR_CACHE_LINE);
     size_t meta = rr__claims_off(readers) + (multi ? RR_MAX_CLAIMS * sizeof(rr_claim_record) : 0);
     size_t meta_bytes, payload_bytes, total;
-    if (__builtin_mul_overflow((size_t)capacity, sizeof(rr_slot_meta), &meta_bytes) ||
+    size_t meta_each = rr__meta_beside(slot_size) ? 0 : sizeof(rr_slot_meta);   /* in the slot */
+    if (__builtin_mul_overflow((size_t)capacity, meta_each, &meta_bytes) ||
         __builtin_mul_overflow((size_t)capacity, stride, &payload_bytes))
         return 0;
     size_t payload = meta + rr__round_up(meta_bytes, RR_CACHE_LINE);
-    if (__builtin_add_overflow(payload, payload_bytes, &total))
+    /* whole cache lines (small slots' strides are 32 bytes): aligned_alloc's rule too */
+    if (payload_bytes > SIZE_MAX - RR_CACHE_LINE ||
+        __builtin_add_overflow(payload, rr__round_up(payload_bytes, RR_CACHE_LINE), &total))
         return 0;
     if (readers_off) *readers_off = readers;
     if (meta_off) *meta_off = meta;
@@ -101,8 +104,15 @@ static rr_status rr__handle(unsigned char *base, const rr_geometry *g, bool owns
     ring->L = (rr_layout *)base;
     ring->base = base;
     ring->readers = (rr_reader_entry *)(base + g->readers_off);
-    ring->meta = (rr_slot_meta *)(base + g->meta_off);
-    ring->payload = base + g->payload_off;
+    if (rr__meta_beside(g->slot_size)) {   /* [metadata | payload] in each slot */
+        ring->meta = base + g->payload_off;
+        ring->payload = base + g->payload_off + sizeof(rr_slot_meta);
+        ring->meta_stride = g->slot_stride;
+    } else {
+        ring->meta = base + g->meta_off;
+        ring->payload = base + g->payload_off;
+        ring->meta_stride = sizeof(rr_slot_meta);
+    }
     ring->capacity = g->capacity;
     ring->slot_size = g->slot_size;
     ring->stride = g->slot_stride;
@@ -114,6 +124,7 @@ static rr_status rr__handle(unsigned char *base, const rr_geometry *g, bool owns
     /* a process cannot outlive itself: only a shared ring tracks claims */
     if (ring->multi && !private_mem)
         ring->claims = (rr_claim_record *)(base + rr__claims_off(g->readers_off));
+    rr__mod_init(ring);
     atomic_init(&ring->wproc_index, -1);
     rr__wait_init();
     *out = ring;
@@ -134,7 +145,7 @@ static void rr__write_geometry(unsigned char *mem, const rr_config *cfg, rr_geom
         .total_bytes = total,
         .capacity = cfg->capacity,
         .slot_size = (uint32_t)cfg->slot_size,
-        .slot_stride = (uint32_t)rr__round_up(cfg->slot_size, RR_CACHE_LINE),
+        .slot_stride = (uint32_t)rr__slot_stride(cfg->slot_size),
         .mode = (uint32_t)cfg->mode,
         .producers = (uint32_t)cfg->producers,
         .max_readers = RR_MAX_READERS,
@@ -225,7 +236,7 @@ static rr_status rr__validate(const rr_geometry *g, size_t len)
                                  &payload_off);
     if (total == 0 || g->total_bytes != total || g->readers_off != readers_off ||
         g->meta_off != meta_off || g->payload_off != payload_off ||
-        g->slot_stride != rr__round_up(g->slot_size, RR_CACHE_LINE) ||
+        g->slot_stride != rr__slot_stride(g->slot_size) ||
         g->mode > RR_MODE_OVERWRITE || g->producers > RR_PRODUCERS_MULTI)
         return rr__fail(RR_SHM_INVALID, "ring header is inconsistent");
     if (total > len)

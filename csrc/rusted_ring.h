@@ -185,6 +185,10 @@ uint64_t     rr_ring_published(const rr_ring *ring);   /* events made visible */
 
 /* ---- writers ------------------------------------------------------------- */
 
+/* rusted_ring_inline.h has rr_writer_add_inline, rr_writer_claim_inline,
+ * rr_claim_data_inline and rr_writer_publish_inline: the same calls, with a
+ * single producer's common case inlined into the caller's loop. */
+
 /* A single-producer ring has at most one open writer (RR_WRITER_BUSY for a
  * second); a multi-producer ring any number, and each handle may be shared
  * between threads. rr_writer_open is rr_writer_open_opts with the defaults. */
@@ -213,6 +217,9 @@ typedef struct rr_claim {
     uint32_t _state;
     uint32_t _rec;         /* claim record + 1 (shared multi-producer rings), or 0 */
     uint32_t _fork_gen;    /* the process it was made in (see rr_claim_set) */
+    uint32_t _stride;      /* bytes from one slot's payload to the next's */
+    unsigned char *_data;  /* the first event's payload */
+    uint32_t _contig;      /* events from the first that lie before the ring's end */
     uint32_t _pad;
 } rr_claim;
 

@@ -6,7 +6,7 @@
 # fails when that list drifts from this one, or this one from csrc/*.c.
 CORE_SRC := csrc/block.c csrc/claims.c csrc/pool.c csrc/proc.c csrc/reader.c csrc/ring.c csrc/shm.c csrc/stats.c \
             csrc/status.c csrc/vocab.c csrc/wait.c csrc/writer.c
-CORE_HDR := csrc/layout.h csrc/rusted_ring.h
+CORE_HDR := csrc/layout.h csrc/rusted_ring.h csrc/rusted_ring_inline.h
 
 # Every C file of the project compiles with these; the Makefile adds -Werror,
 # setup.py adds it only when RR_WERROR=1 (as `make python` sets), so that a

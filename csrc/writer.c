@@ -3,11 +3,17 @@
  *
  * Single producer: the writer keeps its next sequence and slot index in its
  * handle; publishing is a release store of each slot's stamp and of
- * `published`. Multi producer: sequences are claimed from `claim` with an
- * atomic, and each slot is published by its own stamp. A multi-producer
- * writer claims a run of slots only once each holds its previous lap's event
- * complete (stamps only grow, so the check stays true), so two writers never
- * fill one slot and a claim never has to wait after it is taken. Even an
+ * `published`. The handle starts with the state the common add, claim and
+ * publish need (rr_writer_hot), and those run as the fast paths of
+ * rusted_ring_inline.h, which every call here tries first: one combined test
+ * (room below `limit`, which is 0 while a claim is open; this process; ring
+ * open), no division, no call. Everything else takes the general path below.
+ *
+ * Multi producer: sequences are claimed from `claim` with an atomic, and each
+ * slot is published by its own stamp. A multi-producer writer claims a run of
+ * slots only once each holds its previous lap's event complete (stamps only
+ * grow, so the check stays true), so two writers never fill one slot and a
+ * claim never has to wait after it is taken. Even an
  * overwrite ring can then make a writer wait, or report full: when another
  * producer has held a claim for a whole lap.
  *
@@ -37,14 +43,26 @@
 
 #include "layout.h"
 
-enum { RR_CLAIM_NONE = 0, RR_CLAIM_OPEN = 0x436c6d31 /* "Clm1" */ };
+enum { RR_CLAIM_NONE = 0, RR_CLAIM_OPEN = RR__CLAIM_OPEN };
 
 /* RR_OK when this process may use the writer: it opened it, or (a heap
  * ring) adopts it with the single writer's role (proc.c rr__handle_forked). */
 static inline rr_status rr__writer_mine(rr_writer *w)
 {
-    return rr__check_process(w->ring, &w->fork_gen, &w->owner,
+    return rr__check_process(w->ring, &w->hot.fork_gen, &w->owner,
                              w->single ? &w->ring->L->control.writer_owner : NULL, "writer");
+}
+
+/* The fast paths' limit (rusted_ring_inline.h): 0 while a claim is open,
+ * else the writer's room. */
+static inline void rr__hot_limit(rr_writer *w)
+{
+    w->hot.limit = w->hot.pending ? 0 : w->hot.room;
+}
+
+void rr__writer_wake(const rr_writer *w)
+{
+    rr__wake_all(w->ring, &w->ring->L->readable);
 }
 
 uint64_t rr__gate_refresh(rr_ring *ring, uint64_t head)
@@ -153,7 +171,11 @@ rr_status rr_writer_open_opts(rr_ring *ring, const rr_writer_options *opts, rr_w
         if (st != RR_OK)
             return st;
     }
-    rr_writer *w = calloc(1, sizeof *w);
+    /* the hot prefix in as few cache lines as it can be */
+    rr_writer *w = aligned_alloc(RR_CACHE_LINE, (sizeof *w + RR_CACHE_LINE - 1) /
+                                                    RR_CACHE_LINE * RR_CACHE_LINE);
+    if (w)
+        memset(w, 0, sizeof *w);
     if (!w) {
         if (!ring->multi)
             rr__give_writer(ring);
@@ -164,12 +186,26 @@ rr_status rr_writer_open_opts(rr_ring *ring, const rr_writer_options *opts, rr_w
     w->ring = ring;
     w->wait = opts->wait;
     atomic_init(&w->owner, rr__self_owner());
-    atomic_init(&w->fork_gen, rr__fork_watch());
+    atomic_init(&w->hot.fork_gen, rr__fork_watch());
     w->single = !ring->multi;
     /* A2; the limit needs no pair: every confirmed limit stays valid (S2) */
-    w->next = atomic_load_explicit(&L->published, memory_order_acquire);
-    w->idx = w->next % ring->capacity;
-    w->limit = atomic_load_explicit(&L->gating.limit, memory_order_acquire);
+    w->hot.next = atomic_load_explicit(&L->published, memory_order_acquire);
+    w->hot.idx = w->hot.next % ring->capacity;
+    w->hot.capacity = ring->capacity;
+    w->hot.payload = rr__slot(ring, 0);
+    w->hot.meta = (unsigned char *)rr__meta(ring, 0);
+    w->hot.stride = ring->stride;
+    w->hot.meta_stride = (uint32_t)rr__meta_stride(ring);
+    w->hot.slot_size = ring->slot_size;
+    w->hot.published = &L->published;
+    w->hot.closed = &L->control.closed;
+    w->hot.waiters = &L->readable.waiters;
+    w->hot.max_claim = ring->capacity < RR_MAX_CLAIM ? (uint32_t)ring->capacity : RR_MAX_CLAIM;
+    w->hot.overwrite = ring->overwrite;
+    w->hot.ring = ring;
+    w->hot.room = ring->multi ? 0 : ring->overwrite ? UINT64_MAX
+                : atomic_load_explicit(&L->gating.limit, memory_order_acquire);
+    rr__hot_limit(w);
     atomic_fetch_add_explicit(&L->control.writers, 1, memory_order_relaxed);
     /* shown by stats only: pairs with nothing */
     atomic_store_explicit(&L->control.writer_wait, (uint32_t)opts->wait, memory_order_relaxed);
@@ -207,8 +243,8 @@ void rr_writer_close(rr_writer *w)
         return;
     }
     if (w->single) {
-        if (w->pending)   /* an open claim dies with its writer */
-            atomic_fetch_add_explicit(&L->counters.abandoned, w->pending_count,
+        if (w->hot.pending)   /* an open claim dies with its writer */
+            atomic_fetch_add_explicit(&L->counters.abandoned, w->hot.pending,
                                       memory_order_relaxed);
         rr__give_writer(ring);
     }
@@ -227,7 +263,7 @@ static bool rr__slots_free(const rr_ring *ring, uint64_t s, uint32_t n)
     uint64_t cap = ring->capacity;
     if (s + n <= cap)
         return true;
-    uint64_t idx = s % cap;
+    uint64_t idx = rr__mod(ring, s);
     for (uint32_t i = 0; i < n; i++) {
         uint64_t seq = s + i;
         /* A1: the previous writer's bytes are done before we refill */
@@ -263,8 +299,9 @@ static bool rr__room_now(struct rr_room *r)
 {
     rr_ring *ring = r->w->ring;
     if (r->w->single) {
-        r->w->limit = rr__gate_refresh(ring, r->w->next);
-        return r->need <= r->w->limit;
+        r->w->hot.room = rr__gate_refresh(ring, r->w->hot.next);
+        rr__hot_limit(r->w);
+        return r->need <= r->w->hot.room;
     }
     /* A4 */
     uint64_t head = atomic_load_explicit(&ring->L->claim, memory_order_acquire);
@@ -339,7 +376,7 @@ static rr_status rr__wait_room(rr_writer *w, uint64_t need, uint32_t count, int6
 
 /* Overwrite mode: mark the claimed slots "being written" before any byte of
  * them changes, so a reader copying an old event there sees the change. */
-static void rr__mark_writing(rr_ring *ring, uint64_t seq, uint64_t idx, uint32_t n)
+static inline void rr__mark_writing(rr_ring *ring, uint64_t seq, uint64_t idx, uint32_t n)
 {
     if (!ring->overwrite)
         return;
@@ -366,44 +403,18 @@ static inline void rr__set_meta(rr_slot_meta *m, uint32_t len, uint32_t type)
     atomic_store_explicit(&m->type, type, memory_order_relaxed);
 }
 
-/* Copy a payload into a slot. Payloads up to 64 bytes (the common event) are
- * copied with two overlapping fixed-size moves instead of a call to memcpy;
- * neither move reads outside [src, src + n). */
-static inline void rr__copy_in(unsigned char *dst, const unsigned char *src, size_t n)
-{
-    if (n > 64) {
-        memcpy(dst, src, n);
-    } else if (n >= 32) {
-        memcpy(dst, src, 32);
-        memcpy(dst + n - 32, src + n - 32, 32);
-    } else if (n >= 16) {
-        memcpy(dst, src, 16);
-        memcpy(dst + n - 16, src + n - 16, 16);
-    } else if (n >= 8) {
-        memcpy(dst, src, 8);
-        memcpy(dst + n - 8, src + n - 8, 8);
-    } else if (n >= 4) {
-        memcpy(dst, src, 4);
-        memcpy(dst + n - 4, src + n - 4, 4);
-    } else if (n > 0) {
-        dst[0] = src[0];
-        dst[n / 2] = src[n / 2];
-        dst[n - 1] = src[n - 1];
-    }
-}
-
 static rr_status rr__claim_single(rr_writer *w, uint32_t n, int64_t timeout_ns, uint64_t *seq,
                                   rr_wait *wait)
 {
-    if (w->pending)
+    if (w->hot.pending)
         return rr__fail(RR_INVALID, "this writer already holds a claim; publish or abandon it first");
-    uint64_t need = w->next + n;
-    if (!w->ring->overwrite && need > w->limit) {
+    uint64_t need = w->hot.next + n;
+    if (!w->ring->overwrite && need > w->hot.room) {
         rr_status st = rr__wait_room(w, need, n, rr__deadline(timeout_ns), wait, NULL);
         if (st != RR_OK)
             return st;
     }
-    *seq = w->next;
+    *seq = w->hot.next;
     return RR_OK;
 }
 
@@ -501,21 +512,24 @@ static rr_status rr__reserve(rr_writer *w, uint32_t count, bool contiguous, int6
     uint64_t seq = 0;
     uint32_t rec = 0;
     if (contiguous && w->single)
-        count = rr__contiguous(ring, w->next, count);
+        count = rr__contiguous(ring, w->hot.next, count);
     rr_status st = w->single ? rr__claim_single(w, count, timeout_ns, &seq, wait)
                              : rr__claim_multi(w, &count, contiguous, timeout_ns, &seq, wait,
                                                &rec);
     if (st != RR_OK)
         return st;
-    uint64_t idx = w->single ? w->idx : seq % ring->capacity;
+    uint64_t idx = w->single ? w->hot.idx : rr__mod(ring, seq);
     rr__mark_writing(ring, seq, idx, count);
     if (w->single) {   /* a multi-producer handle is shared: never written here */
-        w->pending = true;
-        w->pending_count = count;
+        w->hot.pending = count;
+        rr__hot_limit(w);
     }
+    uint64_t contig = ring->capacity - idx;
     *c = (rr_claim){ .sequence = seq, .count = count, .slot_size = ring->slot_size,
                      ._ring = ring, ._idx = idx, ._state = RR_CLAIM_OPEN, ._rec = rec,
-                     ._fork_gen = atomic_load_explicit(&w->fork_gen, memory_order_relaxed) };
+                     ._fork_gen = atomic_load_explicit(&w->hot.fork_gen, memory_order_relaxed),
+                     ._stride = ring->stride, ._data = rr__slot(ring, idx),
+                     ._contig = contig < count ? (uint32_t)contig : count };
     return RR_OK;
 }
 
@@ -549,16 +563,33 @@ rr_status rr__writer_claim_run(rr_writer *w, uint32_t count, bool contiguous,
     return RR_OK;
 }
 
+/* A claim of several events: rr__claim_fast, else the general path. */
+static __attribute__((noinline)) rr_status rr__claim_many(rr_writer *w, uint32_t count,
+                                                         uint32_t event_type, rr_claim *c,
+                                                         int64_t timeout_ns, rr_wait *wait)
+{
+    if (rr__claim_fast(w, count, event_type, c))
+        return RR_OK;
+    return rr__writer_claim_run(w, count, false, event_type, c, timeout_ns, wait);
+}
+
+/* rr__claim_fast (rusted_ring_inline.h) first: a single producer's claim
+ * with room. A claim of one event (the Disruptor's next()) is inlined here
+ * with its count known, so it keeps no loop and saves no register. */
 rr_status rr_writer_claim_ex(rr_writer *w, uint32_t count, uint32_t event_type, rr_claim *c,
                              int64_t timeout_ns, rr_wait *wait)
 {
-    return rr__writer_claim_run(w, count, false, event_type, c, timeout_ns, wait);
+    if (count == 1 && rr__claim_fast(w, 1, event_type, c))
+        return RR_OK;
+    return rr__claim_many(w, count, event_type, c, timeout_ns, wait);
 }
 
 rr_status rr_writer_claim(rr_writer *w, uint32_t count, uint32_t event_type, rr_claim *c,
                           int64_t timeout_ns)
 {
-    return rr_writer_claim_ex(w, count, event_type, c, timeout_ns, NULL);
+    if (count == 1 && rr__claim_fast(w, 1, event_type, c))
+        return RR_OK;
+    return rr__claim_many(w, count, event_type, c, timeout_ns, NULL);
 }
 
 /* ---- filling a claim --------------------------------------------------------------- */
@@ -574,6 +605,8 @@ void *rr_claim_data(const rr_claim *c, uint32_t i)
 {
     if (!c || c->_state != RR_CLAIM_OPEN || i >= c->count)
         return NULL;
+    if (i < c->_contig)
+        return c->_data + (size_t)i * c->_stride;
     return rr__slot(c->_ring, rr__claim_slot(c, i));
 }
 
@@ -604,7 +637,8 @@ static rr_status rr__check_open_claim(rr_writer *w, rr_claim *c)
     rr_status st = rr__writer_mine(w);
     if (st != RR_OK)
         return st;
-    if (w->single && (!w->pending || c->sequence != w->next))
+    if (w->single && (!w->hot.pending || c->sequence != w->hot.next ||
+                      c->count != w->hot.pending))
         return rr__fail(RR_INVALID, "not the claim this writer holds");
     return RR_OK;
 }
@@ -649,14 +683,16 @@ static rr_status rr__check_lengths(const rr_ring *ring, const rr_claim *c)
     return RR_OK;
 }
 
-static rr_status rr__publish(rr_writer *w, rr_claim *c);
+static __attribute__((noinline)) rr_status rr__publish_slow(rr_writer *w, rr_claim *c);
+static rr_status rr__publish_checked(rr_writer *w, rr_claim *c);
 
+/* rr__publish_fast (rusted_ring_inline.h) first: a single producer's claim
+ * whose lengths all fit. */
 rr_status rr_writer_publish(rr_writer *w, rr_claim *c)
 {
-    rr_status st = rr__check_open_claim(w, c);
-    if (st == RR_OK)
-        st = rr__check_lengths(w->ring, c);
-    return st == RR_OK ? rr__publish(w, c) : st;
+    if (rr__publish_fast(w, c))
+        return RR_OK;
+    return rr__publish_slow(w, c);
 }
 
 /* rr_writer_publish of a claim whose lengths its writer set through the
@@ -664,20 +700,24 @@ rr_status rr_writer_publish(rr_writer *w, rr_claim *c)
 rr_status rr__writer_publish_sized(rr_writer *w, rr_claim *c)
 {
     rr_status st = rr__check_open_claim(w, c);
-    return st == RR_OK ? rr__publish(w, c) : st;
+    return st == RR_OK ? rr__publish_checked(w, c) : st;
 }
 
-/* An open claim of w, every length within the slot: make it visible. */
-static rr_status rr__publish(rr_writer *w, rr_claim *c)
+/* Publish a claim known to be this writer's open one, every length within
+ * the slot (the checks are the caller's). */
+static rr_status rr__publish_checked(rr_writer *w, rr_claim *c)
 {
     rr_ring *ring = w->ring;
     rr__stamp_all(ring, c);
     if (w->single) {
-        w->next += c->count;
-        w->idx = (w->idx + c->count) % ring->capacity;
-        w->pending = false;
+        w->hot.next += c->count;
+        w->hot.idx += c->count;   /* count <= capacity: one lap at most */
+        if (w->hot.idx >= ring->capacity)
+            w->hot.idx -= ring->capacity;
+        w->hot.pending = 0;
+        rr__hot_limit(w);
         /* R2, pairs with A2 (rr__head, stats) */
-        atomic_store_explicit(&ring->L->published, w->next, memory_order_release);
+        atomic_store_explicit(&ring->L->published, w->hot.next, memory_order_release);
     } else {
         /* R2 */
         atomic_fetch_add_explicit(&ring->L->published, c->count, memory_order_release);
@@ -688,6 +728,14 @@ static rr_status rr__publish(rr_writer *w, rr_claim *c)
     c->_state = RR_CLAIM_NONE;
     rr__notify_published(ring);
     return RR_OK;
+}
+
+static rr_status rr__publish_slow(rr_writer *w, rr_claim *c)
+{
+    rr_status st = rr__check_open_claim(w, c);
+    if (st == RR_OK)
+        st = rr__check_lengths(w->ring, c);
+    return st == RR_OK ? rr__publish_checked(w, c) : st;
 }
 
 rr_status rr_writer_abandon(rr_writer *w, rr_claim *c)
@@ -701,7 +749,8 @@ rr_status rr_writer_abandon(rr_writer *w, rr_claim *c)
     if (w->single) {
         /* The sequence is reused by the next claim. In overwrite mode the odd
          * stamps stay: the old events there were already given up. */
-        w->pending = false;
+        w->hot.pending = 0;
+        rr__hot_limit(w);
         return RR_OK;
     }
     /* Multi producer: the sequences are spent; mark them so readers skip them. */
@@ -726,25 +775,25 @@ static rr_status rr__add_single(rr_writer *w, const void *data, size_t len, uint
                                 uint64_t *seq_out, int64_t timeout_ns, rr_wait *wait)
 {
     rr_ring *ring = w->ring;
-    uint64_t seq = w->next;
-    if (w->pending)
+    uint64_t seq = w->hot.next;
+    if (w->hot.pending)
         return rr__fail(RR_INVALID, "this writer holds a claim; publish or abandon it first");
-    if (!ring->overwrite && seq + 1 > w->limit) {
+    if (!ring->overwrite && seq + 1 > w->hot.room) {
         rr_wait own = RR_WAIT_INIT;
         rr_status st = rr__wait_room(w, seq + 1, 1, rr__deadline(timeout_ns),
                                      wait ? wait : &own, NULL);
         if (st != RR_OK)
             return st;
     }
-    uint64_t idx = w->idx;
+    uint64_t idx = w->hot.idx;
     rr_slot_meta *m = rr__meta(ring, idx);
     rr__mark_writing(ring, seq, idx, 1);
     rr__set_meta(m, (uint32_t)len, type);
     rr__copy_in(rr__slot(ring, idx), data, len);
     /* R1, pairs with A1 in reader.c; then R2 */
     atomic_store_explicit(&m->stamp, rr__stamp_done(seq), memory_order_release);
-    w->next = seq + 1;
-    w->idx = idx + 1 == ring->capacity ? 0 : idx + 1;
+    w->hot.next = seq + 1;
+    w->hot.idx = idx + 1 == ring->capacity ? 0 : idx + 1;
     atomic_store_explicit(&ring->L->published, seq + 1, memory_order_release);
     rr__notify(ring, &ring->L->readable);
     if (seq_out)
@@ -752,8 +801,10 @@ static rr_status rr__add_single(rr_writer *w, const void *data, size_t len, uint
     return RR_OK;
 }
 
-rr_status rr_writer_add_ex(rr_writer *w, const void *data, size_t len, uint32_t event_type,
-                           uint64_t *seq_out, int64_t timeout_ns, rr_wait *wait)
+static __attribute__((noinline)) rr_status rr__add_slow(rr_writer *w, const void *data,
+                                                       size_t len, uint32_t event_type,
+                                                       uint64_t *seq_out, int64_t timeout_ns,
+                                                       rr_wait *wait)
 {
     if (!w || (!data && len))
         return rr__fail(RR_INVALID, "rr_writer_add needs a writer and data");
@@ -776,13 +827,24 @@ rr_status rr_writer_add_ex(rr_writer *w, const void *data, size_t len, uint32_t 
     rr__copy_in(rr__slot(ring, c._idx), data, len);
     if (seq_out)
         *seq_out = c.sequence;
-    return rr__writer_publish_sized(w, &c);
+    return rr__publish_checked(w, &c);   /* the claim just made */
+}
+
+/* rr__add_fast (rusted_ring_inline.h) first: a single producer with room. */
+rr_status rr_writer_add_ex(rr_writer *w, const void *data, size_t len, uint32_t event_type,
+                           uint64_t *seq_out, int64_t timeout_ns, rr_wait *wait)
+{
+    if (rr__add_fast(w, data, len, event_type, seq_out))
+        return RR_OK;
+    return rr__add_slow(w, data, len, event_type, seq_out, timeout_ns, wait);
 }
 
 rr_status rr_writer_add(rr_writer *w, const void *data, size_t len, uint32_t event_type,
                         uint64_t *seq_out, int64_t timeout_ns)
 {
-    return rr_writer_add_ex(w, data, len, event_type, seq_out, timeout_ns, NULL);
+    if (rr__add_fast(w, data, len, event_type, seq_out))
+        return RR_OK;
+    return rr__add_slow(w, data, len, event_type, seq_out, timeout_ns, NULL);
 }
 
 rr_status rr_writer_add_batch_ex(rr_writer *w, const rr_payload *items, size_t n,
@@ -820,7 +882,7 @@ rr_status rr_writer_add_batch_ex(rr_writer *w, const rr_payload *items, size_t n
     }
     if (first_seq_out)
         *first_seq_out = c.sequence;
-    return rr__writer_publish_sized(w, &c);
+    return rr__publish_checked(w, &c);   /* the claim just made */
 }
 
 rr_status rr_writer_add_batch(rr_writer *w, const rr_payload *items, size_t n,

@@ -3,7 +3,8 @@
  *
  *   a. one thread, write-only, 64 B payloads into a ring nobody reads, in both
  *      modes: rr_writer_add one at a time, rr_writer_add_batch of 64, and
- *      claim/publish of 64 filled in place;
+ *      claim/publish of 64 filled in place; and the add and claim/publish of
+ *      rusted_ring_inline.h, inlined into the loop;
  *   b. in the same run, a plain memcpy of the same payloads into a buffer laid
  *      out like the ring's payload (capacity * 64 B, walked cyclically): the
  *      ceiling, and write-only / ceiling as a ratio (target >= 0.5);
@@ -18,6 +19,7 @@
  *      65536 slots, the producer claims and publishes one event at a time and
  *      the consumer takes whatever is available and sums the values (the Java
  *      peer in bench/peers/java runs the same in the same benchmark run);
+ *      through the library calls and through rusted_ring_inline.h's;
  *   g. 1 writer -> 1 reader against payload size, 8 B .. 16 KiB;
  *   h. 1 writer -> 1 reader against batch size, 1 .. 1024.
  *
@@ -51,6 +53,7 @@
 #include <unistd.h>
 
 #include "rusted_ring.h"
+#include "rusted_ring_inline.h"
 
 #define SLOTS        4096u   /* ring capacity for sections a, b, c, e, h */
 #define BATCH        64u     /* events per batch */
@@ -200,6 +203,7 @@ struct workload {
     uint32_t    rbatch;   /* reader: 1 (next) or next_batch of up to this many */
     uint64_t    capacity; /* ring slots */
     bool        claim;    /* writer: claim 1 / fill in place / publish instead of add */
+    bool        inl;      /* writer: rusted_ring_inline.h's calls instead of the library's */
     int         readers;
 };
 
@@ -293,9 +297,16 @@ static void run_write_add(const workload *wl, uint64_t n, run_out *out)
     src_init(&src, 64, 1);
     MUST(rr_writer_open(ring, &w));
     double t0 = now_s();
-    for (uint64_t i = 0; i < n; i++) {
-        rr_status st = rr_writer_add(w, src_one(&src, i), 64, 1, NULL, 0);
-        if (st != RR_OK) die("rr_writer_add", st);
+    if (wl->inl) {
+        for (uint64_t i = 0; i < n; i++) {
+            rr_status st = rr_writer_add_inline(w, src_one(&src, i), 64, 1, NULL, 0);
+            if (st != RR_OK) die("rr_writer_add_inline", st);
+        }
+    } else {
+        for (uint64_t i = 0; i < n; i++) {
+            rr_status st = rr_writer_add(w, src_one(&src, i), 64, 1, NULL, 0);
+            if (st != RR_OK) die("rr_writer_add", st);
+        }
     }
     out->seconds = now_s() - t0;
     finish_write(ring, w, n, out);
@@ -330,16 +341,30 @@ static void run_write_claim(const workload *wl, uint64_t n, run_out *out)
     src_init(&src, 64, BATCH);
     MUST(rr_writer_open(ring, &w));
     double t0 = now_s();
-    for (uint64_t i = 0; i < n; i += BATCH) {
-        rr_status st = rr_writer_claim(w, BATCH, 1, &c, 0);
-        if (st != RR_OK) die("rr_writer_claim", st);
-        for (uint32_t j = 0; j < BATCH; j++) {   /* build each payload in its slot */
-            unsigned char *d = rr_claim_data(&c, j);
-            put_seq(d, i + j);
-            memcpy(d + 8, src_at(&src, j) + 8, 56);
+    if (wl->inl) {
+        for (uint64_t i = 0; i < n; i += BATCH) {
+            rr_status st = rr_writer_claim_inline(w, BATCH, 1, &c, 0);
+            if (st != RR_OK) die("rr_writer_claim_inline", st);
+            for (uint32_t j = 0; j < BATCH; j++) {   /* build each payload in its slot */
+                unsigned char *d = rr_claim_data_inline(&c, j);
+                put_seq(d, i + j);
+                memcpy(d + 8, src_at(&src, j) + 8, 56);
+            }
+            st = rr_writer_publish_inline(w, &c);
+            if (st != RR_OK) die("rr_writer_publish_inline", st);
         }
-        st = rr_writer_publish(w, &c);
-        if (st != RR_OK) die("rr_writer_publish", st);
+    } else {
+        for (uint64_t i = 0; i < n; i += BATCH) {
+            rr_status st = rr_writer_claim(w, BATCH, 1, &c, 0);
+            if (st != RR_OK) die("rr_writer_claim", st);
+            for (uint32_t j = 0; j < BATCH; j++) {   /* build each payload in its slot */
+                unsigned char *d = rr_claim_data(&c, j);
+                put_seq(d, i + j);
+                memcpy(d + 8, src_at(&src, j) + 8, 56);
+            }
+            st = rr_writer_publish(w, &c);
+            if (st != RR_OK) die("rr_writer_publish", st);
+        }
     }
     out->seconds = now_s() - t0;
     finish_write(ring, w, n, out);
@@ -409,6 +434,14 @@ static void write_one(rr_writer *w, const source *src, size_t len, uint64_t n)
     }
 }
 
+static void write_one_inline(rr_writer *w, const source *src, size_t len, uint64_t n)
+{
+    for (uint64_t i = 0; i < n; i++) {
+        rr_status st = rr_writer_add_inline(w, src_one(src, i), len, 1, NULL, RR_FOREVER);
+        if (st != RR_OK) die("rr_writer_add_inline", st);
+    }
+}
+
 /* The Disruptor's producer loop: next() / set the value / publish(). */
 static void write_claim_one(rr_writer *w, uint64_t n)
 {
@@ -419,6 +452,18 @@ static void write_claim_one(rr_writer *w, uint64_t n)
         put_seq(rr_claim_data(&c, 0), i);
         st = rr_writer_publish(w, &c);
         if (st != RR_OK) die("rr_writer_publish", st);
+    }
+}
+
+static void write_claim_one_inline(rr_writer *w, uint64_t n)
+{
+    rr_claim c;
+    for (uint64_t i = 0; i < n; i++) {
+        rr_status st = rr_writer_claim_inline(w, 1, 1, &c, RR_FOREVER);
+        if (st != RR_OK) die("rr_writer_claim_inline", st);
+        put_seq(rr_claim_data_inline(&c, 0), i);
+        st = rr_writer_publish_inline(w, &c);
+        if (st != RR_OK) die("rr_writer_publish_inline", st);
     }
 }
 
@@ -474,8 +519,9 @@ static void run_threads(const workload *wl, uint64_t n, run_out *out)
     }
     double t0 = now_s();
     atomic_store_explicit(&go, 1, memory_order_release);
-    if (wl->claim) write_claim_one(w, n);
+    if (wl->claim) (wl->inl ? write_claim_one_inline : write_claim_one)(w, n);
     else if (wl->batch > 1) write_batch(w, &src, wl->payload, n, wl->batch);
+    else if (wl->inl) write_one_inline(w, &src, wl->payload, n);
     else write_one(w, &src, wl->payload, n);
     MUST(rr_ring_close(ring));
     double t_end = t0;
@@ -596,10 +642,22 @@ static void section_write_only(void)
             print_row(rs[m][k], false);
         }
     }
+    const result *ri[2];
+    for (int k = 0; k < 2; k++) {   /* rusted_ring_inline.h: add, claim/publish(64) */
+        wl = wl_make("write", k ? run_write_claim : run_write_add, RR_MODE_BACKPRESSURE, 64,
+                     k ? BATCH : 1, 0);
+        wl.inl = true;
+        snprintf(wl.name, sizeof wl.name, "backpressure %s, inline",
+                 k ? "claim/publish(64)" : "add (one at a time)");
+        ri[k] = measure(&wl);
+        print_row(ri[k], false);
+    }
     printf("  write-only / memcpy ceiling (events/s):\n");
     for (int m = 0; m < 2; m++)
         for (int k = 0; k < 3; k++)
             print_ratio(rs[m][k]->wl.name, rs[m][k], k == 0);
+    for (int k = 0; k < 2; k++)
+        print_ratio(ri[k]->wl.name, ri[k], k == 0);
 }
 
 static void section_threads(void)
@@ -646,13 +704,14 @@ static void section_disruptor(void)
            "available (up to %u) and sums the values\n", DISRUPTOR_SLOTS, MAX_BATCH);
     print_rule();
     print_head(true);
-    for (int k = 0; k < 2; k++) {
+    for (int k = 0; k < 4; k++) {   /* the library's calls, then the inline ones */
         workload wl = wl_make("disruptor", run_threads, RR_MODE_BACKPRESSURE, 8, 1, 1);
         wl.rbatch = MAX_BATCH;
         wl.capacity = DISRUPTOR_SLOTS;
-        wl.claim = k == 0;
-        snprintf(wl.name, sizeof wl.name, "1P1C 8 B %s / next_batch",
-                 k == 0 ? "claim(1)+publish" : "add (copy 8 B)");
+        wl.claim = k % 2 == 0;
+        wl.inl = k >= 2;
+        snprintf(wl.name, sizeof wl.name, "1P1C 8 B %s%s / next_batch",
+                 k % 2 == 0 ? "claim(1)+publish" : "add (copy 8 B)", wl.inl ? " inline" : "");
         print_row(measure(&wl), true);
     }
     printf("  (the sum of the values is checked, as the Disruptor's test does)\n");
@@ -786,7 +845,9 @@ static void json_result(FILE *f, const result *r, bool last)
             "\"ok\": %s}%s\n",
             r->wl.section, r->wl.name, is_ceiling ? "none" : mode_name(r->wl.mode),
             r->wl.payload, r->wl.batch, r->wl.rbatch, r->wl.capacity,
-            r->wl.claim ? "claim" : r->wl.batch > 1 ? "add_batch" : "add", r->wl.readers, r->events, r->best.seconds, rate(r),
+            r->wl.claim ? (r->wl.inl ? "claim_inline" : "claim")
+                        : r->wl.batch > 1 ? "add_batch" : r->wl.inl ? "add_inline" : "add",
+            r->wl.readers, r->events, r->best.seconds, rate(r),
             ns_per(r), r->best.delivered, r->best.lost, ratio, r->best.ok ? "true" : "false",
             last ? "" : ",");
 }

@@ -1,9 +1,10 @@
 /*
  * test_hotpath.c — the hot paths (add, add_batch, claim/publish, next,
- * next_batch, and the block calls of block.c) make no system call and allocate
- * nothing when uncontended, whatever the handles' wait strategy; and the other
- * side of a waiter that spins, yields or naps (RR_WAIT_SPIN, YIELD, SLEEP)
- * makes no futex call.
+ * next_batch, the block calls of block.c, and the inline add, claim and
+ * publish of rusted_ring_inline.h) make no system call and allocate nothing
+ * when uncontended, whatever the handles' wait strategy; and the other side
+ * of a waiter that spins, yields or naps (RR_WAIT_SPIN, YIELD, SLEEP) makes
+ * no futex call.
  *
  * System calls: a forked child sets up its rings, then installs a seccomp
  * filter that traps every system call but the few needed to return from the
@@ -41,7 +42,7 @@
 #include <unistd.h>
 
 #include "check.h"
-#include "layout.h"   /* the wait queues' waiter counts */
+#include "layout.h"   /* the wait queues' waiter counts; rusted_ring_inline.h */
 
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 #define RR_SANITIZED 1
@@ -128,6 +129,12 @@ static int hot_work(hot_ring *h)
             memcpy(rr_claim_data(&c, i), buf, 16);
         bad += rr_writer_publish(h->w, &c) != RR_OK;
         bad += rr_reader_next_batch(h->r, evs, 8, &n, 0) != RR_OK || n != 4;
+        bad += rr_writer_add_inline(h->w, buf, sizeof buf, 1, NULL, 0) != RR_OK;
+        bad += rr_writer_claim_inline(h->w, 2, 2, &c, 0) != RR_OK;
+        for (uint32_t i = 0; i < 2; i++)
+            memcpy(rr_claim_data_inline(&c, i), buf, 16);
+        bad += rr_writer_publish_inline(h->w, &c) != RR_OK;
+        bad += rr_reader_next_batch(h->r, evs, 8, &n, 0) != RR_OK || n != 3;
         bad += rr_reader_next(h->r, &ev, 0) != RR_EMPTY;
         bad += rr_reader_lag(h->r) != 0;
         bad += hot_blocks(h, buf);

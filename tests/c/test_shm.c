@@ -650,7 +650,7 @@ TEST(test_a_dead_writer_is_reported_and_replaced)
     CHECK_EQ(st.writer_processes, 0);
     /* Fake the dead writer having stamped event 3 without counting it: the
      * new writer must not hand out sequence 3 a second time. */
-    rr_slot_meta *m = &ring->meta[3];
+    rr_slot_meta *m = rr__meta(ring, 3);
     atomic_store(&m->len, 64);
     atomic_store(&m->stamp, 2 * 3 + 2);
     CHECK_ST(rr_writer_open(ring, &mine), RR_OK);
@@ -884,7 +884,7 @@ static bool write_sparse_ring(const char *name, uint64_t capacity, size_t slot, 
     *g = (rr_geometry){ .magic = RR_MAGIC, .version = RR_LAYOUT_VERSION,
                         .header_bytes = sizeof(rr_layout), .total_bytes = *len,
                         .capacity = capacity, .slot_size = (uint32_t)slot,
-                        .slot_stride = (uint32_t)((slot + 63) / 64 * 64),
+                        .slot_stride = (uint32_t)rr__slot_stride(slot),
                         .mode = BP, .producers = RR_PRODUCERS_SINGLE,
                         .max_readers = RR_MAX_READERS, .readers_off = ro, .meta_off = mo,
                         .payload_off = po };

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "layout.h"
 
 #define BP RR_MODE_BACKPRESSURE
 #define OW RR_MODE_OVERWRITE
@@ -95,6 +96,84 @@ TEST(test_footprint_covers_every_payload_slot)
     CHECK(rr_ring_footprint(&one) > 0);
     rr_config max = config(RR_MAX_SLOT_SIZE, 1, BP, SP);
     CHECK(rr_ring_footprint(&max) >= RR_MAX_SLOT_SIZE);
+}
+
+/* Slots of up to 48 bytes carry their metadata beside the payload, in a
+ * stride of 32 or 64 bytes: a payload filled to its last byte must leave its
+ * own and its neighbours' length, type and stamp alone, at every size around
+ * the boundaries, in both modes, across the ring's end. */
+TEST(test_small_slots_keep_payload_and_metadata_apart_at_every_size)
+{
+    static const size_t sizes[] = { 1, 7, 8, 15, 16, 17, 31, 32, 33, 47, 48, 49, 63, 64, 65 };
+    for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
+        for (int m = 0; m < 2; m++) {
+            size_t slot = sizes[k];
+            rr_ring *ring = ring_new(slot, 5, m ? OW : BP, SP);
+            CHECK(ring);
+            rr_writer *w = writer_new(ring);
+            rr_reader *r = reader_new(ring, RR_START_OLDEST);
+            CHECK(w && r);
+            for (uint64_t s = 0; s < 12; s++) {
+                unsigned char buf[65];
+                memset(buf, 0xFF, sizeof buf);
+                memcpy(buf, &s, slot < 8 ? slot : 8);
+                CHECK_ST(rr_writer_add(w, buf, slot, (uint32_t)(1000 + s), NULL, 0), RR_OK);
+                rr_event ev;
+                CHECK_ST(rr_reader_next(r, &ev, 0), RR_OK);
+                uint64_t got = 0;
+                memcpy(&got, ev.data, slot < 8 ? slot : 8);
+                uint64_t want = slot < 8 ? s & ((UINT64_C(1) << (8 * slot)) - 1) : s;
+                CHECK(ev.sequence == s && ev.len == slot && ev.event_type == 1000 + s);
+                CHECK_EQ(got, want);
+                for (size_t i = 8; i < slot; i++) CHECK_EQ(((const unsigned char *)ev.data)[i], 0xFF);
+            }
+            rr_config c = config(slot, 5, m ? OW : BP, SP);
+            size_t stride = slot + 16 <= 32 ? 32 : slot + 16 <= 64 ? 64 : (slot + 63) / 64 * 64;
+            size_t meta = slot <= 48 ? 0 : round64(5 * 16);   /* its own array, or none */
+            /* the header (768 B) and the reader table (64 lines), then the slots,
+             * in whole cache lines */
+            CHECK_EQ(rr_ring_footprint(&c), 768 + 64 * 64 + meta + round64(5 * stride));
+            teardown(ring, w, r);
+        }
+    }
+}
+
+/* rr__mod (layout.h) finds a sequence's slot by a multiplication: it must be
+ * n % capacity exactly, for capacities of every shape (powers of two, their
+ * neighbours, the pools' 2000 / 300 / 15, primes, the largest allowed) and
+ * sequences of every size up to 2^64 - 1. */
+TEST(test_slot_index_without_division_is_the_remainder_for_every_capacity)
+{
+    uint64_t caps[200];
+    size_t nc = 0;
+    for (uint64_t d = 1; d <= 70; d++) caps[nc++] = d;
+    static const uint64_t more[] = { 300, 1000, 2000, 4095, 4096, 4097, 65535, 65537,
+                                     1000003, UINT64_C(0xFFFFFFFF), UINT64_C(0x100000001),
+                                     RR_MAX_CAPACITY - 1, RR_MAX_CAPACITY, 6700417,
+                                     UINT64_C(1) << 39 | 12345 };
+    for (size_t i = 0; i < sizeof more / sizeof more[0]; i++) caps[nc++] = more[i];
+    uint64_t x = 0x9E3779B97F4A7C15ull;
+    for (size_t k = 0; k < nc; k++) {
+        rr_ring fake;
+        memset(&fake, 0, sizeof fake);
+        fake.capacity = caps[k];
+        rr__mod_init(&fake);
+        uint64_t d = caps[k];
+        const uint64_t edges[] = { 0, 1, d - 1, d, d + 1, 2 * d - 1, 2 * d, UINT64_MAX,
+                                   UINT64_MAX - 1, UINT64_MAX / d * d, UINT64_MAX / d * d - 1,
+                                   UINT64_C(1) << 63, (UINT64_C(1) << 63) - 1 };
+        for (size_t e = 0; e < sizeof edges / sizeof edges[0]; e++)
+            CHECK_EQ(rr__mod(&fake, edges[e]), edges[e] % d);
+        for (int i = 0; i < 20000; i++) {
+            x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+            uint64_t n = i % 3 == 0 ? x : i % 3 == 1 ? x >> (x % 64) : x % (d * 4 + 1);
+            if (rr__mod(&fake, n) != n % d) {
+                fprintf(stderr, "capacity %" PRIu64 ", n %" PRIu64 ": %" PRIu64 " != %" PRIu64 "\n",
+                        d, n, rr__mod(&fake, n), n % d);
+                CHECK(0);
+            }
+        }
+    }
 }
 
 TEST(test_capacity_is_never_rounded)
@@ -719,6 +798,43 @@ TEST(test_opening_handles_on_a_closed_ring_is_closed)
 
 /* ---- claim / publish / abandon ---------------------------------------------------------------- */
 
+/* A single-producer backpressure reader reads what `published` counts in
+ * place: never an event claimed and not yet published, and whatever was
+ * published since it last looked, across the ring's end. */
+TEST(test_a_reader_hands_out_published_events_only_and_sees_each_new_publish)
+{
+    rr_ring *ring = ring_new(64, 5, BP, SP);
+    CHECK(ring);
+    rr_writer *w = writer_new(ring);
+    rr_reader *r = reader_new(ring, RR_START_OLDEST);
+    CHECK(w && r);
+    rr_event ev, evs[8];
+    size_t n = 0;
+    uint64_t next = 0;
+    for (int round = 0; round < 6; round++) {
+        for (int i = 0; i < 3; i++) CHECK_ST(add_seq(w, 64, next + (uint64_t)i, 0), RR_OK);
+        CHECK_ST(rr_reader_next(r, &ev, 0), RR_OK);
+        CHECK(event_ok(&ev) && ev.sequence == next);
+        rr_claim c;
+        CHECK_ST(rr_writer_claim(w, 2, 0, &c, 0), RR_OK);
+        for (uint32_t i = 0; i < 2; i++)
+            payload_fill(rr_claim_data(&c, i), 64, next + 3 + i, 0);
+        CHECK_ST(rr_reader_next_batch(r, evs, 8, &n, 0), RR_OK);
+        CHECK_EQ(n, 2);   /* the claim is not there yet */
+        CHECK(event_ok(&evs[0]) && event_ok(&evs[1]) && evs[1].sequence == next + 2);
+        CHECK_ST(rr_reader_next(r, &ev, 0), RR_EMPTY);
+        CHECK_ST(rr_reader_next_batch(r, evs, 8, &n, 0), RR_EMPTY);
+        CHECK_ST(rr_writer_publish(w, &c), RR_OK);
+        CHECK_ST(rr_reader_next(r, &ev, 0), RR_OK);
+        CHECK(event_ok(&ev) && ev.sequence == next + 3);
+        CHECK_ST(rr_reader_next_batch(r, evs, 8, &n, 0), RR_OK);
+        CHECK(n == 1 && event_ok(&evs[0]) && evs[0].sequence == next + 4);
+        next += 5;
+        CHECK_EQ(rr_reader_delivered(r), next);
+    }
+    teardown(ring, w, r);
+}
+
 TEST(test_claim_fill_set_publish_delivers_in_order)
 {
     rr_ring *ring = ring_new(64, 8, BP, SP);
@@ -837,6 +953,39 @@ TEST(test_second_pending_claim_on_single_producer_is_invalid)
     CHECK_EQ(c2.sequence, 1);
     CHECK_ST(rr_writer_publish(w, &c2), RR_OK);
     teardown(ring, w, NULL);
+}
+
+/* A claim's count is a public field: a publish of a single producer's claim
+ * whose count no longer says what was claimed would stamp slots nobody filled. */
+TEST(test_publishing_a_claim_whose_count_was_changed_is_invalid_and_publishes_nothing)
+{
+    rr_ring *ring = ring_new(64, 8, BP, SP);
+    CHECK(ring);
+    rr_writer *w = writer_new(ring);
+    rr_reader *r = reader_new(ring, RR_START_OLDEST);
+    CHECK(w && r);
+    rr_claim c;
+    CHECK_ST(rr_writer_claim(w, 2, 0, &c, 0), RR_OK);
+    for (uint32_t i = 0; i < 2; i++) payload_fill(rr_claim_data(&c, i), 64, i, 0);
+    c.count = 3;
+    CHECK_ST(rr_writer_publish(w, &c), RR_INVALID);
+    CHECK_EQ(rr_ring_published(ring), 0);
+    c.count = 1;
+    CHECK_ST(rr_writer_publish(w, &c), RR_INVALID);
+    CHECK_EQ(rr_ring_published(ring), 0);
+    c.count = 2;
+    CHECK_ST(rr_writer_publish(w, &c), RR_OK);
+    CHECK_EQ(rr_ring_published(ring), 2);
+    rr_event ev;
+    for (uint64_t s = 0; s < 2; s++) {
+        CHECK_ST(rr_reader_next(r, &ev, 0), RR_OK);
+        CHECK(event_ok(&ev) && ev.sequence == s);
+    }
+    CHECK_ST(rr_reader_next(r, &ev, 0), RR_EMPTY);
+    CHECK_ST(add_seq(w, 64, 2, 0), RR_OK);   /* the writer goes on from the claim's end */
+    CHECK_ST(rr_reader_next(r, &ev, 0), RR_OK);
+    CHECK(event_ok(&ev) && ev.sequence == 2);
+    teardown(ring, w, r);
 }
 
 TEST(test_claim_count_zero_or_beyond_capacity_is_invalid)
@@ -1874,6 +2023,8 @@ int main(void)
     alarm(600); /* a call that never returns fails the suite instead of hanging CI */
     RUN(test_footprint_is_zero_for_invalid_configs);
     RUN(test_footprint_covers_every_payload_slot);
+    RUN(test_small_slots_keep_payload_and_metadata_apart_at_every_size);
+    RUN(test_slot_index_without_division_is_the_remainder_for_every_capacity);
     RUN(test_capacity_is_never_rounded);
     RUN(test_odd_capacity_overwrite_ring_keeps_every_payload_intact);
     RUN(test_one_byte_slot_carries_one_byte);
@@ -1912,11 +2063,13 @@ int main(void)
     RUN(test_reader_drains_a_closed_overwrite_ring_then_gets_closed);
     RUN(test_close_twice_is_ok);
     RUN(test_opening_handles_on_a_closed_ring_is_closed);
+    RUN(test_a_reader_hands_out_published_events_only_and_sees_each_new_publish);
     RUN(test_claim_fill_set_publish_delivers_in_order);
     RUN(test_claim_set_with_bad_index_is_invalid);
     RUN(test_abandoned_claim_is_never_seen_and_its_sequence_is_reused);
     RUN(test_closing_a_writer_with_a_pending_claim_gives_it_up);
     RUN(test_second_pending_claim_on_single_producer_is_invalid);
+    RUN(test_publishing_a_claim_whose_count_was_changed_is_invalid_and_publishes_nothing);
     RUN(test_claim_count_zero_or_beyond_capacity_is_invalid);
     RUN(test_publishing_or_abandoning_a_finished_claim_is_invalid);
     RUN(test_multi_producer_abandoned_claim_is_skipped_by_readers);

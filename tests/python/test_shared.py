@@ -440,7 +440,8 @@ def grow_capacity(blob, factor=4):
     """A self-consistent header (offsets, total, checksum) for a ring `factor` times larger."""
     g = header_of(blob)
     cap = g["capacity"] * factor
-    meta_bytes = -(-cap * 16 // 64) * 64
+    # slots of at most 48 bytes carry their 16 bytes of metadata beside the payload
+    meta_bytes = 0 if g["slot_size"] <= 48 else -(-cap * 16 // 64) * 64
     payload_off = g["meta_off"] + meta_bytes
     return with_header(blob, capacity=cap, payload_off=payload_off,
                        total_bytes=payload_off + cap * g["slot_stride"])
