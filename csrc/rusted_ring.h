@@ -301,7 +301,10 @@ rr_status rr_writer_claim_block(rr_writer *w, uint32_t max, uint32_t event_type,
  * rr_writer_publish, which publishes nothing (RR_TOO_LARGE, naming the
  * event) when one is larger than the slot. RR_INVALID for a claim that is
  * not open or wraps around the ring's end. Valid until the claim is
- * published or abandoned. */
+ * published or abandoned. Write each payload's slot_size bytes only: the
+ * bytes from data + i * stride + slot_size up to the next payload belong to
+ * the ring (with slots of up to 48 bytes they hold the next slot's stamp,
+ * length and type), so copying or clearing whole strides corrupts the ring. */
 typedef struct rr_claim_view {
     unsigned char *data;
     size_t         stride;        /* bytes from one payload to the next */
