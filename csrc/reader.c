@@ -148,7 +148,8 @@ rr_status rr_reader_open_opts(rr_ring *ring, const rr_reader_options *opts, rr_r
     }
     atomic_store_explicit(&e->lost, 0, memory_order_relaxed);
     atomic_store_explicit(&e->skipped, 0, memory_order_relaxed);
-    atomic_store_explicit(&e->wait, (uint32_t)opts->wait, memory_order_relaxed);   /* R6 */
+    /* published with the entry by R6 below */
+    atomic_store_explicit(&e->wait, (uint32_t)opts->wait, memory_order_relaxed);
     rr__raise_hw(ring->L, index + 1);
     uint64_t head = rr__head(ring);
     uint64_t pos = start == RR_START_LATEST ? head

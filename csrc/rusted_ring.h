@@ -301,7 +301,10 @@ rr_status rr_writer_claim_block(rr_writer *w, uint32_t max, uint32_t event_type,
  * rr_writer_publish, which publishes nothing (RR_TOO_LARGE, naming the
  * event) when one is larger than the slot. RR_INVALID for a claim that is
  * not open or wraps around the ring's end. Valid until the claim is
- * published or abandoned. */
+ * published or abandoned. Write each payload's slot_size bytes only: the
+ * bytes from data + i * stride + slot_size up to the next payload belong to
+ * the ring (with slots of up to 48 bytes they hold the next slot's stamp,
+ * length and type), so copying or clearing whole strides corrupts the ring. */
 typedef struct rr_claim_view {
     unsigned char *data;
     size_t         stride;        /* bytes from one payload to the next */
@@ -318,7 +321,10 @@ rr_status rr_claim_view_get(const rr_claim *c, rr_claim_view *out);
  * both), 1 <= n <= rr_ring_max_claim (RR_INVALID); everything is checked
  * before anything is claimed. The claim wraps around the ring's end as
  * rr_writer_add_batch's does. *first_seq_out (may be NULL): the first
- * event's sequence. timeout_ns as for rr_writer_claim. */
+ * event's sequence. timeout_ns as for rr_writer_claim. The call reads
+ * `lengths` twice, checking them before it waits for room and copying that
+ * many bytes of each row after: the caller must not change them (nor `types`)
+ * until the call returns; a binding that cannot promise it passes a copy. */
 rr_status rr_writer_add_rows(rr_writer *w, const void *data, size_t row_stride, size_t row_bytes,
                              size_t n, const uint32_t *lengths, const uint32_t *types,
                              uint32_t event_type, uint64_t *first_seq_out, int64_t timeout_ns);

@@ -291,7 +291,11 @@ struct rr_room {
     rr_writer *w;
     uint64_t   need;   /* single: claim must reach below this limit */
     uint32_t   count;  /* multi: events wanted at the current claim cursor */
+    bool       contiguous;   /* multi: of those, only the ones before the ring's end
+                                from wherever the cursor is when room is looked for */
 };
+
+static inline uint32_t rr__contiguous(const rr_ring *ring, uint64_t s, uint32_t n);
 
 /* Readers releasing slots and (with several producers) writers publishing
  * both notify the `writable` queue that this waits on. */
@@ -305,7 +309,10 @@ static bool rr__room_now(struct rr_room *r)
     }
     /* A4 */
     uint64_t head = atomic_load_explicit(&ring->L->claim, memory_order_acquire);
-    return rr__multi_room(ring, head, r->count);
+    /* a block claim needs fewer slots where the cursor has since come near
+     * the ring's end: room for the count at the old cursor may never come */
+    uint32_t n = r->contiguous ? rr__contiguous(ring, head, r->count) : r->count;
+    return rr__multi_room(ring, head, n);
 }
 
 /* Shared backpressure rings: a reader whose process died would gate the
@@ -344,11 +351,11 @@ static rr_status rr__room_ready(void *ctx)
  * wait, which the caller's rr_wait spans), then report full or wait until the
  * deadline for a reader to release slots. `rec`: a multi-producer writer's
  * claim record in a shared ring (its sleeper word), or NULL. */
-static rr_status rr__wait_room(rr_writer *w, uint64_t need, uint32_t count, int64_t deadline,
-                               rr_wait *wait, rr_claim_record *rec)
+static rr_status rr__wait_room(rr_writer *w, uint64_t need, uint32_t count, bool contiguous,
+                               int64_t deadline, rr_wait *wait, rr_claim_record *rec)
 {
     rr_ring *ring = w->ring;
-    struct rr_room room = { w, need, count };
+    struct rr_room room = { w, need, count, contiguous };
     if (rr__room_ready(&room) == RR_OK)
         return RR_OK;
     if (!wait->stalled) {
@@ -410,7 +417,7 @@ static rr_status rr__claim_single(rr_writer *w, uint32_t n, int64_t timeout_ns, 
         return rr__fail(RR_INVALID, "this writer already holds a claim; publish or abandon it first");
     uint64_t need = w->hot.next + n;
     if (!w->ring->overwrite && need > w->hot.room) {
-        rr_status st = rr__wait_room(w, need, n, rr__deadline(timeout_ns), wait, NULL);
+        rr_status st = rr__wait_room(w, need, n, false, rr__deadline(timeout_ns), wait, NULL);
         if (st != RR_OK)
             return st;
     }
@@ -452,7 +459,8 @@ static rr_status rr__claim_multi(rr_writer *w, uint32_t *n_io, bool contiguous,
         if (!rr__multi_room(ring, s, n)) {
             if (rec)   /* a producer that waits covers nothing (claims.c, C2) */
                 rr__claim_record_withdraw(rec);
-            rr_status st = rr__wait_room(w, 0, n, deadline, wait, rec);
+            rr_status st = rr__wait_room(w, 0, contiguous ? want : n, contiguous, deadline,
+                                         wait, rec);
             if (st != RR_OK) {
                 if (rec) {   /* C5, and a producer may wait for a record */
                     rr__claim_record_give(rec);
@@ -780,7 +788,7 @@ static rr_status rr__add_single(rr_writer *w, const void *data, size_t len, uint
         return rr__fail(RR_INVALID, "this writer holds a claim; publish or abandon it first");
     if (!ring->overwrite && seq + 1 > w->hot.room) {
         rr_wait own = RR_WAIT_INIT;
-        rr_status st = rr__wait_room(w, seq + 1, 1, rr__deadline(timeout_ns),
+        rr_status st = rr__wait_room(w, seq + 1, 1, false, rr__deadline(timeout_ns),
                                      wait ? wait : &own, NULL);
         if (st != RR_OK)
             return st;

@@ -23,11 +23,14 @@
  *   - Handles the program dropped close in __gc. Lua does not see the reader
  *     table fill up, so when opening a reader (or a single-producer writer)
  *     finds no room, one full collection runs and the open is retried.
- *   - Blocks (r:next_block) follow the same rule: one block userdata per
- *     reader (user value 3), refilled by each next_block, holding the
- *     reader's generation. Every next, next_block and close bumps the
- *     generation, so a block raises ("stale block") once its reader made
- *     another call, and the event once the reader made a next_block call.
+ *   - Blocks (r:next_block) follow the same rule: the block object belongs
+ *     to the reader and holds its latest block. Each reader has one block
+ *     userdata (user value 3), and every next_block that returns a block
+ *     returns that same object, refilled with the reader's generation, so a
+ *     variable kept from an earlier next_block sees the latest block. Every
+ *     next, next_block and close bumps the generation, so the block raises
+ *     ("stale block") after a next(), after a next_block that returned nil
+ *     and after close, and the event after any next_block.
  *     A block's accessors read event i of the core's rr_block in place
  *     (backpressure: the slots themselves, pinned until the reader's next
  *     call; overwrite: the reader's verified copy).
@@ -1341,27 +1344,41 @@ static const rr_block *check_block(lua_State *L)
 {
     lblock *b = check_self(L, BLOCK_MT);
     if (b->gen != b->rd->gen)
-        luaL_error(L, "stale block: its reader has moved on (a block is valid until the "
-                      "reader's next call to next, next_block or close)");
+        luaL_error(L, "stale block: its reader has moved on (the block object belongs to "
+                      "the reader and holds its latest block; after a next(), a next_block() "
+                      "that returned nil, or close it holds none)");
     return &b->rd->block;
 }
 
-/* Event i of the block (the 1-based index at argument `arg`), as an rr_event. */
-static rr_event block_event(lua_State *L, const rr_block *b, int arg)
+/* luaL_argerror naming the method `fname` where Lua cannot name it: a
+ * method called through pcall(b.data, b, i) has no name in its caller. */
+static int method_argerror(lua_State *L, int arg, const char *fname, const char *msg)
+{
+    lua_Debug ar;
+    if (!lua_getstack(L, 0, &ar) || !lua_getinfo(L, "n", &ar) || ar.name)
+        return luaL_argerror(L, arg, msg);
+    return luaL_error(L, "bad argument #%d to '%s' (%s)", arg, fname, msg);
+}
+
+/* Event i of the block (the 1-based index at argument `arg`) for method
+ * `fname`, as an rr_event. */
+static rr_event block_event(lua_State *L, const rr_block *b, int arg, const char *fname)
 {
     int exact = 0;
     lua_Integer i = lua_type(L, arg) == LUA_TNUMBER ? lua_tointegerx(L, arg, &exact) : 0;
     if (!exact) {
         if (lua_type(L, arg) == LUA_TNUMBER)
-            luaL_argerror(L, arg, lua_pushfstring(L, "event index must be an integer, got %s",
-                                                  luaL_tolstring(L, arg, NULL)));
-        luaL_argerror(L, arg, lua_pushfstring(L, "event index must be an integer, got %s",
-                                              luaL_typename(L, arg)));
+            method_argerror(L, arg, fname,
+                            lua_pushfstring(L, "event index must be an integer, got %s",
+                                            luaL_tolstring(L, arg, NULL)));
+        method_argerror(L, arg, fname, lua_pushfstring(L, "event index must be an integer, got %s",
+                                                       luaL_typename(L, arg)));
     }
     if (i < 1 || i > (lua_Integer)b->count)
-        luaL_argerror(L, arg, lua_pushfstring(L, "event index %I is out of range: the block "
-                                                 "holds %I events (1..%I)",
-                                              i, (lua_Integer)b->count, (lua_Integer)b->count));
+        method_argerror(L, arg, fname,
+                        lua_pushfstring(L, "event index %I is out of range: the block holds %I "
+                                           "events (1..%I)",
+                                        i, (lua_Integer)b->count, (lua_Integer)b->count));
     size_t k = (size_t)i - 1;
     const unsigned char *meta_len = (const unsigned char *)b->lengths + k * b->meta_stride;
     const unsigned char *meta_type = (const unsigned char *)b->types + k * b->meta_stride;
@@ -1383,47 +1400,47 @@ static int block_len(lua_State *L)
 /* b:data(i): event i's payload as a string (a copy). */
 static int block_data(lua_State *L)
 {
-    rr_event ev = block_event(L, check_block(L), 2);
+    rr_event ev = block_event(L, check_block(L), 2, "data");
     lua_pushlstring(L, ev.len ? ev.data : "", ev.len);
     return 1;
 }
 
 static int block_event_len(lua_State *L)
 {
-    lua_pushinteger(L, block_event(L, check_block(L), 2).len);
+    lua_pushinteger(L, block_event(L, check_block(L), 2, "len").len);
     return 1;
 }
 
 static int block_type(lua_State *L)
 {
-    lua_pushinteger(L, block_event(L, check_block(L), 2).event_type);
+    lua_pushinteger(L, block_event(L, check_block(L), 2, "type").event_type);
     return 1;
 }
 
 static int block_sequence(lua_State *L)
 {
-    lua_pushinteger(L, (lua_Integer)block_event(L, check_block(L), 2).sequence);
+    lua_pushinteger(L, (lua_Integer)block_event(L, check_block(L), 2, "sequence").sequence);
     return 1;
 }
 
 /* b:sub(i, j [, k]) as string.sub(b:data(i), j, k), copying only the slice. */
 static int block_sub(lua_State *L)
 {
-    rr_event ev = block_event(L, check_block(L), 2);
+    rr_event ev = block_event(L, check_block(L), 2, "sub");
     return push_sub(L, &ev, 3);
 }
 
 /* b:byte(i [, j [, k]]) as string.byte(b:data(i), j, k). */
 static int block_byte(lua_State *L)
 {
-    rr_event ev = block_event(L, check_block(L), 2);
+    rr_event ev = block_event(L, check_block(L), 2, "byte");
     return push_bytes(L, &ev, 3);
 }
 
 /* b:unpack(i, fmt [, pos]) as string.unpack(fmt, b:data(i), pos), in place. */
 static int block_unpack(lua_State *L)
 {
-    rr_event ev = block_event(L, check_block(L), 2);
+    rr_event ev = block_event(L, check_block(L), 2, "unpack");
     const lblock *b = lua_touserdata(L, 1);
     read_guard g = { b->rd, b->gen };
     return rr_unpack(L, ev.data, ev.len, 3, 4, "block", still_current, &g);

@@ -75,6 +75,21 @@ int rrpy_as_u64(PyObject *o, const char *what, uint64_t max, uint64_t *out)
     return 0;
 }
 
+/* rrpy_as_u64 of an int or of any object with __index__ (numpy.int64, say),
+ * for the counts of a call (max_events, n). The __index__ is Python code:
+ * callers convert before they mark a handle busy, and check it usable after. */
+int rrpy_as_count(PyObject *o, const char *what, uint64_t max, uint64_t *out)
+{
+    if (PyLong_Check(o) || PyBool_Check(o) || !PyIndex_Check(o))
+        return rrpy_as_u64(o, what, max, out);
+    PyObject *i = PyNumber_Index(o);
+    if (!i)
+        return -1;
+    int rc = rrpy_as_u64(i, what, max, out);
+    Py_DECREF(i);
+    return rc;
+}
+
 int rrpy_as_event_type(PyObject *o, uint32_t *out)
 {
     if (!PyLong_Check(o) || PyBool_Check(o)) {

@@ -35,7 +35,8 @@
  * no longer OPEN, and no buffer is exported after that.
  *
  * Re-entrancy audit: where Python code can run in the middle of a call.
- *   next_block: converting max_events and timeout (before the call begins);
+ *   next_block: converting max_events (its __index__) and timeout (before
+ *     the call begins, so that code finds the reader free);
  *     signal handlers between wait slices; making the Block allocates with
  *     PyObject_Malloc / PyMem (not counted by the collector). -> One reading
  *     call (rrpy_reader_enter), as next() is; the Block is registered before
@@ -50,7 +51,11 @@
  *   add_block: converting `data`, lengths and event_types (__buffer__ on
  *     3.12+, __index__, sequences) -> one writer call (rrpy_writer_enter); the
  *     writer is checked open after converting, buffers are released after the
- *     outcome is made, as add_batch does (writer.c).
+ *     outcome is made, as add_batch does (writer.c). Lengths and types are
+ *     copied (a sequence through a tuple snapshot) before the core reads
+ *     them, so neither that code nor another thread changes them under it.
+ *   claim_block: n's __index__, before the writer is checked usable; the
+ *     BlockClaim made after holds nothing until entered.
  *   BlockClaim.__enter__: signal handlers between wait slices -> one writer
  *     call, as Claim.__enter__. __exit__, views: as for Block.
  */
@@ -405,7 +410,7 @@ PyObject *rrpy_reader_next_block(ReaderObject *self, PyObject *const *args, Py_s
     uint64_t max;
     int64_t timeout = 0;
     if (rrpy_parse_args("next_block", args, nargs, kwnames, names, 2, 2, 1, a) < 0 ||
-        rrpy_as_u64(a[0], "max_events", UINT64_MAX >> 1, &max) < 0 ||
+        rrpy_as_count(a[0], "max_events", UINT64_MAX >> 1, &max) < 0 ||
         (a[1] && rrpy_as_timeout(a[1], RR_FOREVER, &timeout) < 0))
         return NULL;
     if (max == 0) {
@@ -633,19 +638,32 @@ static PyType_Spec Block_spec = {
 /* ==== integers from a buffer or a sequence ========================================= */
 
 /* n uint32 values from o: a one-dimensional buffer of C integers (a NumPy
- * array, array.array) or a sequence of ints. `vals` is the buffer itself when
- * it already holds native uint32 back to back; else `own` (PyMem). */
+ * array, array.array) or a sequence of ints, always copied into memory of our
+ * own before the core sees them: the core checks each length, waits for room
+ * (the GIL released: other threads run) and reads them again to copy the
+ * rows, so they must not change under it (rr_writer_add_rows). `local` holds
+ * a block of up to RRPY_U32_LOCAL rows without an allocation; larger ones
+ * (rr_ring_max_claim: 4096 at most) take PyMem. */
+#define RRPY_U32_LOCAL 256
+
 typedef struct {
-    const uint32_t *vals;
-    uint32_t       *own;
-    Py_buffer       view;
-    int             has_view;
+    uint32_t *vals;                    /* NULL, local or PyMem */
+    Py_buffer view;
+    int       has_view;
+    uint32_t  local[RRPY_U32_LOCAL];
 } u32_list;
+
+static void u32_list_init(u32_list *u)
+{
+    u->vals = NULL;
+    u->has_view = 0;
+}
 
 static void u32_list_free(u32_list *u)
 {
-    PyMem_Free(u->own);
-    u->own = NULL;
+    if (u->vals != u->local)
+        PyMem_Free(u->vals);
+    u->vals = NULL;
     if (u->has_view) {
         PyObject *t, *v, *tb;
         PyErr_Fetch(&t, &v, &tb);
@@ -653,6 +671,19 @@ static void u32_list_free(u32_list *u)
         PyErr_Restore(t, v, tb);
         u->has_view = 0;
     }
+}
+
+static int u32_list_alloc(u32_list *u, Py_ssize_t n)
+{
+    if (n <= RRPY_U32_LOCAL) {
+        u->vals = u->local;
+        return 0;
+    }
+    if (!(u->vals = PyMem_Malloc((size_t)n * sizeof *u->vals))) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    return 0;
 }
 
 static int u32_from_buffer(u32_list *u, const char *what, Py_ssize_t n)
@@ -672,15 +703,12 @@ static int u32_from_buffer(u32_list *u, const char *what, Py_ssize_t n)
         PyErr_Format(PyExc_ValueError, "%s has %zd entries for %zd rows", what, v->shape[0], n);
         return -1;
     }
+    if (u32_list_alloc(u, n) < 0)
+        return -1;
     int is_signed = *f >= 'a' && *f <= 'z';
     if (!is_signed && v->itemsize == 4 && v->strides[0] == 4) {
-        u->vals = v->buf;
+        memcpy(u->vals, v->buf, (size_t)n * 4);     /* every uint32 is a value */
         return 0;
-    }
-    u->own = PyMem_Malloc((size_t)(n ? n : 1) * sizeof *u->own);
-    if (!u->own) {
-        PyErr_NoMemory();
-        return -1;
     }
     for (Py_ssize_t i = 0; i < n; i++) {
         const char *p = (const char *)v->buf + i * v->strides[0];
@@ -701,40 +729,41 @@ static int u32_from_buffer(u32_list *u, const char *what, Py_ssize_t n)
                          (unsigned long long)x);
             return -1;
         }
-        u->own[i] = (uint32_t)x;
+        u->vals[i] = (uint32_t)x;
     }
-    u->vals = u->own;
     return 0;
 }
 
 static int u32_list_get(PyObject *o, const char *what, Py_ssize_t n, u32_list *u)
 {
-    memset(u, 0, sizeof *u);
     if (PyObject_CheckBuffer(o)) {
         if (PyObject_GetBuffer(o, &u->view, PyBUF_RECORDS_RO) < 0)
             return -1;
         u->has_view = 1;
         return u32_from_buffer(u, what, n);
     }
-    PyObject *seq = PySequence_Fast(o, "");
+    /* A tuple snapshot, as add_batch takes: an item's __index__ may change the
+     * caller's list (clear it, say), and the snapshot keeps every item alive
+     * and in place meanwhile. */
+    PyObject *seq = PySequence_Tuple(o);
     if (!seq) {
-        PyErr_Format(PyExc_TypeError, "%s must be a sequence or buffer of ints, not %.100s",
-                     what, Py_TYPE(o)->tp_name);
+        if (PyErr_ExceptionMatches(PyExc_TypeError)) {
+            PyErr_Clear();
+            PyErr_Format(PyExc_TypeError, "%s must be a sequence or buffer of ints, not %.100s",
+                         what, Py_TYPE(o)->tp_name);
+        }
         return -1;
     }
     int rc = -1;
-    if (PySequence_Fast_GET_SIZE(seq) != n) {
+    if (PyTuple_GET_SIZE(seq) != n) {
         PyErr_Format(PyExc_ValueError, "%s has %zd entries for %zd rows", what,
-                     PySequence_Fast_GET_SIZE(seq), n);
+                     PyTuple_GET_SIZE(seq), n);
         goto done;
     }
-    if (!(u->own = PyMem_Malloc((size_t)(n ? n : 1) * sizeof *u->own))) {
-        PyErr_NoMemory();
+    if (u32_list_alloc(u, n) < 0)
         goto done;
-    }
     for (Py_ssize_t i = 0; i < n; i++) {
-        /* __index__ may run Python code: the snapshot keeps the items alive */
-        PyObject *item = PySequence_Fast_GET_ITEM(seq, i);
+        PyObject *item = PyTuple_GET_ITEM(seq, i);
         PyObject *idx = PyNumber_Index(item);
         if (!idx && PyErr_ExceptionMatches(PyExc_TypeError)) {
             PyErr_Format(PyExc_TypeError, "%s[%zd] must be an int, not %.100s", what, i,
@@ -746,9 +775,8 @@ static int u32_list_get(PyObject *o, const char *what, Py_ssize_t n, u32_list *u
         Py_XDECREF(idx);
         if (bad)
             goto done;
-        u->own[i] = (uint32_t)x;
+        u->vals[i] = (uint32_t)x;
     }
-    u->vals = u->own;
     rc = 0;
 done:
     Py_DECREF(seq);
@@ -825,7 +853,9 @@ static PyObject *add_block_work(WriterObject *self, PyObject *data, PyObject *le
 {
     rr_py_state *st = state_of_type(Py_TYPE(self));
     Py_buffer view;
-    u32_list lens = {0}, types = {0};
+    u32_list lens, types;      /* about 1 KiB each: see RRPY_U32_LOCAL */
+    u32_list_init(&lens);
+    u32_list_init(&types);
     uint32_t common = 0;
     PyObject *result = NULL;
     if (PyObject_GetBuffer(data, &view, PyBUF_RECORDS_RO) < 0) {
@@ -952,7 +982,7 @@ PyObject *rrpy_writer_claim_block(WriterObject *self, PyObject *const *args, Py_
     uint32_t type = 0;
     int64_t timeout;
     if (rrpy_parse_args("claim_block", args, nargs, kwnames, names, 3, 2, 1, a) < 0 ||
-        rrpy_as_u64(a[0], "n", UINT64_MAX >> 1, &n) < 0 ||
+        rrpy_as_count(a[0], "n", UINT64_MAX >> 1, &n) < 0 ||
         (a[1] && rrpy_as_event_type(a[1], &type) < 0) ||
         rrpy_as_timeout(a[2], RR_FOREVER, &timeout) < 0 || rrpy_writer_usable(self) < 0)
         return NULL;

@@ -221,6 +221,7 @@ int  rrpy_parse_args(const char *fname, PyObject *const *args, Py_ssize_t nargs,
                      PyObject *kwnames, const char *const *names, int nnames, int npos,
                      int nreq, PyObject **out);
 int  rrpy_as_u64(PyObject *o, const char *what, uint64_t max, uint64_t *out);
+int  rrpy_as_count(PyObject *o, const char *what, uint64_t max, uint64_t *out);
 int  rrpy_as_event_type(PyObject *o, uint32_t *out);
 int  rrpy_as_timeout(PyObject *o, int64_t none_ns, int64_t *out);
 /* The core's names: rrpy_as_name(o, "mode", rrpy_parse_mode, &v). */
@@ -254,17 +255,28 @@ static inline void rrpy_payload_release(rrpy_payload *p)
 # define Py_ALWAYS_INLINE __attribute__((always_inline))
 #endif
 
+/* Whether rrpy_long_refill may write into an int: only on the CPython
+ * versions whose int layout it was written for and tested with (3.11 to
+ * 3.13), with the GIL, outside the limited API. A new version is added here
+ * once the tests run on it (tests/python/test_event_reuse.py). */
+#if !defined(PYPY_VERSION) && !defined(Py_LIMITED_API) && !defined(Py_GIL_DISABLED) && \
+    PY_VERSION_HEX >= 0x030B0000 && PY_VERSION_HEX < 0x030E0000
+# define RRPY_LONG_REFILL 1
+#else
+# define RRPY_LONG_REFILL 0
+#endif
+
 /* Give an int that nobody but its owner references (a reference count of 1:
  * nobody else can see it) the value v, the way CPython's own zip() and
  * enumerate() refill a result tuple nobody kept, instead of allocating a new
  * one. Only a one-digit positive int beyond the small-int cache takes a
  * one-digit value beyond it. Returns 1 when o now has the value v, 0 (o left
- * alone) for anything else, and always 0 on builds whose int layout this does
- * not know, or where a reference count of 1 does not prove it (free-threaded). */
+ * alone) for anything else, and always 0 without RRPY_LONG_REFILL: builds
+ * whose int layout this does not know, or where a reference count of 1 does
+ * not prove it (free-threaded). */
 static inline int rrpy_long_refill(PyObject *o, uint64_t v)
 {
-#if defined(PYPY_VERSION) || defined(Py_LIMITED_API) || defined(Py_GIL_DISABLED) || \
-    PY_VERSION_HEX < 0x030B0000 || PY_VERSION_HEX >= 0x030F0000
+#if !RRPY_LONG_REFILL
     (void)o; (void)v;
     return 0;
 #else

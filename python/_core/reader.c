@@ -46,9 +46,10 @@
  *
  * Re-entrancy audit: where Python code can run in the middle of a call (on
  * this thread, or on another one once that code lets the GIL go).
- *   next, next_batch, iteration, events(): signal handlers between wait
- *     slices, raising (a collection), and next_batch's list, made once the
- *     events are read (a collection). Wrapping events allocates nothing the
+ *   next, next_batch, iteration, events(): next_batch's max_events'
+ *     __index__ (before the call begins: reader_usable comes after), signal
+ *     handlers between wait slices, raising (a collection), and next_batch's
+ *     list, made once the events are read (a collection). Wrapping events allocates nothing the
  *     collector counts (an Event is not GC-tracked) and detaching runs no
  *     Python code (the Reader's reference to a kept Event is never its last).
  *     -> The call is busy from the first such point to its end: a second
@@ -482,7 +483,7 @@ static PyObject *Reader_next_batch(ReaderObject *self, PyObject *const *args, Py
     } else if (rrpy_parse_args("next_batch", args, nargs, kwnames, names, 2, 2, 1, a) < 0) {
         return NULL;
     }
-    if (rrpy_as_u64(a[0], "max_events", UINT64_MAX >> 1, &max) < 0 ||
+    if (rrpy_as_count(a[0], "max_events", UINT64_MAX >> 1, &max) < 0 ||
         (a[1] && rrpy_as_timeout(a[1], RR_FOREVER, &timeout) < 0))
         return NULL;
     if (max == 0) {

@@ -5,6 +5,7 @@
  * Each test builds its own ring (in caller memory where it must prove that a
  * block lies inside the ring) and checks one behaviour, error paths included.
  */
+#include <pthread.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -411,6 +412,58 @@ static void claim_block_stops_at_the_ring_end(rr_producers prod)
 TEST(test_claim_block_stops_at_the_ring_end_single_producer) { claim_block_stops_at_the_ring_end(SP); }
 TEST(test_claim_block_stops_at_the_ring_end_multi_producer) { claim_block_stops_at_the_ring_end(MP); }
 
+/* A producer waiting in claim_block for room at one claim cursor, while
+ * another producer moves the cursor near the ring's end: the block it can
+ * take there is shorter, and it takes it as soon as that fits, rather than
+ * waiting for room for the longer block it could have had before. */
+struct blocked_claim {
+    rr_writer *w;
+    rr_claim   c;
+    rr_status  st;
+};
+
+static void *claim_block_of_six(void *arg)
+{
+    struct blocked_claim *a = arg;
+    a->st = rr_writer_claim_block(a->w, 6, 7, &a->c, 30 * 1000000000LL);
+    return NULL;
+}
+
+TEST(test_a_waiting_multi_producer_claim_block_takes_the_shorter_block_left_at_a_moved_cursor)
+{
+    fixture f;
+    CHECK(fx_open(&f, 8, BP, MP));
+    rr_writer *wb;
+    CHECK_ST(rr_writer_open(f.ring, &wb), RR_OK);
+    CHECK(add_range(wb, 0, 8));
+    rr_event ev[8];
+    size_t n;
+    CHECK_ST(rr_reader_next_batch(f.r, ev, 8, &n, 0), RR_OK);
+    CHECK_EQ(n, 8);
+    CHECK_ST(rr_reader_hold(f.r, 5), RR_OK);
+    CHECK_ST(rr_reader_next(f.r, ev, 0), RR_EMPTY);      /* gate 5: room up to 13 */
+    /* A wants 6 at 8, up to 14: it waits */
+    struct blocked_claim a = { .w = f.w };
+    pthread_t t;
+    CHECK(pthread_create(&t, NULL, claim_block_of_six, &a) == 0);
+    rr_ring_stats s;
+    CHECK(WAIT_UNTIL(rr_ring_stats_get(f.ring, &s) == RR_OK && s.writer_stalls > 0, 30));
+    /* B takes 8..12: the cursor is 13, slot 5, three slots before the end */
+    CHECK(add_range(wb, 8, 13));
+    CHECK_ST(rr_reader_next_batch(f.r, ev, 8, &n, 0), RR_OK);
+    CHECK_EQ(n, 5);
+    CHECK_ST(rr_reader_hold(f.r, 8), RR_OK);
+    CHECK_ST(rr_reader_release(f.r, 5), RR_OK);        /* gate 8: room up to 16 */
+    CHECK(pthread_join(t, NULL) == 0);
+    CHECK_ST(a.st, RR_OK);
+    CHECK_EQ(a.c.sequence, 13);
+    CHECK_EQ(a.c.count, 3);
+    CHECK_ST(rr_writer_abandon(f.w, &a.c), RR_OK);
+    CHECK_ST(rr_reader_release(f.r, 8), RR_OK);
+    rr_writer_close(wb);
+    fx_close(&f);
+}
+
 TEST(test_publish_refuses_a_length_larger_than_the_slot_and_publishes_nothing)
 {
     fixture f;
@@ -635,6 +688,7 @@ int main(void)
     RUN(test_hold_range_in_an_overwrite_ring_is_invalid);
     RUN(test_claim_block_stops_at_the_ring_end_single_producer);
     RUN(test_claim_block_stops_at_the_ring_end_multi_producer);
+    RUN(test_a_waiting_multi_producer_claim_block_takes_the_shorter_block_left_at_a_moved_cursor);
     RUN(test_publish_refuses_a_length_larger_than_the_slot_and_publishes_nothing);
     RUN(test_claim_view_of_a_wrapping_or_finished_claim_is_invalid);
     RUN(test_add_rows_publishes_every_row_and_wraps_around_the_ring_end);

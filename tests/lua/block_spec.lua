@@ -1,8 +1,9 @@
 -- block_spec.lua — r:next_block(max [, timeout]): up to max consecutive events
 -- read in place through one block object per reader. #b, b:data/len/type/
 -- sequence(i), and b:byte / b:sub / b:unpack checked against string.byte /
--- string.sub / string.unpack on b:data(i); the block's lifetime (valid until
--- the reader's next call, stale use raises), bad input, both modes, the ring's
+-- string.sub / string.unpack on b:data(i); the block's lifetime (the reader's
+-- one block object holds its latest block: refilled by each next_block, stale
+-- after next, an empty next_block and close), bad input, both modes, the ring's
 -- end, abandoned claims of several producers, and checksummed streams from
 -- other threads read through blocks.
 local rr = require "rusted_ring"
@@ -151,7 +152,10 @@ for _, mode in ipairs({ "backpressure", "overwrite" }) do
       local function assert_stale(b, why)
         for _, m in ipairs(methods) do
           local err = error_of(b[m], b, 1, m == "unpack" and "b" or 1)
-          assert.matches("stale block: its reader has moved on", err, why .. ": " .. m)
+          assert.matches("stale block: its reader has moved on %(the block object belongs to "
+                         .. "the reader and holds its latest block; after a next%(%), a "
+                         .. "next_block%(%) that returned nil, or close it holds none%)",
+                         err, why .. ": " .. m)
         end
         assert.matches("stale block", error_of(function() return #b end), why .. ": #")
         assert.are.equal("rusted_ring.block (stale)", tostring(b), why)
@@ -191,6 +195,12 @@ for _, mode in ipairs({ "backpressure", "overwrite" }) do
                        method_error(b, m, 1.5, extra))
         assert.matches("event index must be an integer, got string", method_error(b, m, "1", extra))
         assert.matches("event index must be an integer, got no value", method_error(b, m))
+        -- called as a plain function (pcall(b.data, b, i)) the method still has its name,
+        -- and the index is argument #2
+        assert.are.equal(("bad argument #2 to '%s' (event index 4 is out of range: the block "
+                          .. "holds 3 events (1..3))"):format(m), error_of(b[m], b, 4, extra))
+        assert.are.equal(("bad argument #2 to '%s' (event index must be an integer, got string)")
+                         :format(m), error_of(b[m], b, "1", extra))
       end
       assert.are.same({ "e1", "e3" }, { b:data(1), b:data(3) }, "the block is still usable")
     end)

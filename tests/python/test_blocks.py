@@ -453,6 +453,19 @@ def test_add_block_with_bad_input_raises_a_clear_error_and_publishes_nothing(
     assert w.add_block(np.ones((2, 16), np.uint8)) == 2    # the writer is still usable
 
 
+@pytest.mark.parametrize("n", [1, 256, 257, 4096])
+@pytest.mark.parametrize("kind", ["list", "uint32", "int16"])
+def test_add_block_publishes_every_length_and_type_of_blocks_of_any_size(n, kind):
+    ring = rr.Ring(16, 4096)
+    w, r = ring.writer(), ring.reader()
+    lengths = [i % 17 for i in range(n)]
+    types = [i * 7 for i in range(n)]
+    as_arg = list if kind == "list" else (lambda v: np.array(v, np.dtype(kind)))
+    assert w.add_block(np.zeros((n, 16), np.uint8), lengths=as_arg(lengths),
+                       event_types=as_arg(types)) == n
+    b = r.next_block(4096)
+    assert b.lengths.tolist() == lengths and b.event_types.tolist() == types
+
 def test_add_block_takes_keywords_only_after_data():
     ring = rr.Ring(16, 8)
     w = ring.writer()
@@ -647,6 +660,71 @@ def test_a_block_dropped_while_its_reader_waits_in_another_thread_is_released_af
     assert not t.is_alive() and got[0] is not None and bytes(got[0][0]) == b"x"
 
 
+def test_counts_take_any_integer_with_index_such_as_numpy_integers():
+    ring = rr.Ring(16, 8)
+    w, r = ring.writer(), ring.reader()
+    with w.claim_block(np.int64(3)) as c:
+        assert len(c) == 3
+    b = r.next_block(np.uint16(2))
+    assert len(b) == 2 and b.first_sequence == 0
+    assert [e.sequence for e in r.next_batch(np.int32(5))] == [2]
+    for bad, exc, words in [(np.float64(2.0), TypeError, "must be an int, not numpy.float64"),
+                            (True, TypeError, "must be an int, not bool"),
+                            (np.int64(-1), ValueError, "must not be negative"),
+                            (np.int64(0), ValueError, "(at least 1|1 to 8).* 0"),
+                            (Index(1, lambda: 1 / 0), ZeroDivisionError, None)]:
+        for call in (r.next_block, r.next_batch, w.claim_block):
+            with pytest.raises(exc, match=words):
+                call(bad)
+    w.add(b"still usable")
+    assert bytes(r.next_block(np.int8(1))[0]) == b"still usable"
+
+
+@pytest.mark.parametrize("call", ["next_block", "next_batch"])
+def test_a_max_events_whose_index_closes_the_reader_finds_it_closed(call):
+    ring = rr.Ring(16, 8)
+    w, r = ring.writer(), ring.reader()
+    w.add(b"abc")
+    with pytest.raises(rr.RingClosed, match="reader is closed"):
+        getattr(r, call)(Index(2, r.close))
+    assert r.closed
+    w.add_block(np.zeros((7, 16), np.uint8))        # the closed reader gates nothing
+    r2 = ring.reader(start="latest")
+    w.add(b"def")
+    assert bytes(r2.next_block(Index(4, lambda: None))[0]) == b"def"
+
+
+@pytest.mark.parametrize("call", ["next_block", "next_batch"])
+def test_a_max_events_whose_index_reads_from_the_same_reader_runs_before_the_call(call):
+    ring = rr.Ring(16, 8)
+    w, r = ring.writer(), ring.reader()
+    for s in range(4):
+        w.add(b"%d" % s)
+    inner = []
+    got = getattr(r, call)(Index(2, lambda: inner.append(bytes(r.next_block(1)[0]))))
+    assert inner == [b"0"] and [bytes(e) for e in got] == [b"1", b"2"]
+    assert bytes(r.next(timeout=0)) == b"3"
+
+
+def test_a_claim_block_size_whose_index_closes_the_writer_finds_it_closed():
+    ring = rr.Ring(16, 8)
+    w, r = ring.writer(), ring.reader()
+    with pytest.raises(rr.RingClosed):
+        w.claim_block(Index(2, w.close))
+    assert ring.published == 0
+    with ring.writer().claim_block(2) as c:           # the ring has no writer left behind
+        c.lengths[0] = 0
+    assert ring.published == 2
+
+
+def test_a_claim_block_size_whose_index_writes_with_the_same_writer_runs_before_the_claim():
+    ring = rr.Ring(16, 8)
+    w, r = ring.writer(), ring.reader()
+    with w.claim_block(Index(2, lambda: w.add(b"first"))) as c:
+        c.as_array()[:, :4] = np.frombuffer(b"nextNEXT", np.uint8).reshape(2, 4)
+        c.lengths[0] = c.lengths[1] = 4
+    assert [bytes(e) for e in r.next_batch(8)] == [b"first", b"next", b"NEXT"]
+
 def test_lengths_whose_index_closes_the_writer_publish_nothing():
     ring = rr.Ring(16, 8)
     w, r = ring.writer(), ring.reader()
@@ -669,6 +747,54 @@ def test_event_types_whose_index_uses_the_same_single_producer_writer_are_refuse
     assert w.add_block(np.zeros((2, 8), np.uint8), event_types=[Index(5, inner), 6]) == 2
     assert len(seen) == 1 and OUTER in str(seen[0])
     assert ring.published == 2 and r.next_block(8).event_types.tolist() == [5, 6]
+
+
+@pytest.mark.parametrize("change", ["clear", "shrink", "grow"])
+@pytest.mark.parametrize("arg", ["lengths", "event_types"])
+def test_a_list_changed_by_its_own_items_index_is_read_as_it_was_when_passed(arg, change):
+    ring = rr.Ring(16, 8)
+    w, r = ring.writer(), ring.reader()
+    actions = {"clear": lambda: lst.clear(), "shrink": lambda: lst.__setitem__(slice(None), [1]),
+               "grow": lambda: lst.extend(range(100))}
+    # every item an object of its own, so a change that drops them frees them
+    lst = [Index(3, actions[change])] + [Index(v, lambda: None) for v in range(1, 8)]
+    assert w.add_block(np.zeros((8, 8), np.uint8), **{arg: lst}) == 8
+    b = r.next_block(8)
+    assert getattr(b, arg).tolist() == [3, 1, 2, 3, 4, 5, 6, 7]
+
+
+def writer_waits(w):
+    """True while another thread is in a call of the single-producer writer w (a
+    call of ours is refused meanwhile); False, and nothing written, else."""
+    try:
+        return w.try_add(b"") and False
+    except RuntimeError:
+        return True
+
+
+@pytest.mark.parametrize("dtype", [np.uint32, np.int64])
+def test_lengths_and_types_changed_while_add_block_waits_for_room_publish_the_values_passed(dtype):
+    ring = rr.Ring(64, 8)
+    w, r = ring.writer(), ring.reader()
+    for s in range(8):
+        w.add(b"full %d" % s)                        # no room: add_block waits
+    data = np.arange(4 * 16, dtype=np.uint8).reshape(4, 16)
+    lengths = np.array([4, 16, 0, 9], dtype)
+    types = np.array([7, 8, 9, 10], dtype)
+    got = []
+    t = threading.Thread(target=lambda: got.append(
+        w.add_block(data, lengths=lengths, event_types=types, timeout=LIMIT)))
+    t.start()
+    wait_until(lambda: writer_waits(w), LIMIT, "add_block to wait for room")
+    lengths[:] = 60 if dtype is np.uint32 else 2**32 - 1   # past the rows (and the slots)
+    types[:] = 99
+    assert len(r.next_batch(8)) == 8
+    b = r.next_block(8, timeout=LIMIT)               # moves on (room), then reads the rows
+    t.join(LIMIT)
+    assert not t.is_alive() and got == [4]
+    assert b.lengths.tolist() == [4, 16, 0, 9] and b.event_types.tolist() == [7, 8, 9, 10]
+    assert block_events(b) == [(8 + i, 7 + i, data[i, :n].tobytes())
+                               for i, n in enumerate([4, 16, 0, 9])]
 
 
 def test_a_dtype_that_releases_the_block_while_as_array_views_it_is_refused():

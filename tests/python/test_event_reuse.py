@@ -10,9 +10,13 @@ Every payload carries a producer, a sequence and a checksum (payloads.py), so a
 reused object that was still someone's shows up as the wrong bytes.
 """
 import gc
+import re
+import shutil
+import subprocess
 import sys
 import sysconfig
 import tracemalloc
+from pathlib import Path
 
 import pytest
 
@@ -240,8 +244,30 @@ def test_next_batch_allocates_its_list_and_no_object_per_event(mode):
 
 
 refills_ints = pytest.mark.skipif(
-    sys.version_info >= (3, 15) or bool(sysconfig.get_config_var("Py_GIL_DISABLED")),
-    reason="add() refills its last int only on the GIL builds of CPython 3.11-3.14")
+    sys.version_info >= (3, 14) or bool(sysconfig.get_config_var("Py_GIL_DISABLED")),
+    reason="add() refills its last int only on the GIL builds of CPython 3.11-3.13")
+
+
+def refill_built(minor, *defines):
+    """RRPY_LONG_REFILL (python/_core/module.h) as the C preprocessor sees it
+    for CPython 3.`minor` with `defines`."""
+    text = (Path(__file__).resolve().parents[2] / "python" / "_core" / "module.h").read_text()
+    guard = re.search(r"^#if (?:.*\\\n)*.*\n# define RRPY_LONG_REFILL 1\n#else\n"
+                      r"# define RRPY_LONG_REFILL 0\n#endif\n", text, re.M)
+    assert guard, "module.h has no #if ... # define RRPY_LONG_REFILL 1/0 ... #endif"
+    flags = [f"-DPY_VERSION_HEX=0x03{minor:02X}00F0"] + [f"-D{d}" for d in defines]
+    out = subprocess.run([shutil.which("cc") or "gcc", "-E", "-P", "-x", "c", *flags, "-"],
+                         input=guard.group(0) + "RRPY_LONG_REFILL\n", capture_output=True,
+                         text=True, check=True).stdout
+    return int(out.split()[-1])
+
+
+@pytest.mark.skipif(not (shutil.which("cc") or shutil.which("gcc")), reason="needs a C compiler")
+def test_add_refills_ints_only_on_the_gil_builds_of_the_cpython_versions_tested():
+    for minor, built in [(10, 0), (11, 1), (12, 1), (13, 1), (14, 0), (15, 0)]:
+        assert refill_built(minor) == built, f"3.{minor}"
+    for define in ["Py_GIL_DISABLED", "Py_LIMITED_API=0x030B0000", "PYPY_VERSION=\"7.3\""]:
+        assert refill_built(12, define) == 0, define
 
 
 @refills_ints

@@ -1019,6 +1019,43 @@ def test_a_forked_child_using_inherited_handles_gets_forked_handle(shm):
     assert (s["writer_pid"], s["reader_count"], s["published"]) == (parent, 1, 4)
 
 
+def test_a_forked_child_using_an_inherited_block_or_block_calls_gets_forked_handle(shm):
+    """A Block inherited across fork() is the parent's: taking an Event from it
+    (a hold on the parent's reader), the next block and the writer's block calls
+    all raise ForkedHandle in the child; the parent's stream goes on whole."""
+    name = shm()
+    ring = rr.Ring.create_shared(name, 32, 8)
+    w, r = ring.writer(), ring.reader()
+    for i in range(4):
+        w.add(b"%d" % i)
+    b = r.next_block(2)
+    parent = os.getpid()
+
+    def child():
+        calls = {
+            "b[0]": lambda: b[0],
+            "next_block": lambda: r.next_block(2),
+            "add_block": lambda: w.add_block(memoryview(bytearray(8)).cast("B", (2, 4))),
+            "claim_block": lambda: w.claim_block(2).__enter__(),
+        }
+        seen = {}
+        for what, call in calls.items():
+            try:
+                call()
+                seen[what] = "no error"
+            except rr.ForkedHandle as e:
+                seen[what] = str(e)
+        return seen
+
+    seen = in_forked_child(child)
+    for what, got in seen.items():
+        owner = "writer" if what in ("add_block", "claim_block") else "reader"
+        assert got == f"this {owner} belongs to process {parent}; open your own in the child", what
+    assert [bytes(ev) for ev in b] == [b"0", b"1"]
+    del b
+    assert [bytes(ev) for ev in r] == [b"2", b"3"]
+    assert w.add_block(memoryview(bytearray(8)).cast("B", (2, 4))) == 2 and ring.published == 6
+
 def test_a_forked_child_cannot_finish_the_parents_open_claim(shm):
     """A claim open across fork() is the parent's to finish: a child leaving the
     `with w.claim()` block it inherited raises ForkedHandle and leaves the parent's
