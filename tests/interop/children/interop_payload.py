@@ -11,6 +11,8 @@ is torn, cut short, stale (another lap's) or delivered out of order fails
 `check` or the caller's order check. The event type is seq mod 251.
 """
 import struct
+import sys
+import time
 import zlib
 
 HEAD = struct.Struct("<QI")
@@ -50,3 +52,18 @@ def check(data, slot_size):
     if zlib.crc32(mv[HEAD_BYTES:], zlib.crc32(mv[:8])) != crc:
         raise ValueError(f"payload of seq {seq}: checksum mismatch")
     return seq
+
+
+def open_reader_after(name, hold, limit):
+    """Open the shared ring `name` and a reader from its oldest event, once the
+    writer has published `hold` events (so that a test can make the reader start
+    behind); exits with a message if that does not happen within `limit` s."""
+    import rusted_ring as rr
+    ring = rr.Ring.open_shared(name)
+    r = ring.reader("oldest")
+    deadline = time.monotonic() + limit
+    while ring.published < hold:
+        if time.monotonic() > deadline:
+            sys.exit(f"the writer never published {hold} events")
+        time.sleep(0.001)
+    return ring, r

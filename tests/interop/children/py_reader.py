@@ -17,10 +17,8 @@ import argparse
 import json
 import os
 import sys
-import time
 
-import rusted_ring as rr
-from interop_payload import check, event_type
+from interop_payload import check, event_type, open_reader_after
 
 
 def main():
@@ -31,14 +29,8 @@ def main():
     ap.add_argument("--limit", type=float, default=60.0)
     args = ap.parse_args()
 
-    ring = rr.Ring.open_shared(args.name)
+    ring, r = open_reader_after(args.name, args.hold, args.limit)
     slot_size = ring.slot_size
-    r = ring.reader("oldest")
-    deadline = time.monotonic() + args.limit
-    while ring.published < args.hold:
-        if time.monotonic() > deadline:
-            sys.exit(f"the writer never published {args.hold} events")
-        time.sleep(0.001)
 
     delivered = missed = 0
     prev = first = -1
