@@ -7,7 +7,7 @@
  *   +--------------------+  rr_layout: geometry (read-only after format), then
  *   | header             |  one cache line per group of hot fields
  *   +--------------------+  readers_off
- *   | reader table       |  RR_MAX_READERS entries, one cache line each
+ *   | reader table       |  RR_MAX_READERS entries, two cache lines each
  *   +--------------------+  (multi producer only)
  *   | claim records      |  RR_MAX_CLAIMS records, one cache line each (claims.c)
  *   +--------------------+  meta_off
@@ -60,12 +60,15 @@
 #define RR_CACHE_LINE      64
 #define RR_LINE            _Alignas(RR_CACHE_LINE)
 #define RR_MAGIC           UINT64_C(0x474E495254535552) /* "RUSTRING" */
-#define RR_LAYOUT_VERSION  5u   /* 2: owner and sleeper words in the reader table and control;
+#define RR_LAYOUT_VERSION  6u   /* 2: owner and sleeper words in the reader table and control;
                                    3: claim records (multi producer), the recovery word and
                                       counter;
                                    4: wait strategies: a reader entry's `wait`, the
                                       control's `writer_wait`;
-                                   5: small slots' metadata beside their payload */
+                                   5: small slots' metadata beside their payload;
+                                   6: a reader entry's second (cold) line: name, the
+                                      readers it follows, flags, its poller; the
+                                      control's writer poller */
 #define RR_GATE_FREE       UINT64_MAX
 #define RR_LEN_ABANDONED   UINT32_MAX   /* slot of a multi-producer claim given up */
 #define RR_MAX_CAPACITY    (UINT64_C(1) << 40)
@@ -89,7 +92,19 @@ typedef struct rr_reader_entry {
     _Atomic uint32_t state;         /* RR_ENTRY_* */
     _Atomic uint32_t wait;          /* the reader's rr_wait_strategy (stats only) */
     _Atomic uint64_t sleeping;      /* owner word of a reader counted in readable.waiters */
+    /* The second line is cold: written when a reader opens or closes, by
+     * pipelines (the readers it follows) and by a poller arming its fd. */
+    RR_LINE _Atomic uint64_t name[4];   /* its name, NUL-padded UTF-8, at most 31 bytes
+                                           (all zero: unnamed) */
+    _Atomic uint64_t after;         /* bit i: this reader follows entry i (pipelines) */
+    _Atomic uint32_t flags;         /* RR_ENTRY_F_* */
+    _Atomic uint32_t spare;
+    _Atomic uint64_t poll_owner;    /* owner word of an armed poller, 0: none (poll.c) */
+    _Atomic uint64_t poll_addr;     /* where that poller is told (poll.c) */
 } rr_reader_entry;
+
+/* rr_reader_entry.flags */
+enum { RR_ENTRY_F_WRITABLE = 1u };
 
 /* Multi producer, shared rings: one open claim (claims.c). */
 typedef struct rr_claim_record {
@@ -146,6 +161,9 @@ typedef struct rr_layout {
         _Atomic uint64_t writer_procs[RR_MAX_WRITER_PROCS];
         _Atomic uint32_t writer_wait;        /* rr_wait_strategy of the writer opened last
                                                 (stats only) */
+        _Atomic uint64_t writer_poll_owner;  /* owner word of an armed writer poller, 0:
+                                                none (poll.c) */
+        _Atomic uint64_t writer_poll_addr;   /* where that poller is told (poll.c) */
     } control;
     RR_LINE struct {
         _Atomic uint64_t stalls;             /* times a writer found the ring full */
@@ -173,8 +191,12 @@ RR_PIN(RR_CACHE_LINE == 64, "the cache line the strides are made of");
 RR_PIN(offsetof(rr_slot_meta, stamp) == 0 && offsetof(rr_slot_meta, len) == 8 &&
        offsetof(rr_slot_meta, type) == 12, "rr_slot_meta fields");
 
-RR_PIN(sizeof(rr_reader_entry) == RR_CACHE_LINE && _Alignof(rr_reader_entry) == RR_CACHE_LINE,
-       "rr_reader_entry size (one cache line)");
+RR_PIN(sizeof(rr_reader_entry) == 2 * RR_CACHE_LINE && _Alignof(rr_reader_entry) == RR_CACHE_LINE,
+       "rr_reader_entry size (two cache lines)");
+RR_PIN(offsetof(rr_reader_entry, name) == 64 && offsetof(rr_reader_entry, after) == 96 &&
+       offsetof(rr_reader_entry, flags) == 104 && offsetof(rr_reader_entry, spare) == 108 &&
+       offsetof(rr_reader_entry, poll_owner) == 112 && offsetof(rr_reader_entry, poll_addr) == 120,
+       "rr_reader_entry second line");
 RR_PIN(offsetof(rr_reader_entry, gate) == 0 && offsetof(rr_reader_entry, position) == 8 &&
        offsetof(rr_reader_entry, lost) == 16 && offsetof(rr_reader_entry, skipped) == 24 &&
        offsetof(rr_reader_entry, owner) == 32 && offsetof(rr_reader_entry, state) == 40 &&
@@ -212,12 +234,14 @@ RR_PIN(offsetof(rr_layout, gating) == 256 && sizeof(((rr_layout *)0)->gating) ==
        "rr_layout gating group");
 RR_PIN(offsetof(rr_layout, readable) == 320 && offsetof(rr_layout, writable) == 384,
        "rr_layout wait queues");
-RR_PIN(offsetof(rr_layout, control) == 448 && sizeof(((rr_layout *)0)->control) == 160 &&
+RR_PIN(offsetof(rr_layout, control) == 448 && sizeof(((rr_layout *)0)->control) == 176 &&
        offsetof(rr_layout, control.closed) == 448 && offsetof(rr_layout, control.writers) == 452 &&
        offsetof(rr_layout, control.writer_owner) == 456 &&
        offsetof(rr_layout, control.writer_sleeping) == 464 &&
        offsetof(rr_layout, control.writer_procs) == 472 && RR_MAX_WRITER_PROCS == 16 &&
-       offsetof(rr_layout, control.writer_wait) == 600, "rr_layout control group");
+       offsetof(rr_layout, control.writer_wait) == 600 &&
+       offsetof(rr_layout, control.writer_poll_owner) == 608 &&
+       offsetof(rr_layout, control.writer_poll_addr) == 616, "rr_layout control group");
 RR_PIN(offsetof(rr_layout, counters) == 640 && sizeof(((rr_layout *)0)->counters) == 40 &&
        offsetof(rr_layout, counters.stalls) == 640 &&
        offsetof(rr_layout, counters.abandoned) == 648 &&
