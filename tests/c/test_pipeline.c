@@ -2,7 +2,12 @@
  * test_pipeline.c — named readers, followers (`after`) and writable readers
  * (csrc/pipeline.c), one process. Every test builds its own ring.
  */
+#include <pthread.h>
+#include <sys/mman.h>
+
 #include "check.h"
+#include "layout.h"
+#include "procs.h"
 
 static rr_ring *ring_of(uint64_t capacity, rr_mode mode, rr_producers producers)
 {
@@ -496,6 +501,254 @@ TEST(test_two_writable_readers_that_could_hold_one_event_at_once_are_refused)
     rr_ring_destroy(ring);
 }
 
+/* ---- waking ------------------------------------------------------------------------------ */
+
+typedef struct waiting_follower {
+    rr_reader *f;
+    rr_event   ev;
+    rr_status  st;
+    _Atomic int done;
+} waiting_follower;
+
+static void *follower_waits(void *arg)
+{
+    waiting_follower *wf = arg;
+    wf->st = rr_reader_next(wf->f, &wf->ev, SEC(60));
+    atomic_store(&wf->done, 1);
+    return NULL;
+}
+
+TEST(test_a_follower_asleep_when_its_last_leader_closes_wakes_for_the_writers_next_event)
+{
+    rr_ring *ring = bp_ring(8);
+    rr_writer *w = NULL;
+    rr_reader *lead = NULL;
+    waiting_follower wf = { 0 };
+    CHECK_ST(rr_writer_open(ring, &w), RR_OK);
+    CHECK_ST(rr_reader_open(ring, RR_START_OLDEST, &lead), RR_OK);
+    CHECK_ST(open_after(ring, NULL, lead, false, &wf.f), RR_OK);
+    pthread_t t;
+    pthread_create(&t, NULL, follower_waits, &wf);
+    /* asleep on the writable queue (gates moving), counted there */
+    CHECK(WAIT_UNTIL(atomic_load(&ring->L->writable.waiters) == 1, 10.0));
+    rr_reader_close(lead);        /* it followed nobody: the follower is plain now */
+    CHECK(WAIT_UNTIL(atomic_load(&ring->L->readable.waiters) == 1 || atomic_load(&wf.done),
+                     10.0));
+    CHECK(!atomic_load(&wf.done));   /* still waiting, now for the writer */
+    add_values(w, 42, 1);
+    CHECK(WAIT_UNTIL(atomic_load(&wf.done), 10.0));   /* woken by the publish, not its 60 s */
+    pthread_join(t, NULL);
+    CHECK_ST(wf.st, RR_OK);
+    CHECK_EQ(value_of(&wf.ev), 42);
+    CHECK_EQ(atomic_load(&ring->L->writable.waiters), 0);
+    CHECK_EQ(atomic_load(&ring->L->readable.waiters), 0);
+    rr_reader_close(wf.f);
+    rr_writer_close(w);
+    rr_ring_destroy(ring);
+}
+
+TEST(test_a_sleeping_follower_is_woken_by_its_leaders_release)
+{
+    rr_ring *ring = bp_ring(8);
+    rr_writer *w = NULL;
+    rr_reader *lead = NULL;
+    waiting_follower wf = { 0 };
+    CHECK_ST(rr_writer_open(ring, &w), RR_OK);
+    CHECK_ST(rr_reader_open(ring, RR_START_OLDEST, &lead), RR_OK);
+    CHECK_ST(open_after(ring, NULL, lead, false, &wf.f), RR_OK);
+    add_values(w, 7, 2);
+    pthread_t t;
+    pthread_create(&t, NULL, follower_waits, &wf);
+    CHECK(WAIT_UNTIL(atomic_load(&ring->L->writable.waiters) == 1, 10.0));
+    rr_event ev;
+    CHECK_ST(rr_reader_next(lead, &ev, 0), RR_OK);
+    CHECK_ST(rr_reader_next(lead, &ev, 0), RR_OK);   /* releases 7: the follower wakes */
+    CHECK(WAIT_UNTIL(atomic_load(&wf.done), 10.0));
+    pthread_join(t, NULL);
+    CHECK_ST(wf.st, RR_OK);
+    CHECK_EQ(value_of(&wf.ev), 7);
+    rr_reader_close(wf.f);
+    rr_reader_close(lead);
+    rr_writer_close(w);
+    rr_ring_destroy(ring);
+}
+
+/* ---- across processes ------------------------------------------------------------------------ */
+
+static rr_ring *shm_ring(const char *name)
+{
+    rr_config cfg = { .slot_size = 32, .capacity = 8, .mode = RR_MODE_BACKPRESSURE,
+                      .producers = RR_PRODUCERS_SINGLE };
+    rr_ring *ring = NULL;
+    return rr_shm_create(name, &cfg, 0600, &ring) == RR_OK ? ring : NULL;
+}
+
+/* A child that opens a reader named `rname` (following `after`, if any) and
+ * exits: 0 after `then` (0: exit at once without closing it, 1: wait for the
+ * ring's close, 2: block in rr_reader_next until killed). */
+static pid_t spawn_reader(const char *ring_name, const char *rname, const char *after,
+                          bool writable, int then)
+{
+    pid_t pid = spawn();
+    if (pid != 0)
+        return pid;
+    rr_ring *ring = NULL;
+    rr_reader *r = NULL;
+    const char *a[] = { after };
+    if (rr_shm_open(ring_name, &ring) != RR_OK ||
+        open_after_names(ring, rname, after ? a : NULL, after ? 1 : 0, writable, &r) != RR_OK)
+        _exit(2);
+    rr_event ev;
+    if (then == 1)
+        while (rr_reader_next(r, &ev, RR_FOREVER) == RR_OK) {
+        }
+    if (then == 2)
+        rr_reader_next(r, &ev, RR_FOREVER);
+    _exit(0);
+}
+
+static bool has_reader(rr_ring *ring, const char *name)
+{
+    uint32_t at;
+    return rr_ring_reader_find(ring, name, &at) == RR_OK;
+}
+
+TEST(test_names_are_seen_and_followed_across_processes)
+{
+    const char *name = fresh_name();
+    rr_ring *ring = shm_ring(name);
+    CHECK(ring);
+    rr_writer *w = NULL;
+    rr_reader *f = NULL, *dup = NULL;
+    CHECK_ST(rr_writer_open(ring, &w), RR_OK);
+    pid_t pid = spawn_reader(name, "journal", NULL, true, 1);   /* reads until closed */
+    CHECK(WAIT_UNTIL(has_reader(ring, "journal"), 10.0));
+    CHECK_ST(open_named(ring, "journal", &dup), RR_INVALID);
+    CHECK(message_has("already has a reader named 'journal'"));
+    char want[64];
+    snprintf(want, sizeof want, "process %d", (int)pid);
+    CHECK(message_has(want));
+    const char *after[] = { "journal" };
+    CHECK_ST(open_after_names(ring, "business", after, 1, false, &f), RR_OK);
+    add_values(w, 0, 5);
+    rr_event ev;
+    uint64_t got = 0;
+    CHECK(WAIT_UNTIL(rr_reader_next(f, &ev, 0) == RR_OK && value_of(&ev) == got && ++got == 4,
+                     10.0));   /* the child released 0..3 (it holds 4 until its next call) */
+    rr_ring_close(ring);
+    int status = 0;
+    CHECK(waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    CHECK_ST(rr_reader_next(f, &ev, SEC(10)), RR_OK);
+    CHECK_EQ(value_of(&ev), 4);
+    CHECK_ST(rr_reader_next(f, &ev, SEC(10)), RR_CLOSED);
+    rr_reader_close(f);
+    rr_writer_close(w);
+    rr_ring_destroy(ring);
+    rr_shm_unlink(name);
+}
+
+TEST(test_a_dead_processs_reader_gives_up_its_name_and_cannot_be_followed)
+{
+    const char *name = fresh_name();
+    rr_ring *ring = shm_ring(name);
+    CHECK(ring);
+    pid_t pid = spawn_reader(name, "journal", NULL, true, 0);   /* exits without closing */
+    int status = 0;
+    CHECK(waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    CHECK(has_reader(ring, "journal"));            /* its entry is still there... */
+    rr_reader *f = NULL, *again = NULL, *w2 = NULL;
+    const char *after[] = { "journal" };
+    CHECK_ST(open_after_names(ring, NULL, after, 1, false, &f), RR_INVALID);
+    CHECK(message_has("no reader named 'journal'"));   /* ...but its process is dead */
+    CHECK(!has_reader(ring, "journal"));
+    pid = spawn_reader(name, "journal", NULL, true, 0);
+    CHECK(waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    CHECK_ST(open_named(ring, "journal", &again), RR_OK);   /* the name is taken over */
+    rr_reader_close(again);
+    pid = spawn_reader(name, "w1", NULL, true, 0);
+    CHECK(waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    CHECK_ST(open_after(ring, "w2", NULL, true, &w2), RR_OK);   /* a dead writable one is gone */
+    rr_reader_close(w2);
+    rr_ring_stats s;
+    rr_ring_stats_get(ring, &s);
+    CHECK_EQ(s.readers_evicted, 3);
+    rr_ring_destroy(ring);
+    rr_shm_unlink(name);
+}
+
+TEST(test_a_follower_killed_asleep_gives_back_its_count_in_the_writable_queue)
+{
+    const char *name = fresh_name();
+    rr_ring *ring = shm_ring(name);
+    CHECK(ring);
+    rr_reader *lead = NULL;
+    CHECK_ST(open_named(ring, "journal", &lead), RR_OK);
+    pid_t pid = spawn_reader(name, NULL, "journal", false, 2);   /* sleeps behind journal */
+    CHECK(WAIT_UNTIL(atomic_load(&ring->L->writable.waiters) == 1, 10.0));
+    CHECK(kill(pid, SIGKILL) == 0);
+    CHECK(waitpid(pid, NULL, 0) == pid);
+    CHECK_EQ(rr__evict_dead_readers(ring, false), 1);
+    CHECK_EQ(atomic_load(&ring->L->writable.waiters), 0);   /* taken back where it was */
+    CHECK_EQ(atomic_load(&ring->L->readable.waiters), 0);
+    rr_reader_close(lead);
+    rr_ring_destroy(ring);
+    rr_shm_unlink(name);
+}
+
+TEST(test_a_followed_readers_process_dying_hands_its_follower_to_what_it_followed)
+{
+    const char *name = fresh_name();
+    rr_ring *ring = shm_ring(name);
+    CHECK(ring);
+    rr_writer *w = NULL;
+    rr_reader *k = NULL, *f = NULL;
+    CHECK_ST(rr_writer_open(ring, &w), RR_OK);
+    CHECK_ST(open_named(ring, "k", &k), RR_OK);
+    pid_t pid = spawn_reader(name, "l", "k", false, 2);   /* blocks behind k */
+    CHECK(WAIT_UNTIL(has_reader(ring, "l"), 10.0));
+    const char *after[] = { "l" };
+    CHECK_ST(open_after_names(ring, "f", after, 1, false, &f), RR_OK);
+    add_values(w, 0, 3);
+    rr_event ev;
+    CHECK_ST(rr_reader_next(k, &ev, 0), RR_OK);
+    CHECK_ST(rr_reader_next(k, &ev, 0), RR_OK);           /* k released 0 */
+    CHECK(kill(pid, SIGKILL) == 0);                        /* l dies holding 0 (or nothing) */
+    CHECK(waitpid(pid, NULL, 0) == pid);
+    /* f, waiting behind l, looks at l's process within RR_SHM_LIVENESS_NS */
+    CHECK_ST(rr_reader_next(f, &ev, SEC(10)), RR_OK);
+    CHECK_EQ(value_of(&ev), 0);
+    CHECK_EQ(rr_reader_after(f), UINT64_C(1) << rr_reader_index(k));
+    CHECK_ST(rr_reader_next(f, &ev, 0), RR_EMPTY);         /* k holds 1 */
+    rr_reader_close(f);
+    rr_reader_close(k);
+    rr_writer_close(w);
+    rr_ring_destroy(ring);
+    rr_shm_unlink(name);
+}
+
+TEST(test_a_pipeline_word_left_by_a_dead_process_is_taken_over)
+{
+    const char *name = fresh_name();
+    rr_ring *ring = shm_ring(name);
+    CHECK(ring);
+    pid_t pid = spawn();
+    if (pid == 0) {   /* takes the word and dies holding it */
+        rr_ring *mine = NULL;
+        if (rr_shm_open(name, &mine) != RR_OK || !rr__pipe_lock(mine, RR_PIPE_TAKE))
+            _exit(2);
+        _exit(0);
+    }
+    int status = 0;
+    CHECK(waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    CHECK(atomic_load(&ring->L->pipeline.owner) != 0);
+    rr_reader *r = NULL;
+    CHECK_ST(open_named(ring, "after-a-crash", &r), RR_OK);
+    CHECK_EQ(atomic_load(&ring->L->pipeline.owner), 0);
+    rr_reader_close(r);
+    rr_ring_destroy(ring);
+    rr_shm_unlink(name);
+}
+
 int main(void)
 {
     RUN(test_a_named_reader_keeps_its_name_in_the_handle_the_stats_and_the_table);
@@ -515,5 +768,17 @@ int main(void)
     RUN(test_a_writable_readers_writes_are_what_its_follower_reads);
     RUN(test_a_writable_reader_may_write_an_event_it_holds);
     RUN(test_two_writable_readers_that_could_hold_one_event_at_once_are_refused);
+    RUN(test_a_follower_asleep_when_its_last_leader_closes_wakes_for_the_writers_next_event);
+    RUN(test_a_sleeping_follower_is_woken_by_its_leaders_release);
+    RUN(test_names_are_seen_and_followed_across_processes);
+    reap_children();
+    RUN(test_a_dead_processs_reader_gives_up_its_name_and_cannot_be_followed);
+    reap_children();
+    RUN(test_a_follower_killed_asleep_gives_back_its_count_in_the_writable_queue);
+    reap_children();
+    RUN(test_a_followed_readers_process_dying_hands_its_follower_to_what_it_followed);
+    reap_children();
+    RUN(test_a_pipeline_word_left_by_a_dead_process_is_taken_over);
+    reap_children();
     return check_report();
 }
