@@ -22,6 +22,11 @@
  *             -> s3 (writable, after s1 and s2 by name)
  *   closing   the line, with s1 closing mid-stream: s2 then follows s0; an
  *             event s2 gets without s1's mark must come after s1's last
+ *   churn     s0 -> m1 -> ... -> m6 -> f, the m's closing one after another
+ *             in a shuffled order while a thread opens and closes plain
+ *             readers (from the latest event) in the entries they free: f
+ *             must never get an event before s0 stamped it, whichever
+ *             entry's gate it was looking at when its mask changed
  *   killed    the line over shared memory, s0 and s1 each in a process of
  *             their own, s2 a thread of the test's process; s1's process is
  *             SIGKILLed mid-stream, s1 is evicted (by s2's look at its
@@ -405,6 +410,78 @@ TEST(test_a_stage_closing_mid_stream_hands_its_follower_to_the_stage_before_it)
     CHECK_ST(rr_ring_destroy(ring), RR_OK);
 }
 
+/* Opens and closes plain readers until told to stop: they take the entries
+ * the leaving stages free, with gates far ahead of the stages' own. */
+typedef struct churner {
+    worker     w;
+    _Atomic int stop;
+    uint64_t   opened;
+} churner;
+
+static void *churn_thread(void *arg)
+{
+    churner *c = arg;
+    while (!atomic_load(&c->stop) && !atomic_load(c->w.failed)) {
+        rr_reader *r = NULL;
+        rr_status st = check_reader_open(c->w.ring, RR_START_LATEST, &r);
+        if (st == RR_CLOSED)
+            break;
+        if (st != RR_OK) {
+            worker_fail(&c->w, __LINE__, "open: %s", rr_last_error());
+            break;
+        }
+        c->opened++;
+        rr_reader_close(r);
+        sched_yield();
+    }
+    return NULL;
+}
+
+TEST(test_stages_leaving_one_after_another_while_new_readers_take_their_entries_never_let_a_follower_overtake)
+{
+    enum { MIDS = 6 };
+    uint64_t n_events = check_scaled(1000000);
+    rr_ring *ring = pipe_ring();
+    CHECK(ring);
+    atomic_int failed = 0;
+    pipe_writer pw = { .events = n_events };
+    /* s0 -> m1 -> ... -> m6 -> f; the m's leave in a shuffled order */
+    stage st[MIDS + 2];
+    memset(st, 0, sizeof st);
+    static const uint64_t leave_at[MIDS] = { 5, 2, 6, 1, 4, 3 };
+    static const char *names[MIDS + 2] = { "s0", "m1", "m2", "m3", "m4", "m5", "m6", "f" };
+    st[0] = (stage){ .w.name = "s0", .mark = 0, .how = READ_BATCH, .blank = 0x1,
+                     .events = n_events };
+    CHECK_ST(open_stage(ring, &st[0], names[0], NULL, 0), RR_OK);
+    for (int k = 1; k <= MIDS + 1; k++) {
+        st[k] = (stage){ .w.name = names[k], .mark = -1, .how = k % 2 ? READ_BATCH : READ_NEXT,
+                         .marked = 0x1, .events = n_events };
+        if (k <= MIDS)
+            st[k].leave_after = n_events * leave_at[k - 1] / (MIDS + 2) + 1;
+        const char *after[] = { names[k - 1] };
+        CHECK_ST(open_stage(ring, &st[k], names[k], after, 1), RR_OK);
+    }
+    st[MIDS + 1].how = READ_BLOCK;
+    CHECK_ST(check_writer_open(ring, &pw.wr), RR_OK);
+    churner ch = { .w = { .name = "churner", .ring = ring, .failed = &failed } };
+    pthread_t tc;
+    pthread_create(&tc, NULL, churn_thread, &ch);
+    run_threads(ring, &pw, st, MIDS + 2, &failed);
+    atomic_store(&ch.stop, 1);
+    pthread_join(tc, NULL);
+    worker *ws[MIDS + 4] = { &pw.w, &ch.w };
+    for (int k = 0; k < MIDS + 2; k++)
+        ws[k + 2] = &st[k].w;
+    CHECK_WORKERS(ws, MIDS + 4);
+    CHECK_EQ(st[MIDS + 1].seen, n_events);
+    CHECK_EQ(rr_reader_after(st[MIDS + 1].r), UINT64_C(1) << rr_reader_index(st[0].r));
+    CHECK(ch.opened > 0);
+    rr_writer_close(pw.wr);
+    rr_reader_close(st[0].r);
+    rr_reader_close(st[MIDS + 1].r);
+    CHECK_ST(rr_ring_destroy(ring), RR_OK);
+}
+
 /* ---- across processes, a stage killed ----------------------------------------------------- */
 
 /* Shared with the stage processes: their stage records (errors, progress). */
@@ -522,6 +599,7 @@ int main(void)
     RUN(test_a_line_of_three_writable_stages_sees_every_earlier_mark_and_no_later_one);
     RUN(test_a_diamond_joins_two_parallel_stages_before_the_last);
     RUN(test_a_stage_closing_mid_stream_hands_its_follower_to_the_stage_before_it);
+    RUN(test_stages_leaving_one_after_another_while_new_readers_take_their_entries_never_let_a_follower_overtake);
     RUN(test_a_stage_whose_process_is_killed_mid_stream_is_evicted_and_its_follower_goes_on);
     reap_children();
     return check_report();
