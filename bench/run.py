@@ -249,7 +249,12 @@ SHAPES = {
     "1p1c-batch10": ("OneToOneSequencedBatchThroughputTest", 20_000_000, 1_500_000, "1P1C batch 10"),
     "1p3c": ("OneToThreeSequencedThroughputTest", 6_000_000, 600_000, "1P3C multicast"),
     "3p1c": ("ThreeToOneSequencedThroughputTest", 6_000_000, 600_000, "3P1C"),
+    # three stages over one ring (readers that follow readers), 8192 slots
+    "1p3c-pipeline": ("OneToThreePipelineSequencedThroughputTest", 6_000_000, 600_000, "1P3C pipeline"),
+    "1p3c-diamond": ("OneToThreeDiamondSequencedThroughputTest", 6_000_000, 600_000, "1P3C diamond"),
 }
+# What each shape's events are, for a summary row (the rest: 8 B values, 65536 slots).
+SHAPE_EVENTS = {"1p3c-pipeline": "32 B events, 8192 slots", "1p3c-diamond": "8 B values, 8192 slots"}
 # rusted_ring's wait strategy and the Disruptor's that matches it.
 WAITS = {"yield": "Yielding", "spin": "BusySpin", "block": "Blocking"}
 RUNS, RUNS_QUICK = 5, 2          # measured runs of each contender, per workload
@@ -351,7 +356,7 @@ def alternate(workers: dict, workloads: list[dict], quick: bool, log,
 
 
 def _threads(shape):
-    return (3 if shape == "3p1c" else 1) + (3 if shape == "1p3c" else 1)
+    return (3 if shape == "3p1c" else 1) + (3 if shape.startswith("1p3c") else 1)
 
 
 def _workload(shape, wait, quick, contenders):
@@ -408,7 +413,9 @@ def disruptor_tests(quick, out, log, timeout):
         for shape in SHAPES:
             for wait in WAITS:
                 ours = {"1p1c": (RR_CLAIM, RR_ADD, RR_CLAIM_INLINE, RR_ADD_INLINE),
-                        "1p1c-batch10": (RR_CLAIM, RR_CLAIM_INLINE)}.get(shape, (RR_CLAIM,))
+                        "1p1c-batch10": (RR_CLAIM, RR_CLAIM_INLINE),
+                        "1p3c-pipeline": (RR_CLAIM, RR_CLAIM_INLINE),
+                        "1p3c-diamond": (RR_CLAIM, RR_CLAIM_INLINE)}.get(shape, (RR_CLAIM,))
                 wl.append(_workload(shape, wait, quick, _ours(workers, *ours) + [DISRUPTOR]))
         return wl
 
@@ -448,7 +455,7 @@ GROUPS = {
     "c_latency": ("C core: latency (bench_latency)", c_latency),
     "rust_seed": ("peer: Rust seed crate rusted-ring 0.5.6 (cargo)", rust_seed),
     "java_disruptor": ("peer: LMAX Disruptor 4.0.0 ping-pong latency (Maven)", java_disruptor),
-    "disruptor_tests": ("C vs LMAX Disruptor 4.0.0: its 4 throughput tests x 3 wait strategies, "
+    "disruptor_tests": ("C vs LMAX Disruptor 4.0.0: its 6 throughput tests x 3 wait strategies, "
                         "alternating runs", disruptor_tests),
     "spsc_queues": ("C vs ck_ring and boost::lockfree::spsc_queue, 1P1C, alternating runs", spsc_queues),
     "py_threads": ("Python threads vs queue.Queue & co (bench_queue.py)", _py("bench_queue.py")),
@@ -785,7 +792,8 @@ def _code(form: str) -> str:
 
 def alternating_rows(doc: dict, add) -> None:
     """Rows of the alternating groups: the ratio of the medians, each side's range."""
-    targets = {"1p1c": 1.5}   # issue 13's targets against the Disruptor; other shapes and the queues: 1.0
+    # issue 13's and 16's targets against the Disruptor; other shapes and the queues: 1.0
+    targets = {"1p1c": 1.5, "1p3c-pipeline": 1.5, "1p3c-diamond": 1.5}
 
     def row(section, what, ours, peer, note, group, wl, target, readme):
         spread = {"stat": "median", "readme": readme, "ours_min": ours.get("min"), "ours_max": ours.get("max"),
@@ -820,11 +828,12 @@ def alternating_rows(doc: dict, add) -> None:
             for key, form in OURS:
                 form = form.replace("claim/publish", claim)
                 if key in cs:
+                    events = SHAPE_EVENTS.get(wl["shape"], f"8 B values, {data.get('ring_size', 65536)} slots")
                     row(section, f"{label}, {wl.get('disruptor_wait')} / {wl['wait']}: {form}", cs[key], peer,
-                        f"{wl['test']}, 8 B values, {data.get('ring_size', 65536)} slots, {wl['events']:,} events",
+                        f"{wl['test']}, {events}, {wl['events']:,} events",
                         "disruptor_tests", wl, targets.get(wl["shape"], 1.0),
-                        f"C, {label}, 8 B: {_code(form)} vs LMAX Disruptor 4.0.0 ({wl.get('disruptor_wait')} / "
-                        f"`{wl['wait']}`)")
+                        f"C, {label}, {events.split(',')[0].replace(' values', '').replace(' events', '')}: "
+                        f"{_code(form)} vs LMAX Disruptor 4.0.0 ({wl.get('disruptor_wait')} / `{wl['wait']}`)")
 
     data = _data(doc, "spsc_queues")
     if "spsc_queues" in doc["groups"]:
