@@ -8,6 +8,7 @@ file and print a summary of ratios (`make bench`, `make bench-quick`).
     python bench/run.py --summary FILE   # print the summary of an earlier run
     python bench/run.py --readme FILE    # the README's Performance table from a run
     python bench/run.py --only disruptor_tests --runs 7   # more alternating runs
+    python bench/run.py --only disruptor_tests --shapes 1p3c-pipeline,1p3c-diamond   # some shapes
 
 Most groups are one program (C, Rust, Java, Python or Lua) that writes its own
 JSON. The alternating groups (disruptor_tests, spsc_queues) are driven from
@@ -259,7 +260,7 @@ SHAPE_EVENTS = {"1p3c-pipeline": "32 B events, 8192 slots", "1p3c-diamond": "8 B
 WAITS = {"yield": "Yielding", "spin": "BusySpin", "block": "Blocking"}
 RUNS, RUNS_QUICK = 5, 2          # measured runs of each contender, per workload
 CAP_S, CAP_QUICK = 10.0, 3.0     # a run's producers stop at this many seconds
-ALT = {"runs": None, "cap": None}   # --runs / --cap
+ALT = {"runs": None, "cap": None, "shapes": None, "waits": None}   # --runs / --cap / --shapes / --waits
 
 
 def _contender(key, worker, form, label, warmups=1):
@@ -410,8 +411,8 @@ def disruptor_tests(quick, out, log, timeout):
 
     def workloads(workers):
         wl = []
-        for shape in SHAPES:
-            for wait in WAITS:
+        for shape in ALT["shapes"] or SHAPES:
+            for wait in ALT["waits"] or WAITS:
                 ours = {"1p1c": (RR_CLAIM, RR_ADD, RR_CLAIM_INLINE, RR_ADD_INLINE),
                         "1p1c-batch10": (RR_CLAIM, RR_CLAIM_INLINE),
                         "1p3c-pipeline": (RR_CLAIM, RR_CLAIM_INLINE),
@@ -690,12 +691,24 @@ def main(argv=None) -> int:
     ap.add_argument("--cap", type=float, metavar="SECONDS",
                     help=f"alternating groups: a run's producers stop at this many seconds "
                          f"(default {CAP_S:g}, quick: {CAP_QUICK:g})")
+    ap.add_argument("--shapes", metavar="LIST",
+                    help=f"disruptor_tests: only these shapes (comma-separated: {', '.join(SHAPES)})")
+    ap.add_argument("--waits", metavar="LIST",
+                    help=f"disruptor_tests: only these wait strategies ({', '.join(WAITS)})")
     args = ap.parse_args(argv)
     if args.runs is not None and args.runs < 1:
         ap.error("--runs must be at least 1")
     if args.cap is not None and args.cap <= 0:
         ap.error("--cap must be positive")
-    ALT.update(runs=args.runs, cap=args.cap)
+    picked = {}
+    for opt, known in (("shapes", SHAPES), ("waits", WAITS)):
+        given = getattr(args, opt)
+        if given is not None:
+            picked[opt] = [x.strip() for x in given.split(",") if x.strip()]
+            bad = [x for x in picked[opt] if x not in known]
+            if bad or not picked[opt]:
+                ap.error(f"--{opt}: unknown {', '.join(bad) or '(none given)'}; choose from {', '.join(known)}")
+    ALT.update(runs=args.runs, cap=args.cap, shapes=picked.get("shapes"), waits=picked.get("waits"))
 
     if args.list:
         for name, (title, _) in GROUPS.items():
