@@ -529,6 +529,156 @@ static PyObject *Reader_events(ReaderObject *self, PyObject *const *args, Py_ssi
     return (PyObject *)it;
 }
 
+/* ==== process(): the handler loop ===================================================
+ *
+ * The LMAX Disruptor's BatchEventProcessor in C: read a batch (waiting with
+ * the GIL released), call handler(event, end_of_batch) for each event, read
+ * the next batch. The reader is busy from the first handler call of a batch
+ * to the last, so a handler (or another thread) cannot read from it meanwhile
+ * (RuntimeError), and what it can do -- close the reader, keep events, raise
+ * -- is looked at after each call.
+ *
+ * Consumed events. The events the handler was called with are consumed, the
+ * one that stopped the loop (returned False, or raised) included; the rest of
+ * that batch is given back to the core (rr_reader_unread) and the reader's
+ * next call hands it out again. Until then the batch's slots stay pinned, as
+ * after any call, so a follower sees none of the unhandled events early.
+ *
+ * Events. One Event object serves every event nobody keeps: once the handler
+ * has returned and dropped it, the next event refills it (its reference count
+ * says so, as reader_move_on's does). An event the handler keeps (the object,
+ * a buffer of it, a traceback's frame) stays in `cur` as the call's, and the
+ * next event gets an Event of its own; the next call detaches the kept ones
+ * with a hold (reader_detach_current), as for next_batch. */
+
+/* handler(a, b), by vectorcall where the API version has it. */
+static inline PyObject *call2(PyObject *fn, PyObject *a, PyObject *b)
+{
+#if !defined(Py_LIMITED_API) || Py_LIMITED_API + 0 >= 0x030C0000
+    PyObject *args[3] = {NULL, a, b};
+    return PyObject_Vectorcall(fn, args + 1, 2 | PY_VECTORCALL_ARGUMENTS_OFFSET, NULL);
+#else
+    return PyObject_CallFunctionObjArgs(fn, a, b, NULL);
+#endif
+}
+
+/* The Event for the next event of a process() batch (a new reference): the
+ * last one refilled when nobody kept it, else one more of the call's. */
+static EventObject *process_event(ReaderObject *self, const rr_event *e)
+{
+    if (self->ncur > 0) {
+        EventObject *last = self->cur[self->ncur - 1];
+        if (!event_kept(last) && Py_SIZE(last) >= event_room(self, e)) {
+            event_fill(self, last, e);
+            return (EventObject *)Py_NewRef(last);
+        }
+    }
+    return event_make(self, e);
+}
+
+/* Hand the batch in evbuf[0, n) to the handler. Returns 1 to read on, 0 when
+ * the handler (False) or a close stopped the loop, -1 with an exception set;
+ * *handled counts the events handed to it. The rest of the batch after the
+ * event that stopped the loop goes back to the core. */
+static int process_batch(ReaderObject *self, PyObject *handler, size_t n, uint64_t *handled)
+{
+    int rc = 1;
+    size_t i = 0;
+    reader_enter(self);
+    while (i < n) {
+        EventObject *ev = process_event(self, &self->evbuf[i]);
+        if (!ev) {
+            rc = -1;
+            break;
+        }
+        PyObject *res = call2(handler, (PyObject *)ev, i + 1 == n ? Py_True : Py_False);
+        Py_DECREF(ev);
+        i++;
+        (*handled)++;
+        if (!res) {
+            rc = -1;
+            break;
+        }
+        int stop = res == Py_False;
+        Py_DECREF(res);
+        if (stop || self->closed) {
+            rc = 0;
+            break;
+        }
+    }
+    if (i < n && self->r)              /* cannot fail: the last call's own events */
+        rr_reader_unread(self->r, self->evbuf[i].sequence, n - i);
+    reader_leave(self);
+    return rc;
+}
+
+/* on_timeout(): the reader busy, as for the handler. 1 to wait on, 0 to stop
+ * (it returned False, or closed the reader), -1 with an exception set. */
+static int process_timeout(ReaderObject *self, PyObject *on_timeout)
+{
+    reader_enter(self);
+    PyObject *res = PyObject_CallNoArgs(on_timeout);
+    reader_leave(self);
+    if (!res)
+        return -1;
+    int stop = res == Py_False || self->closed;
+    Py_DECREF(res);
+    return !stop;
+}
+
+static PyObject *Reader_process(ReaderObject *self, PyObject *const *args, Py_ssize_t nargs,
+                                PyObject *kwnames)
+{
+    static const char *const names[] = {"handler", "max_batch", "timeout", "on_timeout"};
+    PyObject *a[4];
+    uint64_t max = RR_MAX_CLAIM;
+    int64_t timeout = RR_FOREVER;
+    if (rrpy_parse_args("process", args, nargs, kwnames, names, 4, 1, 1, a) < 0)
+        return NULL;
+    PyObject *handler = a[0], *on_timeout = a[3] == Py_None ? NULL : a[3];
+    if (!PyCallable_Check(handler))
+        return PyErr_Format(PyExc_TypeError, "handler must be callable, not %.100s",
+                            Py_TYPE(handler)->tp_name);
+    if (on_timeout && !PyCallable_Check(on_timeout))
+        return PyErr_Format(PyExc_TypeError, "on_timeout must be callable or None, not %.100s",
+                            Py_TYPE(on_timeout)->tp_name);
+    if ((a[1] && rrpy_as_count(a[1], "max_batch", UINT64_MAX >> 1, &max) < 0) ||
+        (a[2] && rrpy_as_timeout(a[2], RR_FOREVER, &timeout) < 0))
+        return NULL;
+    if (max == 0) {
+        PyErr_SetString(PyExc_ValueError, "max_batch must be at least 1, got 0");
+        return NULL;
+    }
+    if (reader_usable(self) < 0)
+        return NULL;
+    /* the handler and on_timeout live as long as the call: a handler that
+     * drops the last other reference to itself must not free its own code */
+    Py_INCREF(handler);
+    Py_XINCREF(on_timeout);
+    size_t limit = rr_reader_batch_limit(self->r);
+    if (max > limit)
+        max = limit;
+    uint64_t handled = 0;
+    int go = 1;
+    while (go > 0 && !self->closed) {
+        size_t n = 0;
+        int s = reader_read(self, (size_t)max, timeout, &n);
+        if (s < 0)
+            go = -1;
+        else if (s == RR_OK)
+            go = process_batch(self, handler, n, &handled);
+        else if (s == RR_CLOSED)
+            go = 0;
+        else                           /* RR_EMPTY (timeout 0) or RR_TIMEOUT: nothing came */
+            go = on_timeout ? process_timeout(self, on_timeout) : 0;
+    }
+    Py_DECREF(handler);
+    Py_XDECREF(on_timeout);
+    if (go < 0)
+        return NULL;
+    return PyLong_FromUnsignedLongLong(handled);
+}
+
 /* Getters read the reader's own fields: not while another thread waits in it. */
 static int reader_readable(ReaderObject *self)
 {
@@ -660,6 +810,22 @@ static PyMethodDef Reader_methods[] = {
     {"events", (PyCFunction)(void (*)(void))Reader_events, METH_FASTCALL | METH_KEYWORDS,
      "events($self, /, timeout=None)\n--\n\nReturns iterator of Event. Waits for each event; ends when the ring is "
      "closed and drained, or when nothing arrives within `timeout` seconds."},
+    {"process", (PyCFunction)(void (*)(void))Reader_process, METH_FASTCALL | METH_KEYWORDS,
+     "process($self, /, handler, *, max_batch=4096, timeout=None, on_timeout=None)\n--\n\n"
+     "Returns int: the events handed to the handler. The handler loop of the LMAX Disruptor's "
+     "BatchEventProcessor, run in C: reads up to max_batch events at a time (waiting, with the "
+     "GIL released, as next() does) and calls handler(event, end_of_batch) for each, "
+     "end_of_batch True for the last event of the batch read, until the ring is closed and "
+     "drained. It stops early when the handler returns False (exactly False: None and other "
+     "values go on), when the handler raises (the exception propagates), or when the reader "
+     "is closed (by the handler, say). The events the handler was called with are consumed, "
+     "the one that stopped the loop included; the rest of its batch is handed out again by "
+     "the reader's next call. timeout: seconds to wait with nothing arriving (None: without "
+     "limit; 0: never wait); then on_timeout() is called (the reader busy, as in the "
+     "handler), and the loop waits again unless it returns False; without on_timeout, "
+     "process returns. While it runs the reader is busy: reading from it in the handler "
+     "raises RuntimeError. Each Event is valid as long as you keep it, as for next(); an "
+     "Event nobody keeps is refilled for the next event."},
     {"backpressure_ratio", (PyCFunction)Reader_backpressure_ratio, METH_NOARGS,
      "backpressure_ratio($self)\n--\n\nReturns float. (lag + pinned) / capacity, from 0.0 (caught up, "
      "keeping nothing) to 1.0 (a backpressure writer finds the ring full): the share of the ring "
