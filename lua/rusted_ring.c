@@ -106,6 +106,8 @@ typedef struct lreader {
     lring     *parent;   /* NULL for a default pool's reader */
     uint64_t   gen;      /* bumped by every next() and by close */
     bool       busy;     /* a read is inside the core */
+    bool       in_process;   /* r:process() runs: its handler may not read from it */
+    bool       close_pending;   /* closed inside process(): the core close waits for it */
     rr_wait_strategy wait;   /* how it waits for events (r:wait()) */
     struct levent *event;   /* the reader's one event object (user value 2) */
     struct lblock *blk;     /* the reader's one block object (user value 3) */
@@ -114,11 +116,13 @@ typedef struct lreader {
 } lreader;
 
 /* User values of a reader: its ring (absent for a default pool's), its
- * event object and its block object. */
+ * event object, its block object and process()'s batch (made by its first
+ * call, grown by a larger max_batch). */
 #define READER_UV_RING  1
 #define READER_UV_EVENT 2
 #define READER_UV_BLOCK 3
-#define READER_UVALUES  3
+#define READER_UV_BATCH 4
+#define READER_UVALUES  4
 
 typedef struct levent {
     lreader *rd;         /* kept alive by the event's user value */
@@ -1046,36 +1050,61 @@ static int ring_reader(lua_State *L)
     return 1;
 }
 
-static lreader *check_reader(lua_State *L)
+/* Close the core reader: it stops gating writers, its ring may go. */
+static void reader_close_now(lreader *rd)
 {
-    lreader *rd = check_self(L, READER_MT);
-    if (!rd->r)
-        luaL_error(L, "attempt to use a closed reader");
-    if (rd->busy)
-        luaL_error(L, "reader is in use by an outer call (re-entered from a finalizer or metamethod)");
-    return rd;
-}
-
-/* close, __gc and __close: unregister, so the reader stops gating writers. */
-static int reader_close(lua_State *L)
-{
-    lreader *rd = luaL_checkudata(L, 1, READER_MT);
     if (rd->r) {
         rr_reader_close(rd->r);
         rd->r = NULL;
+        rd->close_pending = false;
         rd->gen++;   /* its last event is stale now */
         if (rd->parent) {
             rd->parent->children--;
             ring_free_if_unused(rd->parent);
         }
     }
+}
+
+/* The reader at index 1, open (figures may be read inside its process()). */
+static lreader *check_reader(lua_State *L)
+{
+    lreader *rd = check_self(L, READER_MT);
+    if (!rd->r || rd->close_pending)
+        luaL_error(L, "attempt to use a closed reader");
+    if (rd->busy)
+        luaL_error(L, "reader is in use by an outer call (re-entered from a finalizer or metamethod)");
+    return rd;
+}
+
+/* The reader at index 1, open and free to read: not inside its own process(). */
+static lreader *check_reading(lua_State *L)
+{
+    lreader *rd = check_reader(L);
+    if (rd->in_process)
+        luaL_error(L, "reader is in use by its process() loop (a handler cannot read from "
+                      "the reader that calls it)");
+    return rd;
+}
+
+/* close, __gc and __close: unregister, so the reader stops gating writers.
+ * Inside the reader's process() the core reader is closed when the loop
+ * returns (its batch is still in use); it is closed for Lua at once. */
+static int reader_close(lua_State *L)
+{
+    lreader *rd = luaL_checkudata(L, 1, READER_MT);
+    if (rd->r && rd->in_process) {
+        rd->close_pending = true;
+        rd->gen++;
+        return 0;
+    }
+    reader_close_now(rd);
     return 0;
 }
 
 static int reader_tostring(lua_State *L)
 {
     lreader *rd = luaL_checkudata(L, 1, READER_MT);
-    if (!rd->r)
+    if (!rd->r || rd->close_pending)
         lua_pushliteral(L, "rusted_ring.reader (closed)");
     else
         lua_pushfstring(L, "rusted_ring.reader (cursor=%I, lag=%I) (%p)",
@@ -1106,14 +1135,14 @@ static int next_event(lua_State *L, lreader *rd, int64_t timeout)
  * is the reader's one event object, holding the latest event. */
 static int reader_next(lua_State *L)
 {
-    lreader *rd = check_reader(L);
+    lreader *rd = check_reading(L);
     return next_event(L, rd, opt_timeout(L, 2));
 }
 
 /* The iterator of r:events(): (reader, previous event) -> event | nil. */
 static int events_step(lua_State *L)
 {
-    lreader *rd = check_reader(L);
+    lreader *rd = check_reading(L);
     int64_t timeout = (int64_t)lua_tointeger(L, lua_upvalueindex(2));
     int n = next_event(L, rd, timeout);
     return n == 1 ? 1 : (lua_pushnil(L), 1);
@@ -1134,7 +1163,7 @@ static void push_events_step(lua_State *L, int reader_mt, int64_t timeout)
  * `timeout` of each event); ends when nothing comes or the ring is closed. */
 static int reader_events(lua_State *L)
 {
-    check_reader(L);
+    check_reading(L);
     int64_t timeout = opt_timeout(L, 2);
     if (timeout != 0 || lua_rawgetp(L, LUA_REGISTRYINDEX, &EVENTS_STEP_NOWAIT) != LUA_TFUNCTION)
         push_events_step(L, lua_upvalueindex(1), timeout);
@@ -1150,7 +1179,7 @@ static int reader_events(lua_State *L)
  * next_event, nothing here allocates. */
 static int reader_next_block(lua_State *L)
 {
-    lreader *rd = check_reader(L);
+    lreader *rd = check_reading(L);
     int exact = 0;
     lua_Integer max = lua_type(L, 2) == LUA_TNUMBER ? lua_tointegerx(L, 2, &exact) : 0;
     if (exact && max < 1)
@@ -1168,6 +1197,174 @@ static int reader_next_block(lua_State *L)
         return push_outcome(L, st, 0);
     rd->blk->gen = rd->gen;
     lua_getiuservalue(L, 1, READER_UV_BLOCK);
+    return 1;
+}
+
+/* ---- process(): the handler loop ------------------------------------------
+ *
+ * r:process(fn [, opts]) is Python's Reader.process: read a batch (waiting as
+ * next() does), call fn(event, end_of_batch) for each event, read on, until
+ * the ring is closed and drained. The event is the reader's one event object,
+ * refilled for each event, stale once process returns. fn returning false
+ * (exactly false: nil goes on) or raising stops the loop; the events fn was
+ * called with are consumed, the one that stopped it included, and the rest of
+ * the batch goes back to the core (rr_reader_unread): the next call hands
+ * it out again. While the loop runs the reader is `in_process`: fn may read
+ * its figures and close it (the core close waits for the loop's end), not
+ * read from it. fn runs under lua_pcall, so an error leaves the reader
+ * consistent before it propagates. */
+
+/* Whether the value at idx can be called: a function, or a value whose
+ * metatable has __call. */
+static bool is_callable(lua_State *L, int idx)
+{
+    if (lua_type(L, idx) == LUA_TFUNCTION)
+        return true;
+    bool callable = luaL_getmetafield(L, idx, "__call") != LUA_TNIL;
+    if (callable)
+        lua_pop(L, 1);
+    return callable;
+}
+
+typedef struct process_opts {
+    size_t  max_batch;
+    int64_t timeout;      /* nil: wait without limit */
+    int     on_timeout;   /* stack index of on_timeout, 0: none */
+} process_opts;
+
+static process_opts check_process_opts(lua_State *L, int t)
+{
+    static const char *const known[] = { "max_batch", "timeout", "on_timeout", NULL };
+    process_opts o = { RR_MAX_CLAIM, RR_FOREVER, 0 };
+    if (lua_isnoneornil(L, t))
+        return o;
+    luaL_checktype(L, t, LUA_TTABLE);
+    check_option_keys(L, t, "r:process", known);
+    lua_getfield(L, t, "max_batch");
+    if (!lua_isnil(L, -1))
+        o.max_batch = (size_t)check_int_in(L, lua_gettop(L), 0, "r:process: max_batch", 1,
+                                           LUA_MAXINTEGER);
+    lua_pop(L, 1);
+    lua_getfield(L, t, "timeout");
+    if (!lua_isnil(L, -1)) {
+        if (lua_type(L, -1) != LUA_TNUMBER)
+            luaL_error(L, "r:process: timeout must be a number of seconds, got %s",
+                       luaL_typename(L, -1));
+        if (rr_timeout_from_seconds((double)lua_tonumber(L, -1), &o.timeout) != RR_OK)
+            luaL_error(L, "r:process: %s", last_error(L));
+    }
+    lua_pop(L, 1);
+    lua_getfield(L, t, "on_timeout");   /* left on the stack, where the loop calls it */
+    if (!lua_isnil(L, -1)) {
+        if (!is_callable(L, -1))
+            luaL_error(L, "r:process: on_timeout must be a function, got %s",
+                       luaL_typename(L, -1));
+        o.on_timeout = lua_gettop(L);
+    }
+    return o;
+}
+
+/* The batch of process(): room for n events, kept as the reader's user value
+ * (at the top of the stack on return). May allocate, and so collect. */
+static rr_event *process_batch_room(lua_State *L, size_t n)
+{
+    if (lua_getiuservalue(L, 1, READER_UV_BATCH) == LUA_TUSERDATA &&
+        lua_rawlen(L, -1) >= n * sizeof(rr_event))
+        return lua_touserdata(L, -1);
+    lua_pop(L, 1);
+    rr_event *b = lua_newuserdatauv(L, n * sizeof(rr_event), 0);
+    lua_pushvalue(L, -1);
+    lua_setiuservalue(L, 1, READER_UV_BATCH);
+    return b;
+}
+
+/* After the loop: the reader is the program's again, and a close asked for
+ * inside it happens now. */
+static void process_end(lreader *rd)
+{
+    rd->in_process = false;
+    rd->gen++;   /* the event is no longer ours */
+    if (rd->close_pending)
+        reader_close_now(rd);
+}
+
+/* Call the function below the nargs arguments on top: 1 when it says go on,
+ * 0 when it returned false, -1 when it raised (the error object on top). */
+static int process_call(lua_State *L, int nargs)
+{
+    if (lua_pcall(L, nargs, 1, 0) != LUA_OK)
+        return -1;
+    int go = !(lua_type(L, -1) == LUA_TBOOLEAN && !lua_toboolean(L, -1));
+    lua_pop(L, 1);
+    return go;
+}
+
+/* r:process(fn [, { max_batch = 4096, timeout = nil, on_timeout = nil }])
+ *   -> the number of events fn was called with */
+static int reader_process(lua_State *L)
+{
+    lreader *rd = check_reading(L);
+    if (!is_callable(L, 2))
+        luaL_typeerror(L, 2, "function");
+    process_opts o = check_process_opts(L, 3);
+    size_t limit = rr_reader_batch_limit(rd->r);
+    size_t max = o.max_batch < limit ? o.max_batch : limit;
+    rr_event *batch = process_batch_room(L, max);
+    rd = check_reading(L);   /* the allocation's finalizers may have closed it */
+    luaL_checkstack(L, 4, "r:process");
+    int event = lua_gettop(L) + 1;
+    lua_getiuservalue(L, 1, READER_UV_EVENT);
+    lua_Integer handled = 0;
+    rd->in_process = true;
+    bool go = true;
+    while (go && rd->r && !rd->close_pending) {
+        size_t n = 0;
+        /* The read section: nothing here allocates or raises. */
+        rd->busy = true;
+        rd->gen++;   /* the last batch's event is stale */
+        rr_status st = rr_reader_next_batch(rd->r, batch, max, &n, o.timeout);
+        rd->busy = false;
+        if (st == RR_CLOSED)
+            break;
+        if (st == RR_EMPTY || st == RR_TIMEOUT) {   /* nothing came within the timeout */
+            if (!o.on_timeout)
+                break;
+            lua_pushvalue(L, o.on_timeout);
+            int rc = process_call(L, 0);
+            if (rc < 0) {
+                process_end(rd);
+                return lua_error(L);
+            }
+            go = rc == 1;
+            continue;
+        }
+        if (st != RR_OK) {
+            process_end(rd);
+            return push_outcome(L, st, 0);   /* raises */
+        }
+        for (size_t i = 0; i < n && go; i++) {
+            rd->ev = batch[i];
+            rd->event->gen = rd->gen;
+            lua_pushvalue(L, 2);
+            lua_pushvalue(L, event);
+            lua_pushboolean(L, i + 1 == n);
+            handled++;
+            int rc = process_call(L, 2);
+            if (rc == 1 && !rd->close_pending)
+                continue;
+            /* stopped: the rest of the batch is handed out again by the next call
+             * (cannot fail: the last call's own events, none held) */
+            if (i + 1 < n)
+                rr_reader_unread(rd->r, batch[i + 1].sequence, n - i - 1);
+            if (rc < 0) {
+                process_end(rd);
+                return lua_error(L);
+            }
+            go = false;
+        }
+    }
+    process_end(rd);
+    lua_pushinteger(L, handled);
     return 1;
 }
 
@@ -1692,6 +1889,7 @@ static const luaL_Reg writer_meta[] = {
 
 static const luaL_Reg reader_methods[] = {
     { "next", reader_next }, { "events", reader_events }, { "next_block", reader_next_block },
+    { "process", reader_process },
     { "backpressure_ratio", reader_backpressure_ratio },
     { "is_under_pressure", reader_is_under_pressure },
     { "should_throttle", reader_should_throttle }, { "lag", reader_lag },
