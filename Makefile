@@ -1,6 +1,9 @@
 # rusted_ring — one Makefile for the C core, its tests, benchmarks and demo.
 #
-#   make test       build and run every test suite: C, Python, Lua, interop, notebooks
+#   make test       build and run every test suite: C, Python, Lua, interop, notebooks,
+#                   the type checks
+#   make typecheck  stubtest (the stubs against the extension) and mypy --strict over the
+#                   package, the examples and tests/typing/usage.py for Python 3.10 to 3.13
 #   make test-c     the C tests; the stress and wait tests again under each wait strategy
 #   make sanitize   all C tests under ASan+UBSan and under TSan (stress tests shortened),
 #                   pytest with the extension and busted with the Lua module under ASan+UBSan
@@ -80,7 +83,7 @@ $(BUILD)/%/test_shm_faults: LDLIBS += -Wl,--wrap=fcntl,--wrap=fallocate
 all: lib
 lib: $(BUILD)/release/lib.a
 
-test: test-c test-python test-lua test-interop test-notebooks
+test: test-c test-python test-lua test-interop test-notebooks typecheck
 
 # ---- Python: the extension is built in place (python/rusted_ring/_core*.so) ----
 # from the core and the binding's sources in python/_core/ (outside the package).
@@ -132,6 +135,14 @@ py-deps:
 
 test-python: py-deps python
 	$(PY_RUN) -m pytest -q -p no:cacheprovider tests/python tests/fuzz
+
+# The type checks (tests/typing/test_typing.py). mypy is pinned: each release adds
+# checks, and a new one must not turn CI red without a change here.
+PY_TYPE_REQS := 'mypy==2.4.1'
+.PHONY: typecheck
+typecheck: py-deps python
+	@$(PY_DEPS) $(PY_TYPE_REQS)
+	$(PY_RUN) -m pytest -q -p no:cacheprovider tests/typing
 
 bench-py: python
 	$(PY_RUN) bench/python/bench_queue.py
