@@ -1,9 +1,10 @@
 # rusted_ring — one Makefile for the C core, its tests, benchmarks and demo.
 #
 #   make test       build and run every test suite: C, Python, Lua, interop, notebooks,
-#                   the type checks
+#                   the type checks, the packed Lua rock
 #   make typecheck  stubtest (the stubs against the extension) and mypy --strict over the
 #                   package, the examples and tests/typing/usage.py for Python 3.10 to 3.13
+#   make test-rock  luarocks lint and pack; the source rock installed offline, busted against it
 #   make test-c     the C tests; the stress and wait tests again under each wait strategy
 #   make sanitize   all C tests under ASan+UBSan and under TSan (stress tests shortened),
 #                   pytest with the extension and busted with the Lua module under ASan+UBSan
@@ -83,7 +84,7 @@ $(BUILD)/%/test_shm_faults: LDLIBS += -Wl,--wrap=fcntl,--wrap=fallocate
 all: lib
 lib: $(BUILD)/release/lib.a
 
-test: test-c test-python test-lua test-interop test-notebooks typecheck
+test: test-c test-python test-lua test-interop test-notebooks typecheck test-rock
 
 # ---- Python: the extension is built in place (python/rusted_ring/_core*.so) ----
 # from the core and the binding's sources in python/_core/ (outside the package).
@@ -153,6 +154,8 @@ demo-python: python
 
 # The Lua module's rules (targets lua, test-lua, bench-lua, demo-lua).
 include lua/lua.mk
+# The Lua module as a packed source rock, installed offline (target test-rock).
+include lua/rock.mk
 # Cross-process and cross-language tests (target test-interop, demo-interop).
 include tests/interop/interop.mk
 # The Python binding's fuzzer (target fuzz-python).
