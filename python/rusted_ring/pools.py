@@ -350,6 +350,11 @@ class PooledEvent:
     def __setattr__(self, name: str, value: Any) -> None:
         raise AttributeError(f"{type(self).__name__} is immutable")
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Immutable, so pickle makes it anew from its arguments (multiprocessing
+        # hands events to other processes this way).
+        return (type(self), (self._data, self._event_type, self._size))
+
     @property
     def data(self) -> bytes:
         """The payload bytes."""
@@ -426,6 +431,9 @@ class AutoSizedEvent(PooledEvent):
     def pool_id(self) -> PoolId:
         """The pool this event goes to."""
         return self._pool_id
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self._data, self._event_type))
 
     def emit_to_ring(self, timeout: float | None = 0) -> int:
         """Publish the event into its default pool and return its sequence there.
