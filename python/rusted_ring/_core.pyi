@@ -1,12 +1,16 @@
 # Typing stubs for rusted_ring._core, the CPython binding of the C core.
 # Keep in step with the binding in python/_core/.
-import sys
+# `make docs` runs this file (pdoc reads the types of the extension from it): the
+# annotations must not be evaluated there, where names are used before they are made.
+from __future__ import annotations
+
 from collections.abc import Iterable, Iterator, Sequence
 from types import TracebackType
 from typing import Any, Literal, Protocol, SupportsIndex, final
 
 # Python 3.10 has neither typing.Self (3.11) nor collections.abc.Buffer (3.12):
-# type checkers ship typing_extensions' stubs, so these need nothing at run time.
+# type checkers ship typing_extensions' stubs, so the package needs nothing at run
+# time (`make docs`, which runs this file, has typing_extensions installed).
 from typing_extensions import Buffer, Self
 
 __version__: str

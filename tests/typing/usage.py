@@ -31,7 +31,11 @@ def payloads(w: rr.Writer, ev: rr.Event) -> None:
     w.add_batch([b"a", bytearray(b"b"), rr.PooledEvent(b"c", 2)], [1, 2, 3], timeout=None)
     w.add_block(bytearray(32), lengths=[8, 8, 8, 8], event_types=3)
     # NumPy's own stubs make an ndarray a Buffer only from Python 3.12 (PEP 688);
-    # on 3.10 and 3.11 a type checker rejects it wherever a Buffer is wanted.
+    # on 3.10 and 3.11 a type checker rejects it wherever a Buffer is wanted, and
+    # its .data (a memoryview of the same memory) is what the README says to pass.
+    rows = np.zeros((4, 8), dtype=np.uint8)
+    w.add(rows[0].data)
+    w.add_block(rows.data, event_types=np.ones(4, dtype=np.uint32).data)
     if sys.version_info >= (3, 12):
         w.add(np.zeros(4, dtype=np.uint8))
         w.add_block(np.zeros((4, 8), dtype=np.uint8), event_types=np.ones(4, dtype=np.uint32))
