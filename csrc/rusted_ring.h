@@ -594,7 +594,7 @@ rr_status rr_ring_stats_get(const rr_ring *ring, rr_ring_stats *out);
 #define RR_READER_STATS_FIELDS(X)                                             \
     X(index, U64) X(pid, U64) X(alive, BOOL) X(cursor, U64) X(lag, U64)       \
     X(pinned, U64) X(lost, U64) X(skipped, U64) X(backpressure, RATIO)       \
-    X(wait, WAIT)
+    X(wait, WAIT) X(name, TEXT) X(after, U64) X(writable, BOOL)
 
 /* ---- shared memory ----------------------------------------------------------- */
 
