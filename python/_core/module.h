@@ -160,6 +160,8 @@ typedef struct {
     rr_reader    *r;         /* NULL once closed in the core */
     PyTypeObject *event_type;
     rr_wait_strategy wait;   /* how it waits for events (Reader.wait) */
+    PyObject     *name;      /* its name (str), or NULL when unnamed; kept after the close */
+    int           writable;  /* its events' buffers are writable (ring.reader(writable=True)) */
     int           overwrite;
     int           closed;    /* closed for Python; the core may wait for held events */
     int           busy;      /* a call is in progress ... */
@@ -358,8 +360,7 @@ PyObject *rrpy_ring_unlink_shared(PyTypeObject *type, PyObject *const *args, Py_
 /* writer.c: Ring.writer() */
 PyObject *rrpy_writer_open(RingObject *ring, rr_wait_strategy wait);
 /* reader.c: Ring.reader(); whether o is an Event (of any interpreter's module) */
-PyObject *rrpy_reader_open(rr_py_state *st, RingObject *ring, rr_start start,
-                           rr_wait_strategy wait);
+PyObject *rrpy_reader_open(rr_py_state *st, RingObject *ring, const rr_reader_options *opts);
 int rrpy_event_check(PyObject *o);
 
 /* block.c: its types (called by module_exec), the methods it gives Reader and

@@ -81,15 +81,16 @@
  * every Event of such a reader has this much, so any can be reused. */
 #define RRPY_COPY_REUSE_MAX 4096
 
-/* Ring.reader(): a Reader on `ring`. */
-PyObject *rrpy_reader_open(rr_py_state *st, RingObject *ring, rr_start start,
-                           rr_wait_strategy wait)
+/* Ring.reader(): a Reader on `ring` (ring.c parsed the options). */
+PyObject *rrpy_reader_open(rr_py_state *st, RingObject *ring, const rr_reader_options *opts)
 {
     rr_reader *r;
-    rr_reader_options opts = RR_READER_OPTIONS_INIT;
-    opts.start = start;
-    opts.wait = wait;
-    rr_status s = rr_reader_open_opts(ring->ring, &opts, &r);
+    PyObject *name = NULL;
+    if (opts->name && opts->name[0] && !(name = PyUnicode_FromString(opts->name)))
+        return NULL;
+    rr_status s = rr_reader_open_opts(ring->ring, opts, &r);
+    if (s != RR_OK)
+        Py_XDECREF(name);
     if (s == RR_TOO_MANY_READERS)
         return rrpy_raise_status(st, s, "the ring already has %d live readers; close one first",
                                  RR_MAX_READERS);
@@ -98,15 +99,18 @@ PyObject *rrpy_reader_open(rr_py_state *st, RingObject *ring, rr_start start,
     ReaderObject *ro = (ReaderObject *)st->reader_type->tp_alloc(st->reader_type, 0);
     if (!ro) {
         rr_reader_close(r);
+        Py_XDECREF(name);
         return NULL;
     }
+    ro->name = name;
+    ro->writable = opts->writable;
     ro->ring = (RingObject *)Py_NewRef(ring);
     ro->r = r;
     ro->event_type = (PyTypeObject *)Py_NewRef(st->event_type);
     ro->overwrite = rr_ring_mode(ring->ring) == RR_MODE_OVERWRITE;
     if (ro->overwrite && rr_ring_slot_size(ring->ring) <= RRPY_COPY_REUSE_MAX)
         ro->copy_cap = (Py_ssize_t)rr_ring_slot_size(ring->ring);
-    ro->wait = wait;
+    ro->wait = opts->wait;
     return (PyObject *)ro;
 }
 
@@ -789,6 +793,7 @@ static void Reader_dealloc(ReaderObject *self)
     PyMem_Free(self->evbuf);
     PyMem_Free(self->pending);
     Py_XDECREF(self->event_type);
+    Py_XDECREF(self->name);
     Py_XDECREF(self->ring);
     tp->tp_free((PyObject *)self);
     Py_DECREF(tp);
@@ -853,6 +858,53 @@ static PyObject *Reader_get_wait(ReaderObject *self, void *c)
     return Py_NewRef(state_of_type(Py_TYPE(self))->str_wait[self->wait]);
 }
 
+static PyObject *Reader_get_name(ReaderObject *self, void *c)
+{
+    (void)c;
+    return Py_NewRef(self->name ? self->name : Py_None);
+}
+
+static PyObject *Reader_get_writable(ReaderObject *self, void *c)
+{
+    (void)c;
+    return PyBool_FromLong(self->writable);
+}
+
+/* The readers it follows now (the core's mask, which changes when one of
+ * them closes or is evicted), each by its name, or by its entry index when
+ * it has none, in entry order; () once closed. The names come from a stats
+ * snapshot: the mask and the table are read without stopping anyone. */
+static PyObject *Reader_get_after(ReaderObject *self, void *c)
+{
+    (void)c;
+    uint64_t mask = self->r ? rr_reader_after(self->r) : 0;
+    if (!mask)
+        return PyTuple_New(0);
+    rr_ring_stats *s = PyMem_Malloc(sizeof *s);
+    if (!s)
+        return PyErr_NoMemory();
+    rr_ring_stats_get(self->ring->ring, s);
+    PyObject *list = PyList_New(0);
+    for (uint32_t i = 0; list && i < RR_MAX_READERS; i++) {
+        if (!(mask & ((uint64_t)1 << i)))
+            continue;
+        const char *name = "";
+        for (uint32_t k = 0; k < s->reader_count && k < RR_MAX_READERS; k++)
+            if (s->readers[k].index == i)
+                name = s->readers[k].name;
+        PyObject *item = name[0] ? PyUnicode_FromString(name) : PyLong_FromUnsignedLong(i);
+        if (!item || PyList_Append(list, item) < 0)
+            Py_CLEAR(list);
+        Py_XDECREF(item);
+    }
+    PyMem_Free(s);
+    if (!list)
+        return NULL;
+    PyObject *t = PyList_AsTuple(list);
+    Py_DECREF(list);
+    return t;
+}
+
 static PyGetSetDef Reader_getset[] = {
     {"ring", (getter)Reader_get_ring, NULL, "The ring this reader follows.", NULL},
     {"closed", (getter)Reader_get_closed, NULL, "True once the reader is closed.", NULL},
@@ -867,6 +919,18 @@ static PyGetSetDef Reader_getset[] = {
     {"skipped", (getter)Reader_get_skipped, NULL, "Abandoned claims passed over (multi-producer).", NULL},
     {"wait", (getter)Reader_get_wait, NULL, "How it waits for events: 'block', 'yield', 'spin' or "
                                             "'sleep' (Ring.reader's wait).", NULL},
+    {"name", (getter)Reader_get_name, NULL,
+     "Its name in the ring's reader table (Ring.reader(name=...)), which every process sees in "
+     "stats(); None when unnamed. Kept after the close.", NULL},
+    {"after", (getter)Reader_get_after, NULL,
+     "The readers it follows now, as a tuple: each by its name, or by its entry index "
+     "(stats()['readers'][i]['index']) when unnamed. It changes when one of them closes or its "
+     "process dies: the follower then follows what that one followed. () for a reader that "
+     "follows nobody, and once closed.", NULL},
+    {"writable", (getter)Reader_get_writable, NULL,
+     "Whether it may write into the events it is handed (Ring.reader(writable=True)): its "
+     "Events' buffers (ev.data, memoryview(ev)) are writable, for the readers that follow it.",
+     NULL},
     {0}
 };
 
@@ -951,13 +1015,20 @@ static void Event_dealloc(EventObject *self)
         Py_DECREF(r);                  /* may be the reader's last reference */
 }
 
+/* A writable reader's events are the ring's slots, which it may write into
+ * (rr_reader_writable_data hands out the same address) while the event is
+ * its: handed out by its last call, or held (a detached Event). Every other
+ * event's buffer is read-only. */
 static int Event_getbuffer(EventObject *self, Py_buffer *view, int flags)
 {
-    if (flags & PyBUF_WRITABLE) {
-        PyErr_SetString(PyExc_BufferError, "an event's payload is read-only");
+    int readonly = !(self->reader->writable && self->state != EV_COPY);
+    if ((flags & PyBUF_WRITABLE) && readonly) {
+        PyErr_SetString(PyExc_BufferError, "an event's payload is read-only (a reader opened "
+                        "with writable=True hands out writable events)");
         return -1;
     }
-    if (PyBuffer_FillInfo(view, (PyObject *)self, (void *)self->data, self->len, 1, flags) < 0)
+    if (PyBuffer_FillInfo(view, (PyObject *)self, (void *)self->data, self->len, readonly,
+                          flags) < 0)
         return -1;
     self->exports++;
     return 0;
@@ -997,7 +1068,8 @@ static PyGetSetDef Event_getset[] = {
     {"event_type", (getter)Event_get_type, NULL, "The event's type (u32).", NULL},
     {"len", (getter)Event_get_len, NULL, "Payload length in bytes.", NULL},
     {"sequence", (getter)Event_get_sequence, NULL, "The event's position in the stream (0, 1, ...).", NULL},
-    {"data", (getter)Event_get_data, NULL, "Read-only memoryview of the payload (no copy).", NULL},
+    {"data", (getter)Event_get_data, NULL, "A memoryview of the payload (no copy): read-only, "
+                                           "writable for a writable reader's events.", NULL},
     {0}
 };
 
