@@ -34,6 +34,11 @@
  *     A block's accessors read event i of the core's rr_block in place
  *     (backpressure: the slots themselves, pinned until the reader's next
  *     call; overwrite: the reader's verified copy).
+ *   - r:process(fn) hands fn the same event object, refilled for each
+ *     event of each batch, and bumps the generation once it returns. A
+ *     writable reader's event (and block) can be written with ev:write /
+ *     b:write: the bytes of the slot itself, within the event's length,
+ *     through rr_reader_writable_data.
  *   - A shared ring (rr.create_shared / rr.open_shared) is the same ring
  *     userdata. Releasing it unmaps the segment but neither ends the stream,
  *     which other processes may still use, nor removes the name.
@@ -108,6 +113,8 @@ typedef struct lreader {
     bool       busy;     /* a read is inside the core */
     bool       in_process;   /* r:process() runs: its handler may not read from it */
     bool       close_pending;   /* closed inside process(): the core close waits for it */
+    bool       writable;    /* may write into its events (ring:reader{writable = true}) */
+    char       name[RR_NAME_MAX + 1];   /* "" when unnamed; kept after the close */
     rr_wait_strategy wait;   /* how it waits for events (r:wait()) */
     struct levent *event;   /* the reader's one event object (user value 2) */
     struct lblock *blk;     /* the reader's one block object (user value 3) */
@@ -1023,25 +1030,114 @@ static rr_status open_reader(lua_State *L, lring *rg, const rr_reader_options *o
     return st;
 }
 
+/* A reader name at stack index idx (a string), checked by the core: 1 ..
+ * RR_NAME_MAX bytes of UTF-8 without NUL. `what` names it in errors. */
+static const char *check_reader_name(lua_State *L, int idx, const char *what)
+{
+    size_t len;
+    const char *s = lua_tolstring(L, idx, &len);
+    if (rr_reader_name_check(s, len) != RR_OK)
+        luaL_error(L, "ring:reader: %s: %s", what, last_error(L));
+    return s;
+}
+
+/* Option `after` of the table at t: a list of readers and names. The names
+ * go into opts (the strings stay referenced by the list, left on the stack);
+ * the readers into `lrs` (as userdata: a finalizer run by a later allocation
+ * may still close one), which after_resolve turns into the core's handles
+ * once nothing allocates any more. The list is read raw: no metamethod runs. */
+typedef struct after_arg {
+    lreader          **lrs;       /* the readers listed, n of them */
+    const rr_reader  **readers;   /* their handles, filled by after_resolve */
+    size_t             n;
+} after_arg;
+
+static void field_after(lua_State *L, int t, rr_reader_options *opts, after_arg *a)
+{
+    lua_getfield(L, t, "after");
+    if (lua_isnil(L, -1))
+        return;
+    if (lua_type(L, -1) != LUA_TTABLE)
+        luaL_error(L, "ring:reader: after must be a list of readers and reader names, got %s",
+                   luaL_typename(L, -1));
+    int list = lua_gettop(L);
+    lua_Unsigned n = lua_rawlen(L, list);
+    if (n > RR_MAX_READERS)
+        luaL_error(L, "ring:reader: after lists %I readers; a ring has at most %d",
+                   (lua_Integer)n, RR_MAX_READERS);
+    size_t room = n > 0 ? (size_t)n : 1;
+    a->lrs = lua_newuserdatauv(L, room * sizeof *a->lrs, 0);
+    a->readers = lua_newuserdatauv(L, room * sizeof *a->readers, 0);
+    const char **names = lua_newuserdatauv(L, room * sizeof *names, 0);
+    for (lua_Unsigned i = 1; i <= n; i++) {
+        lua_rawgeti(L, list, (lua_Integer)i);
+        char what[32];
+        snprintf(what, sizeof what, "after[%d]", (int)i);
+        lreader *fr = luaL_testudata(L, -1, READER_MT);
+        if (fr)
+            a->lrs[a->n++] = fr;
+        else if (lua_type(L, -1) == LUA_TSTRING)
+            names[opts->after_names_count++] = check_reader_name(L, -1, what);
+        else
+            luaL_error(L, "ring:reader: %s must be a reader or a string (a reader's name), got %s",
+                       what, luaL_typename(L, -1));
+        lua_pop(L, 1);   /* still referenced by the list */
+    }
+    opts->after_names = names;
+}
+
+/* The core's handles of after's readers, each still open; raises for a closed one. */
+static void after_resolve(lua_State *L, after_arg *a, rr_reader_options *opts)
+{
+    for (size_t i = 0; i < a->n; i++) {
+        if (!a->lrs[i]->r || a->lrs[i]->close_pending)
+            luaL_error(L, "ring:reader: after: a reader listed is closed");
+        a->readers[i] = a->lrs[i]->r;
+    }
+    opts->after = a->readers;
+    opts->after_count = a->n;
+}
+
 /* ring:reader(["oldest" | "latest"]) or
- * ring:reader{ start = "oldest"|"latest", wait = "block"|"yield"|"spin"|"sleep" } */
+ * ring:reader{ start = "oldest"|"latest", wait = "block"|"yield"|"spin"|"sleep",
+ *              name = "journal", after = { reader_or_name, ... }, writable = false } */
 static int ring_reader(lua_State *L)
 {
-    static const char *const known[] = { "start", "wait", NULL };
+    static const char *const known[] = { "start", "wait", "name", "after", "writable", NULL };
     lring *rg = check_ring(L, 1);
     rr_reader_options opts = RR_READER_OPTIONS_INIT;
+    after_arg after = { NULL, NULL, 0 };
     if (lua_type(L, 2) == LUA_TTABLE) {
         check_option_keys(L, 2, "ring:reader", known);
         opts.start = (rr_start)field_name(L, 2, "ring:reader", "start", parse_start, start_of,
                                           RR_START_OLDEST);
         opts.wait = field_wait(L, 2, "ring:reader");
+        lua_getfield(L, 2, "name");   /* stays on the stack, referenced while used */
+        if (!lua_isnil(L, -1)) {
+            if (lua_type(L, -1) != LUA_TSTRING)
+                luaL_error(L, "ring:reader: name must be a string, got %s", luaL_typename(L, -1));
+            opts.name = check_reader_name(L, -1, "name");
+        }
+        opts.writable = field_flag(L, 2, "ring:reader", "writable");
+        field_after(L, 2, &opts, &after);
     } else {
         opts.start = check_start(L, 2);
     }
     lreader *rd = new_reader_ud(L);
-    check_ring(L, 1);   /* the allocation's finalizers may have released it */
-    if (open_reader(L, rg, &opts, &rd->r) != RR_OK)
+    check_ring(L, 1);   /* the allocation's finalizers may have released it, */
+    after_resolve(L, &after, &opts);   /* or closed a reader of `after` */
+    rr_status st = rr_reader_open_opts(rg->ring, &opts, &rd->r);
+    if (st == RR_TOO_MANY_READERS) {   /* as open_reader, looking at `after` again too */
+        lua_gc(L, LUA_GCCOLLECT);
+        check_ring(L, 1);
+        after_resolve(L, &after, &opts);
+        st = rr_reader_open_opts(rg->ring, &opts, &rd->r);
+    }
+    if (st != RR_OK)
         return luaL_error(L, "%s", last_error(L));
+    rd->writable = opts.writable;
+    if (opts.name)
+        snprintf(rd->name, sizeof rd->name, "%s", opts.name);
     rd->wait = opts.wait;
     rd->parent = rg;
     rg->children++;
@@ -1385,6 +1481,56 @@ READER_GETTER(backpressure_ratio, lua_pushnumber, rr_reader_backpressure_ratio)
 READER_GETTER(is_under_pressure, lua_pushboolean, rr_reader_is_under_pressure)
 READER_GETTER(should_throttle, lua_pushboolean, rr_reader_should_throttle)
 
+/* r:name() -> its name in the ring's reader table, nil when unnamed (also once closed) */
+static int reader_name(lua_State *L)
+{
+    lreader *rd = luaL_checkudata(L, 1, READER_MT);
+    if (rd->name[0])
+        lua_pushstring(L, rd->name);
+    else
+        lua_pushnil(L);
+    return 1;
+}
+
+/* r:writable() -> whether it may write into its events (ev:write, b:write) */
+static int reader_writable(lua_State *L)
+{
+    lua_pushboolean(L, ((lreader *)luaL_checkudata(L, 1, READER_MT))->writable);
+    return 1;
+}
+
+/* r:after() -> the readers it follows now, a list of names (entry indexes,
+ * 0-based as stats() gives them, for unnamed ones) in entry order; {} once
+ * closed. It changes when one of them closes or its process dies. */
+static int reader_after(lua_State *L)
+{
+    lreader *rd = luaL_checkudata(L, 1, READER_MT);
+    uint64_t mask = rd->r && !rd->close_pending ? rr_reader_after(rd->r) : 0;
+    lua_newtable(L);
+    if (!mask)
+        return 1;
+    rr_ring_stats *s = lua_newuserdatauv(L, sizeof *s, 0);   /* too big for the C stack */
+    if (!rd->r)   /* a finalizer run by the allocation closed it */
+        return lua_pop(L, 1), 1;
+    rr_ring_stats_get(rd->parent ? rd->parent->ring : NULL, s);
+    lua_Integer k = 0;
+    for (uint32_t i = 0; i < RR_MAX_READERS; i++) {
+        if (!(mask & ((uint64_t)1 << i)))
+            continue;
+        const char *name = "";
+        for (uint32_t e = 0; e < s->reader_count && e < RR_MAX_READERS; e++)
+            if (s->readers[e].index == i)
+                name = s->readers[e].name;
+        if (name[0])
+            lua_pushstring(L, name);
+        else
+            lua_pushinteger(L, (lua_Integer)i);
+        lua_rawseti(L, -3, ++k);
+    }
+    lua_pop(L, 1);
+    return 1;
+}
+
 /* r:wait() -> "block" | "yield" | "spin" | "sleep": how it waits (also once closed) */
 static int reader_wait(lua_State *L)
 {
@@ -1522,6 +1668,42 @@ static int event_unpack(lua_State *L)
     return rr_unpack(L, ev->data, ev->len, 2, 3, "event", still_current, &g);
 }
 
+/* Write the string at argument s_arg into event `ev` of reader rd at the
+ * 1-based byte position at argument pos_arg (negative: from the end, as
+ * string positions), for method `fname`: the event's own bytes in the ring,
+ * which the readers that follow rd see once rd has moved past it. Returns
+ * the position after the bytes written. Only within the payload: an event's
+ * length never changes. */
+static int write_into(lua_State *L, lreader *rd, const rr_event *ev, int pos_arg, const char *fname)
+{
+    if (!rd->writable)
+        return luaL_error(L, "%s: the reader is not writable (open it with "
+                             "ring:reader{ writable = true })", fname);
+    lua_Integer pos = luaL_checkinteger(L, pos_arg);
+    size_t n;
+    const char *s = luaL_checklstring(L, pos_arg + 1, &n);
+    lua_Integer len = (lua_Integer)ev->len;
+    if (pos < 0)
+        pos = len + pos + 1;
+    if (pos < 1 || pos > len + 1 || (lua_Unsigned)n > (lua_Unsigned)(len - pos + 1))
+        return luaL_error(L, "%s: %I bytes at position %I do not fit in the event's %I bytes "
+                             "(writing never changes an event's length)", fname,
+                          (lua_Integer)n, luaL_checkinteger(L, pos_arg), len);
+    void *data = NULL;
+    if (rr_reader_writable_data(rd->r, ev->sequence, &data) != RR_OK)
+        return luaL_error(L, "%s: %s", fname, last_error(L));
+    memcpy((unsigned char *)data + pos - 1, s, n);
+    lua_pushinteger(L, pos + (lua_Integer)n);
+    return 1;
+}
+
+/* ev:write(pos, s) -> pos + #s: a writable reader's event, s written at pos. */
+static int event_write(lua_State *L)
+{
+    const rr_event *ev = check_event(L);
+    return write_into(L, ((levent *)lua_touserdata(L, 1))->rd, ev, 2, "write");
+}
+
 static int event_tostring(lua_State *L)
 {
     levent *e = luaL_checkudata(L, 1, EVENT_MT);
@@ -1641,6 +1823,13 @@ static int block_unpack(lua_State *L)
     const lblock *b = lua_touserdata(L, 1);
     read_guard g = { b->rd, b->gen };
     return rr_unpack(L, ev.data, ev.len, 3, 4, "block", still_current, &g);
+}
+
+/* b:write(i, pos, s) -> pos + #s: event i of a writable reader's block, as ev:write. */
+static int block_write(lua_State *L)
+{
+    rr_event ev = block_event(L, check_block(L), 2, "write");
+    return write_into(L, ((lblock *)lua_touserdata(L, 1))->rd, &ev, 3, "write");
 }
 
 static int block_tostring(lua_State *L)
@@ -1896,6 +2085,7 @@ static const luaL_Reg reader_methods[] = {
     { "pinned", reader_pinned },
     { "lost", reader_lost }, { "cursor", reader_cursor }, { "delivered", reader_delivered },
     { "skipped", reader_skipped }, { "wait", reader_wait }, { "close", reader_close },
+    { "name", reader_name }, { "after", reader_after }, { "writable", reader_writable },
     { NULL, NULL }
 };
 static const luaL_Reg reader_meta[] = {
@@ -1907,7 +2097,7 @@ static const luaL_Reg reader_meta[] = {
 static const luaL_Reg event_methods[] = {
     { "data", event_data }, { "len", event_len }, { "type", event_type },
     { "sequence", event_sequence }, { "byte", event_byte }, { "sub", event_sub },
-    { "unpack", event_unpack }, { NULL, NULL }
+    { "unpack", event_unpack }, { "write", event_write }, { NULL, NULL }
 };
 /* `local ev <close> = r:next()` works as for every handle; an event owns
  * nothing, so closing one releases nothing. */
@@ -1926,7 +2116,7 @@ static const luaL_Reg event_meta[] = {
 static const luaL_Reg block_methods[] = {
     { "data", block_data }, { "len", block_event_len }, { "type", block_type },
     { "sequence", block_sequence }, { "byte", block_byte }, { "sub", block_sub },
-    { "unpack", block_unpack }, { NULL, NULL }
+    { "unpack", block_unpack }, { "write", block_write }, { NULL, NULL }
 };
 static const luaL_Reg block_meta[] = {
     { "__len", block_len }, { "__tostring", block_tostring }, { "__close", block_close },
