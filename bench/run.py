@@ -948,6 +948,13 @@ def summary(doc: dict) -> list[dict]:
         add("Python, one thread, callgrind instructions per event", f"{ours} vs {peer}", ours,
             o and o["instructions_per_event"], peer, p and p["instructions_per_event"], "instructions",
             "lower", note, ("py_instr",))
+    o, p = (_find(pi, name="Ring add_batch(64) + process(handler)"),
+            _find(pi, name="Ring add_batch(64) + next_batch loop + handler"))
+    add("Python, one thread, callgrind instructions per event", "process(handler) vs the same loop over "
+        "next_batch", "add_batch(64) + process(handler)", o and o["instructions_per_event"],
+        "add_batch(64) + for i, ev in enumerate(next_batch(64)): handler(ev, i == last)",
+        p and p["instructions_per_event"], "instructions", "lower",
+        "both rusted_ring: x is what running the handler loop in C saves", ("py_instr",), reference=True)
 
     pl = (_data(doc, "py_latency") or {}).get("results", [])
     for kind, ours_name, peers in (("threads", "rusted_ring Ring", ("queue.Queue", "queue.SimpleQueue")),
