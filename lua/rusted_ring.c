@@ -1505,14 +1505,15 @@ static int reader_writable(lua_State *L)
 static int reader_after(lua_State *L)
 {
     lreader *rd = luaL_checkudata(L, 1, READER_MT);
-    uint64_t mask = rd->r && !rd->close_pending ? rr_reader_after(rd->r) : 0;
+    uint64_t mask = rd->r && !rd->close_pending && rd->parent ? rr_reader_after(rd->r) : 0;
     lua_newtable(L);
-    if (!mask)
+    if (!mask)   /* (a default pool's reader follows nobody: pools overwrite) */
         return 1;
     rr_ring_stats *s = lua_newuserdatauv(L, sizeof *s, 0);   /* too big for the C stack */
-    if (!rd->r)   /* a finalizer run by the allocation closed it */
+    if (!rd->r || !rd->parent->ring)   /* a finalizer run by the allocation closed it */
         return lua_pop(L, 1), 1;
-    rr_ring_stats_get(rd->parent ? rd->parent->ring : NULL, s);
+    if (rr_ring_stats_get(rd->parent->ring, s) != RR_OK)
+        s->reader_count = 0;
     lua_Integer k = 0;
     for (uint32_t i = 0; i < RR_MAX_READERS; i++) {
         if (!(mask & ((uint64_t)1 << i)))

@@ -759,6 +759,11 @@ static PyObject *Reader_repr(ReaderObject *self)
 {
     if (self->closed || self->waiting || !self->r)
         return PyUnicode_FromFormat("<rusted_ring.Reader %s>", self->closed ? "closed" : "waiting");
+    if (self->name)
+        return PyUnicode_FromFormat("<rusted_ring.Reader name=%R cursor=%llu lag=%llu lost=%llu>",
+                                    self->name, (unsigned long long)rr_reader_cursor(self->r),
+                                    (unsigned long long)rr_reader_lag(self->r),
+                                    (unsigned long long)rr_reader_lost(self->r));
     return PyUnicode_FromFormat("<rusted_ring.Reader cursor=%llu lag=%llu lost=%llu>",
                                 (unsigned long long)rr_reader_cursor(self->r),
                                 (unsigned long long)rr_reader_lag(self->r),
@@ -883,7 +888,8 @@ static PyObject *Reader_get_after(ReaderObject *self, void *c)
     rr_ring_stats *s = PyMem_Malloc(sizeof *s);
     if (!s)
         return PyErr_NoMemory();
-    rr_ring_stats_get(self->ring->ring, s);
+    if (rr_ring_stats_get(self->ring->ring, s) != RR_OK)
+        s->reader_count = 0;   /* then only indexes */
     PyObject *list = PyList_New(0);
     for (uint32_t i = 0; list && i < RR_MAX_READERS; i++) {
         if (!(mask & ((uint64_t)1 << i)))

@@ -30,15 +30,16 @@ describe("pipelines", function()
 
   it("refuses bad names with the core's message, as Python does", function()
     local ring = rr.ring{ slot_size = 16, capacity = 8 }
-    ring:reader{ name = "journal" }
+    local keep = { ring:reader{ name = "journal" } }
     assert.matches("journal", err_of(ring.reader, ring, { name = "journal" }))
     assert.matches("name", err_of(ring.reader, ring, { name = string.rep("x", 32) }))
     assert.matches("name", err_of(ring.reader, ring, { name = string.rep("é", 16) }))
-    assert.are.equal(string.rep("é", 15) .. "x",
-                     ring:reader{ name = string.rep("é", 15) .. "x" }:name())   -- 31 bytes
+    keep[2] = ring:reader{ name = string.rep("é", 15) .. "x" }      -- 31 bytes
+    assert.are.equal(string.rep("é", 15) .. "x", keep[2]:name())
     assert.matches("name", err_of(ring.reader, ring, { name = "a\0b" }))
     assert.matches("name", err_of(ring.reader, ring, { name = "\xff" }))
-    assert.is_nil(ring:reader{ name = "" }:name())           -- "": no name, as in the core
+    keep[3] = ring:reader{ name = "" }
+    assert.is_nil(keep[3]:name())                            -- "": no name, as in the core
     assert.matches("name must be a string, got number", err_of(ring.reader, ring, { name = 3 }))
     assert.are.equal(3, ring:stats().reader_count)
   end)
@@ -56,7 +57,7 @@ describe("pipelines", function()
 
   it("refuses bad after lists clearly", function()
     local ring = rr.ring{ slot_size = 16, capacity = 8 }
-    ring:reader{ name = "a" }
+    local a = ring:reader{ name = "a" }
     assert.matches("nobody", err_of(ring.reader, ring, { after = { "nobody" } }))
     assert.matches("after must be a list", err_of(ring.reader, ring, { after = "a" }))
     assert.matches("after%[1%] must be a reader or a string", err_of(ring.reader, ring, { after = { 3 } }))
@@ -67,6 +68,7 @@ describe("pipelines", function()
     local other = rr.ring{ slot_size = 16, capacity = 8 }:reader()
     err_of(ring.reader, ring, { after = { other } })
     assert.are.equal(1, ring:stats().reader_count)
+    assert.are.equal("a", a:name())
   end)
 
   it("refuses after and writable on an overwrite ring, and two writers side by side", function()

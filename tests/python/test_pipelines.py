@@ -81,6 +81,7 @@ def test_a_named_reader_has_its_name_everywhere():
     ring = rr.Ring(SLOT, 8)
     journal, plain = ring.reader(name="journal"), ring.reader()
     assert journal.name == "journal" and plain.name is None
+    assert repr(journal).startswith("<rusted_ring.Reader name='journal' cursor=0")
     assert [e["name"] for e in ring.stats()["readers"]] == ["journal", ""]
     journal.close()
     assert journal.name == "journal"                   # kept after the close
