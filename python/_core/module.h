@@ -235,6 +235,8 @@ rr_status rrpy_parse_producers(const char *name, int *out);
 rr_status rrpy_parse_start(const char *name, int *out);
 rr_status rrpy_parse_wait(const char *name, int *out);
 int  rrpy_payload_get(PyObject *o, rrpy_payload *p);
+/* TypeError "<what> must be <expected>, not <type of o>"; returns NULL. */
+PyObject *rrpy_type_error(const char *what, const char *expected, PyObject *o);
 
 /* Release the payload's view. That may run Python code (__release_buffer__,
  * the exporter's finalizer), so a call reads the core's last error before,

@@ -641,11 +641,9 @@ static PyObject *Reader_process(ReaderObject *self, PyObject *const *args, Py_ss
         return NULL;
     PyObject *handler = a[0], *on_timeout = a[3] == Py_None ? NULL : a[3];
     if (!PyCallable_Check(handler))
-        return PyErr_Format(PyExc_TypeError, "handler must be callable, not %.100s",
-                            Py_TYPE(handler)->tp_name);
+        return rrpy_type_error("handler", "callable", handler);
     if (on_timeout && !PyCallable_Check(on_timeout))
-        return PyErr_Format(PyExc_TypeError, "on_timeout must be callable or None, not %.100s",
-                            Py_TYPE(on_timeout)->tp_name);
+        return rrpy_type_error("on_timeout", "callable or None", on_timeout);
     if ((a[1] && rrpy_as_count(a[1], "max_batch", UINT64_MAX >> 1, &max) < 0) ||
         (a[2] && rrpy_as_timeout(a[2], RR_FOREVER, &timeout) < 0))
         return NULL;

@@ -196,8 +196,7 @@ static int reader_after_arg(rr_py_state *st, PyObject *after, PyObject *keep,
                             const char ***names)
 {
     if (!PyList_Check(after) && !PyTuple_Check(after)) {
-        PyErr_Format(PyExc_TypeError, "after must be a list or tuple of Readers and reader names, "
-                     "not %.100s", Py_TYPE(after)->tp_name);
+        rrpy_type_error("after", "a list or tuple of Readers and reader names", after);
         return -1;
     }
     PyObject *items = PySequence_List(after);   /* a list of our own: iterating runs no code */
@@ -230,8 +229,7 @@ static int reader_after_arg(rr_py_state *st, PyObject *after, PyObject *keep,
                 goto fail;
             (*names)[opts->after_names_count++] = s;
         } else {
-            PyErr_Format(PyExc_TypeError, "%s must be a Reader or a str (a reader's name), not %.100s",
-                         what, Py_TYPE(item)->tp_name);
+            rrpy_type_error(what, "a Reader or a str (a reader's name)", item);
             goto fail;
         }
     }
@@ -261,15 +259,13 @@ static PyObject *Ring_reader(RingObject *self, PyObject *const *args, Py_ssize_t
     opts.wait = (rr_wait_strategy)wait;
     if (a[2] && a[2] != Py_None) {
         if (!PyUnicode_Check(a[2]))
-            return PyErr_Format(PyExc_TypeError, "name must be a str or None, not %.100s",
-                                Py_TYPE(a[2])->tp_name);
+            return rrpy_type_error("name", "a str or None", a[2]);
         if (!(opts.name = reader_name_arg(a[2], "name")))
             return NULL;
     }
     if (a[4] && a[4] != Py_None) {
         if (!PyBool_Check(a[4]))
-            return PyErr_Format(PyExc_TypeError, "writable must be a bool, not %.100s",
-                                Py_TYPE(a[4])->tp_name);
+            return rrpy_type_error("writable", "a bool", a[4]);
         opts.writable = a[4] == Py_True;
     }
     const rr_reader **readers = NULL;
