@@ -276,3 +276,20 @@ int rrpy_payload_get(PyObject *o, rrpy_payload *p)
     p->len = p->view.len;
     return 0;
 }
+
+/* TypeError "<what> must be <expected>, not <o's type name>". The type's name
+ * is read through PyType_GetName where the API version has it: the limited
+ * API cannot read tp_name. Returns NULL. */
+PyObject *rrpy_type_error(const char *what, const char *expected, PyObject *o)
+{
+#if PY_VERSION_HEX >= 0x030B0000
+    PyObject *name = PyType_GetName(Py_TYPE(o));
+    if (!name)
+        return NULL;
+    PyErr_Format(PyExc_TypeError, "%s must be %s, not %U", what, expected, name);
+    Py_DECREF(name);
+#else
+    PyErr_Format(PyExc_TypeError, "%s must be %s, not %.100s", what, expected, Py_TYPE(o)->tp_name);
+#endif
+    return NULL;
+}
