@@ -44,6 +44,11 @@
  *   - Multi producer, shared: a claimed sequence not yet published or
  *     abandoned lies in the range of a claim record naming its producer's
  *     process (claims.c); a record is free exactly when its owner word is 0.
+ *   - Pipelines (pipeline.c): a reader entry's name, `after` mask and flags
+ *     change only while the changer holds `pipeline.owner`; a mask names
+ *     only entries that went ACTIVE before it was written, and an entry that
+ *     leaves has every mask naming it rewritten before its gate is freed. A
+ *     follower reads only below every gate its mask names.
  */
 #ifndef RR_LAYOUT_H
 #define RR_LAYOUT_H

@@ -11,6 +11,14 @@
  * producer, `published` says so for every event below it at once: such a
  * reader looks at it once per batch, not at a stamp per event (below).
  *
+ * A follower (pipeline.c) reads in place below its leaders' limit, the
+ * lowest gate of the readers it follows (`avail`, RR_READ_FOLLOW): every
+ * slot below it holds its event complete (a leader passed it) and no writer
+ * refills it (the follower's own gate is lower). It takes the fast path a
+ * single producer's reader takes below `published`, looks at the leaders'
+ * gates again only when it reaches the limit, and waits on the `writable`
+ * queue, which releases notify.
+ *
  * Overwrite reads are a seqlock: load the stamp, copy the payload, fence, load
  * the stamp again. The copy is kept only if both stamps say "event pos,
  * complete". A stamp for a later event means the writer lapped the reader: it
