@@ -388,7 +388,10 @@ typedef struct rr_reader_options {
  *                language). A follower is never handed an event before
  *                every reader it follows has released it (moved past it and
  *                not holding it), so it sees what they wrote into it.
- *                Backpressure rings only. When a reader that others follow
+ *                Backpressure rings only. A reader releases what its last
+ *                call handed out at its next call (or close): a stage that
+ *                stops reading keeps its last batch from its followers.
+ *                When a reader that others follow
  *                closes, or its process dies and it is evicted, its
  *                followers follow what it followed instead (nobody, if it
  *                followed nobody: then they read as plain readers).
