@@ -1041,18 +1041,22 @@ static const char *check_reader_name(lua_State *L, int idx, const char *what)
     return s;
 }
 
-/* Option `after` of the table at t: a list of readers and names. The names
- * go into opts (the strings stay referenced by the list, left on the stack);
- * the readers into `lrs` (as userdata: a finalizer run by a later allocation
- * may still close one), which after_resolve turns into the core's handles
- * once nothing allocates any more. The list is read raw: no metamethod runs. */
+/* Option `after` of the table at t: a list of readers and names, copied
+ * into a table the call owns (left on the stack until the reader is open).
+ * The copy is made before any pointer is taken: a finalizer run by a later
+ * allocation (the reader's userdata, the collection of open_reader's retry)
+ * may take a value out of the user's list, and a collection then free it;
+ * the copy keeps every value alive. Its array part is allocated once, with
+ * room for all, so filling it (rawseti) allocates nothing, and the list is
+ * read raw: no metamethod runs. after_resolve reads the handles and the
+ * names' bytes from the copy once nothing allocates any more. */
 typedef struct after_arg {
-    lreader          **lrs;       /* the readers listed, n of them */
-    const rr_reader  **readers;   /* their handles, filled by after_resolve */
-    size_t             n;
+    int               copy;                       /* the copy's stack index, 0: no list */
+    const rr_reader  *readers[RR_MAX_READERS];    /* filled by after_resolve */
+    const char       *names[RR_MAX_READERS];
 } after_arg;
 
-static void field_after(lua_State *L, int t, rr_reader_options *opts, after_arg *a)
+static void field_after(lua_State *L, int t, after_arg *a)
 {
     lua_getfield(L, t, "after");
     if (lua_isnil(L, -1))
@@ -1065,37 +1069,47 @@ static void field_after(lua_State *L, int t, rr_reader_options *opts, after_arg 
     if (n > RR_MAX_READERS)
         luaL_error(L, "ring:reader: after lists %I readers; a ring has at most %d",
                    (lua_Integer)n, RR_MAX_READERS);
-    size_t room = n > 0 ? (size_t)n : 1;
-    a->lrs = lua_newuserdatauv(L, room * sizeof *a->lrs, 0);
-    a->readers = lua_newuserdatauv(L, room * sizeof *a->readers, 0);
-    const char **names = lua_newuserdatauv(L, room * sizeof *names, 0);
+    lua_createtable(L, (int)n, 0);   /* may run a finalizer: the list is read after it */
+    a->copy = lua_gettop(L);
     for (lua_Unsigned i = 1; i <= n; i++) {
         lua_rawgeti(L, list, (lua_Integer)i);
         char what[32];
         snprintf(what, sizeof what, "after[%d]", (int)i);
-        lreader *fr = luaL_testudata(L, -1, READER_MT);
-        if (fr)
-            a->lrs[a->n++] = fr;
-        else if (lua_type(L, -1) == LUA_TSTRING)
-            names[opts->after_names_count++] = check_reader_name(L, -1, what);
-        else
+        if (lua_type(L, -1) == LUA_TSTRING)
+            check_reader_name(L, -1, what);
+        else if (!luaL_testudata(L, -1, READER_MT))
             luaL_error(L, "ring:reader: %s must be a reader or a string (a reader's name), got %s",
                        what, luaL_typename(L, -1));
-        lua_pop(L, 1);   /* still referenced by the list */
+        lua_rawseti(L, a->copy, (lua_Integer)i);   /* within the array part: no allocation */
     }
-    opts->after_names = names;
 }
 
-/* The core's handles of after's readers, each still open; raises for a closed one. */
+/* The core's handles and names of after's copy, each reader still open;
+ * raises for a closed one. Called after the last allocation before each
+ * open: a finalizer may have closed a reader listed (it cannot free one,
+ * the copy holds it). Nothing here allocates but to raise. */
 static void after_resolve(lua_State *L, after_arg *a, rr_reader_options *opts)
 {
-    for (size_t i = 0; i < a->n; i++) {
-        if (!a->lrs[i]->r || a->lrs[i]->close_pending)
-            luaL_error(L, "ring:reader: after: a reader listed is closed");
-        a->readers[i] = a->lrs[i]->r;
+    if (!a->copy)
+        return;
+    size_t nr = 0, nn = 0;
+    lua_Unsigned n = lua_rawlen(L, a->copy);
+    for (lua_Unsigned i = 1; i <= n && i <= RR_MAX_READERS; i++) {
+        lua_rawgeti(L, a->copy, (lua_Integer)i);
+        lreader *fr = luaL_testudata(L, -1, READER_MT);
+        if (fr) {
+            if (!fr->r || fr->close_pending)
+                luaL_error(L, "ring:reader: after: a reader listed is closed");
+            a->readers[nr++] = fr->r;
+        } else {
+            a->names[nn++] = lua_tostring(L, -1);
+        }
+        lua_pop(L, 1);   /* the copy holds it */
     }
     opts->after = a->readers;
-    opts->after_count = a->n;
+    opts->after_count = nr;
+    opts->after_names = a->names;
+    opts->after_names_count = nn;
 }
 
 /* ring:reader(["oldest" | "latest"]) or
@@ -1106,7 +1120,8 @@ static int ring_reader(lua_State *L)
     static const char *const known[] = { "start", "wait", "name", "after", "writable", NULL };
     lring *rg = check_ring(L, 1);
     rr_reader_options opts = RR_READER_OPTIONS_INIT;
-    after_arg after = { NULL, NULL, 0 };
+    after_arg after;
+    after.copy = 0;
     if (lua_type(L, 2) == LUA_TTABLE) {
         check_option_keys(L, 2, "ring:reader", known);
         opts.start = (rr_start)field_name(L, 2, "ring:reader", "start", parse_start, start_of,
@@ -1119,7 +1134,7 @@ static int ring_reader(lua_State *L)
             opts.name = check_reader_name(L, -1, "name");
         }
         opts.writable = field_flag(L, 2, "ring:reader", "writable");
-        field_after(L, 2, &opts, &after);
+        field_after(L, 2, &after);   /* the copy stays on the stack */
     } else {
         opts.start = check_start(L, 2);
     }

@@ -3,7 +3,8 @@
 -- longer owns: reading allocates nothing, so no finalizer runs between a read
 -- and its result; an unpack whose reader moves on or closes midway raises,
 -- add_batch copies what the list held when it
--- checked it, and a reader opened after a collection that released its ring
+-- checked it, ring:reader{after} holds the values of its list while it opens,
+-- and a reader opened after a collection that released its ring
 -- raises instead of touching freed memory.
 --
 -- Each case runs in a fresh lua5.4 (a small heap, so an aggressive collector
@@ -325,4 +326,57 @@ describe("finalizers run inside a call", function()
     assert.is_false(ok)
     assert.matches("released ring", err)
   end)
+  for _, kind in ipairs{ "reader", "name" } do
+    it("ring:reader{after} keeps each " .. kind .. " its list held while it opens: a finalizer "
+       .. "that takes it out of the list midway frees nothing the call reads", function()
+      -- A chain of finalizers, one link per collection cycle (each allocation runs a whole
+      -- cycle here): link k takes the value out of the user's list, so the next cycle frees
+      -- it unless the call holds it itself; that next link then makes strings of the name's
+      -- size, which take the freed memory, so a kept pointer reads another name (ASan, which
+      -- does not reuse memory at once, calls the read itself). Whatever k, the call either
+      -- sees the value gone (the link ran before it read the list) or follows the lead.
+      local t = run_lines(("local kind = %q\n"):format(kind) .. [[
+        for k = 1, 8 do
+          local ring = rr.ring{ slot_size = 16, capacity = 8 }
+          local lead = ring:reader{ name = string.rep("q", 20) }   -- the core keeps the name
+          -- a value only the list references
+          local opts = { after = { kind == "name" and string.rep("q", 20) or ring:reader() } }
+          local links, taken, sprayed = 0, 0, {}
+          local mt
+          mt = { __gc = function()
+            links = links + 1
+            if links == k then taken = 1; opts.after[1] = nil; setmetatable({}, mt)
+            elseif links == k + 1 then
+              for i = 1, 64 do sprayed[i] = string.rep("r", 18) .. ("%02d"):format(i) end
+            elseif links < k then setmetatable({}, mt) end
+          end }
+          collectgarbage("incremental", 1, 1000, 1)
+          collectgarbage("collect")
+          setmetatable({}, mt)
+          local ok, r = pcall(ring.reader, ring, opts)
+          local freed_inside = #sprayed > 0   -- the cycle after the link's ran inside the call
+          collectgarbage("incremental", 100, 100, 13)
+          collectgarbage("stop")   -- the listed reader, out of the list, must not close yet
+          local got = ok and ("follows " .. table.concat(r:after(), ",")) or clean(r)
+          collectgarbage("restart")
+          print(("k%d=%d %s %s"):format(k, taken, tostring(freed_inside), got))
+          if r and ok then r:close() end
+          lead:close()
+        end
+      ]])
+      local window = 0
+      for k = 1, 8 do
+        local taken, freed, got = t["k" .. k]:match("^(%d) (%a+) (.*)$")
+        local lead = kind == "name" and string.rep("q", 20) or "1"   -- or its entry index
+        if got == "follows " .. lead then
+          if taken == "1" and freed == "true" then window = window + 1 end
+        else
+          assert.are.equal("ring:reader: after[1] must be a reader or a string (a reader's "
+                           .. "name), got nil", got, "k=" .. k)
+        end
+      end
+      assert.is_true(window > 0, "no case took the value out of the list and collected it "
+                     .. "inside the call after it read the list; the case tests nothing")
+    end)
+  end
 end)
