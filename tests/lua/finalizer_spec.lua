@@ -379,4 +379,19 @@ describe("finalizers run inside a call", function()
                      .. "inside the call after it read the list; the case tests nothing")
     end)
   end
+  it("closing a reader of after during reader()'s collection raises instead of following it",
+     function()
+    collectgarbage("stop")
+    local ring = rr.ring{ slot_size = 64, capacity = 4 }
+    local lead = ring:reader()
+    for _ = 2, rr.MAX_READERS do ring:reader() end     -- dropped, not yet collected
+    local closed = false
+    setmetatable({}, { __gc = function() lead:close(); closed = true end })
+    local ok, err = pcall(ring.reader, ring, { after = { lead } })
+    collectgarbage("restart")
+    assert.is_true(closed)
+    assert.is_false(ok)
+    assert.matches("ring:reader: after: a reader listed is closed", err, 1, true)
+    assert.are.same({}, ring:reader():after())         -- the ring is usable
+  end)
 end)
