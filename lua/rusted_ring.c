@@ -1557,14 +1557,16 @@ static int reader_wait(lua_State *L)
 
 /* ---- events --------------------------------------------------------------- */
 
+static const char STALE_EVENT[] =
+    "stale event: its reader has moved on (the event object belongs to the reader and holds "
+    "the latest event; after a next() that returned nil, a next_block() or close it holds none)";
+
 /* The event at index 1, which must still be its reader's current one. */
 static const rr_event *check_event(lua_State *L)
 {
     levent *e = check_self(L, EVENT_MT);
     if (e->gen != e->rd->gen)
-        luaL_error(L, "stale event: its reader has moved on (the event object belongs to "
-                      "the reader and holds the latest event; after a next() that returned "
-                      "nil, a next_block() or close it holds none)");
+        luaL_error(L, "%s", STALE_EVENT);
     return &e->rd->ev;
 }
 
@@ -1684,20 +1686,28 @@ static int event_unpack(lua_State *L)
     return rr_unpack(L, ev->data, ev->len, 2, 3, "event", still_current, &g);
 }
 
-/* Write the string at argument s_arg into event `ev` of reader rd at the
- * 1-based byte position at argument pos_arg (negative: from the end, as
+/* Write the string at argument pos_arg + 1 into event `ev` of reader rd at
+ * the 1-based byte position at argument pos_arg (negative: from the end, as
  * string positions), for method `fname`: the event's own bytes in the ring,
  * which the readers that follow rd see once rd has moved past it. Returns
  * the position after the bytes written. Only within the payload: an event's
- * length never changes. */
-static int write_into(lua_State *L, lreader *rd, const rr_event *ev, int pos_arg, const char *fname)
+ * length never changes. The caller checked that its event (or block) was
+ * current, at the reader's generation `gen`; converting the arguments may
+ * allocate (luaL_checklstring makes a string of a number), and a finalizer
+ * run there may move the reader on or close it, refilling or emptying `ev`:
+ * so the generation is looked at again after the last conversion, and
+ * `stale` raised if it moved, before anything is written. */
+static int write_into(lua_State *L, lreader *rd, uint64_t gen, const rr_event *ev, int pos_arg,
+                      const char *fname, const char *stale)
 {
     if (!rd->writable)
         return luaL_error(L, "%s: the reader is not writable (open it with "
                              "ring:reader{ writable = true })", fname);
     lua_Integer pos = luaL_checkinteger(L, pos_arg);
     size_t n;
-    const char *s = luaL_checklstring(L, pos_arg + 1, &n);
+    const char *s = luaL_checklstring(L, pos_arg + 1, &n);   /* may run a finalizer */
+    if (rd->gen != gen)
+        return luaL_error(L, "%s", stale);
     lua_Integer len = (lua_Integer)ev->len;
     if (pos < 0)
         pos = len + pos + 1;
@@ -1717,7 +1727,8 @@ static int write_into(lua_State *L, lreader *rd, const rr_event *ev, int pos_arg
 static int event_write(lua_State *L)
 {
     const rr_event *ev = check_event(L);
-    return write_into(L, ((levent *)lua_touserdata(L, 1))->rd, ev, 2, "write");
+    const levent *e = lua_touserdata(L, 1);
+    return write_into(L, e->rd, e->gen, ev, 2, "write", STALE_EVENT);
 }
 
 static int event_tostring(lua_State *L)
@@ -1734,14 +1745,16 @@ static int event_tostring(lua_State *L)
 
 /* ---- blocks --------------------------------------------------------------- */
 
+static const char STALE_BLOCK[] =
+    "stale block: its reader has moved on (the block object belongs to the reader and holds "
+    "its latest block; after a next(), a next_block() that returned nil, or close it holds none)";
+
 /* The block at index 1, which must still be its reader's current one. */
 static const rr_block *check_block(lua_State *L)
 {
     lblock *b = check_self(L, BLOCK_MT);
     if (b->gen != b->rd->gen)
-        luaL_error(L, "stale block: its reader has moved on (the block object belongs to "
-                      "the reader and holds its latest block; after a next(), a next_block() "
-                      "that returned nil, or close it holds none)");
+        luaL_error(L, "%s", STALE_BLOCK);
     return &b->rd->block;
 }
 
@@ -1845,7 +1858,8 @@ static int block_unpack(lua_State *L)
 static int block_write(lua_State *L)
 {
     rr_event ev = block_event(L, check_block(L), 2, "write");
-    return write_into(L, ((lblock *)lua_touserdata(L, 1))->rd, &ev, 3, "write");
+    const lblock *b = lua_touserdata(L, 1);
+    return write_into(L, b->rd, b->gen, &ev, 3, "write", STALE_BLOCK);
 }
 
 static int block_tostring(lua_State *L)

@@ -394,4 +394,49 @@ describe("finalizers run inside a call", function()
     assert.matches("ring:reader: after: a reader listed is closed", err, 1, true)
     assert.are.same({}, ring:reader():after())         -- the ring is usable
   end)
+  -- ev:write(pos, 12345) and b:write(i, pos, 12345): the number becomes a string, an
+  -- allocation, after the event (block) was checked; a finalizer run there moves the reader
+  -- on or closes it. The write must raise as for a stale event, and change no slot.
+  for _, c in ipairs{
+    { "ev:write", "next", "stale event" }, { "ev:write", "close", "stale event" },
+    { "ev:write", "close inside process", "stale event" },
+    { "b:write", "next", "stale block" }, { "b:write", "next_block", "stale block" },
+  } do
+    local method, action, word = c[1], c[2], c[3]
+    it("a finalizer that runs " .. action .. " while " .. method .. " converts its number "
+       .. "makes it raise as for a " .. word .. ", writing nothing", function()
+      local t = run_lines(("local method, action = %q, %q\n"):format(method, action) .. [[
+        local ring = rr.ring{ slot_size = 16, capacity = 8 }
+        local w, r = ring:writer(), ring:reader{ writable = true }
+        for i = 1, 4 do assert(w:add(support.payload(i))) end
+        local check = ring:reader()                     -- sees what lands in the slots
+        local move = ({ next = function() r:next() end, close = function() r:close() end,
+                        next_block = function() r:next_block(2) end,
+                        ["close inside process"] = function() r:close() end })[action]
+        local ok, err
+        if method == "b:write" then
+          local b = assert(r:next_block(2))
+          ok, err = at_first_allocation(move, b.write, b, 1, 1, 12345)
+        elseif action == "close inside process" then
+          r:process(function(ev)
+            ok, err = at_first_allocation(move, ev.write, ev, 1, 12345)
+            return false
+          end, { timeout = 0 })
+        else
+          local ev = assert(r:next())
+          ok, err = at_first_allocation(move, ev.write, ev, 1, 12345)
+        end
+        print("fired=" .. fired)
+        print("ok=" .. tostring(ok))
+        print("err=" .. clean(err))
+        local seqs = {}
+        for ev in check:events() do seqs[#seqs + 1] = seq_of(ev) end
+        print("slots=" .. table.concat(seqs, ","))
+      ]])
+      assert.are.equal("1", t.fired, "the finalizer did not run inside the write; the case "
+                       .. "tests nothing")
+      assert.are.same({ "false", "1,2,3,4" }, { t.ok, t.slots })
+      assert.matches("^" .. word .. ": its reader has moved on", t.err)
+    end)
+  end
 end)
