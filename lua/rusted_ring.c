@@ -1516,16 +1516,18 @@ static int reader_writable(lua_State *L)
 
 /* r:after() -> the readers it follows now, a list of names (entry indexes,
  * 0-based as stats() gives them, for unnamed ones) in entry order; {} once
- * closed. It changes when one of them closes or its process dies. */
+ * closed. It changes when one of them closes or its process dies. The
+ * list is read after the allocations: a finalizer they run may close the
+ * reader or one it follows. */
 static int reader_after(lua_State *L)
 {
     lreader *rd = luaL_checkudata(L, 1, READER_MT);
-    uint64_t mask = rd->r && !rd->close_pending && rd->parent ? rr_reader_after(rd->r) : 0;
     lua_newtable(L);
-    if (!mask)   /* (a default pool's reader follows nobody: pools overwrite) */
-        return 1;
+    if (!rd->r || rd->close_pending || !rd->parent || !rr_reader_after(rd->r))
+        return 1;   /* (a default pool's reader follows nobody: pools overwrite) */
     rr_ring_stats *s = lua_newuserdatauv(L, sizeof *s, 0);   /* too big for the C stack */
-    if (!rd->r || !rd->parent->ring)   /* a finalizer run by the allocation closed it */
+    uint64_t mask = rd->r && !rd->close_pending ? rr_reader_after(rd->r) : 0;
+    if (!mask)
         return lua_pop(L, 1), 1;
     if (rr_ring_stats_get(rd->parent->ring, s) != RR_OK)
         s->reader_count = 0;

@@ -439,4 +439,33 @@ describe("finalizers run inside a call", function()
       assert.matches("^" .. word .. ": its reader has moved on", t.err)
     end)
   end
+  for _, c in ipairs{ { "closes a reader it follows", "a" },
+                      { "closes it inside its process()", "" } } do
+    it("r:after() reads the list after its allocations: a finalizer run there that "
+       .. c[1] .. " leaves it out", function()
+      local t = run_lines(("local case = %q\n"):format(c[1]) .. [[
+        local ring = rr.ring{ slot_size = 16, capacity = 8 }
+        local w = ring:writer()
+        local a, b = ring:reader{ name = "a" }, ring:reader{ name = "b" }
+        local f = ring:reader{ after = { a, b } }
+        assert(w:add(support.payload(1)))
+        for _, lead in ipairs{ a, b } do assert(lead:next()); assert(not lead:next()) end
+        local ok, list
+        if case == "closes a reader it follows" then
+          ok, list = at_first_allocation(function() b:close() end, f.after, f)
+        else
+          f:process(function()
+            ok, list = at_first_allocation(function() f:close() end, f.after, f)
+            return false
+          end, { timeout = 0 })
+        end
+        print("fired=" .. fired)
+        print("ok=" .. tostring(ok))
+        print("after=" .. table.concat(list, ","))
+      ]])
+      assert.are.equal("1", t.fired, "the finalizer did not run inside r:after(); the case "
+                       .. "tests nothing")
+      assert.are.same({ "true", c[2] }, { t.ok, t.after })
+    end)
+  end
 end)
