@@ -53,3 +53,16 @@ def test_the_rockspec_compiles_every_c_file_of_the_lua_binding():
     on_disk = sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "lua").glob("*.c"))
     assert in_rockspec == on_disk
 
+
+
+def test_the_extension_under_test_is_the_build_asked_for():
+    """RR_LIMITED_API=1 (make test-python RR_LIMITED_API=1) tests the limited-API
+    build, =0 or unset the full API's: the other build's file must not be the
+    one imported (an interpreter prefers its own suffix to .abi3.so)."""
+    import os
+    import sysconfig
+
+    import rusted_ring._core as core
+    limited = os.environ.get("RR_LIMITED_API") == "1"
+    suffix = ".abi3.so" if limited else sysconfig.get_config_var("EXT_SUFFIX")
+    assert core.__file__.endswith(suffix), f"RR_LIMITED_API={limited:d} but imported {core.__file__}"
