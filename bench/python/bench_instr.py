@@ -22,6 +22,7 @@ Cases (64-byte payloads, one thread, nothing waits):
   Ring add_batch/next_batch  w.add_batch(64 payloads); r.next_batch(64), per event
   ... batch = next_batch     the same, the last batch still referenced while the
                              next is read
+  Ring add_block/next_block  w.add_block(64 rows); r.next_block(64), per event
   empty loop                 for _ in range(n): pass
 
 Without valgrind on PATH the script says so and exits 0 (nothing measured).
@@ -51,6 +52,7 @@ CASES = {
     "queue_kept": ("SimpleQueue put + item = get_nowait", 1),
     "ring_batch": ("Ring add_batch(64) + next_batch(64)", BATCH),
     "ring_batch_kept": ("Ring add_batch(64) + batch = next_batch(64)", BATCH),
+    "ring_block": ("Ring add_block(64) + next_block(64)", BATCH),
     "empty": ("empty loop", 1),
 }
 
@@ -112,6 +114,15 @@ def child(case: str, n: int) -> None:
             add_batch(batch)
             got = nb(BATCH)
         assert r.delivered == n * BATCH and len(got) == BATCH
+    elif case == "ring_block":
+        ring = rr.Ring(PAYLOAD, CAPACITY)
+        w, r = ring.writer(), ring.reader()
+        add_block, nb = w.add_block, r.next_block
+        rows = memoryview(bytearray(BATCH * PAYLOAD)).cast("B", (BATCH, PAYLOAD))
+        for _ in range(n):
+            add_block(rows)
+            nb(BATCH)
+        assert r.delivered == n * BATCH
     elif case == "empty":
         for _ in range(n):
             pass
