@@ -250,13 +250,17 @@ static inline void rrpy_payload_release(rrpy_payload *p)
 
 /* ---- the limited API ------------------------------------------------------------------
  *
- * The binding compiles two ways: against the full C API, and against the
- * limited API of CPython 3.11 (Py_LIMITED_API 0x030B0000: heap types from
- * PyType_Spec, METH_FASTCALL, the buffer protocol), which is how the abi3 wheel
- * for 3.11+ is built (setup.py). Where the full API has a faster form -- a
- * macro instead of a call, a struct field instead of PyType_GetSlot -- the
- * helpers below use it, and the limited build calls the stable-ABI function
- * that does the same. Every other line of the binding is limited-API code. */
+ * The binding compiles two ways: against the full C API (the wheels), and
+ * against the limited API of CPython 3.11 (Py_LIMITED_API 0x030B0000: heap
+ * types from PyType_Spec, METH_FASTCALL, the buffer protocol), an abi3 build
+ * that RR_LIMITED_API=1 asks setup.py for (which says why the wheels do not
+ * use it). Where the full API has a faster form -- a macro instead of a call,
+ * a struct field instead of PyType_GetSlot, rrpy_long_refill -- the helpers
+ * use it, and the limited build calls the stable-ABI function that does the
+ * same. Every other line of the binding is limited-API code: new code must
+ * compile both ways (make test-python RR_LIMITED_API=1). Object structs are
+ * passed to Py_TYPE, Py_NewRef, Py_XDECREF, ... cast to PyObject *: the
+ * limited API's, from 3.11, take nothing else. */
 
 #ifdef Py_LIMITED_API
 # define RRPY_TUPLE_SIZE(t)         PyTuple_Size(t)
