@@ -118,7 +118,8 @@ PY_DEPS := $(PY_PROBE) $(CURDIR)/tests/py_deps.py --python $(PYTHON) $(if $(PY_O
 PY_BUILD_REQS := 'setuptools>=77'
 PY_TEST_REQS  := 'pytest>=7' 'hypothesis>=6' numpy 'prometheus_client>=0.17' pandas
 
-.PHONY: python py-build-deps py-deps test-python bench-py bench-limited-api demo-python venv
+.PHONY: python py-build-deps py-deps test-python test-python-limited bench-py bench-limited-api \
+        demo-python venv
 python: $(PY_EXT)
 PY_BINDING := $(wildcard python/_core/*.c python/_core/*.h)
 $(PY_EXT): $(CORE_SRC) $(CORE_HDR) $(PY_BINDING) csrc/sources.mk setup.py | py-build-deps
@@ -141,8 +142,18 @@ py-build-deps:
 py-deps:
 	@$(PY_DEPS) $(PY_TEST_REQS)
 
+# PY_TESTS narrows the run (CI runs the smoke subset on the limited-API build).
+PY_TESTS ?= tests/python tests/fuzz
+PY_SMOKE := tests/python/test_ring.py tests/python/test_zero_copy.py tests/python/test_shared.py \
+            tests/python/test_blocks.py
 test-python: py-deps python
-	$(PY_RUN) -m pytest -q -p no:cacheprovider tests/python tests/fuzz
+	$(PY_RUN) -m pytest -q -p no:cacheprovider $(PY_TESTS)
+
+# The limited-API build (RR_LIMITED_API=1, see setup.py) with -Werror, and the smoke
+# subset on it: CI's check that the binding still compiles both ways. `make
+# test-python RR_LIMITED_API=1` runs the whole suite on that build.
+test-python-limited:
+	$(MAKE) --no-print-directory test-python RR_LIMITED_API=1 PY_TESTS="$(PY_SMOKE)"
 
 bench-py: python
 	$(PY_RUN) bench/python/bench_queue.py
@@ -161,6 +172,8 @@ include lua/lua.mk
 include tests/interop/interop.mk
 # The Python binding's fuzzer (target fuzz-python).
 include tests/fuzz/fuzz.mk
+# The sdist and the wheels, and testing them installed (targets wheel, test-wheels).
+include tests/wheels/wheels.mk
 # The benchmark suite and its notebooks (targets bench, bench-quick, test-notebooks).
 include bench/bench.mk
 
@@ -250,7 +263,7 @@ demo-c: $(BUILD)/examples/fanout
 	$(BUILD)/examples/fanout
 
 clean:
-	rm -rf $(BUILD) python/rusted_ring/_core*.so python/rusted_ring.egg-info
+	rm -rf $(BUILD) dist python/rusted_ring/_core*.so python/rusted_ring.egg-info
 
 # clean, and .venv too (make makes it again when it needs it).
 distclean: clean
