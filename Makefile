@@ -1,6 +1,11 @@
 # rusted_ring — one Makefile for the C core, its tests, benchmarks and demo.
 #
-#   make test       build and run every test suite: C, Python, Lua, interop, notebooks
+#   make test       build and run every test suite: C, Python, Lua, interop, notebooks,
+#                   the type checks, the packed Lua rock, the API reference
+#   make typecheck  stubtest (the stubs against the extension) and mypy --strict over the
+#                   package, the examples and tests/typing/usage.py for Python 3.10 to 3.13
+#   make test-rock  luarocks lint and pack; the source rock installed offline, busted against it
+#   make docs       the Python API reference (pdoc) in build/docs/index.html; any warning fails it
 #   make test-c     the C tests; the stress and wait tests again under each wait strategy
 #   make sanitize   all C tests under ASan+UBSan and under TSan (stress tests shortened),
 #                   pytest with the extension and busted with the Lua module under ASan+UBSan
@@ -83,7 +88,7 @@ $(BUILD)/%/test_shm_faults: LDLIBS += -Wl,--wrap=fcntl,--wrap=fallocate
 all: lib
 lib: $(BUILD)/release/lib.a
 
-test: test-c test-python test-lua test-interop test-notebooks
+test: test-c test-python test-lua test-interop test-notebooks typecheck test-rock docs
 
 # ---- Python: the extension is built in place (python/rusted_ring/_core*.so) ----
 # from the core and the binding's sources in python/_core/ (outside the package).
@@ -155,6 +160,24 @@ test-python: py-deps python
 test-python-limited:
 	$(MAKE) --no-print-directory test-python RR_LIMITED_API=1 PY_TESTS="$(PY_SMOKE)"
 
+# The type checks (tests/typing/test_typing.py). mypy is pinned: each release adds
+# checks, and a new one must not turn CI red without a change here.
+PY_TYPE_REQS := 'mypy==2.4.1'
+.PHONY: typecheck
+typecheck: py-deps python
+	@$(PY_DEPS) $(PY_TYPE_REQS)
+	$(PY_RUN) -m pytest -q -p no:cacheprovider tests/typing
+
+# The API reference (docs/build.py): pdoc is pinned as mypy is; typing_extensions,
+# because the stub it reads the extension's types from imports it.
+PY_DOCS_REQS := 'pdoc==16.0.0' typing_extensions
+DOCS_DIR := $(BUILD)/docs
+.PHONY: docs
+docs: py-deps python
+	@$(PY_DEPS) $(PY_DOCS_REQS)
+	@rm -rf $(DOCS_DIR)
+	$(PY_RUN) docs/build.py $(DOCS_DIR)
+
 bench-py: python
 	$(PY_RUN) bench/python/bench_queue.py
 	$(PY_RUN) bench/python/bench_instr.py
@@ -168,6 +191,8 @@ demo-python: python
 
 # The Lua module's rules (targets lua, test-lua, bench-lua, demo-lua).
 include lua/lua.mk
+# The Lua module as a packed source rock, installed offline (target test-rock).
+include lua/rock.mk
 # Cross-process and cross-language tests (target test-interop, demo-interop).
 include tests/interop/interop.mk
 # The Python binding's fuzzer (target fuzz-python).

@@ -142,6 +142,9 @@ rr_status rr_reader_next_block(rr_reader *r, size_t max, rr_block *b, int64_t ti
                          .lengths = meta, .types = meta + 1,
                          .meta_stride = RR_SCRATCH_META_BYTES };
     } else {
+        /* a follower: no further than its leaders released (reader.c) */
+        if (r->direct == RR_READ_FOLLOW && most - 1 > r->avail - r->pos)
+            most = r->avail - r->pos + 1;
         if (n < most) {
             uint32_t k = rr__run_in_place(ring, r->pos, r->idx, (uint32_t)(most - 1));
             r->pos += k;

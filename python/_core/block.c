@@ -587,6 +587,7 @@ static PyMethodDef Block_methods[] = {
      "the reader has also moved on). Idempotent. BufferError, changing nothing, while a buffer "
      "taken from the block is alive."},
     {"__enter__", (PyCFunction)Block_enter, METH_NOARGS, "Return the block itself."},
+    RRPY_REDUCE(rrpy_block_reduce, "Refuses (TypeError): pass a copy of the data instead."),
     {"__exit__", (PyCFunction)(void (*)(void))Block_exit, METH_FASTCALL, "Release the block."},
     {0}
 };
@@ -1189,6 +1190,7 @@ static PyMethodDef BlockClaim_methods[] = {
      "claimed slots, as Block.as_array. Release it before leaving the `with` block."},
     {"__enter__", (PyCFunction)BlockClaim_enter, METH_NOARGS,
      "Claim the slots (waiting for room as Writer.add does) and return the claim."},
+    RRPY_REDUCE(rrpy_block_claim_reduce, "Refuses (TypeError): publish the slots and pass their data."),
     {"__exit__", (PyCFunction)(void (*)(void))BlockClaim_exit, METH_FASTCALL,
      "Publish the claimed events, or abandon them when the block raised."},
     {0}

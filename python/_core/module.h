@@ -112,6 +112,7 @@ struct RingObject {
     RingObject *live_next;
     RingObject **live_prev;  /* NULL while not on the list */
     long        pid;         /* the process that made or opened it (see Ring_exit) */
+    int         allow_other_user;   /* shared: opened with it, and a pickled copy asks for it too */
 };
 
 typedef struct {
@@ -395,6 +396,17 @@ static inline unsigned long rrpy_thread_ident(void)
 
 /* __enter__ of every handle: the handle itself. */
 PyObject *rrpy_return_self(PyObject *self, PyObject *unused);
+
+/* pickle.c: __reduce__ of each type. A shared Ring pickles by name; the rest
+ * refuse, saying what to pass instead. */
+PyObject *rrpy_ring_reduce(PyObject *self, PyObject *unused);
+PyObject *rrpy_writer_reduce(PyObject *self, PyObject *unused);
+PyObject *rrpy_reader_reduce(PyObject *self, PyObject *unused);
+PyObject *rrpy_event_reduce(PyObject *self, PyObject *unused);
+PyObject *rrpy_block_reduce(PyObject *self, PyObject *unused);
+PyObject *rrpy_claim_reduce(PyObject *self, PyObject *unused);
+PyObject *rrpy_block_claim_reduce(PyObject *self, PyObject *unused);
+#define RRPY_REDUCE(fn, doc) {"__reduce__", (PyCFunction)(fn), METH_NOARGS, doc}
 
 /* ---- types and the calls between them ------------------------------------------ */
 

@@ -693,6 +693,8 @@ static PyMethodDef Reader_methods[] = {
      "close($self)\n--\n\nUnregister: the reader stops gating writers (once events you still hold from it "
      "are gone). Idempotent."},
     {"__enter__", (PyCFunction)rrpy_return_self, METH_NOARGS, "Return the reader itself."},
+    RRPY_REDUCE(rrpy_reader_reduce, "Refuses (TypeError): pass the shared ring or its name, and "
+                                    "open a reader in the other process."),
     {"__exit__", (PyCFunction)(void (*)(void))Reader_exit, METH_FASTCALL, "Close the reader."},
     {0}
 };
@@ -840,6 +842,7 @@ static PyObject *Event_repr(EventObject *self)
 
 static PyMethodDef Event_methods[] = {
     {"__bytes__", (PyCFunction)Event_bytes, METH_NOARGS, "A copy of the payload as bytes."},
+    RRPY_REDUCE(rrpy_event_reduce, "Refuses (TypeError): pass bytes(event) instead."),
     {0}
 };
 

@@ -354,6 +354,10 @@ static PyMethodDef Ring_methods[] = {
      "goes when the last one lets go. FileNotFoundError (a SharedMemoryError) when there is "
      "no such segment."},
     {"__enter__", (PyCFunction)rrpy_return_self, METH_NOARGS, "Return the ring itself."},
+    RRPY_REDUCE(rrpy_ring_reduce,
+                "A shared ring pickles by name: unpickling opens it with Ring.open_shared, so a "
+                "multiprocessing child (spawn, forkserver) gets a handle of its own. Other rings "
+                "refuse (TypeError)."),
     {"__exit__", (PyCFunction)(void (*)(void))Ring_exit, METH_FASTCALL,
      "Close the ring; in a fork()ed child, a shared ring made or opened by the parent is left "
      "open (close() closes it)."},

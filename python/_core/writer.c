@@ -545,6 +545,8 @@ static PyMethodDef Writer_methods[] = {
     {"close", (PyCFunction)Writer_close, METH_NOARGS,
      "close($self)\n--\n\nRelease the writer (a single-producer ring then accepts a new one). Idempotent."},
     {"__enter__", (PyCFunction)rrpy_return_self, METH_NOARGS, "Return the writer itself."},
+    RRPY_REDUCE(rrpy_writer_reduce, "Refuses (TypeError): pass the shared ring or its name, and "
+                                    "open a writer in the other process."),
     {"__exit__", (PyCFunction)(void (*)(void))Writer_exit, METH_FASTCALL, "Close the writer."},
     {0}
 };
@@ -839,6 +841,7 @@ static void Claim_dealloc(ClaimObject *self)
 static PyMethodDef Claim_methods[] = {
     {"__enter__", (PyCFunction)Claim_enter, METH_NOARGS,
      "Claim the slot (waiting for room as Writer.add does) and return it."},
+    RRPY_REDUCE(rrpy_claim_reduce, "Refuses (TypeError): publish the slot and pass its data."),
     {"__exit__", (PyCFunction)(void (*)(void))Claim_exit, METH_FASTCALL,
      "Publish the slot's first `length` bytes, or abandon the event when the block raised."},
     {0}
