@@ -21,7 +21,7 @@ import platform
 import re
 import sys
 import sysconfig
-from glob import glob
+from glob import escape as glob_escape, glob
 
 
 def make_vars(path):
@@ -56,6 +56,22 @@ if sys.argv[1:] == ["--ext-suffix"]:    # for the Makefile: the extension's file
     sys.exit(0)
 
 from setuptools import Extension, setup  # noqa: E402 (not needed for --ext-suffix)
+from setuptools.command.build_ext import build_ext  # noqa: E402
+
+
+class BuildExt(build_ext):
+    """Removes the other build's file beside the one it builds (_core.abi3.so
+    beside _core.cpython-3XX-....so, or the reverse): a folder with both, after
+    builds of both kinds, would import the interpreter's own and pack both into
+    a wheel."""
+
+    def build_extension(self, ext):
+        target = self.get_ext_fullpath(ext.name)
+        stem = os.path.basename(target).split(".", 1)[0]
+        for other in glob(os.path.join(glob_escape(os.path.dirname(target)), stem + ".*so")):
+            if os.path.abspath(other) != os.path.abspath(target):
+                os.remove(other)
+        super().build_extension(ext)
 
 LIMITED = limited_api()
 build = make_vars("csrc/sources.mk")
@@ -77,4 +93,5 @@ core = Extension(
 )
 
 setup(ext_modules=[core],
+      cmdclass={"build_ext": BuildExt},
       options={"bdist_wheel": {"py_limited_api": "cp%d%d" % LIMITED_API}} if LIMITED else {})

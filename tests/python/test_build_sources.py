@@ -66,3 +66,22 @@ def test_the_extension_under_test_is_the_build_asked_for():
     limited = os.environ.get("RR_LIMITED_API") == "1"
     suffix = ".abi3.so" if limited else sysconfig.get_config_var("EXT_SUFFIX")
     assert core.__file__.endswith(suffix), f"RR_LIMITED_API={limited:d} but imported {core.__file__}"
+
+
+def test_a_build_removes_the_other_kinds_extension_from_its_folder(tmp_path):
+    """After a limited-API build (_core.abi3.so) a full-API build into the same
+    folder (or the reverse) leaves its own file only: with both there, the
+    interpreter imports its own suffix, and a wheel would pack both."""
+    import os
+    import subprocess
+    import sys
+    import sysconfig
+
+    pkg = tmp_path / "lib" / "rusted_ring"
+    pkg.mkdir(parents=True)
+    (pkg / "_core.abi3.so").write_bytes(b"left by a limited-API build")
+    env = {k: v for k, v in os.environ.items() if k != "RR_LIMITED_API"}
+    subprocess.run([sys.executable, "setup.py", "-q", "build_ext", "--build-lib", str(tmp_path / "lib"),
+                    "--build-temp", str(tmp_path / "temp")],
+                   cwd=ROOT, env=env, check=True, capture_output=True)
+    assert sorted(p.name for p in pkg.iterdir()) == ["_core" + sysconfig.get_config_var("EXT_SUFFIX")]
