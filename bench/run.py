@@ -457,6 +457,8 @@ GROUPS = {
     "py_procs": ("Python processes vs mp.Queue, faster-fifo, pyzmq (bench_procs.py)", _py("bench_procs.py")),
     "py_pressure": ("writer outrunning its reader, sampled (bench_pressure.py)", _py("bench_pressure.py")),
     "py_blocks": ("Python blocks + NumPy vs SimpleQueue, mp.Queue (bench_blocks.py)", _py("bench_blocks.py")),
+    "py_pipeline": ("Python 3-stage pipeline: one ring vs SimpleQueue chain vs RingPipe, alternating runs "
+                    "(bench_pipeline.py)", _py("bench_pipeline.py")),
     "lua": ("Lua vs a pure-Lua table queue (bench.lua)", lua),
 }
 
@@ -946,6 +948,13 @@ def summary(doc: dict) -> list[dict]:
         add("Python, one thread, callgrind instructions per event", f"{ours} vs {peer}", ours,
             o and o["instructions_per_event"], peer, p and p["instructions_per_event"], "instructions",
             "lower", note, ("py_instr",))
+    o, p = (_find(pi, name="Ring add_batch(64) + process(handler)"),
+            _find(pi, name="Ring add_batch(64) + next_batch loop + handler"))
+    add("Python, one thread, callgrind instructions per event", "process(handler) vs the same loop over "
+        "next_batch", "add_batch(64) + process(handler)", o and o["instructions_per_event"],
+        "add_batch(64) + for i, ev in enumerate(next_batch(64)): handler(ev, i == last)",
+        p and p["instructions_per_event"], "instructions", "lower",
+        "both rusted_ring: x is what running the handler loop in C saves", ("py_instr",), reference=True)
 
     pl = (_data(doc, "py_latency") or {}).get("results", [])
     for kind, ours_name, peers in (("threads", "rusted_ring Ring", ("queue.Queue", "queue.SimpleQueue")),
@@ -994,6 +1003,7 @@ def summary(doc: dict) -> list[dict]:
             "both rusted_ring: x is what reading in Lua costs against reading in Python", g, reference=True)
 
     _blocks_rows(doc, add)
+    _pipeline_rows(doc, add)
 
     lu = _data(doc, "lua")
     lua_targets = {"interleaved": "target >= 1.0x", "bursts_block": "target >= 1.5x"}
@@ -1009,6 +1019,27 @@ def summary(doc: dict) -> list[dict]:
         f"payload {mem['payload_bytes']:,} B; XS pool: ours {xs['ours_bytes']:,} B, seed {xs['seed_bytes']:,} B"
         if mem and xs else "", ("c_core",))
     return rows
+
+
+def _pipeline_rows(doc: dict, add) -> None:
+    """Three pipeline stages in threads (bench_pipeline.py): one ring whose readers follow each
+    other, run by Reader.process, against a SimpleQueue chain and a RingPipe chain; medians of
+    alternating runs, with each side's range."""
+    data = _data(doc, "py_pipeline") or {}
+    res = {r["key"]: r for r in data.get("results", [])}
+    ours = res.get("one_ring", {})
+    runs = data.get("runs", "?")
+    section = f"Python, 3 pipeline stages in threads, 64 B (median of {runs} alternating runs)"
+    for key, label, target in (("simple_queue", "one ring, process() vs SimpleQueue chain", 2.0),
+                               ("ring_pipe", "one ring, process() vs RingPipe chain", 1.0)):
+        peer = res.get(key, {})
+        spread = {"stat": "median", "ours_min": ours.get("min"), "ours_max": ours.get("max"),
+                  "ours_runs": ours.get("n", 0), "peer_min": peer.get("min"),
+                  "peer_max": peer.get("max"), "peer_runs": peer.get("n", 0), "target": target,
+                  "readme": f"Python, 3 stages: one ring + `process()` vs {label.split(' vs ')[1]}"}
+        add(section, label, ours.get("name", "one ring, 3 process() stages (after=)"), ours.get("median"),
+            peer.get("name", key), peer.get("median"), "events/s", "higher",
+            f"{data.get('events', 0):,} events; target >= {target:g}x", ("py_pipeline",), spread=spread)
 
 
 def _blocks_rows(doc: dict, add) -> None:

@@ -885,6 +885,96 @@ rr_status rr_reader_release(rr_reader *r, uint64_t sequence)
     return RR_OK;
 }
 
+/* ---- giving events back ----------------------------------------------------------------
+ *
+ * A handler loop (the bindings' process()) reads a batch and hands its events
+ * to a handler one by one; a handler that stops the loop leaves the rest of
+ * the batch unhandled, and those must come again at the next call. They were
+ * counted when read, so giving them back takes back exactly what their read
+ * counted: `delivered` for the events, and for the sequences passed over
+ * between them `skipped` (an abandoned claim's slot) or `lost` (lapped), which
+ * the next read counts again.
+ *
+ * Backpressure: every slot of [cur_lo, pos) is still pinned (the gate is at or
+ * below cur_lo), so each slot still says what it held: a length above the
+ * slot size is an abandoned claim's, anything else an event handed out. The
+ * gate does not move. Overwrite: one producer never leaves abandoned slots,
+ * so every gap was lost; with several, a slot that still holds that very
+ * sequence abandoned (a seqlock read of it) was skipped, any other gap lost,
+ * never taking back more of either than the reader counted. */
+
+/* Several producers, overwrite: whether slot q % capacity holds sequence q
+ * as an abandoned claim's (stamp done, length above the slot size), read as
+ * rr__fetch_overwrite reads a slot. */
+static bool rr__holds_abandoned(const rr_ring *ring, uint64_t q)
+{
+    rr_slot_meta *m = rr__meta(ring, rr__mod(ring, q));
+    /* A1, pairs with R1 in writer.c / claims.c */
+    uint64_t s1 = atomic_load_explicit(&m->stamp, memory_order_acquire);
+    if (s1 != rr__stamp_done(q))
+        return false;
+    uint32_t len;
+    rr__overwrite_copy(&len, &m->len, sizeof len);
+    /* A5, pairs with R5: a length a writer was changing re-reads a newer stamp */
+    atomic_thread_fence(memory_order_acquire);
+    return atomic_load_explicit(&m->stamp, memory_order_relaxed) == s1 && len > ring->slot_size;
+}
+
+rr_status rr_reader_unread(rr_reader *r, uint64_t sequence, uint64_t count)
+{
+    if (!r)
+        return rr__fail(RR_INVALID, "no reader given");
+    rr_status forked = rr__reader_mine(r);
+    if (forked != RR_OK)
+        return forked;
+    rr_ring *ring = r->ring;
+    uint64_t pos = r->pos;
+    if (sequence < r->cur_lo || sequence > pos || count > pos - sequence)
+        return rr__fail(RR_INVALID, "cannot give back %llu events from %llu: the reader's last "
+                        "call handed out events in [%llu, %llu)", (unsigned long long)count,
+                        (unsigned long long)sequence, (unsigned long long)r->cur_lo,
+                        (unsigned long long)pos);
+    uint64_t gaps = pos - sequence - count, skipped = 0;
+    if (!ring->overwrite) {
+        for (uint64_t q = sequence; q < pos; q++) {
+            uint64_t i = rr__mod(ring, q);
+            if (r->holds[i] != 0)
+                return rr__fail(RR_INVALID, "cannot give back event %llu: it is held "
+                                "(release it first)", (unsigned long long)q);
+            skipped += atomic_load_explicit(&rr__meta(ring, i)->len, memory_order_relaxed) >
+                       ring->slot_size;
+        }
+        if (skipped != gaps)
+            return rr__fail(RR_INVALID, "cannot give back %llu events from %llu: the last call "
+                            "handed out %llu there", (unsigned long long)count,
+                            (unsigned long long)sequence, (unsigned long long)(pos - sequence - skipped));
+    } else if (ring->multi) {
+        for (uint64_t q = sequence; q < pos && skipped < gaps && skipped < r->skipped; q++)
+            skipped += rr__holds_abandoned(ring, q);
+    }
+    uint64_t lost = gaps - skipped;
+    if (lost > r->lost) {             /* never take back more than was counted */
+        lost = r->lost;
+        skipped = gaps - lost;
+    }
+    if (count > r->delivered || skipped > r->skipped)
+        return rr__fail(RR_INVALID, "cannot give back %llu events: the reader counted fewer",
+                        (unsigned long long)count);
+    r->pos = sequence;
+    r->idx = rr__mod(ring, sequence);
+    r->delivered -= count;
+    if (skipped) {
+        r->skipped -= skipped;
+        atomic_store_explicit(&r->entry->skipped, r->skipped, memory_order_relaxed);
+    }
+    if (lost) {
+        r->lost -= lost;
+        atomic_store_explicit(&r->entry->lost, r->lost, memory_order_relaxed);
+    }
+    atomic_store_explicit(&r->entry->position, r->pos, memory_order_relaxed);
+    return RR_OK;
+}
+
 /* ---- figures -------------------------------------------------------------------------------- */
 
 uint64_t rr_reader_cursor(const rr_reader *r) { return r ? r->pos : 0; }

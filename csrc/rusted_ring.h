@@ -458,6 +458,20 @@ size_t    rr_reader_batch_limit(const rr_reader *r);
 rr_status rr_reader_hold(rr_reader *r, uint64_t sequence);
 rr_status rr_reader_release(rr_reader *r, uint64_t sequence);
 
+/* Give back `count` events that the reader's last call handed out, the
+ * first of them `sequence` and the others the ones after it up to the last
+ * handed out: the next call starts at `sequence` and hands them out again
+ * (a handler loop's way to leave the rest of a batch unconsumed). Their
+ * counts are taken back (delivered; and the sequences passed over between
+ * them, skipped or lost, which the next read counts again). Backpressure
+ * rings: the slots stay pinned, so the next call hands out the same events;
+ * none of them may be held. Overwrite rings: the next call reads them from
+ * the ring again, and any the writer has overwritten meanwhile count in
+ * `lost`. RR_INVALID (naming the range) for a sequence outside the last
+ * call's events or a count that is not how many it handed out from there;
+ * count 0 with sequence == cursor does nothing. */
+rr_status rr_reader_unread(rr_reader *r, uint64_t sequence, uint64_t count);
+
 /* ---- reading blocks (block.c) ---------------------------------------------- */
 
 /* Consecutive events lying contiguously in memory. */
@@ -580,7 +594,7 @@ rr_status rr_ring_stats_get(const rr_ring *ring, rr_ring_stats *out);
 #define RR_READER_STATS_FIELDS(X)                                             \
     X(index, U64) X(pid, U64) X(alive, BOOL) X(cursor, U64) X(lag, U64)       \
     X(pinned, U64) X(lost, U64) X(skipped, U64) X(backpressure, RATIO)       \
-    X(wait, WAIT)
+    X(wait, WAIT) X(name, TEXT) X(after, U64) X(writable, BOOL)
 
 /* ---- shared memory ----------------------------------------------------------- */
 

@@ -275,3 +275,11 @@ int rrpy_payload_get(PyObject *o, rrpy_payload *p)
     p->len = p->view.len;
     return 0;
 }
+
+/* TypeError "<what> must be <expected>, not <o's type name>", the name as
+ * every message of the binding gives it (rrpy_type_name). Returns NULL. */
+PyObject *rrpy_type_error(const char *what, const char *expected, PyObject *o)
+{
+    PyErr_Format(PyExc_TypeError, "%s must be %s, not %.100s", what, expected, rrpy_type_name(o));
+    return NULL;
+}

@@ -161,6 +161,8 @@ typedef struct {
     rr_reader    *r;         /* NULL once closed in the core */
     PyTypeObject *event_type;
     rr_wait_strategy wait;   /* how it waits for events (Reader.wait) */
+    PyObject     *name;      /* its name (str), or NULL when unnamed; kept after the close */
+    int           writable;  /* its events' buffers are writable (ring.reader(writable=True)) */
     int           overwrite;
     int           closed;    /* closed for Python; the core may wait for held events */
     int           busy;      /* a call is in progress ... */
@@ -234,6 +236,8 @@ rr_status rrpy_parse_producers(const char *name, int *out);
 rr_status rrpy_parse_start(const char *name, int *out);
 rr_status rrpy_parse_wait(const char *name, int *out);
 int  rrpy_payload_get(PyObject *o, rrpy_payload *p);
+/* TypeError "<what> must be <expected>, not <type of o>"; returns NULL. */
+PyObject *rrpy_type_error(const char *what, const char *expected, PyObject *o);
 
 /* Release the payload's view. That may run Python code (__release_buffer__,
  * the exporter's finalizer), so a call reads the core's last error before,
@@ -428,8 +432,7 @@ PyObject *rrpy_ring_unlink_shared(PyTypeObject *type, PyObject *const *args, Py_
 /* writer.c: Ring.writer() */
 PyObject *rrpy_writer_open(RingObject *ring, rr_wait_strategy wait);
 /* reader.c: Ring.reader(); whether o is an Event (of any interpreter's module) */
-PyObject *rrpy_reader_open(rr_py_state *st, RingObject *ring, rr_start start,
-                           rr_wait_strategy wait);
+PyObject *rrpy_reader_open(rr_py_state *st, RingObject *ring, const rr_reader_options *opts);
 int rrpy_event_check(PyObject *o);
 
 /* block.c: its types (called by module_exec), the methods it gives Reader and

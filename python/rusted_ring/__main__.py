@@ -47,6 +47,7 @@ from typing import Any
 
 from . import _core
 from .monitor import PressureLevel
+from .snapshots import followed
 from .stats import PoolStats, SystemHealth, health_check
 
 PROG = "python -m rusted_ring"
@@ -193,12 +194,15 @@ def ring_table(report: dict[str, Any]) -> str:
         f"health {r['health']}",
     ]
     if r["readers"]:
-        rows = [(e["index"], e["pid"], "yes" if e["alive"] else "NO", e["cursor"], e["lag"],
-                 e["pinned"], e["lost"], _percent(e["backpressure"]),
-                 _STATE[PressureLevel[e["level"]]], e["wait"])
+        names = {e["index"]: e["name"] for e in r["readers"]}
+        rows = [(e["index"], e["name"] or "-", e["pid"], "yes" if e["alive"] else "NO",
+                 e["cursor"], e["lag"], e["pinned"], e["lost"], _percent(e["backpressure"]),
+                 _STATE[PressureLevel[e["level"]]], e["wait"],
+                 ",".join(str(x) for x in followed(e["after"], names)) or "-",
+                 "yes" if e["writable"] else "-")
                 for e in r["readers"]]
-        lines += ["", _table(("READER", "PID", "ALIVE", "CURSOR", "LAG", "PINNED", "LOST",
-                              "BACKPRESSURE", "STATE", "WAIT"), rows)]
+        lines += ["", _table(("READER", "NAME", "PID", "ALIVE", "CURSOR", "LAG", "PINNED", "LOST",
+                              "BACKPRESSURE", "STATE", "WAIT", "AFTER", "WRITES"), rows)]
     else:
         lines += ["", "no readers"]
     return "\n".join(lines)

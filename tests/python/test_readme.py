@@ -125,3 +125,29 @@ def test_readme_workers_example_hands_the_ring_to_spawned_children():
     assert done.stdout.splitlines() == [repr(sorted(f"worker {w} event {i}" for w in (1, 2)
                                                     for i in range(3)))]
     assert not os.path.exists(f"/dev/shm/{name}")
+
+
+def pipeline_blocks():
+    text = README.read_text()
+    section = text.split("\n## Pipelines\n", 1)[1].split("\n## ", 1)[0]
+    return re.findall(r"```python\n(.*?)```", section, re.S)
+
+
+def test_readme_pipelines_run_both_ways_and_agree():
+    """The Pipelines section's two Python blocks, in one namespace as a reader
+    would paste them: the one-ring pipeline (after=, process) and the RingPipe
+    chain print the same squares."""
+    blocks = pipeline_blocks()
+    assert len(blocks) == 2, "the README's Pipelines section lost an example"
+    assert "after=" in blocks[0] and "RingPipe" in blocks[1]
+    out = io.StringIO()
+    namespace = {}
+    with contextlib.redirect_stdout(out):
+        for block in blocks:
+            exec(compile(block, "README.md", "exec"), namespace)
+    assert out.getvalue().splitlines() == [
+        "[1, 4, 9, 16, 25]",
+        "['parse', 'enrich', 'store']",
+        "('enrich',)",
+        "[1, 4, 9, 16, 25]",
+    ]

@@ -31,7 +31,7 @@ WRITER = textwrap.dedent("""
     import rusted_ring as rr
     ring = rr.Ring.create_shared(sys.argv[1], 64, 100, mode="backpressure")
     w = ring.writer(wait="sleep")
-    slow, fast = ring.reader(wait="yield"), ring.reader("oldest", wait="spin")
+    slow, fast = ring.reader(wait="yield", name="slow"), ring.reader("oldest", wait="spin")
     for i in range(30):
         w.add(b"event %d" % i, i)
     for _ in range(30):
@@ -95,12 +95,12 @@ def test_table_of_a_shared_ring_written_by_another_process():
     assert "readers 2" in lines[2] and "max backpressure 21.0%" in lines[2]
     assert "health EXCELLENT" in lines[2]
     header = lines.index(next(line for line in lines if line.startswith("READER")))
-    assert lines[header].split() == ["READER", "PID", "ALIVE", "CURSOR", "LAG", "PINNED", "LOST",
-                                     "BACKPRESSURE", "STATE", "WAIT"]
+    assert lines[header].split() == ["READER", "NAME", "PID", "ALIVE", "CURSOR", "LAG", "PINNED",
+                                     "LOST", "BACKPRESSURE", "STATE", "WAIT", "AFTER", "WRITES"]
     rows = sorted(line.split() for line in lines[header + 1:])
     assert [row[1:] for row in rows] == [
-        [str(pid), "yes", "10", "20", "1", "0", "21.0%", "ok", "yield"],
-        [str(pid), "yes", "30", "0", "1", "0", "1.0%", "ok", "spin"]]
+        ["slow", str(pid), "yes", "10", "20", "1", "0", "21.0%", "ok", "yield", "-", "-"],
+        ["-", str(pid), "yes", "30", "0", "1", "0", "1.0%", "ok", "spin", "-", "-"]]
 
 
 def test_json_of_a_shared_ring_written_by_another_process():
@@ -115,8 +115,9 @@ def test_json_of_a_shared_ring_written_by_another_process():
     assert report["health"] == "EXCELLENT" and report["max_backpressure"] == 0.21
     readers = sorted(report["readers"], key=lambda r: r["cursor"])
     assert [(r["cursor"], r["lag"], r["pinned"], r["lost"], r["pid"], r["alive"], r["level"],
-             r["wait"]) for r in readers] == [(10, 20, 1, 0, pid, True, "NORMAL", "yield"),
-                                              (30, 0, 1, 0, pid, True, "NORMAL", "spin")]
+             r["wait"], r["name"], r["after"], r["writable"]) for r in readers] == [
+        (10, 20, 1, 0, pid, True, "NORMAL", "yield", "slow", 0, False),
+        (30, 0, 1, 0, pid, True, "NORMAL", "spin", "", 0, False)]
     assert isinstance(report["timestamp"], float)
 
 
