@@ -9,9 +9,9 @@ CPython 3.11 (Py_LIMITED_API=0x030B0000), which would allow one cp311-abi3
 wheel for every CPython from 3.11 on. The project ships version-specific
 wheels instead (cp310 to cp313, `make wheel`): measured with
 bench/python/bench_limited_api.py (`make bench-limited-api`), the limited
-build costs about 20% more instructions on add + next (add() allocates an int
+build costs 20.6% more instructions on add + next (add() allocates an int
 per call where the full API refills the last one, and reads bytes through a
-call), over the 5% the project allows; next_block costs the same (README,
+call), over the 5% the project allows; next_block 0.6% (README,
 "Installing"). RR_LIMITED_API=1 builds for the limited API all the same (an
 abi3 wheel, on CPython 3.11+ with the GIL; an error elsewhere), and
 `make test-python RR_LIMITED_API=1` runs the suite on that build.
