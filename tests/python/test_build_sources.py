@@ -8,6 +8,8 @@ drifts from the list, or the list from the files in csrc/.
 import re
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 ROCKSPEC = ROOT / "lua" / "rusted_ring-0.1.0-1.rockspec"
 
@@ -77,6 +79,9 @@ def test_a_build_removes_the_other_kinds_extension_from_its_folder(tmp_path):
     import sys
     import sysconfig
 
+    if not (ROOT / "setup.py").exists():
+        pytest.skip("no setup.py: the tests run without the source tree (make test-wheels)")
+    pytest.importorskip("setuptools")
     pkg = tmp_path / "lib" / "rusted_ring"
     pkg.mkdir(parents=True)
     (pkg / "_core.abi3.so").write_bytes(b"left by a limited-API build")
