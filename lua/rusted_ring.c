@@ -1041,18 +1041,22 @@ static const char *check_reader_name(lua_State *L, int idx, const char *what)
     return s;
 }
 
-/* Option `after` of the table at t: a list of readers and names. The names
- * go into opts (the strings stay referenced by the list, left on the stack);
- * the readers into `lrs` (as userdata: a finalizer run by a later allocation
- * may still close one), which after_resolve turns into the core's handles
- * once nothing allocates any more. The list is read raw: no metamethod runs. */
+/* Option `after` of the table at t: a list of readers and names, copied
+ * into a table the call owns (left on the stack until the reader is open).
+ * The copy is made before any pointer is taken: a finalizer run by a later
+ * allocation (the reader's userdata, the collection of open_reader's retry)
+ * may take a value out of the user's list, and a collection then free it;
+ * the copy keeps every value alive. Its array part is allocated once, with
+ * room for all, so filling it (rawseti) allocates nothing, and the list is
+ * read raw: no metamethod runs. after_resolve reads the handles and the
+ * names' bytes from the copy once nothing allocates any more. */
 typedef struct after_arg {
-    lreader          **lrs;       /* the readers listed, n of them */
-    const rr_reader  **readers;   /* their handles, filled by after_resolve */
-    size_t             n;
+    int               copy;                       /* the copy's stack index, 0: no list */
+    const rr_reader  *readers[RR_MAX_READERS];    /* filled by after_resolve */
+    const char       *names[RR_MAX_READERS];
 } after_arg;
 
-static void field_after(lua_State *L, int t, rr_reader_options *opts, after_arg *a)
+static void field_after(lua_State *L, int t, after_arg *a)
 {
     lua_getfield(L, t, "after");
     if (lua_isnil(L, -1))
@@ -1065,37 +1069,47 @@ static void field_after(lua_State *L, int t, rr_reader_options *opts, after_arg 
     if (n > RR_MAX_READERS)
         luaL_error(L, "ring:reader: after lists %I readers; a ring has at most %d",
                    (lua_Integer)n, RR_MAX_READERS);
-    size_t room = n > 0 ? (size_t)n : 1;
-    a->lrs = lua_newuserdatauv(L, room * sizeof *a->lrs, 0);
-    a->readers = lua_newuserdatauv(L, room * sizeof *a->readers, 0);
-    const char **names = lua_newuserdatauv(L, room * sizeof *names, 0);
+    lua_createtable(L, (int)n, 0);   /* may run a finalizer: the list is read after it */
+    a->copy = lua_gettop(L);
     for (lua_Unsigned i = 1; i <= n; i++) {
         lua_rawgeti(L, list, (lua_Integer)i);
         char what[32];
         snprintf(what, sizeof what, "after[%d]", (int)i);
-        lreader *fr = luaL_testudata(L, -1, READER_MT);
-        if (fr)
-            a->lrs[a->n++] = fr;
-        else if (lua_type(L, -1) == LUA_TSTRING)
-            names[opts->after_names_count++] = check_reader_name(L, -1, what);
-        else
+        if (lua_type(L, -1) == LUA_TSTRING)
+            check_reader_name(L, -1, what);
+        else if (!luaL_testudata(L, -1, READER_MT))
             luaL_error(L, "ring:reader: %s must be a reader or a string (a reader's name), got %s",
                        what, luaL_typename(L, -1));
-        lua_pop(L, 1);   /* still referenced by the list */
+        lua_rawseti(L, a->copy, (lua_Integer)i);   /* within the array part: no allocation */
     }
-    opts->after_names = names;
 }
 
-/* The core's handles of after's readers, each still open; raises for a closed one. */
+/* The core's handles and names of after's copy, each reader still open;
+ * raises for a closed one. Called after the last allocation before each
+ * open: a finalizer may have closed a reader listed (it cannot free one,
+ * the copy holds it). Nothing here allocates but to raise. */
 static void after_resolve(lua_State *L, after_arg *a, rr_reader_options *opts)
 {
-    for (size_t i = 0; i < a->n; i++) {
-        if (!a->lrs[i]->r || a->lrs[i]->close_pending)
-            luaL_error(L, "ring:reader: after: a reader listed is closed");
-        a->readers[i] = a->lrs[i]->r;
+    if (!a->copy)
+        return;
+    size_t nr = 0, nn = 0;
+    lua_Unsigned n = lua_rawlen(L, a->copy);
+    for (lua_Unsigned i = 1; i <= n && i <= RR_MAX_READERS; i++) {
+        lua_rawgeti(L, a->copy, (lua_Integer)i);
+        lreader *fr = luaL_testudata(L, -1, READER_MT);
+        if (fr) {
+            if (!fr->r || fr->close_pending)
+                luaL_error(L, "ring:reader: after: a reader listed is closed");
+            a->readers[nr++] = fr->r;
+        } else {
+            a->names[nn++] = lua_tostring(L, -1);
+        }
+        lua_pop(L, 1);   /* the copy holds it */
     }
     opts->after = a->readers;
-    opts->after_count = a->n;
+    opts->after_count = nr;
+    opts->after_names = a->names;
+    opts->after_names_count = nn;
 }
 
 /* ring:reader(["oldest" | "latest"]) or
@@ -1106,7 +1120,8 @@ static int ring_reader(lua_State *L)
     static const char *const known[] = { "start", "wait", "name", "after", "writable", NULL };
     lring *rg = check_ring(L, 1);
     rr_reader_options opts = RR_READER_OPTIONS_INIT;
-    after_arg after = { NULL, NULL, 0 };
+    after_arg after;
+    after.copy = 0;
     if (lua_type(L, 2) == LUA_TTABLE) {
         check_option_keys(L, 2, "ring:reader", known);
         opts.start = (rr_start)field_name(L, 2, "ring:reader", "start", parse_start, start_of,
@@ -1119,7 +1134,7 @@ static int ring_reader(lua_State *L)
             opts.name = check_reader_name(L, -1, "name");
         }
         opts.writable = field_flag(L, 2, "ring:reader", "writable");
-        field_after(L, 2, &opts, &after);
+        field_after(L, 2, &after);   /* the copy stays on the stack */
     } else {
         opts.start = check_start(L, 2);
     }
@@ -1501,16 +1516,18 @@ static int reader_writable(lua_State *L)
 
 /* r:after() -> the readers it follows now, a list of names (entry indexes,
  * 0-based as stats() gives them, for unnamed ones) in entry order; {} once
- * closed. It changes when one of them closes or its process dies. */
+ * closed. It changes when one of them closes or its process dies. The
+ * list is read after the allocations: a finalizer they run may close the
+ * reader or one it follows. */
 static int reader_after(lua_State *L)
 {
     lreader *rd = luaL_checkudata(L, 1, READER_MT);
-    uint64_t mask = rd->r && !rd->close_pending && rd->parent ? rr_reader_after(rd->r) : 0;
     lua_newtable(L);
-    if (!mask)   /* (a default pool's reader follows nobody: pools overwrite) */
-        return 1;
+    if (!rd->r || rd->close_pending || !rd->parent || !rr_reader_after(rd->r))
+        return 1;   /* (a default pool's reader follows nobody: pools overwrite) */
     rr_ring_stats *s = lua_newuserdatauv(L, sizeof *s, 0);   /* too big for the C stack */
-    if (!rd->r || !rd->parent->ring)   /* a finalizer run by the allocation closed it */
+    uint64_t mask = rd->r && !rd->close_pending ? rr_reader_after(rd->r) : 0;
+    if (!mask)
         return lua_pop(L, 1), 1;
     if (rr_ring_stats_get(rd->parent->ring, s) != RR_OK)
         s->reader_count = 0;
@@ -1542,14 +1559,16 @@ static int reader_wait(lua_State *L)
 
 /* ---- events --------------------------------------------------------------- */
 
+static const char STALE_EVENT[] =
+    "stale event: its reader has moved on (the event object belongs to the reader and holds "
+    "the latest event; after a next() that returned nil, a next_block() or close it holds none)";
+
 /* The event at index 1, which must still be its reader's current one. */
 static const rr_event *check_event(lua_State *L)
 {
     levent *e = check_self(L, EVENT_MT);
     if (e->gen != e->rd->gen)
-        luaL_error(L, "stale event: its reader has moved on (the event object belongs to "
-                      "the reader and holds the latest event; after a next() that returned "
-                      "nil, a next_block() or close it holds none)");
+        luaL_error(L, "%s", STALE_EVENT);
     return &e->rd->ev;
 }
 
@@ -1669,20 +1688,28 @@ static int event_unpack(lua_State *L)
     return rr_unpack(L, ev->data, ev->len, 2, 3, "event", still_current, &g);
 }
 
-/* Write the string at argument s_arg into event `ev` of reader rd at the
- * 1-based byte position at argument pos_arg (negative: from the end, as
+/* Write the string at argument pos_arg + 1 into event `ev` of reader rd at
+ * the 1-based byte position at argument pos_arg (negative: from the end, as
  * string positions), for method `fname`: the event's own bytes in the ring,
  * which the readers that follow rd see once rd has moved past it. Returns
  * the position after the bytes written. Only within the payload: an event's
- * length never changes. */
-static int write_into(lua_State *L, lreader *rd, const rr_event *ev, int pos_arg, const char *fname)
+ * length never changes. The caller checked that its event (or block) was
+ * current, at the reader's generation `gen`; converting the arguments may
+ * allocate (luaL_checklstring makes a string of a number), and a finalizer
+ * run there may move the reader on or close it, refilling or emptying `ev`:
+ * so the generation is looked at again after the last conversion, and
+ * `stale` raised if it moved, before anything is written. */
+static int write_into(lua_State *L, lreader *rd, uint64_t gen, const rr_event *ev, int pos_arg,
+                      const char *fname, const char *stale)
 {
     if (!rd->writable)
         return luaL_error(L, "%s: the reader is not writable (open it with "
                              "ring:reader{ writable = true })", fname);
     lua_Integer pos = luaL_checkinteger(L, pos_arg);
     size_t n;
-    const char *s = luaL_checklstring(L, pos_arg + 1, &n);
+    const char *s = luaL_checklstring(L, pos_arg + 1, &n);   /* may run a finalizer */
+    if (rd->gen != gen)
+        return luaL_error(L, "%s", stale);
     lua_Integer len = (lua_Integer)ev->len;
     if (pos < 0)
         pos = len + pos + 1;
@@ -1702,7 +1729,8 @@ static int write_into(lua_State *L, lreader *rd, const rr_event *ev, int pos_arg
 static int event_write(lua_State *L)
 {
     const rr_event *ev = check_event(L);
-    return write_into(L, ((levent *)lua_touserdata(L, 1))->rd, ev, 2, "write");
+    const levent *e = lua_touserdata(L, 1);
+    return write_into(L, e->rd, e->gen, ev, 2, "write", STALE_EVENT);
 }
 
 static int event_tostring(lua_State *L)
@@ -1719,14 +1747,16 @@ static int event_tostring(lua_State *L)
 
 /* ---- blocks --------------------------------------------------------------- */
 
+static const char STALE_BLOCK[] =
+    "stale block: its reader has moved on (the block object belongs to the reader and holds "
+    "its latest block; after a next(), a next_block() that returned nil, or close it holds none)";
+
 /* The block at index 1, which must still be its reader's current one. */
 static const rr_block *check_block(lua_State *L)
 {
     lblock *b = check_self(L, BLOCK_MT);
     if (b->gen != b->rd->gen)
-        luaL_error(L, "stale block: its reader has moved on (the block object belongs to "
-                      "the reader and holds its latest block; after a next(), a next_block() "
-                      "that returned nil, or close it holds none)");
+        luaL_error(L, "%s", STALE_BLOCK);
     return &b->rd->block;
 }
 
@@ -1830,7 +1860,8 @@ static int block_unpack(lua_State *L)
 static int block_write(lua_State *L)
 {
     rr_event ev = block_event(L, check_block(L), 2, "write");
-    return write_into(L, ((lblock *)lua_touserdata(L, 1))->rd, &ev, 3, "write");
+    const lblock *b = lua_touserdata(L, 1);
+    return write_into(L, b->rd, b->gen, &ev, 3, "write", STALE_BLOCK);
 }
 
 static int block_tostring(lua_State *L)

@@ -22,6 +22,7 @@ Cases (64-byte payloads, one thread, nothing waits):
   Ring add_batch/next_batch  w.add_batch(64 payloads); r.next_batch(64), per event
   ... batch = next_batch     the same, the last batch still referenced while the
                              next is read
+  Ring add_block/next_block  w.add_block(64 rows); r.next_block(64), per event
   Ring process(handler)      w.add_batch(64 payloads); r.process(handler, timeout=0):
                              the handler loop in C, per event
   next_batch loop + handler  w.add_batch(64 payloads); the same loop in Python:
@@ -56,6 +57,7 @@ CASES = {
     "queue_kept": ("SimpleQueue put + item = get_nowait", 1),
     "ring_batch": ("Ring add_batch(64) + next_batch(64)", BATCH),
     "ring_batch_kept": ("Ring add_batch(64) + batch = next_batch(64)", BATCH),
+    "ring_block": ("Ring add_block(64) + next_block(64)", BATCH),
     "ring_process": ("Ring add_batch(64) + process(handler)", BATCH),
     "ring_batch_loop": ("Ring add_batch(64) + next_batch loop + handler", BATCH),
     "empty": ("empty loop", 1),
@@ -119,6 +121,15 @@ def child(case: str, n: int) -> None:
             add_batch(batch)
             got = nb(BATCH)
         assert r.delivered == n * BATCH and len(got) == BATCH
+    elif case == "ring_block":
+        ring = rr.Ring(PAYLOAD, CAPACITY)
+        w, r = ring.writer(), ring.reader()
+        add_block, nb = w.add_block, r.next_block
+        rows = memoryview(bytearray(BATCH * PAYLOAD)).cast("B", (BATCH, PAYLOAD))
+        for _ in range(n):
+            add_block(rows)
+            nb(BATCH)
+        assert r.delivered == n * BATCH
     elif case in ("ring_process", "ring_batch_loop"):
         ring = rr.Ring(PAYLOAD, CAPACITY)
         w, r = ring.writer(), ring.reader()

@@ -60,6 +60,7 @@
 
 #include <pthread.h>
 #include <stdint.h>
+#include <stdio.h>               /* snprintf: the limited API's Python.h leaves it out */
 #include <unistd.h>
 
 #include "rusted_ring.h"
@@ -251,6 +252,75 @@ static inline void rrpy_payload_release(rrpy_payload *p)
     p->has_view = 0;
     PyErr_Restore(type, value, tb);
 }
+
+/* ---- the limited API ------------------------------------------------------------------
+ *
+ * The binding compiles two ways: against the full C API (the wheels), and
+ * against the limited API of CPython 3.11 (Py_LIMITED_API 0x030B0000: heap
+ * types from PyType_Spec, METH_FASTCALL, the buffer protocol), an abi3 build
+ * that RR_LIMITED_API=1 asks setup.py for (which says why the wheels do not
+ * use it). Where the full API has a faster form -- a macro instead of a call,
+ * a struct field instead of PyType_GetSlot, rrpy_long_refill -- the helpers
+ * use it, and the limited build calls the stable-ABI function that does the
+ * same. Every other line of the binding is limited-API code: new code must
+ * compile both ways (make test-python RR_LIMITED_API=1). Object structs are
+ * passed to Py_TYPE, Py_NewRef, Py_XDECREF, ... cast to PyObject *: the
+ * limited API's, from 3.11, take nothing else. */
+
+#ifdef Py_LIMITED_API
+# define RRPY_TUPLE_SIZE(t)         PyTuple_Size(t)
+# define RRPY_TUPLE_ITEM(t, i)      PyTuple_GetItem(t, i)
+/* set the item of a new tuple or list (steals o; cannot fail for an index in range) */
+# define RRPY_TUPLE_SET(t, i, o)    ((void)PyTuple_SetItem(t, i, o))
+# define RRPY_LIST_SET(l, i, o)     ((void)PyList_SetItem(l, i, o))
+#else
+# define RRPY_TUPLE_SIZE(t)         PyTuple_GET_SIZE(t)
+# define RRPY_TUPLE_ITEM(t, i)      PyTuple_GET_ITEM(t, i)
+# define RRPY_TUPLE_SET(t, i, o)    PyTuple_SET_ITEM(t, i, o)
+# define RRPY_LIST_SET(l, i, o)     PyList_SET_ITEM(l, i, o)
+#endif
+
+/* The bytes of an exact bytes object. */
+static inline void rrpy_bytes(PyObject *o, const char **buf, Py_ssize_t *len)
+{
+#ifdef Py_LIMITED_API
+    char *b = NULL;
+    *len = 0;
+    (void)PyBytes_AsStringAndSize(o, &b, len);    /* cannot fail for a bytes object */
+    *buf = b;
+#else
+    *buf = PyBytes_AS_STRING(o);
+    *len = PyBytes_GET_SIZE(o);
+#endif
+}
+
+/* A new object of one of the binding's types, and freeing one: the type's
+ * tp_alloc and tp_free (the limited API reads them with PyType_GetSlot). */
+static inline PyObject *rrpy_alloc(PyTypeObject *tp)
+{
+#ifdef Py_LIMITED_API
+    allocfunc alloc = (allocfunc)(uintptr_t)PyType_GetSlot(tp, Py_tp_alloc);
+    return alloc(tp, 0);
+#else
+    return tp->tp_alloc(tp, 0);
+#endif
+}
+
+static inline void rrpy_free(PyObject *o)
+{
+#ifdef Py_LIMITED_API
+    freefunc free_fn = (freefunc)(uintptr_t)PyType_GetSlot(Py_TYPE(o), Py_tp_free);
+    free_fn(o);
+#else
+    Py_TYPE(o)->tp_free(o);
+#endif
+}
+
+/* The name of o's type for an error message ("not %.100s"): tp_name, or in the
+ * limited API (which has no tp_name to read) the type's __name__, copied into
+ * a buffer of this thread's that the next call overwrites -- good for one
+ * PyErr_Format. Sets no exception. */
+const char *rrpy_type_name(PyObject *o);
 
 /* ---- version shims ---------------------------------------------------------------- */
 

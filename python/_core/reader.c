@@ -96,7 +96,7 @@ PyObject *rrpy_reader_open(rr_py_state *st, RingObject *ring, const rr_reader_op
                                  RR_MAX_READERS);
     if (s != RR_OK)
         return rrpy_raise_status(st, s, NULL);
-    ReaderObject *ro = (ReaderObject *)st->reader_type->tp_alloc(st->reader_type, 0);
+    ReaderObject *ro = (ReaderObject *)rrpy_alloc(st->reader_type);
     if (!ro) {
         rr_reader_close(r);
         Py_XDECREF(name);
@@ -104,9 +104,9 @@ PyObject *rrpy_reader_open(rr_py_state *st, RingObject *ring, const rr_reader_op
     }
     ro->name = name;
     ro->writable = opts->writable;
-    ro->ring = (RingObject *)Py_NewRef(ring);
+    ro->ring = (RingObject *)Py_NewRef((PyObject *)ring);
     ro->r = r;
-    ro->event_type = (PyTypeObject *)Py_NewRef(st->event_type);
+    ro->event_type = (PyTypeObject *)Py_NewRef((PyObject *)st->event_type);
     ro->overwrite = rr_ring_mode(ring->ring) == RR_MODE_OVERWRITE;
     if (ro->overwrite && rr_ring_slot_size(ring->ring) <= RRPY_COPY_REUSE_MAX)
         ro->copy_cap = (Py_ssize_t)rr_ring_slot_size(ring->ring);
@@ -166,7 +166,7 @@ static inline int event_kept(EventObject *ev)
 #if defined(Py_GIL_DISABLED) && PY_VERSION_HEX >= 0x030E0000
     return !PyUnstable_Object_IsUniquelyReferenced((PyObject *)ev);
 #else
-    return Py_REFCNT(ev) > 1;
+    return Py_REFCNT((PyObject *)ev) > 1;
 #endif
 }
 
@@ -194,7 +194,7 @@ static void reader_detach_current(ReaderObject *self)
             ev->state = EV_COPY;
         } else if (leader) {
             ev->state = EV_GROUPED;
-            ev->leader = (EventObject *)Py_NewRef(leader);
+            ev->leader = (EventObject *)Py_NewRef((PyObject *)leader);
         } else {
             /* cannot fail (handed out by the last call), except in a fork()ed
              * child, where the core refuses every call of an inherited reader */
@@ -203,7 +203,7 @@ static void reader_detach_current(ReaderObject *self)
             self->nheld++;
             leader = ev;
         }
-        ev->reader = (ReaderObject *)Py_NewRef(self);
+        ev->reader = (ReaderObject *)Py_NewRef((PyObject *)self);
         Py_DECREF(ev);
     }
     if (idle < n)                      /* the older idle ones follow the new */
@@ -220,7 +220,7 @@ static int reader_usable(ReaderObject *self)
         return -1;
     }
     if (self->closed) {
-        PyErr_SetString(state_of_type(Py_TYPE(self))->RingClosed, "the reader is closed");
+        PyErr_SetString(state_of_type(Py_TYPE((PyObject *)self))->RingClosed, "the reader is closed");
         return -1;
     }
     return 0;
@@ -263,7 +263,7 @@ static EventObject *event_new(ReaderObject *self, Py_ssize_t room)
 /* The memory of an Event that went: onto the reader's freelist, or freed. */
 static void event_free(ReaderObject *self, EventObject *ev)
 {
-    if (Py_SIZE(ev) == self->copy_cap && self->nfree < self->cur_cap)
+    if (Py_SIZE((PyObject *)ev) == self->copy_cap && self->nfree < self->cur_cap)
         self->freelist[self->nfree++] = ev;
     else
         PyObject_Free(ev);
@@ -299,7 +299,7 @@ static EventObject *event_make(ReaderObject *self, const rr_event *e)
     Py_ssize_t room = event_room(self, e);
     if (self->ncur < self->nidle) {
         ev = self->cur[self->ncur];
-        if (Py_SIZE(ev) < room) {          /* too small for this payload: a new one */
+        if (Py_SIZE((PyObject *)ev) < room) {          /* too small for this payload: a new one */
             EventObject *fresh = event_new(self, room);
             if (!fresh)
                 return NULL;
@@ -314,7 +314,7 @@ static EventObject *event_make(ReaderObject *self, const rr_event *e)
     }
     self->ncur++;
     event_fill(self, ev, e);
-    return (EventObject *)Py_NewRef(ev);
+    return (EventObject *)Py_NewRef((PyObject *)ev);
 }
 
 /* Room for n events in cur (ncur is 0 and nidle <= cur_cap here), the
@@ -390,7 +390,7 @@ static int reader_wait(ReaderObject *self, next_ctx *c, int64_t timeout_ns, rr_s
 static int reader_outcome(ReaderObject *self, rr_status s)
 {
     if (s != RR_OK && s != RR_EMPTY && s != RR_TIMEOUT && s != RR_CLOSED) {
-        rrpy_raise_status(state_of_type(Py_TYPE(self)), s, NULL);
+        rrpy_raise_status(state_of_type(Py_TYPE((PyObject *)self)), s, NULL);
         return -1;
     }
     return (int)s;
@@ -509,7 +509,7 @@ static PyObject *Reader_next_batch(ReaderObject *self, PyObject *const *args, Py
         if (!ev)
             Py_CLEAR(list);            /* the events made so far go back to idle */
         else
-            PyList_SET_ITEM(list, (Py_ssize_t)i, ev);
+            RRPY_LIST_SET(list, (Py_ssize_t)i, ev);
     }
     reader_leave(self);
     return list;
@@ -524,11 +524,11 @@ static PyObject *Reader_events(ReaderObject *self, PyObject *const *args, Py_ssi
     if (rrpy_parse_args("events", args, nargs, kwnames, names, 1, 1, 0, a) < 0 ||
         rrpy_as_timeout(a[0], RR_FOREVER, &timeout) < 0)
         return NULL;
-    rr_py_state *st = state_of_type(Py_TYPE(self));
-    EventsIterObject *it = (EventsIterObject *)st->iter_type->tp_alloc(st->iter_type, 0);
+    rr_py_state *st = state_of_type(Py_TYPE((PyObject *)self));
+    EventsIterObject *it = (EventsIterObject *)rrpy_alloc(st->iter_type);
     if (!it)
         return NULL;
-    it->reader = (ReaderObject *)Py_NewRef(self);
+    it->reader = (ReaderObject *)Py_NewRef((PyObject *)self);
     it->timeout_ns = timeout;
     return (PyObject *)it;
 }
@@ -572,9 +572,9 @@ static EventObject *process_event(ReaderObject *self, const rr_event *e)
 {
     if (self->ncur > 0) {
         EventObject *last = self->cur[self->ncur - 1];
-        if (!event_kept(last) && Py_SIZE(last) >= event_room(self, e)) {
+        if (!event_kept(last) && Py_SIZE((PyObject *)last) >= event_room(self, e)) {
             event_fill(self, last, e);
-            return (EventObject *)Py_NewRef(last);
+            return (EventObject *)Py_NewRef((PyObject *)last);
         }
     }
     return event_make(self, e);
@@ -750,7 +750,7 @@ static PyObject *Reader_exit(ReaderObject *self, PyObject *const *args, Py_ssize
     return Reader_close(self, NULL);
 }
 
-static PyObject *Reader_get_ring(ReaderObject *self, void *c) { (void)c; return Py_NewRef(self->ring); }
+static PyObject *Reader_get_ring(ReaderObject *self, void *c) { (void)c; return Py_NewRef((PyObject *)self->ring); }
 static PyObject *Reader_get_closed(ReaderObject *self, void *c) { (void)c; return PyBool_FromLong(self->closed); }
 
 static PyObject *Reader_repr(ReaderObject *self)
@@ -778,11 +778,30 @@ static void Reader_finalize(ReaderObject *self)
         reader_detach_current(self);
 }
 
+/* Run the finalizer from dealloc: 0 when the Reader may go, -1 when the
+ * finalizer resurrected it (events it detached reference it). The limited API
+ * has no PyObject_CallFinalizerFromDealloc; the same steps by hand: a
+ * temporary reference for the finalizer's duration, taken back without a
+ * second dealloc. (In a release build the function does nothing more; a
+ * Reader is not GC-tracked, so there is no tracking to restore.) */
+static int reader_finalize_from_dealloc(ReaderObject *self)
+{
+#ifndef Py_LIMITED_API
+    return PyObject_CallFinalizerFromDealloc((PyObject *)self);
+#else
+    PyObject *o = (PyObject *)self;
+    Py_SET_REFCNT(o, 1);
+    Reader_finalize(self);
+    Py_SET_REFCNT(o, Py_REFCNT(o) - 1);
+    return Py_REFCNT(o) == 0 ? 0 : -1;
+#endif
+}
+
 static void Reader_dealloc(ReaderObject *self)
 {
-    if (PyObject_CallFinalizerFromDealloc((PyObject *)self) < 0)
+    if (reader_finalize_from_dealloc(self) < 0)
         return;                        /* kept alive by events of its last call */
-    PyTypeObject *tp = Py_TYPE(self);
+    PyTypeObject *tp = Py_TYPE((PyObject *)self);
     /* Every detached event keeps its reader alive, so none is left: nothing is
      * held, and what `cur` has is idle, referenced by the reader alone. */
     while (self->nidle > 0)
@@ -795,10 +814,10 @@ static void Reader_dealloc(ReaderObject *self)
     PyMem_Free(self->freelist);
     PyMem_Free(self->evbuf);
     PyMem_Free(self->pending);
-    Py_XDECREF(self->event_type);
+    Py_XDECREF((PyObject *)self->event_type);
     Py_XDECREF(self->name);
-    Py_XDECREF(self->ring);
-    tp->tp_free((PyObject *)self);
+    Py_XDECREF((PyObject *)self->ring);
+    rrpy_free((PyObject *)self);
     Py_DECREF(tp);
 }
 
@@ -858,7 +877,7 @@ static PyMethodDef Reader_methods[] = {
 static PyObject *Reader_get_wait(ReaderObject *self, void *c)
 {
     (void)c;
-    return Py_NewRef(state_of_type(Py_TYPE(self))->str_wait[self->wait]);
+    return Py_NewRef(state_of_type(Py_TYPE((PyObject *)self))->str_wait[self->wait]);
 }
 
 static PyObject *Reader_get_name(ReaderObject *self, void *c)
@@ -981,9 +1000,9 @@ static PyObject *EventsIter_next(EventsIterObject *self)
 
 static void EventsIter_dealloc(EventsIterObject *self)
 {
-    PyTypeObject *tp = Py_TYPE(self);
-    Py_XDECREF(self->reader);
-    tp->tp_free((PyObject *)self);
+    PyTypeObject *tp = Py_TYPE((PyObject *)self);
+    Py_XDECREF((PyObject *)self->reader);
+    rrpy_free((PyObject *)self);
     Py_DECREF(tp);
 }
 
@@ -1006,7 +1025,7 @@ PyType_Spec rrpy_events_iter_spec = {
 
 static void Event_dealloc(EventObject *self)
 {
-    PyTypeObject *tp = Py_TYPE(self);
+    PyTypeObject *tp = Py_TYPE((PyObject *)self);
     ReaderObject *r = self->reader;
     int detached = self->state != EV_CURRENT;    /* else its reader let go of it */
     EventObject *leader = self->state == EV_GROUPED ? self->leader : NULL;
@@ -1014,7 +1033,7 @@ static void Event_dealloc(EventObject *self)
         reader_release(r, self->sequence);
     event_free(r, self);
     Py_DECREF(tp);
-    Py_XDECREF(leader);                /* may be the last of its call: the hold goes */
+    Py_XDECREF((PyObject *)leader);                /* may be the last of its call: the hold goes */
     if (detached)
         Py_DECREF(r);                  /* may be the reader's last reference */
 }
@@ -1104,7 +1123,11 @@ PyType_Spec rrpy_event_spec = {
 
 int rrpy_event_check(PyObject *o)
 {
+#ifdef Py_LIMITED_API
+    return PyType_GetSlot(Py_TYPE(o), Py_tp_dealloc) == RRPY_FN(Event_dealloc);
+#else
     return Py_TYPE(o)->tp_dealloc == (destructor)Event_dealloc;
+#endif
 }
 
 /* ==== for block.c ================================================================= */
@@ -1140,7 +1163,7 @@ PyObject *rrpy_event_detached(ReaderObject *self, const rr_event *e)
     if (!self->overwrite) {
         rr_status s = rr_reader_hold(self->r, e->sequence);
         if (s != RR_OK)
-            return rrpy_raise_status(state_of_type(Py_TYPE(self)), s, NULL);
+            return rrpy_raise_status(state_of_type(Py_TYPE((PyObject *)self)), s, NULL);
     }
     EventObject *ev = event_new(self, event_room(self, e));
     if (!ev) {
@@ -1149,7 +1172,7 @@ PyObject *rrpy_event_detached(ReaderObject *self, const rr_event *e)
         return NULL;
     }
     event_fill(self, ev, e);
-    ev->reader = (ReaderObject *)Py_NewRef(self);   /* detached: it owns its reader */
+    ev->reader = (ReaderObject *)Py_NewRef((PyObject *)self);   /* detached: it owns its reader */
     if (self->overwrite) {
         ev->state = EV_COPY;
     } else {

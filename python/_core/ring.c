@@ -46,7 +46,7 @@ static void ring_unregister(RingObject *self)
  * (owned = 0) do not. On failure the caller still owns `ring`. */
 RingObject *rrpy_ring_wrap(PyTypeObject *type, rr_ring *ring, int owned, PyObject *name)
 {
-    RingObject *self = (RingObject *)type->tp_alloc(type, 0);
+    RingObject *self = (RingObject *)rrpy_alloc(type);
     if (!self)
         return NULL;
     self->ring = ring;
@@ -93,7 +93,7 @@ static PyObject *Ring_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
     if (name == Py_None)
         name = NULL;
     if (name && !PyUnicode_Check(name)) {
-        PyErr_Format(PyExc_TypeError, "name must be a str or None, not %.100s", Py_TYPE(name)->tp_name);
+        PyErr_Format(PyExc_TypeError, "name must be a str or None, not %.100s", rrpy_type_name(name));
         return NULL;
     }
     rr_ring *ring;
@@ -107,7 +107,7 @@ static PyObject *Ring_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
 }
 static void Ring_dealloc(RingObject *self)
 {
-    PyTypeObject *tp = Py_TYPE(self);
+    PyTypeObject *tp = Py_TYPE((PyObject *)self);
     ring_unregister(self);           /* first: weakref callbacks must not find it */
     if (self->weakrefs)
         PyObject_ClearWeakRefs((PyObject *)self);
@@ -116,7 +116,7 @@ static void Ring_dealloc(RingObject *self)
     if (self->owned && self->ring)
         rr_ring_destroy(self->ring);
     Py_XDECREF(self->name);
-    tp->tp_free((PyObject *)self);
+    rrpy_free((PyObject *)self);
     Py_DECREF(tp);
 }
 
@@ -149,14 +149,14 @@ static PyObject *Ring_get_name(RingObject *self, void *c) { (void)c; return Py_N
 static PyObject *Ring_get_mode(RingObject *self, void *c)
 {
     (void)c;
-    rr_py_state *st = state_of_type(Py_TYPE(self));
+    rr_py_state *st = state_of_type(Py_TYPE((PyObject *)self));
     return Py_NewRef(rr_ring_mode(self->ring) == RR_MODE_OVERWRITE ? st->str_overwrite : st->str_backpressure);
 }
 
 static PyObject *Ring_get_producers(RingObject *self, void *c)
 {
     (void)c;
-    rr_py_state *st = state_of_type(Py_TYPE(self));
+    rr_py_state *st = state_of_type(Py_TYPE((PyObject *)self));
     return Py_NewRef(rr_ring_producers(self->ring) == RR_PRODUCERS_MULTI ? st->str_multi : st->str_single);
 }
 
@@ -248,7 +248,7 @@ static PyObject *Ring_reader(RingObject *self, PyObject *const *args, Py_ssize_t
     PyObject *a[5];
     if (rrpy_parse_args("reader", args, nargs, kwnames, names, 5, 1, 0, a) < 0)
         return NULL;
-    rr_py_state *st = state_of_type(Py_TYPE(self));
+    rr_py_state *st = state_of_type(Py_TYPE((PyObject *)self));
     int start = RR_START_OLDEST, wait = RR_WAIT_BLOCK;
     if (a[0] && rrpy_as_name(a[0], "start", rrpy_parse_start, &start) < 0)
         return NULL;
@@ -284,7 +284,7 @@ static PyObject *Ring_close(RingObject *self, PyObject *unused)
 {
     (void)unused;
     if (!self->owned) {
-        PyErr_SetString(state_of_type(Py_TYPE(self))->RingError,
+        PyErr_SetString(state_of_type(Py_TYPE((PyObject *)self))->RingError,
                         "the default pools are shared by the whole process and cannot be closed");
         return NULL;
     }

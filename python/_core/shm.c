@@ -52,7 +52,7 @@ static int as_permissions(PyObject *o, unsigned *out)
 static const char *shm_name_arg(PyObject *o)
 {
     if (!PyUnicode_Check(o)) {
-        PyErr_Format(PyExc_TypeError, "name must be a str, not %.100s", Py_TYPE(o)->tp_name);
+        PyErr_Format(PyExc_TypeError, "name must be a str, not %.100s", rrpy_type_name(o));
         return NULL;
     }
     Py_ssize_t n;
