@@ -319,7 +319,7 @@ struct rr_reader {
     uint64_t         idx;        /* pos % capacity */
     uint64_t         avail;      /* [pos, avail) is readable in place (reader.c): single
                                     producer, backpressure: `published` as last seen; a
-                                    follower: the limit its leaders' gates set */
+                                    follower of such a ring: `lim` */
     uint8_t          direct;     /* how it reads in place: RR_READ_* (reader.c) */
     uint64_t         gate;       /* last value stored in entry->gate */
     uint64_t         cur_lo;     /* first sequence handed out by the last call */
@@ -335,6 +335,8 @@ struct rr_reader {
     bool             writable;   /* pipelines: may write into its events */
     int64_t          follow_look_at; /* follower, shared ring: when it last looked
                                         whether its leaders' processes run */
+    uint64_t         lim;        /* a follower: the limit its leaders' gates set, as
+                                    last seen (pipeline.c rr__follow_limit) */
     char             name[RR_NAME_MAX + 1];
 };
 
@@ -342,8 +344,11 @@ struct rr_reader {
  *   STAMPED  each event's stamp says it is there (several producers; overwrite
  *            readers copy instead)
  *   DIRECT   one producer: every event below `published` is there (`avail`)
- *   FOLLOW   a follower: every event below its leaders' gates is there and
- *            released by them (`avail`, pipeline.c rr__follow_limit) */
+ *   FOLLOW   a follower: every event below its leaders' gates (`lim`,
+ *            pipeline.c rr__follow_limit) is released by them; with one
+ *            producer it is there too (`avail` = `lim`), with several its
+ *            stamp still says so (a plain leader opened at RR_START_LATEST
+ *            has its gate at `claim`, above claims not yet published) */
 enum { RR_READ_STAMPED = 0, RR_READ_DIRECT = 1, RR_READ_FOLLOW = 2 };
 
 /* ---- synchronization: every release/acquire pair, by label -----------------

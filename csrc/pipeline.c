@@ -27,14 +27,25 @@
  *     whose readers went ACTIVE before the leader did). So masks form a DAG
  *     in the order readers opened, a reader cannot follow itself, and an
  *     entry's new occupant is never in the masks of readers older than it.
+ *   - A follower's gate is at or below every leader's gate. An opener
+ *     registers its gate holding the word, at or below the limit its
+ *     leaders' gates set then (reader.c clamps its start, RR_START_LATEST
+ *     included); afterwards it reads, and so releases, only below that
+ *     limit, and gates only grow. By induction a reader's gate is at or
+ *     below the gate of every reader it follows through others too.
  *   - An entry leaves (close, eviction) while holding the word, in this
  *     order: every mask naming it is rewritten to name what it followed
  *     instead (rr__pipe_leave), then its gate is freed (R3 or S3), its state
  *     and owner word cleared (R6, R7). Its leaders' gates are at or above its
- *     own (it read only below them), so the rewrite never lowers a
- *     follower's limit. Rewrites keep "follows, directly or through others"
- *     between the readers that stay, so two writable readers never become
- *     able to hold one event at once.
+ *     own (the invariant above), so the rewrite never lowers a follower's
+ *     limit: a limit a follower cached (reader.c `lim`) stays valid across
+ *     it. Rewrites keep "follows, directly or through others" between the
+ *     readers that stay, so two writable readers never become able to hold
+ *     one event at once.
+ *   - A gate says what its reader released, not that the events below it
+ *     were published: a plain reader of a multi-producer ring opened at
+ *     RR_START_LATEST has its gate at `claim`, above claims still open. So
+ *     a follower of such a ring still looks at each event's stamp.
  *
  * The follower's limit, concurrent with a leader leaving (rr__follow_limit):
  * load the mask (A18), each named entry's gate (A3), then the mask again; a

@@ -325,6 +325,146 @@ TEST(test_a_follower_on_a_multi_producer_ring_is_gated_too)
     rr_ring_destroy(ring);
 }
 
+static rr_status open_latest_after(rr_ring *ring, const char *name, rr_reader *lead,
+                                   bool writable, rr_reader **out)
+{
+    rr_reader_options o = RR_READER_OPTIONS_INIT;
+    o.name = name;
+    o.start = RR_START_LATEST;
+    o.after = (const rr_reader *const *)&lead;
+    o.after_count = lead ? 1 : 0;
+    o.writable = writable;
+    return rr_reader_open_opts(ring, &o, out);
+}
+
+typedef struct waiting_follower {
+    rr_reader *f;
+    rr_event   ev;
+    rr_status  st;
+    _Atomic int done;
+} waiting_follower;
+
+static void *follower_waits(void *arg)
+{
+    waiting_follower *wf = arg;
+    wf->st = rr_reader_next(wf->f, &wf->ev, SEC(60));
+    atomic_store(&wf->done, 1);
+    return NULL;
+}
+
+
+TEST(test_a_follower_of_a_latest_reader_on_a_multi_producer_ring_is_handed_no_unpublished_claim)
+{
+    rr_ring *ring = ring_of(8, RR_MODE_BACKPRESSURE, RR_PRODUCERS_MULTI);
+    rr_writer *w = NULL;
+    rr_reader *lead = NULL, *f = NULL;
+    CHECK_ST(rr_writer_open(ring, &w), RR_OK);
+    rr_claim c;
+    CHECK_ST(rr_writer_claim(w, 1, sizeof(uint64_t), &c, 0), RR_OK);   /* seq 0, open */
+    uint64_t v = 77;
+    memcpy(rr_claim_data(&c, 0), &v, sizeof v);
+    /* the leader's gate is at `claim` (1), above the open claim */
+    rr_reader_options lo = RR_READER_OPTIONS_INIT;
+    lo.name = "latest";
+    lo.start = RR_START_LATEST;
+    CHECK_ST(rr_reader_open_opts(ring, &lo, &lead), RR_OK);
+    CHECK_ST(open_after(ring, NULL, lead, false, &f), RR_OK);
+    CHECK_EQ(rr_reader_cursor(f), 0);
+    rr_event ev[4];
+    size_t n = 9;
+    rr_block b;
+    for (int k = 0; k < 2; k++) {
+        CHECK_ST(rr_reader_next(f, &ev[0], 0), RR_EMPTY);
+        CHECK_ST(rr_reader_next_batch(f, ev, 4, &n, 0), RR_EMPTY);
+        CHECK_EQ(n, 0);
+        CHECK_ST(rr_reader_next_block(f, 4, &b, 0), RR_EMPTY);
+    }
+    CHECK_EQ(rr_reader_cursor(f), 0);
+    /* asleep behind the claim, it wakes when the claim is published */
+    waiting_follower wf = { .f = f };
+    pthread_t t;
+    CHECK(pthread_create(&t, NULL, follower_waits, &wf) == 0);
+    CHECK(WAIT_UNTIL(atomic_load(&ring->L->writable.waiters) == 1, 10.0));
+    CHECK_ST(rr_writer_publish(w, &c), RR_OK);
+    pthread_join(t, NULL);
+    CHECK_ST(wf.st, RR_OK);
+    CHECK_EQ(wf.ev.sequence, 0);
+    CHECK_EQ(value_of(&wf.ev), 77);
+    CHECK_ST(rr_reader_next(f, &ev[0], 0), RR_EMPTY);   /* the leader released only 0 */
+    rr_reader_close(f);
+    rr_reader_close(lead);
+    rr_writer_close(w);
+    rr_ring_destroy(ring);
+}
+
+TEST(test_a_follower_opened_at_latest_starts_where_its_leaders_stopped_so_no_writable_readers_share_an_event)
+{
+    rr_ring *ring = bp_ring(16);
+    rr_writer *w = NULL;
+    rr_reader *k = NULL, *l = NULL, *f = NULL;
+    CHECK_ST(rr_writer_open(ring, &w), RR_OK);
+    CHECK_ST(open_after(ring, "K", NULL, true, &k), RR_OK);
+    add_values(w, 0, 10);
+    rr_event ek, ev[16];
+    CHECK_ST(rr_reader_next(k, &ek, 0), RR_OK);   /* K has event 0 */
+    CHECK_EQ(ek.sequence, 0);
+    const char *kn[1] = { "K" }, *ln[1] = { "L" };
+    rr_reader_options lo = RR_READER_OPTIONS_INIT;
+    lo.name = "L";
+    lo.start = RR_START_LATEST;
+    lo.after_names = kn;
+    lo.after_names_count = 1;
+    CHECK_ST(rr_reader_open_opts(ring, &lo, &l), RR_OK);
+    CHECK_EQ(rr_reader_cursor(l), 0);             /* K released nothing yet */
+    CHECK_ST(open_after_names(ring, "F", ln, 1, true, &f), RR_OK);
+    size_t n = 9;
+    CHECK_ST(rr_reader_next_batch(f, ev, 16, &n, 0), RR_EMPTY);
+    CHECK_EQ(n, 0);
+    CHECK_ST(rr_reader_next(l, &ev[0], 0), RR_EMPTY);
+    /* K moves on: L gets event 0, then F, once L moved on */
+    CHECK_ST(rr_reader_next(k, &ek, 0), RR_OK);
+    CHECK_ST(rr_reader_next(l, &ev[0], 0), RR_OK);
+    CHECK_EQ(ev[0].sequence, 0);
+    CHECK_ST(rr_reader_next_batch(f, ev, 16, &n, 0), RR_EMPTY);
+    CHECK_ST(rr_reader_next(l, &ev[0], 0), RR_EMPTY);   /* releases 0 */
+    CHECK_ST(rr_reader_next_batch(f, ev, 16, &n, 0), RR_OK);
+    CHECK_EQ(n, 1);
+    CHECK_EQ(ev[0].sequence, 0);
+    rr_reader_close(f);
+    rr_reader_close(l);
+    rr_reader_close(k);
+    rr_writer_close(w);
+    rr_ring_destroy(ring);
+}
+
+TEST(test_when_a_latest_follower_closes_its_follower_reads_no_further_than_the_leader_left)
+{
+    rr_ring *ring = bp_ring(16);
+    rr_writer *w = NULL;
+    rr_reader *k = NULL, *l = NULL, *f = NULL;
+    CHECK_ST(rr_writer_open(ring, &w), RR_OK);
+    CHECK_ST(open_named(ring, "K", &k), RR_OK);
+    add_values(w, 0, 10);
+    CHECK_ST(open_latest_after(ring, NULL, k, false, &l), RR_OK);
+    CHECK_ST(open_after(ring, NULL, l, false, &f), RR_OK);
+    rr_event ev;
+    CHECK_ST(rr_reader_next(f, &ev, 0), RR_EMPTY);
+    rr_reader_close(l);
+    CHECK_EQ(rr_reader_after(f), UINT64_C(1) << rr_reader_index(k));
+    CHECK_ST(rr_reader_next(f, &ev, 0), RR_EMPTY);
+    for (int i = 0; i < 3; i++)
+        CHECK_ST(rr_reader_next(k, &ev, 0), RR_OK);   /* K released 0 and 1 */
+    CHECK_ST(rr_reader_next(f, &ev, 0), RR_OK);
+    CHECK_EQ(ev.sequence, 0);
+    CHECK_ST(rr_reader_next(f, &ev, 0), RR_OK);
+    CHECK_EQ(ev.sequence, 1);
+    CHECK_ST(rr_reader_next(f, &ev, 0), RR_EMPTY);
+    rr_reader_close(f);
+    rr_reader_close(k);
+    rr_writer_close(w);
+    rr_ring_destroy(ring);
+}
+
 TEST(test_a_follower_of_a_closed_ring_drains_only_what_its_leader_released)
 {
     rr_ring *ring = bp_ring(8);
@@ -502,21 +642,6 @@ TEST(test_two_writable_readers_that_could_hold_one_event_at_once_are_refused)
 }
 
 /* ---- waking ------------------------------------------------------------------------------ */
-
-typedef struct waiting_follower {
-    rr_reader *f;
-    rr_event   ev;
-    rr_status  st;
-    _Atomic int done;
-} waiting_follower;
-
-static void *follower_waits(void *arg)
-{
-    waiting_follower *wf = arg;
-    wf->st = rr_reader_next(wf->f, &wf->ev, SEC(60));
-    atomic_store(&wf->done, 1);
-    return NULL;
-}
 
 TEST(test_a_follower_asleep_when_its_last_leader_closes_wakes_for_the_writers_next_event)
 {
@@ -762,6 +887,9 @@ int main(void)
     RUN(test_a_follower_of_two_readers_waits_for_the_slower);
     RUN(test_a_followers_block_ends_where_its_leader_stopped);
     RUN(test_a_follower_on_a_multi_producer_ring_is_gated_too);
+    RUN(test_a_follower_of_a_latest_reader_on_a_multi_producer_ring_is_handed_no_unpublished_claim);
+    RUN(test_a_follower_opened_at_latest_starts_where_its_leaders_stopped_so_no_writable_readers_share_an_event);
+    RUN(test_when_a_latest_follower_closes_its_follower_reads_no_further_than_the_leader_left);
     RUN(test_a_follower_of_a_closed_ring_drains_only_what_its_leader_released);
     RUN(test_when_a_followed_reader_closes_its_followers_follow_what_it_followed);
     RUN(test_a_followers_entry_is_plain_for_the_next_reader_that_takes_it);
