@@ -168,8 +168,8 @@ rr_status rr_reader_open_opts(rr_ring *ring, const rr_reader_options *opts, rr_r
     atomic_store_explicit(&e->wait, (uint32_t)opts->wait, memory_order_relaxed);
     /* A plain reader's second line: no name, follows nobody, no flags (a
      * follower's flag may outlive a close that had nothing to rewrite) */
-    for (int k = 0; k < 4; k++)
-        atomic_store_explicit(&e->name[k], 0, memory_order_relaxed);
+    static const uint64_t unnamed[4] = { 0 };
+    rr__name_store(e, unnamed);   /* R19: a reader of names may be looking */
     atomic_store_explicit(&e->after, 0, memory_order_relaxed);
     atomic_store_explicit(&e->flags, 0, memory_order_relaxed);
     uint64_t follows = 0;

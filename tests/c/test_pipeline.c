@@ -73,6 +73,63 @@ static uint64_t value_of(const rr_event *ev)
 
 /* ---- names ---------------------------------------------------------------------- */
 
+/* rr__name_read_hook: the reader named `hook_from` closes, and one named
+ * `hook_to` opens in the same entry (the same process: the same owner word),
+ * between rr__entry_name's loads of the name's first and second words. */
+static const char *hook_from = "aaaaaaaabbbbbbbbccccccccddddddd";
+static const char *hook_to = "eeeeeeeeffffffffgggggggghhhhhhh";
+static rr_reader *hook_reader;
+static int hook_calls;
+
+static void rename_in_the_middle(const rr_ring *ring, uint32_t i)
+{
+    if (hook_calls++ > 0 || i != rr_reader_index(hook_reader))
+        return;
+    rr_reader_close(hook_reader);
+    hook_reader = NULL;
+    CHECK_ST(open_named((rr_ring *)ring, hook_to, &hook_reader), RR_OK);
+    CHECK_EQ(rr_reader_index(hook_reader), i);
+}
+
+TEST(test_a_name_that_changes_while_it_is_read_is_read_whole_or_not_at_all)
+{
+    rr_ring *ring = bp_ring(8);
+    CHECK_ST(open_named(ring, hook_from, &hook_reader), RR_OK);
+    /* the first word of one name, the rest of the other: no reader's */
+    hook_calls = 0;
+    rr__name_read_hook = rename_in_the_middle;
+    uint32_t idx = 99;
+    rr_status st = rr_ring_reader_find(ring, "aaaaaaaaffffffffgggggggghhhhhhh", &idx);
+    rr__name_read_hook = NULL;
+    CHECK(hook_calls >= 1);   /* the rename happened mid-read */
+    CHECK_ST(st, RR_INVALID);
+    CHECK_EQ(idx, 99);
+    /* and the new name, read while it changes, is found whole */
+    rr_reader_close(hook_reader);
+    CHECK_ST(open_named(ring, hook_from, &hook_reader), RR_OK);
+    hook_calls = 0;
+    rr__name_read_hook = rename_in_the_middle;
+    st = rr_ring_reader_find(ring, hook_to, &idx);
+    rr__name_read_hook = NULL;
+    CHECK_ST(st, RR_OK);
+    CHECK_EQ(idx, rr_reader_index(hook_reader));
+    /* the stats read the same way */
+    rr_reader_close(hook_reader);
+    CHECK_ST(open_named(ring, hook_from, &hook_reader), RR_OK);
+    hook_calls = 0;
+    rr__name_read_hook = rename_in_the_middle;
+    static rr_ring_stats stats;
+    st = rr_ring_stats_get(ring, &stats);
+    rr__name_read_hook = NULL;
+    CHECK_ST(st, RR_OK);
+    CHECK(hook_calls >= 1);   /* the rename happened mid-read */
+    CHECK_EQ(stats.reader_count, 1);
+    CHECK(strcmp(stats.readers[0].name, hook_to) == 0);
+    rr_reader_close(hook_reader);
+    rr_ring_destroy(ring);
+}
+
+
 TEST(test_a_named_reader_keeps_its_name_in_the_handle_the_stats_and_the_table)
 {
     rr_ring *ring = bp_ring(8);
@@ -879,6 +936,7 @@ int main(void)
     RUN(test_a_named_reader_keeps_its_name_in_the_handle_the_stats_and_the_table);
     RUN(test_a_duplicate_name_is_refused_and_the_name_is_free_again_after_close);
     RUN(test_names_that_are_too_long_hold_nul_or_are_not_utf8_are_refused);
+    RUN(test_a_name_that_changes_while_it_is_read_is_read_whole_or_not_at_all);
     RUN(test_an_unknown_name_in_after_names_is_refused_naming_it);
     RUN(test_a_reader_naming_itself_in_after_names_is_refused_as_a_cycle);
     RUN(test_after_refuses_null_handles_and_readers_of_another_ring);
