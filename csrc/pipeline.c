@@ -17,8 +17,14 @@
  *     by the holder of the ring's pipeline word (`pipeline.owner`, an owner
  *     word as proc.c's: taken by CAS from 0, given back by storing 0; a word
  *     naming a dead process is taken over, R17/A17). Holders do no waiting
- *     and make no wake-up call while they hold it (a wake-up's look for dead
- *     sleepers only tries the word), so it is held for microseconds.
+ *     while they hold it, so it is held for microseconds. They may make a
+ *     wake-up call (an opener whose gate rr__register_gate moved up wakes
+ *     writers) and look whether processes run (/proc); a wake-up's look for
+ *     dead sleepers only tries the word (RR_PIPE_TRY), so it fails at once
+ *     while its own thread holds it, and never waits for it. Evicting a
+ *     plain reader needs no word (proc.c rr__evict_dead_in), so a ring
+ *     without named, following, followed or writable readers never takes
+ *     it.
  *   - A name is unique among the entries whose owner word is not 0: an
  *     opener checks, and writes its name, while it holds the word; a closer
  *     (or evictor) clears it while it holds the word.

@@ -908,6 +908,30 @@ TEST(test_a_followed_readers_process_dying_hands_its_follower_to_what_it_followe
     rr_shm_unlink(name);
 }
 
+TEST(test_a_dead_plain_reader_is_evicted_while_a_live_process_holds_the_pipeline_word)
+{
+    const char *name = fresh_name();
+    rr_ring *ring = shm_ring(name);
+    CHECK(ring);
+    pid_t pid = spawn_reader(name, NULL, NULL, false, 0);   /* plain; exits without closing */
+    int status = 0;
+    CHECK(waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    pid = spawn_reader(name, "named", NULL, false, 0);
+    CHECK(waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    CHECK(rr__pipe_lock(ring, RR_PIPE_TAKE));   /* a live holder: this process */
+    CHECK_EQ(rr__evict_dead_readers(ring, false), 1);   /* the plain one, without the word */
+    CHECK(has_reader(ring, "named"));                  /* the named one waits for it */
+    rr__pipe_unlock(ring);
+    CHECK_EQ(rr__evict_dead_readers(ring, false), 1);
+    CHECK(!has_reader(ring, "named"));
+    rr_ring_stats s;
+    rr_ring_stats_get(ring, &s);
+    CHECK_EQ(s.readers_evicted, 2);
+    CHECK_EQ(s.reader_count, 0);
+    rr_ring_destroy(ring);
+    rr_shm_unlink(name);
+}
+
 TEST(test_a_pipeline_word_left_by_a_dead_process_is_taken_over)
 {
     const char *name = fresh_name();
@@ -963,6 +987,8 @@ int main(void)
     RUN(test_a_follower_killed_asleep_gives_back_its_count_in_the_writable_queue);
     reap_children();
     RUN(test_a_followed_readers_process_dying_hands_its_follower_to_what_it_followed);
+    reap_children();
+    RUN(test_a_dead_plain_reader_is_evicted_while_a_live_process_holds_the_pipeline_word);
     reap_children();
     RUN(test_a_pipeline_word_left_by_a_dead_process_is_taken_over);
     reap_children();
