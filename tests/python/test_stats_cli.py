@@ -170,8 +170,11 @@ def test_watch_on_a_terminal_redraws_in_place():
 
 
 def test_watch_exits_cleanly_on_ctrl_c():
+    # A child inherits an ignored SIGINT (a shell's background job has one),
+    # and Python then raises no KeyboardInterrupt: give it the default back.
     proc = python("-m", "rusted_ring", "stats", "--pools", "--watch", "--interval", "0.05",
-                  stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                  stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                  preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     lines = queue.Queue()
     threading.Thread(target=lambda: [lines.put(line) for line in proc.stdout], daemon=True).start()
     try:

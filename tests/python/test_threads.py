@@ -299,8 +299,11 @@ def test_ctrl_c_interrupts_a_reader_blocked_without_timeout():
     pkg = os.path.dirname(os.path.dirname(os.path.abspath(rr.__file__)))
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(
         [pkg] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]))
+    # A child inherits an ignored SIGINT (a shell's background job has one),
+    # and Python then raises no KeyboardInterrupt: give it the default back.
     child = subprocess.Popen([sys.executable, "-c", CHILD], stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, text=True, env=env, cwd=pkg)
+                             stderr=subprocess.PIPE, text=True, env=env, cwd=pkg,
+                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         line = child.stdout.readline()
         assert line == "waiting\n", (line, child.stderr.read() if child.poll() is not None else "")
