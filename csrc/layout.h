@@ -280,7 +280,16 @@ struct rr_ring {
     _Atomic int32_t  wproc_index;  /* -1 none yet */
     size_t           map_len;      /* shared segment: bytes mapped, 0 otherwise */
     char            *shm_name;     /* shared segment: "/name", NULL otherwise */
+    _Atomic int      poll_tx;      /* poll.c: the socket this process tells pollers
+                                      through, made on first need; -1 until then */
 };
+
+/* A handle's pollfd (poll.c): its socket and the address it is bound to.
+ * addr 0: none yet. fd is stored before addr (release), read after it. */
+typedef struct rr_poller {
+    _Atomic int      fd;
+    _Atomic uint64_t addr;
+} rr_poller;
 
 struct rr_writer {
     rr_writer_hot hot;    /* first: rusted_ring_inline.h reads it there */
@@ -289,6 +298,7 @@ struct rr_writer {
     _Atomic uint64_t owner; /* owner word of the process that opened (or adopted) it */
     bool      single;
     _Atomic int64_t liveness_at; /* shared backpressure: when readers were last checked */
+    rr_poller poll;       /* its pollfd, if asked for (poll.c) */
 };
 _Static_assert(offsetof(struct rr_writer, hot) == 0, "rusted_ring_inline.h: the hot prefix");
 
@@ -313,6 +323,7 @@ struct rr_reader {
     uint64_t         nholds;
     unsigned char   *scratch;    /* overwrite: verified copies */
     size_t           scratch_events;
+    rr_poller        poll;       /* its pollfd, if asked for (poll.c) */
 };
 
 /* ---- synchronization: every release/acquire pair, by label -----------------
@@ -376,6 +387,15 @@ struct rr_reader {
  *  16 recovery  R16/A16 claims.c: the recovery word's CAS (a finder's take,
  *                  acq_rel; its give back, release): the next finder sees
  *                  every stamp the last one stored
+ *  17 poller    R17 poll.c rr__poller_arm: a poller's owner word (the swap
+ *                  naming it), after its address and its count in `waiters`
+ *               A17 poll.c rr__poller_fire: the notifier's swap of the word
+ *                  for 0 (acq_rel): the address it then reads is the one
+ *                  that poller stored
+ *  18 fired     R18 poll.c rr__poller_fire: the same swap, after the
+ *                  notifier's progress (the publish or release it tells of)
+ *               A18 poll.c rr__poller_rearm: the poller's load that finds
+ *                  the word 0: its next look sees that progress
  *
  * Where a store must be ordered before a load of another location, release
  * and acquire are not enough: both sides could read the other's old value.
@@ -398,6 +418,10 @@ struct rr_reader {
  *               gating.reader_hw is raised the same way before the gate.
  *   S3 eviction proc.c stores a dead reader's gate as free, then notifies
  *               writers (S1).
+ *
+ * A poller (poll.c) takes the waiter's side of S1 as a sleeper does: it
+ * counts itself in q->waiters (seq_cst) and names itself (R17), then the
+ * waiter's fence (wait.c rr__waiter_barrier), then looks at the progress.
  */
 
 /* ---- helpers shared by the core's files ------------------------------------ */
@@ -567,6 +591,14 @@ rr_status rr__wait(const rr_ring *ring, rr_waitq *q, rr_ready_fn ready, void *ct
 /* Take back the waiter count that `sleeping` holds for `owner`: whoever
  * swaps that word for 0 (the waiter itself, or a finder of its death) does. */
 void      rr__forget_sleeper(rr_waitq *q, _Atomic uint64_t *sleeping, uint64_t owner);
+/* The waiter's half of S1, once it is counted in a queue's waiters and
+ * before it looks at the progress again: a full fence, and membarrier()
+ * for the notifiers that rely on it. False when that could not be assured
+ * (the waiter must then look again now and then: rr__waiter_slice_ns). */
+bool      rr__waiter_barrier(const rr_ring *ring);
+/* How often a waiter of this ring that cannot count on membarrier() must
+ * look again, in ns; 0 when it need not. */
+int64_t   rr__waiter_slice_ns(const rr_ring *ring);
 extern _Atomic bool rr__asym_fences;
 
 /* Tell sleepers on q that their condition may have changed. Call after the
@@ -708,6 +740,30 @@ _Atomic uint64_t *rr__claims_sleeper_take(const rr_ring *ring, _Atomic uint64_t 
  * records freed (writers were woken). */
 bool      rr__claims_recover_due(const rr_ring *ring);
 void      rr__claims_reap_sleepers(const rr_ring *ring);
+
+/* poll.c — pollable fds for event loops; see its opening comment. */
+/* Every armed poller of q is told (rr__wake_all calls this). */
+void      rr__poll_notify(const rr_ring *ring, rr_waitq *q);
+/* The poller named in *owner, if armed, is told now (its count taken back). */
+void      rr__poller_fire(const rr_ring *ring, rr_waitq *q, _Atomic uint64_t *owner,
+                          _Atomic uint64_t *addr);
+/* A consuming call found nothing while the handle has a pollfd: drain it,
+ * and arm it if it is not armed. True when it armed it now: the caller
+ * looks again, and fires it if that look finds something. */
+bool      rr__poller_rearm(const rr_ring *ring, rr_poller *p, rr_waitq *q,
+                           _Atomic uint64_t *owner, _Atomic uint64_t *addr);
+/* Take back the count of the poller armed in *owner (a closing or evicted
+ * handle); with `dead_only`, only when its process is dead. */
+void      rr__poller_forget(rr_waitq *q, _Atomic uint64_t *owner, bool dead_only);
+/* A handle closes: its socket goes, and the ring forgets its poller. */
+void      rr__reader_poll_close(rr_reader *r, bool entry_mine);
+void      rr__writer_poll_close(rr_writer *w, bool mine);
+void      rr__poll_ring_destroy(rr_ring *ring);   /* the ring's sending socket */
+/* reader.c, writer.c: whether the handle has something now (events, room)
+ * or the ring is closed; a look that consumes nothing. */
+bool      rr__reader_has_events(const rr_reader *r);
+bool      rr__writer_has_room(rr_writer *w);
+rr_status rr__writer_check(rr_writer *w);   /* the process check alone */
 
 /* ring.c */
 rr_status rr__format_zeroed(void *mem, size_t len, const rr_config *cfg, rr_ring **out);

@@ -148,7 +148,8 @@ uint32_t rr__evict_dead_readers(const rr_ring *ring, bool sleepers_only)
     uint32_t evicted = 0;
     for (uint32_t i = 0; i < RR_MAX_READERS; i++) {
         rr_reader_entry *e = &ring->readers[i];
-        if (sleepers_only && !atomic_load_explicit(&e->sleeping, memory_order_relaxed))
+        if (sleepers_only && !atomic_load_explicit(&e->sleeping, memory_order_relaxed) &&
+            !atomic_load_explicit(&e->poll_owner, memory_order_relaxed))
             continue;
         /* any step of taking, using, giving up or evicting an entry leaves a
          * word naming the process that did it (layout.h); A7, then the CAS R7 */
@@ -166,6 +167,9 @@ uint32_t rr__evict_dead_readers(const rr_ring *ring, bool sleepers_only)
         atomic_store_explicit(&e->gate, RR_GATE_FREE, memory_order_seq_cst);
         atomic_store_explicit(&e->state, RR_ENTRY_FREE, memory_order_release);
         rr__forget_dead_sleeper(&L->readable, &e->sleeping);
+        /* and an armed poller's count (poll.c) */
+        rr__poller_forget(&L->readable, &e->poll_owner, false);
+        atomic_store_explicit(&e->poll_addr, 0, memory_order_relaxed);
         atomic_fetch_add_explicit(&L->counters.evicted, 1, memory_order_relaxed);
         uint64_t mine = me;   /* 0 last, and only if nobody took the eviction over */
         atomic_compare_exchange_strong_explicit(&e->owner, &mine, 0, memory_order_acq_rel,
@@ -190,9 +194,9 @@ void rr__drop_dead_writer(rr_layout *L)
     rr__forget_dead_sleeper(&L->writable, &L->control.writer_sleeping);
 }
 
-/* A process killed while it slept on a queue stays counted in its waiters,
- * and every later publish or release would make a wake-up system call for
- * nobody. Whoever makes such a call looks, at most every RR_SHM_LIVENESS_NS
+/* A process killed while it slept on a queue (or while its pollfd was
+ * armed: poll.c) stays counted in its waiters, and every later publish or
+ * release would make a wake-up system call for nobody. Whoever makes such a call looks, at most every RR_SHM_LIVENESS_NS
  * per ring, for sleepers of dead processes (only those that sleep: a /proc
  * read each). A dead writer keeps its role until a new writer takes it. */
 void rr__reap_dead_sleepers(const rr_ring *ring)
@@ -205,6 +209,7 @@ void rr__reap_dead_sleepers(const rr_ring *ring)
                                                  memory_order_relaxed, memory_order_relaxed))
         return;
     rr__forget_dead_sleeper(&L->writable, &L->control.writer_sleeping);
+    rr__poller_forget(&L->writable, &L->control.writer_poll_owner, true);   /* poll.c */
     rr__claims_reap_sleepers(ring);   /* multi-producer writers (claims.c) */
     rr__evict_dead_readers(ring, true);
 }

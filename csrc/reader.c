@@ -198,8 +198,10 @@ void rr_reader_close(rr_reader *r)
      * inherited a shared ring's handle through fork() only frees its
      * memory), and only while the entry still names that process (A7). */
     uint64_t me = atomic_load_explicit(&r->owner, memory_order_relaxed);
-    if (me == rr__self_owner() &&
-        atomic_load_explicit(&e->owner, memory_order_acquire) == me) {
+    bool mine = me == rr__self_owner() &&
+                atomic_load_explicit(&e->owner, memory_order_acquire) == me;
+    rr__reader_poll_close(r, mine);   /* its poller first: the entry is still ours */
+    if (mine) {
         if (!ring->overwrite) {
             /* R3: our reads are done before a writer reuses the slots */
             atomic_store_explicit(&e->gate, RR_GATE_FREE, memory_order_release);
@@ -538,10 +540,28 @@ static rr_status rr__read_ready(void *ctx)
     return RR_CLOSED;
 }
 
+/* The reader has a pollfd and found nothing: stop the fd polling readable
+ * and arm it (poll.c); if it was armed anew, look again, and a look that
+ * finds something (an event, the close) tells the fd. */
+static __attribute__((noinline)) rr_status rr__read_rearm(struct rr_pending_read *p)
+{
+    rr_reader *r = p->r;
+    rr_reader_entry *e = r->entry;
+    rr_waitq *q = &r->ring->L->readable;
+    if (!rr__poller_rearm(r->ring, &r->poll, q, &e->poll_owner, &e->poll_addr))
+        return RR_EMPTY;   /* armed still */
+    rr_status st = rr__read_ready(p);
+    if (st != RR_EMPTY)
+        rr__poller_fire(r->ring, q, &e->poll_owner, &e->poll_addr);
+    return st;
+}
+
 static rr_status rr__read_first(rr_reader *r, rr_event *ev, int64_t timeout_ns)
 {
     struct rr_pending_read p = { r, ev, false };
     rr_status st = rr__read_ready(&p);
+    if (st == RR_EMPTY && atomic_load_explicit(&r->poll.addr, memory_order_relaxed))
+        st = rr__read_rearm(&p);
     if (st == RR_EMPTY && timeout_ns != 0) {
         st = rr__wait(r->ring, &r->ring->L->readable, rr__read_ready, &p,
                       rr__deadline(timeout_ns),
@@ -756,6 +776,13 @@ uint64_t rr_reader_cursor(const rr_reader *r) { return r ? r->pos : 0; }
 uint64_t rr_reader_lost(const rr_reader *r) { return r ? r->lost : 0; }
 uint64_t rr_reader_delivered(const rr_reader *r) { return r ? r->delivered : 0; }
 uint64_t rr_reader_skipped(const rr_reader *r) { return r ? r->skipped : 0; }
+
+/* Events to read (with several producers: claimed, maybe not yet
+ * published), or the ring closed. Consumes nothing. */
+bool rr__reader_has_events(const rr_reader *r)
+{
+    return rr__closed(r->ring) || rr__head(r->ring) > r->pos;
+}
 
 uint64_t rr_reader_lag(const rr_reader *r)
 {
