@@ -115,11 +115,16 @@ typedef struct rr_claim_record {
                                        writable.waiters */
 } rr_claim_record;
 
-/* A futex word and the number of threads that may sleep on it. */
+/* A futex word and who may wait on it: `waiters` counts each sleeping
+ * thread 1 and each armed pollfd (poll.c) RR_POLLER_COUNT, so a notifier
+ * that finds it 0 knows nobody waits, and rr__wake_all knows from its low
+ * bits whether to call FUTEX_WAKE and from its high bits whether to tell
+ * pollers. */
 typedef struct rr_waitq {
     RR_LINE _Atomic uint32_t futex;
     _Atomic uint32_t waiters;
 } rr_waitq;
+#define RR_POLLER_COUNT (UINT32_C(1) << 16)   /* sleepers: fewer than this at once */
 
 typedef struct rr_geometry {
     uint64_t magic;

@@ -17,8 +17,9 @@
  * is bound to an address is asked with connect(), which sends nothing).
  *
  * Arming. An armed poller is a waiter, counted as a sleeping handle is
- * (wait.c): it adds itself to its queue's `waiters` (readable for a reader,
- * writable for a writer), then swaps its process's owner word into
+ * (wait.c), but RR_POLLER_COUNT where a sleeper counts 1 (layout.h): it
+ * adds itself to its queue's `waiters` (readable for a reader, writable
+ * for a writer), then swaps its process's owner word into
  * `poll_owner` (R17), then takes the waiter's half of S1
  * (rr__waiter_barrier: a fence and membarrier()) and looks at its
  * condition again: the caller's own second look, which fires the poller
@@ -27,8 +28,10 @@
  * call only when it is not 0. So the hot paths gain nothing, and make no
  * system call while nobody sleeps or polls.
  *
- * Firing. rr__wake_all (wait.c) calls rr__poll_notify after its futex
- * wake. It swaps the owner word of every armed poller of that queue for 0;
+ * Firing. rr__wake_all (wait.c) calls rr__poll_notify when `waiters`
+ * counts a poller (and makes the futex wake only when it counts a
+ * sleeper: a publish that tells a poller costs one system call, the send).
+ * It swaps the owner word of every armed poller of that queue for 0;
  * a swap that finds it armed (A17; R18 for the progress before it) takes
  * the poller's count back from `waiters` and sends it one byte
  * (MSG_DONTWAIT: a full socket buffer polls readable already). A fired
@@ -59,7 +62,6 @@
  */
 #include <errno.h>
 #include <pthread.h>
-#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -70,14 +72,19 @@
 
 #define RR_POLL_NAME "rusted_ring.poll."
 
-/* The abstract address of `addr`; returns its length. */
+/* The abstract address of `addr`; returns its length. (Written out by
+ * hand: a notifier makes one per send.) */
 static socklen_t rr__poll_sockaddr(uint64_t addr, struct sockaddr_un *sa)
 {
-    memset(sa, 0, sizeof *sa);
+    static const char hex[] = "0123456789abcdef";
+    char *p = sa->sun_path;
     sa->sun_family = AF_UNIX;
-    int n = snprintf(sa->sun_path + 1, sizeof sa->sun_path - 1, RR_POLL_NAME "%016llx",
-                     (unsigned long long)addr);
-    return (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + (size_t)n);
+    *p++ = '\0';                                  /* the abstract namespace */
+    memcpy(p, RR_POLL_NAME, sizeof RR_POLL_NAME - 1);
+    p += sizeof RR_POLL_NAME - 1;
+    for (int shift = 60; shift >= 0; shift -= 4)
+        *p++ = hex[(addr >> shift) & 15];
+    return (socklen_t)(p - (char *)sa);
 }
 
 static void rr__poll_close_fd(int fd)
@@ -181,7 +188,7 @@ void rr__poller_fire(const rr_ring *ring, rr_waitq *q, _Atomic uint64_t *owner,
         return;   /* another notifier fired it */
     uint64_t to = atomic_load_explicit(addr, memory_order_relaxed);
     /* pairs with nothing: a notifier reads the count only to decide to call */
-    atomic_fetch_sub_explicit(&q->waiters, 1, memory_order_release);
+    atomic_fetch_sub_explicit(&q->waiters, RR_POLLER_COUNT, memory_order_release);
     rr__poll_send(ring, to);
 }
 
@@ -211,10 +218,10 @@ static bool rr__poller_arm(const rr_ring *ring, rr_waitq *q, _Atomic uint64_t *o
                            _Atomic uint64_t *addr, uint64_t me, uint64_t my_addr)
 {
     atomic_store_explicit(addr, my_addr, memory_order_relaxed);   /* published by R17 */
-    atomic_fetch_add_explicit(&q->waiters, 1, memory_order_seq_cst);   /* S1 */
+    atomic_fetch_add_explicit(&q->waiters, RR_POLLER_COUNT, memory_order_seq_cst);   /* S1 */
     /* R17, pairs with A17 in rr__poller_fire */
     if (atomic_exchange_explicit(owner, me, memory_order_acq_rel) != 0)
-        atomic_fetch_sub_explicit(&q->waiters, 1, memory_order_release);
+        atomic_fetch_sub_explicit(&q->waiters, RR_POLLER_COUNT, memory_order_release);
     return rr__waiter_barrier(ring);
 }
 
@@ -250,7 +257,7 @@ void rr__poller_forget(rr_waitq *q, _Atomic uint64_t *owner, bool dead_only)
     /* whoever swaps it for 0 takes the count back (the notifier's swap too) */
     if (atomic_compare_exchange_strong_explicit(owner, &was, 0, memory_order_acq_rel,
                                                 memory_order_relaxed))
-        atomic_fetch_sub_explicit(&q->waiters, 1, memory_order_release);
+        atomic_fetch_sub_explicit(&q->waiters, RR_POLLER_COUNT, memory_order_release);
 }
 
 /* ---- the handles' pollfds ------------------------------------------------------- */

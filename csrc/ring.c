@@ -291,6 +291,8 @@ rr_status rr_ring_close(rr_ring *ring)
     /* R8, pairs with A8 (rr__closed); the wake-ups below bump the futex words
      * (R9), so a sleeper re-checks and sees the close */
     atomic_store_explicit(&ring->L->control.closed, 1, memory_order_seq_cst);
+    /* S1's notifier half before rr__wake_all reads who waits */
+    atomic_thread_fence(memory_order_seq_cst);
     rr__wake_all(ring, &ring->L->readable);
     rr__wake_all(ring, &ring->L->writable);
     return RR_OK;

@@ -48,9 +48,10 @@
  * from the clock once every RR_SPIN_CLOCK_EVERY spins, or at every yield or
  * sleep (a system call anyway).
  *
- * A pollfd (poll.c) waits as a sleeper does, counted in `waiters`, and
- * rr__wake_all tells it after the futex wake; its arming takes the
- * waiter's half of S1 from rr__waiter_barrier, as rr__sleep does.
+ * A pollfd (poll.c) waits as a sleeper does, counted in `waiters` (as
+ * RR_POLLER_COUNT, a sleeper as 1: layout.h), and rr__wake_all tells it
+ * instead of, or after, the futex wake; its arming takes the waiter's half
+ * of S1 from rr__waiter_barrier, as rr__sleep does.
  *
  * Labels (layout.h): the store-load race is S1; the futex word is R9/A9; a
  * sleeper's owner word is R10/A10.
@@ -135,13 +136,19 @@ static int rr__futex(_Atomic uint32_t *addr, int op, uint32_t val,
     return (int)syscall(SYS_futex, (uint32_t *)addr, op, val, ts, NULL, 0);
 }
 
-/* R9, pairs with A9 in rr__sleep. Then the pollers armed on q (poll.c),
- * which `waiters` counts as it counts sleepers. */
+/* R9, pairs with A9 in rr__sleep; the futex wake only when a sleeper is
+ * counted, and the pollers armed on q (poll.c) only when one is. The count
+ * is read after the caller's half of S1 (rr__notify's, or the close's
+ * fence), and after any load of it the caller made: what a waiter counted
+ * before its re-check missed the progress is seen here. */
 void rr__wake_all(const rr_ring *ring, rr_waitq *q)
 {
+    uint32_t counted = atomic_load_explicit(&q->waiters, memory_order_relaxed);
     atomic_fetch_add_explicit(&q->futex, 1, memory_order_release);
-    rr__futex(&q->futex, FUTEX_WAKE, INT_MAX, NULL, ring->private_mem);
-    rr__poll_notify(ring, q);
+    if (counted % RR_POLLER_COUNT != 0)
+        rr__futex(&q->futex, FUTEX_WAKE, INT_MAX, NULL, ring->private_mem);
+    if (counted >= RR_POLLER_COUNT)
+        rr__poll_notify(ring, q);
     if (!ring->private_mem)
         rr__reap_dead_sleepers(ring);
 }

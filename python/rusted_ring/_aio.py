@@ -42,9 +42,16 @@ _FOREVER = -1   # a timeout of None, as aio.c passes it (in ns)
 
 
 class _Waiters:
-    """The tasks of one event loop waiting on one handle's fd."""
+    """The tasks of one event loop waiting on one handle's fd.
 
-    __slots__ = ("handle", "loop", "fd", "interval", "futures", "registered", "__weakref__")
+    Registered with the loop while tasks wait, and kept registered from one
+    wait to the next (a task that takes its events and waits again in the
+    same step keeps it): no epoll_ctl per wait. Once nobody waits, the
+    next look (_idle) takes the registration down, so it never keeps the
+    handle alive, nor a loop spinning on an fd nobody drains."""
+
+    __slots__ = ("handle", "loop", "fd", "interval", "futures", "registered", "idle_soon",
+                 "__weakref__")
 
     def __init__(self, handle, loop):
         self.handle = handle
@@ -53,6 +60,7 @@ class _Waiters:
         self.interval = handle._poll_interval() / 1e9   # 0.0: never look unprompted
         self.futures = []
         self.registered = False
+        self.idle_soon = False
 
     def add(self, fut):
         self.futures.append(fut)
@@ -61,27 +69,38 @@ class _Waiters:
             self.registered = True
 
     def discard(self, fut):
-        """A task stops waiting (woken, timed out, cancelled, closed)."""
+        """A task stops waiting by itself (timed out, cancelled)."""
         try:
             self.futures.remove(fut)
         except ValueError:
             pass
-        if not self.futures:
-            self._unregister()
+        self._idle_later()
 
-    def _unregister(self):
-        if self.registered:
+    def _idle_later(self):
+        if not self.futures and self.registered and not self.idle_soon:
+            if self.loop.is_closed():   # its selector, and the registration, went with it
+                self.registered = False
+                return
+            self.idle_soon = True
+            self.loop.call_soon(self._idle)
+
+    def _idle(self):
+        """After the tasks woken last had their turn: nobody waits, unregister."""
+        self.idle_soon = False
+        if not self.futures and self.registered:
             self.registered = False
             if not self.loop.is_closed():
                 self.loop.remove_reader(self.fd)
 
     def _readable(self):
-        """The fd polls readable (or the handle closed): every task looks."""
-        self._unregister()
+        """The fd polls readable (or the handle closed): every task looks.
+        (It may be the news a task has already taken: it looks again and
+        waits again, which costs it one step.)"""
         futures, self.futures = self.futures, []
         for fut in futures:
             if not fut.done():
                 fut.set_result(None)
+        self._idle_later()
 
     def handle_closed(self):
         """close() of the handle, from any thread: wake every waiting task."""
@@ -119,7 +138,8 @@ async def _wait(handle, loop, deadline):
     finally:
         if timer is not None:
             timer.cancel()
-        w.discard(fut)
+        if w.futures:   # else _readable let go of every future, this one too
+            w.discard(fut)
 
 
 def _deadline(loop, timeout_ns):

@@ -141,7 +141,7 @@ TEST(test_an_armed_pollfd_is_one_waiter_and_the_first_wake_up_takes_it_back)
     rr_waitq *q = &ring->L->readable;
     int fd;
     CHECK_ST(rr_reader_pollfd(r, &fd), RR_OK);
-    CHECK_EQ(atomic_load(&q->waiters), 1);
+    CHECK_EQ(atomic_load(&q->waiters), RR_POLLER_COUNT);
     CHECK(atomic_load(&r->entry->poll_owner) != 0);
     CHECK_ST(add_seq(w, 0), RR_OK);
     CHECK_EQ(atomic_load(&q->waiters), 0);      /* fired: later publishes cost nothing */
@@ -152,9 +152,9 @@ TEST(test_an_armed_pollfd_is_one_waiter_and_the_first_wake_up_takes_it_back)
     CHECK_ST(rr_reader_next(r, &ev, 0), RR_OK);
     CHECK_ST(rr_reader_next(r, &ev, 0), RR_OK);
     CHECK_ST(rr_reader_next(r, &ev, 0), RR_EMPTY);   /* armed again */
-    CHECK_EQ(atomic_load(&q->waiters), 1);
+    CHECK_EQ(atomic_load(&q->waiters), RR_POLLER_COUNT);
     CHECK_ST(rr_reader_next(r, &ev, 0), RR_EMPTY);   /* armed still: counted once */
-    CHECK_EQ(atomic_load(&q->waiters), 1);
+    CHECK_EQ(atomic_load(&q->waiters), RR_POLLER_COUNT);
     rr_reader_close(r);                              /* takes the count back */
     CHECK_EQ(atomic_load(&q->waiters), 0);
     CHECK(fcntl(fd, F_GETFD) < 0);                   /* and closes the fd */
@@ -216,7 +216,7 @@ TEST(test_a_writer_pollfd_polls_readable_while_it_has_room)
         CHECK_ST(add_seq(w, s), RR_OK);
     CHECK_ST(add_seq(w, 4), RR_FULL);
     CHECK(!readable(fd, 0));                  /* quiet once an add found no room */
-    CHECK_EQ(atomic_load(&ring->L->writable.waiters), 1);
+    CHECK_EQ(atomic_load(&ring->L->writable.waiters), RR_POLLER_COUNT);
     rr_event ev;
     CHECK_ST(rr_reader_next(r, &ev, 0), RR_OK);   /* holds event 0 */
     CHECK(!readable(fd, 0));
@@ -389,7 +389,7 @@ TEST(test_a_poller_killed_while_armed_costs_writers_one_wake_up_call)
     rr_ring *ring;
     CHECK_ST(rr_shm_create(name, &cfg, 0, &ring), RR_OK);
     CHECK(armed_and_killed(name) > 0);
-    CHECK_EQ(atomic_load(&ring->L->readable.waiters), 1);   /* the dead poller's count */
+    CHECK_EQ(atomic_load(&ring->L->readable.waiters), RR_POLLER_COUNT);   /* the dead poller's count */
     rr_writer *w;
     CHECK_ST(rr_writer_open(ring, &w), RR_OK);
     CHECK_ST(add_seq(w, 0), RR_OK);                          /* fires it: its send fails */
@@ -407,7 +407,7 @@ TEST(test_evicting_a_dead_reader_forgets_its_armed_poller)
     rr_ring *ring;
     CHECK_ST(rr_shm_create(name, &cfg, 0, &ring), RR_OK);
     CHECK(armed_and_killed(name) > 0);
-    CHECK_EQ(atomic_load(&ring->L->readable.waiters), 1);
+    CHECK_EQ(atomic_load(&ring->L->readable.waiters), RR_POLLER_COUNT);
     CHECK_EQ(rr__evict_dead_readers(ring, true), 1);   /* as the reaper finds it */
     CHECK_EQ(atomic_load(&ring->L->readable.waiters), 0);
     for (uint32_t i = 0; i < RR_MAX_READERS; i++) {
