@@ -55,6 +55,24 @@
  * reaper also looks at entries whose poller is armed), a dead writer's
  * poller is reaped like a dead writer's sleeper (proc.c).
  *
+ * Ordering (labels of layout.h, where every pair is listed):
+ *   S1   the arming's count (seq_cst add) and rr__waiter_barrier against the
+ *        notifier's store of its progress and its load of `waiters`
+ *        (rr__notify, rusted_ring_inline.h rr__hot_notify, rr_ring_close's
+ *        fence): either the arming's look sees the progress, or the
+ *        notifier sees the count and looks for pollers; the owner word and
+ *        address, stored before the barrier, are seen with the count.
+ *   R17  rr__poller_arm's swap of the owner word (release, after the address
+ *        and the count)  ->  A17 rr__poller_fire's swap (acquire): the
+ *        address the notifier sends to is the armed poller's.
+ *   R18  rr__poller_fire's swap (release, after the notifier's publish or
+ *        release)  ->  A18 rr__poller_rearm's acquire load that finds it 0:
+ *        the poller's next look sees what fired it.
+ *   The count's decrements pair with nothing: a notifier reads `waiters`
+ *   only to decide whether to call. Process-local: a handle's rr_poller
+ *   stores its fd before its address (release) and is read address first
+ *   (acquire); the ring's `poll_tx` is taken by a CAS (acq_rel).
+ *
  * Each process tells pollers through a socket of its own per ring handle
  * (`poll_tx`), made on first need and closed with the handle. System calls
  * here go through syscall() where libc's wrapper is a cancellation point
