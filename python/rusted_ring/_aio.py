@@ -32,11 +32,15 @@ while tasks wait leaves nothing behind once the collector takes those
 tasks: the registration went with the loop's selector, the dup goes with
 the handle.
 """
+from __future__ import annotations
+
 import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
 
-from ._core import RingFull
+from ._core import Block, Event, Reader, RingFull, Writer
 
-__all__ = []   # nothing public: see the methods of Reader and Writer
+__all__: list[str] = []   # nothing public: see the methods of Reader and Writer
 
 _FOREVER = -1   # a timeout of None, as aio.c passes it (in ns)
 
@@ -53,22 +57,22 @@ class _Waiters:
     __slots__ = ("handle", "loop", "fd", "interval", "futures", "registered", "idle_soon",
                  "__weakref__")
 
-    def __init__(self, handle, loop):
+    def __init__(self, handle: Reader | Writer, loop: asyncio.AbstractEventLoop) -> None:
         self.handle = handle
         self.loop = loop
         self.fd = handle._aio_fd()
         self.interval = handle._poll_interval() / 1e9   # 0.0: never look unprompted
-        self.futures = []
+        self.futures: list[asyncio.Future[None]] = []
         self.registered = False
         self.idle_soon = False
 
-    def add(self, fut):
+    def add(self, fut: asyncio.Future[None]) -> None:
         self.futures.append(fut)
         if not self.registered:
             self.loop.add_reader(self.fd, self._readable)
             self.registered = True
 
-    def discard(self, fut):
+    def discard(self, fut: asyncio.Future[None]) -> None:
         """A task stops waiting by itself (timed out, cancelled)."""
         try:
             self.futures.remove(fut)
@@ -76,7 +80,7 @@ class _Waiters:
             pass
         self._idle_later()
 
-    def _idle_later(self):
+    def _idle_later(self) -> None:
         if not self.futures and self.registered and not self.idle_soon:
             if self.loop.is_closed():   # its selector, and the registration, went with it
                 self.registered = False
@@ -84,7 +88,7 @@ class _Waiters:
             self.idle_soon = True
             self.loop.call_soon(self._idle)
 
-    def _idle(self):
+    def _idle(self) -> None:
         """After the tasks woken last had their turn: nobody waits, unregister."""
         self.idle_soon = False
         if not self.futures and self.registered:
@@ -92,7 +96,7 @@ class _Waiters:
             if not self.loop.is_closed():
                 self.loop.remove_reader(self.fd)
 
-    def _readable(self):
+    def _readable(self) -> None:
         """The fd polls readable (or the handle closed): every task looks.
         (It may be the news a task has already taken: it looks again and
         waits again, which costs it one step.)"""
@@ -102,7 +106,7 @@ class _Waiters:
                 fut.set_result(None)
         self._idle_later()
 
-    def handle_closed(self):
+    def handle_closed(self) -> None:
         """close() of the handle, from any thread: wake every waiting task."""
         if self.futures and not self.loop.is_closed():
             try:
@@ -111,12 +115,13 @@ class _Waiters:
                 pass
 
 
-def _wake(fut):
+def _wake(fut: asyncio.Future[None]) -> None:
     if not fut.done():
         fut.set_result(None)
 
 
-async def _wait(handle, loop, deadline):
+async def _wait(handle: Reader | Writer, loop: asyncio.AbstractEventLoop,
+                deadline: float | None) -> None:
     """Until the handle's fd polls readable, the loop's clock reaches
     `deadline` (None: no deadline), or the handle's poll interval passes."""
     w = handle._aio
@@ -142,18 +147,18 @@ async def _wait(handle, loop, deadline):
             w.discard(fut)
 
 
-def _deadline(loop, timeout_ns):
+def _deadline(loop: asyncio.AbstractEventLoop, timeout_ns: int) -> float | None:
     return None if timeout_ns < 0 else loop.time() + timeout_ns / 1e9
 
 
-def _passed(loop, deadline):
+def _passed(loop: asyncio.AbstractEventLoop, deadline: float | None) -> bool:
     return deadline is not None and loop.time() >= deadline
 
 
 # ---- Reader ------------------------------------------------------------------------
 
 
-async def _next_waiting(reader, timeout_ns):
+async def _next_waiting(reader: Reader, timeout_ns: int) -> Event | None:
     """next() once the first look found nothing."""
     loop = asyncio.get_running_loop()
     deadline = _deadline(loop, timeout_ns)
@@ -164,14 +169,14 @@ async def _next_waiting(reader, timeout_ns):
             return ev
 
 
-async def reader_next(reader, timeout_ns):
+async def reader_next(reader: Reader, timeout_ns: int) -> Event | None:
     ev = reader.next(0)
     if ev is not None or timeout_ns == 0 or reader._ended:
         return ev
     return await _next_waiting(reader, timeout_ns)
 
 
-async def reader_next_batch(reader, max_events, timeout_ns):
+async def reader_next_batch(reader: Reader, max_events: int, timeout_ns: int) -> list[Event]:
     evs = reader.next_batch(max_events, 0)
     if evs or timeout_ns == 0 or reader._ended:
         return evs
@@ -184,7 +189,7 @@ async def reader_next_batch(reader, max_events, timeout_ns):
             return evs
 
 
-async def reader_next_block(reader, max_events, timeout_ns):
+async def reader_next_block(reader: Reader, max_events: int, timeout_ns: int) -> Block | None:
     b = reader.next_block(max_events, 0)
     if b is not None or timeout_ns == 0 or reader._ended:
         return b
@@ -197,7 +202,7 @@ async def reader_next_block(reader, max_events, timeout_ns):
             return b
 
 
-async def reader_events(reader, timeout_ns):
+async def reader_events(reader: Reader, timeout_ns: int) -> AsyncIterator[Event]:
     next_ = reader.next
     while True:
         ev = next_(0)
@@ -214,7 +219,7 @@ async def reader_events(reader, timeout_ns):
 # ---- Writer ------------------------------------------------------------------------
 
 
-async def writer_add(writer, data, event_type, timeout_ns):
+async def writer_add(writer: Writer, data: Any, event_type: int | None, timeout_ns: int) -> int:
     try:
         return writer.add(data, event_type, timeout=0)
     except RingFull:
@@ -231,7 +236,7 @@ async def writer_add(writer, data, event_type, timeout_ns):
                 raise
 
 
-async def writer_add_batch(writer, payloads, event_types, timeout_ns):
+async def writer_add_batch(writer: Writer, payloads: Any, event_types: Any, timeout_ns: int) -> int:
     if event_types is None:
         event_types = 0
     if not isinstance(payloads, (list, tuple)):   # a retry must see them again
