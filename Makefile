@@ -1,6 +1,11 @@
 # rusted_ring — one Makefile for the C core, its tests, benchmarks and demo.
 #
-#   make test       build and run every test suite: C, Python, Lua, interop, notebooks
+#   make test       build and run every test suite: C, Python, Lua, interop, notebooks,
+#                   the type checks, the packed Lua rock, the API reference
+#   make typecheck  stubtest (the stubs against the extension) and mypy --strict over the
+#                   package, the examples and tests/typing/usage.py for Python 3.10 to 3.13
+#   make test-rock  luarocks lint and pack; the source rock installed offline, busted against it
+#   make docs       the Python API reference (pdoc) in build/docs/index.html; any warning fails it
 #   make test-c     the C tests; the stress and wait tests again under each wait strategy
 #   make sanitize   all C tests under ASan+UBSan and under TSan (stress tests shortened),
 #                   pytest with the extension and busted with the Lua module under ASan+UBSan
@@ -10,6 +15,9 @@
 #   make bench-c    C core benchmarks: instructions per event of the hot paths (callgrind;
 #                   repeatable, skipped without valgrind), then events/s, ns/event, ratios
 #   make bench-py   Python benchmarks against queue.Queue and friends
+#   make bench-limited-api  what building against the limited C API (abi3) would cost
+#   make wheel      the sdist and a manylinux wheel for each CPython 3.10 .. 3.13, in dist/
+#   make test-wheels  install them into a fresh venv of each CPython and run the tests there
 #   make bench-lua  Lua benchmarks against a pure-Lua queue
 #   make demo       the seed's fan-out scenario in C, Python and Lua, and a
 #                   Python process writing strokes that a Lua process reads
@@ -80,7 +88,7 @@ $(BUILD)/%/test_shm_faults: LDLIBS += -Wl,--wrap=fcntl,--wrap=fallocate
 all: lib
 lib: $(BUILD)/release/lib.a
 
-test: test-c test-python test-lua test-interop test-notebooks
+test: test-c test-python test-lua test-interop test-notebooks typecheck test-rock docs
 
 # ---- Python: the extension is built in place (python/rusted_ring/_core*.so) ----
 # from the core and the binding's sources in python/_core/ (outside the package).
@@ -98,7 +106,13 @@ PY_OWN_VENV := 1
 endif
 # Asked before .venv exists: the same interpreter made it.
 PY_PROBE := $(if $(PY_OWN_VENV),$(SYSTEM_PYTHON),$(PYTHON))
-PY_SUFFIX := $(shell $(PY_PROBE) -c 'import sysconfig; print(sysconfig.get_config_var("EXT_SUFFIX"))' 2>/dev/null)
+# The extension's file suffix: the interpreter's own, or .abi3.so for the build
+# against the limited C API of CPython 3.11 that RR_LIMITED_API=1 asks for
+# (setup.py says why the wheels use the full API). `make test-python
+# RR_LIMITED_API=1` tests that build; each build removes the other's file
+# first, so only one can be imported. The sanitizer builds follow the choice.
+PY_SUFFIX := $(shell RR_LIMITED_API=$(RR_LIMITED_API) $(PY_PROBE) setup.py --ext-suffix 2>/dev/null)
+PY_LIMITED := $(filter .abi3.so,$(PY_SUFFIX))
 PY_EXT  := python/rusted_ring/_core$(PY_SUFFIX)
 # -P (Python 3.11+): the current directory is not put on sys.path, so a Lua
 # rusted_ring.so that `luarocks make` leaves at the top is never imported.
@@ -109,11 +123,14 @@ PY_DEPS := $(PY_PROBE) $(CURDIR)/tests/py_deps.py --python $(PYTHON) $(if $(PY_O
 PY_BUILD_REQS := 'setuptools>=77'
 PY_TEST_REQS  := 'pytest>=7' 'hypothesis>=6' numpy 'prometheus_client>=0.17' pandas
 
-.PHONY: python py-build-deps py-deps test-python bench-py demo-python venv
+.PHONY: python py-build-deps py-deps test-python test-python-limited bench-py bench-limited-api \
+        demo-python venv
 python: $(PY_EXT)
 PY_BINDING := $(wildcard python/_core/*.c python/_core/*.h)
 $(PY_EXT): $(CORE_SRC) $(CORE_HDR) $(PY_BINDING) csrc/sources.mk setup.py | py-build-deps
-	RR_WERROR=1 $(PYTHON) setup.py -q build_ext --inplace
+	rm -f python/rusted_ring/_core*.so
+	RR_WERROR=1 RR_LIMITED_API=$(RR_LIMITED_API) $(PYTHON) setup.py -q build_ext --inplace
+	@test -f $@ || { echo "setup.py built no $@"; exit 1; }
 
 ifdef PY_OWN_VENV
 # Made once with everything the build and the tests need.
@@ -130,22 +147,58 @@ py-build-deps:
 py-deps:
 	@$(PY_DEPS) $(PY_TEST_REQS)
 
+# PY_TESTS narrows the run (CI runs the smoke subset on the limited-API build).
+PY_TESTS ?= tests/python tests/fuzz
+PY_SMOKE := tests/python/test_ring.py tests/python/test_zero_copy.py tests/python/test_shared.py \
+            tests/python/test_blocks.py
 test-python: py-deps python
-	$(PY_RUN) -m pytest -q -p no:cacheprovider tests/python tests/fuzz
+	$(PY_RUN) -m pytest -q -p no:cacheprovider $(PY_TESTS)
+
+# The limited-API build (RR_LIMITED_API=1, see setup.py) with -Werror, and the smoke
+# subset on it: CI's check that the binding still compiles both ways. `make
+# test-python RR_LIMITED_API=1` runs the whole suite on that build.
+test-python-limited:
+	$(MAKE) --no-print-directory test-python RR_LIMITED_API=1 PY_TESTS="$(PY_SMOKE)"
+
+# The type checks (tests/typing/test_typing.py). mypy is pinned: each release adds
+# checks, and a new one must not turn CI red without a change here.
+PY_TYPE_REQS := 'mypy==2.4.1'
+.PHONY: typecheck
+typecheck: py-deps python
+	@$(PY_DEPS) $(PY_TYPE_REQS)
+	$(PY_RUN) -m pytest -q -p no:cacheprovider tests/typing
+
+# The API reference (docs/build.py): pdoc is pinned as mypy is; typing_extensions,
+# because the stub it reads the extension's types from imports it.
+PY_DOCS_REQS := 'pdoc==16.0.0' typing_extensions
+DOCS_DIR := $(BUILD)/docs
+.PHONY: docs
+docs: py-deps python
+	@$(PY_DEPS) $(PY_DOCS_REQS)
+	@rm -rf $(DOCS_DIR)
+	$(PY_RUN) docs/build.py $(DOCS_DIR)
 
 bench-py: python
 	$(PY_RUN) bench/python/bench_queue.py
 	$(PY_RUN) bench/python/bench_instr.py
+
+# The limited C API's cost: both builds, callgrind counts and alternating timings.
+bench-limited-api: py-build-deps
+	$(PY_RUN) bench/python/bench_limited_api.py
 
 demo-python: python
 	$(PY_RUN) examples/fanout.py
 
 # The Lua module's rules (targets lua, test-lua, bench-lua, demo-lua).
 include lua/lua.mk
+# The Lua module as a packed source rock, installed offline (target test-rock).
+include lua/rock.mk
 # Cross-process and cross-language tests (target test-interop, demo-interop).
 include tests/interop/interop.mk
 # The Python binding's fuzzer (target fuzz-python).
 include tests/fuzz/fuzz.mk
+# The sdist and the wheels, and testing them installed (targets wheel, test-wheels).
+include tests/wheels/wheels.mk
 # The benchmark suite and its notebooks (targets bench, bench-quick, test-notebooks).
 include bench/bench.mk
 
@@ -177,9 +230,11 @@ sanitize-c: $(addprefix $(BUILD)/asan/,$(C_UNIT) $(C_STRESS)) $(addprefix $(BUIL
 # skipped, and -rs lists them with the reason. The stress-sized tests run at
 # RR_STRESS_SCALE=0.1, as the C ones do.
 PY_INC      := $(shell $(PY_PROBE) -c 'import sysconfig; print(sysconfig.get_paths()["include"])' 2>/dev/null)
-# setup.py's flags for the extension; -Werror is the in-place build's to enforce
-# (clang, for the fuzzer, warns about other things than gcc)
-PY_EXT_CFLAGS := $(CSTD) -g -fPIC -Icsrc -I$(PY_INC) $(WARN_FLAGS)
+# setup.py's flags for the extension (the limited API's version as setup.py's
+# LIMITED_API); -Werror is the in-place build's to enforce (clang, for the
+# fuzzer, warns about other things than gcc)
+PY_EXT_CFLAGS := $(CSTD) -g -fPIC -Icsrc -I$(PY_INC) $(WARN_FLAGS) \
+                 $(if $(PY_LIMITED),-DPy_LIMITED_API=0x030B0000)
 PY_PKG_FILES  := $(wildcard python/rusted_ring/*.py python/rusted_ring/*.pyi) python/rusted_ring/py.typed
 PY_ASAN_DIR := $(BUILD)/py-asan
 PY_ASAN_EXT := $(PY_ASAN_DIR)/rusted_ring/_core$(PY_SUFFIX)
@@ -190,7 +245,7 @@ PY_SAN_ENV  := PYTHONMALLOC=malloc ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 
 
 # $(call py_ext_build,FOLDER,COMPILER AND FLAGS,LINK FLAGS): the extension, objects in FOLDER/obj.
 define py_ext_build
-	@rm -rf $(1)/obj; mkdir -p $(1)/obj $(1)/rusted_ring
+	@rm -rf $(1)/obj $(1)/rusted_ring/_core*.so; mkdir -p $(1)/obj $(1)/rusted_ring
 	@for f in $(CORE_SRC) $(filter %.c,$(PY_BINDING)); do echo "$(2) -c $$f"; \
 	  $(2) $(PY_EXT_CFLAGS) -c $$f -o $(1)/obj/$$(echo $${f%.c} | tr / _).o || exit 1; done
 	$(CC) -shared $(3) $(1)/obj/*.o -o $(1)/rusted_ring/_core$(PY_SUFFIX) -lpthread
@@ -233,7 +288,7 @@ demo-c: $(BUILD)/examples/fanout
 	$(BUILD)/examples/fanout
 
 clean:
-	rm -rf $(BUILD) python/rusted_ring/_core*.so python/rusted_ring.egg-info
+	rm -rf $(BUILD) dist python/rusted_ring/_core*.so python/rusted_ring.egg-info
 
 # clean, and .venv too (make makes it again when it needs it).
 distclean: clean

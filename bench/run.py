@@ -8,6 +8,7 @@ file and print a summary of ratios (`make bench`, `make bench-quick`).
     python bench/run.py --summary FILE   # print the summary of an earlier run
     python bench/run.py --readme FILE    # the README's Performance table from a run
     python bench/run.py --only disruptor_tests --runs 7   # more alternating runs
+    python bench/run.py --only disruptor_tests --shapes 1p3c-pipeline,1p3c-diamond   # some shapes
 
 Most groups are one program (C, Rust, Java, Python or Lua) that writes its own
 JSON. The alternating groups (disruptor_tests, spsc_queues) are driven from
@@ -249,12 +250,17 @@ SHAPES = {
     "1p1c-batch10": ("OneToOneSequencedBatchThroughputTest", 20_000_000, 1_500_000, "1P1C batch 10"),
     "1p3c": ("OneToThreeSequencedThroughputTest", 6_000_000, 600_000, "1P3C multicast"),
     "3p1c": ("ThreeToOneSequencedThroughputTest", 6_000_000, 600_000, "3P1C"),
+    # three stages over one ring (readers that follow readers), 8192 slots
+    "1p3c-pipeline": ("OneToThreePipelineSequencedThroughputTest", 6_000_000, 600_000, "1P3C pipeline"),
+    "1p3c-diamond": ("OneToThreeDiamondSequencedThroughputTest", 6_000_000, 600_000, "1P3C diamond"),
 }
+# What each shape's events are, for a summary row (the rest: 8 B values, 65536 slots).
+SHAPE_EVENTS = {"1p3c-pipeline": "32 B events, 8192 slots", "1p3c-diamond": "8 B values, 8192 slots"}
 # rusted_ring's wait strategy and the Disruptor's that matches it.
 WAITS = {"yield": "Yielding", "spin": "BusySpin", "block": "Blocking"}
 RUNS, RUNS_QUICK = 5, 2          # measured runs of each contender, per workload
 CAP_S, CAP_QUICK = 10.0, 3.0     # a run's producers stop at this many seconds
-ALT = {"runs": None, "cap": None}   # --runs / --cap
+ALT = {"runs": None, "cap": None, "shapes": None, "waits": None}   # --runs / --cap / --shapes / --waits
 
 
 def _contender(key, worker, form, label, warmups=1):
@@ -351,7 +357,7 @@ def alternate(workers: dict, workloads: list[dict], quick: bool, log,
 
 
 def _threads(shape):
-    return (3 if shape == "3p1c" else 1) + (3 if shape == "1p3c" else 1)
+    return (3 if shape == "3p1c" else 1) + (3 if shape.startswith("1p3c") else 1)
 
 
 def _workload(shape, wait, quick, contenders):
@@ -405,10 +411,12 @@ def disruptor_tests(quick, out, log, timeout):
 
     def workloads(workers):
         wl = []
-        for shape in SHAPES:
-            for wait in WAITS:
+        for shape in ALT["shapes"] or SHAPES:
+            for wait in ALT["waits"] or WAITS:
                 ours = {"1p1c": (RR_CLAIM, RR_ADD, RR_CLAIM_INLINE, RR_ADD_INLINE),
-                        "1p1c-batch10": (RR_CLAIM, RR_CLAIM_INLINE)}.get(shape, (RR_CLAIM,))
+                        "1p1c-batch10": (RR_CLAIM, RR_CLAIM_INLINE),
+                        "1p3c-pipeline": (RR_CLAIM, RR_CLAIM_INLINE),
+                        "1p3c-diamond": (RR_CLAIM, RR_CLAIM_INLINE)}.get(shape, (RR_CLAIM,))
                 wl.append(_workload(shape, wait, quick, _ours(workers, *ours) + [DISRUPTOR]))
         return wl
 
@@ -448,7 +456,7 @@ GROUPS = {
     "c_latency": ("C core: latency (bench_latency)", c_latency),
     "rust_seed": ("peer: Rust seed crate rusted-ring 0.5.6 (cargo)", rust_seed),
     "java_disruptor": ("peer: LMAX Disruptor 4.0.0 ping-pong latency (Maven)", java_disruptor),
-    "disruptor_tests": ("C vs LMAX Disruptor 4.0.0: its 4 throughput tests x 3 wait strategies, "
+    "disruptor_tests": ("C vs LMAX Disruptor 4.0.0: its 6 throughput tests x 3 wait strategies, "
                         "alternating runs", disruptor_tests),
     "spsc_queues": ("C vs ck_ring and boost::lockfree::spsc_queue, 1P1C, alternating runs", spsc_queues),
     "py_threads": ("Python threads vs queue.Queue & co (bench_queue.py)", _py("bench_queue.py")),
@@ -459,6 +467,8 @@ GROUPS = {
     "py_procs": ("Python processes vs mp.Queue, faster-fifo, pyzmq (bench_procs.py)", _py("bench_procs.py")),
     "py_pressure": ("writer outrunning its reader, sampled (bench_pressure.py)", _py("bench_pressure.py")),
     "py_blocks": ("Python blocks + NumPy vs SimpleQueue, mp.Queue (bench_blocks.py)", _py("bench_blocks.py")),
+    "py_pipeline": ("Python 3-stage pipeline: one ring vs SimpleQueue chain vs RingPipe, alternating runs "
+                    "(bench_pipeline.py)", _py("bench_pipeline.py")),
     "lua": ("Lua vs a pure-Lua table queue (bench.lua)", lua),
 }
 
@@ -685,12 +695,24 @@ def main(argv=None) -> int:
     ap.add_argument("--cap", type=float, metavar="SECONDS",
                     help=f"alternating groups: a run's producers stop at this many seconds "
                          f"(default {CAP_S:g}, quick: {CAP_QUICK:g})")
+    ap.add_argument("--shapes", metavar="LIST",
+                    help=f"disruptor_tests: only these shapes (comma-separated: {', '.join(SHAPES)})")
+    ap.add_argument("--waits", metavar="LIST",
+                    help=f"disruptor_tests: only these wait strategies ({', '.join(WAITS)})")
     args = ap.parse_args(argv)
     if args.runs is not None and args.runs < 1:
         ap.error("--runs must be at least 1")
     if args.cap is not None and args.cap <= 0:
         ap.error("--cap must be positive")
-    ALT.update(runs=args.runs, cap=args.cap)
+    picked = {}
+    for opt, known in (("shapes", SHAPES), ("waits", WAITS)):
+        given = getattr(args, opt)
+        if given is not None:
+            picked[opt] = [x.strip() for x in given.split(",") if x.strip()]
+            bad = [x for x in picked[opt] if x not in known]
+            if bad or not picked[opt]:
+                ap.error(f"--{opt}: unknown {', '.join(bad) or '(none given)'}; choose from {', '.join(known)}")
+    ALT.update(runs=args.runs, cap=args.cap, shapes=picked.get("shapes"), waits=picked.get("waits"))
 
     if args.list:
         for name, (title, _) in GROUPS.items():
@@ -787,7 +809,8 @@ def _code(form: str) -> str:
 
 def alternating_rows(doc: dict, add) -> None:
     """Rows of the alternating groups: the ratio of the medians, each side's range."""
-    targets = {"1p1c": 1.5}   # issue 13's targets against the Disruptor; other shapes and the queues: 1.0
+    # issue 13's and 16's targets against the Disruptor; other shapes and the queues: 1.0
+    targets = {"1p1c": 1.5, "1p3c-pipeline": 1.5, "1p3c-diamond": 1.5}
 
     def row(section, what, ours, peer, note, group, wl, target, readme):
         spread = {"stat": "median", "readme": readme, "ours_min": ours.get("min"), "ours_max": ours.get("max"),
@@ -822,11 +845,12 @@ def alternating_rows(doc: dict, add) -> None:
             for key, form in OURS:
                 form = form.replace("claim/publish", claim)
                 if key in cs:
+                    events = SHAPE_EVENTS.get(wl["shape"], f"8 B values, {data.get('ring_size', 65536)} slots")
                     row(section, f"{label}, {wl.get('disruptor_wait')} / {wl['wait']}: {form}", cs[key], peer,
-                        f"{wl['test']}, 8 B values, {data.get('ring_size', 65536)} slots, {wl['events']:,} events",
+                        f"{wl['test']}, {events}, {wl['events']:,} events",
                         "disruptor_tests", wl, targets.get(wl["shape"], 1.0),
-                        f"C, {label}, 8 B: {_code(form)} vs LMAX Disruptor 4.0.0 ({wl.get('disruptor_wait')} / "
-                        f"`{wl['wait']}`)")
+                        f"C, {label}, {events.split(',')[0].replace(' values', '').replace(' events', '')}: "
+                        f"{_code(form)} vs LMAX Disruptor 4.0.0 ({wl.get('disruptor_wait')} / `{wl['wait']}`)")
 
     data = _data(doc, "spsc_queues")
     if "spsc_queues" in doc["groups"]:
@@ -948,6 +972,13 @@ def summary(doc: dict) -> list[dict]:
         add("Python, one thread, callgrind instructions per event", f"{ours} vs {peer}", ours,
             o and o["instructions_per_event"], peer, p and p["instructions_per_event"], "instructions",
             "lower", note, ("py_instr",))
+    o, p = (_find(pi, name="Ring add_batch(64) + process(handler)"),
+            _find(pi, name="Ring add_batch(64) + next_batch loop + handler"))
+    add("Python, one thread, callgrind instructions per event", "process(handler) vs the same loop over "
+        "next_batch", "add_batch(64) + process(handler)", o and o["instructions_per_event"],
+        "add_batch(64) + for i, ev in enumerate(next_batch(64)): handler(ev, i == last)",
+        p and p["instructions_per_event"], "instructions", "lower",
+        "both rusted_ring: x is what running the handler loop in C saves", ("py_instr",), reference=True)
 
     pl = (_data(doc, "py_latency") or {}).get("results", [])
     for kind, ours_name, peers in (("threads", "rusted_ring Ring", ("queue.Queue", "queue.SimpleQueue")),
@@ -1009,6 +1040,7 @@ def summary(doc: dict) -> list[dict]:
             "both rusted_ring: x is what reading in Lua costs against reading in Python", g, reference=True)
 
     _blocks_rows(doc, add)
+    _pipeline_rows(doc, add)
 
     lu = _data(doc, "lua")
     lua_targets = {"interleaved": "target >= 1.0x", "bursts_block": "target >= 1.5x"}
@@ -1024,6 +1056,27 @@ def summary(doc: dict) -> list[dict]:
         f"payload {mem['payload_bytes']:,} B; XS pool: ours {xs['ours_bytes']:,} B, seed {xs['seed_bytes']:,} B"
         if mem and xs else "", ("c_core",))
     return rows
+
+
+def _pipeline_rows(doc: dict, add) -> None:
+    """Three pipeline stages in threads (bench_pipeline.py): one ring whose readers follow each
+    other, run by Reader.process, against a SimpleQueue chain and a RingPipe chain; medians of
+    alternating runs, with each side's range."""
+    data = _data(doc, "py_pipeline") or {}
+    res = {r["key"]: r for r in data.get("results", [])}
+    ours = res.get("one_ring", {})
+    runs = data.get("runs", "?")
+    section = f"Python, 3 pipeline stages in threads, 64 B (median of {runs} alternating runs)"
+    for key, label, target in (("simple_queue", "one ring, process() vs SimpleQueue chain", 2.0),
+                               ("ring_pipe", "one ring, process() vs RingPipe chain", 1.0)):
+        peer = res.get(key, {})
+        spread = {"stat": "median", "ours_min": ours.get("min"), "ours_max": ours.get("max"),
+                  "ours_runs": ours.get("n", 0), "peer_min": peer.get("min"),
+                  "peer_max": peer.get("max"), "peer_runs": peer.get("n", 0), "target": target,
+                  "readme": f"Python, 3 stages: one ring + `process()` vs {label.split(' vs ')[1]}"}
+        add(section, label, ours.get("name", "one ring, 3 process() stages (after=)"), ours.get("median"),
+            peer.get("name", key), peer.get("median"), "events/s", "higher",
+            f"{data.get('events', 0):,} events; target >= {target:g}x", ("py_pipeline",), spread=spread)
 
 
 def _blocks_rows(doc: dict, add) -> None:

@@ -44,6 +44,11 @@
  *   - Multi producer, shared: a claimed sequence not yet published or
  *     abandoned lies in the range of a claim record naming its producer's
  *     process (claims.c); a record is free exactly when its owner word is 0.
+ *   - Pipelines (pipeline.c): a reader entry's name, `after` mask and flags
+ *     change only while the changer holds `pipeline.owner`; a mask names
+ *     only entries that went ACTIVE before it was written, and an entry that
+ *     leaves has every mask naming it rewritten before its gate is freed. A
+ *     follower reads only below every gate its mask names.
  */
 #ifndef RR_LAYOUT_H
 #define RR_LAYOUT_H
@@ -60,7 +65,7 @@
 #define RR_CACHE_LINE      64
 #define RR_LINE            _Alignas(RR_CACHE_LINE)
 #define RR_MAGIC           UINT64_C(0x474E495254535552) /* "RUSTRING" */
-#define RR_LAYOUT_VERSION  6u   /* 2: owner and sleeper words in the reader table and control;
+#define RR_LAYOUT_VERSION  7u   /* 2: owner and sleeper words in the reader table and control;
                                    3: claim records (multi producer), the recovery word and
                                       counter;
                                    4: wait strategies: a reader entry's `wait`, the
@@ -68,7 +73,8 @@
                                    5: small slots' metadata beside their payload;
                                    6: a reader entry's second (cold) line: name, the
                                       readers it follows, flags, its poller; the
-                                      control's writer poller */
+                                      control's writer poller;
+                                   7: the pipeline word (pipeline.c) */
 #define RR_GATE_FREE       UINT64_MAX
 #define RR_LEN_ABANDONED   UINT32_MAX   /* slot of a multi-producer claim given up */
 #define RR_MAX_CAPACITY    (UINT64_C(1) << 40)
@@ -103,8 +109,12 @@ typedef struct rr_reader_entry {
     _Atomic uint64_t poll_addr;     /* where that poller is told (poll.c) */
 } rr_reader_entry;
 
-/* rr_reader_entry.flags */
-enum { RR_ENTRY_F_WRITABLE = 1u };
+/* rr_reader_entry.flags (pipeline.c):
+ *   WRITABLE   the reader may write into the events it is handed
+ *   FOLLOWED   some reader follows it, or did: its close rewrites masks
+ *   GATE_WAIT  its sleeper (`sleeping`) is counted in writable.waiters, not
+ *              readable.waiters: a follower waits for gates to move */
+enum { RR_ENTRY_F_WRITABLE = 1u, RR_ENTRY_F_FOLLOWED = 2u, RR_ENTRY_F_GATE_WAIT = 4u };
 
 /* Multi producer, shared rings: one open claim (claims.c). */
 typedef struct rr_claim_record {
@@ -181,6 +191,10 @@ typedef struct rr_layout {
         _Atomic uint64_t owner;              /* owner word of the process recovering, or 0 */
         _Atomic int64_t  at;                 /* when a recovery last began (coarse clock) */
     } recovery;
+    RR_LINE struct {                         /* pipelines: names, followers (pipeline.c) */
+        _Atomic uint64_t owner;              /* owner word of the process changing them, 0 */
+        _Atomic uint64_t changes;            /* bumped by every change (stats only) */
+    } pipeline;
 } rr_layout;
 
 /* ---- the layout, pinned --------------------------------------------------------
@@ -229,7 +243,7 @@ RR_PIN(offsetof(rr_claim_record, owner) == 0 && offsetof(rr_claim_record, first)
        "rr_claim_record fields");
 
 /* rr_layout, one cache-line group at a time (the geometry takes two lines). */
-RR_PIN(sizeof(rr_layout) == 768 && _Alignof(rr_layout) == RR_CACHE_LINE, "rr_layout size");
+RR_PIN(sizeof(rr_layout) == 832 && _Alignof(rr_layout) == RR_CACHE_LINE, "rr_layout size");
 RR_PIN(offsetof(rr_layout, geo) == 0, "rr_layout geometry group");
 RR_PIN(offsetof(rr_layout, claim) == 128, "rr_layout claim line");
 RR_PIN(offsetof(rr_layout, published) == 192, "rr_layout published line");
@@ -256,6 +270,9 @@ RR_PIN(offsetof(rr_layout, counters) == 640 && sizeof(((rr_layout *)0)->counters
 RR_PIN(offsetof(rr_layout, recovery) == 704 && sizeof(((rr_layout *)0)->recovery) == 16 &&
        offsetof(rr_layout, recovery.owner) == 704 && offsetof(rr_layout, recovery.at) == 712,
        "rr_layout recovery group");
+RR_PIN(offsetof(rr_layout, pipeline) == 768 && sizeof(((rr_layout *)0)->pipeline) == 16 &&
+       offsetof(rr_layout, pipeline.owner) == 768 && offsetof(rr_layout, pipeline.changes) == 776,
+       "rr_layout pipeline group");
 RR_PIN(RR_MAX_READERS == 64 && RR_GATE_FREE == UINT64_MAX && RR_LEN_ABANDONED == UINT32_MAX &&
        RR_MAX_CLAIMS == 64 && RR_SEQ_NONE == UINT64_MAX, "a constant stored in the block");
 
@@ -315,9 +332,10 @@ struct rr_reader {
     _Atomic uint32_t fork_gen;   /* rr__fork_gen when it was opened (proc.c) */
     uint64_t         pos;        /* next sequence to read */
     uint64_t         idx;        /* pos % capacity */
-    uint64_t         avail;      /* single producer, backpressure: `published` as last
-                                    seen; [pos, avail) is readable in place (reader.c) */
-    bool             direct;     /* single producer, backpressure (avail is kept) */
+    uint64_t         avail;      /* [pos, avail) is readable in place (reader.c): single
+                                    producer, backpressure: `published` as last seen; a
+                                    follower: the limit its leaders' gates set */
+    uint8_t          direct;     /* how it reads in place: RR_READ_* (reader.c) */
     uint64_t         gate;       /* last value stored in entry->gate */
     uint64_t         cur_lo;     /* first sequence handed out by the last call */
     uint64_t         lost;
@@ -328,8 +346,21 @@ struct rr_reader {
     uint64_t         nholds;
     unsigned char   *scratch;    /* overwrite: verified copies */
     size_t           scratch_events;
+    uint32_t         index;      /* its entry in the reader table */
+    bool             writable;   /* pipelines: may write into its events */
+    int64_t          follow_look_at; /* follower, shared ring: when it last looked
+                                        whether its leaders' processes run */
+    char             name[RR_NAME_MAX + 1];
     rr_poller        poll;       /* its pollfd, if asked for (poll.c) */
 };
+
+/* rr_reader.direct: how a backpressure reader reads in place.
+ *   STAMPED  each event's stamp says it is there (several producers; overwrite
+ *            readers copy instead)
+ *   DIRECT   one producer: every event below `published` is there (`avail`)
+ *   FOLLOW   a follower: every event below its leaders' gates is there and
+ *            released by them (`avail`, pipeline.c rr__follow_limit) */
+enum { RR_READ_STAMPED = 0, RR_READ_DIRECT = 1, RR_READ_FOLLOW = 2 };
 
 /* ---- synchronization: every release/acquire pair, by label -----------------
  *
@@ -392,14 +423,22 @@ struct rr_reader {
  *  16 recovery  R16/A16 claims.c: the recovery word's CAS (a finder's take,
  *                  acq_rel; its give back, release): the next finder sees
  *                  every stamp the last one stored
- *  17 poller    R17 poll.c rr__poller_arm: a poller's owner word (the swap
+ *  17 pipeline  R17/A17 pipeline.c: the pipeline word's CAS (a take, acq_rel;
+ *                  the give back, release): the next holder sees every name,
+ *                  mask and flag the last one wrote
+ *  18 after     R18 pipeline.c: a reader's `after` mask (its open, a rewrite
+ *                  when a reader it follows leaves), after the entries it
+ *                  names went ACTIVE
+ *               A18 pipeline.c rr__follow_limit: the gates it then loads
+ *                  (A3) are those of the readers the mask names, or later
+ *  19 poller    R19 poll.c rr__poller_arm: a poller's owner word (the swap
  *                  naming it), after its address and its count in `waiters`
- *               A17 poll.c rr__poller_fire: the notifier's swap of the word
+ *               A19 poll.c rr__poller_fire: the notifier's swap of the word
  *                  for 0 (acq_rel): the address it then reads is the one
  *                  that poller stored
- *  18 fired     R18 poll.c rr__poller_fire: the same swap, after the
+ *  20 fired     R20 poll.c rr__poller_fire: the same swap, after the
  *                  notifier's progress (the publish or release it tells of)
- *               A18 poll.c rr__poller_rearm: the poller's load that finds
+ *               A20 poll.c rr__poller_rearm: the poller's load that finds
  *                  the word 0: its next look sees that progress
  *
  * Where a store must be ordered before a load of another location, release
@@ -425,11 +464,38 @@ struct rr_reader {
  *               writers (S1).
  *
  * A poller (poll.c) takes the waiter's side of S1 as a sleeper does: it
- * counts itself in q->waiters (seq_cst) and names itself (R17), then the
+ * counts itself in q->waiters (seq_cst) and names itself (R19), then the
  * waiter's fence (wait.c rr__waiter_barrier), then looks at the progress.
  */
 
 /* ---- helpers shared by the core's files ------------------------------------ */
+
+/* pipeline.c — names, followers and writable readers; see its opening comment. */
+/* How to take the pipeline word: TAKE waits while its holder lives; TRY
+ * gives up at once if it is busy; BRIEF yields a while, takes it over from a
+ * dead holder, and gives up if a live one still holds it (evictions, which
+ * are tried again later); HELD (rr__evict_dead_in): the caller holds it. */
+enum { RR_PIPE_TAKE = 0, RR_PIPE_TRY = 1, RR_PIPE_BRIEF = 2, RR_PIPE_HELD = 3 };
+bool      rr__pipe_lock(const rr_ring *ring, int how);
+void      rr__pipe_unlock(const rr_ring *ring);
+/* Arguments alone (before an entry is taken): names, handles, the mode. */
+rr_status rr__pipe_check(const rr_ring *ring, const rr_reader_options *opts);
+/* Under the lock: resolve names, refuse conflicts, write the name, mask and
+ * flags into entry `index` (CLAIMED). *mask_out: the readers it follows. */
+rr_status rr__pipe_join(const rr_ring *ring, uint32_t index, const rr_reader_options *opts,
+                        uint64_t *mask_out);
+/* Whether entry e's close must take the lock and rewrite masks. */
+bool      rr__pipe_involved(const rr_reader_entry *e);
+/* Under the lock: entry i leaves; its followers follow what it followed;
+ * its name, mask and flags are cleared. Before its gate is freed. */
+void      rr__pipe_leave(const rr_ring *ring, uint32_t i);
+/* Followers: the first sequence some reader of its mask has not released
+ * (UINT64_MAX for an empty mask), and the mask (A18, then A3). */
+uint64_t  rr__follow_limit(const rr_ring *ring, const rr_reader_entry *e, uint64_t *mask_out);
+/* Followers of a shared ring: evict the readers of `mask` whose processes died. */
+uint32_t  rr__follow_evict_dead(const rr_ring *ring, uint64_t mask);
+/* The name of entry i, or "" if it changed hands while read. */
+void      rr__entry_name(const rr_ring *ring, uint32_t i, char out[RR_NAME_MAX + 1]);
 
 /* rr__stamp_writing and rr__stamp_done are in rusted_ring_inline.h. */
 
@@ -672,6 +738,9 @@ bool      rr__owner_alive(uint64_t owner);
 static inline uint32_t rr__owner_pid(uint64_t owner) { return (uint32_t)owner; }
 /* Take readers of dead processes out of the table; returns how many. */
 uint32_t  rr__evict_dead_readers(const rr_ring *ring, bool sleepers_only);
+/* The same for the entries of `mask`; `lock`: how to get the pipeline word
+ * (RR_PIPE_*, pipeline.c). */
+uint32_t  rr__evict_dead_in(const rr_ring *ring, uint64_t mask, bool sleepers_only, int lock);
 void      rr__reap_dead_sleepers(const rr_ring *ring);
 /* Take back the count of whoever sleeps in `sleeping` if its process is dead. */
 void      rr__forget_dead_sleeper(rr_waitq *q, _Atomic uint64_t *sleeping);
@@ -749,9 +818,9 @@ void      rr__claims_reap_sleepers(const rr_ring *ring);
 /* poll.c — pollable fds for event loops; see its opening comment. */
 /* Every armed poller of q is told (rr__wake_all calls this). */
 void      rr__poll_notify(const rr_ring *ring, rr_waitq *q);
-/* The poller named in *owner, if armed, is told now (its count taken back). */
-void      rr__poller_fire(const rr_ring *ring, rr_waitq *q, _Atomic uint64_t *owner,
-                          _Atomic uint64_t *addr);
+/* The poller named in *owner, if armed, is told now (its count taken back
+ * from the queue its address word names). */
+void      rr__poller_fire(const rr_ring *ring, _Atomic uint64_t *owner, _Atomic uint64_t *addr);
 /* A consuming call found nothing while the handle has a pollfd: drain it,
  * and arm it if it is not armed. True when it armed it now: the caller
  * looks again, and fires it if that look finds something. */
@@ -759,7 +828,8 @@ bool      rr__poller_rearm(const rr_ring *ring, rr_poller *p, rr_waitq *q,
                            _Atomic uint64_t *owner, _Atomic uint64_t *addr);
 /* Take back the count of the poller armed in *owner (a closing or evicted
  * handle); with `dead_only`, only when its process is dead. */
-void      rr__poller_forget(rr_waitq *q, _Atomic uint64_t *owner, bool dead_only);
+void      rr__poller_forget(const rr_ring *ring, _Atomic uint64_t *owner, _Atomic uint64_t *addr,
+                            bool dead_only);
 /* A handle closes: its socket goes, and the ring forgets its poller. */
 void      rr__reader_poll_close(rr_reader *r, bool entry_mine);
 void      rr__writer_poll_close(rr_writer *w, bool mine);

@@ -20,7 +20,7 @@
  * (wait.c), but RR_POLLER_COUNT where a sleeper counts 1 (layout.h): it
  * adds itself to its queue's `waiters` (readable for a reader, writable
  * for a writer), then swaps its process's owner word into
- * `poll_owner` (R17), then takes the waiter's half of S1
+ * `poll_owner` (R19), then takes the waiter's half of S1
  * (rr__waiter_barrier: a fence and membarrier()) and looks at its
  * condition again: the caller's own second look, which fires the poller
  * itself if it finds something. The notifier's half is the rr__notify every
@@ -32,7 +32,7 @@
  * counts a poller (and makes the futex wake only when it counts a
  * sleeper: a publish that tells a poller costs one system call, the send).
  * It swaps the owner word of every armed poller of that queue for 0;
- * a swap that finds it armed (A17; R18 for the progress before it) takes
+ * a swap that finds it armed (A19; R20 for the progress before it) takes
  * the poller's count back from `waiters` and sends it one byte
  * (MSG_DONTWAIT: a full socket buffer polls readable already). A fired
  * poller is no longer counted, so later publishes cost nothing until it is
@@ -42,7 +42,7 @@
  * pollfd (a writing call that finds no room) drains the socket -- one
  * recv that finds nothing, or the bytes of earlier fires, whose news that
  * call has just looked at -- and arms it unless it is armed still. The
- * load that finds it fired (A18) comes before the call's second look, which
+ * load that finds it fired (A20) comes before the call's second look, which
  * so sees what fired it. Hence the contract: the fd stops polling readable
  * once a call found nothing, and polls readable again when something comes;
  * a wake may be spurious (a second look that finds something fires the fd
@@ -62,11 +62,11 @@
  *        fence): either the arming's look sees the progress, or the
  *        notifier sees the count and looks for pollers; the owner word and
  *        address, stored before the barrier, are seen with the count.
- *   R17  rr__poller_arm's swap of the owner word (release, after the address
- *        and the count)  ->  A17 rr__poller_fire's swap (acquire): the
+ *   R19  rr__poller_arm's swap of the owner word (release, after the address
+ *        and the count)  ->  A19 rr__poller_fire's swap (acquire): the
  *        address the notifier sends to is the armed poller's.
- *   R18  rr__poller_fire's swap (release, after the notifier's publish or
- *        release)  ->  A18 rr__poller_rearm's acquire load that finds it 0:
+ *   R20  rr__poller_fire's swap (release, after the notifier's publish or
+ *        release)  ->  A20 rr__poller_rearm's acquire load that finds it 0:
  *        the poller's next look sees what fired it.
  *   The count's decrements pair with nothing: a notifier reads `waiters`
  *   only to decide whether to call. Process-local: a handle's rr_poller
@@ -195,49 +195,72 @@ void rr__poll_ring_destroy(rr_ring *ring)
 
 /* ---- arming and firing --------------------------------------------------------- */
 
-void rr__poller_fire(const rr_ring *ring, rr_waitq *q, _Atomic uint64_t *owner,
-                     _Atomic uint64_t *addr)
+/* The address word names the queue its poller is counted in, in its top
+ * bit (a process's address never has it: pids are below 2^31): a reader
+ * that follows others (pipeline.c) waits on `writable`, every other reader
+ * on `readable`, a writer on `writable`. */
+#define RR_POLL_ON_WRITABLE (UINT64_C(1) << 63)
+
+static inline rr_waitq *rr__poll_queue(const rr_ring *ring, uint64_t word)
+{
+    return word & RR_POLL_ON_WRITABLE ? &ring->L->writable : &ring->L->readable;
+}
+
+static inline uint64_t rr__poll_word(const rr_ring *ring, const rr_waitq *q, uint64_t addr)
+{
+    return q == &ring->L->writable ? addr | RR_POLL_ON_WRITABLE : addr;
+}
+
+void rr__poller_fire(const rr_ring *ring, _Atomic uint64_t *owner, _Atomic uint64_t *addr)
 {
     if (atomic_load_explicit(owner, memory_order_relaxed) == 0)
         return;
-    /* A17 (the address below is the armed poller's) and R18 (our progress
-     * before it, for the poller's A18) */
+    /* A19 (the address below is the armed poller's) and R20 (our progress
+     * before it, for the poller's A20) */
     if (atomic_exchange_explicit(owner, 0, memory_order_acq_rel) == 0)
         return;   /* another notifier fired it */
     uint64_t to = atomic_load_explicit(addr, memory_order_relaxed);
     /* pairs with nothing: a notifier reads the count only to decide to call */
-    atomic_fetch_sub_explicit(&q->waiters, RR_POLLER_COUNT, memory_order_release);
-    rr__poll_send(ring, to);
+    atomic_fetch_sub_explicit(&rr__poll_queue(ring, to)->waiters, RR_POLLER_COUNT,
+                              memory_order_release);
+    rr__poll_send(ring, to & ~RR_POLL_ON_WRITABLE);
 }
 
 void rr__poll_notify(const rr_ring *ring, rr_waitq *q)
 {
     rr_layout *L = ring->L;
-    if (q == &L->writable) {
-        rr__poller_fire(ring, q, &L->control.writer_poll_owner, &L->control.writer_poll_addr);
-        return;
-    }
+    if (q == &L->writable)
+        rr__poller_fire(ring, &L->control.writer_poll_owner, &L->control.writer_poll_addr);
     /* An armed poller's entry is below the high-water mark, raised when it
-     * opened, before it armed: S1 makes it visible with the count. */
+     * opened, before it armed; S1 makes its words visible with its count.
+     * A poller counted in the other queue is skipped (a word read while it
+     * moves from one queue to the other may fire it anyway: spurious, and
+     * the count goes back to the queue its word names). */
     uint32_t hw = atomic_load_explicit(&L->gating.reader_hw, memory_order_relaxed);
     if (hw > RR_MAX_READERS)
         hw = RR_MAX_READERS;
     for (uint32_t i = 0; i < hw; i++) {
         rr_reader_entry *e = &ring->readers[i];
-        rr__poller_fire(ring, q, &e->poll_owner, &e->poll_addr);
+        if (atomic_load_explicit(&e->poll_owner, memory_order_relaxed) != 0 &&
+            rr__poll_queue(ring, atomic_load_explicit(&e->poll_addr, memory_order_relaxed)) == q)
+            rr__poller_fire(ring, &e->poll_owner, &e->poll_addr);
     }
 }
 
-/* Count the poller in q->waiters and name it (S1's stores, then R17); a
- * word that named a poller already (ours, armed by another thread sharing
- * the handle, or a dead one's) hands its count to us. False when the
- * waiter's fence could not be assured: the caller fires it at once. */
+/* Count the poller in q->waiters and name it (S1's stores, then R19); a
+ * word that named a poller already -- the same handle's, armed by another
+ * thread sharing it (a multi-producer writer), or a dead writer's -- was
+ * counted in the same queue (the writer's slot is always `writable`; a
+ * reader's entry is its own, and re-arming on another queue forgets first),
+ * and hands its count to us. False when the waiter's fence could not be
+ * assured: the caller fires it at once. */
 static bool rr__poller_arm(const rr_ring *ring, rr_waitq *q, _Atomic uint64_t *owner,
                            _Atomic uint64_t *addr, uint64_t me, uint64_t my_addr)
 {
-    atomic_store_explicit(addr, my_addr, memory_order_relaxed);   /* published by R17 */
+    /* published by R19 */
+    atomic_store_explicit(addr, rr__poll_word(ring, q, my_addr), memory_order_relaxed);
     atomic_fetch_add_explicit(&q->waiters, RR_POLLER_COUNT, memory_order_seq_cst);   /* S1 */
-    /* R17, pairs with A17 in rr__poller_fire */
+    /* R19, pairs with A19 in rr__poller_fire */
     if (atomic_exchange_explicit(owner, me, memory_order_acq_rel) != 0)
         atomic_fetch_sub_explicit(&q->waiters, RR_POLLER_COUNT, memory_order_release);
     return rr__waiter_barrier(ring);
@@ -258,24 +281,31 @@ bool rr__poller_rearm(const rr_ring *ring, rr_poller *p, rr_waitq *q, _Atomic ui
 {
     rr__poller_drain(atomic_load_explicit(&p->fd, memory_order_acquire));
     uint64_t me = rr__self_owner();
-    /* A18, pairs with R18 in rr__poller_fire */
-    if (atomic_load_explicit(owner, memory_order_acquire) == me)
-        return false;   /* armed still: nothing came since it was */
+    /* A20, pairs with R20 in rr__poller_fire */
+    if (atomic_load_explicit(owner, memory_order_acquire) == me) {
+        if (rr__poll_queue(ring, atomic_load_explicit(addr, memory_order_relaxed)) == q)
+            return false;   /* armed still: nothing came since it was */
+        rr__poller_forget(ring, owner, addr, false);   /* armed on the other queue */
+    }
     if (!rr__poller_arm(ring, q, owner, addr, me,
                         atomic_load_explicit(&p->addr, memory_order_relaxed)))
-        rr__poller_fire(ring, q, owner, addr);   /* cannot wait safely: look again soon */
+        rr__poller_fire(ring, owner, addr);   /* cannot wait safely: look again soon */
     return true;
 }
 
-void rr__poller_forget(rr_waitq *q, _Atomic uint64_t *owner, bool dead_only)
+void rr__poller_forget(const rr_ring *ring, _Atomic uint64_t *owner, _Atomic uint64_t *addr,
+                       bool dead_only)
 {
     uint64_t was = atomic_load_explicit(owner, memory_order_acquire);
     if (was == 0 || (dead_only && rr__owner_alive(was)))
         return;
-    /* whoever swaps it for 0 takes the count back (the notifier's swap too) */
+    /* whoever swaps it for 0 takes the count back (the notifier's swap too);
+     * acq_rel, as A19: the word then read names the queue that counts it */
     if (atomic_compare_exchange_strong_explicit(owner, &was, 0, memory_order_acq_rel,
                                                 memory_order_relaxed))
-        atomic_fetch_sub_explicit(&q->waiters, RR_POLLER_COUNT, memory_order_release);
+        atomic_fetch_sub_explicit(&rr__poll_queue(ring, atomic_load_explicit(
+                                      addr, memory_order_relaxed))->waiters,
+                                  RR_POLLER_COUNT, memory_order_release);
 }
 
 /* ---- the handles' pollfds ------------------------------------------------------- */
@@ -318,15 +348,21 @@ static void rr__poller_start(const rr_ring *ring, rr_poller *p, rr_waitq *q,
 {
     uint64_t my_addr = atomic_load_explicit(&p->addr, memory_order_relaxed);
     if (ready(ctx)) {
-        atomic_store_explicit(addr, my_addr, memory_order_relaxed);
+        atomic_store_explicit(addr, rr__poll_word(ring, q, my_addr), memory_order_relaxed);
         rr__poll_send(ring, my_addr);
         return;
     }
     if (!rr__poller_arm(ring, q, owner, addr, rr__self_owner(), my_addr) || ready(ctx))
-        rr__poller_fire(ring, q, owner, addr);
+        rr__poller_fire(ring, owner, addr);
 }
 
 static bool rr__reader_ready(void *r) { return rr__reader_has_events(r); }
+
+/* The queue a reader's poller counts in: a follower's `writable`. */
+static rr_waitq *rr__reader_queue(const rr_reader *r)
+{
+    return r->direct == RR_READ_FOLLOW ? &r->ring->L->writable : &r->ring->L->readable;
+}
 static bool rr__writer_ready(void *w) { return rr__writer_has_room(w); }
 
 rr_status rr_reader_pollfd(rr_reader *r, int *fd)
@@ -340,7 +376,7 @@ rr_status rr_reader_pollfd(rr_reader *r, int *fd)
     if ((st = rr__poller_open(&r->poll, &made, NULL, NULL)) != RR_OK)
         return st;
     if (made)
-        rr__poller_start(r->ring, &r->poll, &r->ring->L->readable, &r->entry->poll_owner,
+        rr__poller_start(r->ring, &r->poll, rr__reader_queue(r), &r->entry->poll_owner,
                          &r->entry->poll_addr, rr__reader_ready, r);
     *fd = atomic_load_explicit(&r->poll.fd, memory_order_acquire);
     return RR_OK;
@@ -353,11 +389,13 @@ static rr_status rr__writer_poll_reserve(void *ctx, uint64_t mine)
     rr_writer *w = ctx;
     _Atomic uint64_t *slot = &w->ring->L->control.writer_poll_addr;
     uint64_t cur = atomic_load_explicit(slot, memory_order_acquire);
+    mine |= RR_POLL_ON_WRITABLE;
     for (;;) {
-        if (cur != 0 && rr__poll_bound(cur))
+        uint64_t held = cur & ~RR_POLL_ON_WRITABLE;
+        if (held != 0 && rr__poll_bound(held))
             return rr__fail(RR_IN_USE, "another writer of this ring (process %u) has a pollfd; "
                             "one writer at a time may poll a ring for room (share that "
-                            "writer, or close it first)", (unsigned)(cur >> 32));
+                            "writer, or close it first)", (unsigned)(held >> 32));
         if (atomic_compare_exchange_strong_explicit(slot, &cur, mine, memory_order_acq_rel,
                                                     memory_order_acquire))
             return RR_OK;
@@ -389,7 +427,7 @@ void rr__reader_poll_close(rr_reader *r, bool entry_mine)
         return;
     if (entry_mine) {   /* before the entry is freed: the next reader's starts clean */
         rr_reader_entry *e = r->entry;
-        rr__poller_forget(&r->ring->L->readable, &e->poll_owner, false);
+        rr__poller_forget(r->ring, &e->poll_owner, &e->poll_addr, false);
         atomic_store_explicit(&e->poll_addr, 0, memory_order_relaxed);
     }
     rr__poll_close_fd(atomic_exchange_explicit(&r->poll.fd, -1, memory_order_relaxed));
@@ -401,9 +439,11 @@ void rr__writer_poll_close(rr_writer *w, bool mine)
     if (addr == 0)
         return;
     rr_layout *L = w->ring->L;
-    if (mine && atomic_load_explicit(&L->control.writer_poll_addr, memory_order_acquire) == addr) {
-        rr__poller_forget(&L->writable, &L->control.writer_poll_owner, false);
-        atomic_compare_exchange_strong_explicit(&L->control.writer_poll_addr, &addr, 0,
+    uint64_t word = addr | RR_POLL_ON_WRITABLE;
+    if (mine && atomic_load_explicit(&L->control.writer_poll_addr, memory_order_acquire) == word) {
+        rr__poller_forget(w->ring, &L->control.writer_poll_owner, &L->control.writer_poll_addr,
+                          false);
+        atomic_compare_exchange_strong_explicit(&L->control.writer_poll_addr, &word, 0,
                                                 memory_order_acq_rel, memory_order_relaxed);
     }
     rr__poll_close_fd(atomic_exchange_explicit(&w->poll.fd, -1, memory_order_relaxed));
@@ -418,8 +458,10 @@ int64_t rr_reader_poll_interval(const rr_reader *r)
     int64_t slice = rr__waiter_slice_ns(r->ring);
     if (slice)
         return slice;
-    /* several producers, shared: a claim whose producer died (reader.c) */
-    return r->ring->claims ? RR_SHM_LIVENESS_NS : 0;
+    /* several producers, shared: a claim whose producer died (reader.c); a
+     * follower of a shared ring: a leader whose process died (pipeline.c) */
+    return r->ring->claims || (!r->ring->private_mem && r->direct == RR_READ_FOLLOW)
+               ? RR_SHM_LIVENESS_NS : 0;
 }
 
 int64_t rr_writer_poll_interval(const rr_writer *w)

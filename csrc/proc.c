@@ -141,12 +141,54 @@ void rr__forget_dead_sleeper(rr_waitq *q, _Atomic uint64_t *sleeping)
         rr__forget_sleeper(q, sleeping, slept);
 }
 
-uint32_t rr__evict_dead_readers(const rr_ring *ring, bool sleepers_only)
+/* Entry i's owner word names `owner`, a dead process: evict it. The caller
+ * holds the pipeline word (pipeline.c). False when another process evicted it
+ * first. */
+static bool rr__evict_entry(const rr_ring *ring, uint32_t i, uint64_t owner, uint64_t me)
 {
     rr_layout *L = ring->L;
+    rr_reader_entry *e = &ring->readers[i];
+    if (!atomic_compare_exchange_strong_explicit(&e->owner, &owner, me, memory_order_acq_rel,
+                                                 memory_order_relaxed))
+        return false;   /* another process evicted it first */
+    /* A10 first: a follower's GATE_WAIT flag, stored before it named itself
+     * in `sleeping` (R10), says which queue counts it (pipeline.c) */
+    uint64_t slept = atomic_load_explicit(&e->sleeping, memory_order_acquire);
+    rr_waitq *q = atomic_load_explicit(&e->flags, memory_order_relaxed) & RR_ENTRY_F_GATE_WAIT
+                ? &L->writable : &L->readable;
+    /* the entry is ours now: its followers follow what it followed (before
+     * its gate is freed, pipeline.c), then it stops gating, a sleeper's
+     * count is taken back, and it is freed for new readers. The free gate is
+     * seq_cst: a store followed by the notify's load of the waiters (S3,
+     * then S1); the state is R6 and the owner word's return R7. */
+    rr__pipe_leave(ring, i);
+    atomic_store_explicit(&e->gate, RR_GATE_FREE, memory_order_seq_cst);
+    atomic_store_explicit(&e->state, RR_ENTRY_FREE, memory_order_release);
+    if (slept != 0 && !rr__owner_alive(slept))
+        rr__forget_sleeper(q, &e->sleeping, slept);
+    rr__poller_forget(ring, &e->poll_owner, &e->poll_addr, false);   /* an armed pollfd's count */
+    atomic_store_explicit(&e->poll_addr, 0, memory_order_relaxed);
+    atomic_fetch_add_explicit(&L->counters.evicted, 1, memory_order_relaxed);
+    uint64_t mine = me;   /* 0 last, and only if nobody took the eviction over */
+    atomic_compare_exchange_strong_explicit(&e->owner, &mine, 0, memory_order_acq_rel,
+                                            memory_order_relaxed);
+    return true;
+}
+
+/* Evictions change masks and names (pipeline.c), so they hold the pipeline
+ * word, taken at the first dead entry found: briefly (a writer waiting for
+ * room, an opener finding the table full, a follower waiting for its
+ * leaders: each looks again later, so a word that a live process keeps, even
+ * a stopped one or one some process scribbled there, never makes them wait
+ * for it), or only if it is free (RR_PIPE_TRY: a wake-up's look for dead
+ * sleepers), or already held by the caller (RR_PIPE_HELD). */
+uint32_t rr__evict_dead_in(const rr_ring *ring, uint64_t mask, bool sleepers_only, int lock)
+{
     uint64_t me = rr__self_owner();
     uint32_t evicted = 0;
-    for (uint32_t i = 0; i < RR_MAX_READERS; i++) {
+    bool locked = lock == RR_PIPE_HELD;
+    for (uint64_t b = mask; b; b &= b - 1) {
+        uint32_t i = (uint32_t)__builtin_ctzll(b);
         rr_reader_entry *e = &ring->readers[i];
         if (sleepers_only && !atomic_load_explicit(&e->sleeping, memory_order_relaxed) &&
             !atomic_load_explicit(&e->poll_owner, memory_order_relaxed))
@@ -156,29 +198,22 @@ uint32_t rr__evict_dead_readers(const rr_ring *ring, bool sleepers_only)
         uint64_t owner = atomic_load_explicit(&e->owner, memory_order_acquire);
         if (owner == 0 || rr__owner_alive(owner))
             continue;
-        if (!atomic_compare_exchange_strong_explicit(&e->owner, &owner, me,
-                                                     memory_order_acq_rel,
-                                                     memory_order_relaxed))
-            continue;   /* another process evicted it first */
-        /* the entry is ours now: stop gating, take back a sleeper's count,
-         * then free it for new readers. The free gate is seq_cst: a store
-         * followed by the notify's load of the waiters (S3, then S1); the
-         * state is R6 and the owner word's return R7. */
-        atomic_store_explicit(&e->gate, RR_GATE_FREE, memory_order_seq_cst);
-        atomic_store_explicit(&e->state, RR_ENTRY_FREE, memory_order_release);
-        rr__forget_dead_sleeper(&L->readable, &e->sleeping);
-        /* and an armed poller's count (poll.c) */
-        rr__poller_forget(&L->readable, &e->poll_owner, false);
-        atomic_store_explicit(&e->poll_addr, 0, memory_order_relaxed);
-        atomic_fetch_add_explicit(&L->counters.evicted, 1, memory_order_relaxed);
-        uint64_t mine = me;   /* 0 last, and only if nobody took the eviction over */
-        atomic_compare_exchange_strong_explicit(&e->owner, &mine, 0, memory_order_acq_rel,
-                                                memory_order_relaxed);
-        evicted++;
+        if (!locked && !rr__pipe_lock(ring, lock))
+            break;
+        locked = true;
+        evicted += rr__evict_entry(ring, i, owner, me);
     }
-    if (evicted)
-        rr__notify(ring, &L->writable);
+    if (locked && lock != RR_PIPE_HELD)
+        rr__pipe_unlock(ring);
+    if (evicted && lock != RR_PIPE_HELD)
+        rr__notify(ring, &ring->L->writable);   /* after the word is given back */
     return evicted;
+}
+
+uint32_t rr__evict_dead_readers(const rr_ring *ring, bool sleepers_only)
+{
+    return rr__evict_dead_in(ring, UINT64_MAX, sleepers_only,
+                             sleepers_only ? RR_PIPE_TRY : RR_PIPE_BRIEF);
 }
 
 /* The single writer's process died and a new writer took
@@ -209,7 +244,8 @@ void rr__reap_dead_sleepers(const rr_ring *ring)
                                                  memory_order_relaxed, memory_order_relaxed))
         return;
     rr__forget_dead_sleeper(&L->writable, &L->control.writer_sleeping);
-    rr__poller_forget(&L->writable, &L->control.writer_poll_owner, true);   /* poll.c */
+    rr__poller_forget(ring, &L->control.writer_poll_owner, &L->control.writer_poll_addr,
+                      true);   /* poll.c */
     rr__claims_reap_sleepers(ring);   /* multi-producer writers (claims.c) */
     rr__evict_dead_readers(ring, true);
 }

@@ -11,6 +11,14 @@
  * producer, `published` says so for every event below it at once: such a
  * reader looks at it once per batch, not at a stamp per event (below).
  *
+ * A follower (pipeline.c) reads in place below its leaders' limit, the
+ * lowest gate of the readers it follows (`avail`, RR_READ_FOLLOW): every
+ * slot below it holds its event complete (a leader passed it) and no writer
+ * refills it (the follower's own gate is lower). It takes the fast path a
+ * single producer's reader takes below `published`, looks at the leaders'
+ * gates again only when it reaches the limit, and waits on the `writable`
+ * queue, which releases notify.
+ *
  * Overwrite reads are a seqlock: load the stamp, copy the payload, fence, load
  * the stamp again. The copy is kept only if both stamps say "event pos,
  * complete". A stamp for a later event means the writer lapped the reader: it
@@ -129,6 +137,10 @@ rr_status rr_reader_open_opts(rr_ring *ring, const rr_reader_options *opts, rr_r
     rr_status wst = rr__wait_strategy_check(opts->wait, "rr_reader_open_opts");
     if (wst != RR_OK)
         return wst;
+    bool piped = (opts->name && opts->name[0]) || opts->after_count ||
+                 opts->after_names_count || opts->writable;
+    if (piped && (wst = rr__pipe_check(ring, opts)) != RR_OK)
+        return wst;
     if (rr__closed(ring))
         return rr__fail(RR_CLOSED, "cannot open a reader: the ring is closed");
     rr_reader *r = NULL;
@@ -150,6 +162,28 @@ rr_status rr_reader_open_opts(rr_ring *ring, const rr_reader_options *opts, rr_r
     atomic_store_explicit(&e->skipped, 0, memory_order_relaxed);
     /* published with the entry by R6 below */
     atomic_store_explicit(&e->wait, (uint32_t)opts->wait, memory_order_relaxed);
+    /* A plain reader's second line: no name, follows nobody, no flags (a
+     * follower's flag may outlive a close that had nothing to rewrite) */
+    for (int k = 0; k < 4; k++)
+        atomic_store_explicit(&e->name[k], 0, memory_order_relaxed);
+    atomic_store_explicit(&e->after, 0, memory_order_relaxed);
+    atomic_store_explicit(&e->flags, 0, memory_order_relaxed);
+    uint64_t follows = 0;
+    if (piped) {
+        /* names, the readers it follows and writable conflicts are decided
+         * holding the pipeline word, until the entry is ACTIVE (pipeline.c) */
+        rr__pipe_lock(ring, RR_PIPE_TAKE);
+        st = rr__pipe_join(ring, index, opts, &follows);
+        if (st != RR_OK) {
+            rr__pipe_unlock(ring);
+            atomic_store_explicit(&e->state, RR_ENTRY_FREE, memory_order_release);   /* R6 */
+            atomic_compare_exchange_strong_explicit(&e->owner, &me, 0, memory_order_acq_rel,
+                                                    memory_order_relaxed);            /* R7 */
+            rr__notify(ring, &ring->L->writable);   /* a reader of a dead process may be gone */
+            rr__reader_free(r);
+            return st;
+        }
+    }
     rr__raise_hw(ring->L, index + 1);
     uint64_t head = rr__head(ring);
     uint64_t pos = start == RR_START_LATEST ? head
@@ -157,14 +191,25 @@ rr_status rr_reader_open_opts(rr_ring *ring, const rr_reader_options *opts, rr_r
     if (!ring->overwrite)
         pos = rr__register_gate(ring, e, pos);
     atomic_store_explicit(&e->position, pos, memory_order_relaxed);
-    /* R6, pairs with A6 in stats.c: position and gate are the new reader's */
+    /* R6, pairs with A6 in stats.c (and pipeline.c): position, gate, name
+     * and flags are the new reader's */
     atomic_store_explicit(&e->state, RR_ENTRY_ACTIVE, memory_order_release);
+    if (piped) {
+        rr__pipe_unlock(ring);
+        rr__notify(ring, &ring->L->writable);   /* a reader of a dead process may be gone */
+    }
     r->entry = e;
+    r->index = index;
     atomic_init(&r->owner, me);
     atomic_init(&r->fork_gen, rr__fork_watch());
-    r->pos = r->gate = r->cur_lo = pos;
+    r->pos = r->gate = r->cur_lo = r->avail = pos;
     r->idx = pos % ring->capacity;
-    r->direct = !ring->overwrite && !ring->multi;
+    r->direct = ring->overwrite || ring->multi ? RR_READ_STAMPED : RR_READ_DIRECT;
+    if (follows)
+        r->direct = RR_READ_FOLLOW;
+    r->writable = opts->writable;
+    if (opts->name)
+        strncpy(r->name, opts->name, RR_NAME_MAX);
     /* R12 here and at close, pairs with A12 in ring.c rr_ring_destroy */
     atomic_fetch_add_explicit(&ring->handles, 1, memory_order_acq_rel);
     rr__wait_init();
@@ -200,18 +245,29 @@ void rr_reader_close(rr_reader *r)
     uint64_t me = atomic_load_explicit(&r->owner, memory_order_relaxed);
     bool mine = me == rr__self_owner() &&
                 atomic_load_explicit(&e->owner, memory_order_acquire) == me;
-    rr__reader_poll_close(r, mine);   /* its poller first: the entry is still ours */
+    rr__reader_poll_close(r, mine);   /* its pollfd first: the entry is still ours */
     if (mine) {
+        /* named, followed, following or writable: its followers follow what
+         * it followed, before its gate is freed (pipeline.c) */
+        bool piped = rr__pipe_involved(e);
+        if (piped) {
+            rr__pipe_lock(ring, RR_PIPE_TAKE);
+            rr__pipe_leave(ring, r->index);
+        }
         if (!ring->overwrite) {
-            /* R3: our reads are done before a writer reuses the slots */
+            /* R3: our reads (and writes) are done before a writer reuses the
+             * slots, and the rewrite above before a follower sees the gate */
             atomic_store_explicit(&e->gate, RR_GATE_FREE, memory_order_release);
-            rr__notify(ring, &ring->L->writable);
         }
         /* R6 */
         atomic_store_explicit(&e->state, RR_ENTRY_FREE, memory_order_release);
         /* last: the entry is free for the next reader (R7) */
         atomic_compare_exchange_strong_explicit(&e->owner, &me, 0, memory_order_acq_rel,
                                                 memory_order_relaxed);
+        if (piped)
+            rr__pipe_unlock(ring);
+        if (!ring->overwrite)   /* writers, and followers (their masks changed) */
+            rr__notify(ring, &ring->L->writable);
     }
     atomic_fetch_sub_explicit(&ring->handles, 1, memory_order_acq_rel);
     rr__reader_free(r);
@@ -400,7 +456,7 @@ static inline bool rr__direct_ready(rr_reader *r)
 {
     if (r->pos < r->avail)
         return true;
-    if (!r->direct)
+    if (!(r->direct & RR_READ_DIRECT))   /* one test of a bit: STAMPED and FOLLOW lack it */
         return false;
     /* A2, pairs with R2 in writer.c: the events below it are complete */
     r->avail = atomic_load_explicit(&r->ring->L->published, memory_order_acquire);
@@ -444,10 +500,54 @@ static inline bool rr__direct_usable(rr_reader *r)
            atomic_load_explicit(&r->fork_gen, memory_order_relaxed);
 }
 
+/* ---- following (pipeline.c) --------------------------------------------------------- */
+
+/* A follower whose mask became empty (every reader it followed left, and
+ * they followed nobody) reads as a plain reader from now on; `avail` stays a
+ * valid bound. Its sleeper, if any, is now counted in readable.waiters. */
+static void rr__follow_end(rr_reader *r)
+{
+    r->direct = r->ring->multi ? RR_READ_STAMPED : RR_READ_DIRECT;
+    atomic_fetch_and_explicit(&r->entry->flags, ~(uint32_t)RR_ENTRY_F_GATE_WAIT,
+                              memory_order_relaxed);   /* published by R10 before it sleeps */
+}
+
+/* A follower at its limit: look at its leaders' gates again. True when
+ * there is more to read below them, or it no longer follows anybody (the
+ * caller then reads as a plain reader). */
+static bool rr__follow_more(rr_reader *r)
+{
+    uint64_t mask;
+    uint64_t lim = rr__follow_limit(r->ring, r->entry, &mask);
+    if (mask == 0) {
+        rr__follow_end(r);
+        return true;
+    }
+    if (lim > r->avail)
+        r->avail = lim;
+    return r->pos < r->avail;
+}
+
+/* A follower of a shared ring waiting behind its leaders: every
+ * RR_SHM_LIVENESS_NS, evict those whose processes died (their followers then
+ * follow what they followed). True when one was. */
+static bool rr__follow_dead_gone(rr_reader *r)
+{
+    int64_t now = rr__now_ns();
+    if (r->follow_look_at != 0 && now - r->follow_look_at < RR_SHM_LIVENESS_NS)
+        return false;
+    r->follow_look_at = now;
+    return rr__follow_evict_dead(r->ring,
+                                 atomic_load_explicit(&r->entry->after,
+                                                      memory_order_acquire)) > 0;   /* A18 */
+}
+
 static rr_status rr__fetch_in_place(rr_reader *r, rr_event *ev)
 {
     rr_ring *ring = r->ring;
     for (;;) {
+        if (r->direct == RR_READ_FOLLOW && r->pos >= r->avail && !rr__follow_more(r))
+            return RR_EMPTY;   /* not yet released by every reader it follows */
         rr_slot_meta *m = rr__meta(ring, r->idx);
         uint64_t want = rr__stamp_done(r->pos);
         /* A1, pairs with R1 in writer.c: the payload is complete */
@@ -482,7 +582,10 @@ static inline rr_status rr__fetch(rr_reader *r, rr_event *ev, unsigned char *dst
 struct rr_pending_read {
     rr_reader *r;
     rr_event  *ev;
-    bool       behind;   /* the last look waited behind an open claim: poll (wait.c) */
+    bool       behind;   /* the last look waited behind an open claim, or (a follower
+                            of a shared ring) behind its leaders: poll (wait.c) */
+    bool       requeue;  /* a follower waiting on `writable` stopped following: wait
+                            on `readable` instead */
 };
 
 /* One event, or RR_EMPTY, or RR_CLOSED once the ring is closed and drained.
@@ -512,8 +615,20 @@ static rr_status rr__read_ready(void *ctx)
 {
     struct rr_pending_read *p = ctx;
     rr_ring *ring = p->r->ring;
+    bool follower = p->r->direct == RR_READ_FOLLOW;
     rr_status st = rr__fetch(p->r, p->ev, p->r->scratch);
     p->behind = false;
+    if (follower && st == RR_EMPTY && !ring->private_mem) {
+        if (p->r->direct == RR_READ_FOLLOW) {
+            p->behind = true;   /* a leader's process may die: look now and then */
+            if (rr__follow_dead_gone(p->r))
+                st = rr__fetch(p->r, p->ev, p->r->scratch);
+        }
+    }
+    if (follower && st == RR_EMPTY && p->r->direct != RR_READ_FOLLOW && !rr__closed(ring)) {
+        p->requeue = true;      /* it follows nobody now: wait for the writer */
+        return RR_OK;
+    }
     /* Several producers, shared ring: the event we wait for is claimed but
      * not there; its producer may have died (claims.c). A4 */
     if (st == RR_EMPTY && ring->claims &&
@@ -537,40 +652,65 @@ static rr_status rr__read_ready(void *ctx)
     /* A4 */
     if (ring->multi && p->r->pos < atomic_load_explicit(&ring->L->claim, memory_order_acquire))
         return RR_EMPTY;
+    if (p->r->direct == RR_READ_FOLLOW && p->r->pos < rr__head(ring))
+        return RR_EMPTY;   /* the readers it follows still hold events */
     return RR_CLOSED;
 }
 
+/* The queue a reader waits on: a follower's for gates to move, which
+ * releases announce on `writable` (pipeline.c); every other reader's for
+ * events, on `readable`. */
+static inline rr_waitq *rr__read_queue(const rr_reader *r)
+{
+    return r->direct == RR_READ_FOLLOW ? &r->ring->L->writable : &r->ring->L->readable;
+}
+
 /* The reader has a pollfd and found nothing: stop the fd polling readable
- * and arm it (poll.c); if it was armed anew, look again, and a look that
- * finds something (an event, the close) tells the fd. */
+ * and arm it on the queue the reader waits on (poll.c); if it was armed
+ * anew, look again, and a look that finds something (an event, the close)
+ * tells the fd. A follower that stops following meanwhile arms again, on
+ * `readable`. */
 static __attribute__((noinline)) rr_status rr__read_rearm(struct rr_pending_read *p)
 {
     rr_reader *r = p->r;
     rr_reader_entry *e = r->entry;
-    rr_waitq *q = &r->ring->L->readable;
-    if (!rr__poller_rearm(r->ring, &r->poll, q, &e->poll_owner, &e->poll_addr))
-        return RR_EMPTY;   /* armed still */
-    rr_status st = rr__read_ready(p);
-    if (st != RR_EMPTY)
-        rr__poller_fire(r->ring, q, &e->poll_owner, &e->poll_addr);
-    return st;
+    for (;;) {
+        rr_waitq *q = rr__read_queue(r);
+        if (!rr__poller_rearm(r->ring, &r->poll, q, &e->poll_owner, &e->poll_addr))
+            return RR_EMPTY;   /* armed still, on that queue */
+        rr_status st = rr__read_ready(p);
+        if (p->requeue) {      /* it follows nobody now */
+            p->requeue = false;
+            continue;
+        }
+        if (st != RR_EMPTY)
+            rr__poller_fire(r->ring, &e->poll_owner, &e->poll_addr);
+        return st;
+    }
 }
 
 static rr_status rr__read_first(rr_reader *r, rr_event *ev, int64_t timeout_ns)
 {
-    struct rr_pending_read p = { r, ev, false };
+    struct rr_pending_read p = { r, ev, false, false };
     rr_status st = rr__read_ready(&p);
+    if (p.requeue) {             /* it follows nobody now: look as a plain reader */
+        p.requeue = false;
+        st = rr__read_ready(&p);
+    }
     if (st == RR_EMPTY && atomic_load_explicit(&r->poll.addr, memory_order_relaxed))
         st = rr__read_rearm(&p);
-    if (st == RR_EMPTY && timeout_ns != 0) {
-        st = rr__wait(r->ring, &r->ring->L->readable, rr__read_ready, &p,
-                      rr__deadline(timeout_ns),
+    if (st != RR_EMPTY || timeout_ns == 0)
+        return st;
+    int64_t deadline = rr__deadline(timeout_ns);
+    for (;;) {
+        st = rr__wait(r->ring, rr__read_queue(r),
+                      rr__read_ready, &p, deadline,
                       r->ring->private_mem ? NULL : &r->entry->sleeping, &p.behind,
                       r->wait);
-        if (st == RR_EMPTY)
-            st = RR_TIMEOUT;
+        if (!p.requeue)
+            return st == RR_EMPTY ? RR_TIMEOUT : st;
+        p.requeue = false;       /* wait on `readable` from now on */
     }
-    return st;
 }
 
 /* Moving on: release what the last call handed out (unless held). */
@@ -589,7 +729,7 @@ static __attribute__((noinline)) rr_status rr__next_batch_slow(rr_reader *r, rr_
 
 /* Overwrite and several producers: an event there now, taken without the
  * general path's layers (the seqlock fetch; a stamp that says it is there),
- * else the general path. */
+ * else the general path; a follower at its limit goes there at once. */
 static __attribute__((noinline)) rr_status rr__next_other(rr_reader *r, rr_event *ev,
                                                          int64_t timeout_ns)
 {
@@ -642,7 +782,7 @@ rr_status rr_reader_next(rr_reader *r, rr_event *ev, int64_t timeout_ns)
                     return rr__wake_writers(r);
                 return RR_OK;
             }
-        } else if (!r->direct) {
+        } else if (!(r->direct & RR_READ_DIRECT)) {   /* as rr__direct_ready's test */
             return rr__next_other(r, ev, timeout_ns);
         }
     }
@@ -666,7 +806,8 @@ rr_status rr_reader_next_batch(rr_reader *r, rr_event *evs, size_t max, size_t *
             return RR_OK;
         }
     }
-    if (__builtin_expect(r && evs && n_out && max && rr__direct_usable(r) && r->direct, 1)) {
+    if (__builtin_expect(r && evs && n_out && max && rr__direct_usable(r) &&
+                         r->direct == RR_READ_DIRECT, 1)) {
         /* A2: the newest published, so the batch is all there is */
         r->avail = atomic_load_explicit(&r->ring->L->published, memory_order_acquire);
         if (r->pos < r->avail) {
@@ -709,6 +850,20 @@ static rr_status rr__next_batch_slow(rr_reader *r, rr_event *evs, size_t max, si
     if (forked != RR_OK)
         return forked;
     rr__move_on(r);
+    if (!r->ring->overwrite && r->direct == RR_READ_FOLLOW &&   /* (rr__move_on's test) */
+        (r->pos < r->avail || rr__follow_more(r)) && r->direct == RR_READ_FOLLOW) {
+        /* a follower: every event below its leaders' limit is there, released
+         * by them (an abandoned claim's slot stops the run: rr__direct_take) */
+        size_t most = r->avail - r->pos < max ? (size_t)(r->avail - r->pos) : max, n = 0;
+        while (n < most && rr__direct_take(r, &evs[n], r->ring))
+            n++;
+        if (n > 0) {
+            r->delivered += n;
+            *n_out = n;
+            atomic_store_explicit(&r->entry->position, r->pos, memory_order_relaxed);
+            return RR_OK;
+        }
+    }
     size_t limit = r->ring->overwrite && max > r->scratch_events ? r->scratch_events : max;
     rr_status st = rr__read_first(r, &evs[0], timeout_ns);
     size_t n = st == RR_OK ? 1 : 0;
@@ -770,6 +925,96 @@ rr_status rr_reader_release(rr_reader *r, uint64_t sequence)
     return RR_OK;
 }
 
+/* ---- giving events back ----------------------------------------------------------------
+ *
+ * A handler loop (the bindings' process()) reads a batch and hands its events
+ * to a handler one by one; a handler that stops the loop leaves the rest of
+ * the batch unhandled, and those must come again at the next call. They were
+ * counted when read, so giving them back takes back exactly what their read
+ * counted: `delivered` for the events, and for the sequences passed over
+ * between them `skipped` (an abandoned claim's slot) or `lost` (lapped), which
+ * the next read counts again.
+ *
+ * Backpressure: every slot of [cur_lo, pos) is still pinned (the gate is at or
+ * below cur_lo), so each slot still says what it held: a length above the
+ * slot size is an abandoned claim's, anything else an event handed out. The
+ * gate does not move. Overwrite: one producer never leaves abandoned slots,
+ * so every gap was lost; with several, a slot that still holds that very
+ * sequence abandoned (a seqlock read of it) was skipped, any other gap lost,
+ * never taking back more of either than the reader counted. */
+
+/* Several producers, overwrite: whether slot q % capacity holds sequence q
+ * as an abandoned claim's (stamp done, length above the slot size), read as
+ * rr__fetch_overwrite reads a slot. */
+static bool rr__holds_abandoned(const rr_ring *ring, uint64_t q)
+{
+    rr_slot_meta *m = rr__meta(ring, rr__mod(ring, q));
+    /* A1, pairs with R1 in writer.c / claims.c */
+    uint64_t s1 = atomic_load_explicit(&m->stamp, memory_order_acquire);
+    if (s1 != rr__stamp_done(q))
+        return false;
+    uint32_t len;
+    rr__overwrite_copy(&len, &m->len, sizeof len);
+    /* A5, pairs with R5: a length a writer was changing re-reads a newer stamp */
+    atomic_thread_fence(memory_order_acquire);
+    return atomic_load_explicit(&m->stamp, memory_order_relaxed) == s1 && len > ring->slot_size;
+}
+
+rr_status rr_reader_unread(rr_reader *r, uint64_t sequence, uint64_t count)
+{
+    if (!r)
+        return rr__fail(RR_INVALID, "no reader given");
+    rr_status forked = rr__reader_mine(r);
+    if (forked != RR_OK)
+        return forked;
+    rr_ring *ring = r->ring;
+    uint64_t pos = r->pos;
+    if (sequence < r->cur_lo || sequence > pos || count > pos - sequence)
+        return rr__fail(RR_INVALID, "cannot give back %llu events from %llu: the reader's last "
+                        "call handed out events in [%llu, %llu)", (unsigned long long)count,
+                        (unsigned long long)sequence, (unsigned long long)r->cur_lo,
+                        (unsigned long long)pos);
+    uint64_t gaps = pos - sequence - count, skipped = 0;
+    if (!ring->overwrite) {
+        for (uint64_t q = sequence; q < pos; q++) {
+            uint64_t i = rr__mod(ring, q);
+            if (r->holds[i] != 0)
+                return rr__fail(RR_INVALID, "cannot give back event %llu: it is held "
+                                "(release it first)", (unsigned long long)q);
+            skipped += atomic_load_explicit(&rr__meta(ring, i)->len, memory_order_relaxed) >
+                       ring->slot_size;
+        }
+        if (skipped != gaps)
+            return rr__fail(RR_INVALID, "cannot give back %llu events from %llu: the last call "
+                            "handed out %llu there", (unsigned long long)count,
+                            (unsigned long long)sequence, (unsigned long long)(pos - sequence - skipped));
+    } else if (ring->multi) {
+        for (uint64_t q = sequence; q < pos && skipped < gaps && skipped < r->skipped; q++)
+            skipped += rr__holds_abandoned(ring, q);
+    }
+    uint64_t lost = gaps - skipped;
+    if (lost > r->lost) {             /* never take back more than was counted */
+        lost = r->lost;
+        skipped = gaps - lost;
+    }
+    if (count > r->delivered || skipped > r->skipped)
+        return rr__fail(RR_INVALID, "cannot give back %llu events: the reader counted fewer",
+                        (unsigned long long)count);
+    r->pos = sequence;
+    r->idx = rr__mod(ring, sequence);
+    r->delivered -= count;
+    if (skipped) {
+        r->skipped -= skipped;
+        atomic_store_explicit(&r->entry->skipped, r->skipped, memory_order_relaxed);
+    }
+    if (lost) {
+        r->lost -= lost;
+        atomic_store_explicit(&r->entry->lost, r->lost, memory_order_relaxed);
+    }
+    atomic_store_explicit(&r->entry->position, r->pos, memory_order_relaxed);
+    return RR_OK;
+}
+
 /* ---- figures -------------------------------------------------------------------------------- */
 
 uint64_t rr_reader_cursor(const rr_reader *r) { return r ? r->pos : 0; }
@@ -808,6 +1053,40 @@ bool rr_reader_is_under_pressure(const rr_reader *r)
 bool rr_reader_should_throttle(const rr_reader *r)
 {
     return rr_ratio_should_throttle(rr_reader_backpressure_ratio(r));
+}
+
+/* ---- pipelines (pipeline.c) -------------------------------------------------------------- */
+
+const char *rr_reader_name(const rr_reader *r) { return r ? r->name : ""; }
+uint32_t rr_reader_index(const rr_reader *r) { return r ? r->index : 0; }
+bool rr_reader_writable(const rr_reader *r) { return r && r->writable; }
+
+uint64_t rr_reader_after(const rr_reader *r)
+{
+    /* A18: rewritten when a reader it follows leaves */
+    return r ? atomic_load_explicit(&r->entry->after, memory_order_acquire) : 0;
+}
+
+rr_status rr_reader_writable_data(rr_reader *r, uint64_t sequence, void **data_out)
+{
+    if (!r || !data_out)
+        return rr__fail(RR_INVALID, "rr_reader_writable_data needs a reader and a place for "
+                        "the pointer");
+    if (!r->writable)
+        return rr__fail(RR_INVALID, "the reader %s%s%sis not writable: open it with writable "
+                        "set to write into its events", r->name[0] ? "'" : "", r->name,
+                        r->name[0] ? "' " : "");
+    rr_status st = rr__reader_mine(r);
+    if (st != RR_OK)
+        return st;
+    /* handed out by its last call, [cur_lo, pos), or held: [gate, pos) */
+    if (sequence < r->gate || sequence >= r->pos ||
+        (sequence < r->cur_lo && r->holds[rr__mod(r->ring, sequence)] == 0))
+        return rr__fail(RR_INVALID, "cannot write event %llu: the reader was handed [%llu, "
+                        "%llu) by its last call and holds no other", (unsigned long long)sequence,
+                        (unsigned long long)r->cur_lo, (unsigned long long)r->pos);
+    *data_out = rr__slot(r->ring, rr__mod(r->ring, sequence));
+    return RR_OK;
 }
 
 /* ---- what block.c builds on ------------------------------------------------------------- */

@@ -359,18 +359,81 @@ typedef struct rr_event {
  * RR_WAIT_BLOCK. */
 rr_status rr_reader_open(rr_ring *ring, rr_start start, rr_reader **out);
 
+#define RR_NAME_MAX 31   /* longest reader name, in bytes of UTF-8 */
+
 typedef struct rr_reader_options {
-    rr_start         start;   /* RR_START_OLDEST by default */
-    rr_wait_strategy wait;    /* RR_WAIT_BLOCK by default */
-} rr_reader_options;          /* a later issue adds name/after/writable fields at the end */
-#define RR_READER_OPTIONS_INIT { RR_START_OLDEST, RR_WAIT_BLOCK }
+    rr_start          start;             /* RR_START_OLDEST by default */
+    rr_wait_strategy  wait;              /* RR_WAIT_BLOCK by default */
+    const char       *name;              /* NULL or "": unnamed; else unique in the ring */
+    const rr_reader *const *after;       /* readers (this process) it follows */
+    size_t            after_count;
+    const char *const *after_names;      /* readers it follows, by name (any process) */
+    size_t            after_names_count;
+    bool              writable;          /* may write into the events it is handed */
+} rr_reader_options;
+#define RR_READER_OPTIONS_INIT { RR_START_OLDEST, RR_WAIT_BLOCK, NULL, NULL, 0, NULL, 0, false }
 
 /* A reader with these options (NULL: RR_READER_OPTIONS_INIT). RR_INVALID,
  * naming the choices, for a start or wait strategy that is not one of the
  * enum's. The strategy is recorded in the reader's entry of the ring
- * (rr_reader_stats.wait) and applies to rr_reader_next / next_batch. */
+ * (rr_reader_stats.wait) and applies to rr_reader_next / next_batch.
+ *
+ * Pipelines (pipeline.c), the LMAX Disruptor's dependency graph over one ring:
+ *   name         1 .. RR_NAME_MAX bytes of UTF-8 without NUL, unique among
+ *                the ring's readers (every process sees it in the ring's
+ *                reader table: rr_reader_stats.name, after_names). A name held
+ *                by a reader of a dead process is taken over.
+ *   after,       the readers this one follows, as handles of this process
+ *   after_names  (on the same ring handle) or by name (any process, any
+ *                language). A follower is never handed an event before
+ *                every reader it follows has released it (moved past it and
+ *                not holding it), so it sees what they wrote into it.
+ *                Backpressure rings only. A reader releases what its last
+ *                call handed out at its next call (or close): a stage that
+ *                stops reading keeps its last batch from its followers.
+ *                When a reader that others follow
+ *                closes, or its process dies and it is evicted, its
+ *                followers follow what it followed instead (nobody, if it
+ *                followed nobody: then they read as plain readers).
+ *   writable     the reader may write into the payloads of the events it is
+ *                handed (rr_reader_writable_data), for the readers that follow
+ *                it to read. Backpressure rings only. Two writable readers
+ *                that could hold the same event at once, that is where
+ *                neither follows the other (directly or through others), are
+ *                refused: the later one must follow the earlier. Readers
+ *                that follow no writable reader may read an event while a
+ *                writable one writes it.
+ * Refused with RR_INVALID, the message naming what was wrong: a name too
+ * long, not UTF-8 or already taken; `after` or `writable` on an overwrite
+ * ring; a NULL handle, or a reader of another ring, in `after`; an unknown
+ * name in after_names, or the reader's own name (a reader cannot follow
+ * itself); a second writable reader that could hold events at the same
+ * time as another. A follower on a shared ring that waits for the readers
+ * it follows looks every RR_SHM_LIVENESS_NS whether their processes still
+ * run, and evicts those that died. */
 rr_status rr_reader_open_opts(rr_ring *ring, const rr_reader_options *opts, rr_reader **out);
 rr_wait_strategy rr_reader_wait_strategy(const rr_reader *r);   /* RR_WAIT_BLOCK for NULL */
+
+/* RR_OK when name[0 .. len) may name a reader: at most RR_NAME_MAX bytes, no
+ * NUL byte, valid UTF-8 (0 bytes: unnamed). Else RR_INVALID saying why. For
+ * bindings whose strings carry a length (and may hold NUL bytes). */
+rr_status rr_reader_name_check(const char *name, size_t len);
+const char *rr_reader_name(const rr_reader *r);     /* "" when unnamed (or NULL) */
+uint32_t  rr_reader_index(const rr_reader *r);      /* its entry in the reader table */
+/* The readers it follows now, bit i for entry i (rr_reader_stats.index); 0
+ * for none. It changes when one of them closes or is evicted. */
+uint64_t  rr_reader_after(const rr_reader *r);
+bool      rr_reader_writable(const rr_reader *r);
+/* A writable reader: the payload of event `sequence`, one it has been handed
+ * by its last call (or holds), to write in place; the event's len bytes (its
+ * length does not change). Readers that follow this one see the writes once
+ * it releases the event. Events of one block lie `stride` bytes apart, so
+ * that of the block's first event + i * stride is event i's. RR_INVALID for a
+ * reader that is not writable, or a sequence it does not have. */
+rr_status rr_reader_writable_data(rr_reader *r, uint64_t sequence, void **data_out);
+/* The entry of the ring's reader named `name` (any process), RR_INVALID when
+ * none is. */
+rr_status rr_ring_reader_find(const rr_ring *ring, const char *name, uint32_t *index_out);
 
 /* Unregister: the reader stops gating writers. NULL is accepted. */
 void      rr_reader_close(rr_reader *r);
@@ -397,6 +460,20 @@ size_t    rr_reader_batch_limit(const rr_reader *r);
  * matching rr_reader_release. Holds nest. */
 rr_status rr_reader_hold(rr_reader *r, uint64_t sequence);
 rr_status rr_reader_release(rr_reader *r, uint64_t sequence);
+
+/* Give back `count` events that the reader's last call handed out, the
+ * first of them `sequence` and the others the ones after it up to the last
+ * handed out: the next call starts at `sequence` and hands them out again
+ * (a handler loop's way to leave the rest of a batch unconsumed). Their
+ * counts are taken back (delivered; and the sequences passed over between
+ * them, skipped or lost, which the next read counts again). Backpressure
+ * rings: the slots stay pinned, so the next call hands out the same events;
+ * none of them may be held. Overwrite rings: the next call reads them from
+ * the ring again, and any the writer has overwritten meanwhile count in
+ * `lost`. RR_INVALID (naming the range) for a sequence outside the last
+ * call's events or a count that is not how many it handed out from there;
+ * count 0 with sequence == cursor does nothing. */
+rr_status rr_reader_unread(rr_reader *r, uint64_t sequence, uint64_t count);
 
 /* ---- reading blocks (block.c) ---------------------------------------------- */
 
@@ -506,6 +583,9 @@ typedef struct rr_reader_stats {
     uint64_t skipped;      /* abandoned claims passed over */
     double   backpressure; /* (lag + pinned) / capacity, clamped to 0..1 */
     rr_wait_strategy wait; /* how it waits for events */
+    char     name[RR_NAME_MAX + 1]; /* "" when unnamed */
+    uint64_t after;        /* bit i: it follows the reader of entry i (pipelines) */
+    bool     writable;     /* may write into the events it is handed */
 } rr_reader_stats;
 
 typedef struct rr_ring_stats {
@@ -561,7 +641,7 @@ rr_status rr_ring_stats_get(const rr_ring *ring, rr_ring_stats *out);
 #define RR_READER_STATS_FIELDS(X)                                             \
     X(index, U64) X(pid, U64) X(alive, BOOL) X(cursor, U64) X(lag, U64)       \
     X(pinned, U64) X(lost, U64) X(skipped, U64) X(backpressure, RATIO)       \
-    X(wait, WAIT)
+    X(wait, WAIT) X(name, TEXT) X(after, U64) X(writable, BOOL)
 
 /* ---- shared memory ----------------------------------------------------------- */
 

@@ -38,7 +38,12 @@ static void rr__reader_figures(const rr_ring *ring, uint32_t i, uint64_t head,
         .backpressure = rr__ratio(ring, lag + pinned),
         /* A6 (the caller's): the strategy stored before the entry went ACTIVE */
         .wait = (rr_wait_strategy)atomic_load_explicit(&e->wait, memory_order_relaxed),
+        /* A18: the readers it follows now (pipeline.c) */
+        .after = atomic_load_explicit(&e->after, memory_order_acquire),
+        .writable = (atomic_load_explicit(&e->flags, memory_order_relaxed) &
+                     RR_ENTRY_F_WRITABLE) != 0,
     };
+    rr__entry_name(ring, i, out->name);   /* "" if the entry changed hands meanwhile */
 }
 
 /* Which processes write. In-process rings: this one, while a writer is open.

@@ -361,8 +361,7 @@ static __attribute__((noinline)) rr_status rr__room_rearm(struct rr_room *room)
         return RR_EMPTY;   /* armed still */
     rr_status st = rr__room_ready(room);
     if (st != RR_EMPTY)
-        rr__poller_fire(w->ring, &L->writable, &L->control.writer_poll_owner,
-                        &L->control.writer_poll_addr);
+        rr__poller_fire(w->ring, &L->control.writer_poll_owner, &L->control.writer_poll_addr);
     return st;
 }
 

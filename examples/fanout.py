@@ -22,6 +22,7 @@ import sys
 import threading
 import time
 import zlib
+from collections.abc import Callable
 from pathlib import Path
 
 try:
@@ -53,12 +54,14 @@ def make_event(seq: int) -> tuple[bytes, int]:
 class Follower(threading.Thread):
     """A reader thread that checks every event's sequence and checksum."""
 
-    def __init__(self, name: str, reader: rr.Reader, work) -> None:
+    def __init__(self, name: str, reader: rr.Reader,
+                 work: Callable[[Follower, int, bytes], None]) -> None:
         super().__init__(name=name)
         self.reader, self.work = reader, work
         self.delivered = self.strokes = self.cursors = self.torn = self.out_of_order = 0
         self.throttle_hits = 0
         self.max_backpressure = 0.0
+        self.total_pressure = 0.0     # analytics: the sum of the strokes' pressures
 
     def run(self) -> None:
         reader, work = self.reader, self.work
@@ -95,7 +98,7 @@ def sync(f: Follower, kind: int, body: bytes) -> None:
 def analyse(f: Follower, kind: int, body: bytes) -> None:
     if kind == STROKE:
         x, y, pressure = STROKE_BODY.unpack(body)
-        f.total_pressure = getattr(f, "total_pressure", 0.0) + pressure
+        f.total_pressure += pressure
 
 
 def part1() -> None:
@@ -141,7 +144,7 @@ def part1() -> None:
               f"max backpressure={f.max_backpressure:6.1%} throttle hits={f.throttle_hits}")
         if (f.delivered, f.reader.lost, f.torn, f.out_of_order) != (EVENTS, 0, 0, 0):
             failures.append(f"{f.name}: not every event arrived intact and in order")
-    pressure = getattr(followers[2], "total_pressure", 0.0) / max(1, followers[2].strokes)
+    pressure = followers[2].total_pressure / max(1, followers[2].strokes)
     print(f"  analytics: mean stroke pressure {pressure:.3f}")
 
     # Part 2 continues with the audit reader of the XS pool.

@@ -34,6 +34,11 @@
  *     A block's accessors read event i of the core's rr_block in place
  *     (backpressure: the slots themselves, pinned until the reader's next
  *     call; overwrite: the reader's verified copy).
+ *   - r:process(fn) hands fn the same event object, refilled for each
+ *     event of each batch, and bumps the generation once it returns. A
+ *     writable reader's event (and block) can be written with ev:write /
+ *     b:write: the bytes of the slot itself, within the event's length,
+ *     through rr_reader_writable_data.
  *   - A shared ring (rr.create_shared / rr.open_shared) is the same ring
  *     userdata. Releasing it unmaps the segment but neither ends the stream,
  *     which other processes may still use, nor removes the name.
@@ -106,6 +111,10 @@ typedef struct lreader {
     lring     *parent;   /* NULL for a default pool's reader */
     uint64_t   gen;      /* bumped by every next() and by close */
     bool       busy;     /* a read is inside the core */
+    bool       in_process;   /* r:process() runs: its handler may not read from it */
+    bool       close_pending;   /* closed inside process(): the core close waits for it */
+    bool       writable;    /* may write into its events (ring:reader{writable = true}) */
+    char       name[RR_NAME_MAX + 1];   /* "" when unnamed; kept after the close */
     rr_wait_strategy wait;   /* how it waits for events (r:wait()) */
     struct levent *event;   /* the reader's one event object (user value 2) */
     struct lblock *blk;     /* the reader's one block object (user value 3) */
@@ -114,11 +123,13 @@ typedef struct lreader {
 } lreader;
 
 /* User values of a reader: its ring (absent for a default pool's), its
- * event object and its block object. */
+ * event object, its block object and process()'s batch (made by its first
+ * call, grown by a larger max_batch). */
 #define READER_UV_RING  1
 #define READER_UV_EVENT 2
 #define READER_UV_BLOCK 3
-#define READER_UVALUES  3
+#define READER_UV_BATCH 4
+#define READER_UVALUES  4
 
 typedef struct levent {
     lreader *rd;         /* kept alive by the event's user value */
@@ -1039,25 +1050,129 @@ static rr_status open_reader(lua_State *L, lring *rg, const rr_reader_options *o
     return st;
 }
 
+/* A reader name at stack index idx (a string), checked by the core: 1 ..
+ * RR_NAME_MAX bytes of UTF-8 without NUL. `what` names it in errors. */
+static const char *check_reader_name(lua_State *L, int idx, const char *what)
+{
+    size_t len;
+    const char *s = lua_tolstring(L, idx, &len);
+    if (rr_reader_name_check(s, len) != RR_OK)
+        luaL_error(L, "ring:reader: %s: %s", what, last_error(L));
+    return s;
+}
+
+/* Option `after` of the table at t: a list of readers and names, copied
+ * into a table the call owns (left on the stack until the reader is open).
+ * The copy is made before any pointer is taken: a finalizer run by a later
+ * allocation (the reader's userdata, the collection of open_reader's retry)
+ * may take a value out of the user's list, and a collection then free it;
+ * the copy keeps every value alive. Its array part is allocated once, with
+ * room for all, so filling it (rawseti) allocates nothing, and the list is
+ * read raw: no metamethod runs. after_resolve reads the handles and the
+ * names' bytes from the copy once nothing allocates any more. */
+typedef struct after_arg {
+    int               copy;                       /* the copy's stack index, 0: no list */
+    const rr_reader  *readers[RR_MAX_READERS];    /* filled by after_resolve */
+    const char       *names[RR_MAX_READERS];
+} after_arg;
+
+static void field_after(lua_State *L, int t, after_arg *a)
+{
+    lua_getfield(L, t, "after");
+    if (lua_isnil(L, -1))
+        return;
+    if (lua_type(L, -1) != LUA_TTABLE)
+        luaL_error(L, "ring:reader: after must be a list of readers and reader names, got %s",
+                   luaL_typename(L, -1));
+    int list = lua_gettop(L);
+    lua_Unsigned n = lua_rawlen(L, list);
+    if (n > RR_MAX_READERS)
+        luaL_error(L, "ring:reader: after lists %I readers; a ring has at most %d",
+                   (lua_Integer)n, RR_MAX_READERS);
+    lua_createtable(L, (int)n, 0);   /* may run a finalizer: the list is read after it */
+    a->copy = lua_gettop(L);
+    for (lua_Unsigned i = 1; i <= n; i++) {
+        lua_rawgeti(L, list, (lua_Integer)i);
+        char what[32];
+        snprintf(what, sizeof what, "after[%d]", (int)i);
+        if (lua_type(L, -1) == LUA_TSTRING)
+            check_reader_name(L, -1, what);
+        else if (!luaL_testudata(L, -1, READER_MT))
+            luaL_error(L, "ring:reader: %s must be a reader or a string (a reader's name), got %s",
+                       what, luaL_typename(L, -1));
+        lua_rawseti(L, a->copy, (lua_Integer)i);   /* within the array part: no allocation */
+    }
+}
+
+/* The core's handles and names of after's copy, each reader still open;
+ * raises for a closed one. Called after the last allocation before each
+ * open: a finalizer may have closed a reader listed (it cannot free one,
+ * the copy holds it). Nothing here allocates but to raise. */
+static void after_resolve(lua_State *L, after_arg *a, rr_reader_options *opts)
+{
+    if (!a->copy)
+        return;
+    size_t nr = 0, nn = 0;
+    lua_Unsigned n = lua_rawlen(L, a->copy);
+    for (lua_Unsigned i = 1; i <= n && i <= RR_MAX_READERS; i++) {
+        lua_rawgeti(L, a->copy, (lua_Integer)i);
+        lreader *fr = luaL_testudata(L, -1, READER_MT);
+        if (fr) {
+            if (!fr->r || fr->close_pending)
+                luaL_error(L, "ring:reader: after: a reader listed is closed");
+            a->readers[nr++] = fr->r;
+        } else {
+            a->names[nn++] = lua_tostring(L, -1);
+        }
+        lua_pop(L, 1);   /* the copy holds it */
+    }
+    opts->after = a->readers;
+    opts->after_count = nr;
+    opts->after_names = a->names;
+    opts->after_names_count = nn;
+}
+
 /* ring:reader(["oldest" | "latest"]) or
- * ring:reader{ start = "oldest"|"latest", wait = "block"|"yield"|"spin"|"sleep" } */
+ * ring:reader{ start = "oldest"|"latest", wait = "block"|"yield"|"spin"|"sleep",
+ *              name = "journal", after = { reader_or_name, ... }, writable = false } */
 static int ring_reader(lua_State *L)
 {
-    static const char *const known[] = { "start", "wait", NULL };
+    static const char *const known[] = { "start", "wait", "name", "after", "writable", NULL };
     lring *rg = check_ring(L, 1);
     rr_reader_options opts = RR_READER_OPTIONS_INIT;
+    after_arg after;
+    after.copy = 0;
     if (lua_type(L, 2) == LUA_TTABLE) {
         check_option_keys(L, 2, "ring:reader", known);
         opts.start = (rr_start)field_name(L, 2, "ring:reader", "start", parse_start, start_of,
                                           RR_START_OLDEST);
         opts.wait = field_wait(L, 2, "ring:reader");
+        lua_getfield(L, 2, "name");   /* stays on the stack, referenced while used */
+        if (!lua_isnil(L, -1)) {
+            if (lua_type(L, -1) != LUA_TSTRING)
+                luaL_error(L, "ring:reader: name must be a string, got %s", luaL_typename(L, -1));
+            opts.name = check_reader_name(L, -1, "name");
+        }
+        opts.writable = field_flag(L, 2, "ring:reader", "writable");
+        field_after(L, 2, &after);   /* the copy stays on the stack */
     } else {
         opts.start = check_start(L, 2);
     }
     lreader *rd = new_reader_ud(L);
-    check_ring(L, 1);   /* the allocation's finalizers may have released it */
-    if (open_reader(L, rg, &opts, &rd->r) != RR_OK)
+    check_ring(L, 1);   /* the allocation's finalizers may have released it, */
+    after_resolve(L, &after, &opts);   /* or closed a reader of `after` */
+    rr_status st = rr_reader_open_opts(rg->ring, &opts, &rd->r);
+    if (st == RR_TOO_MANY_READERS) {   /* as open_reader, looking at `after` again too */
+        lua_gc(L, LUA_GCCOLLECT);
+        check_ring(L, 1);
+        after_resolve(L, &after, &opts);
+        st = rr_reader_open_opts(rg->ring, &opts, &rd->r);
+    }
+    if (st != RR_OK)
         return luaL_error(L, "%s", last_error(L));
+    rd->writable = opts.writable;
+    if (opts.name)
+        snprintf(rd->name, sizeof rd->name, "%s", opts.name);
     rd->wait = opts.wait;
     rd->parent = rg;
     rg->children++;
@@ -1066,36 +1181,61 @@ static int ring_reader(lua_State *L)
     return 1;
 }
 
-static lreader *check_reader(lua_State *L)
+/* Close the core reader: it stops gating writers, its ring may go. */
+static void reader_close_now(lreader *rd)
 {
-    lreader *rd = check_self(L, READER_MT);
-    if (!rd->r)
-        luaL_error(L, "attempt to use a closed reader");
-    if (rd->busy)
-        luaL_error(L, "reader is in use by an outer call (re-entered from a finalizer or metamethod)");
-    return rd;
-}
-
-/* close, __gc and __close: unregister, so the reader stops gating writers. */
-static int reader_close(lua_State *L)
-{
-    lreader *rd = luaL_checkudata(L, 1, READER_MT);
     if (rd->r) {
         rr_reader_close(rd->r);
         rd->r = NULL;
+        rd->close_pending = false;
         rd->gen++;   /* its last event is stale now */
         if (rd->parent) {
             rd->parent->children--;
             ring_free_if_unused(rd->parent);
         }
     }
+}
+
+/* The reader at index 1, open (figures may be read inside its process()). */
+static lreader *check_reader(lua_State *L)
+{
+    lreader *rd = check_self(L, READER_MT);
+    if (!rd->r || rd->close_pending)
+        luaL_error(L, "attempt to use a closed reader");
+    if (rd->busy)
+        luaL_error(L, "reader is in use by an outer call (re-entered from a finalizer or metamethod)");
+    return rd;
+}
+
+/* The reader at index 1, open and free to read: not inside its own process(). */
+static lreader *check_reading(lua_State *L)
+{
+    lreader *rd = check_reader(L);
+    if (rd->in_process)
+        luaL_error(L, "reader is in use by its process() loop (a handler cannot read from "
+                      "the reader that calls it)");
+    return rd;
+}
+
+/* close, __gc and __close: unregister, so the reader stops gating writers.
+ * Inside the reader's process() the core reader is closed when the loop
+ * returns (its batch is still in use); it is closed for Lua at once. */
+static int reader_close(lua_State *L)
+{
+    lreader *rd = luaL_checkudata(L, 1, READER_MT);
+    if (rd->r && rd->in_process) {
+        rd->close_pending = true;
+        rd->gen++;
+        return 0;
+    }
+    reader_close_now(rd);
     return 0;
 }
 
 static int reader_tostring(lua_State *L)
 {
     lreader *rd = luaL_checkudata(L, 1, READER_MT);
-    if (!rd->r)
+    if (!rd->r || rd->close_pending)
         lua_pushliteral(L, "rusted_ring.reader (closed)");
     else
         lua_pushfstring(L, "rusted_ring.reader (cursor=%I, lag=%I) (%p)",
@@ -1126,14 +1266,14 @@ static int next_event(lua_State *L, lreader *rd, int64_t timeout)
  * is the reader's one event object, holding the latest event. */
 static int reader_next(lua_State *L)
 {
-    lreader *rd = check_reader(L);
+    lreader *rd = check_reading(L);
     return next_event(L, rd, opt_timeout(L, 2));
 }
 
 /* The iterator of r:events(): (reader, previous event) -> event | nil. */
 static int events_step(lua_State *L)
 {
-    lreader *rd = check_reader(L);
+    lreader *rd = check_reading(L);
     int64_t timeout = (int64_t)lua_tointeger(L, lua_upvalueindex(2));
     int n = next_event(L, rd, timeout);
     return n == 1 ? 1 : (lua_pushnil(L), 1);
@@ -1154,7 +1294,7 @@ static void push_events_step(lua_State *L, int reader_mt, int64_t timeout)
  * `timeout` of each event); ends when nothing comes or the ring is closed. */
 static int reader_events(lua_State *L)
 {
-    check_reader(L);
+    check_reading(L);
     int64_t timeout = opt_timeout(L, 2);
     if (timeout != 0 || lua_rawgetp(L, LUA_REGISTRYINDEX, &EVENTS_STEP_NOWAIT) != LUA_TFUNCTION)
         push_events_step(L, lua_upvalueindex(1), timeout);
@@ -1170,7 +1310,7 @@ static int reader_events(lua_State *L)
  * next_event, nothing here allocates. */
 static int reader_next_block(lua_State *L)
 {
-    lreader *rd = check_reader(L);
+    lreader *rd = check_reading(L);
     int exact = 0;
     lua_Integer max = lua_type(L, 2) == LUA_TNUMBER ? lua_tointegerx(L, 2, &exact) : 0;
     if (exact && max < 1)
@@ -1188,6 +1328,174 @@ static int reader_next_block(lua_State *L)
         return push_outcome(L, st, 0);
     rd->blk->gen = rd->gen;
     lua_getiuservalue(L, 1, READER_UV_BLOCK);
+    return 1;
+}
+
+/* ---- process(): the handler loop ------------------------------------------
+ *
+ * r:process(fn [, opts]) is Python's Reader.process: read a batch (waiting as
+ * next() does), call fn(event, end_of_batch) for each event, read on, until
+ * the ring is closed and drained. The event is the reader's one event object,
+ * refilled for each event, stale once process returns. fn returning false
+ * (exactly false: nil goes on) or raising stops the loop; the events fn was
+ * called with are consumed, the one that stopped it included, and the rest of
+ * the batch goes back to the core (rr_reader_unread): the next call hands
+ * it out again. While the loop runs the reader is `in_process`: fn may read
+ * its figures and close it (the core close waits for the loop's end), not
+ * read from it. fn runs under lua_pcall, so an error leaves the reader
+ * consistent before it propagates. */
+
+/* Whether the value at idx can be called: a function, or a value whose
+ * metatable has __call. */
+static bool is_callable(lua_State *L, int idx)
+{
+    if (lua_type(L, idx) == LUA_TFUNCTION)
+        return true;
+    bool callable = luaL_getmetafield(L, idx, "__call") != LUA_TNIL;
+    if (callable)
+        lua_pop(L, 1);
+    return callable;
+}
+
+typedef struct process_opts {
+    size_t  max_batch;
+    int64_t timeout;      /* nil: wait without limit */
+    int     on_timeout;   /* stack index of on_timeout, 0: none */
+} process_opts;
+
+static process_opts check_process_opts(lua_State *L, int t)
+{
+    static const char *const known[] = { "max_batch", "timeout", "on_timeout", NULL };
+    process_opts o = { RR_MAX_CLAIM, RR_FOREVER, 0 };
+    if (lua_isnoneornil(L, t))
+        return o;
+    luaL_checktype(L, t, LUA_TTABLE);
+    check_option_keys(L, t, "r:process", known);
+    lua_getfield(L, t, "max_batch");
+    if (!lua_isnil(L, -1))
+        o.max_batch = (size_t)check_int_in(L, lua_gettop(L), 0, "r:process: max_batch", 1,
+                                           LUA_MAXINTEGER);
+    lua_pop(L, 1);
+    lua_getfield(L, t, "timeout");
+    if (!lua_isnil(L, -1)) {
+        if (lua_type(L, -1) != LUA_TNUMBER)
+            luaL_error(L, "r:process: timeout must be a number of seconds, got %s",
+                       luaL_typename(L, -1));
+        if (rr_timeout_from_seconds((double)lua_tonumber(L, -1), &o.timeout) != RR_OK)
+            luaL_error(L, "r:process: %s", last_error(L));
+    }
+    lua_pop(L, 1);
+    lua_getfield(L, t, "on_timeout");   /* left on the stack, where the loop calls it */
+    if (!lua_isnil(L, -1)) {
+        if (!is_callable(L, -1))
+            luaL_error(L, "r:process: on_timeout must be a function, got %s",
+                       luaL_typename(L, -1));
+        o.on_timeout = lua_gettop(L);
+    }
+    return o;
+}
+
+/* The batch of process(): room for n events, kept as the reader's user value
+ * (at the top of the stack on return). May allocate, and so collect. */
+static rr_event *process_batch_room(lua_State *L, size_t n)
+{
+    if (lua_getiuservalue(L, 1, READER_UV_BATCH) == LUA_TUSERDATA &&
+        lua_rawlen(L, -1) >= n * sizeof(rr_event))
+        return lua_touserdata(L, -1);
+    lua_pop(L, 1);
+    rr_event *b = lua_newuserdatauv(L, n * sizeof(rr_event), 0);
+    lua_pushvalue(L, -1);
+    lua_setiuservalue(L, 1, READER_UV_BATCH);
+    return b;
+}
+
+/* After the loop: the reader is the program's again, and a close asked for
+ * inside it happens now. */
+static void process_end(lreader *rd)
+{
+    rd->in_process = false;
+    rd->gen++;   /* the event is no longer ours */
+    if (rd->close_pending)
+        reader_close_now(rd);
+}
+
+/* Call the function below the nargs arguments on top: 1 when it says go on,
+ * 0 when it returned false, -1 when it raised (the error object on top). */
+static int process_call(lua_State *L, int nargs)
+{
+    if (lua_pcall(L, nargs, 1, 0) != LUA_OK)
+        return -1;
+    int go = !(lua_type(L, -1) == LUA_TBOOLEAN && !lua_toboolean(L, -1));
+    lua_pop(L, 1);
+    return go;
+}
+
+/* r:process(fn [, { max_batch = 4096, timeout = nil, on_timeout = nil }])
+ *   -> the number of events fn was called with */
+static int reader_process(lua_State *L)
+{
+    lreader *rd = check_reading(L);
+    if (!is_callable(L, 2))
+        luaL_typeerror(L, 2, "function");
+    process_opts o = check_process_opts(L, 3);
+    size_t limit = rr_reader_batch_limit(rd->r);
+    size_t max = o.max_batch < limit ? o.max_batch : limit;
+    rr_event *batch = process_batch_room(L, max);
+    rd = check_reading(L);   /* the allocation's finalizers may have closed it */
+    luaL_checkstack(L, 4, "r:process");
+    int event = lua_gettop(L) + 1;
+    lua_getiuservalue(L, 1, READER_UV_EVENT);
+    lua_Integer handled = 0;
+    rd->in_process = true;
+    bool go = true;
+    while (go && rd->r && !rd->close_pending) {
+        size_t n = 0;
+        /* The read section: nothing here allocates or raises. */
+        rd->busy = true;
+        rd->gen++;   /* the last batch's event is stale */
+        rr_status st = rr_reader_next_batch(rd->r, batch, max, &n, o.timeout);
+        rd->busy = false;
+        if (st == RR_CLOSED)
+            break;
+        if (st == RR_EMPTY || st == RR_TIMEOUT) {   /* nothing came within the timeout */
+            if (!o.on_timeout)
+                break;
+            lua_pushvalue(L, o.on_timeout);
+            int rc = process_call(L, 0);
+            if (rc < 0) {
+                process_end(rd);
+                return lua_error(L);
+            }
+            go = rc == 1;
+            continue;
+        }
+        if (st != RR_OK) {
+            process_end(rd);
+            return push_outcome(L, st, 0);   /* raises */
+        }
+        for (size_t i = 0; i < n && go; i++) {
+            rd->ev = batch[i];
+            rd->event->gen = rd->gen;
+            lua_pushvalue(L, 2);
+            lua_pushvalue(L, event);
+            lua_pushboolean(L, i + 1 == n);
+            handled++;
+            int rc = process_call(L, 2);
+            if (rc == 1 && !rd->close_pending)
+                continue;
+            /* stopped: the rest of the batch is handed out again by the next call
+             * (cannot fail: the last call's own events, none held) */
+            if (i + 1 < n)
+                rr_reader_unread(rd->r, batch[i + 1].sequence, n - i - 1);
+            if (rc < 0) {
+                process_end(rd);
+                return lua_error(L);
+            }
+            go = false;
+        }
+    }
+    process_end(rd);
+    lua_pushinteger(L, handled);
     return 1;
 }
 
@@ -1225,6 +1533,59 @@ static int reader_pollfd(lua_State *L)
     return push_pollfd(L, st, fd, rr_reader_poll_interval(rd->r));
 }
 
+/* r:name() -> its name in the ring's reader table, nil when unnamed (also once closed) */
+static int reader_name(lua_State *L)
+{
+    lreader *rd = luaL_checkudata(L, 1, READER_MT);
+    if (rd->name[0])
+        lua_pushstring(L, rd->name);
+    else
+        lua_pushnil(L);
+    return 1;
+}
+
+/* r:writable() -> whether it may write into its events (ev:write, b:write) */
+static int reader_writable(lua_State *L)
+{
+    lua_pushboolean(L, ((lreader *)luaL_checkudata(L, 1, READER_MT))->writable);
+    return 1;
+}
+
+/* r:after() -> the readers it follows now, a list of names (entry indexes,
+ * 0-based as stats() gives them, for unnamed ones) in entry order; {} once
+ * closed. It changes when one of them closes or its process dies. The
+ * list is read after the allocations: a finalizer they run may close the
+ * reader or one it follows. */
+static int reader_after(lua_State *L)
+{
+    lreader *rd = luaL_checkudata(L, 1, READER_MT);
+    lua_newtable(L);
+    if (!rd->r || rd->close_pending || !rd->parent || !rr_reader_after(rd->r))
+        return 1;   /* (a default pool's reader follows nobody: pools overwrite) */
+    rr_ring_stats *s = lua_newuserdatauv(L, sizeof *s, 0);   /* too big for the C stack */
+    uint64_t mask = rd->r && !rd->close_pending ? rr_reader_after(rd->r) : 0;
+    if (!mask)
+        return lua_pop(L, 1), 1;
+    if (rr_ring_stats_get(rd->parent->ring, s) != RR_OK)
+        s->reader_count = 0;
+    lua_Integer k = 0;
+    for (uint32_t i = 0; i < RR_MAX_READERS; i++) {
+        if (!(mask & ((uint64_t)1 << i)))
+            continue;
+        const char *name = "";
+        for (uint32_t e = 0; e < s->reader_count && e < RR_MAX_READERS; e++)
+            if (s->readers[e].index == i)
+                name = s->readers[e].name;
+        if (name[0])
+            lua_pushstring(L, name);
+        else
+            lua_pushinteger(L, (lua_Integer)i);
+        lua_rawseti(L, -3, ++k);
+    }
+    lua_pop(L, 1);
+    return 1;
+}
+
 /* r:wait() -> "block" | "yield" | "spin" | "sleep": how it waits (also once closed) */
 static int reader_wait(lua_State *L)
 {
@@ -1235,14 +1596,16 @@ static int reader_wait(lua_State *L)
 
 /* ---- events --------------------------------------------------------------- */
 
+static const char STALE_EVENT[] =
+    "stale event: its reader has moved on (the event object belongs to the reader and holds "
+    "the latest event; after a next() that returned nil, a next_block() or close it holds none)";
+
 /* The event at index 1, which must still be its reader's current one. */
 static const rr_event *check_event(lua_State *L)
 {
     levent *e = check_self(L, EVENT_MT);
     if (e->gen != e->rd->gen)
-        luaL_error(L, "stale event: its reader has moved on (the event object belongs to "
-                      "the reader and holds the latest event; after a next() that returned "
-                      "nil, a next_block() or close it holds none)");
+        luaL_error(L, "%s", STALE_EVENT);
     return &e->rd->ev;
 }
 
@@ -1362,6 +1725,51 @@ static int event_unpack(lua_State *L)
     return rr_unpack(L, ev->data, ev->len, 2, 3, "event", still_current, &g);
 }
 
+/* Write the string at argument pos_arg + 1 into event `ev` of reader rd at
+ * the 1-based byte position at argument pos_arg (negative: from the end, as
+ * string positions), for method `fname`: the event's own bytes in the ring,
+ * which the readers that follow rd see once rd has moved past it. Returns
+ * the position after the bytes written. Only within the payload: an event's
+ * length never changes. The caller checked that its event (or block) was
+ * current, at the reader's generation `gen`; converting the arguments may
+ * allocate (luaL_checklstring makes a string of a number), and a finalizer
+ * run there may move the reader on or close it, refilling or emptying `ev`:
+ * so the generation is looked at again after the last conversion, and
+ * `stale` raised if it moved, before anything is written. */
+static int write_into(lua_State *L, lreader *rd, uint64_t gen, const rr_event *ev, int pos_arg,
+                      const char *fname, const char *stale)
+{
+    if (!rd->writable)
+        return luaL_error(L, "%s: the reader is not writable (open it with "
+                             "ring:reader{ writable = true })", fname);
+    lua_Integer pos = luaL_checkinteger(L, pos_arg);
+    size_t n;
+    const char *s = luaL_checklstring(L, pos_arg + 1, &n);   /* may run a finalizer */
+    if (rd->gen != gen)
+        return luaL_error(L, "%s", stale);
+    lua_Integer len = (lua_Integer)ev->len;
+    if (pos < 0)
+        pos = len + pos + 1;
+    if (pos < 1 || pos > len + 1 || (lua_Unsigned)n > (lua_Unsigned)(len - pos + 1))
+        return luaL_error(L, "%s: %I bytes at position %I do not fit in the event's %I bytes "
+                             "(writing never changes an event's length)", fname,
+                          (lua_Integer)n, luaL_checkinteger(L, pos_arg), len);
+    void *data = NULL;
+    if (rr_reader_writable_data(rd->r, ev->sequence, &data) != RR_OK)
+        return luaL_error(L, "%s: %s", fname, last_error(L));
+    memcpy((unsigned char *)data + pos - 1, s, n);
+    lua_pushinteger(L, pos + (lua_Integer)n);
+    return 1;
+}
+
+/* ev:write(pos, s) -> pos + #s: a writable reader's event, s written at pos. */
+static int event_write(lua_State *L)
+{
+    const rr_event *ev = check_event(L);
+    const levent *e = lua_touserdata(L, 1);
+    return write_into(L, e->rd, e->gen, ev, 2, "write", STALE_EVENT);
+}
+
 static int event_tostring(lua_State *L)
 {
     levent *e = luaL_checkudata(L, 1, EVENT_MT);
@@ -1376,14 +1784,16 @@ static int event_tostring(lua_State *L)
 
 /* ---- blocks --------------------------------------------------------------- */
 
+static const char STALE_BLOCK[] =
+    "stale block: its reader has moved on (the block object belongs to the reader and holds "
+    "its latest block; after a next(), a next_block() that returned nil, or close it holds none)";
+
 /* The block at index 1, which must still be its reader's current one. */
 static const rr_block *check_block(lua_State *L)
 {
     lblock *b = check_self(L, BLOCK_MT);
     if (b->gen != b->rd->gen)
-        luaL_error(L, "stale block: its reader has moved on (the block object belongs to "
-                      "the reader and holds its latest block; after a next(), a next_block() "
-                      "that returned nil, or close it holds none)");
+        luaL_error(L, "%s", STALE_BLOCK);
     return &b->rd->block;
 }
 
@@ -1481,6 +1891,14 @@ static int block_unpack(lua_State *L)
     const lblock *b = lua_touserdata(L, 1);
     read_guard g = { b->rd, b->gen };
     return rr_unpack(L, ev.data, ev.len, 3, 4, "block", still_current, &g);
+}
+
+/* b:write(i, pos, s) -> pos + #s: event i of a writable reader's block, as ev:write. */
+static int block_write(lua_State *L)
+{
+    rr_event ev = block_event(L, check_block(L), 2, "write");
+    const lblock *b = lua_touserdata(L, 1);
+    return write_into(L, b->rd, b->gen, &ev, 3, "write", STALE_BLOCK);
 }
 
 static int block_tostring(lua_State *L)
@@ -1730,13 +2148,15 @@ static const luaL_Reg writer_meta[] = {
 
 static const luaL_Reg reader_methods[] = {
     { "next", reader_next }, { "events", reader_events }, { "next_block", reader_next_block },
+    { "process", reader_process },
     { "backpressure_ratio", reader_backpressure_ratio },
     { "is_under_pressure", reader_is_under_pressure },
     { "should_throttle", reader_should_throttle }, { "lag", reader_lag },
     { "pinned", reader_pinned },
     { "lost", reader_lost }, { "cursor", reader_cursor }, { "delivered", reader_delivered },
-    { "skipped", reader_skipped }, { "wait", reader_wait }, { "pollfd", reader_pollfd },
-    { "close", reader_close }, { NULL, NULL }
+    { "skipped", reader_skipped }, { "wait", reader_wait }, { "close", reader_close },
+    { "name", reader_name }, { "after", reader_after }, { "writable", reader_writable },
+    { "pollfd", reader_pollfd }, { NULL, NULL }
 };
 static const luaL_Reg reader_meta[] = {
     { "__gc", reader_close }, { "__close", reader_close }, { "__tostring", reader_tostring },
@@ -1747,7 +2167,7 @@ static const luaL_Reg reader_meta[] = {
 static const luaL_Reg event_methods[] = {
     { "data", event_data }, { "len", event_len }, { "type", event_type },
     { "sequence", event_sequence }, { "byte", event_byte }, { "sub", event_sub },
-    { "unpack", event_unpack }, { NULL, NULL }
+    { "unpack", event_unpack }, { "write", event_write }, { NULL, NULL }
 };
 /* `local ev <close> = r:next()` works as for every handle; an event owns
  * nothing, so closing one releases nothing. */
@@ -1766,7 +2186,7 @@ static const luaL_Reg event_meta[] = {
 static const luaL_Reg block_methods[] = {
     { "data", block_data }, { "len", block_event_len }, { "type", block_type },
     { "sequence", block_sequence }, { "byte", block_byte }, { "sub", block_sub },
-    { "unpack", block_unpack }, { NULL, NULL }
+    { "unpack", block_unpack }, { "write", block_write }, { NULL, NULL }
 };
 static const luaL_Reg block_meta[] = {
     { "__len", block_len }, { "__tostring", block_tostring }, { "__close", block_close },

@@ -2,8 +2,9 @@
 
     python3 tests/py_deps.py --python PY [--venv DIR] REQUIREMENT...
 
-Each REQUIREMENT is a pip requirement, a name with an optional `>=VERSION`;
-the name is also the distribution that importlib.metadata looks up. Nothing is
+Each REQUIREMENT is a pip requirement, a name with an optional `>=VERSION` or
+`==VERSION` (a pin: a tool whose checks change between releases, e.g. mypy); the
+name is also the distribution that importlib.metadata looks up. Nothing is
 printed and nothing installed when PY already has them all.
 
 --venv DIR: PY is DIR/bin/python, a virtual environment this script owns. It is
@@ -37,11 +38,13 @@ for name in sys.argv[1:]:
 
 
 def parse(requirement):
-    m = re.fullmatch(r"([A-Za-z0-9_.\-]+)\s*(?:>=\s*([0-9][0-9.]*))?", requirement.strip())
+    """(name, (operator, version as a tuple) or None)."""
+    m = re.fullmatch(r"([A-Za-z0-9_.\-]+)\s*(?:(>=|==)\s*([0-9][0-9.]*))?", requirement.strip())
     if not m:
-        sys.exit(f"py_deps: cannot read the requirement {requirement!r} (NAME or NAME>=VERSION)")
-    least = tuple(int(p) for p in m.group(2).split(".")) if m.group(2) else None
-    return m.group(1), least
+        sys.exit(f"py_deps: cannot read the requirement {requirement!r} "
+                 "(NAME, NAME>=VERSION or NAME==VERSION)")
+    bound = (m.group(2), tuple(int(p) for p in m.group(3).split("."))) if m.group(3) else None
+    return m.group(1), bound
 
 
 def version_tuple(text):
@@ -66,15 +69,16 @@ def probe(python, names):
 
 def missing_of(versions, wanted):
     missing = []
-    for (name, least), have in zip(wanted, versions):
-        if have is None or (least and version_tuple(have) < least):
-            missing.append((name, least, have))
+    for (name, bound), have in zip(wanted, versions):
+        if have is None or (bound and bound[0] == ">=" and version_tuple(have) < bound[1]) or \
+                (bound and bound[0] == "==" and version_tuple(have) != bound[1]):
+            missing.append((name, bound, have))
     return missing
 
 
 def describe(missing):
-    return " ".join(name if have is None else f"{name}>={'.'.join(map(str, least))} (has {have})"
-                    for name, least, have in missing)
+    return " ".join(name if have is None else f"{name}{bound[0]}{'.'.join(map(str, bound[1]))} (has {have})"
+                    for name, bound, have in missing)
 
 
 def pip_install(python, requirements):
@@ -128,7 +132,7 @@ def main():
         print(f"installing into the virtual environment of {args.python}: {describe(missing)}", flush=True)
         pip_install(args.python, todo)
         return
-    quoted = " ".join(f"'{r}'" if ">" in r else r for r in todo)
+    quoted = " ".join(f"'{r}'" if ">" in r or "=" in r else r for r in todo)
     sys.exit(f"{args.python} lacks {describe(missing)}, and it is not a virtual environment: make installs\n"
              f"nothing into it. Run make without PYTHON= (make then makes and uses .venv), or install\n"
              f"them yourself, or use a virtual environment:\n"

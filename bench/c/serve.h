@@ -38,7 +38,7 @@
 #include <unistd.h>
 
 typedef struct sp_request {
-    char     shape[24];   /* "1p1c", "1p1c-batch10", "1p3c", "3p1c" */
+    char     shape[24];   /* "1p1c", "1p1c-batch10", "1p3c", "3p1c", "1p3c-pipeline", ... */
     char     wait[16];    /* "yield", "spin", "block", "sleep" */
     char     form[16];    /* what the producer calls: "claim", "add", "queue" ... */
     uint64_t events;      /* events each consumer takes in all */
@@ -71,13 +71,15 @@ static inline int sp_cpus(void)
     return (int)sysconf(_SC_NPROCESSORS_ONLN);
 }
 
-/* The producer and consumer threads of each shape. */
+/* The producer and consumer threads of each shape (1p3c-pipeline and
+ * 1p3c-diamond: three stages over one ring, see bench_disruptor.c). */
 static inline bool sp_shape_threads(const char *shape, int *producers, int *consumers)
 {
+    bool stages = strcmp(shape, "1p3c-pipeline") == 0 || strcmp(shape, "1p3c-diamond") == 0;
     *producers = strcmp(shape, "3p1c") == 0 ? 3 : 1;
-    *consumers = strcmp(shape, "1p3c") == 0 ? 3 : 1;
+    *consumers = strcmp(shape, "1p3c") == 0 || stages ? 3 : 1;
     return strcmp(shape, "1p1c") == 0 || strcmp(shape, "1p1c-batch10") == 0 ||
-           strcmp(shape, "1p3c") == 0 || strcmp(shape, "3p1c") == 0;
+           strcmp(shape, "1p3c") == 0 || strcmp(shape, "3p1c") == 0 || stages;
 }
 
 /* How the queue peers wait when their queue is empty or full (they have no

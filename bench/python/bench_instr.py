@@ -22,6 +22,12 @@ Cases (64-byte payloads, one thread, nothing waits):
   Ring add_batch/next_batch  w.add_batch(64 payloads); r.next_batch(64), per event
   ... batch = next_batch     the same, the last batch still referenced while the
                              next is read
+  Ring add_block/next_block  w.add_block(64 rows); r.next_block(64), per event
+  Ring process(handler)      w.add_batch(64 payloads); r.process(handler, timeout=0):
+                             the handler loop in C, per event
+  next_batch loop + handler  w.add_batch(64 payloads); the same loop in Python:
+                             for i, ev in enumerate(r.next_batch(64)):
+                             handler(ev, i == last), per event (the handler does nothing)
   empty loop                 for _ in range(n): pass
 
 Without valgrind on PATH the script says so and exits 0 (nothing measured).
@@ -51,6 +57,9 @@ CASES = {
     "queue_kept": ("SimpleQueue put + item = get_nowait", 1),
     "ring_batch": ("Ring add_batch(64) + next_batch(64)", BATCH),
     "ring_batch_kept": ("Ring add_batch(64) + batch = next_batch(64)", BATCH),
+    "ring_block": ("Ring add_block(64) + next_block(64)", BATCH),
+    "ring_process": ("Ring add_batch(64) + process(handler)", BATCH),
+    "ring_batch_loop": ("Ring add_batch(64) + next_batch loop + handler", BATCH),
     "empty": ("empty loop", 1),
 }
 
@@ -112,6 +121,36 @@ def child(case: str, n: int) -> None:
             add_batch(batch)
             got = nb(BATCH)
         assert r.delivered == n * BATCH and len(got) == BATCH
+    elif case == "ring_block":
+        ring = rr.Ring(PAYLOAD, CAPACITY)
+        w, r = ring.writer(), ring.reader()
+        add_block, nb = w.add_block, r.next_block
+        rows = memoryview(bytearray(BATCH * PAYLOAD)).cast("B", (BATCH, PAYLOAD))
+        for _ in range(n):
+            add_block(rows)
+            nb(BATCH)
+        assert r.delivered == n * BATCH
+    elif case in ("ring_process", "ring_batch_loop"):
+        ring = rr.Ring(PAYLOAD, CAPACITY)
+        w, r = ring.writer(), ring.reader()
+        add_batch, nb, process = w.add_batch, r.next_batch, r.process
+        batch = [data] * BATCH
+
+        def handler(ev, end_of_batch):
+            pass
+
+        if case == "ring_process":
+            for _ in range(n):
+                add_batch(batch)
+                process(handler, timeout=0)
+        else:
+            for _ in range(n):
+                add_batch(batch)
+                events = nb(BATCH)
+                last = len(events) - 1
+                for i, ev in enumerate(events):
+                    handler(ev, i == last)
+        assert r.delivered == n * BATCH
     elif case == "empty":
         for _ in range(n):
             pass
@@ -168,7 +207,8 @@ def main(argv=None) -> int:
             b = instructions(case, n2, tmp)
             results[case] = {"name": name, "instructions_per_event": (b - a) / ((n2 - n1) * per)}
             print(f"  {name:40} {results[case]['instructions_per_event']:10.0f}")
-    for ours, peer, target in (("ring", "queue", " (target <= 1.0x)"), ("ring_kept", "queue_kept", "")):
+    for ours, peer, target in (("ring", "queue", " (target <= 1.0x)"), ("ring_kept", "queue_kept", ""),
+                               ("ring_process", "ring_batch_loop", " (target < 1.0x)")):
         if ours in results and peer in results:
             ratio = results[ours]["instructions_per_event"] / results[peer]["instructions_per_event"]
             print(f"  {results[ours]['name']} / {results[peer]['name']}: {ratio:.2f}x{target}")

@@ -27,9 +27,9 @@ int rrpy_parse_args(const char *fname, PyObject *const *args, Py_ssize_t nargs,
     }
     for (Py_ssize_t i = 0; i < nargs; i++)
         out[i] = args[i];
-    Py_ssize_t nkw = kwnames ? PyTuple_GET_SIZE(kwnames) : 0;
+    Py_ssize_t nkw = kwnames ? RRPY_TUPLE_SIZE(kwnames) : 0;
     for (Py_ssize_t k = 0; k < nkw; k++) {
-        PyObject *key = PyTuple_GET_ITEM(kwnames, k);
+        PyObject *key = RRPY_TUPLE_ITEM(kwnames, k);
         int i = 0;
         while (i < nnames && PyUnicode_CompareWithASCIIString(key, names[i]) != 0)
             i++;
@@ -55,7 +55,7 @@ int rrpy_parse_args(const char *fname, PyObject *const *args, Py_ssize_t nargs,
 int rrpy_as_u64(PyObject *o, const char *what, uint64_t max, uint64_t *out)
 {
     if (!PyLong_Check(o) || PyBool_Check(o)) {
-        PyErr_Format(PyExc_TypeError, "%s must be an int, not %.100s", what, Py_TYPE(o)->tp_name);
+        PyErr_Format(PyExc_TypeError, "%s must be an int, not %.100s", what, rrpy_type_name(o));
         return -1;
     }
     int overflow = 0;
@@ -93,7 +93,7 @@ int rrpy_as_count(PyObject *o, const char *what, uint64_t max, uint64_t *out)
 int rrpy_as_event_type(PyObject *o, uint32_t *out)
 {
     if (!PyLong_Check(o) || PyBool_Check(o)) {
-        PyErr_Format(PyExc_TypeError, "event_type must be an int, not %.100s", Py_TYPE(o)->tp_name);
+        PyErr_Format(PyExc_TypeError, "event_type must be an int, not %.100s", rrpy_type_name(o));
         return -1;
     }
     int overflow = 0;
@@ -135,7 +135,7 @@ int rrpy_as_timeout(PyObject *o, int64_t none_ns, int64_t *out)
             return -1;
     } else {
         PyErr_Format(PyExc_TypeError, "timeout must be a number of seconds or None, not %.100s",
-                     Py_TYPE(o)->tp_name);
+                     rrpy_type_name(o));
         return -1;
     }
     if (rr_timeout_from_seconds(s, out) != RR_OK) {
@@ -150,10 +150,10 @@ int rrpy_as_timeout(PyObject *o, int64_t none_ns, int64_t *out)
 int rrpy_as_name(PyObject *o, const char *what, rrpy_name_parser parse, int *out)
 {
     if (!PyUnicode_Check(o)) {
-        PyErr_Format(PyExc_TypeError, "%s must be a str, not %.100s", what, Py_TYPE(o)->tp_name);
+        PyErr_Format(PyExc_TypeError, "%s must be a str, not %.100s", what, rrpy_type_name(o));
         return -1;
     }
-    const char *name = PyUnicode_AsUTF8(o);
+    const char *name = PyUnicode_AsUTF8AndSize(o, NULL);
     if (!name)
         return -1;
     if (parse(name, out) != RR_OK) {
@@ -219,8 +219,7 @@ int rrpy_payload_get(PyObject *o, rrpy_payload *p)
     p->has_view = 0;
     p->has_type = 0;
     if (PyBytes_CheckExact(o)) {
-        p->buf = PyBytes_AS_STRING(o);
-        p->len = PyBytes_GET_SIZE(o);
+        rrpy_bytes(o, &p->buf, &p->len);
         return 0;
     }
     if (rrpy_event_check(o)) {   /* forwarding an Event */
@@ -236,7 +235,7 @@ int rrpy_payload_get(PyObject *o, rrpy_payload *p)
         if (rc > 0)
             PyErr_Format(PyExc_TypeError,
                          "data must be a C-contiguous bytes-like object; this %.100s is not contiguous",
-                         Py_TYPE(o)->tp_name);
+                         rrpy_type_name(o));
         if (rc != 0)
             return -1;
         p->has_view = 1;
@@ -250,7 +249,7 @@ int rrpy_payload_get(PyObject *o, rrpy_payload *p)
             PyErr_Clear();
             PyErr_Format(PyExc_TypeError,
                          "data must be a bytes-like object or an event with .data and .event_type, "
-                         "not %.100s (encode text first)", Py_TYPE(o)->tp_name);
+                         "not %.100s (encode text first)", rrpy_type_name(o));
         }
         return -1;
     }
@@ -265,7 +264,7 @@ int rrpy_payload_get(PyObject *o, rrpy_payload *p)
         rc = PyObject_CheckBuffer(data) ? contiguous_view(data, &p->view) : 1;
         if (rc > 0)
             PyErr_Format(PyExc_TypeError, "the event's data must be a contiguous bytes-like object, not %.100s",
-                         Py_TYPE(data)->tp_name);
+                         rrpy_type_name(data));
     }
     Py_DECREF(data);             /* the view keeps what it exports alive */
     if (rc != 0)
@@ -275,4 +274,12 @@ int rrpy_payload_get(PyObject *o, rrpy_payload *p)
     p->buf = p->view.buf;
     p->len = p->view.len;
     return 0;
+}
+
+/* TypeError "<what> must be <expected>, not <o's type name>", the name as
+ * every message of the binding gives it (rrpy_type_name). Returns NULL. */
+PyObject *rrpy_type_error(const char *what, const char *expected, PyObject *o)
+{
+    PyErr_Format(PyExc_TypeError, "%s must be %s, not %.100s", what, expected, rrpy_type_name(o));
+    return NULL;
 }

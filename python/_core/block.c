@@ -169,9 +169,9 @@ static void BlockView_releasebuffer(BlockViewObject *self, Py_buffer *view)
 
 static void BlockView_dealloc(BlockViewObject *self)
 {
-    PyTypeObject *tp = Py_TYPE(self);
+    PyTypeObject *tp = Py_TYPE((PyObject *)self);
     Py_XDECREF(self->owner);
-    tp->tp_free((PyObject *)self);
+    rrpy_free((PyObject *)self);
     Py_DECREF(tp);
 }
 
@@ -196,7 +196,7 @@ static PyObject *rows_memoryview(PyObject *owner, rrpy_rows *rows, int kind)
     if (kind == VIEW_DATA)
         return PyMemoryView_FromObject(owner);
     PyTypeObject *tp = state_of_type(Py_TYPE(owner))->block_view_type;
-    BlockViewObject *v = (BlockViewObject *)tp->tp_alloc(tp, 0);
+    BlockViewObject *v = (BlockViewObject *)rrpy_alloc(tp);
     if (!v)
         return NULL;
     v->owner = Py_NewRef(owner);
@@ -269,8 +269,8 @@ static PyObject *rows_as_array(PyObject *owner, rrpy_rows *rows, PyObject *dtype
     PyObject *zero = PyLong_FromLong(0);
     if (all && cols && zero && (key = PyTuple_Pack(2, all, cols)) &&
         (sub = PyObject_GetItem(arr, key)) && (rec = PyObject_CallMethod(sub, "view", "O", dt))) {
-        Py_SETREF(key, PyTuple_Pack(2, all, zero));
-        if (key)
+        Py_DECREF(key);
+        if ((key = PyTuple_Pack(2, all, zero)))
             result = PyObject_GetItem(rec, key);
     }
     Py_XDECREF(all);
@@ -341,8 +341,8 @@ static int block_check(BlockObject *self)
 
 static BlockObject *block_make(ReaderObject *reader, const rr_block *b)
 {
-    PyTypeObject *tp = state_of_type(Py_TYPE(reader))->block_type;
-    BlockObject *self = (BlockObject *)tp->tp_alloc(tp, 0);
+    PyTypeObject *tp = state_of_type(Py_TYPE((PyObject *)reader))->block_type;
+    BlockObject *self = (BlockObject *)rrpy_alloc(tp);
     if (!self)
         return NULL;
     rrpy_rows *rows = &self->rows;
@@ -378,7 +378,7 @@ static BlockObject *block_make(ReaderObject *reader, const rr_block *b)
         rows->meta_stride = (Py_ssize_t)b->meta_stride;
         self->state = BLOCK_CURRENT;
     }
-    self->reader = (ReaderObject *)Py_NewRef(reader);
+    self->reader = (ReaderObject *)Py_NewRef((PyObject *)reader);
     self->first = b->first_sequence;
     return self;
 }
@@ -444,7 +444,7 @@ PyObject *rrpy_reader_next_block(ReaderObject *self, PyObject *const *args, Py_s
     } else if (s == RR_EMPTY || s == RR_TIMEOUT || s == RR_CLOSED) {
         result = Py_NewRef(Py_None);
     } else {
-        rrpy_raise_status(state_of_type(Py_TYPE(self)), s, NULL);
+        rrpy_raise_status(state_of_type(Py_TYPE((PyObject *)self)), s, NULL);
     }
     rrpy_reader_leave(self);
     return result;
@@ -474,7 +474,7 @@ static PyObject *Block_get_lengths(BlockObject *self, void *c) { (void)c; return
 static PyObject *Block_get_types(BlockObject *self, void *c) { (void)c; return block_view(self, VIEW_TYPES); }
 static PyObject *Block_get_first(BlockObject *self, void *c) { (void)c; return PyLong_FromUnsignedLongLong(self->first); }
 static PyObject *Block_get_released(BlockObject *self, void *c) { (void)c; return PyBool_FromLong(self->state == BLOCK_RELEASED); }
-static PyObject *Block_get_reader(BlockObject *self, void *c) { (void)c; return Py_NewRef(self->reader); }
+static PyObject *Block_get_reader(BlockObject *self, void *c) { (void)c; return Py_NewRef((PyObject *)self->reader); }
 static Py_ssize_t Block_len(BlockObject *self) { return self->rows.count; }
 
 static PyObject *Block_item(BlockObject *self, Py_ssize_t i)
@@ -537,7 +537,7 @@ static PyObject *Block_enter(BlockObject *self, PyObject *unused)
     (void)unused;
     if (block_check(self) < 0)
         return NULL;
-    return Py_NewRef(self);
+    return Py_NewRef((PyObject *)self);
 }
 
 /* Leaving a `with` releases; while an exception propagates, a block whose
@@ -565,7 +565,7 @@ static PyObject *Block_repr(BlockObject *self)
 
 static void Block_dealloc(BlockObject *self)
 {
-    PyTypeObject *tp = Py_TYPE(self);
+    PyTypeObject *tp = Py_TYPE((PyObject *)self);
     /* no buffer is exported: each references the block */
     if (self->reader) {
         if (self->state != BLOCK_RELEASED)
@@ -573,7 +573,7 @@ static void Block_dealloc(BlockObject *self)
         Py_DECREF(self->reader);
     }
     PyMem_Free(self->copy);
-    tp->tp_free((PyObject *)self);
+    rrpy_free((PyObject *)self);
     Py_DECREF(tp);
 }
 
@@ -588,6 +588,7 @@ static PyMethodDef Block_methods[] = {
      "the reader has also moved on). Idempotent. BufferError, changing nothing, while a buffer "
      "taken from the block is alive."},
     {"__enter__", (PyCFunction)Block_enter, METH_NOARGS, "Return the block itself."},
+    RRPY_REDUCE(rrpy_block_reduce, "Refuses (TypeError): pass a copy of the data instead."),
     {"__exit__", (PyCFunction)(void (*)(void))Block_exit, METH_FASTCALL, "Release the block."},
     {0}
 };
@@ -751,24 +752,24 @@ static int u32_list_get(PyObject *o, const char *what, Py_ssize_t n, u32_list *u
         if (PyErr_ExceptionMatches(PyExc_TypeError)) {
             PyErr_Clear();
             PyErr_Format(PyExc_TypeError, "%s must be a sequence or buffer of ints, not %.100s",
-                         what, Py_TYPE(o)->tp_name);
+                         what, rrpy_type_name(o));
         }
         return -1;
     }
     int rc = -1;
-    if (PyTuple_GET_SIZE(seq) != n) {
+    if (RRPY_TUPLE_SIZE(seq) != n) {
         PyErr_Format(PyExc_ValueError, "%s has %zd entries for %zd rows", what,
-                     PyTuple_GET_SIZE(seq), n);
+                     RRPY_TUPLE_SIZE(seq), n);
         goto done;
     }
     if (u32_list_alloc(u, n) < 0)
         goto done;
     for (Py_ssize_t i = 0; i < n; i++) {
-        PyObject *item = PyTuple_GET_ITEM(seq, i);
+        PyObject *item = RRPY_TUPLE_ITEM(seq, i);
         PyObject *idx = PyNumber_Index(item);
         if (!idx && PyErr_ExceptionMatches(PyExc_TypeError)) {
             PyErr_Format(PyExc_TypeError, "%s[%zd] must be an int, not %.100s", what, i,
-                         Py_TYPE(item)->tp_name);
+                         rrpy_type_name(item));
             goto done;
         }
         uint64_t x;
@@ -852,7 +853,7 @@ static int rows_of(const Py_buffer *view, size_t *n, size_t *row_bytes)
 static PyObject *add_block_work(WriterObject *self, PyObject *data, PyObject *lengths_o,
                                 PyObject *types_o, int64_t timeout)
 {
-    rr_py_state *st = state_of_type(Py_TYPE(self));
+    rr_py_state *st = state_of_type(Py_TYPE((PyObject *)self));
     Py_buffer view;
     u32_list lens, types;      /* about 1 KiB each: see RRPY_U32_LOCAL */
     u32_list_init(&lens);
@@ -863,7 +864,7 @@ static PyObject *add_block_work(WriterObject *self, PyObject *data, PyObject *le
         if (PyErr_ExceptionMatches(PyExc_TypeError)) {
             PyErr_Clear();
             PyErr_Format(PyExc_TypeError, "add_block needs a buffer (a NumPy array, say), "
-                         "not %.100s", Py_TYPE(data)->tp_name);
+                         "not %.100s", rrpy_type_name(data));
         }
         return NULL;
     }
@@ -993,11 +994,11 @@ PyObject *rrpy_writer_claim_block(WriterObject *self, PyObject *const *args, Py_
                      "(min(capacity, 4096)), not %llu", most, (unsigned long long)n);
         return NULL;
     }
-    PyTypeObject *tp = state_of_type(Py_TYPE(self))->block_claim_type;
-    BlockClaimObject *c = (BlockClaimObject *)tp->tp_alloc(tp, 0);
+    PyTypeObject *tp = state_of_type(Py_TYPE((PyObject *)self))->block_claim_type;
+    BlockClaimObject *c = (BlockClaimObject *)rrpy_alloc(tp);
     if (!c)
         return NULL;
-    c->writer = (WriterObject *)Py_NewRef(self);
+    c->writer = (WriterObject *)Py_NewRef((PyObject *)self);
     c->max = (uint32_t)n;
     c->type = type;
     c->timeout_ns = timeout;
@@ -1066,7 +1067,7 @@ static PyObject *BlockClaim_enter(BlockClaimObject *self, PyObject *unused)
         rows->open = 1;
         self->state = CLAIM_OPEN;
         rrpy_writer_claim_begun(w);
-        result = Py_NewRef(self);
+        result = Py_NewRef((PyObject *)self);
     }
     rrpy_writer_leave(w);
     return result;
@@ -1104,7 +1105,7 @@ static PyObject *BlockClaim_exit(BlockClaimObject *self, PyObject *const *args, 
         rr_writer_abandon(w, &self->c);
         bclaim_end(self);
         if (msg) {
-            PyErr_SetObject(s == RR_TOO_LARGE ? state_of_type(Py_TYPE(self))->DataTooLarge
+            PyErr_SetObject(s == RR_TOO_LARGE ? state_of_type(Py_TYPE((PyObject *)self))->DataTooLarge
                                               : PyExc_ValueError, msg);
             Py_DECREF(msg);
         }
@@ -1174,13 +1175,13 @@ static PyObject *BlockClaim_as_array(BlockClaimObject *self, PyObject *const *ar
 
 static void BlockClaim_dealloc(BlockClaimObject *self)
 {
-    PyTypeObject *tp = Py_TYPE(self);
+    PyTypeObject *tp = Py_TYPE((PyObject *)self);
     if (self->state == CLAIM_OPEN || self->state == CLAIM_DRAINING) {   /* never published */
         rr_writer_abandon(self->writer->w, &self->c);
         bclaim_end(self);
     }
-    Py_XDECREF(self->writer);
-    tp->tp_free((PyObject *)self);
+    Py_XDECREF((PyObject *)self->writer);
+    rrpy_free((PyObject *)self);
     Py_DECREF(tp);
 }
 
@@ -1190,6 +1191,7 @@ static PyMethodDef BlockClaim_methods[] = {
      "claimed slots, as Block.as_array. Release it before leaving the `with` block."},
     {"__enter__", (PyCFunction)BlockClaim_enter, METH_NOARGS,
      "Claim the slots (waiting for room as Writer.add does) and return the claim."},
+    RRPY_REDUCE(rrpy_block_claim_reduce, "Refuses (TypeError): publish the slots and pass their data."),
     {"__exit__", (PyCFunction)(void (*)(void))BlockClaim_exit, METH_FASTCALL,
      "Publish the claimed events, or abandon them when the block raised."},
     {0}

@@ -19,6 +19,7 @@
 #include "module.h"
 
 #include <errno.h>
+#include <string.h>
 #include <time.h>
 
 /* ---- errors: one table from core status to Python exception ------------------- */
@@ -140,6 +141,35 @@ int rrpy_wait_sliced(void *ctx, rrpy_wait_op op, rrpy_wait_between between, int6
     }
 }
 
+const char *rrpy_type_name(PyObject *o)
+{
+#ifndef Py_LIMITED_API
+    return Py_TYPE(o)->tp_name;
+#else
+    /* module.qualname, builtins without their module: the name 3.13's %T
+     * gives, and tp_name's for every type but a class statement's. */
+    static _Thread_local char name[128];
+    PyObject *t, *v, *tb;
+    PyErr_Fetch(&t, &v, &tb);               /* some callers replace an exception */
+    PyTypeObject *tp = Py_TYPE(o);
+    PyObject *mod = PyObject_GetAttrString((PyObject *)tp, "__module__");
+    PyObject *qual = PyType_GetQualName(tp);
+    const char *m = mod && PyUnicode_Check(mod) ? PyUnicode_AsUTF8AndSize(mod, NULL) : NULL;
+    const char *q = qual ? PyUnicode_AsUTF8AndSize(qual, NULL) : NULL;
+    if (!q)
+        q = "object";
+    if (m && strcmp(m, "builtins") != 0)
+        snprintf(name, sizeof name, "%s.%s", m, q);
+    else
+        snprintf(name, sizeof name, "%s", q);
+    Py_XDECREF(mod);
+    Py_XDECREF(qual);
+    PyErr_Clear();
+    PyErr_Restore(t, v, tb);
+    return name;
+#endif
+}
+
 PyObject *rrpy_raise_busy(const char *what, unsigned long owner)
 {
     if (owner == rrpy_thread_ident())
@@ -161,7 +191,7 @@ PyObject *rrpy_return_self(PyObject *self, PyObject *unused)
 static int ratio_arg(PyObject *o, double *out)
 {
     if (!PyFloat_Check(o) && !(PyLong_Check(o) && !PyBool_Check(o))) {
-        PyErr_Format(PyExc_TypeError, "ratio must be a float, not %.100s", Py_TYPE(o)->tp_name);
+        PyErr_Format(PyExc_TypeError, "ratio must be a float, not %.100s", rrpy_type_name(o));
         return -1;
     }
     *out = PyFloat_AsDouble(o);
@@ -228,7 +258,7 @@ static int add_names(PyObject *m, const char *attr, const char *const *names, si
             Py_DECREF(t);
             return -1;
         }
-        PyTuple_SET_ITEM(t, (Py_ssize_t)i, s);
+        RRPY_TUPLE_SET(t, (Py_ssize_t)i, s);
     }
     return add_new(m, attr, t);
 }
@@ -258,7 +288,7 @@ static int add_vocabulary(PyObject *m)
             Py_DECREF(bands);
             return -1;
         }
-        PyTuple_SET_ITEM(bands, i, s);
+        RRPY_TUPLE_SET(bands, i, s);
     }
     return add_new(m, "HEALTH_NAMES", bands);
 }

@@ -62,6 +62,7 @@
 
 #include <pthread.h>
 #include <stdint.h>
+#include <stdio.h>               /* snprintf: the limited API's Python.h leaves it out */
 #include <unistd.h>
 
 #include "rusted_ring.h"
@@ -118,6 +119,7 @@ struct RingObject {
     RingObject *live_next;
     RingObject **live_prev;  /* NULL while not on the list */
     long        pid;         /* the process that made or opened it (see Ring_exit) */
+    int         allow_other_user;   /* shared: opened with it, and a pickled copy asks for it too */
 };
 
 typedef struct {
@@ -168,6 +170,8 @@ typedef struct {
     rr_reader    *r;         /* NULL once closed in the core */
     PyTypeObject *event_type;
     rr_wait_strategy wait;   /* how it waits for events (Reader.wait) */
+    PyObject     *name;      /* its name (str), or NULL when unnamed; kept after the close */
+    int           writable;  /* its events' buffers are writable (ring.reader(writable=True)) */
     int           overwrite;
     int           closed;    /* closed for Python; the core may wait for held events */
     int           busy;      /* a call is in progress ... */
@@ -244,6 +248,8 @@ rr_status rrpy_parse_producers(const char *name, int *out);
 rr_status rrpy_parse_start(const char *name, int *out);
 rr_status rrpy_parse_wait(const char *name, int *out);
 int  rrpy_payload_get(PyObject *o, rrpy_payload *p);
+/* TypeError "<what> must be <expected>, not <type of o>"; returns NULL. */
+PyObject *rrpy_type_error(const char *what, const char *expected, PyObject *o);
 
 /* Release the payload's view. That may run Python code (__release_buffer__,
  * the exporter's finalizer), so a call reads the core's last error before,
@@ -258,6 +264,75 @@ static inline void rrpy_payload_release(rrpy_payload *p)
     p->has_view = 0;
     PyErr_Restore(type, value, tb);
 }
+
+/* ---- the limited API ------------------------------------------------------------------
+ *
+ * The binding compiles two ways: against the full C API (the wheels), and
+ * against the limited API of CPython 3.11 (Py_LIMITED_API 0x030B0000: heap
+ * types from PyType_Spec, METH_FASTCALL, the buffer protocol), an abi3 build
+ * that RR_LIMITED_API=1 asks setup.py for (which says why the wheels do not
+ * use it). Where the full API has a faster form -- a macro instead of a call,
+ * a struct field instead of PyType_GetSlot, rrpy_long_refill -- the helpers
+ * use it, and the limited build calls the stable-ABI function that does the
+ * same. Every other line of the binding is limited-API code: new code must
+ * compile both ways (make test-python RR_LIMITED_API=1). Object structs are
+ * passed to Py_TYPE, Py_NewRef, Py_XDECREF, ... cast to PyObject *: the
+ * limited API's, from 3.11, take nothing else. */
+
+#ifdef Py_LIMITED_API
+# define RRPY_TUPLE_SIZE(t)         PyTuple_Size(t)
+# define RRPY_TUPLE_ITEM(t, i)      PyTuple_GetItem(t, i)
+/* set the item of a new tuple or list (steals o; cannot fail for an index in range) */
+# define RRPY_TUPLE_SET(t, i, o)    ((void)PyTuple_SetItem(t, i, o))
+# define RRPY_LIST_SET(l, i, o)     ((void)PyList_SetItem(l, i, o))
+#else
+# define RRPY_TUPLE_SIZE(t)         PyTuple_GET_SIZE(t)
+# define RRPY_TUPLE_ITEM(t, i)      PyTuple_GET_ITEM(t, i)
+# define RRPY_TUPLE_SET(t, i, o)    PyTuple_SET_ITEM(t, i, o)
+# define RRPY_LIST_SET(l, i, o)     PyList_SET_ITEM(l, i, o)
+#endif
+
+/* The bytes of an exact bytes object. */
+static inline void rrpy_bytes(PyObject *o, const char **buf, Py_ssize_t *len)
+{
+#ifdef Py_LIMITED_API
+    char *b = NULL;
+    *len = 0;
+    (void)PyBytes_AsStringAndSize(o, &b, len);    /* cannot fail for a bytes object */
+    *buf = b;
+#else
+    *buf = PyBytes_AS_STRING(o);
+    *len = PyBytes_GET_SIZE(o);
+#endif
+}
+
+/* A new object of one of the binding's types, and freeing one: the type's
+ * tp_alloc and tp_free (the limited API reads them with PyType_GetSlot). */
+static inline PyObject *rrpy_alloc(PyTypeObject *tp)
+{
+#ifdef Py_LIMITED_API
+    allocfunc alloc = (allocfunc)(uintptr_t)PyType_GetSlot(tp, Py_tp_alloc);
+    return alloc(tp, 0);
+#else
+    return tp->tp_alloc(tp, 0);
+#endif
+}
+
+static inline void rrpy_free(PyObject *o)
+{
+#ifdef Py_LIMITED_API
+    freefunc free_fn = (freefunc)(uintptr_t)PyType_GetSlot(Py_TYPE(o), Py_tp_free);
+    free_fn(o);
+#else
+    Py_TYPE(o)->tp_free(o);
+#endif
+}
+
+/* The name of o's type for an error message ("not %.100s"): tp_name, or in the
+ * limited API (which has no tp_name to read) the type's __name__, copied into
+ * a buffer of this thread's that the next call overwrites -- good for one
+ * PyErr_Format. Sets no exception. */
+const char *rrpy_type_name(PyObject *o);
 
 /* ---- version shims ---------------------------------------------------------------- */
 
@@ -338,6 +413,17 @@ static inline unsigned long rrpy_thread_ident(void)
 /* __enter__ of every handle: the handle itself. */
 PyObject *rrpy_return_self(PyObject *self, PyObject *unused);
 
+/* pickle.c: __reduce__ of each type. A shared Ring pickles by name; the rest
+ * refuse, saying what to pass instead. */
+PyObject *rrpy_ring_reduce(PyObject *self, PyObject *unused);
+PyObject *rrpy_writer_reduce(PyObject *self, PyObject *unused);
+PyObject *rrpy_reader_reduce(PyObject *self, PyObject *unused);
+PyObject *rrpy_event_reduce(PyObject *self, PyObject *unused);
+PyObject *rrpy_block_reduce(PyObject *self, PyObject *unused);
+PyObject *rrpy_claim_reduce(PyObject *self, PyObject *unused);
+PyObject *rrpy_block_claim_reduce(PyObject *self, PyObject *unused);
+#define RRPY_REDUCE(fn, doc) {"__reduce__", (PyCFunction)(fn), METH_NOARGS, doc}
+
 /* ---- types and the calls between them ------------------------------------------ */
 
 extern PyType_Spec rrpy_ring_spec, rrpy_writer_spec, rrpy_claim_spec, rrpy_reader_spec,
@@ -358,8 +444,7 @@ PyObject *rrpy_ring_unlink_shared(PyTypeObject *type, PyObject *const *args, Py_
 /* writer.c: Ring.writer() */
 PyObject *rrpy_writer_open(RingObject *ring, rr_wait_strategy wait);
 /* reader.c: Ring.reader(); whether o is an Event (of any interpreter's module) */
-PyObject *rrpy_reader_open(rr_py_state *st, RingObject *ring, rr_start start,
-                           rr_wait_strategy wait);
+PyObject *rrpy_reader_open(rr_py_state *st, RingObject *ring, const rr_reader_options *opts);
 int rrpy_event_check(PyObject *o);
 
 /* block.c: its types (called by module_exec), the methods it gives Reader and

@@ -68,10 +68,10 @@ static PyObject *mod_preset_config(PyObject *m, PyObject *arg)
 {
     (void)m;
     if (!PyUnicode_Check(arg)) {
-        PyErr_Format(PyExc_TypeError, "preset must be a str, not %.100s", Py_TYPE(arg)->tp_name);
+        PyErr_Format(PyExc_TypeError, "preset must be a str, not %.100s", rrpy_type_name(arg));
         return NULL;
     }
-    const char *name = PyUnicode_AsUTF8(arg);
+    const char *name = PyUnicode_AsUTF8AndSize(arg, NULL);
     rr_preset preset;
     if (!name)
         return NULL;
@@ -91,13 +91,17 @@ static PyObject *mod_configure_pools(PyObject *m, PyObject *arg)
         return NULL;
     rr_pool_config c;
     PyObject *result = NULL;
-    if (PySequence_Fast_GET_SIZE(seq) != RR_POOL_COUNT) {
-        PyErr_Format(PyExc_ValueError, "capacities must have 5 entries (XS .. XL), got %zd",
-                     PySequence_Fast_GET_SIZE(seq));
+    Py_ssize_t n = PySequence_Size(seq);           /* a list or a tuple */
+    if (n != RR_POOL_COUNT) {
+        if (n >= 0)
+            PyErr_Format(PyExc_ValueError, "capacities must have 5 entries (XS .. XL), got %zd", n);
         goto done;
     }
     for (int i = 0; i < RR_POOL_COUNT; i++) {
-        if (rrpy_as_u64(PySequence_Fast_GET_ITEM(seq, i), "capacity", UINT64_MAX >> 1, &c.capacity[i]) < 0)
+        PyObject *item = PySequence_GetItem(seq, i);
+        int bad = !item || rrpy_as_u64(item, "capacity", UINT64_MAX >> 1, &c.capacity[i]) < 0;
+        Py_XDECREF(item);
+        if (bad)
             goto done;
         if (c.capacity[i] == 0) {
             PyErr_Format(PyExc_ValueError, "capacity of pool %s must be at least 1, got 0",

@@ -81,32 +81,36 @@
  * every Event of such a reader has this much, so any can be reused. */
 #define RRPY_COPY_REUSE_MAX 4096
 
-/* Ring.reader(): a Reader on `ring`. */
-PyObject *rrpy_reader_open(rr_py_state *st, RingObject *ring, rr_start start,
-                           rr_wait_strategy wait)
+/* Ring.reader(): a Reader on `ring` (ring.c parsed the options). */
+PyObject *rrpy_reader_open(rr_py_state *st, RingObject *ring, const rr_reader_options *opts)
 {
     rr_reader *r;
-    rr_reader_options opts = RR_READER_OPTIONS_INIT;
-    opts.start = start;
-    opts.wait = wait;
-    rr_status s = rr_reader_open_opts(ring->ring, &opts, &r);
+    PyObject *name = NULL;
+    if (opts->name && opts->name[0] && !(name = PyUnicode_FromString(opts->name)))
+        return NULL;
+    rr_status s = rr_reader_open_opts(ring->ring, opts, &r);
+    if (s != RR_OK)
+        Py_XDECREF(name);
     if (s == RR_TOO_MANY_READERS)
         return rrpy_raise_status(st, s, "the ring already has %d live readers; close one first",
                                  RR_MAX_READERS);
     if (s != RR_OK)
         return rrpy_raise_status(st, s, NULL);
-    ReaderObject *ro = (ReaderObject *)st->reader_type->tp_alloc(st->reader_type, 0);
+    ReaderObject *ro = (ReaderObject *)rrpy_alloc(st->reader_type);
     if (!ro) {
         rr_reader_close(r);
+        Py_XDECREF(name);
         return NULL;
     }
-    ro->ring = (RingObject *)Py_NewRef(ring);
+    ro->name = name;
+    ro->writable = opts->writable;
+    ro->ring = (RingObject *)Py_NewRef((PyObject *)ring);
     ro->r = r;
-    ro->event_type = (PyTypeObject *)Py_NewRef(st->event_type);
+    ro->event_type = (PyTypeObject *)Py_NewRef((PyObject *)st->event_type);
     ro->overwrite = rr_ring_mode(ring->ring) == RR_MODE_OVERWRITE;
     if (ro->overwrite && rr_ring_slot_size(ring->ring) <= RRPY_COPY_REUSE_MAX)
         ro->copy_cap = (Py_ssize_t)rr_ring_slot_size(ring->ring);
-    ro->wait = wait;
+    ro->wait = opts->wait;
     ro->aio_fd = -1;
     return (PyObject *)ro;
 }
@@ -163,7 +167,7 @@ static inline int event_kept(EventObject *ev)
 #if defined(Py_GIL_DISABLED) && PY_VERSION_HEX >= 0x030E0000
     return !PyUnstable_Object_IsUniquelyReferenced((PyObject *)ev);
 #else
-    return Py_REFCNT(ev) > 1;
+    return Py_REFCNT((PyObject *)ev) > 1;
 #endif
 }
 
@@ -191,7 +195,7 @@ static void reader_detach_current(ReaderObject *self)
             ev->state = EV_COPY;
         } else if (leader) {
             ev->state = EV_GROUPED;
-            ev->leader = (EventObject *)Py_NewRef(leader);
+            ev->leader = (EventObject *)Py_NewRef((PyObject *)leader);
         } else {
             /* cannot fail (handed out by the last call), except in a fork()ed
              * child, where the core refuses every call of an inherited reader */
@@ -200,7 +204,7 @@ static void reader_detach_current(ReaderObject *self)
             self->nheld++;
             leader = ev;
         }
-        ev->reader = (ReaderObject *)Py_NewRef(self);
+        ev->reader = (ReaderObject *)Py_NewRef((PyObject *)self);
         Py_DECREF(ev);
     }
     if (idle < n)                      /* the older idle ones follow the new */
@@ -217,7 +221,7 @@ static int reader_usable(ReaderObject *self)
         return -1;
     }
     if (self->closed) {
-        PyErr_SetString(state_of_type(Py_TYPE(self))->RingClosed, "the reader is closed");
+        PyErr_SetString(state_of_type(Py_TYPE((PyObject *)self))->RingClosed, "the reader is closed");
         return -1;
     }
     return 0;
@@ -260,7 +264,7 @@ static EventObject *event_new(ReaderObject *self, Py_ssize_t room)
 /* The memory of an Event that went: onto the reader's freelist, or freed. */
 static void event_free(ReaderObject *self, EventObject *ev)
 {
-    if (Py_SIZE(ev) == self->copy_cap && self->nfree < self->cur_cap)
+    if (Py_SIZE((PyObject *)ev) == self->copy_cap && self->nfree < self->cur_cap)
         self->freelist[self->nfree++] = ev;
     else
         PyObject_Free(ev);
@@ -296,7 +300,7 @@ static EventObject *event_make(ReaderObject *self, const rr_event *e)
     Py_ssize_t room = event_room(self, e);
     if (self->ncur < self->nidle) {
         ev = self->cur[self->ncur];
-        if (Py_SIZE(ev) < room) {          /* too small for this payload: a new one */
+        if (Py_SIZE((PyObject *)ev) < room) {          /* too small for this payload: a new one */
             EventObject *fresh = event_new(self, room);
             if (!fresh)
                 return NULL;
@@ -311,7 +315,7 @@ static EventObject *event_make(ReaderObject *self, const rr_event *e)
     }
     self->ncur++;
     event_fill(self, ev, e);
-    return (EventObject *)Py_NewRef(ev);
+    return (EventObject *)Py_NewRef((PyObject *)ev);
 }
 
 /* Room for n events in cur (ncur is 0 and nidle <= cur_cap here), the
@@ -387,7 +391,7 @@ static int reader_wait(ReaderObject *self, next_ctx *c, int64_t timeout_ns, rr_s
 static int reader_outcome(ReaderObject *self, rr_status s)
 {
     if (s != RR_OK && s != RR_EMPTY && s != RR_TIMEOUT && s != RR_CLOSED) {
-        rrpy_raise_status(state_of_type(Py_TYPE(self)), s, NULL);
+        rrpy_raise_status(state_of_type(Py_TYPE((PyObject *)self)), s, NULL);
         return -1;
     }
     return (int)s;
@@ -508,7 +512,7 @@ static PyObject *Reader_next_batch(ReaderObject *self, PyObject *const *args, Py
         if (!ev)
             Py_CLEAR(list);            /* the events made so far go back to idle */
         else
-            PyList_SET_ITEM(list, (Py_ssize_t)i, ev);
+            RRPY_LIST_SET(list, (Py_ssize_t)i, ev);
     }
     reader_leave(self);
     return list;
@@ -523,13 +527,161 @@ static PyObject *Reader_events(ReaderObject *self, PyObject *const *args, Py_ssi
     if (rrpy_parse_args("events", args, nargs, kwnames, names, 1, 1, 0, a) < 0 ||
         rrpy_as_timeout(a[0], RR_FOREVER, &timeout) < 0)
         return NULL;
-    rr_py_state *st = state_of_type(Py_TYPE(self));
-    EventsIterObject *it = (EventsIterObject *)st->iter_type->tp_alloc(st->iter_type, 0);
+    rr_py_state *st = state_of_type(Py_TYPE((PyObject *)self));
+    EventsIterObject *it = (EventsIterObject *)rrpy_alloc(st->iter_type);
     if (!it)
         return NULL;
-    it->reader = (ReaderObject *)Py_NewRef(self);
+    it->reader = (ReaderObject *)Py_NewRef((PyObject *)self);
     it->timeout_ns = timeout;
     return (PyObject *)it;
+}
+
+/* ==== process(): the handler loop ===================================================
+ *
+ * The LMAX Disruptor's BatchEventProcessor in C: read a batch (waiting with
+ * the GIL released), call handler(event, end_of_batch) for each event, read
+ * the next batch. The reader is busy from the first handler call of a batch
+ * to the last, so a handler (or another thread) cannot read from it meanwhile
+ * (RuntimeError), and what it can do -- close the reader, keep events, raise
+ * -- is looked at after each call.
+ *
+ * Consumed events. The events the handler was called with are consumed, the
+ * one that stopped the loop (returned False, or raised) included; the rest of
+ * that batch is given back to the core (rr_reader_unread) and the reader's
+ * next call hands it out again. Until then the batch's slots stay pinned, as
+ * after any call, so a follower sees none of the unhandled events early.
+ *
+ * Events. One Event object serves every event nobody keeps: once the handler
+ * has returned and dropped it, the next event refills it (its reference count
+ * says so, as reader_move_on's does). An event the handler keeps (the object,
+ * a buffer of it, a traceback's frame) stays in `cur` as the call's, and the
+ * next event gets an Event of its own; the next call detaches the kept ones
+ * with a hold (reader_detach_current), as for next_batch. */
+
+/* handler(a, b), by vectorcall where the API version has it. */
+static inline PyObject *call2(PyObject *fn, PyObject *a, PyObject *b)
+{
+#if !defined(Py_LIMITED_API) || Py_LIMITED_API + 0 >= 0x030C0000
+    PyObject *args[3] = {NULL, a, b};
+    return PyObject_Vectorcall(fn, args + 1, 2 | PY_VECTORCALL_ARGUMENTS_OFFSET, NULL);
+#else
+    return PyObject_CallFunctionObjArgs(fn, a, b, NULL);
+#endif
+}
+
+/* The Event for the next event of a process() batch (a new reference): the
+ * last one refilled when nobody kept it, else one more of the call's. */
+static EventObject *process_event(ReaderObject *self, const rr_event *e)
+{
+    if (self->ncur > 0) {
+        EventObject *last = self->cur[self->ncur - 1];
+        if (!event_kept(last) && Py_SIZE((PyObject *)last) >= event_room(self, e)) {
+            event_fill(self, last, e);
+            return (EventObject *)Py_NewRef((PyObject *)last);
+        }
+    }
+    return event_make(self, e);
+}
+
+/* Hand the batch in evbuf[0, n) to the handler. Returns 1 to read on, 0 when
+ * the handler (False) or a close stopped the loop, -1 with an exception set;
+ * *handled counts the events handed to it. The rest of the batch after the
+ * event that stopped the loop goes back to the core. */
+static int process_batch(ReaderObject *self, PyObject *handler, size_t n, uint64_t *handled)
+{
+    int rc = 1;
+    size_t i = 0;
+    reader_enter(self);
+    while (i < n) {
+        EventObject *ev = process_event(self, &self->evbuf[i]);
+        if (!ev) {
+            rc = -1;
+            break;
+        }
+        PyObject *res = call2(handler, (PyObject *)ev, i + 1 == n ? Py_True : Py_False);
+        Py_DECREF(ev);
+        i++;
+        (*handled)++;
+        if (!res) {
+            rc = -1;
+            break;
+        }
+        int stop = res == Py_False;
+        Py_DECREF(res);
+        if (stop || self->closed) {
+            rc = 0;
+            break;
+        }
+    }
+    if (i < n && self->r)              /* cannot fail: the last call's own events */
+        rr_reader_unread(self->r, self->evbuf[i].sequence, n - i);
+    reader_leave(self);
+    return rc;
+}
+
+/* on_timeout(): the reader busy, as for the handler. 1 to wait on, 0 to stop
+ * (it returned False, or closed the reader), -1 with an exception set. */
+static int process_timeout(ReaderObject *self, PyObject *on_timeout)
+{
+    reader_enter(self);
+    PyObject *res = PyObject_CallNoArgs(on_timeout);
+    reader_leave(self);
+    if (!res)
+        return -1;
+    int stop = res == Py_False || self->closed;
+    Py_DECREF(res);
+    return !stop;
+}
+
+static PyObject *Reader_process(ReaderObject *self, PyObject *const *args, Py_ssize_t nargs,
+                                PyObject *kwnames)
+{
+    static const char *const names[] = {"handler", "max_batch", "timeout", "on_timeout"};
+    PyObject *a[4];
+    uint64_t max = RR_MAX_CLAIM;
+    int64_t timeout = RR_FOREVER;
+    if (rrpy_parse_args("process", args, nargs, kwnames, names, 4, 1, 1, a) < 0)
+        return NULL;
+    PyObject *handler = a[0], *on_timeout = a[3] == Py_None ? NULL : a[3];
+    if (!PyCallable_Check(handler))
+        return rrpy_type_error("handler", "callable", handler);
+    if (on_timeout && !PyCallable_Check(on_timeout))
+        return rrpy_type_error("on_timeout", "callable or None", on_timeout);
+    if ((a[1] && rrpy_as_count(a[1], "max_batch", UINT64_MAX >> 1, &max) < 0) ||
+        (a[2] && rrpy_as_timeout(a[2], RR_FOREVER, &timeout) < 0))
+        return NULL;
+    if (max == 0) {
+        PyErr_SetString(PyExc_ValueError, "max_batch must be at least 1, got 0");
+        return NULL;
+    }
+    if (reader_usable(self) < 0)
+        return NULL;
+    /* the handler and on_timeout live as long as the call: a handler that
+     * drops the last other reference to itself must not free its own code */
+    Py_INCREF(handler);
+    Py_XINCREF(on_timeout);
+    size_t limit = rr_reader_batch_limit(self->r);
+    if (max > limit)
+        max = limit;
+    uint64_t handled = 0;
+    int go = 1;
+    while (go > 0 && !self->closed) {
+        size_t n = 0;
+        int s = reader_read(self, (size_t)max, timeout, &n);
+        if (s < 0)
+            go = -1;
+        else if (s == RR_OK)
+            go = process_batch(self, handler, n, &handled);
+        else if (s == RR_CLOSED)
+            go = 0;
+        else                           /* RR_EMPTY (timeout 0) or RR_TIMEOUT: nothing came */
+            go = on_timeout ? process_timeout(self, on_timeout) : 0;
+    }
+    Py_DECREF(handler);
+    Py_XDECREF(on_timeout);
+    if (go < 0)
+        return NULL;
+    return PyLong_FromUnsignedLongLong(handled);
 }
 
 /* Getters read the reader's own fields: not while another thread waits in it. */
@@ -602,13 +754,18 @@ static PyObject *Reader_exit(ReaderObject *self, PyObject *const *args, Py_ssize
     return Reader_close(self, NULL);
 }
 
-static PyObject *Reader_get_ring(ReaderObject *self, void *c) { (void)c; return Py_NewRef(self->ring); }
+static PyObject *Reader_get_ring(ReaderObject *self, void *c) { (void)c; return Py_NewRef((PyObject *)self->ring); }
 static PyObject *Reader_get_closed(ReaderObject *self, void *c) { (void)c; return PyBool_FromLong(self->closed); }
 
 static PyObject *Reader_repr(ReaderObject *self)
 {
     if (self->closed || self->waiting || !self->r)
         return PyUnicode_FromFormat("<rusted_ring.Reader %s>", self->closed ? "closed" : "waiting");
+    if (self->name)
+        return PyUnicode_FromFormat("<rusted_ring.Reader name=%R cursor=%llu lag=%llu lost=%llu>",
+                                    self->name, (unsigned long long)rr_reader_cursor(self->r),
+                                    (unsigned long long)rr_reader_lag(self->r),
+                                    (unsigned long long)rr_reader_lost(self->r));
     return PyUnicode_FromFormat("<rusted_ring.Reader cursor=%llu lag=%llu lost=%llu>",
                                 (unsigned long long)rr_reader_cursor(self->r),
                                 (unsigned long long)rr_reader_lag(self->r),
@@ -625,11 +782,30 @@ static void Reader_finalize(ReaderObject *self)
         reader_detach_current(self);
 }
 
+/* Run the finalizer from dealloc: 0 when the Reader may go, -1 when the
+ * finalizer resurrected it (events it detached reference it). The limited API
+ * has no PyObject_CallFinalizerFromDealloc; the same steps by hand: a
+ * temporary reference for the finalizer's duration, taken back without a
+ * second dealloc. (In a release build the function does nothing more; a
+ * Reader is not GC-tracked, so there is no tracking to restore.) */
+static int reader_finalize_from_dealloc(ReaderObject *self)
+{
+#ifndef Py_LIMITED_API
+    return PyObject_CallFinalizerFromDealloc((PyObject *)self);
+#else
+    PyObject *o = (PyObject *)self;
+    Py_SET_REFCNT(o, 1);
+    Reader_finalize(self);
+    Py_SET_REFCNT(o, Py_REFCNT(o) - 1);
+    return Py_REFCNT(o) == 0 ? 0 : -1;
+#endif
+}
+
 static void Reader_dealloc(ReaderObject *self)
 {
-    if (PyObject_CallFinalizerFromDealloc((PyObject *)self) < 0)
+    if (reader_finalize_from_dealloc(self) < 0)
         return;                        /* kept alive by events of its last call */
-    PyTypeObject *tp = Py_TYPE(self);
+    PyTypeObject *tp = Py_TYPE((PyObject *)self);
     /* Every detached event keeps its reader alive, so none is left: nothing is
      * held, and what `cur` has is idle, referenced by the reader alone. */
     while (self->nidle > 0)
@@ -643,9 +819,10 @@ static void Reader_dealloc(ReaderObject *self)
     PyMem_Free(self->freelist);
     PyMem_Free(self->evbuf);
     PyMem_Free(self->pending);
-    Py_XDECREF(self->event_type);
-    Py_XDECREF(self->ring);
-    tp->tp_free((PyObject *)self);
+    Py_XDECREF((PyObject *)self->event_type);
+    Py_XDECREF(self->name);
+    Py_XDECREF((PyObject *)self->ring);
+    rrpy_free((PyObject *)self);
     Py_DECREF(tp);
 }
 
@@ -665,6 +842,22 @@ static PyMethodDef Reader_methods[] = {
     {"events", (PyCFunction)(void (*)(void))Reader_events, METH_FASTCALL | METH_KEYWORDS,
      "events($self, /, timeout=None)\n--\n\nReturns iterator of Event. Waits for each event; ends when the ring is "
      "closed and drained, or when nothing arrives within `timeout` seconds."},
+    {"process", (PyCFunction)(void (*)(void))Reader_process, METH_FASTCALL | METH_KEYWORDS,
+     "process($self, /, handler, *, max_batch=4096, timeout=None, on_timeout=None)\n--\n\n"
+     "Returns int: the events handed to the handler. The handler loop of the LMAX Disruptor's "
+     "BatchEventProcessor, run in C: reads up to max_batch events at a time (waiting, with the "
+     "GIL released, as next() does) and calls handler(event, end_of_batch) for each, "
+     "end_of_batch True for the last event of the batch read, until the ring is closed and "
+     "drained. It stops early when the handler returns False (exactly False: None and other "
+     "values go on), when the handler raises (the exception propagates), or when the reader "
+     "is closed (by the handler, say). The events the handler was called with are consumed, "
+     "the one that stopped the loop included; the rest of its batch is handed out again by "
+     "the reader's next call. timeout: seconds to wait with nothing arriving (None: without "
+     "limit; 0: never wait); then on_timeout() is called (the reader busy, as in the "
+     "handler), and the loop waits again unless it returns False; without on_timeout, "
+     "process returns. While it runs the reader is busy: reading from it in the handler "
+     "raises RuntimeError. Each Event is valid as long as you keep it, as for next(); an "
+     "Event nobody keeps is refilled for the next event."},
     {"backpressure_ratio", (PyCFunction)Reader_backpressure_ratio, METH_NOARGS,
      "backpressure_ratio($self)\n--\n\nReturns float. (lag + pinned) / capacity, from 0.0 (caught up, "
      "keeping nothing) to 1.0 (a backpressure writer finds the ring full): the share of the ring "
@@ -704,6 +897,8 @@ static PyMethodDef Reader_methods[] = {
     {"_poll_interval", (PyCFunction)rrpy_reader_poll_interval, METH_NOARGS,
      "ns between looks when fileno() stays quiet; 0: never (aio.c)."},
     {"__enter__", (PyCFunction)rrpy_return_self, METH_NOARGS, "Return the reader itself."},
+    RRPY_REDUCE(rrpy_reader_reduce, "Refuses (TypeError): pass the shared ring or its name, and "
+                                    "open a reader in the other process."),
     {"__exit__", (PyCFunction)(void (*)(void))Reader_exit, METH_FASTCALL, "Close the reader."},
     {0}
 };
@@ -712,7 +907,55 @@ static PyMethodDef Reader_methods[] = {
 static PyObject *Reader_get_wait(ReaderObject *self, void *c)
 {
     (void)c;
-    return Py_NewRef(state_of_type(Py_TYPE(self))->str_wait[self->wait]);
+    return Py_NewRef(state_of_type(Py_TYPE((PyObject *)self))->str_wait[self->wait]);
+}
+
+static PyObject *Reader_get_name(ReaderObject *self, void *c)
+{
+    (void)c;
+    return Py_NewRef(self->name ? self->name : Py_None);
+}
+
+static PyObject *Reader_get_writable(ReaderObject *self, void *c)
+{
+    (void)c;
+    return PyBool_FromLong(self->writable);
+}
+
+/* The readers it follows now (the core's mask, which changes when one of
+ * them closes or is evicted), each by its name, or by its entry index when
+ * it has none, in entry order; () once closed. The names come from a stats
+ * snapshot: the mask and the table are read without stopping anyone. */
+static PyObject *Reader_get_after(ReaderObject *self, void *c)
+{
+    (void)c;
+    uint64_t mask = self->r ? rr_reader_after(self->r) : 0;
+    if (!mask)
+        return PyTuple_New(0);
+    rr_ring_stats *s = PyMem_Malloc(sizeof *s);
+    if (!s)
+        return PyErr_NoMemory();
+    if (rr_ring_stats_get(self->ring->ring, s) != RR_OK)
+        s->reader_count = 0;   /* then only indexes */
+    PyObject *list = PyList_New(0);
+    for (uint32_t i = 0; list && i < RR_MAX_READERS; i++) {
+        if (!(mask & ((uint64_t)1 << i)))
+            continue;
+        const char *name = "";
+        for (uint32_t k = 0; k < s->reader_count && k < RR_MAX_READERS; k++)
+            if (s->readers[k].index == i)
+                name = s->readers[k].name;
+        PyObject *item = name[0] ? PyUnicode_FromString(name) : PyLong_FromUnsignedLong(i);
+        if (!item || PyList_Append(list, item) < 0)
+            Py_CLEAR(list);
+        Py_XDECREF(item);
+    }
+    PyMem_Free(s);
+    if (!list)
+        return NULL;
+    PyObject *t = PyList_AsTuple(list);
+    Py_DECREF(list);
+    return t;
 }
 
 static PyObject *Reader_get_aio(ReaderObject *self, void *c) { (void)c; return rrpy_aio_get(&self->aio); }
@@ -736,6 +979,18 @@ static PyGetSetDef Reader_getset[] = {
     {"skipped", (getter)Reader_get_skipped, NULL, "Abandoned claims passed over (multi-producer).", NULL},
     {"wait", (getter)Reader_get_wait, NULL, "How it waits for events: 'block', 'yield', 'spin' or "
                                             "'sleep' (Ring.reader's wait).", NULL},
+    {"name", (getter)Reader_get_name, NULL,
+     "Its name in the ring's reader table (Ring.reader(name=...)), which every process sees in "
+     "stats(); None when unnamed. Kept after the close.", NULL},
+    {"after", (getter)Reader_get_after, NULL,
+     "The readers it follows now, as a tuple: each by its name, or by its entry index "
+     "(stats()['readers'][i]['index']) when unnamed. It changes when one of them closes or its "
+     "process dies: the follower then follows what that one followed. () for a reader that "
+     "follows nobody, and once closed.", NULL},
+    {"writable", (getter)Reader_get_writable, NULL,
+     "Whether it may write into the events it is handed (Ring.reader(writable=True)): its "
+     "Events' buffers (ev.data, memoryview(ev)) are writable, for the readers that follow it.",
+     NULL},
     {0}
 };
 
@@ -782,9 +1037,9 @@ static PyObject *EventsIter_next(EventsIterObject *self)
 
 static void EventsIter_dealloc(EventsIterObject *self)
 {
-    PyTypeObject *tp = Py_TYPE(self);
-    Py_XDECREF(self->reader);
-    tp->tp_free((PyObject *)self);
+    PyTypeObject *tp = Py_TYPE((PyObject *)self);
+    Py_XDECREF((PyObject *)self->reader);
+    rrpy_free((PyObject *)self);
     Py_DECREF(tp);
 }
 
@@ -807,7 +1062,7 @@ PyType_Spec rrpy_events_iter_spec = {
 
 static void Event_dealloc(EventObject *self)
 {
-    PyTypeObject *tp = Py_TYPE(self);
+    PyTypeObject *tp = Py_TYPE((PyObject *)self);
     ReaderObject *r = self->reader;
     int detached = self->state != EV_CURRENT;    /* else its reader let go of it */
     EventObject *leader = self->state == EV_GROUPED ? self->leader : NULL;
@@ -815,18 +1070,25 @@ static void Event_dealloc(EventObject *self)
         reader_release(r, self->sequence);
     event_free(r, self);
     Py_DECREF(tp);
-    Py_XDECREF(leader);                /* may be the last of its call: the hold goes */
+    Py_XDECREF((PyObject *)leader);                /* may be the last of its call: the hold goes */
     if (detached)
         Py_DECREF(r);                  /* may be the reader's last reference */
 }
 
+/* A writable reader's events are the ring's slots, which it may write into
+ * (rr_reader_writable_data hands out the same address) while the event is
+ * its: handed out by its last call, or held (a detached Event). Every other
+ * event's buffer is read-only. */
 static int Event_getbuffer(EventObject *self, Py_buffer *view, int flags)
 {
-    if (flags & PyBUF_WRITABLE) {
-        PyErr_SetString(PyExc_BufferError, "an event's payload is read-only");
+    int readonly = !(self->reader->writable && self->state != EV_COPY);
+    if ((flags & PyBUF_WRITABLE) && readonly) {
+        PyErr_SetString(PyExc_BufferError, "an event's payload is read-only (a reader opened "
+                        "with writable=True hands out writable events)");
         return -1;
     }
-    if (PyBuffer_FillInfo(view, (PyObject *)self, (void *)self->data, self->len, 1, flags) < 0)
+    if (PyBuffer_FillInfo(view, (PyObject *)self, (void *)self->data, self->len, readonly,
+                          flags) < 0)
         return -1;
     self->exports++;
     return 0;
@@ -858,6 +1120,7 @@ static PyObject *Event_repr(EventObject *self)
 
 static PyMethodDef Event_methods[] = {
     {"__bytes__", (PyCFunction)Event_bytes, METH_NOARGS, "A copy of the payload as bytes."},
+    RRPY_REDUCE(rrpy_event_reduce, "Refuses (TypeError): pass bytes(event) instead."),
     {0}
 };
 
@@ -865,7 +1128,8 @@ static PyGetSetDef Event_getset[] = {
     {"event_type", (getter)Event_get_type, NULL, "The event's type (u32).", NULL},
     {"len", (getter)Event_get_len, NULL, "Payload length in bytes.", NULL},
     {"sequence", (getter)Event_get_sequence, NULL, "The event's position in the stream (0, 1, ...).", NULL},
-    {"data", (getter)Event_get_data, NULL, "Read-only memoryview of the payload (no copy).", NULL},
+    {"data", (getter)Event_get_data, NULL, "A memoryview of the payload (no copy): read-only, "
+                                           "writable for a writable reader's events.", NULL},
     {0}
 };
 
@@ -896,7 +1160,11 @@ PyType_Spec rrpy_event_spec = {
 
 int rrpy_event_check(PyObject *o)
 {
+#ifdef Py_LIMITED_API
+    return PyType_GetSlot(Py_TYPE(o), Py_tp_dealloc) == RRPY_FN(Event_dealloc);
+#else
     return Py_TYPE(o)->tp_dealloc == (destructor)Event_dealloc;
+#endif
 }
 
 /* ==== for block.c ================================================================= */
@@ -932,7 +1200,7 @@ PyObject *rrpy_event_detached(ReaderObject *self, const rr_event *e)
     if (!self->overwrite) {
         rr_status s = rr_reader_hold(self->r, e->sequence);
         if (s != RR_OK)
-            return rrpy_raise_status(state_of_type(Py_TYPE(self)), s, NULL);
+            return rrpy_raise_status(state_of_type(Py_TYPE((PyObject *)self)), s, NULL);
     }
     EventObject *ev = event_new(self, event_room(self, e));
     if (!ev) {
@@ -941,7 +1209,7 @@ PyObject *rrpy_event_detached(ReaderObject *self, const rr_event *e)
         return NULL;
     }
     event_fill(self, ev, e);
-    ev->reader = (ReaderObject *)Py_NewRef(self);   /* detached: it owns its reader */
+    ev->reader = (ReaderObject *)Py_NewRef((PyObject *)self);   /* detached: it owns its reader */
     if (self->overwrite) {
         ev->state = EV_COPY;
     } else {

@@ -46,7 +46,7 @@ static void ring_unregister(RingObject *self)
  * (owned = 0) do not. On failure the caller still owns `ring`. */
 RingObject *rrpy_ring_wrap(PyTypeObject *type, rr_ring *ring, int owned, PyObject *name)
 {
-    RingObject *self = (RingObject *)type->tp_alloc(type, 0);
+    RingObject *self = (RingObject *)rrpy_alloc(type);
     if (!self)
         return NULL;
     self->ring = ring;
@@ -93,7 +93,7 @@ static PyObject *Ring_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
     if (name == Py_None)
         name = NULL;
     if (name && !PyUnicode_Check(name)) {
-        PyErr_Format(PyExc_TypeError, "name must be a str or None, not %.100s", Py_TYPE(name)->tp_name);
+        PyErr_Format(PyExc_TypeError, "name must be a str or None, not %.100s", rrpy_type_name(name));
         return NULL;
     }
     rr_ring *ring;
@@ -107,7 +107,7 @@ static PyObject *Ring_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
 }
 static void Ring_dealloc(RingObject *self)
 {
-    PyTypeObject *tp = Py_TYPE(self);
+    PyTypeObject *tp = Py_TYPE((PyObject *)self);
     ring_unregister(self);           /* first: weakref callbacks must not find it */
     if (self->weakrefs)
         PyObject_ClearWeakRefs((PyObject *)self);
@@ -116,7 +116,7 @@ static void Ring_dealloc(RingObject *self)
     if (self->owned && self->ring)
         rr_ring_destroy(self->ring);
     Py_XDECREF(self->name);
-    tp->tp_free((PyObject *)self);
+    rrpy_free((PyObject *)self);
     Py_DECREF(tp);
 }
 
@@ -149,14 +149,14 @@ static PyObject *Ring_get_name(RingObject *self, void *c) { (void)c; return Py_N
 static PyObject *Ring_get_mode(RingObject *self, void *c)
 {
     (void)c;
-    rr_py_state *st = state_of_type(Py_TYPE(self));
+    rr_py_state *st = state_of_type(Py_TYPE((PyObject *)self));
     return Py_NewRef(rr_ring_mode(self->ring) == RR_MODE_OVERWRITE ? st->str_overwrite : st->str_backpressure);
 }
 
 static PyObject *Ring_get_producers(RingObject *self, void *c)
 {
     (void)c;
-    rr_py_state *st = state_of_type(Py_TYPE(self));
+    rr_py_state *st = state_of_type(Py_TYPE((PyObject *)self));
     return Py_NewRef(rr_ring_producers(self->ring) == RR_PRODUCERS_MULTI ? st->str_multi : st->str_single);
 }
 
@@ -172,26 +172,119 @@ static PyObject *Ring_writer(RingObject *self, PyObject *const *args, Py_ssize_t
     return rrpy_writer_open(self, (rr_wait_strategy)wait);
 }
 
+/* A reader's name as UTF-8 (valid while `o` lives), checked by the core: a
+ * str of 1 .. RR_NAME_MAX bytes of UTF-8 without NUL. `what` names the
+ * argument ("name", "after[2]"). */
+static const char *reader_name_arg(PyObject *o, const char *what)
+{
+    Py_ssize_t len;
+    const char *s = PyUnicode_AsUTF8AndSize(o, &len);
+    if (!s)
+        return NULL;   /* a lone surrogate: UnicodeEncodeError, naming it */
+    if (rr_reader_name_check(s, (size_t)len) != RR_OK) {
+        PyErr_Format(PyExc_ValueError, "%s: %s", what, rr_last_error());
+        return NULL;
+    }
+    return s;
+}
+
+/* The readers of `after` (a list or tuple of Readers and names): Readers'
+ * handles in *readers, names in *names (the items kept alive by `keep`),
+ * counted in opts. The arrays are PyMem_Malloc'd (NULL when empty). */
+static int reader_after_arg(rr_py_state *st, PyObject *after, PyObject *keep,
+                            rr_reader_options *opts, const rr_reader ***readers,
+                            const char ***names)
+{
+    if (!PyList_Check(after) && !PyTuple_Check(after)) {
+        rrpy_type_error("after", "a list or tuple of Readers and reader names", after);
+        return -1;
+    }
+    PyObject *items = PySequence_List(after);   /* a list of our own: iterating runs no code */
+    if (!items)
+        return -1;
+    Py_ssize_t n = PyList_Size(items);
+    *readers = n ? PyMem_Calloc((size_t)n, sizeof **readers) : NULL;
+    *names = n ? PyMem_Calloc((size_t)n, sizeof **names) : NULL;
+    if (n && (!*readers || !*names)) {
+        Py_DECREF(items);
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *item = PyList_GetItem(items, i);
+        char what[32];
+        snprintf(what, sizeof what, "after[%zd]", i);
+        if (Py_TYPE(item) == st->reader_type) {
+            ReaderObject *ro = (ReaderObject *)item;
+            if (ro->closed || !ro->r) {
+                PyErr_Format(PyExc_ValueError, "%s: the reader is closed", what);
+                goto fail;
+            }
+            if (PyList_Append(keep, item) < 0)
+                goto fail;
+            (*readers)[opts->after_count++] = ro->r;
+        } else if (PyUnicode_Check(item)) {
+            const char *s = reader_name_arg(item, what);
+            if (!s || PyList_Append(keep, item) < 0)
+                goto fail;
+            (*names)[opts->after_names_count++] = s;
+        } else {
+            rrpy_type_error(what, "a Reader or a str (a reader's name)", item);
+            goto fail;
+        }
+    }
+    Py_DECREF(items);
+    opts->after = *readers;
+    opts->after_names = *names;
+    return 0;
+fail:
+    Py_DECREF(items);
+    return -1;
+}
+
 static PyObject *Ring_reader(RingObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
 {
-    static const char *const names[] = {"start", "wait"};
-    PyObject *a[2];
-    if (rrpy_parse_args("reader", args, nargs, kwnames, names, 2, 1, 0, a) < 0)
+    static const char *const names[] = {"start", "wait", "name", "after", "writable"};
+    PyObject *a[5];
+    if (rrpy_parse_args("reader", args, nargs, kwnames, names, 5, 1, 0, a) < 0)
         return NULL;
+    rr_py_state *st = state_of_type(Py_TYPE((PyObject *)self));
     int start = RR_START_OLDEST, wait = RR_WAIT_BLOCK;
     if (a[0] && rrpy_as_name(a[0], "start", rrpy_parse_start, &start) < 0)
         return NULL;
     if (a[1] && rrpy_as_name(a[1], "wait", rrpy_parse_wait, &wait) < 0)
         return NULL;
-    return rrpy_reader_open(state_of_type(Py_TYPE(self)), self, (rr_start)start,
-                            (rr_wait_strategy)wait);
+    rr_reader_options opts = RR_READER_OPTIONS_INIT;
+    opts.start = (rr_start)start;
+    opts.wait = (rr_wait_strategy)wait;
+    if (a[2] && a[2] != Py_None) {
+        if (!PyUnicode_Check(a[2]))
+            return rrpy_type_error("name", "a str or None", a[2]);
+        if (!(opts.name = reader_name_arg(a[2], "name")))
+            return NULL;
+    }
+    if (a[4] && a[4] != Py_None) {
+        if (!PyBool_Check(a[4]))
+            return rrpy_type_error("writable", "a bool", a[4]);
+        opts.writable = a[4] == Py_True;
+    }
+    const rr_reader **readers = NULL;
+    const char **after_names = NULL;
+    PyObject *keep = PyList_New(0), *r = NULL;   /* the names' str objects, while they are used */
+    if (keep && (!a[3] || a[3] == Py_None ||
+                 reader_after_arg(st, a[3], keep, &opts, &readers, &after_names) == 0))
+        r = rrpy_reader_open(st, self, &opts);
+    PyMem_Free(readers);
+    PyMem_Free(after_names);
+    Py_XDECREF(keep);
+    return r;
 }
 
 static PyObject *Ring_close(RingObject *self, PyObject *unused)
 {
     (void)unused;
     if (!self->owned) {
-        PyErr_SetString(state_of_type(Py_TYPE(self))->RingError,
+        PyErr_SetString(state_of_type(Py_TYPE((PyObject *)self))->RingError,
                         "the default pools are shared by the whole process and cannot be closed");
         return NULL;
     }
@@ -293,11 +386,21 @@ static PyMethodDef Ring_methods[] = {
      "short naps); none changes what is written, each honours timeouts and the close. "
      "ValueError naming the choices for another name, TypeError for a non-str."},
     {"reader", (PyCFunction)(void (*)(void))Ring_reader, METH_FASTCALL | METH_KEYWORDS,
-     "reader($self, /, start='oldest', *, wait='block')\n--\n\nReturns Reader. Register a reader with its own cursor, starting at the "
+     "reader($self, /, start='oldest', *, wait='block', name=None, after=None, writable=False)\n--\n\nReturns Reader. Register a reader with its own cursor, starting at the "
      "oldest event the ring still holds ('oldest') or at the next one published ('latest'). "
      "TooManyReaders when the ring's 64-entry reader table is full. wait: how next(), "
      "next_batch() and events() wait, one of WAIT_STRATEGIES, as for writer(); the writer "
-     "never makes a wake-up call for a 'yield', 'spin' or 'sleep' reader."},
+     "never makes a wake-up call for a 'yield', 'spin' or 'sleep' reader. Pipelines "
+     "(backpressure rings): name, a str of 1 to 31 bytes of UTF-8, unique among the ring's "
+     "readers and seen by every process in stats(); after, a list of the readers it follows, "
+     "as Readers of this ring or by name (any process, any language): it is never handed an "
+     "event before each of them has finished with it, and when one of them closes or its "
+     "process dies it follows what that one followed; writable=True, its events' buffers "
+     "are writable, for the readers that follow it to read (two writable readers of which "
+     "neither follows the other are refused). ValueError, with the core's message, for a "
+     "name that is too long, has a NUL or is taken, an unknown name in after, a reader of "
+     "another ring, after or writable on an overwrite ring, and a second writable reader "
+     "that could hold the same events; TypeError for arguments of the wrong type."},
     {"close", (PyCFunction)Ring_close, METH_NOARGS,
      "close($self)\n--\n\nEnd the stream: writers get RingClosed, readers drain what is left and then see "
      "the end, and every blocked call wakes, in every process that maps a shared ring (a "
@@ -314,9 +417,12 @@ static PyMethodDef Ring_methods[] = {
      "strategy of the writer opened last), shared, closed, "
      "readers_evicted (readers of dead processes taken out of the table), reader_count, "
      "max_backpressure and 'readers', one dict per reader (READER_STATS_FIELDS: index, pid, "
-     "alive, cursor, lag, pinned, lost, skipped, backpressure, wait). pinned: events the reader has "
+     "alive, cursor, lag, pinned, lost, skipped, backpressure, wait, name, after, writable). "
+     "pinned: events the reader has "
      "read and still keeps (its current events and held ones; backpressure rings); "
-     "backpressure: (lag + pinned) / capacity, 1.0 when the writer finds the ring full."},
+     "backpressure: (lag + pinned) / capacity, 1.0 when the writer finds the ring full; name: "
+     "the reader's name ('' when unnamed); after: the readers it follows, bit i for the reader "
+     "whose index is i (0: none); writable: whether it may write into its events."},
     {"create_shared", (PyCFunction)(void (*)(void))rrpy_ring_create_shared,
      METH_FASTCALL | METH_KEYWORDS | METH_CLASS,
      "create_shared($type, /, name, slot_size, capacity, *, mode='backpressure', "
@@ -354,6 +460,10 @@ static PyMethodDef Ring_methods[] = {
      "goes when the last one lets go. FileNotFoundError (a SharedMemoryError) when there is "
      "no such segment."},
     {"__enter__", (PyCFunction)rrpy_return_self, METH_NOARGS, "Return the ring itself."},
+    RRPY_REDUCE(rrpy_ring_reduce,
+                "A shared ring pickles by name: unpickling opens it with Ring.open_shared, so a "
+                "multiprocessing child (spawn, forkserver) gets a handle of its own. Other rings "
+                "refuse (TypeError)."),
     {"__exit__", (PyCFunction)(void (*)(void))Ring_exit, METH_FASTCALL,
      "Close the ring; in a fork()ed child, a shared ring made or opened by the parent is left "
      "open (close() closes it)."},

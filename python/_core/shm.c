@@ -52,7 +52,7 @@ static int as_permissions(PyObject *o, unsigned *out)
 static const char *shm_name_arg(PyObject *o)
 {
     if (!PyUnicode_Check(o)) {
-        PyErr_Format(PyExc_TypeError, "name must be a str, not %.100s", Py_TYPE(o)->tp_name);
+        PyErr_Format(PyExc_TypeError, "name must be a str, not %.100s", rrpy_type_name(o));
         return NULL;
     }
     Py_ssize_t n;
@@ -156,6 +156,8 @@ PyObject *rrpy_ring_create_shared(PyTypeObject *type, PyObject *const *args, Py_
     PyObject *self = ring_shared(type, c.ring);
     if (!self && !c.opts.exist_ok)
         rr_shm_unlink(c.name);       /* nobody was handed the ring we made */
+    if (self)
+        ((RingObject *)self)->allow_other_user = c.opts.allow_other_user;
     return self;
 }
 
@@ -170,7 +172,10 @@ PyObject *rrpy_ring_open_shared(PyTypeObject *type, PyObject *const *args, Py_ss
         !(c.name = shm_name_arg(a[0])) || rrpy_as_timeout(a[1], RR_FOREVER, &timeout_ns) < 0 ||
         as_flag(a[2], &c.opts.allow_other_user) < 0 || shm_call_run(type, &c, timeout_ns, a[0]) < 0)
         return NULL;
-    return ring_shared(type, c.ring);
+    PyObject *self = ring_shared(type, c.ring);
+    if (self)
+        ((RingObject *)self)->allow_other_user = c.opts.allow_other_user;
+    return self;
 }
 
 PyObject *rrpy_ring_unlink_shared(PyTypeObject *type, PyObject *const *args, Py_ssize_t nargs,

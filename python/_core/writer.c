@@ -50,7 +50,7 @@
 /* Ring.writer(): a Writer on `self`. */
 PyObject *rrpy_writer_open(RingObject *self, rr_wait_strategy wait)
 {
-    rr_py_state *st = state_of_type(Py_TYPE(self));
+    rr_py_state *st = state_of_type(Py_TYPE((PyObject *)self));
     rr_writer *w;
     rr_writer_options opts = RR_WRITER_OPTIONS_INIT;
     opts.wait = wait;
@@ -63,12 +63,12 @@ PyObject *rrpy_writer_open(RingObject *self, rr_wait_strategy wait)
         return rrpy_raise_status(st, s, "the ring is closed");
     if (s != RR_OK)
         return rrpy_raise_status(st, s, NULL);
-    WriterObject *wo = (WriterObject *)st->writer_type->tp_alloc(st->writer_type, 0);
+    WriterObject *wo = (WriterObject *)rrpy_alloc(st->writer_type);
     if (!wo) {
         rr_writer_close(w);
         return NULL;
     }
-    wo->ring = (RingObject *)Py_NewRef(self);
+    wo->ring = (RingObject *)Py_NewRef((PyObject *)self);
     wo->w = w;
     wo->multi = rr_ring_producers(self->ring) == RR_PRODUCERS_MULTI;
     wo->wait = wait;
@@ -88,7 +88,7 @@ static void writer_finish_close(WriterObject *self)
 static int writer_check_open(WriterObject *self)
 {
     if (!self->w || self->closing) {
-        PyErr_SetString(state_of_type(Py_TYPE(self))->RingClosed, "the writer is closed");
+        PyErr_SetString(state_of_type(Py_TYPE((PyObject *)self))->RingClosed, "the writer is closed");
         return -1;
     }
     return 0;
@@ -165,7 +165,7 @@ static int writer_publish(WriterObject *self, const rr_payload *items, size_t n,
 
 static PyObject *writer_fail(WriterObject *self, rr_status s, int64_t timeout_ns)
 {
-    rr_py_state *st = state_of_type(Py_TYPE(self));
+    rr_py_state *st = state_of_type(Py_TYPE((PyObject *)self));
     switch (s) {
     case RR_FULL:
         return rrpy_raise_status(st, s, "ring full: readers keep all %llu slots (unread, or read and still kept)",
@@ -192,7 +192,9 @@ static PyObject *seq_int_new(WriterObject *self, uint64_t seq)
 {
     PyObject *o = seq <= (uint64_t)LLONG_MAX ? PyLong_FromLongLong((long long)seq)
                                              : PyLong_FromUnsignedLongLong(seq);
-    Py_XSETREF(self->last_seq, Py_XNewRef(o));
+    PyObject *old = self->last_seq;
+    self->last_seq = Py_XNewRef(o);
+    Py_XDECREF(old);
     return o;
 }
 
@@ -283,7 +285,10 @@ static inline Py_ALWAYS_INLINE PyObject *writer_add_bytes(WriterObject *self, Py
         return NULL;
     if (type_o && type_o != Py_None && rrpy_as_event_type(type_o, &type) < 0)
         return NULL;
-    rr_payload item = {PyBytes_AS_STRING(data), (size_t)PyBytes_GET_SIZE(data), type};
+    const char *buf;
+    Py_ssize_t len;
+    rrpy_bytes(data, &buf, &len);
+    rr_payload item = {buf, (size_t)len, type};
     add_ctx c = {self, &item, 1, 0, RR_WAIT_INIT};
     rr_status s = rr_writer_add_ex(self->w, item.data, item.len, type, &c.seq, 0, &c.wait);
     if (s == RR_OK)
@@ -362,11 +367,11 @@ static PyObject *Writer_add_batch(WriterObject *self, PyObject *const *args, Py_
         if (PyErr_ExceptionMatches(PyExc_TypeError)) {
             PyErr_Clear();
             PyErr_Format(PyExc_TypeError, "payloads must be an iterable of bytes-like objects, not %.100s",
-                         Py_TYPE(a[0])->tp_name);
+                         rrpy_type_name(a[0]));
         }
         goto done;
     }
-    n = (size_t)PyTuple_GET_SIZE(seq);
+    n = (size_t)RRPY_TUPLE_SIZE(seq);
     uint64_t limit = rr_ring_max_claim(self->ring->ring);
     uint32_t common_type = 0;
     if (n == 0) {
@@ -386,12 +391,12 @@ static PyObject *Writer_add_batch(WriterObject *self, PyObject *const *args, Py_
         if (!types) {
             PyErr_Clear();
             PyErr_Format(PyExc_TypeError, "event_types must be an int or a sequence of ints, not %.100s",
-                         Py_TYPE(a[1])->tp_name);
+                         rrpy_type_name(a[1]));
             goto done;
         }
-        if ((size_t)PyTuple_GET_SIZE(types) != n) {
+        if ((size_t)RRPY_TUPLE_SIZE(types) != n) {
             PyErr_Format(PyExc_ValueError, "event_types has %zd entries for %zu payloads",
-                         PyTuple_GET_SIZE(types), n);
+                         RRPY_TUPLE_SIZE(types), n);
             goto done;
         }
     }
@@ -412,7 +417,7 @@ static PyObject *Writer_add_batch(WriterObject *self, PyObject *const *args, Py_
     }
     for (size_t i = 0; i < n; i++) {
         rrpy_payload p;
-        if (rrpy_payload_get(PyTuple_GET_ITEM(seq, i), &p) < 0)
+        if (rrpy_payload_get(RRPY_TUPLE_ITEM(seq, i), &p) < 0)
             goto done;
         if (p.has_view)
             views[nviews++] = p.view;
@@ -420,7 +425,7 @@ static PyObject *Writer_add_batch(WriterObject *self, PyObject *const *args, Py_
         it->data = p.buf;
         it->len = (size_t)p.len;
         it->event_type = p.has_type && !types && (!a[1] || a[1] == Py_None) ? p.type : common_type;
-        if (types && rrpy_as_event_type(PyTuple_GET_ITEM(types, i), &it->event_type) < 0)
+        if (types && rrpy_as_event_type(RRPY_TUPLE_ITEM(types, i), &it->event_type) < 0)
             goto done;
     }
     uint64_t first;
@@ -458,11 +463,11 @@ static PyObject *Writer_claim(WriterObject *self, PyObject *const *args, Py_ssiz
         (a[0] && rrpy_as_event_type(a[0], &type) < 0) || rrpy_as_timeout(a[1], RR_FOREVER, &timeout) < 0 ||
         writer_usable(self) < 0)
         return NULL;
-    rr_py_state *st = state_of_type(Py_TYPE(self));
-    ClaimObject *c = (ClaimObject *)st->claim_type->tp_alloc(st->claim_type, 0);
+    rr_py_state *st = state_of_type(Py_TYPE((PyObject *)self));
+    ClaimObject *c = (ClaimObject *)rrpy_alloc(st->claim_type);
     if (!c)
         return NULL;
-    c->writer = (WriterObject *)Py_NewRef(self);
+    c->writer = (WriterObject *)Py_NewRef((PyObject *)self);
     c->type = type;
     c->timeout_ns = timeout;
     c->length = (Py_ssize_t)rr_ring_slot_size(self->ring->ring);
@@ -484,7 +489,7 @@ static PyObject *Writer_exit(WriterObject *self, PyObject *const *args, Py_ssize
     return Writer_close(self, NULL);
 }
 
-static PyObject *Writer_get_ring(WriterObject *self, void *c) { (void)c; return Py_NewRef(self->ring); }
+static PyObject *Writer_get_ring(WriterObject *self, void *c) { (void)c; return Py_NewRef((PyObject *)self->ring); }
 static PyObject *Writer_get_closed(WriterObject *self, void *c) { (void)c; return PyBool_FromLong(!self->w || self->closing); }
 
 static PyObject *Writer_repr(WriterObject *self)
@@ -495,15 +500,15 @@ static PyObject *Writer_repr(WriterObject *self)
 
 static void Writer_dealloc(WriterObject *self)
 {
-    PyTypeObject *tp = Py_TYPE(self);
+    PyTypeObject *tp = Py_TYPE((PyObject *)self);
     if (self->w)
         rr_writer_close(self->w);     /* no call is active: they hold a reference */
     PyMem_Free(self->items);
     PyMem_Free(self->views);
     Py_XDECREF(self->last_seq);
     rrpy_aio_dealloc(&self->aio, &self->aio_fd);
-    Py_XDECREF(self->ring);
-    tp->tp_free((PyObject *)self);
+    Py_XDECREF((PyObject *)self->ring);
+    rrpy_free((PyObject *)self);
     Py_DECREF(tp);
 }
 
@@ -562,6 +567,8 @@ static PyMethodDef Writer_methods[] = {
     {"_poll_interval", (PyCFunction)rrpy_writer_poll_interval, METH_NOARGS,
      "ns between looks when fileno() stays quiet; 0: never (aio.c)."},
     {"__enter__", (PyCFunction)rrpy_return_self, METH_NOARGS, "Return the writer itself."},
+    RRPY_REDUCE(rrpy_writer_reduce, "Refuses (TypeError): pass the shared ring or its name, and "
+                                    "open a writer in the other process."),
     {"__exit__", (PyCFunction)(void (*)(void))Writer_exit, METH_FASTCALL, "Close the writer."},
     {0}
 };
@@ -569,7 +576,7 @@ static PyMethodDef Writer_methods[] = {
 static PyObject *Writer_get_wait(WriterObject *self, void *c)
 {
     (void)c;
-    return Py_NewRef(state_of_type(Py_TYPE(self))->str_wait[self->wait]);
+    return Py_NewRef(state_of_type(Py_TYPE((PyObject *)self))->str_wait[self->wait]);
 }
 
 static PyObject *Writer_get_aio(WriterObject *self, void *c) { (void)c; return rrpy_aio_get(&self->aio); }
@@ -650,7 +657,7 @@ static PyObject *Claim_enter(ClaimObject *self, PyObject *unused)
     } else {
         self->state = CLAIM_OPEN;
         w->claim_open++;
-        result = Py_NewRef(self);
+        result = Py_NewRef((PyObject *)self);
     }
     writer_leave(w);
     return result;
@@ -673,7 +680,7 @@ static PyObject *Claim_exit(ClaimObject *self, PyObject *const *args, Py_ssize_t
         return NULL;
     }
     rr_writer *w = self->writer->w;
-    rr_py_state *st = state_of_type(Py_TYPE(self));
+    rr_py_state *st = state_of_type(Py_TYPE((PyObject *)self));
     int failed = nargs > 0 && args[0] != Py_None;
     if (self->exports > 0) {
         /* A live view could still write into the slot: keep the claim until
@@ -815,7 +822,7 @@ static int Claim_set_length(ClaimObject *self, PyObject *v, void *c)
     if (rrpy_as_u64(v, "length", UINT64_MAX >> 1, &n) < 0)
         return -1;
     if (n > slot) {
-        PyErr_Format(state_of_type(Py_TYPE(self))->DataTooLarge,
+        PyErr_Format(state_of_type(Py_TYPE((PyObject *)self))->DataTooLarge,
                      "length %llu exceeds the slot size of %zu bytes", (unsigned long long)n, slot);
         return -1;
     }
@@ -847,19 +854,20 @@ static PyObject *Claim_get_slot_size(ClaimObject *self, void *c) { (void)c; retu
 
 static void Claim_dealloc(ClaimObject *self)
 {
-    PyTypeObject *tp = Py_TYPE(self);
+    PyTypeObject *tp = Py_TYPE((PyObject *)self);
     if (self->state == CLAIM_OPEN || self->state == CLAIM_DRAINING) {   /* never published */
         rr_writer_abandon(self->writer->w, &self->c);
         claim_end(self);
     }
-    Py_XDECREF(self->writer);
-    tp->tp_free((PyObject *)self);
+    Py_XDECREF((PyObject *)self->writer);
+    rrpy_free((PyObject *)self);
     Py_DECREF(tp);
 }
 
 static PyMethodDef Claim_methods[] = {
     {"__enter__", (PyCFunction)Claim_enter, METH_NOARGS,
      "Claim the slot (waiting for room as Writer.add does) and return it."},
+    RRPY_REDUCE(rrpy_claim_reduce, "Refuses (TypeError): publish the slot and pass its data."),
     {"__exit__", (PyCFunction)(void (*)(void))Claim_exit, METH_FASTCALL,
      "Publish the slot's first `length` bytes, or abandon the event when the block raised."},
     {0}

@@ -54,14 +54,31 @@ __all__ = [
     "SharedMemoryCreating", "SharedMemoryForeignOwner", "ForkedHandle", "WAIT_STRATEGIES",
 ]
 
-from .pools import *  # noqa: E402,F401,F403
-from .pools import __all__ as _pools_all  # noqa: E402
-from .stats import *  # noqa: E402,F401,F403
-from .stats import __all__ as _stats_all  # noqa: E402
-from .pipes import *  # noqa: E402,F401,F403
-from .pipes import __all__ as _pipes_all  # noqa: E402
+# Named one by one (not `import *`) so that type checkers see the same __all__
+# as the interpreter; tests/typing checks that each module's __all__ is here.
+from .pools import (  # noqa: E402
+    PRESETS,
+    AutoSizedEvent,
+    EventPoolFactory,
+    EventSize,
+    EventUtils,
+    PooledEvent,
+    PoolId,
+    configure_pools,
+    emit,
+    estimate_pool_id,
+    estimate_size,
+    pools_config,
+)
+from .stats import PoolStats, SystemHealth, health_check  # noqa: E402
+from .pipes import PipeStats, RingPipe, RingSink, RingSource  # noqa: E402
 
-__all__ += _pools_all + _stats_all + _pipes_all
+__all__ += [
+    "EventSize", "PoolId", "PRESETS", "configure_pools", "pools_config", "estimate_size",
+    "estimate_pool_id", "EventPoolFactory", "PooledEvent", "AutoSizedEvent", "EventUtils", "emit",
+    "PoolStats", "SystemHealth", "health_check",
+    "RingSource", "RingSink", "RingPipe", "PipeStats",
+]
 
 # Monitoring: live rings (weak registry), snapshots, a background Monitor.
 # (rusted_ring.prometheus needs prometheus_client and is imported on its own.)

@@ -1,8 +1,9 @@
 """``python -m rusted_ring stats``: a table of ring statistics, once or like ``top``;
 ``python -m rusted_ring unlink``: remove shared rings by name.
 
-    python -m rusted_ring stats                     # the default pools of a new process
+    python -m rusted_ring stats                     # every shared ring in /dev/shm
     python -m rusted_ring stats --shared strokes    # a ring in shared memory, any process's
+    python -m rusted_ring stats --pools             # the default pools of a new process
     python -m rusted_ring stats --shared strokes --watch --interval 0.5
     python -m rusted_ring stats --shared strokes --json
     python -m rusted_ring unlink strokes            # e.g. left behind by a crashed writer
@@ -15,13 +16,21 @@ removed) gets one line on stderr, and the exit status is then 1.
 ``--json`` prints one JSON object (with ``--watch``, one object per line per
 refresh). Exit status of ``stats``: 0 on success and on Ctrl-C in ``--watch``, 1 when the
 shared ring cannot be opened (missing, or a segment that is not a rusted_ring
-ring), 2 for bad arguments.
+ring) or /dev/shm cannot be read, 2 for bad arguments.
+
+Without ``--shared`` or ``--pools`` the command lists every rusted_ring ring in
+/dev/shm, where POSIX shared memory lives: each file there is opened as
+``Ring.open_shared`` opens it, without waiting (a ring still being created is
+skipped) and only if this user owns it (``--allow-other-user`` lists the others'
+too). Anything else there -- other programs' segments, files too short or damaged
+to be a ring, files that cannot be opened -- is skipped and counted (``--json``
+says why for each). Opening a file that is not a ring reads its first bytes and
+changes nothing in it, and the listing never closes a ring.
 
 The default pools belong to each process and are created on first use, so
-without ``--shared`` the table shows what a new process gets: the configured
-capacities and slot sizes, before any pool exists. Watch a running program's
-pools from inside it (rusted_ring.Monitor, rusted_ring.snapshot) or share a
-ring by name.
+``--pools`` shows what a new process gets: the configured capacities and slot
+sizes, before any pool exists. Watch a running program's pools from inside it
+(rusted_ring.Monitor, rusted_ring.snapshot) or share a ring by name.
 """
 
 from __future__ import annotations
@@ -38,9 +47,11 @@ from typing import Any
 
 from . import _core
 from .monitor import PressureLevel
+from .snapshots import followed
 from .stats import PoolStats, SystemHealth, health_check
 
 PROG = "python -m rusted_ring"
+SHM_DIR = "/dev/shm"              # where glibc's shm_open keeps POSIX shared memory
 _CLEAR = "\x1b[H\x1b[2J"          # cursor home, clear the screen
 _STATE = {PressureLevel.NORMAL: "ok", PressureLevel.UNDER_PRESSURE: "under pressure",
           PressureLevel.THROTTLE: "THROTTLE"}
@@ -62,6 +73,44 @@ def ring_report(ring: _core.Ring) -> dict[str, Any]:
         reader["level"] = PressureLevel.of(reader["backpressure"]).name
     health = SystemHealth.from_backpressure(stats["max_backpressure"]).name
     return {"timestamp": time.time(), "health": health, **stats}
+
+
+def shm_report(allow_other_user: bool = False, folder: str = SHM_DIR) -> dict[str, Any]:
+    """Every rusted_ring ring in `folder` (/dev/shm) as plain data, and what was skipped.
+
+    Each ring is opened by name, read and dropped (never closed); a name removed
+    while the listing runs is left out.
+    """
+    rings: list[dict[str, Any]] = []
+    skipped: list[dict[str, str]] = []
+    with os.scandir(folder) as entries:
+        names = sorted((e.name, e.is_file(follow_symlinks=False)) for e in entries)
+    for name, regular in names:
+        if not regular:           # a folder, a link, a FIFO: shm_open never makes one
+            skipped.append({"name": name, "reason": "not a regular file"})
+            continue
+        try:
+            ring = _core.Ring.open_shared(name, timeout=0, allow_other_user=allow_other_user)
+        except _core.SharedMemoryNotFound:
+            continue              # removed since the folder was read
+        except _core.SharedMemoryForeignOwner as e:
+            skipped.append({"name": name, "reason": f"{e.strerror} (--allow-other-user lists it)"})
+            continue
+        except (_core.SharedMemoryError, OSError, ValueError) as e:
+            skipped.append({"name": name, "reason": str(e)})
+            continue
+        s = ring.stats()
+        del ring
+        rings.append({
+            "name": s["name"], "slot_size": s["slot_size"], "capacity": s["capacity"],
+            "mode": s["mode"], "producers": s["producers"], "memory_bytes": s["memory_bytes"],
+            "published": s["published"], "writer_alive": s["writer_alive"],
+            "writer_pid": s["writer_pid"], "writer_processes": s["writer_processes"],
+            "reader_count": s["reader_count"], "max_backpressure": s["max_backpressure"],
+            "closed": s["closed"],
+            "health": SystemHealth.from_backpressure(s["max_backpressure"]).name,
+        })
+    return {"timestamp": time.time(), "folder": folder, "rings": rings, "skipped": skipped}
 
 
 # ---- tables ---------------------------------------------------------------------------
@@ -101,6 +150,33 @@ def pools_table(report: dict[str, Any]) -> str:
     return f"default pools of process {os.getpid()}    health {report['health']}\n\n{table}"
 
 
+def _writer(ring: dict[str, Any]) -> str:
+    if not ring["writer_alive"]:
+        return "none"
+    if ring["producers"] == "single" and ring["writer_pid"]:
+        return f"pid {ring['writer_pid']}"
+    n = ring["writer_processes"]
+    return f"{n} process{'es' if n != 1 else ''}"
+
+
+def shm_table(report: dict[str, Any]) -> str:
+    """The text of `shm_report()`."""
+    rows = [(r["name"], r["slot_size"], r["capacity"], r["mode"], r["producers"], _writer(r),
+             r["reader_count"], r["published"], _size(r["memory_bytes"]), r["health"],
+             "closed" if r["closed"] else "open")
+            for r in report["rings"]]
+    if rows:
+        text = _table(("NAME", "SLOT", "CAPACITY", "MODE", "PRODUCERS", "WRITER", "READERS",
+                       "PUBLISHED", "MEMORY", "HEALTH", "STATE"), rows)
+    else:
+        text = f"no rusted_ring rings in {report['folder']}"
+    if report["skipped"]:
+        n = len(report["skipped"])
+        text += (f"\n\n{n} other file{'s' if n != 1 else ''} in {report['folder']} skipped: not "
+                 f"rusted_ring rings, or not readable here (--json says why)")
+    return text
+
+
 def ring_table(report: dict[str, Any]) -> str:
     """The text of `ring_report()`."""
     r = report
@@ -118,12 +194,15 @@ def ring_table(report: dict[str, Any]) -> str:
         f"health {r['health']}",
     ]
     if r["readers"]:
-        rows = [(e["index"], e["pid"], "yes" if e["alive"] else "NO", e["cursor"], e["lag"],
-                 e["pinned"], e["lost"], _percent(e["backpressure"]),
-                 _STATE[PressureLevel[e["level"]]], e["wait"])
+        names = {e["index"]: e["name"] for e in r["readers"]}
+        rows = [(e["index"], e["name"] or "-", e["pid"], "yes" if e["alive"] else "NO",
+                 e["cursor"], e["lag"], e["pinned"], e["lost"], _percent(e["backpressure"]),
+                 _STATE[PressureLevel[e["level"]]], e["wait"],
+                 ",".join(str(x) for x in followed(e["after"], names)) or "-",
+                 "yes" if e["writable"] else "-")
                 for e in r["readers"]]
-        lines += ["", _table(("READER", "PID", "ALIVE", "CURSOR", "LAG", "PINNED", "LOST",
-                              "BACKPRESSURE", "STATE", "WAIT"), rows)]
+        lines += ["", _table(("READER", "NAME", "PID", "ALIVE", "CURSOR", "LAG", "PINNED", "LOST",
+                              "BACKPRESSURE", "STATE", "WAIT", "AFTER", "WRITES"), rows)]
     else:
         lines += ["", "no readers"]
     return "\n".join(lines)
@@ -156,12 +235,16 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     stats = commands.add_parser(
         "stats", help="print ring statistics",
-        description="Print a table of the default pools (those of a new process: their "
-                    "configuration), or of a ring in shared memory.")
-    stats.add_argument("--shared", metavar="NAME",
+        description="List every rusted_ring ring in /dev/shm (the default), or print a table "
+                    "of one ring in shared memory (--shared), or of the default pools "
+                    "(--pools: those of a new process, their configuration).")
+    which = stats.add_mutually_exclusive_group()
+    which.add_argument("--shared", metavar="NAME",
                        help="a shared ring's name, as given to Ring.create_shared (e.g. strokes)")
+    which.add_argument("--pools", action="store_true",
+                       help="the default pools a new process gets")
     stats.add_argument("--allow-other-user", action="store_true",
-                       help="open the shared ring even if another user owns its segment")
+                       help="open shared rings even if another user owns their segments")
     stats.add_argument("--json", action="store_true",
                        help="print JSON for scripts (with --watch: one object per line)")
     stats.add_argument("--watch", action="store_true",
@@ -212,6 +295,15 @@ def _open_shared(name: str, allow_other_user: bool = False) -> _core.Ring:
     raise AssertionError("unreachable")
 
 
+def _listing(allow_other_user: bool) -> dict[str, Any]:
+    """`shm_report()`, or exit 1 when /dev/shm cannot be read."""
+    try:
+        return shm_report(allow_other_user)
+    except OSError as e:
+        _fail(f"cannot list {SHM_DIR}: {e.strerror or e}")
+    raise AssertionError("unreachable")
+
+
 def _fail(message: str) -> None:
     print(f"{PROG} stats: {message}", file=sys.stderr)
     raise SystemExit(1)
@@ -244,8 +336,10 @@ def stats_command(args: argparse.Namespace) -> int:
         ring = _open_shared(args.shared, args.allow_other_user)
         report: Callable[[], dict[str, Any]] = functools.partial(ring_report, ring)
         render = ring_table
-    else:
+    elif args.pools:
         report, render = pools_report, pools_table
+    else:
+        report, render = functools.partial(_listing, args.allow_other_user), shm_table
     if not args.watch:
         _show(report(), render, args, watching=False)
         return 0

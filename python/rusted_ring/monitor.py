@@ -107,6 +107,7 @@ class Alert:
         label: the ring's label ("strokes", "pool:XS", "ring@7f..."; see rusted_ring.registry).
         reader: the reader's entry in the ring's reader table (the ``index`` of
             ``ring.stats()["readers"]``).
+        reader_name: the reader's name (``ring.reader(name=...)``), "" when unnamed.
         reader_pid: the process that owns the reader.
         backpressure: the reader's (lag + pinned) / capacity when it was sampled.
         level: the reader's pressure level now.
@@ -119,6 +120,7 @@ class Alert:
     ring: _core.Ring
     label: str
     reader: int
+    reader_name: str
     reader_pid: int
     backpressure: float
     level: PressureLevel
@@ -380,6 +382,7 @@ class Monitor:
 
 def _alert(view: RingView, row: dict[str, Any], level: PressureLevel, previous: PressureLevel,
            health: SystemHealth) -> Alert:
-    return Alert(ring=view.ring, label=view.label, reader=row["reader"], reader_pid=row["reader_pid"],
+    return Alert(ring=view.ring, label=view.label, reader=row["reader"],
+                 reader_name=row["reader_name"], reader_pid=row["reader_pid"],
                  backpressure=row["backpressure"], level=level, previous=previous, health=health,
                  timestamp=row["timestamp"], record=row)

@@ -19,7 +19,7 @@ from __future__ import annotations
 import dataclasses
 import threading
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any, Union
+from typing import Any, Literal, Union
 
 from . import _core
 
@@ -45,7 +45,7 @@ class RingSource:
     """
 
     def __init__(self, source: _core.Ring | _core.Reader, timeout: float | None = None,
-                 *, start: str = "oldest") -> None:
+                 *, start: Literal["oldest", "latest"] = "oldest") -> None:
         if isinstance(source, _core.Ring):
             self.reader = source.reader(start)
             self._owns_reader = True

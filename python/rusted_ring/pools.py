@@ -217,8 +217,15 @@ class EventPoolFactory:
     the writers skips ahead and counts the skipped events in `Reader.lost`.
     """
 
-    estimate_size = staticmethod(estimate_size)
-    estimate_pool_id = staticmethod(estimate_pool_id)
+    @staticmethod
+    def estimate_size(n: int) -> EventSize:
+        """The T-shirt size of an `n`-byte payload (see `rusted_ring.estimate_size`)."""
+        return estimate_size(n)
+
+    @staticmethod
+    def estimate_pool_id(n: int) -> PoolId | None:
+        """The smallest pool that fits an `n`-byte payload, or None (see `rusted_ring.estimate_pool_id`)."""
+        return estimate_pool_id(n)
 
     @staticmethod
     def get_ring(pool_id: PoolIdLike) -> _core.Ring:
@@ -321,6 +328,9 @@ class PooledEvent:
     """
 
     __slots__ = ("_data", "_event_type", "_size")
+    _data: bytes
+    _event_type: int
+    _size: int
 
     def __init__(self, data: Any, event_type: int = 0, size: int = 64) -> None:
         if isinstance(size, bool) or not isinstance(size, int):
@@ -339,6 +349,11 @@ class PooledEvent:
 
     def __setattr__(self, name: str, value: Any) -> None:
         raise AttributeError(f"{type(self).__name__} is immutable")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Immutable, so pickle makes it anew from its arguments (multiprocessing
+        # hands events to other processes this way).
+        return (type(self), (self._data, self._event_type, self._size))
 
     @property
     def data(self) -> bytes:
@@ -399,6 +414,7 @@ class AutoSizedEvent(PooledEvent):
     """
 
     __slots__ = ("_pool_id",)
+    _pool_id: PoolId
 
     def __init__(self, data: Any, event_type: int = 0) -> None:
         payload = _as_bytes(data)
@@ -415,6 +431,9 @@ class AutoSizedEvent(PooledEvent):
     def pool_id(self) -> PoolId:
         """The pool this event goes to."""
         return self._pool_id
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self._data, self._event_type))
 
     def emit_to_ring(self, timeout: float | None = 0) -> int:
         """Publish the event into its default pool and return its sequence there.

@@ -8,12 +8,17 @@
 
 Each scrape reads the rings afresh (`Ring.stats()`, without stopping anyone).
 Metrics, labelled by ``ring`` (see rusted_ring.registry for labels) and, per
-reader, ``reader`` (its entry in the ring's reader table):
+reader, ``reader`` (its entry in the ring's reader table) and ``reader_name``
+(its name, ``ring.reader(name=...)``; "" when unnamed):
 
     rusted_ring_info{ring,kind,pool,mode,producers}   1 per ring (what it is)
     rusted_ring_writer_info{ring,wait}                1 per ring: the wait strategy of the
                                                       writer opened last ("block" before any)
-    rusted_ring_reader_info{ring,reader,wait}         1 per reader: its wait strategy
+    rusted_ring_reader_info{ring,reader,reader_name,wait,after,writable}
+                                                      1 per reader: its wait strategy, the
+                                                      readers it follows (names, or entry
+                                                      indexes, comma-separated) and whether
+                                                      it writes into its events
     rusted_ring_events_published_total{ring}          counter
     rusted_ring_writer_stalls_total{ring}             counter: a writer found the ring full
     rusted_ring_readers_evicted_total{ring}           counter: readers of dead processes removed
@@ -27,10 +32,11 @@ reader, ``reader`` (its entry in the ring's reader table):
     rusted_ring_writer_alive{ring}                    gauge: 1 while a process holds a writer
     rusted_ring_closed{ring}                          gauge: 1 once closed
     rusted_ring_max_backpressure_ratio{ring}          gauge: the worst reader's ratio
-    rusted_ring_lost_events_total{ring,reader}        counter: skipped after a lap (overwrite)
-    rusted_ring_reader_lag_events{ring,reader}        gauge: published and not yet read
-    rusted_ring_reader_pinned_events{ring,reader}     gauge: read and still kept (backpressure)
-    rusted_ring_reader_backpressure_ratio{ring,reader} gauge: (lag + pinned) / capacity, 0..1
+    rusted_ring_lost_events_total{ring,reader,reader_name}     counter: skipped after a lap
+    rusted_ring_reader_lag_events{ring,reader,reader_name}     gauge: published, not yet read
+    rusted_ring_reader_pinned_events{ring,reader,reader_name}  gauge: read and still kept
+    rusted_ring_reader_backpressure_ratio{ring,reader,reader_name}
+                                                      gauge: (lag + pinned) / capacity, 0..1
 
 A reader's counters start again from 0 when its table entry is reused by a new
 reader; Prometheus's rate() and increase() treat that as a counter reset.
@@ -51,12 +57,12 @@ except ImportError as e:
     ) from e
 
 from .registry import RingView, Targets, TargetSet, collect
-from .snapshots import records
+from .snapshots import followed, records
 
 __all__ = ["RingCollector"]
 
 _RING = ["ring"]
-_READER = ["ring", "reader"]
+_READER = ["ring", "reader", "reader_name"]
 
 
 class RingCollector(Collector):
@@ -128,8 +134,10 @@ class RingCollector(Collector):
             "writer_info": InfoMetricFamily(f"{ns}_writer",
                                             "How the ring's writer opened last waits for room.",
                                             labels=["ring", "wait"]),
-            "reader_info": InfoMetricFamily(f"{ns}_reader", "How each reader waits for events.",
-                                            labels=["ring", "reader", "wait"]),
+            "reader_info": InfoMetricFamily(f"{ns}_reader",
+                                            "How each reader waits for events, the readers it "
+                                            "follows and whether it writes into its events.",
+                                            labels=_READER + ["wait", "after", "writable"]),
         }
         for family_type, name, doc, labels in spec:
             families[name] = family_type(f"{ns}_{name}", doc, labels=labels)
@@ -157,9 +165,13 @@ class RingCollector(Collector):
                             ("closed", int(ring["closed"])),
                             ("max_backpressure_ratio", ring["max_backpressure"])):
             families[name].add_metric(label, value)
-        for row in _readers(rows):
-            reader = [view.label, str(row["reader"])]
-            families["reader_info"].add_metric(reader + [row["wait"]], {})
+        readers = list(_readers(rows))
+        names = {row["reader"]: row["reader_name"] for row in readers}
+        for row in readers:
+            reader = [view.label, str(row["reader"]), row["reader_name"]]
+            after = ",".join(str(x) for x in followed(row["after"], names))
+            families["reader_info"].add_metric(
+                reader + [row["wait"], after, "true" if row["writable"] else "false"], {})
             families["lost_events"].add_metric(reader, row["lost"])
             families["reader_lag_events"].add_metric(reader, row["lag"])
             families["reader_pinned_events"].add_metric(reader, row["pinned"])
@@ -168,3 +180,4 @@ class RingCollector(Collector):
 
 def _readers(rows: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
     return (row for row in rows if row["reader"] is not None)
+

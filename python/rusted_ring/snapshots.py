@@ -22,6 +22,10 @@ Row fields (in `RECORD_FIELDS` order):
     backpressure       (lag + pinned) / capacity, 0.0 .. 1.0: what the reader keeps
                        from writers (1.0: a backpressure writer finds the ring full)
     wait               the reader's wait strategy: "block", "yield", "spin" or "sleep"
+    reader_name        the reader's name (ring.reader(name=...)), "" when unnamed
+    after              the readers it follows (pipelines), bit i for the reader of entry i
+                       (0: none), as in Ring.stats()
+    writable           whether it may write into the events it is handed
     under_pressure     backpressure > 0.8 (Reader.is_under_pressure)
     should_throttle    backpressure >= 0.9 (Reader.should_throttle)
 
@@ -34,13 +38,15 @@ the C core's, the same in Lua.
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from typing import Any
 
 from . import _core
 from .registry import RingView, Targets, TargetSet, collect
 from .stats import SystemHealth
 
-__all__ = ["snapshot", "records", "to_frame", "RECORD_FIELDS", "UNDER_PRESSURE", "THROTTLE"]
+__all__ = ["snapshot", "records", "to_frame", "followed", "RECORD_FIELDS", "UNDER_PRESSURE",
+           "THROTTLE"]
 
 #: The rusted-ring crate's thresholds, from the C core: a reader is under pressure above
 #: 0.8 and should throttle from 0.9.
@@ -56,7 +62,7 @@ RING_FIELDS = (
 )
 READER_FIELDS = (
     "reader", "reader_pid", "reader_alive", "cursor", "lag", "pinned", "lost", "skipped",
-    "backpressure", "wait", "under_pressure", "should_throttle",
+    "backpressure", "wait", "reader_name", "after", "writable", "under_pressure", "should_throttle",
 )
 #: The keys of every record, in order (the columns of `to_frame`).
 RECORD_FIELDS = RING_FIELDS + READER_FIELDS
@@ -107,9 +113,19 @@ def _reader_part(reader: dict[str, Any] | None) -> dict[str, Any]:
         "skipped": reader["skipped"],
         "backpressure": ratio,
         "wait": reader["wait"],
+        "reader_name": reader["name"],
+        "after": reader["after"],
+        "writable": reader["writable"],
         "under_pressure": _core.is_under_pressure(ratio),
         "should_throttle": _core.should_throttle(ratio),
     }
+
+
+def followed(after: int, names: Mapping[int, str]) -> list[str | int]:
+    """The readers of an ``after`` mask (of ``Ring.stats()`` or a snapshot row) in entry
+    order, each by its name or, unnamed, by its entry index. `names`: the ring's readers,
+    entry index to name ("" when unnamed), from the same stats or snapshot."""
+    return [names.get(i) or i for i in range(_core.MAX_READERS) if after >> i & 1]
 
 
 def records(view: RingView, stats: dict[str, Any], timestamp: float) -> list[dict[str, Any]]:

@@ -248,6 +248,50 @@ TEST(test_a_single_producer_overwrite_writer_pollfd_is_always_readable)
     CHECK_ST(rr_ring_destroy(ring), RR_OK);
 }
 
+/* A follower (pipelines) waits for the readers it follows to let go of
+ * events, which releases announce on `writable`: its fd is armed there, and
+ * goes back to `readable` once it follows nobody. */
+TEST(test_a_followers_pollfd_polls_readable_once_the_reader_it_follows_lets_go)
+{
+    rr_ring *ring = ring_of(RR_MODE_BACKPRESSURE, RR_PRODUCERS_SINGLE, 16);
+    CHECK(ring);
+    rr_writer *w;
+    rr_reader *lead, *follow;
+    CHECK_ST(rr_writer_open(ring, &w), RR_OK);
+    CHECK_ST(rr_reader_open(ring, RR_START_OLDEST, &lead), RR_OK);
+    rr_reader_options o = RR_READER_OPTIONS_INIT;
+    o.after = (const rr_reader *const *)&lead;
+    o.after_count = 1;
+    CHECK_ST(rr_reader_open_opts(ring, &o, &follow), RR_OK);
+    int fd;
+    CHECK_ST(rr_reader_pollfd(follow, &fd), RR_OK);
+    CHECK_EQ(atomic_load(&ring->L->writable.waiters), RR_POLLER_COUNT);   /* armed there */
+    CHECK_ST(add_seq(w, 0), RR_OK);
+    rr_event ev;
+    CHECK(!readable(fd, 0));                           /* nothing let go of yet */
+    CHECK_ST(rr_reader_next(lead, &ev, 0), RR_OK);     /* holds event 0 */
+    CHECK(!readable(fd, 0));
+    CHECK_ST(rr_reader_next(lead, &ev, 0), RR_EMPTY);  /* lets go of it */
+    CHECK(readable(fd, 5000));
+    CHECK_ST(rr_reader_next(follow, &ev, 0), RR_OK);
+    CHECK_EQ(ev.sequence, 0);
+    CHECK_ST(rr_reader_next(follow, &ev, 0), RR_EMPTY);
+    CHECK(!readable(fd, 0));
+    rr_reader_close(lead);                             /* it follows nobody now */
+    CHECK_ST(rr_reader_next(follow, &ev, 0), RR_EMPTY);  /* re-armed, on `readable` */
+    CHECK_EQ(atomic_load(&ring->L->readable.waiters), RR_POLLER_COUNT);
+    CHECK_EQ(atomic_load(&ring->L->writable.waiters), 0);
+    CHECK(!readable(fd, 0));
+    CHECK_ST(add_seq(w, 1), RR_OK);
+    CHECK(readable(fd, 5000));
+    CHECK_ST(rr_reader_next(follow, &ev, 0), RR_OK);
+    CHECK_EQ(ev.sequence, 1);
+    rr_reader_close(follow);
+    CHECK_EQ(atomic_load(&ring->L->readable.waiters), 0);
+    rr_writer_close(w);
+    CHECK_ST(rr_ring_destroy(ring), RR_OK);
+}
+
 /* ---- writers in other threads and processes --------------------------------- */
 
 typedef struct feed {
@@ -527,6 +571,7 @@ int main(void)
     RUN(test_closing_the_ring_makes_every_pollfd_readable);
     RUN(test_a_writer_pollfd_polls_readable_while_it_has_room);
     RUN(test_a_single_producer_overwrite_writer_pollfd_is_always_readable);
+    RUN(test_a_followers_pollfd_polls_readable_once_the_reader_it_follows_lets_go);
     RUN(test_a_writer_thread_wakes_a_poll_on_the_reader_fd_for_every_event);
     reap_children();
     RUN(test_a_writer_in_another_process_wakes_the_reader_fd);

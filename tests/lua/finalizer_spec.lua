@@ -3,7 +3,8 @@
 -- longer owns: reading allocates nothing, so no finalizer runs between a read
 -- and its result; an unpack whose reader moves on or closes midway raises,
 -- add_batch copies what the list held when it
--- checked it, and a reader opened after a collection that released its ring
+-- checked it, ring:reader{after} holds the values of its list while it opens,
+-- and a reader opened after a collection that released its ring
 -- raises instead of touching freed memory.
 --
 -- Each case runs in a fresh lua5.4 (a small heap, so an aggressive collector
@@ -325,4 +326,146 @@ describe("finalizers run inside a call", function()
     assert.is_false(ok)
     assert.matches("released ring", err)
   end)
+  for _, kind in ipairs{ "reader", "name" } do
+    it("ring:reader{after} keeps each " .. kind .. " its list held while it opens: a finalizer "
+       .. "that takes it out of the list midway frees nothing the call reads", function()
+      -- A chain of finalizers, one link per collection cycle (each allocation runs a whole
+      -- cycle here): link k takes the value out of the user's list, so the next cycle frees
+      -- it unless the call holds it itself; that next link then makes strings of the name's
+      -- size, which take the freed memory, so a kept pointer reads another name (ASan, which
+      -- does not reuse memory at once, calls the read itself). Whatever k, the call either
+      -- sees the value gone (the link ran before it read the list) or follows the lead.
+      local t = run_lines(("local kind = %q\n"):format(kind) .. [[
+        for k = 1, 8 do
+          local ring = rr.ring{ slot_size = 16, capacity = 8 }
+          local lead = ring:reader{ name = string.rep("q", 20) }   -- the core keeps the name
+          -- a value only the list references
+          local opts = { after = { kind == "name" and string.rep("q", 20) or ring:reader() } }
+          local links, taken, sprayed = 0, 0, {}
+          local mt
+          mt = { __gc = function()
+            links = links + 1
+            if links == k then taken = 1; opts.after[1] = nil; setmetatable({}, mt)
+            elseif links == k + 1 then
+              for i = 1, 64 do sprayed[i] = string.rep("r", 18) .. ("%02d"):format(i) end
+            elseif links < k then setmetatable({}, mt) end
+          end }
+          collectgarbage("incremental", 1, 1000, 1)
+          collectgarbage("collect")
+          setmetatable({}, mt)
+          local ok, r = pcall(ring.reader, ring, opts)
+          local freed_inside = #sprayed > 0   -- the cycle after the link's ran inside the call
+          collectgarbage("incremental", 100, 100, 13)
+          collectgarbage("stop")   -- the listed reader, out of the list, must not close yet
+          local got = ok and ("follows " .. table.concat(r:after(), ",")) or clean(r)
+          collectgarbage("restart")
+          print(("k%d=%d %s %s"):format(k, taken, tostring(freed_inside), got))
+          if r and ok then r:close() end
+          lead:close()
+        end
+      ]])
+      local window = 0
+      for k = 1, 8 do
+        local taken, freed, got = t["k" .. k]:match("^(%d) (%a+) (.*)$")
+        local lead = kind == "name" and string.rep("q", 20) or "1"   -- or its entry index
+        if got == "follows " .. lead then
+          if taken == "1" and freed == "true" then window = window + 1 end
+        else
+          assert.are.equal("ring:reader: after[1] must be a reader or a string (a reader's "
+                           .. "name), got nil", got, "k=" .. k)
+        end
+      end
+      assert.is_true(window > 0, "no case took the value out of the list and collected it "
+                     .. "inside the call after it read the list; the case tests nothing")
+    end)
+  end
+  it("closing a reader of after during reader()'s collection raises instead of following it",
+     function()
+    collectgarbage("stop")
+    local ring = rr.ring{ slot_size = 64, capacity = 4 }
+    local lead = ring:reader()
+    for _ = 2, rr.MAX_READERS do ring:reader() end     -- dropped, not yet collected
+    local closed = false
+    setmetatable({}, { __gc = function() lead:close(); closed = true end })
+    local ok, err = pcall(ring.reader, ring, { after = { lead } })
+    collectgarbage("restart")
+    assert.is_true(closed)
+    assert.is_false(ok)
+    assert.matches("ring:reader: after: a reader listed is closed", err, 1, true)
+    assert.are.same({}, ring:reader():after())         -- the ring is usable
+  end)
+  -- ev:write(pos, 12345) and b:write(i, pos, 12345): the number becomes a string, an
+  -- allocation, after the event (block) was checked; a finalizer run there moves the reader
+  -- on or closes it. The write must raise as for a stale event, and change no slot.
+  for _, c in ipairs{
+    { "ev:write", "next", "stale event" }, { "ev:write", "close", "stale event" },
+    { "ev:write", "close inside process", "stale event" },
+    { "b:write", "next", "stale block" }, { "b:write", "next_block", "stale block" },
+  } do
+    local method, action, word = c[1], c[2], c[3]
+    it("a finalizer that runs " .. action .. " while " .. method .. " converts its number "
+       .. "makes it raise as for a " .. word .. ", writing nothing", function()
+      local t = run_lines(("local method, action = %q, %q\n"):format(method, action) .. [[
+        local ring = rr.ring{ slot_size = 16, capacity = 8 }
+        local w, r = ring:writer(), ring:reader{ writable = true }
+        for i = 1, 4 do assert(w:add(support.payload(i))) end
+        local check = ring:reader()                     -- sees what lands in the slots
+        local move = ({ next = function() r:next() end, close = function() r:close() end,
+                        next_block = function() r:next_block(2) end,
+                        ["close inside process"] = function() r:close() end })[action]
+        local ok, err
+        if method == "b:write" then
+          local b = assert(r:next_block(2))
+          ok, err = at_first_allocation(move, b.write, b, 1, 1, 12345)
+        elseif action == "close inside process" then
+          r:process(function(ev)
+            ok, err = at_first_allocation(move, ev.write, ev, 1, 12345)
+            return false
+          end, { timeout = 0 })
+        else
+          local ev = assert(r:next())
+          ok, err = at_first_allocation(move, ev.write, ev, 1, 12345)
+        end
+        print("fired=" .. fired)
+        print("ok=" .. tostring(ok))
+        print("err=" .. clean(err))
+        local seqs = {}
+        for ev in check:events() do seqs[#seqs + 1] = seq_of(ev) end
+        print("slots=" .. table.concat(seqs, ","))
+      ]])
+      assert.are.equal("1", t.fired, "the finalizer did not run inside the write; the case "
+                       .. "tests nothing")
+      assert.are.same({ "false", "1,2,3,4" }, { t.ok, t.slots })
+      assert.matches("^" .. word .. ": its reader has moved on", t.err)
+    end)
+  end
+  for _, c in ipairs{ { "closes a reader it follows", "a" },
+                      { "closes it inside its process()", "" } } do
+    it("r:after() reads the list after its allocations: a finalizer run there that "
+       .. c[1] .. " leaves it out", function()
+      local t = run_lines(("local case = %q\n"):format(c[1]) .. [[
+        local ring = rr.ring{ slot_size = 16, capacity = 8 }
+        local w = ring:writer()
+        local a, b = ring:reader{ name = "a" }, ring:reader{ name = "b" }
+        local f = ring:reader{ after = { a, b } }
+        assert(w:add(support.payload(1)))
+        for _, lead in ipairs{ a, b } do assert(lead:next()); assert(not lead:next()) end
+        local ok, list
+        if case == "closes a reader it follows" then
+          ok, list = at_first_allocation(function() b:close() end, f.after, f)
+        else
+          f:process(function()
+            ok, list = at_first_allocation(function() f:close() end, f.after, f)
+            return false
+          end, { timeout = 0 })
+        end
+        print("fired=" .. fired)
+        print("ok=" .. tostring(ok))
+        print("after=" .. table.concat(list, ","))
+      ]])
+      assert.are.equal("1", t.fired, "the finalizer did not run inside r:after(); the case "
+                       .. "tests nothing")
+      assert.are.same({ "true", c[2] }, { t.ok, t.after })
+    end)
+  end
 end)

@@ -47,3 +47,23 @@ describe("the README's Lua quick start", function()
     assert.are.same({ "0 tick 1", "1 tick 2", "2 tick 3" }, lines)
   end)
 end)
+
+describe("the README's Pipelines section", function()
+  it("runs its Lua example and prints what its comment says", function()
+    local f = assert(io.open("README.md"))
+    local text = f:read("a")
+    f:close()
+    local section = assert(text:match("\n## Pipelines\n(.-)\n## "), "no Pipelines section")
+    local code = assert(section:match("```lua\n(.-)```"), "no Lua example")
+    local lines = {}
+    local env = setmetatable({
+      print = function(...)
+        local parts = table.pack(...)
+        for i = 1, parts.n do parts[i] = tostring(parts[i]) end
+        lines[#lines + 1] = table.concat(parts, " ", 1, parts.n)
+      end,
+    }, { __index = _G })
+    assert(load(code, "README.md", "t", env))()
+    assert.are.same({ "1 4 9 16 25 store parse" }, lines)
+  end)
+end)

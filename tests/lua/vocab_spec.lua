@@ -13,7 +13,7 @@ local RING_KEYS = { "name", "capacity", "slot_size", "mode", "producers", "memor
                     "writer_alive", "writer_wait", "shared", "closed", "readers_evicted", "reader_count",
                     "max_backpressure", "readers" }
 local READER_KEYS = { "index", "pid", "alive", "cursor", "lag", "pinned", "lost", "skipped",
-                      "backpressure", "wait" }
+                      "backpressure", "wait", "name", "after", "writable" }
 
 local function keys(t)
   local out = {}

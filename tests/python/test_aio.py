@@ -572,3 +572,22 @@ def test_one_reader_is_awaited_in_one_event_loop_at_a_time():
     finally:
         done.set()
         t.join(LIMIT)
+
+
+def test_a_follower_awaits_until_the_stage_it_follows_lets_go():
+    ring = rr.Ring(64, 16)
+    w = ring.writer()
+    parse = ring.reader(name="parse")
+    store = ring.reader(name="store", after=["parse"])
+
+    async def main():
+        waiting = asyncio.ensure_future(store.next_async())
+        w.add(b"one")
+        await asyncio.sleep(0.02)
+        assert not waiting.done()                # parse has not let go of it
+        assert bytes(await parse.next_async()) == b"one"
+        assert await parse.next_async(timeout=0) is None   # moves on: lets go
+        ev = await asyncio.wait_for(waiting, LIMIT)
+        return bytes(ev)
+
+    assert run(main()) == b"one"

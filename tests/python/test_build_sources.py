@@ -8,6 +8,8 @@ drifts from the list, or the list from the files in csrc/.
 import re
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 ROCKSPEC = ROOT / "lua" / "rusted_ring-0.1.0-1.rockspec"
 
@@ -53,3 +55,38 @@ def test_the_rockspec_compiles_every_c_file_of_the_lua_binding():
     on_disk = sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "lua").glob("*.c"))
     assert in_rockspec == on_disk
 
+
+
+def test_the_extension_under_test_is_the_build_asked_for():
+    """RR_LIMITED_API=1 (make test-python RR_LIMITED_API=1) tests the limited-API
+    build, =0 or unset the full API's: the other build's file must not be the
+    one imported (an interpreter prefers its own suffix to .abi3.so)."""
+    import os
+    import sysconfig
+
+    import rusted_ring._core as core
+    limited = os.environ.get("RR_LIMITED_API") == "1"
+    suffix = ".abi3.so" if limited else sysconfig.get_config_var("EXT_SUFFIX")
+    assert core.__file__.endswith(suffix), f"RR_LIMITED_API={limited:d} but imported {core.__file__}"
+
+
+def test_a_build_removes_the_other_kinds_extension_from_its_folder(tmp_path):
+    """After a limited-API build (_core.abi3.so) a full-API build into the same
+    folder (or the reverse) leaves its own file only: with both there, the
+    interpreter imports its own suffix, and a wheel would pack both."""
+    import os
+    import subprocess
+    import sys
+    import sysconfig
+
+    if not (ROOT / "setup.py").exists():
+        pytest.skip("no setup.py: the tests run without the source tree (make test-wheels)")
+    pytest.importorskip("setuptools")
+    pkg = tmp_path / "lib" / "rusted_ring"
+    pkg.mkdir(parents=True)
+    (pkg / "_core.abi3.so").write_bytes(b"left by a limited-API build")
+    env = {k: v for k, v in os.environ.items() if k != "RR_LIMITED_API"}
+    subprocess.run([sys.executable, "setup.py", "-q", "build_ext", "--build-lib", str(tmp_path / "lib"),
+                    "--build-temp", str(tmp_path / "temp")],
+                   cwd=ROOT, env=env, check=True, capture_output=True)
+    assert sorted(p.name for p in pkg.iterdir()) == ["_core" + sysconfig.get_config_var("EXT_SUFFIX")]

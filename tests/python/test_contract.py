@@ -144,7 +144,7 @@ def test_the_name_in_stats_is_the_label_or_the_segment_name():
 
 
 def test_snapshot_rows_carry_every_reader_field_of_the_core():
-    names = {"index": "reader", "pid": "reader_pid", "alive": "reader_alive"}
+    names = {"index": "reader", "pid": "reader_pid", "alive": "reader_alive", "name": "reader_name"}
     assert [names.get(f, f) for f in _core.READER_STATS_FIELDS] == \
         [f for f in READER_FIELDS if f not in ("under_pressure", "should_throttle")]
 

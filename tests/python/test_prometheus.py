@@ -80,7 +80,7 @@ def test_a_scrape_shows_a_reader_that_keeps_the_whole_ring_as_pinned_and_full():
     registry.register(RingCollector([ring]))
     families = scrape(registry)
     [entry] = ring.stats()["readers"]
-    labels = {"ring": ring.name, "reader": str(entry["index"])}
+    labels = {"ring": ring.name, "reader": str(entry["index"]), "reader_name": ""}
     assert families["rusted_ring_reader_pinned_events"].type == "gauge"
     assert value(families, "rusted_ring_reader_pinned_events", "rusted_ring_reader_pinned_events",
                  **labels) == entry["pinned"] == len(kept) == 4
@@ -132,7 +132,7 @@ def test_a_scrape_reports_what_the_rings_report():
     assert value(families, "rusted_ring_max_backpressure_ratio",
                  "rusted_ring_max_backpressure_ratio", **ring) == 0.8
     for entry in stats["readers"]:
-        reader = {"ring": bp.name, "reader": str(entry["index"])}
+        reader = {"ring": bp.name, "reader": str(entry["index"]), "reader_name": ""}
         assert value(families, "rusted_ring_reader_lag_events",
                      "rusted_ring_reader_lag_events", **reader) == entry["lag"]
         assert value(families, "rusted_ring_reader_pinned_events",
@@ -144,7 +144,7 @@ def test_a_scrape_reports_what_the_rings_report():
     assert sorted(e["lag"] for e in stats["readers"]) == [0, 7]
 
     [ow_reader] = ow.stats()["readers"]
-    lapped_labels = {"ring": ow.name, "reader": str(ow_reader["index"])}
+    lapped_labels = {"ring": ow.name, "reader": str(ow_reader["index"]), "reader_name": ""}
     assert value(families, "rusted_ring_lost_events", "rusted_ring_lost_events_total",
                  **lapped_labels) == ow_reader["lost"] == 6
     assert value(families, "rusted_ring_info", "rusted_ring_info", ring=ow.name, kind="ring",
@@ -222,7 +222,7 @@ def test_default_pools_are_labelled_by_pool():
             rr.EventUtils.create_auto_sized_event(b"tiny", i).emit_to_ring()
         get = registry.get_sample_value
         assert get("rusted_ring_events_published_total", {"ring": "pool:XS"}) == 5
-        assert get("rusted_ring_reader_lag_events", {"ring": "pool:XS", "reader": "0"}) == 5
+        assert get("rusted_ring_reader_lag_events", {"ring": "pool:XS", "reader": "0", "reader_name": ""}) == 5
         assert get("rusted_ring_info", {"ring": "pool:XS", "kind": "pool", "pool": "XS",
                                         "mode": "overwrite", "producers": "multi"}) == 1
     """)

@@ -61,7 +61,7 @@ def test_readme_shared_memory_example_runs_in_two_processes(first, size):
     from fresh import PACKAGE_ROOT
     from payloads import wait_until
 
-    writer, reader = shared_blocks()
+    writer, reader = shared_blocks()[:2]
     assert "create_shared" in writer and "open_shared" in reader
     if size != "as written":
         assert "capacity=1024" in writer, "the README's writer no longer says capacity=1024"
@@ -99,6 +99,58 @@ def test_readme_shared_memory_example_runs_in_two_processes(first, size):
         assert p.returncode == 0, (role, outs[role][1])
     assert outs["reader"][0].splitlines() == ["0 7 stroke 0", "1 7 stroke 1", "2 7 stroke 2"]
     assert not os.path.exists(f"/dev/shm/{name}"), "the writer did not unlink the ring"
+
+
+def test_readme_workers_example_hands_the_ring_to_spawned_children():
+    """The shared-memory section's multiprocessing example, run as a script (spawn
+    imports the script's functions in each child), under a name of its own."""
+    import os
+    import subprocess
+    import sys
+    import tempfile
+    import uuid
+
+    from fresh import PACKAGE_ROOT
+
+    workers = shared_blocks()[2]
+    assert 'mp.get_context("spawn")' in workers and 'create_shared("jobs"' in workers
+    name = f"rr-readme-{uuid.uuid4().hex[:12]}"
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "workers.py")
+        with open(path, "w") as f:
+            f.write(workers.replace('"jobs"', repr(name)))
+        done = subprocess.run([sys.executable, path], capture_output=True, text=True, timeout=120,
+                              env=dict(os.environ, PYTHONPATH=PACKAGE_ROOT), cwd=tmp)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == [repr(sorted(f"worker {w} event {i}" for w in (1, 2)
+                                                    for i in range(3)))]
+    assert not os.path.exists(f"/dev/shm/{name}")
+
+
+def pipeline_blocks():
+    text = README.read_text()
+    section = text.split("\n## Pipelines\n", 1)[1].split("\n## ", 1)[0]
+    return re.findall(r"```python\n(.*?)```", section, re.S)
+
+
+def test_readme_pipelines_run_both_ways_and_agree():
+    """The Pipelines section's two Python blocks, in one namespace as a reader
+    would paste them: the one-ring pipeline (after=, process) and the RingPipe
+    chain print the same squares."""
+    blocks = pipeline_blocks()
+    assert len(blocks) == 2, "the README's Pipelines section lost an example"
+    assert "after=" in blocks[0] and "RingPipe" in blocks[1]
+    out = io.StringIO()
+    namespace = {}
+    with contextlib.redirect_stdout(out):
+        for block in blocks:
+            exec(compile(block, "README.md", "exec"), namespace)
+    assert out.getvalue().splitlines() == [
+        "[1, 4, 9, 16, 25]",
+        "['parse', 'enrich', 'store']",
+        "('enrich',)",
+        "[1, 4, 9, 16, 25]",
+    ]
 
 
 def asyncio_blocks():

@@ -31,7 +31,7 @@ WRITER = textwrap.dedent("""
     import rusted_ring as rr
     ring = rr.Ring.create_shared(sys.argv[1], 64, 100, mode="backpressure")
     w = ring.writer(wait="sleep")
-    slow, fast = ring.reader(wait="yield"), ring.reader("oldest", wait="spin")
+    slow, fast = ring.reader(wait="yield", name="slow"), ring.reader("oldest", wait="spin")
     for i in range(30):
         w.add(b"event %d" % i, i)
     for _ in range(30):
@@ -95,12 +95,12 @@ def test_table_of_a_shared_ring_written_by_another_process():
     assert "readers 2" in lines[2] and "max backpressure 21.0%" in lines[2]
     assert "health EXCELLENT" in lines[2]
     header = lines.index(next(line for line in lines if line.startswith("READER")))
-    assert lines[header].split() == ["READER", "PID", "ALIVE", "CURSOR", "LAG", "PINNED", "LOST",
-                                     "BACKPRESSURE", "STATE", "WAIT"]
+    assert lines[header].split() == ["READER", "NAME", "PID", "ALIVE", "CURSOR", "LAG", "PINNED",
+                                     "LOST", "BACKPRESSURE", "STATE", "WAIT", "AFTER", "WRITES"]
     rows = sorted(line.split() for line in lines[header + 1:])
     assert [row[1:] for row in rows] == [
-        [str(pid), "yes", "10", "20", "1", "0", "21.0%", "ok", "yield"],
-        [str(pid), "yes", "30", "0", "1", "0", "1.0%", "ok", "spin"]]
+        ["slow", str(pid), "yes", "10", "20", "1", "0", "21.0%", "ok", "yield", "-", "-"],
+        ["-", str(pid), "yes", "30", "0", "1", "0", "1.0%", "ok", "spin", "-", "-"]]
 
 
 def test_json_of_a_shared_ring_written_by_another_process():
@@ -115,8 +115,9 @@ def test_json_of_a_shared_ring_written_by_another_process():
     assert report["health"] == "EXCELLENT" and report["max_backpressure"] == 0.21
     readers = sorted(report["readers"], key=lambda r: r["cursor"])
     assert [(r["cursor"], r["lag"], r["pinned"], r["lost"], r["pid"], r["alive"], r["level"],
-             r["wait"]) for r in readers] == [(10, 20, 1, 0, pid, True, "NORMAL", "yield"),
-                                              (30, 0, 1, 0, pid, True, "NORMAL", "spin")]
+             r["wait"], r["name"], r["after"], r["writable"]) for r in readers] == [
+        (10, 20, 1, 0, pid, True, "NORMAL", "yield", "slow", 0, False),
+        (30, 0, 1, 0, pid, True, "NORMAL", "spin", "", 0, False)]
     assert isinstance(report["timestamp"], float)
 
 
@@ -144,7 +145,7 @@ def test_watch_refreshes_until_its_count():
 def test_watch_on_a_terminal_redraws_in_place():
     pty = pytest.importorskip("pty")
     master, slave = pty.openpty()
-    proc = python("-m", "rusted_ring", "stats", "--watch", "-i", "0.05", "-n", "2",
+    proc = python("-m", "rusted_ring", "stats", "--pools", "--watch", "-i", "0.05", "-n", "2",
                   stdout=slave, stderr=subprocess.PIPE)
     os.close(slave)
     out = b""
@@ -169,7 +170,7 @@ def test_watch_on_a_terminal_redraws_in_place():
 
 
 def test_watch_exits_cleanly_on_ctrl_c():
-    proc = python("-m", "rusted_ring", "stats", "--watch", "--interval", "0.05",
+    proc = python("-m", "rusted_ring", "stats", "--pools", "--watch", "--interval", "0.05",
                   stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     lines = queue.Queue()
     threading.Thread(target=lambda: [lines.put(line) for line in proc.stdout], daemon=True).start()
@@ -212,10 +213,11 @@ def test_bad_names_and_arguments_exit_non_zero():
     assert bad.returncode == 1 and "bad shared ring name" in bad.stderr
     assert stats("--interval", "0", "--watch").returncode == 2
     assert stats("--count", "zero").returncode == 2
+    assert stats("--pools", "--shared", "strokes").returncode == 2
 
 
 def test_default_pools_table_and_json():
-    done = stats()
+    done = stats("--pools")
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
     assert lines[0].startswith("default pools of process") and "health EXCELLENT" in lines[0]
@@ -224,7 +226,7 @@ def test_default_pools_table_and_json():
     assert [rows[p][1:3] for p in rows] == [["64", "2000"], ["256", "1000"], ["1024", "300"],
                                             ["4096", "60"], ["16384", "15"]]
     assert all("not created" in line for line in lines[3:])
-    report = json.loads(stats("--json").stdout)
+    report = json.loads(stats("--pools", "--json").stdout)
     assert [p["pool_id"] for p in report["pools"]] == ["XS", "S", "M", "L", "XL"]
     assert [p["capacity"] for p in report["pools"]] == [2000, 1000, 300, 60, 15]
     assert report["health"] == "EXCELLENT" and not any(p["exists"] for p in report["pools"])
@@ -242,6 +244,102 @@ def test_a_ring_of_another_user_is_shown_only_with_allow_other_user():
         shown = stats("--shared", name, "--allow-other-user", "--json")
         assert shown.returncode == 0, shown.stderr
         assert json.loads(shown.stdout)["capacity"] == 10
+    finally:
+        del ring
+        rr.Ring.unlink_shared(name)
+
+
+# ---- the listing of /dev/shm (no --shared, no --pools) ------------------------------------------
+
+@contextmanager
+def foreign_files():
+    """Files in /dev/shm that are not rings: another program's segment, an empty one, the
+    first page of a real ring (a truncated ring), a folder and a FIFO. Yields their names."""
+    made = {kind: f"{unique()}-{kind}" for kind in ("foreign", "empty", "truncated", "folder", "fifo")}
+    paths = {kind: f"/dev/shm/{name}" for kind, name in made.items()}
+    ring = rr.Ring.create_shared(made["truncated"] + "-whole", 64, 100)
+    try:
+        with open(paths["foreign"], "wb") as f:
+            f.write(b"another program's shared memory, not a ring" * 100)
+        open(paths["empty"], "wb").close()
+        with open(f"/dev/shm/{made['truncated']}-whole", "rb") as whole, open(paths["truncated"], "wb") as f:
+            f.write(whole.read(4096))
+        os.mkdir(paths["folder"])
+        os.mkfifo(paths["fifo"])
+        yield made
+    finally:
+        del ring
+        rr.Ring.unlink_shared(made["truncated"] + "-whole")
+        for kind, path in paths.items():
+            if kind == "folder":
+                os.rmdir(path)
+            elif os.path.lexists(path):
+                os.unlink(path)
+
+
+def test_the_listing_shows_a_ring_another_process_created_and_skips_foreign_files():
+    with shared_writer() as (name, pid), foreign_files() as foreign:
+        table = stats()
+        listing = stats("--json")
+    assert table.returncode == 0 and "Traceback" not in table.stderr, table.stderr
+    lines = table.stdout.splitlines()
+    assert lines[0].split() == ["NAME", "SLOT", "CAPACITY", "MODE", "PRODUCERS", "WRITER", "READERS",
+                                "PUBLISHED", "MEMORY", "HEALTH", "STATE"]
+    row = next(line.split() for line in lines if line.startswith(f"/{name} "))
+    # NAME SLOT CAPACITY MODE PRODUCERS WRITER ("pid N") READERS PUBLISHED MEMORY ("x KiB") ...
+    assert row[:9] == [f"/{name}", "64", "100", "backpressure", "single", "pid", str(pid), "2", "30"]
+    assert row[10:] == ["KiB", "EXCELLENT", "open"]
+    listed = {line.split()[0] for line in table.stdout.split("\n\n")[0].splitlines()[1:]}
+    assert not listed & {f"/{f}" for f in foreign.values()}
+    assert "skipped: not rusted_ring rings, or not readable here (--json says why)" in lines[-1]
+
+    assert listing.returncode == 0, listing.stderr
+    report = json.loads(listing.stdout)
+    ring = next(r for r in report["rings"] if r["name"] == f"/{name}")
+    assert ring == {**ring, "slot_size": 64, "capacity": 100, "mode": "backpressure",
+                    "producers": "single", "published": 30, "writer_alive": True, "writer_pid": pid,
+                    "reader_count": 2, "closed": False, "health": "EXCELLENT"}
+    skipped = {s["name"]: s["reason"] for s in report["skipped"]}
+    assert not {f"/{f}" for f in foreign.values()} & {r["name"] for r in report["rings"]}
+    assert set(foreign.values()) <= set(skipped), "a foreign file was neither listed nor skipped"
+    assert "not a rusted_ring" in skipped[foreign["foreign"]]
+    assert skipped[foreign["folder"]] == skipped[foreign["fifo"]] == "not a regular file"
+    assert "only 4096 are mapped" in skipped[foreign["truncated"]]
+    # Empty, it may be a ring whose creator has not locked it yet (for half a second
+    # after it appears; the listing never waits), or nobody's.
+    assert "being created" in skipped[foreign["empty"]] or "is not a ring" in skipped[foreign["empty"]]
+    assert report["folder"] == "/dev/shm" and isinstance(report["timestamp"], float)
+
+
+def test_the_listing_leaves_the_rings_as_they_were():
+    with shared_writer() as (name, _):
+        assert stats().returncode == 0
+        s = rr.Ring.open_shared(name).stats()
+        assert not s["closed"] and s["reader_count"] == 2 and s["writer_alive"]
+
+
+def test_the_listing_watches_like_top():
+    with shared_writer() as (name, _):
+        done = stats("--watch", "--json", "-i", "0.05", "-n", "2")
+    assert done.returncode == 0, done.stderr
+    reports = [json.loads(line) for line in done.stdout.splitlines()]
+    assert len(reports) == 2
+    assert all(any(r["name"] == f"/{name}" and r["published"] == 30 for r in rep["rings"])
+               for rep in reports)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="giving a segment to another user needs root")
+def test_the_listing_shows_another_users_ring_only_with_allow_other_user():
+    name = unique()
+    ring = rr.Ring.create_shared(name, 64, 10)
+    try:
+        os.chown(f"/dev/shm/{name}", 65534, 65534)
+        mine = json.loads(stats("--json").stdout)
+        assert f"/{name}" not in {r["name"] for r in mine["rings"]}
+        reason = {s["name"]: s["reason"] for s in mine["skipped"]}[name]
+        assert "belongs to user 65534" in reason and "--allow-other-user" in reason
+        everyone = json.loads(stats("--json", "--allow-other-user").stdout)
+        assert {r["name"]: r["capacity"] for r in everyone["rings"]}[f"/{name}"] == 10
     finally:
         del ring
         rr.Ring.unlink_shared(name)

@@ -17,6 +17,7 @@ import argparse
 import json
 import os
 import sys
+import time
 
 from interop_payload import check, event_type, open_reader_after
 

@@ -50,7 +50,8 @@ public final class DisruptorPeer
     private static final double[] QUANTILES =
         {0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99, 0.995, 0.999, 0.9999, 1.0};
     private static final String HELLO = "{\"ready\": true, \"worker\": \"LMAX Disruptor 4.0.0\", \"cpus\": %d, "
-        + "\"java\": %s, \"shapes\": [\"1p1c\", \"1p1c-batch10\", \"1p3c\", \"3p1c\"], "
+        + "\"java\": %s, \"shapes\": [\"1p1c\", \"1p1c-batch10\", \"1p3c\", \"3p1c\", "
+        + "\"1p3c-pipeline\", \"1p3c-diamond\"], "
         + "\"waits\": [\"yield\", \"spin\", \"block\", \"sleep\"], \"forms\": [\"claim\"], "
         + "\"ring_size\": %d, \"value_bytes\": 8}";
 

@@ -34,6 +34,14 @@ import java.util.concurrent.TimeUnit;
  * every consumer sums, so the C side can match it exactly).</li>
  * <li>{@code 3p1c}: ThreeToOneSequencedThroughputTest. A multi-producer ring;
  * three publisher threads each publish 0 .. EVENTS/3 - 1, started together.</li>
+ * <li>{@code 1p3c-pipeline}: OneToThreePipelineSequencedThroughputTest. A
+ * STAGE_RING-slot ring of FunctionEvents; three processors in a line, each on a
+ * barrier of the one before: step one stores operand one + operand two, step
+ * two that + 3, step three counts the events whose result has bit 2 set (and
+ * sums operand one, for the check).</li>
+ * <li>{@code 1p3c-diamond}: OneToThreeDiamondSequencedThroughputTest. Fizz and
+ * buzz on one barrier, fizzbuzz on a barrier of both, counting the events that
+ * are both (and summing the values).</li>
  * </ul>
  *
  * <p>Each consumer counts its events and sums their values, and both are
@@ -46,6 +54,9 @@ import java.util.concurrent.TimeUnit;
 final class Shapes
 {
     static final int RING_SIZE = 1024 * 64;
+    /** The pipeline and diamond tests' BUFFER_SIZE. */
+    static final int STAGE_RING = 1024 * 8;
+    private static final long OPERAND_TWO_INITIAL = 777L;
     static final int BATCH = 10;
     private static final int CAP_CHECK = 4096;
 
@@ -80,6 +91,238 @@ final class Shapes
                 latch.countDown();
             }
         }
+    }
+
+    /** OneToThreePipelineSequencedThroughputTest's FunctionEvent. */
+    static final class FunctionEvent
+    {
+        long operandOne;
+        long operandTwo;
+        long stepOneResult;
+        long stepTwoResult;
+    }
+
+    /** OneToThreeDiamondSequencedThroughputTest's FizzBuzzEvent. */
+    static final class FizzBuzzEvent
+    {
+        long value;
+        boolean fizz;
+        boolean buzz;
+
+        void setValue(final long v)
+        {
+            fizz = false;
+            buzz = false;
+            value = v;
+        }
+    }
+
+    /** The last stage of both: notes the time of the event it was due last. */
+    abstract static class LastStage
+    {
+        private final long expected;
+        private final CountDownLatch latch;
+        long count;
+        long counted;
+        long sum;
+        long endNanos;
+
+        LastStage(final long expected, final CountDownLatch latch)
+        {
+            this.expected = expected;
+            this.latch = latch;
+        }
+
+        final void taken()
+        {
+            if (++count == expected)
+            {
+                endNanos = System.nanoTime();
+                latch.countDown();
+            }
+        }
+    }
+
+    static final class StepThree extends LastStage implements EventHandler<FunctionEvent>
+    {
+        StepThree(final long expected, final CountDownLatch latch)
+        {
+            super(expected, latch);
+        }
+
+        @Override
+        public void onEvent(final FunctionEvent e, final long sequence, final boolean endOfBatch)
+        {
+            if ((e.stepTwoResult & 4L) == 4L)
+            {
+                counted++;
+            }
+            sum += e.operandOne;
+            taken();
+        }
+    }
+
+    static final class FizzBuzz extends LastStage implements EventHandler<FizzBuzzEvent>
+    {
+        FizzBuzz(final long expected, final CountDownLatch latch)
+        {
+            super(expected, latch);
+        }
+
+        @Override
+        public void onEvent(final FizzBuzzEvent e, final long sequence, final boolean endOfBatch)
+        {
+            if (e.fizz && e.buzz)
+            {
+                counted++;
+            }
+            sum += e.value;
+            taken();
+        }
+    }
+
+    /** What step three counts over n events of the producer below. */
+    static long pipelineExpected(final long n)
+    {
+        long count = 0;
+        long operandTwo = OPERAND_TWO_INITIAL;
+        for (long i = 0; i < n; i++)
+        {
+            final long stepTwo = i + operandTwo-- + 3L;
+            if ((stepTwo & 4L) == 4L)
+            {
+                count++;
+            }
+        }
+        return count;
+    }
+
+    /** 1p3c-pipeline and 1p3c-diamond: three stages, one producer (next / set / publish). */
+    static Result runStages(final String shape, final WaitStrategy ws, final long events,
+                            final double capSeconds) throws InterruptedException
+    {
+        final Result r = new Result();
+        r.threads = 4;
+        final boolean diamond = shape.equals("1p3c-diamond");
+        final CountDownLatch allTaken = new CountDownLatch(1);
+        final BatchEventProcessorBuilder builder = new BatchEventProcessorBuilder();
+        final BatchEventProcessor<?>[] processors = new BatchEventProcessor[3];
+        final LastStage last;
+        final RingBuffer<FunctionEvent> fr;
+        final RingBuffer<FizzBuzzEvent> zr;
+        if (diamond)
+        {
+            fr = null;
+            zr = RingBuffer.createSingleProducer(FizzBuzzEvent::new, STAGE_RING, ws);
+            final SequenceBarrier first = zr.newBarrier();
+            final BatchEventProcessor<FizzBuzzEvent> fizz = builder.build(zr, first,
+                (e, seq, end) -> { if (0 == (e.value % 3)) e.fizz = true; });
+            final BatchEventProcessor<FizzBuzzEvent> buzz = builder.build(zr, first,
+                (e, seq, end) -> { if (0 == (e.value % 5)) e.buzz = true; });
+            final FizzBuzz join = new FizzBuzz(events, allTaken);
+            final BatchEventProcessor<FizzBuzzEvent> both = builder.build(zr,
+                zr.newBarrier(fizz.getSequence(), buzz.getSequence()), join);
+            zr.addGatingSequences(both.getSequence());
+            processors[0] = fizz;
+            processors[1] = buzz;
+            processors[2] = both;
+            last = join;
+        }
+        else
+        {
+            zr = null;
+            fr = RingBuffer.createSingleProducer(FunctionEvent::new, STAGE_RING, ws);
+            final BatchEventProcessor<FunctionEvent> one = builder.build(fr, fr.newBarrier(),
+                (e, seq, end) -> e.stepOneResult = e.operandOne + e.operandTwo);
+            final BatchEventProcessor<FunctionEvent> two = builder.build(fr, fr.newBarrier(one.getSequence()),
+                (e, seq, end) -> e.stepTwoResult = e.stepOneResult + 3L);
+            final StepThree stepThree = new StepThree(events, allTaken);
+            final BatchEventProcessor<FunctionEvent> three = builder.build(fr,
+                fr.newBarrier(two.getSequence()), stepThree);
+            fr.addGatingSequences(three.getSequence());
+            processors[0] = one;
+            processors[1] = two;
+            processors[2] = three;
+            last = stepThree;
+        }
+        final Thread[] threads = new Thread[3];
+        for (int k = 0; k < 3; k++)
+        {
+            threads[k] = new Thread(processors[k], "stage-" + k);
+            threads[k].setDaemon(true);
+            threads[k].start();
+        }
+        for (final BatchEventProcessor<?> p : processors)
+        {
+            while (!p.isRunning())
+            {
+                Thread.onSpinWait();
+            }
+        }
+        final long start = System.nanoTime();
+        final long capNanos = (long) (capSeconds * 1e9);
+        final long deadline = start + capNanos;
+        long made = events;
+        long operandTwo = OPERAND_TWO_INITIAL;
+        for (long i = 0; i < events; i++)
+        {
+            if ((i % CAP_CHECK) == 0 && System.nanoTime() - deadline > 0)
+            {
+                made = i;
+                break;
+            }
+            if (diamond)
+            {
+                final long seq = zr.next();
+                zr.get(seq).setValue(i);
+                zr.publish(seq);
+            }
+            else
+            {
+                final long seq = fr.next();
+                final FunctionEvent e = fr.get(seq);
+                e.operandOne = i;
+                e.operandTwo = operandTwo--;
+                fr.publish(seq);
+            }
+        }
+        r.capped = made < events;
+        long end = 0;
+        if (r.capped)
+        {
+            final long published = diamond ? zr.getCursor() : fr.getCursor();
+            while (processors[2].getSequence().get() < published && System.nanoTime() - start < 2 * capNanos)
+            {
+                Thread.sleep(1);
+            }
+            end = System.nanoTime();
+        }
+        else
+        {
+            allTaken.await(Math.max(capNanos, 1_000_000_000L), TimeUnit.NANOSECONDS);
+        }
+        for (final BatchEventProcessor<?> p : processors)
+        {
+            p.halt();
+        }
+        for (final Thread t : threads)
+        {
+            t.join();
+        }
+        r.done = last.count;
+        r.seconds = (Math.max(end, last.endNanos) - start) * 1e-9;
+        if (!r.capped)
+        {
+            final long want = diamond ? (events + 14) / 15 : pipelineExpected(events);
+            if (last.count != events || last.counted != want || last.sum != triangle(events))
+            {
+                r.seconds = (System.nanoTime() - start) * 1e-9;
+                return failed(r, String.format(Locale.ROOT,
+                    "the last stage took %d events (of %d), counted %d (expected %d), summed %d (expected %d)",
+                    last.count, events, last.counted, want, last.sum, triangle(events)));
+            }
+        }
+        return r;
     }
 
     /** What one run measured (the fields of bench/c/serve.h's reply). */
@@ -167,7 +410,8 @@ final class Shapes
         final int consumers = shape.equals("1p3c") ? 3 : 1;
         final boolean batch = shape.equals("1p1c-batch10");
         final WaitStrategy ws = strategy(wait);
-        if (!(shape.equals("1p1c") || batch || shape.equals("1p3c") || shape.equals("3p1c")))
+        final boolean stages = shape.equals("1p3c-pipeline") || shape.equals("1p3c-diamond");
+        if (!(shape.equals("1p1c") || batch || shape.equals("1p3c") || shape.equals("3p1c") || stages))
         {
             return failed(r, "unknown shape " + shape);
         }
@@ -178,6 +422,10 @@ final class Shapes
         if (!form.equals("claim"))
         {
             return failed(r, "form " + form + ": the Disruptor's producer claims (next / publish)");
+        }
+        if (stages)
+        {
+            return runStages(shape, ws, events, capSeconds);
         }
         final int per = batch ? BATCH : producers;
         if (events % per != 0)
