@@ -124,8 +124,8 @@ rr_status rr_reader_next_block(rr_reader *r, size_t max, rr_block *b, int64_t ti
     if (most > max)
         most = max;
     /* a follower: no further than its leaders released (reader.c) */
-    if (r->direct == RR_READ_FOLLOW && most > r->avail - r->pos + 1)
-        most = r->avail - r->pos + 1;
+    if (r->direct == RR_READ_FOLLOW && most > r->lim - r->pos + 1)
+        most = r->lim - r->pos + 1;
     if (most > UINT32_MAX)
         most = UINT32_MAX;
     uint32_t n = 1;

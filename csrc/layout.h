@@ -104,7 +104,7 @@ typedef struct rr_reader_entry {
                                            (all zero: unnamed) */
     _Atomic uint64_t after;         /* bit i: this reader follows entry i (pipelines) */
     _Atomic uint32_t flags;         /* RR_ENTRY_F_* */
-    _Atomic uint32_t spare;
+    _Atomic uint32_t name_seq;      /* odd while `name` changes (pipeline.c, R19/A19) */
     _Atomic uint64_t poll_owner;    /* owner word of an armed poller, 0: none (poll.c) */
     _Atomic uint64_t poll_addr;     /* where that poller is told (poll.c) */
 } rr_reader_entry;
@@ -213,7 +213,7 @@ RR_PIN(offsetof(rr_slot_meta, stamp) == 0 && offsetof(rr_slot_meta, len) == 8 &&
 RR_PIN(sizeof(rr_reader_entry) == 2 * RR_CACHE_LINE && _Alignof(rr_reader_entry) == RR_CACHE_LINE,
        "rr_reader_entry size (two cache lines)");
 RR_PIN(offsetof(rr_reader_entry, name) == 64 && offsetof(rr_reader_entry, after) == 96 &&
-       offsetof(rr_reader_entry, flags) == 104 && offsetof(rr_reader_entry, spare) == 108 &&
+       offsetof(rr_reader_entry, flags) == 104 && offsetof(rr_reader_entry, name_seq) == 108 &&
        offsetof(rr_reader_entry, poll_owner) == 112 && offsetof(rr_reader_entry, poll_addr) == 120,
        "rr_reader_entry second line");
 RR_PIN(offsetof(rr_reader_entry, gate) == 0 && offsetof(rr_reader_entry, position) == 8 &&
@@ -334,7 +334,7 @@ struct rr_reader {
     uint64_t         idx;        /* pos % capacity */
     uint64_t         avail;      /* [pos, avail) is readable in place (reader.c): single
                                     producer, backpressure: `published` as last seen; a
-                                    follower: the limit its leaders' gates set */
+                                    follower of such a ring: `lim` */
     uint8_t          direct;     /* how it reads in place: RR_READ_* (reader.c) */
     uint64_t         gate;       /* last value stored in entry->gate */
     uint64_t         cur_lo;     /* first sequence handed out by the last call */
@@ -350,6 +350,8 @@ struct rr_reader {
     bool             writable;   /* pipelines: may write into its events */
     int64_t          follow_look_at; /* follower, shared ring: when it last looked
                                         whether its leaders' processes run */
+    uint64_t         lim;        /* a follower: the limit its leaders' gates set, as
+                                    last seen (pipeline.c rr__follow_limit) */
     char             name[RR_NAME_MAX + 1];
     rr_poller        poll;       /* its pollfd, if asked for (poll.c) */
 };
@@ -358,8 +360,11 @@ struct rr_reader {
  *   STAMPED  each event's stamp says it is there (several producers; overwrite
  *            readers copy instead)
  *   DIRECT   one producer: every event below `published` is there (`avail`)
- *   FOLLOW   a follower: every event below its leaders' gates is there and
- *            released by them (`avail`, pipeline.c rr__follow_limit) */
+ *   FOLLOW   a follower: every event below its leaders' gates (`lim`,
+ *            pipeline.c rr__follow_limit) is released by them; with one
+ *            producer it is there too (`avail` = `lim`), with several its
+ *            stamp still says so (a plain leader opened at RR_START_LATEST
+ *            has its gate at `claim`, above claims not yet published) */
 enum { RR_READ_STAMPED = 0, RR_READ_DIRECT = 1, RR_READ_FOLLOW = 2 };
 
 /* ---- synchronization: every release/acquire pair, by label -----------------
@@ -431,14 +436,21 @@ enum { RR_READ_STAMPED = 0, RR_READ_DIRECT = 1, RR_READ_FOLLOW = 2 };
  *                  names went ACTIVE
  *               A18 pipeline.c rr__follow_limit: the gates it then loads
  *                  (A3) are those of the readers the mask names, or later
- *  19 poller    R19 poll.c rr__poller_arm: a poller's owner word (the swap
+ *  19 name      R19 pipeline.c rr__name_store: a name's sequence word made
+ *                  even again (release) after the name's words, which a
+ *                  release fence after the odd store keeps after that store
+ *               A19 pipeline.c rr__entry_name: the first load of the sequence
+ *                  word (acquire), then the words, an acquire fence and the
+ *                  sequence word again: equal and even, the words are one
+ *                  name, as it stood between two changes
+ *  20 poller    R20 poll.c rr__poller_arm: a poller's owner word (the swap
  *                  naming it), after its address and its count in `waiters`
- *               A19 poll.c rr__poller_fire: the notifier's swap of the word
+ *               A20 poll.c rr__poller_fire: the notifier's swap of the word
  *                  for 0 (acq_rel): the address it then reads is the one
  *                  that poller stored
- *  20 fired     R20 poll.c rr__poller_fire: the same swap, after the
+ *  21 fired     R21 poll.c rr__poller_fire: the same swap, after the
  *                  notifier's progress (the publish or release it tells of)
- *               A20 poll.c rr__poller_rearm: the poller's load that finds
+ *               A21 poll.c rr__poller_rearm: the poller's load that finds
  *                  the word 0: its next look sees that progress
  *
  * Where a store must be ordered before a load of another location, release
@@ -464,7 +476,7 @@ enum { RR_READ_STAMPED = 0, RR_READ_DIRECT = 1, RR_READ_FOLLOW = 2 };
  *               writers (S1).
  *
  * A poller (poll.c) takes the waiter's side of S1 as a sleeper does: it
- * counts itself in q->waiters (seq_cst) and names itself (R19), then the
+ * counts itself in q->waiters (seq_cst) and names itself (R20), then the
  * waiter's fence (wait.c rr__waiter_barrier), then looks at the progress.
  */
 
@@ -494,8 +506,15 @@ void      rr__pipe_leave(const rr_ring *ring, uint32_t i);
 uint64_t  rr__follow_limit(const rr_ring *ring, const rr_reader_entry *e, uint64_t *mask_out);
 /* Followers of a shared ring: evict the readers of `mask` whose processes died. */
 uint32_t  rr__follow_evict_dead(const rr_ring *ring, uint64_t mask);
-/* The name of entry i, or "" if it changed hands while read. */
+/* Entry e's name becomes w (all zero: none). Its writer holds the entry:
+ * its owner (opening, or closing holding the word) or an evictor. */
+void      rr__name_store(rr_reader_entry *e, const uint64_t w[4]);
+/* The name of entry i (a consistent copy, without the word), or "". */
 void      rr__entry_name(const rr_ring *ring, uint32_t i, char out[RR_NAME_MAX + 1]);
+/* Tests only (tests/c/test_pipeline.c): when set, rr__entry_name calls it
+ * between its loads of a name's first and second words, so a test can
+ * change the name there. NULL otherwise. */
+extern void (*rr__name_read_hook)(const rr_ring *ring, uint32_t i);
 
 /* rr__stamp_writing and rr__stamp_done are in rusted_ring_inline.h. */
 

@@ -17,24 +17,50 @@
  *     by the holder of the ring's pipeline word (`pipeline.owner`, an owner
  *     word as proc.c's: taken by CAS from 0, given back by storing 0; a word
  *     naming a dead process is taken over, R17/A17). Holders do no waiting
- *     and make no wake-up call while they hold it (a wake-up's look for dead
- *     sleepers only tries the word), so it is held for microseconds.
+ *     while they hold it, so it is held for microseconds. They may make a
+ *     wake-up call (an opener whose gate rr__register_gate moved up wakes
+ *     writers) and look whether processes run (/proc); a wake-up's look for
+ *     dead sleepers only tries the word (RR_PIPE_TRY), so it fails at once
+ *     while its own thread holds it, and never waits for it. Evicting a
+ *     plain reader needs no word (proc.c rr__evict_dead_in), so a ring
+ *     without named, following, followed or writable readers never takes
+ *     it.
  *   - A name is unique among the entries whose owner word is not 0: an
  *     opener checks, and writes its name, while it holds the word; a closer
  *     (or evictor) clears it while it holds the word.
+ *   - A name is read without the word (rr_ring_reader_find, stats) as a
+ *     seqlock: its writer (the entry's holder) makes `name_seq` odd, stores
+ *     the words, makes it even again (R19, rr__name_store); a reader loads
+ *     it (A19), the words, then it again after an acquire fence, and keeps
+ *     the words only if both loads are equal and even. The owner word
+ *     cannot tell: a process that reopens the entry it closed writes the
+ *     same owner word. A writer that died between its two stores leaves it
+ *     odd until its entry's evictor (rr__pipe_leave) clears the name; a
+ *     reader gives up after RR_NAME_TRIES looks and reads "".
  *   - A mask names only entries that went ACTIVE before the mask was written
  *     (an opener follows ACTIVE readers; a rewrite copies a leader's mask,
  *     whose readers went ACTIVE before the leader did). So masks form a DAG
  *     in the order readers opened, a reader cannot follow itself, and an
  *     entry's new occupant is never in the masks of readers older than it.
+ *   - A follower's gate is at or below every leader's gate. An opener
+ *     registers its gate holding the word, at or below the limit its
+ *     leaders' gates set then (reader.c clamps its start, RR_START_LATEST
+ *     included); afterwards it reads, and so releases, only below that
+ *     limit, and gates only grow. By induction a reader's gate is at or
+ *     below the gate of every reader it follows through others too.
  *   - An entry leaves (close, eviction) while holding the word, in this
  *     order: every mask naming it is rewritten to name what it followed
  *     instead (rr__pipe_leave), then its gate is freed (R3 or S3), its state
  *     and owner word cleared (R6, R7). Its leaders' gates are at or above its
- *     own (it read only below them), so the rewrite never lowers a
- *     follower's limit. Rewrites keep "follows, directly or through others"
- *     between the readers that stay, so two writable readers never become
- *     able to hold one event at once.
+ *     own (the invariant above), so the rewrite never lowers a follower's
+ *     limit: a limit a follower cached (reader.c `lim`) stays valid across
+ *     it. Rewrites keep "follows, directly or through others" between the
+ *     readers that stay, so two writable readers never become able to hold
+ *     one event at once.
+ *   - A gate says what its reader released, not that the events below it
+ *     were published: a plain reader of a multi-producer ring opened at
+ *     RR_START_LATEST has its gate at `claim`, above claims still open. So
+ *     a follower of such a ring still looks at each event's stamp.
  *
  * The follower's limit, concurrent with a leader leaving (rr__follow_limit):
  * load the mask (A18), each named entry's gate (A3), then the mask again; a
@@ -179,8 +205,24 @@ static void rr__name_words(const char *name, uint64_t w[4])
 
 static void rr__name_load(const rr_reader_entry *e, uint64_t w[4])
 {
-    for (int k = 0; k < 4; k++)   /* relaxed: the caller re-checks, or holds the word */
+    for (int k = 0; k < 4; k++)   /* relaxed: the caller holds the word */
         w[k] = atomic_load_explicit(&e->name[k], memory_order_relaxed);
+}
+
+void rr__name_store(rr_reader_entry *e, const uint64_t w[4])
+{
+    uint64_t cur[4];
+    rr__name_load(e, cur);   /* only its holder writes it */
+    if (memcmp(cur, w, sizeof cur) == 0)
+        return;
+    /* odd (it may be already: a writer died half way) */
+    uint32_t seq = atomic_load_explicit(&e->name_seq, memory_order_relaxed) | 1u;
+    atomic_store_explicit(&e->name_seq, seq, memory_order_relaxed);
+    atomic_thread_fence(memory_order_release);   /* the odd store before the words */
+    for (int k = 0; k < 4; k++)
+        atomic_store_explicit(&e->name[k], w[k], memory_order_relaxed);
+    /* R19, pairs with A19 in rr__entry_name: the words before the even store */
+    atomic_store_explicit(&e->name_seq, seq + 1, memory_order_release);
 }
 
 static bool rr__name_is(const rr_reader_entry *e, const uint64_t want[4])
@@ -190,21 +232,37 @@ static bool rr__name_is(const rr_reader_entry *e, const uint64_t want[4])
     return memcmp(w, want, sizeof w) == 0;
 }
 
+void (*rr__name_read_hook)(const rr_ring *ring, uint32_t i);
+
+#define RR_NAME_TRIES 1024   /* looks at a name that keeps changing, then "" */
+
 void rr__entry_name(const rr_ring *ring, uint32_t i, char out[RR_NAME_MAX + 1])
 {
     const rr_reader_entry *e = &ring->readers[i];
-    /* A7: the owner word, then the name, then the owner word again: a name
-     * read while the entry changed hands is thrown away */
-    uint64_t owner = atomic_load_explicit(&e->owner, memory_order_acquire);
-    uint64_t w[4];
-    rr__name_load(e, w);
-    atomic_thread_fence(memory_order_acquire);   /* the loads above before the re-check */
-    if (owner == 0 || atomic_load_explicit(&e->owner, memory_order_relaxed) != owner) {
-        out[0] = '\0';
-        return;
+    out[0] = '\0';
+    for (int t = 0; t < RR_NAME_TRIES; t++) {
+        /* A19, pairs with R19 in rr__name_store: even, the words below are
+         * those of that change or a later one (then the re-check differs) */
+        uint32_t seq = atomic_load_explicit(&e->name_seq, memory_order_acquire);
+        if (seq & 1u) {
+            sched_yield();   /* its holder is writing it: microseconds */
+            continue;
+        }
+        uint64_t w[4];
+        for (int k = 0; k < 4; k++) {
+            w[k] = atomic_load_explicit(&e->name[k], memory_order_relaxed);
+            if (k == 0 && rr__name_read_hook)
+                rr__name_read_hook(ring, i);
+        }
+        /* the loads above before the re-check: a word stored after the odd
+         * store (release fence) makes the re-check see that store or later */
+        atomic_thread_fence(memory_order_acquire);
+        if (atomic_load_explicit(&e->name_seq, memory_order_relaxed) == seq) {
+            memcpy(out, w, RR_NAME_MAX);
+            out[RR_NAME_MAX] = '\0';
+            return;
+        }
     }
-    memcpy(out, w, RR_NAME_MAX);
-    out[RR_NAME_MAX] = '\0';
 }
 
 /* The in-use entry named by w (all zero: none), or -1. The caller holds the word. */
@@ -235,7 +293,10 @@ rr_status rr_ring_reader_find(const rr_ring *ring, const char *name, uint32_t *i
             continue;
         char got[RR_NAME_MAX + 1];
         rr__entry_name(ring, j, got);
-        if (strcmp(got, name) == 0) {
+        /* A6 again: the name read is that of a reader that finished opening
+         * (an opener writes its name while CLAIMED) */
+        if (strcmp(got, name) == 0 &&
+            atomic_load_explicit(&e->state, memory_order_acquire) == RR_ENTRY_ACTIVE) {
             *index_out = j;
             return RR_OK;
         }
@@ -393,8 +454,7 @@ rr_status rr__pipe_join(const rr_ring *ring, uint32_t index, const rr_reader_opt
     }
     /* Nothing refused: write it all. The name and flags go with the entry's
      * R6; the mask is R18, after the leaders went ACTIVE (A6 above). */
-    for (int k = 0; k < 4; k++)
-        atomic_store_explicit(&e->name[k], w[k], memory_order_relaxed);
+    rr__name_store(e, w);
     uint32_t flags = (o->writable ? RR_ENTRY_F_WRITABLE : 0) | (mask ? RR_ENTRY_F_GATE_WAIT : 0);
     atomic_store_explicit(&e->flags, flags, memory_order_relaxed);
     atomic_store_explicit(&e->after, mask, memory_order_release);
@@ -436,8 +496,8 @@ void rr__pipe_leave(const rr_ring *ring, uint32_t i)
         atomic_store_explicit(a, (m & ~bit) | up, memory_order_release);
         changed = true;
     }
-    for (int k = 0; k < 4; k++)
-        atomic_store_explicit(&e->name[k], 0, memory_order_relaxed);
+    static const uint64_t none[4] = { 0 };
+    rr__name_store(e, none);
     atomic_store_explicit(&e->after, 0, memory_order_relaxed);
     atomic_store_explicit(&e->flags, 0, memory_order_relaxed);
     if (changed || up)

@@ -20,7 +20,7 @@
  * (wait.c), but RR_POLLER_COUNT where a sleeper counts 1 (layout.h): it
  * adds itself to its queue's `waiters` (readable for a reader, writable
  * for a writer), then swaps its process's owner word into
- * `poll_owner` (R19), then takes the waiter's half of S1
+ * `poll_owner` (R20), then takes the waiter's half of S1
  * (rr__waiter_barrier: a fence and membarrier()) and looks at its
  * condition again: the caller's own second look, which fires the poller
  * itself if it finds something. The notifier's half is the rr__notify every
@@ -32,7 +32,7 @@
  * counts a poller (and makes the futex wake only when it counts a
  * sleeper: a publish that tells a poller costs one system call, the send).
  * It swaps the owner word of every armed poller of that queue for 0;
- * a swap that finds it armed (A19; R20 for the progress before it) takes
+ * a swap that finds it armed (A20; R21 for the progress before it) takes
  * the poller's count back from `waiters` and sends it one byte
  * (MSG_DONTWAIT: a full socket buffer polls readable already). A fired
  * poller is no longer counted, so later publishes cost nothing until it is
@@ -42,7 +42,7 @@
  * pollfd (a writing call that finds no room) drains the socket -- one
  * recv that finds nothing, or the bytes of earlier fires, whose news that
  * call has just looked at -- and arms it unless it is armed still. The
- * load that finds it fired (A20) comes before the call's second look, which
+ * load that finds it fired (A21) comes before the call's second look, which
  * so sees what fired it. Hence the contract: the fd stops polling readable
  * once a call found nothing, and polls readable again when something comes;
  * a wake may be spurious (a second look that finds something fires the fd
@@ -62,11 +62,11 @@
  *        fence): either the arming's look sees the progress, or the
  *        notifier sees the count and looks for pollers; the owner word and
  *        address, stored before the barrier, are seen with the count.
- *   R19  rr__poller_arm's swap of the owner word (release, after the address
- *        and the count)  ->  A19 rr__poller_fire's swap (acquire): the
+ *   R20  rr__poller_arm's swap of the owner word (release, after the address
+ *        and the count)  ->  A20 rr__poller_fire's swap (acquire): the
  *        address the notifier sends to is the armed poller's.
- *   R20  rr__poller_fire's swap (release, after the notifier's publish or
- *        release)  ->  A20 rr__poller_rearm's acquire load that finds it 0:
+ *   R21  rr__poller_fire's swap (release, after the notifier's publish or
+ *        release)  ->  A21 rr__poller_rearm's acquire load that finds it 0:
  *        the poller's next look sees what fired it.
  *   The count's decrements pair with nothing: a notifier reads `waiters`
  *   only to decide whether to call. Process-local: a handle's rr_poller
@@ -215,8 +215,8 @@ void rr__poller_fire(const rr_ring *ring, _Atomic uint64_t *owner, _Atomic uint6
 {
     if (atomic_load_explicit(owner, memory_order_relaxed) == 0)
         return;
-    /* A19 (the address below is the armed poller's) and R20 (our progress
-     * before it, for the poller's A20) */
+    /* A20 (the address below is the armed poller's) and R21 (our progress
+     * before it, for the poller's A21) */
     if (atomic_exchange_explicit(owner, 0, memory_order_acq_rel) == 0)
         return;   /* another notifier fired it */
     uint64_t to = atomic_load_explicit(addr, memory_order_relaxed);
@@ -247,7 +247,7 @@ void rr__poll_notify(const rr_ring *ring, rr_waitq *q)
     }
 }
 
-/* Count the poller in q->waiters and name it (S1's stores, then R19); a
+/* Count the poller in q->waiters and name it (S1's stores, then R20); a
  * word that named a poller already -- the same handle's, armed by another
  * thread sharing it (a multi-producer writer), or a dead writer's -- was
  * counted in the same queue (the writer's slot is always `writable`; a
@@ -257,10 +257,10 @@ void rr__poll_notify(const rr_ring *ring, rr_waitq *q)
 static bool rr__poller_arm(const rr_ring *ring, rr_waitq *q, _Atomic uint64_t *owner,
                            _Atomic uint64_t *addr, uint64_t me, uint64_t my_addr)
 {
-    /* published by R19 */
+    /* published by R20 */
     atomic_store_explicit(addr, rr__poll_word(ring, q, my_addr), memory_order_relaxed);
     atomic_fetch_add_explicit(&q->waiters, RR_POLLER_COUNT, memory_order_seq_cst);   /* S1 */
-    /* R19, pairs with A19 in rr__poller_fire */
+    /* R20, pairs with A20 in rr__poller_fire */
     if (atomic_exchange_explicit(owner, me, memory_order_acq_rel) != 0)
         atomic_fetch_sub_explicit(&q->waiters, RR_POLLER_COUNT, memory_order_release);
     return rr__waiter_barrier(ring);
@@ -281,7 +281,7 @@ bool rr__poller_rearm(const rr_ring *ring, rr_poller *p, rr_waitq *q, _Atomic ui
 {
     rr__poller_drain(atomic_load_explicit(&p->fd, memory_order_acquire));
     uint64_t me = rr__self_owner();
-    /* A20, pairs with R20 in rr__poller_fire */
+    /* A21, pairs with R21 in rr__poller_fire */
     if (atomic_load_explicit(owner, memory_order_acquire) == me) {
         if (rr__poll_queue(ring, atomic_load_explicit(addr, memory_order_relaxed)) == q)
             return false;   /* armed still: nothing came since it was */
@@ -300,7 +300,7 @@ void rr__poller_forget(const rr_ring *ring, _Atomic uint64_t *owner, _Atomic uin
     if (was == 0 || (dead_only && rr__owner_alive(was)))
         return;
     /* whoever swaps it for 0 takes the count back (the notifier's swap too);
-     * acq_rel, as A19: the word then read names the queue that counts it */
+     * acq_rel, as A20: the word then read names the queue that counts it */
     if (atomic_compare_exchange_strong_explicit(owner, &was, 0, memory_order_acq_rel,
                                                 memory_order_relaxed))
         atomic_fetch_sub_explicit(&rr__poll_queue(ring, atomic_load_explicit(

@@ -142,9 +142,11 @@ void rr__forget_dead_sleeper(rr_waitq *q, _Atomic uint64_t *sleeping)
 }
 
 /* Entry i's owner word names `owner`, a dead process: evict it. The caller
- * holds the pipeline word (pipeline.c). False when another process evicted it
- * first. */
-static bool rr__evict_entry(const rr_ring *ring, uint32_t i, uint64_t owner, uint64_t me)
+ * holds the pipeline word (pipeline.c) if `piped`, which it must when the
+ * entry is named, follows, is followed or is writable. False when another
+ * process evicted it first. */
+static bool rr__evict_entry(const rr_ring *ring, uint32_t i, uint64_t owner, uint64_t me,
+                            bool piped)
 {
     rr_layout *L = ring->L;
     rr_reader_entry *e = &ring->readers[i];
@@ -161,7 +163,8 @@ static bool rr__evict_entry(const rr_ring *ring, uint32_t i, uint64_t owner, uin
      * count is taken back, and it is freed for new readers. The free gate is
      * seq_cst: a store followed by the notify's load of the waiters (S3,
      * then S1); the state is R6 and the owner word's return R7. */
-    rr__pipe_leave(ring, i);
+    if (piped)
+        rr__pipe_leave(ring, i);
     atomic_store_explicit(&e->gate, RR_GATE_FREE, memory_order_seq_cst);
     atomic_store_explicit(&e->state, RR_ENTRY_FREE, memory_order_release);
     if (slept != 0 && !rr__owner_alive(slept))
@@ -176,7 +179,12 @@ static bool rr__evict_entry(const rr_ring *ring, uint32_t i, uint64_t owner, uin
 }
 
 /* Evictions change masks and names (pipeline.c), so they hold the pipeline
- * word, taken at the first dead entry found: briefly (a writer waiting for
+ * word, taken at the first dead entry found that is named, follows, is
+ * followed or is writable (rr__pipe_involved). A plain reader's entry needs
+ * no word: nobody can come to follow it (it has no name, and a handle to
+ * follow it by lives in its dead process), and no mask names it (it is not
+ * FOLLOWED), so a ring without pipelines never takes the word. The word is
+ * taken briefly (a writer waiting for
  * room, an opener finding the table full, a follower waiting for its
  * leaders: each looks again later, so a word that a live process keeps, even
  * a stopped one or one some process scribbled there, never makes them wait
@@ -198,10 +206,15 @@ uint32_t rr__evict_dead_in(const rr_ring *ring, uint64_t mask, bool sleepers_onl
         uint64_t owner = atomic_load_explicit(&e->owner, memory_order_acquire);
         if (owner == 0 || rr__owner_alive(owner))
             continue;
-        if (!locked && !rr__pipe_lock(ring, lock))
-            break;
-        locked = true;
-        evicted += rr__evict_entry(ring, i, owner, me);
+        /* a dead closer (or evictor) clears the entry's own name, mask
+         * and flags last, after every rewrite (pipeline.c rr__pipe_leave):
+         * it is involved until its leaving is complete */
+        if (!locked && rr__pipe_involved(e)) {
+            if (!rr__pipe_lock(ring, lock))
+                break;
+            locked = true;
+        }
+        evicted += rr__evict_entry(ring, i, owner, me, locked);
     }
     if (locked && lock != RR_PIPE_HELD)
         rr__pipe_unlock(ring);

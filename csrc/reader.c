@@ -12,12 +12,16 @@
  * reader looks at it once per batch, not at a stamp per event (below).
  *
  * A follower (pipeline.c) reads in place below its leaders' limit, the
- * lowest gate of the readers it follows (`avail`, RR_READ_FOLLOW): every
- * slot below it holds its event complete (a leader passed it) and no writer
- * refills it (the follower's own gate is lower). It takes the fast path a
- * single producer's reader takes below `published`, looks at the leaders'
- * gates again only when it reaches the limit, and waits on the `writable`
- * queue, which releases notify.
+ * lowest gate of the readers it follows (`lim`, RR_READ_FOLLOW): no writer
+ * refills a slot below it (the follower's own gate is lower). With one
+ * producer every such slot holds its event complete (a leader's gate is at
+ * most `published`), so it takes the fast path a single producer's reader
+ * takes below `published` (`avail` = `lim`). With several it still looks at
+ * each stamp (rr__follow_take): a plain leader opened at RR_START_LATEST has
+ * its gate at `claim`, above claims no producer has published yet. It looks
+ * at the leaders' gates again only when it reaches the limit, and waits on
+ * the `writable` queue, which releases notify (and, with several producers,
+ * publishes too).
  *
  * Overwrite reads are a seqlock: load the stamp, copy the payload, fence, load
  * the stamp again. The copy is kept only if both stamps say "event pos,
@@ -164,8 +168,8 @@ rr_status rr_reader_open_opts(rr_ring *ring, const rr_reader_options *opts, rr_r
     atomic_store_explicit(&e->wait, (uint32_t)opts->wait, memory_order_relaxed);
     /* A plain reader's second line: no name, follows nobody, no flags (a
      * follower's flag may outlive a close that had nothing to rewrite) */
-    for (int k = 0; k < 4; k++)
-        atomic_store_explicit(&e->name[k], 0, memory_order_relaxed);
+    static const uint64_t unnamed[4] = { 0 };
+    rr__name_store(e, unnamed);   /* R19: a reader of names may be looking */
     atomic_store_explicit(&e->after, 0, memory_order_relaxed);
     atomic_store_explicit(&e->flags, 0, memory_order_relaxed);
     uint64_t follows = 0;
@@ -188,6 +192,17 @@ rr_status rr_reader_open_opts(rr_ring *ring, const rr_reader_options *opts, rr_r
     uint64_t head = rr__head(ring);
     uint64_t pos = start == RR_START_LATEST ? head
                  : head > ring->capacity ? head - ring->capacity : 0;
+    if (follows) {
+        /* no further than its leaders released, their gates read holding the
+         * word (none leaves meanwhile): so its gate is at or below every
+         * leader's, and its own followers' limits stay below theirs
+         * (pipeline.c); a follower opened at RR_START_LATEST starts at the
+         * latest event its leaders are done with */
+        uint64_t mask;
+        uint64_t lim = rr__follow_limit(ring, e, &mask);
+        if (pos > lim)
+            pos = lim;
+    }
     if (!ring->overwrite)
         pos = rr__register_gate(ring, e, pos);
     atomic_store_explicit(&e->position, pos, memory_order_relaxed);
@@ -202,7 +217,7 @@ rr_status rr_reader_open_opts(rr_ring *ring, const rr_reader_options *opts, rr_r
     r->index = index;
     atomic_init(&r->owner, me);
     atomic_init(&r->fork_gen, rr__fork_watch());
-    r->pos = r->gate = r->cur_lo = r->avail = pos;
+    r->pos = r->gate = r->cur_lo = r->avail = r->lim = pos;
     r->idx = pos % ring->capacity;
     r->direct = ring->overwrite || ring->multi ? RR_READ_STAMPED : RR_READ_DIRECT;
     if (follows)
@@ -494,6 +509,13 @@ static inline bool rr__stamped_take(rr_reader *r, rr_event *ev, const rr_ring *r
     return rr__direct_take(r, ev, ring);
 }
 
+/* A follower's take below its limit: with several producers, a leader's
+ * gate may sit above a claim not yet published (see the top). */
+static inline bool rr__follow_take(rr_reader *r, rr_event *ev, const rr_ring *ring)
+{
+    return ring->multi ? rr__stamped_take(r, ev, ring) : rr__direct_take(r, ev, ring);
+}
+
 static inline bool rr__direct_usable(rr_reader *r)
 {
     return atomic_load_explicit(&rr__fork_gen, memory_order_relaxed) ==
@@ -504,7 +526,8 @@ static inline bool rr__direct_usable(rr_reader *r)
 
 /* A follower whose mask became empty (every reader it followed left, and
  * they followed nobody) reads as a plain reader from now on; `avail` stays a
- * valid bound. Its sleeper, if any, is now counted in readable.waiters. */
+ * valid bound (`lim` with one producer, at most `pos` with several). Its
+ * sleeper, if any, is now counted in readable.waiters. */
 static void rr__follow_end(rr_reader *r)
 {
     r->direct = r->ring->multi ? RR_READ_STAMPED : RR_READ_DIRECT;
@@ -523,9 +546,11 @@ static bool rr__follow_more(rr_reader *r)
         rr__follow_end(r);
         return true;
     }
-    if (lim > r->avail)
-        r->avail = lim;
-    return r->pos < r->avail;
+    if (lim > r->lim)
+        r->lim = lim;
+    if (!r->ring->multi)
+        r->avail = r->lim;   /* the fast path's bound: every event below is there */
+    return r->pos < r->lim;
 }
 
 /* A follower of a shared ring waiting behind its leaders: every
@@ -546,7 +571,7 @@ static rr_status rr__fetch_in_place(rr_reader *r, rr_event *ev)
 {
     rr_ring *ring = r->ring;
     for (;;) {
-        if (r->direct == RR_READ_FOLLOW && r->pos >= r->avail && !rr__follow_more(r))
+        if (r->direct == RR_READ_FOLLOW && r->pos >= r->lim && !rr__follow_more(r))
             return RR_EMPTY;   /* not yet released by every reader it follows */
         rr_slot_meta *m = rr__meta(ring, r->idx);
         uint64_t want = rr__stamp_done(r->pos);
@@ -851,11 +876,12 @@ static rr_status rr__next_batch_slow(rr_reader *r, rr_event *evs, size_t max, si
         return forked;
     rr__move_on(r);
     if (!r->ring->overwrite && r->direct == RR_READ_FOLLOW &&   /* (rr__move_on's test) */
-        (r->pos < r->avail || rr__follow_more(r)) && r->direct == RR_READ_FOLLOW) {
-        /* a follower: every event below its leaders' limit is there, released
-         * by them (an abandoned claim's slot stops the run: rr__direct_take) */
-        size_t most = r->avail - r->pos < max ? (size_t)(r->avail - r->pos) : max, n = 0;
-        while (n < most && rr__direct_take(r, &evs[n], r->ring))
+        (r->pos < r->lim || rr__follow_more(r)) && r->direct == RR_READ_FOLLOW) {
+        /* a follower: every event below its leaders' limit is released by
+         * them (a claim not yet published, or an abandoned claim's slot,
+         * stops the run: rr__follow_take) */
+        size_t most = r->lim - r->pos < max ? (size_t)(r->lim - r->pos) : max, n = 0;
+        while (n < most && rr__follow_take(r, &evs[n], r->ring))
             n++;
         if (n > 0) {
             r->delivered += n;

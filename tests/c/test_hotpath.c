@@ -284,7 +284,7 @@ typedef struct wait_report {
     int futex_traps;    /* futex calls the filtered thread tried */
     int other_traps;    /* any other system call it tried */
     int bad;            /* calls that did not do what they should, rounds not finished */
-    int counted;        /* rounds whose waiter was counted in a wait queue at the time */
+    int counted;        /* rounds whose call found its waiter in the wait queue */
 } wait_report;
 
 static wait_report *report;
@@ -419,9 +419,16 @@ static void wait_child(size_t k, rr_wait_strategy wait, bool writer_waits)
             report->bad++;
             break;
         }
-        report->counted += atomic_load(&q->waiters) != 0;
+        /* A round counts when the waiter was in the queue as this thread's
+         * call looked: the call then bumps the futex word for its wake-up.
+         * (On a loaded machine the waiter's 5 ms wait can run out between
+         * a look from here and the call's own look at `waiters`: it was
+         * rightly not woken, and the word shows it.) */
+        bool queued = atomic_load(&q->waiters) != 0;
+        uint32_t word = atomic_load(&q->futex);
         rr_status st = writer_waits ? rr_reader_next(p.h.r, &ev, 0)
                                     : rr_writer_add(p.h.w, buf, sizeof buf, 0, NULL, 0);
+        report->counted += queued && atomic_load(&q->futex) != word;
         report->bad += st != RR_OK;
         if (!SPIN_UNTIL(atomic_load(&p.done) == i + 1)) {
             report->bad++;

@@ -73,6 +73,63 @@ static uint64_t value_of(const rr_event *ev)
 
 /* ---- names ---------------------------------------------------------------------- */
 
+/* rr__name_read_hook: the reader named `hook_from` closes, and one named
+ * `hook_to` opens in the same entry (the same process: the same owner word),
+ * between rr__entry_name's loads of the name's first and second words. */
+static const char *hook_from = "aaaaaaaabbbbbbbbccccccccddddddd";
+static const char *hook_to = "eeeeeeeeffffffffgggggggghhhhhhh";
+static rr_reader *hook_reader;
+static int hook_calls;
+
+static void rename_in_the_middle(const rr_ring *ring, uint32_t i)
+{
+    if (hook_calls++ > 0 || i != rr_reader_index(hook_reader))
+        return;
+    rr_reader_close(hook_reader);
+    hook_reader = NULL;
+    CHECK_ST(open_named((rr_ring *)ring, hook_to, &hook_reader), RR_OK);
+    CHECK_EQ(rr_reader_index(hook_reader), i);
+}
+
+TEST(test_a_name_that_changes_while_it_is_read_is_read_whole_or_not_at_all)
+{
+    rr_ring *ring = bp_ring(8);
+    CHECK_ST(open_named(ring, hook_from, &hook_reader), RR_OK);
+    /* the first word of one name, the rest of the other: no reader's */
+    hook_calls = 0;
+    rr__name_read_hook = rename_in_the_middle;
+    uint32_t idx = 99;
+    rr_status st = rr_ring_reader_find(ring, "aaaaaaaaffffffffgggggggghhhhhhh", &idx);
+    rr__name_read_hook = NULL;
+    CHECK(hook_calls >= 1);   /* the rename happened mid-read */
+    CHECK_ST(st, RR_INVALID);
+    CHECK_EQ(idx, 99);
+    /* and the new name, read while it changes, is found whole */
+    rr_reader_close(hook_reader);
+    CHECK_ST(open_named(ring, hook_from, &hook_reader), RR_OK);
+    hook_calls = 0;
+    rr__name_read_hook = rename_in_the_middle;
+    st = rr_ring_reader_find(ring, hook_to, &idx);
+    rr__name_read_hook = NULL;
+    CHECK_ST(st, RR_OK);
+    CHECK_EQ(idx, rr_reader_index(hook_reader));
+    /* the stats read the same way */
+    rr_reader_close(hook_reader);
+    CHECK_ST(open_named(ring, hook_from, &hook_reader), RR_OK);
+    hook_calls = 0;
+    rr__name_read_hook = rename_in_the_middle;
+    static rr_ring_stats stats;
+    st = rr_ring_stats_get(ring, &stats);
+    rr__name_read_hook = NULL;
+    CHECK_ST(st, RR_OK);
+    CHECK(hook_calls >= 1);   /* the rename happened mid-read */
+    CHECK_EQ(stats.reader_count, 1);
+    CHECK(strcmp(stats.readers[0].name, hook_to) == 0);
+    rr_reader_close(hook_reader);
+    rr_ring_destroy(ring);
+}
+
+
 TEST(test_a_named_reader_keeps_its_name_in_the_handle_the_stats_and_the_table)
 {
     rr_ring *ring = bp_ring(8);
@@ -325,6 +382,146 @@ TEST(test_a_follower_on_a_multi_producer_ring_is_gated_too)
     rr_ring_destroy(ring);
 }
 
+static rr_status open_latest_after(rr_ring *ring, const char *name, rr_reader *lead,
+                                   bool writable, rr_reader **out)
+{
+    rr_reader_options o = RR_READER_OPTIONS_INIT;
+    o.name = name;
+    o.start = RR_START_LATEST;
+    o.after = (const rr_reader *const *)&lead;
+    o.after_count = lead ? 1 : 0;
+    o.writable = writable;
+    return rr_reader_open_opts(ring, &o, out);
+}
+
+typedef struct waiting_follower {
+    rr_reader *f;
+    rr_event   ev;
+    rr_status  st;
+    _Atomic int done;
+} waiting_follower;
+
+static void *follower_waits(void *arg)
+{
+    waiting_follower *wf = arg;
+    wf->st = rr_reader_next(wf->f, &wf->ev, SEC(60));
+    atomic_store(&wf->done, 1);
+    return NULL;
+}
+
+
+TEST(test_a_follower_of_a_latest_reader_on_a_multi_producer_ring_is_handed_no_unpublished_claim)
+{
+    rr_ring *ring = ring_of(8, RR_MODE_BACKPRESSURE, RR_PRODUCERS_MULTI);
+    rr_writer *w = NULL;
+    rr_reader *lead = NULL, *f = NULL;
+    CHECK_ST(rr_writer_open(ring, &w), RR_OK);
+    rr_claim c;
+    CHECK_ST(rr_writer_claim(w, 1, sizeof(uint64_t), &c, 0), RR_OK);   /* seq 0, open */
+    uint64_t v = 77;
+    memcpy(rr_claim_data(&c, 0), &v, sizeof v);
+    /* the leader's gate is at `claim` (1), above the open claim */
+    rr_reader_options lo = RR_READER_OPTIONS_INIT;
+    lo.name = "latest";
+    lo.start = RR_START_LATEST;
+    CHECK_ST(rr_reader_open_opts(ring, &lo, &lead), RR_OK);
+    CHECK_ST(open_after(ring, NULL, lead, false, &f), RR_OK);
+    CHECK_EQ(rr_reader_cursor(f), 0);
+    rr_event ev[4];
+    size_t n = 9;
+    rr_block b;
+    for (int k = 0; k < 2; k++) {
+        CHECK_ST(rr_reader_next(f, &ev[0], 0), RR_EMPTY);
+        CHECK_ST(rr_reader_next_batch(f, ev, 4, &n, 0), RR_EMPTY);
+        CHECK_EQ(n, 0);
+        CHECK_ST(rr_reader_next_block(f, 4, &b, 0), RR_EMPTY);
+    }
+    CHECK_EQ(rr_reader_cursor(f), 0);
+    /* asleep behind the claim, it wakes when the claim is published */
+    waiting_follower wf = { .f = f };
+    pthread_t t;
+    CHECK(pthread_create(&t, NULL, follower_waits, &wf) == 0);
+    CHECK(WAIT_UNTIL(atomic_load(&ring->L->writable.waiters) == 1, 10.0));
+    CHECK_ST(rr_writer_publish(w, &c), RR_OK);
+    pthread_join(t, NULL);
+    CHECK_ST(wf.st, RR_OK);
+    CHECK_EQ(wf.ev.sequence, 0);
+    CHECK_EQ(value_of(&wf.ev), 77);
+    CHECK_ST(rr_reader_next(f, &ev[0], 0), RR_EMPTY);   /* the leader released only 0 */
+    rr_reader_close(f);
+    rr_reader_close(lead);
+    rr_writer_close(w);
+    rr_ring_destroy(ring);
+}
+
+TEST(test_a_follower_opened_at_latest_starts_where_its_leaders_stopped_so_no_writable_readers_share_an_event)
+{
+    rr_ring *ring = bp_ring(16);
+    rr_writer *w = NULL;
+    rr_reader *k = NULL, *l = NULL, *f = NULL;
+    CHECK_ST(rr_writer_open(ring, &w), RR_OK);
+    CHECK_ST(open_after(ring, "K", NULL, true, &k), RR_OK);
+    add_values(w, 0, 10);
+    rr_event ek, ev[16];
+    CHECK_ST(rr_reader_next(k, &ek, 0), RR_OK);   /* K has event 0 */
+    CHECK_EQ(ek.sequence, 0);
+    const char *kn[1] = { "K" }, *ln[1] = { "L" };
+    rr_reader_options lo = RR_READER_OPTIONS_INIT;
+    lo.name = "L";
+    lo.start = RR_START_LATEST;
+    lo.after_names = kn;
+    lo.after_names_count = 1;
+    CHECK_ST(rr_reader_open_opts(ring, &lo, &l), RR_OK);
+    CHECK_EQ(rr_reader_cursor(l), 0);             /* K released nothing yet */
+    CHECK_ST(open_after_names(ring, "F", ln, 1, true, &f), RR_OK);
+    size_t n = 9;
+    CHECK_ST(rr_reader_next_batch(f, ev, 16, &n, 0), RR_EMPTY);
+    CHECK_EQ(n, 0);
+    CHECK_ST(rr_reader_next(l, &ev[0], 0), RR_EMPTY);
+    /* K moves on: L gets event 0, then F, once L moved on */
+    CHECK_ST(rr_reader_next(k, &ek, 0), RR_OK);
+    CHECK_ST(rr_reader_next(l, &ev[0], 0), RR_OK);
+    CHECK_EQ(ev[0].sequence, 0);
+    CHECK_ST(rr_reader_next_batch(f, ev, 16, &n, 0), RR_EMPTY);
+    CHECK_ST(rr_reader_next(l, &ev[0], 0), RR_EMPTY);   /* releases 0 */
+    CHECK_ST(rr_reader_next_batch(f, ev, 16, &n, 0), RR_OK);
+    CHECK_EQ(n, 1);
+    CHECK_EQ(ev[0].sequence, 0);
+    rr_reader_close(f);
+    rr_reader_close(l);
+    rr_reader_close(k);
+    rr_writer_close(w);
+    rr_ring_destroy(ring);
+}
+
+TEST(test_when_a_latest_follower_closes_its_follower_reads_no_further_than_the_leader_left)
+{
+    rr_ring *ring = bp_ring(16);
+    rr_writer *w = NULL;
+    rr_reader *k = NULL, *l = NULL, *f = NULL;
+    CHECK_ST(rr_writer_open(ring, &w), RR_OK);
+    CHECK_ST(open_named(ring, "K", &k), RR_OK);
+    add_values(w, 0, 10);
+    CHECK_ST(open_latest_after(ring, NULL, k, false, &l), RR_OK);
+    CHECK_ST(open_after(ring, NULL, l, false, &f), RR_OK);
+    rr_event ev;
+    CHECK_ST(rr_reader_next(f, &ev, 0), RR_EMPTY);
+    rr_reader_close(l);
+    CHECK_EQ(rr_reader_after(f), UINT64_C(1) << rr_reader_index(k));
+    CHECK_ST(rr_reader_next(f, &ev, 0), RR_EMPTY);
+    for (int i = 0; i < 3; i++)
+        CHECK_ST(rr_reader_next(k, &ev, 0), RR_OK);   /* K released 0 and 1 */
+    CHECK_ST(rr_reader_next(f, &ev, 0), RR_OK);
+    CHECK_EQ(ev.sequence, 0);
+    CHECK_ST(rr_reader_next(f, &ev, 0), RR_OK);
+    CHECK_EQ(ev.sequence, 1);
+    CHECK_ST(rr_reader_next(f, &ev, 0), RR_EMPTY);
+    rr_reader_close(f);
+    rr_reader_close(k);
+    rr_writer_close(w);
+    rr_ring_destroy(ring);
+}
+
 TEST(test_a_follower_of_a_closed_ring_drains_only_what_its_leader_released)
 {
     rr_ring *ring = bp_ring(8);
@@ -502,21 +699,6 @@ TEST(test_two_writable_readers_that_could_hold_one_event_at_once_are_refused)
 }
 
 /* ---- waking ------------------------------------------------------------------------------ */
-
-typedef struct waiting_follower {
-    rr_reader *f;
-    rr_event   ev;
-    rr_status  st;
-    _Atomic int done;
-} waiting_follower;
-
-static void *follower_waits(void *arg)
-{
-    waiting_follower *wf = arg;
-    wf->st = rr_reader_next(wf->f, &wf->ev, SEC(60));
-    atomic_store(&wf->done, 1);
-    return NULL;
-}
 
 TEST(test_a_follower_asleep_when_its_last_leader_closes_wakes_for_the_writers_next_event)
 {
@@ -726,6 +908,30 @@ TEST(test_a_followed_readers_process_dying_hands_its_follower_to_what_it_followe
     rr_shm_unlink(name);
 }
 
+TEST(test_a_dead_plain_reader_is_evicted_while_a_live_process_holds_the_pipeline_word)
+{
+    const char *name = fresh_name();
+    rr_ring *ring = shm_ring(name);
+    CHECK(ring);
+    pid_t pid = spawn_reader(name, NULL, NULL, false, 0);   /* plain; exits without closing */
+    int status = 0;
+    CHECK(waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    pid = spawn_reader(name, "named", NULL, false, 0);
+    CHECK(waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    CHECK(rr__pipe_lock(ring, RR_PIPE_TAKE));   /* a live holder: this process */
+    CHECK_EQ(rr__evict_dead_readers(ring, false), 1);   /* the plain one, without the word */
+    CHECK(has_reader(ring, "named"));                  /* the named one waits for it */
+    rr__pipe_unlock(ring);
+    CHECK_EQ(rr__evict_dead_readers(ring, false), 1);
+    CHECK(!has_reader(ring, "named"));
+    rr_ring_stats s;
+    rr_ring_stats_get(ring, &s);
+    CHECK_EQ(s.readers_evicted, 2);
+    CHECK_EQ(s.reader_count, 0);
+    rr_ring_destroy(ring);
+    rr_shm_unlink(name);
+}
+
 TEST(test_a_pipeline_word_left_by_a_dead_process_is_taken_over)
 {
     const char *name = fresh_name();
@@ -754,6 +960,7 @@ int main(void)
     RUN(test_a_named_reader_keeps_its_name_in_the_handle_the_stats_and_the_table);
     RUN(test_a_duplicate_name_is_refused_and_the_name_is_free_again_after_close);
     RUN(test_names_that_are_too_long_hold_nul_or_are_not_utf8_are_refused);
+    RUN(test_a_name_that_changes_while_it_is_read_is_read_whole_or_not_at_all);
     RUN(test_an_unknown_name_in_after_names_is_refused_naming_it);
     RUN(test_a_reader_naming_itself_in_after_names_is_refused_as_a_cycle);
     RUN(test_after_refuses_null_handles_and_readers_of_another_ring);
@@ -762,6 +969,9 @@ int main(void)
     RUN(test_a_follower_of_two_readers_waits_for_the_slower);
     RUN(test_a_followers_block_ends_where_its_leader_stopped);
     RUN(test_a_follower_on_a_multi_producer_ring_is_gated_too);
+    RUN(test_a_follower_of_a_latest_reader_on_a_multi_producer_ring_is_handed_no_unpublished_claim);
+    RUN(test_a_follower_opened_at_latest_starts_where_its_leaders_stopped_so_no_writable_readers_share_an_event);
+    RUN(test_when_a_latest_follower_closes_its_follower_reads_no_further_than_the_leader_left);
     RUN(test_a_follower_of_a_closed_ring_drains_only_what_its_leader_released);
     RUN(test_when_a_followed_reader_closes_its_followers_follow_what_it_followed);
     RUN(test_a_followers_entry_is_plain_for_the_next_reader_that_takes_it);
@@ -777,6 +987,8 @@ int main(void)
     RUN(test_a_follower_killed_asleep_gives_back_its_count_in_the_writable_queue);
     reap_children();
     RUN(test_a_followed_readers_process_dying_hands_its_follower_to_what_it_followed);
+    reap_children();
+    RUN(test_a_dead_plain_reader_is_evicted_while_a_live_process_holds_the_pipeline_word);
     reap_children();
     RUN(test_a_pipeline_word_left_by_a_dead_process_is_taken_over);
     reap_children();
