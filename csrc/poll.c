@@ -55,6 +55,12 @@
  * reaper also looks at entries whose poller is armed), a dead writer's
  * poller is reaped like a dead writer's sleeper (proc.c).
  *
+ * Closing. A handle closed with a pollfd sends its own socket one byte
+ * before it closes its fd (rr__poll_last_word): a copy of the fd that an
+ * event loop watches keeps the socket alive, undrained, so the copy polls
+ * readable for good and whoever waits on it looks and finds the handle
+ * closed, even one that started waiting after the close.
+ *
  * Ordering (labels of layout.h, where every pair is listed):
  *   S1   the arming's count (seq_cst add) and rr__waiter_barrier against the
  *        notifier's store of its progress and its load of `waiters`
@@ -186,6 +192,23 @@ static void rr__poll_send(const rr_ring *ring, uint64_t addr)
     socklen_t len = rr__poll_sockaddr(addr, &sa);
     const char one = 1;
     syscall(SYS_sendto, tx, &one, (size_t)1, MSG_DONTWAIT | MSG_NOSIGNAL, &sa, len);
+}
+
+/* A closing handle's last word to its own socket: one byte to its own
+ * address, from itself, before its fd is closed. A copy of the fd (dup(),
+ * as an event loop may watch one: python/rusted_ring/_aio.py) keeps the
+ * socket open, and nobody drains it any more, so the copy polls readable
+ * from now on and a task that waits on it wakes, looks and finds the handle
+ * closed, however its wait and the close interleave. (A full buffer polls
+ * readable already.) */
+static void rr__poll_last_word(int fd, uint64_t addr)
+{
+    if (fd < 0 || addr == 0)
+        return;
+    struct sockaddr_un sa;
+    socklen_t len = rr__poll_sockaddr(addr, &sa);
+    const char one = 1;
+    syscall(SYS_sendto, fd, &one, (size_t)1, MSG_DONTWAIT | MSG_NOSIGNAL, &sa, len);
 }
 
 void rr__poll_ring_destroy(rr_ring *ring)
@@ -430,7 +453,9 @@ void rr__reader_poll_close(rr_reader *r, bool entry_mine)
         rr__poller_forget(r->ring, &e->poll_owner, &e->poll_addr, false);
         atomic_store_explicit(&e->poll_addr, 0, memory_order_relaxed);
     }
-    rr__poll_close_fd(atomic_exchange_explicit(&r->poll.fd, -1, memory_order_relaxed));
+    int fd = atomic_exchange_explicit(&r->poll.fd, -1, memory_order_relaxed);
+    rr__poll_last_word(fd, atomic_load_explicit(&r->poll.addr, memory_order_relaxed));
+    rr__poll_close_fd(fd);
 }
 
 void rr__writer_poll_close(rr_writer *w, bool mine)
@@ -446,7 +471,9 @@ void rr__writer_poll_close(rr_writer *w, bool mine)
         atomic_compare_exchange_strong_explicit(&L->control.writer_poll_addr, &word, 0,
                                                 memory_order_acq_rel, memory_order_relaxed);
     }
-    rr__poll_close_fd(atomic_exchange_explicit(&w->poll.fd, -1, memory_order_relaxed));
+    int fd = atomic_exchange_explicit(&w->poll.fd, -1, memory_order_relaxed);
+    rr__poll_last_word(fd, addr);
+    rr__poll_close_fd(fd);
 }
 
 /* ---- how often to look anyway ---------------------------------------------------- */

@@ -27,7 +27,10 @@ no cycle through a handle the collector cannot see. The loop registers
 ``_aio_fd()``, a dup of ``fileno()`` that the handle keeps until it is
 deallocated, so closing the handle, from any thread at any time, never
 closes an fd a loop still watches. ``close()`` wakes the waiting tasks
-(``handle_closed``), whose calls then raise RingClosed. An event loop closed
+(``handle_closed``), whose calls then raise RingClosed; a task that had
+looked but not yet waited when the close came is woken by the fd itself:
+the core's close sends the handle's socket a last byte that nobody drains,
+so the copy polls readable for good. An event loop closed
 while tasks wait leaves nothing behind once the collector takes those
 tasks: the registration went with the loop's selector, the dup goes with
 the handle.

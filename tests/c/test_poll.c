@@ -552,6 +552,49 @@ TEST(test_poll_intervals_are_nonzero_only_where_a_dead_process_could_hang_the_wa
     }
 }
 
+/* An event loop may watch a copy of the fd (Python's asyncio does): once the
+ * handle is closed, by any thread, the copy polls readable for good, so a
+ * task that started waiting on it around the close wakes and finds it
+ * closed. Both copies were quiet before the close. */
+TEST(test_a_copy_of_a_pollfd_polls_readable_for_good_once_its_handle_is_closed)
+{
+    /* a reader with nothing to read: its fd quiet */
+    rr_ring *ring = ring_of(RR_MODE_BACKPRESSURE, RR_PRODUCERS_SINGLE, 2);
+    CHECK(ring);
+    rr_writer *w;
+    rr_reader *r, *stuck;
+    CHECK_ST(rr_reader_open(ring, RR_START_OLDEST, &r), RR_OK);
+    int rfd;
+    CHECK_ST(rr_reader_pollfd(r, &rfd), RR_OK);
+    int rcopy = dup(rfd);
+    CHECK(rcopy >= 0);
+    CHECK(!readable(rcopy, 0));
+    rr_reader_close(r);
+    CHECK(readable(rcopy, 5000));
+    CHECK(readable(rcopy, 0));                     /* nobody drains it */
+    CHECK_EQ(atomic_load(&ring->L->readable.waiters), 0);
+    close(rcopy);
+
+    /* a writer with no room (a reader that does not read): its fd quiet */
+    CHECK_ST(rr_writer_open(ring, &w), RR_OK);
+    CHECK_ST(rr_reader_open(ring, RR_START_OLDEST, &stuck), RR_OK);
+    CHECK_ST(add_seq(w, 0), RR_OK);
+    CHECK_ST(add_seq(w, 1), RR_OK);
+    CHECK_ST(add_seq(w, 2), RR_FULL);
+    int wfd;
+    CHECK_ST(rr_writer_pollfd(w, &wfd), RR_OK);
+    int wcopy = dup(wfd);
+    CHECK(wcopy >= 0);
+    CHECK(!readable(wcopy, 0));
+    rr_writer_close(w);
+    CHECK(readable(wcopy, 5000));
+    CHECK(readable(wcopy, 0));
+    CHECK_EQ(atomic_load(&ring->L->writable.waiters), 0);
+    close(wcopy);
+    rr_reader_close(stuck);
+    CHECK_ST(rr_ring_destroy(ring), RR_OK);
+}
+
 TEST(test_pollfd_calls_without_a_handle_are_refused)
 {
     int fd;
@@ -584,6 +627,7 @@ int main(void)
     RUN(test_the_writer_pollfd_of_a_process_that_died_is_taken_over);
     reap_children();
     RUN(test_poll_intervals_are_nonzero_only_where_a_dead_process_could_hang_the_wait);
+    RUN(test_a_copy_of_a_pollfd_polls_readable_for_good_once_its_handle_is_closed);
     RUN(test_pollfd_calls_without_a_handle_are_refused);
     return check_report();
 }

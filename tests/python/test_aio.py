@@ -337,6 +337,49 @@ def test_closing_a_reader_an_awaiting_task_waits_on_raises_ring_closed_in_it():
     run(main())
 
 
+@pytest.mark.parametrize("side", ["reader", "writer"])
+def test_a_handle_closed_by_another_thread_between_a_tasks_look_and_its_wait_wakes_it(
+        side, monkeypatch):
+    # The task's look (timeout 0) finds nothing; then, before its future is
+    # registered, another thread closes the handle (its close finds no future
+    # to wake); then the task waits on the loop's copy of the fd. That copy
+    # must poll readable for good, or the task never wakes.
+    from rusted_ring import _aio
+
+    ring = rr.Ring(64, 2)
+    r = ring.reader()
+    w = ring.writer()
+    if side == "reader":
+        handle, call = r, (lambda: r.next_async())
+    else:
+        w.add(b"x")
+        w.add(b"y")   # full: r does not read
+        handle, call = w, (lambda: w.add_async(b"z"))
+    add = _aio._Waiters.add
+
+    def close_first(self, fut):
+        monkeypatch.setattr(_aio._Waiters, "add", add)   # once
+        t = threading.Thread(target=handle.close)
+        t.start()
+        t.join()
+        add(self, fut)
+
+    async def main():
+        # a first wait that times out makes the handle's waiters (and its copy
+        # of the fd), which a closed handle would refuse
+        if side == "reader":
+            assert await r.next_async(timeout=0.01) is None
+        else:
+            with pytest.raises(rr.RingFull):
+                await w.add_async(b"z", timeout=0.01)
+        monkeypatch.setattr(_aio._Waiters, "add", close_first)
+        with pytest.raises(rr.RingClosed, match=f"{side} is closed"):
+            await asyncio.wait_for(call(), LIMIT)
+
+    run(main())
+    assert _aio._Waiters.add is add
+
+
 def test_an_event_loop_closed_with_awaits_pending_leaves_no_fd_behind():
     gc.collect()
     fd_count = fds()
