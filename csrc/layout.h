@@ -683,8 +683,10 @@ rr_status rr__wait(const rr_ring *ring, rr_waitq *q, rr_ready_fn ready, void *ct
 void      rr__forget_sleeper(rr_waitq *q, _Atomic uint64_t *sleeping, uint64_t owner);
 /* The waiter's half of S1, once it is counted in a queue's waiters and
  * before it looks at the progress again: a full fence, and membarrier()
- * for the notifiers that rely on it. False when that could not be assured
- * (the waiter must then look again now and then: rr__waiter_slice_ns). */
+ * for the notifiers that rely on it (none but the fence for a private ring
+ * whose process cannot make membarrier calls: its notifiers fence). False
+ * when that could not be assured (the waiter must then look again now and
+ * then: rr__waiter_slice_ns says how often). */
 bool      rr__waiter_barrier(const rr_ring *ring);
 /* How often a waiter of this ring that cannot count on membarrier() must
  * look again, in ns; 0 when it need not. */

@@ -26,7 +26,12 @@
  * itself if it finds something. The notifier's half is the rr__notify every
  * publish and release makes already: a load of `waiters`, and the wake-up
  * call only when it is not 0. So the hot paths gain nothing, and make no
- * system call while nobody sleeps or polls.
+ * system call while nobody sleeps or polls. A process that cannot make
+ * membarrier calls fences on both sides of a private ring (wait.c); on a
+ * shared ring its arming is not assured, and the handle's poll interval
+ * (rr_reader_poll_interval, rr__waiter_slice_ns) has its caller look again
+ * now and then. The poller never fires itself for that: the fd would poll
+ * readable for good and an event loop would spin on it.
  *
  * Firing. rr__wake_all (wait.c) calls rr__poll_notify when `waiters`
  * counts a poller (and makes the futex wake only when it counts a
@@ -275,9 +280,12 @@ void rr__poll_notify(const rr_ring *ring, rr_waitq *q)
  * thread sharing it (a multi-producer writer), or a dead writer's -- was
  * counted in the same queue (the writer's slot is always `writable`; a
  * reader's entry is its own, and re-arming on another queue forgets first),
- * and hands its count to us. False when the waiter's fence could not be
- * assured: the caller fires it at once. */
-static bool rr__poller_arm(const rr_ring *ring, rr_waitq *q, _Atomic uint64_t *owner,
+ * and hands its count to us. Where the waiter's fence cannot be assured
+ * (no membarrier, a shared ring) a wake-up may be lost: the handle's poll
+ * interval (rr__waiter_slice_ns) then has its caller look again now and
+ * then. Firing the poller at once instead would leave the fd readable for
+ * good, and an event loop spinning on it. */
+static void rr__poller_arm(const rr_ring *ring, rr_waitq *q, _Atomic uint64_t *owner,
                            _Atomic uint64_t *addr, uint64_t me, uint64_t my_addr)
 {
     /* published by R20 */
@@ -286,7 +294,7 @@ static bool rr__poller_arm(const rr_ring *ring, rr_waitq *q, _Atomic uint64_t *o
     /* R20, pairs with A20 in rr__poller_fire */
     if (atomic_exchange_explicit(owner, me, memory_order_acq_rel) != 0)
         atomic_fetch_sub_explicit(&q->waiters, RR_POLLER_COUNT, memory_order_release);
-    return rr__waiter_barrier(ring);
+    (void)rr__waiter_barrier(ring);
 }
 
 static void rr__poller_drain(int fd)
@@ -310,9 +318,7 @@ bool rr__poller_rearm(const rr_ring *ring, rr_poller *p, rr_waitq *q, _Atomic ui
             return false;   /* armed still: nothing came since it was */
         rr__poller_forget(ring, owner, addr, false);   /* armed on the other queue */
     }
-    if (!rr__poller_arm(ring, q, owner, addr, me,
-                        atomic_load_explicit(&p->addr, memory_order_relaxed)))
-        rr__poller_fire(ring, owner, addr);   /* cannot wait safely: look again soon */
+    rr__poller_arm(ring, q, owner, addr, me, atomic_load_explicit(&p->addr, memory_order_relaxed));
     return true;
 }
 
@@ -375,7 +381,8 @@ static void rr__poller_start(const rr_ring *ring, rr_poller *p, rr_waitq *q,
         rr__poll_send(ring, my_addr);
         return;
     }
-    if (!rr__poller_arm(ring, q, owner, addr, rr__self_owner(), my_addr) || ready(ctx))
+    rr__poller_arm(ring, q, owner, addr, rr__self_owner(), my_addr);
+    if (ready(ctx))
         rr__poller_fire(ring, owner, addr);
 }
 

@@ -196,8 +196,12 @@ static _Atomic uint64_t *rr__sleeper_take(const rr_ring *ring, rr_waitq *q,
 bool rr__waiter_barrier(const rr_ring *ring)
 {
     atomic_thread_fence(memory_order_seq_cst);   /* our half of the store-load fence */
+    /* Without membarrier this process's notifiers fence themselves
+     * (rr__notify): a ring only this process maps has no others, so the
+     * fence is the whole barrier. A shared ring's notifiers in processes
+     * that can make membarrier calls do not fence: not assured. */
     if (!atomic_load_explicit(&rr__asym_fences, memory_order_relaxed))
-        return false;
+        return ring->private_mem;
     int cmd = ring->private_mem ? MEMBARRIER_CMD_PRIVATE_EXPEDITED
                                 : MEMBARRIER_CMD_GLOBAL_EXPEDITED;
     return rr__membarrier(cmd) == 0;

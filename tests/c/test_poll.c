@@ -552,6 +552,60 @@ TEST(test_poll_intervals_are_nonzero_only_where_a_dead_process_could_hang_the_wa
     }
 }
 
+/* A process that cannot make membarrier calls (as one on an old kernel, or
+ * under a seccomp filter, finds at its first open: rr__asym_fences false).
+ * Its pollfds go quiet all the same once a look finds nothing, or an event
+ * loop would spin on them: a private ring's notifiers fence, so the arming
+ * is as sure as with membarrier; a shared ring's arming may miss a notifier
+ * of another process, and its poll interval says to look again now and
+ * then. A publish still makes the reader's fd readable. */
+TEST(test_without_membarrier_a_pollfd_still_goes_quiet_once_a_look_finds_nothing)
+{
+    CHECK(atomic_load(&rr__asym_fences));   /* this machine has membarrier */
+    atomic_store(&rr__asym_fences, false);
+    for (int shared = 0; shared < 2; shared++) {
+        const char *name = fresh_name();
+        rr_config cfg = { .slot_size = PAYLOAD, .capacity = 2, .mode = RR_MODE_BACKPRESSURE,
+                          .producers = RR_PRODUCERS_SINGLE };
+        rr_ring *ring = NULL;
+        CHECK_ST(shared ? rr_shm_create(name, &cfg, 0, &ring) : rr_ring_create(&cfg, &ring),
+                 RR_OK);
+        rr_writer *w;
+        rr_reader *r, *stuck;
+        CHECK_ST(rr_writer_open(ring, &w), RR_OK);
+        CHECK_ST(rr_reader_open(ring, RR_START_OLDEST, &r), RR_OK);
+        CHECK_ST(rr_reader_open(ring, RR_START_OLDEST, &stuck), RR_OK);
+        CHECK_EQ(rr_reader_poll_interval(r) > 0, shared);   /* wait.c RR_FALLBACK_SLICE_NS */
+        int rfd, wfd;
+        CHECK_ST(rr_reader_pollfd(r, &rfd), RR_OK);
+        CHECK(!readable(rfd, 0));              /* made on an empty ring */
+        rr_event ev;
+        CHECK_ST(rr_reader_next(r, &ev, 0), RR_EMPTY);
+        CHECK(!readable(rfd, 0));              /* a look that found nothing */
+        CHECK_ST(add_seq(w, 0), RR_OK);
+        CHECK(readable(rfd, 5000));
+        CHECK_ST(rr_reader_next(r, &ev, 0), RR_OK);
+        CHECK_ST(rr_reader_next(r, &ev, 0), RR_EMPTY);
+        CHECK(!readable(rfd, 0));
+        CHECK_ST(add_seq(w, 1), RR_OK);        /* `stuck` holds both slots */
+        CHECK_ST(add_seq(w, 2), RR_FULL);
+        CHECK_ST(rr_writer_pollfd(w, &wfd), RR_OK);
+        CHECK(!readable(wfd, 0));
+        CHECK_ST(add_seq(w, 2), RR_FULL);
+        CHECK(!readable(wfd, 0));
+        CHECK_ST(rr_reader_next(stuck, &ev, 0), RR_OK);
+        CHECK_ST(rr_reader_next(stuck, &ev, 0), RR_OK);   /* lets go of the first: room */
+        CHECK(readable(wfd, 5000));
+        rr_reader_close(stuck);
+        rr_reader_close(r);
+        rr_writer_close(w);
+        CHECK_ST(rr_ring_destroy(ring), RR_OK);
+        if (shared)
+            rr_shm_unlink(name);
+    }
+    atomic_store(&rr__asym_fences, true);
+}
+
 /* An event loop may watch a copy of the fd (Python's asyncio does): once the
  * handle is closed, by any thread, the copy polls readable for good, so a
  * task that started waiting on it around the close wakes and finds it
@@ -627,6 +681,7 @@ int main(void)
     RUN(test_the_writer_pollfd_of_a_process_that_died_is_taken_over);
     reap_children();
     RUN(test_poll_intervals_are_nonzero_only_where_a_dead_process_could_hang_the_wait);
+    RUN(test_without_membarrier_a_pollfd_still_goes_quiet_once_a_look_finds_nothing);
     RUN(test_a_copy_of_a_pollfd_polls_readable_for_good_once_its_handle_is_closed);
     RUN(test_pollfd_calls_without_a_handle_are_refused);
     return check_report();
