@@ -105,7 +105,8 @@ typedef struct rr_reader_entry {
     _Atomic uint64_t after;         /* bit i: this reader follows entry i (pipelines) */
     _Atomic uint32_t flags;         /* RR_ENTRY_F_* */
     _Atomic uint32_t name_seq;      /* odd while `name` changes (pipeline.c, R19/A19) */
-    _Atomic uint64_t poll_owner;    /* owner word of an armed poller, 0: none (poll.c) */
+    _Atomic uint64_t poll_owner;    /* owner word of an armed poller, bit 31 set if
+                                       counted in `writable`; 0: none (poll.c) */
     _Atomic uint64_t poll_addr;     /* where that poller is told (poll.c) */
 } rr_reader_entry;
 
@@ -176,8 +177,9 @@ typedef struct rr_layout {
         _Atomic uint64_t writer_procs[RR_MAX_WRITER_PROCS];
         _Atomic uint32_t writer_wait;        /* rr_wait_strategy of the writer opened last
                                                 (stats only) */
-        _Atomic uint64_t writer_poll_owner;  /* owner word of an armed writer poller, 0:
-                                                none (poll.c) */
+        _Atomic uint64_t writer_poll_owner;  /* owner word of an armed writer poller
+                                                (bit 31 set: `writable`), 0: none
+                                                (poll.c) */
         _Atomic uint64_t writer_poll_addr;   /* where that poller is told (poll.c) */
     } control;
     RR_LINE struct {
@@ -446,8 +448,9 @@ enum { RR_READ_STAMPED = 0, RR_READ_DIRECT = 1, RR_READ_FOLLOW = 2 };
  *  20 poller    R20 poll.c rr__poller_arm: a poller's owner word (the swap
  *                  naming it), after its address and its count in `waiters`
  *               A20 poll.c rr__poller_fire: the notifier's swap of the word
- *                  for 0 (acq_rel): the address it then reads is the one
- *                  that poller stored
+ *                  for 0 (acq_rel): the word names the queue that counts
+ *                  the poller, the address it then reads is the one that
+ *                  poller stored or a later one
  *  21 fired     R21 poll.c rr__poller_fire: the same swap, after the
  *                  notifier's progress (the publish or release it tells of)
  *               A21 poll.c rr__poller_rearm: the poller's load that finds

@@ -36,9 +36,10 @@
  * Firing. rr__wake_all (wait.c) calls rr__poll_notify when `waiters`
  * counts a poller (and makes the futex wake only when it counts a
  * sleeper: a publish that tells a poller costs one system call, the send).
- * It swaps the owner word of every armed poller of that queue for 0;
- * a swap that finds it armed (A20; R21 for the progress before it) takes
- * the poller's count back from `waiters` and sends it one byte
+ * It makes its sending socket, then swaps the owner word of every armed
+ * poller of that queue for 0; a swap that finds it armed (A20; R21 for the
+ * progress before it) takes the poller's count back from the `waiters` of
+ * the queue that word names and sends it one byte
  * (MSG_DONTWAIT: a full socket buffer polls readable already). A fired
  * poller is no longer counted, so later publishes cost nothing until it is
  * armed again: one wake-up call per wait, not per event.
@@ -75,7 +76,9 @@
  *        address, stored before the barrier, are seen with the count.
  *   R20  rr__poller_arm's swap of the owner word (release, after the address
  *        and the count)  ->  A20 rr__poller_fire's swap (acquire): the
- *        address the notifier sends to is the armed poller's.
+ *        address the notifier sends to is the armed poller's (or a later
+ *        one); the queue it takes the count from is named by the swapped
+ *        word itself, never read after the swap.
  *   R21  rr__poller_fire's swap (release, after the notifier's publish or
  *        release)  ->  A21 rr__poller_rearm's acquire load that finds it 0:
  *        the poller's next look sees what fired it.
@@ -187,16 +190,21 @@ static int rr__poll_sender(const rr_ring *ring)
     return none;
 }
 
-/* One byte to the poller at `addr`. */
-static void rr__poll_send(const rr_ring *ring, uint64_t addr)
+/* One byte through socket tx to the poller at `addr`. */
+static void rr__poll_send_on(int tx, uint64_t addr)
 {
-    int tx = rr__poll_sender(ring);
-    if (tx < 0 || addr == 0)
-        return;
     struct sockaddr_un sa;
     socklen_t len = rr__poll_sockaddr(addr, &sa);
     const char one = 1;
     syscall(SYS_sendto, tx, &one, (size_t)1, MSG_DONTWAIT | MSG_NOSIGNAL, &sa, len);
+}
+
+/* One byte to the poller at `addr`. */
+static void rr__poll_send(const rr_ring *ring, uint64_t addr)
+{
+    int tx = rr__poll_sender(ring);
+    if (tx >= 0 && addr != 0)
+        rr__poll_send_on(tx, addr);
 }
 
 /* A closing handle's last word to its own socket: one byte to its own
@@ -223,11 +231,23 @@ void rr__poll_ring_destroy(rr_ring *ring)
 
 /* ---- arming and firing --------------------------------------------------------- */
 
-/* The address word names the queue its poller is counted in, in its top
- * bit (a process's address never has it: pids are below 2^31): a reader
- * that follows others (pipeline.c) waits on `writable`, every other reader
- * on `readable`, a writer on `writable`. */
+/* The address word says which queue its poller waits on, in its top bit (a
+ * process's address never has it: pids are below 2^31): a reader that
+ * follows others (pipeline.c) waits on `writable`, every other reader on
+ * `readable`, a writer on `writable`. The owner word says the same in bit
+ * 31 (a pid's, never set: pids are below 2^22), and it is the owner word
+ * that says which queue counts the poller: whoever swaps an armed word for
+ * 0 takes the count back from the queue that word names. The address may
+ * change while the word is armed -- a closing writer clears the slot's, a
+ * closing reader its entry's, a follower that stops following moves its
+ * entry's to the other queue, a writer taking over a dead one's slot writes
+ * its own -- so a notifier that read the address after its swap could
+ * take the count from the wrong queue (one count wrapping below 0, the
+ * other never going back to 0). The address only says where the byte goes:
+ * one read a moment late sends it to the poller's next address, to its
+ * successor (a spurious wake) or to nobody (0: it is closing). */
 #define RR_POLL_ON_WRITABLE (UINT64_C(1) << 63)
+#define RR_POLL_OWNER_ON_WRITABLE (UINT64_C(1) << 31)
 
 static inline rr_waitq *rr__poll_queue(const rr_ring *ring, uint64_t word)
 {
@@ -239,19 +259,44 @@ static inline uint64_t rr__poll_word(const rr_ring *ring, const rr_waitq *q, uin
     return q == &ring->L->writable ? addr | RR_POLL_ON_WRITABLE : addr;
 }
 
+/* The queue that counts the poller whose armed owner word is `owner`. */
+static inline rr_waitq *rr__poll_owner_queue(const rr_ring *ring, uint64_t owner)
+{
+    return owner & RR_POLL_OWNER_ON_WRITABLE ? &ring->L->writable : &ring->L->readable;
+}
+
+/* The owner word of `me` armed on q; and the process's own word back. */
+static inline uint64_t rr__poll_owner_word(const rr_ring *ring, const rr_waitq *q, uint64_t me)
+{
+    return q == &ring->L->writable ? me | RR_POLL_OWNER_ON_WRITABLE : me;
+}
+
+static inline uint64_t rr__poll_owner_of(uint64_t owner)
+{
+    return owner & ~RR_POLL_OWNER_ON_WRITABLE;
+}
+
 void rr__poller_fire(const rr_ring *ring, _Atomic uint64_t *owner, _Atomic uint64_t *addr)
 {
     if (atomic_load_explicit(owner, memory_order_relaxed) == 0)
         return;
-    /* A20 (the address below is the armed poller's) and R21 (our progress
-     * before it, for the poller's A21) */
-    if (atomic_exchange_explicit(owner, 0, memory_order_acq_rel) == 0)
+    /* The socket first: a notifier that cannot make one (out of
+     * descriptors) leaves the poller armed and counted, for the next
+     * notifier to tell, rather than disarm it without telling it. */
+    int tx = rr__poll_sender(ring);
+    if (tx < 0)
+        return;
+    /* A20 (the address below is the armed poller's, or a later one) and R21
+     * (our progress before it, for the poller's A21) */
+    uint64_t was = atomic_exchange_explicit(owner, 0, memory_order_acq_rel);
+    if (was == 0)
         return;   /* another notifier fired it */
-    uint64_t to = atomic_load_explicit(addr, memory_order_relaxed);
     /* pairs with nothing: a notifier reads the count only to decide to call */
-    atomic_fetch_sub_explicit(&rr__poll_queue(ring, to)->waiters, RR_POLLER_COUNT,
+    atomic_fetch_sub_explicit(&rr__poll_owner_queue(ring, was)->waiters, RR_POLLER_COUNT,
                               memory_order_release);
-    rr__poll_send(ring, to & ~RR_POLL_ON_WRITABLE);
+    uint64_t to = atomic_load_explicit(addr, memory_order_relaxed) & ~RR_POLL_ON_WRITABLE;
+    if (to != 0)
+        rr__poll_send_on(tx, to);
 }
 
 void rr__poll_notify(const rr_ring *ring, rr_waitq *q)
@@ -263,24 +308,22 @@ void rr__poll_notify(const rr_ring *ring, rr_waitq *q)
      * opened, before it armed; S1 makes its words visible with its count.
      * A poller counted in the other queue is skipped (a word read while it
      * moves from one queue to the other may fire it anyway: spurious, and
-     * the count goes back to the queue its word names). */
+     * the count goes back to the queue the swapped word names). */
     uint32_t hw = atomic_load_explicit(&L->gating.reader_hw, memory_order_relaxed);
     if (hw > RR_MAX_READERS)
         hw = RR_MAX_READERS;
     for (uint32_t i = 0; i < hw; i++) {
         rr_reader_entry *e = &ring->readers[i];
-        if (atomic_load_explicit(&e->poll_owner, memory_order_relaxed) != 0 &&
-            rr__poll_queue(ring, atomic_load_explicit(&e->poll_addr, memory_order_relaxed)) == q)
+        uint64_t armed = atomic_load_explicit(&e->poll_owner, memory_order_relaxed);
+        if (armed != 0 && rr__poll_owner_queue(ring, armed) == q)
             rr__poller_fire(ring, &e->poll_owner, &e->poll_addr);
     }
 }
 
 /* Count the poller in q->waiters and name it (S1's stores, then R20); a
  * word that named a poller already -- the same handle's, armed by another
- * thread sharing it (a multi-producer writer), or a dead writer's -- was
- * counted in the same queue (the writer's slot is always `writable`; a
- * reader's entry is its own, and re-arming on another queue forgets first),
- * and hands its count to us. Where the waiter's fence cannot be assured
+ * thread sharing it (a multi-producer writer), or a dead writer's -- hands
+ * its count, in the queue it names, to us. Where the waiter's fence cannot be assured
  * (no membarrier, a shared ring) a wake-up may be lost: the handle's poll
  * interval (rr__waiter_slice_ns) then has its caller look again now and
  * then. Firing the poller at once instead would leave the fd readable for
@@ -292,8 +335,11 @@ static void rr__poller_arm(const rr_ring *ring, rr_waitq *q, _Atomic uint64_t *o
     atomic_store_explicit(addr, rr__poll_word(ring, q, my_addr), memory_order_relaxed);
     atomic_fetch_add_explicit(&q->waiters, RR_POLLER_COUNT, memory_order_seq_cst);   /* S1 */
     /* R20, pairs with A20 in rr__poller_fire */
-    if (atomic_exchange_explicit(owner, me, memory_order_acq_rel) != 0)
-        atomic_fetch_sub_explicit(&q->waiters, RR_POLLER_COUNT, memory_order_release);
+    uint64_t was = atomic_exchange_explicit(owner, rr__poll_owner_word(ring, q, me),
+                                            memory_order_acq_rel);
+    if (was != 0)
+        atomic_fetch_sub_explicit(&rr__poll_owner_queue(ring, was)->waiters, RR_POLLER_COUNT,
+                                  memory_order_release);
     (void)rr__waiter_barrier(ring);
 }
 
@@ -313,8 +359,9 @@ bool rr__poller_rearm(const rr_ring *ring, rr_poller *p, rr_waitq *q, _Atomic ui
     rr__poller_drain(atomic_load_explicit(&p->fd, memory_order_acquire));
     uint64_t me = rr__self_owner();
     /* A21, pairs with R21 in rr__poller_fire */
-    if (atomic_load_explicit(owner, memory_order_acquire) == me) {
-        if (rr__poll_queue(ring, atomic_load_explicit(addr, memory_order_relaxed)) == q)
+    uint64_t armed = atomic_load_explicit(owner, memory_order_acquire);
+    if (armed != 0 && rr__poll_owner_of(armed) == me) {
+        if (rr__poll_owner_queue(ring, armed) == q)
             return false;   /* armed still: nothing came since it was */
         rr__poller_forget(ring, owner, addr, false);   /* armed on the other queue */
     }
@@ -325,16 +372,16 @@ bool rr__poller_rearm(const rr_ring *ring, rr_poller *p, rr_waitq *q, _Atomic ui
 void rr__poller_forget(const rr_ring *ring, _Atomic uint64_t *owner, _Atomic uint64_t *addr,
                        bool dead_only)
 {
+    (void)addr;
     uint64_t was = atomic_load_explicit(owner, memory_order_acquire);
-    if (was == 0 || (dead_only && rr__owner_alive(was)))
+    if (was == 0 || (dead_only && rr__owner_alive(rr__poll_owner_of(was))))
         return;
-    /* whoever swaps it for 0 takes the count back (the notifier's swap too);
-     * acq_rel, as A20: the word then read names the queue that counts it */
+    /* whoever swaps it for 0 takes the count back (the notifier's swap too),
+     * from the queue the word it swapped names */
     if (atomic_compare_exchange_strong_explicit(owner, &was, 0, memory_order_acq_rel,
                                                 memory_order_relaxed))
-        atomic_fetch_sub_explicit(&rr__poll_queue(ring, atomic_load_explicit(
-                                      addr, memory_order_relaxed))->waiters,
-                                  RR_POLLER_COUNT, memory_order_release);
+        atomic_fetch_sub_explicit(&rr__poll_owner_queue(ring, was)->waiters, RR_POLLER_COUNT,
+                                  memory_order_release);
 }
 
 /* ---- the handles' pollfds ------------------------------------------------------- */

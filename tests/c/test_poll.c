@@ -13,6 +13,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -606,6 +607,74 @@ TEST(test_without_membarrier_a_pollfd_still_goes_quiet_once_a_look_finds_nothing
     atomic_store(&rr__asym_fences, true);
 }
 
+/* The interleaving a notifier can meet: its swap takes an armed writer
+ * poller's word, then the writer's close clears the slot's address before
+ * the notifier reads it. Replayed in order: the address cleared while the
+ * word is armed, then the notifier's step. The count goes back to the queue
+ * the poller was counted in (`writable`), not to the one an address of 0
+ * would name, and `readable`'s count does not wrap below 0. */
+TEST(test_a_poller_fired_while_its_address_changes_gives_its_count_back_to_its_own_queue)
+{
+    rr_ring *ring = ring_of(RR_MODE_BACKPRESSURE, RR_PRODUCERS_SINGLE, 2);
+    CHECK(ring);
+    rr_layout *L = ring->L;
+    rr_writer *w;
+    rr_reader *stuck;
+    CHECK_ST(rr_writer_open(ring, &w), RR_OK);
+    CHECK_ST(rr_reader_open(ring, RR_START_OLDEST, &stuck), RR_OK);
+    CHECK_ST(add_seq(w, 0), RR_OK);
+    CHECK_ST(add_seq(w, 1), RR_OK);
+    int wfd;
+    CHECK_ST(rr_writer_pollfd(w, &wfd), RR_OK);
+    CHECK_EQ(atomic_load(&L->writable.waiters), RR_POLLER_COUNT);   /* armed */
+    uint64_t addr = atomic_load(&L->control.writer_poll_addr);
+    atomic_store(&L->control.writer_poll_addr, 0);   /* the closing writer's CAS */
+    rr__poller_fire(ring, &L->control.writer_poll_owner, &L->control.writer_poll_addr);
+    CHECK_EQ(atomic_load(&L->control.writer_poll_owner), 0);
+    CHECK_EQ(atomic_load(&L->writable.waiters), 0);
+    CHECK_EQ(atomic_load(&L->readable.waiters), 0);
+    atomic_store(&L->control.writer_poll_addr, addr);
+    rr_writer_close(w);
+    rr_reader_close(stuck);
+    CHECK_ST(rr_ring_destroy(ring), RR_OK);
+}
+
+/* A notifier that cannot make its socket (every descriptor in use) leaves
+ * the poller armed and counted, and the next notifier that can tells it: a
+ * poller is never disarmed without being told. */
+TEST(test_a_notifier_out_of_descriptors_leaves_the_poller_armed_for_the_next_one)
+{
+    rr_ring *ring = ring_of(RR_MODE_BACKPRESSURE, RR_PRODUCERS_SINGLE, 16);
+    CHECK(ring);
+    rr_writer *w;
+    rr_reader *r;
+    CHECK_ST(rr_writer_open(ring, &w), RR_OK);
+    CHECK_ST(rr_reader_open(ring, RR_START_OLDEST, &r), RR_OK);
+    int fd;
+    CHECK_ST(rr_reader_pollfd(r, &fd), RR_OK);
+    CHECK_EQ(atomic_load(&ring->poll_tx), -1);   /* no notifier socket yet */
+    CHECK_EQ(atomic_load(&ring->L->readable.waiters), RR_POLLER_COUNT);
+    struct rlimit was;
+    CHECK(getrlimit(RLIMIT_NOFILE, &was) == 0);
+    int lowest = dup(0);                         /* every descriptor below it is in use */
+    CHECK(lowest >= 0);
+    close(lowest);
+    struct rlimit none = { .rlim_cur = (rlim_t)lowest, .rlim_max = was.rlim_max };
+    CHECK(setrlimit(RLIMIT_NOFILE, &none) == 0);
+    rr_status st = add_seq(w, 0);
+    int armed = atomic_load(&ring->L->readable.waiters) == RR_POLLER_COUNT;
+    CHECK(setrlimit(RLIMIT_NOFILE, &was) == 0);
+    CHECK_ST(st, RR_OK);
+    CHECK(armed);                                /* not disarmed untold */
+    CHECK(!readable(fd, 0));
+    CHECK_ST(add_seq(w, 1), RR_OK);              /* this one can tell it */
+    CHECK(readable(fd, 5000));
+    CHECK_EQ(atomic_load(&ring->L->readable.waiters), 0);
+    rr_reader_close(r);
+    rr_writer_close(w);
+    CHECK_ST(rr_ring_destroy(ring), RR_OK);
+}
+
 /* An event loop may watch a copy of the fd (Python's asyncio does): once the
  * handle is closed, by any thread, the copy polls readable for good, so a
  * task that started waiting on it around the close wakes and finds it
@@ -682,6 +751,8 @@ int main(void)
     reap_children();
     RUN(test_poll_intervals_are_nonzero_only_where_a_dead_process_could_hang_the_wait);
     RUN(test_without_membarrier_a_pollfd_still_goes_quiet_once_a_look_finds_nothing);
+    RUN(test_a_poller_fired_while_its_address_changes_gives_its_count_back_to_its_own_queue);
+    RUN(test_a_notifier_out_of_descriptors_leaves_the_poller_armed_for_the_next_one);
     RUN(test_a_copy_of_a_pollfd_polls_readable_for_good_once_its_handle_is_closed);
     RUN(test_pollfd_calls_without_a_handle_are_refused);
     return check_report();
