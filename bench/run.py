@@ -462,6 +462,8 @@ GROUPS = {
     "py_threads": ("Python threads vs queue.Queue & co (bench_queue.py)", _py("bench_queue.py")),
     "py_instr": ("Python per-event path, callgrind instructions vs SimpleQueue (bench_instr.py)", py_instr),
     "py_latency": ("Python ping-pong latency (bench_latency.py)", _py("bench_latency.py")),
+    "py_async": ("Python asyncio wake-up latency vs asyncio.Queue, mp.Queue (bench_async.py)",
+                 _py("bench_async.py")),
     "py_procs": ("Python processes vs mp.Queue, faster-fifo, pyzmq (bench_procs.py)", _py("bench_procs.py")),
     "py_pressure": ("writer outrunning its reader, sampled (bench_pressure.py)", _py("bench_pressure.py")),
     "py_blocks": ("Python blocks + NumPy vs SimpleQueue, mp.Queue (bench_blocks.py)", _py("bench_blocks.py")),
@@ -989,6 +991,19 @@ def summary(doc: dict) -> list[dict]:
                 add(f"Python ping-pong latency, {kind}, 64 B", f"round trip {q} vs {peer}", ours_name,
                     o.get(key) if o else None, peer, p.get(key) if p else None, "ns", "lower", "",
                     ("py_latency",))
+
+    pa = (_data(doc, "py_async") or {}).get("results", [])
+    for kind, ours_name, peer in (("threads", "rusted_ring next_async",
+                                   "asyncio.Queue + call_soon_threadsafe"),
+                                  ("processes", "rusted_ring next_async (shared Ring)",
+                                   "multiprocessing.Queue + run_in_executor")):
+        o, p = _find(pa, kind=kind, name=ours_name), _find(pa, kind=kind, name=peer)
+        for q, key, target in (("p50", "p50_ns", "p50 <= 50 us, below the peer"),
+                               ("p99", "p99_ns", "below the peer")):
+            add(f"Python asyncio wake-up latency, writer in another "
+                f"{'thread' if kind == 'threads' else 'process'}, 64 B",
+                f"{q} vs {peer}", ours_name, o.get(key) if o else None, peer,
+                p.get(key) if p else None, "ns", "lower", target, ("py_async",))
 
     pp = (_data(doc, "py_procs") or {}).get("results", [])
 

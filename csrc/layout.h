@@ -105,7 +105,8 @@ typedef struct rr_reader_entry {
     _Atomic uint64_t after;         /* bit i: this reader follows entry i (pipelines) */
     _Atomic uint32_t flags;         /* RR_ENTRY_F_* */
     _Atomic uint32_t name_seq;      /* odd while `name` changes (pipeline.c, R19/A19) */
-    _Atomic uint64_t poll_owner;    /* owner word of an armed poller, 0: none (poll.c) */
+    _Atomic uint64_t poll_owner;    /* owner word of an armed poller, bit 31 set if
+                                       counted in `writable`; 0: none (poll.c) */
     _Atomic uint64_t poll_addr;     /* where that poller is told (poll.c) */
 } rr_reader_entry;
 
@@ -125,11 +126,16 @@ typedef struct rr_claim_record {
                                        writable.waiters */
 } rr_claim_record;
 
-/* A futex word and the number of threads that may sleep on it. */
+/* A futex word and who may wait on it: `waiters` counts each sleeping
+ * thread 1 and each armed pollfd (poll.c) RR_POLLER_COUNT, so a notifier
+ * that finds it 0 knows nobody waits, and rr__wake_all knows from its low
+ * bits whether to call FUTEX_WAKE and from its high bits whether to tell
+ * pollers. */
 typedef struct rr_waitq {
     RR_LINE _Atomic uint32_t futex;
     _Atomic uint32_t waiters;
 } rr_waitq;
+#define RR_POLLER_COUNT (UINT32_C(1) << 16)   /* sleepers: fewer than this at once */
 
 typedef struct rr_geometry {
     uint64_t magic;
@@ -171,8 +177,9 @@ typedef struct rr_layout {
         _Atomic uint64_t writer_procs[RR_MAX_WRITER_PROCS];
         _Atomic uint32_t writer_wait;        /* rr_wait_strategy of the writer opened last
                                                 (stats only) */
-        _Atomic uint64_t writer_poll_owner;  /* owner word of an armed writer poller, 0:
-                                                none (poll.c) */
+        _Atomic uint64_t writer_poll_owner;  /* owner word of an armed writer poller
+                                                (bit 31 set: `writable`), 0: none
+                                                (poll.c) */
         _Atomic uint64_t writer_poll_addr;   /* where that poller is told (poll.c) */
     } control;
     RR_LINE struct {
@@ -297,7 +304,16 @@ struct rr_ring {
     _Atomic int32_t  wproc_index;  /* -1 none yet */
     size_t           map_len;      /* shared segment: bytes mapped, 0 otherwise */
     char            *shm_name;     /* shared segment: "/name", NULL otherwise */
+    _Atomic int      poll_tx;      /* poll.c: the socket this process tells pollers
+                                      through, made on first need; -1 until then */
 };
+
+/* A handle's pollfd (poll.c): its socket and the address it is bound to.
+ * addr 0: none yet. fd is stored before addr (release), read after it. */
+typedef struct rr_poller {
+    _Atomic int      fd;
+    _Atomic uint64_t addr;
+} rr_poller;
 
 struct rr_writer {
     rr_writer_hot hot;    /* first: rusted_ring_inline.h reads it there */
@@ -306,6 +322,7 @@ struct rr_writer {
     _Atomic uint64_t owner; /* owner word of the process that opened (or adopted) it */
     bool      single;
     _Atomic int64_t liveness_at; /* shared backpressure: when readers were last checked */
+    rr_poller poll;       /* its pollfd, if asked for (poll.c) */
 };
 _Static_assert(offsetof(struct rr_writer, hot) == 0, "rusted_ring_inline.h: the hot prefix");
 
@@ -338,6 +355,7 @@ struct rr_reader {
     uint64_t         lim;        /* a follower: the limit its leaders' gates set, as
                                     last seen (pipeline.c rr__follow_limit) */
     char             name[RR_NAME_MAX + 1];
+    rr_poller        poll;       /* its pollfd, if asked for (poll.c) */
 };
 
 /* rr_reader.direct: how a backpressure reader reads in place.
@@ -427,6 +445,16 @@ enum { RR_READ_STAMPED = 0, RR_READ_DIRECT = 1, RR_READ_FOLLOW = 2 };
  *                  word (acquire), then the words, an acquire fence and the
  *                  sequence word again: equal and even, the words are one
  *                  name, as it stood between two changes
+ *  20 poller    R20 poll.c rr__poller_arm: a poller's owner word (the swap
+ *                  naming it), after its address and its count in `waiters`
+ *               A20 poll.c rr__poller_fire: the notifier's swap of the word
+ *                  for 0 (acq_rel): the word names the queue that counts
+ *                  the poller, the address it then reads is the one that
+ *                  poller stored or a later one
+ *  21 fired     R21 poll.c rr__poller_fire: the same swap, after the
+ *                  notifier's progress (the publish or release it tells of)
+ *               A21 poll.c rr__poller_rearm: the poller's load that finds
+ *                  the word 0: its next look sees that progress
  *
  * Where a store must be ordered before a load of another location, release
  * and acquire are not enough: both sides could read the other's old value.
@@ -449,6 +477,10 @@ enum { RR_READ_STAMPED = 0, RR_READ_DIRECT = 1, RR_READ_FOLLOW = 2 };
  *               gating.reader_hw is raised the same way before the gate.
  *   S3 eviction proc.c stores a dead reader's gate as free, then notifies
  *               writers (S1).
+ *
+ * A poller (poll.c) takes the waiter's side of S1 as a sleeper does: it
+ * counts itself in q->waiters (seq_cst) and names itself (R20), then the
+ * waiter's fence (wait.c rr__waiter_barrier), then looks at the progress.
  */
 
 /* ---- helpers shared by the core's files ------------------------------------ */
@@ -652,6 +684,16 @@ rr_status rr__wait(const rr_ring *ring, rr_waitq *q, rr_ready_fn ready, void *ct
 /* Take back the waiter count that `sleeping` holds for `owner`: whoever
  * swaps that word for 0 (the waiter itself, or a finder of its death) does. */
 void      rr__forget_sleeper(rr_waitq *q, _Atomic uint64_t *sleeping, uint64_t owner);
+/* The waiter's half of S1, once it is counted in a queue's waiters and
+ * before it looks at the progress again: a full fence, and membarrier()
+ * for the notifiers that rely on it (none but the fence for a private ring
+ * whose process cannot make membarrier calls: its notifiers fence). False
+ * when that could not be assured (the waiter must then look again now and
+ * then: rr__waiter_slice_ns says how often). */
+bool      rr__waiter_barrier(const rr_ring *ring);
+/* How often a waiter of this ring that cannot count on membarrier() must
+ * look again, in ns; 0 when it need not. */
+int64_t   rr__waiter_slice_ns(const rr_ring *ring);
 extern _Atomic bool rr__asym_fences;
 
 /* Tell sleepers on q that their condition may have changed. Call after the
@@ -796,6 +838,31 @@ _Atomic uint64_t *rr__claims_sleeper_take(const rr_ring *ring, _Atomic uint64_t 
  * records freed (writers were woken). */
 bool      rr__claims_recover_due(const rr_ring *ring);
 void      rr__claims_reap_sleepers(const rr_ring *ring);
+
+/* poll.c — pollable fds for event loops; see its opening comment. */
+/* Every armed poller of q is told (rr__wake_all calls this). */
+void      rr__poll_notify(const rr_ring *ring, rr_waitq *q);
+/* The poller named in *owner, if armed, is told now (its count taken back
+ * from the queue its address word names). */
+void      rr__poller_fire(const rr_ring *ring, _Atomic uint64_t *owner, _Atomic uint64_t *addr);
+/* A consuming call found nothing while the handle has a pollfd: drain it,
+ * and arm it if it is not armed. True when it armed it now: the caller
+ * looks again, and fires it if that look finds something. */
+bool      rr__poller_rearm(const rr_ring *ring, rr_poller *p, rr_waitq *q,
+                           _Atomic uint64_t *owner, _Atomic uint64_t *addr);
+/* Take back the count of the poller armed in *owner (a closing or evicted
+ * handle); with `dead_only`, only when its process is dead. */
+void      rr__poller_forget(const rr_ring *ring, _Atomic uint64_t *owner, _Atomic uint64_t *addr,
+                            bool dead_only);
+/* A handle closes: its socket goes, and the ring forgets its poller. */
+void      rr__reader_poll_close(rr_reader *r, bool entry_mine);
+void      rr__writer_poll_close(rr_writer *w, bool mine);
+void      rr__poll_ring_destroy(rr_ring *ring);   /* the ring's sending socket */
+/* reader.c, writer.c: whether the handle has something now (events, room)
+ * or the ring is closed; a look that consumes nothing. */
+bool      rr__reader_has_events(const rr_reader *r);
+bool      rr__writer_has_room(rr_writer *w);
+rr_status rr__writer_check(rr_writer *w);   /* the process check alone */
 
 /* ring.c */
 rr_status rr__format_zeroed(void *mem, size_t len, const rr_config *cfg, rr_ring **out);

@@ -169,6 +169,8 @@ static bool rr__evict_entry(const rr_ring *ring, uint32_t i, uint64_t owner, uin
     atomic_store_explicit(&e->state, RR_ENTRY_FREE, memory_order_release);
     if (slept != 0 && !rr__owner_alive(slept))
         rr__forget_sleeper(q, &e->sleeping, slept);
+    rr__poller_forget(ring, &e->poll_owner, &e->poll_addr, false);   /* an armed pollfd's count */
+    atomic_store_explicit(&e->poll_addr, 0, memory_order_relaxed);
     atomic_fetch_add_explicit(&L->counters.evicted, 1, memory_order_relaxed);
     uint64_t mine = me;   /* 0 last, and only if nobody took the eviction over */
     atomic_compare_exchange_strong_explicit(&e->owner, &mine, 0, memory_order_acq_rel,
@@ -196,7 +198,8 @@ uint32_t rr__evict_dead_in(const rr_ring *ring, uint64_t mask, bool sleepers_onl
     for (uint64_t b = mask; b; b &= b - 1) {
         uint32_t i = (uint32_t)__builtin_ctzll(b);
         rr_reader_entry *e = &ring->readers[i];
-        if (sleepers_only && !atomic_load_explicit(&e->sleeping, memory_order_relaxed))
+        if (sleepers_only && !atomic_load_explicit(&e->sleeping, memory_order_relaxed) &&
+            !atomic_load_explicit(&e->poll_owner, memory_order_relaxed))
             continue;
         /* any step of taking, using, giving up or evicting an entry leaves a
          * word naming the process that did it (layout.h); A7, then the CAS R7 */
@@ -239,9 +242,9 @@ void rr__drop_dead_writer(rr_layout *L)
     rr__forget_dead_sleeper(&L->writable, &L->control.writer_sleeping);
 }
 
-/* A process killed while it slept on a queue stays counted in its waiters,
- * and every later publish or release would make a wake-up system call for
- * nobody. Whoever makes such a call looks, at most every RR_SHM_LIVENESS_NS
+/* A process killed while it slept on a queue (or while its pollfd was
+ * armed: poll.c) stays counted in its waiters, and every later publish or
+ * release would make a wake-up system call for nobody. Whoever makes such a call looks, at most every RR_SHM_LIVENESS_NS
  * per ring, for sleepers of dead processes (only those that sleep: a /proc
  * read each). A dead writer keeps its role until a new writer takes it. */
 void rr__reap_dead_sleepers(const rr_ring *ring)
@@ -254,6 +257,8 @@ void rr__reap_dead_sleepers(const rr_ring *ring)
                                                  memory_order_relaxed, memory_order_relaxed))
         return;
     rr__forget_dead_sleeper(&L->writable, &L->control.writer_sleeping);
+    rr__poller_forget(ring, &L->control.writer_poll_owner, &L->control.writer_poll_addr,
+                      true);   /* poll.c */
     rr__claims_reap_sleepers(ring);   /* multi-producer writers (claims.c) */
     rr__evict_dead_readers(ring, true);
 }

@@ -258,8 +258,10 @@ void rr_reader_close(rr_reader *r)
      * inherited a shared ring's handle through fork() only frees its
      * memory), and only while the entry still names that process (A7). */
     uint64_t me = atomic_load_explicit(&r->owner, memory_order_relaxed);
-    if (me == rr__self_owner() &&
-        atomic_load_explicit(&e->owner, memory_order_acquire) == me) {
+    bool mine = me == rr__self_owner() &&
+                atomic_load_explicit(&e->owner, memory_order_acquire) == me;
+    rr__reader_poll_close(r, mine);   /* its pollfd first: the entry is still ours */
+    if (mine) {
         /* named, followed, following or writable: its followers follow what
          * it followed, before its gate is freed (pipeline.c) */
         bool piped = rr__pipe_involved(e);
@@ -680,9 +682,38 @@ static rr_status rr__read_ready(void *ctx)
     return RR_CLOSED;
 }
 
-/* A follower waits for gates to move, which releases announce on the
- * `writable` queue (pipeline.c); every other reader for events, on
+/* The queue a reader waits on: a follower's for gates to move, which
+ * releases announce on `writable` (pipeline.c); every other reader's for
+ * events, on `readable`. */
+static inline rr_waitq *rr__read_queue(const rr_reader *r)
+{
+    return r->direct == RR_READ_FOLLOW ? &r->ring->L->writable : &r->ring->L->readable;
+}
+
+/* The reader has a pollfd and found nothing: stop the fd polling readable
+ * and arm it on the queue the reader waits on (poll.c); if it was armed
+ * anew, look again, and a look that finds something (an event, the close)
+ * tells the fd. A follower that stops following meanwhile arms again, on
  * `readable`. */
+static __attribute__((noinline)) rr_status rr__read_rearm(struct rr_pending_read *p)
+{
+    rr_reader *r = p->r;
+    rr_reader_entry *e = r->entry;
+    for (;;) {
+        rr_waitq *q = rr__read_queue(r);
+        if (!rr__poller_rearm(r->ring, &r->poll, q, &e->poll_owner, &e->poll_addr))
+            return RR_EMPTY;   /* armed still, on that queue */
+        rr_status st = rr__read_ready(p);
+        if (p->requeue) {      /* it follows nobody now */
+            p->requeue = false;
+            continue;
+        }
+        if (st != RR_EMPTY)
+            rr__poller_fire(r->ring, &e->poll_owner, &e->poll_addr);
+        return st;
+    }
+}
+
 static rr_status rr__read_first(rr_reader *r, rr_event *ev, int64_t timeout_ns)
 {
     struct rr_pending_read p = { r, ev, false, false };
@@ -691,12 +722,13 @@ static rr_status rr__read_first(rr_reader *r, rr_event *ev, int64_t timeout_ns)
         p.requeue = false;
         st = rr__read_ready(&p);
     }
+    if (st == RR_EMPTY && atomic_load_explicit(&r->poll.addr, memory_order_relaxed))
+        st = rr__read_rearm(&p);
     if (st != RR_EMPTY || timeout_ns == 0)
         return st;
     int64_t deadline = rr__deadline(timeout_ns);
-    rr_layout *L = r->ring->L;
     for (;;) {
-        st = rr__wait(r->ring, r->direct == RR_READ_FOLLOW ? &L->writable : &L->readable,
+        st = rr__wait(r->ring, rr__read_queue(r),
                       rr__read_ready, &p, deadline,
                       r->ring->private_mem ? NULL : &r->entry->sleeping, &p.behind,
                       r->wait);
@@ -1015,6 +1047,13 @@ uint64_t rr_reader_cursor(const rr_reader *r) { return r ? r->pos : 0; }
 uint64_t rr_reader_lost(const rr_reader *r) { return r ? r->lost : 0; }
 uint64_t rr_reader_delivered(const rr_reader *r) { return r ? r->delivered : 0; }
 uint64_t rr_reader_skipped(const rr_reader *r) { return r ? r->skipped : 0; }
+
+/* Events to read (with several producers: claimed, maybe not yet
+ * published), or the ring closed. Consumes nothing. */
+bool rr__reader_has_events(const rr_reader *r)
+{
+    return rr__closed(r->ring) || rr__head(r->ring) > r->pos;
+}
 
 uint64_t rr_reader_lag(const rr_reader *r)
 {

@@ -126,6 +126,7 @@ static rr_status rr__handle(unsigned char *base, const rr_geometry *g, bool owns
         ring->claims = (rr_claim_record *)(base + rr__claims_off(g->readers_off));
     rr__mod_init(ring);
     atomic_init(&ring->wproc_index, -1);
+    atomic_init(&ring->poll_tx, -1);
     rr__wait_init();
     *out = ring;
     return RR_OK;
@@ -273,6 +274,7 @@ rr_status rr_ring_destroy(rr_ring *ring)
     uint32_t open = atomic_load_explicit(&ring->handles, memory_order_acquire);
     if (open != 0)
         return rr__fail(RR_IN_USE, "ring still has %u open writer/reader handle(s)", open);
+    rr__poll_ring_destroy(ring);
     if (ring->owns_block)
         free(ring->base);
     if (ring->map_len)
@@ -289,6 +291,8 @@ rr_status rr_ring_close(rr_ring *ring)
     /* R8, pairs with A8 (rr__closed); the wake-ups below bump the futex words
      * (R9), so a sleeper re-checks and sees the close */
     atomic_store_explicit(&ring->L->control.closed, 1, memory_order_seq_cst);
+    /* S1's notifier half before rr__wake_all reads who waits */
+    atomic_thread_fence(memory_order_seq_cst);
     rr__wake_all(ring, &ring->L->readable);
     rr__wake_all(ring, &ring->L->writable);
     return RR_OK;

@@ -526,6 +526,50 @@ double    rr_reader_backpressure_ratio(const rr_reader *r);
 bool      rr_reader_is_under_pressure(const rr_reader *r);  /* ratio > 0.8 */
 bool      rr_reader_should_throttle(const rr_reader *r);    /* ratio >= 0.9 */
 
+/* ---- event loops (poll.c) --------------------------------------------------- */
+
+/* A file descriptor for poll(), epoll, select and event loops (asyncio's
+ * loop.add_reader, libuv's uv_poll, trio's wait_readable) that polls
+ * readable (POLLIN) while the reader has events to read or the ring is
+ * closed; the writer's while it has room for an event (backpressure; with
+ * one producer, always in overwrite mode) or the ring is closed. The first
+ * call makes it; later calls give the same fd. The handle owns it:
+ * rr_reader_close / rr_writer_close close it. Never read, write or close
+ * it yourself; dup() it if your loop must own what it registers.
+ *
+ * Level-triggered as the caller sees it: once a reading call (next,
+ * next_batch, next_block) finds the reader empty -- a writing call finds no
+ * room -- the fd stops polling readable until an event is published (room
+ * is released) or the ring closes. So on readable, read until a call says
+ * RR_EMPTY (or RR_CLOSED). It may poll readable with nothing to read (a
+ * spurious wake: the read that finds nothing re-arms it), never stay quiet
+ * while events wait. A call that finds nothing costs one system call (the
+ * fd's drain), and arming it again one more (membarrier).
+ *
+ * Costs nothing to the hot paths: an armed fd counts as a waiter, as a
+ * sleeping reader does, so a writer makes a wake-up call (futex and one
+ * datagram) only while some fd is armed, and the first such call disarms it.
+ *
+ * Any process sharing the ring can make it poll readable: it is an
+ * AF_UNIX datagram socket bound to an abstract address, so the processes
+ * must share a network namespace as well as a PID namespace. With several
+ * producers, one writer handle per ring at a time may have a pollfd
+ * (RR_IN_USE names the process of the one that has; share that handle
+ * between threads). RR_SYSTEM when the socket cannot be made. */
+rr_status rr_reader_pollfd(rr_reader *r, int *fd);
+rr_status rr_writer_pollfd(rr_writer *w, int *fd);
+
+/* How often, in ns, a loop waiting on the pollfd should also make a call
+ * (with timeout 0) when the fd stays quiet: 0 for never. Not 0 where the
+ * wait may hang on a process that died, which nobody would tell the fd of:
+ * a shared ring's reader behind the claim of a dead producer (several
+ * producers), a shared ring's writer gated by a dead reader -- the
+ * RR_SHM_LIVENESS_NS a blocking call looks again after -- or where this
+ * process cannot make the membarrier() call that keeps wake-ups from being
+ * lost between processes (1 ms). */
+int64_t   rr_reader_poll_interval(const rr_reader *r);
+int64_t   rr_writer_poll_interval(const rr_writer *w);
+
 /* ---- statistics ------------------------------------------------------------ */
 
 typedef struct rr_reader_stats {

@@ -4,7 +4,7 @@
 # functions); luarocks' builtin backend needs the files written out in
 # lua/rusted_ring-0.1.0-1.rockspec, and tests/python/test_build_sources.py
 # fails when that list drifts from this one, or this one from csrc/*.c.
-CORE_SRC := csrc/block.c csrc/claims.c csrc/pipeline.c csrc/pool.c csrc/proc.c csrc/reader.c csrc/ring.c csrc/shm.c csrc/stats.c \
+CORE_SRC := csrc/block.c csrc/claims.c csrc/pipeline.c csrc/poll.c csrc/pool.c csrc/proc.c csrc/reader.c csrc/ring.c csrc/shm.c csrc/stats.c \
             csrc/status.c csrc/vocab.c csrc/wait.c csrc/writer.c
 CORE_HDR := csrc/layout.h csrc/rusted_ring.h csrc/rusted_ring_inline.h
 

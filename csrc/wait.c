@@ -48,6 +48,11 @@
  * from the clock once every RR_SPIN_CLOCK_EVERY spins, or at every yield or
  * sleep (a system call anyway).
  *
+ * A pollfd (poll.c) waits as a sleeper does, counted in `waiters` (as
+ * RR_POLLER_COUNT, a sleeper as 1: layout.h), and rr__wake_all tells it
+ * instead of, or after, the futex wake; its arming takes the waiter's half
+ * of S1 from rr__waiter_barrier, as rr__sleep does.
+ *
  * Labels (layout.h): the store-load race is S1; the futex word is R9/A9; a
  * sleeper's owner word is R10/A10.
  */
@@ -131,11 +136,19 @@ static int rr__futex(_Atomic uint32_t *addr, int op, uint32_t val,
     return (int)syscall(SYS_futex, (uint32_t *)addr, op, val, ts, NULL, 0);
 }
 
-/* R9, pairs with A9 in rr__sleep. */
+/* R9, pairs with A9 in rr__sleep; the futex wake only when a sleeper is
+ * counted, and the pollers armed on q (poll.c) only when one is. The count
+ * is read after the caller's half of S1 (rr__notify's, or the close's
+ * fence), and after any load of it the caller made: what a waiter counted
+ * before its re-check missed the progress is seen here. */
 void rr__wake_all(const rr_ring *ring, rr_waitq *q)
 {
+    uint32_t counted = atomic_load_explicit(&q->waiters, memory_order_relaxed);
     atomic_fetch_add_explicit(&q->futex, 1, memory_order_release);
-    rr__futex(&q->futex, FUTEX_WAKE, INT_MAX, NULL, ring->private_mem);
+    if (counted % RR_POLLER_COUNT != 0)
+        rr__futex(&q->futex, FUTEX_WAKE, INT_MAX, NULL, ring->private_mem);
+    if (counted >= RR_POLLER_COUNT)
+        rr__poll_notify(ring, q);
     if (!ring->private_mem)
         rr__reap_dead_sleepers(ring);
 }
@@ -180,6 +193,28 @@ static _Atomic uint64_t *rr__sleeper_take(const rr_ring *ring, rr_waitq *q,
     return word;
 }
 
+bool rr__waiter_barrier(const rr_ring *ring)
+{
+    atomic_thread_fence(memory_order_seq_cst);   /* our half of the store-load fence */
+    /* Without membarrier this process's notifiers fence themselves
+     * (rr__notify): a ring only this process maps has no others, so the
+     * fence is the whole barrier. A shared ring's notifiers in processes
+     * that can make membarrier calls do not fence: not assured. */
+    if (!atomic_load_explicit(&rr__asym_fences, memory_order_relaxed))
+        return ring->private_mem;
+    int cmd = ring->private_mem ? MEMBARRIER_CMD_PRIVATE_EXPEDITED
+                                : MEMBARRIER_CMD_GLOBAL_EXPEDITED;
+    return rr__membarrier(cmd) == 0;
+}
+
+/* A ring only this process maps has only notifiers of this process, which
+ * fence themselves when it cannot make membarrier calls. */
+int64_t rr__waiter_slice_ns(const rr_ring *ring)
+{
+    return ring->private_mem || atomic_load_explicit(&rr__asym_fences, memory_order_relaxed)
+               ? 0 : RR_FALLBACK_SLICE_NS;
+}
+
 /* Sleep on q until ready() stops saying RR_EMPTY or the deadline passes. */
 static rr_status rr__sleep(const rr_ring *ring, rr_waitq *q, rr_ready_fn ready,
                            void *ctx, int64_t deadline, _Atomic uint64_t *sleeping,
@@ -201,13 +236,7 @@ static rr_status rr__sleep(const rr_ring *ring, rr_waitq *q, rr_ready_fn ready,
         atomic_fetch_sub_explicit(&q->waiters, 1, memory_order_release);
         counted = false;
     }
-    atomic_thread_fence(memory_order_seq_cst);   /* our half of the store-load fence */
-    bool sliced = !atomic_load_explicit(&rr__asym_fences, memory_order_relaxed);
-    if (!sliced) {
-        int cmd = ring->private_mem ? MEMBARRIER_CMD_PRIVATE_EXPEDITED
-                                    : MEMBARRIER_CMD_GLOBAL_EXPEDITED;
-        sliced = rr__membarrier(cmd) != 0;
-    }
+    bool sliced = !rr__waiter_barrier(ring);
     rr_status st;
     for (;;) {
         /* A9, pairs with R9 in rr__wake_all */

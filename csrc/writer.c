@@ -236,7 +236,9 @@ void rr_writer_close(rr_writer *w)
      * the child's copy of the ring: adopted now if the child never used it. */
     if (ring->private_mem)
         (void)rr__writer_mine(w);
-    if (atomic_load_explicit(&w->owner, memory_order_relaxed) != rr__self_owner()) {
+    bool mine = atomic_load_explicit(&w->owner, memory_order_relaxed) == rr__self_owner();
+    rr__writer_poll_close(w, mine);
+    if (!mine) {
         /* a shared ring's writer inherited through fork(): still the parent's (R12) */
         atomic_fetch_sub_explicit(&ring->handles, 1, memory_order_acq_rel);
         free(w);
@@ -347,6 +349,37 @@ static rr_status rr__room_ready(void *ctx)
     return freed && rr__room_now(r) ? RR_OK : RR_EMPTY;
 }
 
+/* The writer has a pollfd and found no room: stop the fd polling readable
+ * and arm it (poll.c); if it was armed anew, look again, and a look that
+ * finds room (or the close) tells the fd. */
+static __attribute__((noinline)) rr_status rr__room_rearm(struct rr_room *room)
+{
+    rr_writer *w = room->w;
+    rr_layout *L = w->ring->L;
+    if (!rr__poller_rearm(w->ring, &w->poll, &L->writable, &L->control.writer_poll_owner,
+                          &L->control.writer_poll_addr))
+        return RR_EMPTY;   /* armed still */
+    rr_status st = rr__room_ready(room);
+    if (st != RR_EMPTY)
+        rr__poller_fire(w->ring, &L->control.writer_poll_owner, &L->control.writer_poll_addr);
+    return st;
+}
+
+/* Room for an event now (with one producer: in overwrite mode, always), or
+ * the ring closed. A single producer's handle refreshes its limit. */
+bool rr__writer_has_room(rr_writer *w)
+{
+    if (rr__closed(w->ring) || (w->single && (w->ring->overwrite || w->hot.pending)))
+        return true;
+    struct rr_room room = { w, w->hot.next + 1, 1, false };
+    return rr__room_now(&room);
+}
+
+rr_status rr__writer_check(rr_writer *w)
+{
+    return rr__writer_mine(w);
+}
+
 /* The ring had no room for the claim: count the stall (once per logical
  * wait, which the caller's rr_wait spans), then report full or wait until the
  * deadline for a reader to release slots. `rec`: a multi-producer writer's
@@ -357,6 +390,9 @@ static rr_status rr__wait_room(rr_writer *w, uint64_t need, uint32_t count, bool
     rr_ring *ring = w->ring;
     struct rr_room room = { w, need, count, contiguous };
     if (rr__room_ready(&room) == RR_OK)
+        return RR_OK;
+    if (atomic_load_explicit(&w->poll.addr, memory_order_relaxed) &&
+        rr__room_rearm(&room) == RR_OK)
         return RR_OK;
     if (!wait->stalled) {
         wait->stalled = true;

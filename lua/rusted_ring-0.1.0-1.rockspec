@@ -42,7 +42,7 @@ build = {
       rusted_ring = {
          sources = {
             "lua/rusted_ring.c", "lua/rr_unpack.c",
-            "csrc/block.c", "csrc/claims.c", "csrc/pipeline.c", "csrc/pool.c", "csrc/proc.c", "csrc/reader.c", "csrc/ring.c",
+            "csrc/block.c", "csrc/claims.c", "csrc/pipeline.c", "csrc/poll.c", "csrc/pool.c", "csrc/proc.c", "csrc/reader.c", "csrc/ring.c",
             "csrc/shm.c", "csrc/stats.c", "csrc/status.c", "csrc/wait.c",
             "csrc/vocab.c", "csrc/writer.c",
          },

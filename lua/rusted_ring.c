@@ -832,6 +832,26 @@ static int writer_close(lua_State *L)
     return 0;
 }
 
+/* Push a pollfd and its look interval (seconds, 0: never): see r:pollfd. */
+static int push_pollfd(lua_State *L, rr_status st, int fd, int64_t interval_ns)
+{
+    if (st != RR_OK)
+        return luaL_error(L, "%s", last_error(L));
+    lua_pushinteger(L, fd);
+    lua_pushnumber(L, (lua_Number)interval_ns / 1e9);
+    return 2;
+}
+
+/* w:pollfd() -> fd, interval: polls readable while the writer has room (see
+ * r:pollfd); one writer per ring at a time may have one (raises otherwise). */
+static int writer_pollfd(lua_State *L)
+{
+    lwriter *w = check_writer(L);
+    int fd = -1;
+    rr_status st = rr_writer_pollfd(w->w, &fd);
+    return push_pollfd(L, st, fd, rr_writer_poll_interval(w->w));
+}
+
 /* w:wait() -> "block" | "yield" | "spin" | "sleep": how it waits (also once closed) */
 static int writer_wait(lua_State *L)
 {
@@ -1496,6 +1516,23 @@ READER_GETTER(backpressure_ratio, lua_pushnumber, rr_reader_backpressure_ratio)
 READER_GETTER(is_under_pressure, lua_pushboolean, rr_reader_is_under_pressure)
 READER_GETTER(should_throttle, lua_pushboolean, rr_reader_should_throttle)
 
+/* r:pollfd() -> fd, interval: an integer file descriptor that polls readable
+ * while the reader has events or the ring is closed (rusted_ring.h,
+ * rr_reader_pollfd), for an event loop: luv's uv.new_poll(fd), cqueues,
+ * lua-posix's poll. Once a read finds nothing ("empty") it stops polling
+ * readable until an event comes, so on readable read until next() says
+ * "empty"; it may wake with nothing to read, never stay quiet while events
+ * wait. `interval`: seconds between reads a loop should make even while the
+ * fd stays quiet (0: never; see rr_reader_poll_interval). The same fd on
+ * every call; the reader owns it (close closes it): never close it. */
+static int reader_pollfd(lua_State *L)
+{
+    lreader *rd = check_reader(L);
+    int fd = -1;
+    rr_status st = rr_reader_pollfd(rd->r, &fd);
+    return push_pollfd(L, st, fd, rr_reader_poll_interval(rd->r));
+}
+
 /* r:name() -> its name in the ring's reader table, nil when unnamed (also once closed) */
 static int reader_name(lua_State *L)
 {
@@ -2101,7 +2138,8 @@ static const luaL_Reg ring_meta[] = {
 
 static const luaL_Reg writer_methods[] = {
     { "add", writer_add }, { "try_add", writer_try_add }, { "add_batch", writer_add_batch },
-    { "wait", writer_wait }, { "close", writer_close }, { NULL, NULL }
+    { "wait", writer_wait }, { "pollfd", writer_pollfd }, { "close", writer_close },
+    { NULL, NULL }
 };
 static const luaL_Reg writer_meta[] = {
     { "__gc", writer_close }, { "__close", writer_close }, { "__tostring", writer_tostring },
@@ -2118,7 +2156,7 @@ static const luaL_Reg reader_methods[] = {
     { "lost", reader_lost }, { "cursor", reader_cursor }, { "delivered", reader_delivered },
     { "skipped", reader_skipped }, { "wait", reader_wait }, { "close", reader_close },
     { "name", reader_name }, { "after", reader_after }, { "writable", reader_writable },
-    { NULL, NULL }
+    { "pollfd", reader_pollfd }, { NULL, NULL }
 };
 static const luaL_Reg reader_meta[] = {
     { "__gc", reader_close }, { "__close", reader_close }, { "__tostring", reader_tostring },

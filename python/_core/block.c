@@ -433,6 +433,7 @@ PyObject *rrpy_reader_next_block(ReaderObject *self, PyObject *const *args, Py_s
             s = RR_CLOSED;
     }
     PyObject *result = NULL;
+    self->ended = rc == 0 && s == RR_CLOSED;
     if (rc < 0) {
         result = NULL;
     } else if (s == RR_OK) {

@@ -404,7 +404,7 @@ static int module_traverse(PyObject *m, visitproc visit, void *arg)
     Py_VISIT(st->SharedMemoryForeignOwner); Py_VISIT(st->ForkedHandle);
     for (int i = 0; i < RR_POOL_COUNT; i++)
         Py_VISIT(st->pools[i]);
-    return 0;
+    return rrpy_aio_traverse(st, visit, arg);
 }
 
 static int module_clear(PyObject *m)
@@ -424,6 +424,7 @@ static int module_clear(PyObject *m)
         Py_CLEAR(st->str_wait[i]);
     for (int i = 0; i < RR_POOL_COUNT; i++)
         Py_CLEAR(st->pools[i]);
+    rrpy_aio_clear(st);
     return 0;
 }
 

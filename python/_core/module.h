@@ -18,6 +18,8 @@
  *   block.c   Block (Reader.next_block), BlockClaim (Writer.claim_block) and
  *             Writer.add_block: many events as one strided buffer
  *   pools.c   the process-wide default pools and emit()
+ *   aio.c     event loops: fileno(), and the async methods, whose coroutines are
+ *             rusted_ring/_aio.py's
  *
  * Objects and what they own:
  *   Ring    an rr_ring (owned, or one of the process-wide pools, borrowed):
@@ -74,6 +76,10 @@
 
 /* ---- module state --------------------------------------------------------------- */
 
+/* The coroutines of rusted_ring._aio behind the async methods (aio.c). */
+enum { RRPY_AIO_NEXT, RRPY_AIO_NEXT_BATCH, RRPY_AIO_NEXT_BLOCK, RRPY_AIO_EVENTS,
+       RRPY_AIO_ADD, RRPY_AIO_ADD_BATCH, RRPY_AIO_COUNT };
+
 typedef struct RingObject RingObject;
 
 typedef struct {
@@ -86,6 +92,7 @@ typedef struct {
     PyObject *str_wait[RR_WAIT_STRATEGY_COUNT];   /* "block" .. "sleep", by rr_wait_strategy */
     PyObject *pools[RR_POOL_COUNT];          /* Ring objects of the default pools, lazily */
     RingObject *live;                        /* every other Ring alive, borrowed (see below) */
+    PyObject *aio_fn[RRPY_AIO_COUNT];        /* rusted_ring._aio's functions, on first use (aio.c) */
 } rr_py_state;
 
 static inline rr_py_state *state_of(PyObject *module)
@@ -129,6 +136,8 @@ typedef struct {
     Py_buffer  *views;
     size_t      items_cap;
     PyObject   *last_seq;    /* the int add() returned last, rewritten if nobody kept it */
+    PyObject   *aio;         /* a weak reference to its asyncio waiters, or NULL (aio.c) */
+    int         aio_fd;      /* a dup of its pollfd that event loops register, or -1 */
 } WriterObject;
 
 typedef struct {
@@ -180,6 +189,9 @@ typedef struct {
     size_t        npending, pending_cap;
     struct BlockObject *block; /* backpressure: the Block of the last call, while alive and
                                   not released (borrowed; block.c) */
+    int           ended;     /* the last read found the ring closed and drained */
+    PyObject     *aio;       /* a weak reference to its asyncio waiters, or NULL (aio.c) */
+    int           aio_fd;    /* a dup of its pollfd that event loops register, or -1 */
 } ReaderObject;
 
 /* EV_CURRENT: owned by its reader (an event of the last call, or idle); the
@@ -466,6 +478,30 @@ int  rrpy_writer_check_open(WriterObject *self);
 PyObject *rrpy_writer_fail(WriterObject *self, rr_status s, int64_t timeout_ns);
 void rrpy_writer_claim_begun(WriterObject *self);   /* a claim is between enter and exit */
 void rrpy_writer_claim_ended(WriterObject *self);
+
+/* aio.c: the methods it gives Reader and Writer (fileno, the async calls and
+ * what rusted_ring._aio uses of them), the step close() takes (waiting tasks
+ * are woken), what a dealloc lets go of, and the module state's part. */
+#define RRPY_FASTCALL_KW(name, T) \
+    PyObject *name(T *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+RRPY_FASTCALL_KW(rrpy_reader_next_async, ReaderObject);
+RRPY_FASTCALL_KW(rrpy_reader_next_batch_async, ReaderObject);
+RRPY_FASTCALL_KW(rrpy_reader_next_block_async, ReaderObject);
+RRPY_FASTCALL_KW(rrpy_reader_aevents, ReaderObject);
+RRPY_FASTCALL_KW(rrpy_writer_add_async, WriterObject);
+RRPY_FASTCALL_KW(rrpy_writer_add_batch_async, WriterObject);
+PyObject *rrpy_reader_fileno(ReaderObject *self, PyObject *unused);
+PyObject *rrpy_writer_fileno(WriterObject *self, PyObject *unused);
+PyObject *rrpy_reader_aio_fd(ReaderObject *self, PyObject *unused);
+PyObject *rrpy_writer_aio_fd(WriterObject *self, PyObject *unused);
+PyObject *rrpy_reader_poll_interval(ReaderObject *self, PyObject *unused);
+PyObject *rrpy_writer_poll_interval(WriterObject *self, PyObject *unused);
+PyObject *rrpy_aio_get(PyObject **aio);
+int  rrpy_aio_set(PyObject **aio, PyObject *value);
+void rrpy_aio_closed(PyObject **aio, int *aio_fd);
+void rrpy_aio_dealloc(PyObject **aio, int *aio_fd);
+int  rrpy_aio_traverse(rr_py_state *st, visitproc visit, void *arg);
+void rrpy_aio_clear(rr_py_state *st);
 
 PyMODINIT_FUNC PyInit__core(void);
 

@@ -111,6 +111,7 @@ PyObject *rrpy_reader_open(rr_py_state *st, RingObject *ring, const rr_reader_op
     if (ro->overwrite && rr_ring_slot_size(ring->ring) <= RRPY_COPY_REUSE_MAX)
         ro->copy_cap = (Py_ssize_t)rr_ring_slot_size(ring->ring);
     ro->wait = opts->wait;
+    ro->aio_fd = -1;
     return (PyObject *)ro;
 }
 
@@ -422,6 +423,7 @@ static int reader_read(ReaderObject *self, size_t max, int64_t timeout_ns, size_
     if (s == RR_EMPTY && timeout_ns != 0 && reader_wait(self, &c, timeout_ns, &s) < 0)
         return -1;
     *n = c.n;
+    self->ended = s == RR_CLOSED;
     return reader_outcome(self, s);
 }
 
@@ -441,6 +443,7 @@ static inline Py_ALWAYS_INLINE PyObject *reader_next_one(ReaderObject *self, int
     next_ctx c = {self, &e, 1, 0};
     if (s == RR_EMPTY && timeout_ns != 0 && reader_wait(self, &c, timeout_ns, &s) < 0)
         return NULL;
+    self->ended = s == RR_CLOSED;
     if (s == RR_OK)
         return (PyObject *)event_make(self, &e);
     if (reader_outcome(self, s) < 0)
@@ -737,10 +740,11 @@ static PyObject *Reader_close(ReaderObject *self, PyObject *unused)
     if (self->closed)
         Py_RETURN_NONE;
     self->closed = 1;
-    if (self->busy)
-        Py_RETURN_NONE;                /* the call in progress finishes the close */
-    reader_detach_current(self);       /* live events keep their slots until they go */
-    reader_finish_close(self);
+    if (!self->busy) {                 /* else the call in progress finishes the close */
+        reader_detach_current(self);   /* live events keep their slots until they go */
+        reader_finish_close(self);
+    }
+    rrpy_aio_closed(&self->aio, &self->aio_fd);   /* tasks awaiting it wake (aio.c) */
     Py_RETURN_NONE;
 }
 
@@ -810,6 +814,7 @@ static void Reader_dealloc(ReaderObject *self)
         PyObject_Free(self->freelist[--self->nfree]);
     if (self->r)
         rr_reader_close(self->r);
+    rrpy_aio_dealloc(&self->aio, &self->aio_fd);
     PyMem_Free(self->cur);
     PyMem_Free(self->freelist);
     PyMem_Free(self->evbuf);
@@ -865,7 +870,32 @@ static PyMethodDef Reader_methods[] = {
      "(THROTTLE_THRESHOLD, the core's)."},
     {"close", (PyCFunction)Reader_close, METH_NOARGS,
      "close($self)\n--\n\nUnregister: the reader stops gating writers (once events you still hold from it "
-     "are gone). Idempotent."},
+     "are gone). Idempotent. Tasks awaiting it wake and get RingClosed."},
+    {"fileno", (PyCFunction)rrpy_reader_fileno, METH_NOARGS,
+     "fileno($self)\n--\n\nReturns int. A file descriptor that polls readable while the reader has "
+     "events or the ring is closed, for loop.add_reader, selectors, trio and anyio. Once a read "
+     "finds nothing it stops polling readable until an event comes: on readable, read until "
+     "next(0) returns None. It may poll readable with nothing to read, never stay quiet while "
+     "events wait. The reader owns it: never read from it or close it."},
+    {"next_async", (PyCFunction)(void (*)(void))rrpy_reader_next_async, METH_FASTCALL | METH_KEYWORDS,
+     "next_async($self, /, timeout=None)\n--\n\nReturns Awaitable[Event | None]. next() for asyncio: "
+     "waits without blocking the event loop (or any thread), up to `timeout` seconds (None: "
+     "until an event or the ring's close). Cancelling the await consumes no event."},
+    {"next_batch_async", (PyCFunction)(void (*)(void))rrpy_reader_next_batch_async,
+     METH_FASTCALL | METH_KEYWORDS,
+     "next_batch_async($self, /, max_events, timeout=None)\n--\n\nReturns Awaitable[list[Event]]. "
+     "next_batch() for asyncio, waiting as next_async does."},
+    {"next_block_async", (PyCFunction)(void (*)(void))rrpy_reader_next_block_async,
+     METH_FASTCALL | METH_KEYWORDS,
+     "next_block_async($self, /, max_events, timeout=None)\n--\n\nReturns Awaitable[Block | None]. "
+     "next_block() for asyncio, waiting as next_async does."},
+    {"aevents", (PyCFunction)(void (*)(void))rrpy_reader_aevents, METH_FASTCALL | METH_KEYWORDS,
+     "aevents($self, /, timeout=None)\n--\n\nReturns AsyncIterator[Event]. `async for ev in "
+     "r.aevents():` events as they come; ends when the ring is closed and drained, or when "
+     "nothing arrives within `timeout` seconds."},
+    {"_aio_fd", (PyCFunction)rrpy_reader_aio_fd, METH_NOARGS, "A dup of fileno() for event loops (aio.c)."},
+    {"_poll_interval", (PyCFunction)rrpy_reader_poll_interval, METH_NOARGS,
+     "ns between looks when fileno() stays quiet; 0: never (aio.c)."},
     {"__enter__", (PyCFunction)rrpy_return_self, METH_NOARGS, "Return the reader itself."},
     RRPY_REDUCE(rrpy_reader_reduce, "Refuses (TypeError): pass the shared ring or its name, and "
                                     "open a reader in the other process."),
@@ -928,7 +958,14 @@ static PyObject *Reader_get_after(ReaderObject *self, void *c)
     return t;
 }
 
+static PyObject *Reader_get_aio(ReaderObject *self, void *c) { (void)c; return rrpy_aio_get(&self->aio); }
+static int Reader_set_aio(ReaderObject *self, PyObject *v, void *c) { (void)c; return rrpy_aio_set(&self->aio, v); }
+static PyObject *Reader_get_ended(ReaderObject *self, void *c) { (void)c; return PyBool_FromLong(self->ended); }
+
 static PyGetSetDef Reader_getset[] = {
+    {"_aio", (getter)Reader_get_aio, (setter)Reader_set_aio, "Its asyncio waiters (aio.c).", NULL},
+    {"_ended", (getter)Reader_get_ended, NULL,
+     "The last read found the ring closed and drained (aio.c).", NULL},
     {"ring", (getter)Reader_get_ring, NULL, "The ring this reader follows.", NULL},
     {"closed", (getter)Reader_get_closed, NULL, "True once the reader is closed.", NULL},
     {"lag", (getter)Reader_get_lag, NULL, "Events published and not yet read.", NULL},

@@ -72,6 +72,7 @@ PyObject *rrpy_writer_open(RingObject *self, rr_wait_strategy wait)
     wo->w = w;
     wo->multi = rr_ring_producers(self->ring) == RR_PRODUCERS_MULTI;
     wo->wait = wait;
+    wo->aio_fd = -1;
     return (PyObject *)wo;
 }
 
@@ -478,6 +479,7 @@ static PyObject *Writer_close(WriterObject *self, PyObject *unused)
     (void)unused;
     self->closing = 1;
     writer_finish_close(self);
+    rrpy_aio_closed(&self->aio, &self->aio_fd);   /* tasks awaiting it wake (aio.c) */
     Py_RETURN_NONE;
 }
 
@@ -504,6 +506,7 @@ static void Writer_dealloc(WriterObject *self)
     PyMem_Free(self->items);
     PyMem_Free(self->views);
     Py_XDECREF(self->last_seq);
+    rrpy_aio_dealloc(&self->aio, &self->aio_fd);
     Py_XDECREF((PyObject *)self->ring);
     rrpy_free((PyObject *)self);
     Py_DECREF(tp);
@@ -543,7 +546,26 @@ static PyMethodDef Writer_methods[] = {
      "gives a writable buffer of slot_size bytes in the ring; set slot.length to the bytes used. "
      "Leaving the block publishes; an exception abandons the event (no reader sees it)."},
     {"close", (PyCFunction)Writer_close, METH_NOARGS,
-     "close($self)\n--\n\nRelease the writer (a single-producer ring then accepts a new one). Idempotent."},
+     "close($self)\n--\n\nRelease the writer (a single-producer ring then accepts a new one). Idempotent. "
+     "Tasks awaiting it wake and get RingClosed."},
+    {"fileno", (PyCFunction)rrpy_writer_fileno, METH_NOARGS,
+     "fileno($self)\n--\n\nReturns int. A file descriptor that polls readable while the writer has "
+     "room for an event (always, in an overwrite ring with one producer) or the ring is closed, "
+     "for loop.add_reader, selectors, trio and anyio; once an add finds no room it stops polling "
+     "readable until room comes. One writer per ring at a time may have one (RingError "
+     "otherwise: share that writer). The writer owns it: never read from it or close it."},
+    {"add_async", (PyCFunction)(void (*)(void))rrpy_writer_add_async, METH_FASTCALL | METH_KEYWORDS,
+     "add_async($self, /, data, event_type=None, *, timeout=None)\n--\n\nReturns Awaitable[int]. "
+     "add() for asyncio: a backpressure ring's writer waits for room without blocking the event "
+     "loop (or any thread), up to `timeout` seconds (None: without limit), then raises "
+     "RingFull. Cancelling the await writes nothing."},
+    {"add_batch_async", (PyCFunction)(void (*)(void))rrpy_writer_add_batch_async,
+     METH_FASTCALL | METH_KEYWORDS,
+     "add_batch_async($self, /, payloads, event_types=0, *, timeout=None)\n--\n\nReturns "
+     "Awaitable[int]. add_batch() for asyncio, waiting for room as add_async does."},
+    {"_aio_fd", (PyCFunction)rrpy_writer_aio_fd, METH_NOARGS, "A dup of fileno() for event loops (aio.c)."},
+    {"_poll_interval", (PyCFunction)rrpy_writer_poll_interval, METH_NOARGS,
+     "ns between looks when fileno() stays quiet; 0: never (aio.c)."},
     {"__enter__", (PyCFunction)rrpy_return_self, METH_NOARGS, "Return the writer itself."},
     RRPY_REDUCE(rrpy_writer_reduce, "Refuses (TypeError): pass the shared ring or its name, and "
                                     "open a writer in the other process."),
@@ -557,7 +579,11 @@ static PyObject *Writer_get_wait(WriterObject *self, void *c)
     return Py_NewRef(state_of_type(Py_TYPE((PyObject *)self))->str_wait[self->wait]);
 }
 
+static PyObject *Writer_get_aio(WriterObject *self, void *c) { (void)c; return rrpy_aio_get(&self->aio); }
+static int Writer_set_aio(WriterObject *self, PyObject *v, void *c) { (void)c; return rrpy_aio_set(&self->aio, v); }
+
 static PyGetSetDef Writer_getset[] = {
+    {"_aio", (getter)Writer_get_aio, (setter)Writer_set_aio, "Its asyncio waiters (aio.c).", NULL},
     {"ring", (getter)Writer_get_ring, NULL, "The ring this writer publishes to.", NULL},
     {"closed", (getter)Writer_get_closed, NULL, "True once the writer is closed.", NULL},
     {"wait", (getter)Writer_get_wait, NULL, "How it waits for room or a slot: 'block', 'yield', "

@@ -58,12 +58,14 @@ typedef struct hot_ring {
     rr_ring   *ring;
     rr_writer *w;
     rr_reader *r;
+    rr_reader *idle;  /* pollfds: a second reader that never reads, else NULL */
     void      *mem;   /* a ring in caller memory (shareable), else NULL */
 } hot_ring;
 
 static int hot_open(hot_ring *h, rr_mode mode, rr_producers prod, bool caller_memory,
                     rr_wait_strategy wait)
 {
+    h->idle = NULL;
     rr_config cfg = { .slot_size = 64, .capacity = 256, .mode = mode, .producers = prod };
     h->mem = NULL;
     if (caller_memory) {
@@ -166,6 +168,33 @@ static int hot_open_all(hot_ring rings[HOT_RINGS])
     return 1;
 }
 
+/* Every kind again, with pollfds that nobody polls (poll.c): the writer's,
+ * made with room to spare, so told at once and never armed (hot_work never
+ * fills the ring); and in overwrite rings a second reader's, made once an
+ * event waits, so told too, and never read again. An fd that exists but is
+ * not armed costs the hot paths nothing. */
+static int hot_open_pollfds(hot_ring rings[HOT_KINDS])
+{
+    unsigned char buf[64] = { 0 };
+    int fd;
+    for (size_t k = 0; k < HOT_KINDS; k++) {
+        hot_ring *h = &rings[k];
+        if (!hot_open(h, hot_kinds[k].mode, hot_kinds[k].prod, hot_kinds[k].caller_memory,
+                      RR_WAIT_BLOCK) ||
+            rr_writer_pollfd(h->w, &fd) != RR_OK)
+            return 0;
+        if (hot_kinds[k].mode != RR_MODE_OVERWRITE)
+            continue;
+        rr_event ev;
+        if (rr_reader_open(h->ring, RR_START_LATEST, &h->idle) != RR_OK ||
+            rr_writer_add(h->w, buf, sizeof buf, 0, NULL, 0) != RR_OK ||
+            rr_reader_pollfd(h->idle, &fd) != RR_OK ||
+            rr_reader_next(h->r, &ev, 0) != RR_OK)
+            return 0;
+    }
+    return 1;
+}
+
 /* ---- system calls ---------------------------------------------------------------- */
 
 static volatile sig_atomic_t traps;
@@ -200,22 +229,26 @@ static int trap_all_syscalls(void)
  * calls, or the number of traps, otherwise; 99 when seccomp is unavailable. */
 static void syscall_child(void)
 {
-    static hot_ring rings[HOT_RINGS];
-    if (!hot_open_all(rings))
+    static hot_ring rings[HOT_RINGS], polled[HOT_KINDS];
+    if (!hot_open_all(rings) || !hot_open_pollfds(polled))
         _exit(98);
     for (size_t k = 0; k < HOT_RINGS; k++)   /* warm up: first touches may fault in pages */
         hot_work(&rings[k]);
+    for (size_t k = 0; k < HOT_KINDS; k++)
+        hot_work(&polled[k]);
     if (trap_all_syscalls() != 0)
         _exit(99);
     int bad = 0;
     for (size_t k = 0; k < HOT_RINGS; k++)
         bad += hot_work(&rings[k]);
+    for (size_t k = 0; k < HOT_KINDS; k++)
+        bad += hot_work(&polled[k]);
     if (bad)
         _exit(100 + (bad > 100 ? 100 : bad));
     _exit(traps > 97 ? 97 : (int)traps);
 }
 
-TEST(test_uncontended_hot_paths_make_no_system_call_under_every_wait_strategy)
+TEST(test_uncontended_hot_paths_make_no_system_call_under_every_wait_strategy_nor_with_pollfds_nobody_polls)
 {
     if (RR_SANITIZED) {
         printf("     (sanitizer build: system calls not checked)\n");
@@ -271,7 +304,7 @@ static void on_sigsys_by_call(int sig, siginfo_t *info, void *uctx)
 /* This thread only: trap every system call but returning from the handler,
  * exiting, sched_yield and reading the clock. The trapped call is not made
  * (it fails); the handler counts it by number. */
-static int trap_this_thread(void)
+static int trap_this_thread_with(void (*handler)(int, siginfo_t *, void *))
 {
     struct sock_filter code[] = {
         BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
@@ -284,11 +317,16 @@ static int trap_this_thread(void)
         BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
     };
     struct sock_fprog prog = { .len = sizeof code / sizeof code[0], .filter = code };
-    struct sigaction sa = { .sa_sigaction = on_sigsys_by_call, .sa_flags = SA_SIGINFO };
+    struct sigaction sa = { .sa_sigaction = handler, .sa_flags = SA_SIGINFO };
     sigemptyset(&sa.sa_mask);
     if (sigaction(SIGSYS, &sa, NULL) != 0 || prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
         return -1;
     return prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog, 0, 0);
+}
+
+static int trap_this_thread(void)
+{
+    return trap_this_thread_with(on_sigsys_by_call);
 }
 
 typedef struct wait_pair {
@@ -497,6 +535,149 @@ TEST(test_a_blocking_waiter_asleep_costs_the_other_side_futex_calls)
     }
 }
 
+/* ---- an armed pollfd: one wake-up call per arming ----------------------------------- */
+
+#define POLL_ROUNDS 20
+#define POLL_BURST  5    /* events the writer adds each round */
+
+typedef struct poll_report {
+    int futex_traps, sendto_traps, other_traps;   /* by the filtered writer, per phase */
+    int bad;
+} poll_report;
+
+static poll_report *preport;
+static volatile sig_atomic_t p_futex, p_sendto, p_other;
+
+static void on_sigsys_poll(int sig, siginfo_t *info, void *uctx)
+{
+    (void)sig; (void)uctx;
+    if (info->si_syscall == __NR_futex)
+        p_futex++;
+    else if (info->si_syscall == __NR_sendto)
+        p_sendto++;
+    else
+        p_other++;
+    if (p_futex + p_sendto + p_other > 1000)
+        syscall(__NR_exit_group, 97);
+}
+
+typedef struct poll_pair {
+    hot_ring          h;
+    int               rearm;     /* this phase, the reader reads until a call finds nothing */
+    _Atomic uint64_t  ready;     /* the reader finished round n - 1's reading */
+    _Atomic uint64_t  written;   /* the writer finished round n - 1's adds */
+} poll_pair;
+
+/* The reader, unfiltered: each round it takes the burst (and, when `rearm`,
+ * reads once more, which finds nothing and arms its fd again: drain and
+ * membarrier are its system calls, not the writer's). */
+static void *poll_reader(void *arg)
+{
+    poll_pair *p = arg;
+    for (uint64_t i = 0; i < 2 * POLL_ROUNDS; i++) {
+        rr_event ev;
+        if (i == POLL_ROUNDS)   /* phase 2: reads exactly the burst, never arms */
+            p->rearm = 0;
+        if (i > 0 && !SPIN_UNTIL(atomic_load(&p->written) == i))
+            break;
+        for (int e = 0; i > 0 && e < POLL_BURST; e++)
+            preport->bad += rr_reader_next(p->h.r, &ev, 0) != RR_OK;
+        if (p->rearm)
+            preport->bad += rr_reader_next(p->h.r, &ev, 0) != RR_EMPTY;
+        atomic_store(&p->ready, i + 1);
+    }
+    return NULL;
+}
+
+/* Child: a ring of kind k whose reader has a pollfd, read in a thread; this
+ * thread, filtered, adds a burst each round. Phase 1: the reader's fd is
+ * armed before each burst; phase 2: it is never armed again. */
+static void poll_child(size_t k)
+{
+    static poll_pair p;
+    unsigned char buf[16] = { 0 };
+    int fd;
+    p.rearm = 1;
+    if (!hot_open(&p.h, hot_kinds[k].mode, hot_kinds[k].prod, hot_kinds[k].caller_memory,
+                  RR_WAIT_BLOCK) ||
+        rr_reader_pollfd(p.h.r, &fd) != RR_OK)
+        _exit(98);
+    /* warm up: the first fire makes this process's sending socket */
+    rr_event ev;
+    if (rr_writer_add(p.h.w, buf, sizeof buf, 0, NULL, 0) != RR_OK ||
+        rr_reader_next(p.h.r, &ev, 0) != RR_OK)
+        _exit(98);
+    pthread_t t;
+    if (pthread_create(&t, NULL, poll_reader, &p) != 0)
+        _exit(98);
+    if (trap_this_thread_with(on_sigsys_poll) != 0)
+        _exit(99);
+    rr_reader_entry *e = p.h.r->entry;
+    rr_waitq *q = &p.h.ring->L->readable;
+    for (uint64_t i = 0; i < 2 * POLL_ROUNDS; i++) {
+        if (!SPIN_UNTIL(atomic_load(&p.ready) == i + 1)) {
+            preport[i >= POLL_ROUNDS].bad++;
+            break;
+        }
+        int armed = atomic_load(&e->poll_owner) != 0;
+        preport[i >= POLL_ROUNDS].bad += armed != (i < POLL_ROUNDS);
+        for (int b = 0; b < POLL_BURST; b++)
+            preport[i >= POLL_ROUNDS].bad += rr_writer_add(p.h.w, buf, sizeof buf, 0, NULL, 0) != RR_OK;
+        /* fired by the first add: disarmed, its count taken back */
+        preport[i >= POLL_ROUNDS].bad += atomic_load(&e->poll_owner) != 0 ||
+                                         atomic_load(&q->waiters) != 0;
+        if (i + 1 == POLL_ROUNDS) {   /* the phase's traps */
+            preport[0].futex_traps = p_futex;
+            preport[0].sendto_traps = p_sendto;
+            preport[0].other_traps = p_other;
+        }
+        atomic_store(&p.written, i + 1);
+    }
+    preport[1].futex_traps = p_futex - preport[0].futex_traps;
+    preport[1].sendto_traps = p_sendto - preport[0].sendto_traps;
+    preport[1].other_traps = p_other - preport[0].other_traps;
+    _exit(0);   /* no join: it would wait on a futex */
+}
+
+/* A writer makes the wake-up call only while a pollfd is armed: one
+ * datagram for the first add after the reader armed its fd -- and no futex
+ * wake, since no thread sleeps -- nothing for the rest of the burst, and
+ * nothing at all once the reader no longer arms it (it reads what came,
+ * never a call that finds nothing). */
+TEST(test_a_writer_makes_one_wake_up_call_per_arming_of_a_pollfd_and_none_while_none_is_armed)
+{
+    if (RR_SANITIZED) {
+        printf("     (sanitizer build: system calls not checked)\n");
+        return;
+    }
+    preport = mmap(NULL, 2 * sizeof *preport, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
+                   -1, 0);
+    CHECK(preport != MAP_FAILED);
+    for (size_t k = 0; k < HOT_KINDS; k++) {
+        memset(preport, 0, 2 * sizeof *preport);
+        fflush(NULL);
+        pid_t pid = fork();
+        if (pid == 0)
+            poll_child(k);
+        int status = 0;
+        CHECK(pid > 0 && waitpid(pid, &status, 0) == pid && WIFEXITED(status));
+        if (WEXITSTATUS(status) == 99) {
+            printf("     (seccomp unavailable here: system calls not checked)\n");
+            break;
+        }
+        CHECK_EQ(WEXITSTATUS(status), 0);
+        CHECK_EQ(preport[0].bad, 0);
+        CHECK_EQ(preport[1].bad, 0);
+        CHECK_EQ(preport[0].futex_traps, 0);
+        CHECK_EQ(preport[0].sendto_traps, POLL_ROUNDS);
+        CHECK_EQ(preport[0].other_traps, 0);
+        CHECK_EQ(preport[1].futex_traps, 0);
+        CHECK_EQ(preport[1].sendto_traps, 0);
+        CHECK_EQ(preport[1].other_traps, 0);
+    }
+    munmap(preport, 2 * sizeof *preport);
+}
+
 /* ---- allocations ------------------------------------------------------------------- */
 
 #if !RR_SANITIZED
@@ -509,6 +690,7 @@ static atomic_long allocations;
 
 static void hot_close(hot_ring *h)
 {
+    rr_reader_close(h->idle);
     rr_reader_close(h->r);
     rr_writer_close(h->w);
     rr_ring_destroy(h->ring);
@@ -567,10 +749,11 @@ TEST(test_hot_paths_do_not_allocate_under_every_wait_strategy)
 int main(void)
 {
     alarm(600);
-    RUN(test_uncontended_hot_paths_make_no_system_call_under_every_wait_strategy);
+    RUN(test_uncontended_hot_paths_make_no_system_call_under_every_wait_strategy_nor_with_pollfds_nobody_polls);
     RUN(test_hot_paths_do_not_allocate_under_every_wait_strategy);
     RUN(test_a_reader_that_spins_yields_or_naps_costs_the_writer_no_futex_call);
     RUN(test_a_writer_that_spins_yields_or_naps_costs_the_reader_no_futex_call);
     RUN(test_a_blocking_waiter_asleep_costs_the_other_side_futex_calls);
+    RUN(test_a_writer_makes_one_wake_up_call_per_arming_of_a_pollfd_and_none_while_none_is_armed);
     return check_report();
 }

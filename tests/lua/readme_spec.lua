@@ -27,6 +27,25 @@ describe("the README's Lua quick start", function()
       "7 2 2.5",
     }, lines)
   end)
+
+  it("has a luv event-loop example that runs and prints every event", function()
+    local f = assert(io.open("README.md"))
+    local text = f:read("a")
+    f:close()
+    local section = assert(text:match("\n## asyncio and event loops\n(.-)\n## "),
+                           "no asyncio and event loops section")
+    local code = assert(section:match("```lua\n(.-)```"), "no Lua event-loop example")
+    local lines = {}
+    local env = setmetatable({
+      print = function(...)
+        local parts = table.pack(...)
+        for i = 1, parts.n do parts[i] = tostring(parts[i]) end
+        lines[#lines + 1] = table.concat(parts, " ", 1, parts.n)
+      end,
+    }, { __index = _G })
+    assert(load(code, "README.md", "t", env))()
+    assert.are.same({ "0 tick 1", "1 tick 2", "2 tick 3" }, lines)
+  end)
 end)
 
 describe("the README's Pipelines section", function()

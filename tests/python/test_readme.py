@@ -151,3 +151,24 @@ def test_readme_pipelines_run_both_ways_and_agree():
         "('enrich',)",
         "[1, 4, 9, 16, 25]",
     ]
+
+
+def asyncio_blocks():
+    text = README.read_text()
+    section = text.split("## asyncio and event loops", 1)[1].split("\n## ", 1)[0]
+    return re.findall(r"```python\n(.*?)```", section, re.S)
+
+
+def test_readme_asyncio_example_runs_and_prints_what_the_readme_says():
+    blocks = asyncio_blocks()
+    assert blocks, "the README lost its asyncio example"
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        exec(compile(blocks[0], "README.md", "exec"), {"__name__": "readme"})
+    assert out.getvalue().splitlines() == [
+        "0 b'tick 0'",
+        "5 b'tick 5'",
+        "10 b'tick 10'",
+        "15 b'tick 15'",
+        "None",
+    ]
