@@ -858,6 +858,15 @@ TEST(test_a_dead_processs_reader_gives_up_its_name_and_cannot_be_followed)
     rr_shm_unlink(name);
 }
 
+/* Whether a reader entry names a sleeper (its `sleeping` owner word). */
+static bool some_sleeper_named(const rr_ring *ring)
+{
+    for (size_t i = 0; i < RR_MAX_READERS; i++)
+        if (atomic_load(&ring->readers[i].sleeping) != 0)
+            return true;
+    return false;
+}
+
 TEST(test_a_follower_killed_asleep_gives_back_its_count_in_the_writable_queue)
 {
     const char *name = fresh_name();
@@ -866,7 +875,10 @@ TEST(test_a_follower_killed_asleep_gives_back_its_count_in_the_writable_queue)
     rr_reader *lead = NULL;
     CHECK_ST(open_named(ring, "journal", &lead), RR_OK);
     pid_t pid = spawn_reader(name, NULL, "journal", false, 2);   /* sleeps behind journal */
-    CHECK(WAIT_UNTIL(atomic_load(&ring->L->writable.waiters) == 1, 10.0));
+    /* Counted in the queue, and named as its sleeper (a count seen before
+     * the name would let the kill land between them). */
+    CHECK(WAIT_UNTIL(atomic_load(&ring->L->writable.waiters) == 1 && some_sleeper_named(ring),
+                     10.0));
     CHECK(kill(pid, SIGKILL) == 0);
     CHECK(waitpid(pid, NULL, 0) == pid);
     CHECK_EQ(rr__evict_dead_readers(ring, false), 1);
