@@ -222,9 +222,11 @@ async def reader_events(reader: Reader, timeout_ns: int) -> AsyncIterator[Event]
 # ---- Writer ------------------------------------------------------------------------
 
 
-async def writer_add(writer: Writer, data: Any, event_type: int | None, timeout_ns: int) -> int:
+async def _add_retrying(writer: Writer, add: Any, timeout_ns: int) -> int:
+    """add() (a call with timeout=0) now, or each time the writer's fd says
+    there may be room, until it succeeds or the deadline passes."""
     try:
-        return writer.add(data, event_type, timeout=0)
+        return int(add())
     except RingFull:
         if timeout_ns == 0:
             raise
@@ -233,10 +235,14 @@ async def writer_add(writer: Writer, data: Any, event_type: int | None, timeout_
     while True:
         await _wait(writer, loop, deadline)
         try:
-            return writer.add(data, event_type, timeout=0)
+            return int(add())
         except RingFull:
             if _passed(loop, deadline):
                 raise
+
+
+async def writer_add(writer: Writer, data: Any, event_type: int | None, timeout_ns: int) -> int:
+    return await _add_retrying(writer, lambda: writer.add(data, event_type, timeout=0), timeout_ns)
 
 
 async def writer_add_batch(writer: Writer, payloads: Any, event_types: Any, timeout_ns: int) -> int:
@@ -247,17 +253,5 @@ async def writer_add_batch(writer: Writer, payloads: Any, event_types: Any, time
             payloads = list(payloads)
         except TypeError:
             pass   # add_batch says what is wrong with them
-    try:
-        return writer.add_batch(payloads, event_types, timeout=0)
-    except RingFull:
-        if timeout_ns == 0:
-            raise
-    loop = asyncio.get_running_loop()
-    deadline = _deadline(loop, timeout_ns)
-    while True:
-        await _wait(writer, loop, deadline)
-        try:
-            return writer.add_batch(payloads, event_types, timeout=0)
-        except RingFull:
-            if _passed(loop, deadline):
-                raise
+    return await _add_retrying(
+        writer, lambda: writer.add_batch(payloads, event_types, timeout=0), timeout_ns)
