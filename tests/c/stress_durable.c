@@ -124,6 +124,13 @@ static void reader_process(const char *name, uint64_t total, shared_log *lg, uin
     _exit(0);
 }
 
+/* Where the reader stops before kill k: a random point of the k-th of
+ * KILLS + 2 stretches of the stream. */
+static uint64_t mark_of(uint64_t total, int k, uint64_t *seed)
+{
+    return total * (uint64_t)(k + 1) / (KILLS + 2) + rng_next(seed) % (total / (2 * (KILLS + 2)) + 1);
+}
+
 static pid_t start_reader(const char *name, uint64_t total, shared_log *lg, uint64_t seed)
 {
     atomic_fetch_add(&lg->readers, 1);
@@ -146,8 +153,8 @@ TEST(test_a_durable_reader_killed_ten_times_mid_stream_misses_nothing)
                           -1, 0);
     CHECK(lg != MAP_FAILED);
     memset(lg, 0, sizeof *lg);
-    atomic_store(&lg->stop_at, UINT64_MAX);
     uint64_t seed = 0x5eed ^ (uint64_t)getpid() << 20 ^ (uint64_t)(check_now() * 1e6);
+    atomic_store(&lg->stop_at, mark_of(total, 0, &seed));   /* before any process starts */
     /* the reader first, so that its place gates the writer from event 0 */
     pid_t reader = start_reader(name, total, lg, rng_next(&seed) | 1);
     CHECK(reader > 0);
@@ -160,18 +167,17 @@ TEST(test_a_durable_reader_killed_ten_times_mid_stream_misses_nothing)
     CHECK(writer > 0);
     int kills = 0;
     for (int k = 0; k < KILLS; k++) {
-        uint64_t mark = total * (uint64_t)(k + 1) / (KILLS + 2) +
-                        rng_next(&seed) % (total / (2 * (KILLS + 2)) + 1);
-        atomic_store(&lg->stop_at, mark);
-        CHECK(WAIT_UNTIL(atomic_load(&lg->failed) || atomic_load(&lg->next) >= mark, WAIT_S));
+        CHECK(WAIT_UNTIL(atomic_load(&lg->failed) ||
+                         atomic_load(&lg->next) >= atomic_load(&lg->stop_at), WAIT_S));
         if (atomic_load(&lg->failed) || atomic_load(&lg->next) >= total)
             break;
         if (k % 2 == 1)   /* running again for a little: killed anywhere on the way */
             atomic_store(&lg->stop_at, atomic_load(&lg->next) + 1 + rng_next(&seed) % 64);
         kill(reader, SIGKILL);
         CHECK(waitpid(reader, NULL, 0) == reader);
-        atomic_store(&lg->stop_at, UINT64_MAX);
         kills++;
+        /* the next mark is set before the next reader starts, so it cannot pass it */
+        atomic_store(&lg->stop_at, k + 1 < KILLS ? mark_of(total, k + 1, &seed) : UINT64_MAX);
         reader = start_reader(name, total, lg, rng_next(&seed) | 1);
         CHECK(reader > 0);
     }
