@@ -41,6 +41,11 @@
  *     its gate and state. An evictor swaps a dead process's word for its own
  *     word, resets the entry and stores 0 last, so an entry abandoned at any
  *     step by a dying process names a dead process and can be evicted.
+ *   - Durable readers (reader.c): an entry whose owner word is
+ *     RR_OWNER_PARKED is held by no process and is not free: it stays ACTIVE
+ *     and keeps gating. It is taken from that word (a resume, a drop) and
+ *     given to it (a park) only by CAS holding the pipeline word (R22/A22);
+ *     it is never evicted.
  *   - Multi producer, shared: a claimed sequence not yet published or
  *     abandoned lies in the range of a claim record naming its producer's
  *     process (claims.c); a record is free exactly when its owner word is 0.
