@@ -381,6 +381,22 @@ static bool rr__gone_locked(const rr_ring *ring, uint32_t j)
     return atomic_load_explicit(&ring->readers[j].owner, memory_order_acquire) == 0;
 }
 
+/* The parked durable reader named `name`, or -1; the caller holds the word.
+ * A durable reader of a dead process is parked first (rr__gone_locked), so
+ * it is found too. reader.c looks here before it claims an entry: a resume
+ * needs none, and may drain a closed ring. */
+int rr__pipe_find_parked(const rr_ring *ring, const char *name)
+{
+    uint64_t w[4];
+    rr__name_words(name, w);
+    int j = rr__find_locked(ring, w, RR_MAX_READERS);
+    if (j < 0 || rr__gone_locked(ring, (uint32_t)j))
+        return -1;
+    /* relaxed: a parked word is stored and taken only under the word we hold */
+    return atomic_load_explicit(&ring->readers[j].owner, memory_order_relaxed) ==
+           RR_OWNER_PARKED ? j : -1;
+}
+
 /* Every reader that `mask` follows, directly or through others. */
 static uint64_t rr__ancestors(const rr_ring *ring, uint64_t mask)
 {

@@ -53,6 +53,10 @@
  *     ACTIVE, so a resumer that dies half way leaves an ACTIVE durable entry
  *     of a dead word, which the next evictor parks again. An opener that
  *     dies before its entry went ACTIVE is evicted, not parked.
+ * A durable opener looks for a parked place of its name before it claims an
+ * entry (rr__pipe_find_parked): a resume takes no new entry, so it succeeds
+ * with the table full, and it is allowed on a closed ring, whose events the
+ * parked reader has yet to drain (a new reader is refused there).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -235,8 +239,6 @@ rr_status rr_reader_open_opts(rr_ring *ring, const rr_reader_options *opts, rr_r
                  opts->after_names_count || opts->writable || opts->durable;
     if (piped && (wst = rr__pipe_check(ring, opts)) != RR_OK)
         return wst;
-    if (rr__closed(ring))
-        return rr__fail(RR_CLOSED, "cannot open a reader: the ring is closed");
     rr_reader *r = NULL;
     rr_status st = rr__reader_alloc(ring, &r);
     if (st != RR_OK)
@@ -244,6 +246,28 @@ rr_status rr_reader_open_opts(rr_ring *ring, const rr_reader_options *opts, rr_r
     r->wait = opts->wait;
     uint32_t index;
     uint64_t me = rr__self_owner();
+    if (opts->durable) {
+        /* A parked place of that name is resumed before any entry is
+         * claimed: a resume needs none (the table may be full), and it may
+         * drain a closed ring (its reads say RR_CLOSED once it is drained).
+         * One parked between this look and rr__pipe_join is resumed there. */
+        rr__pipe_lock(ring, RR_PIPE_TAKE);
+        int j = rr__pipe_find_parked(ring, opts->name);
+        if (j >= 0)
+            st = rr__resume(ring, r, (uint32_t)j, opts, me);
+        rr__pipe_unlock(ring);
+        if (j >= 0) {
+            if (st != RR_OK) {
+                rr__reader_free(r);
+                return st;
+            }
+            goto opened;
+        }
+    }
+    if (rr__closed(ring)) {
+        rr__reader_free(r);
+        return rr__fail(RR_CLOSED, "cannot open a reader: the ring is closed");
+    }
     rr_reader_entry *e = rr__claim_entry(ring, me, &index);
     if (!e && !ring->private_mem && rr__evict_dead_readers(ring, false) > 0)
         e = rr__claim_entry(ring, me, &index);   /* entries of dead processes came free */

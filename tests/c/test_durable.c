@@ -131,6 +131,77 @@ TEST(test_a_closed_durable_reader_is_parked_and_resumes_at_its_released_position
     CHECK_ST(rr_ring_destroy(ring), RR_OK);
 }
 
+TEST(test_a_parked_reader_resumes_when_every_entry_of_the_table_is_taken)
+{
+    rr_ring *ring = heap_ring(16, BP);
+    CHECK(ring);
+    rr_writer *w = NULL;
+    CHECK_ST(rr_writer_open(ring, &w), RR_OK);
+    rr_reader *rs[RR_MAX_READERS];
+    for (int i = 0; i < RR_MAX_READERS; i++) {
+        char name[16];
+        snprintf(name, sizeof name, "d%d", i);
+        CHECK_ST(open_durable(ring, name, &rs[i]), RR_OK);
+    }
+    for (uint64_t i = 0; i < 4; i++)
+        CHECK_ST(add_seq(w, i, 0), RR_OK);
+    rr_event ev;
+    CHECK_ST(rr_reader_next(rs[7], &ev, 0), RR_OK);
+    CHECK_ST(rr_reader_next(rs[7], &ev, 0), RR_OK);   /* 0 released, 1 taken */
+    rr_reader_close(rs[7]);
+    CHECK(is_parked(ring, "d7"));
+    rr_reader *extra = NULL;   /* no free entry: a new reader is refused */
+    CHECK_ST(rr_reader_open(ring, RR_START_OLDEST, &extra), RR_TOO_MANY_READERS);
+    CHECK_ST(open_durable(ring, "new", &extra), RR_TOO_MANY_READERS);
+    CHECK_ST(open_durable(ring, "d7", &rs[7]), RR_OK);   /* the parked place needs none */
+    CHECK(!is_parked(ring, "d7"));
+    for (uint64_t i = 1; i < 4; i++) {
+        CHECK_ST(rr_reader_next(rs[7], &ev, 0), RR_OK);
+        CHECK(event_is(&ev, i));
+    }
+    CHECK_ST(rr_reader_next(rs[7], &ev, 0), RR_EMPTY);
+    for (int i = 0; i < RR_MAX_READERS; i++) {
+        char name[16];
+        snprintf(name, sizeof name, "d%d", i);
+        rr_reader_close(rs[i]);
+        CHECK_ST(rr_ring_reader_drop(ring, name), RR_OK);
+    }
+    rr_writer_close(w);
+    CHECK_ST(rr_ring_destroy(ring), RR_OK);
+}
+
+TEST(test_a_parked_reader_drains_a_closed_ring_and_a_new_durable_name_is_refused_there)
+{
+    rr_ring *ring = heap_ring(16, BP);
+    CHECK(ring);
+    rr_writer *w = NULL;
+    rr_reader *r = NULL;
+    CHECK_ST(rr_writer_open(ring, &w), RR_OK);
+    CHECK_ST(open_durable(ring, "consumer", &r), RR_OK);
+    for (uint64_t i = 0; i < 5; i++)
+        CHECK_ST(add_seq(w, i, 0), RR_OK);
+    rr_event ev;
+    CHECK_ST(rr_reader_next(r, &ev, 0), RR_OK);   /* took 0, then parked */
+    CHECK(event_is(&ev, 0));
+    rr_reader_close(r);
+    CHECK_ST(rr_ring_close(ring), RR_OK);
+    CHECK(rr_ring_closed(ring));
+    rr_reader *fresh = NULL;
+    CHECK_ST(open_durable(ring, "another", &fresh), RR_CLOSED);
+    CHECK_ST(open_named(ring, "plain", &fresh), RR_CLOSED);
+    CHECK_ST(open_durable(ring, "consumer", &r), RR_OK);
+    for (uint64_t i = 0; i < 5; i++) {           /* 0 again: it was not released */
+        CHECK_ST(rr_reader_next(r, &ev, 0), RR_OK);
+        CHECK(event_is(&ev, i));
+    }
+    CHECK_ST(rr_reader_next(r, &ev, 0), RR_CLOSED);
+    rr_reader_close(r);
+    CHECK(is_parked(ring, "consumer"));
+    CHECK_ST(rr_ring_reader_drop(ring, "consumer"), RR_OK);
+    rr_writer_close(w);
+    CHECK_ST(rr_ring_destroy(ring), RR_OK);
+}
+
 TEST(test_a_durable_reader_needs_a_name_and_a_plain_opener_of_a_parked_name_is_refused)
 {
     rr_ring *ring = heap_ring(8, BP);
@@ -575,6 +646,8 @@ TEST(test_an_older_layout_version_is_refused_with_the_version_message)
 int main(void)
 {
     RUN(test_a_closed_durable_reader_is_parked_and_resumes_at_its_released_position);
+    RUN(test_a_parked_reader_resumes_when_every_entry_of_the_table_is_taken);
+    RUN(test_a_parked_reader_drains_a_closed_ring_and_a_new_durable_name_is_refused_there);
     RUN(test_a_durable_reader_needs_a_name_and_a_plain_opener_of_a_parked_name_is_refused);
     RUN(test_drop_refuses_unknown_names_plain_readers_and_live_holders_and_frees_a_parked_one);
     RUN(test_followers_of_a_parked_reader_stay_gated_and_follow_it_again_when_it_resumes);
