@@ -215,7 +215,7 @@ void      rr_writer_close(rr_writer *w);            /* NULL is accepted */
 /* Count n events lost before they reached this ring (a bridge carrying an
  * overwrite-mode source's losses, say), in the ring-wide
  * rr_ring_stats.upstream_lost, which every process sees and which only grows
- * (it stops at UINT64_MAX). RR_INVALID for a NULL writer, RR_FORKED for a
+ * (it stops at INT64_MAX, 2^63-1, the largest count Python and Lua share). RR_INVALID for a NULL writer, RR_FORKED for a
  * handle inherited through fork(). */
 rr_status rr_writer_note_lost(rr_writer *w, uint64_t n);
 

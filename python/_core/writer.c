@@ -486,7 +486,7 @@ static PyObject *Writer_note_lost(WriterObject *self, PyObject *const *args, Py_
     PyObject *a[1];
     uint64_t n = 0;
     if (rrpy_parse_args("note_lost", args, nargs, kwnames, names, 1, 1, 1, a) < 0 ||
-        rrpy_as_count(a[0], "n", UINT64_MAX, &n) < 0 || writer_check_open(self) < 0)
+        rrpy_as_count(a[0], "n", (uint64_t)INT64_MAX, &n) < 0 || writer_check_open(self) < 0)
         return NULL;
     rr_status s = rr_writer_note_lost(self->w, n);
     if (s != RR_OK)
@@ -569,8 +569,8 @@ static PyMethodDef Writer_methods[] = {
      "note_lost($self, /, n)\n--\n\nCount n events lost before they reached this ring (a "
      "bridge carrying an overwrite-mode source's losses, say) in the ring-wide "
      "stats()['upstream_lost'], which every process sees and which only grows (it stops at "
-     "2**64 - 1). n: a non-negative int (TypeError for another type, ValueError when negative "
-     "or above 2**64 - 1)."},
+     "2**63 - 1). n: a non-negative int, at most 2**63 - 1 (TypeError for another type, "
+     "ValueError when negative or above 2**63 - 1)."},
     {"close", (PyCFunction)Writer_close, METH_NOARGS,
      "close($self)\n--\n\nRelease the writer (a single-producer ring then accepts a new one). Idempotent. "
      "Tasks awaiting it wake and get RingClosed."},

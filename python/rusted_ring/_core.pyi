@@ -156,7 +156,8 @@ class Writer:
                   timeout: float | None = None) -> int: ...
     def claim_block(self, n: SupportsIndex, event_type: int = 0, *,
                     timeout: float | None = None) -> BlockClaim: ...
-    # count n events lost before they reached this ring (stats()['upstream_lost'])
+    # count n (0 .. 2**63-1) events lost before they reached this ring
+    # (stats()['upstream_lost'], which stops at 2**63-1)
     def note_lost(self, n: SupportsIndex) -> None: ...
     # asyncio: wait for room without blocking the event loop (RingFull after `timeout`)
     async def add_async(self, data: Payload, event_type: int | None = None, *,

@@ -128,13 +128,18 @@ def test_note_lost_counts_upstream_losses_and_refuses_bad_values_clearly():
 
     w.note_lost(Index())
     assert ring.stats()["upstream_lost"] == 10
-    for bad, exc, text in ((-1, ValueError, "must not be negative"), (2**64, ValueError, "at most"),
+    for bad, exc, text in ((-1, ValueError, "must not be negative"), (2**63, ValueError, "at most"),
+                           (2**64, ValueError, "at most"),
                            (1.5, TypeError, "must be an int"), (True, TypeError, "must be an int"),
                            ("3", TypeError, "must be an int"), (None, TypeError, "must be an int")):
         with pytest.raises(exc, match=text):
             w.note_lost(bad)
-    w.note_lost(2**64 - 1)                       # stops at the top
-    assert ring.stats()["upstream_lost"] == 2**64 - 1
+    w.note_lost(2**63 - 12)                      # up to 2**63 - 1, like every count
+    assert ring.stats()["upstream_lost"] == 2**63 - 2
+    w.note_lost(2**63 - 1)                       # stops at 2**63 - 1, the top Lua shares
+    assert ring.stats()["upstream_lost"] == 2**63 - 1
+    w.note_lost(1)
+    assert ring.stats()["upstream_lost"] == 2**63 - 1
     w.close()
     with pytest.raises(rr.RingClosed):
         w.note_lost(1)
