@@ -1587,12 +1587,18 @@ static int reader_durable(lua_State *L)
 }
 
 /* ring:drop_reader(name): remove the parked durable reader `name` (the
- * core's rr_ring_reader_drop); an error with the core's message otherwise. */
+ * core's rr_ring_reader_drop); an error with the core's message otherwise.
+ * name must be a string, as ring:reader's is: a number is not converted
+ * (drop_reader(5) would drop reader "5"), and nothing allocates between
+ * check_ring and the core call, so no finalizer can release the ring. */
 static int ring_drop_reader(lua_State *L)
 {
     lring *rg = check_ring(L, 1);
+    if (lua_type(L, 2) != LUA_TSTRING)
+        return luaL_error(L, "ring:drop_reader: name must be a string, got %s",
+                          luaL_typename(L, 2));
     size_t len;
-    const char *name = luaL_checklstring(L, 2, &len);
+    const char *name = lua_tolstring(L, 2, &len);
     if (rr_reader_name_check(name, len) != RR_OK)
         return luaL_error(L, "ring:drop_reader: name: %s", last_error(L));
     if (rr_ring_reader_drop(rg->ring, name) != RR_OK)

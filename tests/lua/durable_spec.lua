@@ -78,7 +78,16 @@ describe("durable readers", function()
     assert.matches("'plain' is not durable", err(ring.drop_reader, ring, "plain"))
     assert.matches("31 bytes", err(ring.drop_reader, ring, string.rep("x", 40)))
     assert.matches("NUL", err(ring.drop_reader, ring, "a\0b"))
-    assert.matches("string expected", err(ring.drop_reader, ring, {}))
+    assert.matches("name must be a string, got table", err(ring.drop_reader, ring, {}))
+    assert.matches("name must be a string, got nil", err(ring.drop_reader, ring, nil))
+    ring:reader{ name = "5", durable = true }:close()   -- a number is not its name
+    assert.matches("name must be a string, got number", err(ring.drop_reader, ring, 5))
+    local five
+    for _, e in ipairs(ring:stats().readers) do
+      if e.name == "5" then five = e end
+    end
+    assert.is_true(five ~= nil and five.parked)       -- still there
+    ring:drop_reader("5")
     live:close()
     plain:close()
     ring:drop_reader("parked")
@@ -98,6 +107,15 @@ describe("durable readers", function()
       assert.matches("n must be", tostring(e))
     end
     assert.are.equal(5, ring:stats().upstream_lost)
+    w:note_lost(math.maxinteger - 6)   -- up to 2^63-1; the counter stops there
+    assert.are.equal(math.maxinteger - 1, ring:stats().upstream_lost)
+    w:note_lost(math.maxinteger)
+    assert.are.equal(math.maxinteger, ring:stats().upstream_lost)
+    w:note_lost(1)
+    assert.are.equal(math.maxinteger, ring:stats().upstream_lost)
+    local ok, e = pcall(w.note_lost, w, math.maxinteger + 1.0)
+    assert.is_false(ok)
+    assert.matches("n must be", tostring(e))
     w:close()
     assert.has_error(function() w:note_lost(1) end, "attempt to use a closed writer")
   end)
