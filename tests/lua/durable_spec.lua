@@ -94,6 +94,26 @@ describe("durable readers", function()
     ring:reader{ name = "parked" }:close()   -- the name is free again
   end)
 
+  it("a parked reader drains a closed ring; a new durable name is refused there", function()
+    local ring = rr.ring{ slot_size = 16, capacity = 8 }
+    local w = ring:writer()
+    local r = ring:reader{ name = "consumer", durable = true }
+    for i = 0, 4 do assert(w:add(support.payload(i))) end
+    assert.are.same({ 0 }, seqs(r, 1))   -- took 0, then parked
+    r:close()
+    ring:close()
+    local ok, e = pcall(ring.reader, ring, { name = "another", durable = true })
+    assert.is_false(ok)
+    assert.matches("the ring is closed", tostring(e))
+    r = ring:reader{ name = "consumer", durable = true }
+    assert.are.same({ 0, 1, 2, 3, 4 }, seqs(r, 100))   -- 0 again: it was not released
+    local ev, why = r:next(0)
+    assert.are.same({ nil, "closed" }, { ev, why })
+    r:close()
+    assert.is_true(entry(ring, "consumer").parked)
+    ring:drop_reader("consumer")
+  end)
+
   it("note_lost counts upstream losses and refuses bad values", function()
     local ring = rr.ring{ slot_size = 16, capacity = 4 }
     local w = ring:writer()

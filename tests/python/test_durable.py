@@ -76,6 +76,24 @@ def test_a_closed_durable_reader_is_parked_and_resumed_at_its_released_position(
     w.add(payload(11), timeout=0)
 
 
+def test_a_parked_reader_drains_a_closed_ring_and_a_new_durable_name_is_refused_there():
+    ring = rr.Ring(16, 8)
+    w = ring.writer()
+    r = ring.reader(name="consumer", durable=True)
+    for i in range(5):
+        w.add(payload(i))
+    assert seq_of(r.next()) == 0                 # took 0, then parked
+    r.close()
+    ring.close()
+    with pytest.raises(rr.RingClosed):
+        ring.reader(name="another", durable=True)
+    r = ring.reader(name="consumer", durable=True)
+    assert [seq_of(ev) for ev in r] == [0, 1, 2, 3, 4]   # then the end
+    r.close()
+    assert entry(ring, "consumer")["parked"]
+    ring.drop_reader("consumer")
+
+
 def test_durable_reader_errors_name_what_was_wrong():
     ring = rr.Ring(16, 8)
     w = ring.writer()
