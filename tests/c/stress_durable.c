@@ -17,7 +17,11 @@
  * checksum; one below `next` is a duplicate (dropped, counted); one above
  * it is a gap and fails the run; within one process the sequences run one
  * by one. At the end every sequence was delivered at least once, and after
- * the drop of duplicates exactly once, in order.
+ * the drop of duplicates exactly once, in order. After each kill the test
+ * reads the dead reader's released position (its entry's gate, which no one
+ * moves once its process is gone); the next reader's first event must be
+ * exactly that one, so what is handed out again per kill is the dead one's
+ * last batch at most (MAX_READ).
  *
  * The test's own process runs no thread, so the forks are plain.
  */
@@ -25,6 +29,7 @@
 #include <sys/mman.h>
 
 #include "check.h"
+#include "layout.h"
 #include "procs.h"
 #include "stress.h"
 
@@ -42,6 +47,7 @@ typedef struct shared_log {
     _Atomic uint64_t duplicates;
     _Atomic uint64_t stop_at;      /* a reader that committed this far spins (until killed) */
     _Atomic uint32_t readers;      /* reader processes started */
+    _Atomic uint64_t first[KILLS + 1];   /* each reader's first sequence (UINT64_MAX: none) */
     _Atomic int      failed;
     char             err[256];
 } shared_log;
@@ -75,7 +81,8 @@ static void writer_process(const char *name, uint64_t total, shared_log *lg)
     _exit(0);
 }
 
-static void reader_process(const char *name, uint64_t total, shared_log *lg, uint64_t seed)
+static void reader_process(const char *name, uint64_t total, shared_log *lg, uint64_t seed,
+                           uint32_t nth)
 {
     rr_ring *ring = NULL;
     rr_reader *r = NULL;
@@ -106,6 +113,8 @@ static void reader_process(const char *name, uint64_t total, shared_log *lg, uin
                 log_fail(lg, "out of order within one reader", prev, s);
                 _exit(5);
             }
+            if (prev == UINT64_MAX && nth <= KILLS)
+                atomic_store(&lg->first[nth], s);
             prev = s;
             atomic_fetch_add(&lg->deliveries, 1);
             if (s < next) {
@@ -133,11 +142,11 @@ static uint64_t mark_of(uint64_t total, int k, uint64_t *seed)
 
 static pid_t start_reader(const char *name, uint64_t total, shared_log *lg, uint64_t seed)
 {
-    atomic_fetch_add(&lg->readers, 1);
+    uint32_t nth = atomic_fetch_add(&lg->readers, 1);
     fflush(NULL);
     pid_t pid = fork();
     if (pid == 0)
-        reader_process(name, total, lg, seed);
+        reader_process(name, total, lg, seed, nth);
     return pid;
 }
 
@@ -153,13 +162,17 @@ TEST(test_a_durable_reader_killed_ten_times_mid_stream_misses_nothing)
                           -1, 0);
     CHECK(lg != MAP_FAILED);
     memset(lg, 0, sizeof *lg);
+    for (int k = 0; k <= KILLS; k++)
+        atomic_store(&lg->first[k], UINT64_MAX);
+    uint64_t released[KILLS], committed[KILLS];   /* per kill: the dead one's gate, `next` */
+    uint32_t index = 0;
     uint64_t seed = 0x5eed ^ (uint64_t)getpid() << 20 ^ (uint64_t)(check_now() * 1e6);
     atomic_store(&lg->stop_at, mark_of(total, 0, &seed));   /* before any process starts */
     /* the reader first, so that its place gates the writer from event 0 */
     pid_t reader = start_reader(name, total, lg, rng_next(&seed) | 1);
     CHECK(reader > 0);
     CHECK(WAIT_UNTIL(atomic_load(&lg->failed) ||
-                     rr_ring_reader_find(ring, "bridge", &(uint32_t){ 0 }) == RR_OK, WAIT_S));
+                     rr_ring_reader_find(ring, "bridge", &index) == RR_OK, WAIT_S));
     fflush(NULL);
     pid_t writer = fork();
     if (writer == 0)
@@ -175,6 +188,11 @@ TEST(test_a_durable_reader_killed_ten_times_mid_stream_misses_nothing)
             atomic_store(&lg->stop_at, atomic_load(&lg->next) + 1 + rng_next(&seed) % 64);
         kill(reader, SIGKILL);
         CHECK(waitpid(reader, NULL, 0) == reader);
+        /* the dead reader's released position: its gate (A3), which nobody
+         * moves now (a park keeps it; only a resumed holder moves it, and
+         * none is started yet) */
+        released[kills] = atomic_load_explicit(&ring->readers[index].gate, memory_order_acquire);
+        committed[kills] = atomic_load(&lg->next);
         kills++;
         /* the next mark is set before the next reader starts, so it cannot pass it */
         atomic_store(&lg->stop_at, k + 1 < KILLS ? mark_of(total, k + 1, &seed) : UINT64_MAX);
@@ -194,6 +212,18 @@ TEST(test_a_durable_reader_killed_ten_times_mid_stream_misses_nothing)
     /* a reader killed between its count and its commit is handed the event again */
     CHECK(atomic_load(&lg->deliveries) >= total + atomic_load(&lg->duplicates));
     CHECK_EQ(kills, KILLS);
+    /* each resumed reader began exactly where the killed one had released,
+     * and the killed one had released all but its last batch at most */
+    for (int k = 0; k < kills; k++) {
+        if (atomic_load(&lg->first[k + 1]) != released[k] ||
+            released[k] > committed[k] || committed[k] - released[k] > MAX_READ)
+            fprintf(stderr, "  kill %d: released %" PRIu64 ", committed %" PRIu64
+                    ", the next reader began at %" PRIu64 "\n", k, released[k], committed[k],
+                    (uint64_t)atomic_load(&lg->first[k + 1]));
+        CHECK_EQ(atomic_load(&lg->first[k + 1]), released[k]);
+        CHECK(released[k] <= committed[k] && committed[k] - released[k] <= MAX_READ);
+    }
+    CHECK(atomic_load(&lg->duplicates) <= (uint64_t)kills * MAX_READ);
     printf("  %" PRIu64 " events, %d kills, %" PRIu64 " handed out again\n", total, kills,
            (uint64_t)atomic_load(&lg->duplicates));
     rr_ring_stats *s = malloc(sizeof *s);

@@ -481,16 +481,24 @@ TEST(test_a_writer_waits_past_the_liveness_period_for_a_dead_durable_reader_and_
 
 TEST(test_two_processes_racing_to_resume_one_parked_reader_exactly_one_wins)
 {
-    for (int round = 0; round < 20; round++) {
-        const char *name = fresh_name();
-        rr_ring *ring = shm_ring(name, 8, BP);
-        CHECK(ring);
-        rr_reader *r = NULL;
-        CHECK_ST(open_durable(ring, "one", &r), RR_OK);
-        rr_reader_close(r);
-        _Atomic int *go = mmap(NULL, sizeof *go, PROT_READ | PROT_WRITE,
+    /* Every round: two children spin on `go`, then both resume "one" at
+     * once; each stays alive (the winner holding it) until both told their
+     * result, so a winner that exits cannot be parked and resumed by the
+     * other: exactly one winner, and the other gets the duplicate-name
+     * error. The next round resumes the exited winner's place again. */
+    const char *name = fresh_name();
+    rr_ring *ring = shm_ring(name, 8, BP);
+    CHECK(ring);
+    rr_reader *r = NULL;
+    CHECK_ST(open_durable(ring, "one", &r), RR_OK);
+    rr_reader_close(r);
+    /* [0] go, [1] winners, [2] losers, [3] done, [4] ready */
+    _Atomic int *shared = mmap(NULL, 5 * sizeof *shared, PROT_READ | PROT_WRITE,
                                MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-        CHECK(go != MAP_FAILED);
+    CHECK(shared != MAP_FAILED);
+    for (int round = 0; round < 40; round++) {
+        for (int k = 0; k < 5; k++)
+            atomic_store(&shared[k], 0);
         pid_t kids[2];
         for (int k = 0; k < 2; k++) {
             kids[k] = spawn();
@@ -499,33 +507,39 @@ TEST(test_two_processes_racing_to_resume_one_parked_reader_exactly_one_wins)
                 rr_reader *mr = NULL;
                 if (rr_shm_open(name, &mine) != RR_OK)
                     _exit(2);
-                while (!atomic_load(go))
+                atomic_fetch_add(&shared[4], 1);
+                while (!atomic_load(&shared[0]))
                     sched_yield();
                 rr_status st = open_durable(mine, "one", &mr);
                 if (st == RR_OK)
-                    _exit(10);   /* exits holding it: parked by the next look */
-                _exit(st == RR_INVALID && strstr(rr_last_error(), "already has a reader named")
-                      ? 11 : 3);
+                    atomic_fetch_add(&shared[1], 1);
+                else if (st == RR_INVALID && strstr(rr_last_error(), "already has a reader named"))
+                    atomic_fetch_add(&shared[2], 1);
+                else
+                    _exit(3);
+                while (!atomic_load(&shared[3]))   /* holds it (alive) until told */
+                    sched_yield();
+                _exit(0);   /* the winner exits holding it: parked by the next look */
             }
         }
-        atomic_store(go, 1);
-        int won = 0, lost = 0;
+        CHECK(WAIT_UNTIL(atomic_load(&shared[4]) == 2, 20.0));
+        atomic_store(&shared[0], 1);
+        CHECK(WAIT_UNTIL(atomic_load(&shared[1]) + atomic_load(&shared[2]) == 2, 20.0));
+        CHECK_EQ(atomic_load(&shared[1]), 1);
+        CHECK_EQ(atomic_load(&shared[2]), 1);
+        atomic_store(&shared[3], 1);
         for (int k = 0; k < 2; k++) {
             int status = 0;
             CHECK(waitpid(kids[k], &status, 0) == kids[k] && WIFEXITED(status));
-            won += WEXITSTATUS(status) == 10;
-            lost += WEXITSTATUS(status) == 11;
+            CHECK_EQ(WEXITSTATUS(status), 0);
         }
-        /* both may win one after the other: the first exits, is parked by the
-         * second's look at its dead word, and resumed */
-        CHECK(won >= 1 && won + lost == 2);
-        munmap((void *)go, sizeof *go);
-        CHECK_ST(open_durable(ring, "one", &r), RR_OK);   /* parks the dead winner, resumes */
-        rr_reader_close(r);
-        CHECK_ST(rr_ring_reader_drop(ring, "one"), RR_OK);
-        rr_ring_destroy(ring);
-        rr_shm_unlink(name);
     }
+    munmap((void *)shared, 5 * sizeof *shared);
+    CHECK_ST(open_durable(ring, "one", &r), RR_OK);   /* parks the dead winner, resumes */
+    rr_reader_close(r);
+    CHECK_ST(rr_ring_reader_drop(ring, "one"), RR_OK);
+    rr_ring_destroy(ring);
+    rr_shm_unlink(name);
 }
 
 TEST(test_two_live_processes_resuming_one_parked_reader_exactly_one_holds_it)
