@@ -447,8 +447,23 @@ typedef struct rr_reader_options {
  * opener of a parked reader's name gets RR_INVALID naming it and saying to
  * open it durable or drop it. Overwrite rings: a parked reader gates nothing
  * (no reader does); it resumes after the last event it was handed, and its
- * `lost` then counts what was overwritten meanwhile. rr_ring_reader_drop
- * removes a parked reader for good. */
+ * `lost` then counts what was overwritten meanwhile. A resume takes no new
+ * entry (it succeeds with the reader table full), and it is allowed on a
+ * closed ring, whose remaining events the resumed reader drains before its
+ * reads say RR_CLOSED; a new reader of a closed ring is refused (RR_CLOSED).
+ * rr_ring_reader_drop removes a parked reader for good.
+ *
+ * A resumed reader's counters: rr_reader_delivered counts what this handle
+ * handed out (it starts at 0; events handed out again after the resume are
+ * counted again). rr_reader_lost and rr_reader_skipped carry on from the
+ * parked place, and may count one stretch twice: skipped counts again the
+ * abandoned claims (several producers) between the released position and
+ * where the parked reader had got to, which the resumed one passes again;
+ * in an overwrite ring, a reader whose process died between counting a lap
+ * (lost) and recording where it jumped to counts that jump again on resume.
+ * So delivered + lost + skipped equals the sequences passed only for a
+ * handle that did not resume; lost and skipped never count less than what
+ * was lost or skipped. */
 rr_status rr_reader_open_opts(rr_ring *ring, const rr_reader_options *opts, rr_reader **out);
 rr_wait_strategy rr_reader_wait_strategy(const rr_reader *r);   /* RR_WAIT_BLOCK for NULL */
 
