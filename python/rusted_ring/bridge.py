@@ -299,7 +299,9 @@ class _Bridge:
         self.connect_timeout = connect_timeout
         self._nc: NatsClient | None = None
         self._js: JetStreamContext | None = None
-        self._stopping = asyncio.Event() if _has_loop() else None
+        self._stopping: asyncio.Event | None = None
+        self.started = asyncio.Event()
+        """Set once run() is connected and the stream (Out) or consumer (In) is there."""
         self._started = time.monotonic()
         self._running = False
 
@@ -336,14 +338,6 @@ class _Bridge:
     async def __aexit__(self, t: type[BaseException] | None, v: BaseException | None,
                         tb: TracebackType | None) -> None:
         await self.close()
-
-
-def _has_loop() -> bool:
-    try:
-        asyncio.get_running_loop()
-        return True
-    except RuntimeError:
-        return False
 
 
 # ---- Out -------------------------------------------------------------------------------
@@ -447,6 +441,7 @@ class Out(_Bridge):
             js = await self._open(f"rusted_ring bridge out {self.stream}")
             await self._ensure_stream(js)
             await self._resync(js, first=True)
+            self.started.set()
             while True:
                 try:
                     if stopping.is_set() or self.reader.closed:
@@ -895,6 +890,7 @@ class In(_Bridge):
             self._marker = _Marker(self.marker_path)
             sub = await self._consumer(js)
             self._recover()
+            self.started.set()
             while not stopping.is_set():
                 if self.ring.closed:
                     return
@@ -964,7 +960,8 @@ class In(_Bridge):
                                start_upstream)
         self._recovered = None
         if note:
-            self.writer.note_lost(note)  # type: ignore[attr-defined]
+            if hasattr(self.writer, "note_lost"):   # TEMP until note_lost lands on main
+                self.writer.note_lost(note)
             self.counters["lost"] += note
         if not await self._write(frame, skip, seq):
             # stopped with the ring full: the marker lets a restart go on
@@ -990,12 +987,9 @@ class In(_Bridge):
         loop = asyncio.get_running_loop()
         stopping = self._stop_event()
         while i < n:
+            k = 0
             try:
-                claim = self.writer.claim_block(min(n - i, self._claim_max), timeout=0)
-            except RingFull:
-                claim = None
-            if claim is not None:
-                with claim:
+                with self.writer.claim_block(min(n - i, self._claim_max), timeout=0) as claim:
                     k = len(claim)
                     if k:
                         rows = claim.as_array()
@@ -1008,12 +1002,15 @@ class In(_Bridge):
                             lo = int(ends[i - 1]) if i else 0
                             hi = int(ends[i + k - 1])
                             part = lengths[i:i + k]
-                            mask = np.arange(self.slot_size, dtype=np.uint32)[None, :] < part[:, None]
+                            mask = (np.arange(self.slot_size, dtype=np.uint32)[None, :]
+                                    < part[:, None])
                             rows[mask] = payload[lo:hi]
                         del rows
-                if k:
-                    i += k
-                    continue
+            except RingFull:
+                pass
+            if k:
+                i += k
+                continue
             # The ring is full: hold the messages, keep them ours (in progress).
             self.counters["full_waits"] += 1
             if not await self._wait_room(loop, stopping):
