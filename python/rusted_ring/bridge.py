@@ -81,6 +81,7 @@ from __future__ import annotations
 import asyncio
 import datetime
 import hashlib
+import json
 import os
 import struct
 import time
@@ -778,12 +779,16 @@ class In(_Bridge):
         self._marker: _Marker | None = None
         self._recovered: tuple[int, int, int, int] | None = None   # seq, published, upstream
         self._consumer_key = 0
+        self._origin: dict[str, Any] = {}
+        self._floor = 0
+        self._cseq = 0
         self._done_seq = 0
         self._held: list[Msg] = []
         self._last_progress = 0.0
         self._lag = 0
         self.counters = {"events": 0, "messages": 0, "bytes": 0, "duplicates": 0,
-                         "lost": 0, "redeliveries": 0, "skipped": 0, "full_waits": 0}
+                         "lost": 0, "redeliveries": 0, "skipped": 0, "full_waits": 0,
+                         "rewinds": 0}
 
     def stats(self) -> dict[str, Any]:
         """Counters since the bridge started: events and messages (batches)
@@ -808,20 +813,23 @@ class In(_Bridge):
                     "opt_start_time": self.from_time.strftime("%Y-%m-%dT%H:%M:%S.%fZ")}
         return {"deliver_policy": api.DeliverPolicy.ALL}
 
+    def _origin_json(self) -> dict[str, Any]:
+        return {k: getattr(v, "value", v) for k, v in self._origin.items()}
+
     def _asked(self) -> bool:
         return self.from_start or self.from_sequence is not None or self.from_time is not None
 
-    def _conflict(self, cfg: api.ConsumerConfig) -> str | None:
+    def _conflict(self, origin: dict[str, Any]) -> str | None:
         want = self._policy()
-        have = cfg.deliver_policy
-        if have != want["deliver_policy"]:
-            return f"deliver policy {getattr(have, 'value', have)}"
-        if self.from_sequence is not None and cfg.opt_start_seq != self.from_sequence:
-            return f"start sequence {cfg.opt_start_seq}"
+        have = origin.get("deliver_policy")
+        have = getattr(have, "value", have)
+        if have != want["deliver_policy"].value:
+            return f"deliver policy {have}"
+        if self.from_sequence is not None and origin.get("opt_start_seq") != self.from_sequence:
+            return f"start sequence {origin.get('opt_start_seq')}"
         if self.from_time is not None:
-            t = cfg.opt_start_time
-            if isinstance(t, str):
-                t = _parse_time(t)
+            t = origin.get("opt_start_time")
+            t = _parse_time(t) if isinstance(t, (str, datetime.datetime)) else None
             if t is None or abs((t - self.from_time).total_seconds()) > 1e-3:
                 return f"start time {t}"
         return None
@@ -835,23 +843,41 @@ class In(_Bridge):
                               "or check the name") from None
         except (nats.errors.Error, nats.js.errors.Error) as e:
             raise _check_jetstream_error(e, self.nats_url) from None
-        if self.reset:
-            try:
-                await js.delete_consumer(self.stream, self.durable)
-            except nats.js.errors.NotFoundError:
-                pass
-            if self._marker is not None:
-                self._marker.write(0, 0, 0, 0, 0)
+        info: api.ConsumerInfo | None
         try:
             info = await js.consumer_info(self.stream, self.durable)
         except nats.js.errors.NotFoundError:
-            cfg = api.ConsumerConfig(durable_name=self.durable, ack_policy=api.AckPolicy.EXPLICIT,
-                                     ack_wait=self.ack_wait, max_deliver=-1,
-                                     max_ack_pending=max(64, 4 * self.batch),
-                                     filter_subject=self.subject, **self._policy())
-            info = await js.add_consumer(self.stream, config=cfg)
-        else:
-            why = self._conflict(info.config) if self._asked() else None
+            info = None
+        if info is not None and self.reset:
+            await js.delete_consumer(self.stream, self.durable)
+            info = None
+        if info is None:
+            self._consumer_key = int.from_bytes(os.urandom(8), "little") or 1
+            self._origin = self._policy()
+            await self._add_consumer(js, self._origin)
+            return await js.pull_subscribe_bind(self.durable, self.stream)
+        # The consumer's identity and the options it was made with: in its
+        # description when this bridge made it (a rewind makes it again).
+        try:
+            desc = json.loads(info.config.description or "")
+            self._consumer_key = int(desc["rusted_ring_bridge"])
+            origin = desc["policy"]
+        except (ValueError, KeyError, TypeError):
+            created = str(getattr(info, "created", "") or "")
+            key = hashlib.blake2b(f"{self.stream}\0{self.durable}\0{created}".encode(),
+                                  digest_size=8).digest()
+            self._consumer_key = int.from_bytes(key, "little") or 1
+            origin = {"deliver_policy": getattr(info.config.deliver_policy, "value",
+                                                info.config.deliver_policy),
+                      "opt_start_seq": info.config.opt_start_seq,
+                      "opt_start_time": (info.config.opt_start_time.isoformat()
+                                         if isinstance(info.config.opt_start_time,
+                                                       datetime.datetime)
+                                         else info.config.opt_start_time)}
+        self._origin = origin
+        self.ack_wait = float(info.config.ack_wait or self.ack_wait)
+        if self._asked():
+            why = self._conflict(origin)
             if why is not None:
                 raise BridgeError(
                     f"the durable consumer {self.durable!r} of stream {self.stream!r} exists "
@@ -859,11 +885,38 @@ class In(_Bridge):
                     "without --from-start/--from-sequence/--from-time. To start it again as "
                     "asked, reset it (--reset, or In(reset=True); or `nats consumer rm "
                     f"{self.stream} {self.durable}`), or use another --durable")
-        self.ack_wait = float(info.config.ack_wait or self.ack_wait)
-        created = str(getattr(info, "created", "") or "")
-        key = hashlib.blake2b(f"{self.stream}\0{self.durable}\0{created}".encode(),
-                              digest_size=8).digest()
-        self._consumer_key = int.from_bytes(key, "little") or 1
+        floor = info.ack_floor.stream_seq if info.ack_floor else 0
+        self._floor = int(floor or 0)
+        if info.num_ack_pending:
+            # Messages a killed bridge took and did not ack would come again only
+            # after the ack wait, behind newer ones: start again from the floor.
+            return await self._rewind(js)
+        return await js.pull_subscribe_bind(self.durable, self.stream)
+
+    async def _add_consumer(self, js: JetStreamContext, policy: dict[str, Any]) -> None:
+        desc = json.dumps({"rusted_ring_bridge": str(self._consumer_key),
+                           "policy": self._origin_json()})
+        cfg = api.ConsumerConfig(durable_name=self.durable, ack_policy=api.AckPolicy.EXPLICIT,
+                                 ack_wait=self.ack_wait, max_deliver=-1, description=desc,
+                                 max_ack_pending=max(64, 4 * self.batch),
+                                 filter_subject=self.subject, **policy)
+        await js.add_consumer(self.stream, config=cfg)
+
+    async def _rewind(self, js: JetStreamContext) -> JetStreamContext.PullSubscription:
+        """Make the consumer again, delivering from the first message not yet
+        done: so the stream comes in order after messages went astray (a killed
+        bridge's, or lost in a reconnect)."""
+        done = max(self._done_seq, self._floor)
+        try:
+            await js.delete_consumer(self.stream, self.durable)
+        except nats.js.errors.NotFoundError:
+            pass
+        policy = (self._origin if done == 0 else
+                  {"deliver_policy": api.DeliverPolicy.BY_START_SEQUENCE,
+                   "opt_start_seq": done + 1})
+        await self._add_consumer(js, policy)
+        self._cseq = 0
+        self.counters["rewinds"] += 1
         return await js.pull_subscribe_bind(self.durable, self.stream)
 
     def _recover(self) -> None:
@@ -906,6 +959,14 @@ class In(_Bridge):
                 self._held = list(msgs)
                 while self._held:
                     msg = self._held[0]
+                    cseq = msg.metadata.sequence.consumer
+                    if cseq != self._cseq + 1:
+                        # delivered messages went astray (a reconnect): they would
+                        # come again only after the ack wait, behind these
+                        self._held = []
+                        sub = await self._rewind(js)
+                        break
+                    self._cseq = cseq
                     if not await self._take(msg):
                         return   # stopped
                     self._held.pop(0)

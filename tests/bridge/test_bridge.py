@@ -53,6 +53,18 @@ async def stream_sequences(url, stream):
     return np.concatenate(seqs) if seqs else np.empty(0, np.int64)
 
 
+async def stream_exists(url, stream):
+    import nats
+    nc = await nats.connect(url)
+    try:
+        await nc.jetstream().stream_info(stream)
+        return True
+    except Exception:
+        return False
+    finally:
+        await nc.close()
+
+
 async def consumer_idle(url, stream, durable):
     import nats
     nc = await nats.connect(url)
