@@ -70,7 +70,7 @@ async def consumer_idle(url, stream, durable):
     nc = await nats.connect(url)
     ci = await nc.jetstream().consumer_info(stream, durable)
     await nc.close()
-    return ci.num_pending == 0 and ci.num_ack_pending == 0
+    return ci.num_pending == 0 and ci.num_ack_pending == 0 and (ci.num_waiting or 0) > 0
 
 
 # ---- framing ----------------------------------------------------------------------------
