@@ -256,12 +256,13 @@ async def _connect(url: str, timeout: float, name: str) -> NatsClient:
         return None
 
     nc = NatsClient()
+    # (nats-py annotates the two times as int; it takes seconds as float)
+    times: dict[str, Any] = {"connect_timeout": max(timeout / 2, 0.2),
+                             "reconnect_time_wait": 0.25}
     try:
         await asyncio.wait_for(
-            nc.connect(url, name=name, connect_timeout=max(timeout / 2, 0.2),
-                       max_reconnect_attempts=-1, reconnect_time_wait=0.25,
-                       error_cb=error_cb, disconnected_cb=quiet, reconnected_cb=quiet,
-                       closed_cb=quiet),
+            nc.connect(url, name=name, max_reconnect_attempts=-1, error_cb=error_cb,
+                       disconnected_cb=quiet, reconnected_cb=quiet, closed_cb=quiet, **times),
             timeout)
     except (asyncio.TimeoutError, OSError, nats.errors.Error) as e:
         why = last[0] if last else e
@@ -410,8 +411,8 @@ class Out(_Bridge):
         self._prev_id: str | None = None       # the last message published (None: resync)
         self._reader_lost = ring_reader.lost
         self._held: tuple[Block, int] | None = None
-        self.counters = {"events": 0, "messages": 0, "bytes": 0, "duplicates": 0,
-                         "lost": 0, "resyncs": 0, "skipped": 0}
+        self.counters: dict[str, int] = {"events": 0, "messages": 0, "bytes": 0,
+                                         "duplicates": 0, "lost": 0, "resyncs": 0, "skipped": 0}
 
     # -- stats --------------------------------------------------------------------------
 
@@ -423,7 +424,7 @@ class Out(_Bridge):
         skipped (events already in the stream when the bridge started), lag
         (events in the ring not yet read), in_flight (messages awaiting their
         ack), events_per_s (since start)."""
-        c = dict(self.counters)
+        c: dict[str, Any] = dict(self.counters)
         c.update(direction="out", stream=self.stream, subject=self.subject,
                  batches=c["messages"], redeliveries=0,
                  events_per_s=_rate(c["events"], self._started),
@@ -502,9 +503,10 @@ class Out(_Bridge):
         Messages in flight that it holds are done; the rest go again, in order."""
         stopping = self._stop_event()
         delay = 0.05
+        last: api.RawStreamMsg | None = None
         while True:
             try:
-                last = await js.get_last_msg(self.stream, self.subject)
+                got = await js.get_last_msg(self.stream, self.subject)
             except nats.js.errors.NotFoundError:
                 self._subject_seq = 0
                 last = None
@@ -517,7 +519,8 @@ class Out(_Bridge):
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 1.0)
                 continue
-            self._subject_seq = int(last.seq or 0)
+            last = got
+            self._subject_seq = int(got.seq or 0)
             break
         if self._nc is not None and first:
             mp = self._nc.max_payload
@@ -550,7 +553,8 @@ class Out(_Bridge):
         else:
             headers["Nats-Expected-Last-Msg-Id"] = self._prev_id
         try:
-            s.future = await js.publish_async(self.subject, s.payload, headers=headers)
+            s.future = await js.publish_async(self.subject, s.payload,  # type: ignore[arg-type]
+                                              headers=headers)   # (any bytes-like will do)
         except (nats.errors.Error, nats.js.errors.Error):
             s.future = None
         self._prev_id = s.msg_id
@@ -786,7 +790,8 @@ class In(_Bridge):
         self._held: list[Msg] = []
         self._last_progress = 0.0
         self._lag = 0
-        self.counters = {"events": 0, "messages": 0, "bytes": 0, "duplicates": 0,
+        self.counters: dict[str, int] = {
+                         "events": 0, "messages": 0, "bytes": 0, "duplicates": 0,
                          "lost": 0, "redeliveries": 0, "skipped": 0, "full_waits": 0,
                          "rewinds": 0}
 
@@ -798,7 +803,7 @@ class In(_Bridge):
         losses carried to the ring's upstream_lost), full_waits (times the ring
         was full), lag (messages in the stream not yet delivered, as of the
         last fetch), events_per_s (since start)."""
-        c = dict(self.counters)
+        c: dict[str, Any] = dict(self.counters)
         c.update(direction="in", stream=self.stream, durable=self.durable,
                  batches=c["messages"], events_per_s=_rate(c["events"], self._started),
                  lag=self._lag)
