@@ -128,6 +128,17 @@ def _py(script):
     return group
 
 
+def py_bridge(quick, out, log, timeout):
+    """The NATS JetStream bridge: needs nats-server and nats-py (the `bridge` extra)."""
+    if not (shutil.which("nats-server") or Path("/usr/sbin/nats-server").exists()):
+        raise Skip("nats-server not installed (apt install nats-server)")
+    try:
+        import nats  # noqa: F401
+    except ImportError:
+        raise Skip("nats-py not installed (pip install 'rusted_ring[bridge]')") from None
+    return _py("bench_bridge.py")(quick, out, log, timeout)
+
+
 def py_instr(quick, out, log, timeout):
     _need("valgrind", "install valgrind (apt-get install valgrind)")
     return _py("bench_instr.py")(quick, out, log, timeout)
@@ -469,6 +480,8 @@ GROUPS = {
     "py_blocks": ("Python blocks + NumPy vs SimpleQueue, mp.Queue (bench_blocks.py)", _py("bench_blocks.py")),
     "py_pipeline": ("Python 3-stage pipeline: one ring vs SimpleQueue chain vs RingPipe, alternating runs "
                     "(bench_pipeline.py)", _py("bench_pipeline.py")),
+    "py_bridge": ("NATS JetStream bridge end to end vs one message per event with nats-py "
+                  "(bench_bridge.py)", py_bridge),
     "lua": ("Lua vs a pure-Lua table queue (bench.lua)", lua),
 }
 
