@@ -89,7 +89,7 @@ from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -292,6 +292,9 @@ def _rate(count: int, since: float) -> float:
     return count / dt if dt > 0 else 0.0
 
 
+_B = TypeVar("_B", bound="_Bridge")
+
+
 class _Bridge:
     """What Out and In share: the connection, stop(), the async context manager."""
 
@@ -334,7 +337,7 @@ class _Bridge:
             except Exception:
                 pass
 
-    async def __aenter__(self) -> _Bridge:
+    async def __aenter__(self: _B) -> _B:
         return self
 
     async def __aexit__(self, t: type[BaseException] | None, v: BaseException | None,
@@ -381,6 +384,12 @@ class Out(_Bridge):
         max_in_flight: messages published and not yet acked, at most.
         ack_timeout: seconds to wait for a PubAck before publishing again.
         connect_timeout: seconds to connect before BridgeError.
+
+    ``await out.run()`` publishes until ``await out.stop()`` (which waits for
+    the messages in flight), or until the ring is closed and drained;
+    ``out.started`` (an asyncio.Event) is set once the stream is there.
+    ``async with Out(...) as out:`` closes the connection at the end. The
+    reader is the caller's to close (a durable reader then parks).
     """
 
     def __init__(self, ring_reader: Reader, nats_url: str, stream: str, *,
@@ -747,6 +756,10 @@ class In(_Bridge):
         batch: messages fetched at a time.
         ack_wait: the consumer's ack wait in seconds, for a new consumer.
         connect_timeout: seconds to connect before BridgeError.
+
+    ``await b.run()`` writes until ``await b.stop()`` (or the ring is
+    closed); ``b.started`` is set once the consumer is there. The writer is
+    the caller's to close.
     """
 
     def __init__(self, ring_writer: Writer, nats_url: str, stream: str, *,
