@@ -295,6 +295,17 @@ def _rate(count: int, since: float) -> float:
 _B = TypeVar("_B", bound="_Bridge")
 
 
+def _matches(pattern: str, subject: str) -> bool:
+    """NATS subject matching: `*` is one token, a last `>` one or more."""
+    p, t = pattern.split("."), subject.split(".")
+    for i, tok in enumerate(p):
+        if tok == ">":
+            return len(t) > i
+        if i >= len(t) or (tok != "*" and tok != t[i]):
+            return False
+    return len(p) == len(t)
+
+
 class _Bridge:
     """What Out and In share: the connection, stop(), the async context manager."""
 
@@ -495,6 +506,10 @@ class Out(_Bridge):
         except (nats.errors.Error, nats.js.errors.Error) as e:
             raise _check_jetstream_error(e, self.nats_url) from None
         cfg = info.config
+        subjects = list(cfg.subjects or [])
+        if subjects and not any(_matches(p, self.subject) for p in subjects):
+            raise BridgeError(f"stream {self.stream!r} takes the subjects {subjects}, not "
+                              f"{self.subject!r}: publish to one of them (--subject)")
         limit = cfg.max_msg_size if cfg.max_msg_size and cfg.max_msg_size > 0 else None
         if limit is not None and limit < self.max_message_bytes:
             self._shrink(limit)

@@ -352,6 +352,25 @@ def test_a_wrong_or_unreachable_server_is_a_clear_error_within_the_timeout(url, 
     assert run(main()) < 5
 
 
+def test_out_refuses_a_stream_that_does_not_take_its_subject(server):
+    async def main():
+        import nats
+        nc = await nats.connect(server.url)
+        await nc.jetstream().add_stream(name="OTHER", subjects=["orders.*"])
+        await nc.close()
+        out = bridge.Out(rr.Ring(64, 64).reader(), server.url, "OTHER", subject="strokes")
+        with pytest.raises(bridge.BridgeError, match=r"takes the subjects \['orders.\*'\], not "
+                                                     "'strokes'"):
+            await out.run()
+        await out.close()
+        out = bridge.Out(rr.Ring(64, 64).reader(), server.url, "OTHER", subject="orders.x")
+        t = asyncio.ensure_future(out.run())
+        await asyncio.wait_for(out.started.wait(), LIMIT)
+        await out.close()
+        await t
+    run(main())
+
+
 def test_in_names_a_missing_stream(server):
     async def main():
         inn = bridge.In(rr.Ring(64, 64).writer(), server.url, "NOPE", marker=server.store + "/m")
