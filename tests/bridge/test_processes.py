@@ -129,3 +129,36 @@ def test_the_command_line_says_what_is_wrong(server, shm, bridges):
     assert rc == 1 and "cannot connect to NATS at nats://127.0.0.1:1" in err, err
     rc, err = bridges("in", "--shared", name, "--nats", server.url, "--stream", "X").finish()
     assert rc == 1 and "no JetStream stream named 'X'" in err, err
+
+
+def test_bridge_in_replays_from_a_sequence_and_resumes_when_started_again(server, shm, bridges):
+    from test_bridge import _publish
+    _publish(server, "CLIRP", 1000)             # 10 messages of 100 events
+    name = shm("replay")
+    args = ["in", "--nats", server.url, "--stream", "CLIRP", "--shared", name,
+            "--create", "64,4096", "--from-sequence", "4"]
+    b = bridges(*args)
+    wait_until(lambda: _published(name) >= 700, LIMIT, "700 events", b.stderr)
+    b.kill(signal.SIGTERM)
+    assert b.finish()[0] == 0
+    ring = rr.Ring.open_shared(name)
+    col = Collector(ring)
+    col.count = 300
+    col.poll()
+    assert col.count == 1000
+    # the same options again: resumes (nothing more to deliver), does not replay
+    b = bridges(*args)
+    wait_until(lambda: run(consumer_idle(server.url, "CLIRP", "rr-" + name)), LIMIT, "bridge in")
+    b.kill(signal.SIGTERM)
+    rc, err = b.finish()
+    assert rc == 0 and ring.published == 700, err
+    # other options: an error saying how to reset
+    rc, err = bridges(*args[:-2], "--from-start").finish()
+    assert rc == 1 and "--reset" in err, err
+
+
+def _published(name):
+    try:
+        return rr.Ring.open_shared(name, timeout=0).published
+    except rr.SharedMemoryError:
+        return 0
