@@ -1054,6 +1054,7 @@ def summary(doc: dict) -> list[dict]:
 
     _blocks_rows(doc, add)
     _pipeline_rows(doc, add)
+    _bridge_rows(doc, add)
 
     lu = _data(doc, "lua")
     lua_targets = {"interleaved": "target >= 1.0x", "bursts_block": "target >= 1.5x"}
@@ -1069,6 +1070,28 @@ def summary(doc: dict) -> list[dict]:
         f"payload {mem['payload_bytes']:,} B; XS pool: ours {xs['ours_bytes']:,} B, seed {xs['seed_bytes']:,} B"
         if mem and xs else "", ("c_core",))
     return rows
+
+
+def _bridge_rows(doc: dict, add) -> None:
+    """The NATS JetStream bridge end to end (bench_bridge.py) against one message per event."""
+    data = _data(doc, "py_bridge") or {}
+    res = {r["name"]: r for r in data.get("results", [])}
+    if not res:
+        return
+    ours, peer = res.get("bridge", {}), res.get("naive", {})
+    runs = ours.get("runs") or []
+    prs = peer.get("runs") or []
+    spread = {"stat": "median", "ours_min": min(runs, default=None), "ours_max": max(runs, default=None),
+              "ours_runs": len(runs), "peer_min": min(prs, default=None), "peer_max": max(prs, default=None),
+              "peer_runs": len(prs), "target": 10.0,
+              "readme": "ring -> bridge out -> JetStream -> bridge in -> ring vs nats-py one message per event"}
+    lat = data.get("latency_us", {})
+    add(f"NATS JetStream bridge, 64 B, loopback (median of {data.get('repeat', '?')} alternating runs)",
+        "ring -> bridge out -> JetStream -> bridge in -> ring", "rusted_ring.bridge (CLI processes)",
+        ours.get("events_per_s"), "nats-py, one message per event", peer.get("events_per_s"),
+        "events/s", "higher",
+        f"target >= 10x and >= 1 M events/s; latency at 10k/s p50 {lat.get('p50', 0):,.0f} us, "
+        f"p99 {lat.get('p99', 0):,.0f} us", ("py_bridge",), spread=spread)
 
 
 def _pipeline_rows(doc: dict, add) -> None:
