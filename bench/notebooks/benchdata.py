@@ -4,13 +4,16 @@ bench/run.py, or running the benchmarks they need in quick mode.
 The result file is $RR_BENCH_RESULTS if set, else bench/results/results.json
 (what `make bench` writes). When it is missing, or lacks a group a notebook
 plots, the notebook runs those groups with `bench/run.py --quick` instead
-(a few seconds to a minute) and says so.
+(a few seconds to a minute) and says so. $RR_BENCH_ARGS, when set, adds
+options to that run (tests/notebooks sets "--runs 1 --waits yield,block":
+the notebooks' code is what it tests, not the figures' spread).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -51,7 +54,7 @@ def load(groups: list[str]) -> dict:
         print(f"no result file at {path}: running the quick benchmarks")
     out = Path(tempfile.mkdtemp(prefix="rr-notebook-")) / "results.json"
     cmd = [sys.executable, str(ROOT / "bench" / "run.py"), "--quick", "--only", ",".join(groups),
-           "--out", str(out)]
+           "--out", str(out), *shlex.split(os.environ.get("RR_BENCH_ARGS", ""))]
     print("$", " ".join(cmd), flush=True)
     p = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
     if not out.exists():

@@ -167,8 +167,19 @@ TEST(test_reader_waiting_forever_wakes_on_publish) { wake_on_publish(BP, SP, 0, 
 TEST(test_blocked_batch_reader_wakes_on_publish) { wake_on_publish(BP, SP, 1, SEC(10)); }
 TEST(test_blocked_batch_reader_wakes_on_publish_overwrite) { wake_on_publish(OW, SP, 1, SEC(10)); }
 
-/* 200 rounds with settle times from none to 20 ms, to catch a lost wake-up in
- * every phase of the wait (spin, yield, sleep). None may end by timeout. */
+/* The rounds of the never-lost loops below: 200, scaled by RR_STRESS_SCALE but
+ * never under 40, so each of the five settle times comes 8 times at least. The
+ * settle times are what the rounds spend (about 1 s per 200), and `make test-c`
+ * runs the 200 with the default strategy; its runs under the other strategies
+ * and the sanitizer runs, which scale the stress sizes down, take fewer. */
+static uint64_t never_lost_rounds(void)
+{
+    uint64_t n = check_scaled(200);
+    return n < 40 ? 40 : n;
+}
+
+/* never_lost_rounds() rounds with settle times from none to 20 ms, to catch a lost
+ * wake-up in every phase of the wait (spin, yield, sleep). None may end by timeout. */
 static void wake_on_publish_repeatedly(rr_mode mode, rr_producers prod)
 {
     static const double settles[] = { 0.0, 0.0001, 0.001, 0.005, 0.02 };
@@ -177,7 +188,7 @@ static void wake_on_publish_repeatedly(rr_mode mode, rr_producers prod)
     rr_writer *w = writer_new(ring);
     rr_reader *r = reader_new(ring, RR_START_OLDEST);
     CHECK(w && r);
-    for (uint64_t i = 0; i < 200; i++) {
+    for (uint64_t i = 0, rounds = never_lost_rounds(); i < rounds; i++) {
         int before = check_failures;
         reader_wakes_on_publish(w, r, i, (int)(i % 7 == 3), SEC(5), settles[i % 5]);
         if (check_failures != before) {
@@ -292,7 +303,8 @@ TEST(test_blocked_writer_wakes_when_the_gating_reader_closes_multi_producer)
 }
 
 /* Capacity 2: the reader holds event i, event i+1 is unread, the writer blocks on
- * i+2 and the reader's next (handing out i+1, releasing i) must wake it; 200 rounds. */
+ * i+2 and the reader's next (handing out i+1, releasing i) must wake it;
+ * never_lost_rounds() rounds. */
 static void writer_wake_repeatedly(rr_producers prod)
 {
     static const double settles[] = { 0.0, 0.0001, 0.001, 0.005, 0.02 };
@@ -305,7 +317,7 @@ static void writer_wake_repeatedly(rr_producers prod)
     CHECK_ST(add_seq(w, 0, NULL, 0), RR_OK);
     CHECK_ST(add_seq(w, 1, NULL, 0), RR_OK);
     CHECK_ST(rr_reader_next(r, &ev, 0), RR_OK);
-    for (uint64_t i = 0; i < 200; i++) {
+    for (uint64_t i = 0, rounds = never_lost_rounds(); i < rounds; i++) {
         waiter x = { .w = w, .timeout = SEC(5), .add_seq = i + 2 };
         pthread_t t;
         CHECK_EQ(pthread_create(&t, NULL, writer_waits, &x), 0);

@@ -1,10 +1,15 @@
 """Nothing leaks: Python objects, core handles, reader-table entries, pins.
 
 Memory is measured after a warm-up, by tracemalloc (every Python allocation,
-events included) and by the process's resident size (the core's own mallocs),
-with generous bounds: a leak of a few bytes per cycle over 10^6 cycles is tens
-of megabytes. Cycle counts scale with RR_STRESS_SCALE.
+events included), by the C heap's bytes in use (glibc's mallinfo2: the core's
+own mallocs, which tracemalloc does not see) and by the process's resident
+size. The first two are exact, so the bounds are small and a run of a few
+thousand calls catches a leak of one object (16 bytes) per call;
+test_the_checks_catch_one_small_object_kept_per_cycle proves it at the
+smallest count a test here runs. Counts grow with RR_STRESS_SCALE above 1 and
+never shrink below that.
 """
+import ctypes
 import gc
 import os
 import tracemalloc
@@ -15,8 +20,13 @@ import rusted_ring as rr
 from payloads import Payloads, decode, scaled
 
 PAGE = os.sysconf("SC_PAGE_SIZE")
-PY_BOUND = 64 * 1024             # traced Python bytes half a run may keep
+PY_BOUND = 8 * 1024              # traced Python bytes half a run may keep (seen: < 300)
+HEAP_BOUND = 32 * 1024           # C heap bytes half a run may keep (seen: < 2 KiB)
 RSS_BOUND = 16 * 1024 * 1024     # resident bytes a whole run may add
+# The fewest calls of each kind half of a test's run makes: one 16-byte object
+# kept per call is then 4 times PY_BOUND, one 16-byte malloc (a 32-byte chunk)
+# twice HEAP_BOUND.
+LEAST_CALLS = 2048
 # Under AddressSanitizer (its runtime preloaded into this interpreter) freed memory
 # waits in a quarantine of up to 256 MiB before it is reused, so the resident size
 # measures the sanitizer, not the binding; the traced Python bytes are still checked.
@@ -35,6 +45,33 @@ def rss():
         return int(f.read().split()[1]) * PAGE
 
 
+class _Mallinfo2(ctypes.Structure):
+    _fields_ = [(name, ctypes.c_size_t) for name in
+                ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks",
+                 "uordblks", "fordblks", "keepcost")]
+
+
+_libc = ctypes.CDLL(None)
+_mallinfo2 = getattr(_libc, "mallinfo2", None)   # glibc 2.33+
+if _mallinfo2 is not None:
+    _mallinfo2.restype = _Mallinfo2
+
+
+def heap():
+    """Bytes the C heap has handed out and not had back (None without mallinfo2, or
+    under ASan, whose allocator glibc's statistics do not see)."""
+    if _mallinfo2 is None or UNDER_ASAN:
+        return None
+    m = _mallinfo2()
+    return m.uordblks + m.hblkhd
+
+
+def cycles_of(n):
+    """n cycles, more with RR_STRESS_SCALE above 1, never fewer: the bounds above
+    are sized for n."""
+    return scaled(n, least=n)
+
+
 def assert_flat(run, cycles):
     """run(n) does n cycles; after a warm-up, `cycles` more must not grow memory.
 
@@ -47,16 +84,20 @@ def assert_flat(run, cycles):
     tracemalloc.start()
     try:
         rss_before = rss()
-        grown = []
+        grown, heap_grown = [], []
         for _ in range(2):
-            before = tracemalloc.get_traced_memory()[0]
+            before, heap_before = tracemalloc.get_traced_memory()[0], heap()
             run(cycles // 2)
             gc.collect()
             grown.append(tracemalloc.get_traced_memory()[0] - before)
+            if heap_before is not None:
+                heap_grown.append(heap() - heap_before)
         rss_grown = rss() - rss_before
     finally:
         tracemalloc.stop()
     assert min(grown) < PY_BOUND, f"Python bytes kept by each half of {cycles} cycles: {grown}"
+    assert not heap_grown or min(heap_grown) < HEAP_BOUND, \
+        f"C heap bytes kept by each half of {cycles} cycles: {heap_grown}"
     assert UNDER_ASAN or rss_grown < RSS_BOUND, \
         f"resident size grew by {rss_grown} bytes over {cycles} cycles"
 
@@ -64,11 +105,48 @@ def assert_flat(run, cycles):
 MODES = ["backpressure", "overwrite"]
 
 
+# ---- the checks themselves -------------------------------------------------------------------
+
+def test_the_checks_catch_one_small_object_kept_per_cycle():
+    kept = []
+
+    def run(cycles):
+        for _ in range(cycles):
+            kept.append(object())        # 16 bytes, the smallest Python object
+
+    with pytest.raises(AssertionError, match="Python bytes kept"):
+        assert_flat(run, 2 * LEAST_CALLS)
+
+
+@pytest.mark.skipif(heap() is None, reason="no mallinfo2 (glibc 2.33+), or under ASan")
+def test_the_checks_catch_one_small_malloc_kept_per_cycle():
+    _libc.malloc.restype = ctypes.c_void_p
+    _libc.malloc.argtypes = [ctypes.c_size_t]
+    _libc.free.argtypes = [ctypes.c_void_p]
+    cycles = 2 * LEAST_CALLS
+    kept = (ctypes.c_void_p * (cycles + cycles // 20))()   # C words: no Python object kept
+    state = {"n": 0}
+
+    def run(n):
+        i = state["n"]
+        for _ in range(n):
+            kept[i] = _libc.malloc(16)
+            i += 1
+        state["n"] = i
+
+    try:
+        with pytest.raises(AssertionError, match="C heap bytes kept"):
+            assert_flat(run, cycles)
+    finally:
+        for i in range(state["n"]):
+            _libc.free(kept[i])
+
+
 # ---- add / next cycles ---------------------------------------------------------------------
 
 @skip_sanitized
 @pytest.mark.parametrize("mode", MODES)
-def test_a_million_add_next_cycles_leave_memory_flat_and_the_table_empty(mode):
+def test_add_next_cycles_leave_memory_flat_and_the_table_empty(mode):
     ring = rr.Ring(64, 256, mode=mode)
     src = Payloads(0, 64)
     payloads = [src.make(i) for i in range(251)]
@@ -89,7 +167,7 @@ def test_a_million_add_next_cycles_leave_memory_flat_and_the_table_empty(mode):
         kept = ev = None
         state["n"] = n
 
-    assert_flat(run, scaled(1_000_000))
+    assert_flat(run, cycles_of(2 * LEAST_CALLS))
     assert decode(state["kept"]) == (0, (state["n"] - 1) % 251)
     state["kept"] = None
     assert ring.stats()["reader_count"] == 2
@@ -112,7 +190,7 @@ def test_batched_add_next_cycles_leave_memory_flat(mode):
             assert [bytes(ev) for ev in events] == batch
             events = None
 
-    assert_flat(run, scaled(1_000_000))
+    assert_flat(run, cycles_of(2 * LEAST_CALLS * 32))   # 32 events a call
     del reader
     assert ring.stats()["reader_count"] == 0
 
@@ -121,7 +199,7 @@ def test_batched_add_next_cycles_leave_memory_flat(mode):
 
 @skip_sanitized
 @pytest.mark.parametrize("mode", MODES)
-def test_ten_thousand_reader_lifetimes_leave_memory_flat_and_the_table_empty(mode):
+def test_reader_lifetimes_leave_memory_flat_and_the_table_empty(mode):
     """Readers dropped unused, after reading, after a closed read, and while one of
     their events is still held: each leaves the table once nothing needs it."""
     ring = rr.Ring(32, 16, mode=mode)
@@ -148,12 +226,12 @@ def test_ten_thousand_reader_lifetimes_leave_memory_flat_and_the_table_empty(mod
             ev = None
             assert ring.stats()["reader_count"] == 0
 
-    assert_flat(run, scaled(10_000) * 4)
+    assert_flat(run, cycles_of(2 * LEAST_CALLS * 4))    # 4 cycles a round
     assert ring.stats()["reader_count"] == 0
 
 
 @skip_sanitized
-def test_ten_thousand_writer_lifetimes_leave_memory_flat():
+def test_writer_lifetimes_leave_memory_flat():
     ring = rr.Ring(16, 4, mode="overwrite")
 
     def run(cycles):
@@ -162,7 +240,7 @@ def test_ten_thousand_writer_lifetimes_leave_memory_flat():
             with ring.writer() as w:
                 w.add(b"w")
 
-    assert_flat(run, scaled(10_000))
+    assert_flat(run, cycles_of(2 * LEAST_CALLS))
     assert ring.stats()["writers"] == 0
 
 

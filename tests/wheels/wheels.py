@@ -4,6 +4,7 @@ tested installed, one fresh virtual environment per CPython (make test-wheels).
     python tests/wheels/wheels.py pythons            # which CPythons are found
     python tests/wheels/wheels.py build [--dist DIR]
     python tests/wheels/wheels.py test  [--dist DIR] [--full 3.X] [--deps REQ ...]
+                                        [--full-tests PATH ...] [--full-scale S]
 
 The versions are the ones pyproject.toml's classifiers claim
 ("Programming Language :: Python :: 3.X"): every one of them gets a wheel and
@@ -29,9 +30,10 @@ test: for each CPython, a fresh virtual environment in a temporary folder;
   tests run from a copy of the checkout's test material in a temporary folder
   that has no rusted_ring package (python/rusted_ring/ is not copied), so
   only the installed wheel can be imported, which a check says before the
-  tests run. The full suite (tests/python, tests/fuzz) on one CPython (--full,
-  default the newest found), a smoke subset (ring, zero-copy, shared memory,
-  blocks) on the others, and tests/wheels/test_wheels.py (the wheel's tags,
+  tests run. The full suite (tests/python, tests/fuzz), or the tests
+  --full-tests names, on one CPython (--full, default the newest found), at
+  RR_STRESS_SCALE=--full-scale when given, a smoke subset (ring, zero-copy,
+  shared memory, blocks) on the others, and tests/wheels/test_wheels.py (the wheel's tags,
   the classifiers, where rusted_ring came from) on each. One more run, on the
   --full CPython: `pip install DIR/rusted_ring-*.tar.gz` builds from the sdist
   alone in a fresh environment, and the ring tests and test_wheels.py run
@@ -305,11 +307,13 @@ def stage(dest: Path) -> None:
     assert not (dest / "python" / "rusted_ring").exists()
 
 
-def job_env(dist: Path, tested: list[str], installed: str) -> dict:
+def job_env(dist: Path, tested: list[str], installed: str, scale: str | None = None) -> dict:
     env = dict(os.environ, RR_WHEEL_DIST=str(dist), RR_WHEEL_PYTHONS=" ".join(tested),
                RR_WHEEL_INSTALLED=installed)
     for var in ("PYTHONPATH", "RR_LIMITED_API", "PYTHONHOME"):
         env.pop(var, None)
+    if scale is not None:
+        env["RR_STRESS_SCALE"] = scale
     return env
 
 
@@ -331,7 +335,8 @@ def run_job(log, python: str, venv: Path, install: list[str], deps: list[str], t
     logged(log, [vpy, "-m", "pytest", "-q", "-p", "no:cacheprovider", *tests], cwd=src, env=env)
 
 
-def test(dist: Path, full_minor: str | None, deps: list[str], smoke: list[str], jobs: int) -> int:
+def test(dist: Path, full_minor: str | None, deps: list[str], smoke: list[str], jobs: int,
+         full_tests: list[str] | None = None, full_scale: str | None = None) -> int:
     found = pythons()
     dist = dist.resolve()
     tested = [minor for minor, _, _ in found]
@@ -351,15 +356,18 @@ def test(dist: Path, full_minor: str | None, deps: list[str], smoke: list[str], 
         src = tmp / "src"
         stage(src)
         from_dist = ["--no-index", "--find-links", str(dist), "--only-binary", ":all:", "rusted_ring"]
+        wide = full_tests or FULL_TESTS
+        what = "the full suite" if wide == FULL_TESTS else f"{len(wide)} test files"
+        what += f" at RR_STRESS_SCALE={full_scale}" if full_scale is not None else ""
         work = []                  # (title, kwargs of run_job); the long one first
         for minor, python, version in sorted(found, key=lambda f: f[0] != full_minor):
             full = minor == full_minor
             work.append((f"CPython {version}: the wheel from {dist} only, "
-                         + ("the full suite" if full else "the smoke subset"),
+                         + (what if full else "the smoke subset"),
                          dict(python=python, venv=tmp / f"venv-{minor}", install=from_dist,
                               deps=deps if full else SMOKE_DEPS,
-                              tests=(FULL_TESTS if full else smoke) + [check],
-                              env=job_env(dist, tested, "wheel"))))
+                              tests=(wide if full else smoke) + [check],
+                              env=job_env(dist, tested, "wheel", full_scale if full else None))))
         minor, python, version = next(f for f in found if f[0] == full_minor)
         work.append((f"CPython {version}: pip install {sdists[0].name}, built from the sdist "
                      "alone, the ring tests",
@@ -385,13 +393,17 @@ def main(argv=None) -> int:
     ap.add_argument("--deps", nargs="*", default=["pytest>=7", "hypothesis>=6", "numpy",
                                                   "prometheus_client>=0.17", "pandas"],
                     help="the full suite's requirements")
+    ap.add_argument("--full-tests", nargs="*", metavar="PATH",
+                    help="what the --full CPython runs instead of the full suite")
+    ap.add_argument("--full-scale", metavar="S", help="RR_STRESS_SCALE for the --full CPython's run")
     args = ap.parse_args(argv)
     if args.command == "pythons":
         pythons()
         return 0
     if args.command == "build":
         return build(args.dist, max(1, args.jobs))
-    return test(args.dist, args.full, args.deps, args.smoke, max(1, args.jobs))
+    return test(args.dist, args.full, args.deps, args.smoke, max(1, args.jobs),
+                args.full_tests, args.full_scale)
 
 
 if __name__ == "__main__":
