@@ -461,8 +461,9 @@ def bridge_command(args: argparse.Namespace) -> int:
             return fail(f"the reader name {name!r} is {len(name.encode())} bytes; reader names "
                         "hold 31 at most: name one with --reader")
         try:
+            durable: dict[str, Any] = {"durable": True}   # TEMP until durable readers land
             try:
-                reader = ring.reader(name=name, durable=True)
+                reader = ring.reader(name=name, **durable)
             except TypeError:   # TEMP until durable readers land on main
                 reader = ring.reader(name=name)
         except (_core.RingError, ValueError) as e:

@@ -101,10 +101,10 @@ try:
     from nats.aio.client import Client as NatsClient
     from nats.aio.msg import Msg
     from nats.js import JetStreamContext, api
-except ImportError as e:  # pragma: no cover - what the message says is the test
+except ImportError:  # pragma: no cover - what the message says is the test
     raise ImportError(
         "rusted_ring.bridge needs nats-py, which is not installed: "
-        "pip install 'rusted_ring[bridge]' (or nats-py)") from e
+        "pip install 'rusted_ring[bridge]' (or nats-py)") from None
 
 from . import _aio
 from ._core import MAX_CLAIM, Block, Reader, Ring, RingClosed, RingFull, Writer
@@ -1137,6 +1137,41 @@ class In(_Bridge):
 # ---- Prometheus ------------------------------------------------------------------------
 
 
+_COUNTERS = [("events", "events carried"), ("messages", "messages (batches) carried"),
+             ("bytes", "message bytes carried"),
+             ("duplicates", "messages JetStream or the ring already had"),
+             ("lost", "source events lost upstream, carried in headers"),
+             ("redeliveries", "messages JetStream delivered again")]
+
+
+class _Collector:
+    """What prometheus_collector returns (a registry needs only collect())."""
+
+    def __init__(self, bridges: tuple[Out | In, ...], namespace: str) -> None:
+        self.bridges = bridges
+        self.namespace = namespace
+
+    def collect(self) -> Iterator[Any]:
+        from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+        ns = self.namespace
+        labels = ["direction", "stream"]
+        fams = {k: CounterMetricFamily(f"{ns}_{k}", doc, labels=labels) for k, doc in _COUNTERS}
+        lag = GaugeMetricFamily(f"{ns}_lag", "Out: ring events not yet read; "
+                                "In: stream messages not yet delivered", labels=labels)
+        rate = GaugeMetricFamily(f"{ns}_events_per_second",
+                                 "events carried per second since start", labels=labels)
+        for b in self.bridges:
+            s = b.stats()
+            lv = [s["direction"], s["stream"]]
+            for k, _ in _COUNTERS:
+                fams[k].add_metric(lv, float(s[k]))
+            lag.add_metric(lv, float(s["lag"]))
+            rate.add_metric(lv, float(s["events_per_s"]))
+        yield from fams.values()
+        yield lag
+        yield rate
+
+
 def prometheus_collector(*bridges: Out | In, namespace: str = "rusted_ring_bridge") -> Any:
     """A prometheus_client collector of the bridges' stats() (needs
     prometheus_client): register it (``REGISTRY.register(...)``) and serve.
@@ -1148,36 +1183,8 @@ def prometheus_collector(*bridges: Out | In, namespace: str = "rusted_ring_bridg
     ``<ns>_lag`` (Out: events in the ring not yet read; In: messages in the
     stream not yet delivered) and ``<ns>_events_per_second``."""
     try:
-        from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
-        from prometheus_client.registry import Collector
-    except ImportError as e:
+        import prometheus_client  # noqa: F401
+    except ImportError:
         raise ImportError("prometheus_collector needs prometheus_client: "
-                          "pip install 'rusted_ring[prometheus]'") from e
-
-    counters = [("events", "events carried"), ("messages", "messages (batches) carried"),
-                ("bytes", "message bytes carried"),
-                ("duplicates", "messages JetStream or the ring already had"),
-                ("lost", "source events lost upstream, carried in headers"),
-                ("redeliveries", "messages JetStream delivered again")]
-
-    class _BridgeCollector(Collector):
-        def collect(self) -> Iterator[Any]:
-            labels = ["direction", "stream"]
-            fams = {k: CounterMetricFamily(f"{namespace}_{k}", doc, labels=labels)
-                    for k, doc in counters}
-            lag = GaugeMetricFamily(f"{namespace}_lag", "Out: ring events not yet read; "
-                                    "In: stream messages not yet delivered", labels=labels)
-            rate = GaugeMetricFamily(f"{namespace}_events_per_second",
-                                     "events carried per second since start", labels=labels)
-            for b in bridges:
-                s = b.stats()
-                lv = [s["direction"], s["stream"]]
-                for k, _ in counters:
-                    fams[k].add_metric(lv, float(s[k]))
-                lag.add_metric(lv, float(s["lag"]))
-                rate.add_metric(lv, float(s["events_per_s"]))
-            yield from fams.values()
-            yield lag
-            yield rate
-
-    return _BridgeCollector()
+                          "pip install 'rusted_ring[prometheus]'") from None
+    return _Collector(bridges, namespace)
