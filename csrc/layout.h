@@ -41,6 +41,11 @@
  *     its gate and state. An evictor swaps a dead process's word for its own
  *     word, resets the entry and stores 0 last, so an entry abandoned at any
  *     step by a dying process names a dead process and can be evicted.
+ *   - Durable readers (reader.c): an entry whose owner word is
+ *     RR_OWNER_PARKED is held by no process and is not free: it stays ACTIVE
+ *     and keeps gating. It is taken from that word (a resume, a drop) and
+ *     given to it (a park) only by CAS holding the pipeline word (R22/A22);
+ *     it is never evicted.
  *   - Multi producer, shared: a claimed sequence not yet published or
  *     abandoned lies in the range of a claim record naming its producer's
  *     process (claims.c); a record is free exactly when its owner word is 0.
@@ -65,7 +70,7 @@
 #define RR_CACHE_LINE      64
 #define RR_LINE            _Alignas(RR_CACHE_LINE)
 #define RR_MAGIC           UINT64_C(0x474E495254535552) /* "RUSTRING" */
-#define RR_LAYOUT_VERSION  7u   /* 2: owner and sleeper words in the reader table and control;
+#define RR_LAYOUT_VERSION  8u   /* 2: owner and sleeper words in the reader table and control;
                                    3: claim records (multi producer), the recovery word and
                                       counter;
                                    4: wait strategies: a reader entry's `wait`, the
@@ -74,13 +79,20 @@
                                    6: a reader entry's second (cold) line: name, the
                                       readers it follows, flags, its poller; the
                                       control's writer poller;
-                                   7: the pipeline word (pipeline.c) */
+                                   7: the pipeline word (pipeline.c);
+                                   8: the origin line (instance, upstream_lost) and
+                                      durable readers (a parked entry's owner word
+                                      RR_OWNER_PARKED, the flag DURABLE) */
 #define RR_GATE_FREE       UINT64_MAX
 #define RR_LEN_ABANDONED   UINT32_MAX   /* slot of a multi-producer claim given up */
 #define RR_MAX_CAPACITY    (UINT64_C(1) << 40)
 #define RR_MAX_WRITER_PROCS 16          /* multi producer: processes tracked */
 #define RR_MAX_CLAIMS      64           /* multi producer: claim records (claims.c) */
 #define RR_SEQ_NONE        UINT64_MAX   /* a claim record's `first` when it covers nothing */
+/* The owner word of a parked durable reader's entry (reader.c, proc.c): no
+ * handle holds it, yet it is not free. Process id 0 names no process, so no
+ * live process's word is ever this. */
+#define RR_OWNER_PARKED    UINT64_C(0xFFFFFFFF00000000)
 
 _Static_assert(ATOMIC_LLONG_LOCK_FREE == 2, "64-bit atomics must be lock-free");
 _Static_assert(ATOMIC_INT_LOCK_FREE == 2, "32-bit atomics must be lock-free");
@@ -114,8 +126,11 @@ typedef struct rr_reader_entry {
  *   WRITABLE   the reader may write into the events it is handed
  *   FOLLOWED   some reader follows it, or did: its close rewrites masks
  *   GATE_WAIT  its sleeper (`sleeping`) is counted in writable.waiters, not
- *              readable.waiters: a follower waits for gates to move */
-enum { RR_ENTRY_F_WRITABLE = 1u, RR_ENTRY_F_FOLLOWED = 2u, RR_ENTRY_F_GATE_WAIT = 4u };
+ *              readable.waiters: a follower waits for gates to move
+ *   DURABLE    a durable reader (reader.c): its close and its process's death
+ *              park it (owner word RR_OWNER_PARKED) instead of freeing it */
+enum { RR_ENTRY_F_WRITABLE = 1u, RR_ENTRY_F_FOLLOWED = 2u, RR_ENTRY_F_GATE_WAIT = 4u,
+       RR_ENTRY_F_DURABLE = 8u };
 
 /* Multi producer, shared rings: one open claim (claims.c). */
 typedef struct rr_claim_record {
@@ -197,6 +212,12 @@ typedef struct rr_layout {
         _Atomic uint64_t owner;              /* owner word of the process changing them, 0 */
         _Atomic uint64_t changes;            /* bumped by every change (stats only) */
     } pipeline;
+    RR_LINE struct {                         /* where the events come from (ring.c) */
+        _Atomic uint64_t instance;           /* random, 1 .. 2^63-1, chosen at format;
+                                                published with the magic (release) */
+        _Atomic uint64_t upstream_lost;      /* events lost before they reached this ring
+                                                (rr_writer_note_lost; stats only) */
+    } origin;
 } rr_layout;
 
 /* ---- the layout, pinned --------------------------------------------------------
@@ -245,7 +266,7 @@ RR_PIN(offsetof(rr_claim_record, owner) == 0 && offsetof(rr_claim_record, first)
        "rr_claim_record fields");
 
 /* rr_layout, one cache-line group at a time (the geometry takes two lines). */
-RR_PIN(sizeof(rr_layout) == 832 && _Alignof(rr_layout) == RR_CACHE_LINE, "rr_layout size");
+RR_PIN(sizeof(rr_layout) == 896 && _Alignof(rr_layout) == RR_CACHE_LINE, "rr_layout size");
 RR_PIN(offsetof(rr_layout, geo) == 0, "rr_layout geometry group");
 RR_PIN(offsetof(rr_layout, claim) == 128, "rr_layout claim line");
 RR_PIN(offsetof(rr_layout, published) == 192, "rr_layout published line");
@@ -275,6 +296,10 @@ RR_PIN(offsetof(rr_layout, recovery) == 704 && sizeof(((rr_layout *)0)->recovery
 RR_PIN(offsetof(rr_layout, pipeline) == 768 && sizeof(((rr_layout *)0)->pipeline) == 16 &&
        offsetof(rr_layout, pipeline.owner) == 768 && offsetof(rr_layout, pipeline.changes) == 776,
        "rr_layout pipeline group");
+RR_PIN(offsetof(rr_layout, origin) == 832 && sizeof(((rr_layout *)0)->origin) == 16 &&
+       offsetof(rr_layout, origin.instance) == 832 &&
+       offsetof(rr_layout, origin.upstream_lost) == 840, "rr_layout origin group");
+RR_PIN(RR_OWNER_PARKED == UINT64_C(0xFFFFFFFF00000000), "the parked owner word");
 RR_PIN(RR_MAX_READERS == 64 && RR_GATE_FREE == UINT64_MAX && RR_LEN_ABANDONED == UINT32_MAX &&
        RR_MAX_CLAIMS == 64 && RR_SEQ_NONE == UINT64_MAX, "a constant stored in the block");
 
@@ -350,6 +375,7 @@ struct rr_reader {
     size_t           scratch_events;
     uint32_t         index;      /* its entry in the reader table */
     bool             writable;   /* pipelines: may write into its events */
+    bool             durable;    /* its close parks its entry (reader.c) */
     int64_t          follow_look_at; /* follower, shared ring: when it last looked
                                         whether its leaders' processes run */
     uint64_t         lim;        /* a follower: the limit its leaders' gates set, as
@@ -455,6 +481,13 @@ enum { RR_READ_STAMPED = 0, RR_READ_DIRECT = 1, RR_READ_FOLLOW = 2 };
  *                  notifier's progress (the publish or release it tells of)
  *               A21 poll.c rr__poller_rearm: the poller's load that finds
  *                  the word 0: its next look sees that progress
+ *  22 parked    R22 reader.c rr__park (a durable reader's close; proc.c, for
+ *                  a dead process's): the owner word's CAS to RR_OWNER_PARKED
+ *                  (acq_rel), after the entry's position, lost and skipped
+ *               A22 reader.c rr__resume, rr_ring_reader_drop: the CAS taking
+ *                  RR_OWNER_PARKED (acq_rel): the parked place is the one the
+ *                  parker left; the gate is not among them (it never
+ *                  changes while parked; A3 as ever)
  *
  * Where a store must be ordered before a load of another location, release
  * and acquire are not enough: both sides could read the other's old value.
@@ -496,9 +529,11 @@ void      rr__pipe_unlock(const rr_ring *ring);
 /* Arguments alone (before an entry is taken): names, handles, the mode. */
 rr_status rr__pipe_check(const rr_ring *ring, const rr_reader_options *opts);
 /* Under the lock: resolve names, refuse conflicts, write the name, mask and
- * flags into entry `index` (CLAIMED). *mask_out: the readers it follows. */
+ * flags into entry `index` (CLAIMED). *mask_out: the readers it follows.
+ * A durable opener (opts->durable) of a parked reader's name resumes it
+ * instead: nothing is written, and *resume_out is that entry (else -1). */
 rr_status rr__pipe_join(const rr_ring *ring, uint32_t index, const rr_reader_options *opts,
-                        uint64_t *mask_out);
+                        uint64_t *mask_out, int *resume_out);
 /* Whether entry e's close must take the lock and rewrite masks. */
 bool      rr__pipe_involved(const rr_reader_entry *e);
 /* Under the lock: entry i leaves; its followers follow what it followed;
@@ -518,6 +553,21 @@ void      rr__entry_name(const rr_ring *ring, uint32_t i, char out[RR_NAME_MAX +
  * between its loads of a name's first and second words, so a test can
  * change the name there. NULL otherwise. */
 extern void (*rr__name_read_hook)(const rr_ring *ring, uint32_t i);
+
+/* reader.c — durable readers. Whether entry e parks instead of leaving: a
+ * durable reader that finished opening (one whose opener died before it went
+ * ACTIVE was never a reader: it is evicted). The caller holds the entry (its
+ * owner word) and the pipeline word: both only change under them. */
+static inline bool rr__entry_parks(const rr_reader_entry *e)
+{
+    return (atomic_load_explicit(&e->flags, memory_order_relaxed) & RR_ENTRY_F_DURABLE) &&
+           atomic_load_explicit(&e->state, memory_order_relaxed) == RR_ENTRY_ACTIVE;
+}
+/* Park entry i, which `holder` holds (its closer, or the evictor of its dead
+ * process, with the pipeline word, its sleeper and poller counts already
+ * taken back): its cursor becomes its released position, then the owner
+ * word RR_OWNER_PARKED (R22). */
+void      rr__park_entry(const rr_ring *ring, uint32_t i, uint64_t holder);
 
 /* rr__stamp_writing and rr__stamp_done are in rusted_ring_inline.h. */
 

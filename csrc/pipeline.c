@@ -85,6 +85,21 @@
  * RR_SHM_LIVENESS_NS whether its leaders' processes run and evicts the dead
  * ones (nobody else would: the writer evicts only when the ring is full).
  *
+ * Durable readers (reader.c opens, closes and resumes them; proc.c parks
+ * those of dead processes; rr_ring_reader_drop here removes them). A durable
+ * reader is named, so its entry is always involved: every move of its owner
+ * word between a holder and RR_OWNER_PARKED (a park by its closer or by the
+ * evictor of its dead process, a resume, a drop) is made holding this word.
+ * So two resumers, a resumer and a dropper, a parker and a resumer never
+ * interleave: the second sees the first's outcome (R17/A17), and finds
+ * either the parked word (then it takes it: A22, pairs with R22) or a live
+ * holder's (the duplicate-name error; RR_IN_USE for a dropper). A parked
+ * entry stays ACTIVE, keeps its name, mask, flags and gate: to followers
+ * (rr__follow_limit) and writers (rr__gate_refresh) it is the reader it
+ * was, so neither takes the word nor notices a park or a resume; only the
+ * liveness looks (rr__gone_locked, rr__follow_evict_dead, proc.c) skip the
+ * parked word, which names no process, instead of evicting it.
+ *
  * Writable readers: two writable readers that could hold the same event at
  * once (neither follows the other, directly or through others) are refused
  * when the second opens, under the word. A writable reader's writes are
@@ -358,7 +373,9 @@ static bool rr__gone_locked(const rr_ring *ring, uint32_t j)
     uint64_t owner = atomic_load_explicit(&ring->readers[j].owner, memory_order_acquire);
     if (owner == 0)
         return true;
-    if (ring->private_mem || rr__owner_alive(owner))
+    /* a parked durable reader is there (reader.c); a durable reader of a
+     * dead process is parked by the eviction below, not freed */
+    if (owner == RR_OWNER_PARKED || ring->private_mem || rr__owner_alive(owner))
         return false;
     rr__evict_dead_in(ring, UINT64_C(1) << j, false, RR_PIPE_HELD);
     return atomic_load_explicit(&ring->readers[j].owner, memory_order_acquire) == 0;
@@ -422,13 +439,26 @@ static rr_status rr__writable_conflict(const rr_ring *ring, uint32_t self, uint6
 }
 
 rr_status rr__pipe_join(const rr_ring *ring, uint32_t index, const rr_reader_options *o,
-                        uint64_t *mask_out)
+                        uint64_t *mask_out, int *resume_out)
 {
     rr_reader_entry *e = &ring->readers[index];
     uint64_t w[4];
+    *resume_out = -1;
     rr__name_words(rr__has_name(o->name) ? o->name : NULL, w);
     int dup = rr__find_locked(ring, w, index);
-    if (dup >= 0 && !rr__gone_locked(ring, (uint32_t)dup))
+    bool there = dup >= 0 && !rr__gone_locked(ring, (uint32_t)dup);
+    /* relaxed: a parked word is stored and taken only under the word we hold */
+    if (there && atomic_load_explicit(&ring->readers[dup].owner, memory_order_relaxed) ==
+                     RR_OWNER_PARKED) {
+        if (o->durable) {
+            *resume_out = dup;   /* the caller resumes it (reader.c rr__resume) */
+            return RR_OK;
+        }
+        return rr__fail(RR_INVALID, "reader '%s' is a parked durable reader (entry %d); open "
+                        "it with durable set to resume it where it stopped, or drop it "
+                        "(drop_reader) to use the name for another reader", o->name, dup);
+    }
+    if (there)
         return rr__fail(RR_INVALID, "the ring already has a reader named '%s' (entry %d, "
                         "process %u); names are unique in a ring", o->name, dup,
                         rr__owner_pid(atomic_load_explicit(&ring->readers[dup].owner,
@@ -455,7 +485,8 @@ rr_status rr__pipe_join(const rr_ring *ring, uint32_t index, const rr_reader_opt
     /* Nothing refused: write it all. The name and flags go with the entry's
      * R6; the mask is R18, after the leaders went ACTIVE (A6 above). */
     rr__name_store(e, w);
-    uint32_t flags = (o->writable ? RR_ENTRY_F_WRITABLE : 0) | (mask ? RR_ENTRY_F_GATE_WAIT : 0);
+    uint32_t flags = (o->writable ? RR_ENTRY_F_WRITABLE : 0) | (mask ? RR_ENTRY_F_GATE_WAIT : 0) |
+                     (o->durable ? RR_ENTRY_F_DURABLE : 0);
     atomic_store_explicit(&e->flags, flags, memory_order_relaxed);
     atomic_store_explicit(&e->after, mask, memory_order_release);
     for (uint64_t b = mask; b; b &= b - 1)
@@ -504,6 +535,67 @@ void rr__pipe_leave(const rr_ring *ring, uint32_t i)
         atomic_fetch_add_explicit(&ring->L->pipeline.changes, 1, memory_order_relaxed);
 }
 
+/* ---- dropping a parked durable reader --------------------------------------------------- */
+
+rr_status rr_ring_reader_drop(rr_ring *ring, const char *name)
+{
+    if (!ring || !name)
+        return rr__fail(RR_INVALID, "rr_ring_reader_drop needs a ring and a reader's name");
+    size_t len = strnlen(name, RR_NAME_MAX + 1);
+    if (len == 0)
+        return rr__fail(RR_INVALID, "drop_reader needs a reader's name, not an empty one");
+    rr_status st = rr_reader_name_check(name, len);
+    if (st != RR_OK)
+        return st;
+    uint64_t w[4];
+    rr__name_words(name, w);
+    uint64_t me = rr__self_owner();
+    /* every move of a parked entry (park, resume, drop) is made holding the
+     * word, so none of them happens while we look */
+    rr__pipe_lock(ring, RR_PIPE_TAKE);
+    int j = rr__find_locked(ring, w, RR_MAX_READERS);
+    if (j >= 0 && rr__gone_locked(ring, (uint32_t)j))   /* a dead durable one parks */
+        j = -1;
+    /* A6: a reader that finished opening (an opener's name is there before) */
+    if (j >= 0 && atomic_load_explicit(&ring->readers[j].state, memory_order_acquire) !=
+                      RR_ENTRY_ACTIVE)
+        j = -1;
+    if (j < 0) {
+        rr__pipe_unlock(ring);
+        return rr__fail(RR_INVALID, "the ring has no reader named '%s' to drop", name);
+    }
+    rr_reader_entry *e = &ring->readers[j];
+    /* relaxed: flags change under the word we hold */
+    if (!(atomic_load_explicit(&e->flags, memory_order_relaxed) & RR_ENTRY_F_DURABLE)) {
+        rr__pipe_unlock(ring);
+        return rr__fail(RR_INVALID, "reader '%s' is not durable: only a parked durable reader "
+                        "can be dropped (a plain reader leaves when it is closed)", name);
+    }
+    uint64_t parked = RR_OWNER_PARKED;
+    /* A22, pairs with R22 (reader.c rr__park_entry): the place is ours now */
+    if (!atomic_compare_exchange_strong_explicit(&e->owner, &parked, me, memory_order_acq_rel,
+                                                 memory_order_relaxed)) {
+        rr__pipe_unlock(ring);
+        return rr__fail(RR_IN_USE, "reader '%s' is held by a live handle (process %u); close "
+                        "it first (a closed durable reader is parked, and can then be "
+                        "dropped)", name, rr__owner_pid(parked));
+    }
+    /* Not durable from here: if we die before the end, the evictor of our
+     * word frees it instead of parking it again. Then it leaves as a
+     * closing reader does (the top): masks rewritten, its gate freed (seq_cst:
+     * the store before the notify's load of the waiters, S3 then S1), its
+     * state (R6) and owner word (R7). */
+    atomic_fetch_and_explicit(&e->flags, ~(uint32_t)RR_ENTRY_F_DURABLE, memory_order_relaxed);
+    rr__pipe_leave(ring, (uint32_t)j);
+    atomic_store_explicit(&e->gate, RR_GATE_FREE, memory_order_seq_cst);
+    atomic_store_explicit(&e->state, RR_ENTRY_FREE, memory_order_release);
+    atomic_compare_exchange_strong_explicit(&e->owner, &me, 0, memory_order_acq_rel,
+                                            memory_order_relaxed);
+    rr__pipe_unlock(ring);
+    rr__notify(ring, &ring->L->writable);   /* writers, and followers (their masks changed) */
+    return RR_OK;
+}
+
 /* ---- following ------------------------------------------------------------------------------ */
 
 uint64_t rr__follow_limit(const rr_ring *ring, const rr_reader_entry *e, uint64_t *mask_out)
@@ -535,7 +627,8 @@ uint32_t rr__follow_evict_dead(const rr_ring *ring, uint64_t mask)
     for (uint64_t b = mask; b; b &= b - 1) {
         uint32_t j = (uint32_t)__builtin_ctzll(b);
         uint64_t owner = atomic_load_explicit(&ring->readers[j].owner, memory_order_acquire);
-        if (owner != 0 && !rr__owner_alive(owner))
+        /* a parked leader is not dead: it gates its followers (reader.c) */
+        if (owner != 0 && owner != RR_OWNER_PARKED && !rr__owner_alive(owner))
             dead |= UINT64_C(1) << j;
     }
     return dead ? rr__evict_dead_in(ring, dead, false, RR_PIPE_BRIEF) : 0;

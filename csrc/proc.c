@@ -21,6 +21,15 @@
  * hold; handles belong to the process that opened them, not to a child that
  * inherits them through fork().
  *
+ * Durable readers (reader.c) are parked, not evicted: the evictor takes
+ * the dead word as above (holding the pipeline word, as a durable reader is
+ * named), takes back the sleeper and poller counts exactly as an eviction
+ * does, and gives the entry to RR_OWNER_PARKED (R22) instead of 0, leaving
+ * its gate, name, mask and flags: the writer stays gated by it, its
+ * followers keep following it, and a durable opener of its name resumes it.
+ * The parked word names no process (pid 0): every look for dead owners here
+ * and in pipeline.c skips it, so it is never evicted and costs no /proc read.
+ *
  * Forks: a child that goes on using an inherited handle would act as its
  * parent (a single-producer child would reuse the parent's next sequence, a
  * child reader would move the parent's cursor). A pthread_atfork child
@@ -163,6 +172,16 @@ static bool rr__evict_entry(const rr_ring *ring, uint32_t i, uint64_t owner, uin
      * count is taken back, and it is freed for new readers. The free gate is
      * seq_cst: a store followed by the notify's load of the waiters (S3,
      * then S1); the state is R6 and the owner word's return R7. */
+    if (piped && rr__entry_parks(e)) {
+        /* a durable reader: its counts back as below, its place kept (R22);
+         * no room came of it, so it counts as no eviction */
+        if (slept != 0 && !rr__owner_alive(slept))
+            rr__forget_sleeper(q, &e->sleeping, slept);
+        rr__poller_forget(ring, &e->poll_owner, &e->poll_addr, false);
+        atomic_store_explicit(&e->poll_addr, 0, memory_order_relaxed);
+        rr__park_entry(ring, i, me);
+        return false;
+    }
     if (piped)
         rr__pipe_leave(ring, i);
     atomic_store_explicit(&e->gate, RR_GATE_FREE, memory_order_seq_cst);
@@ -204,8 +223,8 @@ uint32_t rr__evict_dead_in(const rr_ring *ring, uint64_t mask, bool sleepers_onl
         /* any step of taking, using, giving up or evicting an entry leaves a
          * word naming the process that did it (layout.h); A7, then the CAS R7 */
         uint64_t owner = atomic_load_explicit(&e->owner, memory_order_acquire);
-        if (owner == 0 || rr__owner_alive(owner))
-            continue;
+        if (owner == 0 || owner == RR_OWNER_PARKED || rr__owner_alive(owner))
+            continue;   /* free, parked (a durable reader's place) or alive */
         /* a dead closer (or evictor) clears the entry's own name, mask
          * and flags last, after every rewrite (pipeline.c rr__pipe_leave):
          * it is involved until its leaving is complete */

@@ -30,6 +30,29 @@
  * sequence it skipped in `lost`. Abandoned claims (several producers) are
  * passed over and counted in `skipped`, so delivered + lost + skipped always
  * equals the sequences a reader passed.
+ *
+ * Durable readers (rr_reader_options.durable) keep their place when their
+ * handle closes or their process dies: the entry is PARKED (owner word
+ * RR_OWNER_PARKED, layout.h) instead of freed. Everything is done holding
+ * the pipeline word (a durable reader is named; pipeline.c says why that
+ * orders every park, resume and drop). The place:
+ *   - gate: the released position. It is not touched by a park or a
+ *     resume, so the writer's scans (A3, S2) see one reader all along and
+ *     never need to register it again; the resumed handle starts at it, and
+ *     everything above it (the last call's events, held ones) is handed out
+ *     again: at least once. An overwrite ring has no gates: there the place
+ *     is `position`, the cursor after the last call, and the first read of
+ *     the resumed handle counts in `lost` what was overwritten meanwhile.
+ *   - position, lost, skipped: stored (relaxed) by the parker before its
+ *     R22, the CAS of the owner word to RR_OWNER_PARKED (rr__park_entry);
+ *     the resumer's CAS taking that word (A22, rr__resume) reads them. A
+ *     park by a dead process's evictor: the dead process's stores came
+ *     before its death, which the evictor learnt of from the kernel before
+ *     its R22 (proc.c makes the same argument for every eviction).
+ *   - name, after mask, flags, followers' masks: unchanged; the state stays
+ *     ACTIVE, so a resumer that dies half way leaves an ACTIVE durable entry
+ *     of a dead word, which the next evictor parks again. An opener that
+ *     dies before its entry went ACTIVE is evicted, not parked.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -130,6 +153,70 @@ static uint64_t rr__register_gate(rr_ring *ring, rr_reader_entry *e, uint64_t st
     return start;
 }
 
+/* Park entry i (layout.h): the caller, `holder`, holds it and the pipeline
+ * word. Backpressure: its cursor (stats) becomes its gate, where a resumer
+ * starts; its lost and skipped counts are in the entry already. */
+void rr__park_entry(const rr_ring *ring, uint32_t i, uint64_t holder)
+{
+    rr_reader_entry *e = &ring->readers[i];
+    if (!ring->overwrite) {
+        /* relaxed: the gate's only writer was the holder (or the dead
+         * process whose word it took over); position before gate would be
+         * pos < gate for stats.c's A3 load, so the gate is not moved */
+        uint64_t g = atomic_load_explicit(&e->gate, memory_order_relaxed);
+        atomic_store_explicit(&e->position, g, memory_order_relaxed);
+    }
+    /* R22, pairs with A22 in rr__resume and rr_ring_reader_drop: the stores
+     * above (and the holder's earlier ones) before the parked word */
+    atomic_compare_exchange_strong_explicit(&e->owner, &holder, RR_OWNER_PARKED,
+                                            memory_order_acq_rel, memory_order_relaxed);
+}
+
+/* Resume the parked entry j (rr__pipe_join found it) into handle r, holding
+ * the pipeline word. RR_INVALID (the duplicate-name error) if its word is no
+ * longer parked, which only a process that scribbled on the ring can make
+ * happen: every taker of a parked word holds the pipeline word. */
+static rr_status rr__resume(rr_ring *ring, rr_reader *r, uint32_t j,
+                            const rr_reader_options *o, uint64_t me)
+{
+    rr_reader_entry *e = &ring->readers[j];
+    uint64_t parked = RR_OWNER_PARKED;
+    /* A22, pairs with R22 in rr__park_entry: position, lost and skipped are
+     * the parker's */
+    if (!atomic_compare_exchange_strong_explicit(&e->owner, &parked, me, memory_order_acq_rel,
+                                                 memory_order_relaxed))
+        return rr__fail(RR_INVALID, "the ring already has a reader named '%s' (entry %u, "
+                        "process %u); names are unique in a ring", o->name, j,
+                        rr__owner_pid(parked));
+    /* stats only; the entry stays ACTIVE */
+    atomic_store_explicit(&e->wait, (uint32_t)o->wait, memory_order_relaxed);
+    uint64_t pos;
+    if (ring->overwrite) {
+        pos = atomic_load_explicit(&e->position, memory_order_relaxed);   /* after A22 */
+    } else {
+        /* A3: the released position; unchanged since the park, and only the
+         * holder (now us) moves it */
+        pos = atomic_load_explicit(&e->gate, memory_order_acquire);
+        atomic_store_explicit(&e->position, pos, memory_order_relaxed);
+    }
+    /* the word orders masks and flags (R17/A17): relaxed */
+    uint64_t mask = atomic_load_explicit(&e->after, memory_order_relaxed);
+    uint32_t flags = atomic_load_explicit(&e->flags, memory_order_relaxed);
+    if (!mask && (flags & RR_ENTRY_F_GATE_WAIT))   /* its leaders left while it was parked */
+        atomic_fetch_and_explicit(&e->flags, ~(uint32_t)RR_ENTRY_F_GATE_WAIT,
+                                  memory_order_relaxed);
+    r->entry = e;
+    r->index = j;
+    r->pos = r->gate = r->cur_lo = r->avail = r->lim = pos;
+    r->idx = pos % ring->capacity;
+    r->direct = mask ? RR_READ_FOLLOW
+              : ring->overwrite || ring->multi ? RR_READ_STAMPED : RR_READ_DIRECT;
+    r->writable = (flags & RR_ENTRY_F_WRITABLE) != 0;
+    r->lost = atomic_load_explicit(&e->lost, memory_order_relaxed);
+    r->skipped = atomic_load_explicit(&e->skipped, memory_order_relaxed);
+    return RR_OK;
+}
+
 rr_status rr_reader_open_opts(rr_ring *ring, const rr_reader_options *opts, rr_reader **out)
 {
     static const rr_reader_options defaults = RR_READER_OPTIONS_INIT;
@@ -141,8 +228,11 @@ rr_status rr_reader_open_opts(rr_ring *ring, const rr_reader_options *opts, rr_r
     rr_status wst = rr__wait_strategy_check(opts->wait, "rr_reader_open_opts");
     if (wst != RR_OK)
         return wst;
+    if (opts->durable && !(opts->name && opts->name[0]))
+        return rr__fail(RR_INVALID, "a durable reader needs a name: its place is found again "
+                        "by it");
     bool piped = (opts->name && opts->name[0]) || opts->after_count ||
-                 opts->after_names_count || opts->writable;
+                 opts->after_names_count || opts->writable || opts->durable;
     if (piped && (wst = rr__pipe_check(ring, opts)) != RR_OK)
         return wst;
     if (rr__closed(ring))
@@ -177,7 +267,24 @@ rr_status rr_reader_open_opts(rr_ring *ring, const rr_reader_options *opts, rr_r
         /* names, the readers it follows and writable conflicts are decided
          * holding the pipeline word, until the entry is ACTIVE (pipeline.c) */
         rr__pipe_lock(ring, RR_PIPE_TAKE);
-        st = rr__pipe_join(ring, index, opts, &follows);
+        int resume = -1;
+        st = rr__pipe_join(ring, index, opts, &follows, &resume);
+        if (st == RR_OK && resume >= 0) {
+            /* a parked durable reader of that name: the entry taken above
+             * goes back (it was never written: no gate, no name), and the
+             * handle takes the parked one's place instead */
+            atomic_store_explicit(&e->state, RR_ENTRY_FREE, memory_order_release);   /* R6 */
+            uint64_t mine = me;
+            atomic_compare_exchange_strong_explicit(&e->owner, &mine, 0, memory_order_acq_rel,
+                                                    memory_order_relaxed);            /* R7 */
+            st = rr__resume(ring, r, (uint32_t)resume, opts, me);
+            rr__pipe_unlock(ring);
+            if (st != RR_OK) {
+                rr__reader_free(r);
+                return st;
+            }
+            goto opened;
+        }
         if (st != RR_OK) {
             rr__pipe_unlock(ring);
             atomic_store_explicit(&e->state, RR_ENTRY_FREE, memory_order_release);   /* R6 */
@@ -215,14 +322,16 @@ rr_status rr_reader_open_opts(rr_ring *ring, const rr_reader_options *opts, rr_r
     }
     r->entry = e;
     r->index = index;
-    atomic_init(&r->owner, me);
-    atomic_init(&r->fork_gen, rr__fork_watch());
     r->pos = r->gate = r->cur_lo = r->avail = r->lim = pos;
     r->idx = pos % ring->capacity;
     r->direct = ring->overwrite || ring->multi ? RR_READ_STAMPED : RR_READ_DIRECT;
     if (follows)
         r->direct = RR_READ_FOLLOW;
     r->writable = opts->writable;
+opened:
+    atomic_init(&r->owner, me);
+    atomic_init(&r->fork_gen, rr__fork_watch());
+    r->durable = opts->durable;
     if (opts->name)
         strncpy(r->name, opts->name, RR_NAME_MAX);
     /* R12 here and at close, pairs with A12 in ring.c rr_ring_destroy */
@@ -265,10 +374,18 @@ void rr_reader_close(rr_reader *r)
         /* named, followed, following or writable: its followers follow what
          * it followed, before its gate is freed (pipeline.c) */
         bool piped = rr__pipe_involved(e);
-        if (piped) {
+        if (piped)
             rr__pipe_lock(ring, RR_PIPE_TAKE);
-            rr__pipe_leave(ring, r->index);
+        if (r->durable && piped) {
+            /* parked, not freed: its gate, name, mask and flags stay (the
+             * top); its pollfd's count went back above, and this thread is
+             * not asleep in it */
+            rr__park_entry(ring, r->index, me);
+            rr__pipe_unlock(ring);
+            goto freed;
         }
+        if (piped)
+            rr__pipe_leave(ring, r->index);
         if (!ring->overwrite) {
             /* R3: our reads (and writes) are done before a writer reuses the
              * slots, and the rewrite above before a follower sees the gate */
@@ -284,6 +401,7 @@ void rr_reader_close(rr_reader *r)
         if (!ring->overwrite)   /* writers, and followers (their masks changed) */
             rr__notify(ring, &ring->L->writable);
     }
+freed:
     atomic_fetch_sub_explicit(&ring->handles, 1, memory_order_acq_rel);
     rr__reader_free(r);
 }
@@ -1086,6 +1204,7 @@ bool rr_reader_should_throttle(const rr_reader *r)
 const char *rr_reader_name(const rr_reader *r) { return r ? r->name : ""; }
 uint32_t rr_reader_index(const rr_reader *r) { return r ? r->index : 0; }
 bool rr_reader_writable(const rr_reader *r) { return r && r->writable; }
+bool rr_reader_durable(const rr_reader *r) { return r && r->durable; }
 
 uint64_t rr_reader_after(const rr_reader *r)
 {

@@ -5,10 +5,20 @@
  * by rr_ring_attach before any other byte of the block is trusted: magic,
  * layout version, sizes, offsets recomputed from capacity and slot size, the
  * total against the length the caller has, and a checksum of the geometry.
+ *
+ * The origin line (layout.h): the ring's instance, a random id in 1 ..
+ * 2^63-1 (so that Python and Lua integers show the same number), is stored
+ * at format before the magic, whose release store publishes it with the
+ * geometry; a process that attaches loads the magic (acquire) first, so it
+ * reads it relaxed. It never changes. upstream_lost (rr_writer_note_lost) is
+ * a counter: relaxed, ordered with nothing.
  */
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "layout.h"
 
@@ -132,6 +142,32 @@ static rr_status rr__handle(unsigned char *base, const rr_geometry *g, bool owns
     return RR_OK;
 }
 
+/* splitmix64's finalizer: the fallback's mixing */
+static uint64_t rr__mix64(uint64_t z)
+{
+    z = (z ^ (z >> 30)) * UINT64_C(0xBF58476D1CE4E5B9);
+    z = (z ^ (z >> 27)) * UINT64_C(0x94D049BB133111EB);
+    return z ^ (z >> 31);
+}
+
+/* A new ring's instance: 63 random bits, never 0. getrandom() without
+ * blocking; where it fails (an old kernel, a seccomp filter, entropy not yet
+ * there at boot), the clock, the process id and an address, mixed. */
+static uint64_t rr__new_instance(const void *mem)
+{
+    uint64_t v = 0;
+    if (getrandom(&v, sizeof v, GRND_NONBLOCK) != (ssize_t)sizeof v) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        static _Atomic uint64_t made;   /* two rings made in one tick differ */
+        v = rr__mix64((uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec) ^
+            rr__mix64((uint64_t)getpid() << 20 ^ (uint64_t)(uintptr_t)mem ^
+                      atomic_fetch_add_explicit(&made, 1, memory_order_relaxed));
+    }
+    v &= INT64_MAX;
+    return v ? v : 1;
+}
+
 static void rr__write_geometry(unsigned char *mem, const rr_config *cfg, rr_geometry *out)
 {
     size_t readers_off, meta_off, payload_off;
@@ -158,6 +194,9 @@ static void rr__write_geometry(unsigned char *mem, const rr_config *cfg, rr_geom
     rr_reader_entry *entries = (rr_reader_entry *)(mem + readers_off);
     for (size_t i = 0; i < RR_MAX_READERS; i++)
         atomic_init(&entries[i].gate, RR_GATE_FREE);
+    /* published with the geometry by the magic's release below */
+    atomic_store_explicit(&L->origin.instance, rr__new_instance(mem), memory_order_relaxed);
+    atomic_store_explicit(&L->origin.upstream_lost, 0, memory_order_relaxed);
     /* The magic goes in last, with release: a process that opens the block
      * by name and sees the magic sees a complete ring (see rr__read_magic). */
     memcpy((unsigned char *)&L->geo + sizeof g.magic, (const unsigned char *)&g + sizeof g.magic,
@@ -322,4 +361,10 @@ uint64_t rr_ring_published(const rr_ring *ring)
 {
     /* A2 */
     return ring ? atomic_load_explicit(&ring->L->published, memory_order_acquire) : 0;
+}
+
+uint64_t rr_ring_instance(const rr_ring *ring)
+{
+    /* written before the magic's release, read after the attach's acquire of it */
+    return ring ? atomic_load_explicit(&ring->L->origin.instance, memory_order_relaxed) : 0;
 }

@@ -182,6 +182,13 @@ rr_mode      rr_ring_mode(const rr_ring *ring);
 rr_producers rr_ring_producers(const rr_ring *ring);
 size_t       rr_ring_memory_bytes(const rr_ring *ring);
 uint64_t     rr_ring_published(const rr_ring *ring);   /* events made visible */
+/* A random id, 1 .. 2^63-1, chosen when the ring was made (rr_ring_create,
+ * rr_ring_format, rr_shm_create): the same in every process that maps it; a
+ * shared ring unlinked and created again under the same name gets a new one.
+ * A consumer that keeps its place across restarts (a durable reader's
+ * sequence numbers) can tell by it that the ring it finds is not the one it
+ * left. 0 for NULL. */
+uint64_t     rr_ring_instance(const rr_ring *ring);
 
 /* ---- writers ------------------------------------------------------------- */
 
@@ -205,6 +212,12 @@ typedef struct rr_writer_options {
 rr_status rr_writer_open_opts(rr_ring *ring, const rr_writer_options *opts, rr_writer **out);
 rr_wait_strategy rr_writer_wait_strategy(const rr_writer *w);   /* RR_WAIT_BLOCK for NULL */
 void      rr_writer_close(rr_writer *w);            /* NULL is accepted */
+/* Count n events lost before they reached this ring (a bridge carrying an
+ * overwrite-mode source's losses, say), in the ring-wide
+ * rr_ring_stats.upstream_lost, which every process sees and which only grows
+ * (it stops at UINT64_MAX). RR_INVALID for a NULL writer, RR_FORKED for a
+ * handle inherited through fork(). */
+rr_status rr_writer_note_lost(rr_writer *w, uint64_t n);
 
 /* One claim: `count` consecutive slots to fill in place. */
 typedef struct rr_claim {
@@ -370,8 +383,10 @@ typedef struct rr_reader_options {
     const char *const *after_names;      /* readers it follows, by name (any process) */
     size_t            after_names_count;
     bool              writable;          /* may write into the events it is handed */
+    bool              durable;           /* its place outlives its handle and process */
 } rr_reader_options;
-#define RR_READER_OPTIONS_INIT { RR_START_OLDEST, RR_WAIT_BLOCK, NULL, NULL, 0, NULL, 0, false }
+#define RR_READER_OPTIONS_INIT { RR_START_OLDEST, RR_WAIT_BLOCK, NULL, NULL, 0, NULL, 0, false, \
+                                 false }
 
 /* A reader with these options (NULL: RR_READER_OPTIONS_INIT). RR_INVALID,
  * naming the choices, for a start or wait strategy that is not one of the
@@ -410,7 +425,30 @@ typedef struct rr_reader_options {
  * itself); a second writable reader that could hold events at the same
  * time as another. A follower on a shared ring that waits for the readers
  * it follows looks every RR_SHM_LIVENESS_NS whether their processes still
- * run, and evicts those that died. */
+ * run, and evicts those that died.
+ *
+ * Durable readers (`durable`, which needs a name; RR_INVALID "a durable
+ * reader needs a name" otherwise): the reader's place in the ring outlives
+ * its handle and its process. rr_reader_close, and the death of its process,
+ * PARK it instead of removing it: its entry keeps its released position (its
+ * gate), its name, the readers it follows and those that follow it, its
+ * writable flag, and its lost and skipped counts. A parked reader gates the
+ * writer as before (backpressure: the writer waits for it, RR_FULL /
+ * RR_TIMEOUT when the wait runs out; it is never evicted for being dead), and
+ * its followers keep following it. Opening a durable reader by the name of a
+ * parked one RESUMES it: the new handle starts at the parked reader's released
+ * position, so events handed out but not released before the park (the last
+ * call's, and held ones) are handed out again: at least once, not exactly
+ * once (a consumer that needs exactly once drops sequences it has seen).
+ * `start`, `after`, `after_names` and `writable` are ignored on resume: the
+ * place keeps what it had. Of two openers racing to resume one parked reader
+ * exactly one wins; the other gets the duplicate-name error (RR_INVALID), as
+ * does a durable opener of a name a live reader holds. A plain (not durable)
+ * opener of a parked reader's name gets RR_INVALID naming it and saying to
+ * open it durable or drop it. Overwrite rings: a parked reader gates nothing
+ * (no reader does); it resumes after the last event it was handed, and its
+ * `lost` then counts what was overwritten meanwhile. rr_ring_reader_drop
+ * removes a parked reader for good. */
 rr_status rr_reader_open_opts(rr_ring *ring, const rr_reader_options *opts, rr_reader **out);
 rr_wait_strategy rr_reader_wait_strategy(const rr_reader *r);   /* RR_WAIT_BLOCK for NULL */
 
@@ -424,6 +462,8 @@ uint32_t  rr_reader_index(const rr_reader *r);      /* its entry in the reader t
  * for none. It changes when one of them closes or is evicted. */
 uint64_t  rr_reader_after(const rr_reader *r);
 bool      rr_reader_writable(const rr_reader *r);
+/* Whether it was opened durable (rr_reader_options.durable); false for NULL. */
+bool      rr_reader_durable(const rr_reader *r);
 /* A writable reader: the payload of event `sequence`, one it has been handed
  * by its last call (or holds), to write in place; the event's len bytes (its
  * length does not change). Readers that follow this one see the writes once
@@ -434,6 +474,13 @@ rr_status rr_reader_writable_data(rr_reader *r, uint64_t sequence, void **data_o
 /* The entry of the ring's reader named `name` (any process), RR_INVALID when
  * none is. */
 rr_status rr_ring_reader_find(const rr_ring *ring, const char *name, uint32_t *index_out);
+/* Remove the parked durable reader `name` (any process's) for good: it stops
+ * gating the writer, its name is free again, and its followers follow what it
+ * followed (as when a plain reader closes). RR_INVALID when the ring has no
+ * reader of that name, or the reader is not durable (a plain reader leaves
+ * when it closes); RR_IN_USE when a live handle holds it (close that first). A
+ * durable reader whose process died is parked first, then dropped. */
+rr_status rr_ring_reader_drop(rr_ring *ring, const char *name);
 
 /* Unregister: the reader stops gating writers. NULL is accepted. */
 void      rr_reader_close(rr_reader *r);
@@ -586,6 +633,8 @@ typedef struct rr_reader_stats {
     char     name[RR_NAME_MAX + 1]; /* "" when unnamed */
     uint64_t after;        /* bit i: it follows the reader of entry i (pipelines) */
     bool     writable;     /* may write into the events it is handed */
+    bool     durable;      /* opened durable: close and death park it */
+    bool     parked;       /* durable, and no handle holds it (pid 0, not alive) */
 } rr_reader_stats;
 
 typedef struct rr_ring_stats {
@@ -612,6 +661,9 @@ typedef struct rr_ring_stats {
                                         that of the last writer after it closed */
     bool            shared;          /* mapped from a named shared segment */
     uint64_t        readers_evicted; /* readers of dead processes taken out of the table */
+    uint64_t        upstream_lost;   /* events lost before they reached the ring
+                                        (rr_writer_note_lost) */
+    uint64_t        instance;        /* rr_ring_instance */
     bool            closed;
     uint32_t        reader_count;
     double          max_backpressure;
@@ -637,11 +689,13 @@ rr_status rr_ring_stats_get(const rr_ring *ring, rr_ring_stats *out);
     X(writer_pid, U64) X(writer_processes, U64) X(writer_alive, BOOL)         \
     X(writer_wait, WAIT)                                                      \
     X(shared, BOOL) X(closed, BOOL) X(readers_evicted, U64)                   \
+    X(upstream_lost, U64) X(instance, U64)                                    \
     X(reader_count, U64) X(max_backpressure, RATIO)
 #define RR_READER_STATS_FIELDS(X)                                             \
     X(index, U64) X(pid, U64) X(alive, BOOL) X(cursor, U64) X(lag, U64)       \
     X(pinned, U64) X(lost, U64) X(skipped, U64) X(backpressure, RATIO)       \
-    X(wait, WAIT) X(name, TEXT) X(after, U64) X(writable, BOOL)
+    X(wait, WAIT) X(name, TEXT) X(after, U64) X(writable, BOOL)               \
+    X(durable, BOOL) X(parked, BOOL)
 
 /* ---- shared memory ----------------------------------------------------------- */
 

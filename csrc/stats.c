@@ -26,10 +26,13 @@ static void rr__reader_figures(const rr_ring *ring, uint32_t i, uint64_t head,
     uint64_t lag = rr__lag(head, pos);
     uint64_t pinned = rr__pinned(ring, gate, pos);
     uint64_t owner = atomic_load_explicit(&e->owner, memory_order_relaxed);
+    /* a parked durable reader (reader.c): no process holds it; pid 0 */
+    bool parked = owner == RR_OWNER_PARKED;
+    uint32_t flags = atomic_load_explicit(&e->flags, memory_order_relaxed);
     *out = (rr_reader_stats){
         .index = i,
-        .pid = rr__owner_pid(owner),
-        .alive = ring->private_mem || rr__owner_alive(owner),
+        .pid = parked ? 0 : rr__owner_pid(owner),
+        .alive = !parked && (ring->private_mem || rr__owner_alive(owner)),
         .cursor = pos,
         .lag = lag,
         .pinned = pinned,
@@ -40,8 +43,9 @@ static void rr__reader_figures(const rr_ring *ring, uint32_t i, uint64_t head,
         .wait = (rr_wait_strategy)atomic_load_explicit(&e->wait, memory_order_relaxed),
         /* A18: the readers it follows now (pipeline.c) */
         .after = atomic_load_explicit(&e->after, memory_order_acquire),
-        .writable = (atomic_load_explicit(&e->flags, memory_order_relaxed) &
-                     RR_ENTRY_F_WRITABLE) != 0,
+        .writable = (flags & RR_ENTRY_F_WRITABLE) != 0,
+        .durable = (flags & RR_ENTRY_F_DURABLE) != 0,
+        .parked = parked,
     };
     rr__entry_name(ring, i, out->name);   /* "" if the entry changed hands meanwhile */
 }
@@ -94,6 +98,9 @@ rr_status rr_ring_stats_get(const rr_ring *ring, rr_ring_stats *out)
     out->closed = rr__closed(ring);
     out->shared = ring->shm_name != NULL;
     out->readers_evicted = atomic_load_explicit(&L->counters.evicted, memory_order_relaxed);
+    /* counters and the instance (ring.c): relaxed */
+    out->upstream_lost = atomic_load_explicit(&L->origin.upstream_lost, memory_order_relaxed);
+    out->instance = atomic_load_explicit(&L->origin.instance, memory_order_relaxed);
     rr__writer_figures(ring, out);
     uint64_t head = rr__head(ring);
     for (uint32_t i = 0; i < RR_MAX_READERS; i++) {

@@ -256,6 +256,26 @@ void rr_writer_close(rr_writer *w)
     free(w);
 }
 
+rr_status rr_writer_note_lost(rr_writer *w, uint64_t n)
+{
+    if (!w)
+        return rr__fail(RR_INVALID, "rr_writer_note_lost needs a writer");
+    rr_status st = rr__writer_mine(w);
+    if (st != RR_OK)
+        return st;
+    /* a counter (ring.c): relaxed, ordered with nothing; it stops at
+     * UINT64_MAX instead of wrapping to a smaller count */
+    _Atomic uint64_t *c = &w->ring->L->origin.upstream_lost;
+    uint64_t cur = atomic_load_explicit(c, memory_order_relaxed);
+    uint64_t next;
+    do {
+        next = cur > UINT64_MAX - n ? UINT64_MAX : cur + n;
+    } while (next != cur &&
+             !atomic_compare_exchange_weak_explicit(c, &cur, next, memory_order_relaxed,
+                                                    memory_order_relaxed));
+    return RR_OK;
+}
+
 /* ---- waiting for room --------------------------------------------------------- */
 
 /* Multi producer: may [s, s + n) be claimed? Each slot must hold its previous

@@ -114,6 +114,7 @@ typedef struct lreader {
     bool       in_process;   /* r:process() runs: its handler may not read from it */
     bool       close_pending;   /* closed inside process(): the core close waits for it */
     bool       writable;    /* may write into its events (ring:reader{writable = true}) */
+    bool       durable;     /* its close parks its place (ring:reader{durable = true}) */
     char       name[RR_NAME_MAX + 1];   /* "" when unnamed; kept after the close */
     rr_wait_strategy wait;   /* how it waits for events (r:wait()) */
     struct levent *event;   /* the reader's one event object (user value 2) */
@@ -654,6 +655,13 @@ static int ring_published(lua_State *L)
     return 1;
 }
 
+/* ring:instance() -> the ring's random id, 1 .. 2^63-1 (rr_ring_instance) */
+static int ring_instance(lua_State *L)
+{
+    lua_pushinteger(L, (lua_Integer)rr_ring_instance(check_ring(L, 1)->ring));
+    return 1;
+}
+
 static int ring_memory_bytes(lua_State *L)
 {
     lua_pushinteger(L, (lua_Integer)rr_ring_memory_bytes(check_ring(L, 1)->ring));
@@ -815,6 +823,22 @@ static void writer_enter(lwriter *w)
 static void writer_leave(lwriter *w)
 {
     w->busy = false;
+}
+
+/* w:note_lost(n): count n (0 .. math.maxinteger) events lost before they
+ * reached the ring (rr_writer_note_lost). n is checked first; the call
+ * touches only a counter of the ring, so an outer call of this writer in
+ * progress (a finalizer re-entering) is no obstacle, and nothing between the
+ * check and the call runs Lua code. */
+static int writer_note_lost(lua_State *L)
+{
+    lwriter *w = check_self(L, WRITER_MT);
+    lua_Integer n = check_range(L, 2, "n", 0, LUA_MAXINTEGER);
+    if (!w->w)
+        return luaL_error(L, "attempt to use a closed writer");
+    if (rr_writer_note_lost(w->w, (uint64_t)n) != RR_OK)
+        return luaL_error(L, "%s", last_error(L));
+    return 0;
 }
 
 /* close, __gc and __close */
@@ -1134,10 +1158,12 @@ static void after_resolve(lua_State *L, after_arg *a, rr_reader_options *opts)
 
 /* ring:reader(["oldest" | "latest"]) or
  * ring:reader{ start = "oldest"|"latest", wait = "block"|"yield"|"spin"|"sleep",
- *              name = "journal", after = { reader_or_name, ... }, writable = false } */
+ *              name = "journal", after = { reader_or_name, ... }, writable = false,
+ *              durable = false } */
 static int ring_reader(lua_State *L)
 {
-    static const char *const known[] = { "start", "wait", "name", "after", "writable", NULL };
+    static const char *const known[] = { "start", "wait", "name", "after", "writable", "durable",
+                                         NULL };
     lring *rg = check_ring(L, 1);
     rr_reader_options opts = RR_READER_OPTIONS_INIT;
     after_arg after;
@@ -1154,6 +1180,7 @@ static int ring_reader(lua_State *L)
             opts.name = check_reader_name(L, -1, "name");
         }
         opts.writable = field_flag(L, 2, "ring:reader", "writable");
+        opts.durable = field_flag(L, 2, "ring:reader", "durable");
         field_after(L, 2, &after);   /* the copy stays on the stack */
     } else {
         opts.start = check_start(L, 2);
@@ -1170,7 +1197,8 @@ static int ring_reader(lua_State *L)
     }
     if (st != RR_OK)
         return luaL_error(L, "%s", last_error(L));
-    rd->writable = opts.writable;
+    rd->writable = rr_reader_writable(rd->r);   /* a resumed durable reader's is its place's */
+    rd->durable = opts.durable;
     if (opts.name)
         snprintf(rd->name, sizeof rd->name, "%s", opts.name);
     rd->wait = opts.wait;
@@ -1549,6 +1577,27 @@ static int reader_writable(lua_State *L)
 {
     lua_pushboolean(L, ((lreader *)luaL_checkudata(L, 1, READER_MT))->writable);
     return 1;
+}
+
+/* r:durable() -> whether it was opened durable (ring:reader{durable = true}) */
+static int reader_durable(lua_State *L)
+{
+    lua_pushboolean(L, ((lreader *)luaL_checkudata(L, 1, READER_MT))->durable);
+    return 1;
+}
+
+/* ring:drop_reader(name): remove the parked durable reader `name` (the
+ * core's rr_ring_reader_drop); an error with the core's message otherwise. */
+static int ring_drop_reader(lua_State *L)
+{
+    lring *rg = check_ring(L, 1);
+    size_t len;
+    const char *name = luaL_checklstring(L, 2, &len);
+    if (rr_reader_name_check(name, len) != RR_OK)
+        return luaL_error(L, "ring:drop_reader: name: %s", last_error(L));
+    if (rr_ring_reader_drop(rg->ring, name) != RR_OK)
+        return luaL_error(L, "%s", last_error(L));
+    return 0;
 }
 
 /* r:after() -> the readers it follows now, a list of names (entry indexes,
@@ -2129,6 +2178,7 @@ static const luaL_Reg ring_methods[] = {
     { "memory_bytes", ring_memory_bytes }, { "closed", ring_closed }, { "close", ring_close },
     { "stats", ring_stats }, { "writer", ring_writer }, { "reader", ring_reader },
     { "name", ring_name }, { "shared", ring_shared }, { "handle", ring_handle },
+    { "instance", ring_instance }, { "drop_reader", ring_drop_reader },
     { NULL, NULL }
 };
 static const luaL_Reg ring_meta[] = {
@@ -2139,7 +2189,7 @@ static const luaL_Reg ring_meta[] = {
 static const luaL_Reg writer_methods[] = {
     { "add", writer_add }, { "try_add", writer_try_add }, { "add_batch", writer_add_batch },
     { "wait", writer_wait }, { "pollfd", writer_pollfd }, { "close", writer_close },
-    { NULL, NULL }
+    { "note_lost", writer_note_lost }, { NULL, NULL }
 };
 static const luaL_Reg writer_meta[] = {
     { "__gc", writer_close }, { "__close", writer_close }, { "__tostring", writer_tostring },
@@ -2156,7 +2206,7 @@ static const luaL_Reg reader_methods[] = {
     { "lost", reader_lost }, { "cursor", reader_cursor }, { "delivered", reader_delivered },
     { "skipped", reader_skipped }, { "wait", reader_wait }, { "close", reader_close },
     { "name", reader_name }, { "after", reader_after }, { "writable", reader_writable },
-    { "pollfd", reader_pollfd }, { NULL, NULL }
+    { "durable", reader_durable }, { "pollfd", reader_pollfd }, { NULL, NULL }
 };
 static const luaL_Reg reader_meta[] = {
     { "__gc", reader_close }, { "__close", reader_close }, { "__tostring", reader_tostring },

@@ -8,6 +8,8 @@
  * Each helper either fills its output and returns 0, or sets an exception that
  * names the argument and what was wrong with it and returns -1.
  */
+#include <limits.h>
+
 #include "module.h"
 
 #include <float.h>
@@ -65,6 +67,14 @@ int rrpy_as_u64(PyObject *o, const char *what, uint64_t max, uint64_t *out)
     if (overflow < 0 || (overflow == 0 && v < 0)) {
         PyErr_Format(PyExc_ValueError, "%s must not be negative, got %R", what, o);
         return -1;
+    }
+    if (overflow > 0 && max > (uint64_t)LLONG_MAX) {   /* above 2**63 - 1: unsigned */
+        unsigned long long u = PyLong_AsUnsignedLongLong(o);
+        if (!(u == (unsigned long long)-1 && PyErr_Occurred()) && u <= max) {
+            *out = u;
+            return 0;
+        }
+        PyErr_Clear();   /* above 2**64 - 1: OverflowError becomes the message below */
     }
     if (overflow > 0 || (uint64_t)v > max) {
         PyErr_Format(PyExc_ValueError, "%s must be at most %llu, got %R", what,

@@ -172,6 +172,7 @@ typedef struct {
     rr_wait_strategy wait;   /* how it waits for events (Reader.wait) */
     PyObject     *name;      /* its name (str), or NULL when unnamed; kept after the close */
     int           writable;  /* its events' buffers are writable (ring.reader(writable=True)) */
+    int           durable;   /* its close parks its place (ring.reader(durable=True)) */
     int           overwrite;
     int           closed;    /* closed for Python; the core may wait for held events */
     int           busy;      /* a call is in progress ... */

@@ -103,7 +103,8 @@ PyObject *rrpy_reader_open(rr_py_state *st, RingObject *ring, const rr_reader_op
         return NULL;
     }
     ro->name = name;
-    ro->writable = opts->writable;
+    ro->writable = rr_reader_writable(r);   /* a resumed durable reader's is its place's */
+    ro->durable = opts->durable;
     ro->ring = (RingObject *)Py_NewRef((PyObject *)ring);
     ro->r = r;
     ro->event_type = (PyTypeObject *)Py_NewRef((PyObject *)st->event_type);
@@ -922,6 +923,12 @@ static PyObject *Reader_get_writable(ReaderObject *self, void *c)
     return PyBool_FromLong(self->writable);
 }
 
+static PyObject *Reader_get_durable(ReaderObject *self, void *c)
+{
+    (void)c;
+    return PyBool_FromLong(self->durable);
+}
+
 /* The readers it follows now (the core's mask, which changes when one of
  * them closes or is evicted), each by its name, or by its entry index when
  * it has none, in entry order; () once closed. The names come from a stats
@@ -991,6 +998,10 @@ static PyGetSetDef Reader_getset[] = {
      "Whether it may write into the events it is handed (Ring.reader(writable=True)): its "
      "Events' buffers (ev.data, memoryview(ev)) are writable, for the readers that follow it.",
      NULL},
+    {"durable", (getter)Reader_get_durable, NULL,
+     "Whether it was opened durable (Ring.reader(name=..., durable=True)): its close, and its "
+     "process's death, park its place in the ring instead of removing it, and the next durable "
+     "reader of its name resumes there. Kept after the close.", NULL},
     {0}
 };
 

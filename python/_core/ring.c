@@ -144,6 +144,7 @@ static PyObject *Ring_get_published(RingObject *self, void *c) { (void)c; return
 static PyObject *Ring_get_memory_bytes(RingObject *self, void *c) { (void)c; return PyLong_FromSize_t(rr_ring_memory_bytes(self->ring)); }
 static PyObject *Ring_get_closed(RingObject *self, void *c) { (void)c; return PyBool_FromLong(rr_ring_closed(self->ring)); }
 static PyObject *Ring_get_shared(RingObject *self, void *c) { (void)c; return PyBool_FromLong(rr_ring_shm_name(self->ring) != NULL); }
+static PyObject *Ring_get_instance(RingObject *self, void *c) { (void)c; return PyLong_FromUnsignedLongLong(rr_ring_instance(self->ring)); }
 static PyObject *Ring_get_name(RingObject *self, void *c) { (void)c; return Py_NewRef(self->name ? self->name : Py_None); }
 
 static PyObject *Ring_get_mode(RingObject *self, void *c)
@@ -244,9 +245,9 @@ fail:
 
 static PyObject *Ring_reader(RingObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
 {
-    static const char *const names[] = {"start", "wait", "name", "after", "writable"};
-    PyObject *a[5];
-    if (rrpy_parse_args("reader", args, nargs, kwnames, names, 5, 1, 0, a) < 0)
+    static const char *const names[] = {"start", "wait", "name", "after", "writable", "durable"};
+    PyObject *a[6];
+    if (rrpy_parse_args("reader", args, nargs, kwnames, names, 6, 1, 0, a) < 0)
         return NULL;
     rr_py_state *st = state_of_type(Py_TYPE((PyObject *)self));
     int start = RR_START_OLDEST, wait = RR_WAIT_BLOCK;
@@ -268,6 +269,11 @@ static PyObject *Ring_reader(RingObject *self, PyObject *const *args, Py_ssize_t
             return rrpy_type_error("writable", "a bool", a[4]);
         opts.writable = a[4] == Py_True;
     }
+    if (a[5] && a[5] != Py_None) {
+        if (!PyBool_Check(a[5]))
+            return rrpy_type_error("durable", "a bool", a[5]);
+        opts.durable = a[5] == Py_True;
+    }
     const rr_reader **readers = NULL;
     const char **after_names = NULL;
     PyObject *keep = PyList_New(0), *r = NULL;   /* the names' str objects, while they are used */
@@ -278,6 +284,34 @@ static PyObject *Ring_reader(RingObject *self, PyObject *const *args, Py_ssize_t
     PyMem_Free(after_names);
     Py_XDECREF(keep);
     return r;
+}
+
+/* Ring.drop_reader(name): the core's rr_ring_reader_drop. The name is
+ * converted first (no Python code runs after it); the core call holds the
+ * ring's pipeline word for microseconds, with the GIL (the RingObject and
+ * the str stay alive: the caller holds them). */
+static PyObject *Ring_drop_reader(RingObject *self, PyObject *const *args, Py_ssize_t nargs,
+                                  PyObject *kwnames)
+{
+    static const char *const names[] = {"name"};
+    PyObject *a[1];
+    if (rrpy_parse_args("drop_reader", args, nargs, kwnames, names, 1, 1, 1, a) < 0)
+        return NULL;
+    if (!PyUnicode_Check(a[0]))
+        return rrpy_type_error("name", "a str", a[0]);
+    Py_ssize_t len;
+    const char *s = PyUnicode_AsUTF8AndSize(a[0], &len);
+    if (!s)
+        return NULL;
+    rr_py_state *st = state_of_type(Py_TYPE((PyObject *)self));
+    if (rr_reader_name_check(s, (size_t)len) != RR_OK) {
+        PyErr_Format(PyExc_ValueError, "name: %s", rr_last_error());
+        return NULL;
+    }
+    rr_status rc = rr_ring_reader_drop(self->ring, s);
+    if (rc != RR_OK)
+        return rrpy_raise_status(st, rc, NULL);
+    Py_RETURN_NONE;
 }
 
 static PyObject *Ring_close(RingObject *self, PyObject *unused)
@@ -386,7 +420,8 @@ static PyMethodDef Ring_methods[] = {
      "short naps); none changes what is written, each honours timeouts and the close. "
      "ValueError naming the choices for another name, TypeError for a non-str."},
     {"reader", (PyCFunction)(void (*)(void))Ring_reader, METH_FASTCALL | METH_KEYWORDS,
-     "reader($self, /, start='oldest', *, wait='block', name=None, after=None, writable=False)\n--\n\nReturns Reader. Register a reader with its own cursor, starting at the "
+     "reader($self, /, start='oldest', *, wait='block', name=None, after=None, writable=False, "
+     "durable=False)\n--\n\nReturns Reader. Register a reader with its own cursor, starting at the "
      "oldest event the ring still holds ('oldest') or at the next one published ('latest'). "
      "TooManyReaders when the ring's 64-entry reader table is full. wait: how next(), "
      "next_batch() and events() wait, one of WAIT_STRATEGIES, as for writer(); the writer "
@@ -400,7 +435,24 @@ static PyMethodDef Ring_methods[] = {
      "neither follows the other are refused). ValueError, with the core's message, for a "
      "name that is too long, has a NUL or is taken, an unknown name in after, a reader of "
      "another ring, after or writable on an overwrite ring, and a second writable reader "
-     "that could hold the same events; TypeError for arguments of the wrong type."},
+     "that could hold the same events; TypeError for arguments of the wrong type. "
+     "durable=True (needs a name): its place outlives the Reader and its process. close(), "
+     "and the process's death, park it: it keeps holding the writer back (a backpressure "
+     "writer waits for it, RingFull when the wait runs out) and its followers behind it. The "
+     "next durable reader of that name, in any process, resumes where it had released: "
+     "events it was handed but had not released come again (at least once: drop sequences "
+     "you have seen); start, after and writable are then those of the place. Of two racing "
+     "to resume it one wins, the other gets the taken-name ValueError; a reader of that name "
+     "that is not durable gets a ValueError saying to open it durable or drop it "
+     "(drop_reader). Overwrite rings: a parked reader holds nothing back; on resume, lost "
+     "counts what was overwritten meanwhile."},
+    {"drop_reader", (PyCFunction)(void (*)(void))Ring_drop_reader, METH_FASTCALL | METH_KEYWORDS,
+     "drop_reader($self, /, name)\n--\n\nRemove the parked durable reader `name` (any process's, "
+     "any language's) for good: it stops holding the writer back, its name is free again, and "
+     "the readers that followed it follow what it followed. ValueError when the ring has no "
+     "reader of that name or it is not durable; RingError when a live reader holds it (close "
+     "it first: a closed durable reader is parked). A durable reader whose process died is "
+     "parked first, then dropped."},
     {"close", (PyCFunction)Ring_close, METH_NOARGS,
      "close($self)\n--\n\nEnd the stream: writers get RingClosed, readers drain what is left and then see "
      "the end, and every blocked call wakes, in every process that maps a shared ring (a "
@@ -415,14 +467,19 @@ static PyMethodDef Ring_methods[] = {
      "writer_pid (single producer: the writer's process, 0 when none), writer_processes (live "
      "processes with a writer), writer_alive (writer_processes > 0), writer_wait (the wait "
      "strategy of the writer opened last), shared, closed, "
-     "readers_evicted (readers of dead processes taken out of the table), reader_count, "
+     "readers_evicted (readers of dead processes taken out of the table), upstream_lost "
+     "(events lost before they reached the ring: Writer.note_lost), instance (Ring.instance), "
+     "reader_count, "
      "max_backpressure and 'readers', one dict per reader (READER_STATS_FIELDS: index, pid, "
-     "alive, cursor, lag, pinned, lost, skipped, backpressure, wait, name, after, writable). "
+     "alive, cursor, lag, pinned, lost, skipped, backpressure, wait, name, after, writable, "
+     "durable, parked). "
      "pinned: events the reader has "
      "read and still keeps (its current events and held ones; backpressure rings); "
      "backpressure: (lag + pinned) / capacity, 1.0 when the writer finds the ring full; name: "
      "the reader's name ('' when unnamed); after: the readers it follows, bit i for the reader "
-     "whose index is i (0: none); writable: whether it may write into its events."},
+     "whose index is i (0: none); writable: whether it may write into its events; "
+     "durable: opened durable=True; parked: durable and held by no Reader (pid 0, alive "
+     "False; cursor: where it resumes)."},
     {"create_shared", (PyCFunction)(void (*)(void))rrpy_ring_create_shared,
      METH_FASTCALL | METH_KEYWORDS | METH_CLASS,
      "create_shared($type, /, name, slot_size, capacity, *, mode='backpressure', "
@@ -476,6 +533,10 @@ static PyGetSetDef Ring_getset[] = {
     {"mode", (getter)Ring_get_mode, NULL, "'backpressure' or 'overwrite'.", NULL},
     {"producers", (getter)Ring_get_producers, NULL, "'single' or 'multi'.", NULL},
     {"published", (getter)Ring_get_published, NULL, "Events published so far.", NULL},
+    {"instance", (getter)Ring_get_instance, NULL,
+     "A random int, 1 to 2**63 - 1, chosen when the ring was made: the same in every process "
+     "and language that maps it; a shared ring unlinked and created again under the same name "
+     "gets a new one.", NULL},
     {"memory_bytes", (getter)Ring_get_memory_bytes, NULL, "Bytes the ring occupies.", NULL},
     {"closed", (getter)Ring_get_closed, NULL, "True once close() was called.", NULL},
     {"shared", (getter)Ring_get_shared, NULL,

@@ -474,6 +474,26 @@ static PyObject *Writer_claim(WriterObject *self, PyObject *const *args, Py_ssiz
     return (PyObject *)c;
 }
 
+/* Writer.note_lost(n): n converted first (an __index__ is Python code,
+ * which could close this writer), the handle checked after; the core call
+ * is one atomic add, made holding the GIL, so no close can free the handle
+ * meanwhile. A call of another thread in progress is no obstacle: the
+ * counter is the ring's, not the handle's. */
+static PyObject *Writer_note_lost(WriterObject *self, PyObject *const *args, Py_ssize_t nargs,
+                                  PyObject *kwnames)
+{
+    static const char *const names[] = {"n"};
+    PyObject *a[1];
+    uint64_t n = 0;
+    if (rrpy_parse_args("note_lost", args, nargs, kwnames, names, 1, 1, 1, a) < 0 ||
+        rrpy_as_count(a[0], "n", UINT64_MAX, &n) < 0 || writer_check_open(self) < 0)
+        return NULL;
+    rr_status s = rr_writer_note_lost(self->w, n);
+    if (s != RR_OK)
+        return rrpy_raise_status(state_of_type(Py_TYPE((PyObject *)self)), s, NULL);
+    Py_RETURN_NONE;
+}
+
 static PyObject *Writer_close(WriterObject *self, PyObject *unused)
 {
     (void)unused;
@@ -545,6 +565,12 @@ static PyMethodDef Writer_methods[] = {
      "claim($self, /, event_type=0, *, timeout=None)\n--\n\nReturns Claim. Zero-copy write: `with w.claim() as slot:` "
      "gives a writable buffer of slot_size bytes in the ring; set slot.length to the bytes used. "
      "Leaving the block publishes; an exception abandons the event (no reader sees it)."},
+    {"note_lost", (PyCFunction)(void (*)(void))Writer_note_lost, METH_FASTCALL | METH_KEYWORDS,
+     "note_lost($self, /, n)\n--\n\nCount n events lost before they reached this ring (a "
+     "bridge carrying an overwrite-mode source's losses, say) in the ring-wide "
+     "stats()['upstream_lost'], which every process sees and which only grows (it stops at "
+     "2**64 - 1). n: a non-negative int (TypeError for another type, ValueError when negative "
+     "or above 2**64 - 1)."},
     {"close", (PyCFunction)Writer_close, METH_NOARGS,
      "close($self)\n--\n\nRelease the writer (a single-producer ring then accepts a new one). Idempotent. "
      "Tasks awaiting it wake and get RingClosed."},

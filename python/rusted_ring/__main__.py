@@ -207,20 +207,22 @@ def ring_table(report: dict[str, Any]) -> str:
         f"capacity {r['capacity']} x {r['slot_size']} bytes    memory {_size(r['memory_bytes'])}    "
         f"published {r['published']}    writer stalls {r['writer_stalls']}    "
         f"readers evicted {r['readers_evicted']}    abandoned {r['abandoned']} "
-        f"(dead producers {r['claims_recovered']})",
+        f"(dead producers {r['claims_recovered']})    upstream lost {r['upstream_lost']}",
         f"readers {r['reader_count']}    max backpressure {_percent(r['max_backpressure'])}    "
         f"health {r['health']}",
     ]
     if r["readers"]:
         names = {e["index"]: e["name"] for e in r["readers"]}
-        rows = [(e["index"], e["name"] or "-", e["pid"], "yes" if e["alive"] else "NO",
+        rows = [(e["index"], e["name"] or "-", e["pid"],
+                 "parked" if e["parked"] else "yes" if e["alive"] else "NO",
                  e["cursor"], e["lag"], e["pinned"], e["lost"], _percent(e["backpressure"]),
                  _STATE[PressureLevel[e["level"]]], e["wait"],
                  ",".join(str(x) for x in followed(e["after"], names)) or "-",
-                 "yes" if e["writable"] else "-")
+                 "yes" if e["writable"] else "-", "yes" if e["durable"] else "-")
                 for e in r["readers"]]
         lines += ["", _table(("READER", "NAME", "PID", "ALIVE", "CURSOR", "LAG", "PINNED", "LOST",
-                              "BACKPRESSURE", "STATE", "WAIT", "AFTER", "WRITES"), rows)]
+                              "BACKPRESSURE", "STATE", "WAIT", "AFTER", "WRITES", "DURABLE"),
+                             rows)]
     else:
         lines += ["", "no readers"]
     return "\n".join(lines)

@@ -22,6 +22,8 @@ reader, ``reader`` (its entry in the ring's reader table) and ``reader_name``
     rusted_ring_events_published_total{ring}          counter
     rusted_ring_writer_stalls_total{ring}             counter: a writer found the ring full
     rusted_ring_readers_evicted_total{ring}           counter: readers of dead processes removed
+    rusted_ring_upstream_lost_total{ring}             counter: events lost before they reached
+                                                      the ring (Writer.note_lost)
     rusted_ring_events_abandoned_total{ring}          counter: events of claims given up
     rusted_ring_claims_recovered_total{ring}          counter: of those, dead producers' claims
     rusted_ring_capacity_events{ring}                 gauge
@@ -29,6 +31,7 @@ reader, ``reader`` (its entry in the ring's reader table) and ``reader_name``
     rusted_ring_memory_bytes{ring}                    gauge
     rusted_ring_readers{ring}                         gauge: registered readers
     rusted_ring_readers_alive{ring}                   gauge: readers whose process runs
+    rusted_ring_readers_parked{ring}                  gauge: durable readers no Reader holds
     rusted_ring_writer_alive{ring}                    gauge: 1 while a process holds a writer
     rusted_ring_closed{ring}                          gauge: 1 once closed
     rusted_ring_max_backpressure_ratio{ring}          gauge: the worst reader's ratio
@@ -102,6 +105,9 @@ class RingCollector(Collector):
             (CounterMetricFamily, "writer_stalls", "Times a writer found the ring full.", _RING),
             (CounterMetricFamily, "readers_evicted",
              "Readers of dead processes taken out of the reader table.", _RING),
+            (CounterMetricFamily, "upstream_lost",
+             "Events lost before they reached the ring (Writer.note_lost: a bridge's source "
+             "lost them).", _RING),
             (CounterMetricFamily, "events_abandoned",
              "Events of claims given up (by their writer, or found held by a dead producer).",
              _RING),
@@ -113,6 +119,9 @@ class RingCollector(Collector):
             (GaugeMetricFamily, "memory_bytes", "Bytes the ring occupies.", _RING),
             (GaugeMetricFamily, "readers", "Readers registered in the ring.", _RING),
             (GaugeMetricFamily, "readers_alive", "Readers whose owning process still runs.", _RING),
+            (GaugeMetricFamily, "readers_parked",
+             "Durable readers no Reader holds (closed, or their process died): they still hold "
+             "the writer back.", _RING),
             (GaugeMetricFamily, "writer_alive", "1 while some live process holds a writer.", _RING),
             (GaugeMetricFamily, "closed", "1 once the ring was closed.", _RING),
             (GaugeMetricFamily, "max_backpressure_ratio",
@@ -154,6 +163,7 @@ class RingCollector(Collector):
         for name, value in (("events_published", ring["published"]),
                             ("writer_stalls", ring["writer_stalls"]),
                             ("readers_evicted", ring["readers_evicted"]),
+                            ("upstream_lost", ring["upstream_lost"]),
                             ("events_abandoned", ring["abandoned"]),
                             ("claims_recovered", ring["claims_recovered"]),
                             ("capacity_events", ring["capacity"]),
@@ -161,6 +171,7 @@ class RingCollector(Collector):
                             ("memory_bytes", ring["memory_bytes"]),
                             ("readers", ring["reader_count"]),
                             ("readers_alive", ring["readers_alive"]),
+                            ("readers_parked", ring["readers_parked"]),
                             ("writer_alive", int(ring["writer_alive"])),
                             ("closed", int(ring["closed"])),
                             ("max_backpressure_ratio", ring["max_backpressure"])):

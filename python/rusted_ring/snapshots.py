@@ -14,8 +14,9 @@ Row fields (in `RECORD_FIELDS` order):
     mode, producers    as Ring.mode / Ring.producers
     capacity, slot_size, memory_bytes, published, writer_stalls, writers,
     writer_alive, writer_pid, writer_wait, shared, closed, reader_count,
-    readers_evicted, max_backpressure   as in Ring.stats()
+    readers_evicted, upstream_lost, instance, max_backpressure   as in Ring.stats()
     readers_alive      readers whose process still runs
+    readers_parked     durable readers no Reader holds (closed, or their process died)
     health             "EXCELLENT" .. "CRITICAL" from max_backpressure (SystemHealth)
     reader             the reader's entry in the ring's reader table (None: no reader)
     reader_pid, reader_alive, cursor, lag, pinned, lost, skipped
@@ -26,6 +27,8 @@ Row fields (in `RECORD_FIELDS` order):
     after              the readers it follows (pipelines), bit i for the reader of entry i
                        (0: none), as in Ring.stats()
     writable           whether it may write into the events it is handed
+    durable            opened durable (ring.reader(durable=True)): close and death park it
+    parked             durable, and no Reader holds it (reader_pid 0, reader_alive False)
     under_pressure     backpressure > 0.8 (Reader.is_under_pressure)
     should_throttle    backpressure >= 0.9 (Reader.should_throttle)
 
@@ -57,12 +60,13 @@ RING_FIELDS = (
     "timestamp", "ring", "kind", "pool", "mode", "producers", "capacity", "slot_size",
     "memory_bytes", "published", "writer_stalls", "abandoned", "claims_recovered", "writers",
     "writer_alive", "writer_pid", "writer_wait",
-    "shared", "closed", "reader_count", "readers_alive", "readers_evicted",
-    "max_backpressure", "health",
+    "shared", "closed", "reader_count", "readers_alive", "readers_parked", "readers_evicted",
+    "upstream_lost", "instance", "max_backpressure", "health",
 )
 READER_FIELDS = (
     "reader", "reader_pid", "reader_alive", "cursor", "lag", "pinned", "lost", "skipped",
-    "backpressure", "wait", "reader_name", "after", "writable", "under_pressure", "should_throttle",
+    "backpressure", "wait", "reader_name", "after", "writable", "durable", "parked",
+    "under_pressure", "should_throttle",
 )
 #: The keys of every record, in order (the columns of `to_frame`).
 RECORD_FIELDS = RING_FIELDS + READER_FIELDS
@@ -92,7 +96,10 @@ def _ring_part(view: RingView, stats: dict[str, Any], timestamp: float) -> dict[
         "closed": stats["closed"],
         "reader_count": stats["reader_count"],
         "readers_alive": sum(1 for r in readers if r["alive"]),
+        "readers_parked": sum(1 for r in readers if r["parked"]),
         "readers_evicted": stats["readers_evicted"],
+        "upstream_lost": stats["upstream_lost"],
+        "instance": stats["instance"],
         "max_backpressure": stats["max_backpressure"],
         "health": SystemHealth.from_backpressure(stats["max_backpressure"]).name,
     }
@@ -116,6 +123,8 @@ def _reader_part(reader: dict[str, Any] | None) -> dict[str, Any]:
         "reader_name": reader["name"],
         "after": reader["after"],
         "writable": reader["writable"],
+        "durable": reader["durable"],
+        "parked": reader["parked"],
         "under_pressure": _core.is_under_pressure(ratio),
         "should_throttle": _core.should_throttle(ratio),
     }

@@ -130,9 +130,9 @@ TEST(test_small_slots_keep_payload_and_metadata_apart_at_every_size)
             rr_config c = config(slot, 5, m ? OW : BP, SP);
             size_t stride = slot + 16 <= 32 ? 32 : slot + 16 <= 64 ? 64 : (slot + 63) / 64 * 64;
             size_t meta = slot <= 48 ? 0 : round64(5 * 16);   /* its own array, or none */
-            /* the header (832 B) and the reader table (64 entries of two lines),
+            /* the header (896 B) and the reader table (64 entries of two lines),
              * then the slots, in whole cache lines */
-            CHECK_EQ(rr_ring_footprint(&c), 832 + 64 * 128 + meta + round64(5 * stride));
+            CHECK_EQ(rr_ring_footprint(&c), 896 + 64 * 128 + meta + round64(5 * stride));
             teardown(ring, w, r);
         }
     }

@@ -294,14 +294,14 @@ TEST(test_stats_field_lists_match_the_structs_and_name_each_field_once)
 #define KIND_OK(field, kind) CHECK(IS_##kind(s.field)); names[n++] = #field;
     RR_RING_STATS_FIELDS(KIND_OK)
 #undef KIND_OK
-    CHECK_EQ(n, 20);
+    CHECK_EQ(n, 22);
     int ring_fields = n;
     rr_reader_stats r;
     memset(&r, 0, sizeof r);
 #define KIND_OK(field, kind) CHECK(IS_##kind(r.field)); names[n++] = #field;
     RR_READER_STATS_FIELDS(KIND_OK)
 #undef KIND_OK
-    CHECK_EQ(n - ring_fields, 13);
+    CHECK_EQ(n - ring_fields, 15);
     for (int i = 0; i < ring_fields; i++)
         for (int j = i + 1; j < ring_fields; j++)
             CHECK(strcmp(names[i], names[j]) != 0);

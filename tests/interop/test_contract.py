@@ -13,6 +13,10 @@ children/lua_contract.lua) against a shared ring this test made:
 - Stats: the keys of ring:stats() and of each reader entry are the same in both
   languages, and a Python reader's pinned events are what Lua sees.
 - Thresholds and health bands: the same answers at and around 0.5, 0.8 and 0.9.
+- Durable readers: the same refusals with the core's messages (a durable
+  reader without a name, a plain opener of a parked name, a durable opener of
+  a live name, drop_reader of an unknown or plain reader), the same instance,
+  and either language resumes the other's parked reader at its place.
 - Wait strategies: the same names open a reader and a writer that wait the same
   way in both languages, each says its own, this process's stats of the shared
   ring show them, and an unknown name is refused with the core's message.
@@ -150,3 +154,39 @@ def test_thresholds_and_health_bands_are_the_same_in_python_and_lua(spawn):
     assert [b[2] for b in py["bands"]] == ["EXCELLENT", "EXCELLENT", "GOOD", "GOOD", "GOOD", "WARNING",
                                            "WARNING", "WARNING", "CRITICAL", "CRITICAL", "CRITICAL"]
     assert py["bands"][-1] == [True, True, "CRITICAL"]   # NaN: the worst, in all three
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_durable_readers_are_refused_and_resumed_the_same_way_in_python_and_lua(shm, spawn, lang):
+    name = shm()
+    ring = rr.Ring.create_shared(name, 16, 8)
+    w = ring.writer()
+    for i in range(5):
+        w.add(b"event %d" % i)
+    parked = ring.reader(name="parked", durable=True)
+    parked.next_batch(2)
+    parked.next()                       # released 0 and 1, handed out 2
+    parked.close()
+    plain = ring.reader(name="plain")
+    w.close()
+    got = start(spawn, lang, name, "durable").finish()
+    m = got["messages"]
+    core = [
+        "a durable reader needs a name",
+        "reader 'parked' is a parked durable reader (entry 0); open it with durable set to "
+        "resume it where it stopped, or drop it (drop_reader)",
+        "the ring already has a reader named 'plain'",
+        "the ring has no reader named 'nobody' to drop",
+        "reader 'plain' is not durable",
+    ]
+    for message, want in zip(m, core):
+        assert want in message, (lang, m)
+    assert "n must" in m[5] and "-1" in m[5], m
+    assert got["instance"] == ring.instance and 0 < ring.instance < 2**63
+    assert got["durable"] is True and got["cursor"] == 2
+    s = ring.stats()
+    assert s["upstream_lost"] == 7 and s["instance"] == ring.instance
+    e = next(e for e in s["readers"] if e["name"] == "parked")
+    assert e["durable"] and e["parked"]          # the child exited: its close parked it
+    plain.close()
+    ring.drop_reader("parked")

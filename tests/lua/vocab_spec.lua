@@ -10,10 +10,10 @@ local support = require "support"
 -- (RR_RING_STATS_FIELDS, RR_READER_STATS_FIELDS), as Python's Ring.stats() has them.
 local RING_KEYS = { "name", "capacity", "slot_size", "mode", "producers", "memory_bytes", "published",
                     "writer_stalls", "abandoned", "claims_recovered", "writers", "writer_pid", "writer_processes",
-                    "writer_alive", "writer_wait", "shared", "closed", "readers_evicted", "reader_count",
-                    "max_backpressure", "readers" }
+                    "writer_alive", "writer_wait", "shared", "closed", "readers_evicted", "upstream_lost",
+                    "instance", "reader_count", "max_backpressure", "readers" }
 local READER_KEYS = { "index", "pid", "alive", "cursor", "lag", "pinned", "lost", "skipped",
-                      "backpressure", "wait", "name", "after", "writable" }
+                      "backpressure", "wait", "name", "after", "writable", "durable", "parked" }
 
 local function keys(t)
   local out = {}

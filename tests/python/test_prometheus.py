@@ -180,7 +180,8 @@ def test_metric_families_follow_prometheus_conventions():
     kinds = {name: f.type for name, f in families.items()}
     counters = {"rusted_ring_events_published", "rusted_ring_writer_stalls",
                 "rusted_ring_lost_events", "rusted_ring_readers_evicted",
-                "rusted_ring_events_abandoned", "rusted_ring_claims_recovered"}
+                "rusted_ring_events_abandoned", "rusted_ring_claims_recovered",
+                "rusted_ring_upstream_lost"}
     assert {n for n, k in kinds.items() if k == "counter"} == counters
     assert all(s.name == n + "_total" for n in counters for s in families[n].samples)
     assert kinds["rusted_ring_reader_lag_events"] == kinds["rusted_ring_memory_bytes"] == "gauge"

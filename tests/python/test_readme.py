@@ -127,6 +127,20 @@ def test_readme_workers_example_hands_the_ring_to_spawned_children():
     assert not os.path.exists(f"/dev/shm/{name}")
 
 
+def test_readme_durable_reader_example_resumes_where_it_released():
+    """The shared-memory section's durable-reader example, under a name of its own."""
+    import contextlib
+    import io
+    import uuid
+
+    block = next(b for b in shared_blocks() if "durable=True" in b)
+    name = f"rr-readme-{uuid.uuid4().hex[:12]}"
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        exec(compile(block.replace('"orders"', repr(name)), "README-durable", "exec"), {})
+    assert out.getvalue().splitlines() == ["True", "['order 3', 'order 4']"]
+
+
 def pipeline_blocks():
     text = README.read_text()
     section = text.split("\n## Pipelines\n", 1)[1].split("\n## ", 1)[0]

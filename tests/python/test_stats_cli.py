@@ -96,11 +96,12 @@ def test_table_of_a_shared_ring_written_by_another_process():
     assert "health EXCELLENT" in lines[2]
     header = lines.index(next(line for line in lines if line.startswith("READER")))
     assert lines[header].split() == ["READER", "NAME", "PID", "ALIVE", "CURSOR", "LAG", "PINNED",
-                                     "LOST", "BACKPRESSURE", "STATE", "WAIT", "AFTER", "WRITES"]
+                                     "LOST", "BACKPRESSURE", "STATE", "WAIT", "AFTER", "WRITES",
+                                     "DURABLE"]
     rows = sorted(line.split() for line in lines[header + 1:])
     assert [row[1:] for row in rows] == [
-        ["slow", str(pid), "yes", "10", "20", "1", "0", "21.0%", "ok", "yield", "-", "-"],
-        ["-", str(pid), "yes", "30", "0", "1", "0", "1.0%", "ok", "spin", "-", "-"]]
+        ["slow", str(pid), "yes", "10", "20", "1", "0", "21.0%", "ok", "yield", "-", "-", "-"],
+        ["-", str(pid), "yes", "30", "0", "1", "0", "1.0%", "ok", "spin", "-", "-", "-"]]
 
 
 def test_json_of_a_shared_ring_written_by_another_process():

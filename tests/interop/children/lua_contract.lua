@@ -6,6 +6,7 @@
 --   lua5.4 lua_contract.lua NAME wait R W
 --   lua5.4 lua_contract.lua - badwait NAME
 --   lua5.4 lua_contract.lua - bands R1 R2 ...
+--   lua5.4 lua_contract.lua NAME durable
 --
 -- VALUE: none (nil), 0, 0.001, inf, -1, nan, -0.0. Outcome: "event" |
 -- "nothing" | "ok" | "full" | "error", with the word after nil ("empty",
@@ -79,6 +80,25 @@ elseif op == "badwait" then
     messages[i] = not ok and tostring(err) or "opened"
   end
   say({ messages = messages })
+elseif op == "durable" then
+  -- the parked reader "parked" and the live plain reader "plain" are the test's
+  local ring = assert(rr.open_shared(name))
+  local w = ring:writer()
+  w:note_lost(7)
+  local messages = {}
+  for i, attempt in ipairs({
+      function() return ring:reader{ durable = true } end,
+      function() return ring:reader{ name = "parked" } end,
+      function() return ring:reader{ name = "plain", durable = true } end,
+      function() return ring:drop_reader("nobody") end,
+      function() return ring:drop_reader("plain") end,
+      function() return w:note_lost(-1) end }) do
+    local ok, err = pcall(attempt)
+    messages[i] = not ok and tostring(err) or "opened"
+  end
+  local r = ring:reader{ name = "parked", durable = true }
+  say({ messages = messages, instance = ring:instance(), durable = r:durable(),
+        cursor = r:cursor() })
 elseif op == "bands" then
   local bands = {}
   for i = 3, #arg do

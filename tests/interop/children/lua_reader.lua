@@ -2,8 +2,10 @@
 -- the oldest event, read until the ring is closed and drained, checking
 -- every payload (interop_payload.check), and print one line of what it saw.
 --
---   lua5.4 lua_reader.lua NAME [HOLD [LIMIT]]
+--   lua5.4 lua_reader.lua NAME [HOLD [LIMIT [DURABLE]]]
 --
+-- DURABLE: open (or resume) the durable reader of that name instead of a
+-- plain one at the oldest event.
 -- HOLD: register, then wait until HOLD events are published before reading
 -- (in overwrite mode, the writer laps this reader first). Every payload must
 -- be intact, carry the event's own sequence and type, and come after the
@@ -12,10 +14,10 @@
 local rr = require "rusted_ring"
 local payload = require "interop_payload"
 
-local name, hold, limit = arg[1], tonumber(arg[2] or 0), tonumber(arg[3] or 60)
+local name, hold, limit, durable = arg[1], tonumber(arg[2] or 0), tonumber(arg[3] or 60), arg[4]
 local ring = assert(rr.open_shared(name))
 local slot_size = ring:slot_size()
-local r = ring:reader("oldest")
+local r = durable and ring:reader{ name = durable, durable = true } or ring:reader("oldest")
 payload.wait_for(function() return ring:published() >= hold end, limit,
                  "the writer to publish " .. hold .. " events")
 

@@ -75,6 +75,25 @@ def main():
             except ValueError as e:
                 messages.append(str(e))
         say(messages=messages)
+    elif op == "durable":
+        # the parked reader "parked" and the live plain reader "plain" are the test's
+        ring = rr.Ring.open_shared(name)
+        w = ring.writer()
+        w.note_lost(7)
+        messages = []
+        for attempt in (lambda: ring.reader(durable=True),
+                        lambda: ring.reader(name="parked"),
+                        lambda: ring.reader(name="plain", durable=True),
+                        lambda: ring.drop_reader("nobody"),
+                        lambda: ring.drop_reader("plain"),
+                        lambda: w.note_lost(-1)):
+            try:
+                attempt()
+                messages.append(None)
+            except (ValueError, rr.RingError) as e:
+                messages.append(str(e))
+        r = ring.reader(name="parked", durable=True)
+        say(messages=messages, instance=ring.instance, durable=r.durable, cursor=r.cursor)
     elif op == "bands":
         ratios = [float(a) for a in sys.argv[3:]]
         say(bands=[[_core.is_under_pressure(r), _core.should_throttle(r), _core.health_of(r)]

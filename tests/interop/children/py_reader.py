@@ -2,13 +2,15 @@
 read until the ring is closed and drained, checking every payload, and print
 one JSON line of what it saw.
 
-    py_reader.py NAME [--hold H] [--stop-after K] [--limit S]
+    py_reader.py NAME [--hold H] [--stop-after K] [--limit S] [--durable READER]
 
 --hold H        register, then wait until H events are published before reading
                 (in overwrite mode this makes the writer lap this reader)
 --stop-after K  read K events, the last one in a call of its own (so exactly
                 event K-1 stays pinned), then keep the reader registered and do
                 nothing until killed (the reader that is SIGKILLed mid-stream)
+--durable READER  open (or resume) the durable reader named READER instead of a
+                plain one at the oldest event
 Every payload must be intact (interop_payload.check), carry the event's own
 sequence and type, and come after the previous one; a gap between sequences is
 counted as missed, and must equal what the ring says this reader lost.
@@ -28,9 +30,16 @@ def main():
     ap.add_argument("--hold", type=int, default=0)
     ap.add_argument("--stop-after", type=int, default=0)
     ap.add_argument("--limit", type=float, default=60.0)
+    ap.add_argument("--durable", default=None)
     args = ap.parse_args()
 
-    ring, r = open_reader_after(args.name, args.hold, args.limit)
+    if args.durable:
+        import rusted_ring as rr
+        ring = rr.Ring.open_shared(args.name)
+        r = ring.reader(name=args.durable, durable=True)
+        print(json.dumps({"pid": os.getpid(), "opened": r.cursor}), flush=True)
+    else:
+        ring, r = open_reader_after(args.name, args.hold, args.limit)
     slot_size = ring.slot_size
 
     delivered = missed = 0
