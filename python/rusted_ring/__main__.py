@@ -463,11 +463,7 @@ def bridge_command(args: argparse.Namespace) -> int:
             return fail(f"the reader name {name!r} is {len(name.encode())} bytes; reader names "
                         "hold 31 at most: name one with --reader")
         try:
-            durable: dict[str, Any] = {"durable": True}   # TEMP until durable readers land
-            try:
-                reader = ring.reader(name=name, **durable)
-            except TypeError:   # TEMP until durable readers land on main
-                reader = ring.reader(name=name)
+            reader = ring.reader(name=name, durable=True)
         except (_core.RingError, ValueError) as e:
             return fail(f"cannot open the durable reader {name!r} of {args.shared!r}: {e}")
         b = bridge.Out(reader, args.nats, args.stream, subject=args.subject,

@@ -283,10 +283,6 @@ def _check_jetstream_error(e: BaseException, url: str) -> BridgeError:
     return BridgeError(f"JetStream at {url}: {type(e).__name__}: {e}")
 
 
-def _instance(ring: Ring) -> int:
-    return int(getattr(ring, "instance", 0))
-
-
 def _rate(count: int, since: float) -> float:
     dt = time.monotonic() - since
     return count / dt if dt > 0 else 0.0
@@ -420,7 +416,7 @@ class Out(_Bridge):
         self.max_message_bytes = max_message_bytes
         self.max_in_flight = max(1, max_in_flight)
         self.ack_timeout = ack_timeout
-        self.instance = _instance(ring)
+        self.instance = ring.instance
         slot = ring.slot_size
         self.max_events = max(1, min(max_events, (max_message_bytes - HEADER_SIZE) // (slot + 8),
                                      max(1, ring.capacity // (self.max_in_flight + 1))))
@@ -747,7 +743,7 @@ class _Marker:
 
 
 def _upstream_lost(ring: Ring) -> int:
-    return int(ring.stats().get("upstream_lost", 0))
+    return int(ring.stats()["upstream_lost"])
 
 
 class In(_Bridge):
@@ -958,7 +954,7 @@ class In(_Bridge):
         if m is None:
             return
         instance, consumer, seq, published, upstream = m
-        if consumer != self._consumer_key or instance != _instance(self.ring) or seq == 0:
+        if consumer != self._consumer_key or instance != self.ring.instance or seq == 0:
             return
         if published > self.ring.published:
             return   # not this ring's history
@@ -1050,12 +1046,11 @@ class In(_Bridge):
             start_published = self.ring.published
             start_upstream = _upstream_lost(self.ring) if note else 0
             assert self._marker is not None
-            self._marker.write(_instance(self.ring), self._consumer_key, seq, start_published,
+            self._marker.write(self.ring.instance, self._consumer_key, seq, start_published,
                                start_upstream)
         self._recovered = None
         if note:
-            if hasattr(self.writer, "note_lost"):   # TEMP until note_lost lands on main
-                self.writer.note_lost(note)
+            self.writer.note_lost(note)
             self.counters["lost"] += note
         if not await self._write(frame, skip, seq):
             # stopped with the ring full: the marker lets a restart go on

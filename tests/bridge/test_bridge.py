@@ -201,8 +201,7 @@ def test_an_overwrite_mode_sources_losses_reach_the_destination_and_the_bridges_
     lost, so, si, ds, got = run(main())
     assert lost == 744 and got == list(range(744, 1000))
     assert so["lost"] == si["lost"] == 744
-    if "upstream_lost" in ds:
-        assert ds["upstream_lost"] == 744
+    assert ds["upstream_lost"] == 744
 
 
 # ---- replay -----------------------------------------------------------------------------

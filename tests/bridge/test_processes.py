@@ -73,8 +73,6 @@ def _kill_run(server, shm, bridges, victim):
 
 
 def test_bridge_out_killed_at_ten_random_points_loses_and_duplicates_nothing(server, shm, bridges):
-    if not hasattr(rr.Reader, "durable"):
-        pytest.skip("needs durable readers")
     _kill_run(server, shm, bridges, "out")
 
 
