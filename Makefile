@@ -6,6 +6,8 @@
 #                   package, the examples and tests/typing/usage.py for Python 3.10 to 3.13
 #   make test-rock  luarocks lint and pack; the source rock installed offline, busted against it
 #   make docs       the Python API reference (pdoc) in build/docs/index.html; any warning fails it
+#   make test-bridge  the NATS JetStream bridge against a real nats-server (tests/bridge;
+#                   skipped without nats-server or nats-py unless RR_REQUIRE_NATS=1)
 #   make test-c     the C tests; the stress and wait tests again under each wait strategy
 #   make sanitize   all C tests under ASan+UBSan and under TSan (stress tests shortened),
 #                   pytest with the extension and busted with the Lua module under ASan+UBSan
@@ -88,7 +90,7 @@ $(BUILD)/%/test_shm_faults: LDLIBS += -Wl,--wrap=fcntl,--wrap=fallocate
 all: lib
 lib: $(BUILD)/release/lib.a
 
-test: test-c test-python test-lua test-interop test-notebooks typecheck test-rock docs
+test: test-c test-python test-lua test-interop test-bridge test-notebooks typecheck test-rock docs
 
 # ---- Python: the extension is built in place (python/rusted_ring/_core*.so) ----
 # from the core and the binding's sources in python/_core/ (outside the package).
@@ -154,6 +156,15 @@ PY_SMOKE := tests/python/test_ring.py tests/python/test_zero_copy.py tests/pytho
 test-python: py-deps python
 	$(PY_RUN) -m pytest -q -p no:cacheprovider $(PY_TESTS)
 
+# The bridge to NATS JetStream (rusted_ring.bridge) against a real nats-server -js
+# (Debian's nats-server): its own suite, not under tests/python, which the
+# sanitizer and wheel runs reuse. nats-py is the `bridge` extra of pyproject.toml.
+PY_BRIDGE_REQS := 'nats-py>=2.9'
+.PHONY: test-bridge
+test-bridge: py-deps python lua
+	@$(PY_DEPS) $(PY_BRIDGE_REQS)
+	RR_LUA_BUILD='$(CURDIR)/$(BUILD)/lua' RR_LUA='$(LUA)' $(PY_RUN) -m pytest -q -p no:cacheprovider tests/bridge
+
 # The limited-API build (RR_LIMITED_API=1, see setup.py) with -Werror, and the smoke
 # subset on it: CI's check that the binding still compiles both ways. `make
 # test-python RR_LIMITED_API=1` runs the whole suite on that build.
@@ -162,7 +173,7 @@ test-python-limited:
 
 # The type checks (tests/typing/test_typing.py). mypy is pinned: each release adds
 # checks, and a new one must not turn CI red without a change here.
-PY_TYPE_REQS := 'mypy==2.4.1'
+PY_TYPE_REQS := 'mypy==2.4.1' 'nats-py>=2.9'
 .PHONY: typecheck
 typecheck: py-deps python
 	@$(PY_DEPS) $(PY_TYPE_REQS)
@@ -170,7 +181,7 @@ typecheck: py-deps python
 
 # The API reference (docs/build.py): pdoc is pinned as mypy is; typing_extensions,
 # because the stub it reads the extension's types from imports it.
-PY_DOCS_REQS := 'pdoc==16.0.0' typing_extensions
+PY_DOCS_REQS := 'pdoc==16.0.0' typing_extensions 'nats-py>=2.9'
 DOCS_DIR := $(BUILD)/docs
 .PHONY: docs
 docs: py-deps python

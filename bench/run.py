@@ -128,6 +128,17 @@ def _py(script):
     return group
 
 
+def py_bridge(quick, out, log, timeout):
+    """The NATS JetStream bridge: needs nats-server and nats-py (the `bridge` extra)."""
+    if not (shutil.which("nats-server") or Path("/usr/sbin/nats-server").exists()):
+        raise Skip("nats-server not installed (apt install nats-server)")
+    try:
+        import nats  # noqa: F401
+    except ImportError:
+        raise Skip("nats-py not installed (pip install 'rusted_ring[bridge]')") from None
+    return _py("bench_bridge.py")(quick, out, log, timeout)
+
+
 def py_instr(quick, out, log, timeout):
     _need("valgrind", "install valgrind (apt-get install valgrind)")
     return _py("bench_instr.py")(quick, out, log, timeout)
@@ -469,6 +480,8 @@ GROUPS = {
     "py_blocks": ("Python blocks + NumPy vs SimpleQueue, mp.Queue (bench_blocks.py)", _py("bench_blocks.py")),
     "py_pipeline": ("Python 3-stage pipeline: one ring vs SimpleQueue chain vs RingPipe, alternating runs "
                     "(bench_pipeline.py)", _py("bench_pipeline.py")),
+    "py_bridge": ("NATS JetStream bridge end to end vs one message per event with nats-py "
+                  "(bench_bridge.py)", py_bridge),
     "lua": ("Lua vs a pure-Lua table queue (bench.lua)", lua),
 }
 
@@ -1041,6 +1054,7 @@ def summary(doc: dict) -> list[dict]:
 
     _blocks_rows(doc, add)
     _pipeline_rows(doc, add)
+    _bridge_rows(doc, add)
 
     lu = _data(doc, "lua")
     lua_targets = {"interleaved": "target >= 1.0x", "bursts_block": "target >= 1.5x"}
@@ -1056,6 +1070,28 @@ def summary(doc: dict) -> list[dict]:
         f"payload {mem['payload_bytes']:,} B; XS pool: ours {xs['ours_bytes']:,} B, seed {xs['seed_bytes']:,} B"
         if mem and xs else "", ("c_core",))
     return rows
+
+
+def _bridge_rows(doc: dict, add) -> None:
+    """The NATS JetStream bridge end to end (bench_bridge.py) against one message per event."""
+    data = _data(doc, "py_bridge") or {}
+    res = {r["name"]: r for r in data.get("results", [])}
+    if not res:
+        return
+    ours, peer = res.get("bridge", {}), res.get("naive", {})
+    runs = ours.get("runs") or []
+    prs = peer.get("runs") or []
+    spread = {"stat": "median", "ours_min": min(runs, default=None), "ours_max": max(runs, default=None),
+              "ours_runs": len(runs), "peer_min": min(prs, default=None), "peer_max": max(prs, default=None),
+              "peer_runs": len(prs), "target": 10.0,
+              "readme": "ring -> bridge out -> JetStream -> bridge in -> ring vs nats-py one message per event"}
+    lat = data.get("latency_us", {})
+    add(f"NATS JetStream bridge, 64 B, loopback (median of {data.get('repeat', '?')} alternating runs)",
+        "ring -> bridge out -> JetStream -> bridge in -> ring", "rusted_ring.bridge (CLI processes)",
+        ours.get("events_per_s"), "nats-py, one message per event", peer.get("events_per_s"),
+        "events/s", "higher",
+        f"target >= 10x and >= 1 M events/s; latency at 10k/s p50 {lat.get('p50', 0):,.0f} us, "
+        f"p99 {lat.get('p99', 0):,.0f} us", ("py_bridge",), spread=spread)
 
 
 def _pipeline_rows(doc: dict, add) -> None:

@@ -9,7 +9,8 @@ pdoc looks for a stub beside each module it documents, and the package's page
 shows the extension's classes and functions under `rusted_ring`, so it is
 pointed at _core.pyi for that page (names the stub does not have keep what the
 interpreter says). Documented: `rusted_ring`, `rusted_ring.prometheus` (imported
-on its own; it needs prometheus_client) and the command line, `rusted_ring.__main__`.
+on its own; it needs prometheus_client), `rusted_ring.bridge` (needs nats-py)
+and the command line, `rusted_ring.__main__`.
 
 Any warning pdoc gives (a docstring it cannot render, a stub it cannot read, a
 module it cannot import, a link it cannot resolve) fails the build: each is
@@ -22,7 +23,7 @@ from pathlib import Path
 import pdoc
 import pdoc.doc_pyi
 
-MODULES = ["rusted_ring", "rusted_ring.prometheus", "rusted_ring.__main__"]
+MODULES = ["rusted_ring", "rusted_ring.prometheus", "rusted_ring.bridge", "rusted_ring.__main__"]
 
 
 def main() -> int:

@@ -1,5 +1,6 @@
 """``python -m rusted_ring stats``: a table of ring statistics, once or like ``top``;
-``python -m rusted_ring unlink``: remove shared rings by name.
+``python -m rusted_ring unlink``: remove shared rings by name;
+``python -m rusted_ring bridge out|in``: carry a ring through NATS JetStream.
 
     python -m rusted_ring stats                     # every shared ring in /dev/shm
     python -m rusted_ring stats --shared strokes    # a ring in shared memory, any process's
@@ -12,6 +13,23 @@
 the ring open keep using it, and its memory goes with the last of them. It
 prints one line per name removed; a name that does not exist (or cannot be
 removed) gets one line on stderr, and the exit status is then 1.
+
+``bridge out`` reads a shared ring through a durable reader (``bridge>STREAM``,
+or ``--reader``) and publishes its events to a JetStream stream; ``bridge in``
+writes a stream's events into a shared ring through a durable consumer (see
+rusted_ring.bridge for the guarantees and the framing, which need
+``pip install 'rusted_ring[bridge]'``):
+
+    python -m rusted_ring bridge out --shared strokes --nats nats://127.0.0.1:4222 --stream STROKES
+    python -m rusted_ring bridge in --nats nats://host:4222 --stream STROKES --shared strokes \
+        --create 64,65536 [--from-start | --from-sequence N | --from-time T] [--reset]
+
+Both run until SIGTERM or SIGINT (Ctrl-C), then stop cleanly (``out`` waits for
+the messages in flight and parks its reader) and exit 0; ``--metrics-port``
+serves Prometheus metrics (rusted_ring.bridge.prometheus_collector), and
+``--stats SECONDS`` prints the bridge's stats as JSON lines on stderr. Exit
+status 1 with a message on stderr when the bridge cannot go on (no server, no
+stream, a message of another format, an event too large for the ring, ...).
 
 ``--json`` prints one JSON object (with ``--watch``, one object per line per
 refresh). Exit status of ``stats``: 0 on success and on Ctrl-C in ``--watch``, 1 when the
@@ -262,6 +280,48 @@ def _parser() -> argparse.ArgumentParser:
                     "existing). Processes that have a ring open keep using it.")
     unlink.add_argument("names", nargs="+", metavar="NAME",
                         help="a shared ring's name, as given to Ring.create_shared (e.g. strokes)")
+    bridge = commands.add_parser(
+        "bridge", help="carry a shared ring through NATS JetStream",
+        description="Publish a shared ring's events to a JetStream stream (out), or write a "
+                    "stream's events into a shared ring (in); exactly once, in order.")
+    ways = bridge.add_subparsers(dest="direction", metavar="DIRECTION", required=True)
+    out = ways.add_parser("out", help="a shared ring -> a JetStream stream",
+                          description="Read a shared ring through a durable reader and publish "
+                                      "its events to a JetStream stream.")
+    inn = ways.add_parser("in", help="a JetStream stream -> a shared ring",
+                          description="Write a JetStream stream's events into a shared ring "
+                                      "through a durable consumer.")
+    for p in (out, inn):
+        p.add_argument("--nats", required=True, metavar="URL",
+                       help="the NATS server, e.g. nats://127.0.0.1:4222")
+        p.add_argument("--stream", required=True, metavar="STREAM", help="the JetStream stream")
+        p.add_argument("--shared", required=True, metavar="NAME", help="the shared ring's name")
+        p.add_argument("--connect-timeout", type=_positive, default=5.0, metavar="SECONDS",
+                       help="give up connecting after this long (default 5)")
+        p.add_argument("--metrics-port", type=int, metavar="PORT",
+                       help="serve Prometheus metrics on this port")
+        p.add_argument("--stats", type=_positive, metavar="SECONDS",
+                       help="print the bridge's stats as a JSON line on stderr this often")
+    out.add_argument("--subject", metavar="S", help="the subject (default rusted_ring.NAME)")
+    out.add_argument("--reader", metavar="NAME",
+                     help="the durable reader's name (default bridge>STREAM; 31 bytes at most)")
+    out.add_argument("--no-create-stream", action="store_true",
+                     help="fail if the stream does not exist (default: create it, file storage)")
+    inn.add_argument("--create", metavar="SLOT_SIZE,CAPACITY",
+                     help="create the ring if it does not exist (else check that it has these)")
+    inn.add_argument("--durable", metavar="NAME",
+                     help="the durable consumer's name (default rr-NAME)")
+    inn.add_argument("--subject", metavar="S", help="only this subject of the stream")
+    start = inn.add_mutually_exclusive_group()
+    start.add_argument("--from-start", action="store_true",
+                       help="a new consumer starts at the stream's first message (the default)")
+    start.add_argument("--from-sequence", type=_count, metavar="N",
+                       help="a new consumer starts at stream sequence N (JetStream's, from 1)")
+    start.add_argument("--from-time", metavar="T",
+                       help="a new consumer starts at the first message stored at or after T "
+                            "(ISO 8601, UTC unless it says; or unix seconds)")
+    inn.add_argument("--reset", action="store_true",
+                     help="delete the durable consumer first, to start again as asked")
     return parser
 
 
@@ -357,6 +417,107 @@ def stats_command(args: argparse.Namespace) -> int:
         return 0
 
 
+def _geometry(text: str) -> tuple[int, int]:
+    try:
+        slot, cap = (int(x) for x in text.split(","))
+    except ValueError:
+        raise SystemExit(f"{PROG} bridge in: --create takes SLOT_SIZE,CAPACITY (e.g. 64,65536), "
+                         f"not {text!r}") from None
+    return slot, cap
+
+
+def bridge_command(args: argparse.Namespace) -> int:
+    """Run ``bridge out`` / ``bridge in`` until SIGTERM/SIGINT; returns the exit status."""
+    import asyncio
+    import signal
+
+    try:
+        from . import bridge
+    except ImportError as e:
+        print(f"{PROG} bridge: {e}", file=sys.stderr)
+        return 1
+    me = f"{PROG} bridge {args.direction}"
+
+    def fail(message: str) -> int:
+        print(f"{me}: {message}", file=sys.stderr)
+        return 1
+
+    try:
+        if args.direction == "in" and args.create:
+            slot, cap = _geometry(args.create)
+            ring = _core.Ring.create_shared(args.shared, slot, cap, exist_ok=True)
+        else:
+            ring = _core.Ring.open_shared(args.shared)
+    except _core.SharedMemoryNotFound:
+        hint = " (--create SLOT_SIZE,CAPACITY creates it)" if args.direction == "in" else ""
+        return fail(f"no shared ring named {args.shared!r}{hint}")
+    except (_core.SharedMemoryError, ValueError) as e:
+        return fail(f"shared ring {args.shared!r}: {e}")
+
+    b: bridge.Out | bridge.In
+    reader: _core.Reader | None = None
+    writer: _core.Writer | None = None
+    if args.direction == "out":
+        name = args.reader or f"bridge>{args.stream}"
+        if len(name.encode()) > 31:
+            return fail(f"the reader name {name!r} is {len(name.encode())} bytes; reader names "
+                        "hold 31 at most: name one with --reader")
+        try:
+            reader = ring.reader(name=name, durable=True)
+        except (_core.RingError, ValueError) as e:
+            return fail(f"cannot open the durable reader {name!r} of {args.shared!r}: {e}")
+        b = bridge.Out(reader, args.nats, args.stream, subject=args.subject,
+                       create_stream=not args.no_create_stream,
+                       connect_timeout=args.connect_timeout)
+    else:
+        try:
+            writer = ring.writer()
+        except _core.RingError as e:
+            return fail(f"cannot write to {args.shared!r}: {e}")
+        try:
+            b = bridge.In(writer, args.nats, args.stream, durable=args.durable,
+                          from_start=args.from_start, from_sequence=args.from_sequence,
+                          from_time=args.from_time, reset=args.reset, subject=args.subject,
+                          connect_timeout=args.connect_timeout)
+        except ValueError as e:
+            return fail(str(e))
+    if args.metrics_port is not None:
+        from prometheus_client import CollectorRegistry, start_http_server
+        registry = CollectorRegistry()
+        registry.register(bridge.prometheus_collector(b))
+        start_http_server(args.metrics_port, registry=registry)
+
+    async def run() -> int:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, lambda: asyncio.ensure_future(b.stop()))
+        task = asyncio.ensure_future(b.run())
+
+        async def report() -> None:
+            while True:
+                await asyncio.sleep(args.stats)
+                print(json.dumps(b.stats()), file=sys.stderr, flush=True)
+        reporter = asyncio.ensure_future(report()) if args.stats else None
+        try:
+            await task
+        except bridge.BridgeError as e:
+            return fail(str(e))
+        finally:
+            if reporter is not None:
+                reporter.cancel()
+            await b.close()
+        print(json.dumps(b.stats()), file=sys.stderr, flush=True)
+        return 0
+
+    try:
+        return asyncio.run(run())
+    finally:
+        if reader is not None:
+            reader.close()     # a durable reader parks
+        if writer is not None:
+            writer.close()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """The command line; returns the exit status."""
     args = _parser().parse_args(argv)
@@ -365,6 +526,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return stats_command(args)
         if args.command == "unlink":
             return unlink_command(args)
+        if args.command == "bridge":
+            return bridge_command(args)
         raise AssertionError(f"unknown command {args.command}")
     except KeyboardInterrupt:
         return 0
