@@ -31,18 +31,29 @@ Exactly once into the stream (``Out``). The reader should be a durable named
 reader: events are released only once the message holding them has its
 PubAck, so a killed bridge resumes at the first event the stream may lack.
 Each message carries ``Nats-Msg-Id: <instance>:<first sequence>`` (a retried
-publish within the stream's duplicate window is dropped by JetStream), and a
-chain of expectations: the first message after (re)synchronising carries
-``Nats-Expected-Last-Subject-Sequence`` (the subject's last message as read
-from the stream), each next one ``Nats-Expected-Last-Msg-Id`` (its
-predecessor): a message whose predecessor was not stored is refused, so a
-failed publish never leaves a hole that a later one fills. Several messages
-are in flight at once; their acks are taken in order. On start and after any
-failed publish the bridge reads the subject's last message: events of this
-ring instance up to its last sequence are in the stream and are released
-without being published again. Only this bridge should publish to its
-subject (another publisher breaks the chain: the bridge resynchronises, and
-goes on, but slower).
+publish within the stream's duplicate window is dropped by JetStream), its
+source (``Rr-Source: <host name>/<ring name>``), and a chain of
+expectations: the first message after (re)synchronising carries
+``Nats-Expected-Last-Sequence`` (the stream's last message as read from the
+stream), each next one ``Nats-Expected-Last-Msg-Id`` (its predecessor; JetStream
+checks both across the whole stream, not per subject): a message whose
+predecessor was not stored is refused, so a failed publish never leaves a hole
+that a later one fills. Several messages are in flight at once; their acks
+are taken in order, and a message JetStream says it already had is checked
+against the one stored (same instance, first sequence and count). On start
+and after any failed publish the bridge reads the stream's last message:
+events of this ring instance up to its last sequence are in the stream and
+are released without being published again.
+
+One Out per stream. A stream whose last message comes from another source
+(another host or ring) is refused at start, naming both, unless
+``takeover=True`` (``--takeover``); a message of another source appearing
+while the bridge runs stops it (BridgeError). The same source with another
+ring instance (the ring was created again) starts a fresh chain. A refused
+publish (a message too large, a full stream, a deleted stream) stops the
+bridge with BridgeError naming the server's error; a refused expectation
+(the chain broken by a lost publish) makes it read the stream's end again,
+waiting longer each time (up to 1 s).
 
 Exactly once into the ring (``In``). Messages are taken in stream order and
 acked once all their events are published to the ring. Before it writes a
@@ -83,6 +94,7 @@ import datetime
 import hashlib
 import json
 import os
+import socket
 import struct
 import time
 from collections import deque
@@ -364,11 +376,28 @@ class _Sent:
     lost: int
     payload: bytearray
     blocks: list[Block]
-    future: asyncio.Future[Any] | None = None
+    future: asyncio.Future[dict[str, Any]] | None = None
 
 
 class _Resync(Exception):
     pass
+
+
+class _Refused(Exception):
+    """JetStream's error reply to a publish."""
+
+    def __init__(self, code: int, err_code: int, description: str) -> None:
+        super().__init__(f"{description} (code {code}, err_code {err_code})")
+        self.code, self.err_code, self.description = code, err_code, description
+
+
+# err_codes of a refused expectation (Nats-Expected-Last-Msg-Id, -Last-Sequence):
+# the chain was broken (a publish lost), not the message
+_CHAIN_BROKEN = (10070, 10071)
+# no responders (err_code 0: the stream went, or the server is not ready), JetStream
+# temporarily unavailable (10008); other 503s (10077: the store refused it) stay refused
+_UNAVAILABLE = (0, 10008)
+_SOURCE = "Rr-Source"
 
 
 class Out(_Bridge):
@@ -389,11 +418,17 @@ class Out(_Bridge):
             more than the server's max_payload).
         max_events: events per message at most.
         max_in_flight: messages published and not yet acked, at most.
-        ack_timeout: seconds to wait for a PubAck before publishing again.
+        ack_timeout: seconds to wait for a PubAck before publishing again,
+            and for the messages in flight at stop().
         connect_timeout: seconds to connect before BridgeError.
+        takeover: publish even when the stream's last message comes from
+            another source (host or ring); without it that is a BridgeError
+            (one Out per stream).
 
-    ``await out.run()`` publishes until ``await out.stop()`` (which waits for
-    the messages in flight), or until the ring is closed and drained;
+    ``await out.run()`` publishes until ``await out.stop()`` (which waits up to
+    ``ack_timeout`` for the messages in flight; if some are not acked by
+    then, Out keeps their events unreleased: see unreleased()), or until the
+    ring is closed and drained;
     ``out.started`` (an asyncio.Event) is set once the stream is there.
     ``async with Out(...) as out:`` closes the connection at the end. The
     reader is the caller's to close (a durable reader then parks).
@@ -403,12 +438,15 @@ class Out(_Bridge):
                  subject: str | None = None, create_stream: bool = True,
                  max_message_bytes: int = 512 * 1024, max_events: int = 16384,
                  max_in_flight: int = 4, ack_timeout: float = 5.0,
-                 connect_timeout: float = 5.0) -> None:
+                 connect_timeout: float = 5.0, takeover: bool = False) -> None:
         super().__init__(nats_url, stream, connect_timeout)
         self.reader = ring_reader
         ring = ring_reader.ring
+        label = (ring.name or "ring").lstrip("/")
+        self.source = f"{socket.gethostname()}/{label}"
+        """This bridge's source, the ``Rr-Source`` header of its messages."""
+        self.takeover = takeover
         if subject is None:
-            label = (ring.name or "ring").lstrip("/")
             subject = "rusted_ring." + "".join(c if c.isalnum() or c in "-_" else "_"
                                                for c in label)
         self.subject = subject
@@ -423,10 +461,15 @@ class Out(_Bridge):
         self._in_flight: deque[_Sent] = deque()
         self._next_seq: int | None = None      # the sequence expected next from the reader
         self._last_in_stream = -1              # this instance's last sequence in the stream
-        self._subject_seq = 0                  # the subject's last stream sequence
+        self._chain_seq = 0                    # the stream's last sequence, as known
+        self._backoff = 0.0                    # the wait before the next resync
+        self._inbox = ""                       # publish replies come to <inbox>.<n>
+        self._replies: dict[str, asyncio.Future[dict[str, Any]]] = {}
+        self._reply_n = 0
         self._prev_id: str | None = None       # the last message published (None: resync)
         self._reader_lost = ring_reader.lost
         self._held: tuple[Block, int] | None = None
+        self._unacked: list[Block] = []        # given up at stop(): never released
         self.counters: dict[str, int] = {"events": 0, "messages": 0, "bytes": 0,
                                          "duplicates": 0, "lost": 0, "resyncs": 0, "skipped": 0}
 
@@ -451,31 +494,81 @@ class Out(_Bridge):
     # -- running ------------------------------------------------------------------------
 
     async def run(self) -> None:
-        """Publish until stop() (or the ring closes and everything is acked)."""
+        """Publish until stop() (or the ring closes and everything is acked).
+        After stop(), the messages in flight get ``ack_timeout`` seconds to be
+        acked; then run() returns, leaving the rest unreleased."""
         stopping = self._stop_event()
         self._running = True
         self._started = time.monotonic()
+        work = asyncio.ensure_future(self._work(stopping))
+        halt = asyncio.ensure_future(stopping.wait())
         try:
-            js = await self._open(f"rusted_ring bridge out {self.stream}")
-            await self._ensure_stream(js)
-            await self._resync(js, first=True)
-            self.started.set()
-            while True:
-                try:
-                    if stopping.is_set() or self.reader.closed:
-                        await self._drain(js)
-                        return
-                    room = len(self._in_flight) < self.max_in_flight
-                    if room and await self._publish_next(js, wait=not self._in_flight):
-                        continue
-                    if self._in_flight:
-                        await self._take_ack(js)
-                    elif self.reader._ended:
-                        return
-                except _Resync:
-                    await self._resync(js)
+            await asyncio.wait({work, halt}, return_when=asyncio.FIRST_COMPLETED)
+            if not work.done():
+                await asyncio.wait({work}, timeout=self.ack_timeout)
+            if not work.done():          # the server does not answer: give up the drain
+                work.cancel()            # (_work keeps what is in flight: _abandon)
+                await asyncio.wait({work})
+                return
+            await work
         finally:
+            halt.cancel()
+            if not work.done():          # run() itself was cancelled
+                work.cancel()
             self._running = False
+
+    async def _work(self, stopping: asyncio.Event) -> None:
+        try:
+            await self._publishing(stopping)
+        except asyncio.CancelledError:
+            self._abandon()
+            raise
+
+    async def _publishing(self, stopping: asyncio.Event) -> None:
+        js = await self._open(f"rusted_ring bridge out {self.stream}")
+        await self._ensure_stream(js)
+        await self._listen()
+        await self._resync(js, first=True)
+        self.started.set()
+        while True:
+            try:
+                if stopping.is_set() or self.reader.closed:
+                    await self._drain(js)
+                    return
+                room = len(self._in_flight) < self.max_in_flight
+                if room and await self._publish_next(js, wait=not self._in_flight):
+                    continue
+                if self._in_flight:
+                    await self._take_ack(js)
+                elif self.reader._ended:
+                    return
+            except _Resync:
+                await self._resync(js)
+
+    def _abandon(self) -> None:
+        """Give up the messages in flight, keeping their blocks: a block let go
+        of releases its events, which the stream may lack."""
+        for s in self._in_flight:
+            if s.future is not None and s.future.done() and not s.future.cancelled():
+                s.future.exception()
+            self._unacked += s.blocks
+            s.blocks = []
+        if self._held is not None:
+            self._unacked.append(self._held[0])
+            self._held = None
+        self._in_flight.clear()
+        self._replies.clear()
+
+    def unreleased(self) -> int:
+        """Events taken from the reader that the stream may lack, held back
+        (not released) by this Out after a stop() that gave up waiting for
+        their acks, or a cancelled run(). Their blocks are never released:
+        end the process with the reader open (a durable reader then resumes
+        at them), since a block let go of releases its events."""
+        held = [b for s in self._in_flight for b in s.blocks] + self._unacked
+        if self._held is not None:
+            held.append(self._held[0])
+        return sum(len(b) for b in held if not b.released)
 
     async def _drain(self, js: JetStreamContext) -> None:
         while self._in_flight:
@@ -483,6 +576,33 @@ class Out(_Bridge):
                 await self._take_ack(js)
             except _Resync:
                 await self._resync(js)
+
+    async def _listen(self) -> None:
+        """Take the PubAcks ourselves: nats-py's publish_async never completes
+        a publish that JetStream refuses (its error goes to error_cb)."""
+        assert self._nc is not None
+        self._inbox = self._nc.new_inbox()
+        await self._nc.subscribe(self._inbox + ".*", cb=self._on_reply)
+
+    async def _on_reply(self, msg: Msg) -> None:
+        future = self._replies.pop(msg.subject[len(self._inbox) + 1:], None)
+        if future is None or future.done():
+            return
+        if msg.headers and msg.headers.get("Status") == "503":
+            future.set_exception(_Refused(503, 0, f"no stream takes subject {self.subject!r}"))
+            return
+        try:
+            reply = json.loads(msg.data)
+            error = reply.get("error")
+        except (ValueError, AttributeError):
+            future.set_exception(_Refused(0, -1, f"not a PubAck: {bytes(msg.data[:80])!r}"))
+            return
+        if error:
+            future.set_exception(_Refused(int(error.get("code") or 0),
+                                          int(error.get("err_code") or 0),
+                                          str(error.get("description") or error)))
+        else:
+            future.set_result(reply)
 
     async def _ensure_stream(self, js: JetStreamContext) -> None:
         try:
@@ -518,67 +638,131 @@ class Out(_Bridge):
                               f"too small for one {slot}-byte event")
         self.max_events = max(1, min(self.max_events, (limit - HEADER_SIZE) // (slot + 8)))
 
-    async def _resync(self, js: JetStreamContext, first: bool = False) -> None:
-        """Read the subject's last message: what of this ring the stream holds.
-        Messages in flight that it holds are done; the rest go again, in order."""
-        stopping = self._stop_event()
+    def _ours(self, m: api.RawStreamMsg) -> Frame | None:
+        """The message's frame if this source published it (any instance)."""
+        if (m.headers or {}).get(_SOURCE) != self.source or not m.data:
+            return None
+        try:
+            return decode(m.data)
+        except FrameError:
+            return None
+
+    async def _stream_end(self, js: JetStreamContext, first: bool) -> api.RawStreamMsg | None:
+        """The stream's last message (None: the stream is empty); retried
+        while the server does not answer; BridgeError when the stream is gone."""
         delay = 0.05
-        last: api.RawStreamMsg | None = None
         while True:
             try:
-                got = await js.get_last_msg(self.stream, self.subject)
-            except nats.js.errors.NotFoundError:
-                self._subject_seq = 0
-                last = None
-                break
+                info = await js.stream_info(self.stream)
+                last_seq = int(info.state.last_seq or 0)
+                if last_seq == 0:
+                    return None
+                return await js.get_msg(self.stream, last_seq)
+            except nats.js.errors.NotFoundError as e:
+                if e.err_code == 10037:      # the message went (deleted, aged out): again
+                    continue
+                raise BridgeError(f"stream {self.stream!r} at {self.nats_url} does not exist "
+                                  "any more: it was deleted while the bridge ran "
+                                  f"({e.description})") from None
             except (nats.errors.Error, nats.js.errors.Error, asyncio.TimeoutError) as e:
                 if first and not isinstance(e, (nats.errors.TimeoutError, asyncio.TimeoutError)):
                     raise _check_jetstream_error(e, self.nats_url) from None
-                if stopping.is_set() and first:
-                    return
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 1.0)
-                continue
-            last = got
-            self._subject_seq = int(got.seq or 0)
-            break
-        if self._nc is not None and first:
-            mp = self._nc.max_payload
-            if mp and mp - 1024 < self.max_message_bytes:
-                self._shrink(mp - 1024)
-        if last is not None and last.data:
-            try:
-                f = decode(last.data)
-            except FrameError:
-                f = None
-            if f is not None and f.instance == self.instance:
-                self._last_in_stream = max(self._last_in_stream, f.first_sequence + len(f) - 1)
+
+    async def _resync(self, js: JetStreamContext, first: bool = False) -> None:
+        """Read the stream's last message: what of this ring the stream holds.
+        Messages in flight that it holds are done; the rest go again, in order."""
         if not first:
             self.counters["resyncs"] += 1
+            await asyncio.sleep(self._backoff)
+            self._backoff = min(max(self._backoff * 2, 0.01), 1.0)
+        last = await self._stream_end(js, first)
+        last_seq = int(last.seq or 0) if last is not None else 0
+        f = self._ours(last) if last is not None else None
+        if first:
+            if self._nc is not None:
+                mp = self._nc.max_payload
+                if mp and mp - 1024 < self.max_message_bytes:
+                    self._shrink(mp - 1024)
+            if last is not None and f is None and not self.takeover:
+                other = (last.headers or {}).get(_SOURCE)
+                raise BridgeError(
+                    f"stream {self.stream!r} ends with a message (stream sequence {last_seq}) "
+                    f"from {other or 'another publisher (no ' + _SOURCE + ' header)'}, not "
+                    f"from this bridge's source {self.source}: one Out per stream (give each "
+                    "ring a stream of its own, or take the stream over: takeover=True, "
+                    "--takeover)")
+        elif last_seq < self._chain_seq:
+            raise BridgeError(f"stream {self.stream!r} at {self.nats_url} was deleted or "
+                              f"created again while the bridge ran (it ends at stream "
+                              f"sequence {last_seq}, after {self._chain_seq} before)")
+        elif last_seq > self._chain_seq and (f is None or f.instance != self.instance):
+            other = (last.headers or {}).get(_SOURCE) if last is not None else None
+            raise BridgeError(f"another publisher ({other or 'no ' + _SOURCE + ' header'}) "
+                              f"wrote to stream {self.stream!r} (stream sequence {last_seq}) "
+                              f"while this bridge ({self.source}) ran: one Out per stream")
+        if f is not None and f.instance == self.instance:
+            self._last_in_stream = max(self._last_in_stream, f.first_sequence + len(f) - 1)
+        self._chain_seq = last_seq
         self._prev_id = None
+        self._replies.clear()
         pending, self._in_flight = self._in_flight, deque()
-        for s in pending:
-            if s.future is not None and not s.future.done():
-                s.future.cancel()
-            s.future = None
-            if s.first + s.count - 1 <= self._last_in_stream:
-                self._done(s, duplicate=True)
-            else:
-                await self._send(js, s)
+        try:
+            while pending:
+                s = pending.popleft()
+                if s.future is not None:
+                    if not s.future.done():
+                        s.future.cancel()
+                    elif not s.future.cancelled():
+                        s.future.exception()          # retrieved: it is handled here
+                s.future = None
+                if s.first + s.count - 1 <= self._last_in_stream:
+                    self._done(s, duplicate=True)
+                else:
+                    if s.first <= self._last_in_stream:
+                        self._trim(s, self._last_in_stream + 1 - s.first)
+                    await self._send(js, s)
+        finally:
+            self._in_flight += pending    # (cancelled: their blocks stay unreleased)
+
+    def _trim(self, s: _Sent, k: int) -> None:
+        """Drop the first k events of a message (the stream has them)."""
+        f = decode(s.payload)
+        off = int(f.lengths[:k].sum(dtype=np.uint64))
+        count = len(f) - k
+        lengths = f.lengths[k:]
+        buf = bytearray(HEADER_SIZE)
+        _HEADER.pack_into(buf, 0, MAGIC, VERSION, 0, HEADER_SIZE, count,
+                          int(lengths.max()) if count else 0, f.instance, s.first + k, 0)
+        buf += f.event_types[k:].tobytes() + lengths.tobytes() + f.payload[off:].tobytes()
+        s.first += k
+        s.count = count
+        s.lost = 0
+        s.msg_id = f"{self.instance}:{s.first}"
+        s.payload = buf
 
     async def _send(self, js: JetStreamContext, s: _Sent) -> None:
-        headers = {"Nats-Msg-Id": s.msg_id}
+        headers = {"Nats-Msg-Id": s.msg_id, _SOURCE: self.source}
         if self._prev_id is None:
-            headers["Nats-Expected-Last-Subject-Sequence"] = str(self._subject_seq)
+            headers["Nats-Expected-Last-Sequence"] = str(self._chain_seq)
         else:
             headers["Nats-Expected-Last-Msg-Id"] = self._prev_id
+        assert self._nc is not None
+        self._reply_n += 1
+        token = str(self._reply_n)
+        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self._replies[token] = future
+        self._in_flight.append(s)        # (before the await: never dropped unreleased)
+        s.future = future
         try:
-            s.future = await js.publish_async(self.subject, s.payload,  # type: ignore[arg-type]
-                                              headers=headers)   # (any bytes-like will do)
+            await self._nc.publish(self.subject, s.payload,  # type: ignore[arg-type]
+                                   reply=f"{self._inbox}.{token}",
+                                   headers=headers)   # (any bytes-like will do)
         except (nats.errors.Error, nats.js.errors.Error):
+            self._replies.pop(token, None)
             s.future = None
         self._prev_id = s.msg_id
-        self._in_flight.append(s)
 
     def _fetched(self, block: Block) -> tuple[Block, int]:
         """A block and the events lost right before it (overwrite mode)."""
@@ -618,6 +802,10 @@ class Out(_Bridge):
             n = len(block)
             seq = block.first_sequence
             skip = 0
+            if before and seq - before <= self._last_in_stream:
+                # (the reader's loss counts from its released position: the
+                # stream may hold events after it)
+                before = max(0, seq - self._last_in_stream - 1)
             if seq <= self._last_in_stream:          # already in the stream (and its losses)
                 skip = min(n, self._last_in_stream - seq + 1)
                 self.counters["skipped"] += skip
@@ -669,17 +857,41 @@ class Out(_Bridge):
             raise _Resync()
         try:
             ack = await asyncio.wait_for(asyncio.shield(s.future), self.ack_timeout)
-        except (asyncio.TimeoutError, nats.errors.Error, nats.js.errors.Error):
+        except asyncio.TimeoutError:
             raise _Resync() from None
-        self._in_flight.popleft()
-        self._subject_seq = int(ack.seq)
-        if ack.duplicate:
-            # stored by an earlier try: counted once, as sent
-            self._done(s, duplicate=False)
+        except _Refused as e:
+            if e.err_code in _CHAIN_BROKEN or e.err_code in _UNAVAILABLE:
+                raise _Resync() from None   # (no responders: _resync says if the stream went)
+            raise BridgeError(f"JetStream refused a message of {len(s.payload)} bytes "
+                              f"({s.count} events from sequence {s.first}) to stream "
+                              f"{self.stream!r}, subject {self.subject!r}: {e}") from None
+        seq = int(ack.get("seq") or 0)
+        if ack.get("duplicate"):
+            await self._check_duplicate(js, s, seq)
+            self._in_flight.popleft()
+            self._done(s, duplicate=False)     # stored by an earlier try: counted once
             self.counters["duplicates"] += 1
-        else:
-            self._done(s, duplicate=False)
+            return
+        self._in_flight.popleft()
+        self._chain_seq = max(self._chain_seq, seq)
+        self._backoff = 0.0
+        self._done(s, duplicate=False)
 
+    async def _check_duplicate(self, js: JetStreamContext, s: _Sent, seq: int) -> None:
+        """JetStream has a message with this one's id: does it hold exactly
+        these events? If it holds others of ours, resync past them."""
+        try:
+            m = await js.get_msg(self.stream, seq)
+        except (nats.errors.Error, nats.js.errors.Error, asyncio.TimeoutError):
+            raise _Resync() from None
+        f = self._ours(m)
+        if f is None or f.instance != self.instance or f.first_sequence != s.first:
+            raise BridgeError(f"stream {self.stream!r} holds a message with this bridge's "
+                              f"message id {s.msg_id} (stream sequence {seq}) that is not "
+                              f"this bridge's ({self.source}): one Out per stream")
+        if len(f) != s.count:        # grouped otherwise (before a restart): it has these
+            self._last_in_stream = max(self._last_in_stream, s.first + len(f) - 1)
+            raise _Resync()
 
 
 # ---- In --------------------------------------------------------------------------------
