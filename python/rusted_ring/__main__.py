@@ -307,6 +307,9 @@ def _parser() -> argparse.ArgumentParser:
                      help="the durable reader's name (default bridge>STREAM; 31 bytes at most)")
     out.add_argument("--no-create-stream", action="store_true",
                      help="fail if the stream does not exist (default: create it, file storage)")
+    out.add_argument("--takeover", action="store_true",
+                     help="publish even if the stream's last message comes from another "
+                          "source (host or ring); default: refuse, one Out per stream")
     inn.add_argument("--create", metavar="SLOT_SIZE,CAPACITY",
                      help="create the ring if it does not exist (else check that it has these)")
     inn.add_argument("--durable", metavar="NAME",
@@ -468,7 +471,7 @@ def bridge_command(args: argparse.Namespace) -> int:
             return fail(f"cannot open the durable reader {name!r} of {args.shared!r}: {e}")
         b = bridge.Out(reader, args.nats, args.stream, subject=args.subject,
                        create_stream=not args.no_create_stream,
-                       connect_timeout=args.connect_timeout)
+                       connect_timeout=args.connect_timeout, takeover=args.takeover)
     else:
         try:
             writer = ring.writer()
@@ -485,13 +488,32 @@ def bridge_command(args: argparse.Namespace) -> int:
         from prometheus_client import CollectorRegistry, start_http_server
         registry = CollectorRegistry()
         registry.register(bridge.prometheus_collector(b))
-        start_http_server(args.metrics_port, registry=registry)
+        try:
+            start_http_server(args.metrics_port, registry=registry)
+        except OSError as e:
+            for end in (reader, writer):
+                if end is not None:
+                    end.close()
+            return fail(f"cannot serve metrics on port {args.metrics_port}: {e.strerror or e}")
 
     async def run() -> int:
+        import nats.errors
+        import nats.js.errors
         loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, lambda: asyncio.ensure_future(b.stop()))
         task = asyncio.ensure_future(b.run())
+        signals = 0
+
+        def on_signal() -> None:
+            # the first one stops (Out: waits a while for the acks in flight),
+            # a second one cancels at once
+            nonlocal signals
+            signals += 1
+            if signals == 1:
+                asyncio.ensure_future(b.stop())
+            else:
+                task.cancel()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, on_signal)
 
         async def report() -> None:
             while True:
@@ -502,6 +524,13 @@ def bridge_command(args: argparse.Namespace) -> int:
             await task
         except bridge.BridgeError as e:
             return fail(str(e))
+        except asyncio.CancelledError:
+            if signals < 2:
+                raise
+            return fail("stopped by a second signal before every message in flight was "
+                        "done; what was not is taken again at the next start")
+        except (_core.RingError, OSError, nats.errors.Error, nats.js.errors.Error) as e:
+            return fail(f"{type(e).__name__}: {e}")
         finally:
             if reporter is not None:
                 reporter.cancel()
@@ -510,12 +539,21 @@ def bridge_command(args: argparse.Namespace) -> int:
         return 0
 
     try:
-        return asyncio.run(run())
+        rc = asyncio.run(run())
     finally:
+        held = b.unreleased() if isinstance(b, bridge.Out) else 0
+        if held:
+            # Letting go of their blocks would release them: end with the
+            # reader open, so the durable reader resumes at them.
+            print(f"{me}: {held} events were not acked by JetStream; the next start "
+                  "publishes them again", file=sys.stderr, flush=True)
+            sys.stdout.flush()
+            os._exit(1)
         if reader is not None:
             reader.close()     # a durable reader parks
         if writer is not None:
             writer.close()
+    return rc
 
 
 def main(argv: Sequence[str] | None = None) -> int:

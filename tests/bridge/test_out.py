@@ -206,6 +206,43 @@ def test_stop_returns_while_the_server_is_down_keeping_what_was_not_acked_unrele
     assert unreleased == 100 and stats["events"] == 100, stats
 
 
+def test_a_bridge_out_stopped_twice_while_the_server_is_down_exits_and_its_restart_stores_each_event_once(
+        server, shm, bridges):
+    name = shm()
+    ring = rr.Ring.create_shared(name, 64, 1024)
+    w = ring.writer()
+    args = ["out", "--shared", name, "--nats", server.url, "--stream", "P"]
+
+    def lag():
+        return [r["lag"] for r in ring.stats()["readers"] if r["name"] == "bridge>P"]
+
+    def stored(n):
+        return lambda: len(run(stream_sequences(server.url, "P"))) >= n
+
+    out = bridges(*args)
+    wait_until(lambda: lag() == [0], LIMIT, "bridge out's reader")
+    w.add_block(payloads(0, 100))
+    wait_until(stored(100), LIMIT, "100 events in the stream")
+    server.stop()
+    w.add_block(payloads(100, 100))
+    wait_until(lambda: lag() == [0], LIMIT, "bridge out taking events 100..199")
+    out.proc.send_signal(signal.SIGTERM)   # waits a while for acks that cannot come ...
+    out.proc.send_signal(signal.SIGINT)    # ... and is cancelled at once
+    rc, err = out.finish(LIMIT)
+    assert rc == 1, err
+    assert "second signal" in err and "100 events were not acked" in err, err
+    assert "Traceback" not in err, err
+    server.start()
+    again = bridges(*args)
+    w.add_block(payloads(200, 100))
+    wait_until(stored(300), LIMIT, "300 events in the stream",
+               lambda: (again.running(), again.stderr()))
+    again.kill(signal.SIGTERM)
+    rc, err = again.finish(LIMIT)
+    assert rc == 0, err
+    assert run(stream_sequences(server.url, "P")).tolist() == list(range(300))
+
+
 # ---- losses after a restart ------------------------------------------------------------
 
 
@@ -232,3 +269,42 @@ def test_an_overwrite_mode_restart_counts_as_lost_only_what_the_stream_lacks(ser
     assert stats["lost"] == 644, stats
     assert seqs.tolist() == list(range(100)) + list(range(744, 1000))
 
+
+# ---- the command line's errors ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("error", [rr.RingClosed("the ring is closed"),
+                                   OSError(24, "Too many open files"),
+                                   "nats"])
+def test_the_command_line_ends_an_error_of_the_ring_nats_or_the_system_with_one_line(
+        server, shm, monkeypatch, capsys, error):
+    import nats.errors
+    from rusted_ring import __main__ as cli
+    if error == "nats":
+        error = nats.errors.ConnectionClosedError()
+
+    async def fails(self):
+        raise error
+    monkeypatch.setattr(bridge.Out, "run", fails)
+    name = shm()
+    rr.Ring.create_shared(name, 64, 1024)
+    rc = cli.main(["bridge", "out", "--shared", name, "--nats", server.url, "--stream", "E"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 1 and len(err) == 1, err
+    assert "bridge out: " in err[0]
+    assert type(error).__name__ in err[0]
+
+
+def test_a_metrics_port_in_use_is_a_one_line_error(server, shm, bridges):
+    import socket
+    name = shm()
+    rr.Ring.create_shared(name, 64, 1024)
+    with socket.socket() as s:
+        s.bind(("", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        b = bridges("out", "--shared", name, "--nats", server.url, "--stream", "M",
+                    "--metrics-port", port)
+        rc, err = b.finish(LIMIT)
+    assert rc == 1 and f"cannot serve metrics on port {port}" in err, err
+    assert "Traceback" not in err, err
