@@ -46,15 +46,34 @@ goes on, but slower).
 
 Exactly once into the ring (``In``). Messages are taken in stream order and
 acked once all their events are published to the ring. Before it writes a
-message's first event, the bridge writes a marker (a 48-byte file, by default
-``/dev/shm/rusted_ring.bridge.<ring>.<consumer>``; ``marker=`` chooses):
-the destination ring's instance, the consumer's identity, the message's
-stream sequence M and ``ring.published`` and the ring's ``upstream_lost``
-before M. After a restart, a redelivered message before M is skipped, and of
-M only the events not yet in the ring (``ring.published`` minus the marker's)
-are written. This needs the bridge to be the destination ring's only writer.
-A destination ring created again (a new instance) or a consumer created again
-(``reset=True``, or deleted by hand) makes the marker void.
+message's first event, the bridge writes a marker (an 80-byte file, by default
+``/dev/shm/rusted_ring.bridge.<ring>.<consumer>``; ``marker=`` chooses),
+locked (flock) while a bridge runs: the destination ring's instance, the
+consumer's identity (a hash of the stream, the durable name, the filter and
+the start options: the same after a rewind, which makes the consumer again),
+the message's stream sequence M, ``ring.published`` and the ring's
+``upstream_lost`` before M, and the source position (source ring instance,
+next source sequence) before and after M. After a restart, a redelivered
+message before M is skipped, and of M only the events not yet in the ring
+(``ring.published`` minus the marker's) are written; a consumer that is gone
+(deleted by hand, or the bridge killed while it made it again) is made again
+at M. This needs the bridge to be the destination ring's only writer. A
+destination ring created again (a new instance) makes the marker void;
+``reset=True`` clears it.
+
+One consumer per destination: the default durable name is
+``rr-<host>-<ring>``, and a bridge refuses to start on a consumer another
+bridge in runs on (each answers on ``_RR_BRIDGE.in.<stream>.<durable>``; a
+killed one stops answering when its connection drops). A deleted consumer
+stops a running bridge with BridgeError.
+
+Source sequences. The bridge keeps the source position: of one source ring
+instance, events at or before it are skipped (``duplicates``: a message
+stored twice), and a jump past it (messages the stream no longer holds:
+removed by its limits or a purge while the bridge was down) goes to
+``Writer.note_lost`` and ``stats()["lost"]`` / ``["gaps"]``. A new source
+instance (the source ring created again), and the first message after a
+start with no marker, start the count afresh.
 
 Losses. A lapped reader of an overwrite-mode source counts lost events; the
 bridge puts each increase into the header of the next message (a gap in the
@@ -710,13 +729,6 @@ def _consumer_name(ring_name: str | None, host: str) -> str:
     return name
 
 
-def _fault(point: str) -> None:
-    """A test hook: RR_BRIDGE_FAULT=<point> makes the process exit (status 9,
-    nothing cleaned up, as SIGKILL would) when it reaches that point."""
-    if os.environ.get("RR_BRIDGE_FAULT") == point:
-        os._exit(9)
-
-
 def _parse_time(value: str | float | datetime.datetime) -> datetime.datetime:
     """ISO 8601 (a time without a zone is UTC) or unix seconds."""
     if isinstance(value, datetime.datetime):
@@ -1117,7 +1129,7 @@ class In(_Bridge):
                   {"deliver_policy": api.DeliverPolicy.BY_START_SEQUENCE,
                    "opt_start_seq": done + 1})
         stopping = self._stop_event()
-        deadline = time.monotonic() + max(10.0, 2 * self.connect_timeout)
+        deadline = time.monotonic() + 2 * self.connect_timeout
         delay = 0.05
         deleted = False
         while True:
@@ -1128,7 +1140,6 @@ class In(_Bridge):
                     except nats.js.errors.NotFoundError:
                         pass
                     deleted = True
-                    _fault("rewind-after-delete")
                 await self._add_consumer(js, policy)
                 break
             except (nats.errors.Error, nats.js.errors.Error, asyncio.TimeoutError) as e:
