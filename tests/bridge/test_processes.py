@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 import rusted_ring as rr
-from conftest import (LIMIT, LUA, PYTHON, CHILD_ENV, REPO, Collector, Feeder, scaled,
-                      wait_until)
+from conftest import (LIMIT, LUA, PYTHON, CHILD_ENV, REPO, Collector, Feeder, need_lua,
+                      scaled, wait_until)
 from test_bridge import consumer_idle, default_durable, run, stream_exists, stream_sequences
 
 KILLS = 10
@@ -84,6 +84,7 @@ def test_bridge_in_killed_at_ten_random_points_loses_and_duplicates_nothing(serv
 
 def test_a_lua_writer_through_the_python_bridges_to_a_lua_reader(server, shm, bridges):
     """Variable-length payloads with their event types, checked by the Lua reader."""
+    need_lua()
     n = scaled(20_000, 2_000)
     src_name, dst_name = shm("lsrc"), shm("ldst")
     rr.Ring.create_shared(src_name, 96, 4096)
