@@ -421,6 +421,30 @@ TEST(test_the_instance_is_random_nonzero_below_2_63_and_upstream_lost_only_grows
     CHECK_ST(rr_ring_destroy(b), RR_OK);
 }
 
+TEST(test_note_lost_never_lowers_a_counter_above_2_63_and_stats_show_it_as_2_63_minus_1)
+{
+    /* Only a process that scribbled on the ring (or a build before the
+     * counter stopped at 2^63-1) can leave it above: a note must not pull it
+     * down, not even a note of nothing, and stats never show it negative */
+    rr_ring *ring = heap_ring(4, BP);
+    CHECK(ring);
+    rr_writer *w = NULL;
+    CHECK_ST(rr_writer_open(ring, &w), RR_OK);
+    const uint64_t above = (uint64_t)INT64_MAX + 10;
+    atomic_store(&ring->L->origin.upstream_lost, above);
+    CHECK_ST(rr_writer_note_lost(w, 0), RR_OK);
+    CHECK(atomic_load(&ring->L->origin.upstream_lost) == above);
+    CHECK_ST(rr_writer_note_lost(w, 5), RR_OK);
+    CHECK(atomic_load(&ring->L->origin.upstream_lost) == above);
+    CHECK_ST(rr_writer_note_lost(w, UINT64_MAX), RR_OK);
+    CHECK(atomic_load(&ring->L->origin.upstream_lost) == above);
+    rr_ring_stats s;
+    CHECK_ST(rr_ring_stats_get(ring, &s), RR_OK);
+    CHECK(s.upstream_lost == (uint64_t)INT64_MAX);
+    rr_writer_close(w);
+    CHECK_ST(rr_ring_destroy(ring), RR_OK);
+}
+
 /* ---- across processes ---------------------------------------------------------- */
 
 /* A child: opens the durable reader `rname` on segment `name`, takes `take`
@@ -820,6 +844,7 @@ int main(void)
     RUN(test_followers_of_a_parked_reader_stay_gated_and_follow_it_again_when_it_resumes);
     RUN(test_a_parked_reader_of_an_overwrite_ring_counts_what_was_overwritten_as_lost_on_resume);
     RUN(test_the_instance_is_random_nonzero_below_2_63_and_upstream_lost_only_grows);
+    RUN(test_note_lost_never_lowers_a_counter_above_2_63_and_stats_show_it_as_2_63_minus_1);
     RUN(test_a_durable_reader_killed_holding_events_is_parked_and_hands_them_out_again);
     reap_children();
     RUN(test_a_writer_waits_past_the_liveness_period_for_a_dead_durable_reader_and_never_evicts_it);
