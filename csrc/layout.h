@@ -534,9 +534,11 @@ rr_status rr__pipe_check(const rr_ring *ring, const rr_reader_options *opts);
  * instead: nothing is written, and *resume_out is that entry (else -1). */
 rr_status rr__pipe_join(const rr_ring *ring, uint32_t index, const rr_reader_options *opts,
                         uint64_t *mask_out, int *resume_out);
-/* Under the lock: the parked durable reader named `name`, or -1 (a dead
- * process's durable reader of that name is parked first). */
-int       rr__pipe_find_parked(const rr_ring *ring, const char *name);
+/* Under the lock: RR_OK and *parked, the parked durable reader named
+ * `name` or -1 when no reader has it (a dead process's durable reader of
+ * that name is parked first); the duplicate-name RR_INVALID when a live
+ * reader has it. */
+rr_status rr__pipe_find_parked(const rr_ring *ring, const char *name, int *parked);
 /* Whether entry e's close must take the lock and rewrite masks. */
 bool      rr__pipe_involved(const rr_reader_entry *e);
 /* Under the lock: entry i leaves; its followers follow what it followed;

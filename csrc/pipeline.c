@@ -381,20 +381,38 @@ static bool rr__gone_locked(const rr_ring *ring, uint32_t j)
     return atomic_load_explicit(&ring->readers[j].owner, memory_order_acquire) == 0;
 }
 
-/* The parked durable reader named `name`, or -1; the caller holds the word.
- * A durable reader of a dead process is parked first (rr__gone_locked), so
- * it is found too. reader.c looks here before it claims an entry: a resume
- * needs none, and may drain a closed ring. */
-int rr__pipe_find_parked(const rr_ring *ring, const char *name)
+/* The duplicate-name error: entry `dup`, found holding the word, is a live
+ * reader named `name`. */
+static rr_status rr__name_taken(const rr_ring *ring, const char *name, int dup)
+{
+    /* relaxed: the owner's pid is only told, nothing is read after it */
+    return rr__fail(RR_INVALID, "the ring already has a reader named '%s' (entry %d, "
+                    "process %u); names are unique in a ring", name, dup,
+                    rr__owner_pid(atomic_load_explicit(&ring->readers[dup].owner,
+                                                       memory_order_relaxed)));
+}
+
+/* Where the name `name` stands; the caller holds the word. RR_OK and
+ * *parked: the parked durable reader of that name, or -1 when no reader has
+ * it; the duplicate-name RR_INVALID (rr__pipe_join's) when a live reader
+ * has it. A durable reader of a dead process is parked first
+ * (rr__gone_locked), so it is found too. reader.c looks here before it
+ * claims an entry: a resume needs none, and may drain a closed ring; and
+ * the loser of a resume race is told the name is taken, not that the table
+ * is full or the ring closed. */
+rr_status rr__pipe_find_parked(const rr_ring *ring, const char *name, int *parked)
 {
     uint64_t w[4];
     rr__name_words(name, w);
+    *parked = -1;
     int j = rr__find_locked(ring, w, RR_MAX_READERS);
     if (j < 0 || rr__gone_locked(ring, (uint32_t)j))
-        return -1;
+        return RR_OK;
     /* relaxed: a parked word is stored and taken only under the word we hold */
-    return atomic_load_explicit(&ring->readers[j].owner, memory_order_relaxed) ==
-           RR_OWNER_PARKED ? j : -1;
+    if (atomic_load_explicit(&ring->readers[j].owner, memory_order_relaxed) != RR_OWNER_PARKED)
+        return rr__name_taken(ring, name, j);
+    *parked = j;
+    return RR_OK;
 }
 
 /* Every reader that `mask` follows, directly or through others. */
@@ -475,10 +493,7 @@ rr_status rr__pipe_join(const rr_ring *ring, uint32_t index, const rr_reader_opt
                         "(drop_reader) to use the name for another reader", o->name, dup);
     }
     if (there)
-        return rr__fail(RR_INVALID, "the ring already has a reader named '%s' (entry %d, "
-                        "process %u); names are unique in a ring", o->name, dup,
-                        rr__owner_pid(atomic_load_explicit(&ring->readers[dup].owner,
-                                                           memory_order_relaxed)));
+        return rr__name_taken(ring, o->name, dup);
     uint64_t mask = 0;
     for (size_t k = 0; k < o->after_count; k++) {
         const rr_reader *lead = o->after[k];

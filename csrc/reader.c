@@ -56,7 +56,9 @@
  * A durable opener looks for a parked place of its name before it claims an
  * entry (rr__pipe_find_parked): a resume takes no new entry, so it succeeds
  * with the table full, and it is allowed on a closed ring, whose events the
- * parked reader has yet to drain (a new reader is refused there).
+ * parked reader has yet to drain (a new reader is refused there). A live
+ * holder of the name is the duplicate-name error there, whatever the table
+ * or the ring's close would say.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -221,6 +223,22 @@ static rr_status rr__resume(rr_ring *ring, rr_reader *r, uint32_t j,
     return RR_OK;
 }
 
+/* A durable opener's look for its name, holding the pipeline word
+ * (rr__pipe_find_parked): a parked place of it is resumed into r (*resumed);
+ * a live reader of it is the duplicate-name RR_INVALID; RR_OK and not
+ * *resumed when no reader has it. */
+static rr_status rr__resume_named(rr_ring *ring, rr_reader *r, const rr_reader_options *opts,
+                                  uint64_t me, bool *resumed)
+{
+    int j = -1;
+    rr_status st = rr__pipe_find_parked(ring, opts->name, &j);
+    if (st == RR_OK && j >= 0) {
+        st = rr__resume(ring, r, (uint32_t)j, opts, me);
+        *resumed = st == RR_OK;
+    }
+    return st;
+}
+
 rr_status rr_reader_open_opts(rr_ring *ring, const rr_reader_options *opts, rr_reader **out)
 {
     static const rr_reader_options defaults = RR_READER_OPTIONS_INIT;
@@ -246,31 +264,54 @@ rr_status rr_reader_open_opts(rr_ring *ring, const rr_reader_options *opts, rr_r
     r->wait = opts->wait;
     uint32_t index;
     uint64_t me = rr__self_owner();
+    bool closed;
     if (opts->durable) {
         /* A parked place of that name is resumed before any entry is
          * claimed: a resume needs none (the table may be full), and it may
          * drain a closed ring (its reads say RR_CLOSED once it is drained).
-         * One parked between this look and rr__pipe_join is resumed there. */
+         * A live reader of that name: the duplicate-name error, before a
+         * full table or a closed ring could say otherwise (the loser of a
+         * resume race). No reader of that name: the ring's closed flag is
+         * read still holding the word, so no reader of the name parked
+         * since the look (a park holds the word too: R17/A17): RR_CLOSED then is
+         * right. One parked after this look is resumed by rr__pipe_join, or
+         * below if the claim fails. */
+        bool resumed = false;
         rr__pipe_lock(ring, RR_PIPE_TAKE);
-        int j = rr__pipe_find_parked(ring, opts->name);
-        if (j >= 0)
-            st = rr__resume(ring, r, (uint32_t)j, opts, me);
+        st = rr__resume_named(ring, r, opts, me, &resumed);
+        closed = st == RR_OK && !resumed && rr__closed(ring);
         rr__pipe_unlock(ring);
-        if (j >= 0) {
-            if (st != RR_OK) {
-                rr__reader_free(r);
-                return st;
-            }
+        if (resumed)
             goto opened;
+        if (st != RR_OK) {
+            rr__reader_free(r);
+            return st;
         }
+    } else {
+        closed = rr__closed(ring);
     }
-    if (rr__closed(ring)) {
+    if (closed) {
         rr__reader_free(r);
         return rr__fail(RR_CLOSED, "cannot open a reader: the ring is closed");
     }
     rr_reader_entry *e = rr__claim_entry(ring, me, &index);
     if (!e && !ring->private_mem && rr__evict_dead_readers(ring, false) > 0)
         e = rr__claim_entry(ring, me, &index);   /* entries of dead processes came free */
+    if (!e && opts->durable) {
+        /* a reader of that name may have parked since the look above (its
+         * entry may have been the last one): look again, holding the word,
+         * before the table is said to be full */
+        bool resumed = false;
+        rr__pipe_lock(ring, RR_PIPE_TAKE);
+        st = rr__resume_named(ring, r, opts, me, &resumed);
+        rr__pipe_unlock(ring);
+        if (resumed)
+            goto opened;
+        if (st != RR_OK) {
+            rr__reader_free(r);
+            return st;
+        }
+    }
     if (!e) {
         rr__reader_free(r);
         return rr__fail(RR_TOO_MANY_READERS, "all %d reader entries of the ring are in use",

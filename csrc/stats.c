@@ -100,6 +100,8 @@ rr_status rr_ring_stats_get(const rr_ring *ring, rr_ring_stats *out)
     out->readers_evicted = atomic_load_explicit(&L->counters.evicted, memory_order_relaxed);
     /* counters and the instance (ring.c): relaxed */
     out->upstream_lost = atomic_load_explicit(&L->origin.upstream_lost, memory_order_relaxed);
+    if (out->upstream_lost > (uint64_t)INT64_MAX)   /* a scribbler's: never negative in Lua */
+        out->upstream_lost = (uint64_t)INT64_MAX;
     out->instance = atomic_load_explicit(&L->origin.instance, memory_order_relaxed);
     rr__writer_figures(ring, out);
     uint64_t head = rr__head(ring);

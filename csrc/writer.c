@@ -265,13 +265,17 @@ rr_status rr_writer_note_lost(rr_writer *w, uint64_t n)
         return st;
     /* a counter (ring.c): relaxed, ordered with nothing; it stops at
      * INT64_MAX (2^63-1) instead of wrapping to a smaller count, so Lua's
-     * integers (and Python's, the same number) show it as it is */
+     * integers (and Python's, the same number) show it as it is. It never
+     * goes down: one already at or above the top (only a scribbler puts it
+     * above; stats.c shows that as the top) is left as it is. */
     const uint64_t top = (uint64_t)INT64_MAX;
     _Atomic uint64_t *c = &w->ring->L->origin.upstream_lost;
     uint64_t cur = atomic_load_explicit(c, memory_order_relaxed);
     uint64_t next;
     do {
-        next = n >= top || cur >= top - n ? top : cur + n;
+        if (cur >= top)
+            break;
+        next = n >= top - cur ? top : cur + n;
     } while (next != cur &&
              !atomic_compare_exchange_weak_explicit(c, &cur, next, memory_order_relaxed,
                                                     memory_order_relaxed));

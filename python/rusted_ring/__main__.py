@@ -313,7 +313,8 @@ def _parser() -> argparse.ArgumentParser:
     inn.add_argument("--create", metavar="SLOT_SIZE,CAPACITY",
                      help="create the ring if it does not exist (else check that it has these)")
     inn.add_argument("--durable", metavar="NAME",
-                     help="the durable consumer's name (default rr-NAME)")
+                     help="the durable consumer's name (default rr-HOST-NAME: one per "
+                          "machine and ring)")
     inn.add_argument("--subject", metavar="S", help="only this subject of the stream")
     start = inn.add_mutually_exclusive_group()
     start.add_argument("--from-start", action="store_true",
@@ -324,7 +325,8 @@ def _parser() -> argparse.ArgumentParser:
                        help="a new consumer starts at the first message stored at or after T "
                             "(ISO 8601, UTC unless it says; or unix seconds)")
     inn.add_argument("--reset", action="store_true",
-                     help="delete the durable consumer first, to start again as asked")
+                     help="delete the durable consumer and clear the marker first, to start "
+                          "again as asked")
     return parser
 
 

@@ -57,15 +57,34 @@ waiting longer each time (up to 1 s).
 
 Exactly once into the ring (``In``). Messages are taken in stream order and
 acked once all their events are published to the ring. Before it writes a
-message's first event, the bridge writes a marker (a 48-byte file, by default
-``/dev/shm/rusted_ring.bridge.<ring>.<consumer>``; ``marker=`` chooses):
-the destination ring's instance, the consumer's identity, the message's
-stream sequence M and ``ring.published`` and the ring's ``upstream_lost``
-before M. After a restart, a redelivered message before M is skipped, and of
-M only the events not yet in the ring (``ring.published`` minus the marker's)
-are written. This needs the bridge to be the destination ring's only writer.
-A destination ring created again (a new instance) or a consumer created again
-(``reset=True``, or deleted by hand) makes the marker void.
+message's first event, the bridge writes a marker (an 80-byte file, by default
+``/dev/shm/rusted_ring.bridge.<ring>.<consumer>``; ``marker=`` chooses),
+locked (flock) while a bridge runs: the destination ring's instance, the
+consumer's identity (a hash of the stream, the durable name, the filter and
+the start options: the same after a rewind, which makes the consumer again),
+the message's stream sequence M, ``ring.published`` and the ring's
+``upstream_lost`` before M, and the source position (source ring instance,
+next source sequence) before and after M. After a restart, a redelivered
+message before M is skipped, and of M only the events not yet in the ring
+(``ring.published`` minus the marker's) are written; a consumer that is gone
+(deleted by hand, or the bridge killed while it made it again) is made again
+at M. This needs the bridge to be the destination ring's only writer. A
+destination ring created again (a new instance) makes the marker void;
+``reset=True`` clears it.
+
+One consumer per destination: the default durable name is
+``rr-<host>-<ring>``, and a bridge refuses to start on a consumer another
+bridge in runs on (each answers on ``_RR_BRIDGE.in.<stream>.<durable>``; a
+killed one stops answering when its connection drops). A deleted consumer
+stops a running bridge with BridgeError.
+
+Source sequences. The bridge keeps the source position: of one source ring
+instance, events at or before it are skipped (``duplicates``: a message
+stored twice), and a jump past it (messages the stream no longer holds:
+removed by its limits or a purge while the bridge was down) goes to
+``Writer.note_lost`` and ``stats()["lost"]`` / ``["gaps"]``. A new source
+instance (the source ring created again), and the first message after a
+start with no marker, start the count afresh.
 
 Losses. A lapped reader of an overwrite-mode source counts lost events; the
 bridge puts each increase into the header of the next message (a gap in the
@@ -91,6 +110,8 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import errno
+import fcntl
 import hashlib
 import json
 import os
@@ -133,8 +154,9 @@ HEADER_SIZE = _HEADER.size   # 40
 """Bytes before the event types."""
 _U8 = np.dtype(np.uint8)
 _U32 = np.dtype("<u4")
-_MARKER = struct.Struct("<8sQQQQQ")
-_MARKER_MAGIC = b"RRBMARK1"
+_MARKER = struct.Struct("<8s9Q")
+_MARKER_MAGIC = b"RRBMARK2"
+_MAX_LOST = 2**63 - 1   # what Writer.note_lost takes at most
 
 
 class BridgeError(RuntimeError):
@@ -228,6 +250,9 @@ def decode(message: bytes | bytearray | memoryview) -> Frame:
         raise FrameError(f"truncated: {size} bytes, shorter than the {HEADER_SIZE}-byte header")
     magic, version, flags, hsize, count, max_length, instance, first, lost = \
         _HEADER.unpack_from(message, 0)
+    if magic == MAGIC and lost > _MAX_LOST:
+        raise FrameError(f"lost: the header says {lost} events were lost; a count of lost "
+                         f"events is at most 2**63-1")
     if magic != MAGIC:
         raise FrameError(f"not a rusted_ring bridge message: it starts {bytes(message[:8])!r} "
                          f"(expected magic {MAGIC!r})")
@@ -897,9 +922,22 @@ class Out(_Bridge):
 # ---- In --------------------------------------------------------------------------------
 
 
-def _consumer_name(ring: Ring) -> str:
-    label = (ring.name or "ring").lstrip("/")
-    return "rr-" + "".join(c if c.isalnum() or c in "-_" else "_" for c in label)
+_DURABLE_MAX = 64   # JetStream takes longer names; a short one reads better in `nats consumer ls`
+
+
+def _consumer_name(ring_name: str | None, host: str) -> str:
+    """The default durable name, ``rr-<host>-<ring name>``: one consumer per
+    destination, so that readers on two machines with rings of the same name
+    each get the whole stream. Only letters, digits, ``-`` and ``_``; a name
+    longer than 64 characters is cut and ends with a hash of the whole."""
+    label = (ring_name or "ring").lstrip("/")
+    host = host.split(".")[0] or "host"     # the host's short name
+    name = "rr-" + "".join(c if c.isascii() and (c.isalnum() or c in "-_") else "_"
+                           for c in f"{host}-{label}")
+    if len(name) > _DURABLE_MAX:
+        digest = hashlib.blake2b(name.encode(), digest_size=6).hexdigest()
+        name = name[:_DURABLE_MAX - 13] + "-" + digest
+    return name
 
 
 def _parse_time(value: str | float | datetime.datetime) -> datetime.datetime:
@@ -923,35 +961,74 @@ def _parse_time(value: str | float | datetime.datetime) -> datetime.datetime:
     return t.astimezone(datetime.timezone.utc)
 
 
+@dataclass
+class _Mark:
+    """What the marker holds: written before message `seq`'s first event."""
+    instance: int                    # the destination ring's instance
+    consumer: int                    # the consumer's identity (In._identity)
+    seq: int                         # the message being written, M
+    published: int                   # ring.published before M
+    upstream: int                    # the ring's upstream_lost before M
+    # Where the source is, (source ring instance, next source sequence), before M
+    # and after it; None before the first message (after a --from-* start or --reset).
+    before: tuple[int, int] | None
+    after: tuple[int, int] | None
+
+
 class _Marker:
-    """The file In writes before each message's first event (see the module's doc)."""
+    """The file In writes before each message's first event (see the module's
+    doc), locked (flock) while a bridge uses it."""
 
     def __init__(self, path: str) -> None:
         self.path = path
-        self.fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            self.fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as e:
+            raise BridgeError(f"cannot open the marker file {path}: {e.strerror} (marker= "
+                              "chooses another path)") from None
+        try:
+            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as e:
+            os.close(self.fd)
+            if e.errno in (errno.EWOULDBLOCK, errno.EAGAIN):
+                raise BridgeError(f"the marker file {path} is locked: another bridge in on "
+                                  "this machine writes this ring from this consumer; stop "
+                                  "it first (or use another --durable)") from None
+            raise BridgeError(f"cannot lock the marker file {path}: {e.strerror}") from None
 
-    def read(self) -> tuple[int, int, int, int, int] | None:
-        data = os.pread(self.fd, _MARKER.size, 0)
+    def read(self) -> _Mark | None:
+        try:
+            data = os.pread(self.fd, _MARKER.size, 0)
+        except OSError as e:
+            raise BridgeError(f"cannot read the marker file {self.path}: {e.strerror}") from None
         if len(data) != _MARKER.size:
             return None
-        magic, instance, consumer, seq, published, upstream = _MARKER.unpack(data)
+        magic, instance, consumer, seq, published, upstream, bi, bn, ai, an = \
+            _MARKER.unpack(data)
         if magic != _MARKER_MAGIC:
             return None
-        return instance, consumer, seq, published, upstream
+        return _Mark(instance, consumer, seq, published, upstream,
+                     (bi, bn) if bi or bn else None, (ai, an) if ai or an else None)
 
-    def write(self, instance: int, consumer: int, seq: int, published: int, upstream: int) -> None:
-        # One pwrite of 48 bytes: a process killed anywhere leaves it done or not done.
-        os.pwrite(self.fd, _MARKER.pack(_MARKER_MAGIC, instance, consumer, seq, published,
-                                        upstream), 0)
-
-    def remove(self) -> None:
+    def write(self, m: _Mark) -> None:
+        # One pwrite of 80 bytes: a process killed anywhere leaves it done or not done.
+        b, a = m.before or (0, 0), m.after or (0, 0)
         try:
-            os.unlink(self.path)
-        except FileNotFoundError:
-            pass
+            os.pwrite(self.fd, _MARKER.pack(_MARKER_MAGIC, m.instance, m.consumer, m.seq,
+                                            m.published, m.upstream, b[0], b[1], a[0], a[1]), 0)
+        except OSError as e:
+            raise BridgeError(f"cannot write the marker file {self.path}: {e.strerror}; "
+                              "nothing of the message was written") from None
+
+    def clear(self) -> None:
+        """Forget the marker (reset): the file stays, locked, and empty."""
+        try:
+            os.ftruncate(self.fd, 0)
+        except OSError as e:
+            raise BridgeError(f"cannot clear the marker file {self.path}: {e.strerror}") from None
 
     def close(self) -> None:
-        os.close(self.fd)
+        os.close(self.fd)   # (and the lock goes with it)
 
 
 def _upstream_lost(ring: Ring) -> int:
@@ -966,13 +1043,16 @@ class In(_Bridge):
             ring's only writer (the marker counts on ``ring.published``).
         nats_url: e.g. ``nats://127.0.0.1:4222``.
         stream: the JetStream stream's name (BridgeError naming it if missing).
-        durable: the durable consumer's name (default ``rr-<ring name>``).
+        durable: the durable consumer's name (default ``rr-<host>-<ring
+            name>``: one consumer per destination machine and ring).
+        host: the host name in the default durable name (default
+            ``socket.gethostname()``).
         from_start, from_sequence, from_time: where a new consumer starts (at
             most one; the default is the stream's first message): its first
             message, a stream sequence, or a time (ISO 8601, unix seconds or
             a datetime; a time without a zone is UTC).
-        reset: delete the durable consumer (and the marker) first, to start
-            again as asked.
+        reset: delete the durable consumer and clear the marker first, to
+            start again as asked.
         subject: a filter subject for the consumer (default: the whole stream).
         marker: the marker file's path (default
             ``/dev/shm/rusted_ring.bridge.<ring>.<durable>``).
@@ -982,7 +1062,10 @@ class In(_Bridge):
 
     ``await b.run()`` writes until ``await b.stop()`` (or the ring is
     closed); ``b.started`` is set once the consumer is there. The writer is
-    the caller's to close.
+    the caller's to close. BridgeError when it cannot go on: another bridge
+    in on the same consumer (on any machine) or marker (on this one), the
+    consumer deleted under it, a message it cannot take, the ring closed
+    in the middle of a message.
     """
 
     def __init__(self, ring_writer: Writer, nats_url: str, stream: str, *,
@@ -990,7 +1073,8 @@ class In(_Bridge):
                  from_sequence: int | None = None,
                  from_time: str | float | datetime.datetime | None = None,
                  reset: bool = False, subject: str | None = None, marker: str | None = None,
-                 batch: int = 8, ack_wait: float = 30.0, connect_timeout: float = 5.0) -> None:
+                 batch: int = 8, ack_wait: float = 30.0, connect_timeout: float = 5.0,
+                 host: str | None = None) -> None:
         super().__init__(nats_url, stream, connect_timeout)
         if sum((bool(from_start), from_sequence is not None, from_time is not None)) > 1:
             raise ValueError("from_start, from_sequence and from_time: give one at most")
@@ -999,7 +1083,7 @@ class In(_Bridge):
         self.writer = ring_writer
         ring = ring_writer.ring
         self.ring = ring
-        self.durable = durable or _consumer_name(ring)
+        self.durable = durable or _consumer_name(ring.name, host or socket.gethostname())
         for bad in ".*> \t":
             if bad in self.durable:
                 raise ValueError(f"durable: {self.durable!r}; a consumer name has no {bad!r}")
@@ -1017,7 +1101,9 @@ class In(_Bridge):
         self.slot_size = ring.slot_size
         self._claim_max = min(ring.capacity, MAX_CLAIM)
         self._marker: _Marker | None = None
-        self._recovered: tuple[int, int, int, int] | None = None   # seq, published, upstream
+        self._recovered: _Mark | None = None   # the marker of the message to finish
+        self._source: tuple[int, int] | None = None   # the source position: see _Mark
+        self._presence: Any = None
         self._consumer_key = 0
         self._origin: dict[str, Any] = {}
         self._floor = 0
@@ -1029,16 +1115,20 @@ class In(_Bridge):
         self.counters: dict[str, int] = {
                          "events": 0, "messages": 0, "bytes": 0, "duplicates": 0,
                          "lost": 0, "redeliveries": 0, "skipped": 0, "full_waits": 0,
-                         "rewinds": 0}
+                         "rewinds": 0, "gaps": 0, "fetch_errors": 0}
 
     def stats(self) -> dict[str, Any]:
         """Counters since the bridge started: events and messages (batches)
         written to the ring, bytes, redeliveries (messages JetStream delivered
-        again), duplicates (of those, messages already in the ring: skipped),
-        skipped (events already in the ring after a restart), lost (source
-        losses carried to the ring's upstream_lost), full_waits (times the ring
-        was full), lag (messages in the stream not yet delivered, as of the
-        last fetch), events_per_s (since start)."""
+        again), duplicates (messages, or their first events, already in the
+        ring: by stream sequence, or by source sequence), skipped (events
+        already in the ring after a restart), lost (events carried to the
+        ring's upstream_lost: the source's losses, and gaps), gaps (messages
+        after a gap in the source sequences: events the stream no longer held,
+        removed by its limits or a purge), rewinds (the consumer made again
+        to deliver in order), fetch_errors, full_waits (times the ring was
+        full), lag (messages in the stream not yet delivered, as of the last
+        fetch), events_per_s (since start)."""
         c: dict[str, Any] = dict(self.counters)
         c.update(direction="in", stream=self.stream, durable=self.durable,
                  batches=c["messages"], events_per_s=_rate(c["events"], self._started),
@@ -1075,6 +1165,74 @@ class In(_Bridge):
                 return f"start time {t}"
         return None
 
+    def _identity(self, origin: dict[str, Any]) -> int:
+        """The consumer's identity in the marker: the same stream, durable name,
+        filter and start options give the same one (a rewind, which makes the
+        consumer again, keeps it; --reset clears the marker instead)."""
+        text = json.dumps([self.stream, self.durable, self.subject or "",
+                           {k: getattr(v, "value", v) for k, v in origin.items()}],
+                          sort_keys=True, default=str)
+        key = hashlib.blake2b(text.encode(), digest_size=8).digest()
+        return int.from_bytes(key, "little") or 1
+
+    def _valid(self, m: _Mark | None) -> _Mark | None:
+        """The marker if it is of this ring's history (any consumer)."""
+        if m is None or m.instance != self.ring.instance or m.seq == 0:
+            return None
+        if m.published > self.ring.published:
+            return None   # not this ring's history
+        return m
+
+    def _adopt(self, m: _Mark) -> None:
+        self._recovered = m
+        self._done_seq = m.seq - 1
+        self._source = m.after
+
+    async def _api(self, what: str, call: Any) -> Any:
+        """A JetStream API call at start: its errors are BridgeError saying what."""
+        try:
+            return await call
+        except nats.js.errors.NotFoundError:
+            raise
+        except (nats.errors.Error, nats.js.errors.Error, asyncio.TimeoutError) as e:
+            raise BridgeError(f"{what} (stream {self.stream!r}, consumer {self.durable!r}) at "
+                              f"{self.nats_url}: {type(e).__name__}: {e}") from None
+
+    async def _claim(self) -> None:
+        """Refuse to start when another bridge in runs on this consumer (on any
+        machine): each one answers on a subject named after the consumer.
+        (JetStream's own view, a consumer's waiting pulls and acks pending,
+        cannot tell a live bridge that is busy or held by a full ring from a
+        killed one.)"""
+        assert self._nc is not None
+        nc = self._nc
+        subject = f"_RR_BRIDGE.in.{self.stream}.{self.durable}"
+        try:
+            reply = await nc.request(subject, b"", timeout=min(2.0, self.connect_timeout))
+            who = reply.data.decode(errors="replace")
+        except nats.errors.NoRespondersError:
+            who = None
+        except (nats.errors.TimeoutError, asyncio.TimeoutError):
+            who = "it did not answer"
+        except nats.errors.Error as e:
+            raise BridgeError(f"NATS at {self.nats_url}: {type(e).__name__}: {e}") from None
+        if who is not None:
+            raise BridgeError(f"another bridge in is running on the durable consumer "
+                              f"{self.durable!r} of stream {self.stream!r} ({who}): two would "
+                              "split the messages between them. Each destination needs its own "
+                              "consumer (--durable; the default rr-<host>-<ring> is one per "
+                              "machine and ring), or stop the other one first")
+        me = json.dumps({"host": socket.gethostname(), "pid": os.getpid(),
+                         "ring": self.ring.name}).encode()
+
+        async def answer(msg: Msg) -> None:
+            if msg.reply:
+                try:
+                    await nc.publish(msg.reply, me)
+                except nats.errors.Error:
+                    pass
+        self._presence = await nc.subscribe(subject, cb=answer)
+
     async def _consumer(self, js: JetStreamContext) -> JetStreamContext.PullSubscription:
         try:
             await js.stream_info(self.stream)
@@ -1084,30 +1242,50 @@ class In(_Bridge):
                               "or check the name") from None
         except (nats.errors.Error, nats.js.errors.Error) as e:
             raise _check_jetstream_error(e, self.nats_url) from None
+        await self._claim()
+        assert self._marker is not None
+        mark = self._valid(self._marker.read())
         info: api.ConsumerInfo | None
+        if self.reset:
+            try:
+                await self._api("cannot delete the consumer to reset it",
+                                js.delete_consumer(self.stream, self.durable))
+            except nats.js.errors.NotFoundError:
+                pass
+            self._marker.clear()
+            mark = None
         try:
-            info = await js.consumer_info(self.stream, self.durable)
+            info = await self._api("cannot read the consumer",
+                                   js.consumer_info(self.stream, self.durable))
         except nats.js.errors.NotFoundError:
             info = None
-        if info is not None and self.reset:
-            await js.delete_consumer(self.stream, self.durable)
-            info = None
         if info is None:
-            self._consumer_key = int.from_bytes(os.urandom(8), "little") or 1
             self._origin = self._policy()
-            await self._add_consumer(js, self._origin)
+            self._consumer_key = self._identity(self._origin)
+            policy = self._origin
+            if mark is not None and mark.consumer == self._consumer_key:
+                # Made again after it was lost (killed in a rewind, or deleted):
+                # from the message the marker names, and nothing before it.
+                policy = {"deliver_policy": api.DeliverPolicy.BY_START_SEQUENCE,
+                          "opt_start_seq": mark.seq}
+                self._adopt(mark)
+            elif mark is not None:
+                raise BridgeError(
+                    f"the durable consumer {self.durable!r} of stream {self.stream!r} is gone, "
+                    f"and the marker {self.marker_path} says it fed this ring with other "
+                    "start options than asked: start with the options it was started with "
+                    "(it is made again where the ring is), or reset (--reset, or "
+                    "In(reset=True)) to start again as asked")
+            await self._api("cannot create the consumer", self._add_consumer(js, policy))
             return await js.pull_subscribe_bind(self.durable, self.stream)
-        # The consumer's identity and the options it was made with: in its
-        # description when this bridge made it (a rewind makes it again).
+        # The options the consumer was made with: in its description when this
+        # bridge made it (a rewind makes it again, with the same description).
         try:
             desc = json.loads(info.config.description or "")
-            self._consumer_key = int(desc["rusted_ring_bridge"])
             origin = desc["policy"]
+            if not isinstance(origin, dict):
+                raise TypeError
         except (ValueError, KeyError, TypeError):
-            created = str(getattr(info, "created", "") or "")
-            key = hashlib.blake2b(f"{self.stream}\0{self.durable}\0{created}".encode(),
-                                  digest_size=8).digest()
-            self._consumer_key = int.from_bytes(key, "little") or 1
             origin = {"deliver_policy": getattr(info.config.deliver_policy, "value",
                                                 info.config.deliver_policy),
                       "opt_start_seq": info.config.opt_start_seq,
@@ -1116,6 +1294,7 @@ class In(_Bridge):
                                                        datetime.datetime)
                                          else info.config.opt_start_time)}
         self._origin = origin
+        self._consumer_key = self._identity(origin)
         self.ack_wait = float(info.config.ack_wait or self.ack_wait)
         if self._asked():
             why = self._conflict(origin)
@@ -1126,52 +1305,79 @@ class In(_Bridge):
                     "without --from-start/--from-sequence/--from-time. To start it again as "
                     "asked, reset it (--reset, or In(reset=True); or `nats consumer rm "
                     f"{self.stream} {self.durable}`), or use another --durable")
+        if mark is not None and mark.consumer == self._consumer_key:
+            self._adopt(mark)
         floor = info.ack_floor.stream_seq if info.ack_floor else 0
         self._floor = int(floor or 0)
         if info.num_ack_pending:
             # Messages a killed bridge took and did not ack would come again only
             # after the ack wait, behind newer ones: start again from the floor.
-            return await self._rewind(js)
+            return await self._rewind(js, None)
         return await js.pull_subscribe_bind(self.durable, self.stream)
 
     async def _add_consumer(self, js: JetStreamContext, policy: dict[str, Any]) -> None:
-        desc = json.dumps({"rusted_ring_bridge": str(self._consumer_key),
-                           "policy": self._origin_json()})
+        desc = json.dumps({"rusted_ring_bridge": 2, "policy": self._origin_json()})
         cfg = api.ConsumerConfig(durable_name=self.durable, ack_policy=api.AckPolicy.EXPLICIT,
                                  ack_wait=self.ack_wait, max_deliver=-1, description=desc,
                                  max_ack_pending=max(64, 4 * self.batch),
                                  filter_subject=self.subject, **policy)
         await js.add_consumer(self.stream, config=cfg)
 
-    async def _rewind(self, js: JetStreamContext) -> JetStreamContext.PullSubscription:
+    async def _rewind(self, js: JetStreamContext, sub: JetStreamContext.PullSubscription | None
+                      ) -> JetStreamContext.PullSubscription:
         """Make the consumer again, delivering from the first message not yet
         done: so the stream comes in order after messages went astray (a killed
-        bridge's, or lost in a reconnect)."""
+        bridge's, or lost in a reconnect). Failed calls are tried again for a
+        while (BridgeError then); a bridge killed in between makes the consumer
+        again at start, from the marker's message."""
         done = max(self._done_seq, self._floor)
-        try:
-            await js.delete_consumer(self.stream, self.durable)
-        except nats.js.errors.NotFoundError:
-            pass
+        if sub is not None:
+            try:
+                await sub.unsubscribe()
+            except (nats.errors.Error, nats.js.errors.Error):
+                pass
         policy = (self._origin if done == 0 else
                   {"deliver_policy": api.DeliverPolicy.BY_START_SEQUENCE,
                    "opt_start_seq": done + 1})
-        await self._add_consumer(js, policy)
+        stopping = self._stop_event()
+        deadline = time.monotonic() + 2 * self.connect_timeout
+        delay = 0.05
+        deleted = False
+        while True:
+            try:
+                if not deleted:
+                    try:
+                        await js.delete_consumer(self.stream, self.durable)
+                    except nats.js.errors.NotFoundError:
+                        pass
+                    deleted = True
+                await self._add_consumer(js, policy)
+                break
+            except (nats.errors.Error, nats.js.errors.Error, asyncio.TimeoutError) as e:
+                if time.monotonic() > deadline or stopping.is_set():
+                    raise BridgeError(
+                        f"cannot make the durable consumer {self.durable!r} of stream "
+                        f"{self.stream!r} again (to deliver from message {done + 1} on): "
+                        f"{type(e).__name__}: {e}. Start bridge in again: it makes it again "
+                        "from its marker") from None
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 1.0)
         self._cseq = 0
         self.counters["rewinds"] += 1
         return await js.pull_subscribe_bind(self.durable, self.stream)
 
-    def _recover(self) -> None:
-        assert self._marker is not None
-        m = self._marker.read()
-        if m is None:
-            return
-        instance, consumer, seq, published, upstream = m
-        if consumer != self._consumer_key or instance != self.ring.instance or seq == 0:
-            return
-        if published > self.ring.published:
-            return   # not this ring's history
-        self._recovered = (seq, published, upstream, 0)
-        self._done_seq = seq - 1
+    async def _check_consumer(self, js: JetStreamContext) -> None:
+        """BridgeError if the consumer is gone (a fetch then only times out)."""
+        try:
+            info = await js.consumer_info(self.stream, self.durable)
+        except nats.js.errors.NotFoundError:
+            raise BridgeError(f"the durable consumer {self.durable!r} of stream "
+                              f"{self.stream!r} was deleted while bridge in ran (by hand, or "
+                              "by a bridge in started with --reset); start bridge in again: "
+                              "it makes the consumer again from its marker") from None
+        except (nats.errors.Error, nats.js.errors.Error, asyncio.TimeoutError):
+            return   # not known now: asked again later
+        self._lag = int(info.num_pending or 0)
 
     async def run(self) -> None:
         """Fetch and write until stop() (BridgeError for a message it cannot
@@ -1183,20 +1389,34 @@ class In(_Bridge):
             js = await self._open(f"rusted_ring bridge in {self.stream}")
             self._marker = _Marker(self.marker_path)
             sub = await self._consumer(js)
-            self._recover()
             self.started.set()
+            idle = 0
+            errors = 0
             while not stopping.is_set():
                 if self.ring.closed:
                     return
                 try:
                     msgs = await sub.fetch(self.batch, timeout=0.5)
                 except (nats.errors.TimeoutError, asyncio.TimeoutError):
+                    idle += 1
+                    if idle % 4 == 0:
+                        await self._check_consumer(js)
                     continue
-                except (nats.errors.Error, nats.js.errors.Error):
+                except (nats.errors.Error, nats.js.errors.Error) as e:
                     if stopping.is_set():
                         return
-                    await asyncio.sleep(0.1)   # reconnecting
+                    self.counters["fetch_errors"] += 1
+                    errors += 1
+                    if self._nc is not None and self._nc.is_connected:
+                        await self._check_consumer(js)
+                        if errors >= 20:
+                            raise BridgeError(
+                                f"fetching from the durable consumer {self.durable!r} of "
+                                f"stream {self.stream!r} failed {errors} times in a row: "
+                                f"{type(e).__name__}: {e}") from None
+                    await asyncio.sleep(min(0.05 * errors, 1.0))   # (or reconnecting)
                     continue
+                idle = errors = 0
                 self._held = list(msgs)
                 while self._held:
                     msg = self._held[0]
@@ -1205,7 +1425,7 @@ class In(_Bridge):
                         # delivered messages went astray (a reconnect): they would
                         # come again only after the ack wait, behind these
                         self._held = []
-                        sub = await self._rewind(js)
+                        sub = await self._rewind(js, sub)
                         break
                     self._cseq = cseq
                     if not await self._take(msg):
@@ -1217,6 +1437,12 @@ class In(_Bridge):
                         pass   # delivered again later, and skipped
         finally:
             self._running = False
+            if self._presence is not None:
+                presence, self._presence = self._presence, None
+                try:
+                    await presence.unsubscribe()
+                except (nats.errors.Error, nats.js.errors.Error):
+                    pass
             if self._marker is not None:
                 self._marker.close()
                 self._marker = None
@@ -1243,34 +1469,57 @@ class In(_Bridge):
                               f"{self.slot_size}-byte slots; nothing of it was written (create "
                               "the ring with larger slots)")
         n = len(frame)
-        skip = 0
-        note = frame.lost
-        rec = self._recovered
-        if rec is not None and rec[0] == seq:
-            _, published, upstream, _ = rec
-            skip = min(n, self.ring.published - published)
-            if note and _upstream_lost(self.ring) > upstream:
-                note = 0   # noted before the restart
-            self.counters["skipped"] += skip
-            start_published = published
-            start_upstream = upstream
+        rec = self._recovered if (self._recovered is not None
+                                  and self._recovered.seq == seq) else None
+        before = rec.before if rec is not None else self._source
+        # Source sequences: of one source instance, each event once and in order.
+        drop = gap = 0
+        first = frame.first_sequence
+        if before is not None and before[0] == frame.instance:
+            if first < before[1]:
+                drop = min(n, before[1] - first)       # already in the ring
+            elif first > before[1]:
+                gap = first - before[1]                # no longer in the stream
+            after = (frame.instance, max(before[1], first + n))
         else:
-            start_published = self.ring.published
-            start_upstream = _upstream_lost(self.ring) if note else 0
+            after = (frame.instance, first + n)   # the first message, or a new source ring
+        if drop == n:
+            self.counters["duplicates"] += 1
+            self._recovered = None
+            self._done_seq = seq
+            return True
+        if drop:
+            self.counters["duplicates"] += 1
+        note = min((frame.lost if not drop else 0) + gap, _MAX_LOST)
+        skip = drop
+        if rec is not None:
+            skip = drop + min(n - drop, self.ring.published - rec.published)
+            if note and _upstream_lost(self.ring) > rec.upstream:
+                note = 0   # noted before the restart
+            self.counters["skipped"] += skip - drop
+            mark = rec
+        else:
+            mark = _Mark(self.ring.instance, self._consumer_key, seq, self.ring.published,
+                         _upstream_lost(self.ring) if note else 0, before, after)
             assert self._marker is not None
-            self._marker.write(self.ring.instance, self._consumer_key, seq, start_published,
-                               start_upstream)
+            self._marker.write(mark)
         self._recovered = None
-        if note:
-            self.writer.note_lost(note)
-            self.counters["lost"] += note
-        if not await self._write(frame, skip, seq):
-            # stopped with the ring full: the marker lets a restart go on
-            self._recovered = (seq, start_published, start_upstream, 0)
+        try:
             if note:
-                self._recovered = (seq, start_published, _upstream_lost(self.ring) - 1, 0)
-            return False
+                self.writer.note_lost(note)
+                self.counters["lost"] += note
+                if gap:
+                    self.counters["gaps"] += 1
+            if not await self._write(frame, skip, seq):
+                # stopped with the ring full: the marker lets a restart go on
+                self._recovered = mark
+                return False
+        except RingClosed:
+            raise BridgeError(f"the destination ring {self.ring.name!r} was closed while "
+                              f"stream {self.stream!r}'s message {seq} was written into it; "
+                              "that message is not acked") from None
         self._done_seq = seq
+        self._source = after
         self.counters["events"] += n - skip
         self.counters["messages"] += 1
         self.counters["bytes"] += len(msg.data)

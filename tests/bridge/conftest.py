@@ -61,6 +61,21 @@ def pytest_collection_modifyitems(config, items):
         item.add_marker(pytest.mark.skip(reason=why))
 
 
+def need_lua():
+    """Skip (saying what is missing) without the Lua interpreter or the built Lua
+    module (`make lua`); a failure instead under RR_REQUIRE_NATS=1 (CI)."""
+    missing = [what for what, ok in ((f"the Lua interpreter {LUA!r}", shutil.which(LUA)),
+                                     (f"the Lua module {LUA_BUILD / 'rusted_ring.so'} "
+                                      "(make lua)", (LUA_BUILD / "rusted_ring.so").exists()))
+               if not ok]
+    if not missing:
+        return
+    why = " and ".join(missing) + " not found"
+    if os.environ.get("RR_REQUIRE_NATS") == "1":
+        pytest.fail(f"RR_REQUIRE_NATS=1 but {why}")
+    pytest.skip(why)
+
+
 def scaled(n, least=1):
     return max(least, int(n * SCALE))
 

@@ -65,6 +65,12 @@ async def stream_exists(url, stream):
         await nc.close()
 
 
+def default_durable(ring_name):
+    """The consumer `bridge in` uses on this machine by default."""
+    import socket
+    return bridge._consumer_name(ring_name, socket.gethostname())
+
+
 async def consumer_idle(url, stream, durable):
     import nats
     nc = await nats.connect(url)

@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 
 import rusted_ring as rr
-from conftest import (LIMIT, LUA, PYTHON, CHILD_ENV, REPO, Collector, Feeder, scaled,
-                      wait_until)
-from test_bridge import consumer_idle, run, stream_exists, stream_sequences
+from conftest import (LIMIT, LUA, PYTHON, CHILD_ENV, REPO, Collector, Feeder, need_lua,
+                      scaled, wait_until)
+from test_bridge import consumer_idle, default_durable, run, stream_exists, stream_sequences
 
 KILLS = 10
 
@@ -60,7 +60,7 @@ def _kill_run(server, shm, bridges, victim):
     procs["out"].kill(signal.SIGTERM)
     rc, err = procs["out"].finish()
     assert rc == 0, err
-    wait_until(lambda: run(consumer_idle(server.url, stream, "rr-" + dst_name)), LIMIT,
+    wait_until(lambda: run(consumer_idle(server.url, stream, default_durable(dst_name))), LIMIT,
                "bridge in to take every message")
     procs["in"].kill(signal.SIGTERM)
     rc, err = procs["in"].finish()
@@ -84,6 +84,7 @@ def test_bridge_in_killed_at_ten_random_points_loses_and_duplicates_nothing(serv
 
 def test_a_lua_writer_through_the_python_bridges_to_a_lua_reader(server, shm, bridges):
     """Variable-length payloads with their event types, checked by the Lua reader."""
+    need_lua()
     n = scaled(20_000, 2_000)
     src_name, dst_name = shm("lsrc"), shm("ldst")
     rr.Ring.create_shared(src_name, 96, 4096)
@@ -146,7 +147,7 @@ def test_bridge_in_replays_from_a_sequence_and_resumes_when_started_again(server
     assert col.count == 1000
     # the same options again: resumes (nothing more to deliver), does not replay
     b = bridges(*args)
-    wait_until(lambda: run(consumer_idle(server.url, "CLIRP", "rr-" + name)), LIMIT, "bridge in")
+    wait_until(lambda: run(consumer_idle(server.url, "CLIRP", default_durable(name))), LIMIT, "bridge in")
     b.kill(signal.SIGTERM)
     rc, err = b.finish()
     assert rc == 0 and ring.published == 700, err

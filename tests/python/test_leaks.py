@@ -95,7 +95,12 @@ def assert_flat(run, cycles):
         rss_grown = rss() - rss_before
     finally:
         tracemalloc.stop()
-    assert min(grown) < PY_BOUND, f"Python bytes kept by each half of {cycles} cycles: {grown}"
+    # A longer run may keep more of the interpreter's and NumPy's own slow-filling
+    # caches (13-20 KiB seen over 10^4 block cycles with as_array, in either build),
+    # so its bound grows with it, staying a quarter of what one 16-byte object kept
+    # per cycle would add: such a leak is still 4 times the bound.
+    py_bound = max(PY_BOUND, (cycles // 2) * 16 // 4)
+    assert min(grown) < py_bound, f"Python bytes kept by each half of {cycles} cycles: {grown}"
     assert not heap_grown or min(heap_grown) < HEAP_BOUND, \
         f"C heap bytes kept by each half of {cycles} cycles: {heap_grown}"
     assert UNDER_ASAN or rss_grown < RSS_BOUND, \
