@@ -217,7 +217,8 @@ def test_a_bridge_out_stopped_twice_while_the_server_is_down_exits_and_its_resta
         return [r["lag"] for r in ring.stats()["readers"] if r["name"] == "bridge>P"]
 
     def stored(n):
-        return lambda: len(run(stream_sequences(server.url, "P"))) >= n
+        return lambda: (run(stream_exists(server.url, "P"))
+                        and len(run(stream_sequences(server.url, "P"))) >= n)
 
     out = bridges(*args)
     wait_until(lambda: lag() == [0], LIMIT, "bridge out's reader")
