@@ -416,6 +416,11 @@ class _Refused(Exception):
         self.code, self.err_code, self.description = code, err_code, description
 
 
+def _retrieve(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled():
+        future.exception()
+
+
 # err_codes of a refused expectation (Nats-Expected-Last-Msg-Id, -Last-Sequence):
 # the chain was broken (a publish lost), not the message
 _CHAIN_BROKEN = (10070, 10071)
@@ -777,6 +782,7 @@ class Out(_Bridge):
         self._reply_n += 1
         token = str(self._reply_n)
         future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        future.add_done_callback(_retrieve)   # its error is taken in order (_take_ack), or not at all
         self._replies[token] = future
         self._in_flight.append(s)        # (before the await: never dropped unreleased)
         s.future = future
