@@ -132,11 +132,24 @@ static void reader_apply_pending(ReaderObject *self)
     self->npending = 0;
 }
 
+/* A durable reader closed while events of it were still held parks at the
+ * place it had when close() was called: what it had not released by then
+ * comes again to whoever resumes it, so events let go of after the close
+ * (a program dropping the blocks it never finished with) give their holds
+ * back to nobody -- the core closes it with those holds in place, and its
+ * gate, which they keep back, is where it parks. */
+static inline int reader_keeps_place(ReaderObject *self)
+{
+    return self->closed && self->r && rr_reader_durable(self->r);
+}
+
 /* An event that pinned a slot is going: release it now, or queue the release
  * for the thread waiting in this reader. */
 static void reader_release(ReaderObject *self, uint64_t seq)
 {
-    if (self->waiting) {
+    if (reader_keeps_place(self)) {
+        /* nothing to queue or release: see reader_keeps_place */
+    } else if (self->waiting) {
         if (self->npending == self->pending_cap) {
             size_t cap = self->pending_cap ? 2 * self->pending_cap : 16;
             uint64_t *p = PyMem_Realloc(self->pending, cap * sizeof *p);
@@ -1196,6 +1209,11 @@ void rrpy_reader_apply_pending(ReaderObject *self) { reader_apply_pending(self);
  * sequence queued for the thread waiting in this reader. */
 void rrpy_reader_release_range(ReaderObject *self, uint64_t first, uint64_t n)
 {
+    if (reader_keeps_place(self)) {
+        self->nheld -= (Py_ssize_t)n;
+        reader_finish_close(self);
+        return;
+    }
     if (self->waiting) {
         for (uint64_t i = 0; i < n; i++)
             reader_release(self, first + i);

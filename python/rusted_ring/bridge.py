@@ -588,13 +588,19 @@ class Out(_Bridge):
             self._held = None
         self._in_flight.clear()
         self._replies.clear()
+        if any(not b.released for b in self._unacked):
+            # Closed now, the reader keeps its place at the first event the
+            # stream may lack (a durable one parks there); a block released
+            # after its reader closed no longer moves that place, so the
+            # program may drop this Out and its blocks.
+            self.reader.close()
 
     def unreleased(self) -> int:
         """Events taken from the reader that the stream may lack, held back
         (not released) by this Out after a stop() that gave up waiting for
-        their acks, or a cancelled run(). Their blocks are never released:
-        end the process with the reader open (a durable reader then resumes
-        at them), since a block let go of releases its events."""
+        their acks, or a cancelled run(). Out then closes its reader before
+        anything can release them, so a durable reader parks at the first
+        of them and its next run carries them."""
         held = [b for s in self._in_flight for b in s.blocks] + self._unacked
         if self._held is not None:
             held.append(self._held[0])

@@ -1,6 +1,7 @@
 """Out against a real nats-server: one Out per stream, refused publishes, a
 deleted stream, stop() while the server is down, losses after a restart."""
 import asyncio
+import gc
 import signal
 import time
 
@@ -183,10 +184,11 @@ def test_a_stream_deleted_under_a_running_out_stops_it_with_a_bridge_error(serve
 
 def test_stop_returns_while_the_server_is_down_keeping_what_was_not_acked_unreleased(
         server):
+    ring = rr.Ring(64, 1024)
+
     async def main():
-        ring = rr.Ring(64, 1024)
         w = ring.writer()
-        out = bridge.Out(ring.reader(name="r"), server.url, "D", ack_timeout=1.0)
+        out = bridge.Out(ring.reader(name="r", durable=True), server.url, "D", ack_timeout=1.0)
         task = asyncio.ensure_future(out.run())
         await asyncio.wait_for(out.started.wait(), LIMIT)
         await _publish(out, w, 0, 100)
@@ -204,6 +206,12 @@ def test_stop_returns_while_the_server_is_down_keeping_what_was_not_acked_unrele
     took, unreleased, stats = run(main())
     assert took < 20
     assert unreleased == 100 and stats["events"] == 100, stats
+    # The Out and the blocks it kept are gone: its reader, closed when the
+    # drain gave up, parked at the first event the stream lacks.
+    gc.collect()
+    resumed = ring.reader(name="r", durable=True)
+    block = resumed.next_block(1000)
+    assert block is not None and block.first_sequence == 100 and len(block) == 100
 
 
 def test_a_bridge_out_stopped_twice_while_the_server_is_down_exits_and_its_restart_stores_each_event_once(

@@ -6,6 +6,7 @@ process's death park it, the writer stays held back by it, and the next
 durable reader of its name resumes where it had released. Payloads carry their
 sequence and a checksum; cross-process waits are on conditions with deadlines.
 """
+import gc
 import os
 import signal
 import struct
@@ -74,6 +75,35 @@ def test_a_closed_durable_reader_is_parked_and_resumed_at_its_released_position(
     ring.drop_reader("bridge")
     assert entry(ring, "bridge") is None
     w.add(payload(11), timeout=0)
+
+
+def test_events_and_blocks_let_go_of_after_close_do_not_move_a_durable_readers_place():
+    # close() is the moment that counts: what was not released by then comes
+    # again, even if the program drops the blocks and events it kept afterwards
+    # (their holds keep the slots until then, and then go back to nobody)
+    ring = rr.Ring(16, 32)
+    w = ring.writer()
+    for i in range(20):
+        w.add(payload(i))
+    r = ring.reader(name="d", durable=True)
+    done = r.next_block(5)            # 0..4, released before the close
+    done.release()
+    kept = r.next_block(5)            # 5..9, still referenced at the close
+    ev = r.next()                     # 10, kept too
+    r.close()
+    assert r.closed and ring.stats()["reader_count"] == 1   # pinned until they go
+    del kept, ev
+    gc.collect()
+    assert ring.stats()["readers"][0]["parked"]
+    resumed = ring.reader(name="d", durable=True)
+    assert [seq_of(e) for e in resumed.next_batch(100)] == list(range(5, 20))
+    # a plain reader's held events still release as they go
+    plain = ring.reader()
+    block = plain.next_block(4)
+    plain.close()
+    del block
+    gc.collect()
+    assert ring.stats()["reader_count"] == 1
 
 
 def test_a_parked_reader_drains_a_closed_ring_and_a_new_durable_name_is_refused_there():
