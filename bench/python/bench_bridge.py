@@ -176,7 +176,8 @@ def trial(url, kind, n, rate=None):
                                           env=ENV, stderr=subprocess.DEVNULL))
             wait(lambda: asyncio.run(_exists(url, stream)), "the stream")
             procs.append(subprocess.Popen(PY + ["-m", "rusted_ring", "bridge", "in", "--shared",
-                                                dst_name, "--nats", url, "--stream", stream],
+                                                dst_name, "--nats", url, "--stream", stream,
+                                                "--durable", "rr-" + dst_name],
                                           env=ENV, stderr=subprocess.DEVNULL))
             wait(lambda: asyncio.run(_ready(url, stream, "rr-" + dst_name)), "bridge in")
         else:
