@@ -539,6 +539,9 @@ class Out(_Bridge):
             if not work.done():          # the server does not answer: give up the drain
                 work.cancel()            # (_work keeps what is in flight: _abandon)
                 await asyncio.wait({work})
+                failed = None if work.cancelled() else work.exception()
+                if failed is not None:   # it failed before the cancel() reached it
+                    raise failed
                 return
             await work
         finally:
@@ -550,7 +553,9 @@ class Out(_Bridge):
     async def _work(self, stopping: asyncio.Event) -> None:
         try:
             await self._publishing(stopping)
-        except asyncio.CancelledError:
+        except BaseException:
+            # Cancelled, or stopped by an error (BridgeError, ...): what is in
+            # flight may be missing from the stream; keep it, close the reader.
             self._abandon()
             raise
 
@@ -683,20 +688,42 @@ class Out(_Bridge):
         except FrameError:
             return None
 
-    async def _stream_end(self, js: JetStreamContext, first: bool) -> api.RawStreamMsg | None:
-        """The stream's last message (None: the stream is empty); retried
-        while the server does not answer; BridgeError when the stream is gone."""
+    async def _stream_end(self, js: JetStreamContext, first: bool
+                          ) -> tuple[int, api.RawStreamMsg | None]:
+        """The stream's last sequence and its last message (None: the stream
+        holds no message there: it is empty, was purged, or its limits removed
+        every message; the chain then goes on from that sequence, which
+        JetStream keeps). Retried while the server does not answer, waiting
+        longer each time (up to 1 s); BridgeError when the stream is gone."""
         delay = 0.05
+        missing = -1
         while True:
             try:
                 info = await js.stream_info(self.stream)
                 last_seq = int(info.state.last_seq or 0)
-                if last_seq == 0:
-                    return None
-                return await js.get_msg(self.stream, last_seq)
-            except nats.js.errors.NotFoundError as e:
-                if e.err_code == 10037:      # the message went (deleted, aged out): again
+                if last_seq == 0 or not info.state.messages:
+                    return last_seq, None
+                try:
+                    return last_seq, await js.get_msg(self.stream, last_seq)
+                except nats.js.errors.NotFoundError as e:
+                    if e.err_code != 10037:
+                        raise
+                if missing != last_seq:
+                    # The last message went (aged out, deleted) after stream_info:
+                    # read the stream's state again, once, after a wait.
+                    missing = last_seq
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, 1.0)
                     continue
+                # Still gone (deleted by hand): the last message of the subject
+                # tells whose the stream is; the chain goes on from last_seq.
+                try:
+                    return last_seq, await js.get_last_msg(self.stream, self.subject)
+                except nats.js.errors.NotFoundError as e:
+                    if e.err_code != 10037:
+                        raise
+                    return last_seq, None
+            except nats.js.errors.NotFoundError as e:
                 raise BridgeError(f"stream {self.stream!r} at {self.nats_url} does not exist "
                                   "any more: it was deleted while the bridge ran "
                                   f"({e.description})") from None
@@ -713,8 +740,7 @@ class Out(_Bridge):
             self.counters["resyncs"] += 1
             await asyncio.sleep(self._backoff)
             self._backoff = min(max(self._backoff * 2, 0.01), 1.0)
-        last = await self._stream_end(js, first)
-        last_seq = int(last.seq or 0) if last is not None else 0
+        last_seq, last = await self._stream_end(js, first)
         f = self._ours(last) if last is not None else None
         if first:
             if self._nc is not None:
@@ -724,7 +750,7 @@ class Out(_Bridge):
             if last is not None and f is None and not self.takeover:
                 other = (last.headers or {}).get(_SOURCE)
                 raise BridgeError(
-                    f"stream {self.stream!r} ends with a message (stream sequence {last_seq}) "
+                    f"stream {self.stream!r} ends with a message (stream sequence {last.seq}) "
                     f"from {other or 'another publisher (no ' + _SOURCE + ' header)'}, not "
                     f"from this bridge's source {self.source}: one Out per stream (give each "
                     "ring a stream of its own, or take the stream over: takeover=True, "
@@ -733,7 +759,8 @@ class Out(_Bridge):
             raise BridgeError(f"stream {self.stream!r} at {self.nats_url} was deleted or "
                               f"created again while the bridge ran (it ends at stream "
                               f"sequence {last_seq}, after {self._chain_seq} before)")
-        elif last_seq > self._chain_seq and (f is None or f.instance != self.instance):
+        elif (last is not None and int(last.seq or 0) > self._chain_seq
+              and (f is None or f.instance != self.instance)):
             other = (last.headers or {}).get(_SOURCE) if last is not None else None
             raise BridgeError(f"another publisher ({other or 'no ' + _SOURCE + ' header'}) "
                               f"wrote to stream {self.stream!r} (stream sequence {last_seq}) "
@@ -919,6 +946,16 @@ class Out(_Bridge):
         these events? If it holds others of ours, resync past them."""
         try:
             m = await js.get_msg(self.stream, seq)
+        except nats.js.errors.NotFoundError as e:
+            if e.err_code != 10037:
+                raise _Resync() from None
+            # Stored, then removed (a purge, the stream's limits): what it held
+            # cannot be read, and may have been fewer events. Send it again
+            # under an id naming its count too (In skips what it already has).
+            if "+" in s.msg_id:
+                return          # that one held exactly these events
+            s.msg_id = f"{self.instance}:{s.first}+{s.count}"
+            raise _Resync() from None
         except (nats.errors.Error, nats.js.errors.Error, asyncio.TimeoutError):
             raise _Resync() from None
         f = self._ours(m)

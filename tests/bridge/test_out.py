@@ -157,6 +157,94 @@ def test_a_publish_jetstream_refuses_stops_out_with_its_error_without_waiting_fo
     assert took < 25 and stats["events"] == 20
 
 
+def test_out_stopped_by_a_refused_publish_closes_its_reader_keeping_what_was_not_stored(
+        server):
+    # As a drain that gives up: the blocks of the refused message are kept,
+    # never released, and the durable reader parks at its first event.
+    ring = rr.Ring(64, 1024)
+
+    async def main():
+        nc, js = await _js(server.url)
+        from nats.js import api
+        await js.add_stream(name="FULL2", subjects=["full2"], max_msgs=2,
+                            discard=api.DiscardPolicy.NEW)
+        await nc.close()
+        out = bridge.Out(ring.reader(name="r", durable=True), server.url, "FULL2",
+                         subject="full2", max_events=10, max_in_flight=1, ack_timeout=30.0)
+        task = asyncio.ensure_future(out.run())
+        await asyncio.wait_for(out.started.wait(), LIMIT)
+        ring.writer().add_block(payloads(0, 100))
+        with pytest.raises(bridge.BridgeError):
+            await asyncio.wait_for(task, 25)
+        return out.reader.closed, out.unreleased(), out.stats()["events"]
+
+    closed, unreleased, events = run(main())
+    assert closed and unreleased == 10 and events == 20, (closed, unreleased, events)
+    gc.collect()
+    resumed = ring.reader(name="r", durable=True)
+    block = resumed.next_block(1000)
+    assert block is not None and block.first_sequence == 20, block
+
+
+def test_an_error_of_the_work_raised_as_stop_gives_up_its_drain_is_not_swallowed(server):
+    # The drain's deadline passes; the cancel() that follows finds the work
+    # already failed: run() raises that error instead of returning.
+    async def main():
+        ring = rr.Ring(64, 1024)
+        out = bridge.Out(ring.reader(name="r"), server.url, "NEVER", ack_timeout=0.05)
+
+        async def work(stopping):
+            await stopping.wait()
+            try:
+                await asyncio.sleep(LIMIT)
+            except asyncio.CancelledError:
+                raise bridge.BridgeError("failed while the drain was given up") from None
+        out._work = work
+        task = asyncio.ensure_future(out.run())
+        await _until(lambda: out._running, "run() started")
+        await out.stop()
+        with pytest.raises(bridge.BridgeError, match="drain was given up"):
+            await asyncio.wait_for(task, LIMIT)
+
+    run(main())
+
+
+async def _purge_and_restart(server, stream, running):
+    ring = rr.Ring(64, 1024)
+    w = ring.writer()
+    out = bridge.Out(ring.reader(name="r", durable=True), server.url, stream, ack_timeout=5.0)
+    task = asyncio.ensure_future(out.run())
+    await asyncio.wait_for(out.started.wait(), LIMIT)
+    await _publish(out, w, 0, 100)
+    if not running:
+        await out.close()
+        await task
+        out.reader.close()    # parks: the next one resumes at event 100
+    nc, js = await _js(server.url)
+    await js.purge_stream(stream)
+    info = await js.stream_info(stream)
+    assert info.state.messages == 0 and info.state.last_seq >= 1
+    await nc.close()
+    if not running:
+        out = bridge.Out(ring.reader(name="r", durable=True), server.url, stream,
+                         ack_timeout=5.0)
+        task = asyncio.ensure_future(out.run())
+        await asyncio.wait_for(out.started.wait(), LIMIT)
+    await _publish(out, w, 100, 100)
+    await out.stop()
+    await asyncio.wait_for(task, LIMIT)
+    await out.close()
+    return [s for _, _, s in await _stream_events(server.url, stream)]
+
+
+def test_out_restarted_on_a_purged_stream_starts_and_carries_the_new_events(server):
+    assert run(_purge_and_restart(server, "PURGED", running=False)) == list(range(100, 200))
+
+
+def test_a_running_out_goes_on_after_its_stream_is_purged(server):
+    assert run(_purge_and_restart(server, "PURGED2", running=True)) == list(range(100, 200))
+
+
 def test_a_stream_deleted_under_a_running_out_stops_it_with_a_bridge_error(server):
     async def main():
         ring = rr.Ring(64, 1024)
