@@ -1262,7 +1262,8 @@ class In(_Bridge):
         except nats.errors.NoRespondersError:
             who = None
         except (nats.errors.TimeoutError, asyncio.TimeoutError):
-            who = "it did not answer"
+            who = ("it did not answer: if it was killed a moment ago, the server may not "
+                   "have noticed yet; try again in a few seconds")
         except nats.errors.Error as e:
             raise BridgeError(f"NATS at {self.nats_url}: {type(e).__name__}: {e}") from None
         if who is not None:
@@ -1271,16 +1272,76 @@ class In(_Bridge):
                               "split the messages between them. Each destination needs its own "
                               "consumer (--durable; the default rr-<host>-<ring> is one per "
                               "machine and ring), or stop the other one first")
-        me = json.dumps({"host": socket.gethostname(), "pid": os.getpid(),
-                         "ring": self.ring.name}).encode()
+        # Two started at the same moment may both have found nobody: each
+        # subscribes, then asks again, and of those that see each other the
+        # lower (start time, nonce) runs. One that is already running (its
+        # check done) always wins; a rival also shows itself by its request.
+        key = [time.time(), int.from_bytes(os.urandom(8), "little")]
+        me = {"host": socket.gethostname(), "pid": os.getpid(), "ring": self.ring.name,
+              "key": key}
+        state: dict[str, Any] = {"running": False, "rivals": [], "mine": asyncio.Event()}
+
+        def other(data: bytes) -> dict[str, Any] | None:
+            try:
+                o = json.loads(data)
+            except ValueError:
+                return None
+            if not isinstance(o, dict) or o.get("key") == key:
+                return None
+            return o
 
         async def answer(msg: Msg) -> None:
+            o = other(msg.data) if msg.data else None
+            if o is not None and not state["running"]:
+                state["rivals"].append(o)
             if msg.reply:
                 try:
-                    await nc.publish(msg.reply, me)
+                    await nc.publish(msg.reply, json.dumps(
+                        dict(me, running=state["running"])).encode())
                 except nats.errors.Error:
                     pass
+
+        async def reply(msg: Msg) -> None:
+            o = other(msg.data)
+            if o is None:
+                state["mine"].set()
+            else:
+                state["rivals"].append(o)
         self._presence = await nc.subscribe(subject, cb=answer)
+        inbox = nc.new_inbox()
+        replies = await nc.subscribe(inbox, cb=reply)
+        try:
+            await nc.publish(subject, json.dumps(me).encode(), reply=inbox)
+            # Our own answer has made the round trip: a rival's, sent at
+            # once too, comes within moments of it.
+            try:
+                await asyncio.wait_for(state["mine"].wait(), min(2.0, self.connect_timeout))
+            except asyncio.TimeoutError:
+                pass
+            await asyncio.sleep(0.2)
+        except nats.errors.Error as e:
+            raise BridgeError(f"NATS at {self.nats_url}: {type(e).__name__}: {e}") from None
+        finally:
+            try:
+                await replies.unsubscribe()
+            except nats.errors.Error:
+                pass
+        beaten = [o for o in state["rivals"]
+                  if o.get("running") or (isinstance(o.get("key"), list) and o["key"] < key)]
+        if beaten:
+            presence, self._presence = self._presence, None
+            try:
+                await presence.unsubscribe()
+            except nats.errors.Error:
+                pass
+            o = beaten[0]
+            raise BridgeError(f"another bridge in started at the same time on the durable "
+                              f"consumer {self.durable!r} of stream {self.stream!r} "
+                              f"(host {o.get('host')}, pid {o.get('pid')}, ring "
+                              f"{o.get('ring')!r}) and runs: two would split the messages "
+                              "between them. Each destination needs its own consumer "
+                              "(--durable)")
+        state["running"] = True
 
     async def _consumer(self, js: JetStreamContext) -> JetStreamContext.PullSubscription:
         try:

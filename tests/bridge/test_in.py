@@ -145,6 +145,35 @@ def test_a_second_bridge_in_on_the_same_consumer_is_refused_saying_why(server):
     run(main())
 
 
+def test_two_bridges_in_started_at_the_same_moment_on_one_consumer_leave_one_running(server):
+    async def main():
+        await publish_frames(server.url, "TWIN", [(0, 100)])
+        outcomes = []
+        for round_ in range(3):
+            ins = [bridge.In(rr.Ring(64, 4096, name=f"twin-{round_}-{side}").writer(),
+                             server.url, "TWIN", durable=f"twin{round_}",
+                             marker=f"{server.store}/m-twin{round_}{side}") for side in "ab"]
+            got = await asyncio.gather(*(started(i) for i in ins), return_exceptions=True)
+            outcomes.append([g if isinstance(g, BaseException) else None for g in got])
+            for i, g in zip(ins, got):
+                if not isinstance(g, BaseException):
+                    assert not g.done()
+                    await until(lambda: i.stats()["events"] == 100, "the winner's events", [g])
+                await i.close()
+                if not isinstance(g, BaseException):
+                    await g
+        return outcomes
+
+    for a, b in run(main()):
+        errors = [e for e in (a, b) if e is not None]
+        assert len(errors) == 1, (a, b)
+        assert isinstance(errors[0], bridge.BridgeError), errors
+        says = str(errors[0])
+        assert "another bridge in" in says and "ring 'twin-" in says, says
+        loser = "a" if a is not None else "b"
+        assert f"-{loser}'" not in says, says
+
+
 def test_a_second_bridge_in_on_the_same_marker_is_refused_by_its_lock(server):
     async def main():
         await publish_frames(server.url, "LOCK", [(0, 100)])
