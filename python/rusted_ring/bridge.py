@@ -45,7 +45,9 @@ and after any failed publish the bridge reads the stream's last message:
 events of this ring instance up to its last sequence are in the stream and
 are released without being published again.
 
-One Out per stream. A stream whose last message comes from another source
+One Out per stream. Out knows its own messages by ``Rr-Source`` (host name
+and ring name): after the source host is renamed, start it once with
+``takeover=True``. A stream whose last message comes from another source
 (another host or ring) is refused at start, naming both, unless
 ``takeover=True`` (``--takeover``); a message of another source appearing
 while the bridge runs stops it (BridgeError). The same source with another
@@ -53,30 +55,43 @@ ring instance (the ring was created again) starts a fresh chain. A refused
 publish (a message too large, a full stream, a deleted stream) stops the
 bridge with BridgeError naming the server's error; a refused expectation
 (the chain broken by a lost publish) makes it read the stream's end again,
-waiting longer each time (up to 1 s).
+waiting longer each time (up to 1 s). A stream that holds no message at
+its end (purged, or every message removed by its limits) goes on from its
+last sequence; a publish JetStream calls a duplicate of a message it no
+longer holds is sent again under ``<instance>:<first>+<count>``.
 
 Exactly once into the ring (``In``). Messages are taken in stream order and
 acked once all their events are published to the ring. Before it writes a
-message's first event, the bridge writes a marker (an 80-byte file, by default
+message's first event, the bridge writes a marker (a 96-byte file, by default
 ``/dev/shm/rusted_ring.bridge.<ring>.<consumer>``; ``marker=`` chooses),
 locked (flock) while a bridge runs: the destination ring's instance, the
 consumer's identity (a hash of the stream, the durable name, the filter and
 the start options: the same after a rewind, which makes the consumer again),
 the message's stream sequence M, ``ring.published`` and the ring's
-``upstream_lost`` before M, and the source position (source ring instance,
-next source sequence) before and after M. After a restart, a redelivered
+``upstream_lost`` before M, the source position (source ring instance,
+next source sequence) before and after M, the stream's incarnation (its
+creation time) and M's events to write. After a restart, a redelivered
 message before M is skipped, and of M only the events not yet in the ring
 (``ring.published`` minus the marker's) are written; a consumer that is gone
 (deleted by hand, or the bridge killed while it made it again) is made again
-at M. This needs the bridge to be the destination ring's only writer. A
+at M. A stream deleted and made again since (another incarnation) voids M
+and ``ring.published``: only the source position holds, so the new stream
+is read from its start (or as asked) and its events already in the ring are
+skipped by source sequence, nothing counted lost that is not. This needs the
+bridge to be the destination ring's only writer. A
 destination ring created again (a new instance) makes the marker void;
 ``reset=True`` clears it.
 
 One consumer per destination: the default durable name is
 ``rr-<host>-<ring>``, and a bridge refuses to start on a consumer another
 bridge in runs on (each answers on ``_RR_BRIDGE.in.<stream>.<durable>``; a
-killed one stops answering when its connection drops). A deleted consumer
-stops a running bridge with BridgeError.
+killed one stops answering when its connection drops, which the server may
+notice only a few seconds later: until then a restart is refused with "it
+did not answer", and trying again shortly after succeeds). Two started at
+the same moment both subscribe, then ask again: of those that see each
+other the one with the lower (start time, random nonce) runs, one already
+running always does, and the other stops with BridgeError naming it. A
+deleted consumer stops a running bridge with BridgeError.
 
 Source sequences. The bridge keeps the source position: of one source ring
 instance, events at or before it are skipped (``duplicates``: a message
@@ -154,8 +169,10 @@ HEADER_SIZE = _HEADER.size   # 40
 """Bytes before the event types."""
 _U8 = np.dtype(np.uint8)
 _U32 = np.dtype("<u4")
-_MARKER = struct.Struct("<8s9Q")
-_MARKER_MAGIC = b"RRBMARK2"
+_MARKER = struct.Struct("<8s11Q")
+_MARKER_MAGIC = b"RRBMARK3"
+_MARKER_V2 = struct.Struct("<8s9Q")    # (no stream incarnation: read as the same one)
+_MARKER_V2_MAGIC = b"RRBMARK2"
 _MAX_LOST = 2**63 - 1   # what Writer.note_lost takes at most
 
 
@@ -1022,6 +1039,33 @@ class _Mark:
     # and after it; None before the first message (after a --from-* start or --reset).
     before: tuple[int, int] | None
     after: tuple[int, int] | None
+    # The stream's incarnation (its creation time, microseconds since the
+    # epoch; 0: unknown) and the events of M to write (those not already in
+    # the ring by their source sequence).
+    created: int = 0
+    count: int = 0
+
+
+def _micros(t: datetime.datetime | None) -> int:
+    """A stream's creation time in microseconds since the epoch (0: unknown)."""
+    if t is None:
+        return 0
+    if t.tzinfo is None:
+        t = t.replace(tzinfo=datetime.timezone.utc)
+    epoch = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
+    return max(0, (t - epoch) // datetime.timedelta(microseconds=1))
+
+
+def _position(m: _Mark, published: int) -> tuple[int, int] | None:
+    """The source position after what of the marker's message M is in the
+    ring (ring.published minus the marker's): M's events to write are the
+    last m.count source sequences before m.after."""
+    k = published - m.published
+    if k <= 0 or m.after is None:
+        return m.before
+    if not m.count or k >= m.count:
+        return m.after
+    return (m.after[0], m.after[1] - m.count + k)
 
 
 class _Marker:
@@ -1050,21 +1094,26 @@ class _Marker:
             data = os.pread(self.fd, _MARKER.size, 0)
         except OSError as e:
             raise BridgeError(f"cannot read the marker file {self.path}: {e.strerror}") from None
-        if len(data) != _MARKER.size:
-            return None
-        magic, instance, consumer, seq, published, upstream, bi, bn, ai, an = \
-            _MARKER.unpack(data)
-        if magic != _MARKER_MAGIC:
+        if len(data) == _MARKER.size and data[:8] == _MARKER_MAGIC:
+            (_, instance, consumer, seq, published, upstream, bi, bn, ai, an, created,
+             count) = _MARKER.unpack(data)
+        elif len(data) == _MARKER_V2.size and data[:8] == _MARKER_V2_MAGIC:
+            _, instance, consumer, seq, published, upstream, bi, bn, ai, an = \
+                _MARKER_V2.unpack(data)
+            created = count = 0
+        else:
             return None
         return _Mark(instance, consumer, seq, published, upstream,
-                     (bi, bn) if bi or bn else None, (ai, an) if ai or an else None)
+                     (bi, bn) if bi or bn else None, (ai, an) if ai or an else None,
+                     created, count)
 
     def write(self, m: _Mark) -> None:
-        # One pwrite of 80 bytes: a process killed anywhere leaves it done or not done.
+        # One pwrite of 96 bytes: a process killed anywhere leaves it done or not done.
         b, a = m.before or (0, 0), m.after or (0, 0)
         try:
             os.pwrite(self.fd, _MARKER.pack(_MARKER_MAGIC, m.instance, m.consumer, m.seq,
-                                            m.published, m.upstream, b[0], b[1], a[0], a[1]), 0)
+                                            m.published, m.upstream, b[0], b[1], a[0], a[1],
+                                            m.created, m.count), 0)
         except OSError as e:
             raise BridgeError(f"cannot write the marker file {self.path}: {e.strerror}; "
                               "nothing of the message was written") from None
@@ -1154,6 +1203,7 @@ class In(_Bridge):
         self._source: tuple[int, int] | None = None   # the source position: see _Mark
         self._presence: Any = None
         self._consumer_key = 0
+        self._created = 0                  # the stream's incarnation (_micros)
         self._origin: dict[str, Any] = {}
         self._floor = 0
         self._cseq = 0
@@ -1345,7 +1395,7 @@ class In(_Bridge):
 
     async def _consumer(self, js: JetStreamContext) -> JetStreamContext.PullSubscription:
         try:
-            await js.stream_info(self.stream)
+            sinfo = await js.stream_info(self.stream)
         except nats.js.errors.NotFoundError:
             raise BridgeError(f"no JetStream stream named {self.stream!r} at {self.nats_url}: "
                               "start `bridge out` for it first (it creates the stream), "
@@ -1355,6 +1405,15 @@ class In(_Bridge):
         await self._claim()
         assert self._marker is not None
         mark = self._valid(self._marker.read())
+        self._created = _micros(sinfo.created)
+        if mark is not None and mark.created and self._created and \
+                mark.created != self._created:
+            # The stream was deleted and made again since the marker: its
+            # sequences and consumers are not the marker's. Only the source
+            # position holds: events already in the ring are skipped by their
+            # source sequences, and nothing is counted lost that is not.
+            self._source = _position(mark, self.ring.published)
+            mark = None
         info: api.ConsumerInfo | None
         if self.reset:
             try:
@@ -1610,7 +1669,8 @@ class In(_Bridge):
             mark = rec
         else:
             mark = _Mark(self.ring.instance, self._consumer_key, seq, self.ring.published,
-                         _upstream_lost(self.ring) if note else 0, before, after)
+                         _upstream_lost(self.ring) if note else 0, before, after,
+                         self._created, n - drop)
             assert self._marker is not None
             self._marker.write(mark)
         self._recovered = None

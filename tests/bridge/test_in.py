@@ -323,6 +323,39 @@ def test_messages_the_stream_dropped_while_in_was_down_are_carried_as_lost(serve
     assert other["upstream_lost"] == 7
 
 
+def test_a_stream_deleted_and_made_again_while_in_was_down_is_read_from_its_start_by_source_sequence(
+        server):
+    # The new stream's sequences mean nothing of the old one's: In skips what
+    # the ring has by source sequence, writes the rest once, counts nothing lost.
+    async def main():
+        await publish_frames(server.url, "AGAIN", [(0, 100), (100, 100), (200, 100)])
+        dst = rr.Ring(64, 4096)
+        r = dst.reader()
+        marker = f"{server.store}/m-again"
+        inn = bridge.In(dst.writer(), server.url, "AGAIN", marker=marker)
+        task = await started(inn)
+        await until(lambda: inn.stats()["events"] == 300, "300 events", [task])
+        await inn.close()
+        inn.writer.close()
+        nc = await nats.connect(server.url)
+        await nc.jetstream().delete_stream("AGAIN")
+        await nc.close()
+        await publish_frames(server.url, "AGAIN", [(200, 100), (300, 100), (400, 100),
+                                                   (500, 100)])
+        inn = bridge.In(dst.writer(), server.url, "AGAIN", marker=marker)
+        task = await started(inn)
+        await until(lambda: dst.published == 600, "600 events in the ring", [task])
+        await until(lambda: inn.stats()["duplicates"] == 1, "the duplicate counted", [task])
+        await inn.close()
+        return read_all(r), inn.stats(), dst.stats()
+
+    rows, si, ds = run(main())
+    assert len(rows) == 600
+    check_rows(rows, 0)
+    assert si["lost"] == 0 and si["gaps"] == 0 and si["events"] == 300, si
+    assert ds["upstream_lost"] == 0
+
+
 def test_messages_the_stream_holds_twice_are_written_once_and_counted(server):
     async def main():
         await publish_frames(server.url, "DUP", [
