@@ -1351,7 +1351,7 @@ class In(_Bridge):
                 except nats.errors.Error:
                     pass
 
-        async def reply(msg: Msg) -> None:
+        async def on_reply(msg: Msg) -> None:
             o = other(msg.data)
             if o is None:
                 state["mine"].set()
@@ -1359,7 +1359,7 @@ class In(_Bridge):
                 state["rivals"].append(o)
         self._presence = await nc.subscribe(subject, cb=answer)
         inbox = nc.new_inbox()
-        replies = await nc.subscribe(inbox, cb=reply)
+        replies = await nc.subscribe(inbox, cb=on_reply)
         try:
             await nc.publish(subject, json.dumps(me).encode(), reply=inbox)
             # Our own answer has made the round trip: a rival's, sent at
