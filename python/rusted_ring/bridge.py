@@ -991,6 +991,20 @@ class Out(_Bridge):
 _DURABLE_MAX = 64   # JetStream takes longer names; a short one reads better in `nats consumer ls`
 
 
+def _presence_label(who: bytes | dict[str, Any]) -> str:
+    """How a refusal names the other bridge in: from its presence answer
+    (JSON) or the request it sent; its raw text when that is not JSON."""
+    if isinstance(who, bytes):
+        try:
+            o = json.loads(who)
+        except ValueError:
+            return who.decode(errors="replace")
+        if not isinstance(o, dict):
+            return who.decode(errors="replace")
+        who = o
+    return f"host {who.get('host')}, pid {who.get('pid')}, ring {who.get('ring')!r}"
+
+
 def _consumer_name(ring_name: str | None, host: str) -> str:
     """The default durable name, ``rr-<host>-<ring name>``: one consumer per
     destination, so that readers on two machines with rings of the same name
@@ -1308,7 +1322,7 @@ class In(_Bridge):
         subject = f"_RR_BRIDGE.in.{self.stream}.{self.durable}"
         try:
             reply = await nc.request(subject, b"", timeout=min(2.0, self.connect_timeout))
-            who = reply.data.decode(errors="replace")
+            who = _presence_label(reply.data)
         except nats.errors.NoRespondersError:
             who = None
         except (nats.errors.TimeoutError, asyncio.TimeoutError):
@@ -1387,8 +1401,7 @@ class In(_Bridge):
             o = beaten[0]
             raise BridgeError(f"another bridge in started at the same time on the durable "
                               f"consumer {self.durable!r} of stream {self.stream!r} "
-                              f"(host {o.get('host')}, pid {o.get('pid')}, ring "
-                              f"{o.get('ring')!r}) and runs: two would split the messages "
+                              f"({_presence_label(o)}) and runs: two would split the messages "
                               "between them. Each destination needs its own consumer "
                               "(--durable)")
         state["running"] = True
