@@ -70,6 +70,7 @@ from .stats import PoolStats, SystemHealth, health_check
 
 PROG = "python -m rusted_ring"
 SHM_DIR = "/dev/shm"              # where glibc's shm_open keeps POSIX shared memory
+BRIDGE_MARKER_PREFIX = "rusted_ring.bridge."   # bridge in's markers (rusted_ring/bridge.py)
 _CLEAR = "\x1b[H\x1b[2J"          # cursor home, clear the screen
 _STATE = {PressureLevel.NORMAL: "ok", PressureLevel.UNDER_PRESSURE: "under pressure",
           PressureLevel.THROTTLE: "THROTTLE"}
@@ -106,6 +107,10 @@ def shm_report(allow_other_user: bool = False, folder: str = SHM_DIR) -> dict[st
     for name, regular in names:
         if not regular:           # a folder, a link, a FIFO: shm_open never makes one
             skipped.append({"name": name, "reason": "not a regular file"})
+            continue
+        if name.startswith(BRIDGE_MARKER_PREFIX):
+            skipped.append({"name": name, "reason": "the marker of a bridge in: how far it wrote "
+                            "the stream into its ring (bridge in --reset clears it)"})
             continue
         try:
             ring = _core.Ring.open_shared(name, timeout=0, allow_other_user=allow_other_user)

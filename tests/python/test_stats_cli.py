@@ -315,6 +315,20 @@ def test_the_listing_shows_a_ring_another_process_created_and_skips_foreign_file
     assert report["folder"] == "/dev/shm" and isinstance(report["timestamp"], float)
 
 
+def test_the_listing_names_a_bridge_in_marker_for_what_it_is():
+    path = f"/dev/shm/rusted_ring.bridge.cli-{uuid.uuid4().hex[:8]}.rr-host-ring"
+    with open(path, "wb") as f:
+        f.write(b"RRBMARK3" + bytes(88))
+    try:
+        listing = stats("--json")
+    finally:
+        os.unlink(path)
+    assert listing.returncode == 0, listing.stderr
+    report = json.loads(listing.stdout)
+    reason = {s["name"]: s["reason"] for s in report["skipped"]}[os.path.basename(path)]
+    assert reason.startswith("the marker of a bridge in"), reason
+
+
 def test_the_listing_leaves_the_rings_as_they_were():
     with shared_writer() as (name, _):
         assert stats().returncode == 0
