@@ -36,6 +36,20 @@ local function run(edit)
   local name = string.format("rr-readme-lua-%d-%d", support.pid(), math.random(1 << 30))
   local function named(code) return (code:gsub('"strokes"', '"' .. name .. '"')) end
   local shm = "/dev/shm/" .. name
+  -- A person starts writer.lua once reader.lua waits; the test starts it as
+  -- soon as the segment appears (to open it while it is being made), so the
+  -- writer could write and close before the reader has registered, and a new
+  -- reader of a closed ring is refused. The test's copy of the writer first
+  -- waits (up to 60 s) for the reader to be registered.
+  local closing, n = writer:gsub("ring:close%(%)", [[
+local idle = rr.ring{ slot_size = 1, capacity = 1 }:reader()
+for _ = 1, 30000 do
+  if ring:stats().reader_count > 0 then break end
+  idle:next(0.002)
+end
+ring:close()]], 1)
+  assert.are.equal(1, n, "the README's writer no longer ends with ring:close()")
+  writer = closing
   local job = support.spawn_lua(named(edit and edit(reader) or reader))
   support.wait_for(function()
     local f = io.open(shm)
